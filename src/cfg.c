@@ -1,0 +1,918 @@
+/*
+ * The lab file.  One table of settings drives validation, defaults,
+ * --dump-config and the settings section of pgemu.conf(5).
+ *
+ * Loading is three passes over a libconfig tree: check every setting
+ * against the table (unknown, type, range, enumerations, roles); fill in
+ * the defaults; check what spans settings (one router, sides A and B,
+ * unique ports and ids).  Every error is printed as file:line: message and
+ * counted; any error rejects the file.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libconfig.h>
+
+#include "pgemu.h"
+#include "wire.h"
+
+const char *const role_names[ROLE_MAX] = { "router", "acd", "pg" };
+
+enum cfg_type { T_GROUP, T_LIST, T_INT, T_FLOAT, T_STRING, T_BOOL, T_INTS };
+static const char *const cfg_type_names[] = {
+	"group", "list of groups", "integer", "number", "string", "boolean",
+	"array of integers"
+};
+
+#define F_REQUIRED	0x01
+#define R_ALL		0
+#define R_ROUTER	(1 << ROLE_ROUTER)
+#define R_ACD		(1 << ROLE_ACD)
+#define R_PG		(1 << ROLE_PG)
+
+struct cfg_setting {
+	const char	*path;		/* '*' any member name, '[]' list element */
+	enum cfg_type	 type;
+	double		 min, max;
+	const char	*def;		/* NULL: no default */
+	const char	*choices;	/* "a|b|c" for strings */
+	int		 flags;
+	int		 roles;		/* node settings: which roles take it */
+	const char	*help;
+};
+
+static const struct cfg_setting settings[] = {
+	{ "lab", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "Settings of the whole lab." },
+	{ "lab.name", T_STRING, 1, 31, "lab", NULL, 0, 0,
+	  "Name of the lab; nodes refuse a peer that names another lab." },
+	{ "lab.control_dir", T_STRING, 1, 200, "/run/pgemu", NULL, 0, 0,
+	  "Directory of the control sockets, one NODE.sock per node." },
+	{ "lab.state_dir", T_STRING, 1, 200, "/var/lib/pgemu", NULL, 0, 0,
+	  "Directory of the history database and the spool files." },
+	{ "lab.history_db", T_STRING, 1, 200, "history.db", NULL, 0, 0,
+	  "History database of the router (SQLite); relative to state_dir "
+	  "unless absolute." },
+	{ "lab.interval", T_INT, 1, 3600, "1800", NULL, 0, 0,
+	  "Reporting interval in seconds (the product uses 900 or 1800)." },
+	{ "lab.max_message", T_INT, 1024, WIRE_MAX_BODY, "65536", NULL, 0, 0,
+	  "Largest message body in bytes accepted on an internal link." },
+	{ "lab.snapshot_batch", T_INT, 1, 1000, "200", NULL, 0, 0,
+	  "Agents per message in an ACD snapshot." },
+
+	{ "heartbeat", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "Heartbeats of each kind of link." },
+	{ "heartbeat.private", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "Private link between side A and side B." },
+	{ "heartbeat.private.interval_ms", T_INT, 10, 60000, "100", NULL, 0, 0,
+	  "Heartbeat interval in milliseconds (product: 100)." },
+	{ "heartbeat.private.misses", T_INT, 2, 100, "5", NULL, 0, 0,
+	  "Missed heartbeats that mean the peer is lost (product: 5)." },
+	{ "heartbeat.router", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "Links between each PG side and the router." },
+	{ "heartbeat.router.interval_ms", T_INT, 10, 60000, "400", NULL, 0, 0,
+	  "Heartbeat interval in milliseconds (product: 400)." },
+	{ "heartbeat.router.misses", T_INT, 2, 100, "5", NULL, 0, 0,
+	  "Missed heartbeats that mean the link is lost (product: 5)." },
+	{ "heartbeat.acd", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "Links between each PG side (PIM) and the ACD." },
+	{ "heartbeat.acd.interval_ms", T_INT, 10, 60000, "400", NULL, 0, 0,
+	  "Heartbeat interval in milliseconds." },
+	{ "heartbeat.acd.misses", T_INT, 2, 100, "5", NULL, 0, 0,
+	  "Missed heartbeats that mean the link is lost." },
+
+	{ "reconnect", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "Reconnection of the links a node opens." },
+	{ "reconnect.min_ms", T_INT, 10, 60000, "100", NULL, 0, 0,
+	  "First retry delay in milliseconds; doubled on each failure." },
+	{ "reconnect.max_ms", T_INT, 10, 600000, "5000", NULL, 0, 0,
+	  "Largest retry delay in milliseconds." },
+	{ "reconnect.stable_ms", T_INT, 0, 3600000, "10000", NULL, 0, 0,
+	  "A link up this long resets the retry delay to min_ms." },
+
+	{ "nodes", T_GROUP, 0, 0, NULL, NULL, F_REQUIRED, 0,
+	  "The nodes of the lab, each a group named after the node "
+	  "(pgemud -n NAME)." },
+	{ "nodes.*", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "One node." },
+	{ "nodes.*.role", T_STRING, 0, 0, NULL, "router|acd|pg", F_REQUIRED, 0,
+	  "What the node plays." },
+	{ "nodes.*.address", T_STRING, 1, 63, "127.0.0.1", NULL, 0, 0,
+	  "IPv4 or IPv6 address the node listens on and peers connect to." },
+	{ "nodes.*.port", T_INT, 1, 65535, NULL, NULL, F_REQUIRED, 0,
+	  "TCP port: the router port, the ACD port, or a PG side's private "
+	  "port." },
+	{ "nodes.*.side", T_STRING, 0, 0, NULL, "A|B", F_REQUIRED, R_PG,
+	  "Side of the duplex PG." },
+
+	{ "peripheral", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "The peripheral (ACD) the duplex PG serves." },
+	{ "peripheral.id", T_INT, 1, INT_MAX, "5000", NULL, 0, 0,
+	  "Peripheral id." },
+	{ "peripheral.name", T_STRING, 1, 31, "ACD1", NULL, 0, 0,
+	  "Peripheral name." },
+	{ "peripheral.agents", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "Agents of the peripheral: a generated count and/or a list." },
+	{ "peripheral.agents.count", T_INT, 0, 100000, "0", NULL, 0, 0,
+	  "Number of generated agents." },
+	{ "peripheral.agents.first_id", T_INT, 1, 100000000, "1001", NULL, 0, 0,
+	  "Id of the first generated agent; the others follow." },
+	{ "peripheral.agents.skill_groups", T_INTS, 1, INT_MAX, "", NULL, 0, 0,
+	  "Skill groups of every generated agent." },
+	{ "peripheral.agents.state", T_STRING, 0, 0, "available",
+	  "logout|not_ready|available", 0, 0,
+	  "State of generated agents when the ACD starts." },
+	{ "peripheral.agents.list", T_LIST, 0, 0, NULL, NULL, 0, 0,
+	  "Agents listed one by one." },
+	{ "peripheral.agents.list.[]", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "One agent." },
+	{ "peripheral.agents.list.[].id", T_INT, 1, 100000000, NULL, NULL,
+	  F_REQUIRED, 0, "Agent id (peripheral number)." },
+	{ "peripheral.agents.list.[].name", T_STRING, 0, 31, "", NULL, 0, 0,
+	  "Agent name; empty: agent<id>." },
+	{ "peripheral.agents.list.[].extension", T_STRING, 0, 15, "", NULL, 0,
+	  0, "Extension; empty: the id." },
+	{ "peripheral.agents.list.[].skill_groups", T_INTS, 1, INT_MAX, "",
+	  NULL, 0, 0, "Skill groups of this agent." },
+	{ "peripheral.agents.list.[].state", T_STRING, 0, 0, "available",
+	  "logout|not_ready|available", 0, 0,
+	  "State when the ACD starts." },
+
+	{ "mrds", T_LIST, 0, 0, NULL, NULL, 0, 0,
+	  "Media Routing Domains." },
+	{ "mrds.[]", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "One MRD." },
+	{ "mrds.[].id", T_INT, 1, INT_MAX, NULL, NULL, F_REQUIRED, 0,
+	  "MRD id." },
+	{ "mrds.[].name", T_STRING, 1, 31, NULL, NULL, F_REQUIRED, 0,
+	  "MRD name." },
+	{ "mrds.[].media", T_STRING, 0, 0, "voice", "voice|email|chat|other",
+	  0, 0, "Kind of media." },
+	{ "mrds.[].task_life", T_INT, 1, 86400, "1200", NULL, 0, 0,
+	  "Seconds a task is kept while the application path is down; then "
+	  "it ends with disposition 42 (product default 1200)." },
+	{ "mrds.[].task_start_timeout", T_INT, 1, 3600, "30", NULL, 0, 0,
+	  "Seconds to start an offered task (product default 30)." },
+	{ "mrds.[].max_task_duration", T_INT, 1, 604800, "28800", NULL, 0, 0,
+	  "Longest task in seconds; longer ones end with disposition 41 "
+	  "(product default 28800)." },
+	{ "mrds.[].max_tasks", T_INT, 1, 10, "1", NULL, 0, 0,
+	  "Tasks an agent may hold at once in this MRD." },
+	{ "mrds.[].interruptible", T_BOOL, 0, 0, "false", NULL, 0, 0,
+	  "Whether tasks of this MRD can be interrupted." },
+
+	{ "traffic", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "Simulated call traffic at the ACD." },
+	{ "traffic.enabled", T_BOOL, 0, 0, "false", NULL, 0, 0,
+	  "Whether the ACD generates calls." },
+	{ "traffic.calls_per_second", T_FLOAT, 0, 10000, "1.0", NULL, 0, 0,
+	  "Offered calls per second over the whole peripheral." },
+	{ "traffic.handle_time_ms", T_INT, 1, 86400000, "10000", NULL, 0, 0,
+	  "Talk time of a call in milliseconds." },
+	{ "traffic.wrapup_time_ms", T_INT, 0, 86400000, "3000", NULL, 0, 0,
+	  "Wrap-up (after-call work) time in milliseconds." },
+	{ "traffic.not_ready_share", T_FLOAT, 0, 1, "0.1", NULL, 0, 0,
+	  "Share of calls after which the agent goes not ready." },
+	{ "traffic.seed", T_INT, 0, INT_MAX, "1", NULL, 0, 0,
+	  "Seed of the traffic generator (same seed, same traffic)." },
+};
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+struct cfg_ctx {
+	const char	*file;
+	FILE		*errs;
+	int		 nerrs;
+};
+
+size_t
+cfg_nsettings(void)
+{
+	return NSETTINGS;
+}
+
+static void cfg_error(struct cfg_ctx *, const config_setting_t *,
+    const char *, ...) __printflike(3, 4);
+
+static void
+cfg_error(struct cfg_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list		 ap;
+	const char	*file = NULL;
+	unsigned int	 line = 0;
+
+	if (s != NULL) {
+		file = config_setting_source_file(s);
+		line = config_setting_source_line(s);
+	}
+	if (file == NULL)
+		file = ctx->file;
+	fprintf(ctx->errs, "%s:%u: ", file, line);
+	va_start(ap, fmt);
+	vfprintf(ctx->errs, fmt, ap);
+	va_end(ap);
+	fputc('\n', ctx->errs);
+	ctx->nerrs++;
+}
+
+/* The table pattern of a setting: member names under nodes become '*'. */
+static void
+cfg_pattern(const config_setting_t *s, char *out, size_t outlen)
+{
+	const config_setting_t	*chain[32];
+	int			 n = 0, i;
+	size_t			 o = 0;
+
+	out[0] = '\0';
+	for (; s != NULL && config_setting_parent(s) != NULL;
+	    s = config_setting_parent(s))
+		if (n < 32)
+			chain[n++] = s;
+	for (i = n - 1; i >= 0; i--) {
+		const config_setting_t	*p = config_setting_parent(chain[i]);
+		const char		*seg = config_setting_name(chain[i]);
+
+		if (config_setting_is_list(p))
+			seg = "[]";
+		else if (i == n - 2 && strcmp(out, "nodes") == 0)
+			seg = "*";
+		if (seg == NULL)
+			seg = "?";
+		o += (size_t)snprintf(out + o, o < outlen ? outlen - o : 0,
+		    "%s%s", o ? "." : "", seg);
+	}
+}
+
+static const struct cfg_setting *
+cfg_find(const char *pattern)
+{
+	size_t	i;
+
+	for (i = 0; i < NSETTINGS; i++)
+		if (strcmp(settings[i].path, pattern) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+static int
+cfg_choice_ok(const char *choices, const char *v)
+{
+	size_t	 n = strlen(v);
+	const char *p = choices;
+
+	while (*p != '\0') {
+		const char *e = strchr(p, '|');
+		size_t	    l = e ? (size_t)(e - p) : strlen(p);
+
+		if (l == n && strncmp(p, v, n) == 0)
+			return 1;
+		if (e == NULL)
+			break;
+		p = e + 1;
+	}
+	return 0;
+}
+
+/* The role of the node a setting belongs to, or -1. */
+static int
+cfg_setting_role(const config_setting_t *s)
+{
+	const config_setting_t	*node = s, *role;
+	const char		*r;
+	int			 i;
+
+	while (node != NULL && config_setting_parent(node) != NULL &&
+	    config_setting_parent(config_setting_parent(node)) != NULL)
+		node = config_setting_parent(node);
+	if (node == NULL || config_setting_parent(node) == NULL ||
+	    config_setting_name(config_setting_parent(node)) == NULL ||
+	    strcmp(config_setting_name(config_setting_parent(node)),
+	    "nodes") != 0)
+		return -1;
+	if ((role = config_setting_get_member(node, "role")) == NULL ||
+	    (r = config_setting_get_string(role)) == NULL)
+		return -1;
+	for (i = 0; i < ROLE_MAX; i++)
+		if (strcmp(r, role_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static void
+cfg_check_value(struct cfg_ctx *ctx, const config_setting_t *s,
+    const struct cfg_setting *t, const char *pattern)
+{
+	int		 type = config_setting_type(s);
+	double		 v;
+	const char	*str;
+	int		 i, role;
+
+	switch (t->type) {
+	case T_GROUP:
+		if (type != CONFIG_TYPE_GROUP)
+			goto badtype;
+		break;
+	case T_LIST:
+		if (type != CONFIG_TYPE_LIST)
+			goto badtype;
+		for (i = 0; i < config_setting_length(s); i++)
+			if (!config_setting_is_group(
+			    config_setting_get_elem(s, (unsigned)i)))
+				cfg_error(ctx, config_setting_get_elem(s,
+				    (unsigned)i), "%s: element %d is not a "
+				    "group", pattern, i + 1);
+		break;
+	case T_INT:
+		if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
+			goto badtype;
+		v = (double)config_setting_get_int64(s);
+		if (v < t->min || v > t->max)
+			cfg_error(ctx, s, "%s: %.0f is out of range %.0f..%.0f",
+			    pattern, v, t->min, t->max);
+		break;
+	case T_FLOAT:
+		if (type != CONFIG_TYPE_FLOAT && type != CONFIG_TYPE_INT &&
+		    type != CONFIG_TYPE_INT64)
+			goto badtype;
+		v = type == CONFIG_TYPE_FLOAT ? config_setting_get_float(s) :
+		    (double)config_setting_get_int64(s);
+		if (v < t->min || v > t->max)
+			cfg_error(ctx, s, "%s: %g is out of range %g..%g",
+			    pattern, v, t->min, t->max);
+		break;
+	case T_BOOL:
+		if (type != CONFIG_TYPE_BOOL)
+			goto badtype;
+		break;
+	case T_STRING:
+		if (type != CONFIG_TYPE_STRING)
+			goto badtype;
+		str = config_setting_get_string(s);
+		if (t->choices != NULL && !cfg_choice_ok(t->choices, str))
+			cfg_error(ctx, s, "%s: \"%s\" is not one of %s",
+			    pattern, str, t->choices);
+		else if (t->choices == NULL && (strlen(str) < t->min ||
+		    strlen(str) > t->max))
+			cfg_error(ctx, s, "%s: length %zu is out of range "
+			    "%.0f..%.0f", pattern, strlen(str), t->min, t->max);
+		break;
+	case T_INTS:
+		if (type != CONFIG_TYPE_ARRAY)
+			goto badtype;
+		for (i = 0; i < config_setting_length(s); i++) {
+			const config_setting_t *e =
+			    config_setting_get_elem(s, (unsigned)i);
+
+			if (config_setting_type(e) != CONFIG_TYPE_INT) {
+				cfg_error(ctx, s, "%s: element %d is not an "
+				    "integer", pattern, i + 1);
+				break;
+			}
+			v = config_setting_get_int(e);
+			if (v < t->min || v > t->max)
+				cfg_error(ctx, s, "%s: element %d (%.0f) is "
+				    "out of range %.0f..%.0f", pattern, i + 1,
+				    v, t->min, t->max);
+		}
+		if (config_setting_length(s) > 8)
+			cfg_error(ctx, s, "%s: more than 8 elements", pattern);
+		break;
+	}
+	if (t->roles != 0 && (role = cfg_setting_role(s)) != -1 &&
+	    !(t->roles & (1 << role)))
+		cfg_error(ctx, s, "%s: not a setting of a %s node", pattern,
+		    role_names[role]);
+	return;
+badtype:
+	cfg_error(ctx, s, "%s: expected a %s", pattern,
+	    cfg_type_names[t->type]);
+}
+
+/* Pass 1: every setting present is known and well formed. */
+static void
+cfg_check_tree(struct cfg_ctx *ctx, const config_setting_t *parent)
+{
+	int	i, n = config_setting_length(parent);
+
+	for (i = 0; i < n; i++) {
+		config_setting_t	*s;
+		const struct cfg_setting *t;
+		char			 pattern[256];
+
+		s = config_setting_get_elem(parent, (unsigned)i);
+		cfg_pattern(s, pattern, sizeof(pattern));
+		if ((t = cfg_find(pattern)) == NULL) {
+			cfg_error(ctx, s, "unknown setting \"%s\"", pattern);
+			continue;
+		}
+		cfg_check_value(ctx, s, t, pattern);
+		if ((t->type == T_GROUP && config_setting_is_group(s)) ||
+		    (t->type == T_LIST && config_setting_is_list(s)))
+			cfg_check_tree(ctx, s);
+	}
+}
+
+/* The last path segment of a table entry and the parent pattern. */
+static const char *
+cfg_leaf(const char *path, char *parent, size_t parentlen)
+{
+	const char *dot = strrchr(path, '.');
+
+	if (dot == NULL) {
+		parent[0] = '\0';
+		return path;
+	}
+	snprintf(parent, parentlen, "%.*s", (int)(dot - path), path);
+	return dot + 1;
+}
+
+static void
+cfg_add_default(config_setting_t *parent, const struct cfg_setting *t,
+    const char *leaf)
+{
+	config_setting_t	*s;
+
+	switch (t->type) {
+	case T_INT:
+		s = config_setting_add(parent, leaf, CONFIG_TYPE_INT);
+		config_setting_set_int(s, atoi(t->def));
+		break;
+	case T_FLOAT:
+		s = config_setting_add(parent, leaf, CONFIG_TYPE_FLOAT);
+		config_setting_set_float(s, atof(t->def));
+		break;
+	case T_BOOL:
+		s = config_setting_add(parent, leaf, CONFIG_TYPE_BOOL);
+		config_setting_set_bool(s, strcmp(t->def, "true") == 0);
+		break;
+	case T_STRING:
+		s = config_setting_add(parent, leaf, CONFIG_TYPE_STRING);
+		config_setting_set_string(s, t->def);
+		break;
+	case T_INTS:
+		config_setting_add(parent, leaf, CONFIG_TYPE_ARRAY);
+		break;
+	case T_GROUP:
+		config_setting_add(parent, leaf, CONFIG_TYPE_GROUP);
+		break;
+	case T_LIST:
+		config_setting_add(parent, leaf, CONFIG_TYPE_LIST);
+		break;
+	}
+}
+
+/*
+ * Pass 2, for one table entry: under every instance of its parent, add the
+ * default if the setting is missing, or report it if it is required.
+ */
+static void
+cfg_fill_under(struct cfg_ctx *ctx, config_setting_t *s, const char *want,
+    const char *cur, const struct cfg_setting *t, const char *leaf)
+{
+	int	i, n;
+
+	if (strcmp(cur, want) == 0) {
+		int role = -1;
+
+		if (!config_setting_is_group(s))
+			return;
+		if (t->roles != 0) {
+			config_setting_t *r = config_setting_get_member(s,
+			    "role");
+			const char *rs = r ? config_setting_get_string(r) :
+			    NULL;
+
+			for (i = 0; rs != NULL && i < ROLE_MAX; i++)
+				if (strcmp(rs, role_names[i]) == 0)
+					role = i;
+			if (role == -1 || !(t->roles & (1 << role)))
+				return;
+		}
+		if (config_setting_get_member(s, leaf) != NULL)
+			return;
+		if (t->flags & F_REQUIRED)
+			cfg_error(ctx, s, "%s.%s: missing", cur[0] ? cur :
+			    "(top)", leaf);
+		else if (t->def != NULL || t->type == T_GROUP)
+			cfg_add_default(s, t, leaf);
+		return;
+	}
+	if (!config_setting_is_group(s) && !config_setting_is_list(s))
+		return;
+	n = config_setting_length(s);
+	for (i = 0; i < n; i++) {
+		config_setting_t *c = config_setting_get_elem(s, (unsigned)i);
+		char		  pat[256];
+
+		cfg_pattern(c, pat, sizeof(pat));
+		if (strncmp(want, pat, strlen(pat)) == 0 &&
+		    (want[strlen(pat)] == '.' || want[strlen(pat)] == '\0'))
+			cfg_fill_under(ctx, c, want, pat, t, leaf);
+	}
+}
+
+static void
+cfg_fill_defaults(struct cfg_ctx *ctx, config_t *c)
+{
+	size_t	i;
+
+	for (i = 0; i < NSETTINGS; i++) {
+		char		 parent[256];
+		const char	*leaf = cfg_leaf(settings[i].path, parent,
+		    sizeof(parent));
+
+		if (strcmp(leaf, "*") == 0 || strcmp(leaf, "[]") == 0)
+			continue;
+		cfg_fill_under(ctx, config_root_setting(c), parent, "",
+		    &settings[i], leaf);
+	}
+}
+
+static const char *
+cfg_str(const config_setting_t *s, const char *name)
+{
+	const char *v = NULL;
+
+	config_setting_lookup_string(s, name, &v);
+	return v ? v : "";
+}
+
+static int
+cfg_int(const config_setting_t *s, const char *name)
+{
+	int	v = 0;
+
+	config_setting_lookup_int(s, name, &v);
+	return v;
+}
+
+static double
+cfg_float(const config_setting_t *s, const char *name)
+{
+	double		 v = 0;
+	long long	 ll;
+
+	if (config_setting_lookup_float(s, name, &v) == CONFIG_TRUE)
+		return v;
+	if (config_setting_lookup_int64(s, name, &ll) == CONFIG_TRUE)
+		return (double)ll;
+	return 0;
+}
+
+static int
+cfg_ints(const config_setting_t *s, const char *name, int *out, int max)
+{
+	config_setting_t *a = config_setting_get_member(s, name);
+	int		  i, n = a ? config_setting_length(a) : 0;
+
+	for (i = 0; i < n && i < max; i++)
+		out[i] = config_setting_get_int_elem(a, i);
+	return i < max ? i : max;
+}
+
+static int
+cfg_agent_state(const char *s)
+{
+	if (strcmp(s, "logout") == 0)
+		return 1;
+	if (strcmp(s, "not_ready") == 0)
+		return 2;
+	return 3;
+}
+
+/* Build the struct from a checked, filled tree. */
+static struct cfg *
+cfg_build(config_t *c, const char *file)
+{
+	struct cfg		*cf = xcalloc(1, sizeof(*cf));
+	config_setting_t	*root = config_root_setting(c);
+	config_setting_t	*s, *nodes, *list, *ag;
+	int			 i, n, count, first;
+
+	snprintf(cf->file, sizeof(cf->file), "%s", file);
+	s = config_setting_get_member(root, "lab");
+	snprintf(cf->lab_name, sizeof(cf->lab_name), "%s", cfg_str(s, "name"));
+	snprintf(cf->control_dir, sizeof(cf->control_dir), "%s",
+	    cfg_str(s, "control_dir"));
+	snprintf(cf->state_dir, sizeof(cf->state_dir), "%s",
+	    cfg_str(s, "state_dir"));
+	if (cfg_str(s, "history_db")[0] == '/')
+		snprintf(cf->history_db, sizeof(cf->history_db), "%s",
+		    cfg_str(s, "history_db"));
+	else
+		snprintf(cf->history_db, sizeof(cf->history_db), "%s/%s",
+		    cf->state_dir, cfg_str(s, "history_db"));
+	cf->interval_s = cfg_int(s, "interval");
+	cf->max_message = cfg_int(s, "max_message");
+	cf->snapshot_batch = cfg_int(s, "snapshot_batch");
+
+	s = config_lookup(c, "heartbeat.private");
+	cf->hb_private.interval_ms = cfg_int(s, "interval_ms");
+	cf->hb_private.misses = cfg_int(s, "misses");
+	s = config_lookup(c, "heartbeat.router");
+	cf->hb_router.interval_ms = cfg_int(s, "interval_ms");
+	cf->hb_router.misses = cfg_int(s, "misses");
+	s = config_lookup(c, "heartbeat.acd");
+	cf->hb_acd.interval_ms = cfg_int(s, "interval_ms");
+	cf->hb_acd.misses = cfg_int(s, "misses");
+	s = config_lookup(c, "reconnect");
+	cf->backoff_min_ms = cfg_int(s, "min_ms");
+	cf->backoff_max_ms = cfg_int(s, "max_ms");
+	cf->backoff_stable_ms = cfg_int(s, "stable_ms");
+
+	nodes = config_lookup(c, "nodes");
+	cf->nnodes = config_setting_length(nodes);
+	cf->nodes = xcalloc((size_t)cf->nnodes, sizeof(*cf->nodes));
+	for (i = 0; i < cf->nnodes; i++) {
+		struct cfg_node	*nd = &cf->nodes[i];
+		const char	*role;
+		int		 r;
+
+		s = config_setting_get_elem(nodes, (unsigned)i);
+		snprintf(nd->name, sizeof(nd->name), "%s",
+		    config_setting_name(s));
+		role = cfg_str(s, "role");
+		for (r = 0; r < ROLE_MAX; r++)
+			if (strcmp(role, role_names[r]) == 0)
+				nd->role = (enum node_role)r;
+		snprintf(nd->address, sizeof(nd->address), "%s",
+		    cfg_str(s, "address"));
+		nd->port = cfg_int(s, "port");
+		nd->side = cfg_str(s, "side")[0];
+	}
+
+	s = config_lookup(c, "peripheral");
+	cf->peripheral_id = cfg_int(s, "id");
+	snprintf(cf->peripheral_name, sizeof(cf->peripheral_name), "%s",
+	    cfg_str(s, "name"));
+	ag = config_lookup(c, "peripheral.agents");
+	count = cfg_int(ag, "count");
+	first = cfg_int(ag, "first_id");
+	list = config_setting_get_member(ag, "list");
+	n = list ? config_setting_length(list) : 0;
+	cf->agents = xcalloc((size_t)(count + n), sizeof(*cf->agents));
+	for (i = 0; i < n; i++) {
+		struct cfg_agent *a = &cf->agents[cf->nagents++];
+
+		s = config_setting_get_elem(list, (unsigned)i);
+		a->id = cfg_int(s, "id");
+		snprintf(a->name, sizeof(a->name), "%s", cfg_str(s, "name"));
+		snprintf(a->extension, sizeof(a->extension), "%s",
+		    cfg_str(s, "extension"));
+		a->nskill_groups = cfg_ints(s, "skill_groups", a->skill_groups,
+		    8);
+		a->initial_state = cfg_agent_state(cfg_str(s, "state"));
+	}
+	for (i = 0; i < count; i++) {
+		struct cfg_agent *a = &cf->agents[cf->nagents++];
+
+		a->id = first + i;
+		a->nskill_groups = cfg_ints(ag, "skill_groups", a->skill_groups,
+		    8);
+		a->initial_state = cfg_agent_state(cfg_str(ag, "state"));
+	}
+	for (i = 0; i < cf->nagents; i++) {
+		struct cfg_agent *a = &cf->agents[i];
+
+		if (a->name[0] == '\0')
+			snprintf(a->name, sizeof(a->name), "agent%d", a->id);
+		if (a->extension[0] == '\0')
+			snprintf(a->extension, sizeof(a->extension), "%d",
+			    a->id);
+	}
+
+	list = config_lookup(c, "mrds");
+	n = list ? config_setting_length(list) : 0;
+	cf->mrds = xcalloc((size_t)n, sizeof(*cf->mrds));
+	for (i = 0; i < n; i++) {
+		struct cfg_mrd *m = &cf->mrds[cf->nmrds++];
+
+		s = config_setting_get_elem(list, (unsigned)i);
+		m->id = cfg_int(s, "id");
+		snprintf(m->name, sizeof(m->name), "%s", cfg_str(s, "name"));
+		snprintf(m->media, sizeof(m->media), "%s", cfg_str(s, "media"));
+		m->task_life = cfg_int(s, "task_life");
+		m->task_start_timeout = cfg_int(s, "task_start_timeout");
+		m->max_task_duration = cfg_int(s, "max_task_duration");
+		m->max_tasks = cfg_int(s, "max_tasks");
+		config_setting_lookup_bool(s, "interruptible",
+		    &m->interruptible);
+	}
+
+	s = config_lookup(c, "traffic");
+	config_setting_lookup_bool(s, "enabled", &cf->traffic.enabled);
+	cf->traffic.calls_per_second = cfg_float(s, "calls_per_second");
+	cf->traffic.handle_time_ms = cfg_int(s, "handle_time_ms");
+	cf->traffic.wrapup_time_ms = cfg_int(s, "wrapup_time_ms");
+	cf->traffic.not_ready_share = cfg_float(s, "not_ready_share");
+	cf->traffic.seed = (unsigned int)cfg_int(s, "seed");
+	return cf;
+}
+
+/* Pass 3: what spans settings. */
+static void
+cfg_check_lab(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
+{
+	config_setting_t *nodes = config_lookup(c, "nodes");
+	config_setting_t *list;
+	int		  i, j, nrole[ROLE_MAX] = { 0 }, sides[2] = { 0 };
+	unsigned char	  addr[16];
+
+	for (i = 0; i < cf->nnodes; i++) {
+		const struct cfg_node	*a = &cf->nodes[i];
+		config_setting_t	*s = config_setting_get_elem(nodes,
+		    (unsigned)i);
+
+		nrole[a->role]++;
+		if (a->role == ROLE_PG)
+			sides[a->side == 'B']++;
+		if (inet_pton(AF_INET, a->address, addr) != 1 &&
+		    inet_pton(AF_INET6, a->address, addr) != 1)
+			cfg_error(ctx, config_setting_get_member(s, "address"),
+			    "nodes.%s.address: \"%s\" is not an IPv4 or IPv6 "
+			    "address", a->name, a->address);
+		if (strlen(a->name) >= PGEMU_NAME_MAX - 1)
+			cfg_error(ctx, s, "nodes.%s: node name too long",
+			    a->name);
+		for (j = 0; j < i; j++)
+			if (cf->nodes[j].port == a->port &&
+			    strcmp(cf->nodes[j].address, a->address) == 0)
+				cfg_error(ctx, config_setting_get_member(s,
+				    "port"), "nodes.%s.port: %s port %d is "
+				    "already used by node %s", a->name,
+				    a->address, a->port, cf->nodes[j].name);
+	}
+	if (nrole[ROLE_ROUTER] != 1)
+		cfg_error(ctx, nodes, "nodes: %d router nodes, expected 1",
+		    nrole[ROLE_ROUTER]);
+	if (nrole[ROLE_ACD] != 1)
+		cfg_error(ctx, nodes, "nodes: %d acd nodes, expected 1",
+		    nrole[ROLE_ACD]);
+	if (sides[0] != 1 || sides[1] != 1)
+		cfg_error(ctx, nodes, "nodes: a duplex PG needs one pg node "
+		    "with side A and one with side B (found %d A, %d B)",
+		    sides[0], sides[1]);
+	for (i = 0; i < cf->nagents; i++)
+		for (j = 0; j < i; j++)
+			if (cf->agents[i].id == cf->agents[j].id) {
+				cfg_error(ctx, config_lookup(c,
+				    "peripheral.agents"), "peripheral.agents: "
+				    "agent id %d appears twice",
+				    cf->agents[i].id);
+				i = cf->nagents;
+				break;
+			}
+	list = config_lookup(c, "mrds");
+	for (i = 0; i < cf->nmrds; i++)
+		for (j = 0; j < i; j++)
+			if (cf->mrds[i].id == cf->mrds[j].id)
+				cfg_error(ctx, config_setting_get_elem(list,
+				    (unsigned)i), "mrds: MRD id %d appears "
+				    "twice", cf->mrds[i].id);
+	if (cf->backoff_min_ms > cf->backoff_max_ms)
+		cfg_error(ctx, config_lookup(c, "reconnect"), "reconnect: "
+		    "min_ms %d is over max_ms %d", cf->backoff_min_ms,
+		    cf->backoff_max_ms);
+}
+
+/* Parse and check into c; the error count. */
+static int
+cfg_parse(config_t *c, const char *file, FILE *errs, struct cfg **out)
+{
+	struct cfg_ctx	 ctx = { file, errs, 0 };
+	struct cfg	*cf;
+
+	*out = NULL;
+	config_init(c);
+	if (config_read_file(c, file) != CONFIG_TRUE) {
+		if (config_error_type(c) == CONFIG_ERR_FILE_IO)
+			fprintf(errs, "%s:0: cannot read the file\n", file);
+		else
+			fprintf(errs, "%s:%d: %s\n", config_error_file(c) ?
+			    config_error_file(c) : file, config_error_line(c),
+			    config_error_text(c));
+		return 1;
+	}
+	cfg_check_tree(&ctx, config_root_setting(c));
+	if (ctx.nerrs)
+		return ctx.nerrs;
+	cfg_fill_defaults(&ctx, c);
+	if (ctx.nerrs)
+		return ctx.nerrs;
+	cf = cfg_build(c, file);
+	cfg_check_lab(&ctx, c, cf);
+	if (ctx.nerrs) {
+		cfg_free(cf);
+		return ctx.nerrs;
+	}
+	*out = cf;
+	return 0;
+}
+
+struct cfg *
+cfg_load(const char *file, FILE *errs, int *nerrs)
+{
+	config_t	 c;
+	struct cfg	*cf;
+
+	*nerrs = cfg_parse(&c, file, errs, &cf);
+	config_destroy(&c);
+	return cf;
+}
+
+/* The lab in normal form: every setting, defaults included. */
+int
+cfg_dump(const char *file, FILE *out, FILE *errs)
+{
+	config_t	 c;
+	struct cfg	*cf;
+	int		 nerrs;
+
+	if ((nerrs = cfg_parse(&c, file, errs, &cf)) == 0) {
+		config_write(&c, out);
+		cfg_free(cf);
+	}
+	config_destroy(&c);
+	return nerrs;
+}
+
+void
+cfg_free(struct cfg *cf)
+{
+	if (cf == NULL)
+		return;
+	free(cf->nodes);
+	free(cf->agents);
+	free(cf->mrds);
+	free(cf);
+}
+
+const struct cfg_node *
+cfg_node(const struct cfg *cf, const char *name)
+{
+	int	i;
+
+	for (i = 0; i < cf->nnodes; i++)
+		if (strcmp(cf->nodes[i].name, name) == 0)
+			return &cf->nodes[i];
+	return NULL;
+}
+
+const struct cfg_node *
+cfg_node_role(const struct cfg *cf, enum node_role role, char side)
+{
+	int	i;
+
+	for (i = 0; i < cf->nnodes; i++)
+		if (cf->nodes[i].role == role &&
+		    (side == 0 || cf->nodes[i].side == side))
+			return &cf->nodes[i];
+	return NULL;
+}
+
+const struct cfg_node *
+cfg_pg_peer(const struct cfg *cf, const struct cfg_node *pg)
+{
+	return cfg_node_role(cf, ROLE_PG, pg->side == 'A' ? 'B' : 'A');
+}
+
+/* The settings as man(7) paragraphs, for pgemu.conf(5). */
+void
+cfg_man_settings(FILE *out)
+{
+	size_t	i;
+
+	for (i = 0; i < NSETTINGS; i++) {
+		const struct cfg_setting *t = &settings[i];
+
+		fprintf(out, ".TP\n.B %s\n", t->path);
+		fprintf(out, "%s", cfg_type_names[t->type]);
+		if (t->type == T_INT || t->type == T_FLOAT)
+			fprintf(out, ", %g to %g", t->min, t->max);
+		else if (t->type == T_INTS)
+			fprintf(out, " (at most 8)");
+		if (t->choices != NULL)
+			fprintf(out, ", one of %s", t->choices);
+		if (t->roles != 0) {
+			int r;
+
+			fprintf(out, "; nodes of role");
+			for (r = 0; r < ROLE_MAX; r++)
+				if (t->roles & (1 << r))
+					fprintf(out, " %s", role_names[r]);
+		}
+		if (t->flags & F_REQUIRED)
+			fprintf(out, "; required");
+		else if (t->def != NULL && t->type == T_STRING)
+			fprintf(out, "; default \\(dq%s\\(dq", t->def);
+		else if (t->def != NULL && t->type == T_INTS)
+			fprintf(out, "; default empty");
+		else if (t->def != NULL)
+			fprintf(out, "; default %s", t->def);
+		fprintf(out, ".\n%s\n", t->help);
+	}
+}

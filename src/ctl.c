@@ -1,0 +1,345 @@
+/*
+ * The control socket: a UNIX stream socket per node, DIR/NODE.sock, mode
+ * 0660.  Each frame is a 4-byte big-endian length and a JSON object.
+ *
+ *   request  {"argv": ["fault", "acd-link", "down"]}
+ *   reply    {"ok": true, "data": ...} or {"ok": false, "error": "..."}
+ *
+ * "watch" turns the connection into a stream of {"event": {...}} frames.
+ * A bad frame gets an error reply naming the problem and closes that one
+ * client; a watcher that stops reading is dropped once its backlog passes
+ * CTL_MAX_BACKLOG.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/listener.h>
+
+#include "pgemu.h"
+
+#define CTL_MAX_FRAME		(64 * 1024)
+#define CTL_MAX_ARGS		32
+#define CTL_MAX_BACKLOG		(4 * 1024 * 1024)
+
+struct ctl_client {
+	struct ctl		*ctl;
+	struct bufferevent	*bev;
+	char			 who[64];
+	int			 watching;
+	int			 closing;
+	struct ctl_client	*next;
+};
+
+struct ctl {
+	struct event_base	*base;
+	struct evconnlistener	*evl;
+	char			 path[PGEMU_PATH_MAX];
+	ctl_dispatch_cb		 dispatch;
+	void			*arg;
+	struct ctl_client	*clients;
+};
+
+static void
+ctl_client_free(struct ctl_client *c)
+{
+	struct ctl_client **cp;
+
+	for (cp = &c->ctl->clients; *cp != NULL; cp = &(*cp)->next)
+		if (*cp == c) {
+			*cp = c->next;
+			break;
+		}
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+static void
+ctl_write(struct ctl_client *c, json_t *j)
+{
+	char		*s = json_dumps(j, JSON_COMPACT);
+	size_t		 n;
+	uint8_t		 hdr[4];
+
+	if (s == NULL)
+		return;
+	n = strlen(s);
+	hdr[0] = (uint8_t)(n >> 24);
+	hdr[1] = (uint8_t)(n >> 16);
+	hdr[2] = (uint8_t)(n >> 8);
+	hdr[3] = (uint8_t)n;
+	bufferevent_write(c->bev, hdr, 4);
+	bufferevent_write(c->bev, s, n);
+	free(s);
+}
+
+static void
+ctl_reply_error(struct ctl_client *c, const char *err)
+{
+	json_t	*j = json_pack("{s:b, s:s}", "ok", 0, "error", err);
+
+	ctl_write(c, j);
+	json_decref(j);
+}
+
+/* After the last byte is written, close: used for a bad request. */
+static void
+ctl_close_after_write(struct ctl_client *c)
+{
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		ctl_client_free(c);
+}
+
+static void
+ctl_handle(struct ctl_client *c, const char *text, size_t len)
+{
+	json_t			*req, *argv, *reply;
+	json_error_t		 jerr;
+	const char		*args[CTL_MAX_ARGS];
+	struct ctl_cmd_result	 res;
+	size_t			 i, n;
+	char			 err[300];
+
+	req = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (req == NULL || !json_is_object(req) ||
+	    !json_is_array(argv = json_object_get(req, "argv"))) {
+		snprintf(err, sizeof(err), "bad request: %s", req == NULL ?
+		    jerr.text : "expected {\"argv\": [...]}");
+		log_warnx("control: %s: %s", c->who, err);
+		ctl_reply_error(c, err);
+		ctl_close_after_write(c);
+		json_decref(req);
+		return;
+	}
+	n = json_array_size(argv);
+	if (n == 0 || n > CTL_MAX_ARGS) {
+		ctl_reply_error(c, n == 0 ? "no command" : "too many words");
+		json_decref(req);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (!json_is_string(json_array_get(argv, i))) {
+			ctl_reply_error(c, "bad request: argv holds a "
+			    "non-string");
+			ctl_close_after_write(c);
+			json_decref(req);
+			return;
+		}
+		args[i] = json_string_value(json_array_get(argv, i));
+	}
+	memset(&res, 0, sizeof(res));
+	if (strcmp(args[0], "watch") == 0 && n == 1) {
+		c->watching = 1;
+		res.data = json_pack("{s:b}", "watching", 1);
+	} else if (c->ctl->dispatch(c->ctl->arg, (int)n, args, &res) == -1) {
+		ctl_reply_error(c, res.err[0] ? res.err : "failed");
+		json_decref(res.data);
+		json_decref(req);
+		return;
+	}
+	reply = json_pack("{s:b, s:o}", "ok", 1, "data",
+	    res.data ? res.data : json_null());
+	ctl_write(c, reply);
+	json_decref(reply);
+	json_decref(req);
+}
+
+static void
+ctl_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct ctl_client	*c = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	uint8_t			 hdr[4];
+	uint32_t		 len;
+	char			 err[100];
+
+	while (!c->closing && evbuffer_get_length(in) >= 4) {
+		evbuffer_copyout(in, hdr, 4);
+		len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
+		    (uint32_t)hdr[2] << 8 | hdr[3];
+		if (len == 0 || len > CTL_MAX_FRAME) {
+			snprintf(err, sizeof(err), "bad frame length %u "
+			    "(1..%d)", len, CTL_MAX_FRAME);
+			log_warnx("control: %s: %s", c->who, err);
+			ctl_reply_error(c, err);
+			ctl_close_after_write(c);
+			return;
+		}
+		if (evbuffer_get_length(in) < 4 + (size_t)len)
+			return;
+		ctl_handle(c, (const char *)evbuffer_pullup(in, 4 + len) + 4,
+		    len);
+		if (c->closing)
+			return;
+		evbuffer_drain(in, 4 + len);
+	}
+}
+
+static void
+ctl_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct ctl_client	*c = arg;
+
+	if (c->closing &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		ctl_client_free(c);
+}
+
+static void
+ctl_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	ctl_client_free(arg);
+}
+
+static void
+ctl_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct ctl		*ctl = arg;
+	struct ctl_client	*c;
+	struct ucred		 cred;
+	socklen_t		 credlen = sizeof(cred);
+
+	(void)evl;
+	(void)sa;
+	(void)salen;
+	c = xcalloc(1, sizeof(*c));
+	c->ctl = ctl;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == 0)
+		snprintf(c->who, sizeof(c->who), "client pid %ld uid %ld",
+		    (long)cred.pid, (long)cred.uid);
+	else
+		snprintf(c->who, sizeof(c->who), "client fd %d", (int)fd);
+	c->bev = bufferevent_socket_new(ctl->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		close(fd);
+		free(c);
+		return;
+	}
+	c->next = ctl->clients;
+	ctl->clients = c;
+	bufferevent_setcb(c->bev, ctl_read_cb, ctl_write_cb, ctl_event_cb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+static void
+ctl_error_cb(struct evconnlistener *evl, void *arg)
+{
+	(void)evl;
+	(void)arg;
+	log_warnx("control: accept: %s",
+	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+/* Is a live daemon answering on path? */
+static int
+ctl_in_use(const struct sockaddr_un *sun)
+{
+	int	fd, rc;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 0;
+	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	return rc == 0;
+}
+
+struct ctl *
+ctl_new(struct event_base *base, const char *dir, const char *node,
+    ctl_dispatch_cb dispatch, void *arg, char *err, size_t errlen)
+{
+	struct ctl		*ctl;
+	struct sockaddr_un	 sun;
+	mode_t			 old;
+
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "control directory %s: %s", dir,
+		    strerror(errno));
+		return NULL;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s.sock",
+	    dir, node) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "control socket path %s/%s.sock is too "
+		    "long", dir, node);
+		return NULL;
+	}
+	if (ctl_in_use(&sun)) {
+		snprintf(err, errlen, "%s: another pgemud serves node %s",
+		    sun.sun_path, node);
+		return NULL;
+	}
+	unlink(sun.sun_path);
+	ctl = xcalloc(1, sizeof(*ctl));
+	ctl->base = base;
+	ctl->dispatch = dispatch;
+	ctl->arg = arg;
+	snprintf(ctl->path, sizeof(ctl->path), "%s", sun.sun_path);
+	old = umask(0117);
+	ctl->evl = evconnlistener_new_bind(base, ctl_accept_cb, ctl,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
+	    (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (ctl->evl == NULL) {
+		snprintf(err, errlen, "control socket %s: %s", sun.sun_path,
+		    strerror(errno));
+		free(ctl);
+		return NULL;
+	}
+	chmod(sun.sun_path, 0660);
+	evconnlistener_set_error_cb(ctl->evl, ctl_error_cb);
+	return ctl;
+}
+
+const char *
+ctl_path(const struct ctl *ctl)
+{
+	return ctl->path;
+}
+
+/* An event to every watcher; one that cannot keep up is dropped. */
+void
+ctl_publish(struct ctl *ctl, json_t *event)
+{
+	struct ctl_client	*c, *next;
+	json_t			*frame = json_pack("{s:O}", "event", event);
+
+	for (c = ctl->clients; c != NULL; c = next) {
+		next = c->next;
+		if (!c->watching || c->closing)
+			continue;
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
+		    CTL_MAX_BACKLOG) {
+			log_warnx("control: %s: watcher not reading, dropped",
+			    c->who);
+			ctl_client_free(c);
+			continue;
+		}
+		ctl_write(c, frame);
+	}
+	json_decref(frame);
+}
+
+void
+ctl_free(struct ctl *ctl)
+{
+	if (ctl == NULL)
+		return;
+	while (ctl->clients != NULL)
+		ctl_client_free(ctl->clients);
+	evconnlistener_free(ctl->evl);
+	unlink(ctl->path);
+	free(ctl);
+}

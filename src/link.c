@@ -1,0 +1,828 @@
+/*
+ * Links: every TCP link of the lab, client or server side, on libevent
+ * bufferevents.
+ *
+ *            START (client)              HELLO_ACK
+ *   IDLE ----------------> CONNECT --> HELLO ----------> UP
+ *    ^  \                   |  ^                          |
+ *    |   \ attach (server)  |  | RETRY_TIMER              | CLOSED,
+ *    |    `-----------------+--+--------------------> UP  | HOLD_EXPIRED,
+ *    |                      v  |                          | PROTO_ERROR
+ *    |                     BACKOFF <----------------------'  (client)
+ *    `------------------------------------------------------' (server)
+ *
+ *   any --FAULT_DOWN--> ADMIN_DOWN --FAULT_UP--> CONNECT (client) / IDLE
+ *   UP --FAULT_FREEZE--> FROZEN --HOLD_EXPIRED--> FROZEN_LOST
+ *   FROZEN --THAW--> UP;  FROZEN_LOST --THAW--> CONNECT / IDLE
+ *
+ * Timers only feed events to link_fsm(); link_change_state() is the one
+ * place the state is set, runs the entry actions and logs the transition.
+ * A frozen link keeps its TCP connection open but sends nothing and reads
+ * nothing: to its peer it is a hung process or a partition.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "pgemu.h"
+#include "wire.h"
+
+#define MSG_PROCESS_LIMIT	64
+
+const char *const link_state_names[LINK_STATE_MAX] = {
+	"IDLE", "CONNECT", "HELLO", "UP", "BACKOFF", "FROZEN", "FROZEN_LOST",
+	"ADMIN_DOWN"
+};
+
+const char *const link_event_names[LEV_MAX] = {
+	"START", "TCP_OK", "TCP_FAIL", "HELLO", "HOLD_EXPIRED", "CLOSED",
+	"PROTO_ERROR", "RETRY_TIMER", "FAULT_DOWN", "FAULT_UP", "FAULT_FREEZE",
+	"FAULT_THAW", "STOP"
+};
+
+const char *const link_kind_names[LINK_KIND_MAX] = {
+	"private", "router", "acd"
+};
+
+static void	link_change_state(struct link *, enum link_state,
+		    enum link_event, const char *);
+static void	link_read_cb(struct bufferevent *, void *);
+static void	link_event_cb(struct bufferevent *, short, void *);
+
+static void
+link_timer_start(struct event *ev, int ms)
+{
+	struct timeval	tv;
+
+	ms_to_tv(ms, &tv);
+	evtimer_add(ev, &tv);
+}
+
+static int
+link_hold_ms(const struct link *l)
+{
+	return l->hb.interval_ms * l->hb.misses;
+}
+
+static void
+link_hb_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct link		*l = arg;
+	struct wire_writer	 w;
+
+	(void)fd;
+	(void)what;
+	if (l->bev == NULL || l->frozen)
+		return;
+	wire_begin(&w, MSG_HEARTBEAT);
+	wire_u32(&w, ++l->hb_seq);
+	if (link_send(l, &w) == 0)
+		l->stats.hb_out++;
+}
+
+static void
+link_hold_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct link	*l = arg;
+	char		 why[96];
+
+	(void)fd;
+	(void)what;
+	snprintf(why, sizeof(why), "nothing heard for %d ms (%d x %d ms)",
+	    link_hold_ms(l), l->hb.misses, l->hb.interval_ms);
+	link_fsm(l, LEV_HOLD_EXPIRED, why);
+}
+
+static void
+link_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	link_fsm(arg, LEV_RETRY_TIMER, NULL);
+}
+
+static void
+link_stable_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct link	*l = arg;
+
+	(void)fd;
+	(void)what;
+	l->backoff_ms = l->backoff_min_ms;
+}
+
+static void
+link_more_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct link	*l = arg;
+
+	(void)fd;
+	(void)what;
+	if (l->bev != NULL)
+		link_read_cb(l->bev, l);
+}
+
+void
+link_hb_for(const struct cfg *cf, enum link_kind kind, struct cfg_hb *hb)
+{
+	switch (kind) {
+	case LINK_KIND_PRIVATE:
+		*hb = cf->hb_private;
+		break;
+	case LINK_KIND_ROUTER:
+		*hb = cf->hb_router;
+		break;
+	default:
+		*hb = cf->hb_acd;
+		break;
+	}
+}
+
+struct link *
+link_new(struct event_base *base, const char *name, const char *peer_node,
+    enum link_kind kind, int client, const char *address, int port,
+    const struct cfg *cf, const struct link_ops *ops, void *arg)
+{
+	struct link	*l = xcalloc(1, sizeof(*l));
+
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	snprintf(l->peer_node, sizeof(l->peer_node), "%s", peer_node);
+	snprintf(l->address, sizeof(l->address), "%s", address);
+	l->kind = kind;
+	l->client = client;
+	l->port = port;
+	l->fd = -1;
+	l->base = base;
+	l->ops = ops;
+	l->arg = arg;
+	l->state = l->prev_state = LINK_IDLE;
+	mono_now(&l->since);
+	link_reconfigure(l, cf);
+	l->backoff_ms = l->backoff_min_ms;
+	l->ev_hb = event_new(base, -1, EV_PERSIST, link_hb_cb, l);
+	l->ev_hold = evtimer_new(base, link_hold_cb, l);
+	l->ev_retry = evtimer_new(base, link_retry_cb, l);
+	l->ev_stable = evtimer_new(base, link_stable_cb, l);
+	l->ev_more = event_new(base, -1, 0, link_more_cb, l);
+	return l;
+}
+
+/* Timers and limits from the lab file; the connection is left alone. */
+void
+link_reconfigure(struct link *l, const struct cfg *cf)
+{
+	int	changed;
+
+	changed = l->hb.interval_ms != 0;
+	link_hb_for(cf, l->kind, &l->hb);
+	l->backoff_min_ms = cf->backoff_min_ms;
+	l->backoff_max_ms = cf->backoff_max_ms;
+	l->backoff_stable_ms = cf->backoff_stable_ms;
+	l->max_message = cf->max_message;
+	if (changed && l->bev != NULL && !l->frozen) {
+		struct timeval tv;
+
+		ms_to_tv(l->hb.interval_ms, &tv);
+		event_add(l->ev_hb, &tv);
+		link_timer_start(l->ev_hold, link_hold_ms(l));
+	}
+}
+
+int
+link_endpoint_differs(const struct link *l, const char *address, int port)
+{
+	return strcmp(l->address, address) != 0 || l->port != port;
+}
+
+static void
+link_close(struct link *l)
+{
+	if (l->bev != NULL) {
+		/* Best effort: what is queued (a BYE) goes out first. */
+		if (l->fd != -1 && l->state != LINK_CONNECT)
+			evbuffer_write(bufferevent_get_output(l->bev), l->fd);
+		bufferevent_free(l->bev);	/* closes the socket */
+		l->bev = NULL;
+	}
+	l->fd = -1;
+	event_del(l->ev_hb);
+	event_del(l->ev_hold);
+	event_del(l->ev_more);
+}
+
+void
+link_free(struct link *l)
+{
+	if (l == NULL)
+		return;
+	link_close(l);
+	event_free(l->ev_hb);
+	event_free(l->ev_hold);
+	event_free(l->ev_retry);
+	event_free(l->ev_stable);
+	event_free(l->ev_more);
+	free(l);
+}
+
+static void
+link_setup_bev(struct link *l, struct bufferevent *bev)
+{
+	int	one = 1;
+
+	l->bev = bev;
+	l->fd = bufferevent_getfd(bev);
+	if (l->fd != -1)
+		setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	bufferevent_setcb(bev, link_read_cb, NULL, link_event_cb, l);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+/* Start a TCP connection to the peer; CONNECT on success. */
+static int
+link_connect(struct link *l, char *err, size_t errlen)
+{
+	struct sockaddr_storage	 ss;
+	int			 sslen;
+	struct bufferevent	*bev;
+	char			 spec[96];
+
+	if (strchr(l->address, ':') != NULL)
+		snprintf(spec, sizeof(spec), "[%s]:%d", l->address, l->port);
+	else
+		snprintf(spec, sizeof(spec), "%s:%d", l->address, l->port);
+	sslen = sizeof(ss);
+	if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss,
+	    &sslen) == -1) {
+		snprintf(err, errlen, "bad address %s", spec);
+		return -1;
+	}
+	bev = bufferevent_socket_new(l->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		snprintf(err, errlen, "bufferevent_socket_new failed");
+		return -1;
+	}
+	link_setup_bev(l, bev);
+	snprintf(l->peer_addr, sizeof(l->peer_addr), "%s", spec);
+	if (bufferevent_socket_connect(bev, (struct sockaddr *)&ss,
+	    sslen) == -1) {
+		snprintf(err, errlen, "connect %s: %s", spec,
+		    strerror(errno));
+		link_close(l);
+		return -1;
+	}
+	l->fd = bufferevent_getfd(bev);
+	return 0;
+}
+
+/* Who this process is, as its HELLO says. */
+static struct wire_hello link_self;
+
+void
+link_set_identity(const char *node, const char *lab, char side)
+{
+	memset(&link_self, 0, sizeof(link_self));
+	link_self.version = WIRE_PROTO_VERSION;
+	snprintf(link_self.node, sizeof(link_self.node), "%s", node);
+	snprintf(link_self.lab, sizeof(link_self.lab), "%s", lab);
+	link_self.side = side;
+}
+
+static void
+link_send_hello(struct link *l, int ack)
+{
+	struct wire_hello	h = link_self;
+	struct wire_writer	w;
+
+	h.hb_interval_ms = (uint32_t)l->hb.interval_ms;
+	wire_hello_encode(&h, ack, &w);
+	link_send(l, &w);
+}
+
+static void
+link_start_hold(struct link *l)
+{
+	struct timeval	tv;
+
+	ms_to_tv(l->hb.interval_ms, &tv);
+	event_add(l->ev_hb, &tv);
+	link_timer_start(l->ev_hold, link_hold_ms(l));
+}
+
+/*
+ * The one place a link's state is set.  Entry actions live here, and the
+ * transition becomes one log line and one event.  The client's endless
+ * CONNECT <-> BACKOFF retry loop is logged once, then only at debug.
+ */
+static void
+link_change_state(struct link *l, enum link_state next, enum link_event ev,
+    const char *why)
+{
+	enum link_state	 prev = l->state;
+	int		 was_up, quiet;
+	char		 err[160];
+
+	was_up = prev == LINK_UP || prev == LINK_FROZEN;
+	quiet = (prev == LINK_BACKOFF && next == LINK_CONNECT) ||
+	    (prev == LINK_CONNECT && next == LINK_BACKOFF &&
+	    l->prev_state == LINK_BACKOFF);
+	l->prev_state = prev;
+	l->state = next;
+	mono_now(&l->since);
+	if (why != NULL && next != LINK_UP)
+		snprintf(l->last_error, sizeof(l->last_error), "%s", why);
+
+	if (quiet)
+		log_debug("link %s: %s -> %s (%s)%s%s", l->name,
+		    link_state_names[prev], link_state_names[next],
+		    link_event_names[ev], why ? ": " : "", why ? why : "");
+	else {
+		json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s}",
+		    "link", l->name, "peer", l->peer_node,
+		    "from", link_state_names[prev],
+		    "to", link_state_names[next],
+		    "cause", link_event_names[ev]);
+
+		if (why != NULL)
+			json_object_set_new(f, "reason", json_string(why));
+		if (l->peer_addr[0] != '\0')
+			json_object_set_new(f, "address",
+			    json_string(l->peer_addr));
+		evt_emit(RULE_NONE, "link_state", f, "link %s: %s -> %s (%s)%s%s",
+		    l->name, link_state_names[prev], link_state_names[next],
+		    link_event_names[ev], why ? ": " : "", why ? why : "");
+	}
+
+	switch (next) {
+	case LINK_IDLE:
+	case LINK_ADMIN_DOWN:
+		link_close(l);
+		event_del(l->ev_retry);
+		event_del(l->ev_stable);
+		break;
+	case LINK_CONNECT:
+		event_del(l->ev_retry);
+		l->stats.connects++;
+		if (link_connect(l, err, sizeof(err)) == -1) {
+			link_fsm(l, LEV_TCP_FAIL, err);
+			return;
+		}
+		break;
+	case LINK_HELLO:
+		link_start_hold(l);
+		if (l->client)
+			link_send_hello(l, 0);
+		break;
+	case LINK_UP:
+		l->frozen = 0;
+		if (prev != LINK_FROZEN) {
+			l->bye_text[0] = '\0';
+			link_start_hold(l);
+		}
+		if (l->backoff_stable_ms > 0)
+			link_timer_start(l->ev_stable, l->backoff_stable_ms);
+		else
+			l->backoff_ms = l->backoff_min_ms;
+		break;
+	case LINK_BACKOFF:
+		link_close(l);
+		event_del(l->ev_stable);
+		link_timer_start(l->ev_retry, l->backoff_ms);
+		l->backoff_ms *= 2;
+		if (l->backoff_ms > l->backoff_max_ms)
+			l->backoff_ms = l->backoff_max_ms;
+		break;
+	case LINK_FROZEN:
+		event_del(l->ev_hb);
+		event_del(l->ev_stable);
+		if (l->bev != NULL)
+			bufferevent_disable(l->bev, EV_READ);
+		break;
+	case LINK_FROZEN_LOST:
+		event_del(l->ev_hold);
+		break;
+	case LINK_STATE_MAX:
+		break;
+	}
+
+	if (was_up && next != LINK_UP && next != LINK_FROZEN) {
+		l->stats.drops++;
+		if (l->ops->down != NULL)
+			l->ops->down(l, l->arg, why ? why : "");
+	} else if (!was_up && next == LINK_UP) {
+		if (l->ops->up != NULL)
+			l->ops->up(l, l->arg);
+	}
+}
+
+/* Where a client goes after losing its connection, or a server. */
+static enum link_state
+link_after_loss(const struct link *l)
+{
+	return l->client ? LINK_BACKOFF : LINK_IDLE;
+}
+
+/*
+ * The only entry point of the state machine.  An event a state does not
+ * expect is logged at debug and ignored.
+ */
+void
+link_fsm(struct link *l, enum link_event ev, const char *why)
+{
+	switch (ev) {
+	case LEV_START:
+		if (l->state == LINK_IDLE && l->client)
+			link_change_state(l, LINK_CONNECT, ev, why);
+		return;
+	case LEV_STOP:
+		if (l->state != LINK_IDLE)
+			link_change_state(l, LINK_IDLE, ev, why);
+		return;
+	case LEV_FAULT_DOWN:
+		l->admin_down = 1;
+		l->frozen = 0;
+		link_change_state(l, LINK_ADMIN_DOWN, ev, why);
+		return;
+	case LEV_FAULT_UP:
+		if (l->state != LINK_ADMIN_DOWN)
+			break;
+		l->admin_down = 0;
+		l->backoff_ms = l->backoff_min_ms;
+		link_change_state(l, l->client ? LINK_CONNECT : LINK_IDLE, ev,
+		    why);
+		return;
+	case LEV_FAULT_FREEZE:
+		l->frozen = 1;
+		if (l->state == LINK_UP)
+			link_change_state(l, LINK_FROZEN, ev, why);
+		return;
+	case LEV_FAULT_THAW:
+		l->frozen = 0;
+		if (l->state == LINK_FROZEN) {
+			link_change_state(l, LINK_UP, ev, why);
+			link_start_hold(l);
+			if (l->bev != NULL) {
+				bufferevent_enable(l->bev, EV_READ);
+				event_active(l->ev_more, 0, 0);
+			}
+		} else if (l->state == LINK_FROZEN_LOST) {
+			link_close(l);
+			l->backoff_ms = l->backoff_min_ms;
+			link_change_state(l, l->client ? LINK_CONNECT :
+			    LINK_IDLE, ev, why);
+		}
+		return;
+	default:
+		break;
+	}
+
+	switch (l->state) {
+	case LINK_CONNECT:
+		if (ev == LEV_TCP_OK) {
+			link_change_state(l, LINK_HELLO, ev, why);
+			return;
+		}
+		if (ev == LEV_TCP_FAIL || ev == LEV_CLOSED ||
+		    ev == LEV_PROTO_ERROR) {
+			link_change_state(l, LINK_BACKOFF, ev, why);
+			return;
+		}
+		break;
+	case LINK_HELLO:
+		if (ev == LEV_HELLO) {
+			link_change_state(l, l->frozen ? LINK_FROZEN : LINK_UP,
+			    ev, why);
+			return;
+		}
+		if (ev == LEV_CLOSED || ev == LEV_HOLD_EXPIRED ||
+		    ev == LEV_PROTO_ERROR || ev == LEV_TCP_FAIL) {
+			link_change_state(l, link_after_loss(l), ev, why);
+			return;
+		}
+		break;
+	case LINK_UP:
+		if (ev == LEV_CLOSED || ev == LEV_HOLD_EXPIRED ||
+		    ev == LEV_PROTO_ERROR) {
+			link_change_state(l, link_after_loss(l), ev, why);
+			return;
+		}
+		break;
+	case LINK_FROZEN:
+		if (ev == LEV_HOLD_EXPIRED) {
+			link_change_state(l, LINK_FROZEN_LOST, ev, why);
+			return;
+		}
+		if (ev == LEV_CLOSED || ev == LEV_PROTO_ERROR) {
+			link_change_state(l, LINK_FROZEN_LOST, ev, why);
+			return;
+		}
+		break;
+	case LINK_BACKOFF:
+		if (ev == LEV_RETRY_TIMER) {
+			link_change_state(l, LINK_CONNECT, ev, why);
+			return;
+		}
+		break;
+	case LINK_IDLE:
+		if (ev == LEV_HELLO && !l->client) {
+			link_change_state(l, l->frozen ? LINK_FROZEN : LINK_UP,
+			    ev, why);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	log_debug("link %s: event %s ignored in state %s", l->name,
+	    link_event_names[ev], link_state_names[l->state]);
+}
+
+static void
+link_count_type(struct link *l, uint32_t type, int out)
+{
+	int	i;
+
+	for (i = 0; i < l->ntypes; i++)
+		if (l->types[i].type == type)
+			break;
+	if (i == l->ntypes) {
+		if (l->ntypes == (int)(sizeof(l->types) / sizeof(l->types[0])))
+			return;
+		l->types[l->ntypes].type = type;
+		l->types[l->ntypes].in = l->types[l->ntypes].out = 0;
+		l->ntypes++;
+	}
+	if (out)
+		l->types[i].out++;
+	else
+		l->types[i].in++;
+}
+
+/* Send and free a message; -1 if the link cannot carry it now. */
+int
+link_send(struct link *l, struct wire_writer *w)
+{
+	struct wire_msg	m;
+	int		rc = -1;
+
+	if (l->bev == NULL || l->frozen || l->state == LINK_CONNECT) {
+		wire_writer_free(w);
+		return -1;
+	}
+	if (wire_end(w, (uint32_t)l->max_message, &m) == -1) {
+		log_warnx("link %s: message %s too large, not sent", l->name,
+		    w->len >= WIRE_HDR_LEN ? wire_type_name(m.type) : "?");
+		wire_writer_free(w);
+		return -1;
+	}
+	if (bufferevent_write(l->bev, w->buf, w->len) == 0) {
+		l->stats.msgs_out++;
+		l->stats.bytes_out += w->len;
+		link_count_type(l, m.type, 1);
+		rc = 0;
+	}
+	wire_writer_free(w);
+	return rc;
+}
+
+int
+link_is_up(const struct link *l)
+{
+	return l->state == LINK_UP || l->state == LINK_FROZEN;
+}
+
+static void
+link_proto_error(struct link *l, const char *what)
+{
+	char	why[256];
+
+	l->stats.proto_errors++;
+	snprintf(why, sizeof(why), "protocol error from %s: %s", l->peer_addr,
+	    what);
+	log_warnx("link %s: %s", l->name, why);
+	link_fsm(l, LEV_PROTO_ERROR, why);
+}
+
+/* One complete frame, already checked against the limits. */
+static void
+link_dispatch(struct link *l, const struct wire_msg *m)
+{
+	struct wire_hello	h;
+	char			err[160], text[128];
+	uint32_t		reason;
+
+	l->stats.msgs_in++;
+	l->stats.bytes_in += WIRE_HDR_LEN + m->len;
+	link_count_type(l, m->type, 0);
+	if (l->state == LINK_UP || l->state == LINK_HELLO)
+		link_timer_start(l->ev_hold, link_hold_ms(l));
+
+	switch (m->type) {
+	case MSG_HEARTBEAT:
+		l->stats.hb_in++;
+		return;
+	case MSG_HELLO_ACK:
+		if (l->state != LINK_HELLO || !l->client) {
+			link_proto_error(l, "unexpected HELLO_ACK");
+			return;
+		}
+		if (wire_hello_decode(m, &h, err, sizeof(err)) == -1) {
+			link_proto_error(l, err);
+			return;
+		}
+		if (strcmp(h.node, l->peer_node) != 0) {
+			snprintf(text, sizeof(text), "HELLO_ACK from node "
+			    "\"%.32s\", expected \"%s\"", h.node, l->peer_node);
+			link_proto_error(l, text);
+			return;
+		}
+		link_fsm(l, LEV_HELLO, NULL);
+		return;
+	case MSG_BYE:
+		if (wire_bye_decode(m, &reason, text, sizeof(text), err,
+		    sizeof(err)) == -1) {
+			link_proto_error(l, err);
+			return;
+		}
+		snprintf(l->bye_text, sizeof(l->bye_text), "%s", text);
+		snprintf(err, sizeof(err), "peer left: %s", text);
+		link_fsm(l, LEV_CLOSED, err);
+		return;
+	default:
+		break;
+	}
+	if (l->state != LINK_UP) {
+		snprintf(err, sizeof(err), "%s before the link is up",
+		    wire_type_name(m->type));
+		link_proto_error(l, err);
+		return;
+	}
+	if (l->ops->msg != NULL)
+		l->ops->msg(l, l->arg, m);
+}
+
+/*
+ * Frames off the input buffer: check the header before waiting for the
+ * body, take at most MSG_PROCESS_LIMIT per wakeup.
+ */
+static void
+link_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct link	*l = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	int		 n;
+
+	for (n = 0; n < MSG_PROCESS_LIMIT; n++) {
+		uint8_t		 hdr[WIRE_HDR_LEN];
+		uint32_t	 type, len;
+		struct wire_msg	 m;
+		char		 err[160];
+
+		if (l->bev != bev || l->frozen)
+			return;
+		if (evbuffer_get_length(in) < WIRE_HDR_LEN)
+			return;
+		evbuffer_copyout(in, hdr, WIRE_HDR_LEN);
+		if (wire_check_header(hdr, (uint32_t)l->max_message, &type,
+		    &len, err, sizeof(err)) == -1) {
+			link_proto_error(l, err);
+			return;
+		}
+		if (evbuffer_get_length(in) < WIRE_HDR_LEN + (size_t)len)
+			return;
+		m.type = type;
+		m.len = len;
+		m.body = evbuffer_pullup(in, WIRE_HDR_LEN + len) + WIRE_HDR_LEN;
+		link_dispatch(l, &m);
+		if (l->bev == bev)
+			evbuffer_drain(in, WIRE_HDR_LEN + len);
+	}
+	if (l->bev == bev && evbuffer_get_length(in) >= WIRE_HDR_LEN)
+		event_active(l->ev_more, 0, 0);
+}
+
+static void
+link_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct link	*l = arg;
+	char		 why[160];
+
+	if (l->bev != bev)
+		return;
+	if (what & BEV_EVENT_CONNECTED) {
+		l->fd = bufferevent_getfd(bev);
+		link_setup_bev(l, bev);
+		link_fsm(l, LEV_TCP_OK, NULL);
+		return;
+	}
+	if (what & BEV_EVENT_EOF)
+		snprintf(why, sizeof(why), "connection closed by %s",
+		    l->peer_addr);
+	else {
+		int e = EVUTIL_SOCKET_ERROR();
+
+		snprintf(why, sizeof(why), "%s: %s", l->peer_addr,
+		    e ? evutil_socket_error_to_string(e) : "socket error");
+	}
+	link_fsm(l, l->state == LINK_CONNECT ? LEV_TCP_FAIL : LEV_CLOSED, why);
+}
+
+/*
+ * A server-side link takes the connection a listener identified by its
+ * HELLO.  One that still has a connection gives it up for the new one.
+ */
+void
+link_attach(struct link *l, struct bufferevent *bev, const char *peer_addr)
+{
+	if (link_is_up(l))
+		link_fsm(l, LEV_CLOSED, "replaced by a new connection");
+	link_close(l);
+	snprintf(l->peer_addr, sizeof(l->peer_addr), "%s", peer_addr);
+	l->stats.connects++;
+	link_setup_bev(l, bev);
+	link_send_hello(l, 1);
+	link_fsm(l, LEV_HELLO, NULL);
+}
+
+/* fault LINK down|up|freeze|thaw */
+int
+link_fault(struct link *l, const char *action, char *err, size_t errlen)
+{
+	if (strcmp(action, "down") == 0)
+		link_fsm(l, LEV_FAULT_DOWN, "fault injected: down");
+	else if (strcmp(action, "up") == 0) {
+		if (l->state != LINK_ADMIN_DOWN) {
+			snprintf(err, errlen, "link %s is not down by a fault",
+			    l->name);
+			return -1;
+		}
+		link_fsm(l, LEV_FAULT_UP, "fault cleared: up");
+	} else if (strcmp(action, "freeze") == 0) {
+		if (l->frozen) {
+			snprintf(err, errlen, "link %s is already frozen",
+			    l->name);
+			return -1;
+		}
+		link_fsm(l, LEV_FAULT_FREEZE, "fault injected: freeze");
+	} else if (strcmp(action, "thaw") == 0) {
+		if (!l->frozen && l->state != LINK_FROZEN_LOST) {
+			snprintf(err, errlen, "link %s is not frozen", l->name);
+			return -1;
+		}
+		link_fsm(l, LEV_FAULT_THAW, "fault cleared: thaw");
+	} else {
+		snprintf(err, errlen, "unknown fault \"%s\" (down, up, freeze, "
+		    "thaw)", action);
+		return -1;
+	}
+	return 0;
+}
+
+json_t *
+link_json(const struct link *l)
+{
+	json_t	*types = json_object();
+	int	 i;
+
+	for (i = 0; i < l->ntypes; i++)
+		json_object_set_new(types, wire_type_name(l->types[i].type),
+		    json_pack("{s:I, s:I}", "in", (json_int_t)l->types[i].in,
+		    "out", (json_int_t)l->types[i].out));
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:f, s:b, s:b,"
+	    " s:s, s:s, s:{s:i, s:i}, s:i,"
+	    " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o}",
+	    "name", l->name,
+	    "peer", l->peer_node,
+	    "kind", link_kind_names[l->kind],
+	    "side", l->client ? "client" : "server",
+	    "address", l->address,
+	    "port", l->port,
+	    "state", link_state_names[l->state],
+	    "seconds_in_state", mono_since(&l->since),
+	    "frozen", l->frozen,
+	    "admin_down", l->admin_down,
+	    "peer_address", l->peer_addr,
+	    "last_error", l->last_error,
+	    "heartbeat", "interval_ms", l->hb.interval_ms,
+	    "misses", l->hb.misses,
+	    "backoff_ms", l->backoff_ms,
+	    "counters",
+	    "msgs_in", (json_int_t)l->stats.msgs_in,
+	    "msgs_out", (json_int_t)l->stats.msgs_out,
+	    "bytes_in", (json_int_t)l->stats.bytes_in,
+	    "bytes_out", (json_int_t)l->stats.bytes_out,
+	    "heartbeats_in", (json_int_t)l->stats.hb_in,
+	    "heartbeats_out", (json_int_t)l->stats.hb_out,
+	    "connects", (json_int_t)l->stats.connects,
+	    "drops", (json_int_t)l->stats.drops,
+	    "protocol_errors", (json_int_t)l->stats.proto_errors,
+	    "types", types);
+}

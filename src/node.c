@@ -1,0 +1,446 @@
+/*
+ * The node runtime every role shares: the links and listeners of the node,
+ * the control socket and its common commands (status, events, fault,
+ * reload), the sd_notify status line, and reload with a per-link diff.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "pgemu.h"
+#include "wire.h"
+
+static int	node_dispatch(void *, int, const char **,
+		    struct ctl_cmd_result *);
+
+static void
+node_evt_sink(json_t *e, void *arg)
+{
+	struct node	*n = arg;
+
+	if (n->ctl != NULL)
+		ctl_publish(n->ctl, e);
+}
+
+static const struct role_ops *
+node_role_ops(enum node_role r)
+{
+	switch (r) {
+	case ROLE_ROUTER:
+		return &router_ops;
+	case ROLE_ACD:
+		return &acd_ops;
+	default:
+		return &pg_ops;
+	}
+}
+
+void
+node_notify(const char *fmt, ...)
+{
+	char	buf[512];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	sd_notify(0, buf);
+}
+
+struct node *
+node_new(struct event_base *base, struct cfg *cf, const char *name,
+    char *err, size_t errlen)
+{
+	struct node		*n;
+	const struct cfg_node	*self;
+
+	if ((self = cfg_node(cf, name)) == NULL) {
+		snprintf(err, errlen, "%s: no node \"%s\" in the lab file",
+		    cf->file, name);
+		return NULL;
+	}
+	n = xcalloc(1, sizeof(*n));
+	n->base = base;
+	n->cfg = cf;
+	n->self = self;
+	n->role = node_role_ops(self->role);
+	mono_now(&n->started);
+	log_set_node(name);
+	link_set_identity(name, cf->lab_name, self->role == ROLE_PG ?
+	    self->side : '-');
+	evt_set_sink(node_evt_sink, n);
+	if (n->role->init(n, err, errlen) == -1) {
+		node_free(n);
+		return NULL;
+	}
+	n->ctl = ctl_new(base, cf->control_dir, name, node_dispatch, n, err,
+	    errlen);
+	if (n->ctl == NULL) {
+		node_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+void
+node_free(struct node *n)
+{
+	int	i;
+
+	if (n == NULL)
+		return;
+	if (n->role != NULL && n->role_data != NULL)
+		n->role->fini(n);
+	for (i = 0; i < n->nlinks; i++)
+		link_free(n->links[i]);
+	free(n->links);
+	for (i = 0; i < n->nlisteners; i++)
+		listener_free(n->listeners[i]);
+	free(n->listeners);
+	ctl_free(n->ctl);
+	evt_set_sink(NULL, NULL);
+	free(n);
+}
+
+struct link *
+node_add_link(struct node *n, struct link *l)
+{
+	n->links = xreallocarray(n->links, (size_t)n->nlinks + 1,
+	    sizeof(*n->links));
+	n->links[n->nlinks++] = l;
+	return l;
+}
+
+struct link *
+node_link(struct node *n, const char *name)
+{
+	int	i;
+
+	for (i = 0; i < n->nlinks; i++)
+		if (strcmp(n->links[i]->name, name) == 0)
+			return n->links[i];
+	return NULL;
+}
+
+struct listener *
+node_add_listener(struct node *n, struct listener *lst)
+{
+	n->listeners = xreallocarray(n->listeners, (size_t)n->nlisteners + 1,
+	    sizeof(*n->listeners));
+	n->listeners[n->nlisteners++] = lst;
+	return lst;
+}
+
+/* The one-line status systemd shows; sent only when it changes. */
+void
+node_set_summary(struct node *n, const char *fmt, ...)
+{
+	char	buf[sizeof(n->summary)];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (strcmp(buf, n->summary) == 0)
+		return;
+	snprintf(n->summary, sizeof(n->summary), "%s", buf);
+	node_notify("STATUS=%s", buf);
+}
+
+/*
+ * A listener found a HELLO: which of our server-side links is it for?
+ * NULL, with the reason, refuses the connection.
+ */
+struct link *
+node_match_peer(struct node *n, const struct wire_msg *m, char *err,
+    size_t errlen)
+{
+	struct wire_hello	h;
+	int			i;
+
+	if (wire_hello_decode(m, &h, err, errlen) == -1)
+		return NULL;
+	if (strcmp(h.lab, n->cfg->lab_name) != 0) {
+		snprintf(err, errlen, "node %s belongs to lab \"%s\", not "
+		    "\"%s\"", h.node, h.lab, n->cfg->lab_name);
+		return NULL;
+	}
+	for (i = 0; i < n->nlinks; i++) {
+		struct link *l = n->links[i];
+
+		if (l->client || strcmp(l->peer_node, h.node) != 0)
+			continue;
+		if (l->admin_down || l->frozen) {
+			snprintf(err, errlen, "link %s is %s by a fault",
+			    l->name, l->admin_down ? "down" : "frozen");
+			return NULL;
+		}
+		return l;
+	}
+	snprintf(err, errlen, "node \"%s\" has no link to this node",
+	    h.node);
+	return NULL;
+}
+
+static json_t *
+node_status(struct node *n)
+{
+	json_t	*links = json_array(), *lsts = json_array(), *j;
+	int	 i;
+
+	for (i = 0; i < n->nlinks; i++)
+		json_array_append_new(links, link_json(n->links[i]));
+	for (i = 0; i < n->nlisteners; i++)
+		json_array_append_new(lsts, listener_json(n->listeners[i]));
+	j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:f, s:s, s:I, s:o, "
+	    "s:o}",
+	    "node", n->self->name,
+	    "role", role_names[n->self->role],
+	    "lab", n->cfg->lab_name,
+	    "config", n->cfg->file,
+	    "pid", (int)getpid(),
+	    "version", PACKAGE_VERSION,
+	    "uptime", mono_since(&n->started),
+	    "summary", n->summary,
+	    "events", (json_int_t)evt_count(),
+	    "links", links,
+	    "listeners", lsts);
+	if (n->self->role == ROLE_PG)
+		json_object_set_new(j, "side", json_sprintf("%c",
+		    n->self->side));
+	if (n->role->status != NULL)
+		n->role->status(n, j);
+	return j;
+}
+
+static int
+node_dispatch(void *arg, int argc, const char **argv,
+    struct ctl_cmd_result *res)
+{
+	struct node	*n = arg;
+	struct link	*l;
+	long		 count;
+
+	if (strcmp(argv[0], "status") == 0 && argc == 1) {
+		res->data = node_status(n);
+		return 0;
+	}
+	if (strcmp(argv[0], "events") == 0 && argc <= 2) {
+		count = 100;
+		if (argc == 2 && parse_int(argv[1], 1, 100000, &count) == -1) {
+			snprintf(res->err, sizeof(res->err), "events: bad "
+			    "count \"%s\"", argv[1]);
+			return -1;
+		}
+		res->data = evt_recent((size_t)count);
+		return 0;
+	}
+	if (strcmp(argv[0], "fault") == 0) {
+		if (argc != 3) {
+			snprintf(res->err, sizeof(res->err), "usage: fault "
+			    "LINK down|up|freeze|thaw");
+			return -1;
+		}
+		if ((l = node_link(n, argv[1])) == NULL) {
+			int	i;
+			size_t	o;
+
+			o = (size_t)snprintf(res->err, sizeof(res->err),
+			    "no link \"%s\" on node %s; links:", argv[1],
+			    n->self->name);
+			for (i = 0; i < n->nlinks && o < sizeof(res->err); i++)
+				o += (size_t)snprintf(res->err + o,
+				    sizeof(res->err) - o, " %s",
+				    n->links[i]->name);
+			return -1;
+		}
+		if (link_fault(l, argv[2], res->err, sizeof(res->err)) == -1)
+			return -1;
+		res->data = link_json(l);
+		return 0;
+	}
+	if (strcmp(argv[0], "reload") == 0 && argc == 1) {
+		if (node_reload(n, n->cfg->file, res->err,
+		    sizeof(res->err)) == -1)
+			return -1;
+		res->data = json_pack("{s:s}", "config", n->cfg->file);
+		return 0;
+	}
+	if (n->role->command != NULL)
+		return n->role->command(n, argc, argv, res);
+	snprintf(res->err, sizeof(res->err), "unknown command \"%s\"",
+	    argv[0]);
+	return -1;
+}
+
+/*
+ * Re-read the lab file aside.  On any error keep the old one.  Otherwise
+ * compare link by link: a link whose peer moved is restarted, every other
+ * link keeps its connection and only takes the new timers.
+ */
+int
+node_reload(struct node *n, const char *file, char *err, size_t errlen)
+{
+	struct cfg		*ncf, *old = n->cfg;
+	const struct cfg_node	*nself, *peer;
+	char			*ebuf = NULL;
+	size_t			 esize = 0;
+	FILE			*errs;
+	int			 nerrs, i, kept = 0, restarted = 0;
+
+	node_notify("RELOADING=1");
+	if ((errs = open_memstream(&ebuf, &esize)) == NULL)
+		fatal("open_memstream");
+	ncf = cfg_load(file, errs, &nerrs);
+	fclose(errs);
+	if (ncf == NULL) {
+		char *line, *save = NULL;
+
+		log_warnx("config has errors, not reloading");
+		for (line = strtok_r(ebuf, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			log_warnx("%s", line);
+		snprintf(err, errlen, "config has %d error%s, not reloading%s%s",
+		    nerrs, nerrs == 1 ? "" : "s", ebuf[0] ? ": " : "", ebuf);
+		free(ebuf);
+		node_notify("READY=1");
+		return -1;
+	}
+	free(ebuf);
+	nself = cfg_node(ncf, n->self->name);
+	if (nself == NULL || nself->role != n->self->role ||
+	    nself->side != n->self->side ||
+	    strcmp(nself->address, n->self->address) != 0 ||
+	    nself->port != n->self->port ||
+	    strcmp(ncf->lab_name, old->lab_name) != 0 ||
+	    strcmp(ncf->control_dir, old->control_dir) != 0) {
+		snprintf(err, errlen, "node %s: its role, side, address, port, "
+		    "lab name or control directory changed; restart it",
+		    n->self->name);
+		log_warnx("config not reloaded: %s", err);
+		cfg_free(ncf);
+		node_notify("READY=1");
+		return -1;
+	}
+	for (i = 0; i < n->nlinks; i++) {
+		struct link *l = n->links[i];
+
+		link_reconfigure(l, ncf);
+		peer = cfg_node(ncf, l->peer_node);
+		if (l->client && peer != NULL &&
+		    link_endpoint_differs(l, peer->address, peer->port)) {
+			snprintf(l->address, sizeof(l->address), "%s",
+			    peer->address);
+			l->port = peer->port;
+			link_fsm(l, LEV_STOP, "peer address changed");
+			link_fsm(l, LEV_START, NULL);
+			restarted++;
+		} else
+			kept++;
+	}
+	n->cfg = ncf;
+	n->self = nself;
+	if (n->role->reload != NULL)
+		n->role->reload(n, old);
+	cfg_free(old);
+	evt_emit(RULE_NONE, "config_reloaded", json_pack("{s:s, s:i, s:i}",
+	    "config", file, "links_kept", kept, "links_restarted", restarted),
+	    "config %s reloaded: %d link%s kept, %d restarted", file, kept,
+	    kept == 1 ? "" : "s", restarted);
+	node_notify("READY=1");
+	return 0;
+}
+
+static void
+node_link_up(struct link *l, void *arg)
+{
+	struct node	*n = arg;
+
+	if (n->role->link_up != NULL)
+		n->role->link_up(n, l);
+	node_update_summary(n);
+}
+
+static void
+node_link_down(struct link *l, void *arg, const char *why)
+{
+	struct node	*n = arg;
+
+	if (n->role->link_down != NULL)
+		n->role->link_down(n, l, why);
+	node_update_summary(n);
+}
+
+static void
+node_link_msg(struct link *l, void *arg, const struct wire_msg *m)
+{
+	struct node	*n = arg;
+
+	if (n->role->link_msg != NULL)
+		n->role->link_msg(n, l, m);
+	else
+		log_debug("link %s: %s ignored", l->name,
+		    wire_type_name(m->type));
+}
+
+static const struct link_ops node_link_ops = {
+	node_link_up, node_link_down, node_link_msg
+};
+
+/* A link of this node to peer, named name; client links start at once. */
+struct link *
+node_new_link(struct node *n, const char *name, const struct cfg_node *peer,
+    enum link_kind kind, int client)
+{
+	struct link	*l;
+
+	l = link_new(n->base, name, peer->name, kind, client, peer->address,
+	    peer->port, n->cfg, &node_link_ops, n);
+	node_add_link(n, l);
+	if (client)
+		link_fsm(l, LEV_START, NULL);
+	return l;
+}
+
+static struct link *
+node_listener_match(void *arg, const struct wire_msg *m, char *err,
+    size_t errlen)
+{
+	return node_match_peer(arg, m, err, errlen);
+}
+
+/* Listen on this node's own address and port. */
+int
+node_listen(struct node *n, const char *name, char *err, size_t errlen)
+{
+	struct listener	*lst;
+
+	lst = listener_new(n->base, name, n->self->address, n->self->port,
+	    n->cfg->max_message, node_listener_match, n, err, errlen);
+	if (lst == NULL)
+		return -1;
+	node_add_listener(n, lst);
+	return 0;
+}
+
+/* STATUS=: the role's own words, then every link and its state. */
+void
+node_update_summary(struct node *n)
+{
+	char	buf[200] = "";
+	size_t	o = 0;
+	int	i;
+
+	if (n->role->summary != NULL)
+		n->role->summary(n, buf, sizeof(buf));
+	o = strlen(buf);
+	for (i = 0; i < n->nlinks && o < sizeof(buf); i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s %s",
+		    o ? (i ? ", " : "; ") : "", n->links[i]->name,
+		    link_state_names[n->links[i]->state]);
+	node_set_summary(n, "%s", buf);
+}

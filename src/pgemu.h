@@ -1,0 +1,362 @@
+/*
+ * pgemu: a lab emulator of a duplex contact-center Peripheral Gateway.
+ *
+ * One header for the daemon, laid out in sections named after the file
+ * that implements them (tmux style).  Wire message numbers live in
+ * wire.h, the settings table in cfg.c.
+ */
+#ifndef PGEMU_H
+#define PGEMU_H
+
+#include <sys/types.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <event2/event.h>
+#include <event2/bufferevent.h>
+#include <jansson.h>
+
+#define PGEMU_NAME_MAX		32
+#define PGEMU_PATH_MAX		256
+
+#define __dead		__attribute__((__noreturn__))
+#define __printflike(a, b) __attribute__((__format__(__printf__, a, b)))
+
+/* xmalloc.c */
+void		*xmalloc(size_t);
+void		*xcalloc(size_t, size_t);
+void		*xreallocarray(void *, size_t, size_t);
+char		*xstrdup(const char *);
+int		 xasprintf(char **, const char *, ...) __printflike(2, 3);
+size_t		 strlcpy_(char *, const char *, size_t);
+
+/* log.c */
+void		 log_init(int foreground, int verbose);
+void		 log_set_node(const char *);
+const char	*log_node(void);
+int		 log_verbose(void);
+void		 log_warn(const char *, ...) __printflike(1, 2);
+void		 log_warnx(const char *, ...) __printflike(1, 2);
+void		 log_info(const char *, ...) __printflike(1, 2);
+void		 log_debug(const char *, ...) __printflike(1, 2);
+void		 log_vmsg(int, const char *, va_list) __printflike(2, 0);
+__dead void	 fatal(const char *, ...) __printflike(1, 2);
+__dead void	 fatalx(const char *, ...) __printflike(1, 2);
+void		 log_escape(char *, size_t, const void *, size_t);
+
+/* cfg.c */
+enum node_role {
+	ROLE_ROUTER,
+	ROLE_ACD,
+	ROLE_PG,
+	ROLE_MAX
+};
+extern const char *const role_names[ROLE_MAX];
+
+struct cfg_hb {
+	int		 interval_ms;
+	int		 misses;
+};
+
+struct cfg_node {
+	char		 name[PGEMU_NAME_MAX];
+	enum node_role	 role;
+	char		 side;			/* 'A' or 'B' for a PG */
+	char		 address[64];
+	int		 port;			/* router, acd primary, pg private */
+	int		 backup_port;		/* acd: backup CTI Manager */
+	int		 cti_port;		/* pg: CTI server */
+	int		 priority;		/* pg: tie-break on election */
+};
+
+struct cfg_skill_group {
+	int		 id;
+};
+
+struct cfg_agent {
+	int		 id;
+	char		 name[PGEMU_NAME_MAX];
+	char		 extension[16];
+	int		 skill_groups[8];
+	int		 nskill_groups;
+	int		 initial_state;		/* CTI AgentState */
+};
+
+struct cfg_mrd {
+	int		 id;
+	char		 name[PGEMU_NAME_MAX];
+	char		 media[16];
+	int		 task_life;
+	int		 task_start_timeout;
+	int		 max_task_duration;
+	int		 max_tasks;
+	int		 interruptible;
+};
+
+struct cfg_traffic {
+	int		 enabled;
+	double		 calls_per_second;
+	int		 handle_time_ms;
+	int		 wrapup_time_ms;
+	double		 not_ready_share;
+	unsigned int	 seed;
+};
+
+struct cfg {
+	char		 file[PGEMU_PATH_MAX];
+	char		 lab_name[PGEMU_NAME_MAX];
+	char		 control_dir[PGEMU_PATH_MAX];
+	char		 state_dir[PGEMU_PATH_MAX];
+	char		 history_db[PGEMU_PATH_MAX];
+	int		 interval_s;		/* reporting interval */
+	int		 snapshot_batch;
+	struct cfg_hb	 hb_private;
+	struct cfg_hb	 hb_router;
+	struct cfg_hb	 hb_acd;
+	int		 backoff_min_ms;
+	int		 backoff_max_ms;
+	int		 backoff_stable_ms;
+	int		 max_message;		/* largest internal frame */
+
+	struct cfg_node	*nodes;
+	int		 nnodes;
+
+	int		 peripheral_id;
+	char		 peripheral_name[PGEMU_NAME_MAX];
+	struct cfg_agent *agents;
+	int		 nagents;
+	struct cfg_mrd	*mrds;
+	int		 nmrds;
+	struct cfg_traffic traffic;
+};
+
+struct cfg_setting;
+struct cfg	*cfg_load(const char *file, FILE *errs, int *nerrs);
+void		 cfg_free(struct cfg *);
+int		 cfg_dump(const char *file, FILE *out, FILE *errs);
+const struct cfg_node *cfg_node(const struct cfg *, const char *);
+const struct cfg_node *cfg_node_role(const struct cfg *, enum node_role,
+		    char side);
+const struct cfg_node *cfg_pg_peer(const struct cfg *,
+		    const struct cfg_node *);
+void		 cfg_man_settings(FILE *);
+size_t		 cfg_nsettings(void);
+
+/* link.c */
+enum link_state {
+	LINK_IDLE,		/* not started, or server side waiting */
+	LINK_CONNECT,		/* TCP connect in progress */
+	LINK_HELLO,		/* TCP up, waiting for the peer's hello */
+	LINK_UP,
+	LINK_BACKOFF,		/* client waiting before the next attempt */
+	LINK_FROZEN,		/* fault freeze: silent, peer not yet lost */
+	LINK_FROZEN_LOST,	/* frozen and the hold time ran out */
+	LINK_ADMIN_DOWN,	/* fault down */
+	LINK_STATE_MAX
+};
+extern const char *const link_state_names[LINK_STATE_MAX];
+
+enum link_event {
+	LEV_START,
+	LEV_TCP_OK,
+	LEV_TCP_FAIL,
+	LEV_HELLO,
+	LEV_HOLD_EXPIRED,
+	LEV_CLOSED,
+	LEV_PROTO_ERROR,
+	LEV_RETRY_TIMER,
+	LEV_FAULT_DOWN,
+	LEV_FAULT_UP,
+	LEV_FAULT_FREEZE,
+	LEV_FAULT_THAW,
+	LEV_STOP,
+	LEV_MAX
+};
+extern const char *const link_event_names[LEV_MAX];
+
+enum link_kind {
+	LINK_KIND_PRIVATE,
+	LINK_KIND_ROUTER,
+	LINK_KIND_ACD,
+	LINK_KIND_MAX
+};
+extern const char *const link_kind_names[LINK_KIND_MAX];
+
+struct link;
+struct wire_msg;
+
+/* What the owner of a link (the node role) is told. */
+struct link_ops {
+	void	(*up)(struct link *, void *);
+	void	(*down)(struct link *, void *, const char *why);
+	void	(*msg)(struct link *, void *, const struct wire_msg *);
+};
+
+struct link_stats {
+	uint64_t	 msgs_in, msgs_out;
+	uint64_t	 bytes_in, bytes_out;
+	uint64_t	 hb_in, hb_out;
+	uint64_t	 connects, drops, proto_errors;
+};
+
+struct link {
+	char		 name[PGEMU_NAME_MAX];	/* acd-link, pg-a, ... */
+	char		 peer_node[PGEMU_NAME_MAX];
+	enum link_kind	 kind;
+	int		 client;		/* we connect */
+	char		 address[64];
+	int		 port;
+	struct cfg_hb	 hb;
+	int		 backoff_min_ms, backoff_max_ms, backoff_stable_ms;
+	int		 max_message;
+
+	enum link_state	 state;
+	enum link_state	 prev_state;
+	int		 fd;
+	struct bufferevent *bev;
+	struct event	*ev_hb;		/* send heartbeat */
+	struct event	*ev_hold;	/* nothing heard for interval x misses */
+	struct event	*ev_retry;	/* reconnect back-off */
+	struct event	*ev_stable;	/* reset back-off after a stable period */
+	int		 backoff_ms;
+	int		 frozen;	/* freeze requested */
+	int		 admin_down;
+	char		 peer_addr[80];	/* of the current connection */
+	char		 last_error[160];
+	struct timespec	 since;		/* entered current state */
+	struct link_stats stats;
+	struct {
+		uint32_t type;
+		uint64_t in, out;
+	}		 types[24];	/* per message type counters */
+	int		 ntypes;
+	uint32_t	 hb_seq;
+	char		 bye_text[128];	/* what the peer said on leaving */
+	struct event	*ev_more;	/* more frames waiting to be read */
+
+	const struct link_ops *ops;
+	void		*arg;
+	struct event_base *base;
+};
+
+struct link	*link_new(struct event_base *, const char *name,
+		    const char *peer_node, enum link_kind, int client,
+		    const char *address, int port, const struct cfg *,
+		    const struct link_ops *, void *);
+void		 link_free(struct link *);
+void		 link_set_identity(const char *, const char *, char);
+void		 link_fsm(struct link *, enum link_event, const char *why);
+void		 link_attach(struct link *, struct bufferevent *,
+		    const char *peer_addr);
+struct wire_writer;
+int		 link_send(struct link *, struct wire_writer *);
+int		 link_is_up(const struct link *);
+int		 link_fault(struct link *, const char *action, char *err,
+		    size_t errlen);
+json_t		*link_json(const struct link *);
+void		 link_reconfigure(struct link *, const struct cfg *);
+int		 link_endpoint_differs(const struct link *, const char *, int);
+void		 link_hb_for(const struct cfg *, enum link_kind,
+		    struct cfg_hb *);
+
+/* listen.c: accept connections and identify the peer by its hello */
+struct listener;
+typedef struct link *(*listener_match_cb)(void *, const struct wire_msg *,
+		    char *err, size_t errlen);
+struct listener	*listener_new(struct event_base *, const char *name,
+		    const char *address, int port, int max_message,
+		    listener_match_cb, void *, char *err, size_t errlen);
+void		 listener_free(struct listener *);
+json_t		*listener_json(const struct listener *);
+int		 listener_port(const struct listener *);
+
+/* evt.c: one state change = one syslog line + one JSON event */
+#define RULE_NONE	0
+void		 evt_emit(int rule, const char *name, json_t *fields,
+		    const char *fmt, ...) __printflike(4, 5);
+void		 evt_set_sink(void (*)(json_t *, void *), void *);
+uint64_t	 evt_count(void);
+json_t		*evt_recent(size_t);
+void		 evt_clear(void);
+
+/* ctl.c: the control socket */
+struct ctl;
+struct ctl_cmd_result {
+	json_t		*data;		/* reply on success */
+	char		 err[256];	/* reply on failure */
+};
+typedef int (*ctl_dispatch_cb)(void *, int argc, const char **argv,
+		    struct ctl_cmd_result *);
+struct ctl	*ctl_new(struct event_base *, const char *dir,
+		    const char *node, ctl_dispatch_cb, void *, char *err,
+		    size_t errlen);
+void		 ctl_free(struct ctl *);
+void		 ctl_publish(struct ctl *, json_t *);
+const char	*ctl_path(const struct ctl *);
+
+/* node.c: the node runtime shared by every role */
+struct node;
+struct role_ops {
+	const char *name;
+	int	(*init)(struct node *, char *err, size_t errlen);
+	void	(*fini)(struct node *);
+	int	(*command)(struct node *, int argc, const char **argv,
+		    struct ctl_cmd_result *);
+	void	(*status)(struct node *, json_t *);
+	void	(*reload)(struct node *, const struct cfg *old);
+	void	(*link_up)(struct node *, struct link *);
+	void	(*link_down)(struct node *, struct link *, const char *);
+	void	(*link_msg)(struct node *, struct link *,
+		    const struct wire_msg *);
+	void	(*summary)(struct node *, char *, size_t);
+	void	(*shutdown)(struct node *);
+};
+
+struct node {
+	struct event_base *base;
+	struct cfg	*cfg;
+	const struct cfg_node *self;
+	const struct role_ops *role;
+	void		*role_data;
+	struct ctl	*ctl;
+	struct link	**links;
+	int		 nlinks;
+	struct listener	**listeners;
+	int		 nlisteners;
+	struct timespec	 started;
+	char		 summary[200];
+	int		 quitting;
+};
+
+extern const struct role_ops router_ops, acd_ops, pg_ops;
+
+struct node	*node_new(struct event_base *, struct cfg *, const char *name,
+		    char *err, size_t errlen);
+void		 node_free(struct node *);
+struct link	*node_add_link(struct node *, struct link *);
+struct link	*node_new_link(struct node *, const char *name,
+		    const struct cfg_node *peer, enum link_kind, int client);
+int		 node_listen(struct node *, const char *name, char *,
+		    size_t);
+void		 node_update_summary(struct node *);
+struct link	*node_link(struct node *, const char *);
+struct listener	*node_add_listener(struct node *, struct listener *);
+void		 node_set_summary(struct node *, const char *, ...)
+		    __printflike(2, 3);
+int		 node_reload(struct node *, const char *file, char *err,
+		    size_t errlen);
+struct link	*node_match_peer(struct node *, const struct wire_msg *,
+		    char *err, size_t errlen);
+void		 node_notify(const char *, ...) __printflike(1, 2);
+
+/* util.c */
+void		 mono_now(struct timespec *);
+double		 mono_since(const struct timespec *);
+uint64_t	 mono_ms(void);
+double		 wall_now(void);
+void		 ms_to_tv(int, struct timeval *);
+int		 parse_int(const char *, long, long, long *);
+
+#endif /* PGEMU_H */

@@ -1,0 +1,402 @@
+/*
+ * pgemuctl: talk to a node's control socket.
+ *
+ *   pgemuctl [-s DIR | -c FILE] [-j] NODE COMMAND [ARG...]
+ *
+ * Text for people by default, JSON with -j.  Exit 0 on success, 1 when the
+ * node refuses or cannot be reached, 2 on a usage error.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "pgemu.h"
+
+#define REPLY_TIMEOUT_MS	10000
+#define MAX_FRAME		(64 * 1024 * 1024)
+
+static volatile sig_atomic_t interrupted;
+
+static __dead void
+usage(int rc)
+{
+	fprintf(rc ? stderr : stdout,
+	    "usage: pgemuctl [-s DIR | -c FILE] [-j] NODE COMMAND [ARG...]\n"
+	    "commands:\n"
+	    "  status                     node, role, uptime, links, counters\n"
+	    "  watch                      events as they happen, until ^C\n"
+	    "  events [N]                 the last N events (default 100)\n"
+	    "  fault LINK down|up|freeze|thaw\n"
+	    "                             cut, restore, hang or release a link\n"
+	    "  reload                     re-read the lab file\n"
+	    "options:\n"
+	    "  -s DIR    control socket directory (default: the lab file's\n"
+	    "            lab.control_dir, else %s)\n"
+	    "  -c FILE   lab file to take the directory from (default %s)\n"
+	    "  -j        JSON output\n", PGEMU_DEFAULT_CONTROL_DIR,
+	    PGEMU_DEFAULT_CONFIG);
+	exit(rc);
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static int
+read_full(int fd, void *buf, size_t n, int timeout_ms)
+{
+	size_t	got = 0;
+
+	while (got < n) {
+		struct pollfd	pfd = { fd, POLLIN, 0 };
+		ssize_t		r;
+		int		pr;
+
+		pr = poll(&pfd, 1, timeout_ms);
+		if (pr == -1 && errno == EINTR) {
+			if (interrupted)
+				return -2;
+			continue;
+		}
+		if (pr == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (pr == -1)
+			return -1;
+		r = read(fd, (char *)buf + got, n - got);
+		if (r == 0) {
+			errno = ECONNRESET;
+			return -1;
+		}
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* One frame: 0 and the JSON, -1 on error, -2 if interrupted. */
+static int
+read_frame(int fd, json_t **out, int timeout_ms)
+{
+	uint8_t		 hdr[4];
+	uint32_t	 len;
+	char		*buf;
+	json_error_t	 jerr;
+	int		 rc;
+
+	if ((rc = read_full(fd, hdr, 4, timeout_ms)) != 0)
+		return rc;
+	len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
+	    (uint32_t)hdr[2] << 8 | hdr[3];
+	if (len == 0 || len > MAX_FRAME) {
+		errno = EPROTO;
+		return -1;
+	}
+	buf = xmalloc(len);
+	if ((rc = read_full(fd, buf, len, timeout_ms)) != 0) {
+		free(buf);
+		return rc;
+	}
+	*out = json_loadb(buf, len, 0, &jerr);
+	free(buf);
+	if (*out == NULL) {
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+write_frame(int fd, json_t *j)
+{
+	char	*s = json_dumps(j, JSON_COMPACT);
+	size_t	 n = strlen(s), off = 0;
+	uint8_t	 hdr[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16),
+	    (uint8_t)(n >> 8), (uint8_t)n };
+
+	if (write(fd, hdr, 4) != 4) {
+		free(s);
+		return -1;
+	}
+	while (off < n) {
+		ssize_t w = write(fd, s + off, n - off);
+
+		if (w <= 0) {
+			free(s);
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	free(s);
+	return 0;
+}
+
+static void
+print_value(const char *key, json_t *v, int indent)
+{
+	const char	*k;
+	json_t		*e;
+	size_t		 i;
+
+	if (json_is_object(v)) {
+		if (key != NULL)
+			printf("%*s%s:\n", indent, "", key);
+		json_object_foreach(v, k, e)
+			print_value(k, e, indent + (key ? 2 : 0));
+	} else if (json_is_array(v)) {
+		printf("%*s%s: (%zu)\n", indent, "", key ? key : "",
+		    json_array_size(v));
+		json_array_foreach(v, i, e) {
+			char idx[32];
+
+			snprintf(idx, sizeof(idx), "[%zu]", i);
+			print_value(idx, e, indent + 2);
+		}
+	} else {
+		char *s = json_dumps(v, JSON_ENCODE_ANY);
+
+		if (json_is_string(v))
+			printf("%*s%s: %s\n", indent, "", key ? key : "",
+			    json_string_value(v));
+		else
+			printf("%*s%s: %s\n", indent, "", key ? key : "", s);
+		free(s);
+	}
+}
+
+static void
+print_status(json_t *d)
+{
+	json_t	*links = json_object_get(d, "links"), *l;
+	size_t	 i;
+
+	printf("node %s (%s%s%s) of lab %s, pid %lld, up %.1f s\n",
+	    json_string_value(json_object_get(d, "node")),
+	    json_string_value(json_object_get(d, "role")),
+	    json_object_get(d, "side") ? " side " : "",
+	    json_object_get(d, "side") ?
+	    json_string_value(json_object_get(d, "side")) : "",
+	    json_string_value(json_object_get(d, "lab")),
+	    (long long)json_integer_value(json_object_get(d, "pid")),
+	    json_real_value(json_object_get(d, "uptime")));
+	printf("status: %s\n", json_string_value(json_object_get(d,
+	    "summary")));
+	printf("%-14s %-8s %-12s %8s %10s %10s %6s %6s\n", "LINK", "PEER",
+	    "STATE", "FOR(s)", "MSGS IN", "MSGS OUT", "DROPS", "ERRS");
+	json_array_foreach(links, i, l) {
+		json_t *c = json_object_get(l, "counters");
+
+		printf("%-14s %-8s %-12s %8.1f %10lld %10lld %6lld %6lld\n",
+		    json_string_value(json_object_get(l, "name")),
+		    json_string_value(json_object_get(l, "peer")),
+		    json_string_value(json_object_get(l, "state")),
+		    json_real_value(json_object_get(l, "seconds_in_state")),
+		    json_integer_value(json_object_get(c, "msgs_in")),
+		    json_integer_value(json_object_get(c, "msgs_out")),
+		    json_integer_value(json_object_get(c, "drops")),
+		    json_integer_value(json_object_get(c,
+		    "protocol_errors")));
+	}
+	json_object_del(d, "links");
+	json_object_del(d, "node");
+	json_object_del(d, "role");
+	json_object_del(d, "side");
+	json_object_del(d, "lab");
+	json_object_del(d, "pid");
+	json_object_del(d, "uptime");
+	json_object_del(d, "summary");
+	print_value(NULL, d, 0);
+}
+
+static void
+print_event(json_t *e, int as_json)
+{
+	time_t		 t;
+	struct tm	 tm;
+	char		 tbuf[32];
+	double		 ts = json_real_value(json_object_get(e, "time"));
+	json_t		*rule = json_object_get(e, "rule");
+
+	if (as_json) {
+		char *s = json_dumps(e, JSON_COMPACT);
+
+		printf("%s\n", s);
+		free(s);
+	} else {
+		t = (time_t)ts;
+		localtime_r(&t, &tm);
+		strftime(tbuf, sizeof(tbuf), "%H:%M:%S", &tm);
+		printf("%s.%03d %s: %s%s%s%s\n", tbuf,
+		    (int)((ts - (double)t) * 1000),
+		    json_string_value(json_object_get(e, "node")),
+		    json_is_string(rule) ? "[" : "",
+		    json_is_string(rule) ? json_string_value(rule) : "",
+		    json_is_string(rule) ? "] " : "",
+		    json_string_value(json_object_get(e, "message")));
+	}
+	fflush(stdout);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char		*dir = NULL, *file = NULL, *node;
+	char			 dirbuf[PGEMU_PATH_MAX];
+	int			 ch, as_json = 0, fd, i, rc;
+	struct sockaddr_un	 sun;
+	json_t			*req, *args, *reply, *data;
+
+	while ((ch = getopt(argc, argv, "+s:c:jh")) != -1) {
+		switch (ch) {
+		case 's':
+			dir = optarg;
+			break;
+		case 'c':
+			file = optarg;
+			break;
+		case 'j':
+			as_json = 1;
+			break;
+		case 'h':
+			usage(0);
+		default:
+			usage(2);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 2)
+		usage(2);
+	node = argv[0];
+
+	if (dir == NULL && getenv("PGEMU_CONTROL_DIR") != NULL)
+		dir = getenv("PGEMU_CONTROL_DIR");
+	if (dir == NULL) {
+		struct cfg	*cf;
+		int		 nerrs;
+		FILE		*devnull = fopen("/dev/null", "w");
+
+		if (file == NULL && access(PGEMU_DEFAULT_CONFIG, R_OK) == 0)
+			file = PGEMU_DEFAULT_CONFIG;
+		cf = file ? cfg_load(file, file && devnull ? devnull : stderr,
+		    &nerrs) : NULL;
+		if (devnull != NULL)
+			fclose(devnull);
+		if (cf != NULL) {
+			snprintf(dirbuf, sizeof(dirbuf), "%s",
+			    cf->control_dir);
+			cfg_free(cf);
+		} else
+			snprintf(dirbuf, sizeof(dirbuf), "%s",
+			    PGEMU_DEFAULT_CONTROL_DIR);
+		dir = dirbuf;
+	}
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s.sock",
+	    dir, node) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "pgemuctl: socket path too long\n");
+		return 2;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		fprintf(stderr, "pgemuctl: cannot reach node %s at %s: %s "
+		    "(is \"pgemud -n %s\" running?)\n", node, sun.sun_path,
+		    strerror(errno), node);
+		return 1;
+	}
+
+	args = json_array();
+	for (i = 1; i < argc; i++)
+		json_array_append_new(args, json_string(argv[i]));
+	req = json_pack("{s:o}", "argv", args);
+	signal(SIGPIPE, SIG_IGN);
+	if (write_frame(fd, req) == -1) {
+		fprintf(stderr, "pgemuctl: %s: write: %s\n", node,
+		    strerror(errno));
+		return 1;
+	}
+	json_decref(req);
+	if (read_frame(fd, &reply, REPLY_TIMEOUT_MS) != 0) {
+		fprintf(stderr, "pgemuctl: %s: no reply: %s\n", node,
+		    strerror(errno));
+		return 1;
+	}
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		fprintf(stderr, "pgemuctl: %s: %s\n", node,
+		    json_string_value(json_object_get(reply, "error")) ?
+		    json_string_value(json_object_get(reply, "error")) :
+		    "failed");
+		json_decref(reply);
+		return 1;
+	}
+	data = json_object_get(reply, "data");
+	rc = 0;
+	if (strcmp(argv[1], "watch") == 0) {
+		struct sigaction sa;
+
+		json_decref(reply);
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_signal;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		for (;;) {
+			json_t *frame;
+
+			rc = read_frame(fd, &frame, -1);
+			if (rc == -2) {
+				rc = 0;
+				break;
+			}
+			if (rc != 0) {
+				fprintf(stderr, "pgemuctl: %s: connection "
+				    "lost: %s\n", node, strerror(errno));
+				rc = 1;
+				break;
+			}
+			print_event(json_object_get(frame, "event"), as_json);
+			json_decref(frame);
+		}
+		close(fd);
+		return rc;
+	}
+	if (as_json) {
+		char *s = json_dumps(data, JSON_INDENT(2) | JSON_ENCODE_ANY);
+
+		printf("%s\n", s);
+		free(s);
+	} else if (strcmp(argv[1], "status") == 0 && json_is_object(data))
+		print_status(data);
+	else if (strcmp(argv[1], "events") == 0 && json_is_array(data)) {
+		size_t	 idx;
+		json_t	*e;
+
+		json_array_foreach(data, idx, e)
+			print_event(e, 0);
+	} else if (!json_is_null(data))
+		print_value(NULL, data, 0);
+	json_decref(reply);
+	close(fd);
+	return rc;
+}

@@ -1,0 +1,220 @@
+/*
+ * pgemud: plays one node of a pgemu lab.
+ *
+ *   pgemud -c FILE -n NODE [-f] [-v]
+ *   pgemud -c FILE --check-config | --dump-config
+ *
+ * Foreground only (systemd Type=notify): READY=1 once the listeners and
+ * the control socket are up, STATUS= on each state change, WATCHDOG=1 when
+ * WATCHDOG_USEC is set, STOPPING=1 on SIGTERM, RELOADING=1 on SIGHUP.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <systemd/sd-daemon.h>
+
+#include "pgemu.h"
+
+static struct node	*node;
+static struct event	*ev_watchdog;
+
+static __dead void
+usage(int rc)
+{
+	fprintf(rc ? stderr : stdout,
+	    "usage: pgemud -c FILE -n NODE [-f] [-v]\n"
+	    "       pgemud -c FILE --check-config | --dump-config\n"
+	    "       pgemud --version | --settings-man\n"
+	    "  -c, --config FILE   the lab file (default %s)\n"
+	    "  -n, --node NODE     the node this process plays\n"
+	    "  -f, --foreground    log to stderr instead of syslog\n"
+	    "  -v, --verbose       log debug messages too\n",
+	    PGEMU_DEFAULT_CONFIG);
+	exit(rc);
+}
+
+static void
+sig_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct event_base	*base = arg;
+	char			 err[512];
+
+	(void)what;
+	switch (sig) {
+	case SIGHUP:
+		log_info("SIGHUP: reloading %s", node->cfg->file);
+		if (node_reload(node, node->cfg->file, err, sizeof(err)) == -1)
+			log_warnx("reload failed: %s", err);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		if (node->quitting)
+			break;
+		log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		sd_notify(0, "STOPPING=1");
+		if (node->role->shutdown != NULL)
+			node->role->shutdown(node);
+		node->quitting = 1;
+		event_base_loopexit(base, NULL);
+		break;
+	}
+}
+
+static void
+watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static void
+libevent_log_cb(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_WARN)
+		log_warnx("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "config",		required_argument, NULL, 'c' },
+		{ "node",		required_argument, NULL, 'n' },
+		{ "foreground",		no_argument, NULL, 'f' },
+		{ "verbose",		no_argument, NULL, 'v' },
+		{ "check-config",	no_argument, NULL, 'C' },
+		{ "dump-config",	no_argument, NULL, 'D' },
+		{ "version",		no_argument, NULL, 'V' },
+		{ "settings-man",	no_argument, NULL, 'M' },
+		{ "help",		no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char		*file = PGEMU_DEFAULT_CONFIG, *name = NULL;
+	int			 ch, fg = 0, verbose = 0, check = 0, dump = 0;
+	int			 nerrs, i;
+	struct cfg		*cf;
+	struct event_base	*base;
+	struct event		*sigs[4];
+	const int		 signos[4] = { SIGHUP, SIGTERM, SIGINT, 0 };
+	uint64_t		 wd_usec;
+	char			 err[512];
+
+	while ((ch = getopt_long(argc, argv, "c:n:fvh", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			file = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'f':
+			fg = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'C':
+			check = 1;
+			break;
+		case 'D':
+			dump = 1;
+			break;
+		case 'V':
+			printf("pgemud %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'M':
+			cfg_man_settings(stdout);
+			return 0;
+		case 'h':
+			usage(0);
+		default:
+			usage(2);
+		}
+	}
+	if (optind != argc)
+		usage(2);
+
+	if (dump)
+		return cfg_dump(file, stdout, stderr) ? 1 : 0;
+	cf = cfg_load(file, stderr, &nerrs);
+	if (cf == NULL) {
+		fprintf(stderr, "%s: %d error%s\n", file, nerrs,
+		    nerrs == 1 ? "" : "s");
+		return 1;
+	}
+	if (check) {
+		if (name != NULL && cfg_node(cf, name) == NULL) {
+			fprintf(stderr, "%s: no node \"%s\"\n", file, name);
+			cfg_free(cf);
+			return 1;
+		}
+		printf("%s: OK: lab %s, %d nodes, %d agents, %d MRDs\n", file,
+		    cf->lab_name, cf->nnodes, cf->nagents, cf->nmrds);
+		cfg_free(cf);
+		return 0;
+	}
+	if (name == NULL) {
+		fprintf(stderr, "pgemud: which node? (-n NODE)\n");
+		cfg_free(cf);
+		usage(2);
+	}
+
+	log_init(fg, verbose);
+	log_set_node(name);
+	signal(SIGPIPE, SIG_IGN);
+	event_set_log_callback(libevent_log_cb);
+	if ((base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	if ((node = node_new(base, cf, name, err, sizeof(err))) == NULL) {
+		log_warnx("cannot start: %s", err);
+		cfg_free(cf);
+		event_base_free(base);
+		return 1;
+	}
+	for (i = 0; signos[i] != 0; i++) {
+		sigs[i] = evsignal_new(base, signos[i], sig_cb, base);
+		evsignal_add(sigs[i], NULL);
+	}
+	sigs[i] = NULL;
+	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
+		struct timeval tv = { (time_t)(wd_usec / 2000000),
+		    (suseconds_t)(wd_usec / 2 % 1000000) };
+
+		ev_watchdog = event_new(base, -1, EV_PERSIST, watchdog_cb,
+		    NULL);
+		event_add(ev_watchdog, &tv);
+	}
+	node_update_summary(node);
+	log_info("started pgemud %s: node %s (%s) of lab %s, control %s",
+	    PACKAGE_VERSION, name, role_names[node->self->role],
+	    node->cfg->lab_name, ctl_path(node->ctl));
+	sd_notifyf(0, "READY=1\nSTATUS=%s\nMAINPID=%lu", node->summary,
+	    (unsigned long)getpid());
+
+	event_base_dispatch(base);
+
+	log_info("stopped");
+	cf = node->cfg;
+	node_free(node);
+	cfg_free(cf);
+	for (i = 0; sigs[i] != NULL; i++)
+		event_free(sigs[i]);
+	if (ev_watchdog != NULL)
+		event_free(ev_watchdog);
+	evt_clear();
+	event_base_free(base);
+	libevent_global_shutdown();
+	return 0;
+}

@@ -1,0 +1,65 @@
+/* Clocks and small parsers. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "pgemu.h"
+
+void
+mono_now(struct timespec *ts)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+/* Seconds since ts on the monotonic clock. */
+double
+mono_since(const struct timespec *ts)
+{
+	struct timespec	now;
+
+	mono_now(&now);
+	return (double)(now.tv_sec - ts->tv_sec) +
+	    (double)(now.tv_nsec - ts->tv_nsec) / 1e9;
+}
+
+uint64_t
+mono_ms(void)
+{
+	struct timespec	now;
+
+	mono_now(&now);
+	return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
+
+double
+wall_now(void)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+void
+ms_to_tv(int ms, struct timeval *tv)
+{
+	tv->tv_sec = ms / 1000;
+	tv->tv_usec = (ms % 1000) * 1000;
+}
+
+/* A whole number in [min, max]; 0 on success. */
+int
+parse_int(const char *s, long min, long max, long *out)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
