@@ -303,6 +303,17 @@ ctl_new(struct event_base *base, const char *dir, const char *node,
 	return ctl;
 }
 
+int
+ctl_nwatchers(const struct ctl *ctl)
+{
+	const struct ctl_client	*c;
+	int			 n = 0;
+
+	for (c = ctl->clients; c != NULL; c = c->next)
+		n += c->watching && !c->closing;
+	return n;
+}
+
 const char *
 ctl_path(const struct ctl *ctl)
 {

@@ -197,7 +197,7 @@ node_status(struct node *n)
 	for (i = 0; i < n->nlisteners; i++)
 		json_array_append_new(lsts, listener_json(n->listeners[i]));
 	j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:f, s:s, s:I, s:o, "
-	    "s:o}",
+	    "s:o, s:i}",
 	    "node", n->self->name,
 	    "role", role_names[n->self->role],
 	    "lab", n->cfg->lab_name,
@@ -208,7 +208,8 @@ node_status(struct node *n)
 	    "summary", n->summary,
 	    "events", (json_int_t)evt_count(),
 	    "links", links,
-	    "listeners", lsts);
+	    "listeners", lsts,
+	    "watchers", ctl_nwatchers(n->ctl));
 	if (n->self->role == ROLE_PG)
 		json_object_set_new(j, "side", json_sprintf("%c",
 		    n->self->side));
@@ -283,8 +284,9 @@ node_dispatch(void *arg, int argc, const char **argv,
  * link keeps its connection and only takes the new timers.
  */
 int
-node_reload(struct node *n, const char *file, char *err, size_t errlen)
+node_reload(struct node *n, const char *path, char *err, size_t errlen)
 {
+	char			 file[PGEMU_PATH_MAX];
 	struct cfg		*ncf, *old = n->cfg;
 	const struct cfg_node	*nself, *peer;
 	char			*ebuf = NULL;
@@ -292,6 +294,7 @@ node_reload(struct node *n, const char *file, char *err, size_t errlen)
 	FILE			*errs;
 	int			 nerrs, i, kept = 0, restarted = 0;
 
+	snprintf(file, sizeof(file), "%s", path);	/* may be old->file */
 	node_notify("RELOADING=1");
 	if ((errs = open_memstream(&ebuf, &esize)) == NULL)
 		fatal("open_memstream");

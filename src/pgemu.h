@@ -295,6 +295,7 @@ struct ctl	*ctl_new(struct event_base *, const char *dir,
 void		 ctl_free(struct ctl *);
 void		 ctl_publish(struct ctl *, json_t *);
 const char	*ctl_path(const struct ctl *);
+int		 ctl_nwatchers(const struct ctl *);
 
 /* node.c: the node runtime shared by every role */
 struct node;

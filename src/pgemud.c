@@ -154,12 +154,13 @@ main(int argc, char *argv[])
 		    nerrs == 1 ? "" : "s");
 		return 1;
 	}
+	if (name != NULL && cfg_node(cf, name) == NULL) {
+		fprintf(stderr, "%s: no node \"%s\" in the lab file\n", file,
+		    name);
+		cfg_free(cf);
+		return 1;
+	}
 	if (check) {
-		if (name != NULL && cfg_node(cf, name) == NULL) {
-			fprintf(stderr, "%s: no node \"%s\"\n", file, name);
-			cfg_free(cf);
-			return 1;
-		}
 		printf("%s: OK: lab %s, %d nodes, %d agents, %d MRDs\n", file,
 		    cf->lab_name, cf->nnodes, cf->nagents, cf->nmrds);
 		cfg_free(cf);

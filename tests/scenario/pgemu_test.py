@@ -1,0 +1,496 @@
+"""Scenario-test harness: real pgemud processes, each lab in its own temp dir.
+
+A Lab writes a lab file with free loopback ports, starts nodes as
+`pgemud -f -c lab.conf -n NODE`, waits for READY=1 on a private
+NOTIFY_SOCKET (no fixed sleeps), talks to them through pgemuctl (-j), follows
+their event streams (`pgemuctl watch -j`), and ends everything it started,
+by PID.  Test scripts exit 0 (pass), 77 (skip) or 1 (fail), as automake wants.
+"""
+
+import json
+import os
+import queue
+import random
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+PGEMUD = os.environ.get("PGEMUD", "pgemud")
+PGEMUCTL = os.environ.get("PGEMUCTL", "pgemuctl")
+SRCDIR = os.environ.get("PGEMU_SRCDIR",
+                        os.path.dirname(os.path.dirname(os.path.dirname(
+                            os.path.abspath(__file__)))))
+# Sanitizer builds are slower: scale the generous timeouts, never the
+# latencies a test asserts.
+SLOW = float(os.environ.get("PGEMU_TEST_SLOW", "1"))
+
+
+class TestFailure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise TestFailure(msg)
+
+
+def log(msg):
+    print("%.3f %s" % (time.monotonic(), msg), flush=True)
+
+
+def free_ports(n):
+    """n distinct free TCP ports on 127.0.0.1 (held until all are chosen)."""
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def wait_for(pred, timeout, what, interval=0.005):
+    """Poll pred() until it is true; fail naming what we waited for."""
+    deadline = time.monotonic() + timeout * SLOW
+    last_exc = None
+    while time.monotonic() < deadline:
+        try:
+            v = pred()
+            if v:
+                return v
+        except (TestFailure, OSError, ValueError, KeyError) as e:
+            last_exc = e
+        time.sleep(interval)
+    raise TestFailure("timed out after %.1f s waiting for %s%s" % (
+        timeout * SLOW, what, (" (last error: %s)" % last_exc)
+        if last_exc else ""))
+
+
+DEFAULT_NODES = ("router", "acd", "pg-a", "pg-b")
+
+
+class Watcher:
+    """Follows `pgemuctl -j NODE watch`: events into a queue."""
+
+    def __init__(self, lab, node):
+        self.node = node
+        self.events = []
+        self._mark = 0
+        self.q = queue.Queue()
+        self.proc = subprocess.Popen(
+            [PGEMUCTL, "-s", lab.dir, "-j", node, "watch"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lab.pids.append(self.proc)
+        self.thread = threading.Thread(target=self._reader, daemon=True)
+        self.thread.start()
+
+    def _reader(self):
+        for line in self.proc.stdout:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            self.events.append(e)
+            self.q.put(e)
+
+    def wait(self, pred, timeout=5.0, what="an event", since=None):
+        """The first event since the last mark() (or since) that pred
+        accepts; it becomes the new mark."""
+        deadline = time.monotonic() + timeout * SLOW
+        seen = self._mark if since is None else since
+        while True:
+            while seen < len(self.events):
+                e = self.events[seen]
+                seen += 1
+                if pred(e):
+                    self._mark = seen
+                    return e
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TestFailure("%s: timed out after %.1f s waiting for "
+                                  "%s; events seen: %s" % (
+                                      self.node, timeout * SLOW, what,
+                                      [x.get("message") for x in
+                                       self.events[-15:]]))
+            try:
+                self.q.get(timeout=min(left, 0.1))
+            except queue.Empty:
+                pass
+
+    def mark(self):
+        """Only events from now on count for the next wait()."""
+        self._mark = len(self.events)
+        return self._mark
+
+    def since(self, mark):
+        return self.events[mark:]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def link_event(link, to=None, frm=None):
+    def pred(e):
+        return (e.get("event") == "link_state" and e.get("link") == link
+                and (to is None or e.get("to") == to)
+                and (frm is None or e.get("from") == frm))
+    return pred
+
+
+class Lab:
+    """One lab: a temp dir, a lab file, free ports, and the nodes' processes.
+    """
+
+    def __init__(self, name="t", nodes=DEFAULT_NODES, agents=20, extra="",
+                 hb_private=(100, 5), hb_router=(400, 5), hb_acd=(400, 5),
+                 interval=1800, traffic=False, reconnect=(50, 1000, 5000),
+                 list_agents="", mrds=None, sections=None):
+        self.dir = tempfile.mkdtemp(prefix="pgemu-%s-" % name)
+        self.name = name
+        self.procs = {}
+        self.pids = []
+        self.notify = {}
+        self.logs = {}
+        self.watchers = {}
+        self.ports = dict(zip(DEFAULT_NODES, free_ports(len(DEFAULT_NODES))))
+        self.nodes = nodes
+        self.params = dict(agents=agents, extra=extra, hb_private=hb_private,
+                           hb_router=hb_router, hb_acd=hb_acd,
+                           interval=interval, traffic=traffic,
+                           reconnect=reconnect, list_agents=list_agents,
+                           mrds=mrds, sections=sections or {})
+        self.conf = os.path.join(self.dir, "lab.conf")
+        self.write_conf()
+
+    # The lab file -------------------------------------------------------
+    def conf_text(self, **over):
+        p = dict(self.params)
+        p.update(over)
+        mrds = p["mrds"] or (
+            '{ id = 1; name = "Cisco_Voice"; media = "voice"; },\n'
+            '  { id = 2; name = "Email"; media = "email"; max_tasks = 5;'
+            ' interruptible = true; task_life = 5; }')
+        sections = dict(p["sections"])
+        text = """# scenario lab %(name)s
+lab: { name = "%(name)s"; control_dir = "%(dir)s"; state_dir = "%(dir)s";
+       interval = %(interval)d; %(labextra)s };
+heartbeat: {
+  private: { interval_ms = %(p0)d; misses = %(p1)d; };
+  router:  { interval_ms = %(r0)d; misses = %(r1)d; };
+  acd:     { interval_ms = %(a0)d; misses = %(a1)d; };
+};
+reconnect: { min_ms = %(b0)d; max_ms = %(b1)d; stable_ms = %(b2)d; };
+nodes: {
+  router: { role = "router"; address = "127.0.0.1"; port = %(rp)d; %(routerextra)s };
+  acd:    { role = "acd"; address = "127.0.0.1"; port = %(ap)d; %(acdextra)s };
+  pg-a:   { role = "pg"; side = "A"; address = "127.0.0.1"; port = %(pa)d; %(pgaextra)s };
+  pg-b:   { role = "pg"; side = "B"; address = "127.0.0.1"; port = %(pb)d; %(pgbextra)s };
+};
+peripheral: { id = 5000; name = "ACD1";
+  agents: { count = %(agents)d; first_id = 1001; skill_groups = [ 100 ];
+            state = "available"; list = ( %(list)s ); }; };
+mrds = ( %(mrds)s );
+traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
+           handle_time_ms = 300; wrapup_time_ms = 200;
+           not_ready_share = 0.2; seed = 7; };
+%(extra)s
+""" % dict(name=self.name, dir=self.dir, interval=p["interval"],
+           p0=p["hb_private"][0], p1=p["hb_private"][1],
+           r0=p["hb_router"][0], r1=p["hb_router"][1],
+           a0=p["hb_acd"][0], a1=p["hb_acd"][1],
+           b0=p["reconnect"][0], b1=p["reconnect"][1],
+           b2=p["reconnect"][2],
+           rp=self.ports["router"], ap=self.ports["acd"],
+           pa=self.ports["pg-a"], pb=self.ports["pg-b"],
+           agents=p["agents"], list=p["list_agents"], mrds=mrds,
+           traffic="true" if p["traffic"] else "false",
+           extra=p["extra"], labextra=sections.get("lab", ""),
+           routerextra=sections.get("router", ""),
+           acdextra=sections.get("acd", ""),
+           pgaextra=sections.get("pg-a", ""),
+           pgbextra=sections.get("pg-b", ""))
+        return text
+
+    def write_conf(self, **over):
+        with open(self.conf + ".new", "w") as f:
+            f.write(self.conf_text(**over))
+        os.rename(self.conf + ".new", self.conf)
+
+    # Processes ----------------------------------------------------------
+    def start(self, node, wait=True, extra_env=None, args=()):
+        """Start one node; wait for READY=1 on its NOTIFY_SOCKET."""
+        nsock_path = os.path.join(self.dir, "notify-%s.sock" % node)
+        if os.path.exists(nsock_path):
+            os.unlink(nsock_path)
+        ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        ns.bind(nsock_path)
+        if node in self.notify:
+            self.notify[node]["sock"].close()
+        # Drain the socket all the time, as systemd does: a full datagram
+        # queue would block the daemon in sd_notify().
+        ent = {"sock": ns, "msgs": []}
+        self.notify[node] = ent
+
+        def drain():
+            while True:
+                try:
+                    d = ns.recv(4096)
+                except OSError:
+                    return
+                ent["msgs"].append(d.decode(errors="replace"))
+        threading.Thread(target=drain, daemon=True).start()
+        env = dict(os.environ)
+        env["NOTIFY_SOCKET"] = nsock_path
+        env.pop("WATCHDOG_USEC", None)
+        env.pop("WATCHDOG_PID", None)
+        if extra_env:
+            env.update(extra_env)
+        logf = open(os.path.join(self.dir, "%s.log" % node), "a")
+        self.logs[node] = logf.name
+        p = subprocess.Popen([PGEMUD, "-f", "-v", "-c", self.conf, "-n", node]
+                             + list(args), stdout=logf, stderr=logf,
+                             env=env)
+        logf.close()
+        self.procs[node] = p
+        self.pids.append(p)
+        if wait:
+            self.wait_notify(node, "READY=1", 10)
+        return p
+
+    def start_all(self, nodes=None):
+        for n in nodes or self.nodes:
+            self.start(n)
+
+    def notify_msgs(self, node):
+        """Every datagram the node sent to its NOTIFY_SOCKET so far."""
+        return list(self.notify[node]["msgs"])
+
+    def wait_notify(self, node, text, timeout=5.0):
+        def got():
+            p = self.procs.get(node)
+            if p is not None and p.poll() is not None:
+                raise TestFailure("%s exited with %s before %r; log:\n%s" % (
+                    node, p.returncode, text, self.log_text(node)[-3000:]))
+            return any(text in m for m in self.notify_msgs(node))
+        wait_for(got, timeout, "%s to notify %r" % (node, text))
+
+    def pid(self, node):
+        return self.procs[node].pid
+
+    def kill(self, node, sig=signal.SIGKILL):
+        os.kill(self.procs[node].pid, sig)
+
+    def stop(self, node, timeout=10):
+        """SIGTERM and wait; the exit code."""
+        p = self.procs[node]
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+        try:
+            return p.wait(timeout=timeout * SLOW)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            raise TestFailure("%s did not stop on SIGTERM" % node)
+
+    def reap(self, node, timeout=5):
+        return self.procs[node].wait(timeout=timeout * SLOW)
+
+    # Control ------------------------------------------------------------
+    def ctl_raw(self, node, *args, json_out=True):
+        cmd = [PGEMUCTL, "-s", self.dir] + (["-j"] if json_out else []) + \
+            [node] + list(args)
+        r = subprocess.run(cmd, capture_output=True, text=True,
+                           timeout=20 * SLOW)
+        return r.returncode, r.stdout, r.stderr
+
+    def ctl(self, node, *args):
+        rc, out, err = self.ctl_raw(node, *args)
+        if rc != 0:
+            raise TestFailure("pgemuctl %s %s: exit %d: %s" % (
+                node, " ".join(args), rc, err.strip()))
+        return json.loads(out)
+
+    def status(self, node):
+        return self.ctl(node, "status")
+
+    def link(self, node, name):
+        for l in self.status(node)["links"]:
+            if l["name"] == name:
+                return l
+        raise TestFailure("%s has no link %s" % (node, name))
+
+    def links_up(self, node, names=None):
+        links = self.status(node)["links"]
+        return all(l["state"] == "UP" for l in links
+                   if names is None or l["name"] in names)
+
+    def wait_links_up(self, nodes=None, timeout=10):
+        for n in nodes or self.nodes:
+            wait_for(lambda: self.links_up(n), timeout,
+                     "every link of %s UP" % n)
+
+    def watch(self, node):
+        before = self.status(node)["watchers"]
+        w = Watcher(self, node)
+        self.watchers.setdefault(node, []).append(w)
+        # Live once the daemon counts one more watcher.
+        wait_for(lambda: w.proc.poll() is None and
+                 self.status(node)["watchers"] > before, 5,
+                 "watch on %s" % node)
+        return w
+
+    # Logs and database --------------------------------------------------
+    def log_text(self, node):
+        try:
+            with open(self.logs[node], errors="replace") as f:
+                return f.read()
+        except (KeyError, OSError):
+            return ""
+
+    def grep_log(self, node, pattern):
+        return [l for l in self.log_text(node).splitlines()
+                if re.search(pattern, l)]
+
+    def wait_log(self, node, pattern, timeout=5):
+        return wait_for(lambda: self.grep_log(node, pattern), timeout,
+                        "%s log line /%s/" % (node, pattern))
+
+    def db(self):
+        return sqlite3.connect(os.path.join(self.dir, "history.db"),
+                               timeout=10)
+
+    def query(self, sql, args=()):
+        con = self.db()
+        try:
+            return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
+
+    # Teardown -----------------------------------------------------------
+    def sanitizer_reports(self):
+        bad = []
+        for n in self.logs:
+            for line in self.log_text(n).splitlines():
+                if ("runtime error:" in line or "AddressSanitizer" in line
+                        or "LeakSanitizer" in line):
+                    bad.append("%s: %s" % (n, line))
+        return bad
+
+    def close(self, failed=False):
+        for ws in self.watchers.values():
+            for w in ws:
+                w.stop()
+        for p in self.pids:
+            if p.poll() is None:
+                try:
+                    os.kill(p.pid, signal.SIGCONT)
+                    p.send_signal(signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for p in self.pids:
+            try:
+                p.wait(timeout=10 * SLOW)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        for ns in self.notify.values():
+            try:
+                ns["sock"].shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            ns["sock"].close()
+        reports = self.sanitizer_reports()
+        if failed or reports or os.environ.get("PGEMU_KEEP_LOGS"):
+            for n in sorted(self.logs):
+                print("----- log of %s -----" % n)
+                print(self.log_text(n)[-20000:])
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return reports
+
+
+def run(test):
+    """Run test(lab_factory); print PASS/FAIL; exit as automake expects."""
+    labs = []
+
+    def factory(*a, **kw):
+        lab = Lab(*a, **kw)
+        labs.append(lab)
+        return lab
+
+    t0 = time.monotonic()
+    failed = False
+    try:
+        test(factory)
+    except TestFailure as e:
+        failed = True
+        print("FAIL: %s" % e)
+    except Exception:
+        failed = True
+        traceback.print_exc()
+    reports = []
+    for lab in labs:
+        reports += lab.close(failed)
+    if reports:
+        failed = True
+        print("FAIL: sanitizer reports:\n" + "\n".join(reports))
+    print("%s: %s (%.2f s)" % ("FAIL" if failed else "PASS",
+                               os.path.basename(sys.argv[0]),
+                               time.monotonic() - t0))
+    sys.exit(1 if failed else 0)
+
+
+def raw_connect(port, timeout=5):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    return s
+
+
+def frame(mtype, body=b""):
+    return len(body).to_bytes(4, "big") + mtype.to_bytes(4, "big") + body
+
+
+def hello_frame(node, lab, side="-", ack=False, version=1):
+    def flt(tag, data):
+        return tag.to_bytes(2, "big") + len(data).to_bytes(2, "big") + data
+    body = (version.to_bytes(4, "big") + (100).to_bytes(4, "big") +
+            (0).to_bytes(4, "big") + side.encode()[:1] +
+            flt(0x4001, node.encode() + b"\0") +
+            flt(0x4002, lab.encode() + b"\0"))
+    return frame(0x4002 if ack else 0x4001, body)
+
+
+def closed_by_peer(s, timeout=5):
+    """True once the peer closed the connection (EOF or reset)."""
+    s.settimeout(timeout * SLOW)
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def rng(seed=None):
+    return random.Random(seed if seed is not None else
+                         int(os.environ.get("PGEMU_SEED", "12345")))
