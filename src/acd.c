@@ -1,50 +1,686 @@
 /*
- * The acd node: the simulated switch.  It listens on the ACD port and
- * keeps one server-side link per PG side (its PIM).
+ * The acd node: the simulated switch.  It holds the truth of every voice
+ * agent's state, moves agents through calls by itself (simulated traffic),
+ * and offers a primary and a backup "CTI Manager" endpoint to the PIMs of
+ * both PG sides.
+ *
+ * Fencing: the ACD accepts a PIM only with the highest activation epoch it
+ * has seen.  A newer epoch fences the PIM that held the older one; an
+ * older or equal epoch from another side is refused, logged and counted.
+ * Only the accepted PIM receives agent events, and only its commands are
+ * obeyed.
  */
 #include "config.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pgemu.h"
+#include "wire.h"
+
+#define RESERVE_MS	150	/* a routed call rings this long */
+
+struct acd_agent {
+	const struct cfg_agent *cfg;
+	uint32_t	 id;
+	int		 state;
+	int		 before_call;
+	uint64_t	 since_ms;	/* monotonic */
+	int32_t		 reason;
+	int		 manual;	/* driven by hand: no traffic */
+	struct event	*ev;		/* next traffic step */
+	struct acd	*acd;
+};
+
+struct acd_pim {
+	struct link	*link;
+	int		 accepted;
+	uint32_t	 epoch;
+};
 
 struct acd {
 	struct node	*node;
+	struct acd_agent *agents;
+	int		  nagents;
+	struct acd_pim	  pims[2];
+	uint32_t	  max_epoch;
+	char		  holder[PGEMU_NAME_MAX];	/* node of max_epoch */
+	uint64_t	  accepts, fences, stale_refused, commands_refused;
+	int		  max_accepted;	/* most PIMs accepted at once, ever */
+	int		  primary_up, backup_up;
+	int		  traffic;
+	struct event	 *ev_arrival;
+	unsigned int	  seed;
+	uint64_t	  calls;
 };
+
+static void	acd_traffic_cb(evutil_socket_t, short, void *);
+
+static struct acd_pim *
+acd_pim(struct acd *a, const struct link *l)
+{
+	int	i;
+
+	for (i = 0; i < 2; i++)
+		if (a->pims[i].link == l)
+			return &a->pims[i];
+	return NULL;
+}
+
+static struct acd_pim *
+acd_accepted(struct acd *a)
+{
+	int	i;
+
+	for (i = 0; i < 2; i++)
+		if (a->pims[i].accepted)
+			return &a->pims[i];
+	return NULL;
+}
+
+/* The invariant, checked on every change: never two accepted PIMs. */
+static void
+acd_check_invariant(struct acd *a)
+{
+	int	i, n = 0;
+
+	for (i = 0; i < 2; i++)
+		n += a->pims[i].accepted;
+	if (n > a->max_accepted)
+		a->max_accepted = n;
+	if (n > 1)
+		log_warnx("SPLIT BRAIN: %d PIMs accepted at once", n);
+}
+
+static struct acd_agent *
+acd_agent(struct acd *a, uint32_t id)
+{
+	int	lo = 0, hi = a->nagents - 1;
+
+	while (lo <= hi) {
+		int mid = (lo + hi) / 2;
+
+		if (a->agents[mid].id == id)
+			return &a->agents[mid];
+		if (a->agents[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
+
+static void
+acd_agent_rec(const struct acd_agent *ag, struct msg_agent *m)
+{
+	m->id = ag->id;
+	m->state = (uint16_t)ag->state;
+	m->before_call = (uint16_t)ag->before_call;
+	m->ms_in_state = (uint32_t)(mono_ms() - ag->since_ms);
+	m->reason = ag->reason;
+}
+
+/* Every agent to a newly accepted PIM, in batches. */
+static void
+acd_snapshot(struct acd *a, struct acd_pim *p)
+{
+	int		batch = a->node->cfg->snapshot_batch, i, n;
+
+	for (i = 0; i < a->nagents || i == 0; i += batch) {
+		struct wire_writer	w;
+		struct msg_agent	m;
+		int			j;
+
+		n = a->nagents - i < batch ? a->nagents - i : batch;
+		if (n < 0)
+			n = 0;
+		msg_agents_begin(&w, MSG_ACD_AGENTS, a->node->cfg->peripheral_id,
+		    p->epoch, AGENTS_SNAPSHOT, i + n >= a->nagents, (uint16_t)n);
+		for (j = 0; j < n; j++) {
+			acd_agent_rec(&a->agents[i + j], &m);
+			msg_agent_put(&w, &m);
+		}
+		link_send(p->link, &w);
+		if (a->nagents == 0)
+			break;
+	}
+}
+
+/* One agent's new state; the accepted PIM hears of it at once. */
+static void
+acd_set_state(struct acd *a, struct acd_agent *ag, int state, int32_t reason)
+{
+	struct acd_pim		*p;
+	struct wire_writer	 w;
+	struct msg_agent	 m;
+
+	if (state == ag->state)
+		return;
+	if (agent_in_call(state) && !agent_in_call(ag->state))
+		ag->before_call = ag->state;
+	ag->state = state;
+	ag->reason = reason;
+	ag->since_ms = mono_ms();
+	if ((p = acd_accepted(a)) == NULL)
+		return;
+	msg_agents_begin(&w, MSG_ACD_AGENTS, a->node->cfg->peripheral_id,
+	    p->epoch, AGENTS_CHANGE, 1, 1);
+	acd_agent_rec(ag, &m);
+	msg_agent_put(&w, &m);
+	link_send(p->link, &w);
+}
+
+/* Random numbers of the traffic generator: same seed, same traffic. */
+static double
+acd_uniform(struct acd *a)
+{
+	return ((double)rand_r(&a->seed) + 1.0) / ((double)RAND_MAX + 2.0);
+}
+
+static void
+acd_agent_timer(struct acd_agent *ag, int ms)
+{
+	struct timeval	tv;
+
+	ms_to_tv(ms < 1 ? 1 : ms, &tv);
+	evtimer_add(ag->ev, &tv);
+}
+
+/* The next step of an agent on a simulated call. */
+static void
+acd_agent_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct acd_agent	*ag = arg;
+	struct acd		*a = ag->acd;
+	const struct cfg_traffic *t = &a->node->cfg->traffic;
+	double			 u;
+
+	(void)fd;
+	(void)what;
+	if (ag->manual)
+		return;
+	switch (ag->state) {
+	case AS_RESERVED:
+		acd_set_state(a, ag, AS_TALKING, 0);
+		u = 0.5 + acd_uniform(a);
+		acd_agent_timer(ag, (int)(t->handle_time_ms * u));
+		break;
+	case AS_TALKING:
+		if (acd_uniform(a) < t->not_ready_share)
+			acd_set_state(a, ag, AS_WORK_NOT_READY, 0);
+		else
+			acd_set_state(a, ag, AS_WORK_READY, 0);
+		acd_agent_timer(ag, t->wrapup_time_ms);
+		break;
+	case AS_WORK_READY:
+		acd_set_state(a, ag, AS_AVAILABLE, 0);
+		break;
+	case AS_WORK_NOT_READY:
+		acd_set_state(a, ag, AS_NOT_READY, 0);
+		acd_agent_timer(ag, t->handle_time_ms);
+		break;
+	case AS_NOT_READY:
+		acd_set_state(a, ag, AS_AVAILABLE, 0);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+acd_schedule_arrival(struct acd *a)
+{
+	const struct cfg_traffic *t = &a->node->cfg->traffic;
+	struct timeval		  tv;
+	double			  gap;
+
+	if (!a->traffic || t->calls_per_second <= 0)
+		return;
+	gap = -log(acd_uniform(a)) / t->calls_per_second;
+	if (gap > 3600)
+		gap = 3600;
+	ms_to_tv((int)(gap * 1000) + 1, &tv);
+	evtimer_add(a->ev_arrival, &tv);
+}
+
+/* A call arrives: an available agent (not driven by hand) is reserved. */
+static void
+acd_traffic_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct acd	*a = arg;
+	int		 i, start, n = a->nagents;
+
+	(void)fd;
+	(void)what;
+	if (n > 0) {
+		start = (int)(acd_uniform(a) * n) % n;
+		for (i = 0; i < n; i++) {
+			struct acd_agent *ag = &a->agents[(start + i) % n];
+
+			if (ag->manual || ag->state != AS_AVAILABLE)
+				continue;
+			a->calls++;
+			acd_set_state(a, ag, AS_RESERVED, 0);
+			acd_agent_timer(ag, RESERVE_MS);
+			break;
+		}
+	}
+	acd_schedule_arrival(a);
+}
+
+static void
+acd_set_traffic(struct acd *a, int on)
+{
+	a->traffic = on;
+	if (on)
+		acd_schedule_arrival(a);
+	else
+		event_del(a->ev_arrival);
+}
+
+static void
+acd_accept(struct acd *a, struct acd_pim *p, uint32_t epoch)
+{
+	struct acd_pim		*old = acd_accepted(a);
+	struct wire_writer	 w;
+	struct msg_epoch	 e;
+
+	if (old != NULL && old != p) {
+		memset(&e, 0, sizeof(e));
+		e.a = epoch;
+		e.b = old->epoch;
+		snprintf(e.text, sizeof(e.text), "PIM of %s accepted with "
+		    "epoch %u", p->link->peer_node, epoch);
+		msg_epoch_encode(&w, MSG_PIM_FENCED, &e);
+		link_send(old->link, &w);
+		old->accepted = 0;
+		a->fences++;
+		evt_emit(5, "pim_fenced", json_pack("{s:s, s:i, s:i}", "pim",
+		    old->link->peer_node, "epoch", (int)old->epoch, "by",
+		    (int)epoch), "PIM of %s (epoch %u) fenced by epoch %u of %s",
+		    old->link->peer_node, old->epoch, epoch,
+		    p->link->peer_node);
+	}
+	p->accepted = 1;
+	p->epoch = epoch;
+	a->max_epoch = epoch;
+	snprintf(a->holder, sizeof(a->holder), "%s", p->link->peer_node);
+	a->accepts++;
+	acd_check_invariant(a);
+	memset(&e, 0, sizeof(e));
+	e.a = epoch;
+	e.b = (uint32_t)a->nagents;
+	msg_epoch_encode(&w, MSG_PIM_ACCEPT, &e);
+	link_send(p->link, &w);
+	evt_emit(5, "pim_accepted", json_pack("{s:s, s:i, s:i}", "pim",
+	    p->link->peer_node, "epoch", (int)epoch, "agents", a->nagents),
+	    "PIM of %s accepted (epoch %u), snapshot of %d agents",
+	    p->link->peer_node, epoch, a->nagents);
+	acd_snapshot(a, p);
+}
+
+static void
+acd_refuse(struct acd *a, struct acd_pim *p, uint32_t epoch, const char *why)
+{
+	struct wire_writer	w;
+	struct msg_epoch	e;
+
+	a->stale_refused++;
+	memset(&e, 0, sizeof(e));
+	e.a = epoch;
+	e.b = a->max_epoch;
+	snprintf(e.text, sizeof(e.text), "%s", why);
+	msg_epoch_encode(&w, MSG_PIM_REJECT, &e);
+	link_send(p->link, &w);
+	log_warnx("refused PIM activation of %s with epoch %u: %s (%llu "
+	    "refused so far)", p->link->peer_node, epoch, why,
+	    (unsigned long long)a->stale_refused);
+	evt_emit(RULE_NONE, "pim_refused", json_pack("{s:s, s:i, s:i, s:s}",
+	    "pim", p->link->peer_node, "epoch", (int)epoch, "current",
+	    (int)a->max_epoch, "reason", why), "PIM of %s refused: %s",
+	    p->link->peer_node, why);
+}
+
+static void
+acd_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
+{
+	struct acd		*a = n->role_data;
+	struct acd_pim		*p = acd_pim(a, l);
+	struct msg_epoch	 e;
+	struct msg_set_agent	 s;
+	struct acd_agent	*ag;
+	char			 err[160], why[160];
+
+	if (p == NULL)
+		return;
+	switch (m->type) {
+	case MSG_PIM_ACTIVATE:
+		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
+			goto bad;
+		if (e.b != (uint32_t)n->cfg->peripheral_id) {
+			snprintf(why, sizeof(why), "peripheral %u is not %d",
+			    e.b, n->cfg->peripheral_id);
+			acd_refuse(a, p, e.a, why);
+		} else if (e.a > a->max_epoch ||
+		    (e.a == a->max_epoch && e.a != 0 &&
+		    strcmp(a->holder, l->peer_node) == 0))
+			acd_accept(a, p, e.a);
+		else {
+			snprintf(why, sizeof(why), "stale epoch %u, current %u "
+			    "(held by %s)", e.a, a->max_epoch, a->holder);
+			acd_refuse(a, p, e.a, why);
+		}
+		return;
+	case MSG_PIM_DEACTIVATE:
+		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
+			goto bad;
+		if (p->accepted && p->epoch == e.a) {
+			p->accepted = 0;
+			evt_emit(RULE_NONE, "pim_released", json_pack("{s:s, "
+			    "s:i}", "pim", l->peer_node, "epoch", (int)e.a),
+			    "PIM of %s released epoch %u", l->peer_node, e.a);
+		}
+		return;
+	case MSG_ACD_SET_AGENT:
+		if (msg_set_agent_decode(m, &s, err, sizeof(err)) == -1)
+			goto bad;
+		if (!p->accepted || p->epoch != s.epoch) {
+			a->commands_refused++;
+			log_warnx("refused agent command from %s with epoch %u "
+			    "(accepted: %s)", l->peer_node, s.epoch,
+			    p->accepted ? "yes" : "no");
+			return;
+		}
+		if ((ag = acd_agent(a, s.id)) == NULL) {
+			log_warnx("link %s: ACD_SET_AGENT: no agent %u", l->name,
+			    s.id);
+			return;
+		}
+		if (ag->ev != NULL)
+			event_del(ag->ev);
+		acd_set_state(a, ag, s.state, s.reason);
+		return;
+	default:
+		log_debug("link %s: %s ignored", l->name,
+		    wire_type_name(m->type));
+		return;
+	}
+bad:
+	log_warnx("link %s: %s from %s: %s", l->name, wire_type_name(m->type),
+	    l->peer_addr, err);
+	link_fsm(l, LEV_PROTO_ERROR, err);
+}
+
+static void
+acd_link_down(struct node *n, struct link *l, const char *why)
+{
+	struct acd	*a = n->role_data;
+	struct acd_pim	*p = acd_pim(a, l);
+
+	if (p != NULL && p->accepted) {
+		p->accepted = 0;
+		evt_emit(RULE_NONE, "pim_lost", json_pack("{s:s, s:i, s:s}",
+		    "pim", l->peer_node, "epoch", (int)p->epoch, "reason", why),
+		    "accepted PIM of %s (epoch %u) lost: %s", l->peer_node,
+		    p->epoch, why);
+	}
+}
+
+/* Open or close one CTI Manager endpoint. */
+static int
+acd_endpoint(struct acd *a, int backup, int up, char *err, size_t errlen)
+{
+	struct node	*n = a->node;
+	const char	*name = backup ? "backup" : "primary";
+	int		 i, port = backup ? n->self->backup_port : n->self->port;
+	int		*flag = backup ? &a->backup_up : &a->primary_up;
+
+	if (port == 0) {
+		snprintf(err, errlen, "no %s CTI Manager endpoint (set "
+		    "nodes.%s.backup_port)", name, n->self->name);
+		return -1;
+	}
+	if (up == *flag) {
+		snprintf(err, errlen, "CTI Manager %s is already %s", name,
+		    up ? "running" : "stopped");
+		return -1;
+	}
+	if (up) {
+		if (node_listen(n, name, port, err, errlen) == -1)
+			return -1;
+	} else {
+		for (i = 0; i < n->nlisteners; i++)
+			if (listener_port(n->listeners[i]) == port) {
+				listener_free(n->listeners[i]);
+				n->listeners[i] = n->listeners[--n->nlisteners];
+				break;
+			}
+		for (i = 0; i < 2; i++) {
+			struct link		*l = a->pims[i].link;
+			struct wire_writer	 w;
+			char			 text[64];
+
+			if (!link_is_up(l) || strcmp(l->via, name) != 0)
+				continue;
+			snprintf(text, sizeof(text), "CTI Manager %s stopping",
+			    name);
+			wire_bye_encode(&w, BYE_CTI_MANAGER_STOP, text);
+			link_send(l, &w);
+			link_fsm(l, LEV_STOP, text);
+		}
+	}
+	*flag = up;
+	evt_emit(up ? RULE_NONE : 6, up ? "cti_manager_started" :
+	    "cti_manager_stopped",
+	    json_pack("{s:s, s:i}", "endpoint", name, "port", port),
+	    "CTI Manager %s %s (port %d)", name, up ? "started" : "stopped",
+	    port);
+	return 0;
+}
 
 static int
 acd_init(struct node *n, char *err, size_t errlen)
 {
 	struct acd	*a = xcalloc(1, sizeof(*a));
-	int		 i;
+	int		 i, j;
 
 	a->node = n;
 	n->role_data = a;
+	a->seed = n->cfg->traffic.seed;
+	a->nagents = n->cfg->nagents;
+	a->agents = xcalloc((size_t)a->nagents, sizeof(*a->agents));
+	for (i = 0; i < a->nagents; i++) {
+		a->agents[i].cfg = &n->cfg->agents[i];
+		a->agents[i].id = (uint32_t)n->cfg->agents[i].id;
+	}
+	/* Sorted by id for lookups. */
+	for (i = 1; i < a->nagents; i++)
+		for (j = i; j > 0 && a->agents[j - 1].id > a->agents[j].id; j--) {
+			struct acd_agent t = a->agents[j];
+
+			a->agents[j] = a->agents[j - 1];
+			a->agents[j - 1] = t;
+		}
+	for (i = 0; i < a->nagents; i++) {
+		struct acd_agent *ag = &a->agents[i];
+
+		ag->acd = a;
+		ag->state = ag->cfg->initial_state;
+		ag->before_call = ag->state;
+		ag->since_ms = mono_ms();
+		ag->ev = evtimer_new(n->base, acd_agent_cb, ag);
+	}
+	j = 0;
 	for (i = 0; i < n->cfg->nnodes; i++)
-		if (n->cfg->nodes[i].role == ROLE_PG)
-			node_new_link(n, n->cfg->nodes[i].name,
-			    &n->cfg->nodes[i], LINK_KIND_ACD, 0);
-	return node_listen(n, "acd", err, errlen);
+		if (n->cfg->nodes[i].role == ROLE_PG && j < 2)
+			a->pims[j++].link = node_new_link(n,
+			    n->cfg->nodes[i].name, &n->cfg->nodes[i],
+			    LINK_KIND_ACD, 0);
+	a->ev_arrival = evtimer_new(n->base, acd_traffic_cb, a);
+	if (acd_endpoint(a, 0, 1, err, errlen) == -1)
+		return -1;
+	if (n->self->backup_port != 0 &&
+	    acd_endpoint(a, 1, 1, err, errlen) == -1)
+		return -1;
+	acd_set_traffic(a, n->cfg->traffic.enabled);
+	return 0;
 }
 
 static void
 acd_fini(struct node *n)
 {
-	free(n->role_data);
+	struct acd	*a = n->role_data;
+	int		 i;
+
+	for (i = 0; i < a->nagents; i++)
+		event_free(a->agents[i].ev);
+	free(a->agents);
+	event_free(a->ev_arrival);
+	free(a);
 	n->role_data = NULL;
+}
+
+static json_t *
+acd_agent_json(const struct acd_agent *ag)
+{
+	return json_pack("{s:i, s:s, s:s, s:s, s:f, s:s, s:i, s:b}",
+	    "id", (int)ag->id, "name", ag->cfg->name,
+	    "extension", ag->cfg->extension,
+	    "state", agent_state_name(ag->state),
+	    "seconds_in_state", (double)(mono_ms() - ag->since_ms) / 1000.0,
+	    "before_call", agent_state_name(ag->before_call),
+	    "reason", (int)ag->reason, "manual", ag->manual);
+}
+
+static void
+acd_status(struct node *n, json_t *j)
+{
+	struct acd	*a = n->role_data;
+	struct acd_pim	*p = acd_accepted(a);
+	json_t		*states = json_object();
+	int		 i;
+
+	for (i = 0; i < a->nagents; i++) {
+		const char *s = agent_state_name(a->agents[i].state);
+
+		json_object_set_new(states, s, json_integer(
+		    json_integer_value(json_object_get(states, s)) + 1));
+	}
+	json_object_set_new(j, "acd", json_pack("{s:i, s:i, s:o, s:s?, s:i,"
+	    " s:s, s:I, s:I, s:I, s:I, s:i, s:{s:b, s:b}, s:b, s:I}",
+	    "peripheral", n->cfg->peripheral_id,
+	    "agents", a->nagents,
+	    "states", states,
+	    "accepted_pim", p ? p->link->peer_node : NULL,
+	    "accepted_epoch", p ? (int)p->epoch : 0,
+	    "epoch_holder", a->holder,
+	    "max_epoch", (json_int_t)a->max_epoch,
+	    "accepts", (json_int_t)a->accepts,
+	    "fences", (json_int_t)a->fences,
+	    "stale_refused", (json_int_t)a->stale_refused,
+	    "max_accepted_at_once", a->max_accepted,
+	    "cti_manager", "primary", a->primary_up, "backup", a->backup_up,
+	    "traffic", a->traffic,
+	    "calls", (json_int_t)a->calls));
+	json_object_set_new(json_object_get(j, "acd"), "commands_refused",
+	    json_integer((json_int_t)a->commands_refused));
+}
+
+static int
+acd_command(struct node *n, int argc, const char **argv,
+    struct ctl_cmd_result *res)
+{
+	struct acd		*a = n->role_data;
+	struct acd_agent	*ag;
+	long			 id;
+	int			 st, i;
+
+	if (strcmp(argv[0], "agents") == 0 && argc == 1) {
+		res->data = json_array();
+		for (i = 0; i < a->nagents; i++)
+			json_array_append_new(res->data,
+			    acd_agent_json(&a->agents[i]));
+		return 0;
+	}
+	if (strcmp(argv[0], "agent") == 0 && argc >= 2) {
+		if (parse_int(argv[1], 0, INT32_MAX, &id) == -1 ||
+		    (ag = acd_agent(a, (uint32_t)id)) == NULL) {
+			snprintf(res->err, sizeof(res->err), "no agent \"%s\"",
+			    argv[1]);
+			return -1;
+		}
+		if (argc == 4 && strcmp(argv[2], "set") == 0) {
+			if ((st = agent_state_parse(argv[3])) == -1 ||
+			    st == AS_UNKNOWN) {
+				snprintf(res->err, sizeof(res->err), "unknown "
+				    "state \"%s\" (logout, not_ready, "
+				    "available, reserved, talking, hold, "
+				    "work_ready, work_not_ready, ...)",
+				    argv[3]);
+				return -1;
+			}
+			ag->manual = 1;
+			event_del(ag->ev);
+			acd_set_state(a, ag, st, 0);
+		} else if (argc == 3 && strcmp(argv[2], "auto") == 0) {
+			ag->manual = 0;
+			acd_agent_timer(ag, 1);
+		} else if (argc != 2) {
+			snprintf(res->err, sizeof(res->err), "usage: agent ID "
+			    "[set STATE | auto]");
+			return -1;
+		}
+		res->data = acd_agent_json(ag);
+		return 0;
+	}
+	if ((strcmp(argv[0], "stop") == 0 || strcmp(argv[0], "start") == 0) &&
+	    argc == 3 && strcmp(argv[1], "cti-manager") == 0 &&
+	    (strcmp(argv[2], "primary") == 0 ||
+	    strcmp(argv[2], "backup") == 0)) {
+		if (acd_endpoint(a, strcmp(argv[2], "backup") == 0,
+		    strcmp(argv[0], "start") == 0, res->err,
+		    sizeof(res->err)) == -1)
+			return -1;
+		res->data = json_pack("{s:b, s:b}", "primary", a->primary_up,
+		    "backup", a->backup_up);
+		node_update_summary(n);
+		return 0;
+	}
+	if (strcmp(argv[0], "traffic") == 0 && argc == 2 &&
+	    (strcmp(argv[1], "on") == 0 || strcmp(argv[1], "off") == 0)) {
+		acd_set_traffic(a, strcmp(argv[1], "on") == 0);
+		res->data = json_pack("{s:b}", "traffic", a->traffic);
+		return 0;
+	}
+	snprintf(res->err, sizeof(res->err), "unknown command \"%s\" (acd: "
+	    "agents, agent ID [set STATE|auto], stop|start cti-manager "
+	    "primary|backup, traffic on|off)", argv[0]);
+	return -1;
 }
 
 static void
 acd_summary(struct node *n, char *buf, size_t len)
 {
-	snprintf(buf, len, "ACD of peripheral %d, %d agents",
-	    n->cfg->peripheral_id, n->cfg->nagents);
+	struct acd	*a = n->role_data;
+	struct acd_pim	*p = a ? acd_accepted(a) : NULL;
+
+	if (p != NULL)
+		snprintf(buf, len, "ACD %d: %d agents, PIM of %s (epoch %u)",
+		    n->cfg->peripheral_id, n->cfg->nagents, p->link->peer_node,
+		    p->epoch);
+	else
+		snprintf(buf, len, "ACD %d: %d agents, no PIM",
+		    n->cfg->peripheral_id, n->cfg->nagents);
 }
 
 const struct role_ops acd_ops = {
 	.name = "acd",
 	.init = acd_init,
 	.fini = acd_fini,
+	.command = acd_command,
+	.status = acd_status,
+	.link_msg = acd_link_msg,
+	.link_down = acd_link_down,
 	.summary = acd_summary,
 };

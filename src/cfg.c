@@ -107,6 +107,9 @@ static const struct cfg_setting settings[] = {
 	{ "nodes.*.port", T_INT, 1, 65535, NULL, NULL, F_REQUIRED, 0,
 	  "TCP port: the router port, the ACD port, or a PG side's private "
 	  "port." },
+	{ "nodes.*.backup_port", T_INT, 0, 65535, "0", NULL, 0, R_ACD,
+	  "ACD: port of the backup CTI Manager endpoint; 0: none.  A PIM "
+	  "tries the primary (port) and the backup in turn." },
 	{ "nodes.*.side", T_STRING, 0, 0, NULL, "A|B", F_REQUIRED, R_PG,
 	  "Side of the duplex PG." },
 
@@ -285,8 +288,11 @@ cfg_setting_role(const config_setting_t *s)
 	const char		*r;
 	int			 i;
 
+	/* Climb to the node group: the one whose grandparent is the root. */
 	while (node != NULL && config_setting_parent(node) != NULL &&
-	    config_setting_parent(config_setting_parent(node)) != NULL)
+	    config_setting_parent(config_setting_parent(node)) != NULL &&
+	    config_setting_parent(config_setting_parent(
+	    config_setting_parent(node))) != NULL)
 		node = config_setting_parent(node);
 	if (node == NULL || config_setting_parent(node) == NULL ||
 	    config_setting_name(config_setting_parent(node)) == NULL ||
@@ -300,6 +306,13 @@ cfg_setting_role(const config_setting_t *s)
 		if (strcmp(r, role_names[i]) == 0)
 			return i;
 	return -1;
+}
+
+static const char *
+cfg_article(const char *word)
+{
+	return word[0] != '\0' && strchr("aeiou", word[0]) != NULL ? "an" :
+	    "a";
 }
 
 static void
@@ -384,12 +397,12 @@ cfg_check_value(struct cfg_ctx *ctx, const config_setting_t *s,
 	}
 	if (t->roles != 0 && (role = cfg_setting_role(s)) != -1 &&
 	    !(t->roles & (1 << role)))
-		cfg_error(ctx, s, "%s: not a setting of a %s node", pattern,
-		    role_names[role]);
+		cfg_error(ctx, s, "%s: not a setting of %s %s node", pattern,
+		    cfg_article(role_names[role]), role_names[role]);
 	return;
 badtype:
-	cfg_error(ctx, s, "%s: expected a %s", pattern,
-	    cfg_type_names[t->type]);
+	cfg_error(ctx, s, "%s: expected %s %s", pattern,
+	    cfg_article(cfg_type_names[t->type]), cfg_type_names[t->type]);
 }
 
 /* Pass 1: every setting present is known and well formed. */
@@ -404,6 +417,9 @@ cfg_check_tree(struct cfg_ctx *ctx, const config_setting_t *parent)
 		char			 pattern[256];
 
 		s = config_setting_get_elem(parent, (unsigned)i);
+		if (config_setting_is_list(parent) &&
+		    !config_setting_is_group(s))
+			continue;	/* reported with the list */
 		cfg_pattern(s, pattern, sizeof(pattern));
 		if ((t = cfg_find(pattern)) == NULL) {
 			cfg_error(ctx, s, "unknown setting \"%s\"", pattern);
@@ -642,6 +658,7 @@ cfg_build(config_t *c, const char *file)
 		snprintf(nd->address, sizeof(nd->address), "%s",
 		    cfg_str(s, "address"));
 		nd->port = cfg_int(s, "port");
+		nd->backup_port = cfg_int(s, "backup_port");
 		nd->side = cfg_str(s, "side")[0];
 	}
 
@@ -745,6 +762,16 @@ cfg_check_lab(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 				    "port"), "nodes.%s.port: %s port %d is "
 				    "already used by node %s", a->name,
 				    a->address, a->port, cf->nodes[j].name);
+		for (j = 0; j < cf->nnodes && a->backup_port != 0; j++)
+			if ((cf->nodes[j].port == a->backup_port ||
+			    (j != i && cf->nodes[j].backup_port ==
+			    a->backup_port)) &&
+			    strcmp(cf->nodes[j].address, a->address) == 0)
+				cfg_error(ctx, config_setting_get_member(s,
+				    "backup_port"), "nodes.%s.backup_port: %s "
+				    "port %d is already used by node %s",
+				    a->name, a->address, a->backup_port,
+				    cf->nodes[j].name);
 	}
 	if (nrole[ROLE_ROUTER] != 1)
 		cfg_error(ctx, nodes, "nodes: %d router nodes, expected 1",

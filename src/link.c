@@ -159,7 +159,7 @@ link_new(struct event_base *base, const char *name, const char *peer_node,
 	snprintf(l->address, sizeof(l->address), "%s", address);
 	l->kind = kind;
 	l->client = client;
-	l->port = port;
+	l->port = l->primary_port = port;
 	l->fd = -1;
 	l->base = base;
 	l->ops = ops;
@@ -195,6 +195,13 @@ link_reconfigure(struct link *l, const struct cfg *cf)
 		event_add(l->ev_hb, &tv);
 		link_timer_start(l->ev_hold, link_hold_ms(l));
 	}
+}
+
+/* A second endpoint of the same peer (a backup), tried in turn. */
+void
+link_set_alt_port(struct link *l, int port)
+{
+	l->alt_port = port;
 }
 
 int
@@ -385,6 +392,7 @@ link_change_state(struct link *l, enum link_state next, enum link_event ev,
 		l->frozen = 0;
 		if (prev != LINK_FROZEN) {
 			l->bye_text[0] = '\0';
+			l->bye_reason = 0;
 			link_start_hold(l);
 		}
 		if (l->backoff_stable_ms > 0)
@@ -395,8 +403,13 @@ link_change_state(struct link *l, enum link_state next, enum link_event ev,
 	case LINK_BACKOFF:
 		link_close(l);
 		event_del(l->ev_stable);
+		if (l->alt_port != 0)	/* try the other endpoint next */
+			l->port = l->port == l->primary_port ? l->alt_port :
+			    l->primary_port;
 		link_timer_start(l->ev_retry, l->backoff_ms);
 		l->backoff_ms *= 2;
+		if (l->backoff_ms < l->backoff_min_ms)
+			l->backoff_ms = l->backoff_min_ms;
 		if (l->backoff_ms > l->backoff_max_ms)
 			l->backoff_ms = l->backoff_max_ms;
 		break;
@@ -443,7 +456,8 @@ link_fsm(struct link *l, enum link_event ev, const char *why)
 			link_change_state(l, LINK_CONNECT, ev, why);
 		return;
 	case LEV_STOP:
-		if (l->state != LINK_IDLE)
+		/* A link down by a fault stays down until fault up. */
+		if (l->state != LINK_IDLE && l->state != LINK_ADMIN_DOWN)
 			link_change_state(l, LINK_IDLE, ev, why);
 		return;
 	case LEV_FAULT_DOWN:
@@ -653,6 +667,10 @@ link_dispatch(struct link *l, const struct wire_msg *m)
 			return;
 		}
 		snprintf(l->bye_text, sizeof(l->bye_text), "%s", text);
+		l->bye_reason = reason;
+		/* The endpoint stops: the other one at once, no back-off. */
+		if (reason == BYE_CTI_MANAGER_STOP && l->alt_port != 0)
+			l->backoff_ms = 0;
 		snprintf(err, sizeof(err), "peer left: %s", text);
 		link_fsm(l, LEV_CLOSED, err);
 		return;
@@ -740,8 +758,10 @@ link_event_cb(struct bufferevent *bev, short what, void *arg)
  * HELLO.  One that still has a connection gives it up for the new one.
  */
 void
-link_attach(struct link *l, struct bufferevent *bev, const char *peer_addr)
+link_attach(struct link *l, struct bufferevent *bev, const char *peer_addr,
+    const char *via)
 {
+	snprintf(l->via, sizeof(l->via), "%s", via);
 	if (link_is_up(l))
 		link_fsm(l, LEV_CLOSED, "replaced by a new connection");
 	link_close(l);
@@ -789,14 +809,14 @@ link_fault(struct link *l, const char *action, char *err, size_t errlen)
 json_t *
 link_json(const struct link *l)
 {
-	json_t	*types = json_object();
+	json_t	*types = json_object(), *j;
 	int	 i;
 
 	for (i = 0; i < l->ntypes; i++)
 		json_object_set_new(types, wire_type_name(l->types[i].type),
 		    json_pack("{s:I, s:I}", "in", (json_int_t)l->types[i].in,
 		    "out", (json_int_t)l->types[i].out));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:f, s:b, s:b,"
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:f, s:b, s:b,"
 	    " s:s, s:s, s:{s:i, s:i}, s:i,"
 	    " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o}",
 	    "name", l->name,
@@ -825,4 +845,9 @@ link_json(const struct link *l)
 	    "drops", (json_int_t)l->stats.drops,
 	    "protocol_errors", (json_int_t)l->stats.proto_errors,
 	    "types", types);
+	if (l->via[0] != '\0')
+		json_object_set_new(j, "via", json_string(l->via));
+	if (l->alt_port != 0)
+		json_object_set_new(j, "alt_port", json_integer(l->alt_port));
+	return j;
 }

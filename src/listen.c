@@ -132,7 +132,7 @@ pending_read_cb(struct bufferevent *bev, void *arg)
 	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
 	p->bev = NULL;
 	log_debug("listener %s: %s is node %s", lst->name, p->addr, h.node);
-	link_attach(l, bev, p->addr);
+	link_attach(l, bev, p->addr, lst->name);
 	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0 &&
 	    l->bev == bev)
 		event_active(l->ev_more, 0, 0);

@@ -416,13 +416,14 @@ node_listener_match(void *arg, const struct wire_msg *m, char *err,
 	return node_match_peer(arg, m, err, errlen);
 }
 
-/* Listen on this node's own address and port. */
+/* Listen on this node's own address, at port. */
 int
-node_listen(struct node *n, const char *name, char *err, size_t errlen)
+node_listen(struct node *n, const char *name, int port, char *err,
+    size_t errlen)
 {
 	struct listener	*lst;
 
-	lst = listener_new(n->base, name, n->self->address, n->self->port,
+	lst = listener_new(n->base, name, n->self->address, port,
 	    n->cfg->max_message, node_listener_match, n, err, errlen);
 	if (lst == NULL)
 		return -1;

@@ -1,7 +1,22 @@
 /*
- * A PG side (pg-a or pg-b): links to the router and the ACD, and the
- * private link to the other side.  Side A opens the private link to side
- * B's private port; side B listens on it.
+ * A PG side (pg-a or pg-b): its PIM for the peripheral, its links to the
+ * router and the ACD, and the private link to the other side (side A
+ * connects to side B's private port).
+ *
+ *            GRANT (router)        PIM_ACCEPT (ACD)
+ *   IDLE ---------------> ACTIVATING ------------> ACTIVE
+ *    ^                       |                     |    \  BYE "CTI Manager
+ *    |  ACD link lost,       |                     |     \  stopping"
+ *    |  PIM_REJECT,          |                     |      v
+ *    |  PIM_FENCED           |                     |   RECOVERING --(backup
+ *    `-----------------------+---------------------'   endpoint up)--> ACTIVATING
+ *
+ * The side reports to the router what it can do (PG_STATUS: ACD link up,
+ * PIM held, epoch); the router alone grants.  Only the ACD decides whose
+ * PIM it obeys (the highest epoch), so a side that wakes from SIGSTOP
+ * cannot act on stale authority.  Losing the PIM applies R1 (data
+ * deleted) and R2/R3 or R6/R7 at the router; the new active side's first
+ * snapshot applies R4 or, after a PG side or CTI Manager failover, R8.
  */
 #include "config.h"
 
@@ -9,52 +24,537 @@
 #include <string.h>
 
 #include "pgemu.h"
+#include "wire.h"
+
+enum pim_state { PIM_IDLE, PIM_ACTIVATING, PIM_ACTIVE, PIM_RECOVERING,
+    PIM_NSTATES };
+static const char *const pim_state_names[PIM_NSTATES] = {
+	"IDLE", "ACTIVATING", "ACTIVE", "RECOVERING"
+};
 
 struct pg {
 	struct node	*node;
 	struct link	*router, *acd, *peer;
+	struct pim	*pim;
+	enum pim_state	 state;
+	uint32_t	 epoch;
+	int		 grant_reason;	/* GRANT_* of the current activation */
+	char		 grant_text[128];
+	int		 relogin;	/* next snapshot: R8 instead of R4 */
+	int		 resigning;
+	int		 snapshot_done;
+	uint64_t	 activating_ms;
+	double		 active_since;
+	uint8_t		 peer_state;
+	uint32_t	 peer_epoch;
+	uint64_t	 activations;
+	struct msg_agent *snap;		/* the snapshot being received */
+	int		 nsnap;
 };
+
+static void	pg_send_status(struct pg *);
+
+static void
+pg_change_state(struct pg *pg, enum pim_state next, const char *why)
+{
+	enum pim_state	prev = pg->state;
+
+	if (prev == next)
+		return;
+	pg->state = next;
+	log_info("PIM %d: %s -> %s (%s)", pg->node->cfg->peripheral_id,
+	    pim_state_names[prev], pim_state_names[next], why);
+	if (next == PIM_IDLE) {
+		pim_deactivate(pg->pim);
+		pg->epoch = 0;
+		pg->snapshot_done = 0;
+	}
+	pg_send_status(pg);
+	if (pg->peer != NULL && link_is_up(pg->peer)) {
+		struct wire_writer	w;
+		struct msg_epoch	e;
+
+		memset(&e, 0, sizeof(e));
+		e.a = pg->epoch;
+		e.b = (uint32_t)next;
+		msg_epoch_encode(&w, MSG_PEER_STATE, &e);
+		link_send(pg->peer, &w);
+	}
+	node_update_summary(pg->node);
+}
+
+static void
+pg_send_status(struct pg *pg)
+{
+	struct wire_writer	w;
+	struct msg_pg_status	st;
+
+	if (!link_is_up(pg->router))
+		return;
+	memset(&st, 0, sizeof(st));
+	st.peripheral = (uint32_t)pg->node->cfg->peripheral_id;
+	st.side = (uint8_t)pg->node->self->side;
+	st.acd_up = link_is_up(pg->acd) && !pg->resigning;
+	st.pim_active = pg->state != PIM_IDLE;
+	st.resigning = (uint8_t)pg->resigning;
+	st.epoch = pg->state != PIM_IDLE ? pg->epoch : 0;
+	msg_pg_status_encode(&w, &st);
+	link_send(pg->router, &w);
+}
+
+/* Tell the router the peripheral is offline, with the rule and code. */
+static void
+pg_send_offline(struct pg *pg, int rule, int32_t code, const char *why)
+{
+	struct wire_writer		w;
+	struct msg_periph_offline	o;
+
+	memset(&o, 0, sizeof(o));
+	o.peripheral = (uint32_t)pg->node->cfg->peripheral_id;
+	o.epoch = pg->epoch;
+	o.rule = (uint32_t)rule;
+	o.reason_code = code;
+	snprintf(o.text, sizeof(o.text), "%s", why);
+	msg_offline_encode(&w, &o);
+	link_send(pg->router, &w);
+}
+
+/* The PIM is lost for good: R1 here, R2/R3 at the router, then idle. */
+static void
+pg_lose_pim(struct pg *pg, int rule, int32_t code, const char *why)
+{
+	if (pg->state == PIM_IDLE)
+		return;
+	if (pg->state == PIM_ACTIVE || pg->state == PIM_RECOVERING)
+		pim_discard(pg->pim, why);
+	pg_send_offline(pg, rule, code, why);
+	pg_change_state(pg, PIM_IDLE, why);
+}
+
+static void
+pg_activate(struct pg *pg)
+{
+	struct wire_writer	w;
+	struct msg_epoch	e;
+
+	memset(&e, 0, sizeof(e));
+	e.a = pg->epoch;
+	e.b = (uint32_t)pg->node->cfg->peripheral_id;
+	msg_epoch_encode(&w, MSG_PIM_ACTIVATE, &e);
+	link_send(pg->acd, &w);
+	pg->activating_ms = mono_ms();
+	pg->nsnap = 0;
+}
+
+static void
+pg_grant(struct pg *pg, const struct msg_grant *g)
+{
+	if (g->peripheral != (uint32_t)pg->node->cfg->peripheral_id)
+		return;
+	if (!link_is_up(pg->acd)) {
+		log_warnx("grant of epoch %u refused: no ACD link", g->epoch);
+		pg_send_status(pg);
+		return;
+	}
+	pg->epoch = g->epoch;
+	pg->grant_reason = (int)g->reason;
+	snprintf(pg->grant_text, sizeof(pg->grant_text), "%s", g->text);
+	/* After a PG side failover the agents log back in: R8. */
+	pg->relogin = g->reason == GRANT_PEER_LOST ||
+	    g->reason == GRANT_PEER_RESIGNED;
+	pg->activations++;
+	evt_emit(g->reason == GRANT_FIRST ? RULE_NONE : 5, "pim_activating",
+	    json_pack("{s:i, s:i, s:s}", "peripheral", (int)g->peripheral,
+	    "epoch", (int)g->epoch, "reason", g->text),
+	    "activating PIM %u (epoch %u): %s", g->peripheral, g->epoch,
+	    g->text);
+	pg_change_state(pg, PIM_ACTIVATING, "granted by the router");
+	pg_activate(pg);
+}
+
+/* Forward agent records to the router as one AGENT_STATES message. */
+static void
+pg_forward(struct pg *pg, uint8_t kind, int last, const struct msg_agent *r,
+    int n)
+{
+	int	batch = pg->node->cfg->snapshot_batch, i, j;
+
+	for (i = 0; i < n || (i == 0 && last); i += batch) {
+		struct wire_writer w;
+		int		   cnt = n - i < batch ? n - i : batch;
+
+		if (cnt < 0)
+			cnt = 0;
+		msg_agents_begin(&w, MSG_AGENT_STATES,
+		    (uint32_t)pg->node->cfg->peripheral_id, pg->epoch, kind,
+		    (uint8_t)(last && i + cnt >= n), (uint16_t)cnt);
+		for (j = 0; j < cnt; j++)
+			msg_agent_put(&w, &r[i + j]);
+		link_send(pg->router, &w);
+		if (n == 0)
+			break;
+	}
+}
+
+/*
+ * The whole snapshot is in.  After a failover (R8) each agent logs back
+ * in with its Table 1 state, which the ACD is told to apply; otherwise
+ * (R4) the ACD's states restore the router's real-time view as they are.
+ */
+static void
+pg_snapshot_done(struct pg *pg)
+{
+	int	i, changed = 0;
+	uint8_t	kind = pg->relogin ? AGENTS_RELOGIN : AGENTS_SNAPSHOT;
+
+	if (pg->relogin)
+		for (i = 0; i < pg->nsnap; i++) {
+			struct msg_agent *a = &pg->snap[i];
+			int		  next;
+
+			next = agent_after_pg_failover(a->state,
+			    a->before_call);
+			if (next != a->state) {
+				struct wire_writer	w;
+				struct msg_set_agent	s;
+
+				memset(&s, 0, sizeof(s));
+				s.epoch = pg->epoch;
+				s.id = a->id;
+				s.state = (uint16_t)next;
+				s.reason = REASON_CTI_FAILURE;
+				msg_set_agent_encode(&w, &s);
+				link_send(pg->acd, &w);
+				a->state = (uint16_t)next;
+				a->ms_in_state = 0;
+				changed++;
+			}
+		}
+	pim_update(pg->pim, pg->snap, pg->nsnap);
+	pg_forward(pg, kind, 1, pg->snap, pg->nsnap);
+	pg->snapshot_done = 1;
+	if (pg->relogin)
+		evt_emit(8, "agents_relogin", json_pack("{s:i, s:i, s:i}",
+		    "peripheral", pg->node->cfg->peripheral_id, "agents",
+		    pg->nsnap, "changed", changed), "%d agents logged back in "
+		    "after the failover; %d took their Table 1 state",
+		    pg->nsnap, changed);
+	else
+		evt_emit(4, "agents_snapshot", json_pack("{s:i, s:i}",
+		    "peripheral", pg->node->cfg->peripheral_id, "agents",
+		    pg->nsnap), "ACD snapshot of %d agents sent to the router "
+		    "(real-time state only)", pg->nsnap);
+	pg->relogin = 0;
+	pg->nsnap = 0;
+}
+
+static void
+pg_acd_agents(struct pg *pg, const struct msg_agents *m)
+{
+	struct msg_agent	*recs;
+	int			 i;
+
+	if (pg->state == PIM_IDLE || m->epoch != pg->epoch)
+		return;
+	if (m->kind == AGENTS_SNAPSHOT) {
+		pg->snap = xreallocarray(pg->snap, (size_t)pg->nsnap + m->count,
+		    sizeof(*pg->snap));
+		for (i = 0; i < m->count; i++)
+			msg_agent_get(m->recs + (size_t)i * MSG_AGENT_LEN,
+			    &pg->snap[pg->nsnap++]);
+		if (m->last)
+			pg_snapshot_done(pg);
+		return;
+	}
+	recs = xcalloc(m->count ? m->count : 1, sizeof(*recs));
+	for (i = 0; i < m->count; i++)
+		msg_agent_get(m->recs + (size_t)i * MSG_AGENT_LEN, &recs[i]);
+	pim_update(pg->pim, recs, m->count);
+	if (pg->snapshot_done)
+		pg_forward(pg, AGENTS_CHANGE, 0, recs, m->count);
+	free(recs);
+}
+
+static void
+pg_acd_msg(struct pg *pg, struct link *l, const struct wire_msg *m)
+{
+	struct msg_epoch	e;
+	struct msg_agents	a;
+	char			err[160], why[200];
+
+	switch (m->type) {
+	case MSG_PIM_ACCEPT:
+		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
+			goto bad;
+		if (pg->state != PIM_ACTIVATING || e.a != pg->epoch)
+			return;
+		pim_activate(pg->pim, pg->epoch);
+		pg->active_since = wall_now();
+		evt_emit(5, "pim_active", json_pack("{s:i, s:i, s:f}",
+		    "peripheral", pg->node->cfg->peripheral_id, "epoch",
+		    (int)pg->epoch, "activation_ms",
+		    (double)(mono_ms() - pg->activating_ms)),
+		    "PIM %d active (epoch %u), side %c serves the peripheral",
+		    pg->node->cfg->peripheral_id, pg->epoch,
+		    pg->node->self->side);
+		pg_change_state(pg, PIM_ACTIVE, "accepted by the ACD");
+		return;
+	case MSG_PIM_REJECT:
+	case MSG_PIM_FENCED:
+		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
+			goto bad;
+		if (pg->state == PIM_IDLE)
+			return;
+		snprintf(why, sizeof(why), "%s by the ACD: %s",
+		    m->type == MSG_PIM_REJECT ? "refused" : "fenced", e.text);
+		pg_lose_pim(pg, 2, REASON_PG_RESET, why);
+		return;
+	case MSG_ACD_AGENTS:
+		if (msg_agents_decode(m, &a, err, sizeof(err)) == -1)
+			goto bad;
+		pg_acd_agents(pg, &a);
+		return;
+	default:
+		log_debug("link %s: %s ignored", l->name,
+		    wire_type_name(m->type));
+		return;
+	}
+bad:
+	log_warnx("link %s: %s from %s: %s", l->name, wire_type_name(m->type),
+	    l->peer_addr, err);
+	link_fsm(l, LEV_PROTO_ERROR, err);
+}
+
+static void
+pg_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
+{
+	struct pg		*pg = n->role_data;
+	struct msg_grant	 g;
+	struct msg_epoch	 e;
+	char			 err[160];
+
+	if (l == pg->acd) {
+		pg_acd_msg(pg, l, m);
+		return;
+	}
+	switch (m->type) {
+	case MSG_GRANT:
+		if (l != pg->router)
+			break;
+		if (msg_grant_decode(m, &g, err, sizeof(err)) == -1)
+			goto bad;
+		pg_grant(pg, &g);
+		return;
+	case MSG_DELIVERY_ACK:
+		if (l != pg->router)
+			break;
+		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
+			goto bad;
+		if (e.flags)
+			log_warnx("router refused record %u: %s", e.a, e.text);
+		pim_ack(pg->pim, e.a);
+		return;
+	case MSG_PEER_STATE:
+		if (l != pg->peer)
+			break;
+		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
+			goto bad;
+		if (e.b >= PIM_NSTATES) {
+			snprintf(err, sizeof(err), "PEER_STATE: bad state %u",
+			    e.b);
+			goto bad;
+		}
+		pg->peer_state = (uint8_t)e.b;
+		pg->peer_epoch = e.a;
+		return;
+	default:
+		break;
+	}
+	log_debug("link %s: %s ignored", l->name, wire_type_name(m->type));
+	return;
+bad:
+	log_warnx("link %s: %s from %s: %s", l->name, wire_type_name(m->type),
+	    l->peer_addr, err);
+	link_fsm(l, LEV_PROTO_ERROR, err);
+}
+
+static void
+pg_link_up(struct node *n, struct link *l)
+{
+	struct pg	*pg = n->role_data;
+
+	if (l == pg->router) {
+		pg_send_status(pg);
+		/* Back from a router outage: resync, then what waited. */
+		if (pg->state == PIM_ACTIVE && pg->snapshot_done) {
+			struct msg_agent *recs;
+			int		  i, cnt = n->cfg->nagents;
+
+			recs = xcalloc(cnt ? (size_t)cnt : 1, sizeof(*recs));
+			for (i = 0; i < cnt; i++)
+				pim_agent_state(pg->pim, i, &recs[i]);
+			pg_forward(pg, AGENTS_SNAPSHOT, 1, recs, cnt);
+			free(recs);
+		}
+		pim_flush(pg->pim, 1);
+	} else if (l == pg->acd) {
+		if (pg->state == PIM_RECOVERING) {
+			evt_emit(6, "pim_recovering", json_pack("{s:i, s:i}",
+			    "peripheral", n->cfg->peripheral_id, "port",
+			    l->port), "PIM %d reconnected to the CTI Manager "
+			    "at port %d; logging agents back in",
+			    n->cfg->peripheral_id, l->port);
+			pg->relogin = 1;
+			pg_change_state(pg, PIM_ACTIVATING, "ACD link back");
+			pg_activate(pg);
+		} else
+			pg_send_status(pg);
+	} else if (l == pg->peer)
+		pg_change_state(pg, pg->state, "peer");
+}
+
+static void
+pg_link_down(struct node *n, struct link *l, const char *why)
+{
+	struct pg	*pg = n->role_data;
+	char		 text[200];
+
+	if (l == pg->acd) {
+		if (pg->state == PIM_IDLE) {
+			pg_send_status(pg);
+			return;
+		}
+		if (l->bye_reason == BYE_CTI_MANAGER_STOP &&
+		    l->alt_port != 0 && pg->state == PIM_ACTIVE) {
+			/* R6: agents out until the backup takes over. */
+			snprintf(text, sizeof(text), "CTI Manager stopped: %s",
+			    l->bye_text);
+			pg_send_offline(pg, 6, REASON_CTI_FAILURE, text);
+			pg_change_state(pg, PIM_RECOVERING, text);
+			return;
+		}
+		snprintf(text, sizeof(text), "link to the ACD went: %s", why);
+		pg_lose_pim(pg, 2, REASON_PERIPHERAL_RESTART, text);
+	} else if (l == pg->peer) {
+		evt_emit(RULE_NONE, "peer_lost", json_pack("{s:s, s:s}", "peer",
+		    l->peer_node, "reason", why), "peer side %c (%s) lost: %s%s",
+		    n->self->side == 'A' ? 'B' : 'A', l->peer_node, why,
+		    pg->state == PIM_IDLE ? "; candidate for the PIM" : "");
+		pg->peer_state = PIM_IDLE;
+		pg_send_status(pg);
+	}
+}
 
 static int
 pg_init(struct node *n, char *err, size_t errlen)
 {
 	struct pg		*pg = xcalloc(1, sizeof(*pg));
 	const struct cfg_node	*peer = cfg_pg_peer(n->cfg, n->self);
+	const struct cfg_node	*acd = cfg_node_role(n->cfg, ROLE_ACD, 0);
 
 	pg->node = n;
 	n->role_data = pg;
 	pg->router = node_new_link(n, "router-link",
 	    cfg_node_role(n->cfg, ROLE_ROUTER, 0), LINK_KIND_ROUTER, 1);
-	pg->acd = node_new_link(n, "acd-link",
-	    cfg_node_role(n->cfg, ROLE_ACD, 0), LINK_KIND_ACD, 1);
+	pg->acd = node_new_link(n, "acd-link", acd, LINK_KIND_ACD, 1);
+	if (acd->backup_port != 0)
+		link_set_alt_port(pg->acd, acd->backup_port);
+	pg->pim = pim_new(n, pg->router);
 	if (n->self->side == 'A')
 		pg->peer = node_new_link(n, "private-link", peer,
 		    LINK_KIND_PRIVATE, 1);
 	else {
 		pg->peer = node_new_link(n, "private-link", peer,
 		    LINK_KIND_PRIVATE, 0);
-		if (node_listen(n, "private", err, errlen) == -1)
+		if (node_listen(n, "private", n->self->port, err,
+		    errlen) == -1)
 			return -1;
 	}
 	return 0;
 }
 
+/* SIGTERM: an active side resigns first, for an immediate takeover. */
+static void
+pg_shutdown(struct node *n)
+{
+	struct pg		*pg = n->role_data;
+	struct wire_writer	 w;
+	struct msg_epoch	 e;
+	char			 text[80];
+
+	snprintf(text, sizeof(text), "side %c stopping", n->self->side);
+	if (pg->state != PIM_IDLE) {
+		memset(&e, 0, sizeof(e));
+		e.a = pg->epoch;
+		msg_epoch_encode(&w, MSG_PIM_DEACTIVATE, &e);
+		link_send(pg->acd, &w);
+		evt_emit(5, "pim_resigning", json_pack("{s:i, s:i}",
+		    "peripheral", n->cfg->peripheral_id, "epoch",
+		    (int)pg->epoch), "resigning PIM %d (epoch %u): %s",
+		    n->cfg->peripheral_id, pg->epoch, text);
+		pim_discard(pg->pim, text);
+		pg_send_offline(pg, 6, REASON_CTI_FAILURE, text);
+	}
+	pg->resigning = 1;
+	pg_send_status(pg);
+	if (link_is_up(pg->peer)) {
+		wire_bye_encode(&w, BYE_RESIGNING, text);
+		link_send(pg->peer, &w);
+	}
+	if (link_is_up(pg->router)) {
+		wire_bye_encode(&w, BYE_STOPPING, text);
+		link_send(pg->router, &w);
+	}
+}
+
 static void
 pg_fini(struct node *n)
 {
-	free(n->role_data);
+	struct pg	*pg = n->role_data;
+
+	pim_free(pg->pim);
+	free(pg->snap);
+	free(pg);
 	n->role_data = NULL;
+}
+
+static void
+pg_status(struct node *n, json_t *j)
+{
+	struct pg	*pg = n->role_data;
+
+	json_object_set_new(j, "pim", json_pack("{s:i, s:s, s:i, s:s, s:I, "
+	    "s:b}", "peripheral", n->cfg->peripheral_id,
+	    "state", pim_state_names[pg->state], "epoch", (int)pg->epoch,
+	    "last_grant", pg->grant_text, "activations",
+	    (json_int_t)pg->activations, "resigning", pg->resigning));
+	json_object_set_new(j, "peer", json_pack("{s:s, s:i}", "state",
+	    pim_state_names[pg->peer_state], "epoch", (int)pg->peer_epoch));
+	json_object_set_new(j, "reporting", pim_json(pg->pim));
 }
 
 static void
 pg_summary(struct node *n, char *buf, size_t len)
 {
-	snprintf(buf, len, "PG side %c", n->self->side);
+	struct pg	*pg = n->role_data;
+
+	if (pg == NULL || pg->state == PIM_IDLE)
+		snprintf(buf, len, "PG side %c: PIM %d idle", n->self->side,
+		    n->cfg->peripheral_id);
+	else
+		snprintf(buf, len, "PG side %c: PIM %d %s (epoch %u)",
+		    n->self->side, n->cfg->peripheral_id,
+		    pim_state_names[pg->state], pg->epoch);
 }
 
 const struct role_ops pg_ops = {
 	.name = "pg",
 	.init = pg_init,
 	.fini = pg_fini,
+	.status = pg_status,
+	.link_up = pg_link_up,
+	.link_down = pg_link_down,
+	.link_msg = pg_link_msg,
 	.summary = pg_summary,
+	.shutdown = pg_shutdown,
 };

@@ -46,6 +46,34 @@ __dead void	 fatal(const char *, ...) __printflike(1, 2);
 __dead void	 fatalx(const char *, ...) __printflike(1, 2);
 void		 log_escape(char *, size_t, const void *, size_t);
 
+/* agent.c */
+enum agent_state {			/* CTI AgentState (GED-188) */
+	AS_LOGIN = 0, AS_LOGOUT = 1, AS_NOT_READY = 2, AS_AVAILABLE = 3,
+	AS_TALKING = 4, AS_WORK_NOT_READY = 5, AS_WORK_READY = 6,
+	AS_BUSY_OTHER = 7, AS_RESERVED = 8, AS_UNKNOWN = 9, AS_HOLD = 10,
+	AS_ACTIVE = 11, AS_PAUSED = 12, AS_INTERRUPTED = 13,
+	AS_NOT_ACTIVE = 14
+};
+#define AGENT_NSTATES	15
+extern const char *const agent_state_names[AGENT_NSTATES];
+
+/* Logout reason codes (reference/ucce-facts.md) */
+#define REASON_PERIPHERAL_RESTART	(-1)
+#define REASON_PG_RESET			(-2)
+#define REASON_CTI_FAILURE		50002
+
+const char	*agent_state_name(int);
+int		 agent_state_parse(const char *);
+int		 agent_state_db(int);
+int		 agent_logged_in(int);
+int		 agent_in_call(int);
+int		 agent_after_pg_failover(int, int);
+int		 agent_after_desktop_failover(int, int);
+int		 ivl_field_of(int);
+void		 ivl_add(uint32_t *, int, uint32_t);
+int		 ivl_call_handled(int, int);
+uint32_t	 ivl_start_of(uint32_t, uint32_t);
+
 /* cfg.c */
 enum node_role {
 	ROLE_ROUTER,
@@ -234,6 +262,10 @@ struct link {
 	int		 ntypes;
 	uint32_t	 hb_seq;
 	char		 bye_text[128];	/* what the peer said on leaving */
+	uint32_t	 bye_reason;
+	int		 primary_port;
+	int		 alt_port;	/* a second endpoint, tried in turn */
+	char		 via[PGEMU_NAME_MAX];	/* listener it came through */
 	struct event	*ev_more;	/* more frames waiting to be read */
 
 	const struct link_ops *ops;
@@ -249,7 +281,8 @@ void		 link_free(struct link *);
 void		 link_set_identity(const char *, const char *, char);
 void		 link_fsm(struct link *, enum link_event, const char *why);
 void		 link_attach(struct link *, struct bufferevent *,
-		    const char *peer_addr);
+		    const char *peer_addr, const char *via);
+void		 link_set_alt_port(struct link *, int);
 struct wire_writer;
 int		 link_send(struct link *, struct wire_writer *);
 int		 link_is_up(const struct link *);
@@ -339,8 +372,8 @@ void		 node_free(struct node *);
 struct link	*node_add_link(struct node *, struct link *);
 struct link	*node_new_link(struct node *, const char *name,
 		    const struct cfg_node *peer, enum link_kind, int client);
-int		 node_listen(struct node *, const char *name, char *,
-		    size_t);
+int		 node_listen(struct node *, const char *name, int port,
+		    char *, size_t);
 void		 node_update_summary(struct node *);
 struct link	*node_link(struct node *, const char *);
 struct listener	*node_add_listener(struct node *, struct listener *);
@@ -351,6 +384,45 @@ int		 node_reload(struct node *, const char *file, char *err,
 struct link	*node_match_peer(struct node *, const struct wire_msg *,
 		    char *err, size_t errlen);
 void		 node_notify(const char *, ...) __printflike(1, 2);
+
+/* db.c: the router's history database */
+struct db;
+struct msg_interval;
+#define DB_EVENT_LOGIN		1
+#define DB_EVENT_LOGOUT		2
+#define DB_EVENT_NOT_READY	3
+void		 db_time(double, char *, size_t);
+struct db	*db_open(const char *, char *, size_t);
+void		 db_close(struct db *);
+void		 db_begin(struct db *);
+void		 db_commit(struct db *);
+int		 db_interval(struct db *, const struct msg_interval *,
+		    uint32_t, const uint32_t *, double);
+void		 db_logout(struct db *, uint32_t, uint32_t, double, double,
+		    int32_t, const char *);
+void		 db_event(struct db *, uint32_t, uint32_t, double, double, int,
+		    int, int32_t, double, const char *);
+void		 db_discard(struct db *, uint32_t, double, uint32_t, uint32_t,
+		    const char *, char, const char *);
+void		 db_activation(struct db *, uint32_t, char, uint32_t,
+		    const char *);
+void		 db_set_meta(struct db *, const char *, int64_t);
+int64_t		 db_get_meta(struct db *, const char *, int64_t);
+json_t		*db_intervals(struct db *, int);
+
+/* pim.c: the PIM's reporting data on the active side */
+struct pim;
+struct msg_agent;
+struct pim	*pim_new(struct node *, struct link *router);
+void		 pim_free(struct pim *);
+void		 pim_activate(struct pim *, uint32_t epoch);
+void		 pim_deactivate(struct pim *);
+int		 pim_update(struct pim *, const struct msg_agent *, int);
+void		 pim_discard(struct pim *, const char *why);
+void		 pim_flush(struct pim *, int resend);
+void		 pim_ack(struct pim *, uint32_t seq);
+json_t		*pim_json(const struct pim *);
+int		 pim_agent_state(const struct pim *, int, struct msg_agent *);
 
 /* util.c */
 void		 mono_now(struct timespec *);

@@ -31,6 +31,21 @@ static const struct wire_type_info wire_types[] = {
 	{ MSG_HELLO_ACK,		"HELLO_ACK",		13, 256 },
 	{ MSG_HEARTBEAT,		"HEARTBEAT",		 4, 4 },
 	{ MSG_BYE,			"BYE",			 4, 512 },
+	{ MSG_PG_STATUS,		"PG_STATUS",		12, 12 },
+	{ MSG_GRANT,			"GRANT",		12, 256 },
+	{ MSG_AGENT_STATES,		"AGENT_STATES",		12, 0 },
+	{ MSG_PERIPH_OFFLINE,		"PERIPH_OFFLINE",	16, 256 },
+	{ MSG_INTERVAL,			"INTERVAL",		24, 0 },
+	{ MSG_DELIVERY_ACK,		"DELIVERY_ACK",		 9, 256 },
+	{ MSG_DISCARD,			"DISCARD",		25, 512 },
+	{ MSG_PEER_STATE,		"PEER_STATE",		 9, 256 },
+	{ MSG_PIM_ACTIVATE,		"PIM_ACTIVATE",		 9, 256 },
+	{ MSG_PIM_ACCEPT,		"PIM_ACCEPT",		 9, 256 },
+	{ MSG_PIM_REJECT,		"PIM_REJECT",		 9, 256 },
+	{ MSG_PIM_FENCED,		"PIM_FENCED",		 9, 256 },
+	{ MSG_PIM_DEACTIVATE,		"PIM_DEACTIVATE",	 9, 256 },
+	{ MSG_ACD_AGENTS,		"ACD_AGENTS",		12, 0 },
+	{ MSG_ACD_SET_AGENT,		"ACD_SET_AGENT",	14, 14 },
 };
 
 const struct wire_type_info *
@@ -417,4 +432,12 @@ wire_bye_decode(const struct wire_msg *m, uint32_t *reason, char *text,
 		return -1;
 	}
 	return 0;
+}
+
+void
+wire_bye_encode(struct wire_writer *w, uint32_t reason, const char *text)
+{
+	wire_begin(w, MSG_BYE);
+	wire_u32(w, reason);
+	wire_flt_str(w, TAG_TEXT, text);
 }

@@ -47,7 +47,33 @@ enum wire_type {
 	MSG_HELLO_ACK			= 0x4002,
 	MSG_HEARTBEAT			= 0x4003,
 	MSG_BYE				= 0x4004,
+
+	/* pgemu private range: PG side <-> router. */
+	MSG_PG_STATUS			= 0x4101,
+	MSG_GRANT			= 0x4102,
+	MSG_AGENT_STATES		= 0x4104,
+	MSG_PERIPH_OFFLINE		= 0x4105,
+	MSG_INTERVAL			= 0x4106,
+	MSG_DELIVERY_ACK		= 0x4107,
+	MSG_DISCARD			= 0x4108,
+
+	/* pgemu private range: PG side <-> PG side. */
+	MSG_PEER_STATE			= 0x4201,
+
+	/* pgemu private range: PIM <-> ACD. */
+	MSG_PIM_ACTIVATE		= 0x4301,
+	MSG_PIM_ACCEPT			= 0x4302,
+	MSG_PIM_REJECT			= 0x4303,
+	MSG_PIM_FENCED			= 0x4304,
+	MSG_PIM_DEACTIVATE		= 0x4305,
+	MSG_ACD_AGENTS			= 0x4306,
+	MSG_ACD_SET_AGENT		= 0x4307,
 };
+
+/* Why a BYE: the one a resigning active side sends says so. */
+#define BYE_STOPPING		0
+#define BYE_RESIGNING		1
+#define BYE_CTI_MANAGER_STOP	2
 
 /* Floating field tags of the private range. */
 enum wire_tag {
@@ -130,5 +156,147 @@ int		 wire_hello_decode(const struct wire_msg *, struct wire_hello *,
 		    char *err, size_t errlen);
 int		 wire_bye_decode(const struct wire_msg *, uint32_t *reason,
 		    char *text, size_t textlen, char *err, size_t errlen);
+void		 wire_bye_encode(struct wire_writer *, uint32_t reason,
+		    const char *text);
+
+/*
+ * Internal messages.  Each has a struct, an encoder and a checked decoder
+ * (msg.c); decoders return -1 with the problem in err.
+ */
+
+/* One agent as the ACD, the PIM and the router exchange it. */
+struct msg_agent {
+	uint32_t	 id;
+	uint16_t	 state;		/* CTI AgentState */
+	uint16_t	 before_call;	/* state before the current call */
+	uint32_t	 ms_in_state;
+	int32_t		 reason;
+};
+#define MSG_AGENT_LEN		16
+#define MSG_AGENTS_MAX		1000	/* per message */
+
+/* AGENT_STATES kinds (PG -> router) and ACD_AGENTS kinds (ACD -> PIM) */
+#define AGENTS_CHANGE		1	/* real-time change */
+#define AGENTS_SNAPSHOT		2	/* (re)connection: R4 */
+#define AGENTS_RELOGIN		3	/* after a failover: R8 */
+
+struct msg_agents {
+	uint32_t	 peripheral;
+	uint32_t	 epoch;
+	uint8_t		 kind;
+	uint8_t		 last;		/* last batch of a snapshot */
+	uint16_t	 count;
+	const uint8_t	*recs;		/* count x MSG_AGENT_LEN, wire order */
+};
+
+struct msg_pg_status {
+	uint32_t	 peripheral;
+	uint8_t		 side;
+	uint8_t		 acd_up;
+	uint8_t		 pim_active;
+	uint8_t		 resigning;
+	uint32_t	 epoch;
+};
+
+struct msg_grant {
+	uint32_t	 peripheral;
+	uint32_t	 epoch;
+	uint32_t	 reason;	/* GRANT_* */
+	char		 text[128];
+};
+#define GRANT_FIRST		1	/* nobody was active */
+#define GRANT_PEER_LOST		2	/* the active side's link went */
+#define GRANT_PEER_IDLE		3	/* the active side lost its PIM */
+#define GRANT_PEER_RESIGNED	4	/* the active side stopped cleanly */
+
+struct msg_periph_offline {
+	uint32_t	 peripheral;
+	uint32_t	 epoch;
+	uint32_t	 rule;
+	int32_t		 reason_code;	/* logout reason for the agents */
+	char		 text[128];
+};
+
+/* Interval rows: per agent, milliseconds in each state. */
+enum ivl_field {
+	IVL_LOGGED_ON, IVL_AVAIL, IVL_NOT_READY, IVL_RESERVED, IVL_TALK,
+	IVL_WORK_READY, IVL_WORK_NOT_READY, IVL_CALLS, IVL_NFIELDS
+};
+#define MSG_IVL_ROW_LEN		(4 + 4 * IVL_NFIELDS)
+
+struct msg_interval {
+	uint32_t	 peripheral;
+	uint32_t	 epoch;
+	uint32_t	 seq;
+	uint32_t	 start;		/* unix time of the interval start */
+	uint32_t	 length;	/* seconds */
+	uint8_t		 incomplete;
+	uint8_t		 side;
+	uint16_t	 count;
+	const uint8_t	*rows;		/* count x MSG_IVL_ROW_LEN */
+};
+
+struct msg_discard {
+	uint32_t	 peripheral;
+	uint32_t	 seq;
+	uint32_t	 rule;
+	uint32_t	 interval_start;
+	uint32_t	 rows;
+	uint32_t	 intervals;
+	uint8_t		 side;
+	char		 text[160];
+};
+
+struct msg_epoch {		/* PIM_ACTIVATE/ACCEPT/REJECT/FENCED/
+				   DEACTIVATE, DELIVERY_ACK, PEER_STATE */
+	uint32_t	 a;		/* epoch, or seq */
+	uint32_t	 b;		/* peripheral, agents, current epoch */
+	uint8_t		 flags;
+	char		 text[128];
+};
+
+struct msg_set_agent {
+	uint32_t	 epoch;
+	uint32_t	 id;
+	uint16_t	 state;
+	int32_t		 reason;
+};
+
+void	msg_agent_put(struct wire_writer *, const struct msg_agent *);
+void	msg_agent_get(const uint8_t *, struct msg_agent *);
+void	msg_agents_begin(struct wire_writer *, uint32_t type,
+	    uint32_t peripheral, uint32_t epoch, uint8_t kind, uint8_t last,
+	    uint16_t count);
+int	msg_agents_decode(const struct wire_msg *, struct msg_agents *,
+	    char *, size_t);
+void	msg_pg_status_encode(struct wire_writer *,
+	    const struct msg_pg_status *);
+int	msg_pg_status_decode(const struct wire_msg *, struct msg_pg_status *,
+	    char *, size_t);
+void	msg_grant_encode(struct wire_writer *, const struct msg_grant *);
+int	msg_grant_decode(const struct wire_msg *, struct msg_grant *, char *,
+	    size_t);
+void	msg_offline_encode(struct wire_writer *,
+	    const struct msg_periph_offline *);
+int	msg_offline_decode(const struct wire_msg *,
+	    struct msg_periph_offline *, char *, size_t);
+void	msg_interval_begin(struct wire_writer *, const struct msg_interval *);
+void	msg_interval_row(struct wire_writer *, uint32_t agent,
+	    const uint32_t *fields);
+int	msg_interval_decode(const struct wire_msg *, struct msg_interval *,
+	    char *, size_t);
+void	msg_interval_row_get(const uint8_t *, uint32_t *agent,
+	    uint32_t *fields);
+void	msg_discard_encode(struct wire_writer *, const struct msg_discard *);
+int	msg_discard_decode(const struct wire_msg *, struct msg_discard *,
+	    char *, size_t);
+void	msg_epoch_encode(struct wire_writer *, uint32_t type,
+	    const struct msg_epoch *);
+int	msg_epoch_decode(const struct wire_msg *, struct msg_epoch *, char *,
+	    size_t);
+void	msg_set_agent_encode(struct wire_writer *,
+	    const struct msg_set_agent *);
+int	msg_set_agent_decode(const struct wire_msg *, struct msg_set_agent *,
+	    char *, size_t);
 
 #endif /* WIRE_H */

@@ -1,0 +1,370 @@
+/*
+ * Encoders and checked decoders of pgemu's internal messages: PG side <->
+ * router, PG side <-> PG side, PIM <-> ACD.  Layouts are in wire.h; every
+ * decoder checks the fixed part, the counts against the length, and the
+ * floating text, and names the message type in its error.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "wire.h"
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint16_t
+get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* The optional TEXT field after a fixed part. */
+static int
+msg_text(struct wire_reader *r, const struct wire_msg *m, char *text,
+    size_t textlen, char *err, size_t errlen)
+{
+	const uint8_t	*data;
+	uint16_t	 tag, len;
+	int		 rc;
+
+	text[0] = '\0';
+	while ((rc = wire_next_flt(r, &tag, &data, &len)) == 1)
+		if (tag == TAG_TEXT &&
+		    wire_flt_string(data, len, text, textlen) == -1) {
+			snprintf(err, errlen, "%s: text is not a valid string",
+			    wire_type_name(m->type));
+			return -1;
+		}
+	if (rc == -1) {
+		snprintf(err, errlen, "%s: floating field runs past the end",
+		    wire_type_name(m->type));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+msg_short(const struct wire_msg *m, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: fixed part truncated",
+	    wire_type_name(m->type));
+	return -1;
+}
+
+void
+msg_agent_put(struct wire_writer *w, const struct msg_agent *a)
+{
+	wire_u32(w, a->id);
+	wire_u16(w, a->state);
+	wire_u16(w, a->before_call);
+	wire_u32(w, a->ms_in_state);
+	wire_u32(w, (uint32_t)a->reason);
+}
+
+void
+msg_agent_get(const uint8_t *p, struct msg_agent *a)
+{
+	a->id = get32(p);
+	a->state = get16(p + 4);
+	a->before_call = get16(p + 6);
+	a->ms_in_state = get32(p + 8);
+	a->reason = (int32_t)get32(p + 12);
+}
+
+/* AGENT_STATES or ACD_AGENTS header; count records must follow. */
+void
+msg_agents_begin(struct wire_writer *w, uint32_t type, uint32_t peripheral,
+    uint32_t epoch, uint8_t kind, uint8_t last, uint16_t count)
+{
+	wire_begin(w, type);
+	wire_u32(w, peripheral);
+	wire_u32(w, epoch);
+	wire_u8(w, kind);
+	wire_u8(w, last);
+	wire_u16(w, count);
+}
+
+int
+msg_agents_decode(const struct wire_msg *m, struct msg_agents *a, char *err,
+    size_t errlen)
+{
+	struct wire_reader r;
+	size_t		   i;
+
+	wire_reader_init(&r, m);
+	if (wire_get_u32(&r, &a->peripheral) == -1 ||
+	    wire_get_u32(&r, &a->epoch) == -1 ||
+	    wire_get_u8(&r, &a->kind) == -1 ||
+	    wire_get_u8(&r, &a->last) == -1 ||
+	    wire_get_u16(&r, &a->count) == -1)
+		return msg_short(m, err, errlen);
+	if (a->kind < AGENTS_CHANGE || a->kind > AGENTS_RELOGIN) {
+		snprintf(err, errlen, "%s: unknown kind %u",
+		    wire_type_name(m->type), a->kind);
+		return -1;
+	}
+	if (a->count > MSG_AGENTS_MAX ||
+	    (size_t)a->count * MSG_AGENT_LEN != m->len - r.off) {
+		snprintf(err, errlen, "%s: %u agents do not fit %u bytes",
+		    wire_type_name(m->type), a->count, m->len);
+		return -1;
+	}
+	a->recs = m->body + r.off;
+	for (i = 0; i < a->count; i++) {
+		uint16_t st = get16(a->recs + i * MSG_AGENT_LEN + 4);
+		uint16_t bc = get16(a->recs + i * MSG_AGENT_LEN + 6);
+
+		if (st > 14 || bc > 14) {
+			snprintf(err, errlen, "%s: agent %u: bad state %u/%u",
+			    wire_type_name(m->type),
+			    get32(a->recs + i * MSG_AGENT_LEN), st, bc);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+msg_pg_status_encode(struct wire_writer *w, const struct msg_pg_status *s)
+{
+	wire_begin(w, MSG_PG_STATUS);
+	wire_u32(w, s->peripheral);
+	wire_u8(w, s->side);
+	wire_u8(w, s->acd_up);
+	wire_u8(w, s->pim_active);
+	wire_u8(w, s->resigning);
+	wire_u32(w, s->epoch);
+}
+
+int
+msg_pg_status_decode(const struct wire_msg *m, struct msg_pg_status *s,
+    char *err, size_t errlen)
+{
+	struct wire_reader r;
+
+	wire_reader_init(&r, m);
+	if (wire_get_u32(&r, &s->peripheral) == -1 ||
+	    wire_get_u8(&r, &s->side) == -1 ||
+	    wire_get_u8(&r, &s->acd_up) == -1 ||
+	    wire_get_u8(&r, &s->pim_active) == -1 ||
+	    wire_get_u8(&r, &s->resigning) == -1 ||
+	    wire_get_u32(&r, &s->epoch) == -1)
+		return msg_short(m, err, errlen);
+	if (s->side != 'A' && s->side != 'B') {
+		snprintf(err, errlen, "PG_STATUS: bad side 0x%02x", s->side);
+		return -1;
+	}
+	return 0;
+}
+
+void
+msg_grant_encode(struct wire_writer *w, const struct msg_grant *g)
+{
+	wire_begin(w, MSG_GRANT);
+	wire_u32(w, g->peripheral);
+	wire_u32(w, g->epoch);
+	wire_u32(w, g->reason);
+	wire_flt_str(w, TAG_TEXT, g->text);
+}
+
+int
+msg_grant_decode(const struct wire_msg *m, struct msg_grant *g, char *err,
+    size_t errlen)
+{
+	struct wire_reader r;
+
+	wire_reader_init(&r, m);
+	if (wire_get_u32(&r, &g->peripheral) == -1 ||
+	    wire_get_u32(&r, &g->epoch) == -1 ||
+	    wire_get_u32(&r, &g->reason) == -1)
+		return msg_short(m, err, errlen);
+	return msg_text(&r, m, g->text, sizeof(g->text), err, errlen);
+}
+
+void
+msg_offline_encode(struct wire_writer *w, const struct msg_periph_offline *o)
+{
+	wire_begin(w, MSG_PERIPH_OFFLINE);
+	wire_u32(w, o->peripheral);
+	wire_u32(w, o->epoch);
+	wire_u32(w, o->rule);
+	wire_u32(w, (uint32_t)o->reason_code);
+	wire_flt_str(w, TAG_TEXT, o->text);
+}
+
+int
+msg_offline_decode(const struct wire_msg *m, struct msg_periph_offline *o,
+    char *err, size_t errlen)
+{
+	struct wire_reader r;
+	uint32_t	   code;
+
+	wire_reader_init(&r, m);
+	if (wire_get_u32(&r, &o->peripheral) == -1 ||
+	    wire_get_u32(&r, &o->epoch) == -1 ||
+	    wire_get_u32(&r, &o->rule) == -1 ||
+	    wire_get_u32(&r, &code) == -1)
+		return msg_short(m, err, errlen);
+	o->reason_code = (int32_t)code;
+	return msg_text(&r, m, o->text, sizeof(o->text), err, errlen);
+}
+
+/* INTERVAL header; i->count rows must follow (msg_interval_row). */
+void
+msg_interval_begin(struct wire_writer *w, const struct msg_interval *i)
+{
+	wire_begin(w, MSG_INTERVAL);
+	wire_u32(w, i->peripheral);
+	wire_u32(w, i->epoch);
+	wire_u32(w, i->seq);
+	wire_u32(w, i->start);
+	wire_u32(w, i->length);
+	wire_u8(w, i->incomplete);
+	wire_u8(w, i->side);
+	wire_u16(w, i->count);
+}
+
+void
+msg_interval_row(struct wire_writer *w, uint32_t agent,
+    const uint32_t *fields)
+{
+	int	f;
+
+	wire_u32(w, agent);
+	for (f = 0; f < IVL_NFIELDS; f++)
+		wire_u32(w, fields[f]);
+}
+
+void
+msg_interval_row_get(const uint8_t *p, uint32_t *agent, uint32_t *fields)
+{
+	int	f;
+
+	*agent = get32(p);
+	for (f = 0; f < IVL_NFIELDS; f++)
+		fields[f] = get32(p + 4 + 4 * f);
+}
+
+int
+msg_interval_decode(const struct wire_msg *m, struct msg_interval *i,
+    char *err, size_t errlen)
+{
+	struct wire_reader r;
+
+	wire_reader_init(&r, m);
+	if (wire_get_u32(&r, &i->peripheral) == -1 ||
+	    wire_get_u32(&r, &i->epoch) == -1 ||
+	    wire_get_u32(&r, &i->seq) == -1 ||
+	    wire_get_u32(&r, &i->start) == -1 ||
+	    wire_get_u32(&r, &i->length) == -1 ||
+	    wire_get_u8(&r, &i->incomplete) == -1 ||
+	    wire_get_u8(&r, &i->side) == -1 ||
+	    wire_get_u16(&r, &i->count) == -1)
+		return msg_short(m, err, errlen);
+	if ((size_t)i->count * MSG_IVL_ROW_LEN != m->len - r.off) {
+		snprintf(err, errlen, "INTERVAL: %u rows do not fit %u bytes",
+		    i->count, m->len);
+		return -1;
+	}
+	if (i->length == 0 || i->incomplete > 1) {
+		snprintf(err, errlen, "INTERVAL: bad length %u or flag %u",
+		    i->length, i->incomplete);
+		return -1;
+	}
+	i->rows = m->body + r.off;
+	return 0;
+}
+
+void
+msg_discard_encode(struct wire_writer *w, const struct msg_discard *d)
+{
+	wire_begin(w, MSG_DISCARD);
+	wire_u32(w, d->peripheral);
+	wire_u32(w, d->seq);
+	wire_u32(w, d->rule);
+	wire_u32(w, d->interval_start);
+	wire_u32(w, d->rows);
+	wire_u32(w, d->intervals);
+	wire_u8(w, d->side);
+	wire_flt_str(w, TAG_TEXT, d->text);
+}
+
+int
+msg_discard_decode(const struct wire_msg *m, struct msg_discard *d,
+    char *err, size_t errlen)
+{
+	struct wire_reader r;
+
+	wire_reader_init(&r, m);
+	if (wire_get_u32(&r, &d->peripheral) == -1 ||
+	    wire_get_u32(&r, &d->seq) == -1 ||
+	    wire_get_u32(&r, &d->rule) == -1 ||
+	    wire_get_u32(&r, &d->interval_start) == -1 ||
+	    wire_get_u32(&r, &d->rows) == -1 ||
+	    wire_get_u32(&r, &d->intervals) == -1 ||
+	    wire_get_u8(&r, &d->side) == -1)
+		return msg_short(m, err, errlen);
+	return msg_text(&r, m, d->text, sizeof(d->text), err, errlen);
+}
+
+void
+msg_epoch_encode(struct wire_writer *w, uint32_t type,
+    const struct msg_epoch *e)
+{
+	wire_begin(w, type);
+	wire_u32(w, e->a);
+	wire_u32(w, e->b);
+	wire_u8(w, e->flags);
+	if (e->text[0] != '\0')
+		wire_flt_str(w, TAG_TEXT, e->text);
+}
+
+int
+msg_epoch_decode(const struct wire_msg *m, struct msg_epoch *e, char *err,
+    size_t errlen)
+{
+	struct wire_reader r;
+
+	wire_reader_init(&r, m);
+	if (wire_get_u32(&r, &e->a) == -1 || wire_get_u32(&r, &e->b) == -1 ||
+	    wire_get_u8(&r, &e->flags) == -1)
+		return msg_short(m, err, errlen);
+	return msg_text(&r, m, e->text, sizeof(e->text), err, errlen);
+}
+
+void
+msg_set_agent_encode(struct wire_writer *w, const struct msg_set_agent *s)
+{
+	wire_begin(w, MSG_ACD_SET_AGENT);
+	wire_u32(w, s->epoch);
+	wire_u32(w, s->id);
+	wire_u16(w, s->state);
+	wire_u32(w, (uint32_t)s->reason);
+}
+
+int
+msg_set_agent_decode(const struct wire_msg *m, struct msg_set_agent *s,
+    char *err, size_t errlen)
+{
+	struct wire_reader r;
+	uint32_t	   reason;
+
+	wire_reader_init(&r, m);
+	if (wire_get_u32(&r, &s->epoch) == -1 ||
+	    wire_get_u32(&r, &s->id) == -1 ||
+	    wire_get_u16(&r, &s->state) == -1 ||
+	    wire_get_u32(&r, &reason) == -1)
+		return msg_short(m, err, errlen);
+	s->reason = (int32_t)reason;
+	if (s->state > 14) {
+		snprintf(err, errlen, "ACD_SET_AGENT: bad state %u", s->state);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,543 @@
+/*
+ * The PIM's reporting data, on the active PG side: a mirror of every
+ * agent's state, the interval accumulation per agent (time in each state,
+ * calls handled), and reliable delivery of closed intervals to the router:
+ * sequence numbers, acknowledgements, a queue in memory and a spool file.
+ * While the router is away, intervals wait and go when it returns: none
+ * lost, none twice (the router stores each row once, by its key).
+ *
+ * The only loss is R1's: when the PIM fails, its ACD link goes or the ACD
+ * goes, what it has not delivered is deleted, and the deletion itself is
+ * queued for the router (pgemu_discard) like any record.  A spool file
+ * found at start-up was left by a run that failed: R1 again.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pgemu.h"
+#include "wire.h"
+
+struct pim_agent {
+	uint32_t	 id;
+	int		 state;
+	int		 before_call;
+	uint64_t	 since_ms;	/* monotonic, per the ACD */
+	uint64_t	 acc_ms;	/* accounted up to */
+	uint32_t	 f[IVL_NFIELDS];
+};
+
+struct pim_entry {
+	uint32_t	 seq;
+	uint32_t	 type;
+	uint32_t	 start;		/* interval start */
+	uint32_t	 rows;
+	uint8_t		*frame;
+	size_t		 len;
+	int		 sent;
+	struct pim_entry *next;
+};
+
+struct pim {
+	struct node	*node;
+	char		 side;
+	struct pim_agent *agents;
+	int		  nagents;
+	int		  active;
+	uint32_t	  epoch;
+	uint32_t	  ivl_start;	/* current interval */
+	int		  ivl_incomplete;
+	struct event	 *ev_interval;
+	struct pim_entry *queue, **tail;
+	uint32_t	  next_seq;
+	char		  spool[PGEMU_PATH_MAX];
+	FILE		 *spoolf;
+	struct link	 *router;
+	uint64_t	  delivered, intervals_closed, rows_discarded;
+	uint32_t	  queued_rows;
+};
+
+static void	pim_interval_cb(evutil_socket_t, short, void *);
+
+static struct pim_agent *
+pim_agent(struct pim *p, uint32_t id)
+{
+	int	lo = 0, hi = p->nagents - 1;
+
+	while (lo <= hi) {
+		int mid = (lo + hi) / 2;
+
+		if (p->agents[mid].id == id)
+			return &p->agents[mid];
+		if (p->agents[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
+
+static void
+pim_spool_write(struct pim *p, const uint8_t *frame, size_t len)
+{
+	if (p->spoolf == NULL)
+		return;
+	if (fwrite(frame, 1, len, p->spoolf) != len || fflush(p->spoolf) != 0)
+		log_warn("spool %s", p->spool);
+}
+
+/* An acknowledgement in the spool: a DELIVERY_ACK frame of its own. */
+static void
+pim_spool_ack(struct pim *p, uint32_t seq)
+{
+	struct wire_writer	w;
+	struct msg_epoch	e;
+
+	memset(&e, 0, sizeof(e));
+	e.a = seq;
+	msg_epoch_encode(&w, MSG_DELIVERY_ACK, &e);
+	if (wire_end(&w, WIRE_MAX_BODY, NULL) == 0)
+		pim_spool_write(p, w.buf, w.len);
+	wire_writer_free(&w);
+}
+
+static void
+pim_spool_reset(struct pim *p)
+{
+	struct pim_entry *e;
+
+	if (p->spoolf == NULL)
+		return;
+	if (ftruncate(fileno(p->spoolf), 0) == -1)
+		log_warn("spool %s: truncate", p->spool);
+	rewind(p->spoolf);
+	for (e = p->queue; e != NULL; e = e->next)
+		pim_spool_write(p, e->frame, e->len);
+}
+
+static void
+pim_send(struct pim *p, struct pim_entry *e)
+{
+	struct wire_writer	w;
+
+	if (p->router == NULL || !link_is_up(p->router))
+		return;
+	memset(&w, 0, sizeof(w));
+	wire_bytes(&w, e->frame, e->len);
+	if (link_send(p->router, &w) == 0)
+		e->sent = 1;
+}
+
+/* Queue a finished frame for the router (and the spool); it takes w. */
+static void
+pim_enqueue(struct pim *p, struct wire_writer *w, uint32_t seq, uint32_t
+    start, uint32_t rows)
+{
+	struct pim_entry	*e = xcalloc(1, sizeof(*e));
+	struct wire_msg		 m;
+
+	if (wire_end(w, WIRE_MAX_BODY, &m) == -1)
+		fatalx("pim: a queued record does not fit a message");
+	e->seq = seq;
+	e->type = m.type;
+	e->start = start;
+	e->rows = rows;
+	e->frame = w->buf;
+	e->len = w->len;
+	memset(w, 0, sizeof(*w));
+	*p->tail = e;
+	p->tail = &e->next;
+	if (e->type == MSG_INTERVAL)
+		p->queued_rows += rows;
+	pim_spool_write(p, e->frame, e->len);
+	pim_send(p, e);
+}
+
+/* Time in state up to now goes to the agents' rows. */
+static void
+pim_account(struct pim *p, struct pim_agent *a, uint64_t now)
+{
+	if (now > a->acc_ms)
+		ivl_add(a->f, a->state, (uint32_t)(now - a->acc_ms));
+	a->acc_ms = now;
+	(void)p;
+}
+
+static void
+pim_arm_interval(struct pim *p)
+{
+	uint32_t	len = (uint32_t)p->node->cfg->interval_s;
+	double		now = wall_now();
+	double		next = (double)ivl_start_of((uint32_t)now, len) + len;
+	struct timeval	tv;
+	int		ms = (int)((next - now) * 1000) + 1;
+
+	ms_to_tv(ms, &tv);
+	evtimer_add(p->ev_interval, &tv);
+}
+
+/*
+ * Close the current interval: one row per agent that was logged on in it,
+ * in as many INTERVAL messages as the link's limit needs.
+ */
+static void
+pim_close_interval(struct pim *p, uint32_t end)
+{
+	uint32_t	 len = (uint32_t)p->node->cfg->interval_s;
+	uint64_t	 now = mono_ms();
+	int		 per = (p->node->cfg->max_message - 24) / MSG_IVL_ROW_LEN;
+	int		 i, n, rows = 0;
+
+	if (per > MSG_AGENTS_MAX)
+		per = MSG_AGENTS_MAX;
+	for (i = 0; i < p->nagents; i++) {
+		pim_account(p, &p->agents[i], now);
+		rows += p->agents[i].f[IVL_LOGGED_ON] > 0;
+	}
+	for (i = 0; i < p->nagents && rows > 0; ) {
+		struct wire_writer	w;
+		struct msg_interval	iv;
+		int			j, cnt = 0;
+
+		for (j = i; j < p->nagents && cnt < per; j++)
+			cnt += p->agents[j].f[IVL_LOGGED_ON] > 0;
+		memset(&iv, 0, sizeof(iv));
+		iv.peripheral = (uint32_t)p->node->cfg->peripheral_id;
+		iv.epoch = p->epoch;
+		iv.seq = p->next_seq++;
+		iv.start = p->ivl_start;
+		iv.length = len;
+		iv.incomplete = (uint8_t)p->ivl_incomplete;
+		iv.side = (uint8_t)p->side;
+		iv.count = (uint16_t)cnt;
+		msg_interval_begin(&w, &iv);
+		for (n = i; n < j; n++)
+			if (p->agents[n].f[IVL_LOGGED_ON] > 0)
+				msg_interval_row(&w, p->agents[n].id,
+				    p->agents[n].f);
+		pim_enqueue(p, &w, iv.seq, iv.start, (uint32_t)cnt);
+		i = j;
+	}
+	for (i = 0; i < p->nagents; i++)
+		memset(p->agents[i].f, 0, sizeof(p->agents[i].f));
+	p->intervals_closed++;
+	log_debug("interval %u closed: %d rows%s", p->ivl_start, rows,
+	    p->ivl_incomplete ? " (incomplete)" : "");
+	p->ivl_start = end;
+	p->ivl_incomplete = 0;
+}
+
+static void
+pim_interval_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pim	*p = arg;
+	uint32_t	 len = (uint32_t)p->node->cfg->interval_s;
+	uint32_t	 cur = ivl_start_of((uint32_t)wall_now(), len);
+
+	(void)fd;
+	(void)what;
+	if (p->active && cur > p->ivl_start)
+		pim_close_interval(p, cur);
+	pim_arm_interval(p);
+}
+
+/*
+ * R1: delete what has not been delivered (the interval in progress and
+ * every queued interval), and queue the record of the deletion.
+ */
+void
+pim_discard(struct pim *p, const char *why)
+{
+	struct pim_entry	**ep, *e;
+	struct wire_writer	  w;
+	struct msg_discard	  d;
+	uint32_t		  rows = 0, intervals = 0, last = 0, first = 0;
+	int			  i, partial = 0;
+
+	for (i = 0; i < p->nagents; i++)
+		partial += p->agents[i].f[IVL_LOGGED_ON] > 0 ||
+		    (p->active && agent_logged_in(p->agents[i].state));
+	for (ep = &p->queue; (e = *ep) != NULL; ) {
+		if (e->type != MSG_INTERVAL) {
+			ep = &e->next;
+			continue;
+		}
+		rows += e->rows;
+		if (e->start != last)
+			intervals++;
+		if (first == 0 || e->start < first)
+			first = e->start;
+		last = e->start;
+		*ep = e->next;
+		free(e->frame);
+		free(e);
+	}
+	p->tail = &p->queue;
+	while (*p->tail != NULL)
+		p->tail = &(*p->tail)->next;
+	p->queued_rows = 0;
+	if (partial > 0 && p->active) {
+		rows += (uint32_t)partial;
+		intervals++;
+		if (first == 0)
+			first = p->ivl_start;
+	}
+	for (i = 0; i < p->nagents; i++)
+		memset(p->agents[i].f, 0, sizeof(p->agents[i].f));
+	pim_spool_reset(p);
+	if (rows == 0)
+		return;
+	p->rows_discarded += rows;
+	evt_emit(1, "data_discarded", json_pack("{s:i, s:i, s:i, s:s}",
+	    "peripheral", p->node->cfg->peripheral_id, "intervals",
+	    (int)intervals, "rows", (int)rows, "reason", why),
+	    "deleted undelivered reporting data of peripheral %d: %u "
+	    "intervals, %u agent rows (%s)", p->node->cfg->peripheral_id,
+	    intervals, rows, why);
+	memset(&d, 0, sizeof(d));
+	d.peripheral = (uint32_t)p->node->cfg->peripheral_id;
+	d.seq = p->next_seq++;
+	d.rule = 1;
+	d.interval_start = first;
+	d.rows = rows;
+	d.intervals = intervals;
+	d.side = (uint8_t)p->side;
+	snprintf(d.text, sizeof(d.text), "%s", why);
+	msg_discard_encode(&w, &d);
+	pim_enqueue(p, &w, d.seq, first, rows);
+}
+
+/* Read a spool left behind: what it holds was never delivered. */
+static void
+pim_spool_load(struct pim *p)
+{
+	FILE		*f = fopen(p->spool, "r");
+	uint8_t		 hdr[WIRE_HDR_LEN], *buf = NULL;
+	uint32_t	 type, len, max_seq = 0;
+	char		 err[160];
+
+	if (f == NULL)
+		return;
+	while (fread(hdr, 1, WIRE_HDR_LEN, f) == WIRE_HDR_LEN) {
+		struct wire_msg	    m;
+		struct msg_interval iv;
+		struct msg_discard  d;
+		struct msg_epoch    e;
+		struct wire_writer  w;
+
+		if (wire_check_header(hdr, WIRE_MAX_BODY, &type, &len, err,
+		    sizeof(err)) == -1) {
+			log_warnx("spool %s: %s; the rest is ignored", p->spool,
+			    err);
+			break;
+		}
+		buf = xreallocarray(buf, 1, WIRE_HDR_LEN + (size_t)len);
+		memcpy(buf, hdr, WIRE_HDR_LEN);
+		if (fread(buf + WIRE_HDR_LEN, 1, len, f) != len)
+			break;
+		m.type = type;
+		m.len = len;
+		m.body = buf + WIRE_HDR_LEN;
+		memset(&w, 0, sizeof(w));
+		wire_bytes(&w, buf, WIRE_HDR_LEN + len);
+		if (type == MSG_INTERVAL &&
+		    msg_interval_decode(&m, &iv, err, sizeof(err)) == 0) {
+			pim_enqueue(p, &w, iv.seq, iv.start, iv.count);
+			max_seq = iv.seq > max_seq ? iv.seq : max_seq;
+		} else if (type == MSG_DISCARD &&
+		    msg_discard_decode(&m, &d, err, sizeof(err)) == 0) {
+			pim_enqueue(p, &w, d.seq, d.interval_start, d.rows);
+			max_seq = d.seq > max_seq ? d.seq : max_seq;
+		} else if (type == MSG_DELIVERY_ACK &&
+		    msg_epoch_decode(&m, &e, err, sizeof(err)) == 0) {
+			wire_writer_free(&w);
+			pim_ack(p, e.a);
+		} else
+			wire_writer_free(&w);
+	}
+	free(buf);
+	fclose(f);
+	p->next_seq = max_seq + 1;
+}
+
+struct pim *
+pim_new(struct node *n, struct link *router)
+{
+	struct pim	*p = xcalloc(1, sizeof(*p));
+	int		 i, j;
+
+	p->node = n;
+	p->side = n->self->side;
+	p->router = router;
+	p->tail = &p->queue;
+	p->next_seq = 1;
+	p->nagents = n->cfg->nagents;
+	p->agents = xcalloc((size_t)p->nagents, sizeof(*p->agents));
+	for (i = 0; i < p->nagents; i++) {
+		p->agents[i].id = (uint32_t)n->cfg->agents[i].id;
+		p->agents[i].state = AS_LOGOUT;
+	}
+	for (i = 1; i < p->nagents; i++)
+		for (j = i; j > 0 && p->agents[j - 1].id > p->agents[j].id;
+		    j--) {
+			struct pim_agent t = p->agents[j];
+
+			p->agents[j] = p->agents[j - 1];
+			p->agents[j - 1] = t;
+		}
+	p->ev_interval = evtimer_new(n->base, pim_interval_cb, p);
+	snprintf(p->spool, sizeof(p->spool), "%s/%s.spool", n->cfg->state_dir,
+	    n->self->name);
+	pim_spool_load(p);
+	if ((p->spoolf = fopen(p->spool, "w")) == NULL)
+		log_warn("spool %s: not kept on disk", p->spool);
+	if (p->queue != NULL) {
+		/* Left by a run that failed: R1. */
+		struct pim_entry *e;
+
+		p->active = 0;
+		pim_discard(p, "left undelivered by a previous run of this "
+		    "side that ended");
+		for (e = p->queue; e != NULL; e = e->next)
+			e->sent = 0;
+	}
+	pim_spool_reset(p);
+	pim_arm_interval(p);
+	return p;
+}
+
+void
+pim_free(struct pim *p)
+{
+	struct pim_entry *e, *next;
+
+	if (p == NULL)
+		return;
+	for (e = p->queue; e != NULL; e = next) {
+		next = e->next;
+		free(e->frame);
+		free(e);
+	}
+	if (p->spoolf != NULL)
+		fclose(p->spoolf);
+	event_free(p->ev_interval);
+	free(p->agents);
+	free(p);
+}
+
+/* The PIM starts counting: the interval in progress is incomplete. */
+void
+pim_activate(struct pim *p, uint32_t epoch)
+{
+	uint32_t	len = (uint32_t)p->node->cfg->interval_s;
+	uint32_t	now = (uint32_t)wall_now();
+	int		i;
+
+	p->active = 1;
+	p->epoch = epoch;
+	p->ivl_start = ivl_start_of(now, len);
+	p->ivl_incomplete = now != p->ivl_start;
+	for (i = 0; i < p->nagents; i++) {
+		memset(p->agents[i].f, 0, sizeof(p->agents[i].f));
+		p->agents[i].acc_ms = mono_ms();
+	}
+}
+
+void
+pim_deactivate(struct pim *p)
+{
+	p->active = 0;
+}
+
+/* ACD agent records into the mirror; returns how many changed. */
+int
+pim_update(struct pim *p, const struct msg_agent *recs, int n)
+{
+	uint64_t	now = mono_ms();
+	int		i, changed = 0;
+
+	for (i = 0; i < n; i++) {
+		struct pim_agent *a = pim_agent(p, recs[i].id);
+
+		if (a == NULL)
+			continue;
+		pim_account(p, a, now);
+		if (p->active && ivl_call_handled(a->state, recs[i].state))
+			a->f[IVL_CALLS]++;
+		changed += a->state != recs[i].state;
+		a->state = recs[i].state;
+		a->before_call = recs[i].before_call;
+		a->since_ms = now - recs[i].ms_in_state;
+	}
+	return changed;
+}
+
+/* Every queued record that has not gone out, now the router is there. */
+void
+pim_flush(struct pim *p, int resend)
+{
+	struct pim_entry *e;
+
+	for (e = p->queue; e != NULL; e = e->next)
+		if (resend || !e->sent)
+			pim_send(p, e);
+}
+
+void
+pim_ack(struct pim *p, uint32_t seq)
+{
+	struct pim_entry **ep, *e;
+
+	for (ep = &p->queue; (e = *ep) != NULL; ep = &e->next)
+		if (e->seq == seq) {
+			*ep = e->next;
+			if (p->tail == &e->next)
+				p->tail = ep;
+			if (e->type == MSG_INTERVAL)
+				p->queued_rows -= e->rows;
+			free(e->frame);
+			free(e);
+			p->delivered++;
+			if (p->queue == NULL)
+				pim_spool_reset(p);
+			else
+				pim_spool_ack(p, seq);
+			return;
+		}
+}
+
+json_t *
+pim_json(const struct pim *p)
+{
+	const struct pim_entry	*e;
+	int			 n = 0;
+
+	for (e = p->queue; e != NULL; e = e->next)
+		n++;
+	return json_pack("{s:b, s:i, s:i, s:b, s:i, s:i, s:I, s:I, s:I, s:s}",
+	    "counting", p->active, "interval", (int)p->ivl_start,
+	    "interval_length", p->node->cfg->interval_s,
+	    "interval_incomplete", p->ivl_incomplete,
+	    "queued", n, "queued_rows", (int)p->queued_rows,
+	    "delivered", (json_int_t)p->delivered,
+	    "intervals_closed", (json_int_t)p->intervals_closed,
+	    "rows_discarded", (json_int_t)p->rows_discarded,
+	    "spool", p->spool);
+}
+
+/* The mirror of one agent, for the relogin of R8. */
+int
+pim_agent_state(const struct pim *p, int i, struct msg_agent *m)
+{
+	if (i < 0 || i >= p->nagents)
+		return -1;
+	m->id = p->agents[i].id;
+	m->state = (uint16_t)p->agents[i].state;
+	m->before_call = (uint16_t)p->agents[i].before_call;
+	m->ms_in_state = (uint32_t)(mono_ms() - p->agents[i].since_ms);
+	m->reason = 0;
+	return 0;
+}
