@@ -23,12 +23,31 @@
 #include "pgemu.h"
 #include "wire.h"
 
+/* A login-session row waiting to be written (write-behind). */
+struct db_op {
+	int		 logout;	/* Agent_Logout too */
+	uint32_t	 peripheral, agent;
+	double		 t, login, duration;
+	int		 event, state;
+	int32_t		 reason;
+	const char	*rule;		/* static strings only */
+};
+
+#define DB_FLUSH_QUIET_MS	20	/* write once the burst is over */
+#define DB_FLUSH_MAX_MS		1000	/* ... but never later than this */
+
 struct db {
 	sqlite3		*h;
+	struct db_op	*ops;
+	size_t		 nops, cap;
+	uint64_t	 first_op_ms;
+	struct event	*ev_flush;
 	sqlite3_stmt	*ins_interval, *ins_logout, *ins_event, *ins_discard,
 			*ins_activation, *set_meta, *get_meta;
 	int		 in_tx;
 };
+
+static void	db_flush_cb(evutil_socket_t, short, void *);
 
 static const char *const db_schema =
 	"PRAGMA journal_mode=WAL;"
@@ -68,13 +87,20 @@ static const char *const db_schema =
 void
 db_time(double t, char *buf, size_t len)
 {
+	static double	last = -1;
+	static char	cached[40];
 	time_t		secs = (time_t)t;
 	struct tm	tm;
 	char		b[32];
 
-	gmtime_r(&secs, &tm);
-	strftime(b, sizeof(b), "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%03d", b, (int)((t - (double)secs) * 1000));
+	if (t != last) {	/* a batch of rows shares one time */
+		gmtime_r(&secs, &tm);
+		strftime(b, sizeof(b), "%Y-%m-%d %H:%M:%S", &tm);
+		snprintf(cached, sizeof(cached), "%s.%03d", b,
+		    (int)((t - (double)secs) * 1000));
+		last = t;
+	}
+	snprintf(buf, len, "%s", cached);
 }
 
 static sqlite3_stmt *
@@ -88,15 +114,17 @@ db_prepare(struct db *db, const char *sql)
 }
 
 struct db *
-db_open(const char *path, char *err, size_t errlen)
+db_open(struct event_base *base, const char *path, char *err, size_t errlen)
 {
 	struct db	*db = xcalloc(1, sizeof(*db));
 	char		*msg = NULL;
 
+	db->ev_flush = evtimer_new(base, db_flush_cb, db);
 	if (sqlite3_open(path, &db->h) != SQLITE_OK) {
 		snprintf(err, errlen, "history database %s: %s", path,
 		    sqlite3_errmsg(db->h));
 		sqlite3_close(db->h);
+		event_free(db->ev_flush);
 		free(db);
 		return NULL;
 	}
@@ -105,6 +133,7 @@ db_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "history database %s: %s", path, msg);
 		sqlite3_free(msg);
 		sqlite3_close(db->h);
+		event_free(db->ev_flush);
 		free(db);
 		return NULL;
 	}
@@ -139,6 +168,9 @@ db_close(struct db *db)
 {
 	if (db == NULL)
 		return;
+	db_flush(db);
+	event_free(db->ev_flush);
+	free(db->ops);
 	if (db->in_tx)
 		db_commit(db);
 	sqlite3_finalize(db->ins_interval);
@@ -218,22 +250,113 @@ db_interval(struct db *db, const struct msg_interval *iv, uint32_t agent,
 	return sqlite3_changes(db->h) > 0;
 }
 
+static void
+db_write_event(struct db *db, const struct db_op *op)
+{
+	sqlite3_stmt	*st = db->ins_event;
+
+	bind_time(st, 1, op->t);
+	sqlite3_bind_int64(st, 2, op->agent);
+	sqlite3_bind_int64(st, 3, op->peripheral);
+	bind_time(st, 4, op->login);
+	sqlite3_bind_int(st, 5, op->event);
+	sqlite3_bind_int(st, 6, agent_state_db(op->state));
+	sqlite3_bind_int(st, 7, op->reason);
+	sqlite3_bind_int64(st, 8, (int64_t)op->duration);
+	if (op->rule != NULL)
+		sqlite3_bind_text(st, 9, op->rule, -1, SQLITE_STATIC);
+	db_step(db, st);
+}
+
+static void
+db_write_logout(struct db *db, const struct db_op *op)
+{
+	sqlite3_stmt	*st = db->ins_logout;
+
+	bind_time(st, 1, op->t);
+	sqlite3_bind_int64(st, 2, op->agent);
+	sqlite3_bind_int64(st, 3, op->peripheral);
+	bind_time(st, 4, op->login);
+	sqlite3_bind_int64(st, 5, (int64_t)op->duration);
+	sqlite3_bind_int(st, 6, op->reason);
+	if (op->rule != NULL)
+		sqlite3_bind_text(st, 7, op->rule, -1, SQLITE_STATIC);
+	db_step(db, st);
+}
+
+/* Write every queued row in one transaction. */
+void
+db_flush(struct db *db)
+{
+	size_t	i;
+
+	if (db->nops == 0)
+		return;
+	event_del(db->ev_flush);
+	db_begin(db);
+	for (i = 0; i < db->nops; i++) {
+		if (db->ops[i].logout)
+			db_write_logout(db, &db->ops[i]);
+		db_write_event(db, &db->ops[i]);
+	}
+	db_commit(db);
+	log_debug("history database: %zu session rows written", db->nops);
+	db->nops = 0;
+}
+
+static void
+db_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	db_flush(arg);
+}
+
+/*
+ * Queue a row.  Rows are written once a burst is over (a failover logs
+ * out and back in every agent at once), so the real-time path never waits
+ * for the disk: the product's Logger, too, writes behind the CallRouter.
+ */
+static void
+db_queue(struct db *db, const struct db_op *op)
+{
+	struct timeval	tv;
+	uint64_t	now = mono_ms();
+	int		ms = DB_FLUSH_QUIET_MS;
+
+	if (db->nops == db->cap) {
+		db->cap = db->cap ? db->cap * 2 : 1024;
+		db->ops = xreallocarray(db->ops, db->cap, sizeof(*db->ops));
+	}
+	if (db->nops == 0)
+		db->first_op_ms = now;
+	db->ops[db->nops++] = *op;
+	if (now - db->first_op_ms + (uint64_t)ms > DB_FLUSH_MAX_MS)
+		ms = (int)(DB_FLUSH_MAX_MS - (int)(now - db->first_op_ms));
+	if (ms < 0)
+		ms = 0;
+	ms_to_tv(ms, &tv);
+	evtimer_add(db->ev_flush, &tv);
+}
+
 void
 db_logout(struct db *db, uint32_t peripheral, uint32_t agent, double login,
     double logout, int32_t reason, const char *rule)
 {
-	sqlite3_stmt	*st = db->ins_logout;
+	struct db_op	op;
 
-	bind_time(st, 1, logout);
-	sqlite3_bind_int64(st, 2, agent);
-	sqlite3_bind_int64(st, 3, peripheral);
-	bind_time(st, 4, login);
-	sqlite3_bind_int64(st, 5, login > 0 ? (int64_t)(logout - login) : 0);
-	sqlite3_bind_int(st, 6, reason);
-	sqlite3_bind_text(st, 7, rule, -1, SQLITE_STATIC);
-	db_step(db, st);
-	db_event(db, peripheral, agent, logout, login, DB_EVENT_LOGOUT,
-	    AS_LOGOUT, reason, login > 0 ? logout - login : 0, rule);
+	memset(&op, 0, sizeof(op));
+	op.logout = 1;
+	op.peripheral = peripheral;
+	op.agent = agent;
+	op.t = logout;
+	op.login = login;
+	op.duration = login > 0 ? logout - login : 0;
+	op.event = DB_EVENT_LOGOUT;
+	op.state = AS_LOGOUT;
+	op.reason = reason;
+	op.rule = rule;
+	db_queue(db, &op);
 }
 
 void
@@ -241,19 +364,19 @@ db_event(struct db *db, uint32_t peripheral, uint32_t agent, double t,
     double login, int event, int state, int32_t reason, double duration,
     const char *rule)
 {
-	sqlite3_stmt	*st = db->ins_event;
+	struct db_op	op;
 
-	bind_time(st, 1, t);
-	sqlite3_bind_int64(st, 2, agent);
-	sqlite3_bind_int64(st, 3, peripheral);
-	bind_time(st, 4, login);
-	sqlite3_bind_int(st, 5, event);
-	sqlite3_bind_int(st, 6, agent_state_db(state));
-	sqlite3_bind_int(st, 7, reason);
-	sqlite3_bind_int64(st, 8, (int64_t)duration);
-	if (rule != NULL)
-		sqlite3_bind_text(st, 9, rule, -1, SQLITE_STATIC);
-	db_step(db, st);
+	memset(&op, 0, sizeof(op));
+	op.peripheral = peripheral;
+	op.agent = agent;
+	op.t = t;
+	op.login = login;
+	op.duration = duration;
+	op.event = event;
+	op.state = state;
+	op.reason = reason;
+	op.rule = rule;
+	db_queue(db, &op);
 }
 
 void

@@ -215,8 +215,12 @@ link_close(struct link *l)
 {
 	if (l->bev != NULL) {
 		/* Best effort: what is queued (a BYE) goes out first. */
-		if (l->fd != -1 && l->state != LINK_CONNECT)
-			evbuffer_write(bufferevent_get_output(l->bev), l->fd);
+		if (l->fd != -1 && l->state != LINK_CONNECT) {
+			struct evbuffer *out = bufferevent_get_output(l->bev);
+
+			evbuffer_unfreeze(out, 1);
+			evbuffer_write(out, l->fd);
+		}
 		bufferevent_free(l->bev);	/* closes the socket */
 		l->bev = NULL;
 	}
@@ -584,8 +588,10 @@ link_count_type(struct link *l, uint32_t type, int out)
 int
 link_send(struct link *l, struct wire_writer *w)
 {
-	struct wire_msg	m;
-	int		rc = -1;
+	struct wire_msg	 m;
+	struct evbuffer	*out;
+	size_t		 off = 0;
+	int		 rc = -1;
 
 	if (l->bev == NULL || l->frozen || l->state == LINK_CONNECT) {
 		wire_writer_free(w);
@@ -597,7 +603,18 @@ link_send(struct link *l, struct wire_writer *w)
 		wire_writer_free(w);
 		return -1;
 	}
-	if (bufferevent_write(l->bev, w->buf, w->len) == 0) {
+	out = bufferevent_get_output(l->bev);
+	/* Nothing waiting: send now, not on the next turn of the loop. */
+	if (evbuffer_get_length(out) == 0 && l->fd != -1 &&
+	    l->state != LINK_CONNECT) {
+		ssize_t n = send(l->fd, w->buf, w->len, MSG_NOSIGNAL |
+		    MSG_DONTWAIT);
+
+		if (n > 0)
+			off = (size_t)n;
+	}
+	if (off == w->len || bufferevent_write(l->bev, w->buf + off,
+	    w->len - off) == 0) {
 		l->stats.msgs_out++;
 		l->stats.bytes_out += w->len;
 		link_count_type(l, m.type, 1);

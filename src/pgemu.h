@@ -392,7 +392,8 @@ struct msg_interval;
 #define DB_EVENT_LOGOUT		2
 #define DB_EVENT_NOT_READY	3
 void		 db_time(double, char *, size_t);
-struct db	*db_open(const char *, char *, size_t);
+struct db	*db_open(struct event_base *, const char *, char *, size_t);
+void		 db_flush(struct db *);
 void		 db_close(struct db *);
 void		 db_begin(struct db *);
 void		 db_commit(struct db *);

@@ -48,6 +48,9 @@ struct router {
 	uint32_t	 epoch;		/* of the active side */
 	uint32_t	 max_epoch;
 	int		 last_loss;	/* GRANT_* of the next grant */
+	int		 aftermath;	/* GRANT_* of a loss not applied yet */
+	char		 aftermath_side;
+	int		 aftermath_rows;
 	char		 last_loss_text[160];
 	int		 online;
 	double		 online_since, offline_since;
@@ -110,8 +113,8 @@ router_offline(struct router *r, int rule, int32_t code, const char *why)
 {
 	uint32_t	 periph = (uint32_t)r->node->cfg->peripheral_id;
 	double		 now = wall_now();
-	int		 i, n = 0, logout_rule = rule == 6 ? 6 : 3;
-	char		 rtag[8];
+	int		 i, n = 0;
+	const char	*rtag = rule == 6 ? "R6" : "R3";
 
 	if (r->online || r->offline_since == 0) {
 		r->online = 0;
@@ -122,8 +125,6 @@ router_offline(struct router *r, int rule, int32_t code, const char *why)
 		    "peripheral", (int)periph, "reason", why),
 		    "peripheral %u offline: %s", periph, why);
 	}
-	snprintf(rtag, sizeof(rtag), "R%d", logout_rule);
-	db_begin(r->db);
 	for (i = 0; i < r->nagents; i++) {
 		struct rt_agent *a = &r->agents[i];
 
@@ -136,7 +137,6 @@ router_offline(struct router *r, int rule, int32_t code, const char *why)
 		a->reason = code;
 		n++;
 	}
-	db_commit(r->db);
 	if (n == 0)
 		return;
 	if (rule == 6) {
@@ -155,40 +155,57 @@ router_offline(struct router *r, int rule, int32_t code, const char *why)
 		    "(reason code %d)", n, periph, (int)code);
 }
 
-/* The active side no longer holds the PIM. */
+/*
+ * The active side no longer holds the PIM.  What that does to the data
+ * and the agents (R1, R2, R3 or R6/R7) is applied by router_aftermath(),
+ * after the next grant has gone out, so the takeover does not wait for
+ * the history database.
+ */
 static void
 router_lose(struct router *r, int why, const char *text)
 {
 	struct rt_side	*s = &r->sides[r->active];
 	uint32_t	 periph = (uint32_t)r->node->cfg->peripheral_id;
-	int		 rows;
 
 	evt_emit(5, "pim_lost", json_pack("{s:i, s:s, s:i, s:s}", "peripheral",
 	    (int)periph, "side", s->side == 'A' ? "A" : "B", "epoch",
 	    (int)r->epoch, "reason", text), "PIM %u of side %c (epoch %u) "
 	    "lost: %s", periph, s->side, r->epoch, text);
+	r->aftermath = why;
+	r->aftermath_side = s->side;
+	r->aftermath_rows = router_logged_in(r);
+	r->active = -1;
+	r->last_loss = why;
+	snprintf(r->last_loss_text, sizeof(r->last_loss_text), "%s", text);
+	node_update_summary(r->node);
+}
+
+static void
+router_aftermath(struct router *r)
+{
+	uint32_t	 periph = (uint32_t)r->node->cfg->peripheral_id;
+	const char	*text = r->last_loss_text;
+	int		 why = r->aftermath, rows = r->aftermath_rows;
+	char		 side = r->aftermath_side;
+
+	r->aftermath = 0;
 	if (why == GRANT_PEER_LOST) {
 		/* R1: what the side had not delivered died with it. */
-		rows = router_logged_in(r);
 		db_discard(r->db, periph, ivl_start_of((uint32_t)wall_now(),
 		    (uint32_t)r->node->cfg->interval_s), 1, (uint32_t)rows,
-		    "R1", s->side, text);
+		    "R1", side, text);
 		r->discards++;
 		evt_emit(1, "data_discarded", json_pack("{s:i, s:s, s:i, s:i,"
-		    " s:s}", "peripheral", (int)periph, "side", s->side == 'A' ?
+		    " s:s}", "peripheral", (int)periph, "side", side == 'A' ?
 		    "A" : "B", "intervals", 1, "rows", rows, "reason", text),
 		    "undelivered reporting data of peripheral %u died with "
 		    "side %c: the current interval, %d agent rows", periph,
-		    s->side, rows);
+		    side, rows);
 		router_offline(r, 6, REASON_CTI_FAILURE, text);
 	} else if (r->online)
 		router_offline(r, why == GRANT_PEER_RESIGNED ? 6 : 2,
 		    why == GRANT_PEER_RESIGNED ? REASON_CTI_FAILURE :
 		    REASON_PERIPHERAL_RESTART, text);
-	r->active = -1;
-	r->last_loss = why;
-	snprintf(r->last_loss_text, sizeof(r->last_loss_text), "%s", text);
-	node_update_summary(r->node);
 }
 
 static void
@@ -252,9 +269,7 @@ router_decide(struct router *r)
 			router_lose(r, GRANT_PEER_IDLE, text);
 		}
 	}
-	if (r->active >= 0 || !r->settled)
-		return;
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 2 && r->active < 0 && r->settled; i++) {
 		s = &r->sides[i];
 		if (!link_is_up(s->link) || !s->reported || s->granted ||
 		    !s->st.acd_up || s->st.pim_active || s->st.resigning)
@@ -264,6 +279,8 @@ router_decide(struct router *r)
 	}
 	if (best != NULL)
 		router_grant(r, best);
+	if (r->aftermath != 0)
+		router_aftermath(r);
 }
 
 static void
@@ -336,7 +353,6 @@ router_agents_msg(struct router *r, struct rt_side *s,
 
 	if (!router_current(r, s, m->epoch, "agent states"))
 		return;
-	db_begin(r->db);
 	for (i = 0; i < m->count; i++) {
 		struct msg_agent	 ma;
 		struct rt_agent		*a;
@@ -363,7 +379,6 @@ router_agents_msg(struct router *r, struct rt_side *s,
 		a->since = now - ma.ms_in_state / 1000.0;
 		a->reason = ma.reason;
 	}
-	db_commit(r->db);
 	if (m->kind == AGENTS_CHANGE || !m->last || r->online)
 		return;
 	r->online = 1;
@@ -537,7 +552,8 @@ router_init(struct node *n, char *err, size_t errlen)
 	r->last_loss = GRANT_FIRST;
 	snprintf(r->last_loss_text, sizeof(r->last_loss_text),
 	    "first side to reach the ACD");
-	if ((r->db = db_open(n->cfg->history_db, err, errlen)) == NULL)
+	if ((r->db = db_open(n->base, n->cfg->history_db, err,
+	    errlen)) == NULL)
 		return -1;
 	r->max_epoch = (uint32_t)db_get_meta(r->db, "max_epoch", 0);
 	r->nagents = n->cfg->nagents;
