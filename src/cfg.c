@@ -222,10 +222,15 @@ cfg_error(struct cfg_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
 	ctx->nerrs++;
 }
 
-/* The table pattern of a setting: member names under nodes become '*'. */
+/*
+ * The path of a setting.  As a table pattern, member names under nodes
+ * become '*' and list elements '[]'; as a concrete path (for messages),
+ * they stay names and become [N], counted from 1.
+ */
 static void
-cfg_pattern(const config_setting_t *s, char *out, size_t outlen)
+cfg_path(const config_setting_t *s, char *out, size_t outlen, int concrete)
 {
+	char			 idx[16];
 	const config_setting_t	*chain[32];
 	int			 n = 0, i;
 	size_t			 o = 0;
@@ -239,14 +244,18 @@ cfg_pattern(const config_setting_t *s, char *out, size_t outlen)
 		const config_setting_t	*p = config_setting_parent(chain[i]);
 		const char		*seg = config_setting_name(chain[i]);
 
-		if (config_setting_is_list(p))
+		if (config_setting_is_list(p) && concrete) {
+			snprintf(idx, sizeof(idx), "[%d]",
+			    config_setting_index(chain[i]) + 1);
+			seg = idx;
+		} else if (config_setting_is_list(p))
 			seg = "[]";
-		else if (i == n - 2 && strcmp(out, "nodes") == 0)
+		else if (i == n - 2 && strcmp(out, "nodes") == 0 && !concrete)
 			seg = "*";
 		if (seg == NULL)
 			seg = "?";
 		o += (size_t)snprintf(out + o, o < outlen ? outlen - o : 0,
-		    "%s%s", o ? "." : "", seg);
+		    "%s%s", o && seg != idx ? "." : "", seg);
 	}
 }
 
@@ -414,18 +423,19 @@ cfg_check_tree(struct cfg_ctx *ctx, const config_setting_t *parent)
 	for (i = 0; i < n; i++) {
 		config_setting_t	*s;
 		const struct cfg_setting *t;
-		char			 pattern[256];
+		char			 pattern[256], path[256];
 
 		s = config_setting_get_elem(parent, (unsigned)i);
 		if (config_setting_is_list(parent) &&
 		    !config_setting_is_group(s))
 			continue;	/* reported with the list */
-		cfg_pattern(s, pattern, sizeof(pattern));
+		cfg_path(s, pattern, sizeof(pattern), 0);
+		cfg_path(s, path, sizeof(path), 1);
 		if ((t = cfg_find(pattern)) == NULL) {
-			cfg_error(ctx, s, "unknown setting \"%s\"", pattern);
+			cfg_error(ctx, s, "unknown setting \"%s\"", path);
 			continue;
 		}
-		cfg_check_value(ctx, s, t, pattern);
+		cfg_check_value(ctx, s, t, path);
 		if ((t->type == T_GROUP && config_setting_is_group(s)) ||
 		    (t->type == T_LIST && config_setting_is_list(s)))
 			cfg_check_tree(ctx, s);
@@ -510,9 +520,13 @@ cfg_fill_under(struct cfg_ctx *ctx, config_setting_t *s, const char *want,
 		}
 		if (config_setting_get_member(s, leaf) != NULL)
 			return;
-		if (t->flags & F_REQUIRED)
-			cfg_error(ctx, s, "%s.%s: missing", cur[0] ? cur :
-			    "(top)", leaf);
+		if (t->flags & F_REQUIRED) {
+			char path[256];
+
+			cfg_path(s, path, sizeof(path), 1);
+			cfg_error(ctx, s, "%s%s%s: missing", path,
+			    path[0] ? "." : "", leaf);
+		}
 		else if (t->def != NULL || t->type == T_GROUP)
 			cfg_add_default(s, t, leaf);
 		return;
@@ -524,7 +538,7 @@ cfg_fill_under(struct cfg_ctx *ctx, config_setting_t *s, const char *want,
 		config_setting_t *c = config_setting_get_elem(s, (unsigned)i);
 		char		  pat[256];
 
-		cfg_pattern(c, pat, sizeof(pat));
+		cfg_path(c, pat, sizeof(pat), 0);
 		if (strncmp(want, pat, strlen(pat)) == 0 &&
 		    (want[strlen(pat)] == '.' || want[strlen(pat)] == '\0'))
 			cfg_fill_under(ctx, c, want, pat, t, leaf);
