@@ -766,9 +766,9 @@ cfg_check_lab(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 			cfg_error(ctx, config_setting_get_member(s, "address"),
 			    "nodes.%s.address: \"%s\" is not an IPv4 or IPv6 "
 			    "address", a->name, a->address);
-		if (strlen(a->name) >= PGEMU_NAME_MAX - 1)
-			cfg_error(ctx, s, "nodes.%s: node name too long",
-			    a->name);
+		if (strlen(config_setting_name(s)) > PGEMU_NAME_MAX - 1)
+			cfg_error(ctx, s, "nodes.%s: node name longer than %d",
+			    config_setting_name(s), PGEMU_NAME_MAX - 1);
 		for (j = 0; j < i; j++)
 			if (cf->nodes[j].port == a->port &&
 			    strcmp(cf->nodes[j].address, a->address) == 0)
@@ -814,6 +814,10 @@ cfg_check_lab(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 				cfg_error(ctx, config_setting_get_elem(list,
 				    (unsigned)i), "mrds: MRD id %d appears "
 				    "twice", cf->mrds[i].id);
+	if (strlen(cf->history_db) >= sizeof(cf->history_db) - 1)
+		cfg_error(ctx, config_lookup(c, "lab.history_db"),
+		    "lab.history_db: the path under lab.state_dir is longer "
+		    "than %zu", sizeof(cf->history_db) - 2);
 	if (cf->backoff_min_ms > cf->backoff_max_ms)
 		cfg_error(ctx, config_lookup(c, "reconnect"), "reconnect: "
 		    "min_ms %d is over max_ms %d", cf->backoff_min_ms,

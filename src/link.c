@@ -660,6 +660,9 @@ link_dispatch(struct link *l, const struct wire_msg *m)
 	case MSG_HEARTBEAT:
 		l->stats.hb_in++;
 		return;
+	case MSG_HELLO:
+		link_proto_error(l, "unexpected HELLO on an open link");
+		return;
 	case MSG_HELLO_ACK:
 		if (l->state != LINK_HELLO || !l->client) {
 			link_proto_error(l, "unexpected HELLO_ACK");
