@@ -41,11 +41,8 @@ evt_emit(int rule, const char *name, json_t *fields, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (rule > 0) {
+	if (rule > 0)
 		snprintf(rtag, sizeof(rtag), "R%d", rule);
-		log_info("[%s] %s", rtag, msg);
-	} else
-		log_info("%s", msg);
 
 	e = fields != NULL ? fields : json_object();
 	json_object_set_new(e, "seq", json_integer((json_int_t)++evt_seq));
@@ -55,6 +52,16 @@ evt_emit(int rule, const char *name, json_t *fields, const char *fmt, ...)
 	json_object_set_new(e, "rule", rule > 0 ? json_string(rtag) :
 	    json_null());
 	json_object_set_new(e, "message", json_string(msg));
+	if (log_to_journal()) {
+		char line[1100];
+
+		snprintf(line, sizeof(line), "%s%s%s%s", rule > 0 ? "[" : "",
+		    rule > 0 ? rtag : "", rule > 0 ? "] " : "", msg);
+		log_journal_send(LOG_INFO, line, e);
+	} else if (rule > 0)
+		log_info("[%s] %s", rtag, msg);
+	else
+		log_info("%s", msg);
 	if (evt_sink != NULL)
 		evt_sink(e, evt_sink_arg);
 	json_decref(evt_ring[evt_seq % EVT_RING]);

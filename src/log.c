@@ -1,6 +1,9 @@
 /*
  * Logging, OpenBSD-shaped: stderr in the foreground (-f), syslog (ident
- * pgemud, facility daemon) otherwise.  Every line starts with the node name.
+ * pgemud, facility daemon) otherwise, and under systemd the journal, with
+ * the same ident and facility plus structured fields (NODE, EVENT, RULE,
+ * PERIPHERAL, AGENT, ...) that journald forwards to syslog as one line.
+ * Every line starts with the node name.
  */
 #include "config.h"
 
@@ -10,9 +13,16 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <ctype.h>
+#include <sys/uio.h>
+
+#include <systemd/sd-journal.h>
 
 #include "pgemu.h"
 
+static int	 log_journal;
 static int	 log_fg = 1;
 static int	 log_verb;
 static char	 log_nodename[PGEMU_NAME_MAX] = "pgemud";
@@ -22,7 +32,9 @@ log_init(int foreground, int verbose)
 {
 	log_fg = foreground;
 	log_verb = verbose;
-	if (!log_fg)
+	/* systemd connects our output to the journal: talk to it directly. */
+	log_journal = !log_fg && getenv("JOURNAL_STREAM") != NULL;
+	if (!log_fg && !log_journal)
 		openlog("pgemud", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	tzset();
 }
@@ -63,9 +75,68 @@ log_vmsg(int pri, const char *fmt, va_list ap)
 		fprintf(stderr, "%s.%03ld %s: %s\n", tbuf,
 		    ts.tv_nsec / 1000000, log_nodename, msg);
 		fflush(stderr);
-	} else
+	} else if (log_journal)
+		log_journal_send(pri, msg, NULL);
+	else
 		syslog(pri, "%s: %s", log_nodename, msg);
 	errno = saved;
+}
+
+/*
+ * One journal entry: the syslog-compatible fields, then every scalar
+ * field of the event, its name in capitals (PERIPHERAL=5000, RULE=R5).
+ */
+void
+log_journal_send(int pri, const char *msg, json_t *fields)
+{
+	struct iovec	 iov[40];
+	char		*bufs[40];
+	int		 n = 0, i;
+	const char	*key;
+	json_t		*v;
+
+	if (!log_journal)
+		return;
+	xasprintf(&bufs[n++], "MESSAGE=%s: %s", log_nodename, msg);
+	xasprintf(&bufs[n++], "PRIORITY=%d", pri);
+	xasprintf(&bufs[n++], "SYSLOG_IDENTIFIER=pgemud");
+	xasprintf(&bufs[n++], "SYSLOG_FACILITY=%d", LOG_DAEMON >> 3);
+	xasprintf(&bufs[n++], "SYSLOG_PID=%d", (int)getpid());
+	xasprintf(&bufs[n++], "NODE=%s", log_nodename);
+	json_object_foreach(fields, key, v) {
+		char	name[48];
+		size_t	k;
+
+		if (n >= 40 || strcmp(key, "message") == 0 ||
+		    strcmp(key, "node") == 0 || strcmp(key, "time") == 0 ||
+		    strcmp(key, "seq") == 0)
+			continue;
+		for (k = 0; key[k] != '\0' && k < sizeof(name) - 1; k++)
+			name[k] = isalnum((unsigned char)key[k]) ?
+			    (char)toupper((unsigned char)key[k]) : '_';
+		name[k] = '\0';
+		if (json_is_string(v))
+			xasprintf(&bufs[n++], "%s=%s", name,
+			    json_string_value(v));
+		else if (json_is_integer(v))
+			xasprintf(&bufs[n++], "%s=%lld", name,
+			    (long long)json_integer_value(v));
+		else if (json_is_boolean(v))
+			xasprintf(&bufs[n++], "%s=%d", name, json_is_true(v));
+	}
+	for (i = 0; i < n; i++) {
+		iov[i].iov_base = bufs[i];
+		iov[i].iov_len = strlen(bufs[i]);
+	}
+	sd_journal_sendv(iov, n);
+	for (i = 0; i < n; i++)
+		free(bufs[i]);
+}
+
+int
+log_to_journal(void)
+{
+	return log_journal;
 }
 
 static void

@@ -45,6 +45,8 @@ void		 log_vmsg(int, const char *, va_list) __printflike(2, 0);
 __dead void	 fatal(const char *, ...) __printflike(1, 2);
 __dead void	 fatalx(const char *, ...) __printflike(1, 2);
 void		 log_escape(char *, size_t, const void *, size_t);
+void		 log_journal_send(int, const char *, json_t *);
+int		 log_to_journal(void);
 
 /* agent.c */
 enum agent_state {			/* CTI AgentState (GED-188) */

@@ -31,6 +31,7 @@ usage(int rc)
 	fprintf(rc ? stderr : stdout,
 	    "usage: pgemud -c FILE -n NODE [-f] [-v]\n"
 	    "       pgemud -c FILE --check-config | --dump-config\n"
+	    "       pgemud -c FILE --list-nodes\n"
 	    "       pgemud --version | --settings-man\n"
 	    "  -c, --config FILE   the lab file (default %s)\n"
 	    "  -n, --node NODE     the node this process plays\n"
@@ -97,11 +98,13 @@ main(int argc, char *argv[])
 		{ "dump-config",	no_argument, NULL, 'D' },
 		{ "version",		no_argument, NULL, 'V' },
 		{ "settings-man",	no_argument, NULL, 'M' },
+		{ "list-nodes",		no_argument, NULL, 'L' },
 		{ "help",		no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char		*file = PGEMU_DEFAULT_CONFIG, *name = NULL;
 	int			 ch, fg = 0, verbose = 0, check = 0, dump = 0;
+	int			 list = 0;
 	int			 nerrs, i;
 	struct cfg		*cf;
 	struct event_base	*base;
@@ -137,6 +140,9 @@ main(int argc, char *argv[])
 		case 'M':
 			cfg_man_settings(stdout);
 			return 0;
+		case 'L':
+			list = 1;
+			break;
 		case 'h':
 			usage(0);
 		default:
@@ -159,6 +165,12 @@ main(int argc, char *argv[])
 		    name);
 		cfg_free(cf);
 		return 1;
+	}
+	if (list) {
+		for (i = 0; i < cf->nnodes; i++)
+			printf("%s\n", cf->nodes[i].name);
+		cfg_free(cf);
+		return 0;
 	}
 	if (check) {
 		printf("%s: OK: lab %s, %d nodes, %d agents, %d MRDs\n", file,
