@@ -933,10 +933,13 @@ cfg_man_settings(FILE *out)
 
 	for (i = 0; i < NSETTINGS; i++) {
 		const struct cfg_setting *t = &settings[i];
+		const char		 *h;
 
 		fprintf(out, ".TP\n.B %s\n", t->path);
 		fprintf(out, "%s", cfg_type_names[t->type]);
-		if (t->type == T_INT || t->type == T_FLOAT)
+		if (t->type == T_INT)
+			fprintf(out, ", %.0f to %.0f", t->min, t->max);
+		else if (t->type == T_FLOAT)
 			fprintf(out, ", %g to %g", t->min, t->max);
 		else if (t->type == T_INTS)
 			fprintf(out, " (at most 8)");
@@ -958,6 +961,9 @@ cfg_man_settings(FILE *out)
 			fprintf(out, "; default empty");
 		else if (t->def != NULL)
 			fprintf(out, "; default %s", t->def);
-		fprintf(out, ".\n%s\n", t->help);
+		fprintf(out, ".\n");
+		for (h = t->help; *h != '\0'; h++)	/* a hyphen, not a dash */
+			fprintf(out, *h == '-' ? "\\-" : "%c", *h);
+		fputc('\n', out);
 	}
 }

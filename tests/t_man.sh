@@ -1,0 +1,176 @@
+#!/bin/sh
+# The manual pages: they format without a warning, the SETTINGS section of
+# pgemu.conf(5) is exactly what the daemon prints, and pgemuctl(1) documents
+# every command word of pgemuctl's usage.
+#
+#   (a) every man/*.[1-8] passes the check lintian runs,
+#         LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 \
+#             man --warnings -E UTF-8 -l -Tutf8 -Z FILE >/dev/null
+#       and groff -ww -man -Tutf8 -z FILE, both silent on stderr, and
+#       holds no blank line;
+#   (b) the lines between the markers
+#         .\" BEGIN GENERATED SETTINGS (pgemud --settings-man)
+#         .\" END GENERATED SETTINGS
+#       of man/pgemu.conf.5 are byte for byte the output of
+#       "$PGEMUD --settings-man";
+#   (c) every literal word of the command lines of "$PGEMUCTL -h" appears
+#       in bold in man/pgemuctl.1.
+#
+#   tests/t_man.sh [--update]
+#
+# --update first rewrites the generated block of man/pgemu.conf.5 from the
+# current pgemud, then checks.  Environment: PGEMU_SRCDIR (the source tree;
+# default: this script's parent directory), PGEMUD (default src/pgemud in
+# the current directory), PGEMUCTL (default: pgemuctl next to PGEMUD).
+# Prints one PASS, FAIL or SKIP line per check.  Exits 0 when all pass,
+# 1 when one fails, 77 (skipped) when man or groff is missing and the
+# other checks pass.
+set -u
+
+update=0
+case ${1:-} in
+--update)	update=1 ;;
+"")		;;
+*)		echo "usage: $0 [--update]" >&2; exit 2 ;;
+esac
+
+srcdir=${PGEMU_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+pgemud=${PGEMUD:-src/pgemud}
+pgemuctl=${PGEMUCTL:-$(dirname "$pgemud")/pgemuctl}
+conf5=$srcdir/man/pgemu.conf.5
+ctl1=$srcdir/man/pgemuctl.1
+begin='.\" BEGIN GENERATED SETTINGS (pgemud --settings-man)'
+end='.\" END GENERATED SETTINGS'
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/t_man.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM
+
+failed=0
+skipped=0
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; failed=1; }
+skip() { echo "SKIP: $*"; skipped=1; }
+
+# Where the markers are: "BEGIN END" line numbers, or nothing if they are
+# not there exactly once each, in that order.
+markers() {
+	# Through the environment: awk -v would take \" for an escape.
+	B=$begin E=$end awk '
+		$0 == ENVIRON["B"] { nb++; lb = NR }
+		$0 == ENVIRON["E"] { ne++; le = NR }
+		END { if (nb == 1 && ne == 1 && lb < le) print lb, le }' "$1"
+}
+
+# (b) first, so that --update leaves a page that the lint then checks.
+if [ ! -x "$pgemud" ]; then
+	fail "settings: no executable pgemud at $pgemud (set PGEMUD)"
+elif ! "$pgemud" --settings-man >"$tmp/generated" 2>"$tmp/err"; then
+	fail "settings: $pgemud --settings-man failed:"
+	cat "$tmp/err"
+elif [ -z "$(markers "$conf5")" ]; then
+	fail "settings: $conf5 lacks the markers, once each, in order:"
+	echo "  $begin"
+	echo "  $end"
+else
+	# shellcheck disable=SC2046 # two line numbers, split on purpose
+	set -- $(markers "$conf5")
+	if [ $update = 1 ]; then
+		{ sed -n "1,$1p" "$conf5"
+		  cat "$tmp/generated"
+		  sed -n "$2,\$p" "$conf5"; } >"$tmp/new" &&
+		    cat "$tmp/new" >"$conf5" &&
+		    echo "updated: $conf5 from $pgemud --settings-man"
+		# shellcheck disable=SC2046
+		set -- $(markers "$conf5")
+	fi
+	sed -n "$(($1 + 1)),$(($2 - 1))p" "$conf5" >"$tmp/current"
+	if cmp -s "$tmp/current" "$tmp/generated"; then
+		pass "settings: man/pgemu.conf.5 matches pgemud --settings-man"
+	else
+		fail "settings: man/pgemu.conf.5 differs from pgemud --settings-man:"
+		diff -u "$tmp/current" "$tmp/generated" |
+		    sed -e "1s|.*|--- man/pgemu.conf.5 (generated block)|" \
+			-e "2s|.*|+++ pgemud --settings-man|"
+		echo "hint: regenerate it with: tests/t_man.sh --update"
+		echo "      (PGEMU_SRCDIR=$srcdir PGEMUD=$pgemud)"
+	fi
+fi
+
+# (a) The pages format without a warning, and hold no blank line (which
+# man(7) reads as a vertical space).
+pages=$(ls "$srcdir"/man/*.[1-8] 2>/dev/null)
+have_tools=1
+if ! command -v man >/dev/null 2>&1 || ! man --version >/dev/null 2>&1 ||
+    ! command -v groff >/dev/null 2>&1; then
+	have_tools=0
+fi
+[ -n "$pages" ] || fail "lint: no manual page in $srcdir/man"
+for page in $pages; do
+	name=${page##*/}
+	if grep -n '^[[:space:]]*$' "$page" >"$tmp/blank"; then
+		fail "lint: $name has blank lines:" \
+		    "$(cut -d: -f1 "$tmp/blank" | tr '\n' ' ')"
+	fi
+	if [ $have_tools = 0 ]; then
+		skip "lint: $name: man (man-db) or groff is missing"
+		continue
+	fi
+	LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 \
+	    man --warnings -E UTF-8 -l -Tutf8 -Z "$page" \
+	    >/dev/null 2>"$tmp/man.err"
+	rc_man=$?
+	LC_ALL=C.UTF-8 groff -ww -man -Tutf8 -z "$page" \
+	    >/dev/null 2>"$tmp/groff.err"
+	rc_groff=$?
+	if [ $rc_man = 0 ] && [ $rc_groff = 0 ] &&
+	    [ ! -s "$tmp/man.err" ] && [ ! -s "$tmp/groff.err" ]; then
+		pass "lint: $name"
+	else
+		fail "lint: $name (man exit $rc_man, groff exit $rc_groff)"
+		sed 's/^/  man: /' "$tmp/man.err"
+		sed 's/^/  groff: /' "$tmp/groff.err"
+	fi
+done
+
+# (c) pgemuctl(1) documents every command word of pgemuctl -h: the literal
+# (lower-case) words of each command line of a "...commands:" section, up
+# to the description column.
+if [ ! -x "$pgemuctl" ]; then
+	fail "commands: no executable pgemuctl at $pgemuctl (set PGEMUCTL)"
+elif ! "$pgemuctl" -h >"$tmp/usage" 2>&1; then
+	fail "commands: $pgemuctl -h failed:"
+	cat "$tmp/usage"
+else
+	awk '
+		/^[^ ]/ { insec = ($0 ~ /commands:[ \t]*$/); next }
+		insec && /^  [^ ]/ {
+			line = substr($0, 3)
+			if (match(line, /   */))
+				line = substr(line, 1, RSTART - 1)
+			gsub(/[][|]/, " ", line)
+			n = split(line, w, " ")
+			for (i = 1; i <= n; i++)
+				if (w[i] ~ /^[a-z][a-z0-9_-]*$/ && !seen[w[i]]++)
+					print w[i]
+		}' "$tmp/usage" >"$tmp/words"
+	# The bold text of the page, with \- as -.
+	grep -E '^\.(B|BR|RB|BI|IB)( |$)|\\fB' "$ctl1" |
+	    sed 's/\\-/-/g' >"$tmp/bold"
+	missing=""
+	while read -r w; do
+		grep -qw -e "$w" "$tmp/bold" || missing="$missing $w"
+	done <"$tmp/words"
+	if [ ! -s "$tmp/words" ]; then
+		fail "commands: no command found in $pgemuctl -h"
+	elif [ -n "$missing" ]; then
+		fail "commands: man/pgemuctl.1 does not document:$missing"
+	else
+		pass "commands: man/pgemuctl.1 documents" \
+		    "$(wc -l <"$tmp/words" | tr -d ' ') words of pgemuctl -h"
+	fi
+fi
+
+[ $failed = 1 ] && exit 1
+[ $skipped = 1 ] && exit 77
+exit 0
