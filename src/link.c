@@ -215,7 +215,8 @@ link_close(struct link *l)
 {
 	if (l->bev != NULL) {
 		/* Best effort: what is queued (a BYE) goes out first. */
-		if (l->fd != -1 && l->state != LINK_CONNECT) {
+		if (l->fd != -1 && l->state != LINK_CONNECT && !l->frozen &&
+		    l->state != LINK_FROZEN_LOST) {
 			struct evbuffer *out = bufferevent_get_output(l->bev);
 
 			evbuffer_unfreeze(out, 1);
@@ -418,10 +419,11 @@ link_change_state(struct link *l, enum link_state next, enum link_event ev,
 			l->backoff_ms = l->backoff_max_ms;
 		break;
 	case LINK_FROZEN:
+		/* What is sent now waits in the output, as TCP would. */
 		event_del(l->ev_hb);
 		event_del(l->ev_stable);
 		if (l->bev != NULL)
-			bufferevent_disable(l->bev, EV_READ);
+			bufferevent_disable(l->bev, EV_READ | EV_WRITE);
 		break;
 	case LINK_FROZEN_LOST:
 		event_del(l->ev_hold);
@@ -485,13 +487,15 @@ link_fsm(struct link *l, enum link_event ev, const char *why)
 	case LEV_FAULT_THAW:
 		l->frozen = 0;
 		if (l->state == LINK_FROZEN) {
+			/* The partition heals in time: what waited goes. */
 			link_change_state(l, LINK_UP, ev, why);
 			link_start_hold(l);
 			if (l->bev != NULL) {
-				bufferevent_enable(l->bev, EV_READ);
+				bufferevent_enable(l->bev, EV_READ | EV_WRITE);
 				event_active(l->ev_more, 0, 0);
 			}
 		} else if (l->state == LINK_FROZEN_LOST) {
+			/* Too late: the connection is gone, and what waited. */
 			link_close(l);
 			l->backoff_ms = l->backoff_min_ms;
 			link_change_state(l, l->client ? LINK_CONNECT :
@@ -593,7 +597,8 @@ link_send(struct link *l, struct wire_writer *w)
 	size_t		 off = 0;
 	int		 rc = -1;
 
-	if (l->bev == NULL || l->frozen || l->state == LINK_CONNECT) {
+	if (l->bev == NULL || l->state == LINK_CONNECT ||
+	    l->state == LINK_FROZEN_LOST) {
 		wire_writer_free(w);
 		return -1;
 	}
@@ -605,8 +610,7 @@ link_send(struct link *l, struct wire_writer *w)
 	}
 	out = bufferevent_get_output(l->bev);
 	/* Nothing waiting: send now, not on the next turn of the loop. */
-	if (evbuffer_get_length(out) == 0 && l->fd != -1 &&
-	    l->state != LINK_CONNECT) {
+	if (evbuffer_get_length(out) == 0 && l->fd != -1 && !l->frozen) {
 		ssize_t n = send(l->fd, w->buf, w->len, MSG_NOSIGNAL |
 		    MSG_DONTWAIT);
 
@@ -796,8 +800,14 @@ link_attach(struct link *l, struct bufferevent *bev, const char *peer_addr,
 int
 link_fault(struct link *l, const char *action, char *err, size_t errlen)
 {
-	if (strcmp(action, "down") == 0)
+	if (strcmp(action, "down") == 0) {
+		if (l->state == LINK_ADMIN_DOWN) {
+			snprintf(err, errlen, "link %s is already down by a "
+			    "fault", l->name);
+			return -1;
+		}
 		link_fsm(l, LEV_FAULT_DOWN, "fault injected: down");
+	}
 	else if (strcmp(action, "up") == 0) {
 		if (l->state != LINK_ADMIN_DOWN) {
 			snprintf(err, errlen, "link %s is not down by a fault",

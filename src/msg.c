@@ -140,6 +140,7 @@ msg_pg_status_encode(struct wire_writer *w, const struct msg_pg_status *s)
 	wire_u8(w, s->pim_active);
 	wire_u8(w, s->resigning);
 	wire_u32(w, s->epoch);
+	wire_u32(w, s->peer_epoch);
 }
 
 int
@@ -154,7 +155,8 @@ msg_pg_status_decode(const struct wire_msg *m, struct msg_pg_status *s,
 	    wire_get_u8(&r, &s->acd_up) == -1 ||
 	    wire_get_u8(&r, &s->pim_active) == -1 ||
 	    wire_get_u8(&r, &s->resigning) == -1 ||
-	    wire_get_u32(&r, &s->epoch) == -1)
+	    wire_get_u32(&r, &s->epoch) == -1 ||
+	    wire_get_u32(&r, &s->peer_epoch) == -1)
 		return msg_short(m, err, errlen);
 	if (s->side != 'A' && s->side != 'B') {
 		snprintf(err, errlen, "PG_STATUS: bad side 0x%02x", s->side);

@@ -53,6 +53,7 @@ struct pg {
 };
 
 static void	pg_send_status(struct pg *);
+static void	pg_send_peer_state(struct pg *);
 
 static void
 pg_change_state(struct pg *pg, enum pim_state next, const char *why)
@@ -70,17 +71,24 @@ pg_change_state(struct pg *pg, enum pim_state next, const char *why)
 		pg->snapshot_done = 0;
 	}
 	pg_send_status(pg);
-	if (pg->peer != NULL && link_is_up(pg->peer)) {
-		struct wire_writer	w;
-		struct msg_epoch	e;
-
-		memset(&e, 0, sizeof(e));
-		e.a = pg->epoch;
-		e.b = (uint32_t)next;
-		msg_epoch_encode(&w, MSG_PEER_STATE, &e);
-		link_send(pg->peer, &w);
-	}
+	pg_send_peer_state(pg);
 	node_update_summary(pg->node);
+}
+
+/* What this side holds, for the other side (PEER_STATE). */
+static void
+pg_send_peer_state(struct pg *pg)
+{
+	struct wire_writer	w;
+	struct msg_epoch	e;
+
+	if (pg->peer == NULL || !link_is_up(pg->peer))
+		return;
+	memset(&e, 0, sizeof(e));
+	e.a = pg->state != PIM_IDLE ? pg->epoch : 0;
+	e.b = (uint32_t)pg->state;
+	msg_epoch_encode(&w, MSG_PEER_STATE, &e);
+	link_send(pg->peer, &w);
 }
 
 static void
@@ -98,6 +106,8 @@ pg_send_status(struct pg *pg)
 	st.pim_active = pg->state != PIM_IDLE;
 	st.resigning = (uint8_t)pg->resigning;
 	st.epoch = pg->state != PIM_IDLE ? pg->epoch : 0;
+	st.peer_epoch = link_is_up(pg->peer) && pg->peer_state != PIM_IDLE ?
+	    pg->peer_epoch : 0;
 	msg_pg_status_encode(&w, &st);
 	link_send(pg->router, &w);
 }
@@ -364,8 +374,11 @@ pg_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 			    e.b);
 			goto bad;
 		}
-		pg->peer_state = (uint8_t)e.b;
-		pg->peer_epoch = e.a;
+		if (pg->peer_state != e.b || pg->peer_epoch != e.a) {
+			pg->peer_state = (uint8_t)e.b;
+			pg->peer_epoch = e.a;
+			pg_send_status(pg);
+		}
 		return;
 	default:
 		break;
@@ -410,7 +423,7 @@ pg_link_up(struct node *n, struct link *l)
 		} else
 			pg_send_status(pg);
 	} else if (l == pg->peer)
-		pg_change_state(pg, pg->state, "peer");
+		pg_send_peer_state(pg);
 }
 
 static void

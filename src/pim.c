@@ -433,13 +433,14 @@ void
 pim_activate(struct pim *p, uint32_t epoch)
 {
 	uint32_t	len = (uint32_t)p->node->cfg->interval_s;
-	uint32_t	now = (uint32_t)wall_now();
+	double		now = wall_now();
 	int		i;
 
 	p->active = 1;
 	p->epoch = epoch;
-	p->ivl_start = ivl_start_of(now, len);
-	p->ivl_incomplete = now != p->ivl_start;
+	p->ivl_start = ivl_start_of((uint32_t)now, len);
+	/* Activated after the interval began: it did not see it whole. */
+	p->ivl_incomplete = now - p->ivl_start > 0.001;
 	for (i = 0; i < p->nagents; i++) {
 		memset(p->agents[i].f, 0, sizeof(p->agents[i].f));
 		p->agents[i].acc_ms = mono_ms();

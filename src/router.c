@@ -58,10 +58,20 @@ struct router {
 	struct rt_agent	*agents;
 	int		 nagents;
 	int		 settled;
+	uint64_t	 started_ms;
 	struct event	*ev_settle;
+	int		 in_grace;	/* wait before granting: see below */
+	struct event	*ev_grace;
 	uint64_t	 stale_refused, rows_stored, rows_duplicate;
 	uint64_t	 grants, discards;
 };
+
+/*
+ * When the active side's PIM goes idle, the ACD may have died: the other
+ * side is about to lose its ACD link too, and its last status is stale.
+ * Wait this long for its news before granting.
+ */
+#define ROUTER_IDLE_GRACE_MS	100
 
 static void	router_decide(struct router *);
 
@@ -171,6 +181,13 @@ router_lose(struct router *r, int why, const char *text)
 	    (int)periph, "side", s->side == 'A' ? "A" : "B", "epoch",
 	    (int)r->epoch, "reason", text), "PIM %u of side %c (epoch %u) "
 	    "lost: %s", periph, s->side, r->epoch, text);
+	if (why == GRANT_PEER_IDLE) {
+		struct timeval tv;
+
+		r->in_grace = 1;
+		ms_to_tv(ROUTER_IDLE_GRACE_MS, &tv);
+		evtimer_add(r->ev_grace, &tv);
+	}
 	r->aftermath = why;
 	r->aftermath_side = s->side;
 	r->aftermath_rows = router_logged_in(r);
@@ -269,7 +286,8 @@ router_decide(struct router *r)
 			router_lose(r, GRANT_PEER_IDLE, text);
 		}
 	}
-	for (i = 0; i < 2 && r->active < 0 && r->settled; i++) {
+	for (i = 0; i < 2 && r->active < 0 && r->settled && !r->in_grace;
+	    i++) {
 		s = &r->sides[i];
 		if (!link_is_up(s->link) || !s->reported || s->granted ||
 		    !s->st.acd_up || s->st.pim_active || s->st.resigning)
@@ -284,12 +302,46 @@ router_decide(struct router *r)
 }
 
 static void
-router_settle_cb(evutil_socket_t fd, short what, void *arg)
+router_grace_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct router	*r = arg;
 
 	(void)fd;
 	(void)what;
+	r->in_grace = 0;
+	router_decide(r);
+}
+
+/*
+ * The router's hold time after start is over.  A side that says its peer
+ * holds the PIM (the private link tells it) is waiting for that peer: give
+ * the peer up to its reconnection back-off to come and be adopted.
+ */
+static void
+router_settle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct router	*r = arg;
+	const struct cfg *cf = r->node->cfg;
+	uint64_t	 hold = (uint64_t)cf->hb_router.interval_ms *
+	    (uint64_t)cf->hb_router.misses;
+	uint64_t	 limit = (uint64_t)cf->backoff_max_ms + 2 * hold;
+	uint64_t	 waited = mono_ms() - r->started_ms;
+	int		 i;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < 2 && !r->settled && waited < limit; i++)
+		if (r->sides[i].reported && r->sides[i].st.peer_epoch != 0 &&
+		    !r->sides[1 - i].reported) {
+			struct timeval tv;
+
+			log_info("side %c says side %c holds the PIM (epoch "
+			    "%u): waiting for it", r->sides[i].side,
+			    r->sides[1 - i].side, r->sides[i].st.peer_epoch);
+			ms_to_tv((int)(limit - waited), &tv);
+			evtimer_add(r->ev_settle, &tv);
+			return;
+		}
 	if (!r->settled) {
 		r->settled = 1;
 		log_info("settled: %s", r->active >= 0 ? "a side is active" :
@@ -579,6 +631,8 @@ router_init(struct node *n, char *err, size_t errlen)
 			    LINK_KIND_ROUTER, 0);
 		}
 	r->ev_settle = evtimer_new(n->base, router_settle_cb, r);
+	r->ev_grace = evtimer_new(n->base, router_grace_cb, r);
+	r->started_ms = mono_ms();
 	ms_to_tv(n->cfg->hb_router.interval_ms * n->cfg->hb_router.misses,
 	    &tv);
 	evtimer_add(r->ev_settle, &tv);
@@ -592,6 +646,7 @@ router_fini(struct node *n)
 
 	db_close(r->db);
 	event_free(r->ev_settle);
+	event_free(r->ev_grace);
 	free(r->agents);
 	free(r);
 	n->role_data = NULL;

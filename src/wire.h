@@ -196,6 +196,8 @@ struct msg_pg_status {
 	uint8_t		 pim_active;
 	uint8_t		 resigning;
 	uint32_t	 epoch;
+	uint32_t	 peer_epoch;	/* the peer holds the PIM, per the
+					   private link; 0: no */
 };
 
 struct msg_grant {

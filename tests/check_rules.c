@@ -236,7 +236,7 @@ START_TEST(test_msg_small)
 {
 	struct wire_writer	 w;
 	struct wire_msg		 m;
-	struct msg_pg_status	 st = { 5000, 'A', 1, 1, 0, 9 }, st2;
+	struct msg_pg_status	 st = { 5000, 'A', 1, 1, 0, 9, 4 }, st2;
 	struct msg_grant	 g, g2;
 	struct msg_periph_offline o, o2;
 	struct msg_discard	 d, d2;
