@@ -22,8 +22,8 @@
 #define RESERVE_MS	150	/* a routed call rings this long */
 
 struct acd_agent {
+	uint32_t	 id;		/* first: the sort key */
 	const struct cfg_agent *cfg;
-	uint32_t	 id;
 	int		 state;
 	int		 before_call;
 	uint64_t	 since_ms;	/* monotonic */
@@ -494,14 +494,7 @@ acd_init(struct node *n, char *err, size_t errlen)
 		a->agents[i].cfg = &n->cfg->agents[i];
 		a->agents[i].id = (uint32_t)n->cfg->agents[i].id;
 	}
-	/* Sorted by id for lookups. */
-	for (i = 1; i < a->nagents; i++)
-		for (j = i; j > 0 && a->agents[j - 1].id > a->agents[j].id; j--) {
-			struct acd_agent t = a->agents[j];
-
-			a->agents[j] = a->agents[j - 1];
-			a->agents[j - 1] = t;
-		}
+	qsort(a->agents, (size_t)a->nagents, sizeof(*a->agents), cmp_u32_key);
 	for (i = 0; i < a->nagents; i++) {
 		struct acd_agent *ag = &a->agents[i];
 

@@ -434,5 +434,6 @@ uint64_t	 mono_ms(void);
 double		 wall_now(void);
 void		 ms_to_tv(int, struct timeval *);
 int		 parse_int(const char *, long, long, long *);
+int		 cmp_u32_key(const void *, const void *);
 
 #endif /* PGEMU_H */

@@ -367,7 +367,7 @@ struct pim *
 pim_new(struct node *n, struct link *router)
 {
 	struct pim	*p = xcalloc(1, sizeof(*p));
-	int		 i, j;
+	int		 i;
 
 	p->node = n;
 	p->side = n->self->side;
@@ -380,14 +380,7 @@ pim_new(struct node *n, struct link *router)
 		p->agents[i].id = (uint32_t)n->cfg->agents[i].id;
 		p->agents[i].state = AS_LOGOUT;
 	}
-	for (i = 1; i < p->nagents; i++)
-		for (j = i; j > 0 && p->agents[j - 1].id > p->agents[j].id;
-		    j--) {
-			struct pim_agent t = p->agents[j];
-
-			p->agents[j] = p->agents[j - 1];
-			p->agents[j - 1] = t;
-		}
+	qsort(p->agents, (size_t)p->nagents, sizeof(*p->agents), cmp_u32_key);
 	p->ev_interval = evtimer_new(n->base, pim_interval_cb, p);
 	snprintf(p->spool, sizeof(p->spool), "%s/%s.spool", n->cfg->state_dir,
 	    n->self->name);

@@ -614,14 +614,7 @@ router_init(struct node *n, char *err, size_t errlen)
 		r->agents[i].id = (uint32_t)n->cfg->agents[i].id;
 		r->agents[i].state = AS_LOGOUT;
 	}
-	for (i = 1; i < r->nagents; i++)
-		for (j = i; j > 0 && r->agents[j - 1].id > r->agents[j].id;
-		    j--) {
-			struct rt_agent t = r->agents[j];
-
-			r->agents[j] = r->agents[j - 1];
-			r->agents[j - 1] = t;
-		}
+	qsort(r->agents, (size_t)r->nagents, sizeof(*r->agents), cmp_u32_key);
 	j = 0;
 	for (i = 0; i < n->cfg->nnodes; i++)
 		if (n->cfg->nodes[i].role == ROLE_PG && j < 2) {

@@ -49,6 +49,15 @@ ms_to_tv(int ms, struct timeval *tv)
 	tv->tv_usec = (ms % 1000) * 1000;
 }
 
+/* qsort() order of structs whose first member is a uint32_t key. */
+int
+cmp_u32_key(const void *a, const void *b)
+{
+	uint32_t	x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /* A whole number in [min, max]; 0 on success. */
 int
 parse_int(const char *s, long min, long max, long *out)

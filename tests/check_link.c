@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "pgemu.h"
@@ -901,20 +902,27 @@ START_TEST(test_hold_timer)
 }
 END_TEST
 
-/* A short freeze: FROZEN -THAW-> UP; the peer never notices. */
+/*
+ * A short freeze: FROZEN -THAW-> UP; the peer never notices, and what was
+ * sent meanwhile waits, as TCP would hold it, and arrives after the thaw.
+ */
 START_TEST(test_freeze_thaw)
 {
 	struct link		*cli = bring_up();
 	struct wire_writer	 w;
 	char			 err[160];
-	uint64_t		 hb;
+	uint64_t		 hb, srv_in;
 
 	ck_assert_int_eq(link_fault(cli, "freeze", err, sizeof(err)), 0);
 	ck_assert_int_eq(cli->state, LINK_FROZEN);
 	ck_assert(!evtimer_pending(cli->ev_hb, NULL));
+	srv_in = srv->stats.hb_in;
 	wire_begin(&w, MSG_HEARTBEAT);
 	wire_u32(&w, 1);
-	ck_assert_int_eq(link_send(cli, &w), -1);	/* silent */
+	ck_assert_int_eq(link_send(cli, &w), 0);	/* queued */
+	ck_assert_uint_gt(evbuffer_get_length(bufferevent_get_output(
+	    cli->bev)), 0);
+	ck_assert_uint_eq(srv->stats.hb_in, srv_in);	/* not sent */
 
 	ck_assert_int_eq(link_fault(cli, "thaw", err, sizeof(err)), 0);
 	ck_assert_int_eq(cli->state, LINK_UP);
@@ -1073,7 +1081,8 @@ START_TEST(test_fault_errors)
 	/* down, down again, up: a server goes back to IDLE. */
 	ck_assert_int_eq(link_fault(l, "down", err, sizeof(err)), 0);
 	ck_assert_int_eq(l->state, LINK_ADMIN_DOWN);
-	ck_assert_int_eq(link_fault(l, "down", err, sizeof(err)), 0);
+	ck_assert_int_eq(link_fault(l, "down", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "link srv is already down by a fault");
 	ck_assert_int_eq(l->state, LINK_ADMIN_DOWN);
 	ck_assert_int_eq(link_fault(l, "thaw", err, sizeof(err)), -1);
 	ck_assert_int_eq(link_fault(l, "up", err, sizeof(err)), 0);

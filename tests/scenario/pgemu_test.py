@@ -284,10 +284,14 @@ traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
         """Every datagram the node sent to its NOTIFY_SOCKET so far."""
         return list(self.notify[node]["msgs"])
 
-    def wait_notify(self, node, text, timeout=5.0):
+    def wait_notify(self, node, text, timeout=5.0, exited_ok=False):
+        """Wait for a datagram containing text; with exited_ok, one the
+        node sent before it exited (still being drained)."""
         def got():
+            if any(text in m for m in self.notify_msgs(node)):
+                return True
             p = self.procs.get(node)
-            if p is not None and p.poll() is not None:
+            if not exited_ok and p is not None and p.poll() is not None:
                 raise TestFailure("%s exited with %s before %r; log:\n%s" % (
                     node, p.returncode, text, self.log_text(node)[-3000:]))
             return any(text in m for m in self.notify_msgs(node))

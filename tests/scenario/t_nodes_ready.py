@@ -70,8 +70,7 @@ def test(Lab):
     for n in ("pg-a", "pg-b", "acd", "router"):
         rc = lab.stop(n)
         check(rc == 0, "%s exited %d on SIGTERM" % (n, rc))
-        check(any("STOPPING=1" in m for m in lab.notify_msgs(n)),
-              "%s sent no STOPPING=1" % n)
+        lab.wait_notify(n, "STOPPING=1", 2, exited_ok=True)
         check(lab.grep_log(n, r": stopped$"), "%s logged no stop" % n)
     log("all nodes stopped cleanly")
 
