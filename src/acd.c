@@ -537,9 +537,14 @@ acd_fini(struct node *n)
 static json_t *
 acd_agent_json(const struct acd_agent *ag)
 {
-	return json_pack("{s:i, s:s, s:s, s:s, s:f, s:s, s:i, s:b}",
+	json_t	*sg = json_array();
+	int	 i;
+
+	for (i = 0; i < ag->cfg->nskill_groups; i++)
+		json_array_append_new(sg, json_integer(ag->cfg->skill_groups[i]));
+	return json_pack("{s:i, s:s, s:s, s:o, s:s, s:f, s:s, s:i, s:b}",
 	    "id", (int)ag->id, "name", ag->cfg->name,
-	    "extension", ag->cfg->extension,
+	    "extension", ag->cfg->extension, "skill_groups", sg,
 	    "state", agent_state_name(ag->state),
 	    "seconds_in_state", (double)(mono_ms() - ag->since_ms) / 1000.0,
 	    "before_call", agent_state_name(ag->before_call),

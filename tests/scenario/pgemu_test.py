@@ -236,8 +236,10 @@ traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
         os.rename(self.conf + ".new", self.conf)
 
     # Processes ----------------------------------------------------------
-    def start(self, node, wait=True, extra_env=None, args=()):
-        """Start one node; wait for READY=1 on its NOTIFY_SOCKET."""
+    def start(self, node, wait=True, extra_env=None, args=(), wrapper=(),
+              ready_timeout=10):
+        """Start one node (under wrapper, e.g. valgrind, if given); wait
+        for READY=1 on its NOTIFY_SOCKET."""
         nsock_path = os.path.join(self.dir, "notify-%s.sock" % node)
         if os.path.exists(nsock_path):
             os.unlink(nsock_path)
@@ -266,14 +268,15 @@ traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
             env.update(extra_env)
         logf = open(os.path.join(self.dir, "%s.log" % node), "a")
         self.logs[node] = logf.name
-        p = subprocess.Popen([PGEMUD, "-f", "-v", "-c", self.conf, "-n", node]
+        p = subprocess.Popen(list(wrapper) +
+                             [PGEMUD, "-f", "-v", "-c", self.conf, "-n", node]
                              + list(args), stdout=logf, stderr=logf,
                              env=env)
         logf.close()
         self.procs[node] = p
         self.pids.append(p)
         if wait:
-            self.wait_notify(node, "READY=1", 10)
+            self.wait_notify(node, "READY=1", ready_timeout)
         return p
 
     def start_all(self, nodes=None):
