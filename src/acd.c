@@ -96,19 +96,7 @@ acd_check_invariant(struct acd *a)
 static struct acd_agent *
 acd_agent(struct acd *a, uint32_t id)
 {
-	int	lo = 0, hi = a->nagents - 1;
-
-	while (lo <= hi) {
-		int mid = (lo + hi) / 2;
-
-		if (a->agents[mid].id == id)
-			return &a->agents[mid];
-		if (a->agents[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return NULL;
+	return bsearch(&id, a->agents, (size_t)a->nagents, sizeof(*a->agents), cmp_u32_key);
 }
 
 static void
@@ -407,9 +395,7 @@ acd_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 		return;
 	}
 bad:
-	log_warnx("link %s: %s from %s: %s", l->name, wire_type_name(m->type),
-	    l->peer_addr, err);
-	link_fsm(l, LEV_PROTO_ERROR, err);
+	link_bad_msg(l, m, err);
 }
 
 static void

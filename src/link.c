@@ -796,6 +796,24 @@ link_attach(struct link *l, struct bufferevent *bev, const char *peer_addr,
 	link_fsm(l, LEV_HELLO, NULL);
 }
 
+/*
+ * A message that decoded badly: log it with the link, the peer and the
+ * type, and close that one connection as a protocol error.
+ */
+void
+link_bad_msg(struct link *l, const struct wire_msg *m, const char *err)
+{
+	const char	*name = wire_type_name(m->type);
+	char		 why[256];
+
+	/* The decoders name the type already; others may not. */
+	if (strncmp(err, name, strlen(name)) == 0)
+		snprintf(why, sizeof(why), "%s", err);
+	else
+		snprintf(why, sizeof(why), "%s: %s", name, err);
+	link_proto_error(l, why);
+}
+
 /* fault LINK down|up|freeze|thaw */
 int
 link_fault(struct link *l, const char *action, char *err, size_t errlen)

@@ -330,9 +330,7 @@ pg_acd_msg(struct pg *pg, struct link *l, const struct wire_msg *m)
 		return;
 	}
 bad:
-	log_warnx("link %s: %s from %s: %s", l->name, wire_type_name(m->type),
-	    l->peer_addr, err);
-	link_fsm(l, LEV_PROTO_ERROR, err);
+	link_bad_msg(l, m, err);
 }
 
 static void
@@ -386,9 +384,7 @@ pg_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 	log_debug("link %s: %s ignored", l->name, wire_type_name(m->type));
 	return;
 bad:
-	log_warnx("link %s: %s from %s: %s", l->name, wire_type_name(m->type),
-	    l->peer_addr, err);
-	link_fsm(l, LEV_PROTO_ERROR, err);
+	link_bad_msg(l, m, err);
 }
 
 static void

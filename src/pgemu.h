@@ -285,6 +285,8 @@ void		 link_fsm(struct link *, enum link_event, const char *why);
 void		 link_attach(struct link *, struct bufferevent *,
 		    const char *peer_addr, const char *via);
 void		 link_set_alt_port(struct link *, int);
+void		 link_bad_msg(struct link *, const struct wire_msg *,
+		    const char *);
 struct wire_writer;
 int		 link_send(struct link *, struct wire_writer *);
 int		 link_is_up(const struct link *);

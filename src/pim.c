@@ -65,19 +65,7 @@ static void	pim_interval_cb(evutil_socket_t, short, void *);
 static struct pim_agent *
 pim_agent(struct pim *p, uint32_t id)
 {
-	int	lo = 0, hi = p->nagents - 1;
-
-	while (lo <= hi) {
-		int mid = (lo + hi) / 2;
-
-		if (p->agents[mid].id == id)
-			return &p->agents[mid];
-		if (p->agents[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return NULL;
+	return bsearch(&id, p->agents, (size_t)p->nagents, sizeof(*p->agents), cmp_u32_key);
 }
 
 static void

@@ -89,19 +89,7 @@ router_side(struct router *r, const struct link *l)
 static struct rt_agent *
 router_agent(struct router *r, uint32_t id)
 {
-	int	lo = 0, hi = r->nagents - 1;
-
-	while (lo <= hi) {
-		int mid = (lo + hi) / 2;
-
-		if (r->agents[mid].id == id)
-			return &r->agents[mid];
-		if (r->agents[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return NULL;
+	return bsearch(&id, r->agents, (size_t)r->nagents, sizeof(*r->agents), cmp_u32_key);
 }
 
 static int
@@ -561,9 +549,7 @@ router_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 		return;
 	}
 bad:
-	log_warnx("link %s: %s from %s: %s", l->name, wire_type_name(m->type),
-	    l->peer_addr, err);
-	link_fsm(l, LEV_PROTO_ERROR, err);
+	link_bad_msg(l, m, err);
 }
 
 static void

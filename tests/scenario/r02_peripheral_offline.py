@@ -13,15 +13,11 @@ controller.
 import signal
 import time
 
-from pgemu_test import check, log, run, wait_for
+from pgemu_test import (check, log, periph, run, wait_for)
 
 AGENTS = 20
 NODE = {"A": "pg-a", "B": "pg-b"}
 OTHER = {"A": "B", "B": "A"}
-
-
-def periph(lab):
-    return lab.status("router")["peripheral"]
 
 
 def side_of(p, side):

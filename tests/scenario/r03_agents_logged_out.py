@@ -15,7 +15,7 @@ import calendar
 import signal
 import time
 
-from pgemu_test import check, log, run, wait_for
+from pgemu_test import (check, log, periph, run, wait_for)
 
 AGENTS = 20
 
@@ -24,10 +24,6 @@ def dbsecs(s):
     """A history database timestamp (UTC) as epoch seconds."""
     return calendar.timegm(time.strptime(s[:19], "%Y-%m-%d %H:%M:%S")) + \
         float(s[19:] or 0)
-
-
-def periph(lab):
-    return lab.status("router")["peripheral"]
 
 
 def rt_agents(lab):

@@ -15,7 +15,7 @@ Incomplete = 0.
 """
 import time
 
-from pgemu_test import check, log, run, wait_for
+from pgemu_test import (check, log, periph, run, wait_for)
 
 IVL = 2
 AGENTS = 20
@@ -26,10 +26,6 @@ CHANGES = {1001: "not_ready", 1002: "talking", 1003: "logout"}
 
 def dbtime(t):
     return time.strftime("%Y-%m-%d %H:%M:%S.000", time.gmtime(t))
-
-
-def periph(lab):
-    return lab.status("router")["peripheral"]
 
 
 def side_of(p, side):

@@ -27,51 +27,12 @@ The lab of (c) runs first; then (a), (b), (d), (f), (e) on one lab.
 import signal
 import time
 
-from pgemu_test import check, log, run, wait_for
-
-FAST = dict(hb_private=(20, 5), hb_router=(50, 5), hb_acd=(50, 5),
-            traffic=False)
-
-
-def ev(name, **fields):
-    def pred(e):
-        return e.get("event") == name and all(
-            e.get(k) == v for k, v in fields.items())
-    return pred
-
-
-def node_of(side):
-    return {"A": "pg-a", "B": "pg-b"}[side]
+from pgemu_test import (FAST, check, ev, log, node_of, other, periph, run,
+                        wait_candidate, wait_for, wait_online)
 
 
 def side_of(node):
     return {"pg-a": "A", "pg-b": "B"}[node]
-
-
-def other(node):
-    return "pg-b" if node == "pg-a" else "pg-a"
-
-
-def periph(lab):
-    return lab.status("router")["peripheral"]
-
-
-def wait_online(lab, timeout=5):
-    def ok():
-        p = periph(lab)
-        return p if p["online"] and p["active_side"] else None
-    return wait_for(ok, timeout, "router: peripheral online, a side active")
-
-
-def wait_candidate(lab, node, timeout=5):
-    """The router has heard node report: link up, ACD link up, PIM idle."""
-    def ok():
-        for s in periph(lab)["sides"]:
-            if s["node"] == node:
-                return (s["link"] == "UP" and s["reported"] and
-                        s["acd_up"] and not s["pim_active"])
-        return False
-    wait_for(ok, timeout, "router: %s a standing candidate" % node)
 
 
 def link_lost(link):

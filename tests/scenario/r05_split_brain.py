@@ -26,16 +26,12 @@ import os
 import signal
 import time
 
-from pgemu_test import TestFailure, check, log, rng, run, wait_for
+from pgemu_test import (TestFailure, check, log, other, rng, run, wait_for)
 
 SEQUENCES = int(os.environ.get("PGEMU_SEQUENCES", "50"))
 PGS = ("pg-a", "pg-b")
 KINDS = ("kill_pg", "stop_pg", "freeze_private", "freeze_router",
          "kill_router", "acd_down")
-
-
-def other(node):
-    return "pg-b" if node == "pg-a" else "pg-a"
 
 
 class Chaos:

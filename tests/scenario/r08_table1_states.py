@@ -21,10 +21,10 @@ number of agents whose state changed.
 """
 import signal
 
-from pgemu_test import TestFailure, check, free_ports, log, run, wait_for
+from pgemu_test import (FAST, TestFailure, check, ev, free_ports, log,
+                        node_of, other, periph, run, wait_candidate,
+                        wait_for, wait_online)
 
-FAST = dict(hb_private=(20, 5), hb_router=(50, 5), hb_acd=(50, 5),
-            traffic=False)
 AGENTS = 20
 
 # agent: (states set by hand in order, state at the failover,
@@ -48,42 +48,6 @@ BEFORE = {i: DRIVE[i][1] if i in DRIVE else "available"
 AFTER = {i: DRIVE[i][3] if i in DRIVE else "available"
          for i in range(1001, 1001 + AGENTS)}
 CHANGED = sum(BEFORE[i] != AFTER[i] for i in BEFORE)
-
-
-def ev(name, **fields):
-    def pred(e):
-        return e.get("event") == name and all(
-            e.get(k) == v for k, v in fields.items())
-    return pred
-
-
-def node_of(side):
-    return {"A": "pg-a", "B": "pg-b"}[side]
-
-
-def other(node):
-    return "pg-b" if node == "pg-a" else "pg-a"
-
-
-def periph(lab):
-    return lab.status("router")["peripheral"]
-
-
-def wait_online(lab, timeout=5):
-    def ok():
-        p = periph(lab)
-        return p if p["online"] and p["active_side"] else None
-    return wait_for(ok, timeout, "router: peripheral online, a side active")
-
-
-def wait_candidate(lab, node, timeout=5):
-    def ok():
-        for s in periph(lab)["sides"]:
-            if s["node"] == node:
-                return (s["link"] == "UP" and s["reported"] and
-                        s["acd_up"] and not s["pim_active"])
-        return False
-    wait_for(ok, timeout, "router: %s a standing candidate" % node)
 
 
 def states(lab, node):

@@ -6,8 +6,9 @@ On each listening port (router, acd, pg-b's private port): an unknown
 message type, a length over the maximum, a stream of random bytes, a frame
 that is not HELLO, a truncated HELLO, a HELLO of another lab or of a node
 that has no link here, and silence.  On an established link: an unknown
-message type after a valid HELLO.  On the control socket: bad JSON, a bad
-frame length, a non-string argument.
+message type after a valid HELLO, and a PG_STATUS whose body does not
+decode.  On the control socket: bad JSON, a bad frame length, a
+non-string argument.
 """
 import socket
 import struct
@@ -108,6 +109,20 @@ def test(Lab):
     check(lab.link("router", "pg-b")["state"] == "UP", "pg-b kept")
     lab.wait_log("router", r"link pg-a: protocol error from 127\.0\.0\.1:"
                  r"\d+: unknown message type 30583", 2)
+
+    # A known message with a bad body: the decoder says what is wrong.
+    s = raw_connect(lab.ports["router"])
+    s.sendall(hello_frame("pg-a", "badin", "A"))
+    w.wait(lambda e: e.get("link") == "pg-a" and e.get("to") == "UP", 3,
+           "router: impostor up again")
+    s.sendall(frame(0x4101, struct.pack(">IBBBBII", 5000, ord("Z"), 1, 0,
+                                        0, 0, 0)))
+    e = w.wait(lambda e: e.get("link") == "pg-a" and e.get("from") == "UP",
+               3, "router: bad PG_STATUS dropped")
+    check("PG_STATUS: bad side 0x5a" in e["reason"], "reason %r" %
+          e["reason"])
+    check(closed_by_peer(s, 3), "connection not closed")
+    check(lab.link("router", "pg-b")["state"] == "UP", "pg-b kept")
 
     # The control socket.
     for what, payload, pattern in [

@@ -19,7 +19,7 @@ import os
 import signal
 import time
 
-from pgemu_test import check, log, run, wait_for
+from pgemu_test import (check, log, periph, run, wait_for)
 
 IVL = 2
 AGENTS = 20
@@ -29,10 +29,6 @@ OTHER = {"A": "B", "B": "A"}
 
 def dbtime(t):
     return time.strftime("%Y-%m-%d %H:%M:%S.000", time.gmtime(t))
-
-
-def periph(lab):
-    return lab.status("router")["peripheral"]
 
 
 def wait_online(lab, timeout=10):
