@@ -366,7 +366,7 @@ START_TEST(test_load_sample)
 	check_node(&cf->nodes[1], "acd", ROLE_ACD, '\0', 40030);
 	check_node(&cf->nodes[2], "pg-a", ROLE_PG, 'A', 43004);
 	check_node(&cf->nodes[3], "pg-b", ROLE_PG, 'B', 45004);
-	ck_assert_int_eq(cf->nodes[1].backup_port, 0);
+	ck_assert_int_eq(cf->nodes[1].backup_port, 40031);
 
 	ck_assert_int_eq(cf->peripheral_id, 5000);
 	ck_assert_str_eq(cf->peripheral_name, "CUCM1");

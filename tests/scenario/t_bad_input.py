@@ -2,7 +2,8 @@
 log line naming the peer and the problem, and the node keeps serving every
 other link without a drop.
 
-On each listening port (router, acd, pg-b's private port): an unknown
+On each listening port (router, the ACD's primary and backup CTI
+Manager endpoints, pg-b's private port): an unknown
 message type, a length over the maximum, a stream of random bytes, a frame
 that is not HELLO, a truncated HELLO, a HELLO of another lab or of a node
 that has no link here, and silence.  On an established link: an unknown
@@ -13,8 +14,8 @@ non-string argument.
 import socket
 import struct
 
-from pgemu_test import (check, closed_by_peer, frame, hello_frame, log,
-                        raw_connect, rng, run, wait_for)
+from pgemu_test import (check, closed_by_peer, frame, free_ports,
+                        hello_frame, log, raw_connect, rng, run, wait_for)
 
 
 def drops(lab, node):
@@ -30,12 +31,15 @@ def ctl_raw(lab, node, payload):
 
 
 def test(Lab):
-    lab = Lab("badin")
+    backup = free_ports(1)[0]
+    lab = Lab("badin", sections={"acd": "backup_port = %d;" % backup})
     lab.start_all()
     lab.wait_links_up()
     r = rng()
+    # Every listening port: the router's, the ACD's two CTI Manager
+    # endpoints, side B's private port.
     targets = [("router", lab.ports["router"]), ("acd", lab.ports["acd"]),
-               ("pg-b", lab.ports["pg-b"])]
+               ("acd", backup), ("pg-b", lab.ports["pg-b"])]
     base = {n: drops(lab, n) for n in lab.nodes}
 
     cases = [
@@ -73,8 +77,10 @@ def test(Lab):
                                 (src, pattern), 2)
             log("%s %s -> %s" % (node, what, line[0].split(": ", 1)[1]))
             check(lab.status(node)["node"] == node, "%s not serving" % node)
-        check(lab.status(node)["listeners"][0]["refused"] >= len(cases),
-              "%s refused count" % node)
+        st = [x for x in lab.status(node)["listeners"]
+              if x["port"] == port][0]
+        check(st["refused"] == len(cases), "%s port %d refused %d, not %d" %
+              (node, port, st["refused"], len(cases)))
 
     # Silence: the HELLO timer closes the connection.
     s = raw_connect(lab.ports["router"])
