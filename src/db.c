@@ -84,7 +84,7 @@ static const char *const db_schema =
 	" key TEXT PRIMARY KEY, value INTEGER);";
 
 /* Timestamps as the product's reports show them: UTC, milliseconds. */
-void
+static void
 db_time(double t, char *buf, size_t len)
 {
 	static double	last = -1;

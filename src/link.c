@@ -131,7 +131,7 @@ link_more_cb(evutil_socket_t fd, short what, void *arg)
 		link_read_cb(l->bev, l);
 }
 
-void
+static void
 link_hb_for(const struct cfg *cf, enum link_kind kind, struct cfg_hb *hb)
 {
 	switch (kind) {

@@ -51,12 +51,6 @@ log_node(void)
 	return log_nodename;
 }
 
-int
-log_verbose(void)
-{
-	return log_verb;
-}
-
 void
 log_vmsg(int pri, const char *fmt, va_list ap)
 {
@@ -216,23 +210,4 @@ fatalx(const char *fmt, ...)
 	va_end(ap);
 	log_warnx("fatal: %s", buf);
 	exit(1);
-}
-
-/* Make bytes from a peer safe to log: printable ASCII, the rest as \xNN. */
-void
-log_escape(char *out, size_t outlen, const void *in, size_t inlen)
-{
-	const unsigned char *p = in;
-	size_t	 o = 0, i;
-
-	if (outlen == 0)
-		return;
-	for (i = 0; i < inlen && o + 5 < outlen; i++) {
-		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
-			out[o++] = (char)p[i];
-		else
-			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x",
-			    p[i]);
-	}
-	out[o] = '\0';
 }

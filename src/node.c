@@ -16,6 +16,9 @@
 
 static int	node_dispatch(void *, int, const char **,
 		    struct ctl_cmd_result *);
+static void	node_notify(const char *, ...) __printflike(1, 2);
+static void	node_set_summary(struct node *, const char *, ...)
+		    __printflike(2, 3);
 
 static void
 node_evt_sink(json_t *e, void *arg)
@@ -39,7 +42,7 @@ node_role_ops(enum node_role r)
 	}
 }
 
-void
+static void
 node_notify(const char *fmt, ...)
 {
 	char	buf[512];
@@ -106,7 +109,7 @@ node_free(struct node *n)
 	free(n);
 }
 
-struct link *
+static struct link *
 node_add_link(struct node *n, struct link *l)
 {
 	n->links = xreallocarray(n->links, (size_t)n->nlinks + 1,
@@ -115,7 +118,7 @@ node_add_link(struct node *n, struct link *l)
 	return l;
 }
 
-struct link *
+static struct link *
 node_link(struct node *n, const char *name)
 {
 	int	i;
@@ -126,7 +129,7 @@ node_link(struct node *n, const char *name)
 	return NULL;
 }
 
-struct listener *
+static struct listener *
 node_add_listener(struct node *n, struct listener *lst)
 {
 	n->listeners = xreallocarray(n->listeners, (size_t)n->nlisteners + 1,
@@ -136,7 +139,7 @@ node_add_listener(struct node *n, struct listener *lst)
 }
 
 /* The one-line status systemd shows; sent only when it changes. */
-void
+static void
 node_set_summary(struct node *n, const char *fmt, ...)
 {
 	char	buf[sizeof(n->summary)];
@@ -155,7 +158,7 @@ node_set_summary(struct node *n, const char *fmt, ...)
  * A listener found a HELLO: which of our server-side links is it for?
  * NULL, with the reason, refuses the connection.
  */
-struct link *
+static struct link *
 node_match_peer(struct node *n, const struct wire_msg *m, char *err,
     size_t errlen)
 {

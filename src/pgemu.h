@@ -28,15 +28,12 @@
 void		*xmalloc(size_t);
 void		*xcalloc(size_t, size_t);
 void		*xreallocarray(void *, size_t, size_t);
-char		*xstrdup(const char *);
 int		 xasprintf(char **, const char *, ...) __printflike(2, 3);
-size_t		 strlcpy_(char *, const char *, size_t);
 
 /* log.c */
 void		 log_init(int foreground, int verbose);
 void		 log_set_node(const char *);
 const char	*log_node(void);
-int		 log_verbose(void);
 void		 log_warn(const char *, ...) __printflike(1, 2);
 void		 log_warnx(const char *, ...) __printflike(1, 2);
 void		 log_info(const char *, ...) __printflike(1, 2);
@@ -44,7 +41,6 @@ void		 log_debug(const char *, ...) __printflike(1, 2);
 void		 log_vmsg(int, const char *, va_list) __printflike(2, 0);
 __dead void	 fatal(const char *, ...) __printflike(1, 2);
 __dead void	 fatalx(const char *, ...) __printflike(1, 2);
-void		 log_escape(char *, size_t, const void *, size_t);
 void		 log_journal_send(int, const char *, json_t *);
 int		 log_to_journal(void);
 
@@ -162,7 +158,6 @@ struct cfg {
 	struct cfg_traffic traffic;
 };
 
-struct cfg_setting;
 struct cfg	*cfg_load(const char *file, FILE *errs, int *nerrs);
 void		 cfg_free(struct cfg *);
 int		 cfg_dump(const char *file, FILE *out, FILE *errs);
@@ -295,8 +290,6 @@ int		 link_fault(struct link *, const char *action, char *err,
 json_t		*link_json(const struct link *);
 void		 link_reconfigure(struct link *, const struct cfg *);
 int		 link_endpoint_differs(const struct link *, const char *, int);
-void		 link_hb_for(const struct cfg *, enum link_kind,
-		    struct cfg_hb *);
 
 /* listen.c: accept connections and identify the peer by its hello */
 struct listener;
@@ -373,21 +366,13 @@ extern const struct role_ops router_ops, acd_ops, pg_ops;
 struct node	*node_new(struct event_base *, struct cfg *, const char *name,
 		    char *err, size_t errlen);
 void		 node_free(struct node *);
-struct link	*node_add_link(struct node *, struct link *);
 struct link	*node_new_link(struct node *, const char *name,
 		    const struct cfg_node *peer, enum link_kind, int client);
 int		 node_listen(struct node *, const char *name, int port,
 		    char *, size_t);
 void		 node_update_summary(struct node *);
-struct link	*node_link(struct node *, const char *);
-struct listener	*node_add_listener(struct node *, struct listener *);
-void		 node_set_summary(struct node *, const char *, ...)
-		    __printflike(2, 3);
 int		 node_reload(struct node *, const char *file, char *err,
 		    size_t errlen);
-struct link	*node_match_peer(struct node *, const struct wire_msg *,
-		    char *err, size_t errlen);
-void		 node_notify(const char *, ...) __printflike(1, 2);
 
 /* db.c: the router's history database */
 struct db;
@@ -395,7 +380,6 @@ struct msg_interval;
 #define DB_EVENT_LOGIN		1
 #define DB_EVENT_LOGOUT		2
 #define DB_EVENT_NOT_READY	3
-void		 db_time(double, char *, size_t);
 struct db	*db_open(struct event_base *, const char *, char *, size_t);
 void		 db_flush(struct db *);
 void		 db_close(struct db *);

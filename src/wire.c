@@ -317,17 +317,21 @@ wire_next_flt(struct wire_reader *r, uint16_t *tag, const uint8_t **data,
 
 /*
  * Copy a floating string: with or without its NUL (both are seen in the
- * field), no NUL inside, and it must fit.
+ * field), printable ASCII only (the protocol's STRING is ASCII, and what
+ * a peer says ends up in log lines), and it must fit.
  */
 int
 wire_flt_string(const uint8_t *data, uint16_t len, char *out, size_t outlen)
 {
-	size_t	n = len;
+	size_t	n = len, i;
 
 	if (n > 0 && data[n - 1] == '\0')
 		n--;
-	if (memchr(data, '\0', n) != NULL || n + 1 > outlen)
+	if (n + 1 > outlen)
 		return -1;
+	for (i = 0; i < n; i++)
+		if (data[i] < 0x20 || data[i] > 0x7e)
+			return -1;
 	memcpy(out, data, n);
 	out[n] = '\0';
 	return 0;

@@ -44,16 +44,6 @@ xreallocarray(void *old, size_t nmemb, size_t n)
 	return p;
 }
 
-char *
-xstrdup(const char *s)
-{
-	char	*p;
-
-	if ((p = strdup(s)) == NULL)
-		fatal("xstrdup");
-	return p;
-}
-
 int
 xasprintf(char **ret, const char *fmt, ...)
 {
@@ -65,19 +55,5 @@ xasprintf(char **ret, const char *fmt, ...)
 	va_end(ap);
 	if (n == -1)
 		fatal("xasprintf");
-	return n;
-}
-
-size_t
-strlcpy_(char *dst, const char *src, size_t size)
-{
-	size_t	n = strlen(src);
-
-	if (size > 0) {
-		size_t c = n >= size ? size - 1 : n;
-
-		memcpy(dst, src, c);
-		dst[c] = '\0';
-	}
 	return n;
 }
