@@ -608,6 +608,25 @@ START_TEST(test_flt_zero_and_end)
 }
 END_TEST
 
+/* Only printable ASCII: a control byte or a high byte is refused. */
+START_TEST(test_flt_string_ascii)
+{
+	char	s[16];
+
+	ck_assert_int_eq(wire_flt_string((const uint8_t *)"a\nb", 3, s,
+	    sizeof(s)), -1);
+	ck_assert_int_eq(wire_flt_string((const uint8_t *)"\x1b[2J", 4, s,
+	    sizeof(s)), -1);
+	ck_assert_int_eq(wire_flt_string((const uint8_t *)"caf\xc3\xa9", 5, s,
+	    sizeof(s)), -1);
+	ck_assert_int_eq(wire_flt_string((const uint8_t *)"\x7f", 1, s,
+	    sizeof(s)), -1);
+	ck_assert_int_eq(wire_flt_string((const uint8_t *)"pg-a ~}", 7, s,
+	    sizeof(s)), 0);
+	ck_assert_str_eq(s, "pg-a ~}");
+}
+END_TEST
+
 /* Strings with and without NUL, with one inside, and too long. */
 START_TEST(test_flt_string)
 {
@@ -945,6 +964,7 @@ wire_suite(void)
 	tcase_add_test(tc, test_flt_past_end);
 	tcase_add_test(tc, test_flt_zero_and_end);
 	tcase_add_test(tc, test_flt_string);
+	tcase_add_test(tc, test_flt_string_ascii);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("decode");
