@@ -23,7 +23,7 @@
 
 struct acd_agent {
 	uint32_t	 id;		/* first: the sort key */
-	const struct cfg_agent *cfg;
+	struct cfg_agent cfg;		/* a copy: a reload frees the lab */
 	int		 state;
 	int		 before_call;
 	uint64_t	 since_ms;	/* monotonic */
@@ -477,7 +477,7 @@ acd_init(struct node *n, char *err, size_t errlen)
 	a->nagents = n->cfg->nagents;
 	a->agents = xcalloc((size_t)a->nagents, sizeof(*a->agents));
 	for (i = 0; i < a->nagents; i++) {
-		a->agents[i].cfg = &n->cfg->agents[i];
+		a->agents[i].cfg = n->cfg->agents[i];
 		a->agents[i].id = (uint32_t)n->cfg->agents[i].id;
 	}
 	qsort(a->agents, (size_t)a->nagents, sizeof(*a->agents), cmp_u32_key);
@@ -485,7 +485,7 @@ acd_init(struct node *n, char *err, size_t errlen)
 		struct acd_agent *ag = &a->agents[i];
 
 		ag->acd = a;
-		ag->state = ag->cfg->initial_state;
+		ag->state = ag->cfg.initial_state;
 		ag->before_call = ag->state;
 		ag->since_ms = mono_ms();
 		ag->ev = evtimer_new(n->base, acd_agent_cb, ag);
@@ -526,11 +526,11 @@ acd_agent_json(const struct acd_agent *ag)
 	json_t	*sg = json_array();
 	int	 i;
 
-	for (i = 0; i < ag->cfg->nskill_groups; i++)
-		json_array_append_new(sg, json_integer(ag->cfg->skill_groups[i]));
+	for (i = 0; i < ag->cfg.nskill_groups; i++)
+		json_array_append_new(sg, json_integer(ag->cfg.skill_groups[i]));
 	return json_pack("{s:i, s:s, s:s, s:o, s:s, s:f, s:s, s:i, s:b}",
-	    "id", (int)ag->id, "name", ag->cfg->name,
-	    "extension", ag->cfg->extension, "skill_groups", sg,
+	    "id", (int)ag->id, "name", ag->cfg.name,
+	    "extension", ag->cfg.extension, "skill_groups", sg,
 	    "state", agent_state_name(ag->state),
 	    "seconds_in_state", (double)(mono_ms() - ag->since_ms) / 1000.0,
 	    "before_call", agent_state_name(ag->before_call),

@@ -281,6 +281,20 @@ node_dispatch(void *arg, int argc, const char **argv,
 	return -1;
 }
 
+/* The same peripheral with the same agents, in the same order? */
+static int
+node_same_agents(const struct cfg *a, const struct cfg *b)
+{
+	int	i;
+
+	if (a->peripheral_id != b->peripheral_id || a->nagents != b->nagents)
+		return 0;
+	for (i = 0; i < a->nagents; i++)
+		if (a->agents[i].id != b->agents[i].id)
+			return 0;
+	return 1;
+}
+
 /*
  * Re-read the lab file aside.  On any error keep the old one.  Otherwise
  * compare link by link: a link whose peer moved is restarted, every other
@@ -348,6 +362,9 @@ node_reload(struct node *n, const char *path, char *err, size_t errlen)
 		} else
 			kept++;
 	}
+	if (!node_same_agents(old, ncf))
+		log_warnx("the peripheral or its agents changed: that takes "
+		    "effect when the node restarts");
 	n->cfg = ncf;
 	n->self = nself;
 	if (n->role->reload != NULL)
