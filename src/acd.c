@@ -19,7 +19,14 @@
 #include "pgemu.h"
 #include "wire.h"
 
-#define RESERVE_MS	150	/* a routed call rings this long */
+#define RESERVE_MS		150	/* a routed call rings this long */
+/*
+ * The router grants one epoch at a time; a few grants may never reach the
+ * ACD (the side had no ACD link).  A jump larger than this is a peer
+ * that is not a PIM of this lab: refused, or one message would fence the
+ * real PIMs for good.
+ */
+#define ACD_MAX_EPOCH_JUMP	1000
 
 struct acd_agent {
 	uint32_t	 id;		/* first: the sort key */
@@ -349,6 +356,11 @@ acd_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 		if (e.b != (uint32_t)n->cfg->peripheral_id) {
 			snprintf(why, sizeof(why), "peripheral %u is not %d",
 			    e.b, n->cfg->peripheral_id);
+			acd_refuse(a, p, e.a, why);
+		} else if (a->max_epoch != 0 && e.a > a->max_epoch &&
+		    e.a - a->max_epoch > ACD_MAX_EPOCH_JUMP) {
+			snprintf(why, sizeof(why), "epoch %u is implausible: "
+			    "current %u", e.a, a->max_epoch);
 			acd_refuse(a, p, e.a, why);
 		} else if (e.a > a->max_epoch ||
 		    (e.a == a->max_epoch && e.a != 0 &&

@@ -28,6 +28,7 @@
 #define CTL_MAX_FRAME		(64 * 1024)
 #define CTL_MAX_ARGS		32
 #define CTL_MAX_BACKLOG		(4 * 1024 * 1024)
+#define CTL_MAX_REQUESTS	16	/* per wakeup: the loop goes on */
 
 struct ctl_client {
 	struct ctl		*ctl;
@@ -35,6 +36,8 @@ struct ctl_client {
 	char			 who[64];
 	int			 watching;
 	int			 closing;
+	int			 busy;	/* in ctl_read_cb: free later */
+	int			 dead;
 	struct ctl_client	*next;
 };
 
@@ -42,6 +45,7 @@ struct ctl {
 	struct event_base	*base;
 	struct evconnlistener	*evl;
 	char			 path[PGEMU_PATH_MAX];
+	struct event		*ev_rearm;
 	ctl_dispatch_cb		 dispatch;
 	void			*arg;
 	struct ctl_client	*clients;
@@ -52,6 +56,12 @@ ctl_client_free(struct ctl_client *c)
 {
 	struct ctl_client **cp;
 
+	if (c->busy) {		/* its own request is running: later */
+		c->dead = 1;
+		c->closing = 1;
+		bufferevent_disable(c->bev, EV_READ);
+		return;
+	}
 	for (cp = &c->ctl->clients; *cp != NULL; cp = &(*cp)->next)
 		if (*cp == c) {
 			*cp = c->next;
@@ -68,7 +78,7 @@ ctl_write(struct ctl_client *c, json_t *j)
 	size_t		 n;
 	uint8_t		 hdr[4];
 
-	if (s == NULL)
+	if (s == NULL || c->dead)
 		return;
 	n = strlen(s);
 	hdr[0] = (uint8_t)(n >> 24);
@@ -83,7 +93,16 @@ ctl_write(struct ctl_client *c, json_t *j)
 static void
 ctl_reply_error(struct ctl_client *c, const char *err)
 {
+	char	 safe[512];
+	size_t	 i;
 	json_t	*j = json_pack("{s:b, s:s}", "ok", 0, "error", err);
+
+	if (j == NULL) {	/* cut inside a UTF-8 character, say */
+		for (i = 0; err[i] != '\0' && i < sizeof(safe) - 1; i++)
+			safe[i] = (unsigned char)err[i] < 0x80 ? err[i] : '?';
+		safe[i] = '\0';
+		j = json_pack("{s:b, s:s}", "ok", 0, "error", safe);
+	}
 
 	ctl_write(c, j);
 	json_decref(j);
@@ -161,8 +180,28 @@ ctl_read_cb(struct bufferevent *bev, void *arg)
 	uint8_t			 hdr[4];
 	uint32_t		 len;
 	char			 err[100];
+	int			 n = 0;
 
+	c->busy = 1;
 	while (!c->closing && evbuffer_get_length(in) >= 4) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) >
+		    CTL_MAX_BACKLOG) {
+			/* It does not read its replies. */
+			if (c->watching) {
+				log_warnx("control: %s: watcher not reading, "
+				    "dropped", c->who);
+				ctl_client_free(c);	/* deferred: busy */
+			} else	/* ctl_write_cb() resumes it */
+				bufferevent_disable(bev, EV_READ);
+			break;
+		}
+		if (n++ == CTL_MAX_REQUESTS) {
+			/* The rest on the next turn: heartbeats go first. */
+			bufferevent_trigger(bev, EV_READ,
+			    BEV_TRIG_DEFER_CALLBACKS |
+			    BEV_TRIG_IGNORE_WATERMARKS);
+			break;
+		}
 		evbuffer_copyout(in, hdr, 4);
 		len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
 		    (uint32_t)hdr[2] << 8 | hdr[3];
@@ -172,16 +211,19 @@ ctl_read_cb(struct bufferevent *bev, void *arg)
 			log_warnx("control: %s: %s", c->who, err);
 			ctl_reply_error(c, err);
 			ctl_close_after_write(c);
-			return;
+			break;
 		}
 		if (evbuffer_get_length(in) < 4 + (size_t)len)
-			return;
+			break;
 		ctl_handle(c, (const char *)evbuffer_pullup(in, 4 + len) + 4,
 		    len);
 		if (c->closing)
-			return;
+			break;
 		evbuffer_drain(in, 4 + len);
 	}
+	c->busy = 0;
+	if (c->dead)
+		ctl_client_free(c);
 }
 
 static void
@@ -189,9 +231,18 @@ ctl_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct ctl_client	*c = arg;
 
-	if (c->closing &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	size_t			 backlog;
+
+	backlog = evbuffer_get_length(bufferevent_get_output(bev));
+	if (c->closing && backlog == 0)
 		ctl_client_free(c);
+	else if (!c->closing && backlog <= CTL_MAX_BACKLOG / 2 &&
+	    !(bufferevent_get_enabled(bev) & EV_READ)) {
+		/* It read its replies: its requests again. */
+		bufferevent_enable(bev, EV_READ);
+		bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS |
+		    BEV_TRIG_IGNORE_WATERMARKS);
+	}
 }
 
 static void
@@ -230,16 +281,31 @@ ctl_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	c->next = ctl->clients;
 	ctl->clients = c;
 	bufferevent_setcb(c->bev, ctl_read_cb, ctl_write_cb, ctl_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, CTL_MAX_BACKLOG / 2, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
 static void
+ctl_rearm_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl	*ctl = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(ctl->evl);
+}
+
+/* Out of descriptors: stop accepting for a second rather than spin. */
+static void
 ctl_error_cb(struct evconnlistener *evl, void *arg)
 {
-	(void)evl;
-	(void)arg;
+	struct ctl	*ctl = arg;
+	struct timeval	 tv = { 1, 0 };
+
 	log_warnx("control: accept: %s",
 	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	evconnlistener_disable(evl);
+	evtimer_add(ctl->ev_rearm, &tv);
 }
 
 /* Is a live daemon answering on path? */
@@ -300,6 +366,7 @@ ctl_new(struct event_base *base, const char *dir, const char *node,
 	}
 	chmod(sun.sun_path, 0660);
 	evconnlistener_set_error_cb(ctl->evl, ctl_error_cb);
+	ctl->ev_rearm = evtimer_new(base, ctl_rearm_cb, ctl);
 	return ctl;
 }
 
@@ -329,7 +396,7 @@ ctl_publish(struct ctl *ctl, json_t *event)
 
 	for (c = ctl->clients; c != NULL; c = next) {
 		next = c->next;
-		if (!c->watching || c->closing)
+		if (!c->watching || c->closing || c->dead)
 			continue;
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
 		    CTL_MAX_BACKLOG) {
@@ -351,6 +418,8 @@ ctl_free(struct ctl *ctl)
 	while (ctl->clients != NULL)
 		ctl_client_free(ctl->clients);
 	evconnlistener_free(ctl->evl);
+	if (ctl->ev_rearm != NULL)
+		event_free(ctl->ev_rearm);
 	unlink(ctl->path);
 	free(ctl);
 }

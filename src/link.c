@@ -180,10 +180,13 @@ link_new(struct event_base *base, const char *name, const char *peer_node,
 void
 link_reconfigure(struct link *l, const struct cfg *cf)
 {
-	int	changed;
+	struct cfg_hb	old = l->hb;
+	int		changed;
 
-	changed = l->hb.interval_ms != 0;
 	link_hb_for(cf, l->kind, &l->hb);
+	changed = old.interval_ms != 0 &&
+	    (old.interval_ms != l->hb.interval_ms ||
+	    old.misses != l->hb.misses);
 	l->backoff_min_ms = cf->backoff_min_ms;
 	l->backoff_max_ms = cf->backoff_max_ms;
 	l->backoff_stable_ms = cf->backoff_stable_ms;
@@ -604,7 +607,9 @@ link_send(struct link *l, struct wire_writer *w)
 	}
 	if (wire_end(w, (uint32_t)l->max_message, &m) == -1) {
 		log_warnx("link %s: message %s too large, not sent", l->name,
-		    w->len >= WIRE_HDR_LEN ? wire_type_name(m.type) : "?");
+		    w->len >= WIRE_HDR_LEN ? wire_type_name((uint32_t)w->buf[4]
+		    << 24 | (uint32_t)w->buf[5] << 16 | (uint32_t)w->buf[6] << 8 |
+		    w->buf[7]) : "?");
 		wire_writer_free(w);
 		return -1;
 	}

@@ -5,6 +5,10 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -138,6 +142,41 @@ node_add_listener(struct node *n, struct listener *lst)
 	return lst;
 }
 
+/*
+ * STATUS= without ever blocking: systemd drains its socket, but a
+ * supervisor that does not would stop the daemon in sd_notify().  A
+ * status line that cannot go now is dropped (the next one says more).
+ */
+static void
+node_notify_status(const char *status)
+{
+	const char		*path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un	 sun;
+	socklen_t		 len;
+	char			 msg[256];
+	int			 fd, n;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    strlen(path) >= sizeof(sun.sun_path))
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path));
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0';	/* abstract namespace */
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+	    strlen(path));
+	n = snprintf(msg, sizeof(msg), "STATUS=%s", status);
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1)
+		return;
+	if (sendto(fd, msg, (size_t)n < sizeof(msg) ? (size_t)n :
+	    sizeof(msg) - 1, MSG_DONTWAIT | MSG_NOSIGNAL,
+	    (struct sockaddr *)&sun, len) == -1)
+		log_debug("STATUS= not sent: %s", strerror(errno));
+	close(fd);
+}
+
 /* The one-line status systemd shows; sent only when it changes. */
 static void
 node_set_summary(struct node *n, const char *fmt, ...)
@@ -151,7 +190,7 @@ node_set_summary(struct node *n, const char *fmt, ...)
 	if (strcmp(buf, n->summary) == 0)
 		return;
 	snprintf(n->summary, sizeof(n->summary), "%s", buf);
-	node_notify("STATUS=%s", buf);
+	node_notify_status(buf);
 }
 
 /*

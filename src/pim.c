@@ -306,10 +306,12 @@ pim_spool_load(struct pim *p)
 	uint8_t		 hdr[WIRE_HDR_LEN], *buf = NULL;
 	uint32_t	 type, len, max_seq = 0;
 	char		 err[160];
+	long		 off = 0;
+	size_t		 got;
 
 	if (f == NULL)
 		return;
-	while (fread(hdr, 1, WIRE_HDR_LEN, f) == WIRE_HDR_LEN) {
+	while ((got = fread(hdr, 1, WIRE_HDR_LEN, f)) == WIRE_HDR_LEN) {
 		struct wire_msg	    m;
 		struct msg_interval iv;
 		struct msg_discard  d;
@@ -324,8 +326,12 @@ pim_spool_load(struct pim *p)
 		}
 		buf = xreallocarray(buf, 1, WIRE_HDR_LEN + (size_t)len);
 		memcpy(buf, hdr, WIRE_HDR_LEN);
-		if (fread(buf + WIRE_HDR_LEN, 1, len, f) != len)
+		if (fread(buf + WIRE_HDR_LEN, 1, len, f) != len) {
+			log_warnx("spool %s: offset %ld: %s frame truncated; "
+			    "the rest is ignored", p->spool, off,
+			    wire_type_name(type));
 			break;
+		}
 		m.type = type;
 		m.len = len;
 		m.body = buf + WIRE_HDR_LEN;
@@ -343,9 +349,21 @@ pim_spool_load(struct pim *p)
 		    msg_epoch_decode(&m, &e, err, sizeof(err)) == 0) {
 			wire_writer_free(&w);
 			pim_ack(p, e.a);
-		} else
+		} else {
+			if (type == MSG_INTERVAL || type == MSG_DISCARD ||
+			    type == MSG_DELIVERY_ACK)
+				log_warnx("spool %s: offset %ld: %s; skipped",
+				    p->spool, off, err);
+			else
+				log_warnx("spool %s: offset %ld: unexpected %s; "
+				    "skipped", p->spool, off, wire_type_name(type));
 			wire_writer_free(&w);
+		}
+		off += (long)(WIRE_HDR_LEN + len);
 	}
+	if (got > 0 && got < WIRE_HDR_LEN)
+		log_warnx("spool %s: offset %ld: %zu bytes, not a frame header; "
+		    "ignored", p->spool, off, got);
 	free(buf);
 	fclose(f);
 	p->next_seq = max_seq + 1;

@@ -220,6 +220,10 @@ router_grant(struct router *r, struct rt_side *s)
 	struct msg_grant	g;
 	uint32_t		periph = (uint32_t)r->node->cfg->peripheral_id;
 
+	if (r->max_epoch == UINT32_MAX) {
+		log_warnx("no activation epoch left: not granting");
+		return;
+	}
 	r->max_epoch++;
 	db_set_meta(r->db, "max_epoch", r->max_epoch);
 	memset(&g, 0, sizeof(g));
@@ -353,7 +357,7 @@ router_status_msg(struct router *r, struct rt_side *s,
 		s->granted = 0;
 	/* A side still active from before a router restart. */
 	if (st->pim_active && r->active < 0 && st->epoch >= r->max_epoch &&
-	    st->epoch != 0) {
+	    st->epoch != 0 && st->epoch != UINT32_MAX) {
 		r->active = (int)(s - r->sides);
 		r->epoch = r->max_epoch = st->epoch;
 		db_set_meta(r->db, "max_epoch", r->max_epoch);
@@ -464,11 +468,16 @@ router_interval_msg(struct router *r, struct rt_side *s,
 	double	now = wall_now();
 	int	i, stored = 0;
 
-	if (iv->epoch < r->epoch) {
+	if (iv->epoch < r->epoch || iv->epoch > r->max_epoch ||
+	    iv->side != (uint8_t)s->side ||
+	    iv->peripheral != (uint32_t)r->node->cfg->peripheral_id) {
 		r->stale_refused++;
-		log_warnx("refused interval seq %u of side %c: epoch %u is "
-		    "older than %u", iv->seq, s->side, iv->epoch, r->epoch);
-		router_ack(s->link, iv->seq, 1, "stale epoch");
+		log_warnx("refused interval seq %u on the link of side %c: side "
+		    "%c, epoch %u (current %u, highest granted %u), peripheral "
+		    "%u", iv->seq, s->side, iv->side >= 0x20 && iv->side < 0x7f ?
+		    iv->side : '?', iv->epoch, r->epoch, r->max_epoch,
+		    iv->peripheral);
+		router_ack(s->link, iv->seq, 1, "stale or foreign interval");
 		return;
 	}
 	db_begin(r->db);
@@ -525,6 +534,13 @@ router_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 	case MSG_DISCARD:
 		if (msg_discard_decode(m, &d, err, sizeof(err)) == -1)
 			goto bad;
+		if (d.side != (uint8_t)s->side || d.rule != 1 ||
+		    d.peripheral != (uint32_t)n->cfg->peripheral_id) {
+			snprintf(err, sizeof(err), "DISCARD: side 0x%02x, rule "
+			    "%u, peripheral %u on the link of side %c", d.side,
+			    d.rule, d.peripheral, s->side);
+			goto bad;
+		}
 		db_discard(r->db, d.peripheral, d.interval_start, d.intervals,
 		    d.rows, d.rule == 1 ? "R1" : "R?", (char)d.side, d.text);
 		r->discards++;
@@ -648,15 +664,15 @@ router_peripheral_json(struct router *r)
 		    "pim_active", s->st.pim_active, "resigning",
 		    s->st.resigning, "epoch", (int)s->st.epoch));
 	}
-	return json_pack("{s:i, s:s, s:b, s:s?, s:i, s:i, s:s, s:i, s:b, "
+	return json_pack("{s:i, s:s, s:b, s:s?, s:I, s:I, s:s, s:i, s:b, "
 	    "s:o}",
 	    "id", r->node->cfg->peripheral_id,
 	    "name", r->node->cfg->peripheral_name,
 	    "online", r->online,
 	    "active_side", r->active >= 0 ?
 	    (r->sides[r->active].side == 'A' ? "A" : "B") : NULL,
-	    "epoch", (int)r->epoch,
-	    "max_epoch", (int)r->max_epoch,
+	    "epoch", (json_int_t)r->epoch,
+	    "max_epoch", (json_int_t)r->max_epoch,
 	    "offline_reason", r->online ? "" : r->offline_reason,
 	    "agents_logged_in", router_logged_in(r),
 	    "settled", r->settled,
