@@ -168,7 +168,8 @@ main(int argc, char *argv[])
 	}
 	if (list) {
 		for (i = 0; i < cf->nnodes; i++)
-			printf("%s\n", cf->nodes[i].name);
+			printf("%s %s\n", cf->nodes[i].name,
+			    role_names[cf->nodes[i].role]);
 		cfg_free(cf);
 		return 0;
 	}

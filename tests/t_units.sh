@@ -157,6 +157,14 @@ elif [ -n "$missing" ]; then
 	sed 's/^/  /' "$tmp/gen.out"
 elif [ -n "$extra" ]; then
 	fail "generator: wrote in the early or late directory: $extra"
+elif ! grep -qx "After=pgemu@router.service" \
+    "$tmp/normal/pgemu@pg-a.service.d/50-pgemu-order.conf" 2>/dev/null ||
+    ! grep -qx "After=pgemu@router.service pgemu@pg-a.service pgemu@pg-b.service" \
+    "$tmp/normal/pgemu@acd.service.d/50-pgemu-order.conf" 2>/dev/null ||
+    [ -e "$tmp/normal/pgemu@router.service.d" ]; then
+	fail "generator: the start order router, pg sides, acd is not set:"
+	find "$tmp/normal" -name '*.conf' -exec sh -c \
+	    'echo "  $1:"; sed "s/^/    /" "$1"' sh {} \;
 else
 	pass "generator: pgemu.target.wants/" \
 	    "$(cd "$wants" && ls | tr '\n' ' ')"

@@ -549,7 +549,30 @@ else
 	fail "syslog: no $stby [R8] line in /var/log/syslog"
 fi
 
-# 7. The end.
+# 7. Stopping the lab: the generator's order stops the ACD first, then
+# the PG sides, then the router, so the PIM is not handed over on the way
+# out: no grant after the stop, the ACD's loss logged (R2, R3).
+phase labstop
+cursor=$(cin journalctl -q -n 0 --show-cursor | sed -n 's/^-- cursor: //p')
+after=""
+[ -n "$cursor" ] && after="--after-cursor=$cursor"
+if cin systemctl stop pgemu.target pgemu@router pgemu@acd pgemu@pg-a \
+    pgemu@pg-b; then
+	if journal_has pgemu@router 'granted to side'; then
+		fail "lab stop: the router granted the PIM on the way out:" \
+		    "$(cin journalctl -q --no-pager -o cat $after -u \
+		    pgemu@router | grep 'granted to side')"
+	elif ! journal_has pgemu@router '\[R2\] peripheral 5000 offline' ||
+	    ! journal_has pgemu@router '\[R3\]'; then
+		fail "lab stop: the router did not log the ACD's loss (R2, R3)"
+	else
+		pass "lab stop: ACD first (R2, R3 at the router), no handover"
+	fi
+else
+	fail "systemctl stop pgemu.target"
+fi
+
+# 8. The end.
 phase stop
 [ $failed = 1 ] && dump
 trap cleanup EXIT
