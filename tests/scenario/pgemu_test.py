@@ -490,11 +490,33 @@ def periph(lab):
     return lab.status("router")["peripheral"]
 
 
-def wait_online(lab, timeout=5):
+def wait_online(lab, timeout=5, agents=None):
+    """The router's peripheral, once online with a side active (and, with
+    agents, that many agents logged in)."""
     def ok():
         p = periph(lab)
-        return p if p["online"] and p["active_side"] else None
-    return wait_for(ok, timeout, "router: peripheral online, a side active")
+        return p if (p["online"] and p["active_side"] and
+                     (agents is None or p["agents_logged_in"] == agents)) \
+            else None
+    return wait_for(ok, timeout, "router: peripheral online, a side "
+                    "active%s" % ("" if agents is None else
+                                  ", %d agents logged in" % agents))
+
+
+def dbtime(t):
+    """An epoch second as the history database writes it."""
+    return time.strftime("%Y-%m-%d %H:%M:%S.000", time.gmtime(t))
+
+
+def find_event(lab, node, pred, what, timeout=5):
+    """An event from NODE's ring (`events`): also those emitted before any
+    watcher could attach (start-up, right after a restart)."""
+    def got():
+        for e in lab.ctl(node, "events", "500"):
+            if pred(e):
+                return e
+        return None
+    return wait_for(got, timeout, "%s: %s" % (node, what), interval=0.05)
 
 
 def wait_candidate(lab, node, timeout=5):

@@ -23,35 +23,13 @@ import os
 import signal
 import time
 
-from pgemu_test import (check, log, periph, run, wait_for)
+from pgemu_test import (check, dbtime, find_event, log, periph, run,
+                        wait_for, wait_online)
 
 IVL = 2
 AGENTS = 20
 NODE = {"A": "pg-a", "B": "pg-b"}
 OTHER = {"A": "B", "B": "A"}
-
-
-def dbtime(t):
-    """An epoch second as the history database writes it."""
-    return time.strftime("%Y-%m-%d %H:%M:%S.000", time.gmtime(t))
-
-
-def wait_online(lab, timeout=10):
-    return wait_for(lambda: (lambda p: p if p["online"] and p["active_side"]
-                             and p["agents_logged_in"] == AGENTS else None)(
-        periph(lab)), timeout, "the peripheral online with a side active "
-        "and every agent logged in")
-
-
-def find_event(lab, node, pred, what, timeout=5):
-    """An event from NODE's ring (`events`): also those emitted before any
-    watcher could attach (start-up, right after a restart)."""
-    def got():
-        for e in lab.ctl(node, "events", "500"):
-            if pred(e):
-                return e
-        return None
-    return wait_for(got, timeout, "%s: %s" % (node, what), interval=0.05)
 
 
 def is_r1(e):
@@ -83,7 +61,7 @@ def test(Lab):
               hb_router=(50, 5), hb_acd=(50, 5), traffic=False)
     lab.start_all()
     lab.wait_links_up()
-    p = wait_online(lab)
+    p = wait_online(lab, 10, agents=AGENTS)
 
     # (a) The active side's ACD link is cut --------------------------------
     side = p["active_side"]
@@ -112,7 +90,7 @@ def test(Lab):
     check("ACD" in reason, "pgemu_discard Reason %r does not name the ACD "
           "link" % reason)
     # The peer took over (R5); the cut side comes back as the standby.
-    p = wait_online(lab)
+    p = wait_online(lab, 10, agents=AGENTS)
     check(p["active_side"] == OTHER[side], "side %s did not take over: %r" %
           (OTHER[side], p))
     lab.ctl(node, "fault", "acd-link", "up")
@@ -172,7 +150,7 @@ def test(Lab):
                     "WHERE DateTime >= ? AND DateTime < ? GROUP BY DateTime,"
                     " PGSide", (dbtime(s0), dbtime(cut_ivl)))
     check(not gap, "rows for intervals deleted by R1: %r" % gap)
-    p = wait_online(lab)
+    p = wait_online(lab, 10, agents=AGENTS)
     check(p["active_side"] == OTHER[side], "side %s should be active now: "
           "%r" % (OTHER[side], p))
     lab.ctl(node, "fault", "acd-link", "up")
@@ -203,7 +181,7 @@ def test(Lab):
           ivl_dt in (dbtime(cur), dbtime(cur + IVL)),
           "pgemu_discard row %r (interval in progress %s)" % (
               rows[0], dbtime(cur)))
-    p = wait_online(lab)
+    p = wait_online(lab, 10, agents=AGENTS)
     check(p["active_side"] == OTHER[side], "side %s did not take over" %
           OTHER[side])
     lab.start(node)
@@ -251,7 +229,7 @@ def test(Lab):
                        " DateTime", (side, epoch, dbtime(s0)))
     check(not leaked, "intervals of the dead run reached Agent_Interval: "
           "%r" % leaked)
-    wait_online(lab)
+    wait_online(lab, 10, agents=AGENTS)
 
 
 run(test)

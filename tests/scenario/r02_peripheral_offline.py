@@ -13,7 +13,7 @@ controller.
 import signal
 import time
 
-from pgemu_test import (check, log, periph, run, wait_for)
+from pgemu_test import (check, log, periph, run, wait_for, wait_online)
 
 AGENTS = 20
 NODE = {"A": "pg-a", "B": "pg-b"}
@@ -22,13 +22,6 @@ OTHER = {"A": "B", "B": "A"}
 
 def side_of(p, side):
     return [s for s in p["sides"] if s["side"] == side][0]
-
-
-def wait_online(lab, timeout=10):
-    return wait_for(lambda: (lambda p: p if p["online"] and p["active_side"]
-                             and p["agents_logged_in"] == AGENTS else None)(
-        periph(lab)), timeout, "the peripheral online with a side active "
-        "and every agent logged in")
 
 
 def caught_up(lab, w):
@@ -47,7 +40,7 @@ def test(Lab):
               hb_router=(50, 5), hb_acd=(50, 5), traffic=False)
     lab.start_all()
     lab.wait_links_up()
-    p = wait_online(lab)
+    p = wait_online(lab, 10, agents=AGENTS)
     act = p["active_side"]
     stby = OTHER[act]
     wr = lab.watch("router")
@@ -92,7 +85,7 @@ def test(Lab):
     e = wr.wait(ev("peripheral_online", "R4"), 5,
                 "router: peripheral_online R4")
     log("one ACD link back: %s" % e["message"])
-    p = wait_online(lab)
+    p = wait_online(lab, 10, agents=AGENTS)
     check(p["active_side"] == stby and p["offline_reason"] == "",
           "after restore: %r" % p)
     lab.ctl(NODE[act], "fault", "acd-link", "up")
@@ -134,7 +127,7 @@ def test(Lab):
     e = wr.wait(ev("peripheral_online", "R4"), 5,
                 "router: peripheral_online R4 after the ACD restart")
     log("ACD back: %s" % e["message"])
-    p = wait_online(lab)
+    p = wait_online(lab, 10, agents=AGENTS)
     check(p["offline_reason"] == "", "offline_reason kept: %r" % p)
 
 

@@ -15,17 +15,13 @@ Incomplete = 0.
 """
 import time
 
-from pgemu_test import (check, log, periph, run, wait_for)
+from pgemu_test import (check, dbtime, log, periph, run, wait_for)
 
 IVL = 2
 AGENTS = 20
 NODE = {"A": "pg-a", "B": "pg-b"}
 OTHER = {"A": "B", "B": "A"}
 CHANGES = {1001: "not_ready", 1002: "talking", 1003: "logout"}
-
-
-def dbtime(t):
-    return time.strftime("%Y-%m-%d %H:%M:%S.000", time.gmtime(t))
 
 
 def side_of(p, side):

@@ -19,32 +19,13 @@ import os
 import signal
 import time
 
-from pgemu_test import (check, log, periph, run, wait_for)
+from pgemu_test import (check, dbtime, find_event, log, periph, run,
+                        wait_for, wait_online)
 
 IVL = 2
 AGENTS = 20
 NODE = {"A": "pg-a", "B": "pg-b"}
 OTHER = {"A": "B", "B": "A"}
-
-
-def dbtime(t):
-    return time.strftime("%Y-%m-%d %H:%M:%S.000", time.gmtime(t))
-
-
-def wait_online(lab, timeout=10):
-    return wait_for(lambda: (lambda p: p if p["online"] and p["active_side"]
-                             and p["agents_logged_in"] == AGENTS else None)(
-        periph(lab)), timeout, "the peripheral online with a side active "
-        "and every agent logged in")
-
-
-def find_event(lab, node, pred, what, timeout=5):
-    def got():
-        for e in lab.ctl(node, "events", "500"):
-            if pred(e):
-                return e
-        return None
-    return wait_for(got, timeout, "%s: %s" % (node, what), interval=0.05)
 
 
 def test(Lab):
@@ -53,7 +34,7 @@ def test(Lab):
               traffic=False)
     lab.start_all()
     lab.wait_links_up()
-    p = wait_online(lab)
+    p = wait_online(lab, 10, agents=AGENTS)
     side = p["active_side"]
     act, stby = NODE[side], NODE[OTHER[side]]
     epoch = p["epoch"]
@@ -107,7 +88,7 @@ def test(Lab):
                    "pim_adopted")
     log("router back: %s" % e["message"])
     check(e["side"] == side and e["epoch"] == epoch, "adopted %r" % e)
-    p = wait_online(lab)
+    p = wait_online(lab, 10, agents=AGENTS)
     check(p["active_side"] == side and p["epoch"] == epoch,
           "after the restart: %r" % p)
     wait_for(lambda: lab.status(act)["reporting"]["queued"] == 0, 5,
