@@ -240,26 +240,29 @@ traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
               ready_timeout=10):
         """Start one node (under wrapper, e.g. valgrind, if given); wait
         for READY=1 on its NOTIFY_SOCKET."""
+        # One notify socket per node for the whole lab, drained all the
+        # time as systemd does (a full datagram queue would block the
+        # daemon); a restarted node sends to the same one, and only what
+        # it sent since its start counts.  Binding anew on each restart
+        # raced with the old socket's reader.
         nsock_path = os.path.join(self.dir, "notify-%s.sock" % node)
-        if os.path.exists(nsock_path):
-            os.unlink(nsock_path)
-        ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        ns.bind(nsock_path)
-        if node in self.notify:
-            self.notify[node]["sock"].close()
-        # Drain the socket all the time, as systemd does: a full datagram
-        # queue would block the daemon in sd_notify().
-        ent = {"sock": ns, "msgs": []}
-        self.notify[node] = ent
+        if node not in self.notify:
+            ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            ns.bind(nsock_path)
+            ent = {"sock": ns, "msgs": [], "since": 0}
+            self.notify[node] = ent
 
-        def drain():
-            while True:
-                try:
-                    d = ns.recv(4096)
-                except OSError:
-                    return
-                ent["msgs"].append(d.decode(errors="replace"))
-        threading.Thread(target=drain, daemon=True).start()
+            def drain():
+                while True:
+                    try:
+                        d = ns.recv(4096)
+                    except OSError:
+                        return
+                    if not d:
+                        return
+                    ent["msgs"].append(d.decode(errors="replace"))
+            threading.Thread(target=drain, daemon=True).start()
+        self.notify[node]["since"] = len(self.notify[node]["msgs"])
         env = dict(os.environ)
         env["NOTIFY_SOCKET"] = nsock_path
         env.pop("WATCHDOG_USEC", None)
@@ -284,8 +287,10 @@ traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
             self.start(n)
 
     def notify_msgs(self, node):
-        """Every datagram the node sent to its NOTIFY_SOCKET so far."""
-        return list(self.notify[node]["msgs"])
+        """Every datagram the node sent to its NOTIFY_SOCKET since its
+        last start."""
+        ent = self.notify[node]
+        return ent["msgs"][ent["since"]:]
 
     def wait_notify(self, node, text, timeout=5.0, exited_ok=False):
         """Wait for a datagram containing text; with exited_ok, one the
