@@ -7,7 +7,11 @@
  *   Agent_Event_Detail  logins (Event 1), logouts (2), not ready (3)
  *   pgemu_discard       every loss of reporting data: what, how much, rule
  *   pgemu_activation    every grant of a PIM activation (epoch, side, why)
- *   pgemu_meta          the highest epoch ever granted, across restarts
+ *   pgemu_meta          the highest epoch ever granted, the side that
+ *                       holds the PIM, across restarts
+ *   pgemu_session       the login sessions open now (a restarted router
+ *                       closes them, or keeps them, instead of opening
+ *                       new ones on top)
  *
  * Writes go in transactions; SkillTargetID is the agent's peripheral
  * number (the lab has no separate skill target ids).
@@ -43,7 +47,8 @@ struct db {
 	uint64_t	 first_op_ms;
 	struct event	*ev_flush;
 	sqlite3_stmt	*ins_interval, *ins_logout, *ins_event, *ins_discard,
-			*ins_activation, *set_meta, *get_meta;
+			*ins_activation, *set_meta, *get_meta, *set_session,
+			*del_session;
 	int		 in_tx;
 };
 
@@ -81,7 +86,11 @@ static const char *const db_schema =
 	" id INTEGER PRIMARY KEY, DateTime TEXT, PeripheralID INTEGER,"
 	" PGSide TEXT, Epoch INTEGER, Reason TEXT);"
 	"CREATE TABLE IF NOT EXISTS pgemu_meta ("
-	" key TEXT PRIMARY KEY, value INTEGER);";
+	" key TEXT PRIMARY KEY, value INTEGER);"
+	"CREATE TABLE IF NOT EXISTS pgemu_session ("
+	" PeripheralID INTEGER NOT NULL, SkillTargetID INTEGER NOT NULL,"
+	" LoginDateTime TEXT, LoginTime REAL,"
+	" PRIMARY KEY (PeripheralID, SkillTargetID));";
 
 /* Timestamps as the product's reports show them: UTC, milliseconds. */
 static void
@@ -160,6 +169,11 @@ db_open(struct event_base *base, const char *path, char *err, size_t errlen)
 	    " (key, value) VALUES (?,?)");
 	db->get_meta = db_prepare(db, "SELECT value FROM pgemu_meta WHERE"
 	    " key = ?");
+	db->set_session = db_prepare(db, "INSERT OR REPLACE INTO pgemu_session"
+	    " (PeripheralID, SkillTargetID, LoginDateTime, LoginTime) VALUES"
+	    " (?,?,?,?)");
+	db->del_session = db_prepare(db, "DELETE FROM pgemu_session WHERE"
+	    " PeripheralID = ? AND SkillTargetID = ?");
 	return db;
 }
 
@@ -180,6 +194,8 @@ db_close(struct db *db)
 	sqlite3_finalize(db->ins_activation);
 	sqlite3_finalize(db->set_meta);
 	sqlite3_finalize(db->get_meta);
+	sqlite3_finalize(db->set_session);
+	sqlite3_finalize(db->del_session);
 	sqlite3_close(db->h);
 	free(db);
 }
@@ -284,6 +300,27 @@ db_write_logout(struct db *db, const struct db_op *op)
 	db_step(db, st);
 }
 
+/* The open session of a login, gone with its logout. */
+static void
+db_write_session(struct db *db, const struct db_op *op)
+{
+	sqlite3_stmt	*st;
+
+	if (op->logout) {
+		st = db->del_session;
+		sqlite3_bind_int64(st, 1, op->peripheral);
+		sqlite3_bind_int64(st, 2, op->agent);
+	} else if (op->event == DB_EVENT_LOGIN) {
+		st = db->set_session;
+		sqlite3_bind_int64(st, 1, op->peripheral);
+		sqlite3_bind_int64(st, 2, op->agent);
+		bind_time(st, 3, op->t);
+		sqlite3_bind_double(st, 4, op->t);
+	} else
+		return;
+	db_step(db, st);
+}
+
 /* Write every queued row in one transaction. */
 void
 db_flush(struct db *db)
@@ -298,6 +335,7 @@ db_flush(struct db *db)
 		if (db->ops[i].logout)
 			db_write_logout(db, &db->ops[i]);
 		db_write_event(db, &db->ops[i]);
+		db_write_session(db, &db->ops[i]);
 	}
 	db_commit(db);
 	log_debug("history database: %zu session rows written", db->nops);
@@ -432,6 +470,43 @@ db_get_meta(struct db *db, const char *key, int64_t def)
 	sqlite3_reset(db->get_meta);
 	sqlite3_clear_bindings(db->get_meta);
 	return v;
+}
+
+/* The login sessions left open, for a router that starts. */
+int
+db_open_sessions(struct db *db, uint32_t peripheral,
+    void (*cb)(void *, uint32_t, double), void *arg)
+{
+	sqlite3_stmt	*st;
+	int		 n = 0;
+
+	st = db_prepare(db, "SELECT SkillTargetID, LoginTime FROM"
+	    " pgemu_session WHERE PeripheralID = ?");
+	sqlite3_bind_int64(st, 1, peripheral);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		cb(arg, (uint32_t)sqlite3_column_int64(st, 0),
+		    sqlite3_column_double(st, 1));
+		n++;
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* The start of the newest interval stored, 0 if none. */
+uint32_t
+db_last_interval(struct db *db, uint32_t peripheral)
+{
+	sqlite3_stmt	*st;
+	uint32_t	 t = 0;
+
+	st = db_prepare(db, "SELECT CAST(strftime('%s', MAX(DateTime)) AS"
+	    " INTEGER) FROM Agent_Interval WHERE PeripheralID = ?");
+	sqlite3_bind_int64(st, 1, peripheral);
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) != SQLITE_NULL)
+		t = (uint32_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return t;
 }
 
 /* Rows of Agent_Interval, newest first, for `router intervals`. */

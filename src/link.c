@@ -22,6 +22,7 @@
  */
 #include "config.h"
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -73,6 +74,31 @@ link_hold_ms(const struct link *l)
 	return l->hb.interval_ms * l->hb.misses;
 }
 
+/* Something heard: the peer has interval x misses again. */
+static void
+link_arm_hold(struct link *l)
+{
+	l->hold_due_ms = mono_ms() + (uint64_t)link_hold_ms(l);
+	l->hold_rechecked = 0;
+	link_timer_start(l->ev_hold, link_hold_ms(l));
+}
+
+/* Bytes, or the end of the stream, wait on the socket unread. */
+static int
+link_input_waits(const struct link *l)
+{
+	int	n = 0;
+
+	if (l->bev != NULL &&
+	    evbuffer_get_length(bufferevent_get_input(l->bev)) > 0)
+		return 1;
+	if (l->fd == -1)
+		return 0;
+	if (ioctl(l->fd, FIONREAD, &n) == 0 && n > 0)
+		return 1;
+	return link_peer_gone(l);
+}
+
 static void
 link_hb_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -95,8 +121,26 @@ link_hold_cb(evutil_socket_t fd, short what, void *arg)
 	struct link	*l = arg;
 	char		 why[96];
 
+	uint64_t	 now = mono_ms();
+
 	(void)fd;
 	(void)what;
+	/*
+	 * A loop that wakes late (this process was stopped, or blocked)
+	 * finds its peers' heartbeats unread: its own silence, not theirs.
+	 * Read first, once, and judge after one more interval.
+	 */
+	if (!l->frozen && !l->hold_rechecked && l->bev != NULL &&
+	    (now > l->hold_due_ms + (uint64_t)l->hb.interval_ms ||
+	    link_input_waits(l))) {
+		l->hold_rechecked = 1;
+		log_info("link %s: hold time ran out %llu ms late or with "
+		    "input unread: reading before judging the peer", l->name,
+		    (unsigned long long)(now > l->hold_due_ms ?
+		    now - l->hold_due_ms : 0));
+		link_timer_start(l->ev_hold, l->hb.interval_ms);
+		return;
+	}
 	snprintf(why, sizeof(why), "nothing heard for %d ms (%d x %d ms)",
 	    link_hold_ms(l), l->hb.misses, l->hb.interval_ms);
 	link_fsm(l, LEV_HOLD_EXPIRED, why);
@@ -196,7 +240,7 @@ link_reconfigure(struct link *l, const struct cfg *cf)
 
 		ms_to_tv(l->hb.interval_ms, &tv);
 		event_add(l->ev_hb, &tv);
-		link_timer_start(l->ev_hold, link_hold_ms(l));
+		link_arm_hold(l);
 	}
 }
 
@@ -329,7 +373,7 @@ link_start_hold(struct link *l)
 
 	ms_to_tv(l->hb.interval_ms, &tv);
 	event_add(l->ev_hb, &tv);
-	link_timer_start(l->ev_hold, link_hold_ms(l));
+	link_arm_hold(l);
 }
 
 /*
@@ -639,6 +683,23 @@ link_is_up(const struct link *l)
 	return l->state == LINK_UP || l->state == LINK_FROZEN;
 }
 
+/*
+ * The peer has closed (or reset) the connection, and its end waits on the
+ * socket unread: the link is up only until the loop reads it.
+ */
+int
+link_peer_gone(const struct link *l)
+{
+	char	c;
+	ssize_t	n;
+
+	if (l->fd == -1 || l->state == LINK_CONNECT)
+		return 0;
+	n = recv(l->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR);
+}
+
 static void
 link_proto_error(struct link *l, const char *what)
 {
@@ -663,7 +724,7 @@ link_dispatch(struct link *l, const struct wire_msg *m)
 	l->stats.bytes_in += WIRE_HDR_LEN + m->len;
 	link_count_type(l, m->type, 0);
 	if (l->state == LINK_UP || l->state == LINK_HELLO)
-		link_timer_start(l->ev_hold, link_hold_ms(l));
+		link_arm_hold(l);
 
 	switch (m->type) {
 	case MSG_HEARTBEAT:

@@ -141,7 +141,12 @@ msg_pg_status_encode(struct wire_writer *w, const struct msg_pg_status *s)
 	wire_u8(w, s->resigning);
 	wire_u32(w, s->epoch);
 	wire_u32(w, s->peer_epoch);
+	wire_u8(w, s->peer_up);
 }
+
+const char *const pim_state_names[PIM_STATE_MAX] = {
+	"IDLE", "ACTIVATING", "ACTIVE", "RECOVERING"
+};
 
 int
 msg_pg_status_decode(const struct wire_msg *m, struct msg_pg_status *s,
@@ -156,10 +161,16 @@ msg_pg_status_decode(const struct wire_msg *m, struct msg_pg_status *s,
 	    wire_get_u8(&r, &s->pim_active) == -1 ||
 	    wire_get_u8(&r, &s->resigning) == -1 ||
 	    wire_get_u32(&r, &s->epoch) == -1 ||
-	    wire_get_u32(&r, &s->peer_epoch) == -1)
+	    wire_get_u32(&r, &s->peer_epoch) == -1 ||
+	    wire_get_u8(&r, &s->peer_up) == -1)
 		return msg_short(m, err, errlen);
 	if (s->side != 'A' && s->side != 'B') {
 		snprintf(err, errlen, "PG_STATUS: bad side 0x%02x", s->side);
+		return -1;
+	}
+	if (s->pim_active >= PIM_STATE_MAX) {
+		snprintf(err, errlen, "PG_STATUS: bad PIM state %u",
+		    s->pim_active);
 		return -1;
 	}
 	return 0;

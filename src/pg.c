@@ -26,11 +26,9 @@
 #include "pgemu.h"
 #include "wire.h"
 
-enum pim_state { PIM_IDLE, PIM_ACTIVATING, PIM_ACTIVE, PIM_RECOVERING,
-    PIM_NSTATES };
-static const char *const pim_state_names[PIM_NSTATES] = {
-	"IDLE", "ACTIVATING", "ACTIVE", "RECOVERING"
-};
+enum pim_state { PIM_IDLE = PIM_STATE_IDLE, PIM_ACTIVATING =
+    PIM_STATE_ACTIVATING, PIM_ACTIVE = PIM_STATE_ACTIVE, PIM_RECOVERING =
+    PIM_STATE_RECOVERING, PIM_NSTATES = PIM_STATE_MAX };
 
 struct pg {
 	struct node	*node;
@@ -41,6 +39,7 @@ struct pg {
 	int		 grant_reason;	/* GRANT_* of the current activation */
 	char		 grant_text[128];
 	int		 relogin;	/* next snapshot: R8 instead of R4 */
+	int		 continuing;	/* next accept keeps the counts */
 	int		 resigning;
 	int		 snapshot_done;
 	uint64_t	 activating_ms;
@@ -103,11 +102,12 @@ pg_send_status(struct pg *pg)
 	st.peripheral = (uint32_t)pg->node->cfg->peripheral_id;
 	st.side = (uint8_t)pg->node->self->side;
 	st.acd_up = link_is_up(pg->acd) && !pg->resigning;
-	st.pim_active = pg->state != PIM_IDLE;
+	st.pim_active = (uint8_t)pg->state;
 	st.resigning = (uint8_t)pg->resigning;
 	st.epoch = pg->state != PIM_IDLE ? pg->epoch : 0;
 	st.peer_epoch = link_is_up(pg->peer) && pg->peer_state != PIM_IDLE ?
 	    pg->peer_epoch : 0;
+	st.peer_up = (uint8_t)link_is_up(pg->peer);
 	msg_pg_status_encode(&w, &st);
 	link_send(pg->router, &w);
 }
@@ -166,6 +166,16 @@ pg_grant(struct pg *pg, const struct msg_grant *g)
 		pg_send_status(pg);
 		return;
 	}
+	/*
+	 * Granted while it holds the PIM: the router gives it a newer epoch
+	 * (it had given the PIM to a side that never took it up).  The PIM
+	 * goes on counting; only the epoch the ACD obeys changes.
+	 */
+	pg->continuing = PIM_STATE_HOLDS(pg->state);
+	if (pg->state != PIM_IDLE)
+		log_info("PIM %u: granted epoch %u while %s with epoch %u",
+		    g->peripheral, g->epoch, pim_state_names[pg->state],
+		    pg->epoch);
 	pg->epoch = g->epoch;
 	pg->grant_reason = (int)g->reason;
 	snprintf(pg->grant_text, sizeof(pg->grant_text), "%s", g->text);
@@ -214,7 +224,7 @@ pg_forward(struct pg *pg, uint8_t kind, int last, const struct msg_agent *r,
 static void
 pg_snapshot_done(struct pg *pg)
 {
-	int	i, changed = 0;
+	int	i, changed = 0, in = 0;
 	uint8_t	kind = pg->relogin ? AGENTS_RELOGIN : AGENTS_SNAPSHOT;
 
 	if (pg->relogin)
@@ -239,16 +249,18 @@ pg_snapshot_done(struct pg *pg)
 				a->ms_in_state = 0;
 				changed++;
 			}
+			in += agent_logged_in(a->state);
 		}
 	pim_update(pg->pim, pg->snap, pg->nsnap);
 	pg_forward(pg, kind, 1, pg->snap, pg->nsnap);
 	pg->snapshot_done = 1;
 	if (pg->relogin)
-		evt_emit(8, "agents_relogin", json_pack("{s:i, s:i, s:i}",
-		    "peripheral", pg->node->cfg->peripheral_id, "agents",
-		    pg->nsnap, "changed", changed), "%d agents logged back in "
-		    "after the failover; %d took their Table 1 state",
-		    pg->nsnap, changed);
+		evt_emit(8, "agents_relogin", json_pack("{s:i, s:i, s:i, s:i}",
+		    "peripheral", pg->node->cfg->peripheral_id, "agents", in,
+		    "changed", changed, "snapshot", pg->nsnap), "%d agents "
+		    "logged back in after the failover, in their Table 1 "
+		    "states (%d of them changed state, %d logged out stay out)",
+		    in, changed, pg->nsnap - in);
 	else
 		evt_emit(4, "agents_snapshot", json_pack("{s:i, s:i}",
 		    "peripheral", pg->node->cfg->peripheral_id, "agents",
@@ -298,7 +310,8 @@ pg_acd_msg(struct pg *pg, struct link *l, const struct wire_msg *m)
 			goto bad;
 		if (pg->state != PIM_ACTIVATING || e.a != pg->epoch)
 			return;
-		pim_activate(pg->pim, pg->epoch);
+		pim_activate(pg->pim, pg->epoch, pg->continuing);
+		pg->continuing = 0;
 		pg->active_since = wall_now();
 		evt_emit(5, "pim_active", json_pack("{s:i, s:i, s:f}",
 		    "peripheral", pg->node->cfg->peripheral_id, "epoch",
@@ -414,12 +427,15 @@ pg_link_up(struct node *n, struct link *l)
 			    "at port %d; logging agents back in",
 			    n->cfg->peripheral_id, l->port);
 			pg->relogin = 1;
+			pg->continuing = 1;
 			pg_change_state(pg, PIM_ACTIVATING, "ACD link back");
 			pg_activate(pg);
 		} else
 			pg_send_status(pg);
-	} else if (l == pg->peer)
+	} else if (l == pg->peer) {
 		pg_send_peer_state(pg);
+		pg_send_status(pg);
+	}
 }
 
 static void

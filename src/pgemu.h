@@ -264,6 +264,8 @@ struct link {
 	int		 alt_port;	/* a second endpoint, tried in turn */
 	char		 via[PGEMU_NAME_MAX];	/* listener it came through */
 	struct event	*ev_more;	/* more frames waiting to be read */
+	uint64_t	 hold_due_ms;	/* when the hold time runs out */
+	int		 hold_rechecked; /* ran out late: reading first */
 
 	const struct link_ops *ops;
 	void		*arg;
@@ -285,6 +287,7 @@ void		 link_bad_msg(struct link *, const struct wire_msg *,
 struct wire_writer;
 int		 link_send(struct link *, struct wire_writer *);
 int		 link_is_up(const struct link *);
+int		 link_peer_gone(const struct link *);
 int		 link_fault(struct link *, const char *action, char *err,
 		    size_t errlen);
 json_t		*link_json(const struct link *);
@@ -398,13 +401,16 @@ void		 db_activation(struct db *, uint32_t, char, uint32_t,
 void		 db_set_meta(struct db *, const char *, int64_t);
 int64_t		 db_get_meta(struct db *, const char *, int64_t);
 json_t		*db_intervals(struct db *, int);
+int		 db_open_sessions(struct db *, uint32_t,
+		    void (*)(void *, uint32_t, double), void *);
+uint32_t	 db_last_interval(struct db *, uint32_t);
 
 /* pim.c: the PIM's reporting data on the active side */
 struct pim;
 struct msg_agent;
 struct pim	*pim_new(struct node *, struct link *router);
 void		 pim_free(struct pim *);
-void		 pim_activate(struct pim *, uint32_t epoch);
+void		 pim_activate(struct pim *, uint32_t epoch, int);
 void		 pim_deactivate(struct pim *);
 int		 pim_update(struct pim *, const struct msg_agent *, int);
 void		 pim_discard(struct pim *, const char *why);

@@ -427,14 +427,22 @@ pim_free(struct pim *p)
 	free(p);
 }
 
-/* The PIM starts counting: the interval in progress is incomplete. */
+/*
+ * The PIM starts counting: the interval in progress is incomplete.  One
+ * that goes on (continuing: it held the PIM all along, and only its epoch
+ * changed) keeps its counts.
+ */
 void
-pim_activate(struct pim *p, uint32_t epoch)
+pim_activate(struct pim *p, uint32_t epoch, int continuing)
 {
 	uint32_t	len = (uint32_t)p->node->cfg->interval_s;
 	double		now = wall_now();
 	int		i;
 
+	if (continuing && p->active) {
+		p->epoch = epoch;
+		return;
+	}
 	p->active = 1;
 	p->epoch = epoch;
 	p->ivl_start = ivl_start_of((uint32_t)now, len);

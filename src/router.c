@@ -13,6 +13,16 @@
  * it has timed out here too), when the active side reports that its PIM
  * went idle, or when it resigns.  It never takes the PIM from a side that
  * holds it: no failback.  The ACD fences any older epoch.
+ *
+ * The holder.  The side whose PIM the ACD accepted (it reported ACTIVE
+ * with the current epoch) is the holder, kept in the database with its
+ * epoch, and so are the agents' open login sessions.  A router that was
+ * away (restarted, or its loop stalled past the sides' hold time) waits
+ * for the sides to report before it judges anyone: the holder is adopted
+ * if it still holds the PIM, re-granted a new epoch if it holds it with an
+ * older one, and otherwise lost as if the router had seen it go (R5, R1,
+ * R2, R6, R7, then R8 on the other side).  A side that was granted but
+ * never held the PIM lost nothing when it goes.
  */
 #include "config.h"
 
@@ -38,6 +48,7 @@ struct rt_side {
 	struct msg_pg_status st;
 	uint64_t	 candidate_since;
 	uint32_t	 granted;	/* grant sent, its status not seen yet */
+	char		 grant_text[128];
 };
 
 struct router {
@@ -47,10 +58,14 @@ struct router {
 	int		 active;	/* index into sides, or -1 */
 	uint32_t	 epoch;		/* of the active side */
 	uint32_t	 max_epoch;
+	char		 holder;	/* side the ACD accepted, 0: none */
+	uint32_t	 holder_epoch;
+	double		 holder_since;	/* wall clock */
 	int		 last_loss;	/* GRANT_* of the next grant */
 	int		 aftermath;	/* GRANT_* of a loss not applied yet */
 	char		 aftermath_side;
 	int		 aftermath_rows;
+	double		 aftermath_since;
 	char		 last_loss_text[160];
 	int		 online;
 	double		 online_since, offline_since;
@@ -62,8 +77,12 @@ struct router {
 	struct event	*ev_settle;
 	int		 in_grace;	/* wait before granting: see below */
 	struct event	*ev_grace;
+	struct event	*ev_tick;	/* the loop's own pulse */
+	struct event	*ev_decide;	/* decide once pending input is read */
+	uint64_t	 last_tick_ms;
+	uint64_t	 late_until_ms;	/* a stall ended: links not judged */
 	uint64_t	 stale_refused, rows_stored, rows_duplicate;
-	uint64_t	 grants, discards;
+	uint64_t	 grants, discards, stalls, grants_unused, regrants;
 };
 
 /*
@@ -72,6 +91,12 @@ struct router {
  * Wait this long for its news before granting.
  */
 #define ROUTER_IDLE_GRACE_MS	100
+/*
+ * The loop's pulse.  A gap between two pulses longer than this plus half
+ * the router hold time means the router itself was stopped or blocked:
+ * its peers' silence in that time was its own.
+ */
+#define ROUTER_TICK_MS		100
 
 static void	router_decide(struct router *);
 
@@ -86,10 +111,22 @@ router_side(struct router *r, const struct link *l)
 	return NULL;
 }
 
+static struct rt_side *
+router_side_named(struct router *r, char side)
+{
+	int	i;
+
+	for (i = 0; i < 2; i++)
+		if (r->sides[i].side == side)
+			return &r->sides[i];
+	return NULL;
+}
+
 static struct rt_agent *
 router_agent(struct router *r, uint32_t id)
 {
-	return bsearch(&id, r->agents, (size_t)r->nagents, sizeof(*r->agents), cmp_u32_key);
+	return bsearch(&id, r->agents, (size_t)r->nagents, sizeof(*r->agents),
+	    cmp_u32_key);
 }
 
 static int
@@ -100,6 +137,64 @@ router_logged_in(const struct router *r)
 	for (i = 0; i < r->nagents; i++)
 		n += r->agents[i].login > 0;
 	return n;
+}
+
+static uint64_t
+router_hold_ms(const struct router *r)
+{
+	return (uint64_t)r->node->cfg->hb_router.interval_ms *
+	    (uint64_t)r->node->cfg->hb_router.misses;
+}
+
+/* The side the ACD accepted, with its epoch; kept across restarts. */
+static void
+router_set_holder(struct router *r, char side, uint32_t epoch)
+{
+	if (r->holder == side && r->holder_epoch == epoch)
+		return;
+	r->holder = side;
+	r->holder_epoch = epoch;
+	r->holder_since = side != 0 ? wall_now() : 0;
+	db_set_meta(r->db, "holder_side", side);
+	db_set_meta(r->db, "holder_epoch", epoch);
+	db_set_meta(r->db, "holder_since_ms", (int64_t)(r->holder_since *
+	    1000));
+}
+
+/*
+ * Was the loop late?  A gap in its pulse longer than half the hold time:
+ * the sides may have dropped their router links for our silence.  Until
+ * one hold time after such a stall, a lost link is not judged.
+ */
+static int
+router_late(struct router *r)
+{
+	uint64_t	now = mono_ms(), gap = now - r->last_tick_ms;
+
+	if (gap > ROUTER_TICK_MS + router_hold_ms(r) / 2) {
+		r->last_tick_ms = now;
+		r->late_until_ms = now + router_hold_ms(r);
+		r->stalls++;
+		evt_emit(RULE_NONE, "router_stalled", json_pack("{s:I, s:I}",
+		    "stalled_ms", (json_int_t)(gap - ROUTER_TICK_MS), "hold_ms",
+		    (json_int_t)router_hold_ms(r)), "the router's loop stalled "
+		    "for %llu ms (hold time %llu ms): links lost now are the "
+		    "router's own silence, the sides are not judged until they "
+		    "report", (unsigned long long)(gap - ROUTER_TICK_MS),
+		    (unsigned long long)router_hold_ms(r));
+	}
+	return now < r->late_until_ms;
+}
+
+static void
+router_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct router	*r = arg;
+
+	(void)fd;
+	(void)what;
+	router_late(r);
+	r->last_tick_ms = mono_ms();
 }
 
 /*
@@ -154,21 +249,33 @@ router_offline(struct router *r, int rule, int32_t code, const char *why)
 }
 
 /*
- * The active side no longer holds the PIM.  What that does to the data
- * and the agents (R1, R2, R3 or R6/R7) is applied by router_aftermath(),
+ * Side `side` no longer holds the PIM.  What that does to the data and
+ * the agents (R1, R2, R3 or R6/R7) is applied by router_aftermath(),
  * after the next grant has gone out, so the takeover does not wait for
- * the history database.
+ * the history database.  A side that was granted the PIM but never held
+ * it (the ACD never accepted it) lost nothing: no aftermath.
  */
 static void
-router_lose(struct router *r, int why, const char *text)
+router_lose(struct router *r, char side, int why, const char *text)
 {
-	struct rt_side	*s = &r->sides[r->active];
 	uint32_t	 periph = (uint32_t)r->node->cfg->peripheral_id;
+	uint32_t	 epoch = r->active >= 0 ? r->epoch : r->holder_epoch;
 
+	if (r->holder != side) {
+		r->grants_unused++;
+		evt_emit(RULE_NONE, "grant_unused", json_pack("{s:i, s:s, s:i, "
+		    "s:s}", "peripheral", (int)periph, "side", side == 'A' ?
+		    "A" : "B", "epoch", (int)epoch, "reason", text), "side %c "
+		    "never took up PIM %u (epoch %u), so it lost nothing: %s",
+		    side, periph, epoch, text);
+		r->active = -1;
+		node_update_summary(r->node);
+		return;
+	}
 	evt_emit(5, "pim_lost", json_pack("{s:i, s:s, s:i, s:s}", "peripheral",
-	    (int)periph, "side", s->side == 'A' ? "A" : "B", "epoch",
-	    (int)r->epoch, "reason", text), "PIM %u of side %c (epoch %u) "
-	    "lost: %s", periph, s->side, r->epoch, text);
+	    (int)periph, "side", side == 'A' ? "A" : "B", "epoch",
+	    (int)epoch, "reason", text), "PIM %u of side %c (epoch %u) "
+	    "lost: %s", periph, side, epoch, text);
 	if (why == GRANT_PEER_IDLE) {
 		struct timeval tv;
 
@@ -177,37 +284,64 @@ router_lose(struct router *r, int why, const char *text)
 		evtimer_add(r->ev_grace, &tv);
 	}
 	r->aftermath = why;
-	r->aftermath_side = s->side;
+	r->aftermath_side = side;
 	r->aftermath_rows = router_logged_in(r);
+	r->aftermath_since = r->holder_since;
+	router_set_holder(r, 0, 0);
 	r->active = -1;
 	r->last_loss = why;
 	snprintf(r->last_loss_text, sizeof(r->last_loss_text), "%s", text);
 	node_update_summary(r->node);
 }
 
+/*
+ * R1 at the router for a side that vanished: what it had not delivered
+ * died with it.  The router knows the last interval it stored: every
+ * interval since (in memory or spool of the dead side, or in progress)
+ * is counted, one row per agent logged in.
+ */
+static void
+router_discard_vanished(struct router *r, char side, int agents,
+    double since, const char *text)
+{
+	uint32_t	periph = (uint32_t)r->node->cfg->peripheral_id;
+	uint32_t	len = (uint32_t)r->node->cfg->interval_s;
+	uint32_t	cur = ivl_start_of((uint32_t)wall_now(), len);
+	uint32_t	first = cur, last, intervals, rows;
+
+	last = db_last_interval(r->db, periph);
+	if (last != 0 && last + len < cur)
+		first = last + len;
+	if (since > 0 && first < ivl_start_of((uint32_t)since, len))
+		first = ivl_start_of((uint32_t)since, len);
+	if (first > cur)
+		first = cur;
+	intervals = (cur - first) / len + 1;
+	rows = (uint32_t)agents * intervals;
+	db_discard(r->db, periph, first, intervals, rows, "R1", side, text);
+	r->discards++;
+	evt_emit(1, "data_discarded", json_pack("{s:i, s:s, s:i, s:i, s:i, "
+	    "s:s}", "peripheral", (int)periph, "side", side == 'A' ? "A" : "B",
+	    "interval", (int)first, "intervals", (int)intervals, "rows",
+	    (int)rows, "reason", text), "undelivered reporting data of "
+	    "peripheral %u died with side %c: %u interval%s from %u, %u agent "
+	    "rows", periph, side, intervals, intervals == 1 ? "" : "s", first,
+	    rows);
+}
+
 static void
 router_aftermath(struct router *r)
 {
-	uint32_t	 periph = (uint32_t)r->node->cfg->peripheral_id;
 	const char	*text = r->last_loss_text;
 	int		 why = r->aftermath, rows = r->aftermath_rows;
 	char		 side = r->aftermath_side;
 
 	r->aftermath = 0;
 	if (why == GRANT_PEER_LOST) {
-		/* R1: what the side had not delivered died with it. */
-		db_discard(r->db, periph, ivl_start_of((uint32_t)wall_now(),
-		    (uint32_t)r->node->cfg->interval_s), 1, (uint32_t)rows,
-		    "R1", side, text);
-		r->discards++;
-		evt_emit(1, "data_discarded", json_pack("{s:i, s:s, s:i, s:i,"
-		    " s:s}", "peripheral", (int)periph, "side", side == 'A' ?
-		    "A" : "B", "intervals", 1, "rows", rows, "reason", text),
-		    "undelivered reporting data of peripheral %u died with "
-		    "side %c: the current interval, %d agent rows", periph,
-		    side, rows);
+		router_discard_vanished(r, side, rows, r->aftermath_since,
+		    text);
 		router_offline(r, 6, REASON_CTI_FAILURE, text);
-	} else if (r->online)
+	} else if (r->online || router_logged_in(r) > 0)
 		router_offline(r, why == GRANT_PEER_RESIGNED ? 6 : 2,
 		    why == GRANT_PEER_RESIGNED ? REASON_CTI_FAILURE :
 		    REASON_PERIPHERAL_RESTART, text);
@@ -219,6 +353,7 @@ router_grant(struct router *r, struct rt_side *s)
 	struct wire_writer	w;
 	struct msg_grant	g;
 	uint32_t		periph = (uint32_t)r->node->cfg->peripheral_id;
+	int			regrant = s->st.pim_active != PIM_STATE_IDLE;
 
 	if (r->max_epoch == UINT32_MAX) {
 		log_warnx("no activation epoch left: not granting");
@@ -230,20 +365,107 @@ router_grant(struct router *r, struct rt_side *s)
 	g.peripheral = periph;
 	g.epoch = r->max_epoch;
 	g.reason = (uint32_t)r->last_loss;
-	snprintf(g.text, sizeof(g.text), "%s", r->last_loss_text);
+	if (regrant)
+		snprintf(g.text, sizeof(g.text), "side %c still holds the PIM "
+		    "with epoch %u, older than %u: a new epoch for it",
+		    s->side, s->st.epoch, r->max_epoch - 1);
+	else
+		snprintf(g.text, sizeof(g.text), "%s", r->last_loss_text);
 	msg_grant_encode(&w, &g);
 	if (link_send(s->link, &w) == -1)
 		return;
 	r->active = (int)(s - r->sides);
 	r->epoch = g.epoch;
 	s->granted = g.epoch;
+	snprintf(s->grant_text, sizeof(s->grant_text), "%s", g.text);
 	r->grants++;
-	db_activation(r->db, periph, s->side, g.epoch, g.text);
+	r->regrants += regrant;
 	evt_emit(r->last_loss == GRANT_FIRST ? RULE_NONE : 5, "pim_granted",
-	    json_pack("{s:i, s:s, s:i, s:s}", "peripheral", (int)periph, "side",
-	    s->side == 'A' ? "A" : "B", "epoch", (int)g.epoch, "reason",
-	    g.text), "PIM %u granted to side %c (epoch %u): %s", periph,
-	    s->side, g.epoch, g.text);
+	    json_pack("{s:i, s:s, s:i, s:s, s:b}", "peripheral", (int)periph,
+	    "side", s->side == 'A' ? "A" : "B", "epoch", (int)g.epoch,
+	    "reason", g.text, "regrant", regrant), "PIM %u granted to side "
+	    "%c (epoch %u): %s", periph, s->side, g.epoch, g.text);
+	node_update_summary(r->node);
+}
+
+/*
+ * The holder nobody adopted, once the sides had their chance to report
+ * (after a restart or a stall): lost while the router was away, unless
+ * it is still there holding the PIM with another epoch (then
+ * router_pick() gives it a new one).
+ */
+static void
+router_orphan(struct router *r)
+{
+	struct rt_side	*h = router_side_named(r, r->holder);
+	char		 text[160];
+
+	if (h != NULL && link_is_up(h->link) && !h->reported)
+		return;		/* its report is on the way */
+	if (h != NULL && link_is_up(h->link)) {
+		if (h->st.pim_active != PIM_STATE_IDLE)
+			return;
+		snprintf(text, sizeof(text), "side %c lost PIM %d (epoch %u) "
+		    "while the router was away", r->holder,
+		    r->node->cfg->peripheral_id, r->holder_epoch);
+		router_lose(r, r->holder, GRANT_PEER_IDLE, text);
+		return;
+	}
+	snprintf(text, sizeof(text), "side %c (epoch %u) was gone when the "
+	    "router came back", r->holder, r->holder_epoch);
+	router_lose(r, r->holder, GRANT_PEER_LOST, text);
+}
+
+/*
+ * Nobody holds the PIM: grant it.  A live side whose PIM the ACD still
+ * obeys with an older epoch comes first (a new epoch, nothing moves);
+ * otherwise the standing candidate that has waited longest.  A side
+ * whose link has already closed, unread, is no candidate.
+ */
+static void
+router_pick(struct router *r)
+{
+	struct rt_side	*s, *best = NULL, *holding = NULL;
+	int		 i;
+
+	for (i = 0; i < 2; i++) {
+		s = &r->sides[i];
+		if (!link_is_up(s->link) || !s->reported || s->granted ||
+		    s->st.resigning || !s->st.acd_up ||
+		    link_peer_gone(s->link))
+			continue;
+		if (PIM_STATE_HOLDS(s->st.pim_active)) {
+			if (holding == NULL || s->st.epoch > holding->st.epoch)
+				holding = s;
+			continue;
+		}
+		if (s->st.pim_active != PIM_STATE_IDLE)
+			continue;
+		if (best == NULL || s->candidate_since < best->candidate_since)
+			best = s;
+	}
+	if (holding != NULL)
+		best = holding;
+	if (best != NULL)
+		router_grant(r, best);
+}
+
+/* Wait for the sides to report before judging them (a stall). */
+static void
+router_resettle(struct router *r, struct rt_side *s)
+{
+	struct timeval	tv;
+
+	evt_emit(RULE_NONE, "router_resettle", json_pack("{s:s, s:i, s:s}",
+	    "side", s->side == 'A' ? "A" : "B", "epoch", (int)r->epoch,
+	    "reason", s->link->last_error), "side %c's router link went while "
+	    "the router was late (%s): waiting for the sides to report, as "
+	    "after a restart", s->side, s->link->last_error);
+	r->active = -1;
+	r->settled = 0;
+	r->started_ms = mono_ms();
+	ms_to_tv((int)router_hold_ms(r), &tv);
+	evtimer_add(r->ev_settle, &tv);
 	node_update_summary(r->node);
 }
 
@@ -251,46 +473,47 @@ router_grant(struct router *r, struct rt_side *s)
 static void
 router_decide(struct router *r)
 {
-	struct rt_side	*s, *best = NULL;
-	int		 i;
+	struct rt_side	*s;
+	char		 text[160];
 
 	if (r->active >= 0) {
 		s = &r->sides[r->active];
 		if (!link_is_up(s->link)) {
-			char text[160];
-
-			snprintf(text, sizeof(text), "side %c's router link "
-			    "went: %s", s->side, s->link->last_error);
-			router_lose(r, GRANT_PEER_LOST, text);
+			if (router_late(r))
+				router_resettle(r, s);
+			else {
+				snprintf(text, sizeof(text), "side %c's router "
+				    "link went: %s", s->side,
+				    s->link->last_error);
+				router_lose(r, s->side, GRANT_PEER_LOST, text);
+			}
 		} else if (s->granted == 0 && s->reported &&
 		    s->st.resigning) {
-			char text[64];
-
 			snprintf(text, sizeof(text), "side %c resigned",
 			    s->side);
-			router_lose(r, GRANT_PEER_RESIGNED, text);
+			router_lose(r, s->side, GRANT_PEER_RESIGNED, text);
 		} else if (s->granted == 0 && s->reported &&
-		    (!s->st.pim_active || s->st.epoch != r->epoch)) {
-			char text[64];
-
+		    (s->st.pim_active == PIM_STATE_IDLE ||
+		    s->st.epoch != r->epoch)) {
 			snprintf(text, sizeof(text), "side %c's PIM went idle",
 			    s->side);
-			router_lose(r, GRANT_PEER_IDLE, text);
+			router_lose(r, s->side, GRANT_PEER_IDLE, text);
 		}
 	}
-	for (i = 0; i < 2 && r->active < 0 && r->settled && !r->in_grace;
-	    i++) {
-		s = &r->sides[i];
-		if (!link_is_up(s->link) || !s->reported || s->granted ||
-		    !s->st.acd_up || s->st.pim_active || s->st.resigning)
-			continue;
-		if (best == NULL || s->candidate_since < best->candidate_since)
-			best = s;
-	}
-	if (best != NULL)
-		router_grant(r, best);
+	if (r->active < 0 && r->settled && r->holder != 0 && !r->in_grace)
+		router_orphan(r);
+	if (r->active < 0 && r->settled && !r->in_grace)
+		router_pick(r);
 	if (r->aftermath != 0)
 		router_aftermath(r);
+}
+
+static void
+router_decide_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	router_decide(arg);
 }
 
 static void
@@ -306,30 +529,38 @@ router_grace_cb(evutil_socket_t fd, short what, void *arg)
 
 /*
  * The router's hold time after start is over.  A side that says its peer
- * holds the PIM (the private link tells it) is waiting for that peer: give
- * the peer up to its reconnection back-off to come and be adopted.
+ * holds the PIM, or that its peer (the holder the database names) is
+ * alive (the private link tells it), is waiting for that peer: give the
+ * peer up to its reconnection back-off to come and be judged.
  */
 static void
 router_settle_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct router	*r = arg;
 	const struct cfg *cf = r->node->cfg;
-	uint64_t	 hold = (uint64_t)cf->hb_router.interval_ms *
-	    (uint64_t)cf->hb_router.misses;
-	uint64_t	 limit = (uint64_t)cf->backoff_max_ms + 2 * hold;
+	uint64_t	 limit = (uint64_t)cf->backoff_max_ms +
+	    2 * router_hold_ms(r);
 	uint64_t	 waited = mono_ms() - r->started_ms;
 	int		 i;
 
 	(void)fd;
 	(void)what;
 	for (i = 0; i < 2 && !r->settled && waited < limit; i++)
-		if (r->sides[i].reported && r->sides[i].st.peer_epoch != 0 &&
-		    !r->sides[1 - i].reported) {
+		if (r->sides[i].reported && !r->sides[1 - i].reported &&
+		    (r->sides[i].st.peer_epoch != 0 ||
+		    (r->sides[i].st.peer_up &&
+		    r->holder == r->sides[1 - i].side))) {
 			struct timeval tv;
 
-			log_info("side %c says side %c holds the PIM (epoch "
-			    "%u): waiting for it", r->sides[i].side,
-			    r->sides[1 - i].side, r->sides[i].st.peer_epoch);
+			if (r->sides[i].st.peer_epoch != 0)
+				log_info("side %c says side %c holds the PIM "
+				    "(epoch %u): waiting for it",
+				    r->sides[i].side, r->sides[1 - i].side,
+				    r->sides[i].st.peer_epoch);
+			else
+				log_info("side %c says side %c, which held the "
+				    "PIM, is alive: waiting for it",
+				    r->sides[i].side, r->sides[1 - i].side);
 			ms_to_tv((int)(limit - waited), &tv);
 			evtimer_add(r->ev_settle, &tv);
 			return;
@@ -337,6 +568,7 @@ router_settle_cb(evutil_socket_t fd, short what, void *arg)
 	if (!r->settled) {
 		r->settled = 1;
 		log_info("settled: %s", r->active >= 0 ? "a side is active" :
+		    r->holder != 0 ? "the side that held the PIM is not back" :
 		    "no side active yet");
 		router_decide(r);
 	}
@@ -347,24 +579,39 @@ router_status_msg(struct router *r, struct rt_side *s,
     const struct msg_pg_status *st)
 {
 	int	was_candidate = s->reported && s->st.acd_up &&
-	    !s->st.pim_active;
+	    s->st.pim_active == PIM_STATE_IDLE;
 
 	s->st = *st;
 	s->reported = 1;
-	if (st->acd_up && !st->pim_active && !was_candidate)
+	if (st->acd_up && st->pim_active == PIM_STATE_IDLE && !was_candidate)
 		s->candidate_since = mono_ms();
 	if (s->granted != 0 && (st->epoch == s->granted || !st->acd_up))
 		s->granted = 0;
-	/* A side still active from before a router restart. */
-	if (st->pim_active && r->active < 0 && st->epoch >= r->max_epoch &&
-	    st->epoch != 0 && st->epoch != UINT32_MAX) {
+	/* A side still active from before the router was away. */
+	if (st->pim_active != PIM_STATE_IDLE && r->active < 0 &&
+	    st->epoch != 0 && st->epoch != UINT32_MAX &&
+	    (st->epoch >= r->max_epoch || (s->side == r->holder &&
+	    st->epoch == r->holder_epoch))) {
 		r->active = (int)(s - r->sides);
-		r->epoch = r->max_epoch = st->epoch;
-		db_set_meta(r->db, "max_epoch", r->max_epoch);
+		r->epoch = st->epoch;
+		if (st->epoch > r->max_epoch) {
+			r->max_epoch = st->epoch;
+			db_set_meta(r->db, "max_epoch", r->max_epoch);
+		}
+		snprintf(s->grant_text, sizeof(s->grant_text), "adopted by "
+		    "the router");
 		evt_emit(RULE_NONE, "pim_adopted", json_pack("{s:s, s:i}",
 		    "side", s->side == 'A' ? "A" : "B", "epoch",
 		    (int)st->epoch), "side %c holds PIM %d (epoch %u): "
 		    "adopted", s->side, r->node->cfg->peripheral_id, st->epoch);
+	}
+	/* The ACD accepted the active side's epoch: it holds the PIM. */
+	if (r->active >= 0 && &r->sides[r->active] == s &&
+	    PIM_STATE_HOLDS(st->pim_active) && st->epoch == r->epoch &&
+	    (r->holder != s->side || r->holder_epoch != st->epoch)) {
+		router_set_holder(r, s->side, st->epoch);
+		db_activation(r->db, (uint32_t)r->node->cfg->peripheral_id,
+		    s->side, st->epoch, s->grant_text);
 	}
 	if (!r->settled && r->sides[0].reported && r->sides[1].reported) {
 		r->settled = 1;
@@ -432,8 +679,9 @@ router_agents_msg(struct router *r, struct rt_side *s,
 		    "peripheral", (int)periph, "agents", router_logged_in(r),
 		    "outage_ms", r->offline_since > 0 ?
 		    (now - r->offline_since) * 1000 : 0.0),
-		    "peripheral %u online: %d agents logged back in with "
-		    "their Table 1 states", periph, router_logged_in(r));
+		    "peripheral %u online: %d agents logged back in, in the "
+		    "states side %c gave them by Table 1", periph,
+		    router_logged_in(r), s->side);
 	else
 		evt_emit(r->offline_since > 0 ? 4 : RULE_NONE,
 		    "peripheral_online", json_pack("{s:i, s:i, s:f}",
@@ -468,7 +716,13 @@ router_interval_msg(struct router *r, struct rt_side *s,
 	double	now = wall_now();
 	int	i, stored = 0;
 
-	if (iv->epoch < r->epoch || iv->epoch > r->max_epoch ||
+	/*
+	 * The active side's own older epochs are its data too (it was
+	 * given a new epoch while it held the PIM); another side's older
+	 * epoch is a PIM that no longer holds the peripheral.
+	 */
+	if ((iv->epoch < r->epoch && (r->active < 0 ||
+	    &r->sides[r->active] != s)) || iv->epoch > r->max_epoch ||
 	    iv->side != (uint8_t)s->side ||
 	    iv->peripheral != (uint32_t)r->node->cfg->peripheral_id) {
 		r->stale_refused++;
@@ -590,7 +844,24 @@ router_link_down(struct node *n, struct link *l, const char *why)
 		return;
 	s->reported = 0;
 	s->granted = 0;
-	router_decide(r);
+	/*
+	 * Decide once the loop has read what else is pending: when both
+	 * sides die at once, the other side's end is read first, and the
+	 * PIM is not granted to a side that is already gone.
+	 */
+	event_active(r->ev_decide, 0, 0);
+}
+
+static void
+router_session_cb(void *arg, uint32_t agent, double login)
+{
+	struct router	*r = arg;
+	struct rt_agent	*a = router_agent(r, agent);
+
+	if (a == NULL)
+		return;
+	a->login = login;
+	a->state = AS_UNKNOWN;
 }
 
 static int
@@ -610,6 +881,12 @@ router_init(struct node *n, char *err, size_t errlen)
 	    errlen)) == NULL)
 		return -1;
 	r->max_epoch = (uint32_t)db_get_meta(r->db, "max_epoch", 0);
+	r->holder = (char)db_get_meta(r->db, "holder_side", 0);
+	r->holder_epoch = (uint32_t)db_get_meta(r->db, "holder_epoch", 0);
+	r->holder_since = (double)db_get_meta(r->db, "holder_since_ms", 0) /
+	    1000;
+	if (r->holder != 'A' && r->holder != 'B')
+		r->holder = 0;
 	r->nagents = n->cfg->nagents;
 	r->agents = xcalloc((size_t)r->nagents, sizeof(*r->agents));
 	for (i = 0; i < r->nagents; i++) {
@@ -617,6 +894,14 @@ router_init(struct node *n, char *err, size_t errlen)
 		r->agents[i].state = AS_LOGOUT;
 	}
 	qsort(r->agents, (size_t)r->nagents, sizeof(*r->agents), cmp_u32_key);
+	/* Sessions left open by the last run: still open until judged. */
+	db_open_sessions(r->db, (uint32_t)n->cfg->peripheral_id,
+	    router_session_cb, r);
+	if (r->holder != 0)
+		log_info("side %c held PIM %d (epoch %u) when the router last "
+		    "ran; %d login sessions open", r->holder,
+		    n->cfg->peripheral_id, r->holder_epoch,
+		    router_logged_in(r));
 	j = 0;
 	for (i = 0; i < n->cfg->nnodes; i++)
 		if (n->cfg->nodes[i].role == ROLE_PG && j < 2) {
@@ -627,7 +912,11 @@ router_init(struct node *n, char *err, size_t errlen)
 		}
 	r->ev_settle = evtimer_new(n->base, router_settle_cb, r);
 	r->ev_grace = evtimer_new(n->base, router_grace_cb, r);
-	r->started_ms = mono_ms();
+	r->ev_decide = event_new(n->base, -1, 0, router_decide_cb, r);
+	r->ev_tick = event_new(n->base, -1, EV_PERSIST, router_tick_cb, r);
+	ms_to_tv(ROUTER_TICK_MS, &tv);
+	event_add(r->ev_tick, &tv);
+	r->started_ms = r->last_tick_ms = mono_ms();
 	ms_to_tv(n->cfg->hb_router.interval_ms * n->cfg->hb_router.misses,
 	    &tv);
 	evtimer_add(r->ev_settle, &tv);
@@ -642,6 +931,8 @@ router_fini(struct node *n)
 	db_close(r->db);
 	event_free(r->ev_settle);
 	event_free(r->ev_grace);
+	event_free(r->ev_decide);
+	event_free(r->ev_tick);
 	free(r->agents);
 	free(r);
 	n->role_data = NULL;
@@ -657,15 +948,17 @@ router_peripheral_json(struct router *r)
 		struct rt_side *s = &r->sides[i];
 
 		json_array_append_new(sides, json_pack("{s:s, s:s, s:s, s:b, "
-		    "s:b, s:b, s:b, s:i}", "side", s->side == 'A' ? "A" : "B",
-		    "node", s->link->peer_node,
+		    "s:b, s:b, s:s, s:b, s:i}", "side", s->side == 'A' ? "A" :
+		    "B", "node", s->link->peer_node,
 		    "link", link_state_names[s->link->state],
 		    "reported", s->reported, "acd_up", s->st.acd_up,
-		    "pim_active", s->st.pim_active, "resigning",
-		    s->st.resigning, "epoch", (int)s->st.epoch));
+		    "pim_active", s->st.pim_active != PIM_STATE_IDLE,
+		    "pim_state", s->st.pim_active < PIM_STATE_MAX ?
+		    pim_state_names[s->st.pim_active] : "?",
+		    "resigning", s->st.resigning, "epoch", (int)s->st.epoch));
 	}
-	return json_pack("{s:i, s:s, s:b, s:s?, s:I, s:I, s:s, s:i, s:b, "
-	    "s:o}",
+	return json_pack("{s:i, s:s, s:b, s:s?, s:I, s:I, s:s?, s:I, s:s, "
+	    "s:i, s:b, s:o}",
 	    "id", r->node->cfg->peripheral_id,
 	    "name", r->node->cfg->peripheral_name,
 	    "online", r->online,
@@ -673,6 +966,8 @@ router_peripheral_json(struct router *r)
 	    (r->sides[r->active].side == 'A' ? "A" : "B") : NULL,
 	    "epoch", (json_int_t)r->epoch,
 	    "max_epoch", (json_int_t)r->max_epoch,
+	    "holder", r->holder == 0 ? NULL : r->holder == 'A' ? "A" : "B",
+	    "holder_epoch", (json_int_t)r->holder_epoch,
 	    "offline_reason", r->online ? "" : r->offline_reason,
 	    "agents_logged_in", router_logged_in(r),
 	    "settled", r->settled,
@@ -696,11 +991,13 @@ router_status(struct node *n, json_t *j)
 
 	json_object_set_new(j, "peripheral", router_peripheral_json(r));
 	json_object_set_new(j, "counters", json_pack("{s:I, s:I, s:I, s:I, "
-	    "s:I}", "grants", (json_int_t)r->grants, "stale_refused",
-	    (json_int_t)r->stale_refused, "rows_stored",
+	    "s:I, s:I, s:I, s:I}", "grants", (json_int_t)r->grants,
+	    "stale_refused", (json_int_t)r->stale_refused, "rows_stored",
 	    (json_int_t)r->rows_stored, "rows_duplicate",
 	    (json_int_t)r->rows_duplicate, "discards",
-	    (json_int_t)r->discards));
+	    (json_int_t)r->discards, "stalls", (json_int_t)r->stalls,
+	    "grants_unused", (json_int_t)r->grants_unused, "regrants",
+	    (json_int_t)r->regrants));
 	json_object_set_new(j, "history_db", json_string(n->cfg->history_db));
 }
 

@@ -31,7 +31,7 @@ static const struct wire_type_info wire_types[] = {
 	{ MSG_HELLO_ACK,		"HELLO_ACK",		13, 256 },
 	{ MSG_HEARTBEAT,		"HEARTBEAT",		 4, 4 },
 	{ MSG_BYE,			"BYE",			 4, 512 },
-	{ MSG_PG_STATUS,		"PG_STATUS",		16, 16 },
+	{ MSG_PG_STATUS,		"PG_STATUS",		17, 17 },
 	{ MSG_GRANT,			"GRANT",		12, 256 },
 	{ MSG_AGENT_STATES,		"AGENT_STATES",		12, 0 },
 	{ MSG_PERIPH_OFFLINE,		"PERIPH_OFFLINE",	16, 256 },

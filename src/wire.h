@@ -193,11 +193,12 @@ struct msg_pg_status {
 	uint32_t	 peripheral;
 	uint8_t		 side;
 	uint8_t		 acd_up;
-	uint8_t		 pim_active;
+	uint8_t		 pim_active;	/* PIM_STATE_*: 0 idle */
 	uint8_t		 resigning;
 	uint32_t	 epoch;
 	uint32_t	 peer_epoch;	/* the peer holds the PIM, per the
 					   private link; 0: no */
+	uint8_t		 peer_up;	/* the private link is up */
 };
 
 struct msg_grant {
@@ -210,6 +211,16 @@ struct msg_grant {
 #define GRANT_PEER_LOST		2	/* the active side's link went */
 #define GRANT_PEER_IDLE		3	/* the active side lost its PIM */
 #define GRANT_PEER_RESIGNED	4	/* the active side stopped cleanly */
+
+/* A PIM's state, as PG_STATUS and PEER_STATE carry it. */
+#define PIM_STATE_IDLE		0
+#define PIM_STATE_ACTIVATING	1	/* granted, not accepted yet */
+#define PIM_STATE_ACTIVE	2	/* accepted by the ACD */
+#define PIM_STATE_RECOVERING	3	/* accepted, endpoint lost */
+#define PIM_STATE_MAX		4
+extern const char *const pim_state_names[PIM_STATE_MAX];
+#define PIM_STATE_HOLDS(s)	((s) == PIM_STATE_ACTIVE || \
+				    (s) == PIM_STATE_RECOVERING)
 
 struct msg_periph_offline {
 	uint32_t	 peripheral;

@@ -236,7 +236,7 @@ START_TEST(test_msg_small)
 {
 	struct wire_writer	 w;
 	struct wire_msg		 m;
-	struct msg_pg_status	 st = { 5000, 'A', 1, 1, 0, 9, 4 }, st2;
+	struct msg_pg_status	 st, st2;
 	struct msg_grant	 g, g2;
 	struct msg_periph_offline o, o2;
 	struct msg_discard	 d, d2;
@@ -244,6 +244,16 @@ START_TEST(test_msg_small)
 	struct msg_set_agent	 s = { 4, 1003, AS_AVAILABLE, 50002 }, s2;
 	char			 err[160];
 
+	/* Whole structures compared: padding zeroed too. */
+	memset(&st, 0, sizeof(st));
+	memset(&st2, 0, sizeof(st2));
+	st.peripheral = 5000;
+	st.side = 'A';
+	st.acd_up = 1;
+	st.pim_active = PIM_STATE_ACTIVE;
+	st.epoch = 9;
+	st.peer_epoch = 4;
+	st.peer_up = 1;
 	msg_pg_status_encode(&w, &st);
 	msg_of(&w, &m);
 	ck_assert_int_eq(msg_pg_status_decode(&m, &st2, err, sizeof(err)), 0);

@@ -195,7 +195,7 @@ START_TEST(test_header_over_type_max)
 	    -1);
 	ck_assert_int_eq(check_hdr(512, MSG_BYE, 65536, err, sizeof(err)),
 	    0);
-	ck_assert_int_eq(check_hdr(13, MSG_PG_STATUS, 65536, err,
+	ck_assert_int_eq(check_hdr(16, MSG_PG_STATUS, 65536, err,
 	    sizeof(err)), -1);
 	ck_assert_int_eq(check_hdr(15, MSG_ACD_SET_AGENT, 65536, err,
 	    sizeof(err)), -1);

@@ -58,8 +58,8 @@ SEEDS = {
     "hello_truncated": hello(b"pg-a", b"demo")[:20],
     "open_req": frame(OPEN_REQ, bytes(44) + flt(1, b"client\0")),
     # Internal messages (src/msg.c).
-    "pg_status": frame(PG_STATUS, struct.pack(">IBBBBI", 5000, ord("A"),
-                                              1, 1, 0, 3)),
+    "pg_status": frame(PG_STATUS, struct.pack(">IBBBBIIB", 5000, ord("A"),
+                                              1, 2, 0, 3, 0, 1)),
     "grant": frame(GRANT, struct.pack(">III", 5000, 4, 2)
                    + flt(TAG_TEXT, b"peer lost\0")),
     "agent_states": frame(AGENT_STATES, struct.pack(">IIBBH", 5000, 4, 2, 1, 2)

@@ -474,6 +474,19 @@ def run(test):
 
 FAST = dict(hb_private=(20, 5), hb_router=(50, 5), hb_acd=(50, 5),
             traffic=False)
+# A router outage: its hold time (500 ms) above the sides' capped back-off
+# (200 ms), so both sides are back before a restarted router judges them.
+OUTAGE = dict(hb_private=(20, 5), hb_router=(100, 5), hb_acd=(50, 5),
+              reconnect=(50, 200, 5000), traffic=False)
+
+
+def lab_online(Lab, name, agents, **kw):
+    """A lab started whole, every link up, the peripheral online with
+    every agent logged in: (lab, the router's peripheral)."""
+    lab = Lab(name, agents=agents, **kw)
+    lab.start_all()
+    lab.wait_links_up()
+    return lab, wait_online(lab, 10, agents=agents)
 
 
 def ev(name, **fields):

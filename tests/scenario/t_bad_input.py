@@ -121,8 +121,8 @@ def test(Lab):
     s.sendall(hello_frame("pg-a", "badin", "A"))
     w.wait(lambda e: e.get("link") == "pg-a" and e.get("to") == "UP", 3,
            "router: impostor up again")
-    s.sendall(frame(0x4101, struct.pack(">IBBBBII", 5000, ord("Z"), 1, 0,
-                                        0, 0, 0)))
+    s.sendall(frame(0x4101, struct.pack(">IBBBBIIB", 5000, ord("Z"), 1, 0,
+                                        0, 0, 0, 0)))
     e = w.wait(lambda e: e.get("link") == "pg-a" and e.get("from") == "UP",
                3, "router: bad PG_STATUS dropped")
     check("PG_STATUS: bad side 0x5a" in e["reason"], "reason %r" %

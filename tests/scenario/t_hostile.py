@@ -207,8 +207,8 @@ class Impostor:
 
 def pg_status(side, acd_up, pim_active, epoch, peer_epoch=0, periph=5000):
     return frame(T["PG_STATUS"], struct.pack(
-        ">IBBBBII", periph, ord(side), acd_up, pim_active, 0, epoch,
-        peer_epoch))
+        ">IBBBBIIB", periph, ord(side), acd_up, pim_active, 0, epoch,
+        peer_epoch, 0))
 
 
 def epoch_msg(t, a, b, flags=0):

@@ -19,8 +19,8 @@ import os
 import signal
 import time
 
-from pgemu_test import (check, dbtime, find_event, log, periph, run,
-                        wait_for, wait_online)
+from pgemu_test import (OUTAGE, check, dbtime, find_event, lab_online, log,
+                        periph, run, wait_for, wait_online)
 
 IVL = 2
 AGENTS = 20
@@ -29,12 +29,7 @@ OTHER = {"A": "B", "B": "A"}
 
 
 def test(Lab):
-    lab = Lab("outage", agents=AGENTS, interval=IVL, hb_private=(20, 5),
-              hb_router=(100, 5), hb_acd=(50, 5), reconnect=(50, 200, 5000),
-              traffic=False)
-    lab.start_all()
-    lab.wait_links_up()
-    p = wait_online(lab, 10, agents=AGENTS)
+    lab, p = lab_online(Lab, "outage", AGENTS, interval=IVL, **OUTAGE)
     side = p["active_side"]
     act, stby = NODE[side], NODE[OTHER[side]]
     epoch = p["epoch"]
