@@ -7,7 +7,11 @@ of 1-4 steps each, drawn from:
   kill -9 of a pg side, then restart it;   kill -STOP, then -CONT of a pg side;
   fault private-link freeze / thaw;        fault router-link freeze / thaw
   (on a pg side);                          kill -9 of the router, then restart;
-  fault acd-link down / up (on a pg side).
+  fault acd-link down / up (on a pg side);  kill -STOP, then -CONT of the
+  router (a router that hangs);             kill -9 of both pg sides back
+  to back;                                  kill -9 of the active side
+  and, the moment the router grants the PIM to the other side, of that
+  side too (a grant to a side that dies).
 Each step's remedy comes at once, once the fault has been noticed (the
 router, the ACD or the peer lost the link: event-driven waits, no sleeps),
 or only at the end of the sequence, so faults overlap.  After each
@@ -18,7 +22,12 @@ with an active side and every link is up, the test checks:
     active side, with pg epoch == router epoch == ACD accepted_epoch;
   * the epochs in pgemu_activation (by id) are strictly increasing;
   * the epochs the ACD accepted (its pim_accepted events) are strictly
-    increasing.
+    increasing, and every epoch in pgemu_activation is one of them (no
+    activation row for an epoch nobody used);
+  * every pgemu_discard row has rows (no loss recorded for a side that
+    held nothing);
+  * liveness: the peripheral was online again, every link up, within
+    LIVE_S seconds of the last remedy (it never stays offline for good).
 At the end: every stale activation the ACD refused was logged (lines
 "refused PIM activation" in its log == acd stale_refused).
 """
@@ -26,12 +35,15 @@ import os
 import signal
 import time
 
-from pgemu_test import (TestFailure, check, log, other, rng, run, wait_for)
+from pgemu_test import (SLOW, TestFailure, check, log, other, rng, run,
+                        wait_for)
 
 SEQUENCES = int(os.environ.get("PGEMU_SEQUENCES", "50"))
 PGS = ("pg-a", "pg-b")
 KINDS = ("kill_pg", "stop_pg", "freeze_private", "freeze_router",
-         "kill_router", "acd_down")
+         "kill_router", "acd_down", "stop_router", "kill_both",
+         "kill_granted")
+LIVE_S = 6.0
 
 
 class Chaos:
@@ -59,8 +71,13 @@ class Chaos:
                     c.append(("freeze_router", pg))
                 if (pg, "acd-link", "down") not in self.faults:
                     c.append(("acd_down", pg))
-        if "router" not in self.dead:
+        if "router" not in self.dead and "router" not in self.stopped:
             c.append(("kill_router", "router"))
+            c.append(("stop_router", "router"))
+        if all(self.running(pg) for pg in PGS):
+            c.append(("kill_both", self.active_pg() or "pg-a"))
+            if self.running("router"):
+                c.append(("kill_granted", self.active_pg() or "pg-a"))
         return c
 
     def active_pg(self):
@@ -78,6 +95,8 @@ class Chaos:
     def pick(self):
         """A random step; faults hit the active side more often."""
         c = self.choices()
+        if not c:
+            return None         # everything is down or stopped already
         kinds = sorted(set(k for k, _ in c))
         kind = self.r.choice(kinds)
         c = [x for x in c if x[0] == kind]
@@ -94,6 +113,12 @@ class Chaos:
         """A predicate that turns true once the fault has been seen, or
         None when no running node can see it."""
         router_up = self.running("router")
+        if kind in ("kill_both", "kill_granted"):
+            kind = "kill_pg"
+        if kind == "stop_router":
+            pgs = [p for p in PGS if self.running(p)]
+            return lambda: all(self.link_state(p, "router-link") != "UP"
+                               for p in pgs)
         if kind in ("kill_pg", "stop_pg", "freeze_router"):
             if router_up:
                 return lambda: self.link_state("router", node) != "UP"
@@ -117,11 +142,25 @@ class Chaos:
     def apply(self, kind, node):
         lab = self.lab
         if kind in ("kill_pg", "kill_router"):
-            lab.kill(node, signal.SIGKILL)
-            lab.reap(node)
-            self.dead.add(node)
-            self.stopped.discard(node)
-            self.faults = set(f for f in self.faults if f[0] != node)
+            self.kill(node)
+        elif kind == "kill_both":
+            os.kill(lab.pid(node), signal.SIGKILL)
+            os.kill(lab.pid(other(node)), signal.SIGKILL)
+            self.kill(node)
+            self.kill(other(node))
+        elif kind == "kill_granted":
+            grants = lab.status("router")["counters"]["grants"]
+            self.kill(node)
+            try:
+                wait_for(lambda: lab.status("router")["counters"]["grants"]
+                         > grants, 2, "a grant after %s died" % node,
+                         interval=0.001)
+            except TestFailure:
+                pass            # nobody to grant: fine
+            self.kill(other(node))
+        elif kind == "stop_router":
+            lab.kill(node, signal.SIGSTOP)
+            self.stopped.add(node)
         elif kind == "stop_pg":
             lab.kill(node, signal.SIGSTOP)
             self.stopped.add(node)
@@ -135,14 +174,26 @@ class Chaos:
             lab.ctl(node, "fault", "acd-link", "down")
             self.faults.add((node, "acd-link", "down"))
 
+    def kill(self, node):
+        if node in self.dead:
+            return
+        self.lab.kill(node, signal.SIGKILL)
+        self.lab.reap(node)
+        self.dead.add(node)
+        self.stopped.discard(node)
+        self.faults = set(f for f in self.faults if f[0] != node)
+
     def remedy(self, kind, node):
         """Undo one fault, if it still stands (a kill may have undone it)."""
         lab = self.lab
-        if kind in ("kill_pg", "kill_router"):
+        if kind in ("kill_both", "kill_granted"):
+            self.remedy("kill_pg", node)
+            self.remedy("kill_pg", other(node))
+        elif kind in ("kill_pg", "kill_router"):
             if node in self.dead:
                 lab.start(node)
                 self.dead.discard(node)
-        elif kind == "stop_pg":
+        elif kind in ("stop_pg", "stop_router"):
             if node in self.stopped:
                 lab.kill(node, signal.SIGCONT)
                 self.stopped.discard(node)
@@ -159,7 +210,10 @@ class Chaos:
         steps = []
         pending = []
         for _ in range(self.r.randint(1, 4)):
-            kind, node = self.pick()
+            step = self.pick()
+            if step is None:
+                break
+            kind, node = step
             when = self.r.choice(("now", "noticed", "end"))
             log("  step %s %s, remedy %s" % (kind, node, when))
             self.apply(kind, node)
@@ -180,7 +234,8 @@ class Chaos:
         self.r.shuffle(pending)
         while pending:
             kind, node = pending.pop(0)
-            if kind not in ("kill_pg", "stop_pg", "kill_router") and \
+            if kind not in ("kill_pg", "stop_pg", "kill_router",
+                            "stop_router", "kill_both", "kill_granted") and \
                     not self.running(node):
                 pending.append((kind, node))
                 continue
@@ -214,14 +269,18 @@ def settled(lab):
     return p
 
 
-def verify(lab, wacd, n, steps):
+def verify(lab, wacd, n, steps, healed=None):
     what = "sequence %d (%s)" % (n, "; ".join(steps))
+    healed = healed or time.monotonic()
     try:
-        p = wait_for(lambda: settled(lab), 8,
+        p = wait_for(lambda: settled(lab), LIVE_S,
                      "router online with an active side, every link up")
     except TestFailure as e:
         raise TestFailure("%s: %s; router %r" % (what, e, lab.status(
             "router")["peripheral"]))
+    live = time.monotonic() - healed
+    check(live <= LIVE_S * SLOW, "%s: online again only %.2f s after the "
+          "last remedy" % (what, live))
     acd = lab.status("acd")["acd"]
     pims = {pg: lab.status(pg)["pim"] for pg in PGS}
     # One consistent view: the router did not move on while we looked.
@@ -253,7 +312,14 @@ def verify(lab, wacd, n, steps):
     accepted = acd_accepted(lab, wacd)
     check(increasing(accepted), "%s: ACD accepted epochs not strictly "
           "increasing: %r" % (what, accepted))
-    return p
+    unused = sorted(set(epochs) - set(accepted))
+    check(not unused, "%s: pgemu_activation rows for epochs the ACD never "
+          "accepted: %r" % (what, unused))
+    empty = lab.query("SELECT PGSide, Reason FROM pgemu_discard WHERE "
+                      "Rows = 0")
+    check(not empty, "%s: losses recorded for sides that held nothing: %r"
+          % (what, empty))
+    return p, live
 
 
 def test(Lab):
@@ -267,15 +333,18 @@ def test(Lab):
     wacd = lab.watch("acd")
     verify(lab, wacd, 0, ["start"])
     chaos = Chaos(lab, r)
-    longest = 0.0
+    longest = slowest = 0.0
     for n in range(1, SEQUENCES + 1):
         t0 = time.monotonic()
         steps = chaos.sequence(n)
-        p = verify(lab, wacd, n, steps)
+        p, live = verify(lab, wacd, n, steps, time.monotonic())
         dt = time.monotonic() - t0
         longest = max(longest, dt)
-        log("sequence %d: %s -> side %s active, epoch %d (%.2f s)" % (
-            n, "; ".join(steps), p["active_side"], p["epoch"], dt))
+        slowest = max(slowest, live)
+        log("sequence %d: %s -> side %s active, epoch %d (%.2f s, online "
+            "%.2f s after the last remedy)" % (
+                n, "; ".join(steps), p["active_side"], p["epoch"], dt,
+                live))
     acd = lab.status("acd")["acd"]
     wait_for(lambda: len(lab.grep_log("acd", r"refused PIM activation")) >=
              acd["stale_refused"], 2, "acd log lines for every refusal")
@@ -289,6 +358,8 @@ def test(Lab):
             SEQUENCES, lab.query("SELECT COUNT(*) FROM pgemu_activation")[0][0],
             lab.status("router")["peripheral"]["epoch"], acd["accepts"],
             acd["fences"], acd["stale_refused"], longest))
+    log("slowest return online after the last remedy: %.2f s (limit %.1f)"
+        % (slowest, LIVE_S))
     check(acd["accepts"] == len(accepted),
           "ACD counts %d accepts, its events show %d" % (acd["accepts"],
                                                          len(accepted)))
