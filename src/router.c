@@ -73,6 +73,7 @@ struct router {
 	struct rt_agent	*agents;
 	int		 nagents;
 	int		 settled;
+	char		 waiting;	/* for this side before settling */
 	uint64_t	 started_ms;
 	struct event	*ev_settle;
 	int		 in_grace;	/* wait before granting: see below */
@@ -463,6 +464,7 @@ router_resettle(struct router *r, struct rt_side *s)
 	    "after a restart", s->side, s->link->last_error);
 	r->active = -1;
 	r->settled = 0;
+	r->waiting = 0;
 	r->started_ms = mono_ms();
 	ms_to_tv((int)router_hold_ms(r), &tv);
 	evtimer_add(r->ev_settle, &tv);
@@ -528,50 +530,94 @@ router_grace_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * The router's hold time after start is over.  A side that says its peer
- * holds the PIM, or that its peer (the holder the database names) is
- * alive (the private link tells it), is waiting for that peer: give the
- * peer up to its reconnection back-off to come and be judged.
+ * Is the router still waiting for a side before it may judge?  For a side
+ * its peer says holds the PIM, or for the holder the database names,
+ * unless its peer has reported and says (from the private link) that it
+ * is gone.  Returns the side waited for, 0 if none.
  */
+static char
+router_waiting_for(const struct router *r, char *why, size_t len)
+{
+	const struct rt_side	*s, *o;
+	int			 i;
+
+	for (i = 0; i < 2; i++) {
+		s = &r->sides[i];
+		o = &r->sides[1 - i];
+		if (o->reported)
+			continue;
+		if (s->reported && s->st.peer_epoch != 0) {
+			snprintf(why, len, "side %c says side %c holds the PIM "
+			    "(epoch %u)", s->side, o->side, s->st.peer_epoch);
+			return o->side;
+		}
+		if (r->holder != o->side)
+			continue;
+		if (!s->reported) {
+			snprintf(why, len, "side %c held the PIM (epoch %u) "
+			    "and neither side has reported yet", o->side,
+			    r->holder_epoch);
+			return o->side;
+		}
+		if (s->st.peer_up) {
+			snprintf(why, len, "side %c says side %c, which held "
+			    "the PIM, is alive", s->side, o->side);
+			return o->side;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Settle: from now on the router judges and grants.  At start (or after a
+ * stall) it waits the router hold time, or less if both sides reported;
+ * for a side it is told is there (above), up to that side's reconnection
+ * back-off plus twice the hold time.
+ */
+static void
+router_try_settle(struct router *r)
+{
+	const struct cfg *cf = r->node->cfg;
+	uint64_t	 hold = router_hold_ms(r);
+	uint64_t	 limit = (uint64_t)cf->backoff_max_ms + 2 * hold;
+	uint64_t	 waited = mono_ms() - r->started_ms;
+	struct timeval	 tv;
+	char		 why[160], side;
+
+	if (r->settled)
+		return;
+	if (!r->sides[0].reported || !r->sides[1].reported) {
+		if (waited < hold)
+			return;		/* ev_settle is on its way */
+		side = router_waiting_for(r, why, sizeof(why));
+		if (side != 0 && waited < limit) {
+			if (!r->waiting) {
+				log_info("%s: waiting for it up to %llu ms",
+				    why, (unsigned long long)(limit - waited));
+				ms_to_tv((int)(limit - waited), &tv);
+				evtimer_add(r->ev_settle, &tv);
+			}
+			r->waiting = side;
+			return;
+		}
+	}
+	r->settled = 1;
+	r->waiting = 0;
+	event_del(r->ev_settle);
+	log_info("settled: %s", r->active >= 0 ? "a side is active" :
+	    r->holder != 0 ? "the side that held the PIM is not back" :
+	    "no side active yet");
+}
+
 static void
 router_settle_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct router	*r = arg;
-	const struct cfg *cf = r->node->cfg;
-	uint64_t	 limit = (uint64_t)cf->backoff_max_ms +
-	    2 * router_hold_ms(r);
-	uint64_t	 waited = mono_ms() - r->started_ms;
-	int		 i;
 
 	(void)fd;
 	(void)what;
-	for (i = 0; i < 2 && !r->settled && waited < limit; i++)
-		if (r->sides[i].reported && !r->sides[1 - i].reported &&
-		    (r->sides[i].st.peer_epoch != 0 ||
-		    (r->sides[i].st.peer_up &&
-		    r->holder == r->sides[1 - i].side))) {
-			struct timeval tv;
-
-			if (r->sides[i].st.peer_epoch != 0)
-				log_info("side %c says side %c holds the PIM "
-				    "(epoch %u): waiting for it",
-				    r->sides[i].side, r->sides[1 - i].side,
-				    r->sides[i].st.peer_epoch);
-			else
-				log_info("side %c says side %c, which held the "
-				    "PIM, is alive: waiting for it",
-				    r->sides[i].side, r->sides[1 - i].side);
-			ms_to_tv((int)(limit - waited), &tv);
-			evtimer_add(r->ev_settle, &tv);
-			return;
-		}
-	if (!r->settled) {
-		r->settled = 1;
-		log_info("settled: %s", r->active >= 0 ? "a side is active" :
-		    r->holder != 0 ? "the side that held the PIM is not back" :
-		    "no side active yet");
-		router_decide(r);
-	}
+	router_try_settle(r);
+	router_decide(r);
 }
 
 static void
@@ -613,10 +659,7 @@ router_status_msg(struct router *r, struct rt_side *s,
 		db_activation(r->db, (uint32_t)r->node->cfg->peripheral_id,
 		    s->side, st->epoch, s->grant_text);
 	}
-	if (!r->settled && r->sides[0].reported && r->sides[1].reported) {
-		r->settled = 1;
-		event_del(r->ev_settle);
-	}
+	router_try_settle(r);
 	router_decide(r);
 }
 
