@@ -36,8 +36,10 @@ void		 log_set_node(const char *);
 const char	*log_node(void);
 void		 log_warn(const char *, ...) __printflike(1, 2);
 void		 log_warnx(const char *, ...) __printflike(1, 2);
+void		 log_notice(const char *, ...) __printflike(1, 2);
 void		 log_info(const char *, ...) __printflike(1, 2);
 void		 log_debug(const char *, ...) __printflike(1, 2);
+void		 log_msg(int, const char *, ...) __printflike(2, 3);
 void		 log_vmsg(int, const char *, va_list) __printflike(2, 0);
 __dead void	 fatal(const char *, ...) __printflike(1, 2);
 __dead void	 fatalx(const char *, ...) __printflike(1, 2);
@@ -310,6 +312,21 @@ void		 evt_set_sink(void (*)(json_t *, void *), void *);
 uint64_t	 evt_count(void);
 json_t		*evt_recent(size_t);
 void		 evt_clear(void);
+
+/* rules.c: the rules table, each event's priority */
+struct rule_event {
+	const char	*name;
+	int		 pri;		/* LOG_ERR ... LOG_INFO */
+	int		(*raise)(const json_t *);	/* then raised_pri */
+	int		 raised_pri;
+	const char	*raised_when;	/* for the documentation */
+};
+extern const struct rule_event rule_events[];
+extern const size_t rule_nevents;
+const struct rule_event *rule_event(const char *);
+int		 rule_event_pri(const char *, const json_t *);
+const char	*rule_pri_name(int);
+int		 rules_doc(FILE *, const char *what, const char *format);
 
 /* ctl.c: the control socket */
 struct ctl;
