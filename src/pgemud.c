@@ -33,8 +33,8 @@ usage(int rc)
 	    "usage: pgemud -c FILE -n NODE [-f] [-v]\n"
 	    "       pgemud -c FILE --check-config | --dump-config\n"
 	    "       pgemud -c FILE --list-nodes\n"
-	    "       pgemud --version | --settings-man\n"
-	    "       pgemud --rules-man | --rules-md priorities\n"
+	    "       pgemud --version | --settings-man | --rules-json\n"
+	    "       pgemud --rules-man | --rules-md triggers|priorities\n"
 	    "  -c, --config FILE   the lab file (default %s)\n"
 	    "  -n, --node NODE     the node this process plays\n"
 	    "  -f, --foreground    log to stderr instead of syslog\n"
@@ -103,6 +103,7 @@ main(int argc, char *argv[])
 		{ "settings-man",	no_argument, NULL, 'M' },
 		{ "rules-man",		required_argument, NULL, 'R' },
 		{ "rules-md",		required_argument, NULL, 'W' },
+		{ "rules-json",		no_argument, NULL, 'J' },
 		{ "list-nodes",		no_argument, NULL, 'L' },
 		{ "help",		no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -151,6 +152,14 @@ main(int argc, char *argv[])
 			    "md") == -1)
 				usage(2);
 			return 0;
+		case 'J': {
+			json_t	*j = rules_json();
+
+			json_dumpf(j, stdout, JSON_INDENT(1) | JSON_SORT_KEYS);
+			putchar('\n');
+			json_decref(j);
+			return 0;
+		}
 		case 'L':
 			list = 1;
 			break;

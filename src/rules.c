@@ -1,9 +1,19 @@
 /*
- * The rules table, in one place: every event a node emits, with the
- * priority it is logged at (notice for state changes, warning for losses
- * and offline, err for what needs a person, info for routine records);
- * evt_emit() looks it up.  pgemud(8) and docs/failover.md print it
- * (pgemud --rules-man, --rules-md; tests/t_man.sh keeps them equal).
+ * The rules table, in one place:
+ *
+ *  - every event a node emits, with the priority it is logged at (notice
+ *    for state changes, warning for losses and offline, err for what
+ *    needs a person, info for routine records); evt_emit() looks it up;
+ *  - every trigger a user can cause (a failure of a component), with the
+ *    rules each node applies, as the events it emits, in their order.
+ *
+ * pgemu-failover(7), pgemud(8) and docs/failover.md print these tables
+ * (pgemud --rules-man, --rules-md; tests/t_man.sh keeps them equal), and
+ * tests/scenario/t_rule_order.py causes each trigger in a lab and compares
+ * what the nodes emit with the table (pgemud --rules-json).  A new rule
+ * (R9-R23) or trigger is one more row here (a node that plays in it, the
+ * desktop server say, one more enum rule_node), and one more way to cause
+ * it in t_rule_order.py's CAUSES.
  */
 #include "config.h"
 
@@ -59,6 +69,77 @@ const struct rule_event rule_events[] = {
 };
 const size_t rule_nevents = sizeof(rule_events) / sizeof(rule_events[0]);
 
+/* The PIM lost its ACD (R1-R3), the first side back serves (R5, R4). */
+#define STEPS_ACD_LOST {						\
+	[RN_ROUTER] = { { 1, "data_discarded" },			\
+	    { 2, "peripheral_offline" }, { 3, "agents_logged_out" },	\
+	    { 5, "pim_lost" }, { 5, "pim_granted" },			\
+	    { 4, "peripheral_online" } },				\
+	[RN_OLD] = { { 1, "data_discarded" } },				\
+	[RN_NEW] = { { 5, "pim_activating" }, { 5, "pim_active" },	\
+	    { 4, "agents_snapshot" } },					\
+	[RN_ACD] = { { 5, "pim_accepted" } } }
+
+/*
+ * The triggers, in the order the documentation lists them.  Each node's
+ * steps are {rule, event} in the order the node emits them; events that
+ * apply no rule (link_state, peer_lost, ...) are not listed.  RN_OLD is
+ * the PG side that held the PIM before the trigger, RN_NEW the side that
+ * holds it after; when both are the same side it emits RN_OLD's steps,
+ * then RN_NEW's.  Measured on a lab, and checked there by t_rule_order.
+ */
+const struct rule_trigger rule_triggers[] = {
+	{ "acd_kill", "ACD killed",
+	    "kill -9 of the acd node; Restart= starts it again",
+	    STEPS_ACD_LOST },
+	{ "acd_link_cut", "The active side's ACD link cut",
+	    "pgemuctl pg-a fault acd-link down", STEPS_ACD_LOST },
+	{ "pg_kill", "Active PG side killed", "kill -9 of the active side", {
+	    [RN_ROUTER] = { { 5, "pim_lost" }, { 5, "pim_granted" },
+		{ 1, "data_discarded" }, { 2, "peripheral_offline" },
+		{ 6, "agents_logged_out" }, { 7, "logout_reason" },
+		{ 8, "peripheral_online" } },
+	    [RN_NEW] = { { 5, "pim_activating" }, { 5, "pim_active" },
+		{ 8, "agents_relogin" } },
+	    [RN_ACD] = { { 5, "pim_accepted" } } } },
+	{ "pg_stop", "Active PG side stopped cleanly",
+	    "kill -TERM or systemctl stop of the active side", {
+	    [RN_ROUTER] = { { 1, "data_discarded" },
+		{ 2, "peripheral_offline" }, { 6, "agents_logged_out" },
+		{ 7, "logout_reason" }, { 5, "pim_lost" },
+		{ 5, "pim_granted" }, { 8, "peripheral_online" } },
+	    [RN_OLD] = { { 5, "pim_resigning" }, { 1, "data_discarded" } },
+	    [RN_NEW] = { { 5, "pim_activating" }, { 5, "pim_active" },
+		{ 8, "agents_relogin" } },
+	    [RN_ACD] = { { 5, "pim_accepted" } } } },
+	{ "cti_primary", "Primary CTI Manager stopped, with a backup endpoint",
+	    "pgemuctl acd stop cti-manager primary", {
+	    [RN_ROUTER] = { { 2, "peripheral_offline" },
+		{ 6, "agents_logged_out" }, { 7, "logout_reason" },
+		{ 8, "peripheral_online" } },
+	    [RN_NEW] = { { 6, "pim_recovering" }, { 5, "pim_active" },
+		{ 8, "agents_relogin" } },
+	    [RN_ACD] = { { 6, "cti_manager_stopped" },
+		{ 5, "pim_accepted" } } } },
+	{ "router_kill", "Router killed",
+	    "kill -9 of the router; Restart= starts it again",
+	    { { { 0, NULL } } } },
+	{ "private_cut", "Private link cut",
+	    "pgemuctl pg-a fault private-link down, later up",
+	    { { { 0, NULL } } } },
+};
+const size_t rule_ntriggers = sizeof(rule_triggers) /
+    sizeof(rule_triggers[0]);
+
+const char *const rule_node_names[RN_MAX] = {
+	"router", "old", "new", "acd"
+};
+
+/* How the documentation names each node of a trigger. */
+static const char *const rule_node_labels[RN_MAX] = {
+	"router", "side that held the PIM", "side that holds it after", "ACD"
+};
+
 static const struct {
 	int		 pri;
 	const char	*name;
@@ -107,6 +188,16 @@ rule_pri_name(int pri)
 	return "?";
 }
 
+static size_t
+rule_nsteps(const struct rule_step *s)
+{
+	size_t	n = 0;
+
+	while (n < RULE_STEPS_MAX && s[n].event != NULL)
+		n++;
+	return n;
+}
+
 /* Text for a man page: a minus is \-, a backslash \e. */
 static void
 man_text(FILE *fp, const char *s)
@@ -118,6 +209,68 @@ man_text(FILE *fp, const char *s)
 			fputs("\\e", fp);
 		else
 			fputc(*s, fp);
+	}
+}
+
+static void
+rules_man_triggers(FILE *fp)
+{
+	const struct rule_trigger	*t;
+	const struct rule_step		*s;
+	size_t				 i, j, k, n;
+	int				 any;
+
+	for (i = 0; i < rule_ntriggers; i++) {
+		t = &rule_triggers[i];
+		fputs(".TP\n.B ", fp);
+		man_text(fp, t->name);
+		fputs("\n(", fp);
+		man_text(fp, t->how);
+		fputs(")\n", fp);
+		any = 0;
+		for (j = 0; j < RN_MAX; j++) {
+			s = t->steps[j];
+			if ((n = rule_nsteps(s)) == 0)
+				continue;
+			fputs(".br\n", fp);
+			any++;
+			man_text(fp, rule_node_labels[j]);
+			fputs(":\n", fp);
+			for (k = 0; k < n; k++)
+				fprintf(fp, "R%d \\fB\\%%%s\\fP%s\n", s[k].rule,
+				    s[k].event, k + 1 < n ? "," : "");
+		}
+		if (!any)
+			fputs(".br\nnone: no node applies a rule.\n", fp);
+	}
+}
+
+static void
+rules_md_triggers(FILE *fp)
+{
+	const struct rule_trigger	*t;
+	const struct rule_step		*s;
+	size_t				 i, j, k, n;
+
+	fputs("| trigger (how) |", fp);
+	for (j = 0; j < RN_MAX; j++)
+		fprintf(fp, " %s |", rule_node_labels[j]);
+	fputs("\n|---|", fp);
+	for (j = 0; j < RN_MAX; j++)
+		fputs("---|", fp);
+	fputc('\n', fp);
+	for (i = 0; i < rule_ntriggers; i++) {
+		t = &rule_triggers[i];
+		fprintf(fp, "| %s (%s) |", t->name, t->how);
+		for (j = 0; j < RN_MAX; j++) {
+			s = t->steps[j];
+			if ((n = rule_nsteps(s)) == 0)
+				fputs(" - |", fp);
+			for (k = 0; k < n; k++)
+				fprintf(fp, " R%d `%s`%s", s[k].rule,
+				    s[k].event, k + 1 < n ? "," : " |");
+		}
+		fputc('\n', fp);
 	}
 }
 
@@ -184,8 +337,8 @@ rules_md_pris(FILE *fp)
 }
 
 /*
- * The documentation's generated parts: what is "priorities", format
- * "man" or "md".  -1 for an unknown one.
+ * The documentation's generated parts: what is "triggers" or
+ * "priorities", format "man" or "md".  -1 for an unknown one.
  */
 int
 rules_doc(FILE *fp, const char *what, const char *format)
@@ -198,7 +351,12 @@ rules_doc(FILE *fp, const char *what, const char *format)
 		man = 0;
 	else
 		return -1;
-	if (strcmp(what, "priorities") == 0) {
+	if (strcmp(what, "triggers") == 0) {
+		if (man)
+			rules_man_triggers(fp);
+		else
+			rules_md_triggers(fp);
+	} else if (strcmp(what, "priorities") == 0) {
 		if (man)
 			rules_man_pris(fp);
 		else
@@ -206,4 +364,47 @@ rules_doc(FILE *fp, const char *what, const char *format)
 	} else
 		return -1;
 	return 0;
+}
+
+/* Both tables as JSON, for the tests. */
+json_t *
+rules_json(void)
+{
+	const struct rule_event		*re;
+	const struct rule_trigger	*t;
+	const struct rule_step		*s;
+	json_t				*evs, *trs, *nodes, *a;
+	size_t				 i, j, k, n;
+
+	evs = json_array();
+	for (i = 0; i < rule_nevents; i++) {
+		re = &rule_events[i];
+		json_array_append_new(evs, json_pack("{s:s, s:s, s:s*, s:s*}",
+		    "event", re->name, "priority", rule_pri_name(re->pri),
+		    "raised_priority", re->raise != NULL ?
+		    rule_pri_name(re->raised_pri) : NULL, "raised_when",
+		    re->raise != NULL ? re->raised_when : NULL));
+	}
+	trs = json_array();
+	for (i = 0; i < rule_ntriggers; i++) {
+		t = &rule_triggers[i];
+		nodes = json_object();
+		for (j = 0; j < RN_MAX; j++) {
+			s = t->steps[j];
+			n = rule_nsteps(s);
+			a = json_array();
+			for (k = 0; k < n; k++) {
+				char	tag[8];
+
+				snprintf(tag, sizeof(tag), "R%d", s[k].rule);
+				json_array_append_new(a, json_pack("{s:s, s:s}",
+				    "rule", tag, "event", s[k].event));
+			}
+			json_object_set_new(nodes, rule_node_names[j], a);
+		}
+		json_array_append_new(trs, json_pack("{s:s, s:s, s:s, s:o}",
+		    "id", t->id, "name", t->name, "how", t->how, "steps",
+		    nodes));
+	}
+	return json_pack("{s:o, s:o}", "events", evs, "triggers", trs);
 }

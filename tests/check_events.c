@@ -2,7 +2,8 @@
  * Check tests of the rules table (src/rules.c): every event the sources
  * emit has a priority there (the sources, found through PGEMU_SRCDIR, are
  * scanned for evt_emit() calls), the key events have the priorities the
- * documentation gives, and evt_emit() logs each event at its priority.
+ * documentation gives, the triggers name only known events and rules, and
+ * evt_emit() logs each event at its priority.
  */
 #include "config.h"
 
@@ -256,7 +257,8 @@ END_TEST
 
 START_TEST(test_tables)
 {
-	size_t	 i;
+	size_t	 i, j, k, l;
+	int	 n;
 
 	for (i = 0; i < rule_nevents; i++) {
 		ck_assert_str_ne(rule_pri_name(rule_events[i].pri), "?");
@@ -271,7 +273,28 @@ START_TEST(test_tables)
 	}
 	ck_assert_ptr_null(rule_event("no_such_event"));
 	ck_assert_int_eq(rule_event_pri("no_such_event", NULL), LOG_NOTICE);
-	ck_assert_int_eq(rules_doc(stdout, "priorities", "pdf"), -1);
+	for (i = 0; i < rule_ntriggers; i++) {
+		const struct rule_trigger *t = &rule_triggers[i];
+
+		ck_assert(t->id != NULL && t->name != NULL && t->how != NULL);
+		for (j = 0; j < i; j++)
+			ck_assert_str_ne(rule_triggers[j].id, t->id);
+		for (k = 0; k < RN_MAX; k++) {
+			for (n = 0, l = 0; l < RULE_STEPS_MAX &&
+			    t->steps[k][l].event != NULL; l++, n++) {
+				ck_assert_msg(rule_event(t->steps[k][l].event)
+				    != NULL, "trigger %s: %s emits unknown "
+				    "event %s", t->id, rule_node_names[k],
+				    t->steps[k][l].event);
+				ck_assert_msg(t->steps[k][l].rule >= 1 &&
+				    t->steps[k][l].rule <= 23, "trigger %s: "
+				    "rule %d", t->id, t->steps[k][l].rule);
+			}
+			/* Room for the end of the list. */
+			ck_assert_int_lt(n, RULE_STEPS_MAX);
+		}
+	}
+	ck_assert_int_eq(rules_doc(stdout, "triggers", "pdf"), -1);
 	ck_assert_int_eq(rules_doc(stdout, "everything", "man"), -1);
 }
 END_TEST

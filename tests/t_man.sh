@@ -14,7 +14,9 @@
 #       (in a man page's .\" comment lines, in docs/failover.md's <!-- -->
 #       ones), is byte for byte the output of "$PGEMUD OPTIONS":
 #         man/pgemu.conf.5      SETTINGS      --settings-man
+#         man/pgemu-failover.7  TRIGGERS      --rules-man triggers
 #         man/pgemud.8          PRIORITIES    --rules-man priorities
+#         docs/failover.md      TRIGGERS      --rules-md triggers
 #         docs/failover.md      PRIORITIES    --rules-md priorities
 #       (the settings table of cfg.c, the rules table of rules.c);
 #   (c) every literal word of the command lines of "$PGEMUCTL -h" appears
@@ -118,7 +120,9 @@ block() {
 
 # (b) first, so that --update leaves pages that the lint then checks.
 block man/pgemu.conf.5 SETTINGS --settings-man
+block man/pgemu-failover.7 TRIGGERS --rules-man triggers
 block man/pgemud.8 PRIORITIES --rules-man priorities
+block docs/failover.md TRIGGERS --rules-md triggers
 block docs/failover.md PRIORITIES --rules-md priorities
 
 # (a) The pages format without a warning, and hold no blank line (which
