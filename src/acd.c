@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "pgemu.h"
 #include "wire.h"
@@ -97,7 +98,7 @@ acd_check_invariant(struct acd *a)
 	if (n > a->max_accepted)
 		a->max_accepted = n;
 	if (n > 1)
-		log_warnx("SPLIT BRAIN: %d PIMs accepted at once", n);
+		log_msg(LOG_ERR, "SPLIT BRAIN: %d PIMs accepted at once", n);
 }
 
 static struct acd_agent *

@@ -410,11 +410,31 @@ ctl_publish(struct ctl *ctl, json_t *event)
 	json_decref(frame);
 }
 
+/*
+ * The node stops: what its last turn of the loop wrote to each watcher
+ * (a resigning side's last events) goes out first, as far as the socket
+ * takes it without blocking.
+ */
 void
 ctl_free(struct ctl *ctl)
 {
+	struct ctl_client	*c;
+	struct evbuffer		*out;
+	evutil_socket_t		 fd;
+
 	if (ctl == NULL)
 		return;
+	for (c = ctl->clients; c != NULL; c = c->next) {
+		out = bufferevent_get_output(c->bev);
+		fd = bufferevent_getfd(c->bev);
+		if (!c->watching || fd == -1)
+			continue;
+		/* Only the bufferevent drains it, unless we thaw it. */
+		evbuffer_unfreeze(out, 1);
+		while (evbuffer_get_length(out) > 0 &&
+		    evbuffer_write(out, fd) > 0)
+			;
+	}
 	while (ctl->clients != NULL)
 		ctl_client_free(ctl->clients);
 	evconnlistener_free(ctl->evl);

@@ -1,7 +1,8 @@
 /*
  * Events: every state change is one event.  It becomes one log line (with
- * the rule it applies, "[R5] ..."), one JSON object for the control
- * socket's subscribers, and it is kept in a ring of recent events.
+ * the rule it applies, "[R5] ..."), at the priority the rules table gives
+ * the event (rules.c), one JSON object for the control socket's
+ * subscribers, and it is kept in a ring of recent events.
  */
 #include "config.h"
 
@@ -37,6 +38,7 @@ evt_emit(int rule, const char *name, json_t *fields, const char *fmt, ...)
 	char	 msg[1024], rtag[16];
 	va_list	 ap;
 	json_t	*e;
+	int	 pri;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -52,16 +54,17 @@ evt_emit(int rule, const char *name, json_t *fields, const char *fmt, ...)
 	json_object_set_new(e, "rule", rule > 0 ? json_string(rtag) :
 	    json_null());
 	json_object_set_new(e, "message", json_string(msg));
+	pri = rule_event_pri(name, e);
 	if (log_to_journal()) {
 		char line[1100];
 
 		snprintf(line, sizeof(line), "%s%s%s%s", rule > 0 ? "[" : "",
 		    rule > 0 ? rtag : "", rule > 0 ? "] " : "", msg);
-		log_journal_send(LOG_INFO, line, e);
+		log_journal_send(pri, line, e);
 	} else if (rule > 0)
-		log_info("[%s] %s", rtag, msg);
+		log_msg(pri, "[%s] %s", rtag, msg);
 	else
-		log_info("%s", msg);
+		log_msg(pri, "%s", msg);
 	if (evt_sink != NULL)
 		evt_sink(e, evt_sink_arg);
 	json_decref(evt_ring[evt_seq % EVT_RING]);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -60,11 +61,16 @@ pending_free(struct pending *p)
 	free(p);
 }
 
-static void pending_refuse(struct pending *, const char *, ...)
-    __printflike(2, 3);
+static void pending_refuse(struct pending *, int, const char *, ...)
+    __printflike(3, 4);
 
+/*
+ * Close a connection that did not become a link, logged at pri: a peer
+ * that only closed or said nothing is harmless (a probe, a second pgemud
+ * finding the node served), a protocol error or a refused peer is not.
+ */
 static void
-pending_refuse(struct pending *p, const char *fmt, ...)
+pending_refuse(struct pending *p, int pri, const char *fmt, ...)
 {
 	struct listener	*lst = p->lst;
 	va_list		 ap;
@@ -76,7 +82,7 @@ pending_refuse(struct pending *p, const char *fmt, ...)
 	lst->refused++;
 	snprintf(lst->last_refusal, sizeof(lst->last_refusal), "%s: %s",
 	    p->addr, msg);
-	log_warnx("listener %s: connection from %s closed: %s", lst->name,
+	log_msg(pri, "listener %s: connection from %s closed: %s", lst->name,
 	    p->addr, msg);
 	pending_free(p);
 }
@@ -86,7 +92,8 @@ pending_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	pending_refuse(arg, "no HELLO within %d ms", HELLO_TIMEOUT_MS);
+	pending_refuse(arg, LOG_NOTICE, "no HELLO within %d ms",
+	    HELLO_TIMEOUT_MS);
 }
 
 static void
@@ -107,11 +114,12 @@ pending_read_cb(struct bufferevent *bev, void *arg)
 	evbuffer_copyout(in, hdr, WIRE_HDR_LEN);
 	if (wire_check_header(hdr, (uint32_t)lst->max_message, &type, &len,
 	    err, sizeof(err)) == -1) {
-		pending_refuse(p, "protocol error: %s", err);
+		pending_refuse(p, LOG_WARNING, "protocol error: %s", err);
 		return;
 	}
 	if (type != MSG_HELLO) {
-		pending_refuse(p, "protocol error: expected HELLO, got %s",
+		pending_refuse(p, LOG_WARNING,
+		    "protocol error: expected HELLO, got %s",
 		    wire_type_name(type));
 		return;
 	}
@@ -121,11 +129,11 @@ pending_read_cb(struct bufferevent *bev, void *arg)
 	m.len = len;
 	m.body = evbuffer_pullup(in, WIRE_HDR_LEN + len) + WIRE_HDR_LEN;
 	if (wire_hello_decode(&m, &h, err, sizeof(err)) == -1) {
-		pending_refuse(p, "protocol error: %s", err);
+		pending_refuse(p, LOG_WARNING, "protocol error: %s", err);
 		return;
 	}
 	if ((l = lst->match(lst->arg, &m, err, sizeof(err))) == NULL) {
-		pending_refuse(p, "%s", err);
+		pending_refuse(p, LOG_WARNING, "%s", err);
 		return;
 	}
 	evbuffer_drain(in, WIRE_HDR_LEN + len);
@@ -144,8 +152,8 @@ static void
 pending_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
-	pending_refuse(arg, "%s before HELLO", (what & BEV_EVENT_EOF) ?
-	    "closed" : "socket error");
+	pending_refuse(arg, LOG_INFO, "%s before HELLO",
+	    (what & BEV_EVENT_EOF) ? "closed" : "socket error");
 }
 
 static void

@@ -51,6 +51,23 @@ log_node(void)
 	return log_nodename;
 }
 
+/*
+ * On the standard error a message at warning or error says so; fatal
+ * messages (critical) say "fatal" themselves, the rest nothing.
+ */
+static const char *
+log_level_word(int pri)
+{
+	switch (pri) {
+	case LOG_ERR:
+		return "error: ";
+	case LOG_WARNING:
+		return "warning: ";
+	default:
+		return "";
+	}
+}
+
 void
 log_vmsg(int pri, const char *fmt, va_list ap)
 {
@@ -66,8 +83,9 @@ log_vmsg(int pri, const char *fmt, va_list ap)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		localtime_r(&ts.tv_sec, &tm);
 		strftime(tbuf, sizeof(tbuf), "%H:%M:%S", &tm);
-		fprintf(stderr, "%s.%03ld %s: %s\n", tbuf,
-		    ts.tv_nsec / 1000000, log_nodename, msg);
+		fprintf(stderr, "%s.%03ld %s: %s%s\n", tbuf,
+		    ts.tv_nsec / 1000000, log_nodename, log_level_word(pri),
+		    msg);
 		fflush(stderr);
 	} else if (log_journal)
 		log_journal_send(pri, msg, NULL);
@@ -133,10 +151,17 @@ log_to_journal(void)
 	return log_journal;
 }
 
-static void
-log_pri(int pri, const char *fmt, va_list ap)
+/* A message at a priority of syslog(3), LOG_ERR to LOG_DEBUG. */
+void
+log_msg(int pri, const char *fmt, ...)
 {
+	va_list	ap;
+
+	if (pri == LOG_DEBUG && !log_verb)
+		return;
+	va_start(ap, fmt);
 	log_vmsg(pri, fmt, ap);
+	va_end(ap);
 }
 
 void
@@ -159,7 +184,17 @@ log_warnx(const char *fmt, ...)
 	va_list	ap;
 
 	va_start(ap, fmt);
-	log_pri(LOG_WARNING, fmt, ap);
+	log_vmsg(LOG_WARNING, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_notice(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_NOTICE, fmt, ap);
 	va_end(ap);
 }
 
@@ -169,7 +204,7 @@ log_info(const char *fmt, ...)
 	va_list	ap;
 
 	va_start(ap, fmt);
-	log_pri(LOG_INFO, fmt, ap);
+	log_vmsg(LOG_INFO, fmt, ap);
 	va_end(ap);
 }
 
@@ -181,7 +216,7 @@ log_debug(const char *fmt, ...)
 	if (!log_verb)
 		return;
 	va_start(ap, fmt);
-	log_pri(LOG_DEBUG, fmt, ap);
+	log_vmsg(LOG_DEBUG, fmt, ap);
 	va_end(ap);
 }
 
@@ -195,7 +230,7 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	log_warnx("fatal: %s: %s", buf, strerror(saved));
+	log_msg(LOG_CRIT, "fatal: %s: %s", buf, strerror(saved));
 	exit(1);
 }
 
@@ -208,6 +243,6 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	log_warnx("fatal: %s", buf);
+	log_msg(LOG_CRIT, "fatal: %s", buf);
 	exit(1);
 }

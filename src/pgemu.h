@@ -36,8 +36,10 @@ void		 log_set_node(const char *);
 const char	*log_node(void);
 void		 log_warn(const char *, ...) __printflike(1, 2);
 void		 log_warnx(const char *, ...) __printflike(1, 2);
+void		 log_notice(const char *, ...) __printflike(1, 2);
 void		 log_info(const char *, ...) __printflike(1, 2);
 void		 log_debug(const char *, ...) __printflike(1, 2);
+void		 log_msg(int, const char *, ...) __printflike(2, 3);
 void		 log_vmsg(int, const char *, va_list) __printflike(2, 0);
 __dead void	 fatal(const char *, ...) __printflike(1, 2);
 __dead void	 fatalx(const char *, ...) __printflike(1, 2);
@@ -313,6 +315,40 @@ void		 evt_set_sink(void (*)(json_t *, void *), void *);
 uint64_t	 evt_count(void);
 json_t		*evt_recent(size_t);
 void		 evt_clear(void);
+
+/*
+ * rules.c: the rules table.  Each event's priority; each trigger's rules,
+ * node by node, as the {rule, event} steps it emits, in their order.
+ */
+struct rule_event {
+	const char	*name;
+	int		 pri;		/* LOG_ERR ... LOG_INFO */
+	int		(*raise)(const json_t *);	/* then raised_pri */
+	int		 raised_pri;
+	const char	*raised_when;	/* for the documentation */
+};
+enum rule_node { RN_ROUTER, RN_OLD, RN_NEW, RN_ACD, RN_MAX };
+#define RULE_STEPS_MAX	12
+struct rule_step {
+	int		 rule;		/* 1 for R1 */
+	const char	*event;		/* NULL ends the list */
+};
+struct rule_trigger {
+	const char	*id;
+	const char	*name;
+	const char	*how;
+	struct rule_step steps[RN_MAX][RULE_STEPS_MAX];
+};
+extern const struct rule_event rule_events[];
+extern const size_t rule_nevents;
+extern const struct rule_trigger rule_triggers[];
+extern const size_t rule_ntriggers;
+extern const char *const rule_node_names[RN_MAX];
+const struct rule_event *rule_event(const char *);
+int		 rule_event_pri(const char *, const json_t *);
+const char	*rule_pri_name(int);
+int		 rules_doc(FILE *, const char *what, const char *format);
+json_t		*rules_json(void);
 
 /* ctl.c: the control socket */
 struct ctl;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -32,7 +33,8 @@ usage(int rc)
 	    "usage: pgemud -c FILE -n NODE [-f] [-v]\n"
 	    "       pgemud -c FILE --check-config | --dump-config\n"
 	    "       pgemud -c FILE --list-nodes\n"
-	    "       pgemud --version | --settings-man\n"
+	    "       pgemud --version | --settings-man | --rules-json\n"
+	    "       pgemud --rules-man | --rules-md triggers|priorities\n"
 	    "  -c, --config FILE   the lab file (default %s)\n"
 	    "  -n, --node NODE     the node this process plays\n"
 	    "  -f, --foreground    log to stderr instead of syslog\n"
@@ -58,7 +60,8 @@ sig_cb(evutil_socket_t sig, short what, void *arg)
 	case SIGINT:
 		if (node->quitting)
 			break;
-		log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		log_notice("%s: stopping", sig == SIGTERM ? "SIGTERM" :
+		    "SIGINT");
 		sd_notify(0, "STOPPING=1");
 		if (node->role->shutdown != NULL)
 			node->role->shutdown(node);
@@ -98,6 +101,9 @@ main(int argc, char *argv[])
 		{ "dump-config",	no_argument, NULL, 'D' },
 		{ "version",		no_argument, NULL, 'V' },
 		{ "settings-man",	no_argument, NULL, 'M' },
+		{ "rules-man",		required_argument, NULL, 'R' },
+		{ "rules-md",		required_argument, NULL, 'W' },
+		{ "rules-json",		no_argument, NULL, 'J' },
 		{ "list-nodes",		no_argument, NULL, 'L' },
 		{ "help",		no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -140,6 +146,20 @@ main(int argc, char *argv[])
 		case 'M':
 			cfg_man_settings(stdout);
 			return 0;
+		case 'R':
+		case 'W':
+			if (rules_doc(stdout, optarg, ch == 'R' ? "man" :
+			    "md") == -1)
+				usage(2);
+			return 0;
+		case 'J': {
+			json_t	*j = rules_json();
+
+			json_dumpf(j, stdout, JSON_INDENT(1) | JSON_SORT_KEYS);
+			putchar('\n');
+			json_decref(j);
+			return 0;
+		}
 		case 'L':
 			list = 1;
 			break;
@@ -192,7 +212,7 @@ main(int argc, char *argv[])
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if ((node = node_new(base, cf, name, err, sizeof(err))) == NULL) {
-		log_warnx("cannot start: %s", err);
+		log_msg(LOG_ERR, "cannot start: %s", err);
 		cfg_free(cf);
 		event_base_free(base);
 		return 1;
@@ -211,7 +231,7 @@ main(int argc, char *argv[])
 		event_add(ev_watchdog, &tv);
 	}
 	node_update_summary(node);
-	log_info("started pgemud %s: node %s (%s) of lab %s, control %s",
+	log_notice("started pgemud %s: node %s (%s) of lab %s, control %s",
 	    PACKAGE_VERSION, name, role_names[node->self->role],
 	    node->cfg->lab_name, ctl_path(node->ctl));
 	sd_notifyf(0, "READY=1\nSTATUS=%s\nMAINPID=%lu", node->summary,
@@ -219,7 +239,7 @@ main(int argc, char *argv[])
 
 	event_base_dispatch(base);
 
-	log_info("stopped");
+	log_notice("stopped");
 	cf = node->cfg;
 	node_free(node);
 	cfg_free(cf);

@@ -1,27 +1,33 @@
 #!/bin/sh
-# The manual pages: they format without a warning, the SETTINGS section of
-# pgemu.conf(5) is exactly what the daemon prints, and pgemuctl(1) documents
-# every command word of pgemuctl's usage.
+# The manual pages: they format without a warning, their generated parts
+# (and those of docs/failover.md) are exactly what the daemon prints, and
+# pgemuctl(1) documents every command word of pgemuctl's usage.
 #
 #   (a) every man/*.[1-8] passes the check lintian runs,
 #         LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 \
 #             man --warnings -E UTF-8 -l -Tutf8 -Z FILE >/dev/null
 #       and groff -ww -man -Tutf8 -z FILE, both silent on stderr, and
 #       holds no blank line;
-#   (b) the lines between the markers
-#         .\" BEGIN GENERATED SETTINGS (pgemud --settings-man)
-#         .\" END GENERATED SETTINGS
-#       of man/pgemu.conf.5 are byte for byte the output of
-#       "$PGEMUD --settings-man";
+#   (b) each generated block, the lines between the markers
+#         BEGIN GENERATED NAME (pgemud OPTIONS)
+#         END GENERATED NAME
+#       (in a man page's .\" comment lines, in docs/failover.md's <!-- -->
+#       ones), is byte for byte the output of "$PGEMUD OPTIONS":
+#         man/pgemu.conf.5      SETTINGS      --settings-man
+#         man/pgemu-failover.7  TRIGGERS      --rules-man triggers
+#         man/pgemud.8          PRIORITIES    --rules-man priorities
+#         docs/failover.md      TRIGGERS      --rules-md triggers
+#         docs/failover.md      PRIORITIES    --rules-md priorities
+#       (the settings table of cfg.c, the rules table of rules.c);
 #   (c) every literal word of the command lines of "$PGEMUCTL -h" appears
 #       in bold in man/pgemuctl.1.
 #
 #   tests/t_man.sh [--update]
 #
-# --update first rewrites the generated block of man/pgemu.conf.5 from the
-# current pgemud, then checks.  Environment: PGEMU_SRCDIR (the source tree;
-# default: this script's parent directory), PGEMUD (default src/pgemud in
-# the current directory), PGEMUCTL (default: pgemuctl next to PGEMUD).
+# --update first rewrites the generated blocks from the current pgemud,
+# then checks.  Environment: PGEMU_SRCDIR (the source tree; default: this
+# script's parent directory), PGEMUD (default src/pgemud in the current
+# directory), PGEMUCTL (default: pgemuctl next to PGEMUD).
 # Prints one PASS, FAIL or SKIP line per check.  Exits 0 when all pass,
 # 1 when one fails, 77 (skipped) when man or groff is missing and the
 # other checks pass.
@@ -37,10 +43,7 @@ esac
 srcdir=${PGEMU_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 pgemud=${PGEMUD:-src/pgemud}
 pgemuctl=${PGEMUCTL:-$(dirname "$pgemud")/pgemuctl}
-conf5=$srcdir/man/pgemu.conf.5
 ctl1=$srcdir/man/pgemuctl.1
-begin='.\" BEGIN GENERATED SETTINGS (pgemud --settings-man)'
-end='.\" END GENERATED SETTINGS'
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/t_man.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -52,50 +55,75 @@ pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; failed=1; }
 skip() { echo "SKIP: $*"; skipped=1; }
 
-# Where the markers are: "BEGIN END" line numbers, or nothing if they are
-# not there exactly once each, in that order.
+# markers FILE BEGIN END: "BEGIN END" line numbers, or nothing if the
+# lines are not there exactly once each, in that order.
 markers() {
 	# Through the environment: awk -v would take \" for an escape.
-	B=$begin E=$end awk '
+	B=$2 E=$3 awk '
 		$0 == ENVIRON["B"] { nb++; lb = NR }
 		$0 == ENVIRON["E"] { ne++; le = NR }
 		END { if (nb == 1 && ne == 1 && lb < le) print lb, le }' "$1"
 }
 
-# (b) first, so that --update leaves a page that the lint then checks.
-if [ ! -x "$pgemud" ]; then
-	fail "settings: no executable pgemud at $pgemud (set PGEMUD)"
-elif ! "$pgemud" --settings-man >"$tmp/generated" 2>"$tmp/err"; then
-	fail "settings: $pgemud --settings-man failed:"
-	cat "$tmp/err"
-elif [ -z "$(markers "$conf5")" ]; then
-	fail "settings: $conf5 lacks the markers, once each, in order:"
-	echo "  $begin"
-	echo "  $end"
-else
-	# shellcheck disable=SC2046 # two line numbers, split on purpose
-	set -- $(markers "$conf5")
-	if [ $update = 1 ]; then
-		{ sed -n "1,$1p" "$conf5"
-		  cat "$tmp/generated"
-		  sed -n "$2,\$p" "$conf5"; } >"$tmp/new" &&
-		    cat "$tmp/new" >"$conf5" &&
-		    echo "updated: $conf5 from $pgemud --settings-man"
-		# shellcheck disable=SC2046
-		set -- $(markers "$conf5")
+# block FILE NAME OPTION...: check (after --update, first rewrite) the
+# block NAME of FILE against "$pgemud OPTION...".
+block() {
+	file=$srcdir/$1 name=$2
+	shift 2
+	opts=$*
+	case $file in
+	*.md)	b="<!-- BEGIN GENERATED $name (pgemud $*) -->"
+		e="<!-- END GENERATED $name -->" ;;
+	*)	b=".\\\" BEGIN GENERATED $name (pgemud $*)"
+		e=".\\\" END GENERATED $name" ;;
+	esac
+	what="${file#"$srcdir"/} $name"
+	if [ ! -x "$pgemud" ]; then
+		fail "$what: no executable pgemud at $pgemud (set PGEMUD)"
+		return
 	fi
-	sed -n "$(($1 + 1)),$(($2 - 1))p" "$conf5" >"$tmp/current"
+	if ! "$pgemud" "$@" >"$tmp/generated" 2>"$tmp/err"; then
+		fail "$what: $pgemud $* failed:"
+		cat "$tmp/err"
+		return
+	fi
+	if [ -z "$(markers "$file" "$b" "$e")" ]; then
+		fail "$what: ${file#"$srcdir"/} lacks the markers, once each," \
+		    "in order:"
+		echo "  $b"
+		echo "  $e"
+		return
+	fi
+	# shellcheck disable=SC2046 # two line numbers, split on purpose
+	set -- $(markers "$file" "$b" "$e")
+	if [ $update = 1 ]; then
+		{ sed -n "1,$1p" "$file"
+		  cat "$tmp/generated"
+		  sed -n "$2,\$p" "$file"; } >"$tmp/new" &&
+		    cat "$tmp/new" >"$file" &&
+		    echo "updated: $what from $pgemud $opts"
+		# shellcheck disable=SC2046
+		set -- $(markers "$file" "$b" "$e")
+	fi
+	sed -n "$(($1 + 1)),$(($2 - 1))p" "$file" >"$tmp/current"
 	if cmp -s "$tmp/current" "$tmp/generated"; then
-		pass "settings: man/pgemu.conf.5 matches pgemud --settings-man"
+		pass "$what: matches pgemud $opts"
 	else
-		fail "settings: man/pgemu.conf.5 differs from pgemud --settings-man:"
+		fail "$what differs from what pgemud prints:"
 		diff -u "$tmp/current" "$tmp/generated" |
-		    sed -e "1s|.*|--- man/pgemu.conf.5 (generated block)|" \
-			-e "2s|.*|+++ pgemud --settings-man|"
+		    sed -e "1s|.*|--- ${file#"$srcdir"/} (block $name)|" \
+			-e "2s|.*|+++ pgemud|"
 		echo "hint: regenerate it with: tests/t_man.sh --update"
 		echo "      (PGEMU_SRCDIR=$srcdir PGEMUD=$pgemud)"
 	fi
-fi
+}
+
+# (b) first, so that --update leaves pages that the lint then checks.
+block man/pgemu.conf.5 SETTINGS --settings-man
+block man/pgemu-failover.7 TRIGGERS --rules-man triggers
+block man/pgemud.8 PRIORITIES --rules-man priorities
+block docs/failover.md TRIGGERS --rules-md triggers
+block docs/failover.md PRIORITIES --rules-md priorities
 
 # (a) The pages format without a warning, and hold no blank line (which
 # man(7) reads as a vertical space).

@@ -15,7 +15,12 @@
 #     message starting "NODE: ";
 #   - the router logged [R5] (the grant to the new side), [R2], [R6], [R7]
 #     and [R8]; the new active side logged [R5] and [R8];
-#   - the same lines are in the RSYSLOG_FileFormat file.
+#   - the same lines are in the RSYSLOG_FileFormat file;
+#   - each at its priority (an rsyslog template with %syslogseverity-text%):
+#     the router's PIM lost, data discarded, peripheral offline and agents
+#     logged out at warning, its grant and the peripheral online at
+#     notice; a connection to the router closed before its HELLO (made
+#     here before the kill) at info, and no "before HELLO" line at warning.
 # Everything it started is ended by PID; the temp dir is removed outside
 # the namespace with rm -rf --one-file-system.
 #
@@ -120,7 +125,8 @@ die() {
 	exit 1
 }
 dump() {
-	for f in "$D/tagged.log" "$D/syslog.log" "$D"/out-*.txt \
+	for f in "$D/tagged.log" "$D/severity.log" "$D/syslog.log" \
+	    "$D"/out-*.txt \
 	    "$D/rsyslogd.out"; do
 		[ -s "$f" ] || continue
 		echo "----- ${f##*/} -----"
@@ -154,8 +160,11 @@ module(load="imuxsock" SysSock.Name="/dev/log"
        SysSock.RateLimit.Interval="0")
 template(name="FacilityTag" type="string"
          string="%syslogfacility-text% %syslogtag%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%\n")
+template(name="Severity" type="string"
+         string="%syslogseverity-text% %syslogtag%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%\n")
 *.* action(type="omfile" file="$D/syslog.log" template="RSYSLOG_FileFormat")
 *.* action(type="omfile" file="$D/tagged.log" template="FacilityTag")
+*.* action(type="omfile" file="$D/severity.log" template="Severity")
 EOF
 rsyslogd -n -f "$D/rsyslog.conf" -i "$D/rsyslogd.pid" \
     >"$D/rsyslogd.out" 2>&1 &
@@ -181,11 +190,14 @@ echo "rsyslogd $RS on a private /dev/log; a logger line arrived"
 
 # The lab: the scenario harness's lab file (free loopback ports, the
 # control and state directories in the lab's dir), made under $D.
-L=$(TMPDIR=$D PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$PGEMU_SRCDIR/tests/scenario python3 -c '
+out=$(TMPDIR=$D PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$PGEMU_SRCDIR/tests/scenario python3 -c '
 import pgemu_test
 lab = pgemu_test.Lab("syslog", hb_private=(50, 5), hb_router=(100, 5),
                      hb_acd=(100, 5), traffic=False)
-print(lab.dir)') || die "cannot write the lab file"
+print(lab.dir, lab.ports["router"])') || die "cannot write the lab file"
+# shellcheck disable=SC2086 # two words, split on purpose
+set -- $out
+L=${1:-} router_port=${2:-}
 [ -f "$L/lab.conf" ] || die "no $L/lab.conf"
 
 start_node() {	# start_node NODE: in the background, syslog (no -f)
@@ -249,6 +261,12 @@ wait_router() {
 killed=""
 wait_router 15 '[ "$online" = 1 ] && [ "$active" != - ] && [ "$ready" = 1 ]' \
     "the peripheral online, a side active, the other a candidate"
+# A connection that closes before its HELLO (a probe, a second pgemud):
+# harmless, logged at info.
+python3 -c '
+import socket, sys
+socket.create_connection(("127.0.0.1", int(sys.argv[1]))).close()
+' "$router_port" || die "cannot connect to the router's port $router_port"
 old_side=$active old_epoch=$epoch
 case $old_side in
 A)	act=pg-a act_pid=$pid_pg_a new=pg-b new_pid=$pid_pg_b new_side=B ;;
@@ -292,6 +310,18 @@ for r in R5 R8; do
 	add "$new (new active): [$r]" tagged \
 	    "^daemon pgemud\\[$new_pid\\]: $(esc "$new"): \\[$r\\] "
 done
+# Priorities (pgemud(8), pgemu-failover(7)).
+rt="pgemud\\[$pid_router\\]: router: "
+add "warning: router's [R5] PIM lost" severity \
+    "^warning $rt\\[R5\\] PIM .* lost"
+add "warning: router's [R1] data discarded" severity "^warning $rt\\[R1\\] "
+add "warning: router's [R2] peripheral offline" severity \
+    "^warning $rt\\[R2\\] peripheral .* offline"
+add "warning: router's [R6] agents logged out" severity "^warning $rt\\[R6\\] "
+add "notice: router's [R5] grant" severity "^notice $rt\\[R5\\] PIM .* granted"
+add "notice: router's [R8] peripheral online" severity "^notice $rt\\[R8\\] "
+add "info: router's \"closed before HELLO\"" severity \
+    "^info ${rt}listener .*closed before HELLO"
 add "RSYSLOG_FileFormat: router's [R5] line with a timestamp and host" \
     syslog "${ts}pgemud\\[$pid_router\\]: router: \\[R5\\] "
 add "RSYSLOG_FileFormat: $new's [R8] line with a timestamp and host" \
@@ -319,6 +349,13 @@ while ! run_checks 1 && [ $i -lt "$(tenths 5)" ]; do
 	i=$((i + 1))
 done
 run_checks 0
+if grep -E '^(warning|err|crit|alert|emerg) .*before HELLO' \
+    "$D/severity.log" >"$D/bad.txt"; then
+	fail "\"before HELLO\" logged at warning or worse:" \
+	    "$(head -n 1 "$D/bad.txt")"
+else
+	pass "no \"before HELLO\" line at warning or worse"
+fi
 echo "syslog: $(wc -l <"$D/tagged.log" | tr -d ' ') lines," \
     "$(grep -c '^daemon pgemud\[' "$D/tagged.log") from pgemud"
 

@@ -1,0 +1,410 @@
+/*
+ * The rules table, in one place:
+ *
+ *  - every event a node emits, with the priority it is logged at (notice
+ *    for state changes, warning for losses and offline, err for what
+ *    needs a person, info for routine records); evt_emit() looks it up;
+ *  - every trigger a user can cause (a failure of a component), with the
+ *    rules each node applies, as the events it emits, in their order.
+ *
+ * pgemu-failover(7), pgemud(8) and docs/failover.md print these tables
+ * (pgemud --rules-man, --rules-md; tests/t_man.sh keeps them equal), and
+ * tests/scenario/t_rule_order.py causes each trigger in a lab and compares
+ * what the nodes emit with the table (pgemud --rules-json).  A new rule
+ * (R9-R23) or trigger is one more row here (a node that plays in it, the
+ * desktop server say, one more enum rule_node), and one more way to cause
+ * it in t_rule_order.py's CAUSES.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "pgemu.h"
+
+/* A link that was up went down, and not because its own node stops. */
+static int
+link_lost(const json_t *f)
+{
+	const char	*from, *to, *cause;
+
+	from = json_string_value(json_object_get(f, "from"));
+	to = json_string_value(json_object_get(f, "to"));
+	cause = json_string_value(json_object_get(f, "cause"));
+	if (from == NULL || to == NULL || cause == NULL)
+		return 0;
+	return (strcmp(from, "UP") == 0 || strcmp(from, "FROZEN") == 0) &&
+	    strcmp(to, "UP") != 0 && strcmp(to, "FROZEN") != 0 &&
+	    strcmp(cause, "STOP") != 0;
+}
+
+/* Sorted by name. */
+const struct rule_event rule_events[] = {
+	{ "agents_logged_out",	LOG_WARNING, NULL, 0, NULL },
+	{ "agents_relogin",	LOG_NOTICE, NULL, 0, NULL },
+	{ "agents_snapshot",	LOG_NOTICE, NULL, 0, NULL },
+	{ "config_reloaded",	LOG_NOTICE, NULL, 0, NULL },
+	{ "cti_manager_started", LOG_NOTICE, NULL, 0, NULL },
+	{ "cti_manager_stopped", LOG_WARNING, NULL, 0, NULL },
+	{ "data_discarded",	LOG_WARNING, NULL, 0, NULL },
+	{ "interval_stored",	LOG_INFO, NULL, 0, NULL },
+	{ "link_state",		LOG_NOTICE, link_lost, LOG_WARNING,
+	    "a link that was up goes down" },
+	{ "logout_reason",	LOG_NOTICE, NULL, 0, NULL },
+	{ "peer_lost",		LOG_WARNING, NULL, 0, NULL },
+	{ "peripheral_offline",	LOG_WARNING, NULL, 0, NULL },
+	{ "peripheral_online",	LOG_NOTICE, NULL, 0, NULL },
+	{ "pim_accepted",	LOG_NOTICE, NULL, 0, NULL },
+	{ "pim_activating",	LOG_NOTICE, NULL, 0, NULL },
+	{ "pim_active",		LOG_NOTICE, NULL, 0, NULL },
+	{ "pim_adopted",	LOG_NOTICE, NULL, 0, NULL },
+	{ "pim_fenced",		LOG_WARNING, NULL, 0, NULL },
+	{ "pim_granted",	LOG_NOTICE, NULL, 0, NULL },
+	{ "pim_lost",		LOG_WARNING, NULL, 0, NULL },
+	{ "pim_recovering",	LOG_NOTICE, NULL, 0, NULL },
+	{ "pim_refused",	LOG_WARNING, NULL, 0, NULL },
+	{ "pim_released",	LOG_NOTICE, NULL, 0, NULL },
+	{ "pim_resigning",	LOG_NOTICE, NULL, 0, NULL },
+};
+const size_t rule_nevents = sizeof(rule_events) / sizeof(rule_events[0]);
+
+/* The PIM lost its ACD (R1-R3), the first side back serves (R5, R4). */
+#define STEPS_ACD_LOST {						\
+	[RN_ROUTER] = { { 1, "data_discarded" },			\
+	    { 2, "peripheral_offline" }, { 3, "agents_logged_out" },	\
+	    { 5, "pim_lost" }, { 5, "pim_granted" },			\
+	    { 4, "peripheral_online" } },				\
+	[RN_OLD] = { { 1, "data_discarded" } },				\
+	[RN_NEW] = { { 5, "pim_activating" }, { 5, "pim_active" },	\
+	    { 4, "agents_snapshot" } },					\
+	[RN_ACD] = { { 5, "pim_accepted" } } }
+
+/*
+ * The triggers, in the order the documentation lists them.  Each node's
+ * steps are {rule, event} in the order the node emits them; events that
+ * apply no rule (link_state, peer_lost, ...) are not listed.  RN_OLD is
+ * the PG side that held the PIM before the trigger, RN_NEW the side that
+ * holds it after; when both are the same side it emits RN_OLD's steps,
+ * then RN_NEW's.  Measured on a lab, and checked there by t_rule_order.
+ */
+const struct rule_trigger rule_triggers[] = {
+	{ "acd_kill", "ACD killed",
+	    "kill -9 of the acd node; Restart= starts it again",
+	    STEPS_ACD_LOST },
+	{ "acd_link_cut", "The active side's ACD link cut",
+	    "pgemuctl pg-a fault acd-link down", STEPS_ACD_LOST },
+	{ "pg_kill", "Active PG side killed", "kill -9 of the active side", {
+	    [RN_ROUTER] = { { 5, "pim_lost" }, { 5, "pim_granted" },
+		{ 1, "data_discarded" }, { 2, "peripheral_offline" },
+		{ 6, "agents_logged_out" }, { 7, "logout_reason" },
+		{ 8, "peripheral_online" } },
+	    [RN_NEW] = { { 5, "pim_activating" }, { 5, "pim_active" },
+		{ 8, "agents_relogin" } },
+	    [RN_ACD] = { { 5, "pim_accepted" } } } },
+	{ "pg_stop", "Active PG side stopped cleanly",
+	    "kill -TERM or systemctl stop of the active side", {
+	    [RN_ROUTER] = { { 1, "data_discarded" },
+		{ 2, "peripheral_offline" }, { 6, "agents_logged_out" },
+		{ 7, "logout_reason" }, { 5, "pim_lost" },
+		{ 5, "pim_granted" }, { 8, "peripheral_online" } },
+	    [RN_OLD] = { { 5, "pim_resigning" }, { 1, "data_discarded" } },
+	    [RN_NEW] = { { 5, "pim_activating" }, { 5, "pim_active" },
+		{ 8, "agents_relogin" } },
+	    [RN_ACD] = { { 5, "pim_accepted" } } } },
+	{ "cti_primary", "Primary CTI Manager stopped, with a backup endpoint",
+	    "pgemuctl acd stop cti-manager primary", {
+	    [RN_ROUTER] = { { 2, "peripheral_offline" },
+		{ 6, "agents_logged_out" }, { 7, "logout_reason" },
+		{ 8, "peripheral_online" } },
+	    [RN_NEW] = { { 6, "pim_recovering" }, { 5, "pim_active" },
+		{ 8, "agents_relogin" } },
+	    [RN_ACD] = { { 6, "cti_manager_stopped" },
+		{ 5, "pim_accepted" } } } },
+	{ "router_kill", "Router killed",
+	    "kill -9 of the router; Restart= starts it again",
+	    { { { 0, NULL } } } },
+	{ "private_cut", "Private link cut",
+	    "pgemuctl pg-a fault private-link down, later up",
+	    { { { 0, NULL } } } },
+};
+const size_t rule_ntriggers = sizeof(rule_triggers) /
+    sizeof(rule_triggers[0]);
+
+const char *const rule_node_names[RN_MAX] = {
+	"router", "old", "new", "acd"
+};
+
+/* How the documentation names each node of a trigger. */
+static const char *const rule_node_labels[RN_MAX] = {
+	"router", "side that held the PIM", "side that holds it after", "ACD"
+};
+
+static const struct {
+	int		 pri;
+	const char	*name;
+	const char	*what;
+} rule_pris[] = {
+	{ LOG_ERR,	"err",		"what needs a person" },
+	{ LOG_WARNING,	"warning",	"losses and offline" },
+	{ LOG_NOTICE,	"notice",	"state changes" },
+	{ LOG_INFO,	"info",		"routine records" },
+};
+#define RULE_NPRIS	(sizeof(rule_pris) / sizeof(rule_pris[0]))
+
+const struct rule_event *
+rule_event(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < rule_nevents; i++)
+		if (strcmp(rule_events[i].name, name) == 0)
+			return &rule_events[i];
+	return NULL;
+}
+
+/* The priority an event is logged at; notice for one not in the table. */
+int
+rule_event_pri(const char *name, const json_t *fields)
+{
+	const struct rule_event	*re;
+
+	if ((re = rule_event(name)) == NULL)
+		return LOG_NOTICE;
+	if (re->raise != NULL && fields != NULL && re->raise(fields))
+		return re->raised_pri;
+	return re->pri;
+}
+
+/* "warning" for LOG_WARNING, as syslog.conf(5) names priorities. */
+const char *
+rule_pri_name(int pri)
+{
+	size_t	i;
+
+	for (i = 0; i < RULE_NPRIS; i++)
+		if (rule_pris[i].pri == pri)
+			return rule_pris[i].name;
+	return "?";
+}
+
+static size_t
+rule_nsteps(const struct rule_step *s)
+{
+	size_t	n = 0;
+
+	while (n < RULE_STEPS_MAX && s[n].event != NULL)
+		n++;
+	return n;
+}
+
+/* Text for a man page: a minus is \-, a backslash \e. */
+static void
+man_text(FILE *fp, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '-')
+			fputs("\\-", fp);
+		else if (*s == '\\')
+			fputs("\\e", fp);
+		else
+			fputc(*s, fp);
+	}
+}
+
+static void
+rules_man_triggers(FILE *fp)
+{
+	const struct rule_trigger	*t;
+	const struct rule_step		*s;
+	size_t				 i, j, k, n;
+	int				 any;
+
+	for (i = 0; i < rule_ntriggers; i++) {
+		t = &rule_triggers[i];
+		fputs(".TP\n.B ", fp);
+		man_text(fp, t->name);
+		fputs("\n(", fp);
+		man_text(fp, t->how);
+		fputs(")\n", fp);
+		any = 0;
+		for (j = 0; j < RN_MAX; j++) {
+			s = t->steps[j];
+			if ((n = rule_nsteps(s)) == 0)
+				continue;
+			fputs(".br\n", fp);
+			any++;
+			man_text(fp, rule_node_labels[j]);
+			fputs(":\n", fp);
+			for (k = 0; k < n; k++)
+				fprintf(fp, "R%d \\fB\\%%%s\\fP%s\n", s[k].rule,
+				    s[k].event, k + 1 < n ? "," : "");
+		}
+		if (!any)
+			fputs(".br\nnone: no node applies a rule.\n", fp);
+	}
+}
+
+static void
+rules_md_triggers(FILE *fp)
+{
+	const struct rule_trigger	*t;
+	const struct rule_step		*s;
+	size_t				 i, j, k, n;
+
+	fputs("| trigger (how) |", fp);
+	for (j = 0; j < RN_MAX; j++)
+		fprintf(fp, " %s |", rule_node_labels[j]);
+	fputs("\n|---|", fp);
+	for (j = 0; j < RN_MAX; j++)
+		fputs("---|", fp);
+	fputc('\n', fp);
+	for (i = 0; i < rule_ntriggers; i++) {
+		t = &rule_triggers[i];
+		fprintf(fp, "| %s (%s) |", t->name, t->how);
+		for (j = 0; j < RN_MAX; j++) {
+			s = t->steps[j];
+			if ((n = rule_nsteps(s)) == 0)
+				fputs(" - |", fp);
+			for (k = 0; k < n; k++)
+				fprintf(fp, " R%d `%s`%s", s[k].rule,
+				    s[k].event, k + 1 < n ? "," : " |");
+		}
+		fputc('\n', fp);
+	}
+}
+
+/* The events at priority pri, as one list; 0 when there is none. */
+static int
+rules_pri_events(FILE *fp, int pri, int man)
+{
+	const struct rule_event	*re;
+	size_t			 i;
+	int			 n = 0;
+
+	for (i = 0; i < rule_nevents; i++) {
+		re = &rule_events[i];
+		if (re->pri != pri && (re->raise == NULL ||
+		    re->raised_pri != pri))
+			continue;
+		if (man)
+			fprintf(fp, "%s\\fB\\%%%s\\fP", n ? ",\n" : "",
+			    re->name);
+		else
+			fprintf(fp, "%s`%s`", n ? ", " : "", re->name);
+		if (re->raise != NULL && re->raised_pri == pri) {
+			fputs(" when ", fp);
+			if (man)
+				man_text(fp, re->raised_when);
+			else
+				fputs(re->raised_when, fp);
+		} else if (re->raise != NULL)
+			fputs(" otherwise", fp);
+		n++;
+	}
+	if (n > 0 && man)
+		fputs(".\n", fp);
+	return n;
+}
+
+static void
+rules_man_pris(FILE *fp)
+{
+	size_t	i;
+
+	for (i = 0; i < RULE_NPRIS; i++) {
+		fprintf(fp, ".TP\n.B %s\n", rule_pris[i].name);
+		fprintf(fp, "%c%s:\n", rule_pris[i].what[0] - 'a' + 'A',
+		    rule_pris[i].what + 1);
+		if (rules_pri_events(fp, rule_pris[i].pri, 1) == 0)
+			fputs("no event; log lines only.\n", fp);
+	}
+}
+
+static void
+rules_md_pris(FILE *fp)
+{
+	size_t	i;
+
+	fputs("| priority | for | events |\n|---|---|---|\n", fp);
+	for (i = 0; i < RULE_NPRIS; i++) {
+		fprintf(fp, "| `%s` | %s | ", rule_pris[i].name,
+		    rule_pris[i].what);
+		if (rules_pri_events(fp, rule_pris[i].pri, 0) == 0)
+			fputs("none (log lines only)", fp);
+		fputs(" |\n", fp);
+	}
+}
+
+/*
+ * The documentation's generated parts: what is "triggers" or
+ * "priorities", format "man" or "md".  -1 for an unknown one.
+ */
+int
+rules_doc(FILE *fp, const char *what, const char *format)
+{
+	int	man;
+
+	if (strcmp(format, "man") == 0)
+		man = 1;
+	else if (strcmp(format, "md") == 0)
+		man = 0;
+	else
+		return -1;
+	if (strcmp(what, "triggers") == 0) {
+		if (man)
+			rules_man_triggers(fp);
+		else
+			rules_md_triggers(fp);
+	} else if (strcmp(what, "priorities") == 0) {
+		if (man)
+			rules_man_pris(fp);
+		else
+			rules_md_pris(fp);
+	} else
+		return -1;
+	return 0;
+}
+
+/* Both tables as JSON, for the tests. */
+json_t *
+rules_json(void)
+{
+	const struct rule_event		*re;
+	const struct rule_trigger	*t;
+	const struct rule_step		*s;
+	json_t				*evs, *trs, *nodes, *a;
+	size_t				 i, j, k, n;
+
+	evs = json_array();
+	for (i = 0; i < rule_nevents; i++) {
+		re = &rule_events[i];
+		json_array_append_new(evs, json_pack("{s:s, s:s, s:s*, s:s*}",
+		    "event", re->name, "priority", rule_pri_name(re->pri),
+		    "raised_priority", re->raise != NULL ?
+		    rule_pri_name(re->raised_pri) : NULL, "raised_when",
+		    re->raise != NULL ? re->raised_when : NULL));
+	}
+	trs = json_array();
+	for (i = 0; i < rule_ntriggers; i++) {
+		t = &rule_triggers[i];
+		nodes = json_object();
+		for (j = 0; j < RN_MAX; j++) {
+			s = t->steps[j];
+			n = rule_nsteps(s);
+			a = json_array();
+			for (k = 0; k < n; k++) {
+				char	tag[8];
+
+				snprintf(tag, sizeof(tag), "R%d", s[k].rule);
+				json_array_append_new(a, json_pack("{s:s, s:s}",
+				    "rule", tag, "event", s[k].event));
+			}
+			json_object_set_new(nodes, rule_node_names[j], a);
+		}
+		json_array_append_new(trs, json_pack("{s:s, s:s, s:s, s:o}",
+		    "id", t->id, "name", t->name, "how", t->how, "steps",
+		    nodes));
+	}
+	return json_pack("{s:o, s:o}", "events", evs, "triggers", trs);
+}

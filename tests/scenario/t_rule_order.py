@@ -1,0 +1,195 @@
+"""The rules each trigger applies, in the order the documentation gives.
+
+pgemu-failover(7) and docs/failover.md print, for each trigger, the rules
+each node applies as the events it emits, in their order; both are made
+from one table (src/rules.c), which `pgemud --rules-json` prints.  For each
+trigger of that table this test starts a lab (10 agents, short
+heartbeats), causes the trigger as a user would (kill -9, kill -TERM,
+`pgemuctl acd stop cti-manager primary`, `pgemuctl NODE fault ...`, a
+killed node started again as Restart= does), collects the events every
+node emitted from then on (`pgemuctl watch`, and `events` of a node
+started again), and compares each node's sequence of {rule, event}, the
+events that apply a rule, with the table's, exactly:
+ * the router's, the ACD's;
+ * the PG side that held the PIM before ("old") and the side that holds
+   it after ("new"); a side that is both emits old's steps, then new's;
+   a side that is neither emits none.
+Every event seen must be in the table's list of events (each has its
+log priority there).  A trigger of the table without a way to cause it
+here fails the test, so the table cannot grow untested.
+"""
+import json
+import signal
+import subprocess
+
+from pgemu_test import (FAST, PGEMUD, TestFailure, check, ev, free_ports,
+                        log, node_of, other, run, wait_candidate,
+                        wait_for, wait_online)
+
+AGENTS = 10
+PG = ("pg-a", "pg-b")
+
+
+def rules_table():
+    out = subprocess.run([PGEMUD, "--rules-json"], capture_output=True,
+                         text=True, check=True).stdout
+    return json.loads(out)
+
+
+class Trial:
+    """One lab for one trigger, watching every node."""
+
+    def __init__(self, Lab, trig, **kw):
+        self.trig = trig
+        self.lab = Lab(trig["id"], agents=AGENTS, **dict(FAST, **kw))
+        lab = self.lab
+        lab.start_all()
+        lab.wait_links_up()
+        p = wait_online(lab, agents=AGENTS)
+        self.old = node_of(p["active_side"])
+        wait_candidate(lab, other(self.old))
+        self.new = None
+        self.watchers = {n: lab.watch(n) for n in lab.nodes}
+        self.marks = {n: w.mark() for n, w in self.watchers.items()}
+        self.restarted = set()
+        log("%s: %s active (epoch %d); trigger: %s" % (
+            trig["id"], self.old, p["epoch"], trig["how"]))
+
+    def restart(self, node):
+        """A killed node started again, as systemd's Restart= does; its
+        events are read from its ring (a watcher would miss the first)."""
+        self.lab.reap(node)
+        self.lab.start(node)
+        self.restarted.add(node)
+
+    def events(self, node):
+        """Every event node emitted since the trigger."""
+        w = self.watchers[node]
+        evs = list(w.since(self.marks[node]))
+        if node in self.restarted:
+            evs += self.lab.ctl(node, "events", "500")
+        return evs
+
+    def steps(self, node):
+        return [(e["rule"], e["event"]) for e in self.events(node)
+                if e.get("rule")]
+
+    def expected(self, node):
+        st = self.trig["steps"]
+        if node in ("router", "acd"):
+            want = st[node]
+        else:
+            want = ((st["old"] if node == self.old else []) +
+                    (st["new"] if node == self.new else []))
+        return [(s["rule"], s["event"]) for s in want]
+
+    def settle(self):
+        """The peripheral online again; which side holds the PIM now; each
+        node has emitted at least as many rule steps as the table says."""
+        p = wait_online(self.lab, timeout=10, agents=AGENTS)
+        self.new = node_of(p["active_side"])
+        try:
+            wait_for(lambda: all(len(self.steps(n)) >= len(self.expected(n))
+                                 for n in self.lab.nodes), 5,
+                     "every node's rule steps")
+        except TestFailure as e:
+            log("%s: %s" % (self.trig["id"], e))
+
+    def compare(self, known):
+        bad = []
+        for n in self.lab.nodes:
+            seen = self.steps(n)
+            want = self.expected(n)
+            role = ("old" if n == self.old else "") + \
+                ("new" if n == self.new else "")
+            log("  %-6s %-6s %s" % (n, role, " ".join(
+                "%s:%s" % s for s in seen) or "-"))
+            if seen != want:
+                bad.append("%s (%s): emitted %s, the table says %s" % (
+                    n, role or "-", seen, want))
+            unknown = sorted({e["event"] for e in self.events(n)} - known)
+            if unknown:
+                bad.append("%s: events not in the rules table: %s" % (
+                    n, unknown))
+        check(not bad, "%s (%s):\n  %s" % (self.trig["id"],
+                                           self.trig["name"],
+                                           "\n  ".join(bad)))
+
+
+# How to cause each trigger: lab options, then the trigger itself.
+def cause_acd_kill(t):
+    t.lab.kill("acd")
+    t.restart("acd")
+
+
+def cause_acd_link_cut(t):
+    t.lab.ctl(t.old, "fault", "acd-link", "down")
+
+
+def cause_pg_kill(t):
+    t.lab.kill(t.old)
+    t.lab.reap(t.old)
+
+
+def cause_pg_stop(t):
+    t.lab.kill(t.old, signal.SIGTERM)
+    check(t.lab.reap(t.old) == 0, "%s did not exit 0 on SIGTERM" % t.old)
+
+
+def cause_cti_primary(t):
+    res = t.lab.ctl("acd", "stop", "cti-manager", "primary")
+    check(res == {"primary": False, "backup": True}, "stop reply %r" % res)
+
+
+def cause_router_kill(t):
+    t.lab.kill("router")
+    t.restart("router")
+    wait_candidate(t.lab, other(t.old), 10)
+
+
+def cause_private_cut(t):
+    t.lab.ctl("pg-a", "fault", "private-link", "down")
+    for n in PG:
+        t.watchers[n].wait(ev("peer_lost"), 5, "%s: peer_lost" % n)
+    t.lab.ctl("pg-a", "fault", "private-link", "up")
+    wait_for(lambda: all(t.lab.links_up(n) for n in PG), 5,
+             "the private link up again")
+    wait_candidate(t.lab, other(t.old))
+
+
+CAUSES = {
+    "acd_kill": ({}, cause_acd_kill),
+    "acd_link_cut": ({}, cause_acd_link_cut),
+    "pg_kill": ({}, cause_pg_kill),
+    "pg_stop": ({}, cause_pg_stop),
+    "cti_primary": (lambda: {"sections": {
+        "acd": "backup_port = %d;" % free_ports(1)[0]}}, cause_cti_primary),
+    "router_kill": ({}, cause_router_kill),
+    "private_cut": ({}, cause_private_cut),
+}
+
+
+def test(Lab):
+    table = rules_table()
+    known = {e["event"] for e in table["events"]}
+    check(table["triggers"], "no trigger in pgemud --rules-json")
+    missing = [t["id"] for t in table["triggers"] if t["id"] not in CAUSES]
+    check(not missing, "no way to cause trigger(s) %s in t_rule_order.py"
+          % missing)
+    failures = []
+    for trig in table["triggers"]:
+        opts, cause = CAUSES[trig["id"]]
+        t = Trial(Lab, trig, **(opts() if callable(opts) else opts))
+        cause(t)
+        t.settle()
+        try:
+            t.compare(known)
+            failed = False
+        except TestFailure as e:
+            failures.append(str(e))
+            failed = True
+        failures += t.lab.close(failed)
+    check(not failures, "\n".join(failures))
+
+
+run(test)
