@@ -48,6 +48,7 @@ const struct rule_event rule_events[] = {
 	{ "cti_manager_started", LOG_NOTICE, NULL, 0, NULL },
 	{ "cti_manager_stopped", LOG_WARNING, NULL, 0, NULL },
 	{ "data_discarded",	LOG_WARNING, NULL, 0, NULL },
+	{ "grant_unused",	LOG_NOTICE, NULL, 0, NULL },
 	{ "interval_stored",	LOG_INFO, NULL, 0, NULL },
 	{ "link_state",		LOG_NOTICE, link_lost, LOG_WARNING,
 	    "a link that was up goes down" },
@@ -66,6 +67,8 @@ const struct rule_event rule_events[] = {
 	{ "pim_refused",	LOG_WARNING, NULL, 0, NULL },
 	{ "pim_released",	LOG_NOTICE, NULL, 0, NULL },
 	{ "pim_resigning",	LOG_NOTICE, NULL, 0, NULL },
+	{ "router_resettle",	LOG_NOTICE, NULL, 0, NULL },
+	{ "router_stalled",	LOG_WARNING, NULL, 0, NULL },
 };
 const size_t rule_nevents = sizeof(rule_events) / sizeof(rule_events[0]);
 
