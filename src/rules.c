@@ -84,6 +84,20 @@ const size_t rule_nevents = sizeof(rule_events) / sizeof(rule_events[0]);
 	[RN_ACD] = { { 5, "pim_accepted" } } }
 
 /*
+ * The active side vanished (seen or not by the router): R5 first, the
+ * grant, then what died with it (R1) and its agents (R2, R6, R7), R8 on
+ * the other side.
+ */
+#define STEPS_PG_LOST {							\
+	[RN_ROUTER] = { { 5, "pim_lost" }, { 5, "pim_granted" },	\
+	    { 1, "data_discarded" }, { 2, "peripheral_offline" },	\
+	    { 6, "agents_logged_out" }, { 7, "logout_reason" },		\
+	    { 8, "peripheral_online" } },				\
+	[RN_NEW] = { { 5, "pim_activating" }, { 5, "pim_active" },	\
+	    { 8, "agents_relogin" } },					\
+	[RN_ACD] = { { 5, "pim_accepted" } } }
+
+/*
  * The triggers, in the order the documentation lists them.  Each node's
  * steps are {rule, event} in the order the node emits them; events that
  * apply no rule (link_state, peer_lost, ...) are not listed.  RN_OLD is
@@ -97,14 +111,11 @@ const struct rule_trigger rule_triggers[] = {
 	    STEPS_ACD_LOST },
 	{ "acd_link_cut", "The active side's ACD link cut",
 	    "pgemuctl pg-a fault acd-link down", STEPS_ACD_LOST },
-	{ "pg_kill", "Active PG side killed", "kill -9 of the active side", {
-	    [RN_ROUTER] = { { 5, "pim_lost" }, { 5, "pim_granted" },
-		{ 1, "data_discarded" }, { 2, "peripheral_offline" },
-		{ 6, "agents_logged_out" }, { 7, "logout_reason" },
-		{ 8, "peripheral_online" } },
-	    [RN_NEW] = { { 5, "pim_activating" }, { 5, "pim_active" },
-		{ 8, "agents_relogin" } },
-	    [RN_ACD] = { { 5, "pim_accepted" } } } },
+	{ "pg_kill", "Active PG side killed", "kill -9 of the active side",
+	    STEPS_PG_LOST },
+	{ "pg_kill_router_away", "Active PG side killed while the router is "
+	    "down", "kill -9 of the router, then of the active side; the "
+	    "router started again", STEPS_PG_LOST },
 	{ "pg_stop", "Active PG side stopped cleanly",
 	    "kill -TERM or systemctl stop of the active side", {
 	    [RN_ROUTER] = { { 1, "data_discarded" },

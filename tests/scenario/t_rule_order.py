@@ -131,6 +131,20 @@ def cause_pg_kill(t):
     t.lab.reap(t.old)
 
 
+def cause_pg_kill_router_away(t):
+    lab = t.lab
+    lab.kill("router")
+    lab.reap("router")
+    wait_for(lambda: lab.link(t.old, "router-link")["state"] != "UP", 3,
+             "%s to see the router go" % t.old)
+    lab.kill(t.old)
+    lab.reap(t.old)
+    wait_for(lambda: lab.status(other(t.old))["peer"]["state"] == "IDLE", 3,
+             "%s to see its peer go" % other(t.old))
+    lab.start("router")
+    t.restarted.add("router")
+
+
 def cause_pg_stop(t):
     t.lab.kill(t.old, signal.SIGTERM)
     check(t.lab.reap(t.old) == 0, "%s did not exit 0 on SIGTERM" % t.old)
@@ -161,6 +175,7 @@ CAUSES = {
     "acd_kill": ({}, cause_acd_kill),
     "acd_link_cut": ({}, cause_acd_link_cut),
     "pg_kill": ({}, cause_pg_kill),
+    "pg_kill_router_away": ({}, cause_pg_kill_router_away),
     "pg_stop": ({}, cause_pg_stop),
     "cti_primary": (lambda: {"sections": {
         "acd": "backup_port = %d;" % free_ports(1)[0]}}, cause_cti_primary),
