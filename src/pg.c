@@ -358,9 +358,17 @@ pg_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 			break;
 		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
 			goto bad;
-		if (e.flags)
-			log_warnx("router refused record %u: %s", e.a, e.text);
-		pim_ack(pg->pim, e.a);
+		if (e.flags == ACK_STORED)
+			pim_ack(pg->pim, e.a);
+		else if (e.flags == ACK_REFUSED)
+			pim_refused(pg->pim, e.a, e.text);
+		else if (e.flags == ACK_NOT_STORED)
+			pim_not_stored(pg->pim, e.a, e.text);
+		else {
+			snprintf(err, sizeof(err), "DELIVERY_ACK: unknown "
+			    "flags 0x%02x", e.flags);
+			goto bad;
+		}
 		return;
 	case MSG_PEER_STATE:
 		if (l != pg->peer)
