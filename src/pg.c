@@ -41,6 +41,7 @@ struct pg {
 	int		 grant_reason;	/* GRANT_* of the current activation */
 	char		 grant_text[128];
 	int		 relogin;	/* next snapshot: R8 instead of R4 */
+	int		 continuing;	/* next PIM_ACCEPT keeps the interval */
 	int		 resigning;
 	int		 snapshot_done;
 	uint64_t	 activating_ms;
@@ -69,7 +70,11 @@ pg_change_state(struct pg *pg, enum pim_state next, const char *why)
 		pim_deactivate(pg->pim);
 		pg->epoch = 0;
 		pg->snapshot_done = 0;
-	}
+		pg->continuing = 0;
+	} else if (next == PIM_RECOVERING)
+		pim_suspend(pg->pim);
+	else if (prev == PIM_RECOVERING && next == PIM_ACTIVATING)
+		pg->continuing = 1;	/* the same PIM, same epoch */
 	pg_send_status(pg);
 	pg_send_peer_state(pg);
 	node_update_summary(pg->node);
@@ -135,7 +140,8 @@ pg_lose_pim(struct pg *pg, int rule, int32_t code, const char *why)
 {
 	if (pg->state == PIM_IDLE)
 		return;
-	if (pg->state == PIM_ACTIVE || pg->state == PIM_RECOVERING)
+	if (pg->state == PIM_ACTIVE || pg->state == PIM_RECOVERING ||
+	    pg->continuing)
 		pim_discard(pg->pim, why);
 	pg_send_offline(pg, rule, code, why);
 	pg_change_state(pg, PIM_IDLE, why);
@@ -298,7 +304,8 @@ pg_acd_msg(struct pg *pg, struct link *l, const struct wire_msg *m)
 			goto bad;
 		if (pg->state != PIM_ACTIVATING || e.a != pg->epoch)
 			return;
-		pim_activate(pg->pim, pg->epoch);
+		pim_activate(pg->pim, pg->epoch, pg->continuing);
+		pg->continuing = 0;
 		pg->active_since = wall_now();
 		evt_emit(5, "pim_active", json_pack("{s:i, s:i, s:f}",
 		    "peripheral", pg->node->cfg->peripheral_id, "epoch",

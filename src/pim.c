@@ -17,6 +17,11 @@
  * goes, what it has not delivered is deleted, and the deletion itself is
  * queued for the router (pgemu_discard) like any record.  A spool file
  * found at start-up was left by a run that failed: R1 again.
+ *
+ * A CTI Manager failover (R6) keeps the PIM: from the stop to the
+ * acceptance by the backup endpoint the agents are logged out (R6), so
+ * that time counts in no state and not as logged on; the interval's
+ * totals go on.
  */
 #include "config.h"
 
@@ -57,6 +62,7 @@ struct pim {
 	struct pim_agent *agents;
 	int		  nagents;
 	int		  active;
+	int		  suspended;	/* R6: agents out, time not counted */
 	uint32_t	  epoch;
 	uint32_t	  ivl_start;	/* current interval */
 	int		  ivl_incomplete;
@@ -162,10 +168,9 @@ pim_enqueue(struct pim *p, struct wire_writer *w, uint32_t seq, uint32_t
 static void
 pim_account(struct pim *p, struct pim_agent *a, uint64_t now)
 {
-	if (now > a->acc_ms)
+	if (now > a->acc_ms && !p->suspended)
 		ivl_add(a->f, a->state, (uint32_t)(now - a->acc_ms));
 	a->acc_ms = now;
-	(void)p;
 }
 
 static void
@@ -443,29 +448,60 @@ pim_free(struct pim *p)
 	free(p);
 }
 
-/* The PIM starts counting: the interval in progress is incomplete. */
+/*
+ * The PIM is accepted by the ACD.  A new activation starts counting: the
+ * interval in progress is incomplete unless it starts now.  One that
+ * continues (the same PIM again after a CTI Manager failover, or a new
+ * epoch for the side that holds the PIM) keeps the interval's totals, its
+ * incomplete flag and the queue: only the epoch changes.
+ */
 void
-pim_activate(struct pim *p, uint32_t epoch)
+pim_activate(struct pim *p, uint32_t epoch, int continuing)
 {
 	uint32_t	len = (uint32_t)p->node->cfg->interval_s;
 	double		now = wall_now();
+	uint64_t	mono = mono_ms();
 	int		i;
 
-	p->active = 1;
 	p->epoch = epoch;
+	if (continuing && p->active) {
+		for (i = 0; i < p->nagents; i++)
+			pim_account(p, &p->agents[i], mono);
+		p->suspended = 0;
+		return;
+	}
+	p->active = 1;
+	p->suspended = 0;
 	p->ivl_start = ivl_start_of((uint32_t)now, len);
 	/* Activated after the interval began: it did not see it whole. */
 	p->ivl_incomplete = now - p->ivl_start > 0.001;
 	for (i = 0; i < p->nagents; i++) {
 		memset(p->agents[i].f, 0, sizeof(p->agents[i].f));
-		p->agents[i].acc_ms = mono_ms();
+		p->agents[i].acc_ms = mono;
 	}
+}
+
+/*
+ * R6: the CTI Manager stopped; the agents are logged out until the PIM is
+ * accepted again (pim_activate, continuing).  Their time up to now counts,
+ * the time until then does not.
+ */
+void
+pim_suspend(struct pim *p)
+{
+	uint64_t	now = mono_ms();
+	int		i;
+
+	for (i = 0; i < p->nagents; i++)
+		pim_account(p, &p->agents[i], now);
+	p->suspended = 1;
 }
 
 void
 pim_deactivate(struct pim *p)
 {
 	p->active = 0;
+	p->suspended = 0;
 }
 
 /* ACD agent records into the mirror; returns how many changed. */
@@ -630,7 +666,7 @@ pim_json(const struct pim *p)
 	for (e = p->queue; e != NULL; e = e->next)
 		n++;
 	return json_pack("{s:b, s:i, s:i, s:b, s:i, s:i, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:s}",
+	    "s:I, s:I, s:b, s:s}",
 	    "counting", p->active, "interval", (int)p->ivl_start,
 	    "interval_length", p->node->cfg->interval_s,
 	    "interval_incomplete", p->ivl_incomplete,
@@ -641,6 +677,7 @@ pim_json(const struct pim *p)
 	    "refused", (json_int_t)p->refused,
 	    "rows_refused", (json_int_t)p->rows_refused,
 	    "not_stored", (json_int_t)p->not_stored,
+	    "suspended", p->suspended,
 	    "spool", p->spool);
 }
 
