@@ -14,7 +14,13 @@
  *                       new ones on top)
  *
  * Writes go in transactions; SkillTargetID is the agent's peripheral
- * number (the lab has no separate skill target ids).
+ * number (the lab has no separate skill target ids).  A write that fails
+ * (locked, read-only, full, corrupt) is rolled back and says so: the
+ * caller keeps what it could not store and tries again (the router
+ * answers "not stored" and the PG side resends; session rows stay
+ * queued here).  The busy timeout is short (DB_BUSY_MS): a locked
+ * database must not hold the router's loop, since a failed write costs
+ * nothing but a retry.
  */
 #include "config.h"
 
@@ -39,6 +45,9 @@ struct db_op {
 
 #define DB_FLUSH_QUIET_MS	20	/* write once the burst is over */
 #define DB_FLUSH_MAX_MS		1000	/* ... but never later than this */
+#define DB_BUSY_MS		150	/* wait for a lock at most this long */
+#define DB_RETRY_MIN_MS		500	/* session rows: first retry */
+#define DB_RETRY_MAX_MS		4000	/* ... doubling up to this */
 
 struct db {
 	sqlite3		*h;
@@ -46,10 +55,15 @@ struct db {
 	size_t		 nops, cap;
 	uint64_t	 first_op_ms;
 	struct event	*ev_flush;
+	int		 retry_ms;	/* session rows wait: next retry */
 	sqlite3_stmt	*ins_interval, *ins_logout, *ins_event, *ins_discard,
-			*ins_activation, *set_meta, *get_meta, *set_session,
-			*del_session;
+			*ins_refusal, *ins_activation, *set_meta, *get_meta,
+			*set_session, *del_session;
 	int		 in_tx;
+	int		 tx_failed;	/* roll back at the outer commit */
+	uint64_t	 failing;	/* failed writes since the last good */
+	uint64_t	 fail_ms;	/* when the last one failed */
+	char		 error[160];	/* why the last one failed */
 };
 
 static void	db_flush_cb(evutil_socket_t, short, void *);
@@ -81,7 +95,7 @@ static const char *const db_schema =
 	"CREATE TABLE IF NOT EXISTS pgemu_discard ("
 	" id INTEGER PRIMARY KEY, DateTime TEXT, PeripheralID INTEGER,"
 	" IntervalDateTime TEXT, Intervals INTEGER, Rows INTEGER,"
-	" Rule TEXT, PGSide TEXT, Reason TEXT);"
+	" Rule TEXT, PGSide TEXT, Reason TEXT, Epoch INTEGER, Seq INTEGER);"
 	"CREATE TABLE IF NOT EXISTS pgemu_activation ("
 	" id INTEGER PRIMARY KEY, DateTime TEXT, PeripheralID INTEGER,"
 	" PGSide TEXT, Epoch INTEGER, Reason TEXT);"
@@ -122,6 +136,27 @@ db_prepare(struct db *db, const char *sql)
 	return st;
 }
 
+/*
+ * A database made by an older pgemu: pgemu_discard gains the key of a
+ * refused record (Epoch, Seq), which makes its loss row unique.
+ */
+static int
+db_upgrade(struct db *db, char **msg)
+{
+	sqlite3_stmt	*st;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT Epoch, Seq FROM pgemu_discard",
+	    -1, &st, NULL) == SQLITE_OK)
+		sqlite3_finalize(st);
+	else if (sqlite3_exec(db->h, "ALTER TABLE pgemu_discard ADD COLUMN"
+	    " Epoch INTEGER; ALTER TABLE pgemu_discard ADD COLUMN Seq INTEGER;",
+	    NULL, NULL, msg) != SQLITE_OK)
+		return -1;
+	return sqlite3_exec(db->h, "CREATE UNIQUE INDEX IF NOT EXISTS"
+	    " pgemu_discard_record ON pgemu_discard (PGSide, Epoch, Seq);",
+	    NULL, NULL, msg) == SQLITE_OK ? 0 : -1;
+}
+
 struct db *
 db_open(struct event_base *base, const char *path, char *err, size_t errlen)
 {
@@ -137,8 +172,9 @@ db_open(struct event_base *base, const char *path, char *err, size_t errlen)
 		free(db);
 		return NULL;
 	}
-	sqlite3_busy_timeout(db->h, 5000);
-	if (sqlite3_exec(db->h, db_schema, NULL, NULL, &msg) != SQLITE_OK) {
+	sqlite3_busy_timeout(db->h, DB_BUSY_MS);
+	if (sqlite3_exec(db->h, db_schema, NULL, NULL, &msg) != SQLITE_OK ||
+	    db_upgrade(db, &msg) == -1) {
 		snprintf(err, errlen, "history database %s: %s", path, msg);
 		sqlite3_free(msg);
 		sqlite3_close(db->h);
@@ -162,6 +198,10 @@ db_open(struct event_base *base, const char *path, char *err, size_t errlen)
 	db->ins_discard = db_prepare(db, "INSERT INTO pgemu_discard"
 	    " (DateTime, PeripheralID, IntervalDateTime, Intervals, Rows,"
 	    " Rule, PGSide, Reason) VALUES (?,?,?,?,?,?,?,?)");
+	db->ins_refusal = db_prepare(db, "INSERT OR IGNORE INTO pgemu_discard"
+	    " (DateTime, PeripheralID, IntervalDateTime, Intervals, Rows,"
+	    " Rule, PGSide, Reason, Epoch, Seq) VALUES"
+	    " (?,?,?,1,?,'R1',?,?,?,?)");
 	db->ins_activation = db_prepare(db, "INSERT INTO pgemu_activation"
 	    " (DateTime, PeripheralID, PGSide, Epoch, Reason) VALUES"
 	    " (?,?,?,?,?)");
@@ -182,7 +222,11 @@ db_close(struct db *db)
 {
 	if (db == NULL)
 		return;
-	db_flush(db);
+	db->fail_ms = 0;	/* one last real try */
+	if (db_flush(db) == -1)
+		log_warnx("history database: %zu session rows (Agent_Logout, "
+		    "Agent_Event_Detail) could not be written before exit and "
+		    "are lost: %s", db->nops, db->error);
 	event_free(db->ev_flush);
 	free(db->ops);
 	if (db->in_tx)
@@ -191,6 +235,7 @@ db_close(struct db *db)
 	sqlite3_finalize(db->ins_logout);
 	sqlite3_finalize(db->ins_event);
 	sqlite3_finalize(db->ins_discard);
+	sqlite3_finalize(db->ins_refusal);
 	sqlite3_finalize(db->ins_activation);
 	sqlite3_finalize(db->set_meta);
 	sqlite3_finalize(db->get_meta);
@@ -200,31 +245,107 @@ db_close(struct db *db)
 	free(db);
 }
 
+/* A write failed: say why once per run of failures, keep the reason. */
 static void
+db_failed(struct db *db, const char *what)
+{
+	snprintf(db->error, sizeof(db->error), "%s: %s", what,
+	    sqlite3_errmsg(db->h));
+	db->fail_ms = mono_ms();
+	if (db->failing++ == 0)
+		log_warnx("history database: %s; what is not stored stays with "
+		    "its sender and is written again later", db->error);
+	else
+		log_debug("history database: %s (%llu failed writes in a row)",
+		    db->error, (unsigned long long)db->failing);
+}
+
+static void
+db_ok(struct db *db)
+{
+	if (db->failing == 0)
+		return;
+	log_info("history database: writing again after %llu failed writes",
+	    (unsigned long long)db->failing);
+	db->failing = 0;
+	db->error[0] = '\0';
+}
+
+/* Run a statement; -1 if it failed (or its transaction already has). */
+static int
 db_step(struct db *db, sqlite3_stmt *st)
 {
-	int	rc = sqlite3_step(st);
+	int	rc = SQLITE_ABORT;
 
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		log_warnx("history database: %s", sqlite3_errmsg(db->h));
+	if (db->in_tx == 0 || !db->tx_failed)
+		rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+		if (db->in_tx == 0)
+			db_ok(db);
+		return 0;
+	}
+	if (rc != SQLITE_ABORT || !db->tx_failed)
+		db_failed(db, "write");
+	if (db->in_tx > 0)
+		db->tx_failed = 1;
+	return -1;
 }
 
-void
+/*
+ * Open a write transaction (nested calls join it); -1 if it cannot be:
+ * the lock was not had within DB_BUSY_MS, or the last write failed less
+ * than DB_BUSY_MS ago (a burst of records must not wait that long each).
+ * Every db_begin() has its db_commit().
+ */
+int
 db_begin(struct db *db)
 {
-	if (db->in_tx++ == 0)
-		sqlite3_exec(db->h, "BEGIN", NULL, NULL, NULL);
+	if (db->in_tx++ > 0)
+		return db->tx_failed ? -1 : 0;
+	db->tx_failed = 0;
+	if (db->failing > 0 && mono_ms() - db->fail_ms < DB_BUSY_MS) {
+		db->tx_failed = 1;
+		return -1;
+	}
+	if (sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		db_failed(db, "begin");
+		db->tx_failed = 1;
+		return -1;
+	}
+	return 0;
 }
 
-void
+/* Commit, or roll back what failed; 0 once it is on disk. */
+int
 db_commit(struct db *db)
 {
-	if (db->in_tx > 0 && --db->in_tx == 0 &&
-	    sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		log_warnx("history database: commit: %s",
+	if (db->in_tx == 0)
+		return -1;
+	if (--db->in_tx > 0)
+		return db->tx_failed ? -1 : 0;
+	if (!db->tx_failed &&
+	    sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+		db_ok(db);
+		return 0;
+	}
+	if (!db->tx_failed)
+		db_failed(db, "commit");
+	if (!sqlite3_get_autocommit(db->h) &&
+	    sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+		log_warnx("history database: rollback: %s",
 		    sqlite3_errmsg(db->h));
+	db->tx_failed = 0;
+	return -1;
+}
+
+/* Why the last write failed, for the sender of what was not stored. */
+const char *
+db_error(const struct db *db)
+{
+	return db->error[0] != '\0' ? db->error : "not written";
 }
 
 static void
@@ -240,7 +361,7 @@ bind_time(sqlite3_stmt *st, int col, double t)
 	sqlite3_bind_text(st, col, buf, -1, SQLITE_TRANSIENT);
 }
 
-/* One interval row; 1 if stored, 0 if it was there already. */
+/* One interval row; 1 if stored, 0 if it was there already, -1 failed. */
 int
 db_interval(struct db *db, const struct msg_interval *iv, uint32_t agent,
     const uint32_t *f, double now)
@@ -262,11 +383,12 @@ db_interval(struct db *db, const struct msg_interval *iv, uint32_t agent,
 	sqlite3_bind_int64(st, 15, iv->epoch);
 	sqlite3_bind_int64(st, 16, iv->seq);
 	bind_time(st, 17, now);
-	db_step(db, st);
+	if (db_step(db, st) == -1)
+		return -1;
 	return sqlite3_changes(db->h) > 0;
 }
 
-static void
+static int
 db_write_event(struct db *db, const struct db_op *op)
 {
 	sqlite3_stmt	*st = db->ins_event;
@@ -281,10 +403,10 @@ db_write_event(struct db *db, const struct db_op *op)
 	sqlite3_bind_int64(st, 8, (int64_t)op->duration);
 	if (op->rule != NULL)
 		sqlite3_bind_text(st, 9, op->rule, -1, SQLITE_STATIC);
-	db_step(db, st);
+	return db_step(db, st);
 }
 
-static void
+static int
 db_write_logout(struct db *db, const struct db_op *op)
 {
 	sqlite3_stmt	*st = db->ins_logout;
@@ -297,11 +419,11 @@ db_write_logout(struct db *db, const struct db_op *op)
 	sqlite3_bind_int(st, 6, op->reason);
 	if (op->rule != NULL)
 		sqlite3_bind_text(st, 7, op->rule, -1, SQLITE_STATIC);
-	db_step(db, st);
+	return db_step(db, st);
 }
 
 /* The open session of a login, gone with its logout. */
-static void
+static int
 db_write_session(struct db *db, const struct db_op *op)
 {
 	sqlite3_stmt	*st;
@@ -317,29 +439,61 @@ db_write_session(struct db *db, const struct db_op *op)
 		bind_time(st, 3, op->t);
 		sqlite3_bind_double(st, 4, op->t);
 	} else
-		return;
-	db_step(db, st);
+		return 0;
+	return db_step(db, st);
 }
 
-/* Write every queued row in one transaction. */
-void
+/*
+ * Write every queued row in one transaction.  If that fails they all stay
+ * queued and are tried again, DB_RETRY_MIN_MS later, doubling.
+ */
+int
 db_flush(struct db *db)
 {
-	size_t	i;
+	struct timeval	tv;
+	size_t		i;
 
 	if (db->nops == 0)
-		return;
+		return 0;
 	event_del(db->ev_flush);
 	db_begin(db);
-	for (i = 0; i < db->nops; i++) {
-		if (db->ops[i].logout)
-			db_write_logout(db, &db->ops[i]);
-		db_write_event(db, &db->ops[i]);
-		db_write_session(db, &db->ops[i]);
+	for (i = 0; i < db->nops; i++)
+		if ((db->ops[i].logout &&
+		    db_write_logout(db, &db->ops[i]) == -1) ||
+		    db_write_event(db, &db->ops[i]) == -1 ||
+		    db_write_session(db, &db->ops[i]) == -1)
+			break;
+	if (db_commit(db) == -1) {
+		if (db->retry_ms == 0) {
+			db->retry_ms = DB_RETRY_MIN_MS;
+			log_warnx("history database: %zu session rows "
+			    "(Agent_Logout, Agent_Event_Detail) not written: "
+			    "%s; they stay queued", db->nops, db_error(db));
+		}
+		log_debug("history database: %zu session rows wait, next try "
+		    "in %d ms", db->nops, db->retry_ms);
+		ms_to_tv(db->retry_ms, &tv);
+		evtimer_add(db->ev_flush, &tv);
+		db->retry_ms = db->retry_ms * 2 > DB_RETRY_MAX_MS ?
+		    DB_RETRY_MAX_MS : db->retry_ms * 2;
+		return -1;
 	}
-	db_commit(db);
-	log_debug("history database: %zu session rows written", db->nops);
+	if (db->retry_ms != 0)
+		log_info("history database: %zu session rows that waited are "
+		    "written", db->nops);
+	else
+		log_debug("history database: %zu session rows written",
+		    db->nops);
+	db->retry_ms = 0;
 	db->nops = 0;
+	return 0;
+}
+
+/* Session rows queued, not yet written. */
+size_t
+db_pending(const struct db *db)
+{
+	return db->nops;
 }
 
 static void
@@ -369,6 +523,8 @@ db_queue(struct db *db, const struct db_op *op)
 	if (db->nops == 0)
 		db->first_op_ms = now;
 	db->ops[db->nops++] = *op;
+	if (db->retry_ms != 0)
+		return;		/* writes fail: the retry timer runs */
 	if (now - db->first_op_ms + (uint64_t)ms > DB_FLUSH_MAX_MS)
 		ms = (int)(DB_FLUSH_MAX_MS - (int)(now - db->first_op_ms));
 	if (ms < 0)
@@ -417,7 +573,8 @@ db_event(struct db *db, uint32_t peripheral, uint32_t agent, double t,
 	db_queue(db, &op);
 }
 
-void
+/* A loss of reporting data; -1 if the row could not be written. */
+int
 db_discard(struct db *db, uint32_t peripheral, double interval,
     uint32_t intervals, uint32_t rows, const char *rule, char side,
     const char *reason)
@@ -433,7 +590,32 @@ db_discard(struct db *db, uint32_t peripheral, double interval,
 	sqlite3_bind_text(st, 6, rule, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 7, s, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 8, reason, -1, SQLITE_TRANSIENT);
-	db_step(db, st);
+	return db_step(db, st);
+}
+
+/*
+ * A record the router refused: its rows are lost (R1), recorded once by
+ * the record's key (side, epoch, seq).  1 if recorded now, 0 if it was
+ * already, -1 if the row could not be written.
+ */
+int
+db_refusal(struct db *db, uint32_t peripheral, const struct msg_interval *iv,
+    char side, const char *reason)
+{
+	sqlite3_stmt	*st = db->ins_refusal;
+	char		 s[2] = { side, '\0' };
+
+	bind_time(st, 1, wall_now());
+	sqlite3_bind_int64(st, 2, peripheral);
+	bind_time(st, 3, iv->start);
+	sqlite3_bind_int64(st, 4, iv->count);
+	sqlite3_bind_text(st, 5, s, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 6, reason, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 7, iv->epoch);
+	sqlite3_bind_int64(st, 8, iv->seq);
+	if (db_step(db, st) == -1)
+		return -1;
+	return sqlite3_changes(db->h) > 0;
 }
 
 void

@@ -39,7 +39,7 @@ struct pg {
 	int		 grant_reason;	/* GRANT_* of the current activation */
 	char		 grant_text[128];
 	int		 relogin;	/* next snapshot: R8 instead of R4 */
-	int		 continuing;	/* next accept keeps the counts */
+	int		 continuing;	/* next PIM_ACCEPT keeps the interval */
 	int		 resigning;
 	int		 snapshot_done;
 	uint64_t	 activating_ms;
@@ -68,7 +68,11 @@ pg_change_state(struct pg *pg, enum pim_state next, const char *why)
 		pim_deactivate(pg->pim);
 		pg->epoch = 0;
 		pg->snapshot_done = 0;
-	}
+		pg->continuing = 0;
+	} else if (next == PIM_RECOVERING)
+		pim_suspend(pg->pim);
+	else if (prev == PIM_RECOVERING && next == PIM_ACTIVATING)
+		pg->continuing = 1;	/* the same PIM, same epoch */
 	pg_send_status(pg);
 	pg_send_peer_state(pg);
 	node_update_summary(pg->node);
@@ -135,7 +139,8 @@ pg_lose_pim(struct pg *pg, int rule, int32_t code, const char *why)
 {
 	if (pg->state == PIM_IDLE)
 		return;
-	if (pg->state == PIM_ACTIVE || pg->state == PIM_RECOVERING)
+	if (pg->state == PIM_ACTIVE || pg->state == PIM_RECOVERING ||
+	    pg->continuing)
 		pim_discard(pg->pim, why);
 	pg_send_offline(pg, rule, code, why);
 	pg_change_state(pg, PIM_IDLE, why);
@@ -171,7 +176,7 @@ pg_grant(struct pg *pg, const struct msg_grant *g)
 	 * (it had given the PIM to a side that never took it up).  The PIM
 	 * goes on counting; only the epoch the ACD obeys changes.
 	 */
-	pg->continuing = PIM_STATE_HOLDS(pg->state);
+	pg->continuing = pg->continuing || PIM_STATE_HOLDS(pg->state);
 	if (pg->state != PIM_IDLE)
 		log_info("PIM %u: granted epoch %u while %s with epoch %u",
 		    g->peripheral, g->epoch, pim_state_names[pg->state],
@@ -371,9 +376,17 @@ pg_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 			break;
 		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
 			goto bad;
-		if (e.flags)
-			log_warnx("router refused record %u: %s", e.a, e.text);
-		pim_ack(pg->pim, e.a);
+		if (e.flags == ACK_STORED)
+			pim_ack(pg->pim, e.a);
+		else if (e.flags == ACK_REFUSED)
+			pim_refused(pg->pim, e.a, e.text);
+		else if (e.flags == ACK_NOT_STORED)
+			pim_not_stored(pg->pim, e.a, e.text);
+		else {
+			snprintf(err, sizeof(err), "DELIVERY_ACK: unknown "
+			    "flags 0x%02x", e.flags);
+			goto bad;
+		}
 		return;
 	case MSG_PEER_STATE:
 		if (l != pg->peer)
@@ -427,7 +440,6 @@ pg_link_up(struct node *n, struct link *l)
 			    "at port %d; logging agents back in",
 			    n->cfg->peripheral_id, l->port);
 			pg->relogin = 1;
-			pg->continuing = 1;
 			pg_change_state(pg, PIM_ACTIVATING, "ACD link back");
 			pg_activate(pg);
 		} else

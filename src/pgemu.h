@@ -420,18 +420,22 @@ struct msg_interval;
 #define DB_EVENT_LOGOUT		2
 #define DB_EVENT_NOT_READY	3
 struct db	*db_open(struct event_base *, const char *, char *, size_t);
-void		 db_flush(struct db *);
+int		 db_flush(struct db *);
+size_t		 db_pending(const struct db *);
 void		 db_close(struct db *);
-void		 db_begin(struct db *);
-void		 db_commit(struct db *);
+int		 db_begin(struct db *);
+int		 db_commit(struct db *);
+const char	*db_error(const struct db *);
 int		 db_interval(struct db *, const struct msg_interval *,
 		    uint32_t, const uint32_t *, double);
 void		 db_logout(struct db *, uint32_t, uint32_t, double, double,
 		    int32_t, const char *);
 void		 db_event(struct db *, uint32_t, uint32_t, double, double, int,
 		    int, int32_t, double, const char *);
-void		 db_discard(struct db *, uint32_t, double, uint32_t, uint32_t,
+int		 db_discard(struct db *, uint32_t, double, uint32_t, uint32_t,
 		    const char *, char, const char *);
+int		 db_refusal(struct db *, uint32_t, const struct msg_interval *,
+		    char, const char *);
 void		 db_activation(struct db *, uint32_t, char, uint32_t,
 		    const char *);
 void		 db_set_meta(struct db *, const char *, int64_t);
@@ -446,12 +450,15 @@ struct pim;
 struct msg_agent;
 struct pim	*pim_new(struct node *, struct link *router);
 void		 pim_free(struct pim *);
-void		 pim_activate(struct pim *, uint32_t epoch, int);
+void		 pim_activate(struct pim *, uint32_t epoch, int continuing);
+void		 pim_suspend(struct pim *);
 void		 pim_deactivate(struct pim *);
 int		 pim_update(struct pim *, const struct msg_agent *, int);
 void		 pim_discard(struct pim *, const char *why);
 void		 pim_flush(struct pim *, int resend);
 void		 pim_ack(struct pim *, uint32_t seq);
+void		 pim_refused(struct pim *, uint32_t seq, const char *why);
+void		 pim_not_stored(struct pim *, uint32_t seq, const char *why);
 json_t		*pim_json(const struct pim *);
 int		 pim_agent_state(const struct pim *, int, struct msg_agent *);
 

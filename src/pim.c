@@ -6,10 +6,22 @@
  * While the router is away, intervals wait and go when it returns: none
  * lost, none twice (the router stores each row once, by its key).
  *
- * The only loss is R1's: when the PIM fails, its ACD link goes or the ACD
+ * The router answers each record (wire.h, ACK_*): stored, and the record
+ * is forgotten; not stored (its history database failed), and the record
+ * stays queued and is sent again, PIM_RETRY_MIN_MS later, doubling up to
+ * PIM_RETRY_MAX_MS; or refused (not from the PIM that holds the
+ * peripheral), and the record is forgotten, counted as refused: the
+ * router has recorded its rows as lost (R1).
+ *
+ * The other loss is R1's: when the PIM fails, its ACD link goes or the ACD
  * goes, what it has not delivered is deleted, and the deletion itself is
  * queued for the router (pgemu_discard) like any record.  A spool file
  * found at start-up was left by a run that failed: R1 again.
+ *
+ * A CTI Manager failover (R6) keeps the PIM: from the stop to the
+ * acceptance by the backup endpoint the agents are logged out (R6), so
+ * that time counts in no state and not as logged on; the interval's
+ * totals go on.
  */
 #include "config.h"
 
@@ -41,12 +53,16 @@ struct pim_entry {
 	struct pim_entry *next;
 };
 
+#define PIM_RETRY_MIN_MS	500	/* a record not stored: first retry */
+#define PIM_RETRY_MAX_MS	4000	/* ... doubling up to this */
+
 struct pim {
 	struct node	*node;
 	char		 side;
 	struct pim_agent *agents;
 	int		  nagents;
 	int		  active;
+	int		  suspended;	/* R6: agents out, time not counted */
 	uint32_t	  epoch;
 	uint32_t	  ivl_start;	/* current interval */
 	int		  ivl_incomplete;
@@ -57,10 +73,14 @@ struct pim {
 	FILE		 *spoolf;
 	struct link	 *router;
 	uint64_t	  delivered, intervals_closed, rows_discarded;
+	uint64_t	  refused, rows_refused, not_stored;
 	uint32_t	  queued_rows;
+	struct event	 *ev_retry;	/* records not stored: send again */
+	int		  retry_ms;	/* 0: the router stores */
 };
 
 static void	pim_interval_cb(evutil_socket_t, short, void *);
+static void	pim_retry_cb(evutil_socket_t, short, void *);
 
 static struct pim_agent *
 pim_agent(struct pim *p, uint32_t id)
@@ -148,10 +168,9 @@ pim_enqueue(struct pim *p, struct wire_writer *w, uint32_t seq, uint32_t
 static void
 pim_account(struct pim *p, struct pim_agent *a, uint64_t now)
 {
-	if (now > a->acc_ms)
+	if (now > a->acc_ms && !p->suspended)
 		ivl_add(a->f, a->state, (uint32_t)(now - a->acc_ms));
 	a->acc_ms = now;
-	(void)p;
 }
 
 static void
@@ -388,6 +407,7 @@ pim_new(struct node *n, struct link *router)
 	}
 	qsort(p->agents, (size_t)p->nagents, sizeof(*p->agents), cmp_u32_key);
 	p->ev_interval = evtimer_new(n->base, pim_interval_cb, p);
+	p->ev_retry = evtimer_new(n->base, pim_retry_cb, p);
 	snprintf(p->spool, sizeof(p->spool), "%s/%s.spool", n->cfg->state_dir,
 	    n->self->name);
 	pim_spool_load(p);
@@ -423,41 +443,65 @@ pim_free(struct pim *p)
 	if (p->spoolf != NULL)
 		fclose(p->spoolf);
 	event_free(p->ev_interval);
+	event_free(p->ev_retry);
 	free(p->agents);
 	free(p);
 }
 
 /*
- * The PIM starts counting: the interval in progress is incomplete.  One
- * that goes on (continuing: it held the PIM all along, and only its epoch
- * changed) keeps its counts.
+ * The PIM is accepted by the ACD.  A new activation starts counting: the
+ * interval in progress is incomplete unless it starts now.  One that
+ * continues (the same PIM again after a CTI Manager failover, or a new
+ * epoch for the side that holds the PIM) keeps the interval's totals, its
+ * incomplete flag and the queue: only the epoch changes.
  */
 void
 pim_activate(struct pim *p, uint32_t epoch, int continuing)
 {
 	uint32_t	len = (uint32_t)p->node->cfg->interval_s;
 	double		now = wall_now();
+	uint64_t	mono = mono_ms();
 	int		i;
 
+	p->epoch = epoch;
 	if (continuing && p->active) {
-		p->epoch = epoch;
+		for (i = 0; i < p->nagents; i++)
+			pim_account(p, &p->agents[i], mono);
+		p->suspended = 0;
 		return;
 	}
 	p->active = 1;
-	p->epoch = epoch;
+	p->suspended = 0;
 	p->ivl_start = ivl_start_of((uint32_t)now, len);
 	/* Activated after the interval began: it did not see it whole. */
 	p->ivl_incomplete = now - p->ivl_start > 0.001;
 	for (i = 0; i < p->nagents; i++) {
 		memset(p->agents[i].f, 0, sizeof(p->agents[i].f));
-		p->agents[i].acc_ms = mono_ms();
+		p->agents[i].acc_ms = mono;
 	}
+}
+
+/*
+ * R6: the CTI Manager stopped; the agents are logged out until the PIM is
+ * accepted again (pim_activate, continuing).  Their time up to now counts,
+ * the time until then does not.
+ */
+void
+pim_suspend(struct pim *p)
+{
+	uint64_t	now = mono_ms();
+	int		i;
+
+	for (i = 0; i < p->nagents; i++)
+		pim_account(p, &p->agents[i], now);
+	p->suspended = 1;
 }
 
 void
 pim_deactivate(struct pim *p)
 {
 	p->active = 0;
+	p->suspended = 0;
 }
 
 /* ACD agent records into the mirror; returns how many changed. */
@@ -494,8 +538,9 @@ pim_flush(struct pim *p, int resend)
 			pim_send(p, e);
 }
 
-void
-pim_ack(struct pim *p, uint32_t seq)
+/* Take the record seq off the queue (the caller frees it), or NULL. */
+static struct pim_entry *
+pim_unqueue(struct pim *p, uint32_t seq)
 {
 	struct pim_entry **ep, *e;
 
@@ -506,15 +551,110 @@ pim_ack(struct pim *p, uint32_t seq)
 				p->tail = ep;
 			if (e->type == MSG_INTERVAL)
 				p->queued_rows -= e->rows;
-			free(e->frame);
-			free(e);
-			p->delivered++;
 			if (p->queue == NULL)
 				pim_spool_reset(p);
 			else
 				pim_spool_ack(p, seq);
-			return;
+			return e;
 		}
+	return NULL;
+}
+
+static void
+pim_free_entry(struct pim_entry *e)
+{
+	free(e->frame);
+	free(e);
+}
+
+/* The router stored record seq. */
+void
+pim_ack(struct pim *p, uint32_t seq)
+{
+	struct pim_entry	*e;
+
+	if ((e = pim_unqueue(p, seq)) == NULL)
+		return;
+	pim_free_entry(e);
+	p->delivered++;
+	if (p->retry_ms != 0) {
+		log_info("the router stores records again; %s",
+		    p->queue != NULL ? "sending those that waited" :
+		    "none waits");
+		p->retry_ms = 0;
+		event_del(p->ev_retry);
+		pim_flush(p, 0);
+	}
+}
+
+/*
+ * The router refused record seq: it is not stored and the router has
+ * recorded its rows as lost (R1).  Forget it; count it refused.
+ */
+void
+pim_refused(struct pim *p, uint32_t seq, const char *why)
+{
+	struct pim_entry	*e;
+
+	if ((e = pim_unqueue(p, seq)) == NULL)
+		return;
+	p->refused++;
+	p->rows_refused += e->rows;
+	evt_emit(1, "data_refused", json_pack("{s:i, s:i, s:i, s:i, s:s}",
+	    "peripheral", p->node->cfg->peripheral_id, "seq", (int)seq,
+	    "start", (int)e->start, "rows", (int)e->rows, "reason", why),
+	    "the router refused reporting data of peripheral %d (record %u, "
+	    "interval %u, %u agent rows), recorded there as lost: %s",
+	    p->node->cfg->peripheral_id, seq, e->start, e->rows, why);
+	pim_free_entry(e);
+}
+
+/*
+ * The router could not store record seq: it stays queued and goes again
+ * after the back-off (the first record waiting only; the rest follow its
+ * acknowledgement).
+ */
+void
+pim_not_stored(struct pim *p, uint32_t seq, const char *why)
+{
+	struct pim_entry	*e;
+	struct timeval		 tv;
+
+	for (e = p->queue; e != NULL && e->seq != seq; e = e->next)
+		;
+	if (e == NULL)
+		return;
+	e->sent = 0;
+	p->not_stored++;
+	if (evtimer_pending(p->ev_retry, NULL))
+		return;
+	if (p->retry_ms == 0) {
+		p->retry_ms = PIM_RETRY_MIN_MS;
+		log_warnx("the router did not store record %u (%s of interval "
+		    "%u, %u agent rows): %s; it stays queued and goes again in "
+		    "%d ms", seq, e->type == MSG_INTERVAL ? "rows" : "loss",
+		    e->start, e->rows, why, p->retry_ms);
+	} else
+		log_debug("record %u not stored (%s); next try in %d ms", seq,
+		    why, p->retry_ms);
+	ms_to_tv(p->retry_ms, &tv);
+	evtimer_add(p->ev_retry, &tv);
+	p->retry_ms = p->retry_ms * 2 > PIM_RETRY_MAX_MS ? PIM_RETRY_MAX_MS :
+	    p->retry_ms * 2;
+}
+
+static void
+pim_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pim		*p = arg;
+	struct pim_entry	*e;
+
+	(void)fd;
+	(void)what;
+	for (e = p->queue; e != NULL && e->sent; e = e->next)
+		;
+	if (e != NULL)
+		pim_send(p, e);
 }
 
 json_t *
@@ -525,7 +665,8 @@ pim_json(const struct pim *p)
 
 	for (e = p->queue; e != NULL; e = e->next)
 		n++;
-	return json_pack("{s:b, s:i, s:i, s:b, s:i, s:i, s:I, s:I, s:I, s:s}",
+	return json_pack("{s:b, s:i, s:i, s:b, s:i, s:i, s:I, s:I, s:I, s:I, "
+	    "s:I, s:I, s:b, s:s}",
 	    "counting", p->active, "interval", (int)p->ivl_start,
 	    "interval_length", p->node->cfg->interval_s,
 	    "interval_incomplete", p->ivl_incomplete,
@@ -533,6 +674,10 @@ pim_json(const struct pim *p)
 	    "delivered", (json_int_t)p->delivered,
 	    "intervals_closed", (json_int_t)p->intervals_closed,
 	    "rows_discarded", (json_int_t)p->rows_discarded,
+	    "refused", (json_int_t)p->refused,
+	    "rows_refused", (json_int_t)p->rows_refused,
+	    "not_stored", (json_int_t)p->not_stored,
+	    "suspended", p->suspended,
 	    "spool", p->spool);
 }
 

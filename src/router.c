@@ -84,6 +84,8 @@ struct router {
 	uint64_t	 late_until_ms;	/* a stall ended: links not judged */
 	uint64_t	 stale_refused, rows_stored, rows_duplicate;
 	uint64_t	 grants, discards, stalls, grants_unused, regrants;
+	uint64_t	 records_refused, rows_refused;	/* lost: R1 */
+	uint64_t	 records_not_stored;	/* the side sends them again */
 };
 
 /*
@@ -319,6 +321,11 @@ router_discard_vanished(struct router *r, char side, int agents,
 		first = cur;
 	intervals = (cur - first) / len + 1;
 	rows = (uint32_t)agents * intervals;
+	if (rows == 0) {
+		log_info("side %c had no agent logged in: nothing of it lost",
+		    side);
+		return;
+	}
 	db_discard(r->db, periph, first, intervals, rows, "R1", side, text);
 	r->discards++;
 	evt_emit(1, "data_discarded", json_pack("{s:i, s:s, s:i, s:i, s:i, "
@@ -587,8 +594,14 @@ router_try_settle(struct router *r)
 	if (r->settled)
 		return;
 	if (!r->sides[0].reported || !r->sides[1].reported) {
-		if (waited < hold)
-			return;		/* ev_settle is on its way */
+		if (waited < hold) {
+			/* The timer may fire a little early on our clock. */
+			if (!evtimer_pending(r->ev_settle, NULL)) {
+				ms_to_tv((int)(hold - waited), &tv);
+				evtimer_add(r->ev_settle, &tv);
+			}
+			return;
+		}
 		side = router_waiting_for(r, why, sizeof(why));
 		if (side != 0 && waited < limit) {
 			if (!r->waiting) {
@@ -738,26 +751,95 @@ router_agents_msg(struct router *r, struct rt_side *s,
 	node_update_summary(r->node);
 }
 
+/* Answer a record: ACK_STORED, ACK_REFUSED or ACK_NOT_STORED (wire.h). */
 static void
-router_ack(struct link *l, uint32_t seq, int refused, const char *text)
+router_ack(struct link *l, uint32_t seq, int flags, const char *text)
 {
 	struct wire_writer	w;
 	struct msg_epoch	e;
 
 	memset(&e, 0, sizeof(e));
 	e.a = seq;
-	e.flags = (uint8_t)refused;
+	e.flags = (uint8_t)flags;
 	snprintf(e.text, sizeof(e.text), "%s", text);
 	msg_epoch_encode(&w, MSG_DELIVERY_ACK, &e);
 	link_send(l, &w);
 }
 
+/* The history database did not take a record: the side keeps it. */
+static void
+router_not_stored(struct router *r, struct rt_side *s, uint32_t seq,
+    const char *what)
+{
+	char	text[128];
+
+	r->records_not_stored++;
+	log_debug("%s (seq %u) from side %c not stored: %s", what, seq,
+	    s->side, db_error(r->db));
+	snprintf(text, sizeof(text), "history database: %s",
+	    db_error(r->db));
+	router_ack(s->link, seq, ACK_NOT_STORED, text);
+}
+
+/*
+ * An interval the router does not take (not from the PIM that holds the
+ * peripheral): its rows are lost.  The router records that loss itself,
+ * once (R1, pgemu_discard keyed by side, epoch and seq), then tells the
+ * side, which forgets the record and counts it refused.
+ */
+static void
+router_refuse_interval(struct router *r, struct rt_side *s,
+    const struct msg_interval *iv)
+{
+	uint32_t	 periph = (uint32_t)r->node->cfg->peripheral_id;
+	char		 why[128];
+	int		 rc;
+
+	if (iv->peripheral != periph)
+		snprintf(why, sizeof(why), "refused: peripheral %u is not %u",
+		    iv->peripheral, periph);
+	else if (iv->side != (uint8_t)s->side)
+		snprintf(why, sizeof(why), "refused: an interval of side %c on "
+		    "the link of side %c", iv->side >= 0x20 && iv->side < 0x7f ?
+		    iv->side : '?', s->side);
+	else if (iv->epoch > r->max_epoch)
+		snprintf(why, sizeof(why), "refused: epoch %u was never "
+		    "granted (highest %u)", iv->epoch, r->max_epoch);
+	else
+		snprintf(why, sizeof(why), "refused: stale epoch %u (current "
+		    "%u, side %c active)", iv->epoch, r->epoch, r->active >= 0 ?
+		    r->sides[r->active].side : '-');
+	r->stale_refused++;
+	db_begin(r->db);
+	rc = db_refusal(r->db, periph, iv, s->side, why);
+	if (db_commit(r->db) == -1) {
+		router_not_stored(r, s, iv->seq, "refused interval");
+		return;
+	}
+	if (rc == 1) {
+		r->discards++;
+		r->records_refused++;
+		r->rows_refused += iv->count;
+		evt_emit(1, "data_discarded", json_pack("{s:i, s:s, s:i, s:i, "
+		    "s:i, s:i, s:s}", "peripheral", (int)periph, "side",
+		    s->side == 'A' ? "A" : "B", "intervals", 1, "rows",
+		    (int)iv->count, "start", (int)iv->start, "seq",
+		    (int)iv->seq, "reason", why), "reporting data of "
+		    "peripheral %u from side %c lost: interval %u, %u agent "
+		    "rows (%s)", periph, s->side, iv->start, iv->count, why);
+	} else
+		log_debug("interval %u (seq %u) from side %c %s; its loss was "
+		    "recorded already", iv->start, iv->seq, s->side, why);
+	router_ack(s->link, iv->seq, ACK_REFUSED, why);
+}
+
+/* Store an interval's rows, all or none; acknowledge once committed. */
 static void
 router_interval_msg(struct router *r, struct rt_side *s,
     const struct msg_interval *iv)
 {
 	double	now = wall_now();
-	int	i, stored = 0;
+	int	i, rc, stored = 0;
 
 	/*
 	 * The active side's own older epochs are its data too (it was
@@ -768,24 +850,22 @@ router_interval_msg(struct router *r, struct rt_side *s,
 	    &r->sides[r->active] != s)) || iv->epoch > r->max_epoch ||
 	    iv->side != (uint8_t)s->side ||
 	    iv->peripheral != (uint32_t)r->node->cfg->peripheral_id) {
-		r->stale_refused++;
-		log_warnx("refused interval seq %u on the link of side %c: side "
-		    "%c, epoch %u (current %u, highest granted %u), peripheral "
-		    "%u", iv->seq, s->side, iv->side >= 0x20 && iv->side < 0x7f ?
-		    iv->side : '?', iv->epoch, r->epoch, r->max_epoch,
-		    iv->peripheral);
-		router_ack(s->link, iv->seq, 1, "stale or foreign interval");
+		router_refuse_interval(r, s, iv);
 		return;
 	}
-	db_begin(r->db);
-	for (i = 0; i < iv->count; i++) {
+	rc = db_begin(r->db);
+	for (i = 0; i < iv->count && rc != -1; i++) {
 		uint32_t agent, f[IVL_NFIELDS];
 
 		msg_interval_row_get(iv->rows + (size_t)i * MSG_IVL_ROW_LEN,
 		    &agent, f);
-		stored += db_interval(r->db, iv, agent, f, now);
+		if ((rc = db_interval(r->db, iv, agent, f, now)) > 0)
+			stored++;
 	}
-	db_commit(r->db);
+	if (db_commit(r->db) == -1) {
+		router_not_stored(r, s, iv->seq, "interval");
+		return;
+	}
 	r->rows_stored += (uint64_t)stored;
 	r->rows_duplicate += (uint64_t)(iv->count - stored);
 	evt_emit(RULE_NONE, "interval_stored", json_pack("{s:i, s:i, s:i, "
@@ -795,7 +875,7 @@ router_interval_msg(struct router *r, struct rt_side *s,
 	    "interval %u (seq %u) from side %c: %d rows stored, %d already "
 	    "there%s", iv->start, iv->seq, s->side, stored, iv->count - stored,
 	    iv->incomplete ? ", incomplete" : "");
-	router_ack(s->link, iv->seq, 0, "");
+	router_ack(s->link, iv->seq, ACK_STORED, "");
 }
 
 static void
@@ -838,8 +918,13 @@ router_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 			    d.rule, d.peripheral, s->side);
 			goto bad;
 		}
+		db_begin(r->db);
 		db_discard(r->db, d.peripheral, d.interval_start, d.intervals,
 		    d.rows, d.rule == 1 ? "R1" : "R?", (char)d.side, d.text);
+		if (db_commit(r->db) == -1) {
+			router_not_stored(r, s, d.seq, "loss record");
+			return;
+		}
 		r->discards++;
 		evt_emit((int)d.rule, "data_discarded", json_pack("{s:i, s:s,"
 		    " s:i, s:i, s:s}", "peripheral", (int)d.peripheral, "side",
@@ -848,7 +933,7 @@ router_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 		    "undelivered reporting data of peripheral %u: %u "
 		    "intervals, %u rows (%s)", d.side, d.peripheral,
 		    d.intervals, d.rows, d.text);
-		router_ack(l, d.seq, 0, "");
+		router_ack(l, d.seq, ACK_STORED, "");
 		return;
 	case MSG_PERIPH_OFFLINE:
 		if (msg_offline_decode(m, &o, err, sizeof(err)) == -1)
@@ -1034,13 +1119,18 @@ router_status(struct node *n, json_t *j)
 
 	json_object_set_new(j, "peripheral", router_peripheral_json(r));
 	json_object_set_new(j, "counters", json_pack("{s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I}", "grants", (json_int_t)r->grants,
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "grants",
+	    (json_int_t)r->grants,
 	    "stale_refused", (json_int_t)r->stale_refused, "rows_stored",
 	    (json_int_t)r->rows_stored, "rows_duplicate",
 	    (json_int_t)r->rows_duplicate, "discards",
 	    (json_int_t)r->discards, "stalls", (json_int_t)r->stalls,
 	    "grants_unused", (json_int_t)r->grants_unused, "regrants",
-	    (json_int_t)r->regrants));
+	    (json_int_t)r->regrants, "records_refused",
+	    (json_int_t)r->records_refused, "rows_refused",
+	    (json_int_t)r->rows_refused, "records_not_stored",
+	    (json_int_t)r->records_not_stored, "session_rows_waiting",
+	    (json_int_t)db_pending(r->db)));
 	json_object_set_new(j, "history_db", json_string(n->cfg->history_db));
 }
 

@@ -264,9 +264,23 @@ struct msg_epoch {		/* PIM_ACTIVATE/ACCEPT/REJECT/FENCED/
 				   DEACTIVATE, DELIVERY_ACK, PEER_STATE */
 	uint32_t	 a;		/* epoch, or seq */
 	uint32_t	 b;		/* peripheral, agents, current epoch */
-	uint8_t		 flags;
+	uint8_t		 flags;		/* DELIVERY_ACK: ACK_* */
 	char		 text[128];
 };
+
+/*
+ * The router's answer to a record (INTERVAL, DISCARD) in DELIVERY_ACK's
+ * flags; text says why when it is not ACK_STORED.
+ *   ACK_STORED      committed to the history database: the side forgets it
+ *   ACK_REFUSED     not from the PIM that holds the peripheral (a stale
+ *                   epoch): never stored; the router has recorded its rows
+ *                   as lost (pgemu_discard, R1), the side forgets it
+ *   ACK_NOT_STORED  the history database could not store it now: the side
+ *                   keeps it queued and sends it again later
+ */
+#define ACK_STORED		0
+#define ACK_REFUSED		1
+#define ACK_NOT_STORED		2
 
 struct msg_set_agent {
 	uint32_t	 epoch;
