@@ -41,8 +41,8 @@ import os
 import sqlite3
 import time
 
-from pgemu_test import (check, dbtime, ev, log, node_of, other, periph, run,
-                        wait_candidate, wait_for, wait_online)
+from pgemu_test import (check, dbtime, ev, lab_online, log, node_of, other,
+                        periph, run, wait_candidate, wait_for, wait_online)
 
 IVL = 1
 AGENTS = 5
@@ -62,11 +62,9 @@ def counters(lab):
 
 
 def locked(Lab):
-    lab = Lab("histlock", agents=AGENTS, interval=IVL, hb_private=(20, 5),
-              hb_router=(100, 5), hb_acd=(100, 5), traffic=False)
-    lab.start_all()
-    lab.wait_links_up()
-    p = wait_online(lab, 10, agents=AGENTS)
+    lab, p = lab_online(Lab, "histlock", AGENTS, interval=IVL,
+                        hb_private=(20, 5), hb_router=(100, 5),
+                        hb_acd=(100, 5), traffic=False)
     side, epoch = p["active_side"], p["epoch"]
     act = node_of(side)
     wait_for(lambda: rep(lab, act)["delivered"] >= 1, 2 * IVL + 3,
