@@ -21,13 +21,6 @@
 #include "wire.h"
 
 #define RESERVE_MS		150	/* a routed call rings this long */
-/*
- * The router grants one epoch at a time; a few grants may never reach the
- * ACD (the side had no ACD link).  A jump larger than this is a peer
- * that is not a PIM of this lab: refused, or one message would fence the
- * real PIMs for good.
- */
-#define ACD_MAX_EPOCH_JUMP	1000
 
 struct acd_agent {
 	uint32_t	 id;		/* first: the sort key */
@@ -52,8 +45,7 @@ struct acd {
 	struct acd_agent *agents;
 	int		  nagents;
 	struct acd_pim	  pims[2];
-	uint32_t	  max_epoch;
-	char		  holder[PGEMU_NAME_MAX];	/* node of max_epoch */
+	struct fence	  fence;	/* the highest epoch, its holder */
 	uint64_t	  accepts, fences, stale_refused, commands_refused;
 	int		  max_accepted;	/* most PIMs accepted at once, ever */
 	int		  primary_up, backup_up;
@@ -300,8 +292,7 @@ acd_accept(struct acd *a, struct acd_pim *p, uint32_t epoch)
 	}
 	p->accepted = 1;
 	p->epoch = epoch;
-	a->max_epoch = epoch;
-	snprintf(a->holder, sizeof(a->holder), "%s", p->link->peer_node);
+	fence_accept(&a->fence, epoch, p->link->peer_node);
 	a->accepts++;
 	acd_check_invariant(a);
 	memset(&e, 0, sizeof(e));
@@ -325,7 +316,7 @@ acd_refuse(struct acd *a, struct acd_pim *p, uint32_t epoch, const char *why)
 	a->stale_refused++;
 	memset(&e, 0, sizeof(e));
 	e.a = epoch;
-	e.b = a->max_epoch;
+	e.b = a->fence.max_epoch;
 	snprintf(e.text, sizeof(e.text), "%s", why);
 	msg_epoch_encode(&w, MSG_PIM_REJECT, &e);
 	link_send(p->link, &w);
@@ -334,7 +325,7 @@ acd_refuse(struct acd *a, struct acd_pim *p, uint32_t epoch, const char *why)
 	    (unsigned long long)a->stale_refused);
 	evt_emit(RULE_NONE, "pim_refused", json_pack("{s:s, s:i, s:i, s:s}",
 	    "pim", p->link->peer_node, "epoch", (int)epoch, "current",
-	    (int)a->max_epoch, "reason", why), "PIM of %s refused: %s",
+	    (int)a->fence.max_epoch, "reason", why), "PIM of %s refused: %s",
 	    p->link->peer_node, why);
 }
 
@@ -354,24 +345,11 @@ acd_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 	case MSG_PIM_ACTIVATE:
 		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
 			goto bad;
-		if (e.b != (uint32_t)n->cfg->peripheral_id) {
-			snprintf(why, sizeof(why), "peripheral %u is not %d",
-			    e.b, n->cfg->peripheral_id);
-			acd_refuse(a, p, e.a, why);
-		} else if (a->max_epoch != 0 && e.a > a->max_epoch &&
-		    e.a - a->max_epoch > ACD_MAX_EPOCH_JUMP) {
-			snprintf(why, sizeof(why), "epoch %u is implausible: "
-			    "current %u", e.a, a->max_epoch);
-			acd_refuse(a, p, e.a, why);
-		} else if (e.a > a->max_epoch ||
-		    (e.a == a->max_epoch && e.a != 0 &&
-		    strcmp(a->holder, l->peer_node) == 0))
+		if (fence_judge(&a->fence, e.b, e.a, l->peer_node, why,
+		    sizeof(why)) == FENCE_ACCEPT)
 			acd_accept(a, p, e.a);
-		else {
-			snprintf(why, sizeof(why), "stale epoch %u, current %u "
-			    "(held by %s)", e.a, a->max_epoch, a->holder);
+		else
 			acd_refuse(a, p, e.a, why);
-		}
 		return;
 	case MSG_PIM_DEACTIVATE:
 		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
@@ -486,6 +464,7 @@ acd_init(struct node *n, char *err, size_t errlen)
 
 	a->node = n;
 	n->role_data = a;
+	a->fence.peripheral = (uint32_t)n->cfg->peripheral_id;
 	a->seed = n->cfg->traffic.seed;
 	a->nagents = n->cfg->nagents;
 	a->agents = xcalloc((size_t)a->nagents, sizeof(*a->agents));
@@ -571,8 +550,8 @@ acd_status(struct node *n, json_t *j)
 	    "states", states,
 	    "accepted_pim", p ? p->link->peer_node : NULL,
 	    "accepted_epoch", p ? (int)p->epoch : 0,
-	    "epoch_holder", a->holder,
-	    "max_epoch", (json_int_t)a->max_epoch,
+	    "epoch_holder", a->fence.holder,
+	    "max_epoch", (json_int_t)a->fence.max_epoch,
 	    "accepts", (json_int_t)a->accepts,
 	    "fences", (json_int_t)a->fences,
 	    "stale_refused", (json_int_t)a->stale_refused,

@@ -413,6 +413,75 @@ void		 node_update_summary(struct node *);
 int		 node_reload(struct node *, const char *file, char *err,
 		    size_t errlen);
 
+/* arb.c: which side holds a peripheral's PIM (pure functions) */
+struct msg_pg_status;
+struct arb_side {
+	int		 link_up;	/* the side's router link */
+	int		 peer_gone;	/* its end waits on the socket, unread */
+	int		 reported;	/* a PG_STATUS since the link came up */
+	uint32_t	 granted;	/* grant sent, its status not seen yet */
+	int		 acd_up;
+	int		 resigning;
+	int		 pim_state;	/* PIM_STATE_* */
+	uint32_t	 epoch;
+	uint32_t	 peer_epoch;	/* its peer holds the PIM, it says */
+	int		 peer_up;	/* its private link is up */
+	uint64_t	 candidate_since;
+};
+struct arb {
+	struct arb_side	 sides[2];
+	int		 active;	/* index of the active side, -1 */
+	uint32_t	 epoch;		/* of the active side */
+	int		 holder;	/* index of the side the ACD accepted */
+	int		 settled;	/* the router may judge and grant */
+	int		 in_grace;	/* wait before granting */
+	int		 late;		/* the router's own loop stalled */
+};
+enum arb_act {
+	ARB_NONE,
+	ARB_RESETTLE,	/* the router was late: wait for the sides */
+	ARB_LOSE,	/* the side that held the PIM lost it */
+	ARB_DROP,	/* a side granted the PIM went without taking it */
+	ARB_GRANT,
+	ARB_ACT_MAX
+};
+extern const char *const arb_act_names[ARB_ACT_MAX];
+struct arb_decision {
+	enum arb_act	 act;
+	int		 side;		/* index */
+	int		 why;		/* LOSE, DROP: GRANT_* */
+	int		 orphan;	/* LOSE: judged after the router was away */
+	int		 regrant;	/* GRANT: to a side that holds the PIM */
+};
+void		 arb_decide(const struct arb *, struct arb_decision *);
+int		 arb_adopts(const struct arb *, int,
+		    const struct msg_pg_status *, uint32_t, uint32_t);
+int		 arb_waiting_for(const struct arb *);
+
+/* fence.c: whose PIM a peripheral obeys (pure functions) */
+/*
+ * The router grants one epoch at a time; a few grants may never reach the
+ * peripheral (the side had no link to it).  A jump larger than this is a
+ * peer that is not a PIM of this lab.
+ */
+#define FENCE_MAX_JUMP	1000
+struct fence {
+	uint32_t	 peripheral;
+	uint32_t	 max_epoch;	/* the highest accepted */
+	char		 holder[PGEMU_NAME_MAX];	/* who has it */
+};
+enum fence_verdict {
+	FENCE_ACCEPT,
+	FENCE_FOREIGN,		/* not this peripheral */
+	FENCE_IMPLAUSIBLE,	/* far above the last epoch */
+	FENCE_STALE,		/* older, or the same from another PIM */
+	FENCE_MAX
+};
+extern const char *const fence_verdict_names[FENCE_MAX];
+enum fence_verdict fence_judge(const struct fence *, uint32_t, uint32_t,
+		    const char *, char *, size_t);
+void		 fence_accept(struct fence *, uint32_t, const char *);
+
 /* db.c: the router's history database */
 struct db;
 struct msg_interval;

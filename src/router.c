@@ -114,17 +114,6 @@ router_side(struct router *r, const struct link *l)
 	return NULL;
 }
 
-static struct rt_side *
-router_side_named(struct router *r, char side)
-{
-	int	i;
-
-	for (i = 0; i < 2; i++)
-		if (r->sides[i].side == side)
-			return &r->sides[i];
-	return NULL;
-}
-
 static struct rt_agent *
 router_agent(struct router *r, uint32_t id)
 {
@@ -259,12 +248,12 @@ router_offline(struct router *r, int rule, int32_t code, const char *why)
  * it (the ACD never accepted it) lost nothing: no aftermath.
  */
 static void
-router_lose(struct router *r, char side, int why, const char *text)
+router_lose(struct router *r, char side, int drop, int why, const char *text)
 {
 	uint32_t	 periph = (uint32_t)r->node->cfg->peripheral_id;
 	uint32_t	 epoch = r->active >= 0 ? r->epoch : r->holder_epoch;
 
-	if (r->holder != side) {
+	if (drop) {
 		r->grants_unused++;
 		evt_emit(RULE_NONE, "grant_unused", json_pack("{s:i, s:s, s:i, "
 		    "s:s}", "peripheral", (int)periph, "side", side == 'A' ?
@@ -396,68 +385,6 @@ router_grant(struct router *r, struct rt_side *s)
 	node_update_summary(r->node);
 }
 
-/*
- * The holder nobody adopted, once the sides had their chance to report
- * (after a restart or a stall): lost while the router was away, unless
- * it is still there holding the PIM with another epoch (then
- * router_pick() gives it a new one).
- */
-static void
-router_orphan(struct router *r)
-{
-	struct rt_side	*h = router_side_named(r, r->holder);
-	char		 text[160];
-
-	if (h != NULL && link_is_up(h->link) && !h->reported)
-		return;		/* its report is on the way */
-	if (h != NULL && link_is_up(h->link)) {
-		if (h->st.pim_active != PIM_STATE_IDLE)
-			return;
-		snprintf(text, sizeof(text), "side %c lost PIM %d (epoch %u) "
-		    "while the router was away", r->holder,
-		    r->node->cfg->peripheral_id, r->holder_epoch);
-		router_lose(r, r->holder, GRANT_PEER_IDLE, text);
-		return;
-	}
-	snprintf(text, sizeof(text), "side %c (epoch %u) was gone when the "
-	    "router came back", r->holder, r->holder_epoch);
-	router_lose(r, r->holder, GRANT_PEER_LOST, text);
-}
-
-/*
- * Nobody holds the PIM: grant it.  A live side whose PIM the ACD still
- * obeys with an older epoch comes first (a new epoch, nothing moves);
- * otherwise the standing candidate that has waited longest.  A side
- * whose link has already closed, unread, is no candidate.
- */
-static void
-router_pick(struct router *r)
-{
-	struct rt_side	*s, *best = NULL, *holding = NULL;
-	int		 i;
-
-	for (i = 0; i < 2; i++) {
-		s = &r->sides[i];
-		if (!link_is_up(s->link) || !s->reported || s->granted ||
-		    s->st.resigning || !s->st.acd_up ||
-		    link_peer_gone(s->link))
-			continue;
-		if (PIM_STATE_HOLDS(s->st.pim_active)) {
-			if (holding == NULL || s->st.epoch > holding->st.epoch)
-				holding = s;
-			continue;
-		}
-		if (s->st.pim_active != PIM_STATE_IDLE)
-			continue;
-		if (best == NULL || s->candidate_since < best->candidate_since)
-			best = s;
-	}
-	if (holding != NULL)
-		best = holding;
-	if (best != NULL)
-		router_grant(r, best);
-}
-
 /* Wait for the sides to report before judging them (a stall). */
 static void
 router_resettle(struct router *r, struct rt_side *s)
@@ -478,41 +405,101 @@ router_resettle(struct router *r, struct rt_side *s)
 	node_update_summary(r->node);
 }
 
-/* Who holds the PIM now; called on every change. */
+/* The router's view of the peripheral, for the pure arbitration. */
+static void
+router_arb(struct router *r, struct arb *a)
+{
+	int	i;
+
+	memset(a, 0, sizeof(*a));
+	for (i = 0; i < 2; i++) {
+		struct rt_side	*s = &r->sides[i];
+		struct arb_side	*as = &a->sides[i];
+
+		as->link_up = link_is_up(s->link);
+		as->peer_gone = as->link_up && link_peer_gone(s->link);
+		as->reported = s->reported;
+		as->granted = s->granted;
+		as->acd_up = s->st.acd_up;
+		as->resigning = s->st.resigning;
+		as->pim_state = s->st.pim_active;
+		as->epoch = s->st.epoch;
+		as->peer_epoch = s->st.peer_epoch;
+		as->peer_up = s->st.peer_up;
+		as->candidate_since = s->candidate_since;
+		if (r->holder != 0 && r->holder == s->side)
+			a->holder = i;
+	}
+	if (r->holder == 0)
+		a->holder = -1;
+	a->active = r->active;
+	a->epoch = r->epoch;
+	a->settled = r->settled;
+	a->in_grace = r->in_grace;
+}
+
+/* Carry out one decision of the arbitration. */
+static void
+router_apply(struct router *r, const struct arb_decision *d)
+{
+	struct rt_side	*s = &r->sides[d->side];
+	char		 text[160];
+
+	switch (d->act) {
+	case ARB_RESETTLE:
+		router_resettle(r, s);
+		return;
+	case ARB_GRANT:
+		router_grant(r, s);
+		return;
+	case ARB_LOSE:
+	case ARB_DROP:
+		break;
+	default:
+		return;
+	}
+	if (d->orphan && d->why == GRANT_PEER_LOST)
+		snprintf(text, sizeof(text), "side %c (epoch %u) was gone when "
+		    "the router came back", s->side, r->holder_epoch);
+	else if (d->orphan)
+		snprintf(text, sizeof(text), "side %c lost PIM %d (epoch %u) "
+		    "while the router was away", s->side,
+		    r->node->cfg->peripheral_id, r->holder_epoch);
+	else if (d->why == GRANT_PEER_LOST)
+		snprintf(text, sizeof(text), "side %c's router link went: %s",
+		    s->side, s->link->last_error);
+	else if (d->why == GRANT_PEER_RESIGNED)
+		snprintf(text, sizeof(text), "side %c resigned", s->side);
+	else
+		snprintf(text, sizeof(text), "side %c's PIM went idle",
+		    s->side);
+	router_lose(r, s->side, d->act == ARB_DROP, d->why, text);
+}
+
+/*
+ * Who holds the PIM now; called on every change.  The arbitration decides
+ * one step at a time (lose, then grant); what the loss does to the data
+ * and the agents follows the grant.
+ */
 static void
 router_decide(struct router *r)
 {
-	struct rt_side	*s;
-	char		 text[160];
+	struct arb		a;
+	struct arb_decision	d;
+	int			n;
 
-	if (r->active >= 0) {
-		s = &r->sides[r->active];
-		if (!link_is_up(s->link)) {
-			if (router_late(r))
-				router_resettle(r, s);
-			else {
-				snprintf(text, sizeof(text), "side %c's router "
-				    "link went: %s", s->side,
-				    s->link->last_error);
-				router_lose(r, s->side, GRANT_PEER_LOST, text);
-			}
-		} else if (s->granted == 0 && s->reported &&
-		    s->st.resigning) {
-			snprintf(text, sizeof(text), "side %c resigned",
-			    s->side);
-			router_lose(r, s->side, GRANT_PEER_RESIGNED, text);
-		} else if (s->granted == 0 && s->reported &&
-		    (s->st.pim_active == PIM_STATE_IDLE ||
-		    s->st.epoch != r->epoch)) {
-			snprintf(text, sizeof(text), "side %c's PIM went idle",
-			    s->side);
-			router_lose(r, s->side, GRANT_PEER_IDLE, text);
-		}
+	for (n = 0; n < 4; n++) {
+		router_arb(r, &a);
+		/* Only a lost link asks whether the router itself was late. */
+		a.late = a.active >= 0 && !a.sides[a.active].link_up &&
+		    router_late(r);
+		arb_decide(&a, &d);
+		log_debug("arbitration: %s%s side %d", arb_act_names[d.act],
+		    d.regrant ? " (regrant)" : "", d.side);
+		if (d.act == ARB_NONE)
+			break;
+		router_apply(r, &d);
 	}
-	if (r->active < 0 && r->settled && r->holder != 0 && !r->in_grace)
-		router_orphan(r);
-	if (r->active < 0 && r->settled && !r->in_grace)
-		router_pick(r);
 	if (r->aftermath != 0)
 		router_aftermath(r);
 }
@@ -536,43 +523,21 @@ router_grace_cb(evutil_socket_t fd, short what, void *arg)
 	router_decide(r);
 }
 
-/*
- * Is the router still waiting for a side before it may judge?  For a side
- * its peer says holds the PIM, or for the holder the database names,
- * unless its peer has reported and says (from the private link) that it
- * is gone.  Returns the side waited for, 0 if none.
- */
-static char
-router_waiting_for(const struct router *r, char *why, size_t len)
+/* Why the router waits for side w before it settles. */
+static void
+router_waiting_why(const struct router *r, int w, char *why, size_t len)
 {
-	const struct rt_side	*s, *o;
-	int			 i;
+	const struct rt_side	*o = &r->sides[1 - w], *s = &r->sides[w];
 
-	for (i = 0; i < 2; i++) {
-		s = &r->sides[i];
-		o = &r->sides[1 - i];
-		if (o->reported)
-			continue;
-		if (s->reported && s->st.peer_epoch != 0) {
-			snprintf(why, len, "side %c says side %c holds the PIM "
-			    "(epoch %u)", s->side, o->side, s->st.peer_epoch);
-			return o->side;
-		}
-		if (r->holder != o->side)
-			continue;
-		if (!s->reported) {
-			snprintf(why, len, "side %c held the PIM (epoch %u) "
-			    "and neither side has reported yet", o->side,
-			    r->holder_epoch);
-			return o->side;
-		}
-		if (s->st.peer_up) {
-			snprintf(why, len, "side %c says side %c, which held "
-			    "the PIM, is alive", s->side, o->side);
-			return o->side;
-		}
-	}
-	return 0;
+	if (o->reported && o->st.peer_epoch != 0)
+		snprintf(why, len, "side %c says side %c holds the PIM (epoch "
+		    "%u)", o->side, s->side, o->st.peer_epoch);
+	else if (o->reported)
+		snprintf(why, len, "side %c says side %c, which held the PIM, "
+		    "is alive", o->side, s->side);
+	else
+		snprintf(why, len, "side %c held the PIM (epoch %u) and "
+		    "neither side has reported yet", s->side, r->holder_epoch);
 }
 
 /*
@@ -589,7 +554,9 @@ router_try_settle(struct router *r)
 	uint64_t	 limit = (uint64_t)cf->backoff_max_ms + 2 * hold;
 	uint64_t	 waited = mono_ms() - r->started_ms;
 	struct timeval	 tv;
-	char		 why[160], side;
+	struct arb	 a;
+	char		 why[160];
+	int		 w;
 
 	if (r->settled)
 		return;
@@ -602,15 +569,17 @@ router_try_settle(struct router *r)
 			}
 			return;
 		}
-		side = router_waiting_for(r, why, sizeof(why));
-		if (side != 0 && waited < limit) {
+		router_arb(r, &a);
+		w = arb_waiting_for(&a);
+		if (w != -1 && waited < limit) {
 			if (!r->waiting) {
+				router_waiting_why(r, w, why, sizeof(why));
 				log_info("%s: waiting for it up to %llu ms",
 				    why, (unsigned long long)(limit - waited));
 				ms_to_tv((int)(limit - waited), &tv);
 				evtimer_add(r->ev_settle, &tv);
 			}
-			r->waiting = side;
+			r->waiting = r->sides[w].side;
 			return;
 		}
 	}
@@ -637,8 +606,9 @@ static void
 router_status_msg(struct router *r, struct rt_side *s,
     const struct msg_pg_status *st)
 {
-	int	was_candidate = s->reported && s->st.acd_up &&
+	int		was_candidate = s->reported && s->st.acd_up &&
 	    s->st.pim_active == PIM_STATE_IDLE;
+	struct arb	a;
 
 	s->st = *st;
 	s->reported = 1;
@@ -647,10 +617,9 @@ router_status_msg(struct router *r, struct rt_side *s,
 	if (s->granted != 0 && (st->epoch == s->granted || !st->acd_up))
 		s->granted = 0;
 	/* A side still active from before the router was away. */
-	if (st->pim_active != PIM_STATE_IDLE && r->active < 0 &&
-	    st->epoch != 0 && st->epoch != UINT32_MAX &&
-	    (st->epoch >= r->max_epoch || (s->side == r->holder &&
-	    st->epoch == r->holder_epoch))) {
+	router_arb(r, &a);
+	if (arb_adopts(&a, (int)(s - r->sides), st, r->max_epoch,
+	    r->holder_epoch)) {
 		r->active = (int)(s - r->sides);
 		r->epoch = st->epoch;
 		if (st->epoch > r->max_epoch) {
