@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "pgemu.h"
+#include "check_run.h"
 #include "wire.h"
 
 /* How the router hears a side. */
@@ -283,11 +284,5 @@ arb_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(arb_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(arb_suite(), CK_NORMAL);
 }

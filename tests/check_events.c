@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "pgemu.h"
+#include "check_run.h"
 
 #define MAX_NAMES	256
 
@@ -360,11 +361,5 @@ events_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(events_suite());
-	int	 nfailed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(events_suite(), CK_NORMAL);
 }

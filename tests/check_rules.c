@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "pgemu.h"
+#include "check_run.h"
 #include "wire.h"
 
 /* R8, Table 1, and the rows pgemu decides where the table is silent. */
@@ -383,11 +384,5 @@ rules_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(rules_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(rules_suite(), CK_NORMAL);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "pgemu.h"
+#include "check_run.h"
 #include "wire.h"
 
 /* Lay out an 8-byte frame header. */
@@ -988,12 +989,5 @@ wire_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(wire_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(wire_suite(), CK_NORMAL);
 }
