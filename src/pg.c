@@ -26,15 +26,14 @@
 #include "pgemu.h"
 #include "wire.h"
 
-enum pim_state { PIM_IDLE = PIM_STATE_IDLE, PIM_ACTIVATING =
-    PIM_STATE_ACTIVATING, PIM_ACTIVE = PIM_STATE_ACTIVE, PIM_RECOVERING =
-    PIM_STATE_RECOVERING, PIM_NSTATES = PIM_STATE_MAX };
 
 struct pg {
 	struct node	*node;
 	struct link	*router, *acd, *peer;
 	struct pim	*pim;
-	enum pim_state	 state;
+	struct pim_fsm	 fsm;		/* the PIM's state machine */
+	int		 lose_rule;	/* of a LOSE: rule and reason code */
+	int32_t		 lose_code;
 	uint32_t	 epoch;
 	int		 grant_reason;	/* GRANT_* of the current activation */
 	char		 grant_text[128];
@@ -53,29 +52,32 @@ struct pg {
 
 static void	pg_send_status(struct pg *);
 static void	pg_send_peer_state(struct pg *);
+static void	pg_activate(struct pg *);
 
+/* Entry actions of a PIM state (pimfsm.c calls it after each event). */
 static void
-pg_change_state(struct pg *pg, enum pim_state next, const char *why)
+pg_pim_entered(void *arg, int prev, int next, const char *why)
 {
-	enum pim_state	prev = pg->state;
+	struct pg	*pg = arg;
 
-	if (prev == next)
-		return;
-	pg->state = next;
-	log_info("PIM %d: %s -> %s (%s)", pg->node->cfg->peripheral_id,
-	    pim_state_names[prev], pim_state_names[next], why);
-	if (next == PIM_IDLE) {
-		pim_deactivate(pg->pim);
-		pg->epoch = 0;
-		pg->snapshot_done = 0;
-		pg->continuing = 0;
-	} else if (next == PIM_RECOVERING)
-		pim_suspend(pg->pim);
-	else if (prev == PIM_RECOVERING && next == PIM_ACTIVATING)
-		pg->continuing = 1;	/* the same PIM, same epoch */
-	pg_send_status(pg);
-	pg_send_peer_state(pg);
-	node_update_summary(pg->node);
+	(void)why;
+	if (next != prev) {
+		if (next == PIM_STATE_IDLE) {
+			pim_deactivate(pg->pim);
+			pg->epoch = 0;
+			pg->snapshot_done = 0;
+			pg->continuing = 0;
+		} else if (next == PIM_STATE_RECOVERING)
+			pim_suspend(pg->pim);
+		else if (prev == PIM_STATE_RECOVERING &&
+		    next == PIM_STATE_ACTIVATING)
+			pg->continuing = 1;	/* the same PIM, same epoch */
+		pg_send_status(pg);
+		pg_send_peer_state(pg);
+		node_update_summary(pg->node);
+	}
+	if (next == PIM_STATE_ACTIVATING)
+		pg_activate(pg);
 }
 
 /* What this side holds, for the other side (PEER_STATE). */
@@ -88,8 +90,8 @@ pg_send_peer_state(struct pg *pg)
 	if (pg->peer == NULL || !link_is_up(pg->peer))
 		return;
 	memset(&e, 0, sizeof(e));
-	e.a = pg->state != PIM_IDLE ? pg->epoch : 0;
-	e.b = (uint32_t)pg->state;
+	e.a = pg->fsm.state != PIM_STATE_IDLE ? pg->epoch : 0;
+	e.b = (uint32_t)pg->fsm.state;
 	msg_epoch_encode(&w, MSG_PEER_STATE, &e);
 	link_send(pg->peer, &w);
 }
@@ -106,10 +108,10 @@ pg_send_status(struct pg *pg)
 	st.peripheral = (uint32_t)pg->node->cfg->peripheral_id;
 	st.side = (uint8_t)pg->node->self->side;
 	st.acd_up = link_is_up(pg->acd) && !pg->resigning;
-	st.pim_active = (uint8_t)pg->state;
+	st.pim_active = (uint8_t)pg->fsm.state;
 	st.resigning = (uint8_t)pg->resigning;
-	st.epoch = pg->state != PIM_IDLE ? pg->epoch : 0;
-	st.peer_epoch = link_is_up(pg->peer) && pg->peer_state != PIM_IDLE ?
+	st.epoch = pg->fsm.state != PIM_STATE_IDLE ? pg->epoch : 0;
+	st.peer_epoch = link_is_up(pg->peer) && pg->peer_state != PIM_STATE_IDLE ?
 	    pg->peer_epoch : 0;
 	st.peer_up = (uint8_t)link_is_up(pg->peer);
 	msg_pg_status_encode(&w, &st);
@@ -131,19 +133,6 @@ pg_send_offline(struct pg *pg, int rule, int32_t code, const char *why)
 	snprintf(o.text, sizeof(o.text), "%s", why);
 	msg_offline_encode(&w, &o);
 	link_send(pg->router, &w);
-}
-
-/* The PIM is lost for good: R1 here, R2/R3 at the router, then idle. */
-static void
-pg_lose_pim(struct pg *pg, int rule, int32_t code, const char *why)
-{
-	if (pg->state == PIM_IDLE)
-		return;
-	if (pg->state == PIM_ACTIVE || pg->state == PIM_RECOVERING ||
-	    pg->continuing)
-		pim_discard(pg->pim, why);
-	pg_send_offline(pg, rule, code, why);
-	pg_change_state(pg, PIM_IDLE, why);
 }
 
 static void
@@ -176,10 +165,10 @@ pg_grant(struct pg *pg, const struct msg_grant *g)
 	 * (it had given the PIM to a side that never took it up).  The PIM
 	 * goes on counting; only the epoch the ACD obeys changes.
 	 */
-	pg->continuing = pg->continuing || PIM_STATE_HOLDS(pg->state);
-	if (pg->state != PIM_IDLE)
+	pg->continuing = pg->continuing || PIM_STATE_HOLDS(pg->fsm.state);
+	if (pg->fsm.state != PIM_STATE_IDLE)
 		log_info("PIM %u: granted epoch %u while %s with epoch %u",
-		    g->peripheral, g->epoch, pim_state_names[pg->state],
+		    g->peripheral, g->epoch, pim_state_names[pg->fsm.state],
 		    pg->epoch);
 	pg->epoch = g->epoch;
 	pg->grant_reason = (int)g->reason;
@@ -188,13 +177,70 @@ pg_grant(struct pg *pg, const struct msg_grant *g)
 	pg->relogin = g->reason == GRANT_PEER_LOST ||
 	    g->reason == GRANT_PEER_RESIGNED;
 	pg->activations++;
-	evt_emit(g->reason == GRANT_FIRST ? RULE_NONE : 5, "pim_activating",
-	    json_pack("{s:i, s:i, s:s}", "peripheral", (int)g->peripheral,
-	    "epoch", (int)g->epoch, "reason", g->text),
-	    "activating PIM %u (epoch %u): %s", g->peripheral, g->epoch,
-	    g->text);
-	pg_change_state(pg, PIM_ACTIVATING, "granted by the router");
-	pg_activate(pg);
+	pim_fsm_event(&pg->fsm, PEV_GRANT, "granted by the router");
+}
+
+/*
+ * The voice PIM's actions (pimfsm.c decides which, in the state they are
+ * taken in): what the router, the ACD and the reporting data see.
+ */
+static void
+pg_pim_act(void *arg, enum pim_action act, const char *why)
+{
+	struct pg	*pg = arg;
+	int		 periph = pg->node->cfg->peripheral_id;
+
+	switch (act) {
+	case PACT_ACTIVATE:
+		evt_emit(pg->grant_reason == GRANT_FIRST ? RULE_NONE : 5,
+		    "pim_activating", json_pack("{s:i, s:i, s:s}",
+		    "peripheral", periph, "epoch", (int)pg->epoch, "reason",
+		    pg->grant_text), "activating PIM %d (epoch %u): %s",
+		    periph, pg->epoch, pg->grant_text);
+		break;
+	case PACT_SERVE:
+		pim_activate(pg->pim, pg->epoch, pg->continuing);
+		pg->continuing = 0;
+		pg->active_since = wall_now();
+		evt_emit(5, "pim_active", json_pack("{s:i, s:i, s:f}",
+		    "peripheral", periph, "epoch", (int)pg->epoch,
+		    "activation_ms", (double)(mono_ms() - pg->activating_ms)),
+		    "PIM %d active (epoch %u), side %c serves the peripheral",
+		    periph, pg->epoch, pg->node->self->side);
+		break;
+	case PACT_LOSE:
+		/* R1 here, R2/R3 at the router. */
+		if (PIM_STATE_HOLDS(pg->fsm.state) || pg->continuing)
+			pim_discard(pg->pim, why);
+		pg_send_offline(pg, pg->lose_rule, pg->lose_code, why);
+		break;
+	case PACT_RECOVER:
+		/* R6: agents out until the backup takes over. */
+		pg_send_offline(pg, 6, REASON_CTI_FAILURE, why);
+		break;
+	case PACT_RECONNECT:
+		evt_emit(6, "pim_recovering", json_pack("{s:i, s:i}",
+		    "peripheral", periph, "port", pg->acd->port), "PIM %d "
+		    "reconnected to the CTI Manager at port %d; logging agents "
+		    "back in", periph, pg->acd->port);
+		pg->relogin = 1;
+		break;
+	default:
+		break;
+	}
+}
+
+static const struct pim_fsm_ops pg_pim_ops = { pg_pim_act, pg_pim_entered };
+
+/* The PIM lost for good, with the rule and reason code of its agents. */
+static void
+pg_pim_lost(struct pg *pg, enum pim_event ev, int rule, int32_t code,
+    const char *why)
+{
+	pg->lose_rule = rule;
+	pg->lose_code = code;
+	if (pim_fsm_event(&pg->fsm, ev, why) == PACT_IGNORE)
+		pg_send_status(pg);
 }
 
 /* Forward agent records to the router as one AGENT_STATES message. */
@@ -281,7 +327,7 @@ pg_acd_agents(struct pg *pg, const struct msg_agents *m)
 	struct msg_agent	*recs;
 	int			 i;
 
-	if (pg->state == PIM_IDLE || m->epoch != pg->epoch)
+	if (pg->fsm.state == PIM_STATE_IDLE || m->epoch != pg->epoch)
 		return;
 	if (m->kind == AGENTS_SNAPSHOT) {
 		pg->snap = xreallocarray(pg->snap, (size_t)pg->nsnap + m->count,
@@ -313,29 +359,19 @@ pg_acd_msg(struct pg *pg, struct link *l, const struct wire_msg *m)
 	case MSG_PIM_ACCEPT:
 		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
 			goto bad;
-		if (pg->state != PIM_ACTIVATING || e.a != pg->epoch)
-			return;
-		pim_activate(pg->pim, pg->epoch, pg->continuing);
-		pg->continuing = 0;
-		pg->active_since = wall_now();
-		evt_emit(5, "pim_active", json_pack("{s:i, s:i, s:f}",
-		    "peripheral", pg->node->cfg->peripheral_id, "epoch",
-		    (int)pg->epoch, "activation_ms",
-		    (double)(mono_ms() - pg->activating_ms)),
-		    "PIM %d active (epoch %u), side %c serves the peripheral",
-		    pg->node->cfg->peripheral_id, pg->epoch,
-		    pg->node->self->side);
-		pg_change_state(pg, PIM_ACTIVE, "accepted by the ACD");
+		if (e.a == pg->epoch)
+			pim_fsm_event(&pg->fsm, PEV_ACCEPTED,
+			    "accepted by the ACD");
 		return;
 	case MSG_PIM_REJECT:
 	case MSG_PIM_FENCED:
 		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
 			goto bad;
-		if (pg->state == PIM_IDLE)
+		if (pg->fsm.state == PIM_STATE_IDLE)
 			return;
 		snprintf(why, sizeof(why), "%s by the ACD: %s",
 		    m->type == MSG_PIM_REJECT ? "refused" : "fenced", e.text);
-		pg_lose_pim(pg, 2, REASON_PG_RESET, why);
+		pg_pim_lost(pg, PEV_REFUSED, 2, REASON_PG_RESET, why);
 		return;
 	case MSG_ACD_AGENTS:
 		if (msg_agents_decode(m, &a, err, sizeof(err)) == -1)
@@ -393,7 +429,7 @@ pg_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 			break;
 		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
 			goto bad;
-		if (e.b >= PIM_NSTATES) {
+		if (e.b >= PIM_STATE_MAX) {
 			snprintf(err, sizeof(err), "PEER_STATE: bad state %u",
 			    e.b);
 			goto bad;
@@ -421,7 +457,7 @@ pg_link_up(struct node *n, struct link *l)
 	if (l == pg->router) {
 		pg_send_status(pg);
 		/* Back from a router outage: resync, then what waited. */
-		if (pg->state == PIM_ACTIVE && pg->snapshot_done) {
+		if (pg->fsm.state == PIM_STATE_ACTIVE && pg->snapshot_done) {
 			struct msg_agent *recs;
 			int		  i, cnt = n->cfg->nagents;
 
@@ -433,16 +469,8 @@ pg_link_up(struct node *n, struct link *l)
 		}
 		pim_flush(pg->pim, 1);
 	} else if (l == pg->acd) {
-		if (pg->state == PIM_RECOVERING) {
-			evt_emit(6, "pim_recovering", json_pack("{s:i, s:i}",
-			    "peripheral", n->cfg->peripheral_id, "port",
-			    l->port), "PIM %d reconnected to the CTI Manager "
-			    "at port %d; logging agents back in",
-			    n->cfg->peripheral_id, l->port);
-			pg->relogin = 1;
-			pg_change_state(pg, PIM_ACTIVATING, "ACD link back");
-			pg_activate(pg);
-		} else
+		if (pim_fsm_event(&pg->fsm, PEV_LINK_BACK, "ACD link back") ==
+		    PACT_IGNORE)
 			pg_send_status(pg);
 	} else if (l == pg->peer) {
 		pg_send_peer_state(pg);
@@ -457,27 +485,22 @@ pg_link_down(struct node *n, struct link *l, const char *why)
 	char		 text[200];
 
 	if (l == pg->acd) {
-		if (pg->state == PIM_IDLE) {
-			pg_send_status(pg);
-			return;
-		}
-		if (l->bye_reason == BYE_CTI_MANAGER_STOP &&
-		    l->alt_port != 0 && pg->state == PIM_ACTIVE) {
-			/* R6: agents out until the backup takes over. */
+		if (l->bye_reason == BYE_CTI_MANAGER_STOP && l->alt_port != 0) {
 			snprintf(text, sizeof(text), "CTI Manager stopped: %s",
 			    l->bye_text);
-			pg_send_offline(pg, 6, REASON_CTI_FAILURE, text);
-			pg_change_state(pg, PIM_RECOVERING, text);
+			pg_pim_lost(pg, PEV_ENDPOINT_STOPPED, 2,
+			    REASON_PERIPHERAL_RESTART, text);
 			return;
 		}
 		snprintf(text, sizeof(text), "link to the ACD went: %s", why);
-		pg_lose_pim(pg, 2, REASON_PERIPHERAL_RESTART, text);
+		pg_pim_lost(pg, PEV_LINK_LOST, 2, REASON_PERIPHERAL_RESTART,
+		    text);
 	} else if (l == pg->peer) {
 		evt_emit(RULE_NONE, "peer_lost", json_pack("{s:s, s:s}", "peer",
 		    l->peer_node, "reason", why), "peer side %c (%s) lost: %s%s",
 		    n->self->side == 'A' ? 'B' : 'A', l->peer_node, why,
-		    pg->state == PIM_IDLE ? "; candidate for the PIM" : "");
-		pg->peer_state = PIM_IDLE;
+		    pg->fsm.state == PIM_STATE_IDLE ? "; candidate for the PIM" : "");
+		pg->peer_state = PIM_STATE_IDLE;
 		pg_send_status(pg);
 	}
 }
@@ -491,6 +514,10 @@ pg_init(struct node *n, char *err, size_t errlen)
 
 	pg->node = n;
 	n->role_data = pg;
+	pg->fsm.state = PIM_STATE_IDLE;
+	pg->fsm.peripheral = (uint32_t)n->cfg->peripheral_id;
+	pg->fsm.ops = &pg_pim_ops;
+	pg->fsm.arg = pg;
 	pg->router = node_new_link(n, "router-link",
 	    cfg_node_role(n->cfg, ROLE_ROUTER, 0), LINK_KIND_ROUTER, 1);
 	pg->acd = node_new_link(n, "acd-link", acd, LINK_KIND_ACD, 1);
@@ -520,7 +547,7 @@ pg_shutdown(struct node *n)
 	char			 text[80];
 
 	snprintf(text, sizeof(text), "side %c stopping", n->self->side);
-	if (pg->state != PIM_IDLE) {
+	if (pg->fsm.state != PIM_STATE_IDLE) {
 		memset(&e, 0, sizeof(e));
 		e.a = pg->epoch;
 		msg_epoch_encode(&w, MSG_PIM_DEACTIVATE, &e);
@@ -562,7 +589,7 @@ pg_status(struct node *n, json_t *j)
 
 	json_object_set_new(j, "pim", json_pack("{s:i, s:s, s:i, s:s, s:I, "
 	    "s:b}", "peripheral", n->cfg->peripheral_id,
-	    "state", pim_state_names[pg->state], "epoch", (int)pg->epoch,
+	    "state", pim_state_names[pg->fsm.state], "epoch", (int)pg->epoch,
 	    "last_grant", pg->grant_text, "activations",
 	    (json_int_t)pg->activations, "resigning", pg->resigning));
 	json_object_set_new(j, "peer", json_pack("{s:s, s:i}", "state",
@@ -575,13 +602,13 @@ pg_summary(struct node *n, char *buf, size_t len)
 {
 	struct pg	*pg = n->role_data;
 
-	if (pg == NULL || pg->state == PIM_IDLE)
+	if (pg == NULL || pg->fsm.state == PIM_STATE_IDLE)
 		snprintf(buf, len, "PG side %c: PIM %d idle", n->self->side,
 		    n->cfg->peripheral_id);
 	else
 		snprintf(buf, len, "PG side %c: PIM %d %s (epoch %u)",
 		    n->self->side, n->cfg->peripheral_id,
-		    pim_state_names[pg->state], pg->epoch);
+		    pim_state_names[pg->fsm.state], pg->epoch);
 }
 
 const struct role_ops pg_ops = {

@@ -482,6 +482,51 @@ enum fence_verdict fence_judge(const struct fence *, uint32_t, uint32_t,
 		    const char *, char *, size_t);
 void		 fence_accept(struct fence *, uint32_t, const char *);
 
+/* pimfsm.c: one PIM state machine, any peripheral (states PIM_STATE_*) */
+enum pim_event {
+	PEV_GRANT,		/* the router granted an epoch */
+	PEV_ACCEPTED,		/* the peripheral accepted it */
+	PEV_REFUSED,		/* the peripheral refused or fenced it */
+	PEV_LINK_LOST,		/* the link to the peripheral went */
+	PEV_ENDPOINT_STOPPED,	/* its endpoint stopped; a backup exists */
+	PEV_LINK_BACK,		/* the link to the peripheral is back */
+	PEV_MAX
+};
+enum pim_action {
+	PACT_IGNORE,		/* not expected in this state */
+	PACT_ACTIVATE,		/* ask the peripheral with the epoch */
+	PACT_SERVE,		/* accepted: count, report, serve */
+	PACT_LOSE,		/* lost for good: R1 here, offline there */
+	PACT_RECOVER,		/* endpoint gone: R6 until the backup */
+	PACT_RECONNECT,		/* the backup is there: ask again, R8 */
+	PACT_MAX
+};
+extern const char *const pim_event_names[PEV_MAX];
+extern const char *const pim_action_names[PACT_MAX];
+struct pim_fsm_row {
+	unsigned int	 from;		/* mask of PIM_STATE_* */
+	enum pim_event	 ev;
+	enum pim_action	 act;
+	int		 next;
+};
+extern const struct pim_fsm_row pim_fsm_rows[];
+extern const size_t pim_fsm_nrows;
+struct pim_fsm_ops {
+	/* the action, in the state it is taken in */
+	void	(*act)(void *, enum pim_action, const char *why);
+	/* entry actions once the state is next (it may be prev again) */
+	void	(*entered)(void *, int prev, int next, const char *why);
+};
+struct pim_fsm {
+	int		 state;		/* PIM_STATE_* */
+	uint32_t	 peripheral;
+	const struct pim_fsm_ops *ops;
+	void		*arg;
+};
+const struct pim_fsm_row *pim_fsm_lookup(int, enum pim_event);
+enum pim_action	 pim_fsm_event(struct pim_fsm *, enum pim_event,
+		    const char *);
+
 /* db.c: the router's history database */
 struct db;
 struct msg_interval;

@@ -1,8 +1,11 @@
 /*
- * Check tests of the arbitration (src/arb.c), row by row: what the router
- * does next for a peripheral, given how it hears the two sides; when a
- * side is adopted after a restart; whom a restarted router waits for.
- * And fencing (src/fence.c): whose PIM a peripheral obeys.
+ * Check tests of the duplex rules, the pure functions every PIM and
+ * peripheral shares.  Arbitration (src/arb.c), row by row: what the
+ * router does next for a peripheral, given how it hears the two sides;
+ * when a side is adopted after a restart; whom a restarted router waits
+ * for.  Fencing (src/fence.c): whose PIM a peripheral obeys.  The PIM
+ * state machine (src/pimfsm.c): every state and event, and the order in
+ * which its one entry point acts, changes state and runs entry actions.
  */
 #include "config.h"
 
@@ -261,10 +264,122 @@ START_TEST(test_fence)
 }
 END_TEST
 
-static Suite *
-arb_suite(void)
+/* The PIM state machine: every state x event, as the table must say. */
+#define I	PIM_STATE_IDLE
+#define G	PIM_STATE_ACTIVATING
+#define V	PIM_STATE_ACTIVE
+#define R	PIM_STATE_RECOVERING
+static const struct {
+	int		 state;
+	enum pim_event	 ev;
+	enum pim_action	 act;
+	int		 next;
+} fsm[] = {
+	{ I, PEV_GRANT, PACT_ACTIVATE, G },
+	{ G, PEV_GRANT, PACT_ACTIVATE, G },	/* a newer epoch */
+	{ V, PEV_GRANT, PACT_ACTIVATE, G },	/* a re-grant */
+	{ R, PEV_GRANT, PACT_ACTIVATE, G },
+	{ I, PEV_ACCEPTED, PACT_IGNORE, I },
+	{ G, PEV_ACCEPTED, PACT_SERVE, V },
+	{ V, PEV_ACCEPTED, PACT_IGNORE, V },
+	{ R, PEV_ACCEPTED, PACT_IGNORE, R },
+	{ I, PEV_REFUSED, PACT_IGNORE, I },
+	{ G, PEV_REFUSED, PACT_LOSE, I },
+	{ V, PEV_REFUSED, PACT_LOSE, I },	/* fenced */
+	{ R, PEV_REFUSED, PACT_LOSE, I },
+	{ I, PEV_LINK_LOST, PACT_IGNORE, I },
+	{ G, PEV_LINK_LOST, PACT_LOSE, I },
+	{ V, PEV_LINK_LOST, PACT_LOSE, I },
+	{ R, PEV_LINK_LOST, PACT_LOSE, I },
+	{ I, PEV_ENDPOINT_STOPPED, PACT_IGNORE, I },
+	{ G, PEV_ENDPOINT_STOPPED, PACT_LOSE, I },
+	{ V, PEV_ENDPOINT_STOPPED, PACT_RECOVER, R },
+	{ R, PEV_ENDPOINT_STOPPED, PACT_LOSE, I },
+	{ I, PEV_LINK_BACK, PACT_IGNORE, I },
+	{ G, PEV_LINK_BACK, PACT_IGNORE, G },
+	{ V, PEV_LINK_BACK, PACT_IGNORE, V },
+	{ R, PEV_LINK_BACK, PACT_RECONNECT, G },
+};
+
+/* What the fake peripheral saw, in order. */
+static char	fsm_trace[256];
+
+static void
+fake_act(void *arg, enum pim_action act, const char *why)
 {
-	Suite	*s = suite_create("arb");
+	const struct pim_fsm *f = arg;
+	size_t	o = strlen(fsm_trace);
+
+	snprintf(fsm_trace + o, sizeof(fsm_trace) - o, "act %s in %s (%s); ",
+	    pim_action_names[act], pim_state_names[f->state], why);
+}
+
+static void
+fake_entered(void *arg, int prev, int next, const char *why)
+{
+	const struct pim_fsm *f = arg;
+	size_t	o = strlen(fsm_trace);
+
+	(void)why;
+	snprintf(fsm_trace + o, sizeof(fsm_trace) - o, "entered %s from %s, "
+	    "now %s", pim_state_names[next], pim_state_names[prev],
+	    pim_state_names[f->state]);
+}
+
+static const struct pim_fsm_ops fake_ops = { fake_act, fake_entered };
+
+START_TEST(test_fsm_cell)
+{
+	struct pim_fsm		 f = { fsm[_i].state, 5000, &fake_ops, NULL };
+	const struct pim_fsm_row *row = pim_fsm_lookup(fsm[_i].state,
+	    fsm[_i].ev);
+	char			 want[256];
+
+	f.arg = &f;
+	fsm_trace[0] = '\0';
+	ck_assert_msg(fsm[_i].act == PACT_IGNORE ? row == NULL : row != NULL &&
+	    row->act == fsm[_i].act && row->next == fsm[_i].next,
+	    "%s on %s: %s -> %s", pim_event_names[fsm[_i].ev],
+	    pim_state_names[fsm[_i].state], row ? pim_action_names[row->act] :
+	    "no row", row ? pim_state_names[row->next] : "-");
+	ck_assert_int_eq(pim_fsm_event(&f, fsm[_i].ev, "why"), fsm[_i].act);
+	ck_assert_int_eq(f.state, fsm[_i].next);
+	if (fsm[_i].act == PACT_IGNORE)
+		snprintf(want, sizeof(want), "%s", "");
+	else
+		snprintf(want, sizeof(want), "act %s in %s (why); entered %s "
+		    "from %s, now %s", pim_action_names[fsm[_i].act],
+		    pim_state_names[fsm[_i].state],
+		    pim_state_names[fsm[_i].next],
+		    pim_state_names[fsm[_i].state],
+		    pim_state_names[fsm[_i].next]);
+	ck_assert_str_eq(fsm_trace, want);
+}
+END_TEST
+
+/* Every row of the table is reached by some cell above. */
+START_TEST(test_fsm_rows_used)
+{
+	size_t	i, j, n = sizeof(fsm) / sizeof(fsm[0]);
+
+	for (i = 0; i < pim_fsm_nrows; i++) {
+		int used = 0;
+
+		for (j = 0; j < n && !used; j++)
+			used = pim_fsm_lookup(fsm[j].state, fsm[j].ev) ==
+			    &pim_fsm_rows[i];
+		ck_assert_msg(used, "row %zu (%s) is never reached", i,
+		    pim_event_names[pim_fsm_rows[i].ev]);
+	}
+	ck_assert_int_eq(n, PIM_STATE_MAX * PEV_MAX);
+	ck_assert_ptr_null(pim_fsm_lookup(PIM_STATE_MAX, PEV_GRANT));
+}
+END_TEST
+
+static Suite *
+duplex_suite(void)
+{
+	Suite	*s = suite_create("duplex");
 	TCase	*tc;
 
 	tc = tcase_create("decide");
@@ -278,11 +393,16 @@ arb_suite(void)
 	tc = tcase_create("fence");
 	tcase_add_test(tc, test_fence);
 	suite_add_tcase(s, tc);
+	tc = tcase_create("pim_fsm");
+	tcase_add_loop_test(tc, test_fsm_cell, 0,
+	    (int)(sizeof(fsm) / sizeof(fsm[0])));
+	tcase_add_test(tc, test_fsm_rows_used);
+	suite_add_tcase(s, tc);
 	return s;
 }
 
 int
 main(void)
 {
-	return check_run(arb_suite(), CK_NORMAL);
+	return check_run(duplex_suite(), CK_NORMAL);
 }
