@@ -342,9 +342,9 @@ pg_acd_agents(struct pg *pg, const struct msg_agents *m)
 	recs = xcalloc(m->count ? m->count : 1, sizeof(*recs));
 	for (i = 0; i < m->count; i++)
 		msg_agent_get(m->recs + (size_t)i * MSG_AGENT_LEN, &recs[i]);
-	pim_update(pg->pim, recs, m->count);
-	if (pg->snapshot_done)
-		pg_forward(pg, AGENTS_CHANGE, 0, recs, m->count);
+	i = pim_changes(pg->pim, recs, m->count);
+	if (pg->snapshot_done && i > 0)
+		pg_forward(pg, AGENTS_CHANGE, 0, recs, i);
 	free(recs);
 }
 

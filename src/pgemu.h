@@ -568,6 +568,7 @@ void		 pim_activate(struct pim *, uint32_t epoch, int continuing);
 void		 pim_suspend(struct pim *);
 void		 pim_deactivate(struct pim *);
 int		 pim_update(struct pim *, const struct msg_agent *, int);
+int		 pim_changes(struct pim *, struct msg_agent *, int);
 void		 pim_discard(struct pim *, const char *why);
 void		 pim_flush(struct pim *, int resend);
 void		 pim_ack(struct pim *, uint32_t seq);

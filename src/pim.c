@@ -527,6 +527,28 @@ pim_update(struct pim *p, const struct msg_agent *recs, int n)
 	return changed;
 }
 
+/*
+ * ACD agent changes into the mirror; recs keeps only those that changed
+ * an agent's state (the ACD's echo of a state the PIM set itself, as the
+ * Table 1 states of a relogin, changes nothing): how many.
+ */
+int
+pim_changes(struct pim *p, struct msg_agent *recs, int n)
+{
+	int	i, kept = 0;
+
+	for (i = 0; i < n; i++) {
+		struct pim_agent *a = pim_agent(p, recs[i].id);
+
+		if (a != NULL && a->state == recs[i].state)
+			pim_update(p, &recs[i], 1);
+		else
+			recs[kept++] = recs[i];
+	}
+	pim_update(p, recs, kept);
+	return kept;
+}
+
 /* Every queued record that has not gone out, now the router is there. */
 void
 pim_flush(struct pim *p, int resend)

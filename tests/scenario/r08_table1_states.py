@@ -78,7 +78,13 @@ def drive(lab):
              "router to show the states at the failover")
 
 
-def check_after(lab, wr, wpg, node, what):
+def agent_msgs(lab, node):
+    """AGENT_STATES messages node has sent the router."""
+    return lab.link(node, "router-link")["types"].get(
+        "AGENT_STATES", {}).get("out", 0)
+
+
+def check_after(lab, wr, wpg, node, what, sent0):
     on = wr.wait(ev("peripheral_online"), 3, "router: peripheral_online")
     check(on["rule"] == "R8" and on["agents"] == AGENTS,
           "%s: peripheral_online %r, expected R8 with %d agents" % (
@@ -106,6 +112,11 @@ def check_after(lab, wr, wpg, node, what):
     check(not diff(states(lab, "router"), AFTER),
           "%s: router agents changed after the ACD applied Table 1: %r" %
           (what, diff(states(lab, "router"), AFTER)))
+    # Each agent went to the router once: the relogin snapshot, not the
+    # ACD's echo of the Table 1 states the PIM set.
+    sent = agent_msgs(lab, node) - sent0
+    check(sent == 1, "%s: %s sent the router %d AGENT_STATES messages for "
+          "the relogin, expected 1 (the snapshot)" % (what, node, sent))
 
 
 def pg_side(Lab):
@@ -119,8 +130,9 @@ def pg_side(Lab):
     drive(lab)
     wr = lab.watch("router")
     ws = lab.watch(stby)
+    sent0 = agent_msgs(lab, stby)
     lab.kill(act, signal.SIGKILL)
-    check_after(lab, wr, ws, stby, "kill -9 of %s" % act)
+    check_after(lab, wr, ws, stby, "kill -9 of %s" % act, sent0)
 
 
 def cti_manager(Lab):
@@ -135,8 +147,9 @@ def cti_manager(Lab):
     drive(lab)
     wr = lab.watch("router")
     wa = lab.watch(act)
+    sent0 = agent_msgs(lab, act)
     lab.ctl("acd", "stop", "cti-manager", "primary")
-    check_after(lab, wr, wa, act, "CTI Manager stop")
+    check_after(lab, wr, wa, act, "CTI Manager stop", sent0)
     p = periph(lab)
     check(p["active_side"] == act[-1].upper(),
           "CTI Manager stop moved the PIM: %r" % p)
