@@ -284,7 +284,7 @@ acd_accept(struct acd *a, struct acd_pim *p, uint32_t epoch)
 		link_send(old->link, &w);
 		old->accepted = 0;
 		a->fences++;
-		evt_emit(5, "pim_fenced", json_pack("{s:s, s:i, s:i}", "pim",
+		evt_emit(RULE_R5, "pim_fenced", json_pack("{s:s, s:i, s:i}", "pim",
 		    old->link->peer_node, "epoch", (int)old->epoch, "by",
 		    (int)epoch), "PIM of %s (epoch %u) fenced by epoch %u of %s",
 		    old->link->peer_node, old->epoch, epoch,
@@ -300,7 +300,7 @@ acd_accept(struct acd *a, struct acd_pim *p, uint32_t epoch)
 	e.b = (uint32_t)a->nagents;
 	msg_epoch_encode(&w, MSG_PIM_ACCEPT, &e);
 	link_send(p->link, &w);
-	evt_emit(5, "pim_accepted", json_pack("{s:s, s:i, s:i}", "pim",
+	evt_emit(RULE_R5, "pim_accepted", json_pack("{s:s, s:i, s:i}", "pim",
 	    p->link->peer_node, "epoch", (int)epoch, "agents", a->nagents),
 	    "PIM of %s accepted (epoch %u), snapshot of %d agents",
 	    p->link->peer_node, epoch, a->nagents);

@@ -35,33 +35,32 @@ evt_count(void)
 void
 evt_emit(int rule, const char *name, json_t *fields, const char *fmt, ...)
 {
-	char	 msg[1024], rtag[16];
-	va_list	 ap;
-	json_t	*e;
-	int	 pri;
+	const char	*rtag = rule_tag(rule);
+	char		 msg[1024];
+	va_list		 ap;
+	json_t		*e;
+	int		 pri;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (rule > 0)
-		snprintf(rtag, sizeof(rtag), "R%d", rule);
 
 	e = fields != NULL ? fields : json_object();
 	json_object_set_new(e, "seq", json_integer((json_int_t)++evt_seq));
 	json_object_set_new(e, "time", json_real(wall_now()));
 	json_object_set_new(e, "node", json_string(log_node()));
 	json_object_set_new(e, "event", json_string(name));
-	json_object_set_new(e, "rule", rule > 0 ? json_string(rtag) :
+	json_object_set_new(e, "rule", rtag != NULL ? json_string(rtag) :
 	    json_null());
 	json_object_set_new(e, "message", json_string(msg));
 	pri = rule_event_pri(name, e);
 	if (log_to_journal()) {
 		char line[1100];
 
-		snprintf(line, sizeof(line), "%s%s%s%s", rule > 0 ? "[" : "",
-		    rule > 0 ? rtag : "", rule > 0 ? "] " : "", msg);
+		snprintf(line, sizeof(line), "%s%s%s%s", rtag ? "[" : "",
+		    rtag ? rtag : "", rtag ? "] " : "", msg);
 		log_journal_send(pri, line, e);
-	} else if (rule > 0)
+	} else if (rtag != NULL)
 		log_msg(pri, "[%s] %s", rtag, msg);
 	else
 		log_msg(pri, "%s", msg);

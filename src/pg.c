@@ -202,7 +202,7 @@ pg_pim_act(void *arg, enum pim_action act, const char *why)
 		pim_activate(pg->pim, pg->epoch, pg->continuing);
 		pg->continuing = 0;
 		pg->active_since = wall_now();
-		evt_emit(5, "pim_active", json_pack("{s:i, s:i, s:f}",
+		evt_emit(RULE_R5, "pim_active", json_pack("{s:i, s:i, s:f}",
 		    "peripheral", periph, "epoch", (int)pg->epoch,
 		    "activation_ms", (double)(mono_ms() - pg->activating_ms)),
 		    "PIM %d active (epoch %u), side %c serves the peripheral",
@@ -216,10 +216,10 @@ pg_pim_act(void *arg, enum pim_action act, const char *why)
 		break;
 	case PACT_RECOVER:
 		/* R6: agents out until the backup takes over. */
-		pg_send_offline(pg, 6, REASON_CTI_FAILURE, why);
+		pg_send_offline(pg, RULE_R6, REASON_CTI_FAILURE, why);
 		break;
 	case PACT_RECONNECT:
-		evt_emit(6, "pim_recovering", json_pack("{s:i, s:i}",
+		evt_emit(RULE_R6, "pim_recovering", json_pack("{s:i, s:i}",
 		    "peripheral", periph, "port", pg->acd->port), "PIM %d "
 		    "reconnected to the CTI Manager at port %d; logging agents "
 		    "back in", periph, pg->acd->port);
@@ -306,14 +306,14 @@ pg_snapshot_done(struct pg *pg)
 	pg_forward(pg, kind, 1, pg->snap, pg->nsnap);
 	pg->snapshot_done = 1;
 	if (pg->relogin)
-		evt_emit(8, "agents_relogin", json_pack("{s:i, s:i, s:i, s:i}",
+		evt_emit(RULE_R8, "agents_relogin", json_pack("{s:i, s:i, s:i, s:i}",
 		    "peripheral", pg->node->cfg->peripheral_id, "agents", in,
 		    "changed", changed, "snapshot", pg->nsnap), "%d agents "
 		    "logged back in after the failover, in their Table 1 "
 		    "states (%d of them changed state, %d logged out stay out)",
 		    in, changed, pg->nsnap - in);
 	else
-		evt_emit(4, "agents_snapshot", json_pack("{s:i, s:i}",
+		evt_emit(RULE_R4, "agents_snapshot", json_pack("{s:i, s:i}",
 		    "peripheral", pg->node->cfg->peripheral_id, "agents",
 		    pg->nsnap), "ACD snapshot of %d agents sent to the router "
 		    "(real-time state only)", pg->nsnap);
@@ -371,7 +371,7 @@ pg_acd_msg(struct pg *pg, struct link *l, const struct wire_msg *m)
 			return;
 		snprintf(why, sizeof(why), "%s by the ACD: %s",
 		    m->type == MSG_PIM_REJECT ? "refused" : "fenced", e.text);
-		pg_pim_lost(pg, PEV_REFUSED, 2, REASON_PG_RESET, why);
+		pg_pim_lost(pg, PEV_REFUSED, RULE_R2, REASON_PG_RESET, why);
 		return;
 	case MSG_ACD_AGENTS:
 		if (msg_agents_decode(m, &a, err, sizeof(err)) == -1)
@@ -488,12 +488,12 @@ pg_link_down(struct node *n, struct link *l, const char *why)
 		if (l->bye_reason == BYE_CTI_MANAGER_STOP && l->alt_port != 0) {
 			snprintf(text, sizeof(text), "CTI Manager stopped: %s",
 			    l->bye_text);
-			pg_pim_lost(pg, PEV_ENDPOINT_STOPPED, 2,
+			pg_pim_lost(pg, PEV_ENDPOINT_STOPPED, RULE_R2,
 			    REASON_PERIPHERAL_RESTART, text);
 			return;
 		}
 		snprintf(text, sizeof(text), "link to the ACD went: %s", why);
-		pg_pim_lost(pg, PEV_LINK_LOST, 2, REASON_PERIPHERAL_RESTART,
+		pg_pim_lost(pg, PEV_LINK_LOST, RULE_R2, REASON_PERIPHERAL_RESTART,
 		    text);
 	} else if (l == pg->peer) {
 		evt_emit(RULE_NONE, "peer_lost", json_pack("{s:s, s:s}", "peer",
@@ -552,12 +552,12 @@ pg_shutdown(struct node *n)
 		e.a = pg->epoch;
 		msg_epoch_encode(&w, MSG_PIM_DEACTIVATE, &e);
 		link_send(pg->acd, &w);
-		evt_emit(5, "pim_resigning", json_pack("{s:i, s:i}",
+		evt_emit(RULE_R5, "pim_resigning", json_pack("{s:i, s:i}",
 		    "peripheral", n->cfg->peripheral_id, "epoch",
 		    (int)pg->epoch), "resigning PIM %d (epoch %u): %s",
 		    n->cfg->peripheral_id, pg->epoch, text);
 		pim_discard(pg->pim, text);
-		pg_send_offline(pg, 6, REASON_CTI_FAILURE, text);
+		pg_send_offline(pg, RULE_R6, REASON_CTI_FAILURE, text);
 	}
 	pg->resigning = 1;
 	pg_send_status(pg);

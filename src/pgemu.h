@@ -307,8 +307,22 @@ void		 listener_free(struct listener *);
 json_t		*listener_json(const struct listener *);
 int		 listener_port(const struct listener *);
 
+/*
+ * The rules of the documentation (reference/failover-rules.md), R1-R23:
+ * every event that applies one names it with these, never a bare number
+ * (rules.c: rule_tag() gives "R5").
+ */
+enum rule {
+	RULE_NONE,
+	RULE_R1, RULE_R2, RULE_R3, RULE_R4, RULE_R5, RULE_R6, RULE_R7,
+	RULE_R8, RULE_R9, RULE_R10, RULE_R11, RULE_R12, RULE_R13, RULE_R14,
+	RULE_R15, RULE_R16, RULE_R17, RULE_R18, RULE_R19, RULE_R20, RULE_R21,
+	RULE_R22, RULE_R23,
+	RULE_MAX
+};
+const char	*rule_tag(int);
+
 /* evt.c: one state change = one syslog line + one JSON event */
-#define RULE_NONE	0
 void		 evt_emit(int rule, const char *name, json_t *fields,
 		    const char *fmt, ...) __printflike(4, 5);
 void		 evt_set_sink(void (*)(json_t *, void *), void *);

@@ -298,7 +298,7 @@ pim_discard(struct pim *p, const char *why)
 	if (rows == 0)
 		return;
 	p->rows_discarded += rows;
-	evt_emit(1, "data_discarded", json_pack("{s:i, s:i, s:i, s:s}",
+	evt_emit(RULE_R1, "data_discarded", json_pack("{s:i, s:i, s:i, s:s}",
 	    "peripheral", p->node->cfg->peripheral_id, "intervals",
 	    (int)intervals, "rows", (int)rows, "reason", why),
 	    "deleted undelivered reporting data of peripheral %d: %u "
@@ -307,7 +307,7 @@ pim_discard(struct pim *p, const char *why)
 	memset(&d, 0, sizeof(d));
 	d.peripheral = (uint32_t)p->node->cfg->peripheral_id;
 	d.seq = p->next_seq++;
-	d.rule = 1;
+	d.rule = RULE_R1;
 	d.interval_start = first;
 	d.rows = rows;
 	d.intervals = intervals;
@@ -622,7 +622,7 @@ pim_refused(struct pim *p, uint32_t seq, const char *why)
 		return;
 	p->refused++;
 	p->rows_refused += e->rows;
-	evt_emit(1, "data_refused", json_pack("{s:i, s:i, s:i, s:i, s:s}",
+	evt_emit(RULE_R1, "data_refused", json_pack("{s:i, s:i, s:i, s:i, s:s}",
 	    "peripheral", p->node->cfg->peripheral_id, "seq", (int)seq,
 	    "start", (int)e->start, "rows", (int)e->rows, "reason", why),
 	    "the router refused reporting data of peripheral %d (record %u, "

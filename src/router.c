@@ -199,14 +199,14 @@ router_offline(struct router *r, int rule, int32_t code, const char *why)
 	uint32_t	 periph = (uint32_t)r->node->cfg->peripheral_id;
 	double		 now = wall_now();
 	int		 i, n = 0;
-	const char	*rtag = rule == 6 ? "R6" : "R3";
+	const char	*rtag = rule_tag(rule == RULE_R6 ? RULE_R6 : RULE_R3);
 
 	if (r->online || r->offline_since == 0) {
 		r->online = 0;
 		r->offline_since = now;
 		snprintf(r->offline_reason, sizeof(r->offline_reason), "%s",
 		    why);
-		evt_emit(2, "peripheral_offline", json_pack("{s:i, s:s}",
+		evt_emit(RULE_R2, "peripheral_offline", json_pack("{s:i, s:s}",
 		    "peripheral", (int)periph, "reason", why),
 		    "peripheral %u offline: %s", periph, why);
 	}
@@ -224,17 +224,17 @@ router_offline(struct router *r, int rule, int32_t code, const char *why)
 	}
 	if (n == 0)
 		return;
-	if (rule == 6) {
-		evt_emit(6, "agents_logged_out", json_pack("{s:i, s:i, s:i}",
+	if (rule == RULE_R6) {
+		evt_emit(RULE_R6, "agents_logged_out", json_pack("{s:i, s:i, s:i}",
 		    "peripheral", (int)periph, "agents", n, "reason_code",
 		    (int)code), "%d agents of peripheral %u temporarily logged "
 		    "out", n, periph);
-		evt_emit(7, "logout_reason", json_pack("{s:i, s:i, s:i}",
+		evt_emit(RULE_R7, "logout_reason", json_pack("{s:i, s:i, s:i}",
 		    "peripheral", (int)periph, "agents", n, "reason_code",
 		    (int)code), "logout reason code %d recorded for %d agents "
 		    "(Agent_Logout, Agent_Event_Detail)", (int)code, n);
 	} else
-		evt_emit(3, "agents_logged_out", json_pack("{s:i, s:i, s:i}",
+		evt_emit(RULE_R3, "agents_logged_out", json_pack("{s:i, s:i, s:i}",
 		    "peripheral", (int)periph, "agents", n, "reason_code",
 		    (int)code), "%d agents of peripheral %u logged out "
 		    "(reason code %d)", n, periph, (int)code);
@@ -264,7 +264,7 @@ router_lose(struct router *r, char side, int drop, int why, const char *text)
 		node_update_summary(r->node);
 		return;
 	}
-	evt_emit(5, "pim_lost", json_pack("{s:i, s:s, s:i, s:s}", "peripheral",
+	evt_emit(RULE_R5, "pim_lost", json_pack("{s:i, s:s, s:i, s:s}", "peripheral",
 	    (int)periph, "side", side == 'A' ? "A" : "B", "epoch",
 	    (int)epoch, "reason", text), "PIM %u of side %c (epoch %u) "
 	    "lost: %s", periph, side, epoch, text);
@@ -315,9 +315,10 @@ router_discard_vanished(struct router *r, char side, int agents,
 		    side);
 		return;
 	}
-	db_discard(r->db, periph, first, intervals, rows, "R1", side, text);
+	db_discard(r->db, periph, first, intervals, rows, rule_tag(RULE_R1),
+	    side, text);
 	r->discards++;
-	evt_emit(1, "data_discarded", json_pack("{s:i, s:s, s:i, s:i, s:i, "
+	evt_emit(RULE_R1, "data_discarded", json_pack("{s:i, s:s, s:i, s:i, s:i, "
 	    "s:s}", "peripheral", (int)periph, "side", side == 'A' ? "A" : "B",
 	    "interval", (int)first, "intervals", (int)intervals, "rows",
 	    (int)rows, "reason", text), "undelivered reporting data of "
@@ -337,9 +338,9 @@ router_aftermath(struct router *r)
 	if (why == GRANT_PEER_LOST) {
 		router_discard_vanished(r, side, rows, r->aftermath_since,
 		    text);
-		router_offline(r, 6, REASON_CTI_FAILURE, text);
+		router_offline(r, RULE_R6, REASON_CTI_FAILURE, text);
 	} else if (r->online || router_logged_in(r) > 0)
-		router_offline(r, why == GRANT_PEER_RESIGNED ? 6 : 2,
+		router_offline(r, why == GRANT_PEER_RESIGNED ? RULE_R6 : RULE_R2,
 		    why == GRANT_PEER_RESIGNED ? REASON_CTI_FAILURE :
 		    REASON_PERIPHERAL_RESTART, text);
 }
@@ -680,8 +681,8 @@ router_agents_msg(struct router *r, struct rt_side *s,
 			a->login = now;
 			db_event(r->db, periph, a->id, now, now,
 			    DB_EVENT_LOGIN, ma.state, 0, 0,
-			    m->kind == AGENTS_RELOGIN ? "R8" :
-			    m->kind == AGENTS_SNAPSHOT ? "R4" : NULL);
+			    rule_tag(m->kind == AGENTS_RELOGIN ? RULE_R8 :
+			    m->kind == AGENTS_SNAPSHOT ? RULE_R4 : RULE_NONE));
 		} else if (a->login > 0 && !agent_logged_in(ma.state)) {
 			db_logout(r->db, periph, a->id, a->login, now,
 			    ma.reason, NULL);
@@ -700,7 +701,7 @@ router_agents_msg(struct router *r, struct rt_side *s,
 	r->online = 1;
 	r->online_since = now;
 	if (m->kind == AGENTS_RELOGIN)
-		evt_emit(8, "peripheral_online", json_pack("{s:i, s:i, s:f}",
+		evt_emit(RULE_R8, "peripheral_online", json_pack("{s:i, s:i, s:f}",
 		    "peripheral", (int)periph, "agents", router_logged_in(r),
 		    "outage_ms", r->offline_since > 0 ?
 		    (now - r->offline_since) * 1000 : 0.0),
@@ -708,7 +709,7 @@ router_agents_msg(struct router *r, struct rt_side *s,
 		    "states side %c gave them by Table 1", periph,
 		    router_logged_in(r), s->side);
 	else
-		evt_emit(r->offline_since > 0 ? 4 : RULE_NONE,
+		evt_emit(r->offline_since > 0 ? RULE_R4 : RULE_NONE,
 		    "peripheral_online", json_pack("{s:i, s:i, s:f}",
 		    "peripheral", (int)periph, "agents", router_logged_in(r),
 		    "outage_ms", r->offline_since > 0 ?
@@ -789,7 +790,7 @@ router_refuse_interval(struct router *r, struct rt_side *s,
 		r->discards++;
 		r->records_refused++;
 		r->rows_refused += iv->count;
-		evt_emit(1, "data_discarded", json_pack("{s:i, s:s, s:i, s:i, "
+		evt_emit(RULE_R1, "data_discarded", json_pack("{s:i, s:s, s:i, s:i, "
 		    "s:i, s:i, s:s}", "peripheral", (int)periph, "side",
 		    s->side == 'A' ? "A" : "B", "intervals", 1, "rows",
 		    (int)iv->count, "start", (int)iv->start, "seq",
@@ -880,7 +881,7 @@ router_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 	case MSG_DISCARD:
 		if (msg_discard_decode(m, &d, err, sizeof(err)) == -1)
 			goto bad;
-		if (d.side != (uint8_t)s->side || d.rule != 1 ||
+		if (d.side != (uint8_t)s->side || d.rule != RULE_R1 ||
 		    d.peripheral != (uint32_t)n->cfg->peripheral_id) {
 			snprintf(err, sizeof(err), "DISCARD: side 0x%02x, rule "
 			    "%u, peripheral %u on the link of side %c", d.side,
@@ -889,7 +890,7 @@ router_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 		}
 		db_begin(r->db);
 		db_discard(r->db, d.peripheral, d.interval_start, d.intervals,
-		    d.rows, d.rule == 1 ? "R1" : "R?", (char)d.side, d.text);
+		    d.rows, rule_tag(RULE_R1), (char)d.side, d.text);
 		if (db_commit(r->db) == -1) {
 			router_not_stored(r, s, d.seq, "loss record");
 			return;
@@ -907,6 +908,11 @@ router_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 	case MSG_PERIPH_OFFLINE:
 		if (msg_offline_decode(m, &o, err, sizeof(err)) == -1)
 			goto bad;
+		if (o.rule != RULE_R2 && o.rule != RULE_R6) {
+			snprintf(err, sizeof(err), "PERIPH_OFFLINE: rule %u is "
+			    "neither R2 nor R6", o.rule);
+			goto bad;
+		}
 		if (router_current(r, s, o.epoch, "peripheral offline"))
 			router_offline(r, (int)o.rule, o.reason_code, o.text);
 		return;

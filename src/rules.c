@@ -167,6 +167,19 @@ static const struct {
 };
 #define RULE_NPRIS	(sizeof(rule_pris) / sizeof(rule_pris[0]))
 
+static const char *const rule_tags[RULE_MAX] = {
+	NULL, "R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9", "R10",
+	"R11", "R12", "R13", "R14", "R15", "R16", "R17", "R18", "R19", "R20",
+	"R21", "R22", "R23"
+};
+
+/* "R5" for RULE_R5; NULL for none, or a number that is no rule. */
+const char *
+rule_tag(int rule)
+{
+	return rule > RULE_NONE && rule < RULE_MAX ? rule_tags[rule] : NULL;
+}
+
 const struct rule_event *
 rule_event(const char *name)
 {
