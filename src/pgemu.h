@@ -402,7 +402,8 @@ json_t		*db_intervals(struct db *, int);
 /* pim.c: the PIM's reporting data on the active side */
 struct pim;
 struct msg_agent;
-struct pim	*pim_new(struct node *, struct link *router);
+struct pim	*pim_new(struct node *, struct link *router, char *,
+		    size_t);
 void		 pim_free(struct pim *);
 void		 pim_activate(struct pim *, uint32_t epoch);
 void		 pim_deactivate(struct pim *);

@@ -12,9 +12,11 @@
 
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -39,6 +41,36 @@ usage(int rc)
 	    "  -v, --verbose       log debug messages too\n",
 	    PGEMU_DEFAULT_CONFIG);
 	exit(rc);
+}
+
+static void __printflike(2, 3)
+log_at(int pri, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vmsg(pri, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Why the node cannot start: one line at priority err, and on the
+ * terminal too when the log goes to syslog (the journal has both
+ * already under systemd).
+ */
+static void __printflike(2, 3)
+start_failed(int fg, const char *fmt, ...)
+{
+	char	buf[600];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_at(LOG_ERR, "cannot start: %s", buf);
+	if (!fg && !log_to_journal())
+		fprintf(stderr, "pgemud: %s: cannot start: %s\n", log_node(),
+		    buf);
 }
 
 static void
@@ -192,7 +224,7 @@ main(int argc, char *argv[])
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if ((node = node_new(base, cf, name, err, sizeof(err))) == NULL) {
-		log_warnx("cannot start: %s", err);
+		start_failed(fg, "%s", err);
 		cfg_free(cf);
 		event_base_free(base);
 		return 1;

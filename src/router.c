@@ -634,14 +634,17 @@ router_init(struct node *n, char *err, size_t errlen)
 	return node_listen(n, "router", n->self->port, err, errlen);
 }
 
+/* Also after an init that failed half way: what was not made is NULL. */
 static void
 router_fini(struct node *n)
 {
 	struct router	*r = n->role_data;
 
 	db_close(r->db);
-	event_free(r->ev_settle);
-	event_free(r->ev_grace);
+	if (r->ev_settle != NULL)
+		event_free(r->ev_settle);
+	if (r->ev_grace != NULL)
+		event_free(r->ev_grace);
 	free(r->agents);
 	free(r);
 	n->role_data = NULL;
