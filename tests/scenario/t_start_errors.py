@@ -1,24 +1,27 @@
 """A node that cannot start says why and exits 1 (issue 7, item 1).
 
 Every role is started with each resource it needs missing or broken: the
-control directory (missing parent, a file, not writable), the state
-directory (missing parent, a file, not writable), the router's history
-database (random bytes, a directory, another program's schema, read-only),
-a PG side's spool (a directory, unreadable), each listening port in use
-(the ACD's backup endpoint after its primary one is up, PG side B's
-private port).  Each must exit 1 with one "NODE: cannot start: REASON"
-line naming the path or port and the system's reason, never crash, leave
-no control socket behind, and touch no peer: a side that fails connects
-to nobody.  The last component of a missing state directory is made
-(mode 0750).  A second pgemud for a node that runs says "another pgemud
-serves node NODE (control socket PATH answers, pid PID)" and exits 1
-before it binds or connects anything: its peers count no connection.
+control directory (missing parent, a file, not writable, a socket path
+too long), the state directory (missing parent, a file, not writable),
+the router's history database (random bytes, a directory, another
+program's schema, read-only), a PG side's spool (a directory,
+unreadable), each listening port in use (the ACD's backup endpoint after
+its primary one is up, PG side B's private port).  Each must exit 1 with
+one "NODE: cannot start: REASON" line naming the path or port and the
+system's reason, never crash, leave no control socket behind, and touch
+no peer: a side that fails connects to nobody.  The last component of a
+missing state directory is made (mode 0750).  A second pgemud for a node
+that runs says "another pgemud serves node NODE (control socket PATH
+answers, pid PID)" and exits 1 before it binds or connects anything: its
+peers count no connection; one for a stopped node says that it does not
+answer.  Permissions are tested as nobody (setpriv) when run as root.
 The sanitizer build checks each path for memory errors and leaks.
 """
 import os
 import shutil
 import signal
 import socket
+import sqlite3
 import stat
 
 from pgemu_test import check, log, run, wait_for
@@ -108,6 +111,10 @@ def test(Lab):
         attempt(lab, node, conf_text(lab, control=afile),
                 "control socket %s/%s.sock: Not a directory" % (afile, node))
 
+    longdir = os.path.join(d, "c" * 100)
+    attempt(lab, "router", conf_text(lab, control=longdir),
+            "control socket path %s/router.sock is too long" % longdir)
+
     # The state directory: the router and the PG sides keep files there.
     for node in ("router", "pg-a", "pg-b"):
         attempt(lab, node, conf_text(lab, state=nowhere),
@@ -129,7 +136,7 @@ def test(Lab):
             "history database %s: unable to open database file: Is a "
             "directory" % adir)
     alien = os.path.join(d, "alien.db")
-    con = __import__("sqlite3").connect(alien)
+    con = sqlite3.connect(alien)
     con.execute("CREATE TABLE Agent_Interval (Who TEXT, Seconds INTEGER)")
     con.commit()
     con.close()
@@ -188,7 +195,7 @@ def test(Lab):
         st = os.path.join(d, "st")
         os.mkdir(st, 0o755)
         os.chown(st, uid, -1)
-        con = __import__("sqlite3").connect(os.path.join(st, "history.db"))
+        con = sqlite3.connect(os.path.join(st, "history.db"))
         con.execute("CREATE TABLE t (a)")
         con.commit()
         con.close()
