@@ -498,16 +498,19 @@ acd_init(struct node *n, char *err, size_t errlen)
 	return 0;
 }
 
+/* Also after an init that failed half way: what was not made is NULL. */
 static void
 acd_fini(struct node *n)
 {
 	struct acd	*a = n->role_data;
 	int		 i;
 
-	for (i = 0; i < a->nagents; i++)
-		event_free(a->agents[i].ev);
+	for (i = 0; a->agents != NULL && i < a->nagents; i++)
+		if (a->agents[i].ev != NULL)
+			event_free(a->agents[i].ev);
 	free(a->agents);
-	event_free(a->ev_arrival);
+	if (a->ev_arrival != NULL)
+		event_free(a->ev_arrival);
 	free(a);
 	n->role_data = NULL;
 }

@@ -52,9 +52,14 @@ static const struct cfg_setting settings[] = {
 	{ "lab.name", T_STRING, 1, 31, "lab", NULL, 0, 0,
 	  "Name of the lab; nodes refuse a peer that names another lab." },
 	{ "lab.control_dir", T_STRING, 1, 200, "/run/pgemu", NULL, 0, 0,
-	  "Directory of the control sockets, one NODE.sock per node." },
+	  "Directory of the control sockets, one NODE.sock per node; a "
+	  "node makes it (mode 0755) if only its last component is "
+	  "missing." },
 	{ "lab.state_dir", T_STRING, 1, 200, "/var/lib/pgemu", NULL, 0, 0,
-	  "Directory of the history database and the spool files." },
+	  "Directory of the history database and the spool files; the "
+	  "router and the PG sides make it (mode 0750) if only its last "
+	  "component is missing, and refuse to start if they cannot write "
+	  "in it." },
 	{ "lab.history_db", T_STRING, 1, 200, "history.db", NULL, 0, 0,
 	  "History database of the router (SQLite); relative to state_dir "
 	  "unless absolute." },

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@
 #define CTL_MAX_ARGS		32
 #define CTL_MAX_BACKLOG		(4 * 1024 * 1024)
 #define CTL_MAX_REQUESTS	16	/* per wakeup: the loop goes on */
+#define CTL_PROBE_MS		2000	/* another pgemud: its status */
 
 struct ctl_client {
 	struct ctl		*ctl;
@@ -308,17 +310,95 @@ ctl_error_cb(struct evconnlistener *evl, void *arg)
 	evtimer_add(ctl->ev_rearm, &tv);
 }
 
-/* Is a live daemon answering on path? */
+/* n bytes from fd before the monotonic deadline (ms); -1 if not. */
 static int
-ctl_in_use(const struct sockaddr_un *sun)
+ctl_probe_read(int fd, void *buf, size_t n, uint64_t deadline)
 {
-	int	fd, rc;
+	size_t		got = 0;
+	ssize_t		r;
+	struct pollfd	pfd;
+	uint64_t	now;
+
+	while (got < n) {
+		if ((now = mono_ms()) >= deadline)
+			return -1;
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)(deadline - now)) <= 0 &&
+		    errno != EINTR)
+			return -1;
+		if ((pfd.revents & (POLLIN | POLLHUP)) == 0)
+			continue;
+		if ((r = read(fd, (char *)buf + got, n - got)) <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/*
+ * Does a pgemud serve this node already?  0 if nobody answers at the
+ * socket (none, or one left behind by a process that ended); -1 and why
+ * if one does, or if the socket is not ours to use.  The one that answers
+ * is asked for its status, to name its pid.  This runs before the node
+ * binds or connects anything, so its peers never see a stray connection.
+ */
+static int
+ctl_probe(const struct sockaddr_un *sun, const char *node, char *err,
+    size_t errlen)
+{
+	static const char	 req[] = "{\"argv\": [\"status\"]}";
+	uint8_t			 hdr[4];
+	char			*buf = NULL;
+	uint32_t		 len;
+	uint64_t		 deadline;
+	json_t			*j;
+	int			 fd, e, pid = 0;
 
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return 0;
-	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	if (connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == -1) {
+		e = errno;
+		close(fd);
+		if (e != EACCES && e != EPERM)
+			return 0;
+		snprintf(err, errlen, "control socket %s: %s (a pgemud of "
+		    "another user serves node %s?)", sun->sun_path,
+		    strerror(e), node);
+		return -1;
+	}
+	len = sizeof(req) - 1;
+	hdr[0] = (uint8_t)(len >> 24);
+	hdr[1] = (uint8_t)(len >> 16);
+	hdr[2] = (uint8_t)(len >> 8);
+	hdr[3] = (uint8_t)len;
+	deadline = mono_ms() + CTL_PROBE_MS;
+	if (send(fd, hdr, 4, MSG_NOSIGNAL) == 4 &&
+	    send(fd, req, len, MSG_NOSIGNAL) == (ssize_t)len &&
+	    ctl_probe_read(fd, hdr, 4, deadline) == 0) {
+		len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
+		    (uint32_t)hdr[2] << 8 | hdr[3];
+		if (len > 0 && len <= CTL_MAX_FRAME * 64) {
+			buf = xmalloc(len);
+			if (ctl_probe_read(fd, buf, len, deadline) == 0 &&
+			    (j = json_loadb(buf, len, 0, NULL)) != NULL) {
+				pid = (int)json_integer_value(json_object_get(
+				    json_object_get(j, "data"), "pid"));
+				json_decref(j);
+			}
+			free(buf);
+		}
+	}
 	close(fd);
-	return rc == 0;
+	if (pid > 0)
+		snprintf(err, errlen, "another pgemud serves node %s (control "
+		    "socket %s answers, pid %d)", node, sun->sun_path, pid);
+	else
+		snprintf(err, errlen, "control socket %s accepts connections "
+		    "but gives no status within %d s: a stopped pgemud still "
+		    "serves node %s?", sun->sun_path, CTL_PROBE_MS / 1000,
+		    node);
+	return -1;
 }
 
 struct ctl *
@@ -330,8 +410,8 @@ ctl_new(struct event_base *base, const char *dir, const char *node,
 	mode_t			 old;
 
 	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
-		snprintf(err, errlen, "control directory %s: %s", dir,
-		    strerror(errno));
+		snprintf(err, errlen, "control directory %s: cannot create "
+		    "it: %s", dir, strerror(errno));
 		return NULL;
 	}
 	memset(&sun, 0, sizeof(sun));
@@ -342,11 +422,8 @@ ctl_new(struct event_base *base, const char *dir, const char *node,
 		    "long", dir, node);
 		return NULL;
 	}
-	if (ctl_in_use(&sun)) {
-		snprintf(err, errlen, "%s: another pgemud serves node %s",
-		    sun.sun_path, node);
+	if (ctl_probe(&sun, node, err, errlen) == -1)
 		return NULL;
-	}
 	unlink(sun.sun_path);
 	ctl = xcalloc(1, sizeof(*ctl));
 	ctl->base = base;

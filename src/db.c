@@ -64,6 +64,8 @@ struct db {
 	uint64_t	 failing;	/* failed writes since the last good */
 	uint64_t	 fail_ms;	/* when the last one failed */
 	char		 error[160];	/* why the last one failed */
+	int		 opening;	/* db_open() runs */
+	char		 open_err[200];
 };
 
 static void	db_flush_cb(evutil_socket_t, short, void *);
@@ -126,13 +128,22 @@ db_time(double t, char *buf, size_t len)
 	snprintf(buf, len, "%s", cached);
 }
 
+/* While db_open() runs, a statement that fails is its error, not fatal. */
 static sqlite3_stmt *
 db_prepare(struct db *db, const char *sql)
 {
 	sqlite3_stmt	*st;
 
-	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
-		fatalx("history database: %s: %s", sql, sqlite3_errmsg(db->h));
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK) {
+		if (!db->opening)
+			fatalx("history database: %s: %s", sql,
+			    sqlite3_errmsg(db->h));
+		if (db->open_err[0] == '\0')
+			snprintf(db->open_err, sizeof(db->open_err), "%s "
+			    "(a database of another program or version?)",
+			    sqlite3_errmsg(db->h));
+		return NULL;
+	}
 	return st;
 }
 
@@ -157,30 +168,65 @@ db_upgrade(struct db *db, char **msg)
 	    NULL, NULL, msg) == SQLITE_OK ? 0 : -1;
 }
 
+/*
+ * Why the database cannot be used, in words: SQLite's message, the
+ * system's when there is one, and what to do about a file that is not
+ * a database.
+ */
+static void
+db_open_error(struct db *db, const char *path, const char *what, char *err,
+    size_t errlen)
+{
+	int	rc = sqlite3_extended_errcode(db->h);
+	int	sys = sqlite3_system_errno(db->h);
+
+	if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT)
+		snprintf(err, errlen, "history database %s: %s (damaged, or "
+		    "not SQLite: move it aside and the router starts a new "
+		    "one)", path, what);
+	else if ((rc & 0xff) == SQLITE_READONLY)
+		snprintf(err, errlen, "history database %s: %s (the file is "
+		    "not writable by this process)", path, what);
+	else if (sys != 0 && (rc & 0xff) != SQLITE_BUSY)
+		snprintf(err, errlen, "history database %s: %s: %s", path,
+		    what, strerror(sys));
+	else
+		snprintf(err, errlen, "history database %s: %s", path, what);
+}
+
+/* The history database, made if it is new; NULL and why if unusable. */
 struct db *
 db_open(struct event_base *base, const char *path, char *err, size_t errlen)
 {
 	struct db	*db = xcalloc(1, sizeof(*db));
 	char		*msg = NULL;
 
+	db->opening = 1;
 	db->ev_flush = evtimer_new(base, db_flush_cb, db);
 	if (sqlite3_open(path, &db->h) != SQLITE_OK) {
-		snprintf(err, errlen, "history database %s: %s", path,
-		    sqlite3_errmsg(db->h));
-		sqlite3_close(db->h);
-		event_free(db->ev_flush);
-		free(db);
-		return NULL;
+		db_open_error(db, path, sqlite3_errmsg(db->h), err, errlen);
+		goto fail;
 	}
 	sqlite3_busy_timeout(db->h, DB_BUSY_MS);
 	if (sqlite3_exec(db->h, db_schema, NULL, NULL, &msg) != SQLITE_OK ||
 	    db_upgrade(db, &msg) == -1) {
-		snprintf(err, errlen, "history database %s: %s", path, msg);
+		db_open_error(db, path, msg ? msg : sqlite3_errmsg(db->h), err,
+		    errlen);
 		sqlite3_free(msg);
-		sqlite3_close(db->h);
-		event_free(db->ev_flush);
-		free(db);
-		return NULL;
+		goto fail;
+	}
+	/* SQLite opens a file it may not write read-only, in silence. */
+	if (sqlite3_db_readonly(db->h, "main") == 1) {
+		snprintf(err, errlen, "history database %s: the file is "
+		    "read-only to this process", path);
+		goto fail;
+	}
+	if (sqlite3_exec(db->h, "BEGIN IMMEDIATE; COMMIT;", NULL, NULL,
+	    &msg) != SQLITE_OK) {
+		db_open_error(db, path, msg ? msg : sqlite3_errmsg(db->h), err,
+		    errlen);
+		sqlite3_free(msg);
+		goto fail;
 	}
 	db->ins_interval = db_prepare(db, "INSERT OR IGNORE INTO Agent_Interval"
 	    " (DateTime, SkillTargetID, PeripheralID, LoggedOnTime, AvailTime,"
@@ -214,7 +260,18 @@ db_open(struct event_base *base, const char *path, char *err, size_t errlen)
 	    " (?,?,?,?)");
 	db->del_session = db_prepare(db, "DELETE FROM pgemu_session WHERE"
 	    " PeripheralID = ? AND SkillTargetID = ?");
+	if (db->open_err[0] != '\0') {
+		snprintf(err, errlen, "history database %s: %s", path,
+		    db->open_err);
+		goto fail;
+	}
+	db->opening = 0;
 	return db;
+
+fail:
+	db->opening = 0;
+	db_close(db);
+	return NULL;
 }
 
 void

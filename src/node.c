@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <errno.h>
 #include <stddef.h>
@@ -58,12 +59,52 @@ node_notify(const char *fmt, ...)
 	sd_notify(0, buf);
 }
 
+/*
+ * The state directory of a router (history database) or a PG side
+ * (spool): made if only its last component is missing, and writable.
+ */
+static int
+node_state_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat	st;
+
+	if (mkdir(dir, 0750) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "state directory %s: cannot create it: "
+		    "%s", dir, strerror(errno));
+		return -1;
+	}
+	if (stat(dir, &st) == -1) {
+		snprintf(err, errlen, "state directory %s: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "state directory %s: not a directory",
+		    dir);
+		return -1;
+	}
+	if (access(dir, W_OK | X_OK) == -1) {
+		snprintf(err, errlen, "state directory %s: cannot write in it: "
+		    "%s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Everything the node needs, in an order that touches no peer before it
+ * can run: the control socket first (another pgemud serving this node
+ * answers there), the state directory, then the role's listeners, files
+ * and links; the links it opens connect only once all of that succeeded.
+ * On failure err says why and nothing is left behind.
+ */
 struct node *
 node_new(struct event_base *base, struct cfg *cf, const char *name,
     char *err, size_t errlen)
 {
 	struct node		*n;
 	const struct cfg_node	*self;
+	int			 i;
 
 	if ((self = cfg_node(cf, name)) == NULL) {
 		snprintf(err, errlen, "%s: no node \"%s\" in the lab file",
@@ -80,16 +121,18 @@ node_new(struct event_base *base, struct cfg *cf, const char *name,
 	link_set_identity(name, cf->lab_name, self->role == ROLE_PG ?
 	    self->side : '-');
 	evt_set_sink(node_evt_sink, n);
-	if (n->role->init(n, err, errlen) == -1) {
-		node_free(n);
-		return NULL;
-	}
 	n->ctl = ctl_new(base, cf->control_dir, name, node_dispatch, n, err,
 	    errlen);
-	if (n->ctl == NULL) {
+	if (n->ctl == NULL ||
+	    (self->role != ROLE_ACD &&
+	    node_state_dir(cf->state_dir, err, errlen) == -1) ||
+	    n->role->init(n, err, errlen) == -1) {
 		node_free(n);
 		return NULL;
 	}
+	for (i = 0; i < n->nlinks; i++)
+		if (n->links[i]->client)
+			link_fsm(n->links[i], LEV_START, NULL);
 	return n;
 }
 
@@ -453,7 +496,7 @@ static const struct link_ops node_link_ops = {
 	node_link_up, node_link_down, node_link_msg
 };
 
-/* A link of this node to peer, named name; client links start at once. */
+/* A link of this node to peer, named name; node_new() starts it. */
 struct link *
 node_new_link(struct node *n, const char *name, const struct cfg_node *peer,
     enum link_kind kind, int client)
@@ -463,8 +506,6 @@ node_new_link(struct node *n, const char *name, const struct cfg_node *peer,
 	l = link_new(n->base, name, peer->name, kind, client, peer->address,
 	    peer->port, n->cfg, &node_link_ops, n);
 	node_add_link(n, l);
-	if (client)
-		link_fsm(l, LEV_START, NULL);
 	return l;
 }
 

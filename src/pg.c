@@ -523,17 +523,14 @@ pg_init(struct node *n, char *err, size_t errlen)
 	pg->acd = node_new_link(n, "acd-link", acd, LINK_KIND_ACD, 1);
 	if (acd->backup_port != 0)
 		link_set_alt_port(pg->acd, acd->backup_port);
-	pg->pim = pim_new(n, pg->router);
-	if (n->self->side == 'A')
-		pg->peer = node_new_link(n, "private-link", peer,
-		    LINK_KIND_PRIVATE, 1);
-	else {
-		pg->peer = node_new_link(n, "private-link", peer,
-		    LINK_KIND_PRIVATE, 0);
-		if (node_listen(n, "private", n->self->port, err,
-		    errlen) == -1)
-			return -1;
-	}
+	pg->peer = node_new_link(n, "private-link", peer, LINK_KIND_PRIVATE,
+	    n->self->side == 'A');
+	/* The port first: a side that cannot start leaves its spool alone. */
+	if (n->self->side != 'A' && node_listen(n, "private", n->self->port,
+	    err, errlen) == -1)
+		return -1;
+	if ((pg->pim = pim_new(n, pg->router, err, errlen)) == NULL)
+		return -1;
 	return 0;
 }
 

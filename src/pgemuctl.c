@@ -4,7 +4,8 @@
  *   pgemuctl [-s DIR | -c FILE] [-j] NODE COMMAND [ARG...]
  *
  * Text for people by default, JSON with -j.  Exit 0 on success, 1 when the
- * node refuses or cannot be reached, 2 on a usage error.
+ * lab file cannot be used, the node is not in it, refuses or cannot be
+ * reached, 2 on a usage error.
  */
 #include "config.h"
 
@@ -33,7 +34,8 @@ static __dead void
 usage(int rc)
 {
 	fprintf(rc ? stderr : stdout,
-	    "usage: pgemuctl [-s DIR | -c FILE] [-j] NODE COMMAND [ARG...]\n"
+	    "usage: pgemuctl [-j] [-s DIR | -c FILE] NODE COMMAND [ARG...]\n"
+	    "       pgemuctl -h | --help | --version\n"
 	    "commands:\n"
 	    "  status                     node, role, uptime, links, counters\n"
 	    "  watch                      events as they happen, until ^C\n"
@@ -41,12 +43,33 @@ usage(int rc)
 	    "  fault LINK down|up|freeze|thaw\n"
 	    "                             cut, restore, hang or release a link\n"
 	    "  reload                     re-read the lab file\n"
+	    "router commands:\n"
+	    "  peripherals                online?, the active side, its epoch\n"
+	    "  agents                     the real-time agent table\n"
+	    "  intervals [N]              the last N Agent_Interval rows\n"
+	    "acd commands:\n"
+	    "  agents                     the ACD's agents and their states\n"
+	    "  agent ID                   one agent\n"
+	    "  agent ID set STATE|auto    drive an agent by hand, or give it "
+	    "back\n"
+	    "  stop|start cti-manager primary|backup\n"
+	    "                             a CTI Manager endpoint (failover)\n"
+	    "  traffic on|off             the simulated calls\n"
+	    "A PG side (role pg) has the commands of every node.  Links for "
+	    "fault:\n"
+	    "  router, acd: one per PG side, named after it (pg-a, pg-b)\n"
+	    "  pg:          router-link, acd-link, private-link\n"
 	    "options:\n"
-	    "  -s DIR    control socket directory (default: the lab file's\n"
-	    "            lab.control_dir, else %s)\n"
-	    "  -c FILE   lab file to take the directory from (default %s)\n"
-	    "  -j        JSON output\n", PGEMU_DEFAULT_CONTROL_DIR,
-	    PGEMU_DEFAULT_CONFIG);
+	    "  -s DIR       control socket directory (default: the lab "
+	    "file's\n"
+	    "               lab.control_dir, else %s)\n"
+	    "  -c FILE      the lab file: where its nodes' sockets are, and "
+	    "which\n"
+	    "               nodes it has (default %s)\n"
+	    "  -j           JSON output\n"
+	    "  -h, --help   this text\n"
+	    "  --version    pgemuctl's version\n",
+	    PGEMU_DEFAULT_CONTROL_DIR, PGEMU_DEFAULT_CONFIG);
 	exit(rc);
 }
 
@@ -257,16 +280,59 @@ print_event(json_t *e, int as_json)
 	fflush(stdout);
 }
 
+/*
+ * The lab file: it must load, and name node; its control_dir into dir
+ * (if dir is not NULL).  -1, said on stderr, if not.
+ */
+static int
+lab_file(const char *file, const char *node, char *dir, size_t dirlen)
+{
+	struct cfg	*cf;
+	FILE		*f;
+	int		 nerrs, i;
+
+	if ((f = fopen(file, "r")) == NULL) {
+		fprintf(stderr, "pgemuctl: cannot read the lab file %s: %s\n",
+		    file, strerror(errno));
+		return -1;
+	}
+	fclose(f);
+	if ((cf = cfg_load(file, stderr, &nerrs)) == NULL) {
+		fprintf(stderr, "pgemuctl: the lab file %s has %d error%s\n",
+		    file, nerrs, nerrs == 1 ? "" : "s");
+		return -1;
+	}
+	if (cfg_node(cf, node) == NULL) {
+		fprintf(stderr, "pgemuctl: no node %s in the lab file %s (its "
+		    "nodes:", node, file);
+		for (i = 0; i < cf->nnodes; i++)
+			fprintf(stderr, " %s", cf->nodes[i].name);
+		fprintf(stderr, ")\n");
+		cfg_free(cf);
+		return -1;
+	}
+	if (dir != NULL)
+		snprintf(dir, dirlen, "%s", cf->control_dir);
+	cfg_free(cf);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
+	static const struct option longopts[] = {
+		{ "help",	no_argument, NULL, 'h' },
+		{ "version",	no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
 	const char		*dir = NULL, *file = NULL, *node;
 	char			 dirbuf[PGEMU_PATH_MAX];
 	int			 ch, as_json = 0, fd, i, rc;
 	struct sockaddr_un	 sun;
 	json_t			*req, *args, *reply, *data;
 
-	while ((ch = getopt(argc, argv, "+s:c:jh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+s:c:jh", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			dir = optarg;
@@ -279,6 +345,9 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			usage(0);
+		case 'V':
+			printf("pgemuctl %s\n", PACKAGE_VERSION);
+			return 0;
 		default:
 			usage(2);
 		}
@@ -291,26 +360,15 @@ main(int argc, char *argv[])
 
 	if (dir == NULL && getenv("PGEMU_CONTROL_DIR") != NULL)
 		dir = getenv("PGEMU_CONTROL_DIR");
-	if (dir == NULL) {
-		struct cfg	*cf;
-		int		 nerrs;
-		FILE		*devnull = fopen("/dev/null", "w");
-
-		if (file == NULL && access(PGEMU_DEFAULT_CONFIG, R_OK) == 0)
-			file = PGEMU_DEFAULT_CONFIG;
-		cf = file ? cfg_load(file, file && devnull ? devnull : stderr,
-		    &nerrs) : NULL;
-		if (devnull != NULL)
-			fclose(devnull);
-		if (cf != NULL) {
-			snprintf(dirbuf, sizeof(dirbuf), "%s",
-			    cf->control_dir);
-			cfg_free(cf);
-		} else
-			snprintf(dirbuf, sizeof(dirbuf), "%s",
-			    PGEMU_DEFAULT_CONTROL_DIR);
-		dir = dirbuf;
-	}
+	/* The lab file: the one named, else the default one if it is there. */
+	if (file == NULL && dir == NULL &&
+	    access(PGEMU_DEFAULT_CONFIG, F_OK) == 0)
+		file = PGEMU_DEFAULT_CONFIG;
+	if (file != NULL && lab_file(file, node, dir ? NULL : dirbuf,
+	    sizeof(dirbuf)) == -1)
+		return 1;
+	if (dir == NULL)
+		dir = file ? dirbuf : PGEMU_DEFAULT_CONTROL_DIR;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -321,9 +379,16 @@ main(int argc, char *argv[])
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		fprintf(stderr, "pgemuctl: cannot reach node %s at %s: %s "
-		    "(is \"pgemud -n %s\" running?)\n", node, sun.sun_path,
-		    strerror(errno), node);
+		if (errno == EACCES || errno == EPERM)
+			fprintf(stderr, "pgemuctl: cannot reach node %s at %s: "
+			    "%s (the control sockets are for the user and "
+			    "group pgemud runs as, mode 0660: run pgemuctl as "
+			    "root, or as that user)\n", node, sun.sun_path,
+			    strerror(errno));
+		else
+			fprintf(stderr, "pgemuctl: cannot reach node %s at %s: "
+			    "%s (is \"pgemud -n %s\" running?)\n", node,
+			    sun.sun_path, strerror(errno), node);
 		return 1;
 	}
 

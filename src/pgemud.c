@@ -12,6 +12,7 @@
 
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,26 @@ usage(int rc)
 	    "  -v, --verbose       log debug messages too\n",
 	    PGEMU_DEFAULT_CONFIG);
 	exit(rc);
+}
+
+/*
+ * Why the node cannot start: one line at priority err, and on the
+ * terminal too when the log goes to syslog (the journal has both
+ * already under systemd).
+ */
+static void __printflike(2, 3)
+start_failed(int fg, const char *fmt, ...)
+{
+	char	buf[600];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_msg(LOG_ERR, "cannot start: %s", buf);
+	if (!fg && !log_to_journal())
+		fprintf(stderr, "pgemud: %s: cannot start: %s\n", log_node(),
+		    buf);
 }
 
 static void
@@ -212,7 +233,7 @@ main(int argc, char *argv[])
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if ((node = node_new(base, cf, name, err, sizeof(err))) == NULL) {
-		log_msg(LOG_ERR, "cannot start: %s", err);
+		start_failed(fg, "%s", err);
 		cfg_free(cf);
 		event_base_free(base);
 		return 1;

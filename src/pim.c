@@ -317,8 +317,11 @@ pim_discard(struct pim *p, const char *why)
 	pim_enqueue(p, &w, d.seq, first, rows);
 }
 
-/* Read a spool left behind: what it holds was never delivered. */
-static void
+/*
+ * Read a spool left behind: what it holds was never delivered.  -1 if
+ * there is one that cannot be read.
+ */
+static int
 pim_spool_load(struct pim *p)
 {
 	FILE		*f = fopen(p->spool, "r");
@@ -329,7 +332,7 @@ pim_spool_load(struct pim *p)
 	size_t		 got;
 
 	if (f == NULL)
-		return;
+		return errno == ENOENT ? 0 : -1;
 	while ((got = fread(hdr, 1, WIRE_HDR_LEN, f)) == WIRE_HDR_LEN) {
 		struct wire_msg	    m;
 		struct msg_interval iv;
@@ -386,10 +389,12 @@ pim_spool_load(struct pim *p)
 	free(buf);
 	fclose(f);
 	p->next_seq = max_seq + 1;
+	return 0;
 }
 
+/* The PIM of a PG side; NULL and why if its spool cannot be used. */
 struct pim *
-pim_new(struct node *n, struct link *router)
+pim_new(struct node *n, struct link *router, char *err, size_t errlen)
 {
 	struct pim	*p = xcalloc(1, sizeof(*p));
 	int		 i;
@@ -410,9 +415,13 @@ pim_new(struct node *n, struct link *router)
 	p->ev_retry = evtimer_new(n->base, pim_retry_cb, p);
 	snprintf(p->spool, sizeof(p->spool), "%s/%s.spool", n->cfg->state_dir,
 	    n->self->name);
-	pim_spool_load(p);
-	if ((p->spoolf = fopen(p->spool, "w")) == NULL)
-		log_warn("spool %s: not kept on disk", p->spool);
+	if (pim_spool_load(p) == -1 ||
+	    (p->spoolf = fopen(p->spool, "w")) == NULL) {
+		snprintf(err, errlen, "spool %s: %s", p->spool,
+		    strerror(errno));
+		pim_free(p);
+		return NULL;
+	}
 	if (p->queue != NULL) {
 		/* Left by a run that failed: R1. */
 		struct pim_entry *e;

@@ -1026,16 +1026,21 @@ router_init(struct node *n, char *err, size_t errlen)
 	return node_listen(n, "router", n->self->port, err, errlen);
 }
 
+/* Also after an init that failed half way: what was not made is NULL. */
 static void
 router_fini(struct node *n)
 {
 	struct router	*r = n->role_data;
 
 	db_close(r->db);
-	event_free(r->ev_settle);
-	event_free(r->ev_grace);
-	event_free(r->ev_decide);
-	event_free(r->ev_tick);
+	if (r->ev_settle != NULL)
+		event_free(r->ev_settle);
+	if (r->ev_grace != NULL)
+		event_free(r->ev_grace);
+	if (r->ev_decide != NULL)
+		event_free(r->ev_decide);
+	if (r->ev_tick != NULL)
+		event_free(r->ev_tick);
 	free(r->agents);
 	free(r);
 	n->role_data = NULL;

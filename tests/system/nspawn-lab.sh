@@ -48,41 +48,19 @@
 # flock or python3 is missing.
 set -u
 
-skip() { echo "SKIP: nspawn-lab: $*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root"
-for t in debootstrap systemd-nspawn nsenter unshare flock python3; do
-	command -v "$t" >/dev/null 2>&1 || skip "$t is missing" \
-	    "(apt-get install debootstrap systemd-container util-linux python3)"
-done
-
 top=$(cd "$(dirname "$0")/../.." && pwd)
-src=${PGEMU_SRCDIR:-$top}
-cache=${PGEMU_CACHE:-/var/cache/pgemu-test}
+# shellcheck source=tests/system/common.sh
+. "$top/tests/system/common.sh"
+require nspawn-lab \
+    "apt-get install debootstrap systemd-container util-linux python3" \
+    debootstrap systemd-nspawn nsenter unshare flock python3
+
 rootfs=$cache/rootfs-bookworm
 suite=bookworm
 include=systemd,systemd-sysv,dbus,libevent-2.1-7,libconfig9,libsystemd0,libsqlite3-0,libjansson4,rsyslog,procps,iproute2,sqlite3
 stamp="debootstrap --variant=minbase --include=$include $suite"
 mname=pgemulab$$
 
-failed=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failed=1; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-phases=""
-phase_t=""
-phase_name=""
-phase() {	# phase NAME: end the current phase, start the next
-	if [ -n "$phase_name" ]; then
-		d=$(secs "$phase_t")
-		echo "time: $phase_name ${d} s"
-		phases="$phases$(printf '  %-10s %6s s' "$phase_name" "$d")
-"
-	fi
-	phase_name=${1:-}
-	phase_t=$(now)
-	[ -n "$phase_name" ] && echo "=== $phase_name"
-}
 t_all=$(now)
 
 work=""
@@ -92,20 +70,7 @@ cleanup() {
 	rc=$?
 	trap - EXIT HUP INT TERM
 	stop_container
-	if [ -n "$work" ] && [ -d "$work" ]; then
-		if grep -qF " $work/" /proc/self/mountinfo; then
-			echo "cleanup: something is still mounted under $work;" \
-			    "left in place:"
-			grep -F " $work/" /proc/self/mountinfo
-		elif [ "${PGEMU_KEEP:-0}" = 1 ] && [ $failed = 1 ]; then
-			echo "cleanup: kept $work (PGEMU_KEEP=1)"
-		else
-			rm -rf --one-file-system "$work"
-		fi
-	fi
-	# nspawn leaves an empty directory named after the machine behind
-	# when /run is not a tmpfs.
-	rmdir "/run/systemd/nspawn/propagate/$mname" 2>/dev/null
+	remove_work
 	exit $rc
 }
 trap cleanup EXIT
@@ -113,42 +78,7 @@ trap 'failed=1; exit 1' HUP INT TERM
 
 # The container's systemd: the child of our nspawn process whose comm is
 # "systemd", in another PID namespace.
-find_init() {
-	local d st rest ppid
-	for d in /proc/[0-9]*; do
-		st=$(cat "$d/stat" 2>/dev/null) || continue
-		rest=${st##*) }
-		set -- $rest
-		ppid=$2
-		[ "$ppid" = "$nspid" ] || continue
-		[ "$(cat "$d/comm" 2>/dev/null)" = systemd ] || continue
-		[ "$(readlink "$d/ns/pid")" != "$(readlink /proc/self/ns/pid)" ] ||
-		    continue
-		echo "${d#/proc/}"
-		return 0
-	done
-	return 1
-}
-
-# Run a command in the container.
-cin() {
-	nsenter -t "$initpid" -a -- /usr/bin/env -i \
-	    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-	    LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 TERM=dumb "$@"
-}
-
-# poll SECONDS COMMAND...: run COMMAND every 0.2 s until it succeeds.
-poll() {
-	local end
-	end=$(awk -v a="$(now)" -v s="$1" 'BEGIN { printf "%.3f", a + s }')
-	shift
-	while :; do
-		"$@" && return 0
-		awk -v e="$end" -v n="$(now)" 'BEGIN { exit !(n > e) }' &&
-		    return 1
-		sleep 0.2
-	done
-}
+find_init() { find_child systemd; }
 
 alive() { [ -n "$nspid" ] && kill -0 "$nspid" 2>/dev/null; }
 
@@ -172,45 +102,6 @@ stop_container() {
 	wait "$nspid" 2>/dev/null
 	nspid=""
 	initpid=""
-}
-
-# JSON from stdin: print the Python expression $1 of it (d is the data).
-jget() {
-	python3 -c 'import json, sys
-d = json.load(sys.stdin)
-v = eval(sys.argv[1])
-print("" if v is None else v)' "$1" 2>/dev/null
-}
-
-# The Debian mirror apt uses here: the first deb source of $suite.
-mirror() {
-	local f
-	if [ -n "${PGEMU_MIRROR:-}" ]; then
-		echo "$PGEMU_MIRROR"
-		return
-	fi
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		awk -v s="$suite" '
-			function flush() {
-				if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " s " ") && uri != "" && !done) {
-					print uri; done = 1
-				}
-				types = suites = uri = ""
-			}
-			/^[ \t]*$/ { flush(); next }
-			/^[ \t]*#/ { next }
-			tolower($1) == "types:" { $1 = ""; types = $0 }
-			tolower($1) == "suites:" { $1 = ""; suites = $0 }
-			tolower($1) == "uris:" { uri = $2 }
-			END { flush() }' "$f"
-	done
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -f "$f" ] || continue
-		sed -e 's/\[[^]]*\]//' "$f" |
-		    awk -v s="$suite" '$1 == "deb" && $3 == s { print $2 }'
-	done
-	echo http://deb.debian.org/debian
 }
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/pgemu-nspawn.XXXXXX") || exit 1
@@ -240,49 +131,10 @@ else
 	echo "deb: $deb (built by tests/t_deb.sh)"
 fi
 
-# 2. The Debian 12 root, made once.  A lock keeps two runs from building it
-# at once; a build is renamed into place only once it is complete.
+# 2. The Debian 12 root, made once.
 phase rootfs
-mkdir -p "$cache"
-exec 9>"$cache/.lock"
-if ! flock -w 900 9; then
-	fail "rootfs: $cache/.lock is held by another run for 15 min"
-	exit 1
-fi
-if [ -x "$rootfs/lib/systemd/systemd" ] &&
-    [ "$(cat "$rootfs/.pgemu-rootfs" 2>/dev/null)" = "$stamp" ]; then
-	echo "rootfs: $rootfs (cached)"
-else
-	# Broken builds left by runs that were killed (never mounted on: the
-	# builds run in a private mount namespace).
-	for d in "$cache"/.build.*; do
-		[ -d "$d" ] || continue
-		grep -qF " $d/" /proc/self/mountinfo ||
-		    rm -rf --one-file-system "$d"
-	done
-	url=$(mirror | head -1)
-	build=$(mktemp -d "$cache/.build.XXXXXX") || exit 1
-	echo "rootfs: debootstrap $suite from $url (once; about a minute)"
-	if unshare -m --propagation private debootstrap --variant=minbase \
-	    --include="$include" "$suite" "$build/root" "$url" \
-	    >"$build/debootstrap.log" 2>&1 &&
-	    [ -x "$build/root/lib/systemd/systemd" ]; then
-		echo "$stamp" >"$build/root/.pgemu-rootfs"
-		if [ -d "$rootfs" ]; then
-			mv "$rootfs" "$build/old" || exit 1
-		fi
-		mv "$build/root" "$rootfs" || exit 1
-		rm -rf --one-file-system "$build"
-		pass "rootfs: debootstrap $suite into $rootfs in $(secs "$phase_t") s"
-	else
-		fail "rootfs: debootstrap $suite failed; the last lines:"
-		tail -n 30 "$build/debootstrap.log"
-		tail -n 30 "$build/root/debootstrap/debootstrap.log" 2>/dev/null
-		rm -rf --one-file-system "$build"
-		exit 1
-	fi
-fi
-flock -u 9
+make_rootfs "$rootfs" "$stamp" lib/systemd/systemd --include="$include" ||
+    exit 1
 
 # 3. This run's copy, with the package installed.
 phase install
