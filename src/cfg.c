@@ -23,11 +23,16 @@
 
 const char *const role_names[ROLE_MAX] = { "router", "acd", "pg" };
 
-enum cfg_type { T_GROUP, T_LIST, T_INT, T_FLOAT, T_STRING, T_BOOL, T_INTS };
+enum cfg_type {
+	T_GROUP, T_LIST, T_INT, T_FLOAT, T_STRING, T_BOOL, T_INTS, T_STRS
+};
 static const char *const cfg_type_names[] = {
 	"group", "list of groups", "integer", "number", "string", "boolean",
-	"array of integers"
+	"array of integers", "array of strings"
 };
+
+/* The kinds of peripheral; each row a type the lab file may name. */
+const char *const periph_type_names[PT_MAX] = { "voice" };
 
 #define F_REQUIRED	0x01
 #define R_ALL		0
@@ -119,7 +124,10 @@ static const struct cfg_setting settings[] = {
 	  "Side of the duplex PG." },
 
 	{ "peripheral", T_GROUP, 0, 0, NULL, NULL, 0, 0,
-	  "The peripheral (ACD) the duplex PG serves." },
+	  "The peripheral (ACD) the duplex PG serves, when the lab has one; "
+	  "its type is voice, its ACD the lab's acd node, its sides the "
+	  "lab's two pg nodes.  A lab with several peripherals lists them "
+	  "in peripherals instead." },
 	{ "peripheral.id", T_INT, 1, INT_MAX, "5000", NULL, 0, 0,
 	  "Peripheral id." },
 	{ "peripheral.name", T_STRING, 1, 31, "ACD1", NULL, 0, 0,
@@ -150,6 +158,27 @@ static const struct cfg_setting settings[] = {
 	{ "peripheral.agents.list.[].state", T_STRING, 0, 0, "available",
 	  "logout|not_ready|available", 0, 0,
 	  "State when the ACD starts." },
+
+	{ "peripherals", T_LIST, 0, 0, NULL, NULL, 0, 0,
+	  "The peripherals of the lab, instead of peripheral: any number, "
+	  "each arbitrated by the router with its own activation epochs." },
+	{ "peripherals.[]", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "One peripheral." },
+	{ "peripherals.[].id", T_INT, 1, INT_MAX, NULL, NULL, F_REQUIRED, 0,
+	  "PeripheralID; unique in the lab." },
+	{ "peripherals.[].name", T_STRING, 0, 31, "", NULL, 0, 0,
+	  "Peripheral name; empty: PERIPHERAL followed by the id." },
+	{ "peripherals.[].type", T_STRING, 0, 0, "voice", "voice", 0, 0,
+	  "What the peripheral is: voice (an ACD with agents)." },
+	{ "peripherals.[].acd", T_STRING, 0, 31, "", NULL, 0, 0,
+	  "The acd node of the peripheral; an acd node serves one "
+	  "peripheral.  Empty: the lab's only acd node." },
+	{ "peripherals.[].sides", T_STRS, 0, 31, "", NULL, 0, 0,
+	  "The PG sides that serve it, a pg node of side A and one of side "
+	  "B.  Empty: the lab's two pg nodes." },
+	{ "peripherals.[].agents", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "Agents of the peripheral, with the settings of peripheral.agents; "
+	  "agent ids are unique within a peripheral." },
 
 	{ "mrds", T_LIST, 0, 0, NULL, NULL, 0, 0,
 	  "Media Routing Domains." },
@@ -264,11 +293,24 @@ cfg_path(const config_setting_t *s, char *out, size_t outlen, int concrete)
 	}
 }
 
+/*
+ * A peripheral of the peripherals list takes its agents with the settings
+ * of peripheral.agents: its patterns are looked up there.
+ */
+#define CFG_LIST_AGENTS		"peripherals.[].agents."
+#define CFG_ONE_AGENTS		"peripheral.agents."
+
 static const struct cfg_setting *
 cfg_find(const char *pattern)
 {
+	char	alias[256];
 	size_t	i;
 
+	if (strncmp(pattern, CFG_LIST_AGENTS, strlen(CFG_LIST_AGENTS)) == 0) {
+		snprintf(alias, sizeof(alias), "%s%s", CFG_ONE_AGENTS,
+		    pattern + strlen(CFG_LIST_AGENTS));
+		pattern = alias;
+	}
 	for (i = 0; i < NSETTINGS; i++)
 		if (strcmp(settings[i].path, pattern) == 0)
 			return &settings[i];
@@ -408,6 +450,25 @@ cfg_check_value(struct cfg_ctx *ctx, const config_setting_t *s,
 		if (config_setting_length(s) > 8)
 			cfg_error(ctx, s, "%s: more than 8 elements", pattern);
 		break;
+	case T_STRS:
+		if (type != CONFIG_TYPE_ARRAY)
+			goto badtype;
+		for (i = 0; i < config_setting_length(s); i++) {
+			const config_setting_t *e =
+			    config_setting_get_elem(s, (unsigned)i);
+
+			if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+				cfg_error(ctx, s, "%s: element %d is not a "
+				    "string", pattern, i + 1);
+				break;
+			}
+			str = config_setting_get_string(e);
+			if (strlen(str) < t->min || strlen(str) > t->max)
+				cfg_error(ctx, s, "%s: element %d: length %zu "
+				    "is out of range %.0f..%.0f", pattern,
+				    i + 1, strlen(str), t->min, t->max);
+		}
+		break;
 	}
 	if (t->roles != 0 && (role = cfg_setting_role(s)) != -1 &&
 	    !(t->roles & (1 << role)))
@@ -485,6 +546,7 @@ cfg_add_default(config_setting_t *parent, const struct cfg_setting *t,
 		config_setting_set_string(s, t->def);
 		break;
 	case T_INTS:
+	case T_STRS:
 		config_setting_add(parent, leaf, CONFIG_TYPE_ARRAY);
 		break;
 	case T_GROUP:
@@ -550,19 +612,53 @@ cfg_fill_under(struct cfg_ctx *ctx, config_setting_t *s, const char *want,
 	}
 }
 
+/* Is path the setting one or under it? */
+static int
+cfg_under(const char *path, const char *one)
+{
+	size_t	n = strlen(one);
+
+	return strncmp(path, one, n) == 0 && (path[n] == '\0' ||
+	    path[n] == '.');
+}
+
+/*
+ * Defaults.  The peripheral group is a default only in a lab without a
+ * peripherals list; the agents of each peripheral of the list take the
+ * defaults of peripheral.agents.
+ */
 static void
 cfg_fill_defaults(struct cfg_ctx *ctx, config_t *c)
 {
-	size_t	i;
+	int	list = config_lookup(c, "peripherals") != NULL;
+	size_t	i, n = strlen(CFG_ONE_AGENTS);
 
 	for (i = 0; i < NSETTINGS; i++) {
 		char		 parent[256];
 		const char	*leaf = cfg_leaf(settings[i].path, parent,
 		    sizeof(parent));
 
-		if (strcmp(leaf, "*") == 0 || strcmp(leaf, "[]") == 0)
+		if (strcmp(leaf, "*") == 0 || strcmp(leaf, "[]") == 0 ||
+		    (list && cfg_under(settings[i].path, "peripheral")))
 			continue;
 		cfg_fill_under(ctx, config_root_setting(c), parent, "",
+		    &settings[i], leaf);
+	}
+	for (i = 0; list && i < NSETTINGS; i++) {
+		char		 parent[256], alias[256];
+		const char	*leaf = cfg_leaf(settings[i].path, parent,
+		    sizeof(parent));
+
+		if (strncmp(settings[i].path, CFG_ONE_AGENTS, n) != 0 ||
+		    strcmp(leaf, "[]") == 0)
+			continue;
+		if (strlen(parent) >= n)
+			snprintf(alias, sizeof(alias), "%s%s", CFG_LIST_AGENTS,
+			    parent + n);
+		else
+			snprintf(alias, sizeof(alias), "%.*s", (int)strlen(
+			    CFG_LIST_AGENTS) - 1, CFG_LIST_AGENTS);
+		cfg_fill_under(ctx, config_root_setting(c), alias, "",
 		    &settings[i], leaf);
 	}
 }
@@ -619,14 +715,112 @@ cfg_agent_state(const char *s)
 	return 3;
 }
 
+/* The agents of a peripheral from its agents group. */
+static void
+cfg_build_agents(const config_setting_t *ag, struct cfg_periph *p)
+{
+	config_setting_t	*list, *s;
+	int			 i, n, count, first;
+
+	count = cfg_int(ag, "count");
+	first = cfg_int(ag, "first_id");
+	list = config_setting_get_member(ag, "list");
+	n = list ? config_setting_length(list) : 0;
+	p->agents = xcalloc((size_t)(count + n), sizeof(*p->agents));
+	for (i = 0; i < n; i++) {
+		struct cfg_agent *a = &p->agents[p->nagents++];
+
+		s = config_setting_get_elem(list, (unsigned)i);
+		a->id = cfg_int(s, "id");
+		snprintf(a->name, sizeof(a->name), "%s", cfg_str(s, "name"));
+		snprintf(a->extension, sizeof(a->extension), "%s",
+		    cfg_str(s, "extension"));
+		a->nskill_groups = cfg_ints(s, "skill_groups", a->skill_groups,
+		    8);
+		a->initial_state = cfg_agent_state(cfg_str(s, "state"));
+	}
+	for (i = 0; i < count; i++) {
+		struct cfg_agent *a = &p->agents[p->nagents++];
+
+		a->id = first + i;
+		a->nskill_groups = cfg_ints(ag, "skill_groups", a->skill_groups,
+		    8);
+		a->initial_state = cfg_agent_state(cfg_str(ag, "state"));
+	}
+	for (i = 0; i < p->nagents; i++) {
+		struct cfg_agent *a = &p->agents[i];
+
+		if (a->name[0] == '\0')
+			snprintf(a->name, sizeof(a->name), "agent%d", a->id);
+		if (a->extension[0] == '\0')
+			snprintf(a->extension, sizeof(a->extension), "%d",
+			    a->id);
+	}
+}
+
+/*
+ * The peripherals: the peripheral group or the peripherals list.  An ACD
+ * left out is the lab's only acd node; sides left out, its two pg nodes.
+ */
+static void
+cfg_build_periphs(config_t *c, struct cfg *cf)
+{
+	config_setting_t	*list = config_lookup(c, "peripherals");
+	config_setting_t	*s, *sides;
+	const struct cfg_node	*acd = NULL, *pg;
+	int			 i, j, nacd = 0;
+
+	for (i = 0; i < cf->nnodes; i++)
+		if (cf->nodes[i].role == ROLE_ACD && nacd++ == 0)
+			acd = &cf->nodes[i];
+	cf->nperiphs = list != NULL ? config_setting_length(list) : 1;
+	cf->periphs = xcalloc((size_t)cf->nperiphs + 1, sizeof(*cf->periphs));
+	for (i = 0; i < cf->nperiphs; i++) {
+		struct cfg_periph *p = &cf->periphs[i];
+		const char	  *v;
+
+		s = list != NULL ? config_setting_get_elem(list, (unsigned)i) :
+		    config_lookup(c, "peripheral");
+		p->id = cfg_int(s, "id");
+		snprintf(p->name, sizeof(p->name), "%s", cfg_str(s, "name"));
+		if (p->name[0] == '\0')
+			snprintf(p->name, sizeof(p->name), "PERIPHERAL%d",
+			    p->id);
+		v = cfg_str(s, "type");
+		for (j = 0; j < PT_MAX; j++)
+			if (strcmp(v, periph_type_names[j]) == 0)
+				p->type = (enum periph_type)j;
+		v = cfg_str(s, "acd");
+		snprintf(p->acd, sizeof(p->acd), "%s", v[0] != '\0' ? v :
+		    nacd == 1 ? acd->name : "");
+		sides = config_setting_get_member(s, "sides");
+		for (j = 0; j < 2; j++) {
+			if (sides != NULL && config_setting_length(sides) > 0)
+				v = j < config_setting_length(sides) ?
+				    config_setting_get_string_elem(sides, j) :
+				    "";
+			else
+				v = (pg = cfg_node_role(cf, ROLE_PG, j == 0 ?
+				    'A' : 'B')) != NULL ? pg->name : "";
+			snprintf(p->sides[j], sizeof(p->sides[j]), "%s", v);
+		}
+		cfg_build_agents(config_setting_get_member(s, "agents"), p);
+	}
+	cf->peripheral_id = cf->periphs[0].id;
+	snprintf(cf->peripheral_name, sizeof(cf->peripheral_name), "%s",
+	    cf->periphs[0].name);
+	cf->agents = cf->periphs[0].agents;
+	cf->nagents = cf->periphs[0].nagents;
+}
+
 /* Build the struct from a checked, filled tree. */
 static struct cfg *
 cfg_build(config_t *c, const char *file)
 {
 	struct cfg		*cf = xcalloc(1, sizeof(*cf));
 	config_setting_t	*root = config_root_setting(c);
-	config_setting_t	*s, *nodes, *list, *ag;
-	int			 i, n, count, first;
+	config_setting_t	*s, *nodes, *list;
+	int			 i, n;
 
 	snprintf(cf->file, sizeof(cf->file), "%s", file);
 	s = config_setting_get_member(root, "lab");
@@ -681,45 +875,7 @@ cfg_build(config_t *c, const char *file)
 		nd->side = cfg_str(s, "side")[0];
 	}
 
-	s = config_lookup(c, "peripheral");
-	cf->peripheral_id = cfg_int(s, "id");
-	snprintf(cf->peripheral_name, sizeof(cf->peripheral_name), "%s",
-	    cfg_str(s, "name"));
-	ag = config_lookup(c, "peripheral.agents");
-	count = cfg_int(ag, "count");
-	first = cfg_int(ag, "first_id");
-	list = config_setting_get_member(ag, "list");
-	n = list ? config_setting_length(list) : 0;
-	cf->agents = xcalloc((size_t)(count + n), sizeof(*cf->agents));
-	for (i = 0; i < n; i++) {
-		struct cfg_agent *a = &cf->agents[cf->nagents++];
-
-		s = config_setting_get_elem(list, (unsigned)i);
-		a->id = cfg_int(s, "id");
-		snprintf(a->name, sizeof(a->name), "%s", cfg_str(s, "name"));
-		snprintf(a->extension, sizeof(a->extension), "%s",
-		    cfg_str(s, "extension"));
-		a->nskill_groups = cfg_ints(s, "skill_groups", a->skill_groups,
-		    8);
-		a->initial_state = cfg_agent_state(cfg_str(s, "state"));
-	}
-	for (i = 0; i < count; i++) {
-		struct cfg_agent *a = &cf->agents[cf->nagents++];
-
-		a->id = first + i;
-		a->nskill_groups = cfg_ints(ag, "skill_groups", a->skill_groups,
-		    8);
-		a->initial_state = cfg_agent_state(cfg_str(ag, "state"));
-	}
-	for (i = 0; i < cf->nagents; i++) {
-		struct cfg_agent *a = &cf->agents[i];
-
-		if (a->name[0] == '\0')
-			snprintf(a->name, sizeof(a->name), "agent%d", a->id);
-		if (a->extension[0] == '\0')
-			snprintf(a->extension, sizeof(a->extension), "%d",
-			    a->id);
-	}
+	cfg_build_periphs(c, cf);
 
 	list = config_lookup(c, "mrds");
 	n = list ? config_setting_length(list) : 0;
@@ -770,24 +926,103 @@ cfg_agent_cmp(const void *a, const void *b)
  * pairwise: 100000 generated agents took seconds.
  */
 static int
-cfg_dup_agent(const struct cfg *cf)
+cfg_dup_agent(const struct cfg_periph *p)
 {
 	struct cfg_agent_key	*k;
 	int			 i, dup = -1;
 
-	if (cf->nagents < 2)
+	if (p->nagents < 2)
 		return -1;
-	k = xcalloc((size_t)cf->nagents, sizeof(*k));
-	for (i = 0; i < cf->nagents; i++) {
-		k[i].id = cf->agents[i].id;
+	k = xcalloc((size_t)p->nagents, sizeof(*k));
+	for (i = 0; i < p->nagents; i++) {
+		k[i].id = p->agents[i].id;
 		k[i].pos = i;
 	}
-	qsort(k, (size_t)cf->nagents, sizeof(*k), cfg_agent_cmp);
-	for (i = 1; i < cf->nagents; i++)
+	qsort(k, (size_t)p->nagents, sizeof(*k), cfg_agent_cmp);
+	for (i = 1; i < p->nagents; i++)
 		if (k[i].id == k[i - 1].id && (dup == -1 || k[i].pos < dup))
 			dup = k[i].pos;
 	free(k);
 	return dup;
+}
+
+/* The setting of peripheral i, or its group, for an error's line. */
+static config_setting_t *
+cfg_periph_setting(config_t *c, int i, const char *name)
+{
+	config_setting_t	*list = config_lookup(c, "peripherals"), *s;
+
+	s = list != NULL ? config_setting_get_elem(list, (unsigned)i) :
+	    config_lookup(c, "peripheral");
+	if (s != NULL && name != NULL &&
+	    config_setting_get_member(s, name) != NULL)
+		return config_setting_get_member(s, name);
+	return s != NULL ? s : list;
+}
+
+/*
+ * The peripherals: ids unique, each acd node serves exactly one, sides
+ * one pg node of side A and one of side B, agent ids unique in each.
+ */
+static void
+cfg_check_periphs(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
+{
+	const char	*what = config_lookup(c, "peripherals") != NULL ?
+	    "peripherals" : "peripheral";
+	int		 i, j, nacd;
+
+	if (cf->nperiphs == 0)
+		cfg_error(ctx, config_lookup(c, "peripherals"), "peripherals: "
+		    "no peripheral");
+	for (i = 0; i < cf->nperiphs; i++) {
+		const struct cfg_periph	*p = &cf->periphs[i];
+		const struct cfg_node	*n;
+
+		for (j = 0; j < i; j++)
+			if (cf->periphs[j].id == p->id)
+				cfg_error(ctx, cfg_periph_setting(c, i, "id"),
+				    "%s: peripheral id %d appears twice", what,
+				    p->id);
+		n = cfg_node(cf, p->acd);
+		if (p->acd[0] == '\0')
+			cfg_error(ctx, cfg_periph_setting(c, i, NULL),
+			    "%s: peripheral %d: acd missing (the lab has "
+			    "several acd nodes)", what, p->id);
+		else if (n == NULL || n->role != ROLE_ACD)
+			cfg_error(ctx, cfg_periph_setting(c, i, "acd"),
+			    "%s: peripheral %d: \"%s\" is not an acd node",
+			    what, p->id, p->acd);
+		for (j = 0; j < i && p->acd[0] != '\0'; j++)
+			if (strcmp(cf->periphs[j].acd, p->acd) == 0)
+				cfg_error(ctx, cfg_periph_setting(c, i, "acd"),
+				    "%s: acd node %s serves peripheral %d "
+				    "already", what, p->acd, cf->periphs[j].id);
+		for (j = 0; j < 2; j++) {
+			n = cfg_node(cf, p->sides[j]);
+			if (n == NULL || n->role != ROLE_PG ||
+			    n->side != (j == 0 ? 'A' : 'B'))
+				cfg_error(ctx, cfg_periph_setting(c, i,
+				    "sides"), "%s: peripheral %d: sides must "
+				    "be a pg node of side A, then one of side "
+				    "B (\"%s\")", what, p->id, p->sides[j]);
+		}
+		if ((j = cfg_dup_agent(p)) != -1)
+			cfg_error(ctx, cfg_periph_setting(c, i, "agents"),
+			    "%s.agents: agent id %d appears twice",
+			    config_lookup(c, "peripherals") != NULL ?
+			    "peripherals.[]" : "peripheral", p->agents[j].id);
+	}
+	for (i = 0; i < cf->nnodes; i++) {
+		if (cf->nodes[i].role != ROLE_ACD)
+			continue;
+		for (j = nacd = 0; j < cf->nperiphs; j++)
+			nacd += strcmp(cf->periphs[j].acd,
+			    cf->nodes[i].name) == 0;
+		if (nacd == 0)
+			cfg_error(ctx, config_lookup(c, "nodes"), "nodes.%s: "
+			    "an acd node that serves no peripheral",
+			    cf->nodes[i].name);
+	}
 }
 
 /* Pass 3: what spans settings. */
@@ -836,17 +1071,14 @@ cfg_check_lab(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 	if (nrole[ROLE_ROUTER] != 1)
 		cfg_error(ctx, nodes, "nodes: %d router nodes, expected 1",
 		    nrole[ROLE_ROUTER]);
-	if (nrole[ROLE_ACD] != 1)
+	if (nrole[ROLE_ACD] != 1 && config_lookup(c, "peripherals") == NULL)
 		cfg_error(ctx, nodes, "nodes: %d acd nodes, expected 1",
 		    nrole[ROLE_ACD]);
 	if (sides[0] != 1 || sides[1] != 1)
 		cfg_error(ctx, nodes, "nodes: a duplex PG needs one pg node "
 		    "with side A and one with side B (found %d A, %d B)",
 		    sides[0], sides[1]);
-	if ((i = cfg_dup_agent(cf)) != -1)
-		cfg_error(ctx, config_lookup(c, "peripheral.agents"),
-		    "peripheral.agents: agent id %d appears twice",
-		    cf->agents[i].id);
+	cfg_check_periphs(ctx, c, cf);
 	list = config_lookup(c, "mrds");
 	for (i = 0; i < cf->nmrds; i++)
 		for (j = 0; j < i; j++)
@@ -896,6 +1128,11 @@ cfg_parse(config_t *c, const char *file, FILE *errs, struct cfg **out)
 		return 1;
 	}
 	cfg_check_tree(&ctx, config_root_setting(c));
+	if (config_lookup(c, "peripheral") != NULL &&
+	    config_lookup(c, "peripherals") != NULL)
+		cfg_error(&ctx, config_lookup(c, "peripherals"), "peripherals: "
+		    "the lab has a peripheral group already; give one of the "
+		    "two");
 	if (ctx.nerrs)
 		return ctx.nerrs;
 	cfg_fill_defaults(&ctx, c);
@@ -941,10 +1178,14 @@ cfg_dump(const char *file, FILE *out, FILE *errs)
 void
 cfg_free(struct cfg *cf)
 {
+	int	i;
+
 	if (cf == NULL)
 		return;
 	free(cf->nodes);
-	free(cf->agents);
+	for (i = 0; i < cf->nperiphs; i++)
+		free(cf->periphs[i].agents);
+	free(cf->periphs);
 	free(cf->mrds);
 	free(cf);
 }
@@ -976,6 +1217,42 @@ const struct cfg_node *
 cfg_pg_peer(const struct cfg *cf, const struct cfg_node *pg)
 {
 	return cfg_node_role(cf, ROLE_PG, pg->side == 'A' ? 'B' : 'A');
+}
+
+/* The peripheral of that id, or NULL. */
+const struct cfg_periph *
+cfg_periph(const struct cfg *cf, uint32_t id)
+{
+	int	i;
+
+	for (i = 0; i < cf->nperiphs; i++)
+		if ((uint32_t)cf->periphs[i].id == id)
+			return &cf->periphs[i];
+	return NULL;
+}
+
+/* The peripheral an acd node serves, or NULL. */
+const struct cfg_periph *
+cfg_periph_of_acd(const struct cfg *cf, const char *acd)
+{
+	int	i;
+
+	for (i = 0; i < cf->nperiphs; i++)
+		if (strcmp(cf->periphs[i].acd, acd) == 0)
+			return &cf->periphs[i];
+	return NULL;
+}
+
+/* Which side of the peripheral a pg node is (0: A, 1: B), or -1. */
+int
+cfg_periph_side(const struct cfg_periph *p, const char *pg)
+{
+	int	i;
+
+	for (i = 0; i < 2; i++)
+		if (strcmp(p->sides[i], pg) == 0)
+			return i;
+	return -1;
 }
 
 /* The settings as man(7) paragraphs, for pgemu.conf(5). */
@@ -1010,7 +1287,8 @@ cfg_man_settings(FILE *out)
 			fprintf(out, "; required");
 		else if (t->def != NULL && t->type == T_STRING)
 			fprintf(out, "; default \\(dq%s\\(dq", t->def);
-		else if (t->def != NULL && t->type == T_INTS)
+		else if (t->def != NULL && (t->type == T_INTS ||
+		    t->type == T_STRS))
 			fprintf(out, "; default empty");
 		else if (t->def != NULL)
 			fprintf(out, "; default %s", t->def);

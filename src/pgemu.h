@@ -123,6 +123,23 @@ struct cfg_mrd {
 	int		 interruptible;
 };
 
+/* The kinds of peripheral (cfg.c: periph_type_names). */
+enum periph_type {
+	PT_VOICE,		/* an ACD with agents, a voice PIM */
+	PT_MAX
+};
+extern const char *const periph_type_names[PT_MAX];
+
+struct cfg_periph {
+	int		 id;
+	char		 name[PGEMU_NAME_MAX];
+	enum periph_type type;
+	char		 acd[PGEMU_NAME_MAX];	/* its acd node */
+	char		 sides[2][PGEMU_NAME_MAX];	/* pg nodes A, B */
+	struct cfg_agent *agents;
+	int		 nagents;
+};
+
 struct cfg_traffic {
 	int		 enabled;
 	double		 calls_per_second;
@@ -151,9 +168,12 @@ struct cfg {
 	struct cfg_node	*nodes;
 	int		 nnodes;
 
+	struct cfg_periph *periphs;
+	int		 nperiphs;
+	/* The first peripheral's, as a lab of one peripheral has them. */
 	int		 peripheral_id;
 	char		 peripheral_name[PGEMU_NAME_MAX];
-	struct cfg_agent *agents;
+	struct cfg_agent *agents;	/* periphs[0].agents */
 	int		 nagents;
 	struct cfg_mrd	*mrds;
 	int		 nmrds;
@@ -168,6 +188,10 @@ const struct cfg_node *cfg_node_role(const struct cfg *, enum node_role,
 		    char side);
 const struct cfg_node *cfg_pg_peer(const struct cfg *,
 		    const struct cfg_node *);
+const struct cfg_periph *cfg_periph(const struct cfg *, uint32_t);
+const struct cfg_periph *cfg_periph_of_acd(const struct cfg *,
+		    const char *);
+int		 cfg_periph_side(const struct cfg_periph *, const char *);
 void		 cfg_man_settings(FILE *);
 size_t		 cfg_nsettings(void);
 
