@@ -173,7 +173,7 @@ static const struct cfg_setting settings[] = {
 	{ "peripherals.[].acd", T_STRING, 0, 31, "", NULL, 0, 0,
 	  "The acd node of the peripheral; an acd node serves one "
 	  "peripheral.  Empty: the lab's only acd node." },
-	{ "peripherals.[].sides", T_STRS, 0, 31, "", NULL, 0, 0,
+	{ "peripherals.[].sides", T_STRS, 1, 31, "", NULL, 0, 0,
 	  "The PG sides that serve it, a pg node of side A and one of side "
 	  "B.  Empty: the lab's two pg nodes." },
 	{ "peripherals.[].agents", T_GROUP, 0, 0, NULL, NULL, 0, 0,
@@ -984,11 +984,12 @@ cfg_check_periphs(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 				    "%s: peripheral id %d appears twice", what,
 				    p->id);
 		n = cfg_node(cf, p->acd);
-		if (p->acd[0] == '\0')
+		if (p->acd[0] == '\0' && cfg_node_role(cf, ROLE_ACD, 0) != NULL)
 			cfg_error(ctx, cfg_periph_setting(c, i, NULL),
 			    "%s: peripheral %d: acd missing (the lab has "
 			    "several acd nodes)", what, p->id);
-		else if (n == NULL || n->role != ROLE_ACD)
+		else if (p->acd[0] != '\0' && (n == NULL ||
+		    n->role != ROLE_ACD))
 			cfg_error(ctx, cfg_periph_setting(c, i, "acd"),
 			    "%s: peripheral %d: \"%s\" is not an acd node",
 			    what, p->id, p->acd);
@@ -999,6 +1000,8 @@ cfg_check_periphs(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 				    "already", what, p->acd, cf->periphs[j].id);
 		for (j = 0; j < 2; j++) {
 			n = cfg_node(cf, p->sides[j]);
+			if (p->sides[j][0] == '\0')
+				continue;	/* no such pg node: said above */
 			if (n == NULL || n->role != ROLE_PG ||
 			    n->side != (j == 0 ? 'A' : 'B'))
 				cfg_error(ctx, cfg_periph_setting(c, i,
