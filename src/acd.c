@@ -123,7 +123,7 @@ acd_snapshot(struct acd *a, struct acd_pim *p)
 		n = a->nagents - i < batch ? a->nagents - i : batch;
 		if (n < 0)
 			n = 0;
-		msg_agents_begin(&w, MSG_ACD_AGENTS, a->node->cfg->peripheral_id,
+		msg_agents_begin(&w, MSG_ACD_AGENTS, a->fence.peripheral,
 		    p->epoch, AGENTS_SNAPSHOT, i + n >= a->nagents, (uint16_t)n);
 		for (j = 0; j < n; j++) {
 			acd_agent_rec(&a->agents[i + j], &m);
@@ -152,7 +152,7 @@ acd_set_state(struct acd *a, struct acd_agent *ag, int state, int32_t reason)
 	ag->since_ms = mono_ms();
 	if ((p = acd_accepted(a)) == NULL)
 		return;
-	msg_agents_begin(&w, MSG_ACD_AGENTS, a->node->cfg->peripheral_id,
+	msg_agents_begin(&w, MSG_ACD_AGENTS, a->fence.peripheral,
 	    p->epoch, AGENTS_CHANGE, 1, 1);
 	acd_agent_rec(ag, &m);
 	msg_agent_put(&w, &m);
@@ -459,18 +459,21 @@ acd_endpoint(struct acd *a, int backup, int up, char *err, size_t errlen)
 static int
 acd_init(struct node *n, char *err, size_t errlen)
 {
-	struct acd	*a = xcalloc(1, sizeof(*a));
-	int		 i, j;
+	struct acd		*a = xcalloc(1, sizeof(*a));
+	const struct cfg_periph	*periph;
+	int			 i, j;
 
 	a->node = n;
 	n->role_data = a;
-	a->fence.peripheral = (uint32_t)n->cfg->peripheral_id;
+	/* The lab file's check gave every acd node its peripheral. */
+	periph = cfg_periph_of_acd(n->cfg, n->self->name);
+	a->fence.peripheral = (uint32_t)periph->id;
 	a->seed = n->cfg->traffic.seed;
-	a->nagents = n->cfg->nagents;
+	a->nagents = periph->nagents;
 	a->agents = xcalloc((size_t)a->nagents, sizeof(*a->agents));
 	for (i = 0; i < a->nagents; i++) {
-		a->agents[i].cfg = n->cfg->agents[i];
-		a->agents[i].id = (uint32_t)n->cfg->agents[i].id;
+		a->agents[i].cfg = periph->agents[i];
+		a->agents[i].id = (uint32_t)periph->agents[i].id;
 	}
 	qsort(a->agents, (size_t)a->nagents, sizeof(*a->agents), cmp_u32_key);
 	for (i = 0; i < a->nagents; i++) {
@@ -482,12 +485,9 @@ acd_init(struct node *n, char *err, size_t errlen)
 		ag->since_ms = mono_ms();
 		ag->ev = evtimer_new(n->base, acd_agent_cb, ag);
 	}
-	j = 0;
-	for (i = 0; i < n->cfg->nnodes; i++)
-		if (n->cfg->nodes[i].role == ROLE_PG && j < 2)
-			a->pims[j++].link = node_new_link(n,
-			    n->cfg->nodes[i].name, &n->cfg->nodes[i],
-			    LINK_KIND_ACD, 0);
+	for (j = 0; j < 2; j++)
+		a->pims[j].link = node_new_link(n, periph->sides[j],
+		    cfg_node(n->cfg, periph->sides[j]), LINK_KIND_ACD, 0);
 	a->ev_arrival = evtimer_new(n->base, acd_traffic_cb, a);
 	if (acd_endpoint(a, 0, 1, err, errlen) == -1)
 		return -1;
@@ -548,7 +548,7 @@ acd_status(struct node *n, json_t *j)
 	}
 	json_object_set_new(j, "acd", json_pack("{s:i, s:i, s:o, s:s?, s:i,"
 	    " s:s, s:I, s:I, s:I, s:I, s:i, s:{s:b, s:b}, s:b, s:I}",
-	    "peripheral", n->cfg->peripheral_id,
+	    "peripheral", (int)a->fence.peripheral,
 	    "agents", a->nagents,
 	    "states", states,
 	    "accepted_pim", p ? p->link->peer_node : NULL,
@@ -641,16 +641,20 @@ acd_command(struct node *n, int argc, const char **argv,
 static void
 acd_summary(struct node *n, char *buf, size_t len)
 {
-	struct acd	*a = n->role_data;
-	struct acd_pim	*p = a ? acd_accepted(a) : NULL;
+	struct acd		*a = n->role_data;
+	struct acd_pim		*p = a ? acd_accepted(a) : NULL;
+	const struct cfg_periph	*periph;
 
 	if (p != NULL)
-		snprintf(buf, len, "ACD %d: %d agents, PIM of %s (epoch %u)",
-		    n->cfg->peripheral_id, n->cfg->nagents, p->link->peer_node,
+		snprintf(buf, len, "ACD %u: %d agents, PIM of %s (epoch %u)",
+		    a->fence.peripheral, a->nagents, p->link->peer_node,
 		    p->epoch);
-	else
-		snprintf(buf, len, "ACD %d: %d agents, no PIM",
-		    n->cfg->peripheral_id, n->cfg->nagents);
+	else if (a != NULL)
+		snprintf(buf, len, "ACD %u: %d agents, no PIM",
+		    a->fence.peripheral, a->nagents);
+	else if ((periph = cfg_periph_of_acd(n->cfg, n->self->name)) != NULL)
+		snprintf(buf, len, "ACD %d: %d agents, no PIM", periph->id,
+		    periph->nagents);
 }
 
 const struct role_ops acd_ops = {

@@ -51,9 +51,14 @@ struct rt_side {
 	char		 grant_text[128];
 };
 
-struct router {
+/* One peripheral: its sides' reports, who holds its PIM, its agents. */
+struct rt_periph {
+	struct router	*rt;
 	struct node	*node;
 	struct db	*db;
+	uint32_t	 id;
+	char		 name[PGEMU_NAME_MAX];
+	char		 key_suffix[16];	/* of its pgemu_meta keys */
 	struct rt_side	 sides[2];
 	int		 active;	/* index into sides, or -1 */
 	uint32_t	 epoch;		/* of the active side */
@@ -78,14 +83,27 @@ struct router {
 	struct event	*ev_settle;
 	int		 in_grace;	/* wait before granting: see below */
 	struct event	*ev_grace;
+	uint64_t	 stale_refused, rows_stored, rows_duplicate;
+	uint64_t	 grants, discards, grants_unused, regrants;
+	uint64_t	 records_refused, rows_refused;	/* lost: R1 */
+	uint64_t	 records_not_stored;	/* the side sends them again */
+};
+
+/*
+ * The router: the links to the PG sides (each peripheral's sides are the
+ * lab's two pg nodes), the loop's pulse, the peripherals.
+ */
+struct router {
+	struct node	*node;
+	struct db	*db;
+	struct link	*links[2];
+	struct rt_periph *periphs;
+	int		 nperiphs;
 	struct event	*ev_tick;	/* the loop's own pulse */
 	struct event	*ev_decide;	/* decide once pending input is read */
 	uint64_t	 last_tick_ms;
 	uint64_t	 late_until_ms;	/* a stall ended: links not judged */
-	uint64_t	 stale_refused, rows_stored, rows_duplicate;
-	uint64_t	 grants, discards, stalls, grants_unused, regrants;
-	uint64_t	 records_refused, rows_refused;	/* lost: R1 */
-	uint64_t	 records_not_stored;	/* the side sends them again */
+	uint64_t	 stalls;
 };
 
 /*
@@ -101,55 +119,75 @@ struct router {
  */
 #define ROUTER_TICK_MS		100
 
-static void	router_decide(struct router *);
+static void	router_decide(struct rt_periph *);
 
 static struct rt_side *
-router_side(struct router *r, const struct link *l)
+router_side(struct rt_periph *p, const struct link *l)
 {
 	int	i;
 
 	for (i = 0; i < 2; i++)
-		if (r->sides[i].link == l)
-			return &r->sides[i];
+		if (p->sides[i].link == l)
+			return &p->sides[i];
 	return NULL;
 }
 
 static struct rt_agent *
-router_agent(struct router *r, uint32_t id)
+router_agent(struct rt_periph *p, uint32_t id)
 {
-	return bsearch(&id, r->agents, (size_t)r->nagents, sizeof(*r->agents),
+	return bsearch(&id, p->agents, (size_t)p->nagents, sizeof(*p->agents),
 	    cmp_u32_key);
 }
 
 static int
-router_logged_in(const struct router *r)
+router_logged_in(const struct rt_periph *p)
 {
 	int	i, n = 0;
 
-	for (i = 0; i < r->nagents; i++)
-		n += r->agents[i].login > 0;
+	for (i = 0; i < p->nagents; i++)
+		n += p->agents[i].login > 0;
 	return n;
 }
 
 static uint64_t
-router_hold_ms(const struct router *r)
+router_hold_ms(const struct node *n)
 {
-	return (uint64_t)r->node->cfg->hb_router.interval_ms *
-	    (uint64_t)r->node->cfg->hb_router.misses;
+	return (uint64_t)n->cfg->hb_router.interval_ms *
+	    (uint64_t)n->cfg->hb_router.misses;
+}
+
+/*
+ * A pgemu_meta key of the peripheral: the first peripheral's keys are
+ * the names alone, as in a lab of one peripheral; others end in its id.
+ */
+static const char *
+router_key(const struct rt_periph *p, const char *name, char *buf,
+    size_t len)
+{
+	snprintf(buf, len, "%s%s", name, p->key_suffix);
+	return buf;
+}
+
+static void
+router_set_meta(struct rt_periph *p, const char *name, int64_t v)
+{
+	char	key[64];
+
+	db_set_meta(p->db, router_key(p, name, key, sizeof(key)), v);
 }
 
 /* The side the ACD accepted, with its epoch; kept across restarts. */
 static void
-router_set_holder(struct router *r, char side, uint32_t epoch)
+router_set_holder(struct rt_periph *p, char side, uint32_t epoch)
 {
-	if (r->holder == side && r->holder_epoch == epoch)
+	if (p->holder == side && p->holder_epoch == epoch)
 		return;
-	r->holder = side;
-	r->holder_epoch = epoch;
-	r->holder_since = side != 0 ? wall_now() : 0;
-	db_set_meta(r->db, "holder_side", side);
-	db_set_meta(r->db, "holder_epoch", epoch);
-	db_set_meta(r->db, "holder_since_ms", (int64_t)(r->holder_since *
+	p->holder = side;
+	p->holder_epoch = epoch;
+	p->holder_since = side != 0 ? wall_now() : 0;
+	router_set_meta(p, "holder_side", side);
+	router_set_meta(p, "holder_epoch", epoch);
+	router_set_meta(p, "holder_since_ms", (int64_t)(p->holder_since *
 	    1000));
 }
 
@@ -162,18 +200,19 @@ static int
 router_late(struct router *r)
 {
 	uint64_t	now = mono_ms(), gap = now - r->last_tick_ms;
+	uint64_t	hold = router_hold_ms(r->node);
 
-	if (gap > ROUTER_TICK_MS + router_hold_ms(r) / 2) {
+	if (gap > ROUTER_TICK_MS + hold / 2) {
 		r->last_tick_ms = now;
-		r->late_until_ms = now + router_hold_ms(r);
+		r->late_until_ms = now + hold;
 		r->stalls++;
 		evt_emit(RULE_NONE, "router_stalled", json_pack("{s:I, s:I}",
 		    "stalled_ms", (json_int_t)(gap - ROUTER_TICK_MS), "hold_ms",
-		    (json_int_t)router_hold_ms(r)), "the router's loop stalled "
+		    (json_int_t)hold), "the router's loop stalled "
 		    "for %llu ms (hold time %llu ms): links lost now are the "
 		    "router's own silence, the sides are not judged until they "
 		    "report", (unsigned long long)(gap - ROUTER_TICK_MS),
-		    (unsigned long long)router_hold_ms(r));
+		    (unsigned long long)hold);
 	}
 	return now < r->late_until_ms;
 }
@@ -194,28 +233,28 @@ router_tick_cb(evutil_socket_t fd, short what, void *arg)
  * of it is logged out, with the reason code, in the history database.
  */
 static void
-router_offline(struct router *r, int rule, int32_t code, const char *why)
+router_offline(struct rt_periph *p, int rule, int32_t code, const char *why)
 {
-	uint32_t	 periph = (uint32_t)r->node->cfg->peripheral_id;
+	uint32_t	 periph = p->id;
 	double		 now = wall_now();
 	int		 i, n = 0;
 	const char	*rtag = rule_tag(rule == RULE_R6 ? RULE_R6 : RULE_R3);
 
-	if (r->online || r->offline_since == 0) {
-		r->online = 0;
-		r->offline_since = now;
-		snprintf(r->offline_reason, sizeof(r->offline_reason), "%s",
+	if (p->online || p->offline_since == 0) {
+		p->online = 0;
+		p->offline_since = now;
+		snprintf(p->offline_reason, sizeof(p->offline_reason), "%s",
 		    why);
 		evt_emit(RULE_R2, "peripheral_offline", json_pack("{s:i, s:s}",
 		    "peripheral", (int)periph, "reason", why),
 		    "peripheral %u offline: %s", periph, why);
 	}
-	for (i = 0; i < r->nagents; i++) {
-		struct rt_agent *a = &r->agents[i];
+	for (i = 0; i < p->nagents; i++) {
+		struct rt_agent *a = &p->agents[i];
 
 		if (a->login <= 0)
 			continue;
-		db_logout(r->db, periph, a->id, a->login, now, code, rtag);
+		db_logout(p->db, periph, a->id, a->login, now, code, rtag);
 		a->login = 0;
 		a->state = AS_LOGOUT;
 		a->since = now;
@@ -248,20 +287,20 @@ router_offline(struct router *r, int rule, int32_t code, const char *why)
  * it (the ACD never accepted it) lost nothing: no aftermath.
  */
 static void
-router_lose(struct router *r, char side, int drop, int why, const char *text)
+router_lose(struct rt_periph *p, char side, int drop, int why, const char *text)
 {
-	uint32_t	 periph = (uint32_t)r->node->cfg->peripheral_id;
-	uint32_t	 epoch = r->active >= 0 ? r->epoch : r->holder_epoch;
+	uint32_t	 periph = p->id;
+	uint32_t	 epoch = p->active >= 0 ? p->epoch : p->holder_epoch;
 
 	if (drop) {
-		r->grants_unused++;
+		p->grants_unused++;
 		evt_emit(RULE_NONE, "grant_unused", json_pack("{s:i, s:s, s:i, "
 		    "s:s}", "peripheral", (int)periph, "side", side == 'A' ?
 		    "A" : "B", "epoch", (int)epoch, "reason", text), "side %c "
 		    "never took up PIM %u (epoch %u), so it lost nothing: %s",
 		    side, periph, epoch, text);
-		r->active = -1;
-		node_update_summary(r->node);
+		p->active = -1;
+		node_update_summary(p->node);
 		return;
 	}
 	evt_emit(RULE_R5, "pim_lost", json_pack("{s:i, s:s, s:i, s:s}", "peripheral",
@@ -271,19 +310,19 @@ router_lose(struct router *r, char side, int drop, int why, const char *text)
 	if (why == GRANT_PEER_IDLE) {
 		struct timeval tv;
 
-		r->in_grace = 1;
+		p->in_grace = 1;
 		ms_to_tv(ROUTER_IDLE_GRACE_MS, &tv);
-		evtimer_add(r->ev_grace, &tv);
+		evtimer_add(p->ev_grace, &tv);
 	}
-	r->aftermath = why;
-	r->aftermath_side = side;
-	r->aftermath_rows = router_logged_in(r);
-	r->aftermath_since = r->holder_since;
-	router_set_holder(r, 0, 0);
-	r->active = -1;
-	r->last_loss = why;
-	snprintf(r->last_loss_text, sizeof(r->last_loss_text), "%s", text);
-	node_update_summary(r->node);
+	p->aftermath = why;
+	p->aftermath_side = side;
+	p->aftermath_rows = router_logged_in(p);
+	p->aftermath_since = p->holder_since;
+	router_set_holder(p, 0, 0);
+	p->active = -1;
+	p->last_loss = why;
+	snprintf(p->last_loss_text, sizeof(p->last_loss_text), "%s", text);
+	node_update_summary(p->node);
 }
 
 /*
@@ -293,15 +332,15 @@ router_lose(struct router *r, char side, int drop, int why, const char *text)
  * is counted, one row per agent logged in.
  */
 static void
-router_discard_vanished(struct router *r, char side, int agents,
+router_discard_vanished(struct rt_periph *p, char side, int agents,
     double since, const char *text)
 {
-	uint32_t	periph = (uint32_t)r->node->cfg->peripheral_id;
-	uint32_t	len = (uint32_t)r->node->cfg->interval_s;
+	uint32_t	periph = p->id;
+	uint32_t	len = (uint32_t)p->node->cfg->interval_s;
 	uint32_t	cur = ivl_start_of((uint32_t)wall_now(), len);
 	uint32_t	first = cur, last, intervals, rows;
 
-	last = db_last_interval(r->db, periph);
+	last = db_last_interval(p->db, periph);
 	if (last != 0 && last + len < cur)
 		first = last + len;
 	if (since > 0 && first < ivl_start_of((uint32_t)since, len))
@@ -315,9 +354,9 @@ router_discard_vanished(struct router *r, char side, int agents,
 		    side);
 		return;
 	}
-	db_discard(r->db, periph, first, intervals, rows, rule_tag(RULE_R1),
+	db_discard(p->db, periph, first, intervals, rows, rule_tag(RULE_R1),
 	    side, text);
-	r->discards++;
+	p->discards++;
 	evt_emit(RULE_R1, "data_discarded", json_pack("{s:i, s:s, s:i, s:i, s:i, "
 	    "s:s}", "peripheral", (int)periph, "side", side == 'A' ? "A" : "B",
 	    "interval", (int)first, "intervals", (int)intervals, "rows",
@@ -328,93 +367,93 @@ router_discard_vanished(struct router *r, char side, int agents,
 }
 
 static void
-router_aftermath(struct router *r)
+router_aftermath(struct rt_periph *p)
 {
-	const char	*text = r->last_loss_text;
-	int		 why = r->aftermath, rows = r->aftermath_rows;
-	char		 side = r->aftermath_side;
+	const char	*text = p->last_loss_text;
+	int		 why = p->aftermath, rows = p->aftermath_rows;
+	char		 side = p->aftermath_side;
 
-	r->aftermath = 0;
+	p->aftermath = 0;
 	if (why == GRANT_PEER_LOST) {
-		router_discard_vanished(r, side, rows, r->aftermath_since,
+		router_discard_vanished(p, side, rows, p->aftermath_since,
 		    text);
-		router_offline(r, RULE_R6, REASON_CTI_FAILURE, text);
-	} else if (r->online || router_logged_in(r) > 0)
-		router_offline(r, why == GRANT_PEER_RESIGNED ? RULE_R6 : RULE_R2,
+		router_offline(p, RULE_R6, REASON_CTI_FAILURE, text);
+	} else if (p->online || router_logged_in(p) > 0)
+		router_offline(p, why == GRANT_PEER_RESIGNED ? RULE_R6 : RULE_R2,
 		    why == GRANT_PEER_RESIGNED ? REASON_CTI_FAILURE :
 		    REASON_PERIPHERAL_RESTART, text);
 }
 
 static void
-router_grant(struct router *r, struct rt_side *s)
+router_grant(struct rt_periph *p, struct rt_side *s)
 {
 	struct wire_writer	w;
 	struct msg_grant	g;
-	uint32_t		periph = (uint32_t)r->node->cfg->peripheral_id;
+	uint32_t		periph = p->id;
 	int			regrant = s->st.pim_active != PIM_STATE_IDLE;
 
-	if (r->max_epoch == UINT32_MAX) {
+	if (p->max_epoch == UINT32_MAX) {
 		log_warnx("no activation epoch left: not granting");
 		return;
 	}
-	r->max_epoch++;
-	db_set_meta(r->db, "max_epoch", r->max_epoch);
+	p->max_epoch++;
+	router_set_meta(p, "max_epoch", p->max_epoch);
 	memset(&g, 0, sizeof(g));
 	g.peripheral = periph;
-	g.epoch = r->max_epoch;
-	g.reason = (uint32_t)r->last_loss;
+	g.epoch = p->max_epoch;
+	g.reason = (uint32_t)p->last_loss;
 	if (regrant)
 		snprintf(g.text, sizeof(g.text), "side %c still holds the PIM "
 		    "with epoch %u, older than %u: a new epoch for it",
-		    s->side, s->st.epoch, r->max_epoch - 1);
+		    s->side, s->st.epoch, p->max_epoch - 1);
 	else
-		snprintf(g.text, sizeof(g.text), "%s", r->last_loss_text);
+		snprintf(g.text, sizeof(g.text), "%s", p->last_loss_text);
 	msg_grant_encode(&w, &g);
 	if (link_send(s->link, &w) == -1)
 		return;
-	r->active = (int)(s - r->sides);
-	r->epoch = g.epoch;
+	p->active = (int)(s - p->sides);
+	p->epoch = g.epoch;
 	s->granted = g.epoch;
 	snprintf(s->grant_text, sizeof(s->grant_text), "%s", g.text);
-	r->grants++;
-	r->regrants += regrant;
-	evt_emit(r->last_loss == GRANT_FIRST ? RULE_NONE : 5, "pim_granted",
+	p->grants++;
+	p->regrants += regrant;
+	evt_emit(p->last_loss == GRANT_FIRST ? RULE_NONE : 5, "pim_granted",
 	    json_pack("{s:i, s:s, s:i, s:s, s:b}", "peripheral", (int)periph,
 	    "side", s->side == 'A' ? "A" : "B", "epoch", (int)g.epoch,
 	    "reason", g.text, "regrant", regrant), "PIM %u granted to side "
 	    "%c (epoch %u): %s", periph, s->side, g.epoch, g.text);
-	node_update_summary(r->node);
+	node_update_summary(p->node);
 }
 
 /* Wait for the sides to report before judging them (a stall). */
 static void
-router_resettle(struct router *r, struct rt_side *s)
+router_resettle(struct rt_periph *p, struct rt_side *s)
 {
 	struct timeval	tv;
 
 	evt_emit(RULE_NONE, "router_resettle", json_pack("{s:s, s:i, s:s}",
-	    "side", s->side == 'A' ? "A" : "B", "epoch", (int)r->epoch,
+	    "side", s->side == 'A' ? "A" : "B", "epoch", (int)p->epoch,
 	    "reason", s->link->last_error), "side %c's router link went while "
 	    "the router was late (%s): waiting for the sides to report, as "
 	    "after a restart", s->side, s->link->last_error);
-	r->active = -1;
-	r->settled = 0;
-	r->waiting = 0;
-	r->started_ms = mono_ms();
-	ms_to_tv((int)router_hold_ms(r), &tv);
-	evtimer_add(r->ev_settle, &tv);
-	node_update_summary(r->node);
+	p->active = -1;
+	p->settled = 0;
+	p->waiting = 0;
+	p->started_ms = mono_ms();
+	ms_to_tv((int)router_hold_ms(p->node), &tv);
+	evtimer_add(p->ev_settle, &tv);
+	node_update_summary(p->node);
 }
 
 /* The router's view of the peripheral, for the pure arbitration. */
 static void
-router_arb(struct router *r, struct arb *a)
+router_arb(struct rt_periph *p, struct arb *a)
 {
 	int	i;
 
 	memset(a, 0, sizeof(*a));
 	for (i = 0; i < 2; i++) {
-		struct rt_side	*s = &r->sides[i];
+		struct rt_side	*s = &p->sides[i];
 		struct arb_side	*as = &a->sides[i];
 
 		as->link_up = link_is_up(s->link);
@@ -428,30 +467,30 @@ router_arb(struct router *r, struct arb *a)
 		as->peer_epoch = s->st.peer_epoch;
 		as->peer_up = s->st.peer_up;
 		as->candidate_since = s->candidate_since;
-		if (r->holder != 0 && r->holder == s->side)
+		if (p->holder != 0 && p->holder == s->side)
 			a->holder = i;
 	}
-	if (r->holder == 0)
+	if (p->holder == 0)
 		a->holder = -1;
-	a->active = r->active;
-	a->epoch = r->epoch;
-	a->settled = r->settled;
-	a->in_grace = r->in_grace;
+	a->active = p->active;
+	a->epoch = p->epoch;
+	a->settled = p->settled;
+	a->in_grace = p->in_grace;
 }
 
 /* Carry out one decision of the arbitration. */
 static void
-router_apply(struct router *r, const struct arb_decision *d)
+router_apply(struct rt_periph *p, const struct arb_decision *d)
 {
-	struct rt_side	*s = &r->sides[d->side];
+	struct rt_side	*s = &p->sides[d->side];
 	char		 text[160];
 
 	switch (d->act) {
 	case ARB_RESETTLE:
-		router_resettle(r, s);
+		router_resettle(p, s);
 		return;
 	case ARB_GRANT:
-		router_grant(r, s);
+		router_grant(p, s);
 		return;
 	case ARB_LOSE:
 	case ARB_DROP:
@@ -461,11 +500,11 @@ router_apply(struct router *r, const struct arb_decision *d)
 	}
 	if (d->orphan && d->why == GRANT_PEER_LOST)
 		snprintf(text, sizeof(text), "side %c (epoch %u) was gone when "
-		    "the router came back", s->side, r->holder_epoch);
+		    "the router came back", s->side, p->holder_epoch);
 	else if (d->orphan)
 		snprintf(text, sizeof(text), "side %c lost PIM %d (epoch %u) "
 		    "while the router was away", s->side,
-		    r->node->cfg->peripheral_id, r->holder_epoch);
+		    (int)p->id, p->holder_epoch);
 	else if (d->why == GRANT_PEER_LOST)
 		snprintf(text, sizeof(text), "side %c's router link went: %s",
 		    s->side, s->link->last_error);
@@ -474,7 +513,7 @@ router_apply(struct router *r, const struct arb_decision *d)
 	else
 		snprintf(text, sizeof(text), "side %c's PIM went idle",
 		    s->side);
-	router_lose(r, s->side, d->act == ARB_DROP, d->why, text);
+	router_lose(p, s->side, d->act == ARB_DROP, d->why, text);
 }
 
 /*
@@ -483,52 +522,58 @@ router_apply(struct router *r, const struct arb_decision *d)
  * and the agents follows the grant.
  */
 static void
-router_decide(struct router *r)
+router_decide(struct rt_periph *p)
 {
 	struct arb		a;
 	struct arb_decision	d;
 	int			n;
 
 	for (n = 0; n < 4; n++) {
-		router_arb(r, &a);
+		router_arb(p, &a);
 		/* Only a lost link asks whether the router itself was late. */
 		a.late = a.active >= 0 && !a.sides[a.active].link_up &&
-		    router_late(r);
+		    router_late(p->rt);
 		arb_decide(&a, &d);
-		log_debug("arbitration: %s%s side %d", arb_act_names[d.act],
-		    d.regrant ? " (regrant)" : "", d.side);
+		log_debug("arbitration of %u: %s%s side %d", p->id,
+		    arb_act_names[d.act], d.regrant ? " (regrant)" : "",
+		    d.side);
 		if (d.act == ARB_NONE)
 			break;
-		router_apply(r, &d);
+		router_apply(p, &d);
 	}
-	if (r->aftermath != 0)
-		router_aftermath(r);
+	if (p->aftermath != 0)
+		router_aftermath(p);
 }
 
+/* A side's link went: every peripheral decides. */
 static void
 router_decide_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct router	*r = arg;
+	int		 i;
+
 	(void)fd;
 	(void)what;
-	router_decide(arg);
+	for (i = 0; i < r->nperiphs; i++)
+		router_decide(&r->periphs[i]);
 }
 
 static void
 router_grace_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct router	*r = arg;
+	struct rt_periph	*p = arg;
 
 	(void)fd;
 	(void)what;
-	r->in_grace = 0;
-	router_decide(r);
+	p->in_grace = 0;
+	router_decide(p);
 }
 
 /* Why the router waits for side w before it settles. */
 static void
-router_waiting_why(const struct router *r, int w, char *why, size_t len)
+router_waiting_why(const struct rt_periph *p, int w, char *why, size_t len)
 {
-	const struct rt_side	*o = &r->sides[1 - w], *s = &r->sides[w];
+	const struct rt_side	*o = &p->sides[1 - w], *s = &p->sides[w];
 
 	if (o->reported && o->st.peer_epoch != 0)
 		snprintf(why, len, "side %c says side %c holds the PIM (epoch "
@@ -538,7 +583,7 @@ router_waiting_why(const struct router *r, int w, char *why, size_t len)
 		    "is alive", o->side, s->side);
 	else
 		snprintf(why, len, "side %c held the PIM (epoch %u) and "
-		    "neither side has reported yet", s->side, r->holder_epoch);
+		    "neither side has reported yet", s->side, p->holder_epoch);
 }
 
 /*
@@ -548,63 +593,63 @@ router_waiting_why(const struct router *r, int w, char *why, size_t len)
  * back-off plus twice the hold time.
  */
 static void
-router_try_settle(struct router *r)
+router_try_settle(struct rt_periph *p)
 {
-	const struct cfg *cf = r->node->cfg;
-	uint64_t	 hold = router_hold_ms(r);
+	const struct cfg *cf = p->node->cfg;
+	uint64_t	 hold = router_hold_ms(p->node);
 	uint64_t	 limit = (uint64_t)cf->backoff_max_ms + 2 * hold;
-	uint64_t	 waited = mono_ms() - r->started_ms;
+	uint64_t	 waited = mono_ms() - p->started_ms;
 	struct timeval	 tv;
 	struct arb	 a;
 	char		 why[160];
 	int		 w;
 
-	if (r->settled)
+	if (p->settled)
 		return;
-	if (!r->sides[0].reported || !r->sides[1].reported) {
+	if (!p->sides[0].reported || !p->sides[1].reported) {
 		if (waited < hold) {
 			/* The timer may fire a little early on our clock. */
-			if (!evtimer_pending(r->ev_settle, NULL)) {
+			if (!evtimer_pending(p->ev_settle, NULL)) {
 				ms_to_tv((int)(hold - waited), &tv);
-				evtimer_add(r->ev_settle, &tv);
+				evtimer_add(p->ev_settle, &tv);
 			}
 			return;
 		}
-		router_arb(r, &a);
+		router_arb(p, &a);
 		w = arb_waiting_for(&a);
 		if (w != -1 && waited < limit) {
-			if (!r->waiting) {
-				router_waiting_why(r, w, why, sizeof(why));
+			if (!p->waiting) {
+				router_waiting_why(p, w, why, sizeof(why));
 				log_info("%s: waiting for it up to %llu ms",
 				    why, (unsigned long long)(limit - waited));
 				ms_to_tv((int)(limit - waited), &tv);
-				evtimer_add(r->ev_settle, &tv);
+				evtimer_add(p->ev_settle, &tv);
 			}
-			r->waiting = r->sides[w].side;
+			p->waiting = p->sides[w].side;
 			return;
 		}
 	}
-	r->settled = 1;
-	r->waiting = 0;
-	event_del(r->ev_settle);
-	log_info("settled: %s", r->active >= 0 ? "a side is active" :
-	    r->holder != 0 ? "the side that held the PIM is not back" :
+	p->settled = 1;
+	p->waiting = 0;
+	event_del(p->ev_settle);
+	log_info("settled: %s", p->active >= 0 ? "a side is active" :
+	    p->holder != 0 ? "the side that held the PIM is not back" :
 	    "no side active yet");
 }
 
 static void
 router_settle_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct router	*r = arg;
+	struct rt_periph	*p = arg;
 
 	(void)fd;
 	(void)what;
-	router_try_settle(r);
-	router_decide(r);
+	router_try_settle(p);
+	router_decide(p);
 }
 
 static void
-router_status_msg(struct router *r, struct rt_side *s,
+router_status_msg(struct rt_periph *p, struct rt_side *s,
     const struct msg_pg_status *st)
 {
 	int		was_candidate = s->reported && s->st.acd_up &&
@@ -618,107 +663,107 @@ router_status_msg(struct router *r, struct rt_side *s,
 	if (s->granted != 0 && (st->epoch == s->granted || !st->acd_up))
 		s->granted = 0;
 	/* A side still active from before the router was away. */
-	router_arb(r, &a);
-	if (arb_adopts(&a, (int)(s - r->sides), st, r->max_epoch,
-	    r->holder_epoch)) {
-		r->active = (int)(s - r->sides);
-		r->epoch = st->epoch;
-		if (st->epoch > r->max_epoch) {
-			r->max_epoch = st->epoch;
-			db_set_meta(r->db, "max_epoch", r->max_epoch);
+	router_arb(p, &a);
+	if (arb_adopts(&a, (int)(s - p->sides), st, p->max_epoch,
+	    p->holder_epoch)) {
+		p->active = (int)(s - p->sides);
+		p->epoch = st->epoch;
+		if (st->epoch > p->max_epoch) {
+			p->max_epoch = st->epoch;
+			router_set_meta(p, "max_epoch", p->max_epoch);
 		}
 		snprintf(s->grant_text, sizeof(s->grant_text), "adopted by "
 		    "the router");
 		evt_emit(RULE_NONE, "pim_adopted", json_pack("{s:s, s:i}",
 		    "side", s->side == 'A' ? "A" : "B", "epoch",
 		    (int)st->epoch), "side %c holds PIM %d (epoch %u): "
-		    "adopted", s->side, r->node->cfg->peripheral_id, st->epoch);
+		    "adopted", s->side, (int)p->id, st->epoch);
 	}
 	/* The ACD accepted the active side's epoch: it holds the PIM. */
-	if (r->active >= 0 && &r->sides[r->active] == s &&
-	    PIM_STATE_HOLDS(st->pim_active) && st->epoch == r->epoch &&
-	    (r->holder != s->side || r->holder_epoch != st->epoch)) {
-		router_set_holder(r, s->side, st->epoch);
-		db_activation(r->db, (uint32_t)r->node->cfg->peripheral_id,
+	if (p->active >= 0 && &p->sides[p->active] == s &&
+	    PIM_STATE_HOLDS(st->pim_active) && st->epoch == p->epoch &&
+	    (p->holder != s->side || p->holder_epoch != st->epoch)) {
+		router_set_holder(p, s->side, st->epoch);
+		db_activation(p->db, p->id,
 		    s->side, st->epoch, s->grant_text);
 	}
-	router_try_settle(r);
-	router_decide(r);
+	router_try_settle(p);
+	router_decide(p);
 }
 
 /* Is this message from the side that holds the current epoch? */
 static int
-router_current(struct router *r, struct rt_side *s, uint32_t epoch,
+router_current(struct rt_periph *p, struct rt_side *s, uint32_t epoch,
     const char *what)
 {
-	if (r->active >= 0 && &r->sides[r->active] == s && epoch == r->epoch)
+	if (p->active >= 0 && &p->sides[p->active] == s && epoch == p->epoch)
 		return 1;
-	r->stale_refused++;
+	p->stale_refused++;
 	log_warnx("refused %s from side %c with epoch %u (active: %c, epoch "
-	    "%u)", what, s->side, epoch, r->active >= 0 ?
-	    r->sides[r->active].side : '-', r->epoch);
+	    "%u)", what, s->side, epoch, p->active >= 0 ?
+	    p->sides[p->active].side : '-', p->epoch);
 	return 0;
 }
 
 static void
-router_agents_msg(struct router *r, struct rt_side *s,
+router_agents_msg(struct rt_periph *p, struct rt_side *s,
     const struct msg_agents *m)
 {
-	uint32_t	periph = (uint32_t)r->node->cfg->peripheral_id;
+	uint32_t	periph = p->id;
 	double		now = wall_now();
 	int		i;
 
-	if (!router_current(r, s, m->epoch, "agent states"))
+	if (!router_current(p, s, m->epoch, "agent states"))
 		return;
 	for (i = 0; i < m->count; i++) {
 		struct msg_agent	 ma;
 		struct rt_agent		*a;
 
 		msg_agent_get(m->recs + (size_t)i * MSG_AGENT_LEN, &ma);
-		if ((a = router_agent(r, ma.id)) == NULL)
+		if ((a = router_agent(p, ma.id)) == NULL)
 			continue;
 		if (a->login <= 0 && agent_logged_in(ma.state)) {
 			a->login = now;
-			db_event(r->db, periph, a->id, now, now,
+			db_event(p->db, periph, a->id, now, now,
 			    DB_EVENT_LOGIN, ma.state, 0, 0,
 			    rule_tag(m->kind == AGENTS_RELOGIN ? RULE_R8 :
 			    m->kind == AGENTS_SNAPSHOT ? RULE_R4 : RULE_NONE));
 		} else if (a->login > 0 && !agent_logged_in(ma.state)) {
-			db_logout(r->db, periph, a->id, a->login, now,
+			db_logout(p->db, periph, a->id, a->login, now,
 			    ma.reason, NULL);
 			a->login = 0;
 		}
 		if (ma.state == AS_NOT_READY && a->state != AS_NOT_READY)
-			db_event(r->db, periph, a->id, now, a->login,
+			db_event(p->db, periph, a->id, now, a->login,
 			    DB_EVENT_NOT_READY, ma.state, ma.reason, 0, NULL);
 		a->state = ma.state;
 		a->before_call = ma.before_call;
 		a->since = now - ma.ms_in_state / 1000.0;
 		a->reason = ma.reason;
 	}
-	if (m->kind == AGENTS_CHANGE || !m->last || r->online)
+	if (m->kind == AGENTS_CHANGE || !m->last || p->online)
 		return;
-	r->online = 1;
-	r->online_since = now;
+	p->online = 1;
+	p->online_since = now;
 	if (m->kind == AGENTS_RELOGIN)
 		evt_emit(RULE_R8, "peripheral_online", json_pack("{s:i, s:i, s:f}",
-		    "peripheral", (int)periph, "agents", router_logged_in(r),
-		    "outage_ms", r->offline_since > 0 ?
-		    (now - r->offline_since) * 1000 : 0.0),
+		    "peripheral", (int)periph, "agents", router_logged_in(p),
+		    "outage_ms", p->offline_since > 0 ?
+		    (now - p->offline_since) * 1000 : 0.0),
 		    "peripheral %u online: %d agents logged back in, in the "
 		    "states side %c gave them by Table 1", periph,
-		    router_logged_in(r), s->side);
+		    router_logged_in(p), s->side);
 	else
-		evt_emit(r->offline_since > 0 ? RULE_R4 : RULE_NONE,
+		evt_emit(p->offline_since > 0 ? RULE_R4 : RULE_NONE,
 		    "peripheral_online", json_pack("{s:i, s:i, s:f}",
-		    "peripheral", (int)periph, "agents", router_logged_in(r),
-		    "outage_ms", r->offline_since > 0 ?
-		    (now - r->offline_since) * 1000 : 0.0),
+		    "peripheral", (int)periph, "agents", router_logged_in(p),
+		    "outage_ms", p->offline_since > 0 ?
+		    (now - p->offline_since) * 1000 : 0.0),
 		    "peripheral %u online: real-time state of %d agents from "
-		    "the ACD snapshot%s", periph, router_logged_in(r),
-		    r->offline_since > 0 ? "; the outage intervals stay "
+		    "the ACD snapshot%s", periph, router_logged_in(p),
+		    p->offline_since > 0 ? "; the outage intervals stay "
 		    "incomplete" : "");
-	node_update_summary(r->node);
+	node_update_summary(p->node);
 }
 
 /* Answer a record: ACK_STORED, ACK_REFUSED or ACK_NOT_STORED (wire.h). */
@@ -738,16 +783,16 @@ router_ack(struct link *l, uint32_t seq, int flags, const char *text)
 
 /* The history database did not take a record: the side keeps it. */
 static void
-router_not_stored(struct router *r, struct rt_side *s, uint32_t seq,
+router_not_stored(struct rt_periph *p, struct rt_side *s, uint32_t seq,
     const char *what)
 {
 	char	text[128];
 
-	r->records_not_stored++;
+	p->records_not_stored++;
 	log_debug("%s (seq %u) from side %c not stored: %s", what, seq,
-	    s->side, db_error(r->db));
+	    s->side, db_error(p->db));
 	snprintf(text, sizeof(text), "history database: %s",
-	    db_error(r->db));
+	    db_error(p->db));
 	router_ack(s->link, seq, ACK_NOT_STORED, text);
 }
 
@@ -758,10 +803,10 @@ router_not_stored(struct router *r, struct rt_side *s, uint32_t seq,
  * side, which forgets the record and counts it refused.
  */
 static void
-router_refuse_interval(struct router *r, struct rt_side *s,
+router_refuse_interval(struct rt_periph *p, struct rt_side *s,
     const struct msg_interval *iv)
 {
-	uint32_t	 periph = (uint32_t)r->node->cfg->peripheral_id;
+	uint32_t	 periph = p->id;
 	char		 why[128];
 	int		 rc;
 
@@ -772,24 +817,24 @@ router_refuse_interval(struct router *r, struct rt_side *s,
 		snprintf(why, sizeof(why), "refused: an interval of side %c on "
 		    "the link of side %c", iv->side >= 0x20 && iv->side < 0x7f ?
 		    iv->side : '?', s->side);
-	else if (iv->epoch > r->max_epoch)
+	else if (iv->epoch > p->max_epoch)
 		snprintf(why, sizeof(why), "refused: epoch %u was never "
-		    "granted (highest %u)", iv->epoch, r->max_epoch);
+		    "granted (highest %u)", iv->epoch, p->max_epoch);
 	else
 		snprintf(why, sizeof(why), "refused: stale epoch %u (current "
-		    "%u, side %c active)", iv->epoch, r->epoch, r->active >= 0 ?
-		    r->sides[r->active].side : '-');
-	r->stale_refused++;
-	db_begin(r->db);
-	rc = db_refusal(r->db, periph, iv, s->side, why);
-	if (db_commit(r->db) == -1) {
-		router_not_stored(r, s, iv->seq, "refused interval");
+		    "%u, side %c active)", iv->epoch, p->epoch, p->active >= 0 ?
+		    p->sides[p->active].side : '-');
+	p->stale_refused++;
+	db_begin(p->db);
+	rc = db_refusal(p->db, periph, iv, s->side, why);
+	if (db_commit(p->db) == -1) {
+		router_not_stored(p, s, iv->seq, "refused interval");
 		return;
 	}
 	if (rc == 1) {
-		r->discards++;
-		r->records_refused++;
-		r->rows_refused += iv->count;
+		p->discards++;
+		p->records_refused++;
+		p->rows_refused += iv->count;
 		evt_emit(RULE_R1, "data_discarded", json_pack("{s:i, s:s, s:i, s:i, "
 		    "s:i, s:i, s:s}", "peripheral", (int)periph, "side",
 		    s->side == 'A' ? "A" : "B", "intervals", 1, "rows",
@@ -805,7 +850,7 @@ router_refuse_interval(struct router *r, struct rt_side *s,
 
 /* Store an interval's rows, all or none; acknowledge once committed. */
 static void
-router_interval_msg(struct router *r, struct rt_side *s,
+router_interval_msg(struct rt_periph *p, struct rt_side *s,
     const struct msg_interval *iv)
 {
 	double	now = wall_now();
@@ -816,28 +861,28 @@ router_interval_msg(struct router *r, struct rt_side *s,
 	 * given a new epoch while it held the PIM); another side's older
 	 * epoch is a PIM that no longer holds the peripheral.
 	 */
-	if ((iv->epoch < r->epoch && (r->active < 0 ||
-	    &r->sides[r->active] != s)) || iv->epoch > r->max_epoch ||
+	if ((iv->epoch < p->epoch && (p->active < 0 ||
+	    &p->sides[p->active] != s)) || iv->epoch > p->max_epoch ||
 	    iv->side != (uint8_t)s->side ||
-	    iv->peripheral != (uint32_t)r->node->cfg->peripheral_id) {
-		router_refuse_interval(r, s, iv);
+	    iv->peripheral != p->id) {
+		router_refuse_interval(p, s, iv);
 		return;
 	}
-	rc = db_begin(r->db);
+	rc = db_begin(p->db);
 	for (i = 0; i < iv->count && rc != -1; i++) {
 		uint32_t agent, f[IVL_NFIELDS];
 
 		msg_interval_row_get(iv->rows + (size_t)i * MSG_IVL_ROW_LEN,
 		    &agent, f);
-		if ((rc = db_interval(r->db, iv, agent, f, now)) > 0)
+		if ((rc = db_interval(p->db, iv, agent, f, now)) > 0)
 			stored++;
 	}
-	if (db_commit(r->db) == -1) {
-		router_not_stored(r, s, iv->seq, "interval");
+	if (db_commit(p->db) == -1) {
+		router_not_stored(p, s, iv->seq, "interval");
 		return;
 	}
-	r->rows_stored += (uint64_t)stored;
-	r->rows_duplicate += (uint64_t)(iv->count - stored);
+	p->rows_stored += (uint64_t)stored;
+	p->rows_duplicate += (uint64_t)(iv->count - stored);
 	evt_emit(RULE_NONE, "interval_stored", json_pack("{s:i, s:i, s:i, "
 	    "s:i, s:b, s:s}", "seq", (int)iv->seq, "start", (int)iv->start,
 	    "rows", stored, "duplicates", iv->count - stored, "incomplete",
@@ -848,11 +893,31 @@ router_interval_msg(struct router *r, struct rt_side *s,
 	router_ack(s->link, iv->seq, ACK_STORED, "");
 }
 
+/*
+ * The peripheral a message names.  Unknown: NULL, and with err, why (the
+ * message is bad).
+ */
+static struct rt_periph *
+router_periph(struct router *r, uint32_t id, const struct wire_msg *m,
+    char *err, size_t errlen)
+{
+	int	i;
+
+	for (i = 0; i < r->nperiphs; i++)
+		if (r->periphs[i].id == id)
+			return &r->periphs[i];
+	if (err != NULL)
+		snprintf(err, errlen, "%s: no peripheral %u in this lab",
+		    wire_type_name(m->type), id);
+	return NULL;
+}
+
 static void
 router_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 {
 	struct router		*r = n->role_data;
-	struct rt_side		*s = router_side(r, l);
+	struct rt_periph	*p;
+	struct rt_side		*s;
 	struct msg_pg_status	 st;
 	struct msg_agents	 ag;
 	struct msg_interval	 iv;
@@ -860,42 +925,52 @@ router_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 	struct msg_periph_offline o;
 	char			 err[160];
 
-	if (s == NULL)
+	if (router_side(&r->periphs[0], l) == NULL)
 		return;
 	switch (m->type) {
 	case MSG_PG_STATUS:
-		if (msg_pg_status_decode(m, &st, err, sizeof(err)) == -1)
+		if (msg_pg_status_decode(m, &st, err, sizeof(err)) == -1 ||
+		    (p = router_periph(r, st.peripheral, m, err,
+		    sizeof(err))) == NULL)
 			goto bad;
-		router_status_msg(r, s, &st);
+		router_status_msg(p, router_side(p, l), &st);
 		return;
 	case MSG_AGENT_STATES:
-		if (msg_agents_decode(m, &ag, err, sizeof(err)) == -1)
+		if (msg_agents_decode(m, &ag, err, sizeof(err)) == -1 ||
+		    (p = router_periph(r, ag.peripheral, m, err,
+		    sizeof(err))) == NULL)
 			goto bad;
-		router_agents_msg(r, s, &ag);
+		router_agents_msg(p, router_side(p, l), &ag);
 		return;
 	case MSG_INTERVAL:
 		if (msg_interval_decode(m, &iv, err, sizeof(err)) == -1)
 			goto bad;
-		router_interval_msg(r, s, &iv);
+		/* Another peripheral's interval is refused, its loss kept. */
+		if ((p = router_periph(r, iv.peripheral, m, NULL, 0)) == NULL)
+			p = &r->periphs[0];
+		router_interval_msg(p, router_side(p, l), &iv);
 		return;
 	case MSG_DISCARD:
 		if (msg_discard_decode(m, &d, err, sizeof(err)) == -1)
 			goto bad;
+		p = router_periph(r, d.peripheral, m, NULL, 0);
+		s = router_side(&r->periphs[0], l);
 		if (d.side != (uint8_t)s->side || d.rule != RULE_R1 ||
-		    d.peripheral != (uint32_t)n->cfg->peripheral_id) {
+		    p == NULL) {
 			snprintf(err, sizeof(err), "DISCARD: side 0x%02x, rule "
 			    "%u, peripheral %u on the link of side %c", d.side,
 			    d.rule, d.peripheral, s->side);
 			goto bad;
 		}
-		db_begin(r->db);
-		db_discard(r->db, d.peripheral, d.interval_start, d.intervals,
+		db_begin(p->db);
+		db_discard(p->db, d.peripheral, d.interval_start, d.intervals,
 		    d.rows, rule_tag(RULE_R1), (char)d.side, d.text);
-		if (db_commit(r->db) == -1) {
-			router_not_stored(r, s, d.seq, "loss record");
+		if (db_commit(p->db) == -1) {
+			router_not_stored(p, router_side(p, l), d.seq,
+			    "loss record");
 			return;
 		}
-		r->discards++;
+		p->discards++;
 		evt_emit((int)d.rule, "data_discarded", json_pack("{s:i, s:s,"
 		    " s:i, s:i, s:s}", "peripheral", (int)d.peripheral, "side",
 		    d.side == 'A' ? "A" : "B", "intervals", (int)d.intervals,
@@ -906,15 +981,18 @@ router_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 		router_ack(l, d.seq, ACK_STORED, "");
 		return;
 	case MSG_PERIPH_OFFLINE:
-		if (msg_offline_decode(m, &o, err, sizeof(err)) == -1)
+		if (msg_offline_decode(m, &o, err, sizeof(err)) == -1 ||
+		    (p = router_periph(r, o.peripheral, m, err,
+		    sizeof(err))) == NULL)
 			goto bad;
 		if (o.rule != RULE_R2 && o.rule != RULE_R6) {
 			snprintf(err, sizeof(err), "PERIPH_OFFLINE: rule %u is "
 			    "neither R2 nor R6", o.rule);
 			goto bad;
 		}
-		if (router_current(r, s, o.epoch, "peripheral offline"))
-			router_offline(r, (int)o.rule, o.reason_code, o.text);
+		if (router_current(p, router_side(p, l), o.epoch,
+		    "peripheral offline"))
+			router_offline(p, (int)o.rule, o.reason_code, o.text);
 		return;
 	default:
 		log_debug("link %s: %s ignored", l->name,
@@ -925,41 +1003,48 @@ bad:
 	link_bad_msg(l, m, err);
 }
 
+/* A side's router link: what it had said of each peripheral is void. */
 static void
 router_link_up(struct node *n, struct link *l)
 {
-	struct rt_side	*s = router_side(n->role_data, l);
+	struct router	*r = n->role_data;
+	struct rt_side	*s;
+	int		 i;
 
-	if (s != NULL) {
-		s->reported = 0;
-		s->granted = 0;
-	}
+	for (i = 0; i < r->nperiphs; i++)
+		if ((s = router_side(&r->periphs[i], l)) != NULL) {
+			s->reported = 0;
+			s->granted = 0;
+		}
 }
 
 static void
 router_link_down(struct node *n, struct link *l, const char *why)
 {
 	struct router	*r = n->role_data;
-	struct rt_side	*s = router_side(r, l);
+	struct rt_side	*s;
+	int		 i;
 
 	(void)why;
-	if (s == NULL)
-		return;
-	s->reported = 0;
-	s->granted = 0;
+	for (i = 0; i < r->nperiphs; i++)
+		if ((s = router_side(&r->periphs[i], l)) != NULL) {
+			s->reported = 0;
+			s->granted = 0;
+		}
 	/*
 	 * Decide once the loop has read what else is pending: when both
 	 * sides die at once, the other side's end is read first, and the
 	 * PIM is not granted to a side that is already gone.
 	 */
-	event_active(r->ev_decide, 0, 0);
+	if (router_side(&r->periphs[0], l) != NULL)
+		event_active(r->ev_decide, 0, 0);
 }
 
 static void
 router_session_cb(void *arg, uint32_t agent, double login)
 {
-	struct router	*r = arg;
-	struct rt_agent	*a = router_agent(r, agent);
+	struct rt_periph	*p = arg;
+	struct rt_agent		*a = router_agent(p, agent);
 
 	if (a == NULL)
 		return;
@@ -967,62 +1052,91 @@ router_session_cb(void *arg, uint32_t agent, double login)
 	a->state = AS_UNKNOWN;
 }
 
+/* One peripheral of the lab: its state kept in the database, its agents. */
+static void
+router_periph_init(struct router *r, struct rt_periph *p,
+    const struct cfg_periph *cp, int first)
+{
+	struct node	*n = r->node;
+	struct timeval	 tv;
+	char		 key[64];
+	int		 i;
+
+	p->rt = r;
+	p->node = n;
+	p->db = r->db;
+	p->id = (uint32_t)cp->id;
+	snprintf(p->name, sizeof(p->name), "%s", cp->name);
+	if (!first)
+		snprintf(p->key_suffix, sizeof(p->key_suffix), ".%u", p->id);
+	p->active = -1;
+	p->last_loss = GRANT_FIRST;
+	snprintf(p->last_loss_text, sizeof(p->last_loss_text),
+	    "first side to reach the ACD");
+	p->max_epoch = (uint32_t)db_get_meta(p->db, router_key(p,
+	    "max_epoch", key, sizeof(key)), 0);
+	p->holder = (char)db_get_meta(p->db, router_key(p, "holder_side",
+	    key, sizeof(key)), 0);
+	p->holder_epoch = (uint32_t)db_get_meta(p->db, router_key(p,
+	    "holder_epoch", key, sizeof(key)), 0);
+	p->holder_since = (double)db_get_meta(p->db, router_key(p,
+	    "holder_since_ms", key, sizeof(key)), 0) / 1000;
+	if (p->holder != 'A' && p->holder != 'B')
+		p->holder = 0;
+	p->nagents = cp->nagents;
+	p->agents = xcalloc((size_t)p->nagents, sizeof(*p->agents));
+	for (i = 0; i < p->nagents; i++) {
+		p->agents[i].id = (uint32_t)cp->agents[i].id;
+		p->agents[i].state = AS_LOGOUT;
+	}
+	qsort(p->agents, (size_t)p->nagents, sizeof(*p->agents), cmp_u32_key);
+	/* Sessions left open by the last run: still open until judged. */
+	db_open_sessions(p->db, p->id, router_session_cb, p);
+	if (p->holder != 0)
+		log_info("side %c held PIM %u (epoch %u) when the router last "
+		    "ran; %d login sessions open", p->holder, p->id,
+		    p->holder_epoch, router_logged_in(p));
+	for (i = 0; i < 2; i++) {
+		p->sides[i].side = i == 0 ? 'A' : 'B';
+		p->sides[i].link = r->links[i];
+	}
+	p->ev_settle = evtimer_new(n->base, router_settle_cb, p);
+	p->ev_grace = evtimer_new(n->base, router_grace_cb, p);
+	p->started_ms = mono_ms();
+	ms_to_tv((int)router_hold_ms(n), &tv);
+	evtimer_add(p->ev_settle, &tv);
+}
+
 static int
 router_init(struct node *n, char *err, size_t errlen)
 {
 	struct router	*r = xcalloc(1, sizeof(*r));
 	struct timeval	 tv;
-	int		 i, j;
+	int		 i;
 
 	r->node = n;
 	n->role_data = r;
-	r->active = -1;
-	r->last_loss = GRANT_FIRST;
-	snprintf(r->last_loss_text, sizeof(r->last_loss_text),
-	    "first side to reach the ACD");
 	if ((r->db = db_open(n->base, n->cfg->history_db, err,
 	    errlen)) == NULL)
 		return -1;
-	r->max_epoch = (uint32_t)db_get_meta(r->db, "max_epoch", 0);
-	r->holder = (char)db_get_meta(r->db, "holder_side", 0);
-	r->holder_epoch = (uint32_t)db_get_meta(r->db, "holder_epoch", 0);
-	r->holder_since = (double)db_get_meta(r->db, "holder_since_ms", 0) /
-	    1000;
-	if (r->holder != 'A' && r->holder != 'B')
-		r->holder = 0;
-	r->nagents = n->cfg->nagents;
-	r->agents = xcalloc((size_t)r->nagents, sizeof(*r->agents));
-	for (i = 0; i < r->nagents; i++) {
-		r->agents[i].id = (uint32_t)n->cfg->agents[i].id;
-		r->agents[i].state = AS_LOGOUT;
+	/* The lab has one pg node of each side: every peripheral's sides. */
+	for (i = 0; i < 2; i++) {
+		const struct cfg_node *pg = cfg_node_role(n->cfg, ROLE_PG,
+		    i == 0 ? 'A' : 'B');
+
+		r->links[i] = node_new_link(n, pg->name, pg, LINK_KIND_ROUTER,
+		    0);
 	}
-	qsort(r->agents, (size_t)r->nagents, sizeof(*r->agents), cmp_u32_key);
-	/* Sessions left open by the last run: still open until judged. */
-	db_open_sessions(r->db, (uint32_t)n->cfg->peripheral_id,
-	    router_session_cb, r);
-	if (r->holder != 0)
-		log_info("side %c held PIM %d (epoch %u) when the router last "
-		    "ran; %d login sessions open", r->holder,
-		    n->cfg->peripheral_id, r->holder_epoch,
-		    router_logged_in(r));
-	j = 0;
-	for (i = 0; i < n->cfg->nnodes; i++)
-		if (n->cfg->nodes[i].role == ROLE_PG && j < 2) {
-			r->sides[j].side = n->cfg->nodes[i].side;
-			r->sides[j++].link = node_new_link(n,
-			    n->cfg->nodes[i].name, &n->cfg->nodes[i],
-			    LINK_KIND_ROUTER, 0);
-		}
-	r->ev_settle = evtimer_new(n->base, router_settle_cb, r);
-	r->ev_grace = evtimer_new(n->base, router_grace_cb, r);
+	r->nperiphs = n->cfg->nperiphs;
+	r->periphs = xcalloc((size_t)r->nperiphs, sizeof(*r->periphs));
+	for (i = 0; i < r->nperiphs; i++)
+		router_periph_init(r, &r->periphs[i], &n->cfg->periphs[i],
+		    i == 0);
 	r->ev_decide = event_new(n->base, -1, 0, router_decide_cb, r);
 	r->ev_tick = event_new(n->base, -1, EV_PERSIST, router_tick_cb, r);
 	ms_to_tv(ROUTER_TICK_MS, &tv);
 	event_add(r->ev_tick, &tv);
-	r->started_ms = r->last_tick_ms = mono_ms();
-	ms_to_tv(n->cfg->hb_router.interval_ms * n->cfg->hb_router.misses,
-	    &tv);
-	evtimer_add(r->ev_settle, &tv);
+	r->last_tick_ms = mono_ms();
 	return node_listen(n, "router", n->self->port, err, errlen);
 }
 
@@ -1031,29 +1145,35 @@ static void
 router_fini(struct node *n)
 {
 	struct router	*r = n->role_data;
+	int		 i;
 
+	for (i = 0; i < r->nperiphs; i++) {
+		struct rt_periph *p = &r->periphs[i];
+
+		if (p->ev_settle != NULL)
+			event_free(p->ev_settle);
+		if (p->ev_grace != NULL)
+			event_free(p->ev_grace);
+		free(p->agents);
+	}
+	free(r->periphs);
 	db_close(r->db);
-	if (r->ev_settle != NULL)
-		event_free(r->ev_settle);
-	if (r->ev_grace != NULL)
-		event_free(r->ev_grace);
 	if (r->ev_decide != NULL)
 		event_free(r->ev_decide);
 	if (r->ev_tick != NULL)
 		event_free(r->ev_tick);
-	free(r->agents);
 	free(r);
 	n->role_data = NULL;
 }
 
 static json_t *
-router_peripheral_json(struct router *r)
+router_peripheral_json(struct rt_periph *p)
 {
 	json_t	*sides = json_array();
 	int	 i;
 
 	for (i = 0; i < 2; i++) {
-		struct rt_side *s = &r->sides[i];
+		struct rt_side *s = &p->sides[i];
 
 		json_array_append_new(sides, json_pack("{s:s, s:s, s:s, s:b, "
 		    "s:b, s:b, s:s, s:b, s:i}", "side", s->side == 'A' ? "A" :
@@ -1067,50 +1187,89 @@ router_peripheral_json(struct router *r)
 	}
 	return json_pack("{s:i, s:s, s:b, s:s?, s:I, s:I, s:s?, s:I, s:s, "
 	    "s:i, s:b, s:o}",
-	    "id", r->node->cfg->peripheral_id,
-	    "name", r->node->cfg->peripheral_name,
-	    "online", r->online,
-	    "active_side", r->active >= 0 ?
-	    (r->sides[r->active].side == 'A' ? "A" : "B") : NULL,
-	    "epoch", (json_int_t)r->epoch,
-	    "max_epoch", (json_int_t)r->max_epoch,
-	    "holder", r->holder == 0 ? NULL : r->holder == 'A' ? "A" : "B",
-	    "holder_epoch", (json_int_t)r->holder_epoch,
-	    "offline_reason", r->online ? "" : r->offline_reason,
-	    "agents_logged_in", router_logged_in(r),
-	    "settled", r->settled,
+	    "id", (int)p->id,
+	    "name", p->name,
+	    "online", p->online,
+	    "active_side", p->active >= 0 ?
+	    (p->sides[p->active].side == 'A' ? "A" : "B") : NULL,
+	    "epoch", (json_int_t)p->epoch,
+	    "max_epoch", (json_int_t)p->max_epoch,
+	    "holder", p->holder == 0 ? NULL : p->holder == 'A' ? "A" : "B",
+	    "holder_epoch", (json_int_t)p->holder_epoch,
+	    "offline_reason", p->online ? "" : p->offline_reason,
+	    "agents_logged_in", router_logged_in(p),
+	    "settled", p->settled,
 	    "sides", sides);
 }
 
 static json_t *
-router_agent_json(const struct rt_agent *a)
+router_agent_json(const struct rt_periph *p, const struct rt_agent *a)
 {
-	return json_pack("{s:i, s:s, s:b, s:f, s:s, s:i}", "id", (int)a->id,
-	    "state", agent_state_name(a->state), "logged_in", a->login > 0,
-	    "seconds_in_state", a->since > 0 ? wall_now() - a->since : 0.0,
-	    "before_call", agent_state_name(a->before_call),
-	    "reason", (int)a->reason);
+	return json_pack("{s:i, s:s, s:b, s:f, s:s, s:i, s:i}", "id",
+	    (int)a->id, "state", agent_state_name(a->state), "logged_in",
+	    a->login > 0, "seconds_in_state", a->since > 0 ? wall_now() -
+	    a->since : 0.0, "before_call", agent_state_name(a->before_call),
+	    "reason", (int)a->reason, "peripheral", (int)p->id);
 }
 
+/* The counters of every peripheral, summed, and the router's own. */
+static json_t *
+router_counters_json(const struct router *r)
+{
+	struct rt_periph	t;
+	int			i;
+
+	memset(&t, 0, sizeof(t));
+	for (i = 0; i < r->nperiphs; i++) {
+		const struct rt_periph *p = &r->periphs[i];
+
+		t.grants += p->grants;
+		t.stale_refused += p->stale_refused;
+		t.rows_stored += p->rows_stored;
+		t.rows_duplicate += p->rows_duplicate;
+		t.discards += p->discards;
+		t.grants_unused += p->grants_unused;
+		t.regrants += p->regrants;
+		t.records_refused += p->records_refused;
+		t.rows_refused += p->rows_refused;
+		t.records_not_stored += p->records_not_stored;
+	}
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:I, s:I}", "grants", (json_int_t)t.grants,
+	    "stale_refused", (json_int_t)t.stale_refused, "rows_stored",
+	    (json_int_t)t.rows_stored, "rows_duplicate",
+	    (json_int_t)t.rows_duplicate, "discards",
+	    (json_int_t)t.discards, "stalls", (json_int_t)r->stalls,
+	    "grants_unused", (json_int_t)t.grants_unused, "regrants",
+	    (json_int_t)t.regrants, "records_refused",
+	    (json_int_t)t.records_refused, "rows_refused",
+	    (json_int_t)t.rows_refused, "records_not_stored",
+	    (json_int_t)t.records_not_stored, "session_rows_waiting",
+	    (json_int_t)db_pending(r->db));
+}
+
+static json_t *
+router_peripherals_json(struct router *r)
+{
+	json_t	*a = json_array();
+	int	 i;
+
+	for (i = 0; i < r->nperiphs; i++)
+		json_array_append_new(a, router_peripheral_json(
+		    &r->periphs[i]));
+	return a;
+}
+
+/* The first peripheral as "peripheral", as in a lab of one; all too. */
 static void
 router_status(struct node *n, json_t *j)
 {
 	struct router	*r = n->role_data;
 
-	json_object_set_new(j, "peripheral", router_peripheral_json(r));
-	json_object_set_new(j, "counters", json_pack("{s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "grants",
-	    (json_int_t)r->grants,
-	    "stale_refused", (json_int_t)r->stale_refused, "rows_stored",
-	    (json_int_t)r->rows_stored, "rows_duplicate",
-	    (json_int_t)r->rows_duplicate, "discards",
-	    (json_int_t)r->discards, "stalls", (json_int_t)r->stalls,
-	    "grants_unused", (json_int_t)r->grants_unused, "regrants",
-	    (json_int_t)r->regrants, "records_refused",
-	    (json_int_t)r->records_refused, "rows_refused",
-	    (json_int_t)r->rows_refused, "records_not_stored",
-	    (json_int_t)r->records_not_stored, "session_rows_waiting",
-	    (json_int_t)db_pending(r->db)));
+	json_object_set_new(j, "peripheral", router_peripheral_json(
+	    &r->periphs[0]));
+	json_object_set_new(j, "peripherals", router_peripherals_json(r));
+	json_object_set_new(j, "counters", router_counters_json(r));
 	json_object_set_new(j, "history_db", json_string(n->cfg->history_db));
 }
 
@@ -1120,18 +1279,19 @@ router_command(struct node *n, int argc, const char **argv,
 {
 	struct router	*r = n->role_data;
 	long		 lim = 100;
-	int		 i;
+	int		 i, k;
 
 	if (strcmp(argv[0], "peripherals") == 0 && argc == 1) {
-		res->data = json_array();
-		json_array_append_new(res->data, router_peripheral_json(r));
+		res->data = router_peripherals_json(r);
 		return 0;
 	}
 	if (strcmp(argv[0], "agents") == 0 && argc == 1) {
 		res->data = json_array();
-		for (i = 0; i < r->nagents; i++)
-			json_array_append_new(res->data,
-			    router_agent_json(&r->agents[i]));
+		for (k = 0; k < r->nperiphs; k++)
+			for (i = 0; i < r->periphs[k].nagents; i++)
+				json_array_append_new(res->data,
+				    router_agent_json(&r->periphs[k],
+				    &r->periphs[k].agents[i]));
 		return 0;
 	}
 	if (strcmp(argv[0], "intervals") == 0 && argc <= 2) {
@@ -1148,19 +1308,27 @@ router_command(struct node *n, int argc, const char **argv,
 	return -1;
 }
 
+/* One peripheral as in a lab of one; several: how many are online. */
 static void
 router_summary(struct node *n, char *buf, size_t len)
 {
-	struct router	*r = n->role_data;
+	struct router		*r = n->role_data;
+	struct rt_periph	*p = r != NULL ? &r->periphs[0] : NULL;
+	int			 i, on = 0;
 
-	if (r == NULL || r->active < 0)
+	if (r != NULL && r->nperiphs > 1) {
+		for (i = 0; i < r->nperiphs; i++)
+			on += r->periphs[i].online;
+		snprintf(buf, len, "router: %d peripherals, %d online",
+		    r->nperiphs, on);
+	} else if (p == NULL || p->active < 0)
 		snprintf(buf, len, "router: peripheral %d %s, no active side",
-		    n->cfg->peripheral_id, r && r->online ? "online" :
+		    n->cfg->peripheral_id, p && p->online ? "online" :
 		    "offline");
 	else
 		snprintf(buf, len, "router: peripheral %d %s, side %c active "
-		    "(epoch %u)", n->cfg->peripheral_id, r->online ? "online" :
-		    "offline", r->sides[r->active].side, r->epoch);
+		    "(epoch %u)", n->cfg->peripheral_id, p->online ? "online" :
+		    "offline", p->sides[p->active].side, p->epoch);
 }
 
 const struct role_ops router_ops = {
