@@ -25,28 +25,51 @@ get16(const uint8_t *p)
 }
 
 /* The optional TEXT field after a fixed part. */
+/*
+ * The floating fields: the text, and where the message may carry it
+ * (periph not NULL), the peripheral (0 when absent).
+ */
 static int
-msg_text(struct wire_reader *r, const struct wire_msg *m, char *text,
-    size_t textlen, char *err, size_t errlen)
+msg_floats(struct wire_reader *r, const struct wire_msg *m, char *text,
+    size_t textlen, uint32_t *periph, char *err, size_t errlen)
 {
 	const uint8_t	*data;
 	uint16_t	 tag, len;
 	int		 rc;
 
 	text[0] = '\0';
-	while ((rc = wire_next_flt(r, &tag, &data, &len)) == 1)
+	if (periph != NULL)
+		*periph = 0;
+	while ((rc = wire_next_flt(r, &tag, &data, &len)) == 1) {
 		if (tag == TAG_TEXT &&
 		    wire_flt_string(data, len, text, textlen) == -1) {
 			snprintf(err, errlen, "%s: text is not a valid string",
 			    wire_type_name(m->type));
 			return -1;
 		}
+		if (tag != TAG_PERIPHERAL || periph == NULL)
+			continue;
+		if (len != 4) {
+			snprintf(err, errlen, "%s: peripheral field of %u "
+			    "bytes", wire_type_name(m->type), len);
+			return -1;
+		}
+		*periph = (uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 |
+		    (uint32_t)data[2] << 8 | data[3];
+	}
 	if (rc == -1) {
 		snprintf(err, errlen, "%s: floating field runs past the end",
 		    wire_type_name(m->type));
 		return -1;
 	}
 	return 0;
+}
+
+static int
+msg_text(struct wire_reader *r, const struct wire_msg *m, char *text,
+    size_t textlen, char *err, size_t errlen)
+{
+	return msg_floats(r, m, text, textlen, NULL, err, errlen);
 }
 
 static int
@@ -334,6 +357,8 @@ msg_epoch_encode(struct wire_writer *w, uint32_t type,
 	wire_u32(w, e->a);
 	wire_u32(w, e->b);
 	wire_u8(w, e->flags);
+	if (e->peripheral != 0)
+		wire_flt_u32(w, TAG_PERIPHERAL, e->peripheral);
 	if (e->text[0] != '\0')
 		wire_flt_str(w, TAG_TEXT, e->text);
 }
@@ -348,7 +373,8 @@ msg_epoch_decode(const struct wire_msg *m, struct msg_epoch *e, char *err,
 	if (wire_get_u32(&r, &e->a) == -1 || wire_get_u32(&r, &e->b) == -1 ||
 	    wire_get_u8(&r, &e->flags) == -1)
 		return msg_short(m, err, errlen);
-	return msg_text(&r, m, e->text, sizeof(e->text), err, errlen);
+	return msg_floats(&r, m, e->text, sizeof(e->text), &e->peripheral,
+	    err, errlen);
 }
 
 void

@@ -27,9 +27,13 @@
 #include "wire.h"
 
 
-struct pg {
+/* The side's PIM for one peripheral: its ACD link, state, reporting. */
+struct pg_periph {
+	struct pg	*pg;
 	struct node	*node;
-	struct link	*router, *acd, *peer;
+	uint32_t	 id;
+	int		 nagents;
+	struct link	*acd;
 	struct pim	*pim;
 	struct pim_fsm	 fsm;		/* the PIM's state machine */
 	int		 lose_rule;	/* of a LOSE: rule and reason code */
@@ -39,80 +43,90 @@ struct pg {
 	char		 grant_text[128];
 	int		 relogin;	/* next snapshot: R8 instead of R4 */
 	int		 continuing;	/* next PIM_ACCEPT keeps the interval */
-	int		 resigning;
 	int		 snapshot_done;
 	uint64_t	 activating_ms;
 	double		 active_since;
-	uint8_t		 peer_state;
+	uint8_t		 peer_state;	/* the other side's PIM of it */
 	uint32_t	 peer_epoch;
 	uint64_t	 activations;
 	struct msg_agent *snap;		/* the snapshot being received */
 	int		 nsnap;
 };
 
-static void	pg_send_status(struct pg *);
-static void	pg_send_peer_state(struct pg *);
-static void	pg_activate(struct pg *);
+/* The side: its links to the router and the other side, its PIMs. */
+struct pg {
+	struct node	*node;
+	struct link	*router, *peer;
+	int		 resigning;
+	struct pg_periph *periphs;
+	int		 nperiphs;
+};
+
+static void	pg_send_status(struct pg_periph *);
+static void	pg_send_peer_state(struct pg_periph *);
+static void	pg_activate(struct pg_periph *);
 
 /* Entry actions of a PIM state (pimfsm.c calls it after each event). */
 static void
 pg_pim_entered(void *arg, int prev, int next, const char *why)
 {
-	struct pg	*pg = arg;
+	struct pg_periph	*pp = arg;
 
 	(void)why;
 	if (next != prev) {
 		if (next == PIM_STATE_IDLE) {
-			pim_deactivate(pg->pim);
-			pg->epoch = 0;
-			pg->snapshot_done = 0;
-			pg->continuing = 0;
+			pim_deactivate(pp->pim);
+			pp->epoch = 0;
+			pp->snapshot_done = 0;
+			pp->continuing = 0;
 		} else if (next == PIM_STATE_RECOVERING)
-			pim_suspend(pg->pim);
+			pim_suspend(pp->pim);
 		else if (prev == PIM_STATE_RECOVERING &&
 		    next == PIM_STATE_ACTIVATING)
-			pg->continuing = 1;	/* the same PIM, same epoch */
-		pg_send_status(pg);
-		pg_send_peer_state(pg);
-		node_update_summary(pg->node);
+			pp->continuing = 1;	/* the same PIM, same epoch */
+		pg_send_status(pp);
+		pg_send_peer_state(pp);
+		node_update_summary(pp->node);
 	}
 	if (next == PIM_STATE_ACTIVATING)
-		pg_activate(pg);
+		pg_activate(pp);
 }
 
-/* What this side holds, for the other side (PEER_STATE). */
+/* What this side holds of a peripheral, for the other side (PEER_STATE). */
 static void
-pg_send_peer_state(struct pg *pg)
+pg_send_peer_state(struct pg_periph *pp)
 {
 	struct wire_writer	w;
 	struct msg_epoch	e;
 
-	if (pg->peer == NULL || !link_is_up(pg->peer))
+	if (pp->pg->peer == NULL || !link_is_up(pp->pg->peer))
 		return;
 	memset(&e, 0, sizeof(e));
-	e.a = pg->fsm.state != PIM_STATE_IDLE ? pg->epoch : 0;
-	e.b = (uint32_t)pg->fsm.state;
+	e.a = pp->fsm.state != PIM_STATE_IDLE ? pp->epoch : 0;
+	e.b = (uint32_t)pp->fsm.state;
+	e.peripheral = pp->id;
 	msg_epoch_encode(&w, MSG_PEER_STATE, &e);
-	link_send(pg->peer, &w);
+	link_send(pp->pg->peer, &w);
 }
 
 static void
-pg_send_status(struct pg *pg)
+pg_send_status(struct pg_periph *pp)
 {
-	struct wire_writer	w;
-	struct msg_pg_status	st;
+	struct pg		*pg = pp->pg;
+	struct wire_writer	 w;
+	struct msg_pg_status	 st;
 
 	if (!link_is_up(pg->router))
 		return;
 	memset(&st, 0, sizeof(st));
-	st.peripheral = (uint32_t)pg->node->cfg->peripheral_id;
-	st.side = (uint8_t)pg->node->self->side;
-	st.acd_up = link_is_up(pg->acd) && !pg->resigning;
-	st.pim_active = (uint8_t)pg->fsm.state;
+	st.peripheral = pp->id;
+	st.side = (uint8_t)pp->node->self->side;
+	st.acd_up = link_is_up(pp->acd) && !pg->resigning;
+	st.pim_active = (uint8_t)pp->fsm.state;
 	st.resigning = (uint8_t)pg->resigning;
-	st.epoch = pg->fsm.state != PIM_STATE_IDLE ? pg->epoch : 0;
-	st.peer_epoch = link_is_up(pg->peer) && pg->peer_state != PIM_STATE_IDLE ?
-	    pg->peer_epoch : 0;
+	st.epoch = pp->fsm.state != PIM_STATE_IDLE ? pp->epoch : 0;
+	st.peer_epoch = link_is_up(pg->peer) &&
+	    pp->peer_state != PIM_STATE_IDLE ? pp->peer_epoch : 0;
 	st.peer_up = (uint8_t)link_is_up(pg->peer);
 	msg_pg_status_encode(&w, &st);
 	link_send(pg->router, &w);
@@ -120,44 +134,59 @@ pg_send_status(struct pg *pg)
 
 /* Tell the router the peripheral is offline, with the rule and code. */
 static void
-pg_send_offline(struct pg *pg, int rule, int32_t code, const char *why)
+pg_send_offline(struct pg_periph *pp, int rule, int32_t code,
+    const char *why)
 {
 	struct wire_writer		w;
 	struct msg_periph_offline	o;
 
 	memset(&o, 0, sizeof(o));
-	o.peripheral = (uint32_t)pg->node->cfg->peripheral_id;
-	o.epoch = pg->epoch;
+	o.peripheral = pp->id;
+	o.epoch = pp->epoch;
 	o.rule = (uint32_t)rule;
 	o.reason_code = code;
 	snprintf(o.text, sizeof(o.text), "%s", why);
 	msg_offline_encode(&w, &o);
-	link_send(pg->router, &w);
+	link_send(pp->pg->router, &w);
 }
 
 static void
-pg_activate(struct pg *pg)
+pg_activate(struct pg_periph *pp)
 {
 	struct wire_writer	w;
 	struct msg_epoch	e;
 
 	memset(&e, 0, sizeof(e));
-	e.a = pg->epoch;
-	e.b = (uint32_t)pg->node->cfg->peripheral_id;
+	e.a = pp->epoch;
+	e.b = pp->id;
 	msg_epoch_encode(&w, MSG_PIM_ACTIVATE, &e);
-	link_send(pg->acd, &w);
-	pg->activating_ms = mono_ms();
-	pg->nsnap = 0;
+	link_send(pp->acd, &w);
+	pp->activating_ms = mono_ms();
+	pp->nsnap = 0;
+}
+
+/* The PIM of that peripheral, or NULL. */
+static struct pg_periph *
+pg_periph(struct pg *pg, uint32_t id)
+{
+	int	i;
+
+	for (i = 0; i < pg->nperiphs; i++)
+		if (pg->periphs[i].id == id)
+			return &pg->periphs[i];
+	return NULL;
 }
 
 static void
 pg_grant(struct pg *pg, const struct msg_grant *g)
 {
-	if (g->peripheral != (uint32_t)pg->node->cfg->peripheral_id)
+	struct pg_periph	*pp;
+
+	if ((pp = pg_periph(pg, g->peripheral)) == NULL)
 		return;
-	if (!link_is_up(pg->acd)) {
+	if (!link_is_up(pp->acd)) {
 		log_warnx("grant of epoch %u refused: no ACD link", g->epoch);
-		pg_send_status(pg);
+		pg_send_status(pp);
 		return;
 	}
 	/*
@@ -165,19 +194,19 @@ pg_grant(struct pg *pg, const struct msg_grant *g)
 	 * (it had given the PIM to a side that never took it up).  The PIM
 	 * goes on counting; only the epoch the ACD obeys changes.
 	 */
-	pg->continuing = pg->continuing || PIM_STATE_HOLDS(pg->fsm.state);
-	if (pg->fsm.state != PIM_STATE_IDLE)
+	pp->continuing = pp->continuing || PIM_STATE_HOLDS(pp->fsm.state);
+	if (pp->fsm.state != PIM_STATE_IDLE)
 		log_info("PIM %u: granted epoch %u while %s with epoch %u",
-		    g->peripheral, g->epoch, pim_state_names[pg->fsm.state],
-		    pg->epoch);
-	pg->epoch = g->epoch;
-	pg->grant_reason = (int)g->reason;
-	snprintf(pg->grant_text, sizeof(pg->grant_text), "%s", g->text);
+		    g->peripheral, g->epoch, pim_state_names[pp->fsm.state],
+		    pp->epoch);
+	pp->epoch = g->epoch;
+	pp->grant_reason = (int)g->reason;
+	snprintf(pp->grant_text, sizeof(pp->grant_text), "%s", g->text);
 	/* After a PG side failover the agents log back in: R8. */
-	pg->relogin = g->reason == GRANT_PEER_LOST ||
+	pp->relogin = g->reason == GRANT_PEER_LOST ||
 	    g->reason == GRANT_PEER_RESIGNED;
-	pg->activations++;
-	pim_fsm_event(&pg->fsm, PEV_GRANT, "granted by the router");
+	pp->activations++;
+	pim_fsm_event(&pp->fsm, PEV_GRANT, "granted by the router");
 }
 
 /*
@@ -187,43 +216,43 @@ pg_grant(struct pg *pg, const struct msg_grant *g)
 static void
 pg_pim_act(void *arg, enum pim_action act, const char *why)
 {
-	struct pg	*pg = arg;
-	int		 periph = pg->node->cfg->peripheral_id;
+	struct pg_periph	*pp = arg;
+	int			 periph = (int)pp->id;
 
 	switch (act) {
 	case PACT_ACTIVATE:
-		evt_emit(pg->grant_reason == GRANT_FIRST ? RULE_NONE : 5,
+		evt_emit(pp->grant_reason == GRANT_FIRST ? RULE_NONE : 5,
 		    "pim_activating", json_pack("{s:i, s:i, s:s}",
-		    "peripheral", periph, "epoch", (int)pg->epoch, "reason",
-		    pg->grant_text), "activating PIM %d (epoch %u): %s",
-		    periph, pg->epoch, pg->grant_text);
+		    "peripheral", periph, "epoch", (int)pp->epoch, "reason",
+		    pp->grant_text), "activating PIM %d (epoch %u): %s",
+		    periph, pp->epoch, pp->grant_text);
 		break;
 	case PACT_SERVE:
-		pim_activate(pg->pim, pg->epoch, pg->continuing);
-		pg->continuing = 0;
-		pg->active_since = wall_now();
+		pim_activate(pp->pim, pp->epoch, pp->continuing);
+		pp->continuing = 0;
+		pp->active_since = wall_now();
 		evt_emit(RULE_R5, "pim_active", json_pack("{s:i, s:i, s:f}",
-		    "peripheral", periph, "epoch", (int)pg->epoch,
-		    "activation_ms", (double)(mono_ms() - pg->activating_ms)),
+		    "peripheral", periph, "epoch", (int)pp->epoch,
+		    "activation_ms", (double)(mono_ms() - pp->activating_ms)),
 		    "PIM %d active (epoch %u), side %c serves the peripheral",
-		    periph, pg->epoch, pg->node->self->side);
+		    periph, pp->epoch, pp->node->self->side);
 		break;
 	case PACT_LOSE:
 		/* R1 here, R2/R3 at the router. */
-		if (PIM_STATE_HOLDS(pg->fsm.state) || pg->continuing)
-			pim_discard(pg->pim, why);
-		pg_send_offline(pg, pg->lose_rule, pg->lose_code, why);
+		if (PIM_STATE_HOLDS(pp->fsm.state) || pp->continuing)
+			pim_discard(pp->pim, why);
+		pg_send_offline(pp, pp->lose_rule, pp->lose_code, why);
 		break;
 	case PACT_RECOVER:
 		/* R6: agents out until the backup takes over. */
-		pg_send_offline(pg, RULE_R6, REASON_CTI_FAILURE, why);
+		pg_send_offline(pp, RULE_R6, REASON_CTI_FAILURE, why);
 		break;
 	case PACT_RECONNECT:
 		evt_emit(RULE_R6, "pim_recovering", json_pack("{s:i, s:i}",
-		    "peripheral", periph, "port", pg->acd->port), "PIM %d "
+		    "peripheral", periph, "port", pp->acd->port), "PIM %d "
 		    "reconnected to the CTI Manager at port %d; logging agents "
-		    "back in", periph, pg->acd->port);
-		pg->relogin = 1;
+		    "back in", periph, pp->acd->port);
+		pp->relogin = 1;
 		break;
 	default:
 		break;
@@ -234,21 +263,21 @@ static const struct pim_fsm_ops pg_pim_ops = { pg_pim_act, pg_pim_entered };
 
 /* The PIM lost for good, with the rule and reason code of its agents. */
 static void
-pg_pim_lost(struct pg *pg, enum pim_event ev, int rule, int32_t code,
+pg_pim_lost(struct pg_periph *pp, enum pim_event ev, int rule, int32_t code,
     const char *why)
 {
-	pg->lose_rule = rule;
-	pg->lose_code = code;
-	if (pim_fsm_event(&pg->fsm, ev, why) == PACT_IGNORE)
-		pg_send_status(pg);
+	pp->lose_rule = rule;
+	pp->lose_code = code;
+	if (pim_fsm_event(&pp->fsm, ev, why) == PACT_IGNORE)
+		pg_send_status(pp);
 }
 
 /* Forward agent records to the router as one AGENT_STATES message. */
 static void
-pg_forward(struct pg *pg, uint8_t kind, int last, const struct msg_agent *r,
-    int n)
+pg_forward(struct pg_periph *pp, uint8_t kind, int last,
+    const struct msg_agent *r, int n)
 {
-	int	batch = pg->node->cfg->snapshot_batch, i, j;
+	int	batch = pp->node->cfg->snapshot_batch, i, j;
 
 	for (i = 0; i < n || (i == 0 && last); i += batch) {
 		struct wire_writer w;
@@ -256,12 +285,11 @@ pg_forward(struct pg *pg, uint8_t kind, int last, const struct msg_agent *r,
 
 		if (cnt < 0)
 			cnt = 0;
-		msg_agents_begin(&w, MSG_AGENT_STATES,
-		    (uint32_t)pg->node->cfg->peripheral_id, pg->epoch, kind,
+		msg_agents_begin(&w, MSG_AGENT_STATES, pp->id, pp->epoch, kind,
 		    (uint8_t)(last && i + cnt >= n), (uint16_t)cnt);
 		for (j = 0; j < cnt; j++)
 			msg_agent_put(&w, &r[i + j]);
-		link_send(pg->router, &w);
+		link_send(pp->pg->router, &w);
 		if (n == 0)
 			break;
 	}
@@ -273,14 +301,14 @@ pg_forward(struct pg *pg, uint8_t kind, int last, const struct msg_agent *r,
  * (R4) the ACD's states restore the router's real-time view as they are.
  */
 static void
-pg_snapshot_done(struct pg *pg)
+pg_snapshot_done(struct pg_periph *pp)
 {
 	int	i, changed = 0, in = 0;
-	uint8_t	kind = pg->relogin ? AGENTS_RELOGIN : AGENTS_SNAPSHOT;
+	uint8_t	kind = pp->relogin ? AGENTS_RELOGIN : AGENTS_SNAPSHOT;
 
-	if (pg->relogin)
-		for (i = 0; i < pg->nsnap; i++) {
-			struct msg_agent *a = &pg->snap[i];
+	if (pp->relogin)
+		for (i = 0; i < pp->nsnap; i++) {
+			struct msg_agent *a = &pp->snap[i];
 			int		  next;
 
 			next = agent_after_pg_failover(a->state,
@@ -290,66 +318,66 @@ pg_snapshot_done(struct pg *pg)
 				struct msg_set_agent	s;
 
 				memset(&s, 0, sizeof(s));
-				s.epoch = pg->epoch;
+				s.epoch = pp->epoch;
 				s.id = a->id;
 				s.state = (uint16_t)next;
 				s.reason = REASON_CTI_FAILURE;
 				msg_set_agent_encode(&w, &s);
-				link_send(pg->acd, &w);
+				link_send(pp->acd, &w);
 				a->state = (uint16_t)next;
 				a->ms_in_state = 0;
 				changed++;
 			}
 			in += agent_logged_in(a->state);
 		}
-	pim_update(pg->pim, pg->snap, pg->nsnap);
-	pg_forward(pg, kind, 1, pg->snap, pg->nsnap);
-	pg->snapshot_done = 1;
-	if (pg->relogin)
+	pim_update(pp->pim, pp->snap, pp->nsnap);
+	pg_forward(pp, kind, 1, pp->snap, pp->nsnap);
+	pp->snapshot_done = 1;
+	if (pp->relogin)
 		evt_emit(RULE_R8, "agents_relogin", json_pack("{s:i, s:i, s:i, s:i}",
-		    "peripheral", pg->node->cfg->peripheral_id, "agents", in,
-		    "changed", changed, "snapshot", pg->nsnap), "%d agents "
+		    "peripheral", (int)pp->id, "agents", in,
+		    "changed", changed, "snapshot", pp->nsnap), "%d agents "
 		    "logged back in after the failover, in their Table 1 "
 		    "states (%d of them changed state, %d logged out stay out)",
-		    in, changed, pg->nsnap - in);
+		    in, changed, pp->nsnap - in);
 	else
 		evt_emit(RULE_R4, "agents_snapshot", json_pack("{s:i, s:i}",
-		    "peripheral", pg->node->cfg->peripheral_id, "agents",
-		    pg->nsnap), "ACD snapshot of %d agents sent to the router "
-		    "(real-time state only)", pg->nsnap);
-	pg->relogin = 0;
-	pg->nsnap = 0;
+		    "peripheral", (int)pp->id, "agents",
+		    pp->nsnap), "ACD snapshot of %d agents sent to the router "
+		    "(real-time state only)", pp->nsnap);
+	pp->relogin = 0;
+	pp->nsnap = 0;
 }
 
 static void
-pg_acd_agents(struct pg *pg, const struct msg_agents *m)
+pg_acd_agents(struct pg_periph *pp, const struct msg_agents *m)
 {
 	struct msg_agent	*recs;
 	int			 i;
 
-	if (pg->fsm.state == PIM_STATE_IDLE || m->epoch != pg->epoch)
+	if (pp->fsm.state == PIM_STATE_IDLE || m->epoch != pp->epoch)
 		return;
 	if (m->kind == AGENTS_SNAPSHOT) {
-		pg->snap = xreallocarray(pg->snap, (size_t)pg->nsnap + m->count,
-		    sizeof(*pg->snap));
+		pp->snap = xreallocarray(pp->snap, (size_t)pp->nsnap + m->count,
+		    sizeof(*pp->snap));
 		for (i = 0; i < m->count; i++)
 			msg_agent_get(m->recs + (size_t)i * MSG_AGENT_LEN,
-			    &pg->snap[pg->nsnap++]);
+			    &pp->snap[pp->nsnap++]);
 		if (m->last)
-			pg_snapshot_done(pg);
+			pg_snapshot_done(pp);
 		return;
 	}
 	recs = xcalloc(m->count ? m->count : 1, sizeof(*recs));
 	for (i = 0; i < m->count; i++)
 		msg_agent_get(m->recs + (size_t)i * MSG_AGENT_LEN, &recs[i]);
-	i = pim_changes(pg->pim, recs, m->count);
-	if (pg->snapshot_done && i > 0)
-		pg_forward(pg, AGENTS_CHANGE, 0, recs, i);
+	i = pim_changes(pp->pim, recs, m->count);
+	if (pp->snapshot_done && i > 0)
+		pg_forward(pp, AGENTS_CHANGE, 0, recs, i);
 	free(recs);
 }
 
 static void
-pg_acd_msg(struct pg *pg, struct link *l, const struct wire_msg *m)
+pg_acd_msg(struct pg_periph *pp, struct link *l, const struct wire_msg *m)
 {
 	struct msg_epoch	e;
 	struct msg_agents	a;
@@ -359,24 +387,24 @@ pg_acd_msg(struct pg *pg, struct link *l, const struct wire_msg *m)
 	case MSG_PIM_ACCEPT:
 		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
 			goto bad;
-		if (e.a == pg->epoch)
-			pim_fsm_event(&pg->fsm, PEV_ACCEPTED,
+		if (e.a == pp->epoch)
+			pim_fsm_event(&pp->fsm, PEV_ACCEPTED,
 			    "accepted by the ACD");
 		return;
 	case MSG_PIM_REJECT:
 	case MSG_PIM_FENCED:
 		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
 			goto bad;
-		if (pg->fsm.state == PIM_STATE_IDLE)
+		if (pp->fsm.state == PIM_STATE_IDLE)
 			return;
 		snprintf(why, sizeof(why), "%s by the ACD: %s",
 		    m->type == MSG_PIM_REJECT ? "refused" : "fenced", e.text);
-		pg_pim_lost(pg, PEV_REFUSED, RULE_R2, REASON_PG_RESET, why);
+		pg_pim_lost(pp, PEV_REFUSED, RULE_R2, REASON_PG_RESET, why);
 		return;
 	case MSG_ACD_AGENTS:
 		if (msg_agents_decode(m, &a, err, sizeof(err)) == -1)
 			goto bad;
-		pg_acd_agents(pg, &a);
+		pg_acd_agents(pp, &a);
 		return;
 	default:
 		log_debug("link %s: %s ignored", l->name,
@@ -387,16 +415,47 @@ bad:
 	link_bad_msg(l, m, err);
 }
 
+/* The PIM whose ACD link this is, or NULL. */
+static struct pg_periph *
+pg_periph_of_acd(struct pg *pg, const struct link *l)
+{
+	int	i;
+
+	for (i = 0; i < pg->nperiphs; i++)
+		if (pg->periphs[i].acd == l)
+			return &pg->periphs[i];
+	return NULL;
+}
+
+/*
+ * The PIM a DELIVERY_ACK or PEER_STATE names (none named: the first, as
+ * in a lab of one peripheral); NULL and why if the lab has no such one.
+ */
+static struct pg_periph *
+pg_periph_named(struct pg *pg, const struct wire_msg *m,
+    const struct msg_epoch *e, char *err, size_t errlen)
+{
+	struct pg_periph	*pp;
+
+	if (e->peripheral == 0)
+		return &pg->periphs[0];
+	if ((pp = pg_periph(pg, e->peripheral)) == NULL)
+		snprintf(err, errlen, "%s: no peripheral %u in this lab",
+		    wire_type_name(m->type), e->peripheral);
+	return pp;
+}
+
 static void
 pg_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 {
 	struct pg		*pg = n->role_data;
+	struct pg_periph	*pp;
 	struct msg_grant	 g;
 	struct msg_epoch	 e;
 	char			 err[160];
 
-	if (l == pg->acd) {
-		pg_acd_msg(pg, l, m);
+	if ((pp = pg_periph_of_acd(pg, l)) != NULL) {
+		pg_acd_msg(pp, l, m);
 		return;
 	}
 	switch (m->type) {
@@ -410,14 +469,15 @@ pg_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 	case MSG_DELIVERY_ACK:
 		if (l != pg->router)
 			break;
-		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
+		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1 ||
+		    (pp = pg_periph_named(pg, m, &e, err, sizeof(err))) == NULL)
 			goto bad;
 		if (e.flags == ACK_STORED)
-			pim_ack(pg->pim, e.a);
+			pim_ack(pp->pim, e.a);
 		else if (e.flags == ACK_REFUSED)
-			pim_refused(pg->pim, e.a, e.text);
+			pim_refused(pp->pim, e.a, e.text);
 		else if (e.flags == ACK_NOT_STORED)
-			pim_not_stored(pg->pim, e.a, e.text);
+			pim_not_stored(pp->pim, e.a, e.text);
 		else {
 			snprintf(err, sizeof(err), "DELIVERY_ACK: unknown "
 			    "flags 0x%02x", e.flags);
@@ -427,17 +487,18 @@ pg_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 	case MSG_PEER_STATE:
 		if (l != pg->peer)
 			break;
-		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
+		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1 ||
+		    (pp = pg_periph_named(pg, m, &e, err, sizeof(err))) == NULL)
 			goto bad;
 		if (e.b >= PIM_STATE_MAX) {
 			snprintf(err, sizeof(err), "PEER_STATE: bad state %u",
 			    e.b);
 			goto bad;
 		}
-		if (pg->peer_state != e.b || pg->peer_epoch != e.a) {
-			pg->peer_state = (uint8_t)e.b;
-			pg->peer_epoch = e.a;
-			pg_send_status(pg);
+		if (pp->peer_state != e.b || pp->peer_epoch != e.a) {
+			pp->peer_state = (uint8_t)e.b;
+			pp->peer_epoch = e.a;
+			pg_send_status(pp);
 		}
 		return;
 	default:
@@ -449,60 +510,122 @@ bad:
 	link_bad_msg(l, m, err);
 }
 
+/* Back from a router outage: resync, then what waited. */
+static void
+pg_router_back(struct pg_periph *pp)
+{
+	pg_send_status(pp);
+	if (pp->fsm.state == PIM_STATE_ACTIVE && pp->snapshot_done) {
+		struct msg_agent *recs;
+		int		  i, cnt = pp->nagents;
+
+		recs = xcalloc(cnt ? (size_t)cnt : 1, sizeof(*recs));
+		for (i = 0; i < cnt; i++)
+			pim_agent_state(pp->pim, i, &recs[i]);
+		pg_forward(pp, AGENTS_SNAPSHOT, 1, recs, cnt);
+		free(recs);
+	}
+	pim_flush(pp->pim, 1);
+}
+
 static void
 pg_link_up(struct node *n, struct link *l)
 {
-	struct pg	*pg = n->role_data;
+	struct pg		*pg = n->role_data;
+	struct pg_periph	*pp;
+	int			 i;
 
 	if (l == pg->router) {
-		pg_send_status(pg);
-		/* Back from a router outage: resync, then what waited. */
-		if (pg->fsm.state == PIM_STATE_ACTIVE && pg->snapshot_done) {
-			struct msg_agent *recs;
-			int		  i, cnt = n->cfg->nagents;
-
-			recs = xcalloc(cnt ? (size_t)cnt : 1, sizeof(*recs));
-			for (i = 0; i < cnt; i++)
-				pim_agent_state(pg->pim, i, &recs[i]);
-			pg_forward(pg, AGENTS_SNAPSHOT, 1, recs, cnt);
-			free(recs);
-		}
-		pim_flush(pg->pim, 1);
-	} else if (l == pg->acd) {
-		if (pim_fsm_event(&pg->fsm, PEV_LINK_BACK, "ACD link back") ==
+		for (i = 0; i < pg->nperiphs; i++)
+			pg_router_back(&pg->periphs[i]);
+	} else if ((pp = pg_periph_of_acd(pg, l)) != NULL) {
+		if (pim_fsm_event(&pp->fsm, PEV_LINK_BACK, "ACD link back") ==
 		    PACT_IGNORE)
-			pg_send_status(pg);
+			pg_send_status(pp);
 	} else if (l == pg->peer) {
-		pg_send_peer_state(pg);
-		pg_send_status(pg);
+		for (i = 0; i < pg->nperiphs; i++) {
+			pg_send_peer_state(&pg->periphs[i]);
+			pg_send_status(&pg->periphs[i]);
+		}
 	}
 }
 
 static void
 pg_link_down(struct node *n, struct link *l, const char *why)
 {
-	struct pg	*pg = n->role_data;
-	char		 text[200];
+	struct pg		*pg = n->role_data;
+	struct pg_periph	*pp;
+	char			 text[200];
+	int			 i, idle = 1;
 
-	if (l == pg->acd) {
+	if ((pp = pg_periph_of_acd(pg, l)) != NULL) {
 		if (l->bye_reason == BYE_CTI_MANAGER_STOP && l->alt_port != 0) {
 			snprintf(text, sizeof(text), "CTI Manager stopped: %s",
 			    l->bye_text);
-			pg_pim_lost(pg, PEV_ENDPOINT_STOPPED, RULE_R2,
+			pg_pim_lost(pp, PEV_ENDPOINT_STOPPED, RULE_R2,
 			    REASON_PERIPHERAL_RESTART, text);
 			return;
 		}
 		snprintf(text, sizeof(text), "link to the ACD went: %s", why);
-		pg_pim_lost(pg, PEV_LINK_LOST, RULE_R2, REASON_PERIPHERAL_RESTART,
+		pg_pim_lost(pp, PEV_LINK_LOST, RULE_R2, REASON_PERIPHERAL_RESTART,
 		    text);
 	} else if (l == pg->peer) {
+		for (i = 0; i < pg->nperiphs; i++)
+			idle = idle && pg->periphs[i].fsm.state ==
+			    PIM_STATE_IDLE;
 		evt_emit(RULE_NONE, "peer_lost", json_pack("{s:s, s:s}", "peer",
 		    l->peer_node, "reason", why), "peer side %c (%s) lost: %s%s",
 		    n->self->side == 'A' ? 'B' : 'A', l->peer_node, why,
-		    pg->fsm.state == PIM_STATE_IDLE ? "; candidate for the PIM" : "");
-		pg->peer_state = PIM_STATE_IDLE;
-		pg_send_status(pg);
+		    idle ? "; candidate for the PIM" : "");
+		for (i = 0; i < pg->nperiphs; i++) {
+			pg->periphs[i].peer_state = PIM_STATE_IDLE;
+			pg_send_status(&pg->periphs[i]);
+		}
 	}
+}
+
+/*
+ * The PIMs of the peripherals this side serves.  With one ACD its link
+ * is acd-link; with several, acd-link-NODE.
+ */
+static int
+pg_init_periphs(struct pg *pg, char *err, size_t errlen)
+{
+	struct node	*n = pg->node;
+	char		 name[PGEMU_NAME_MAX];
+	int		 i;
+
+	pg->periphs = xcalloc((size_t)n->cfg->nperiphs, sizeof(*pg->periphs));
+	for (i = 0; i < n->cfg->nperiphs; i++) {
+		const struct cfg_periph	*cp = &n->cfg->periphs[i];
+		const struct cfg_node	*acd = cfg_node(n->cfg, cp->acd);
+		struct pg_periph	*pp = &pg->periphs[pg->nperiphs];
+
+		if (cfg_periph_side(cp, n->self->name) == -1)
+			continue;
+		pg->nperiphs++;
+		pp->pg = pg;
+		pp->node = n;
+		pp->id = (uint32_t)cp->id;
+		pp->nagents = cp->nagents;
+		pp->fsm.state = PIM_STATE_IDLE;
+		pp->fsm.peripheral = pp->id;
+		pp->fsm.ops = &pg_pim_ops;
+		pp->fsm.arg = pp;
+		if (n->cfg->nperiphs == 1)
+			snprintf(name, sizeof(name), "acd-link");
+		else
+			snprintf(name, sizeof(name), "acd-link-%s", acd->name);
+		pp->acd = node_new_link(n, name, acd, LINK_KIND_ACD, 1);
+		if (acd->backup_port != 0)
+			link_set_alt_port(pp->acd, acd->backup_port);
+	}
+	for (i = 0; i < pg->nperiphs; i++)
+		if ((pg->periphs[i].pim = pim_new(n, cfg_periph(n->cfg,
+		    pg->periphs[i].id), i == 0, pg->router, err,
+		    errlen)) == NULL)
+			return -1;
+	return 0;
 }
 
 static int
@@ -510,28 +633,18 @@ pg_init(struct node *n, char *err, size_t errlen)
 {
 	struct pg		*pg = xcalloc(1, sizeof(*pg));
 	const struct cfg_node	*peer = cfg_pg_peer(n->cfg, n->self);
-	const struct cfg_node	*acd = cfg_node_role(n->cfg, ROLE_ACD, 0);
 
 	pg->node = n;
 	n->role_data = pg;
-	pg->fsm.state = PIM_STATE_IDLE;
-	pg->fsm.peripheral = (uint32_t)n->cfg->peripheral_id;
-	pg->fsm.ops = &pg_pim_ops;
-	pg->fsm.arg = pg;
 	pg->router = node_new_link(n, "router-link",
 	    cfg_node_role(n->cfg, ROLE_ROUTER, 0), LINK_KIND_ROUTER, 1);
-	pg->acd = node_new_link(n, "acd-link", acd, LINK_KIND_ACD, 1);
-	if (acd->backup_port != 0)
-		link_set_alt_port(pg->acd, acd->backup_port);
 	pg->peer = node_new_link(n, "private-link", peer, LINK_KIND_PRIVATE,
 	    n->self->side == 'A');
 	/* The port first: a side that cannot start leaves its spool alone. */
 	if (n->self->side != 'A' && node_listen(n, "private", n->self->port,
 	    err, errlen) == -1)
 		return -1;
-	if ((pg->pim = pim_new(n, pg->router, err, errlen)) == NULL)
-		return -1;
-	return 0;
+	return pg_init_periphs(pg, err, errlen);
 }
 
 /* SIGTERM: an active side resigns first, for an immediate takeover. */
@@ -542,22 +655,28 @@ pg_shutdown(struct node *n)
 	struct wire_writer	 w;
 	struct msg_epoch	 e;
 	char			 text[80];
+	int			 i;
 
 	snprintf(text, sizeof(text), "side %c stopping", n->self->side);
-	if (pg->fsm.state != PIM_STATE_IDLE) {
+	for (i = 0; i < pg->nperiphs; i++) {
+		struct pg_periph *pp = &pg->periphs[i];
+
+		if (pp->fsm.state == PIM_STATE_IDLE)
+			continue;
 		memset(&e, 0, sizeof(e));
-		e.a = pg->epoch;
+		e.a = pp->epoch;
 		msg_epoch_encode(&w, MSG_PIM_DEACTIVATE, &e);
-		link_send(pg->acd, &w);
+		link_send(pp->acd, &w);
 		evt_emit(RULE_R5, "pim_resigning", json_pack("{s:i, s:i}",
-		    "peripheral", n->cfg->peripheral_id, "epoch",
-		    (int)pg->epoch), "resigning PIM %d (epoch %u): %s",
-		    n->cfg->peripheral_id, pg->epoch, text);
-		pim_discard(pg->pim, text);
-		pg_send_offline(pg, RULE_R6, REASON_CTI_FAILURE, text);
+		    "peripheral", (int)pp->id, "epoch", (int)pp->epoch),
+		    "resigning PIM %u (epoch %u): %s", pp->id, pp->epoch,
+		    text);
+		pim_discard(pp->pim, text);
+		pg_send_offline(pp, RULE_R6, REASON_CTI_FAILURE, text);
 	}
 	pg->resigning = 1;
-	pg_send_status(pg);
+	for (i = 0; i < pg->nperiphs; i++)
+		pg_send_status(&pg->periphs[i]);
 	if (link_is_up(pg->peer)) {
 		wire_bye_encode(&w, BYE_RESIGNING, text);
 		link_send(pg->peer, &w);
@@ -568,44 +687,81 @@ pg_shutdown(struct node *n)
 	}
 }
 
+/* Also after an init that failed half way: what was not made is NULL. */
 static void
 pg_fini(struct node *n)
 {
 	struct pg	*pg = n->role_data;
+	int		 i;
 
-	pim_free(pg->pim);
-	free(pg->snap);
+	for (i = 0; i < pg->nperiphs; i++) {
+		pim_free(pg->periphs[i].pim);
+		free(pg->periphs[i].snap);
+	}
+	free(pg->periphs);
 	free(pg);
 	n->role_data = NULL;
 }
 
+static json_t *
+pg_pim_json(const struct pg_periph *pp)
+{
+	return json_pack("{s:i, s:s, s:i, s:s, s:I, s:b}", "peripheral",
+	    (int)pp->id, "state", pim_state_names[pp->fsm.state], "epoch",
+	    (int)pp->epoch, "last_grant", pp->grant_text, "activations",
+	    (json_int_t)pp->activations, "resigning", pp->pg->resigning);
+}
+
+static json_t *
+pg_peer_json(const struct pg_periph *pp)
+{
+	return json_pack("{s:s, s:i}", "state",
+	    pim_state_names[pp->peer_state], "epoch", (int)pp->peer_epoch);
+}
+
+/* The first peripheral's PIM as in a lab of one; every one in a list. */
 static void
 pg_status(struct node *n, json_t *j)
 {
 	struct pg	*pg = n->role_data;
+	json_t		*all = json_array();
+	int		 i;
 
-	json_object_set_new(j, "pim", json_pack("{s:i, s:s, s:i, s:s, s:I, "
-	    "s:b}", "peripheral", n->cfg->peripheral_id,
-	    "state", pim_state_names[pg->fsm.state], "epoch", (int)pg->epoch,
-	    "last_grant", pg->grant_text, "activations",
-	    (json_int_t)pg->activations, "resigning", pg->resigning));
-	json_object_set_new(j, "peer", json_pack("{s:s, s:i}", "state",
-	    pim_state_names[pg->peer_state], "epoch", (int)pg->peer_epoch));
-	json_object_set_new(j, "reporting", pim_json(pg->pim));
+	json_object_set_new(j, "pim", pg_pim_json(&pg->periphs[0]));
+	json_object_set_new(j, "peer", pg_peer_json(&pg->periphs[0]));
+	json_object_set_new(j, "reporting", pim_json(pg->periphs[0].pim));
+	for (i = 0; i < pg->nperiphs; i++) {
+		const struct pg_periph *pp = &pg->periphs[i];
+
+		json_array_append_new(all, json_pack("{s:i, s:s, s:o, s:o, "
+		    "s:o}", "peripheral", (int)pp->id, "acd_link",
+		    pp->acd->name, "pim", pg_pim_json(pp), "peer",
+		    pg_peer_json(pp), "reporting", pim_json(pp->pim)));
+	}
+	json_object_set_new(j, "peripherals", all);
 }
 
+/* One PIM as in a lab of one peripheral; several: how many active. */
 static void
 pg_summary(struct node *n, char *buf, size_t len)
 {
-	struct pg	*pg = n->role_data;
+	struct pg		*pg = n->role_data;
+	struct pg_periph	*pp = pg != NULL && pg->nperiphs > 0 ?
+	    &pg->periphs[0] : NULL;
+	int			 i, on = 0;
 
-	if (pg == NULL || pg->fsm.state == PIM_STATE_IDLE)
+	if (pg != NULL && pg->nperiphs > 1) {
+		for (i = 0; i < pg->nperiphs; i++)
+			on += pg->periphs[i].fsm.state != PIM_STATE_IDLE;
+		snprintf(buf, len, "PG side %c: %d PIMs, %d not idle",
+		    n->self->side, pg->nperiphs, on);
+	} else if (pp == NULL || pp->fsm.state == PIM_STATE_IDLE)
 		snprintf(buf, len, "PG side %c: PIM %d idle", n->self->side,
 		    n->cfg->peripheral_id);
 	else
-		snprintf(buf, len, "PG side %c: PIM %d %s (epoch %u)",
-		    n->self->side, n->cfg->peripheral_id,
-		    pim_state_names[pg->fsm.state], pg->epoch);
+		snprintf(buf, len, "PG side %c: PIM %u %s (epoch %u)",
+		    n->self->side, pp->id, pim_state_names[pp->fsm.state],
+		    pp->epoch);
 }
 
 const struct role_ops pg_ops = {

@@ -600,8 +600,8 @@ uint32_t	 db_last_interval(struct db *, uint32_t);
 /* pim.c: the PIM's reporting data on the active side */
 struct pim;
 struct msg_agent;
-struct pim	*pim_new(struct node *, struct link *router, char *,
-		    size_t);
+struct pim	*pim_new(struct node *, const struct cfg_periph *, int first,
+		    struct link *router, char *, size_t);
 void		 pim_free(struct pim *);
 void		 pim_activate(struct pim *, uint32_t epoch, int continuing);
 void		 pim_suspend(struct pim *);

@@ -58,6 +58,7 @@ struct pim_entry {
 
 struct pim {
 	struct node	*node;
+	uint32_t	 periph;	/* the peripheral it serves */
 	char		 side;
 	struct pim_agent *agents;
 	int		  nagents;
@@ -212,7 +213,7 @@ pim_close_interval(struct pim *p, uint32_t end)
 		for (j = i; j < p->nagents && cnt < per; j++)
 			cnt += p->agents[j].f[IVL_LOGGED_ON] > 0;
 		memset(&iv, 0, sizeof(iv));
-		iv.peripheral = (uint32_t)p->node->cfg->peripheral_id;
+		iv.peripheral = p->periph;
 		iv.epoch = p->epoch;
 		iv.seq = p->next_seq++;
 		iv.start = p->ivl_start;
@@ -299,13 +300,13 @@ pim_discard(struct pim *p, const char *why)
 		return;
 	p->rows_discarded += rows;
 	evt_emit(RULE_R1, "data_discarded", json_pack("{s:i, s:i, s:i, s:s}",
-	    "peripheral", p->node->cfg->peripheral_id, "intervals",
+	    "peripheral", (int)p->periph, "intervals",
 	    (int)intervals, "rows", (int)rows, "reason", why),
 	    "deleted undelivered reporting data of peripheral %d: %u "
-	    "intervals, %u agent rows (%s)", p->node->cfg->peripheral_id,
+	    "intervals, %u agent rows (%s)", (int)p->periph,
 	    intervals, rows, why);
 	memset(&d, 0, sizeof(d));
-	d.peripheral = (uint32_t)p->node->cfg->peripheral_id;
+	d.peripheral = p->periph;
 	d.seq = p->next_seq++;
 	d.rule = RULE_R1;
 	d.interval_start = first;
@@ -392,29 +393,39 @@ pim_spool_load(struct pim *p)
 	return 0;
 }
 
-/* The PIM of a PG side; NULL and why if its spool cannot be used. */
+/*
+ * The PIM of a PG side for one peripheral; NULL and why if its spool
+ * cannot be used.  The first peripheral's spool is NODE.spool, as in a
+ * lab of one peripheral; another's NODE.ID.spool.
+ */
 struct pim *
-pim_new(struct node *n, struct link *router, char *err, size_t errlen)
+pim_new(struct node *n, const struct cfg_periph *cp, int first,
+    struct link *router, char *err, size_t errlen)
 {
 	struct pim	*p = xcalloc(1, sizeof(*p));
 	int		 i;
 
 	p->node = n;
+	p->periph = (uint32_t)cp->id;
 	p->side = n->self->side;
 	p->router = router;
 	p->tail = &p->queue;
 	p->next_seq = 1;
-	p->nagents = n->cfg->nagents;
+	p->nagents = cp->nagents;
 	p->agents = xcalloc((size_t)p->nagents, sizeof(*p->agents));
 	for (i = 0; i < p->nagents; i++) {
-		p->agents[i].id = (uint32_t)n->cfg->agents[i].id;
+		p->agents[i].id = (uint32_t)cp->agents[i].id;
 		p->agents[i].state = AS_LOGOUT;
 	}
 	qsort(p->agents, (size_t)p->nagents, sizeof(*p->agents), cmp_u32_key);
 	p->ev_interval = evtimer_new(n->base, pim_interval_cb, p);
 	p->ev_retry = evtimer_new(n->base, pim_retry_cb, p);
-	snprintf(p->spool, sizeof(p->spool), "%s/%s.spool", n->cfg->state_dir,
-	    n->self->name);
+	if (first)
+		snprintf(p->spool, sizeof(p->spool), "%s/%s.spool",
+		    n->cfg->state_dir, n->self->name);
+	else
+		snprintf(p->spool, sizeof(p->spool), "%s/%s.%d.spool",
+		    n->cfg->state_dir, n->self->name, cp->id);
 	if (pim_spool_load(p) == -1 ||
 	    (p->spoolf = fopen(p->spool, "w")) == NULL) {
 		snprintf(err, errlen, "spool %s: %s", p->spool,
@@ -632,11 +643,11 @@ pim_refused(struct pim *p, uint32_t seq, const char *why)
 	p->refused++;
 	p->rows_refused += e->rows;
 	evt_emit(RULE_R1, "data_refused", json_pack("{s:i, s:i, s:i, s:i, s:s}",
-	    "peripheral", p->node->cfg->peripheral_id, "seq", (int)seq,
+	    "peripheral", (int)p->periph, "seq", (int)seq,
 	    "start", (int)e->start, "rows", (int)e->rows, "reason", why),
 	    "the router refused reporting data of peripheral %d (record %u, "
 	    "interval %u, %u agent rows), recorded there as lost: %s",
-	    p->node->cfg->peripheral_id, seq, e->start, e->rows, why);
+	    (int)p->periph, seq, e->start, e->rows, why);
 	pim_free_entry(e);
 }
 

@@ -766,15 +766,20 @@ router_agents_msg(struct rt_periph *p, struct rt_side *s,
 	node_update_summary(p->node);
 }
 
-/* Answer a record: ACK_STORED, ACK_REFUSED or ACK_NOT_STORED (wire.h). */
+/*
+ * Answer a record of a peripheral's PIM: ACK_STORED, ACK_REFUSED or
+ * ACK_NOT_STORED (wire.h).
+ */
 static void
-router_ack(struct link *l, uint32_t seq, int flags, const char *text)
+router_ack(struct link *l, uint32_t periph, uint32_t seq, int flags,
+    const char *text)
 {
 	struct wire_writer	w;
 	struct msg_epoch	e;
 
 	memset(&e, 0, sizeof(e));
 	e.a = seq;
+	e.peripheral = periph;
 	e.flags = (uint8_t)flags;
 	snprintf(e.text, sizeof(e.text), "%s", text);
 	msg_epoch_encode(&w, MSG_DELIVERY_ACK, &e);
@@ -793,7 +798,7 @@ router_not_stored(struct rt_periph *p, struct rt_side *s, uint32_t seq,
 	    s->side, db_error(p->db));
 	snprintf(text, sizeof(text), "history database: %s",
 	    db_error(p->db));
-	router_ack(s->link, seq, ACK_NOT_STORED, text);
+	router_ack(s->link, p->id, seq, ACK_NOT_STORED, text);
 }
 
 /*
@@ -845,7 +850,7 @@ router_refuse_interval(struct rt_periph *p, struct rt_side *s,
 	} else
 		log_debug("interval %u (seq %u) from side %c %s; its loss was "
 		    "recorded already", iv->start, iv->seq, s->side, why);
-	router_ack(s->link, iv->seq, ACK_REFUSED, why);
+	router_ack(s->link, iv->peripheral, iv->seq, ACK_REFUSED, why);
 }
 
 /* Store an interval's rows, all or none; acknowledge once committed. */
@@ -890,7 +895,7 @@ router_interval_msg(struct rt_periph *p, struct rt_side *s,
 	    "interval %u (seq %u) from side %c: %d rows stored, %d already "
 	    "there%s", iv->start, iv->seq, s->side, stored, iv->count - stored,
 	    iv->incomplete ? ", incomplete" : "");
-	router_ack(s->link, iv->seq, ACK_STORED, "");
+	router_ack(s->link, p->id, iv->seq, ACK_STORED, "");
 }
 
 /*
@@ -978,7 +983,7 @@ router_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 		    "undelivered reporting data of peripheral %u: %u "
 		    "intervals, %u rows (%s)", d.side, d.peripheral,
 		    d.intervals, d.rows, d.text);
-		router_ack(l, d.seq, ACK_STORED, "");
+		router_ack(l, p->id, d.seq, ACK_STORED, "");
 		return;
 	case MSG_PERIPH_OFFLINE:
 		if (msg_offline_decode(m, &o, err, sizeof(err)) == -1 ||

@@ -80,6 +80,7 @@ enum wire_tag {
 	TAG_NODE_NAME			= 0x4001,
 	TAG_LAB_NAME			= 0x4002,
 	TAG_TEXT			= 0x4003,
+	TAG_PERIPHERAL			= 0x4004,	/* u32 */
 };
 
 /* A frame as received: points into the receive buffer. */
@@ -265,6 +266,8 @@ struct msg_epoch {		/* PIM_ACTIVATE/ACCEPT/REJECT/FENCED/
 	uint32_t	 a;		/* epoch, or seq */
 	uint32_t	 b;		/* peripheral, agents, current epoch */
 	uint8_t		 flags;		/* DELIVERY_ACK: ACK_* */
+	uint32_t	 peripheral;	/* DELIVERY_ACK, PEER_STATE; 0: the
+					   lab's first (floating field) */
 	char		 text[128];
 };
 
