@@ -132,7 +132,7 @@ main(int argc, char *argv[])
 	const char		*file = PGEMU_DEFAULT_CONFIG, *name = NULL;
 	int			 ch, fg = 0, verbose = 0, check = 0, dump = 0;
 	int			 list = 0;
-	int			 nerrs, i;
+	int			 nerrs, i, nagents;
 	struct cfg		*cf;
 	struct event_base	*base;
 	struct event		*sigs[4];
@@ -215,8 +215,13 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	if (check) {
-		printf("%s: OK: lab %s, %d nodes, %d agents, %d MRDs\n", file,
-		    cf->lab_name, cf->nnodes, cf->nagents, cf->nmrds);
+		for (i = nagents = 0; i < cf->nperiphs; i++)
+			nagents += cf->periphs[i].nagents;
+		printf("%s: OK: lab %s, %d nodes, ", file, cf->lab_name,
+		    cf->nnodes);
+		if (cf->nperiphs > 1)
+			printf("%d peripherals, ", cf->nperiphs);
+		printf("%d agents, %d MRDs\n", nagents, cf->nmrds);
 		cfg_free(cf);
 		return 0;
 	}

@@ -163,7 +163,11 @@ class Lab:
     def __init__(self, name="t", nodes=DEFAULT_NODES, agents=20, extra="",
                  hb_private=(100, 5), hb_router=(400, 5), hb_acd=(400, 5),
                  interval=1800, traffic=False, reconnect=(50, 1000, 5000),
-                 list_agents="", mrds=None, sections=None):
+                 list_agents="", mrds=None, sections=None, extra_acds=(),
+                 peripherals=None):
+        """extra_acds names acd nodes beside "acd"; peripherals, a list of
+        dicts (id, acd, agents, first_id, optional name), writes a
+        peripherals list instead of the one peripheral."""
         self.dir = tempfile.mkdtemp(prefix="pgemu-%s-" % name)
         self.name = name
         self.procs = {}
@@ -171,13 +175,17 @@ class Lab:
         self.notify = {}
         self.logs = {}
         self.watchers = {}
-        self.ports = dict(zip(DEFAULT_NODES, free_ports(len(DEFAULT_NODES))))
-        self.nodes = nodes
+        names = DEFAULT_NODES + tuple(extra_acds)
+        self.ports = dict(zip(names, free_ports(len(names))))
+        self.extra_acds = tuple(extra_acds)
+        self.nodes = nodes + self.extra_acds if nodes is DEFAULT_NODES \
+            else nodes
         self.params = dict(agents=agents, extra=extra, hb_private=hb_private,
                            hb_router=hb_router, hb_acd=hb_acd,
                            interval=interval, traffic=traffic,
                            reconnect=reconnect, list_agents=list_agents,
-                           mrds=mrds, sections=sections or {})
+                           mrds=mrds, sections=sections or {},
+                           peripherals=peripherals)
         self.conf = os.path.join(self.dir, "lab.conf")
         self.write_conf()
 
@@ -204,10 +212,8 @@ nodes: {
   acd:    { role = "acd"; address = "127.0.0.1"; port = %(ap)d; %(acdextra)s };
   pg-a:   { role = "pg"; side = "A"; address = "127.0.0.1"; port = %(pa)d; %(pgaextra)s };
   pg-b:   { role = "pg"; side = "B"; address = "127.0.0.1"; port = %(pb)d; %(pgbextra)s };
-};
-peripheral: { id = 5000; name = "ACD1";
-  agents: { count = %(agents)d; first_id = 1001; skill_groups = [ 100 ];
-            state = "available"; list = ( %(list)s ); }; };
+%(acds)s};
+%(peripherals)s
 mrds = ( %(mrds)s );
 traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
            handle_time_ms = 300; wrapup_time_ms = 200;
@@ -227,8 +233,27 @@ traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
            routerextra=sections.get("router", ""),
            acdextra=sections.get("acd", ""),
            pgaextra=sections.get("pg-a", ""),
-           pgbextra=sections.get("pg-b", ""))
+           pgbextra=sections.get("pg-b", ""),
+           acds="".join('  %s: { role = "acd"; address = "127.0.0.1"; '
+                        'port = %d; };\n' % (a, self.ports[a])
+                        for a in self.extra_acds),
+           peripherals=self.peripherals_text(p))
         return text
+
+    def peripherals_text(self, p):
+        if not p["peripherals"]:
+            return ('peripheral: { id = 5000; name = "ACD1";\n'
+                    '  agents: { count = %d; first_id = 1001; '
+                    'skill_groups = [ 100 ];\n'
+                    '            state = "available"; list = ( %s ); }; };'
+                    % (p["agents"], p["list_agents"]))
+        return "peripherals = (\n%s );" % ",\n".join(
+            '  { id = %d; name = "%s"; type = "voice"; acd = "%s";\n'
+            '    sides = [ "pg-a", "pg-b" ];\n'
+            '    agents: { count = %d; first_id = %d; '
+            'skill_groups = [ 100 ]; }; }'
+            % (q["id"], q.get("name", "ACD%d" % q["id"]), q["acd"],
+               q["agents"], q["first_id"]) for q in p["peripherals"])
 
     def write_conf(self, **over):
         with open(self.conf + ".new", "w") as f:
