@@ -967,9 +967,10 @@ cfg_periph_setting(config_t *c, int i, const char *name)
 static void
 cfg_check_periphs(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 {
-	const char	*what = config_lookup(c, "peripherals") != NULL ?
+	const char	 *what = config_lookup(c, "peripherals") != NULL ?
 	    "peripherals" : "peripheral";
-	int		 i, j, nacd;
+	config_setting_t *sides;
+	int		  i, j, nacd, given;
 
 	if (cf->nperiphs == 0)
 		cfg_error(ctx, config_lookup(c, "peripherals"), "peripherals: "
@@ -998,16 +999,23 @@ cfg_check_periphs(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 				cfg_error(ctx, cfg_periph_setting(c, i, "acd"),
 				    "%s: acd node %s serves peripheral %d "
 				    "already", what, p->acd, cf->periphs[j].id);
-		for (j = 0; j < 2; j++) {
+		sides = cfg_periph_setting(c, i, "sides");
+		given = config_setting_is_array(sides) ?
+		    config_setting_length(sides) : 0;
+		if (given != 0 && given != 2)
+			cfg_error(ctx, sides, "%s: peripheral %d: sides: %d pg "
+			    "nodes, expected 2 (side A, then side B)", what,
+			    p->id, given);
+		for (j = 0; j < 2 && (given == 2 || given == 0); j++) {
 			n = cfg_node(cf, p->sides[j]);
-			if (p->sides[j][0] == '\0')
+			if (given == 0 && p->sides[j][0] == '\0')
 				continue;	/* no such pg node: said above */
 			if (n == NULL || n->role != ROLE_PG ||
 			    n->side != (j == 0 ? 'A' : 'B'))
-				cfg_error(ctx, cfg_periph_setting(c, i,
-				    "sides"), "%s: peripheral %d: sides must "
-				    "be a pg node of side A, then one of side "
-				    "B (\"%s\")", what, p->id, p->sides[j]);
+				cfg_error(ctx, sides, "%s: peripheral %d: "
+				    "sides must be a pg node of side A, then "
+				    "one of side B (\"%s\")", what, p->id,
+				    p->sides[j]);
 		}
 		if ((j = cfg_dup_agent(p)) != -1)
 			cfg_error(ctx, cfg_periph_setting(c, i, "agents"),
@@ -1022,7 +1030,8 @@ cfg_check_periphs(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 			nacd += strcmp(cf->periphs[j].acd,
 			    cf->nodes[i].name) == 0;
 		if (nacd == 0)
-			cfg_error(ctx, config_lookup(c, "nodes"), "nodes.%s: "
+			cfg_error(ctx, config_setting_get_member(config_lookup(
+			    c, "nodes"), cf->nodes[i].name), "nodes.%s: "
 			    "an acd node that serves no peripheral",
 			    cf->nodes[i].name);
 	}

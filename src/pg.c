@@ -585,11 +585,11 @@ pg_link_down(struct node *n, struct link *l, const char *why)
 }
 
 /*
- * The PIMs of the peripherals this side serves.  With one ACD its link
- * is acd-link; with several, acd-link-NODE.
+ * The peripherals this side serves and their ACD links.  With one ACD
+ * its link is acd-link; with several, acd-link-NODE.
  */
-static int
-pg_init_periphs(struct pg *pg, char *err, size_t errlen)
+static void
+pg_init_periphs(struct pg *pg)
 {
 	struct node	*n = pg->node;
 	char		 name[PGEMU_NAME_MAX];
@@ -620,12 +620,6 @@ pg_init_periphs(struct pg *pg, char *err, size_t errlen)
 		if (acd->backup_port != 0)
 			link_set_alt_port(pp->acd, acd->backup_port);
 	}
-	for (i = 0; i < pg->nperiphs; i++)
-		if ((pg->periphs[i].pim = pim_new(n, cfg_periph(n->cfg,
-		    pg->periphs[i].id), i == 0, pg->router, err,
-		    errlen)) == NULL)
-			return -1;
-	return 0;
 }
 
 static int
@@ -633,18 +627,25 @@ pg_init(struct node *n, char *err, size_t errlen)
 {
 	struct pg		*pg = xcalloc(1, sizeof(*pg));
 	const struct cfg_node	*peer = cfg_pg_peer(n->cfg, n->self);
+	int			 i;
 
 	pg->node = n;
 	n->role_data = pg;
 	pg->router = node_new_link(n, "router-link",
 	    cfg_node_role(n->cfg, ROLE_ROUTER, 0), LINK_KIND_ROUTER, 1);
+	pg_init_periphs(pg);
 	pg->peer = node_new_link(n, "private-link", peer, LINK_KIND_PRIVATE,
 	    n->self->side == 'A');
 	/* The port first: a side that cannot start leaves its spool alone. */
 	if (n->self->side != 'A' && node_listen(n, "private", n->self->port,
 	    err, errlen) == -1)
 		return -1;
-	return pg_init_periphs(pg, err, errlen);
+	for (i = 0; i < pg->nperiphs; i++)
+		if ((pg->periphs[i].pim = pim_new(n, cfg_periph(n->cfg,
+		    pg->periphs[i].id), i == 0, pg->router, err,
+		    errlen)) == NULL)
+			return -1;
+	return 0;
 }
 
 /* SIGTERM: an active side resigns first, for an immediate takeover. */

@@ -64,6 +64,9 @@ static const char *const bad_files[] = {
 	"reconnect_min_max",
 	"ints_not_int",
 	"ints_range",
+	"periph_both",
+	"periph_mapping",
+	"periph_sides",
 };
 #define NBAD	((int)(sizeof(bad_files) / sizeof(bad_files[0])))
 

@@ -317,6 +317,21 @@ START_TEST(test_msg_small)
 	ck_assert_int_eq(msg_epoch_decode(&m, &e2, err, sizeof(err)), 0);
 	ck_assert_uint_eq(e2.a, 5);
 	ck_assert_str_eq(e2.text, "");
+	ck_assert_uint_eq(e2.peripheral, 0);
+	wire_writer_free(&w);
+
+	/* PEER_STATE and DELIVERY_ACK name their peripheral, beside a text. */
+	e.peripheral = 5001;
+	snprintf(e.text, sizeof(e.text), "refused");
+	msg_epoch_encode(&w, MSG_DELIVERY_ACK, &e);
+	msg_of(&w, &m);
+	ck_assert_int_eq(msg_epoch_decode(&m, &e2, err, sizeof(err)), 0);
+	ck_assert_uint_eq(e2.peripheral, 5001);
+	ck_assert_str_eq(e2.text, "refused");
+	/* A peripheral field of another size is refused. */
+	w.buf[WIRE_HDR_LEN + 9 + 3] = 3;
+	ck_assert_int_eq(msg_epoch_decode(&m, &e2, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "peripheral field of 3 bytes"));
 	wire_writer_free(&w);
 
 	msg_set_agent_encode(&w, &s);
