@@ -1,7 +1,8 @@
 /*
- * A PG side (pg-a or pg-b): its PIM for the peripheral, its links to the
- * router and the ACD, and the private link to the other side (side A
- * connects to side B's private port).
+ * A PG side (pg-a or pg-b): a PIM for each peripheral it serves (struct
+ * pg_periph, with its own ACD link and epoch), its link to the router
+ * and the private link to the other side (side A connects to side B's
+ * private port), both shared by every peripheral.
  *
  *            GRANT (router)        PIM_ACCEPT (ACD)
  *   IDLE ---------------> ACTIVATING ------------> ACTIVE

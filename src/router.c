@@ -1,7 +1,9 @@
 /*
  * The router node: the central controller.  CallRouter (which PG side is
- * active, the real-time table of the peripheral and its agents) and Logger
- * (the history database).
+ * active, the real-time table of each peripheral and its agents) and
+ * Logger (the history database).  Each peripheral of the lab is arbitrated
+ * on its own (struct rt_periph), with its own epochs, over the links to
+ * the two PG sides that every peripheral shares.
  *
  * Which side is active.  The router grants the PIM of a peripheral to one
  * side at a time, with an activation epoch that only grows (kept in the
