@@ -327,6 +327,7 @@ link_close(struct link *l)
 		l->bev = NULL;
 	}
 	l->fd = -1;
+	l->version = 0;		/* the next connection greets again */
 	event_del(l->ev_hb);
 	event_del(l->ev_hold);
 	event_del(l->ev_more);
@@ -647,7 +648,9 @@ link_fsm(struct link *l, enum link_event ev, const char *why)
 		}
 		break;
 	case LINK_IDLE:
-		if (ev == LEV_HELLO && !l->client) {
+		/* A session that ended stays ended: it has no connection. */
+		if (ev == LEV_HELLO && !l->client &&
+		    (l->lst == NULL || l->bev != NULL)) {
 			link_change_state(l, l->frozen ? LINK_FROZEN : LINK_UP,
 			    ev, why);
 			return;
@@ -1063,6 +1066,8 @@ link_json(const struct link *l)
 	    "drops", (json_int_t)l->stats.drops,
 	    "protocol_errors", (json_int_t)l->stats.proto_errors,
 	    "types", types);
+	json_object_set_new(j, "protocol", json_pack("{s:s, s:I}", "name",
+	    l->proto->name, "version", (json_int_t)l->version));
 	if (l->via[0] != '\0')
 		json_object_set_new(j, "via", json_string(l->via));
 	if (l->alt_port != 0)

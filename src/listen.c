@@ -65,23 +65,14 @@ struct listener {
 	struct event		*ev_reap;
 };
 
-static void listener_refused(struct listener *, int, const char *,
-    const char *, const char *, ...) __printflike(5, 6);
-
 /*
  * Count and log a connection that did not become a link or a session: verb
  * is what happened to it ("closed", "refused").
  */
 static void
 listener_refused(struct listener *lst, int pri, const char *addr,
-    const char *verb, const char *fmt, ...)
+    const char *verb, const char *msg)
 {
-	va_list	ap;
-	char	msg[200];
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	lst->refused++;
 	snprintf(lst->last_refusal, sizeof(lst->last_refusal), "%s: %s",
 	    addr, msg);
@@ -126,7 +117,7 @@ pending_refuse(struct pending *p, int pri, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	listener_refused(p->lst, pri, p->addr, "closed", "%s", msg);
+	listener_refused(p->lst, pri, p->addr, "closed", msg);
 	pending_free(p);
 }
 
@@ -250,7 +241,7 @@ session_refuse(struct listener *lst, evutil_socket_t fd, const char *addr)
 		wire_writer_free(&w);
 	}
 	close(fd);
-	listener_refused(lst, LOG_WARNING, addr, "refused", "%s", why);
+	listener_refused(lst, LOG_WARNING, addr, "refused", why);
 }
 
 /* A new session, within the limit: the role hears of it once it opens. */
@@ -447,7 +438,10 @@ listener_new_sessions(struct event_base *base, const char *name,
 	return lst;
 }
 
-/* Sessions still open are freed without a word to their role. */
+/*
+ * Sessions still open are freed without a word to their role; not to be
+ * called from a session's own callback.
+ */
 void
 listener_free(struct listener *lst)
 {

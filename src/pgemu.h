@@ -284,6 +284,7 @@ struct link_proto {
 	 * on connect).  A named listener reads it, identify() says who the
 	 * peer is and welcome() answers once the link is found.  A session
 	 * waits in HELLO until control() takes the greeting (LEV_HELLO).
+	 * Either end sets the link's version as the greeting settles it.
 	 */
 	uint32_t	 hello_type;
 	void		(*hello)(struct link *);
@@ -295,8 +296,7 @@ struct link_proto {
 	/* A bad message: may answer; PROTO_KEEP or PROTO_CLOSE.  NULL: close. */
 	int		(*bad_msg)(struct link *, const struct wire_msg *,
 			    const char *why);
-	/* A session listener refuses a connection: build the frame that
-	   says why (NULL: it closes without a word). */
+	/* A session listener refuses: the frame saying why (NULL: none). */
 	void		(*refuse)(struct wire_writer *, const char *why);
 };
 
@@ -348,6 +348,9 @@ struct link {
 	struct event	*ev_more;	/* more frames waiting to be read */
 	uint64_t	 hold_due_ms;	/* when the hold time runs out */
 	int		 hold_rechecked; /* ran out late: reading first */
+	uint32_t	 version;	/* of the protocol, as the greeting
+					   settled it for this connection (the
+					   protocol's codecs read it) */
 
 	const struct link_ops *ops;
 	void		*arg;

@@ -48,10 +48,11 @@ lab_hello(struct link *l)
 	lab_send_hello(l, 0);
 }
 
-/* The listener found the server link for a HELLO: it answers. */
+/* The listener found the server link for a HELLO (of our version). */
 static void
 lab_welcome(struct link *l)
 {
+	l->version = WIRE_PROTO_VERSION;
 	lab_send_hello(l, 1);
 }
 
@@ -106,6 +107,7 @@ lab_control(struct link *l, const struct wire_msg *m)
 			link_proto_error(l, text);
 			return PROTO_TAKEN;
 		}
+		l->version = h.version;
 		link_fsm(l, LEV_HELLO, NULL);
 		return PROTO_TAKEN;
 	case MSG_BYE:

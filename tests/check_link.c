@@ -728,6 +728,17 @@ json_msgtype(json_t *j, const char *type, const char *dir)
 	return json_integer_value(json_object_get(t, dir));
 }
 
+/* link_json's protocol: its name and the version its greeting settled. */
+static void
+assert_protocol(json_t *j, const char *name, json_int_t version)
+{
+	json_t	*p = json_object_get(j, "protocol");
+
+	ck_assert_str_eq(json_str(p, "name"), name);
+	ck_assert_int_eq(json_integer_value(json_object_get(p, "version")),
+	    version);
+}
+
 /*
  * A client to a port nothing listens on: IDLE -START-> CONNECT -TCP_FAIL->
  * BACKOFF -RETRY_TIMER-> CONNECT ..., the delay doubling up to max_ms, and
@@ -1490,6 +1501,7 @@ t_control(struct link *l, const struct wire_msg *m)
 			link_bad_msg(l, m, err);
 			return PROTO_TAKEN;
 		}
+		l->version = T_VERSION;
 		t_send_u32(l, T_OPEN_ACK, T_VERSION);
 		link_fsm(l, LEV_HELLO, NULL);
 		return PROTO_TAKEN;
@@ -1498,6 +1510,7 @@ t_control(struct link *l, const struct wire_msg *m)
 			link_proto_error(l, "unexpected OPEN_ACK");
 			return PROTO_TAKEN;
 		}
+		l->version = t_u32(m->body);
 		link_fsm(l, LEV_HELLO, NULL);
 		return PROTO_TAKEN;
 	default:
@@ -1819,6 +1832,8 @@ START_TEST(test_sessions_many)
 	ck_assert_str_eq(json_str(j, "side"), "server");
 	ck_assert_int_eq(json_msgtype(j, "OPEN", "in"), 1);
 	ck_assert_int_eq(json_msgtype(j, "OPEN_ACK", "out"), 1);
+	assert_protocol(j, "test", T_VERSION);
+	ck_assert_uint_eq(cl[0]->version, T_VERSION);
 	ck_assert_int_ge(json_msgtype(j, "HB_CONF", "out"), HB_MISSES + 5);
 	json_decref(j);
 	assert_no_session_events();
@@ -2062,6 +2077,7 @@ START_TEST(test_session_no_greeting)
 	wait_int(&srole.opened, 1);
 	link_echo(cl, &cr, 21);
 	j = link_json(cl);
+	assert_protocol(j, "test-open", 0);
 	ck_assert_int_eq(json_msgtype(j, "OPEN", "out"), 0);
 	ck_assert_int_eq(json_msgtype(j, "ECHO", "out"), 1);
 	json_decref(j);
@@ -2070,6 +2086,32 @@ START_TEST(test_session_no_greeting)
 	    &t_proto_open, 1024, match_cb, NULL, err, sizeof(err)));
 	ck_assert_str_eq(err, "listener named: protocol test-open does not "
 	    "name its peers");
+}
+END_TEST
+
+/*
+ * The lab's protocol settles its version in the greeting, on both ends;
+ * a link that lost its connection has none until it greets again.
+ */
+START_TEST(test_lab_version)
+{
+	struct link	*cli = bring_up();
+	json_t		*j;
+	char		 err[160];
+
+	ck_assert_uint_eq(cli->version, WIRE_PROTO_VERSION);
+	ck_assert_uint_eq(srv->version, WIRE_PROTO_VERSION);
+	j = link_json(srv);
+	assert_protocol(j, "lab", WIRE_PROTO_VERSION);
+	json_decref(j);
+	ck_assert_int_eq(link_fault(cli, "down", err, sizeof(err)), 0);
+	ck_assert_uint_eq(cli->version, 0);
+	j = link_json(cli);
+	assert_protocol(j, "lab", 0);
+	json_decref(j);
+	ck_assert_int_eq(link_fault(cli, "up", err, sizeof(err)), 0);
+	wait_state(cli, LINK_UP);
+	ck_assert_uint_eq(cli->version, WIRE_PROTO_VERSION);
 }
 END_TEST
 
@@ -2095,6 +2137,7 @@ link_suite(void)
 	tcase_add_test(tc, test_listener_refuses);
 	tcase_add_test(tc, test_proto_error_server);
 	tcase_add_test(tc, test_proto_error_client);
+	tcase_add_test(tc, test_lab_version);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("session");
