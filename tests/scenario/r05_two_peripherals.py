@@ -14,8 +14,12 @@ acd-link-acd and acd-link-acd2 on each side.
     brings 5000 back online (R4) with every agent.
 (3) The active side of 5001 loses acd-link-acd2: 5001 fails over to the
     other side (R5) with its next epoch while 5000 keeps its side and
-    epoch.  pgemu_activation holds each peripheral's own epochs, and
-    pgemu_meta each one's highest (max_epoch, max_epoch.5001).
+    epoch; then back to the first side with its third.  pgemu_activation
+    holds each peripheral's own epochs, and pgemu_meta each one's highest
+    and holder (max_epoch, max_epoch.5001, ...).
+(4) kill -9 of the router and a restart: it reads each peripheral's keys
+    back and adopts each side that holds a PIM with its own epoch (5000:
+    2, 5001: 3), granting nothing.
 """
 import signal
 
@@ -147,16 +151,46 @@ def test(Lab):
     log("5001 failed over to side %s (epoch 2); 5000 kept side %s, epoch "
         "%d" % (OTHER[act], first["active_side"], first["epoch"]))
     lab.ctl(node_of(act), "fault", "acd-link-acd2", "up")
+    wait_for(lambda: all(x["acd_up"] for x in periphs(lab)[P2]["sides"]),
+             5, "both sides of 5001 reach acd2 again")
+
+    # And back: 5001 on its third epoch, 5000 still on its second.
+    m = wr.mark()
+    lab.ctl(node_of(OTHER[act]), "fault", "acd-link-acd2", "down")
+    g = wr.wait(lambda e: ev("pim_granted")(e) and of(P2)(e), 3,
+                "router: pim_granted of 5001", since=m)
+    check(g["side"] == act and g["epoch"] == 3, "5001 granted %r" % g)
+    ps = wait_both_online(lab)
+    lab.ctl(node_of(OTHER[act]), "fault", "acd-link-acd2", "up")
 
     # The history: each peripheral's own epochs.
     rows = lab.query("SELECT PeripheralID, PGSide, Epoch FROM "
                      "pgemu_activation ORDER BY id")
-    for pid, want in ((P1, [1, 2]), (P2, [1, 2])):
+    for pid, want in ((P1, [1, 2]), (P2, [1, 2, 3])):
         got = [r[2] for r in rows if r[0] == pid]
         check(got == want, "pgemu_activation epochs of %d: %r" % (pid, got))
     meta = dict(lab.query("SELECT key, value FROM pgemu_meta"))
-    check(meta.get("max_epoch") == 2 and meta.get("max_epoch.5001") == 2,
-          "pgemu_meta: %r" % meta)
+    check(meta.get("max_epoch") == 2 and meta.get("max_epoch.5001") == 3 and
+          meta.get("holder_epoch") == 2 and
+          meta.get("holder_epoch.5001") == 3, "pgemu_meta: %r" % meta)
+
+    # (4) A restarted router reads each peripheral's keys back: it adopts
+    # each holder with its own epoch, and grants nothing.
+    grants = lab.status("router")["counters"]["grants"]
+    lab.kill("router", signal.SIGKILL)
+    lab.reap("router")
+    lab.start("router")
+    lab.wait_links_up(["router"])
+    ps = wait_both_online(lab)
+    check(ps[P1]["epoch"] == 2 and ps[P1]["max_epoch"] == 2 and
+          ps[P1]["holder"] == first["active_side"],
+          "5000 after the router restart: %r" % ps[P1])
+    check(ps[P2]["epoch"] == 3 and ps[P2]["max_epoch"] == 3 and
+          ps[P2]["holder"] == act,
+          "5001 after the router restart: %r" % ps[P2])
+    check(lab.status("router")["counters"]["grants"] == 0,
+          "the restarted router granted (%d grants before it)" % grants)
+    log("router restarted: 5000 adopted at epoch 2, 5001 at epoch 3")
 
 
 run(test)
