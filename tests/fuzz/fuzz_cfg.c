@@ -56,17 +56,33 @@ write_all(int fd, const uint8_t *data, size_t size)
 	return 0;
 }
 
-/* A loaded lab has one router, one acd and the two sides of the PG. */
+/*
+ * A loaded lab has a router, the two sides of the PG, and peripherals
+ * each served by an acd node of its own and by those two sides.
+ */
 static int
 lab_ok(const struct cfg *cf)
 {
+	const struct cfg_node	*n;
+	int			 i;
+
 	if (cf == NULL)
 		return 1;
-	return cf->nnodes == 4 &&
-	    cfg_node_role(cf, ROLE_ROUTER, 0) != NULL &&
-	    cfg_node_role(cf, ROLE_ACD, 0) != NULL &&
-	    cfg_node_role(cf, ROLE_PG, 'A') != NULL &&
-	    cfg_node_role(cf, ROLE_PG, 'B') != NULL;
+	if (cf->nperiphs < 1 || cfg_node_role(cf, ROLE_ROUTER, 0) == NULL ||
+	    cfg_node_role(cf, ROLE_PG, 'A') == NULL ||
+	    cfg_node_role(cf, ROLE_PG, 'B') == NULL)
+		return 0;
+	for (i = 0; i < cf->nperiphs; i++) {
+		const struct cfg_periph *p = &cf->periphs[i];
+
+		if ((n = cfg_node(cf, p->acd)) == NULL || n->role != ROLE_ACD ||
+		    cfg_periph_of_acd(cf, p->acd) != p ||
+		    cfg_periph_side(p, cfg_node_role(cf, ROLE_PG,
+		    'A')->name) != 0 || cfg_periph_side(p, cfg_node_role(cf,
+		    ROLE_PG, 'B')->name) != 1)
+			return 0;
+	}
+	return 1;
 }
 
 /* Load and dump the input as a lab file; both must agree. */

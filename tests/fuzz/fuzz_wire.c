@@ -227,7 +227,8 @@ fuzz_msgs(const struct wire_msg *m)
 		finish(&w, &m2, m);
 		if (msg_epoch_decode(&m2, &ep2, err, sizeof(err)) == -1 ||
 		    ep2.a != ep.a || ep2.b != ep.b ||
-		    ep2.flags != ep.flags || strcmp(ep2.text, ep.text) != 0)
+		    ep2.flags != ep.flags || ep2.peripheral != ep.peripheral ||
+		    strcmp(ep2.text, ep.text) != 0)
 			fail("epoch message round trip differs", m);
 		wire_writer_free(&w);
 	}

@@ -13,7 +13,9 @@ HELLO, HELLO_ACK, HEARTBEAT, BYE = 0x4001, 0x4002, 0x4003, 0x4004
 HEARTBEAT_REQ, OPEN_REQ = 5, 3
 PG_STATUS, GRANT, AGENT_STATES, PERIPH_OFFLINE = 0x4101, 0x4102, 0x4104, 0x4105
 INTERVAL, DISCARD, PIM_ACTIVATE, ACD_SET_AGENT = 0x4106, 0x4108, 0x4301, 0x4307
+DELIVERY_ACK, PEER_STATE = 0x4107, 0x4201
 TAG_NODE_NAME, TAG_LAB_NAME, TAG_TEXT = 0x4001, 0x4002, 0x4003
+TAG_PERIPHERAL = 0x4004
 
 
 def frame(mtype, body):
@@ -75,6 +77,11 @@ SEEDS = {
                                           20, 1, ord("A"))
                      + flt(TAG_TEXT, b"spool full")),
     "pim_activate": frame(PIM_ACTIVATE, struct.pack(">IIB", 4, 5000, 0)),
+    "peer_state": frame(PEER_STATE, struct.pack(">IIB", 4, 2, 0)
+                        + flt(TAG_PERIPHERAL, struct.pack(">I", 5001))),
+    "delivery_ack": frame(DELIVERY_ACK, struct.pack(">IIB", 7, 0, 1)
+                          + flt(TAG_PERIPHERAL, struct.pack(">I", 5001))
+                          + flt(TAG_TEXT, b"refused: stale epoch 1\0")),
     "acd_set_agent": frame(ACD_SET_AGENT, struct.pack(">IIHi", 4, 1001, 2,
                                                       -1)),
 }
