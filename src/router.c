@@ -357,7 +357,7 @@ router_discard_vanished(struct rt_periph *p, char side, int agents,
 		return;
 	}
 	db_discard(p->db, periph, first, intervals, rows, rule_tag(RULE_R1),
-	    side, text);
+	    side, text, 1);
 	p->discards++;
 	evt_emit(RULE_R1, "data_discarded", json_pack("{s:i, s:s, s:i, s:i, s:i, "
 	    "s:s}", "peripheral", (int)periph, "side", side == 'A' ? "A" : "B",
@@ -971,7 +971,7 @@ router_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
 		}
 		db_begin(p->db);
 		db_discard(p->db, d.peripheral, d.interval_start, d.intervals,
-		    d.rows, rule_tag(RULE_R1), (char)d.side, d.text);
+		    d.rows, rule_tag(RULE_R1), (char)d.side, d.text, 0);
 		if (db_commit(p->db) == -1) {
 			router_not_stored(p, router_side(p, l), d.seq,
 			    "loss record");
