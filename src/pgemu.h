@@ -95,12 +95,6 @@ struct cfg_node {
 	char		 address[64];
 	int		 port;			/* router, acd primary, pg private */
 	int		 backup_port;		/* acd: backup CTI Manager */
-	int		 cti_port;		/* pg: CTI server */
-	int		 priority;		/* pg: tie-break on election */
-};
-
-struct cfg_skill_group {
-	int		 id;
 };
 
 struct cfg_agent {
