@@ -14,14 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <systemd/sd-daemon.h>
-
 #include "pgemu.h"
 #include "wire.h"
 
 static int	node_dispatch(void *, int, const char **,
 		    struct ctl_cmd_result *);
-static void	node_notify(const char *, ...) __printflike(1, 2);
 static void	node_set_summary(struct node *, const char *, ...)
 		    __printflike(2, 3);
 
@@ -45,18 +42,6 @@ node_role_ops(enum node_role r)
 	default:
 		return &pg_ops;
 	}
-}
-
-static void
-node_notify(const char *fmt, ...)
-{
-	char	buf[512];
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	sd_notify(0, buf);
 }
 
 /*
@@ -186,17 +171,21 @@ node_add_listener(struct node *n, struct listener *lst)
 }
 
 /*
- * STATUS= without ever blocking: systemd drains its socket, but a
- * supervisor that does not would stop the daemon in sd_notify().  A
- * status line that cannot go now is dropped (the next one says more).
+ * Tell the service manager (READY=1, STATUS=, WATCHDOG=1, RELOADING=1,
+ * STOPPING=1), the one way every part of pgemud does, without ever
+ * blocking: systemd drains its socket, but a supervisor that does not
+ * would stop the daemon in sd_notify(), with its links and watchdog.  A
+ * line that cannot go now is dropped (the next one says more).
  */
-static void
-node_notify_status(const char *status)
+void
+node_notify(const char *fmt, ...)
 {
+	static int		 dropping;
 	const char		*path = getenv("NOTIFY_SOCKET");
 	struct sockaddr_un	 sun;
 	socklen_t		 len;
-	char			 msg[256];
+	char			 msg[512];
+	va_list			 ap;
 	int			 fd, n;
 
 	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
@@ -209,14 +198,26 @@ node_notify_status(const char *status)
 		sun.sun_path[0] = '\0';	/* abstract namespace */
 	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
 	    strlen(path));
-	n = snprintf(msg, sizeof(msg), "STATUS=%s", status);
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 	    0)) == -1)
 		return;
 	if (sendto(fd, msg, (size_t)n < sizeof(msg) ? (size_t)n :
 	    sizeof(msg) - 1, MSG_DONTWAIT | MSG_NOSIGNAL,
-	    (struct sockaddr *)&sun, len) == -1)
-		log_debug("STATUS= not sent: %s", strerror(errno));
+	    (struct sockaddr *)&sun, len) == -1) {
+		if (!dropping++)
+			log_debug("notify: %.*s not sent: %s; dropping the "
+			    "next ones until %s takes them", (int)strcspn(msg,
+			    "="), msg, strerror(errno), path);
+	} else if (dropping) {
+		log_debug("notify: %s takes messages again (%d dropped)",
+		    path, dropping);
+		dropping = 0;
+	}
 	close(fd);
 }
 
@@ -233,7 +234,7 @@ node_set_summary(struct node *n, const char *fmt, ...)
 	if (strcmp(buf, n->summary) == 0)
 		return;
 	snprintf(n->summary, sizeof(n->summary), "%s", buf);
-	node_notify_status(buf);
+	node_notify("STATUS=%s", buf);
 }
 
 /*

@@ -420,6 +420,7 @@ int		 node_listen(struct node *, const char *name, int port,
 void		 node_update_summary(struct node *);
 int		 node_reload(struct node *, const char *file, char *err,
 		    size_t errlen);
+void		 node_notify(const char *, ...) __printflike(1, 2);
 
 /* arb.c: which side holds a peripheral's PIM (pure functions) */
 struct msg_pg_status;
