@@ -348,105 +348,83 @@ pg_acd_agents(struct pg *pg, const struct msg_agents *m)
 	free(recs);
 }
 
-static void
-pg_acd_msg(struct pg *pg, struct link *l, const struct wire_msg *m)
+static int
+pg_msg_accept(struct role_msg_in *in, const union msg_body *b)
 {
-	struct msg_epoch	e;
-	struct msg_agents	a;
-	char			err[160], why[200];
+	struct pg	*pg = in->node->role_data;
 
-	switch (m->type) {
-	case MSG_PIM_ACCEPT:
-		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
-			goto bad;
-		if (e.a == pg->epoch)
-			pim_fsm_event(&pg->fsm, PEV_ACCEPTED,
-			    "accepted by the ACD");
-		return;
-	case MSG_PIM_REJECT:
-	case MSG_PIM_FENCED:
-		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
-			goto bad;
-		if (pg->fsm.state == PIM_STATE_IDLE)
-			return;
-		snprintf(why, sizeof(why), "%s by the ACD: %s",
-		    m->type == MSG_PIM_REJECT ? "refused" : "fenced", e.text);
-		pg_pim_lost(pg, PEV_REFUSED, RULE_R2, REASON_PG_RESET, why);
-		return;
-	case MSG_ACD_AGENTS:
-		if (msg_agents_decode(m, &a, err, sizeof(err)) == -1)
-			goto bad;
-		pg_acd_agents(pg, &a);
-		return;
-	default:
-		log_debug("link %s: %s ignored", l->name,
-		    wire_type_name(m->type));
-		return;
-	}
-bad:
-	link_bad_msg(l, m, err);
+	if (b->epoch.a == pg->epoch)
+		pim_fsm_event(&pg->fsm, PEV_ACCEPTED, "accepted by the ACD");
+	return 0;
 }
 
-static void
-pg_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
+/* PIM_REJECT, PIM_FENCED: the ACD will not take our PIM. */
+static int
+pg_msg_refused(struct role_msg_in *in, const union msg_body *b)
 {
-	struct pg		*pg = n->role_data;
-	struct msg_grant	 g;
-	struct msg_epoch	 e;
-	char			 err[160];
+	struct pg	*pg = in->node->role_data;
+	char		 why[200];
 
-	if (l == pg->acd) {
-		pg_acd_msg(pg, l, m);
-		return;
+	if (pg->fsm.state == PIM_STATE_IDLE)
+		return 0;
+	snprintf(why, sizeof(why), "%s by the ACD: %s",
+	    in->msg->type == MSG_PIM_REJECT ? "refused" : "fenced",
+	    b->epoch.text);
+	pg_pim_lost(pg, PEV_REFUSED, RULE_R2, REASON_PG_RESET, why);
+	return 0;
+}
+
+static int
+pg_msg_agents(struct role_msg_in *in, const union msg_body *b)
+{
+	pg_acd_agents(in->node->role_data, &b->agents);
+	return 0;
+}
+
+static int
+pg_msg_grant(struct role_msg_in *in, const union msg_body *b)
+{
+	pg_grant(in->node->role_data, &b->grant);
+	return 0;
+}
+
+static int
+pg_msg_ack(struct role_msg_in *in, const union msg_body *b)
+{
+	struct pg		*pg = in->node->role_data;
+	const struct msg_epoch	*e = &b->epoch;
+
+	if (e->flags == ACK_STORED)
+		pim_ack(pg->pim, e->a);
+	else if (e->flags == ACK_REFUSED)
+		pim_refused(pg->pim, e->a, e->text);
+	else if (e->flags == ACK_NOT_STORED)
+		pim_not_stored(pg->pim, e->a, e->text);
+	else {
+		snprintf(in->err, sizeof(in->err), "DELIVERY_ACK: unknown "
+		    "flags 0x%02x", e->flags);
+		return -1;
 	}
-	switch (m->type) {
-	case MSG_GRANT:
-		if (l != pg->router)
-			break;
-		if (msg_grant_decode(m, &g, err, sizeof(err)) == -1)
-			goto bad;
-		pg_grant(pg, &g);
-		return;
-	case MSG_DELIVERY_ACK:
-		if (l != pg->router)
-			break;
-		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
-			goto bad;
-		if (e.flags == ACK_STORED)
-			pim_ack(pg->pim, e.a);
-		else if (e.flags == ACK_REFUSED)
-			pim_refused(pg->pim, e.a, e.text);
-		else if (e.flags == ACK_NOT_STORED)
-			pim_not_stored(pg->pim, e.a, e.text);
-		else {
-			snprintf(err, sizeof(err), "DELIVERY_ACK: unknown "
-			    "flags 0x%02x", e.flags);
-			goto bad;
-		}
-		return;
-	case MSG_PEER_STATE:
-		if (l != pg->peer)
-			break;
-		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
-			goto bad;
-		if (e.b >= PIM_STATE_MAX) {
-			snprintf(err, sizeof(err), "PEER_STATE: bad state %u",
-			    e.b);
-			goto bad;
-		}
-		if (pg->peer_state != e.b || pg->peer_epoch != e.a) {
-			pg->peer_state = (uint8_t)e.b;
-			pg->peer_epoch = e.a;
-			pg_send_status(pg);
-		}
-		return;
-	default:
-		break;
+	return 0;
+}
+
+static int
+pg_msg_peer_state(struct role_msg_in *in, const union msg_body *b)
+{
+	struct pg		*pg = in->node->role_data;
+	const struct msg_epoch	*e = &b->epoch;
+
+	if (e->b >= PIM_STATE_MAX) {
+		snprintf(in->err, sizeof(in->err), "PEER_STATE: bad state %u",
+		    e->b);
+		return -1;
 	}
-	log_debug("link %s: %s ignored", l->name, wire_type_name(m->type));
-	return;
-bad:
-	link_bad_msg(l, m, err);
+	if (pg->peer_state != e->b || pg->peer_epoch != e->a) {
+		pg->peer_state = (uint8_t)e->b;
+		pg->peer_epoch = e->a;
+		pg_send_status(pg);
+	}
+	return 0;
 }
 
 static void
@@ -608,14 +586,25 @@ pg_summary(struct node *n, char *buf, size_t len)
 		    pim_state_names[pg->fsm.state], pg->epoch);
 }
 
+static const struct role_msg pg_msgs[] = {
+	{ MSG_PIM_ACCEPT, LINK_KIND_ACD, msg_epoch_body, pg_msg_accept },
+	{ MSG_PIM_REJECT, LINK_KIND_ACD, msg_epoch_body, pg_msg_refused },
+	{ MSG_PIM_FENCED, LINK_KIND_ACD, msg_epoch_body, pg_msg_refused },
+	{ MSG_ACD_AGENTS, LINK_KIND_ACD, msg_agents_body, pg_msg_agents },
+	{ MSG_GRANT, LINK_KIND_ROUTER, msg_grant_body, pg_msg_grant },
+	{ MSG_DELIVERY_ACK, LINK_KIND_ROUTER, msg_epoch_body, pg_msg_ack },
+	{ MSG_PEER_STATE, LINK_KIND_PRIVATE, msg_epoch_body,
+	  pg_msg_peer_state },
+	{ 0, 0, NULL, NULL }
+};
+
 const struct role_ops pg_ops = {
-	.name = "pg",
 	.init = pg_init,
 	.fini = pg_fini,
+	.msgs = pg_msgs,
 	.status = pg_status,
 	.link_up = pg_link_up,
 	.link_down = pg_link_down,
-	.link_msg = pg_link_msg,
 	.summary = pg_summary,
 	.shutdown = pg_shutdown,
 };

@@ -210,7 +210,7 @@ main(int argc, char *argv[])
 	if (list) {
 		for (i = 0; i < cf->nnodes; i++)
 			printf("%s %s\n", cf->nodes[i].name,
-			    role_names[cf->nodes[i].role]);
+			    roles[cf->nodes[i].role].name);
 		cfg_free(cf);
 		return 0;
 	}
@@ -253,7 +253,7 @@ main(int argc, char *argv[])
 	}
 	node_update_summary(node);
 	log_notice("started pgemud %s: node %s (%s) of lab %s, control %s",
-	    PACKAGE_VERSION, name, role_names[node->self->role],
+	    PACKAGE_VERSION, name, roles[node->self->role].name,
 	    node->cfg->lab_name, ctl_path(node->ctl));
 	node_notify("READY=1\nSTATUS=%s\nMAINPID=%lu", node->summary,
 	    (unsigned long)getpid());

@@ -848,81 +848,91 @@ router_interval_msg(struct router *r, struct rt_side *s,
 	router_ack(s->link, iv->seq, ACK_STORED, "");
 }
 
-static void
-router_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
+static int
+router_msg_status(struct role_msg_in *in, const union msg_body *b)
 {
-	struct router		*r = n->role_data;
-	struct rt_side		*s = router_side(r, l);
-	struct msg_pg_status	 st;
-	struct msg_agents	 ag;
-	struct msg_interval	 iv;
-	struct msg_discard	 d;
-	struct msg_periph_offline o;
-	char			 err[160];
+	struct router	*r = in->node->role_data;
+	struct rt_side	*s = router_side(r, in->link);
+
+	if (s != NULL)
+		router_status_msg(r, s, &b->pg_status);
+	return 0;
+}
+
+static int
+router_msg_agents(struct role_msg_in *in, const union msg_body *b)
+{
+	struct router	*r = in->node->role_data;
+	struct rt_side	*s = router_side(r, in->link);
+
+	if (s != NULL)
+		router_agents_msg(r, s, &b->agents);
+	return 0;
+}
+
+static int
+router_msg_interval(struct role_msg_in *in, const union msg_body *b)
+{
+	struct router	*r = in->node->role_data;
+	struct rt_side	*s = router_side(r, in->link);
+
+	if (s != NULL)
+		router_interval_msg(r, s, &b->interval);
+	return 0;
+}
+
+static int
+router_msg_discard(struct role_msg_in *in, const union msg_body *b)
+{
+	struct router		*r = in->node->role_data;
+	struct rt_side		*s = router_side(r, in->link);
+	const struct msg_discard *d = &b->discard;
 
 	if (s == NULL)
-		return;
-	switch (m->type) {
-	case MSG_PG_STATUS:
-		if (msg_pg_status_decode(m, &st, err, sizeof(err)) == -1)
-			goto bad;
-		router_status_msg(r, s, &st);
-		return;
-	case MSG_AGENT_STATES:
-		if (msg_agents_decode(m, &ag, err, sizeof(err)) == -1)
-			goto bad;
-		router_agents_msg(r, s, &ag);
-		return;
-	case MSG_INTERVAL:
-		if (msg_interval_decode(m, &iv, err, sizeof(err)) == -1)
-			goto bad;
-		router_interval_msg(r, s, &iv);
-		return;
-	case MSG_DISCARD:
-		if (msg_discard_decode(m, &d, err, sizeof(err)) == -1)
-			goto bad;
-		if (d.side != (uint8_t)s->side || d.rule != RULE_R1 ||
-		    d.peripheral != (uint32_t)n->cfg->peripheral_id) {
-			snprintf(err, sizeof(err), "DISCARD: side 0x%02x, rule "
-			    "%u, peripheral %u on the link of side %c", d.side,
-			    d.rule, d.peripheral, s->side);
-			goto bad;
-		}
-		db_begin(r->db);
-		db_discard(r->db, d.peripheral, d.interval_start, d.intervals,
-		    d.rows, rule_tag(RULE_R1), (char)d.side, d.text);
-		if (db_commit(r->db) == -1) {
-			router_not_stored(r, s, d.seq, "loss record");
-			return;
-		}
-		r->discards++;
-		evt_emit((int)d.rule, "data_discarded", json_pack("{s:i, s:s,"
-		    " s:i, s:i, s:s}", "peripheral", (int)d.peripheral, "side",
-		    d.side == 'A' ? "A" : "B", "intervals", (int)d.intervals,
-		    "rows", (int)d.rows, "reason", d.text), "side %c deleted "
-		    "undelivered reporting data of peripheral %u: %u "
-		    "intervals, %u rows (%s)", d.side, d.peripheral,
-		    d.intervals, d.rows, d.text);
-		router_ack(l, d.seq, ACK_STORED, "");
-		return;
-	case MSG_PERIPH_OFFLINE:
-		if (msg_offline_decode(m, &o, err, sizeof(err)) == -1)
-			goto bad;
-		if (o.rule != RULE_R2 && o.rule != RULE_R6) {
-			snprintf(err, sizeof(err), "PERIPH_OFFLINE: rule %u is "
-			    "neither R2 nor R6", o.rule);
-			goto bad;
-		}
-		if (router_current(r, s, o.epoch, "peripheral offline"))
-			router_offline(r, (int)o.rule, o.reason_code, o.text);
-		return;
-	default:
-		log_debug("link %s: %s ignored", l->name,
-		    wire_type_name(m->type));
-		return;
+		return 0;
+	if (d->side != (uint8_t)s->side || d->rule != RULE_R1 ||
+	    d->peripheral != (uint32_t)in->node->cfg->peripheral_id) {
+		snprintf(in->err, sizeof(in->err), "DISCARD: side 0x%02x, "
+		    "rule %u, peripheral %u on the link of side %c", d->side,
+		    d->rule, d->peripheral, s->side);
+		return -1;
 	}
-bad:
-	link_bad_msg(l, m, err);
+	db_begin(r->db);
+	db_discard(r->db, d->peripheral, d->interval_start, d->intervals,
+	    d->rows, rule_tag(RULE_R1), (char)d->side, d->text);
+	if (db_commit(r->db) == -1) {
+		router_not_stored(r, s, d->seq, "loss record");
+		return 0;
+	}
+	r->discards++;
+	evt_emit((int)d->rule, "data_discarded", json_pack("{s:i, s:s, s:i, "
+	    "s:i, s:s}", "peripheral", (int)d->peripheral, "side",
+	    d->side == 'A' ? "A" : "B", "intervals", (int)d->intervals,
+	    "rows", (int)d->rows, "reason", d->text), "side %c deleted "
+	    "undelivered reporting data of peripheral %u: %u intervals, %u "
+	    "rows (%s)", d->side, d->peripheral, d->intervals, d->rows,
+	    d->text);
+	router_ack(in->link, d->seq, ACK_STORED, "");
+	return 0;
+}
+
+static int
+router_msg_offline(struct role_msg_in *in, const union msg_body *b)
+{
+	struct router			*r = in->node->role_data;
+	struct rt_side			*s = router_side(r, in->link);
+	const struct msg_periph_offline	*o = &b->offline;
+
+	if (s == NULL)
+		return 0;
+	if (o->rule != RULE_R2 && o->rule != RULE_R6) {
+		snprintf(in->err, sizeof(in->err), "PERIPH_OFFLINE: rule %u "
+		    "is neither R2 nor R6", o->rule);
+		return -1;
+	}
+	if (router_current(r, s, o->epoch, "peripheral offline"))
+		router_offline(r, (int)o->rule, o->reason_code, o->text);
+	return 0;
 }
 
 static void
@@ -1115,37 +1125,46 @@ router_status(struct node *n, json_t *j)
 }
 
 static int
-router_command(struct node *n, int argc, const char **argv,
+router_cmd_peripherals(struct node *n, int argc, const char **argv,
+    struct ctl_cmd_result *res)
+{
+	(void)argc;
+	(void)argv;
+	res->data = json_array();
+	json_array_append_new(res->data, router_peripheral_json(n->role_data));
+	return 0;
+}
+
+static int
+router_cmd_agents(struct node *n, int argc, const char **argv,
+    struct ctl_cmd_result *res)
+{
+	struct router	*r = n->role_data;
+	int		 i;
+
+	(void)argc;
+	(void)argv;
+	res->data = json_array();
+	for (i = 0; i < r->nagents; i++)
+		json_array_append_new(res->data,
+		    router_agent_json(&r->agents[i]));
+	return 0;
+}
+
+static int
+router_cmd_intervals(struct node *n, int argc, const char **argv,
     struct ctl_cmd_result *res)
 {
 	struct router	*r = n->role_data;
 	long		 lim = 100;
-	int		 i;
 
-	if (strcmp(argv[0], "peripherals") == 0 && argc == 1) {
-		res->data = json_array();
-		json_array_append_new(res->data, router_peripheral_json(r));
-		return 0;
+	if (argc == 2 && parse_int(argv[1], 1, 1000000, &lim) == -1) {
+		snprintf(res->err, sizeof(res->err), "intervals: bad count "
+		    "\"%s\"", argv[1]);
+		return -1;
 	}
-	if (strcmp(argv[0], "agents") == 0 && argc == 1) {
-		res->data = json_array();
-		for (i = 0; i < r->nagents; i++)
-			json_array_append_new(res->data,
-			    router_agent_json(&r->agents[i]));
-		return 0;
-	}
-	if (strcmp(argv[0], "intervals") == 0 && argc <= 2) {
-		if (argc == 2 && parse_int(argv[1], 1, 1000000, &lim) == -1) {
-			snprintf(res->err, sizeof(res->err), "intervals: bad "
-			    "count \"%s\"", argv[1]);
-			return -1;
-		}
-		res->data = db_intervals(r->db, (int)lim);
-		return 0;
-	}
-	snprintf(res->err, sizeof(res->err), "unknown command \"%s\" (router: "
-	    "peripherals, agents, intervals [N])", argv[0]);
-	return -1;
+	res->data = db_intervals(r->db, (int)lim);
+	return 0;
 }
 
 static void
@@ -1163,14 +1182,37 @@ router_summary(struct node *n, char *buf, size_t len)
 		    "offline", r->sides[r->active].side, r->epoch);
 }
 
+static const struct cmd router_cmds[] = {
+	{ "peripherals", "", 0, 0, router_cmd_peripherals,
+	  "the peripheral: online or not, active side, epoch" },
+	{ "agents", "", 0, 0, router_cmd_agents,
+	  "the real-time agent table" },
+	{ "intervals", "[N]", 0, 1, router_cmd_intervals,
+	  "the last N Agent_Interval rows (default 100)" },
+	{ NULL, NULL, 0, 0, NULL, NULL }
+};
+
+static const struct role_msg router_msgs[] = {
+	{ MSG_PG_STATUS, LINK_KIND_ROUTER, msg_pg_status_body,
+	  router_msg_status },
+	{ MSG_AGENT_STATES, LINK_KIND_ROUTER, msg_agents_body,
+	  router_msg_agents },
+	{ MSG_INTERVAL, LINK_KIND_ROUTER, msg_interval_body,
+	  router_msg_interval },
+	{ MSG_DISCARD, LINK_KIND_ROUTER, msg_discard_body,
+	  router_msg_discard },
+	{ MSG_PERIPH_OFFLINE, LINK_KIND_ROUTER, msg_offline_body,
+	  router_msg_offline },
+	{ 0, 0, NULL, NULL }
+};
+
 const struct role_ops router_ops = {
-	.name = "router",
 	.init = router_init,
 	.fini = router_fini,
-	.command = router_command,
+	.cmds = router_cmds,
+	.msgs = router_msgs,
 	.status = router_status,
 	.link_up = router_link_up,
 	.link_down = router_link_down,
-	.link_msg = router_link_msg,
 	.summary = router_summary,
 };
