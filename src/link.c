@@ -1,9 +1,16 @@
 /*
- * Links: every TCP link of the lab, client or server side, on libevent
- * bufferevents.
+ * Links: the transport under every TCP link of the lab, client or server
+ * side, and under each session of a session listener, on libevent
+ * bufferevents.  The transport connects, backs off, reads and writes
+ * frames, injects faults, detects a closed or silent peer and counts; the
+ * link's protocol (struct link_proto, proto_lab.c for the lab's own) says
+ * which frames exist, how a link greets and heartbeats, and what a bad
+ * message gets.  Frames go: socket -> link_read_cb (header checked against
+ * the protocol's table) -> link_dispatch -> the protocol's control() ->
+ * the owner's msg().
  *
- *            START (client)              HELLO_ACK
- *   IDLE ----------------> CONNECT --> HELLO ----------> UP
+ *            START (client)              greeting done
+ *   IDLE ----------------> CONNECT --> HELLO --------------> UP
  *    ^  \                   |  ^                          |
  *    |   \ attach (server)  |  | RETRY_TIMER              | CLOSED,
  *    |    `-----------------+--+--------------------> UP  | HOLD_EXPIRED,
@@ -14,6 +21,11 @@
  *   any --FAULT_DOWN--> ADMIN_DOWN --FAULT_UP--> CONNECT (client) / IDLE
  *   UP --FAULT_FREEZE--> FROZEN --HOLD_EXPIRED--> FROZEN_LOST
  *   FROZEN --THAW--> UP;  FROZEN_LOST --THAW--> CONNECT / IDLE
+ *
+ * A protocol without a greeting goes CONNECT -TCP_OK-> UP.  A session is
+ * a server link without a named peer: IDLE -TCP_OK-> HELLO on accept
+ * while it greets (IDLE -HELLO-> UP if its protocol has no greeting), and
+ * back to IDLE, freed by its listener, when it ends.
  *
  * Timers only feed events to link_fsm(); link_change_state() is the one
  * place the state is set, runs the entry actions and logs the transition.
@@ -51,7 +63,7 @@ const char *const link_event_names[LEV_MAX] = {
 };
 
 const char *const link_kind_names[LINK_KIND_MAX] = {
-	"private", "router", "acd"
+	"private", "router", "acd", "session"
 };
 
 static void	link_change_state(struct link *, enum link_state,
@@ -72,6 +84,14 @@ static int
 link_hold_ms(const struct link *l)
 {
 	return l->hb.interval_ms * l->hb.misses;
+}
+
+/* This end sends heartbeats, as the protocol says. */
+static int
+link_sends_hb(const struct link *l)
+{
+	return l->proto->hb == PROTO_HB_BOTH ||
+	    (l->proto->hb == PROTO_HB_CLIENT && l->client);
 }
 
 /* Something heard: the peer has interval x misses again. */
@@ -109,8 +129,7 @@ link_hb_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (l->bev == NULL || l->frozen)
 		return;
-	wire_begin(&w, MSG_HEARTBEAT);
-	wire_u32(&w, ++l->hb_seq);
+	l->proto->heartbeat(l, ++l->hb_seq, &w);
 	if (link_send(l, &w) == 0)
 		l->stats.hb_out++;
 }
@@ -134,8 +153,8 @@ link_hold_cb(evutil_socket_t fd, short what, void *arg)
 	    (now > l->hold_due_ms + (uint64_t)l->hb.interval_ms ||
 	    link_input_waits(l))) {
 		l->hold_rechecked = 1;
-		log_info("link %s: hold time ran out %llu ms late or with "
-		    "input unread: reading before judging the peer", l->name,
+		log_link_info(l, "hold time ran out %llu ms late or with "
+		    "input unread: reading before judging the peer",
 		    (unsigned long long)(now > l->hold_due_ms ?
 		    now - l->hold_due_ms : 0));
 		link_timer_start(l->ev_hold, l->hb.interval_ms);
@@ -191,32 +210,65 @@ link_hb_for(const struct cfg *cf, enum link_kind kind, struct cfg_hb *hb)
 	}
 }
 
-struct link *
-link_new(struct event_base *base, const char *name, const char *peer_node,
-    enum link_kind kind, int client, const char *address, int port,
-    const struct cfg *cf, const struct link_ops *ops, void *arg)
+/* The part of a link every kind shares: names, timers, no connection. */
+static struct link *
+link_alloc(struct event_base *base, const char *name, const char *peer_node,
+    enum link_kind kind, int client, const struct link_proto *proto,
+    const struct link_ops *ops, void *arg)
 {
 	struct link	*l = xcalloc(1, sizeof(*l));
 
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	snprintf(l->peer_node, sizeof(l->peer_node), "%s", peer_node);
-	snprintf(l->address, sizeof(l->address), "%s", address);
 	l->kind = kind;
 	l->client = client;
-	l->port = l->primary_port = port;
+	l->proto = proto;
 	l->fd = -1;
 	l->base = base;
 	l->ops = ops;
 	l->arg = arg;
 	l->state = l->prev_state = LINK_IDLE;
 	mono_now(&l->since);
-	link_reconfigure(l, cf);
-	l->backoff_ms = l->backoff_min_ms;
 	l->ev_hb = event_new(base, -1, EV_PERSIST, link_hb_cb, l);
 	l->ev_hold = evtimer_new(base, link_hold_cb, l);
 	l->ev_retry = evtimer_new(base, link_retry_cb, l);
 	l->ev_stable = evtimer_new(base, link_stable_cb, l);
 	l->ev_more = event_new(base, -1, 0, link_more_cb, l);
+	return l;
+}
+
+/* A link to the named node peer_node, speaking proto. */
+struct link *
+link_new(struct event_base *base, const char *name, const char *peer_node,
+    enum link_kind kind, int client, const char *address, int port,
+    const struct cfg *cf, const struct link_proto *proto,
+    const struct link_ops *ops, void *arg)
+{
+	struct link	*l;
+
+	l = link_alloc(base, name, peer_node, kind, client, proto, ops, arg);
+	snprintf(l->address, sizeof(l->address), "%s", address);
+	l->port = l->primary_port = port;
+	link_reconfigure(l, cf);
+	l->backoff_ms = l->backoff_min_ms;
+	return l;
+}
+
+/*
+ * A session of listener lst: a server link with no named peer, its limits
+ * from the listener.  link_accept() gives it its connection.
+ */
+struct link *
+link_new_session(struct event_base *base, const char *name,
+    const struct session_conf *sc, struct listener *lst)
+{
+	struct link	*l;
+
+	l = link_alloc(base, name, "", LINK_KIND_SESSION, 0, sc->proto,
+	    sc->ops, sc->arg);
+	l->hb = sc->hb;
+	l->max_message = sc->max_message;
+	l->lst = lst;
 	return l;
 }
 
@@ -239,8 +291,10 @@ link_reconfigure(struct link *l, const struct cfg *cf)
 		struct timeval tv;
 
 		ms_to_tv(l->hb.interval_ms, &tv);
-		event_add(l->ev_hb, &tv);
-		link_arm_hold(l);
+		if (link_sends_hb(l))
+			event_add(l->ev_hb, &tv);
+		if (l->proto->hb != PROTO_HB_NONE)
+			link_arm_hold(l);
 	}
 }
 
@@ -273,6 +327,7 @@ link_close(struct link *l)
 		l->bev = NULL;
 	}
 	l->fd = -1;
+	l->version = 0;		/* the next connection greets again */
 	event_del(l->ev_hb);
 	event_del(l->ev_hold);
 	event_del(l->ev_more);
@@ -342,38 +397,17 @@ link_connect(struct link *l, char *err, size_t errlen)
 	return 0;
 }
 
-/* Who this process is, as its HELLO says. */
-static struct wire_hello link_self;
-
-void
-link_set_identity(const char *node, const char *lab, char side)
-{
-	memset(&link_self, 0, sizeof(link_self));
-	link_self.version = WIRE_PROTO_VERSION;
-	snprintf(link_self.node, sizeof(link_self.node), "%s", node);
-	snprintf(link_self.lab, sizeof(link_self.lab), "%s", lab);
-	link_self.side = side;
-}
-
-static void
-link_send_hello(struct link *l, int ack)
-{
-	struct wire_hello	h = link_self;
-	struct wire_writer	w;
-
-	h.hb_interval_ms = (uint32_t)l->hb.interval_ms;
-	wire_hello_encode(&h, ack, &w);
-	link_send(l, &w);
-}
-
+/* Connected: heartbeats out (if this end sends them), the hold timer. */
 static void
 link_start_hold(struct link *l)
 {
 	struct timeval	tv;
 
 	ms_to_tv(l->hb.interval_ms, &tv);
-	event_add(l->ev_hb, &tv);
-	link_arm_hold(l);
+	if (link_sends_hb(l))
+		event_add(l->ev_hb, &tv);
+	if (l->proto->hb != PROTO_HB_NONE)
+		link_arm_hold(l);
 }
 
 /*
@@ -400,9 +434,15 @@ link_change_state(struct link *l, enum link_state next, enum link_event ev,
 		snprintf(l->last_error, sizeof(l->last_error), "%s", why);
 
 	if (quiet)
-		log_debug("link %s: %s -> %s (%s)%s%s", l->name,
+		log_link_debug(l, "%s -> %s (%s)%s%s",
 		    link_state_names[prev], link_state_names[next],
 		    link_event_names[ev], why ? ": " : "", why ? why : "");
+	else if (l->lst != NULL)	/* a session: its role emits events */
+		log_link_info(l, "%s -> %s (%s)%s%s%s%s",
+		    link_state_names[prev], link_state_names[next],
+		    link_event_names[ev], prev == LINK_IDLE ? ": from " : "",
+		    prev == LINK_IDLE ? l->peer_addr : "", why ? ": " : "",
+		    why ? why : "");
 	else {
 		json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s}",
 		    "link", l->name, "peer", l->peer_node,
@@ -437,8 +477,8 @@ link_change_state(struct link *l, enum link_state next, enum link_event ev,
 		break;
 	case LINK_HELLO:
 		link_start_hold(l);
-		if (l->client)
-			link_send_hello(l, 0);
+		if (l->client && l->proto->hello != NULL)
+			l->proto->hello(l);
 		break;
 	case LINK_UP:
 		l->frozen = 0;
@@ -487,6 +527,9 @@ link_change_state(struct link *l, enum link_state next, enum link_event ev,
 		if (l->ops->up != NULL)
 			l->ops->up(l, l->arg);
 	}
+	/* A session that ended is its listener's to free. */
+	if (l->lst != NULL && (next == LINK_IDLE || next == LINK_ADMIN_DOWN))
+		listener_session_ended(l->lst, l);
 }
 
 /* Where a client goes after losing its connection, or a server. */
@@ -556,7 +599,11 @@ link_fsm(struct link *l, enum link_event ev, const char *why)
 	switch (l->state) {
 	case LINK_CONNECT:
 		if (ev == LEV_TCP_OK) {
-			link_change_state(l, LINK_HELLO, ev, why);
+			if (l->proto->hello_type == 0)	/* no greeting */
+				link_change_state(l, l->frozen ? LINK_FROZEN :
+				    LINK_UP, ev, why);
+			else
+				link_change_state(l, LINK_HELLO, ev, why);
 			return;
 		}
 		if (ev == LEV_TCP_FAIL || ev == LEV_CLOSED ||
@@ -601,17 +648,44 @@ link_fsm(struct link *l, enum link_event ev, const char *why)
 		}
 		break;
 	case LINK_IDLE:
-		if (ev == LEV_HELLO && !l->client) {
+		/* A session that ended stays ended: it has no connection. */
+		if (ev == LEV_HELLO && !l->client &&
+		    (l->lst == NULL || l->bev != NULL)) {
 			link_change_state(l, l->frozen ? LINK_FROZEN : LINK_UP,
 			    ev, why);
+			return;
+		}
+		/* A session accepted: it greets before it is up. */
+		if (ev == LEV_TCP_OK && l->lst != NULL && l->bev != NULL) {
+			link_change_state(l, LINK_HELLO, ev, why);
 			return;
 		}
 		break;
 	default:
 		break;
 	}
-	log_debug("link %s: event %s ignored in state %s", l->name,
+	log_link_debug(l, "event %s ignored in state %s",
 	    link_event_names[ev], link_state_names[l->state]);
+}
+
+/* The largest body this link carries: its protocol's, or the lab's. */
+static uint32_t
+link_max_body(const struct link *l)
+{
+	if (l->proto->max_body != 0 &&
+	    l->proto->max_body < (uint32_t)l->max_message)
+		return l->proto->max_body;
+	return (uint32_t)l->max_message;
+}
+
+/* A message type's name in the link's protocol. */
+const char *
+link_type_name(const struct link *l, uint32_t type)
+{
+	const struct wire_type_info *ti;
+
+	ti = wire_type_find(l->proto->types, type);
+	return ti != NULL ? ti->name : "UNKNOWN";
 }
 
 static void
@@ -649,11 +723,11 @@ link_send(struct link *l, struct wire_writer *w)
 		wire_writer_free(w);
 		return -1;
 	}
-	if (wire_end(w, (uint32_t)l->max_message, &m) == -1) {
-		log_warnx("link %s: message %s too large, not sent", l->name,
-		    w->len >= WIRE_HDR_LEN ? wire_type_name((uint32_t)w->buf[4]
-		    << 24 | (uint32_t)w->buf[5] << 16 | (uint32_t)w->buf[6] << 8 |
-		    w->buf[7]) : "?");
+	if (wire_end(w, link_max_body(l), &m) == -1) {
+		log_link_warnx(l, "message %s too large, not sent",
+		    w->len >= WIRE_HDR_LEN ? link_type_name(l,
+		    (uint32_t)w->buf[4] << 24 | (uint32_t)w->buf[5] << 16 |
+		    (uint32_t)w->buf[6] << 8 | w->buf[7]) : "?");
 		wire_writer_free(w);
 		return -1;
 	}
@@ -700,7 +774,8 @@ link_peer_gone(const struct link *l)
 	    errno != EINTR);
 }
 
-static void
+/* Close the connection as a protocol error, logged with the peer. */
+void
 link_proto_error(struct link *l, const char *what)
 {
 	char	why[256];
@@ -708,69 +783,74 @@ link_proto_error(struct link *l, const char *what)
 	l->stats.proto_errors++;
 	snprintf(why, sizeof(why), "protocol error from %s: %s", l->peer_addr,
 	    what);
-	log_warnx("link %s: %s", l->name, why);
+	log_link_warnx(l, "%s", why);
 	link_fsm(l, LEV_PROTO_ERROR, why);
 }
 
-/* One complete frame, already checked against the limits. */
+/*
+ * A whole frame that is bad: the protocol may answer it and keep the
+ * link; otherwise (and by default) it is a protocol error.
+ */
+static void
+link_refuse_msg(struct link *l, const struct wire_msg *m, const char *why)
+{
+	if (l->proto->bad_msg != NULL && l->proto->bad_msg(l, m, why) ==
+	    PROTO_KEEP) {
+		l->stats.proto_errors++;
+		log_link_info(l, "bad message from %s: %s (answered)",
+		    l->peer_addr, why);
+		return;
+	}
+	link_proto_error(l, why);
+}
+
+/*
+ * The peer says it leaves (the protocol decoded its goodbye): keep what it
+ * said, and when its endpoint stops for good try the other one at once.
+ */
+void
+link_peer_left(struct link *l, uint32_t reason, const char *text,
+    int endpoint_stops)
+{
+	char	why[160];
+
+	snprintf(l->bye_text, sizeof(l->bye_text), "%s", text);
+	l->bye_reason = reason;
+	if (endpoint_stops && l->alt_port != 0)
+		l->backoff_ms = 0;
+	snprintf(why, sizeof(why), "peer left: %s", text);
+	link_fsm(l, LEV_CLOSED, why);
+}
+
+/*
+ * One complete frame, already checked against the limits: counted, then
+ * the protocol's own, then the owner's once the link is up.
+ */
 static void
 link_dispatch(struct link *l, const struct wire_msg *m)
 {
-	struct wire_hello	h;
-	char			err[160], text[128];
-	uint32_t		reason;
+	char	err[160];
 
 	l->stats.msgs_in++;
 	l->stats.bytes_in += WIRE_HDR_LEN + m->len;
 	link_count_type(l, m->type, 0);
-	if (l->state == LINK_UP || l->state == LINK_HELLO)
+	if ((l->state == LINK_UP || l->state == LINK_HELLO) &&
+	    l->proto->hb != PROTO_HB_NONE)
 		link_arm_hold(l);
 
-	switch (m->type) {
-	case MSG_HEARTBEAT:
+	switch (l->proto->control(l, m)) {
+	case PROTO_HEARTBEAT:
 		l->stats.hb_in++;
 		return;
-	case MSG_HELLO:
-		link_proto_error(l, "unexpected HELLO on an open link");
+	case PROTO_TAKEN:
 		return;
-	case MSG_HELLO_ACK:
-		if (l->state != LINK_HELLO || !l->client) {
-			link_proto_error(l, "unexpected HELLO_ACK");
-			return;
-		}
-		if (wire_hello_decode(m, &h, err, sizeof(err)) == -1) {
-			link_proto_error(l, err);
-			return;
-		}
-		if (strcmp(h.node, l->peer_node) != 0) {
-			snprintf(text, sizeof(text), "HELLO_ACK from node "
-			    "\"%.32s\", expected \"%s\"", h.node, l->peer_node);
-			link_proto_error(l, text);
-			return;
-		}
-		link_fsm(l, LEV_HELLO, NULL);
-		return;
-	case MSG_BYE:
-		if (wire_bye_decode(m, &reason, text, sizeof(text), err,
-		    sizeof(err)) == -1) {
-			link_proto_error(l, err);
-			return;
-		}
-		snprintf(l->bye_text, sizeof(l->bye_text), "%s", text);
-		l->bye_reason = reason;
-		/* The endpoint stops: the other one at once, no back-off. */
-		if (reason == BYE_CTI_MANAGER_STOP && l->alt_port != 0)
-			l->backoff_ms = 0;
-		snprintf(err, sizeof(err), "peer left: %s", text);
-		link_fsm(l, LEV_CLOSED, err);
-		return;
-	default:
+	case PROTO_PASS:
 		break;
 	}
 	if (l->state != LINK_UP) {
 		snprintf(err, sizeof(err), "%s before the link is up",
-		    wire_type_name(m->type));
-		link_proto_error(l, err);
+		    link_type_name(l, m->type));
+		link_refuse_msg(l, m, err);
 		return;
 	}
 	if (l->ops->msg != NULL)
@@ -793,14 +873,17 @@ link_read_cb(struct bufferevent *bev, void *arg)
 		uint32_t	 type, len;
 		struct wire_msg	 m;
 		char		 err[160];
+		int		 rc;
 
 		if (l->bev != bev || l->frozen)
 			return;
 		if (evbuffer_get_length(in) < WIRE_HDR_LEN)
 			return;
 		evbuffer_copyout(in, hdr, WIRE_HDR_LEN);
-		if (wire_check_header(hdr, (uint32_t)l->max_message, &type,
-		    &len, err, sizeof(err)) == -1) {
+		rc = wire_check_frame(l->proto->types, hdr, link_max_body(l),
+		    &type, &len, err, sizeof(err));
+		if (rc == WIRE_FRAME_LOST ||
+		    (rc == WIRE_FRAME_BAD && l->proto->bad_msg == NULL)) {
 			link_proto_error(l, err);
 			return;
 		}
@@ -809,7 +892,14 @@ link_read_cb(struct bufferevent *bev, void *arg)
 		m.type = type;
 		m.len = len;
 		m.body = evbuffer_pullup(in, WIRE_HDR_LEN + len) + WIRE_HDR_LEN;
-		link_dispatch(l, &m);
+		if (rc == WIRE_FRAME_BAD) {	/* the peer is there */
+			l->stats.msgs_in++;
+			l->stats.bytes_in += WIRE_HDR_LEN + len;
+			if (l->proto->hb != PROTO_HB_NONE)
+				link_arm_hold(l);
+			link_refuse_msg(l, &m, err);
+		} else
+			link_dispatch(l, &m);
 		if (l->bev == bev)
 			evbuffer_drain(in, WIRE_HDR_LEN + len);
 	}
@@ -845,7 +935,7 @@ link_event_cb(struct bufferevent *bev, short what, void *arg)
 
 /*
  * A server-side link takes the connection a listener identified by its
- * HELLO.  One that still has a connection gives it up for the new one.
+ * greeting.  One that still has a connection gives it up for the new one.
  */
 void
 link_attach(struct link *l, struct bufferevent *bev, const char *peer_addr,
@@ -858,18 +948,35 @@ link_attach(struct link *l, struct bufferevent *bev, const char *peer_addr,
 	snprintf(l->peer_addr, sizeof(l->peer_addr), "%s", peer_addr);
 	l->stats.connects++;
 	link_setup_bev(l, bev);
-	link_send_hello(l, 1);
+	if (l->proto->welcome != NULL)
+		l->proto->welcome(l);
 	link_fsm(l, LEV_HELLO, NULL);
 }
 
 /*
+ * A session takes its accepted connection: it greets first if its
+ * protocol has a greeting, else it is open at once.
+ */
+void
+link_accept(struct link *l, struct bufferevent *bev, const char *peer_addr,
+    const char *via)
+{
+	snprintf(l->via, sizeof(l->via), "%s", via);
+	snprintf(l->peer_addr, sizeof(l->peer_addr), "%s", peer_addr);
+	l->stats.connects++;
+	link_setup_bev(l, bev);
+	link_fsm(l, l->proto->hello_type != 0 ? LEV_TCP_OK : LEV_HELLO, NULL);
+}
+
+/*
  * A message that decoded badly: log it with the link, the peer and the
- * type, and close that one connection as a protocol error.
+ * type; the protocol answers it, or that one connection is closed as a
+ * protocol error.
  */
 void
 link_bad_msg(struct link *l, const struct wire_msg *m, const char *err)
 {
-	const char	*name = wire_type_name(m->type);
+	const char	*name = link_type_name(l, m->type);
 	char		 why[256];
 
 	/* The decoders name the type already; others may not. */
@@ -877,7 +984,7 @@ link_bad_msg(struct link *l, const struct wire_msg *m, const char *err)
 		snprintf(why, sizeof(why), "%s", err);
 	else
 		snprintf(why, sizeof(why), "%s: %s", name, err);
-	link_proto_error(l, why);
+	link_refuse_msg(l, m, why);
 }
 
 /* fault LINK down|up|freeze|thaw */
@@ -927,7 +1034,7 @@ link_json(const struct link *l)
 	int	 i;
 
 	for (i = 0; i < l->ntypes; i++)
-		json_object_set_new(types, wire_type_name(l->types[i].type),
+		json_object_set_new(types, link_type_name(l, l->types[i].type),
 		    json_pack("{s:I, s:I}", "in", (json_int_t)l->types[i].in,
 		    "out", (json_int_t)l->types[i].out));
 	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:f, s:b, s:b,"
@@ -959,6 +1066,8 @@ link_json(const struct link *l)
 	    "drops", (json_int_t)l->stats.drops,
 	    "protocol_errors", (json_int_t)l->stats.proto_errors,
 	    "types", types);
+	json_object_set_new(j, "protocol", json_pack("{s:s, s:I}", "name",
+	    l->proto->name, "version", (json_int_t)l->version));
 	if (l->via[0] != '\0')
 		json_object_set_new(j, "via", json_string(l->via));
 	if (l->alt_port != 0)

@@ -1,8 +1,17 @@
 /*
- * Listeners: accept TCP connections, read the peer's HELLO under the same
- * framing checks as any link, and hand the connection to the link the
- * owner matches it to.  Anything else closes that one connection with a
- * log line naming the peer and the problem.
+ * Listeners: accept TCP connections, of two kinds.
+ *
+ * A named-peer listener reads the peer's greeting (the lab's HELLO) under
+ * the framing checks of its protocol, and hands the connection to the link
+ * the owner matches it to.  Anything else closes that one connection with
+ * a log line naming the peer and the problem.
+ *
+ * A session listener makes each connection a session at once: a server
+ * link with no named peer (link_new_session) speaking the listener's
+ * protocol, owned by the role through its callbacks (opened, message,
+ * closed), up to a limit; past it a connection is refused, with the
+ * protocol's refusal frame if it has one.  A session that ends is freed
+ * here, on the next turn of the loop.
  */
 #include "config.h"
 
@@ -28,7 +37,7 @@ struct pending {
 	struct bufferevent	*bev;
 	struct event		*ev_timeout;
 	char			 addr[80];
-	struct pending		*next;
+	TAILQ_ENTRY(pending)	 entry;
 };
 
 struct listener {
@@ -38,23 +47,53 @@ struct listener {
 	struct event		*ev_rearm;
 	int			 port;
 	int			 max_message;
-	listener_match_cb	 match;
-	void			*arg;
-	struct pending		*pending;
+	const struct link_proto	*proto;
 	uint64_t		 accepted, refused;
 	char			 last_refusal[200];
+
+	/* A named-peer listener. */
+	listener_match_cb	 match;
+	void			*arg;
+	TAILQ_HEAD(, pending)	 pending;
+
+	/* A session listener (match is NULL). */
+	struct session_conf	 sc;
+	TAILQ_HEAD(, link)	 sessions;	/* open, or greeting */
+	TAILQ_HEAD(, link)	 ended;		/* to free */
+	int			 nsessions;
+	uint64_t		 seq;		/* names the sessions */
+	struct event		*ev_reap;
 };
+
+/*
+ * Count and log a connection that did not become a link or a session: verb
+ * is what happened to it ("closed", "refused").
+ */
+static void
+listener_refused(struct listener *lst, int pri, const char *addr,
+    const char *verb, const char *msg)
+{
+	lst->refused++;
+	snprintf(lst->last_refusal, sizeof(lst->last_refusal), "%s: %s",
+	    addr, msg);
+	log_msg(pri, "listener %s: connection from %s %s: %s", lst->name,
+	    addr, verb, msg);
+}
+
+/* The name of the greeting frame the listener waits for. */
+static const char *
+listener_hello_name(const struct listener *lst)
+{
+	const struct wire_type_info *ti;
+
+	ti = wire_type_find(lst->proto->types, lst->proto->hello_type);
+	return ti != NULL ? ti->name : "greeting";
+}
 
 static void
 pending_free(struct pending *p)
 {
-	struct pending	**pp;
-
-	for (pp = &p->lst->pending; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
+	TAILQ_REMOVE(&p->lst->pending, p, entry);
 	if (p->bev != NULL)
 		bufferevent_free(p->bev);
 	event_free(p->ev_timeout);
@@ -72,28 +111,25 @@ static void pending_refuse(struct pending *, int, const char *, ...)
 static void
 pending_refuse(struct pending *p, int pri, const char *fmt, ...)
 {
-	struct listener	*lst = p->lst;
-	va_list		 ap;
-	char		 msg[200];
+	va_list	ap;
+	char	msg[200];
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	lst->refused++;
-	snprintf(lst->last_refusal, sizeof(lst->last_refusal), "%s: %s",
-	    p->addr, msg);
-	log_msg(pri, "listener %s: connection from %s closed: %s", lst->name,
-	    p->addr, msg);
+	listener_refused(p->lst, pri, p->addr, "closed", msg);
 	pending_free(p);
 }
 
 static void
 pending_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct pending	*p = arg;
+
 	(void)fd;
 	(void)what;
-	pending_refuse(arg, LOG_NOTICE, "no HELLO within %d ms",
-	    HELLO_TIMEOUT_MS);
+	pending_refuse(p, LOG_NOTICE, "no %s within %d ms",
+	    listener_hello_name(p->lst), HELLO_TIMEOUT_MS);
 }
 
 static void
@@ -105,22 +141,24 @@ pending_read_cb(struct bufferevent *bev, void *arg)
 	uint8_t		 hdr[WIRE_HDR_LEN];
 	uint32_t	 type, len;
 	struct wire_msg	 m;
-	struct wire_hello h;
+	struct link_peer_id id;
 	struct link	*l;
 	char		 err[200];
 
 	if (evbuffer_get_length(in) < WIRE_HDR_LEN)
 		return;
 	evbuffer_copyout(in, hdr, WIRE_HDR_LEN);
-	if (wire_check_header(hdr, (uint32_t)lst->max_message, &type, &len,
-	    err, sizeof(err)) == -1) {
+	if (wire_check_frame(lst->proto->types, hdr,
+	    (uint32_t)lst->max_message, &type, &len, err,
+	    sizeof(err)) != WIRE_FRAME_OK) {
 		pending_refuse(p, LOG_WARNING, "protocol error: %s", err);
 		return;
 	}
-	if (type != MSG_HELLO) {
+	if (type != lst->proto->hello_type) {
 		pending_refuse(p, LOG_WARNING,
-		    "protocol error: expected HELLO, got %s",
-		    wire_type_name(type));
+		    "protocol error: expected %s, got %s",
+		    listener_hello_name(lst), wire_type_find(lst->proto->types,
+		    type)->name);
 		return;
 	}
 	if (evbuffer_get_length(in) < WIRE_HDR_LEN + (size_t)len)
@@ -128,18 +166,19 @@ pending_read_cb(struct bufferevent *bev, void *arg)
 	m.type = type;
 	m.len = len;
 	m.body = evbuffer_pullup(in, WIRE_HDR_LEN + len) + WIRE_HDR_LEN;
-	if (wire_hello_decode(&m, &h, err, sizeof(err)) == -1) {
+	memset(&id, 0, sizeof(id));
+	if (lst->proto->identify(&m, &id, err, sizeof(err)) == -1) {
 		pending_refuse(p, LOG_WARNING, "protocol error: %s", err);
 		return;
 	}
-	if ((l = lst->match(lst->arg, &m, err, sizeof(err))) == NULL) {
+	if ((l = lst->match(lst->arg, &id, err, sizeof(err))) == NULL) {
 		pending_refuse(p, LOG_WARNING, "%s", err);
 		return;
 	}
 	evbuffer_drain(in, WIRE_HDR_LEN + len);
 	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
 	p->bev = NULL;
-	log_debug("listener %s: %s is node %s", lst->name, p->addr, h.node);
+	log_debug("listener %s: %s is node %s", lst->name, p->addr, id.node);
 	link_attach(l, bev, p->addr, lst->name);
 	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0 &&
 	    l->bev == bev)
@@ -151,9 +190,12 @@ pending_read_cb(struct bufferevent *bev, void *arg)
 static void
 pending_event_cb(struct bufferevent *bev, short what, void *arg)
 {
+	struct pending	*p = arg;
+
 	(void)bev;
-	pending_refuse(arg, LOG_INFO, "%s before HELLO",
-	    (what & BEV_EVENT_EOF) ? "closed" : "socket error");
+	pending_refuse(p, LOG_INFO, "%s before %s",
+	    (what & BEV_EVENT_EOF) ? "closed" : "socket error",
+	    listener_hello_name(p->lst));
 }
 
 static void
@@ -178,6 +220,80 @@ addr_string(const struct sockaddr *sa, char *out, size_t outlen)
 		snprintf(out, outlen, "?");
 }
 
+/*
+ * Past the limit: the protocol's refusal frame, if it has one, goes out
+ * best effort (the socket is new, its buffer empty), then the close.
+ */
+static void
+session_refuse(struct listener *lst, evutil_socket_t fd, const char *addr)
+{
+	struct wire_writer	w;
+	char			why[120];
+
+	snprintf(why, sizeof(why), "the limit of %d session%s is reached",
+	    lst->sc.limit, lst->sc.limit == 1 ? "" : "s");
+	if (lst->proto->refuse != NULL) {
+		lst->proto->refuse(&w, why);
+		if (wire_end(&w, (uint32_t)lst->max_message, NULL) == 0 &&
+		    send(fd, w.buf, w.len, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
+			log_debug("listener %s: refusal to %s not sent: %s",
+			    lst->name, addr, strerror(errno));
+		wire_writer_free(&w);
+	}
+	close(fd);
+	listener_refused(lst, LOG_WARNING, addr, "refused", why);
+}
+
+/* A new session, within the limit: the role hears of it once it opens. */
+static void
+session_accept(struct listener *lst, evutil_socket_t fd, const char *addr)
+{
+	struct bufferevent	*bev;
+	struct link		*l;
+	char			 name[PGEMU_NAME_MAX];
+
+	if (lst->nsessions >= lst->sc.limit) {
+		session_refuse(lst, fd, addr);
+		return;
+	}
+	bev = bufferevent_socket_new(lst->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		close(fd);
+		return;
+	}
+	snprintf(name, sizeof(name), "%s#%llu", lst->name,
+	    (unsigned long long)++lst->seq);
+	l = link_new_session(lst->base, name, &lst->sc, lst);
+	TAILQ_INSERT_TAIL(&lst->sessions, l, entry);
+	lst->nsessions++;
+	lst->accepted++;
+	link_accept(l, bev, addr, lst->name);
+}
+
+/* Called by link.c when a session is back to IDLE: free it soon. */
+void
+listener_session_ended(struct listener *lst, struct link *l)
+{
+	TAILQ_REMOVE(&lst->sessions, l, entry);
+	lst->nsessions--;
+	TAILQ_INSERT_TAIL(&lst->ended, l, entry);
+	event_active(lst->ev_reap, 0, 0);
+}
+
+static void
+listener_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener	*lst = arg;
+	struct link	*l;
+
+	(void)fd;
+	(void)what;
+	while ((l = TAILQ_FIRST(&lst->ended)) != NULL) {
+		TAILQ_REMOVE(&lst->ended, l, entry);
+		link_free(l);
+	}
+}
+
 static void
 listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
@@ -185,12 +301,18 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	struct listener	*lst = arg;
 	struct pending	*p;
 	struct timeval	 tv;
+	char		 addr[80];
 
 	(void)evl;
 	(void)salen;
+	addr_string(sa, addr, sizeof(addr));
+	if (lst->match == NULL) {
+		session_accept(lst, fd, addr);
+		return;
+	}
 	p = xcalloc(1, sizeof(*p));
 	p->lst = lst;
-	addr_string(sa, p->addr, sizeof(p->addr));
+	snprintf(p->addr, sizeof(p->addr), "%s", addr);
 	p->bev = bufferevent_socket_new(lst->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (p->bev == NULL) {
 		close(fd);
@@ -200,8 +322,7 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	p->ev_timeout = evtimer_new(lst->base, pending_timeout_cb, p);
 	ms_to_tv(HELLO_TIMEOUT_MS, &tv);
 	evtimer_add(p->ev_timeout, &tv);
-	p->next = lst->pending;
-	lst->pending = p;
+	TAILQ_INSERT_HEAD(&lst->pending, p, entry);
 	bufferevent_setcb(p->bev, pending_read_cb, NULL, pending_event_cb, p);
 	bufferevent_enable(p->bev, EV_READ | EV_WRITE);
 }
@@ -230,9 +351,10 @@ listener_error_cb(struct evconnlistener *evl, void *arg)
 	evtimer_add(lst->ev_rearm, &tv);
 }
 
-struct listener *
-listener_new(struct event_base *base, const char *name, const char *address,
-    int port, int max_message, listener_match_cb match, void *arg, char *err,
+/* Bind and listen on address:port; the caller says what it accepts. */
+static struct listener *
+listener_bind(struct event_base *base, const char *name, const char *address,
+    int port, const struct link_proto *proto, int max_message, char *err,
     size_t errlen)
 {
 	struct listener		*lst;
@@ -253,9 +375,11 @@ listener_new(struct event_base *base, const char *name, const char *address,
 	snprintf(lst->name, sizeof(lst->name), "%s", name);
 	lst->base = base;
 	lst->port = port;
+	lst->proto = proto;
 	lst->max_message = max_message;
-	lst->match = match;
-	lst->arg = arg;
+	TAILQ_INIT(&lst->pending);
+	TAILQ_INIT(&lst->sessions);
+	TAILQ_INIT(&lst->ended);
 	lst->evl = evconnlistener_new_bind(base, listener_accept_cb, lst,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
 	    128, (struct sockaddr *)&ss, sslen);
@@ -267,19 +391,85 @@ listener_new(struct event_base *base, const char *name, const char *address,
 	}
 	evconnlistener_set_error_cb(lst->evl, listener_error_cb);
 	lst->ev_rearm = evtimer_new(base, listener_rearm_cb, lst);
+	lst->ev_reap = event_new(base, -1, 0, listener_reap_cb, lst);
 	return lst;
 }
 
+/* Peers named in advance: match() finds the link for a greeting. */
+struct listener *
+listener_new(struct event_base *base, const char *name, const char *address,
+    int port, const struct link_proto *proto, int max_message,
+    listener_match_cb match, void *arg, char *err, size_t errlen)
+{
+	struct listener	*lst;
+
+	if (proto->hello_type == 0 || proto->identify == NULL) {
+		snprintf(err, errlen, "listener %s: protocol %s does not name "
+		    "its peers", name, proto->name);
+		return NULL;
+	}
+	lst = listener_bind(base, name, address, port, proto, max_message,
+	    err, errlen);
+	if (lst == NULL)
+		return NULL;
+	lst->match = match;
+	lst->arg = arg;
+	return lst;
+}
+
+/* Anonymous clients: each connection a session, up to sc->limit. */
+struct listener *
+listener_new_sessions(struct event_base *base, const char *name,
+    const char *address, int port, const struct session_conf *sc, char *err,
+    size_t errlen)
+{
+	struct listener	*lst;
+
+	if (sc->limit < 1) {
+		snprintf(err, errlen, "listener %s: session limit %d, at "
+		    "least 1", name, sc->limit);
+		return NULL;
+	}
+	lst = listener_bind(base, name, address, port, sc->proto,
+	    sc->max_message, err, errlen);
+	if (lst == NULL)
+		return NULL;
+	lst->sc = *sc;
+	return lst;
+}
+
+/*
+ * Sessions still open are freed without a word to their role; not to be
+ * called from a session's own callback.
+ */
 void
 listener_free(struct listener *lst)
 {
+	struct pending	*p;
+	struct link	*l;
+
 	if (lst == NULL)
 		return;
-	while (lst->pending != NULL)
-		pending_free(lst->pending);
+	while ((p = TAILQ_FIRST(&lst->pending)) != NULL)
+		pending_free(p);
+	while ((l = TAILQ_FIRST(&lst->sessions)) != NULL) {
+		TAILQ_REMOVE(&lst->sessions, l, entry);
+		link_free(l);
+	}
+	while ((l = TAILQ_FIRST(&lst->ended)) != NULL) {
+		TAILQ_REMOVE(&lst->ended, l, entry);
+		link_free(l);
+	}
 	evconnlistener_free(lst->evl);
 	event_free(lst->ev_rearm);
+	event_free(lst->ev_reap);
 	free(lst);
+}
+
+int
+listener_nsessions(const struct listener *lst)
+{
+	return lst->nsessions;
 }
 
 int
@@ -291,8 +481,18 @@ listener_port(const struct listener *lst)
 json_t *
 listener_json(const struct listener *lst)
 {
-	return json_pack("{s:s, s:i, s:I, s:I, s:s}", "name", lst->name,
+	json_t	*j;
+
+	j = json_pack("{s:s, s:i, s:I, s:I, s:s}", "name", lst->name,
 	    "port", lst->port, "accepted", (json_int_t)lst->accepted,
 	    "refused", (json_int_t)lst->refused, "last_refusal",
 	    lst->last_refusal);
+	if (lst->match == NULL) {
+		json_object_set_new(j, "protocol",
+		    json_string(lst->proto->name));
+		json_object_set_new(j, "sessions",
+		    json_integer(lst->nsessions));
+		json_object_set_new(j, "limit", json_integer(lst->sc.limit));
+	}
+	return j;
 }

@@ -246,3 +246,47 @@ fatalx(const char *fmt, ...)
 	log_msg(LOG_CRIT, "fatal: %s", buf);
 	exit(1);
 }
+
+/* A message about a link, prefixed as every link's are: "link NAME: ". */
+static void
+log_link_vmsg(int pri, const struct link *l, const char *fmt, va_list ap)
+{
+	char	 buf[1536];
+	int	 saved = errno;
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	log_msg(pri, "link %s: %s", l->name, buf);
+	errno = saved;
+}
+
+void
+log_link_warnx(const struct link *l, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_link_vmsg(LOG_WARNING, l, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_link_info(const struct link *l, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_link_vmsg(LOG_INFO, l, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_link_debug(const struct link *l, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (!log_verb)
+		return;
+	va_start(ap, fmt);
+	log_link_vmsg(LOG_DEBUG, l, fmt, ap);
+	va_end(ap);
+}

@@ -93,7 +93,7 @@ node_new(struct event_base *base, struct cfg *cf, const char *name,
 	n->role = roles[self->role].ops;
 	mono_now(&n->started);
 	log_set_node(name);
-	link_set_identity(name, cf->lab_name, self->role == ROLE_PG ?
+	proto_lab_set_identity(name, cf->lab_name, self->role == ROLE_PG ?
 	    self->side : '-');
 	evt_set_sink(node_evt_sink, n);
 	n->ctl = ctl_new(base, cf->control_dir, name, node_dispatch, n, err,
@@ -228,27 +228,24 @@ node_set_summary(struct node *n, const char *fmt, ...)
 }
 
 /*
- * A listener found a HELLO: which of our server-side links is it for?
- * NULL, with the reason, refuses the connection.
+ * A listener heard a peer say who it is: which of our server-side links
+ * is it for?  NULL, with the reason, refuses the connection.
  */
 static struct link *
-node_match_peer(struct node *n, const struct wire_msg *m, char *err,
+node_match_peer(struct node *n, const struct link_peer_id *id, char *err,
     size_t errlen)
 {
-	struct wire_hello	h;
-	int			i;
+	int	i;
 
-	if (wire_hello_decode(m, &h, err, errlen) == -1)
-		return NULL;
-	if (strcmp(h.lab, n->cfg->lab_name) != 0) {
+	if (strcmp(id->lab, n->cfg->lab_name) != 0) {
 		snprintf(err, errlen, "node %s belongs to lab \"%s\", not "
-		    "\"%s\"", h.node, h.lab, n->cfg->lab_name);
+		    "\"%s\"", id->node, id->lab, n->cfg->lab_name);
 		return NULL;
 	}
 	for (i = 0; i < n->nlinks; i++) {
 		struct link *l = n->links[i];
 
-		if (l->client || strcmp(l->peer_node, h.node) != 0)
+		if (l->client || strcmp(l->peer_node, id->node) != 0)
 			continue;
 		if (l->admin_down || l->frozen) {
 			snprintf(err, errlen, "link %s is %s by a fault",
@@ -258,7 +255,7 @@ node_match_peer(struct node *n, const struct wire_msg *m, char *err,
 		return l;
 	}
 	snprintf(err, errlen, "node \"%s\" has no link to this node",
-	    h.node);
+	    id->node);
 	return NULL;
 }
 
@@ -533,8 +530,7 @@ node_link_msg(struct link *l, void *arg, const struct wire_msg *m)
 
 	if ((rm = role_msg_find(in.node->role->msgs, m->type,
 	    l->kind)) == NULL) {
-		log_debug("link %s: %s ignored", l->name,
-		    wire_type_name(m->type));
+		log_link_debug(l, "%s ignored", wire_type_name(m->type));
 		return;
 	}
 	if (rm->decode(m, &b, in.err, sizeof(in.err)) == -1 ||
@@ -554,16 +550,16 @@ node_new_link(struct node *n, const char *name, const struct cfg_node *peer,
 	struct link	*l;
 
 	l = link_new(n->base, name, peer->name, kind, client, peer->address,
-	    peer->port, n->cfg, &node_link_ops, n);
+	    peer->port, n->cfg, &proto_lab, &node_link_ops, n);
 	node_add_link(n, l);
 	return l;
 }
 
 static struct link *
-node_listener_match(void *arg, const struct wire_msg *m, char *err,
+node_listener_match(void *arg, const struct link_peer_id *id, char *err,
     size_t errlen)
 {
-	return node_match_peer(arg, m, err, errlen);
+	return node_match_peer(arg, id, err, errlen);
 }
 
 /* Listen on this node's own address, at port. */
@@ -573,7 +569,7 @@ node_listen(struct node *n, const char *name, int port, char *err,
 {
 	struct listener	*lst;
 
-	lst = listener_new(n->base, name, n->self->address, port,
+	lst = listener_new(n->base, name, n->self->address, port, &proto_lab,
 	    n->cfg->max_message, node_listener_match, n, err, errlen);
 	if (lst == NULL)
 		return -1;

@@ -9,6 +9,7 @@
 #define PGEMU_H
 
 #include <sys/types.h>
+#include <sys/queue.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +46,13 @@ __dead void	 fatal(const char *, ...) __printflike(1, 2);
 __dead void	 fatalx(const char *, ...) __printflike(1, 2);
 void		 log_journal_send(int, const char *, json_t *);
 int		 log_to_journal(void);
+struct link;				/* "link NAME: ..." */
+void		 log_link_warnx(const struct link *, const char *, ...)
+		    __printflike(2, 3);
+void		 log_link_info(const struct link *, const char *, ...)
+		    __printflike(2, 3);
+void		 log_link_debug(const struct link *, const char *, ...)
+		    __printflike(2, 3);
 
 /* agent.c */
 enum agent_state {			/* CTI AgentState (GED-188) */
@@ -200,18 +208,89 @@ enum link_kind {
 	LINK_KIND_PRIVATE,
 	LINK_KIND_ROUTER,
 	LINK_KIND_ACD,
+	LINK_KIND_SESSION,	/* an anonymous client of a session listener */
 	LINK_KIND_MAX
 };
 extern const char *const link_kind_names[LINK_KIND_MAX];
 
 struct link;
+struct listener;
 struct wire_msg;
+struct wire_writer;
+struct wire_type_info;
 
-/* What the owner of a link (the node role) is told. */
+/*
+ * What the owner of a link (the node role) is told.  For a session of a
+ * session listener: up is "opened", down is "closed" (after it the link is
+ * freed), msg a message of the open session.
+ */
 struct link_ops {
 	void	(*up)(struct link *, void *);
 	void	(*down)(struct link *, void *, const char *why);
 	void	(*msg)(struct link *, void *, const struct wire_msg *);
+};
+
+/* Who sends heartbeats; the hold timer runs on both ends unless none. */
+enum proto_hb {
+	PROTO_HB_BOTH,		/* each end, every interval (the lab's) */
+	PROTO_HB_CLIENT,	/* the client asks, the server answers */
+	PROTO_HB_NONE		/* none: a silent peer is not detected */
+};
+
+/* What a protocol's control() did with a frame. */
+enum proto_verdict {
+	PROTO_PASS,		/* not a control frame: the role's */
+	PROTO_TAKEN,		/* handled (it may have closed the link) */
+	PROTO_HEARTBEAT		/* a heartbeat, counted as one */
+};
+
+/* What a protocol's bad_msg() decided. */
+#define PROTO_CLOSE	0	/* a protocol error: close the link */
+#define PROTO_KEEP	1	/* answered: the link stays */
+
+/* Who a named peer says it is, in its greeting. */
+struct link_peer_id {
+	char		 node[PGEMU_NAME_MAX];
+	char		 lab[PGEMU_NAME_MAX];
+	char		 side;
+};
+
+/*
+ * A protocol spoken over a link.  link.c is the transport (connect,
+ * back-off, reads, writes, faults, the hold timer, counters); the protocol
+ * says which frames exist, how a link greets, who heartbeats, what a bad
+ * message gets and which frames are its own.  Frames flow: socket ->
+ * header check with types -> control() -> the role's msg().
+ */
+struct link_proto {
+	const char	*name;
+	const struct wire_type_info *types;	/* per-type min/max, ends
+						   with a NULL name */
+	uint32_t	 max_body;	/* 0: the link's max_message */
+	enum proto_hb	 hb;
+	/* Build the heartbeat frame numbered seq (an end that sends). */
+	void		(*heartbeat)(struct link *, uint32_t seq,
+			    struct wire_writer *);
+	/*
+	 * The greeting.  hello_type is the frame a client opens with; 0: no
+	 * greeting, a link is up once connected.  hello() sends it (client,
+	 * on connect).  A named listener reads it, identify() says who the
+	 * peer is and welcome() answers once the link is found.  A session
+	 * waits in HELLO until control() takes the greeting (LEV_HELLO).
+	 * Either end sets the link's version as the greeting settles it.
+	 */
+	uint32_t	 hello_type;
+	void		(*hello)(struct link *);
+	int		(*identify)(const struct wire_msg *,
+			    struct link_peer_id *, char *err, size_t errlen);
+	void		(*welcome)(struct link *);
+	/* The protocol's own frames, before the role sees any. */
+	enum proto_verdict (*control)(struct link *, const struct wire_msg *);
+	/* A bad message: may answer; PROTO_KEEP or PROTO_CLOSE.  NULL: close. */
+	int		(*bad_msg)(struct link *, const struct wire_msg *,
+			    const char *why);
+	/* A session listener refuses: the frame saying why (NULL: none). */
+	void		(*refuse)(struct wire_writer *, const char *why);
 };
 
 struct link_stats {
@@ -231,6 +310,7 @@ struct link {
 	struct cfg_hb	 hb;
 	int		 backoff_min_ms, backoff_max_ms, backoff_stable_ms;
 	int		 max_message;
+	const struct link_proto *proto;
 
 	enum link_state	 state;
 	enum link_state	 prev_state;
@@ -261,25 +341,33 @@ struct link {
 	struct event	*ev_more;	/* more frames waiting to be read */
 	uint64_t	 hold_due_ms;	/* when the hold time runs out */
 	int		 hold_rechecked; /* ran out late: reading first */
+	uint32_t	 version;	/* of the protocol, as the greeting
+					   settled it for this connection (the
+					   protocol's codecs read it) */
 
 	const struct link_ops *ops;
 	void		*arg;
 	struct event_base *base;
+	struct listener	*lst;		/* a session: its listener */
+	TAILQ_ENTRY(link) entry;	/* in the listener's sessions */
 };
 
 struct link	*link_new(struct event_base *, const char *name,
 		    const char *peer_node, enum link_kind, int client,
 		    const char *address, int port, const struct cfg *,
-		    const struct link_ops *, void *);
+		    const struct link_proto *, const struct link_ops *,
+		    void *);
 void		 link_free(struct link *);
-void		 link_set_identity(const char *, const char *, char);
 void		 link_fsm(struct link *, enum link_event, const char *why);
 void		 link_attach(struct link *, struct bufferevent *,
 		    const char *peer_addr, const char *via);
 void		 link_set_alt_port(struct link *, int);
 void		 link_bad_msg(struct link *, const struct wire_msg *,
 		    const char *);
-struct wire_writer;
+void		 link_proto_error(struct link *, const char *);
+void		 link_peer_left(struct link *, uint32_t reason,
+		    const char *text, int endpoint_stops);
+const char	*link_type_name(const struct link *, uint32_t);
 int		 link_send(struct link *, struct wire_writer *);
 int		 link_is_up(const struct link *);
 int		 link_peer_gone(const struct link *);
@@ -289,14 +377,42 @@ json_t		*link_json(const struct link *);
 void		 link_reconfigure(struct link *, const struct cfg *);
 int		 link_endpoint_differs(const struct link *, const char *, int);
 
-/* listen.c: accept connections and identify the peer by its hello */
-struct listener;
-typedef struct link *(*listener_match_cb)(void *, const struct wire_msg *,
+/* What a session listener gives each session. */
+struct session_conf {
+	const struct link_proto *proto;
+	int		 limit;		/* sessions at once; past it, refused */
+	int		 max_message;	/* largest frame body */
+	struct cfg_hb	 hb;		/* heartbeat interval and misses */
+	const struct link_ops *ops;	/* opened, closed, message */
+	void		*arg;
+};
+struct link	*link_new_session(struct event_base *, const char *name,
+		    const struct session_conf *, struct listener *);
+void		 link_accept(struct link *, struct bufferevent *,
+		    const char *peer_addr, const char *via);
+
+/* proto_lab.c: the lab's internal protocol (HELLO, HEARTBEAT, BYE) */
+extern const struct link_proto proto_lab;
+void		 proto_lab_set_identity(const char *node, const char *lab,
+		    char side);
+
+/*
+ * listen.c: accept connections.  A named-peer listener identifies the
+ * peer by its greeting and hands the connection to the link the owner
+ * matches it to; a session listener makes each connection a session.
+ */
+typedef struct link *(*listener_match_cb)(void *, const struct link_peer_id *,
 		    char *err, size_t errlen);
 struct listener	*listener_new(struct event_base *, const char *name,
-		    const char *address, int port, int max_message,
-		    listener_match_cb, void *, char *err, size_t errlen);
+		    const char *address, int port, const struct link_proto *,
+		    int max_message, listener_match_cb, void *, char *err,
+		    size_t errlen);
+struct listener	*listener_new_sessions(struct event_base *,
+		    const char *name, const char *address, int port,
+		    const struct session_conf *, char *err, size_t errlen);
 void		 listener_free(struct listener *);
+void		 listener_session_ended(struct listener *, struct link *);
+int		 listener_nsessions(const struct listener *);
 json_t		*listener_json(const struct listener *);
 int		 listener_port(const struct listener *);
 

@@ -11,8 +11,13 @@
 
 #include "wire.h"
 
-/* Every message type pgemu knows, with the size of its fixed part. */
-static const struct wire_type_info wire_types[] = {
+/*
+ * Every message type pgemu knows, with the size of its fixed part: the
+ * registry of numbers and names.  A protocol checks frames against its own
+ * table (struct link_proto); the lab's internal protocol speaks them all.
+ * A table ends with a NULL name.
+ */
+const struct wire_type_info wire_types[] = {
 	{ MSG_FAILURE_CONF,		"FAILURE_CONF",		 8, 0 },
 	{ MSG_FAILURE_EVENT,		"FAILURE_EVENT",	 4, 0 },
 	{ MSG_OPEN_REQ,			"OPEN_REQ",		44, 0 },
@@ -46,17 +51,23 @@ static const struct wire_type_info wire_types[] = {
 	{ MSG_PIM_DEACTIVATE,		"PIM_DEACTIVATE",	 9, 256 },
 	{ MSG_ACD_AGENTS,		"ACD_AGENTS",		12, 0 },
 	{ MSG_ACD_SET_AGENT,		"ACD_SET_AGENT",	14, 14 },
+	{ 0,				NULL,			 0, 0 }
 };
+
+/* A type in a protocol's table; NULL if it has no such type. */
+const struct wire_type_info *
+wire_type_find(const struct wire_type_info *types, uint32_t type)
+{
+	for (; types->name != NULL; types++)
+		if (types->type == type)
+			return types;
+	return NULL;
+}
 
 const struct wire_type_info *
 wire_type_info(uint32_t type)
 {
-	size_t	i;
-
-	for (i = 0; i < sizeof(wire_types) / sizeof(wire_types[0]); i++)
-		if (wire_types[i].type == type)
-			return &wire_types[i];
-	return NULL;
+	return wire_type_find(wire_types, type);
 }
 
 const char *
@@ -76,11 +87,15 @@ get32(const uint8_t *p)
 
 /*
  * Check an 8-byte header before anything is allocated: the body length
- * against the link's maximum and the type's minimum and maximum.
+ * against the link's maximum, then the type and its minimum and maximum
+ * in the protocol's table.  WIRE_FRAME_LOST: the stream cannot be read on
+ * (the length is over the maximum); WIRE_FRAME_BAD: the frame is bad but
+ * whole, and can be skipped once its body is in.
  */
 int
-wire_check_header(const uint8_t *hdr, uint32_t max_body, uint32_t *type,
-    uint32_t *len, char *err, size_t errlen)
+wire_check_frame(const struct wire_type_info *types, const uint8_t *hdr,
+    uint32_t max_body, uint32_t *type, uint32_t *len, char *err,
+    size_t errlen)
 {
 	const struct wire_type_info *ti;
 
@@ -88,27 +103,36 @@ wire_check_header(const uint8_t *hdr, uint32_t max_body, uint32_t *type,
 	*type = get32(hdr + 4);
 	if (max_body > WIRE_MAX_BODY)
 		max_body = WIRE_MAX_BODY;
-	if ((ti = wire_type_info(*type)) == NULL) {
+	if ((ti = wire_type_find(types, *type)) == NULL) {
 		snprintf(err, errlen, "unknown message type %u (length %u)",
 		    *type, *len);
-		return -1;
+		return *len > max_body ? WIRE_FRAME_LOST : WIRE_FRAME_BAD;
 	}
 	if (*len > max_body) {
 		snprintf(err, errlen, "%s: length %u over the maximum %u",
 		    ti->name, *len, max_body);
-		return -1;
+		return WIRE_FRAME_LOST;
 	}
 	if (*len < ti->min_len) {
 		snprintf(err, errlen, "%s: length %u under the minimum %u",
 		    ti->name, *len, ti->min_len);
-		return -1;
+		return WIRE_FRAME_BAD;
 	}
 	if (ti->max_len != 0 && *len > ti->max_len) {
 		snprintf(err, errlen, "%s: length %u over the maximum %u for "
 		    "this type", ti->name, *len, ti->max_len);
-		return -1;
+		return WIRE_FRAME_BAD;
 	}
-	return 0;
+	return WIRE_FRAME_OK;
+}
+
+/* The same check against every type pgemu knows; -1 on any problem. */
+int
+wire_check_header(const uint8_t *hdr, uint32_t max_body, uint32_t *type,
+    uint32_t *len, char *err, size_t errlen)
+{
+	return wire_check_frame(wire_types, hdr, max_body, type, len, err,
+	    errlen) == WIRE_FRAME_OK ? 0 : -1;
 }
 
 static void

@@ -96,8 +96,24 @@ struct wire_type_info {
 	uint32_t	 max_len;	/* 0: the link's maximum */
 };
 
+/* Every type pgemu knows; a table ends with a NULL name. */
+extern const struct wire_type_info wire_types[];
+
+/*
+ * What wire_check_frame() found: a good header; a length over the maximum
+ * (the stream cannot be read on); a bad frame that can be skipped whole.
+ */
+#define WIRE_FRAME_OK		0
+#define WIRE_FRAME_LOST		(-1)
+#define WIRE_FRAME_BAD		(-2)
+
+const struct wire_type_info *wire_type_find(const struct wire_type_info *,
+		    uint32_t);
 const struct wire_type_info *wire_type_info(uint32_t);
 const char	*wire_type_name(uint32_t);
+int		 wire_check_frame(const struct wire_type_info *,
+		    const uint8_t *hdr, uint32_t max_body, uint32_t *type,
+		    uint32_t *len, char *err, size_t errlen);
 int		 wire_check_header(const uint8_t *hdr, uint32_t max_body,
 		    uint32_t *type, uint32_t *len, char *err, size_t errlen);
 

@@ -14,6 +14,13 @@
  *
  * Every transition logged as an event is recorded through evt_set_sink()
  * so that tests can check the cause of each one.
+ *
+ * The "session" cases run a session listener with a protocol of the
+ * test's own (t_proto): a greeting OPEN/OPEN_ACK, heartbeats from the
+ * client only (HB_REQ answered by HB_CONF), a bad message answered by
+ * FAILURE with the session kept, and a REFUSED frame past the limit.  Its
+ * role (s_ops) echoes ECHO requests, answers a value 0 as a bad message
+ * and closes the session on the value T_BYE.
  */
 #include "config.h"
 
@@ -41,8 +48,8 @@
 #define HB_MS		20
 #define HB_MISSES	25
 #define HOLD_MS		(HB_MS * HB_MISSES)
-#define MAXLINKS	8
-#define MAXFDS		8
+#define MAXLINKS	16
+#define MAXFDS		16
 #define MAXTRANS	512
 
 /* What a link's owner was told. */
@@ -51,6 +58,7 @@ struct rec {
 	int	 down;
 	int	 msgs;
 	uint32_t last_type;
+	uint32_t last_value;	/* the first word of the last message */
 	char	 why[256];
 };
 
@@ -75,6 +83,16 @@ static int		 nfds;
 static struct trans	 trans[MAXTRANS];
 static int		 ntrans;
 static struct rec	 rc, rc2, rs;
+static struct listener	*slst;		/* a session listener */
+static int		 slst_port;
+
+/* What the session listener's role was told, over all its sessions. */
+static struct {
+	int		 opened, closed, msgs;
+	char		 why[256];	/* of the last close */
+	struct link	*last;		/* the last session opened */
+	uint64_t	 opened_ms, closed_ms;
+} srole;
 
 static void
 rec_up(struct link *l, void *arg)
@@ -103,6 +121,10 @@ rec_msg(struct link *l, void *arg, const struct wire_msg *m)
 	(void)l;
 	r->msgs++;
 	r->last_type = m->type;
+	if (m->len >= 4)
+		r->last_value = (uint32_t)m->body[0] << 24 |
+		    (uint32_t)m->body[1] << 16 | (uint32_t)m->body[2] << 8 |
+		    m->body[3];
 }
 
 static const struct link_ops rec_ops = { rec_up, rec_down, rec_msg };
@@ -284,15 +306,21 @@ wait_u64_(const uint64_t *p, uint64_t v, const char *what, int line)
 	    WAIT_MS, (uintmax_t)v);
 }
 
-/* A counter of the listener, from listener_json. */
+/* A counter of a listener, from listener_json. */
 static json_int_t
-lst_counter(const char *key)
+counter_of(const struct listener *l, const char *key)
 {
-	json_t		*j = listener_json(lst);
+	json_t		*j = listener_json(l);
 	json_int_t	 v = json_integer_value(json_object_get(j, key));
 
 	json_decref(j);
 	return v;
+}
+
+static json_int_t
+lst_counter(const char *key)
+{
+	return counter_of(lst, key);
 }
 
 static int
@@ -351,8 +379,9 @@ setup(void)
 	cf.max_message = 65536;
 	cf_slow = cf;
 	cf_slow.backoff_min_ms = cf_slow.backoff_max_ms = 60000;
-	lst = NULL;
-	lst_port = 0;
+	lst = slst = NULL;
+	lst_port = slst_port = 0;
+	memset(&srole, 0, sizeof(srole));
 	srv = NULL;
 	nlinks = nfds = ntrans = 0;
 	memset(&rc, 0, sizeof(rc));
@@ -371,10 +400,11 @@ teardown(void)
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);
 	listener_free(lst);
+	listener_free(slst);
 	event_base_free(base);
 	evt_clear();
 	base = NULL;
-	lst = NULL;
+	lst = slst = NULL;
 	srv = NULL;
 	nlinks = nfds = 0;
 }
@@ -603,20 +633,16 @@ raw_expect_eof(int fd)
 
 /* The listener's owner: hand the hello of node "test" to srv. */
 static struct link *
-match_cb(void *arg, const struct wire_msg *m, char *err, size_t errlen)
+match_cb(void *arg, const struct link_peer_id *id, char *err, size_t errlen)
 {
-	struct wire_hello	h;
-
 	(void)arg;
-	if (wire_hello_decode(m, &h, err, errlen) == -1)
-		return NULL;
-	if (strcmp(h.lab, "lab") != 0) {
-		snprintf(err, errlen, "node %s belongs to lab \"%s\"", h.node,
-		    h.lab);
+	if (strcmp(id->lab, "lab") != 0) {
+		snprintf(err, errlen, "node %s belongs to lab \"%s\"",
+		    id->node, id->lab);
 		return NULL;
 	}
-	if (srv == NULL || strcmp(h.node, srv->peer_node) != 0) {
-		snprintf(err, errlen, "node \"%s\" has no link", h.node);
+	if (srv == NULL || strcmp(id->node, srv->peer_node) != 0) {
+		snprintf(err, errlen, "node \"%s\" has no link", id->node);
 		return NULL;
 	}
 	if (srv->admin_down || srv->frozen) {
@@ -637,8 +663,8 @@ start_listener(void)
 	for (i = 0; i < 10 && lst == NULL; i++) {
 		fd = bound_socket(&lst_port);
 		close(fd);
-		lst = listener_new(base, "lst", "127.0.0.1", lst_port, 65536,
-		    match_cb, NULL, err, sizeof(err));
+		lst = listener_new(base, "lst", "127.0.0.1", lst_port,
+		    &proto_lab, 65536, match_cb, NULL, err, sizeof(err));
 	}
 	ck_assert_msg(lst != NULL, "listener_new: %s", err);
 	ck_assert_int_eq(listener_port(lst), lst_port);
@@ -652,7 +678,7 @@ new_link(const char *name, int client, int port, const struct cfg *c,
 
 	ck_assert_int_lt(nlinks, MAXLINKS);
 	l = link_new(base, name, "test", LINK_KIND_PRIVATE, client,
-	    "127.0.0.1", port, c, &rec_ops, r);
+	    "127.0.0.1", port, c, &proto_lab, &rec_ops, r);
 	ck_assert_ptr_nonnull(l);
 	links[nlinks++] = l;
 	ck_assert_int_eq(l->state, LINK_IDLE);
@@ -700,6 +726,17 @@ json_msgtype(json_t *j, const char *type, const char *dir)
 	json_t	*t = json_object_get(json_object_get(j, "types"), type);
 
 	return json_integer_value(json_object_get(t, dir));
+}
+
+/* link_json's protocol: its name and the version its greeting settled. */
+static void
+assert_protocol(json_t *j, const char *name, json_int_t version)
+{
+	json_t	*p = json_object_get(j, "protocol");
+
+	ck_assert_str_eq(json_str(p, "name"), name);
+	ck_assert_int_eq(json_integer_value(json_object_get(p, "version")),
+	    version);
 }
 
 /*
@@ -1382,6 +1419,702 @@ START_TEST(test_proto_error_client)
 }
 END_TEST
 
+/*
+ * Sessions: a protocol of the test's own over a session listener.
+ */
+#define T_OPEN		0x7001
+#define T_OPEN_ACK	0x7002
+#define T_HB_REQ	0x7003
+#define T_HB_CONF	0x7004
+#define T_ECHO		0x7005
+#define T_FAILURE	0x7006
+#define T_REFUSED	0x7007
+#define T_VERSION	2
+#define T_BYE		99	/* ECHO of this value: the role closes */
+
+static const struct wire_type_info t_types[] = {
+	{ T_OPEN,	"OPEN",		4, 4 },
+	{ T_OPEN_ACK,	"OPEN_ACK",	4, 4 },
+	{ T_HB_REQ,	"HB_REQ",	4, 4 },
+	{ T_HB_CONF,	"HB_CONF",	4, 4 },
+	{ T_ECHO,	"ECHO",		4, 64 },
+	{ T_FAILURE,	"FAILURE",	4, 512 },
+	{ T_REFUSED,	"REFUSED",	0, 512 },
+	{ 0,		NULL,		0, 0 }
+};
+
+static uint32_t
+t_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static void
+t_send_u32(struct link *l, uint32_t type, uint32_t v)
+{
+	struct wire_writer	w;
+
+	wire_begin(&w, type);
+	wire_u32(&w, v);
+	link_send(l, &w);
+}
+
+static void
+t_hello(struct link *l)
+{
+	t_send_u32(l, T_OPEN, T_VERSION);
+}
+
+static void
+t_heartbeat(struct link *l, uint32_t seq, struct wire_writer *w)
+{
+	(void)l;
+	wire_begin(w, T_HB_REQ);
+	wire_u32(w, seq);
+}
+
+/* The greeting and the heartbeats; the rest is the role's. */
+static enum proto_verdict
+t_control(struct link *l, const struct wire_msg *m)
+{
+	char	err[64];
+
+	switch (m->type) {
+	case T_HB_REQ:
+		if (l->client) {
+			link_proto_error(l, "HB_REQ from the server");
+			return PROTO_TAKEN;
+		}
+		t_send_u32(l, T_HB_CONF, t_u32(m->body));
+		return PROTO_HEARTBEAT;
+	case T_HB_CONF:
+		return PROTO_HEARTBEAT;
+	case T_OPEN:
+		if (l->client || l->state != LINK_HELLO) {
+			link_bad_msg(l, m, "the session is open already");
+			return PROTO_TAKEN;
+		}
+		if (t_u32(m->body) != T_VERSION) {
+			snprintf(err, sizeof(err), "version %u, expected %u",
+			    t_u32(m->body), T_VERSION);
+			link_bad_msg(l, m, err);
+			return PROTO_TAKEN;
+		}
+		l->version = T_VERSION;
+		t_send_u32(l, T_OPEN_ACK, T_VERSION);
+		link_fsm(l, LEV_HELLO, NULL);
+		return PROTO_TAKEN;
+	case T_OPEN_ACK:
+		if (!l->client || l->state != LINK_HELLO) {
+			link_proto_error(l, "unexpected OPEN_ACK");
+			return PROTO_TAKEN;
+		}
+		l->version = t_u32(m->body);
+		link_fsm(l, LEV_HELLO, NULL);
+		return PROTO_TAKEN;
+	default:
+		return PROTO_PASS;
+	}
+}
+
+/* A bad message gets FAILURE (its type, why) and the session stays. */
+static int
+t_bad_msg(struct link *l, const struct wire_msg *m, const char *why)
+{
+	struct wire_writer	w;
+
+	wire_begin(&w, T_FAILURE);
+	wire_u32(&w, m->type);
+	wire_flt_str(&w, TAG_TEXT, why);
+	link_send(l, &w);
+	return PROTO_KEEP;
+}
+
+static void
+t_refuse(struct wire_writer *w, const char *why)
+{
+	wire_begin(w, T_REFUSED);
+	wire_flt_str(w, TAG_TEXT, why);
+}
+
+static const struct link_proto t_proto = {
+	.name = "test",
+	.types = t_types,
+	.hb = PROTO_HB_CLIENT,
+	.heartbeat = t_heartbeat,
+	.hello_type = T_OPEN,
+	.hello = t_hello,
+	.control = t_control,
+	.bad_msg = t_bad_msg,
+	.refuse = t_refuse,
+};
+
+/* The same without a greeting: a session is open once connected. */
+static const struct link_proto t_proto_open = {
+	.name = "test-open",
+	.types = t_types,
+	.hb = PROTO_HB_CLIENT,
+	.heartbeat = t_heartbeat,
+	.control = t_control,
+	.bad_msg = t_bad_msg,
+};
+
+static void
+s_opened(struct link *l, void *arg)
+{
+	(void)arg;
+	srole.opened++;
+	srole.last = l;
+	srole.opened_ms = mono_ms();
+}
+
+static void
+s_closed(struct link *l, void *arg, const char *why)
+{
+	(void)arg;
+	srole.closed++;
+	srole.closed_ms = mono_ms();
+	snprintf(srole.why, sizeof(srole.why), "%s", why);
+	if (srole.last == l)
+		srole.last = NULL;
+}
+
+/* The role: ECHO back, a value 0 is a bad request, T_BYE closes. */
+static void
+s_msg(struct link *l, void *arg, const struct wire_msg *m)
+{
+	struct wire_writer	w;
+	uint32_t		v;
+
+	(void)arg;
+	srole.msgs++;
+	if (m->type != T_ECHO) {
+		link_bad_msg(l, m, "not a request");
+		return;
+	}
+	v = t_u32(m->body);
+	if (v == 0) {
+		link_bad_msg(l, m, "value 0");
+		return;
+	}
+	if (v == T_BYE) {
+		link_fsm(l, LEV_STOP, "the client said bye");
+		return;
+	}
+	wire_begin(&w, T_ECHO);
+	wire_bytes(&w, m->body, m->len);
+	link_send(l, &w);
+}
+
+static const struct link_ops s_ops = { s_opened, s_closed, s_msg };
+
+/*
+ * The session listener, its sessions held for misses heartbeat intervals
+ * (HB_MISSES, or more where a test's raw clients stay silent on purpose).
+ */
+static void
+start_sessions(const struct link_proto *proto, int limit, int misses)
+{
+	struct session_conf	sc;
+	char			err[200];
+	int			i, fd;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.proto = proto;
+	sc.limit = limit;
+	sc.max_message = 1024;
+	sc.hb.interval_ms = HB_MS;
+	sc.hb.misses = misses;
+	sc.ops = &s_ops;
+	for (i = 0; i < 10 && slst == NULL; i++) {
+		fd = bound_socket(&slst_port);
+		close(fd);
+		slst = listener_new_sessions(base, "sess", "127.0.0.1",
+		    slst_port, &sc, err, sizeof(err));
+	}
+	ck_assert_msg(slst != NULL, "listener_new_sessions: %s", err);
+}
+
+/* A client link of the test protocol to the session listener. */
+static struct link *
+t_client(const char *name, const struct link_proto *proto, struct rec *r)
+{
+	struct link	*l;
+
+	ck_assert_int_lt(nlinks, MAXLINKS);
+	l = link_new(base, name, "sess", LINK_KIND_PRIVATE, 1, "127.0.0.1",
+	    slst_port, &cf, proto, &rec_ops, r);
+	links[nlinks++] = l;
+	link_fsm(l, LEV_START, NULL);
+	return l;
+}
+
+static int
+pred_nsessions(const void *arg)
+{
+	return listener_nsessions(slst) == *(const int *)arg;
+}
+
+#define wait_nsessions(n)	wait_nsessions_((n), __LINE__)
+
+static void
+wait_nsessions_(int n, int line)
+{
+	ck_assert_msg(wait_until(pred_nsessions, &n, WAIT_MS), "line %d: %d "
+	    "sessions after %d ms, expected %d", line,
+	    listener_nsessions(slst), WAIT_MS, n);
+}
+
+static void
+raw_send_u32(int fd, uint32_t type, uint32_t v)
+{
+	struct wire_writer	w;
+
+	wire_begin(&w, type);
+	wire_u32(&w, v);
+	raw_send_msg(fd, &w);
+}
+
+/* The next frame must be type, its first word v. */
+static void
+raw_expect_u32(int fd, uint32_t type, uint32_t v)
+{
+	uint8_t		body[512];
+	uint32_t	len;
+
+	ck_assert_uint_eq(raw_read_msg(fd, body, sizeof(body), &len), type);
+	ck_assert_uint_eq(len, 4);
+	ck_assert_uint_eq(t_u32(body), v);
+}
+
+/* A raw client that opened its session: OPEN answered by OPEN_ACK. */
+static int
+raw_open(void)
+{
+	int	fd = raw_connect(slst_port);
+
+	raw_send_u32(fd, T_OPEN, T_VERSION);
+	raw_expect_u32(fd, T_OPEN_ACK, T_VERSION);
+	return fd;
+}
+
+/* The next frame must be FAILURE for type, its text saying want. */
+static void
+raw_expect_failure(int fd, uint32_t type, const char *want)
+{
+	uint8_t		 body[512];
+	uint32_t	 len;
+	struct wire_msg	 m;
+	struct wire_reader r;
+	const uint8_t	*data;
+	uint16_t	 tag, flen;
+	uint32_t	 t;
+	char		 text[256] = "";
+
+	ck_assert_uint_eq(raw_read_msg(fd, body, sizeof(body), &len),
+	    T_FAILURE);
+	m.type = T_FAILURE;
+	m.len = len;
+	m.body = body;
+	wire_reader_init(&r, &m);
+	ck_assert_int_eq(wire_get_u32(&r, &t), 0);
+	ck_assert_uint_eq(t, type);
+	ck_assert_int_eq(wire_next_flt(&r, &tag, &data, &flen), 1);
+	ck_assert_uint_eq(tag, TAG_TEXT);
+	ck_assert_int_eq(wire_flt_string(data, flen, text, sizeof(text)), 0);
+	ck_assert_msg(strstr(text, want) != NULL, "FAILURE says \"%s\", not "
+	    "\"%s\"", text, want);
+}
+
+/* An ECHO of v must come back as it went. */
+static void
+raw_echo(int fd, uint32_t v)
+{
+	raw_send_u32(fd, T_ECHO, v);
+	raw_expect_u32(fd, T_ECHO, v);
+}
+
+/* A client link's ECHO of v comes back to it, and to no other. */
+static void
+link_echo(struct link *l, struct rec *r, uint32_t v)
+{
+	struct wire_writer	w;
+	int			msgs = r->msgs;
+
+	wire_begin(&w, T_ECHO);
+	wire_u32(&w, v);
+	ck_assert_int_eq(link_send(l, &w), 0);
+	wait_int(&r->msgs, msgs + 1);
+	ck_assert_uint_eq(r->last_type, T_ECHO);
+	ck_assert_uint_eq(r->last_value, v);
+}
+
+/* No session's transition is an event: the role emits its own. */
+static void
+assert_no_session_events(void)
+{
+	int	i;
+
+	for (i = 0; i < ntrans; i++)
+		ck_assert_msg(strncmp(trans[i].link, "sess#", 5) != 0,
+		    "session transition as an event: %s %s -> %s",
+		    trans[i].link, trans[i].from, trans[i].to);
+}
+
+/*
+ * Many clients at once, each its own session: they greet (CONNECT
+ * -TCP_OK-> HELLO -HELLO-> UP), only the clients heartbeat and the server
+ * answers, past the hold time everyone is still up, and each request is
+ * answered to its own client.
+ */
+START_TEST(test_sessions_many)
+{
+	struct rec	 cr[6];
+	struct link	*cl[6];
+	struct link	*s;
+	json_t		*j;
+	char		 name[16];
+	int		 i, n = 6;
+
+	memset(cr, 0, sizeof(cr));
+	start_sessions(&t_proto, 8, HB_MISSES);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "c%d", i);
+		cl[i] = t_client(name, &t_proto, &cr[i]);
+	}
+	for (i = 0; i < n; i++) {
+		wait_state(cl[i], LINK_UP);
+		snprintf(name, sizeof(name), "c%d", i);
+		assert_trans(assert_trans(0, name, "CONNECT", "HELLO",
+		    "TCP_OK"), name, "HELLO", "UP", "HELLO");
+	}
+	wait_int(&srole.opened, n);
+	ck_assert_int_eq(listener_nsessions(slst), n);
+	s = srole.last;
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(s->state, LINK_UP);
+	ck_assert_int_eq(s->kind, LINK_KIND_SESSION);
+	ck_assert_int_eq(s->client, 0);
+	ck_assert_str_eq(s->via, "sess");
+	ck_assert_msg(strncmp(s->name, "sess#", 5) == 0, "session %s",
+	    s->name);
+	ck_assert_msg(strncmp(s->peer_addr, "127.0.0.1:", 10) == 0,
+	    "session peer %s", s->peer_addr);
+
+	/* Past the hold time: the clients ask, the server only answers. */
+	wait_u64(&s->stats.hb_in, HB_MISSES + 5);
+	for (i = 0; i < n; i++) {
+		wait_u64(&cl[i]->stats.hb_in, HB_MISSES + 5);
+		ck_assert_int_eq(cl[i]->state, LINK_UP);
+		ck_assert_uint_ge(cl[i]->stats.hb_out, HB_MISSES + 5);
+	}
+	ck_assert_uint_eq(s->stats.hb_out, 0);
+	ck_assert(!evtimer_pending(s->ev_hb, NULL));
+	ck_assert(evtimer_pending(s->ev_hold, NULL));
+	ck_assert_int_eq(s->state, LINK_UP);
+	ck_assert_int_eq(srole.closed, 0);
+
+	for (i = 0; i < n; i++)
+		link_echo(cl[i], &cr[i], 1000 + (uint32_t)i);
+	ck_assert_int_eq(srole.msgs, n);
+
+	j = listener_json(slst);
+	ck_assert_str_eq(json_str(j, "protocol"), "test");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "sessions")),
+	    n);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "limit")), 8);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "accepted")),
+	    n);
+	json_decref(j);
+	j = link_json(s);
+	ck_assert_str_eq(json_str(j, "kind"), "session");
+	ck_assert_str_eq(json_str(j, "side"), "server");
+	ck_assert_int_eq(json_msgtype(j, "OPEN", "in"), 1);
+	ck_assert_int_eq(json_msgtype(j, "OPEN_ACK", "out"), 1);
+	assert_protocol(j, "test", T_VERSION);
+	ck_assert_uint_eq(cl[0]->version, T_VERSION);
+	ck_assert_int_ge(json_msgtype(j, "HB_CONF", "out"), HB_MISSES + 5);
+	json_decref(j);
+	assert_no_session_events();
+}
+END_TEST
+
+/*
+ * A bad message is answered with FAILURE and the session stays: a request
+ * before the greeting, an unknown type, a type's wrong length, a request
+ * the role cannot take, a second greeting.  A frame over the maximum
+ * loses the stream: that one closes the session as a protocol error.
+ */
+START_TEST(test_session_bad_msg)
+{
+	struct rec	 cr;
+	struct link	*cl;
+	int		 fd;
+
+	memset(&cr, 0, sizeof(cr));
+	start_sessions(&t_proto, 4, 10 * HB_MISSES);
+	cl = t_client("good", &t_proto, &cr);
+	wait_state(cl, LINK_UP);
+
+	fd = raw_connect(slst_port);
+	raw_send_u32(fd, T_ECHO, 5);
+	raw_expect_failure(fd, T_ECHO, "ECHO before the link is up");
+	raw_send_u32(fd, T_OPEN, 1);
+	raw_expect_failure(fd, T_OPEN, "OPEN: version 1, expected 2");
+	raw_send_u32(fd, T_OPEN, T_VERSION);
+	raw_expect_u32(fd, T_OPEN_ACK, T_VERSION);
+	wait_int(&srole.opened, 2);
+
+	raw_send_header(fd, 4, 0x7777);
+	raw_send(fd, "abcd", 4);
+	raw_expect_failure(fd, 0x7777, "unknown message type 30583");
+	raw_send_header(fd, 8, T_HB_REQ);
+	raw_send(fd, "\0\0\0\1\0\0\0\2", 8);
+	raw_expect_failure(fd, T_HB_REQ, "HB_REQ: length 8 over the maximum "
+	    "4 for this type");
+	raw_send_u32(fd, T_ECHO, 0);
+	raw_expect_failure(fd, T_ECHO, "ECHO: value 0");
+	raw_send_u32(fd, T_OPEN, T_VERSION);
+	raw_expect_failure(fd, T_OPEN, "OPEN: the session is open already");
+
+	/* Still open, and still served, as the other client is. */
+	raw_echo(fd, 7);
+	link_echo(cl, &cr, 8);
+	ck_assert_ptr_nonnull(srole.last);
+	ck_assert_int_eq(srole.last->state, LINK_UP);
+	ck_assert_uint_eq(srole.last->stats.proto_errors, 6);
+	ck_assert_int_eq(srole.closed, 0);
+	ck_assert_int_eq(listener_nsessions(slst), 2);
+
+	/* Over the maximum: the stream is lost, the session closed. */
+	raw_send_header(fd, 70000, T_ECHO);
+	wait_int(&srole.closed, 1);
+	ck_assert_msg(strstr(srole.why, "protocol error from 127.0.0.1:") !=
+	    NULL && strstr(srole.why, "ECHO: length 70000 over the maximum "
+	    "1024") != NULL, "closed: %s", srole.why);
+	raw_expect_eof(fd);
+	wait_nsessions(1);
+	link_echo(cl, &cr, 9);
+	assert_no_session_events();
+}
+END_TEST
+
+/* Read what stderr got since capture_start(). */
+static int	cap_saved = -1;
+static FILE	*cap_file;
+
+static void
+capture_start(void)
+{
+	fflush(stderr);
+	cap_file = tmpfile();
+	ck_assert_ptr_nonnull(cap_file);
+	cap_saved = dup(STDERR_FILENO);
+	ck_assert_int_ne(cap_saved, -1);
+	ck_assert_int_ne(dup2(fileno(cap_file), STDERR_FILENO), -1);
+}
+
+static void
+capture_end(char *buf, size_t len)
+{
+	size_t	n;
+
+	fflush(stderr);
+	dup2(cap_saved, STDERR_FILENO);
+	close(cap_saved);
+	rewind(cap_file);
+	n = fread(buf, 1, len - 1, cap_file);
+	buf[n] = '\0';
+	fclose(cap_file);
+	fprintf(stderr, "%s", buf);
+}
+
+/*
+ * The limit: one more connection is refused with the protocol's REFUSED
+ * frame and a log line naming its address and the limit; the open
+ * sessions go on, and once one closes a new client is taken.
+ */
+START_TEST(test_session_limit)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 slen = sizeof(sin);
+	uint8_t			 body[512];
+	uint32_t		 len;
+	char			 log[8192], want[160], text[160];
+	struct wire_msg		 m;
+	struct wire_reader	 r;
+	const uint8_t		*data;
+	uint16_t		 tag, flen;
+	int			 fd[3], extra;
+
+	start_sessions(&t_proto, 3, 10 * HB_MISSES);
+	fd[0] = raw_open();
+	fd[1] = raw_open();
+	fd[2] = raw_open();
+	wait_int(&srole.opened, 3);
+
+	capture_start();
+	extra = raw_connect(slst_port);
+	ck_assert_int_eq(getsockname(extra, (struct sockaddr *)&sin, &slen),
+	    0);
+	ck_assert_uint_eq(raw_read_msg(extra, body, sizeof(body), &len),
+	    T_REFUSED);
+	raw_expect_eof(extra);
+	capture_end(log, sizeof(log));
+
+	m.type = T_REFUSED;
+	m.len = len;
+	m.body = body;
+	wire_reader_init(&r, &m);
+	ck_assert_int_eq(wire_next_flt(&r, &tag, &data, &flen), 1);
+	ck_assert_int_eq(wire_flt_string(data, flen, text, sizeof(text)), 0);
+	ck_assert_str_eq(text, "the limit of 3 sessions is reached");
+	snprintf(want, sizeof(want), "warning: listener sess: connection from "
+	    "127.0.0.1:%d refused: the limit of 3 sessions is reached",
+	    ntohs(sin.sin_port));
+	ck_assert_msg(strstr(log, want) != NULL, "no \"%s\" in the log:\n%s",
+	    want, log);
+	ck_assert_int_eq(counter_of(slst, "refused"), 1);
+	ck_assert_int_eq(counter_of(slst, "accepted"), 3);
+	ck_assert_int_eq(listener_nsessions(slst), 3);
+	ck_assert_int_eq(srole.opened, 3);
+
+	/* The three are still served. */
+	raw_echo(fd[0], 1);
+	raw_echo(fd[1], 2);
+	raw_echo(fd[2], 3);
+
+	/* One leaves: there is room for one more. */
+	drop_fd(fd[1]);
+	wait_int(&srole.closed, 1);
+	wait_nsessions(2);
+	fd[1] = raw_open();
+	raw_echo(fd[1], 4);
+	ck_assert_int_eq(srole.opened, 4);
+	ck_assert_int_eq(counter_of(slst, "refused"), 1);
+}
+END_TEST
+
+/*
+ * A client that goes silent is found by the server's hold time (HB_REQ
+ * stops, nothing else comes) while a heartbeating client is served as
+ * before; a client that closes, and one the role closes, end their
+ * sessions at once.
+ */
+START_TEST(test_session_silent)
+{
+	struct rec	 cr;
+	struct link	*cl;
+	char		 why[96];
+	uint64_t	 dt;
+	int		 fd;
+
+	memset(&cr, 0, sizeof(cr));
+	start_sessions(&t_proto, 4, HB_MISSES);
+	cl = t_client("good", &t_proto, &cr);
+	wait_state(cl, LINK_UP);
+	wait_int(&srole.opened, 1);
+
+	fd = raw_open();		/* and then says nothing */
+	wait_int(&srole.opened, 2);
+	wait_int(&srole.closed, 1);
+	dt = srole.closed_ms - srole.opened_ms;
+	ck_assert_msg(dt >= HOLD_MS - 10 && dt <= HOLD_MS + 250,
+	    "silent client lost after %ju ms, hold time %d ms", (uintmax_t)dt,
+	    HOLD_MS);
+	snprintf(why, sizeof(why), "nothing heard for %d ms (%d x %d ms)",
+	    HOLD_MS, HB_MISSES, HB_MS);
+	ck_assert_str_eq(srole.why, why);
+	raw_expect_eof(fd);
+	drop_fd(fd);
+	wait_nsessions(1);
+	ck_assert_int_eq(cl->state, LINK_UP);
+	link_echo(cl, &cr, 11);
+
+	/* A client that closes. */
+	fd = raw_open();
+	wait_int(&srole.opened, 3);
+	drop_fd(fd);
+	wait_int(&srole.closed, 2);
+	ck_assert_msg(strncmp(srole.why, "connection closed by 127.0.0.1:",
+	    31) == 0, "closed: %s", srole.why);
+	wait_nsessions(1);
+
+	/* One the role closes, from its own message callback. */
+	fd = raw_open();
+	wait_int(&srole.opened, 4);
+	raw_send_u32(fd, T_ECHO, T_BYE);
+	wait_int(&srole.closed, 3);
+	ck_assert_str_eq(srole.why, "the client said bye");
+	raw_expect_eof(fd);
+	wait_nsessions(1);
+
+	link_echo(cl, &cr, 12);
+	ck_assert_int_eq(cl->state, LINK_UP);
+	ck_assert_int_eq(cr.down, 0);
+	assert_no_session_events();
+}
+END_TEST
+
+/*
+ * A protocol with no greeting: the client is up once connected (CONNECT
+ * -TCP_OK-> UP) and the session open at accept.  A named-peer listener
+ * cannot take such a protocol: nothing would name the peer.
+ */
+START_TEST(test_session_no_greeting)
+{
+	struct rec	 cr;
+	struct link	*cl;
+	json_t		*j;
+	char		 err[200];
+
+	memset(&cr, 0, sizeof(cr));
+	start_sessions(&t_proto_open, 2, HB_MISSES);
+	cl = t_client("c", &t_proto_open, &cr);
+	wait_state(cl, LINK_UP);
+	assert_trans(0, "c", "CONNECT", "UP", "TCP_OK");
+	wait_int(&srole.opened, 1);
+	link_echo(cl, &cr, 21);
+	j = link_json(cl);
+	assert_protocol(j, "test-open", 0);
+	ck_assert_int_eq(json_msgtype(j, "OPEN", "out"), 0);
+	ck_assert_int_eq(json_msgtype(j, "ECHO", "out"), 1);
+	json_decref(j);
+
+	ck_assert_ptr_null(listener_new(base, "named", "127.0.0.1", 0,
+	    &t_proto_open, 1024, match_cb, NULL, err, sizeof(err)));
+	ck_assert_str_eq(err, "listener named: protocol test-open does not "
+	    "name its peers");
+}
+END_TEST
+
+/*
+ * The lab's protocol settles its version in the greeting, on both ends;
+ * a link that lost its connection has none until it greets again.
+ */
+START_TEST(test_lab_version)
+{
+	struct link	*cli = bring_up();
+	json_t		*j;
+	char		 err[160];
+
+	ck_assert_uint_eq(cli->version, WIRE_PROTO_VERSION);
+	ck_assert_uint_eq(srv->version, WIRE_PROTO_VERSION);
+	j = link_json(srv);
+	assert_protocol(j, "lab", WIRE_PROTO_VERSION);
+	json_decref(j);
+	ck_assert_int_eq(link_fault(cli, "down", err, sizeof(err)), 0);
+	ck_assert_uint_eq(cli->version, 0);
+	j = link_json(cli);
+	assert_protocol(j, "lab", 0);
+	json_decref(j);
+	ck_assert_int_eq(link_fault(cli, "up", err, sizeof(err)), 0);
+	wait_state(cli, LINK_UP);
+	ck_assert_uint_eq(cli->version, WIRE_PROTO_VERSION);
+}
+END_TEST
+
 static Suite *
 link_suite(void)
 {
@@ -1404,6 +2137,17 @@ link_suite(void)
 	tcase_add_test(tc, test_listener_refuses);
 	tcase_add_test(tc, test_proto_error_server);
 	tcase_add_test(tc, test_proto_error_client);
+	tcase_add_test(tc, test_lab_version);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("session");
+	tcase_set_timeout(tc, 20);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_sessions_many);
+	tcase_add_test(tc, test_session_bad_msg);
+	tcase_add_test(tc, test_session_limit);
+	tcase_add_test(tc, test_session_silent);
+	tcase_add_test(tc, test_session_no_greeting);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -1417,7 +2161,7 @@ main(void)
 	signal(SIGPIPE, SIG_IGN);
 	log_init(1, 0);
 	log_set_node("check_link");
-	link_set_identity("test", "lab", '-');
+	proto_lab_set_identity("test", "lab", '-');
 
 	sr = srunner_create(link_suite());
 	srunner_run_all(sr, CK_ENV);
