@@ -381,8 +381,7 @@ acd_msg_set_agent(struct role_msg_in *in, const union msg_body *b)
 		return 0;
 	}
 	if ((ag = acd_agent(a, s->id)) == NULL) {
-		log_warnx("link %s: ACD_SET_AGENT: no agent %u",
-		    in->link->name, s->id);
+		log_link_warnx(in->link, "ACD_SET_AGENT: no agent %u", s->id);
 		return 0;
 	}
 	if (ag->ev != NULL)
