@@ -238,8 +238,8 @@ START_TEST(test_dispatch_reaches_row)
 				err[0] = '\0';
 				c = cmd_find(tabs, cnt + 1, argv, "n", err,
 				    sizeof(err));
-				ck_assert_msg(c == rows[i], "%s: \"%s\" with %d "
-				    "words: %s", roles[_i].name, w, cnt,
+				ck_assert_msg(c == rows[i], "%s: \"%s\" with "
+				    "%d words: %s", roles[_i].name, w, cnt,
 				    c ? c->words : err);
 				ck_assert_str_eq(err, "");
 			}
