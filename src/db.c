@@ -24,6 +24,7 @@
  */
 #include "config.h"
 
+#include <sys/queue.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -43,6 +44,25 @@ struct db_op {
 	const char	*rule;		/* static strings only */
 };
 
+/*
+ * A row of the router's own (a loss it records, an activation, a meta
+ * value) that could not be written when it happened: kept, and written
+ * with the session rows once writes work again, with its own time.
+ */
+enum db_later_kind { LATER_DISCARD, LATER_ACTIVATION, LATER_META };
+struct db_later {
+	enum db_later_kind	 kind;
+	double			 t;		/* when it happened */
+	uint32_t		 peripheral;
+	double			 interval;
+	uint32_t		 intervals, rows, epoch;
+	char			 side;
+	char			 rule[8];
+	char			 text[200];	/* reason, or the meta key */
+	int64_t			 value;
+	TAILQ_ENTRY(db_later)	 entry;
+};
+
 #define DB_FLUSH_QUIET_MS	20	/* write once the burst is over */
 #define DB_FLUSH_MAX_MS		1000	/* ... but never later than this */
 #define DB_BUSY_MS		150	/* wait for a lock at most this long */
@@ -56,6 +76,8 @@ struct db {
 	uint64_t	 first_op_ms;
 	struct event	*ev_flush;
 	int		 retry_ms;	/* session rows wait: next retry */
+	TAILQ_HEAD(, db_later) later;	/* rows of the router's own waiting */
+	size_t		 nlater;
 	sqlite3_stmt	*ins_interval, *ins_logout, *ins_event, *ins_discard,
 			*ins_refusal, *ins_activation, *set_meta, *get_meta,
 			*set_session, *del_session;
@@ -69,6 +91,7 @@ struct db {
 };
 
 static void	db_flush_cb(evutil_socket_t, short, void *);
+static int	db_write_later(struct db *, const struct db_later *);
 
 static const char *const db_schema =
 	"PRAGMA journal_mode=WAL;"
@@ -202,6 +225,7 @@ db_open(struct event_base *base, const char *path, char *err, size_t errlen)
 	char		*msg = NULL;
 
 	db->opening = 1;
+	TAILQ_INIT(&db->later);
 	db->ev_flush = evtimer_new(base, db_flush_cb, db);
 	if (sqlite3_open(path, &db->h) != SQLITE_OK) {
 		db_open_error(db, path, sqlite3_errmsg(db->h), err, errlen);
@@ -277,13 +301,20 @@ fail:
 void
 db_close(struct db *db)
 {
+	struct db_later	*l;
+
 	if (db == NULL)
 		return;
 	db->fail_ms = 0;	/* one last real try */
 	if (db_flush(db) == -1)
 		log_warnx("history database: %zu session rows (Agent_Logout, "
-		    "Agent_Event_Detail) could not be written before exit and "
-		    "are lost: %s", db->nops, db->error);
+		    "Agent_Event_Detail) and %zu loss, activation or meta rows "
+		    "could not be written before exit and are lost: %s",
+		    db->nops, db->nlater, db->error);
+	while ((l = TAILQ_FIRST(&db->later)) != NULL) {
+		TAILQ_REMOVE(&db->later, l, entry);
+		free(l);
+	}
 	event_free(db->ev_flush);
 	free(db->ops);
 	if (db->in_tx)
@@ -510,11 +541,17 @@ db_flush(struct db *db)
 	struct timeval	tv;
 	size_t		i;
 
-	if (db->nops == 0)
+	struct db_later	*l, *next;
+	int		 rc = 0;
+
+	if (db->nops == 0 && db->nlater == 0)
 		return 0;
 	event_del(db->ev_flush);
 	db_begin(db);
-	for (i = 0; i < db->nops; i++)
+	TAILQ_FOREACH(l, &db->later, entry)
+		if ((rc = db_write_later(db, l)) == -1)
+			break;
+	for (i = 0; i < db->nops && rc == 0; i++)
 		if ((db->ops[i].logout &&
 		    db_write_logout(db, &db->ops[i]) == -1) ||
 		    db_write_event(db, &db->ops[i]) == -1 ||
@@ -524,33 +561,42 @@ db_flush(struct db *db)
 		if (db->retry_ms == 0) {
 			db->retry_ms = DB_RETRY_MIN_MS;
 			log_warnx("history database: %zu session rows "
-			    "(Agent_Logout, Agent_Event_Detail) not written: "
-			    "%s; they stay queued", db->nops, db_error(db));
+			    "(Agent_Logout, Agent_Event_Detail) and %zu rows of "
+			    "the router's own not written: %s; they stay queued",
+			    db->nops, db->nlater, db_error(db));
 		}
-		log_debug("history database: %zu session rows wait, next try "
-		    "in %d ms", db->nops, db->retry_ms);
+		log_debug("history database: %zu session rows and %zu rows of "
+		    "the router's own wait, next try in %d ms", db->nops,
+		    db->nlater, db->retry_ms);
 		ms_to_tv(db->retry_ms, &tv);
 		evtimer_add(db->ev_flush, &tv);
 		db->retry_ms = db->retry_ms * 2 > DB_RETRY_MAX_MS ?
 		    DB_RETRY_MAX_MS : db->retry_ms * 2;
 		return -1;
 	}
+	for (l = TAILQ_FIRST(&db->later); l != NULL; l = next) {
+		next = TAILQ_NEXT(l, entry);
+		TAILQ_REMOVE(&db->later, l, entry);
+		free(l);
+	}
 	if (db->retry_ms != 0)
-		log_info("history database: %zu session rows that waited are "
-		    "written", db->nops);
+		log_info("history database: %zu session rows and %zu rows of "
+		    "the router's own that waited are written", db->nops,
+		    db->nlater);
 	else
 		log_debug("history database: %zu session rows written",
 		    db->nops);
 	db->retry_ms = 0;
 	db->nops = 0;
+	db->nlater = 0;
 	return 0;
 }
 
-/* Session rows queued, not yet written. */
+/* Rows queued, not yet written: sessions, and the router's own. */
 size_t
 db_pending(const struct db *db)
 {
-	return db->nops;
+	return db->nops + db->nlater;
 }
 
 static void
@@ -631,23 +677,106 @@ db_event(struct db *db, uint32_t peripheral, uint32_t agent, double t,
 }
 
 /* A loss of reporting data; -1 if the row could not be written. */
+/* One row of the router's own, now or again. */
+static int
+db_write_later(struct db *db, const struct db_later *l)
+{
+	sqlite3_stmt	*st;
+	char		 side[2] = { l->side, '\0' };
+
+	switch (l->kind) {
+	case LATER_DISCARD:
+		st = db->ins_discard;
+		bind_time(st, 1, l->t);
+		sqlite3_bind_int64(st, 2, l->peripheral);
+		bind_time(st, 3, l->interval);
+		sqlite3_bind_int64(st, 4, l->intervals);
+		sqlite3_bind_int64(st, 5, l->rows);
+		sqlite3_bind_text(st, 6, l->rule, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 7, side, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 8, l->text, -1, SQLITE_TRANSIENT);
+		break;
+	case LATER_ACTIVATION:
+		st = db->ins_activation;
+		bind_time(st, 1, l->t);
+		sqlite3_bind_int64(st, 2, l->peripheral);
+		sqlite3_bind_text(st, 3, side, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 4, l->epoch);
+		sqlite3_bind_text(st, 5, l->text, -1, SQLITE_TRANSIENT);
+		break;
+	default:
+		st = db->set_meta;
+		sqlite3_bind_text(st, 1, l->text, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, l->value);
+		break;
+	}
+	return db_step(db, st);
+}
+
+/*
+ * Write it now; if that fails, keep it and write it with the session
+ * rows once writes work again (it is the router's own record: nobody
+ * else will send it again).
+ */
+static void
+db_write_or_keep(struct db *db, const struct db_later *l)
+{
+	struct db_later	*k;
+	struct timeval	 tv;
+
+	/*
+	 * Behind any that waits (in order: a meta value written now would be
+	 * overwritten by an older one later), and not now if the last write
+	 * failed a moment ago: the loop must not wait on the lock again.
+	 */
+	if (db->nlater == 0 && !(db->failing > 0 &&
+	    mono_ms() - db->fail_ms < DB_BUSY_MS) && db_write_later(db, l) == 0)
+		return;
+	k = xmalloc(sizeof(*k));
+	*k = *l;
+	TAILQ_INSERT_TAIL(&db->later, k, entry);
+	db->nlater++;
+	if (db->retry_ms == 0) {
+		db->retry_ms = DB_RETRY_MIN_MS;
+		ms_to_tv(db->retry_ms, &tv);
+		evtimer_add(db->ev_flush, &tv);
+	}
+}
+
+/* A row of the router's own, at this time, of this side, with its text. */
+static void
+db_later_init(struct db_later *l, enum db_later_kind kind,
+    uint32_t peripheral, char side, const char *text)
+{
+	memset(l, 0, sizeof(*l));
+	l->kind = kind;
+	l->t = wall_now();
+	l->peripheral = peripheral;
+	l->side = side;
+	snprintf(l->text, sizeof(l->text), "%s", text);
+}
+
+/*
+ * A loss row.  One the PG side reported (its DISCARD record) gives -1 if
+ * it could not be written, and the side sends it again; one the router
+ * records itself (own) is written now or kept until it can be.
+ */
 int
 db_discard(struct db *db, uint32_t peripheral, double interval,
     uint32_t intervals, uint32_t rows, const char *rule, char side,
-    const char *reason)
+    const char *reason, int own)
 {
-	sqlite3_stmt	*st = db->ins_discard;
-	char		 s[2] = { side, '\0' };
+	struct db_later	l;
 
-	bind_time(st, 1, wall_now());
-	sqlite3_bind_int64(st, 2, peripheral);
-	bind_time(st, 3, interval);
-	sqlite3_bind_int64(st, 4, intervals);
-	sqlite3_bind_int64(st, 5, rows);
-	sqlite3_bind_text(st, 6, rule, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 7, s, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 8, reason, -1, SQLITE_TRANSIENT);
-	return db_step(db, st);
+	db_later_init(&l, LATER_DISCARD, peripheral, side, reason);
+	l.interval = interval;
+	l.intervals = intervals;
+	l.rows = rows;
+	snprintf(l.rule, sizeof(l.rule), "%s", rule);
+	if (!own)
+		return db_write_later(db, &l);
+	db_write_or_keep(db, &l);
+	return 0;
 }
 
 /*
@@ -679,23 +808,21 @@ void
 db_activation(struct db *db, uint32_t peripheral, char side, uint32_t epoch,
     const char *reason)
 {
-	sqlite3_stmt	*st = db->ins_activation;
-	char		 s[2] = { side, '\0' };
+	struct db_later	l;
 
-	bind_time(st, 1, wall_now());
-	sqlite3_bind_int64(st, 2, peripheral);
-	sqlite3_bind_text(st, 3, s, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 4, epoch);
-	sqlite3_bind_text(st, 5, reason, -1, SQLITE_TRANSIENT);
-	db_step(db, st);
+	db_later_init(&l, LATER_ACTIVATION, peripheral, side, reason);
+	l.epoch = epoch;
+	db_write_or_keep(db, &l);
 }
 
 void
 db_set_meta(struct db *db, const char *key, int64_t v)
 {
-	sqlite3_bind_text(db->set_meta, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(db->set_meta, 2, v);
-	db_step(db, db->set_meta);
+	struct db_later	l;
+
+	db_later_init(&l, LATER_META, 0, 0, key);
+	l.value = v;
+	db_write_or_keep(db, &l);
 }
 
 int64_t

@@ -729,7 +729,7 @@ void		 db_logout(struct db *, uint32_t, uint32_t, double, double,
 void		 db_event(struct db *, uint32_t, uint32_t, double, double, int,
 		    int, int32_t, double, const char *);
 int		 db_discard(struct db *, uint32_t, double, uint32_t, uint32_t,
-		    const char *, char, const char *);
+		    const char *, char, const char *, int);
 int		 db_refusal(struct db *, uint32_t, const struct msg_interval *,
 		    char, const char *);
 void		 db_activation(struct db *, uint32_t, char, uint32_t,

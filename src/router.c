@@ -316,7 +316,7 @@ router_discard_vanished(struct router *r, char side, int agents,
 		return;
 	}
 	db_discard(r->db, periph, first, intervals, rows, rule_tag(RULE_R1),
-	    side, text);
+	    side, text, 1);
 	r->discards++;
 	evt_emit(RULE_R1, "data_discarded", json_pack("{s:i, s:s, s:i, s:i, s:i, "
 	    "s:s}", "peripheral", (int)periph, "side", side == 'A' ? "A" : "B",
@@ -899,7 +899,7 @@ router_msg_discard(struct role_msg_in *in, const union msg_body *b)
 	}
 	db_begin(r->db);
 	db_discard(r->db, d->peripheral, d->interval_start, d->intervals,
-	    d->rows, rule_tag(RULE_R1), (char)d->side, d->text);
+	    d->rows, rule_tag(RULE_R1), (char)d->side, d->text, 0);
 	if (db_commit(r->db) == -1) {
 		router_not_stored(r, s, d->seq, "loss record");
 		return 0;

@@ -32,6 +32,13 @@ acknowledged that is not committed, nothing is lost without a record
       router's and the rows of the pgemu_discard rows;
     * no row of the refused epoch reaches Agent_Interval after the cut.
 
+3. A failover while the database is locked.  The active side is killed
+   while the test holds the lock: the router fails over at once (its loop
+   is not held) and its own rows wait: the loss it records for the dead
+   side (R1), the new side's activation, max_epoch and the holder in
+   pgemu_meta, the 50002 logouts.  Once the lock is released all of them
+   are written, with the time they happened; none is lost.
+
 Before the fix the router acknowledged what it failed to write (and a
 locked database held its loop for 5 s), and a refused record was counted
 `delivered` with no loss recorded.
@@ -219,9 +226,56 @@ def refused(Lab):
             % act)
 
 
+def locked_failover(Lab):
+    lab, p = lab_online(Lab, "histfo", AGENTS, interval=1800,
+                        hb_private=(20, 5), hb_router=(100, 5),
+                        hb_acd=(100, 5), traffic=False)
+    act = node_of(p["active_side"])
+    stby = other(act)
+    wait_candidate(lab, stby)
+    wait_for(lambda: counters(lab)["session_rows_waiting"] == 0, 3,
+             "the first logins written")
+    con = sqlite3.connect(os.path.join(lab.dir, "history.db"), timeout=10,
+                          isolation_level=None)
+    con.execute("BEGIN EXCLUSIVE")
+    t_kill = time.time()
+    lab.kill(act)
+    p2 = wait_online(lab, 5, agents=AGENTS)
+    check(p2["active_side"] == stby[-1].upper() and
+          p2["epoch"] == p["epoch"] + 1, "no failover under the lock: %r" %
+          p2)
+    waiting = counters(lab)["session_rows_waiting"]
+    log("failover under the lock: %s active, %d rows of the router wait" %
+        (stby, waiting))
+    check(waiting > 0, "nothing waits while the database is locked")
+    con.execute("COMMIT")
+    con.close()
+    wait_for(lambda: counters(lab)["session_rows_waiting"] == 0, 10,
+             "the router's rows written after the lock")
+    d = lab.query("SELECT Rule, PGSide, Rows, DateTime FROM pgemu_discard")
+    check(len(d) == 1 and d[0][:3] == ("R1", act[-1].upper(), AGENTS),
+          "the loss of %s: %r" % (act, d))
+    check(d[0][3] < dbtime(t_kill + 1).replace(".000", ".999"),
+          "the loss row has the time it was written, not the time it "
+          "happened: %r" % (d,))
+    acts = lab.query("SELECT PGSide, Epoch FROM pgemu_activation ORDER BY "
+                     "id")
+    check(acts[-1] == (stby[-1].upper(), p["epoch"] + 1),
+          "the new side's activation: %r" % acts)
+    meta = dict(lab.query("SELECT key, value FROM pgemu_meta"))
+    check(meta.get("max_epoch") == p["epoch"] + 1 and
+          meta.get("holder_side") == ord(stby[-1].upper()) and
+          meta.get("holder_epoch") == p["epoch"] + 1,
+          "pgemu_meta %r" % meta)
+    lo = lab.query("SELECT COUNT(*) FROM Agent_Logout WHERE ReasonCode = "
+                   "50002")[0][0]
+    check(lo == AGENTS, "%d logouts with 50002, expected %d" % (lo, AGENTS))
+
+
 def test(Lab):
     locked(Lab)
     refused(Lab)
+    locked_failover(Lab)
 
 
 run(test)
