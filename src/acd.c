@@ -329,64 +329,65 @@ acd_refuse(struct acd *a, struct acd_pim *p, uint32_t epoch, const char *why)
 	    p->link->peer_node, why);
 }
 
-static void
-acd_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
+static int
+acd_msg_activate(struct role_msg_in *in, const union msg_body *b)
 {
-	struct acd		*a = n->role_data;
-	struct acd_pim		*p = acd_pim(a, l);
-	struct msg_epoch	 e;
-	struct msg_set_agent	 s;
-	struct acd_agent	*ag;
-	char			 err[160], why[160];
+	struct acd		*a = in->node->role_data;
+	struct acd_pim		*p = acd_pim(a, in->link);
+	const struct msg_epoch	*e = &b->epoch;
+	char			 why[160];
 
 	if (p == NULL)
-		return;
-	switch (m->type) {
-	case MSG_PIM_ACTIVATE:
-		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
-			goto bad;
-		if (fence_judge(&a->fence, e.b, e.a, l->peer_node, why,
-		    sizeof(why)) == FENCE_ACCEPT)
-			acd_accept(a, p, e.a);
-		else
-			acd_refuse(a, p, e.a, why);
-		return;
-	case MSG_PIM_DEACTIVATE:
-		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
-			goto bad;
-		if (p->accepted && p->epoch == e.a) {
-			p->accepted = 0;
-			evt_emit(RULE_NONE, "pim_released", json_pack("{s:s, "
-			    "s:i}", "pim", l->peer_node, "epoch", (int)e.a),
-			    "PIM of %s released epoch %u", l->peer_node, e.a);
-		}
-		return;
-	case MSG_ACD_SET_AGENT:
-		if (msg_set_agent_decode(m, &s, err, sizeof(err)) == -1)
-			goto bad;
-		if (!p->accepted || p->epoch != s.epoch) {
-			a->commands_refused++;
-			log_warnx("refused agent command from %s with epoch %u "
-			    "(accepted: %s)", l->peer_node, s.epoch,
-			    p->accepted ? "yes" : "no");
-			return;
-		}
-		if ((ag = acd_agent(a, s.id)) == NULL) {
-			log_warnx("link %s: ACD_SET_AGENT: no agent %u", l->name,
-			    s.id);
-			return;
-		}
-		if (ag->ev != NULL)
-			event_del(ag->ev);
-		acd_set_state(a, ag, s.state, s.reason);
-		return;
-	default:
-		log_debug("link %s: %s ignored", l->name,
-		    wire_type_name(m->type));
-		return;
+		return 0;
+	if (fence_judge(&a->fence, e->b, e->a, in->link->peer_node, why,
+	    sizeof(why)) == FENCE_ACCEPT)
+		acd_accept(a, p, e->a);
+	else
+		acd_refuse(a, p, e->a, why);
+	return 0;
+}
+
+static int
+acd_msg_deactivate(struct role_msg_in *in, const union msg_body *b)
+{
+	struct acd_pim		*p = acd_pim(in->node->role_data, in->link);
+	const struct msg_epoch	*e = &b->epoch;
+	const char		*pim = in->link->peer_node;
+
+	if (p != NULL && p->accepted && p->epoch == e->a) {
+		p->accepted = 0;
+		evt_emit(RULE_NONE, "pim_released", json_pack("{s:s, s:i}",
+		    "pim", pim, "epoch", (int)e->a), "PIM of %s released "
+		    "epoch %u", pim, e->a);
 	}
-bad:
-	link_bad_msg(l, m, err);
+	return 0;
+}
+
+static int
+acd_msg_set_agent(struct role_msg_in *in, const union msg_body *b)
+{
+	struct acd			*a = in->node->role_data;
+	struct acd_pim			*p = acd_pim(a, in->link);
+	const struct msg_set_agent	*s = &b->set_agent;
+	struct acd_agent		*ag;
+
+	if (p == NULL)
+		return 0;
+	if (!p->accepted || p->epoch != s->epoch) {
+		a->commands_refused++;
+		log_warnx("refused agent command from %s with epoch %u "
+		    "(accepted: %s)", in->link->peer_node, s->epoch,
+		    p->accepted ? "yes" : "no");
+		return 0;
+	}
+	if ((ag = acd_agent(a, s->id)) == NULL) {
+		log_link_warnx(in->link, "ACD_SET_AGENT: no agent %u", s->id);
+		return 0;
+	}
+	if (ag->ev != NULL)
+		event_del(ag->ev);
+	acd_set_state(a, ag, s->state, s->reason);
+	return 0;
 }
 
 static void
@@ -567,75 +568,90 @@ acd_status(struct node *n, json_t *j)
 }
 
 static int
-acd_command(struct node *n, int argc, const char **argv,
+acd_cmd_agents(struct node *n, int argc, const char **argv,
+    struct ctl_cmd_result *res)
+{
+	struct acd	*a = n->role_data;
+	int		 i;
+
+	(void)argc;
+	(void)argv;
+	res->data = json_array();
+	for (i = 0; i < a->nagents; i++)
+		json_array_append_new(res->data,
+		    acd_agent_json(&a->agents[i]));
+	return 0;
+}
+
+/* agent ID, agent ID set STATE, agent ID auto */
+static int
+acd_cmd_agent(struct node *n, int argc, const char **argv,
     struct ctl_cmd_result *res)
 {
 	struct acd		*a = n->role_data;
 	struct acd_agent	*ag;
 	long			 id;
-	int			 st, i;
+	int			 st;
 
-	if (strcmp(argv[0], "agents") == 0 && argc == 1) {
-		res->data = json_array();
-		for (i = 0; i < a->nagents; i++)
-			json_array_append_new(res->data,
-			    acd_agent_json(&a->agents[i]));
-		return 0;
+	if (parse_int(argv[1], 0, INT32_MAX, &id) == -1 ||
+	    (ag = acd_agent(a, (uint32_t)id)) == NULL) {
+		snprintf(res->err, sizeof(res->err), "no agent \"%s\"",
+		    argv[1]);
+		return -1;
 	}
-	if (strcmp(argv[0], "agent") == 0 && argc >= 2) {
-		if (parse_int(argv[1], 0, INT32_MAX, &id) == -1 ||
-		    (ag = acd_agent(a, (uint32_t)id)) == NULL) {
-			snprintf(res->err, sizeof(res->err), "no agent \"%s\"",
-			    argv[1]);
+	if (argc == 4 && strcmp(argv[2], "set") == 0) {
+		if ((st = agent_state_parse(argv[3])) == -1 ||
+		    st == AS_UNKNOWN) {
+			snprintf(res->err, sizeof(res->err), "unknown state "
+			    "\"%s\" (logout, not_ready, available, reserved, "
+			    "talking, hold, work_ready, work_not_ready, ...)",
+			    argv[3]);
 			return -1;
 		}
-		if (argc == 4 && strcmp(argv[2], "set") == 0) {
-			if ((st = agent_state_parse(argv[3])) == -1 ||
-			    st == AS_UNKNOWN) {
-				snprintf(res->err, sizeof(res->err), "unknown "
-				    "state \"%s\" (logout, not_ready, "
-				    "available, reserved, talking, hold, "
-				    "work_ready, work_not_ready, ...)",
-				    argv[3]);
-				return -1;
-			}
-			ag->manual = 1;
-			event_del(ag->ev);
-			acd_set_state(a, ag, st, 0);
-		} else if (argc == 3 && strcmp(argv[2], "auto") == 0) {
-			ag->manual = 0;
-			acd_agent_timer(ag, 1);
-		} else if (argc != 2) {
-			snprintf(res->err, sizeof(res->err), "usage: agent ID "
-			    "[set STATE | auto]");
-			return -1;
-		}
-		res->data = acd_agent_json(ag);
-		return 0;
-	}
-	if ((strcmp(argv[0], "stop") == 0 || strcmp(argv[0], "start") == 0) &&
-	    argc == 3 && strcmp(argv[1], "cti-manager") == 0 &&
-	    (strcmp(argv[2], "primary") == 0 ||
-	    strcmp(argv[2], "backup") == 0)) {
-		if (acd_endpoint(a, strcmp(argv[2], "backup") == 0,
-		    strcmp(argv[0], "start") == 0, res->err,
-		    sizeof(res->err)) == -1)
-			return -1;
-		res->data = json_pack("{s:b, s:b}", "primary", a->primary_up,
-		    "backup", a->backup_up);
-		node_update_summary(n);
-		return 0;
-	}
-	if (strcmp(argv[0], "traffic") == 0 && argc == 2 &&
-	    (strcmp(argv[1], "on") == 0 || strcmp(argv[1], "off") == 0)) {
-		acd_set_traffic(a, strcmp(argv[1], "on") == 0);
-		res->data = json_pack("{s:b}", "traffic", a->traffic);
-		return 0;
-	}
-	snprintf(res->err, sizeof(res->err), "unknown command \"%s\" (acd: "
-	    "agents, agent ID [set STATE|auto], stop|start cti-manager "
-	    "primary|backup, traffic on|off)", argv[0]);
-	return -1;
+		ag->manual = 1;
+		event_del(ag->ev);
+		acd_set_state(a, ag, st, 0);
+	} else if (argc == 3 && strcmp(argv[2], "auto") == 0) {
+		ag->manual = 0;
+		acd_agent_timer(ag, 1);
+	} else if (argc != 2)
+		return CMD_USAGE;
+	res->data = acd_agent_json(ag);
+	return 0;
+}
+
+/* stop|start cti-manager primary|backup */
+static int
+acd_cmd_endpoint(struct node *n, int argc, const char **argv,
+    struct ctl_cmd_result *res)
+{
+	struct acd	*a = n->role_data;
+
+	(void)argc;
+	if (strcmp(argv[1], "cti-manager") != 0 ||
+	    !choice_ok("primary|backup", argv[2]))
+		return CMD_USAGE;
+	if (acd_endpoint(a, strcmp(argv[2], "backup") == 0,
+	    strcmp(argv[0], "start") == 0, res->err, sizeof(res->err)) == -1)
+		return -1;
+	res->data = json_pack("{s:b, s:b}", "primary", a->primary_up,
+	    "backup", a->backup_up);
+	node_update_summary(n);
+	return 0;
+}
+
+static int
+acd_cmd_traffic(struct node *n, int argc, const char **argv,
+    struct ctl_cmd_result *res)
+{
+	struct acd	*a = n->role_data;
+
+	(void)argc;
+	if (!choice_ok("on|off", argv[1]))
+		return CMD_USAGE;
+	acd_set_traffic(a, strcmp(argv[1], "on") == 0);
+	res->data = json_pack("{s:b}", "traffic", a->traffic);
+	return 0;
 }
 
 static void
@@ -657,13 +673,35 @@ acd_summary(struct node *n, char *buf, size_t len)
 		    periph->nagents);
 }
 
+static const struct cmd acd_cmds[] = {
+	{ "agents", "", 0, 0, acd_cmd_agents,
+	  "the ACD's agents and their states" },
+	{ "agent", "ID", 1, 1, acd_cmd_agent,
+	  "one agent" },
+	{ "agent", "ID set STATE|auto", 2, 3, acd_cmd_agent,
+	  "drive an agent by hand, or give it back" },
+	{ "stop|start", "cti-manager primary|backup", 2, 2, acd_cmd_endpoint,
+	  "a CTI Manager endpoint (failover)" },
+	{ "traffic", "on|off", 1, 1, acd_cmd_traffic,
+	  "the simulated calls" },
+	{ NULL, NULL, 0, 0, NULL, NULL }
+};
+
+static const struct role_msg acd_msgs[] = {
+	{ MSG_PIM_ACTIVATE, LINK_KIND_ACD, msg_epoch_body, acd_msg_activate },
+	{ MSG_PIM_DEACTIVATE, LINK_KIND_ACD, msg_epoch_body,
+	  acd_msg_deactivate },
+	{ MSG_ACD_SET_AGENT, LINK_KIND_ACD, msg_set_agent_body,
+	  acd_msg_set_agent },
+	{ 0, 0, NULL, NULL }
+};
+
 const struct role_ops acd_ops = {
-	.name = "acd",
 	.init = acd_init,
 	.fini = acd_fini,
-	.command = acd_command,
+	.cmds = acd_cmds,
+	.msgs = acd_msgs,
 	.status = acd_status,
-	.link_msg = acd_link_msg,
 	.link_down = acd_link_down,
 	.summary = acd_summary,
 };

@@ -21,8 +21,6 @@
 #include "pgemu.h"
 #include "wire.h"
 
-const char *const role_names[ROLE_MAX] = { "router", "acd", "pg" };
-
 enum cfg_type {
 	T_GROUP, T_LIST, T_INT, T_FLOAT, T_STRING, T_BOOL, T_INTS, T_STRS
 };
@@ -35,6 +33,7 @@ static const char *const cfg_type_names[] = {
 const char *const periph_type_names[PT_MAX] = { "voice" };
 
 #define F_REQUIRED	0x01
+#define F_ROLE		0x02	/* a string naming a role of role.c */
 #define R_ALL		0
 #define R_ROUTER	(1 << ROLE_ROUTER)
 #define R_ACD		(1 << ROLE_ACD)
@@ -45,7 +44,7 @@ struct cfg_setting {
 	enum cfg_type	 type;
 	double		 min, max;
 	const char	*def;		/* NULL: no default */
-	const char	*choices;	/* "a|b|c" for strings */
+	const char	*choices;	/* "a|b|c" for strings; F_ROLE: roles */
 	int		 flags;
 	int		 roles;		/* node settings: which roles take it */
 	const char	*help;
@@ -110,7 +109,7 @@ static const struct cfg_setting settings[] = {
 	  "(pgemud -n NAME)." },
 	{ "nodes.*", T_GROUP, 0, 0, NULL, NULL, 0, 0,
 	  "One node." },
-	{ "nodes.*.role", T_STRING, 0, 0, NULL, "router|acd|pg", F_REQUIRED, 0,
+	{ "nodes.*.role", T_STRING, 0, 0, NULL, NULL, F_REQUIRED | F_ROLE, 0,
 	  "What the node plays." },
 	{ "nodes.*.address", T_STRING, 1, 63, "127.0.0.1", NULL, 0, 0,
 	  "IPv4 or IPv6 address the node listens on and peers connect to." },
@@ -317,32 +316,12 @@ cfg_find(const char *pattern)
 	return NULL;
 }
 
-static int
-cfg_choice_ok(const char *choices, const char *v)
-{
-	size_t	 n = strlen(v);
-	const char *p = choices;
-
-	while (*p != '\0') {
-		const char *e = strchr(p, '|');
-		size_t	    l = e ? (size_t)(e - p) : strlen(p);
-
-		if (l == n && strncmp(p, v, n) == 0)
-			return 1;
-		if (e == NULL)
-			break;
-		p = e + 1;
-	}
-	return 0;
-}
-
 /* The role of the node a setting belongs to, or -1. */
 static int
 cfg_setting_role(const config_setting_t *s)
 {
 	const config_setting_t	*node = s, *role;
 	const char		*r;
-	int			 i;
 
 	/* Climb to the node group: the one whose grandparent is the root. */
 	while (node != NULL && config_setting_parent(node) != NULL &&
@@ -358,10 +337,14 @@ cfg_setting_role(const config_setting_t *s)
 	if ((role = config_setting_get_member(node, "role")) == NULL ||
 	    (r = config_setting_get_string(role)) == NULL)
 		return -1;
-	for (i = 0; i < ROLE_MAX; i++)
-		if (strcmp(r, role_names[i]) == 0)
-			return i;
-	return -1;
+	return role_find(r);
+}
+
+/* The words a string setting takes, "a|b|c", or NULL: any. */
+static const char *
+cfg_choices(const struct cfg_setting *t)
+{
+	return t->flags & F_ROLE ? role_choices() : t->choices;
 }
 
 static const char *
@@ -421,10 +404,10 @@ cfg_check_value(struct cfg_ctx *ctx, const config_setting_t *s,
 		if (type != CONFIG_TYPE_STRING)
 			goto badtype;
 		str = config_setting_get_string(s);
-		if (t->choices != NULL && !cfg_choice_ok(t->choices, str))
+		if (cfg_choices(t) != NULL && !choice_ok(cfg_choices(t), str))
 			cfg_error(ctx, s, "%s: \"%s\" is not one of %s",
-			    pattern, str, t->choices);
-		else if (t->choices == NULL && (strlen(str) < t->min ||
+			    pattern, str, cfg_choices(t));
+		else if (cfg_choices(t) == NULL && (strlen(str) < t->min ||
 		    strlen(str) > t->max))
 			cfg_error(ctx, s, "%s: length %zu is out of range "
 			    "%.0f..%.0f", pattern, strlen(str), t->min, t->max);
@@ -473,7 +456,7 @@ cfg_check_value(struct cfg_ctx *ctx, const config_setting_t *s,
 	if (t->roles != 0 && (role = cfg_setting_role(s)) != -1 &&
 	    !(t->roles & (1 << role)))
 		cfg_error(ctx, s, "%s: not a setting of %s %s node", pattern,
-		    cfg_article(role_names[role]), role_names[role]);
+		    cfg_article(roles[role].name), roles[role].name);
 	return;
 badtype:
 	cfg_error(ctx, s, "%s: expected %s %s", pattern,
@@ -579,9 +562,8 @@ cfg_fill_under(struct cfg_ctx *ctx, config_setting_t *s, const char *want,
 			const char *rs = r ? config_setting_get_string(r) :
 			    NULL;
 
-			for (i = 0; rs != NULL && i < ROLE_MAX; i++)
-				if (strcmp(rs, role_names[i]) == 0)
-					role = i;
+			if (rs != NULL)
+				role = role_find(rs);
 			if (role == -1 || !(t->roles & (1 << role)))
 				return;
 		}
@@ -858,16 +840,11 @@ cfg_build(config_t *c, const char *file)
 	cf->nodes = xcalloc((size_t)cf->nnodes, sizeof(*cf->nodes));
 	for (i = 0; i < cf->nnodes; i++) {
 		struct cfg_node	*nd = &cf->nodes[i];
-		const char	*role;
-		int		 r;
 
 		s = config_setting_get_elem(nodes, (unsigned)i);
 		snprintf(nd->name, sizeof(nd->name), "%s",
 		    config_setting_name(s));
-		role = cfg_str(s, "role");
-		for (r = 0; r < ROLE_MAX; r++)
-			if (strcmp(role, role_names[r]) == 0)
-				nd->role = (enum node_role)r;
+		nd->role = (enum node_role)role_find(cfg_str(s, "role"));
 		snprintf(nd->address, sizeof(nd->address), "%s",
 		    cfg_str(s, "address"));
 		nd->port = cfg_int(s, "port");
@@ -1285,15 +1262,15 @@ cfg_man_settings(FILE *out)
 			fprintf(out, ", %g to %g", t->min, t->max);
 		else if (t->type == T_INTS)
 			fprintf(out, " (at most 8)");
-		if (t->choices != NULL)
-			fprintf(out, ", one of %s", t->choices);
+		if (cfg_choices(t) != NULL)
+			fprintf(out, ", one of %s", cfg_choices(t));
 		if (t->roles != 0) {
 			int r;
 
 			fprintf(out, "; nodes of role");
 			for (r = 0; r < ROLE_MAX; r++)
 				if (t->roles & (1 << r))
-					fprintf(out, " %s", role_names[r]);
+					fprintf(out, " %s", roles[r].name);
 		}
 		if (t->flags & F_REQUIRED)
 			fprintf(out, "; required");

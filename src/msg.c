@@ -407,3 +407,21 @@ msg_set_agent_decode(const struct wire_msg *m, struct msg_set_agent *s,
 	}
 	return 0;
 }
+
+/* msg_NAME_body(): msg_NAME_decode() into the union's member NAME. */
+#define MSG_BODY(name)							\
+int									\
+msg_##name##_body(const struct wire_msg *m, union msg_body *b,		\
+    char *err, size_t errlen)						\
+{									\
+	return msg_##name##_decode(m, &b->name, err, errlen);		\
+}
+
+MSG_BODY(agents)
+MSG_BODY(pg_status)
+MSG_BODY(grant)
+MSG_BODY(offline)
+MSG_BODY(interval)
+MSG_BODY(discard)
+MSG_BODY(epoch)
+MSG_BODY(set_agent)

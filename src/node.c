@@ -1,7 +1,10 @@
 /*
- * The node runtime every role shares: the links and listeners of the node,
- * the control socket and its common commands (status, events, fault,
- * reload), the sd_notify status line, and reload with a per-link diff.
+ * The node runtime every role shares: the role's start from the registry
+ * (role.c), the links and listeners of the node and their messages to the
+ * role's table, the control socket and the commands of every node
+ * (status, events, fault, reload, help) beside the role's, what the
+ * service manager is told (READY=1, STATUS=, ...), and reload with a
+ * per-link diff.
  */
 #include "config.h"
 
@@ -14,14 +17,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <systemd/sd-daemon.h>
-
 #include "pgemu.h"
 #include "wire.h"
 
 static int	node_dispatch(void *, int, const char **,
 		    struct ctl_cmd_result *);
-static void	node_notify(const char *, ...) __printflike(1, 2);
 static void	node_set_summary(struct node *, const char *, ...)
 		    __printflike(2, 3);
 
@@ -32,31 +32,6 @@ node_evt_sink(json_t *e, void *arg)
 
 	if (n->ctl != NULL)
 		ctl_publish(n->ctl, e);
-}
-
-static const struct role_ops *
-node_role_ops(enum node_role r)
-{
-	switch (r) {
-	case ROLE_ROUTER:
-		return &router_ops;
-	case ROLE_ACD:
-		return &acd_ops;
-	default:
-		return &pg_ops;
-	}
-}
-
-static void
-node_notify(const char *fmt, ...)
-{
-	char	buf[512];
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	sd_notify(0, buf);
 }
 
 /*
@@ -115,7 +90,7 @@ node_new(struct event_base *base, struct cfg *cf, const char *name,
 	n->base = base;
 	n->cfg = cf;
 	n->self = self;
-	n->role = node_role_ops(self->role);
+	n->role = roles[self->role].ops;
 	mono_now(&n->started);
 	log_set_node(name);
 	proto_lab_set_identity(name, cf->lab_name, self->role == ROLE_PG ?
@@ -186,17 +161,21 @@ node_add_listener(struct node *n, struct listener *lst)
 }
 
 /*
- * STATUS= without ever blocking: systemd drains its socket, but a
- * supervisor that does not would stop the daemon in sd_notify().  A
- * status line that cannot go now is dropped (the next one says more).
+ * Tell the service manager (READY=1, STATUS=, WATCHDOG=1, RELOADING=1,
+ * STOPPING=1), the one way every part of pgemud does, without ever
+ * blocking: systemd drains its socket, but a supervisor that does not
+ * would stop the daemon in sd_notify(), with its links and watchdog.  A
+ * line that cannot go now is dropped (the next one says more).
  */
-static void
-node_notify_status(const char *status)
+void
+node_notify(const char *fmt, ...)
 {
+	static int		 dropping;
 	const char		*path = getenv("NOTIFY_SOCKET");
 	struct sockaddr_un	 sun;
 	socklen_t		 len;
-	char			 msg[256];
+	char			 msg[512];
+	va_list			 ap;
 	int			 fd, n;
 
 	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
@@ -209,14 +188,26 @@ node_notify_status(const char *status)
 		sun.sun_path[0] = '\0';	/* abstract namespace */
 	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
 	    strlen(path));
-	n = snprintf(msg, sizeof(msg), "STATUS=%s", status);
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 	    0)) == -1)
 		return;
 	if (sendto(fd, msg, (size_t)n < sizeof(msg) ? (size_t)n :
 	    sizeof(msg) - 1, MSG_DONTWAIT | MSG_NOSIGNAL,
-	    (struct sockaddr *)&sun, len) == -1)
-		log_debug("STATUS= not sent: %s", strerror(errno));
+	    (struct sockaddr *)&sun, len) == -1) {
+		if (!dropping++)
+			log_debug("notify: %.*s not sent: %s; dropping the "
+			    "next ones until %s takes them", (int)strcspn(msg,
+			    "="), msg, strerror(errno), path);
+	} else if (dropping) {
+		log_debug("notify: %s takes messages again (%d dropped)",
+		    path, dropping);
+		dropping = 0;
+	}
 	close(fd);
 }
 
@@ -233,7 +224,7 @@ node_set_summary(struct node *n, const char *fmt, ...)
 	if (strcmp(buf, n->summary) == 0)
 		return;
 	snprintf(n->summary, sizeof(n->summary), "%s", buf);
-	node_notify_status(buf);
+	node_notify("STATUS=%s", buf);
 }
 
 /*
@@ -281,7 +272,7 @@ node_status(struct node *n)
 	j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:f, s:s, s:I, s:o, "
 	    "s:o, s:i}",
 	    "node", n->self->name,
-	    "role", role_names[n->self->role],
+	    "role", roles[n->self->role].name,
 	    "lab", n->cfg->lab_name,
 	    "config", n->cfg->file,
 	    "pid", (int)getpid(),
@@ -301,63 +292,115 @@ node_status(struct node *n)
 }
 
 static int
+node_cmd_status(struct node *n, int argc, const char **argv,
+    struct ctl_cmd_result *res)
+{
+	(void)argc;
+	(void)argv;
+	res->data = node_status(n);
+	return 0;
+}
+
+static int
+node_cmd_events(struct node *n, int argc, const char **argv,
+    struct ctl_cmd_result *res)
+{
+	long	count = 100;
+
+	(void)n;
+	if (argc == 2 && parse_int(argv[1], 1, 100000, &count) == -1) {
+		snprintf(res->err, sizeof(res->err), "events: bad count "
+		    "\"%s\"", argv[1]);
+		return -1;
+	}
+	res->data = evt_recent((size_t)count);
+	return 0;
+}
+
+static int
+node_cmd_fault(struct node *n, int argc, const char **argv,
+    struct ctl_cmd_result *res)
+{
+	struct link	*l;
+	size_t		 o;
+	int		 i;
+
+	(void)argc;
+	if ((l = node_link(n, argv[1])) == NULL) {
+		o = (size_t)snprintf(res->err, sizeof(res->err), "no link "
+		    "\"%s\" on node %s; links:", argv[1], n->self->name);
+		for (i = 0; i < n->nlinks && o < sizeof(res->err); i++)
+			o += (size_t)snprintf(res->err + o, sizeof(res->err) -
+			    o, " %s", n->links[i]->name);
+		return -1;
+	}
+	if (link_fault(l, argv[2], res->err, sizeof(res->err)) == -1)
+		return -1;
+	res->data = link_json(l);
+	return 0;
+}
+
+static int
+node_cmd_reload(struct node *n, int argc, const char **argv,
+    struct ctl_cmd_result *res)
+{
+	(void)argc;
+	(void)argv;
+	if (node_reload(n, n->cfg->file, res->err, sizeof(res->err)) == -1)
+		return -1;
+	res->data = json_pack("{s:s}", "config", n->cfg->file);
+	return 0;
+}
+
+static int
+node_cmd_help(struct node *n, int argc, const char **argv,
+    struct ctl_cmd_result *res)
+{
+	(void)argc;
+	(void)argv;
+	res->data = cmd_json((int)n->self->role);
+	return 0;
+}
+
+/* The commands of every node; "watch" is the control socket's (ctl.c). */
+const struct cmd node_cmds[] = {
+	{ "status", "", 0, 0, node_cmd_status,
+	  "node, role, uptime, links, counters" },
+	{ "watch", "", 0, 0, NULL,
+	  "events as they happen, until ^C" },
+	{ "events", "[N]", 0, 1, node_cmd_events,
+	  "the last N events (default 100)" },
+	{ "fault", "LINK down|up|freeze|thaw", 2, 2, node_cmd_fault,
+	  "cut, restore, hang or release a link" },
+	{ "reload", "", 0, 0, node_cmd_reload,
+	  "re-read the lab file" },
+	{ "help", "", 0, 0, node_cmd_help,
+	  "the node's commands, what each does" },
+	{ NULL, NULL, 0, 0, NULL, NULL }
+};
+
+/*
+ * A control command: its row of every node's commands or the role's, and
+ * the row's handler.  Words that fit no row, or that the handler finds do
+ * not fit (CMD_USAGE), get an error naming the valid ones.
+ */
+static int
 node_dispatch(void *arg, int argc, const char **argv,
     struct ctl_cmd_result *res)
 {
-	struct node	*n = arg;
-	struct link	*l;
-	long		 count;
+	struct node		*n = arg;
+	const struct cmd	*tabs[] = { node_cmds, n->role->cmds, NULL };
+	const struct cmd	*c;
+	int			 rc;
 
-	if (strcmp(argv[0], "status") == 0 && argc == 1) {
-		res->data = node_status(n);
-		return 0;
+	if ((c = cmd_find(tabs, argc, argv, n->self->name, res->err,
+	    sizeof(res->err))) == NULL)
+		return -1;
+	if (c->fn == NULL || (rc = c->fn(n, argc, argv, res)) == CMD_USAGE) {
+		cmd_usage(tabs, argv[0], res->err, sizeof(res->err));
+		return -1;
 	}
-	if (strcmp(argv[0], "events") == 0 && argc <= 2) {
-		count = 100;
-		if (argc == 2 && parse_int(argv[1], 1, 100000, &count) == -1) {
-			snprintf(res->err, sizeof(res->err), "events: bad "
-			    "count \"%s\"", argv[1]);
-			return -1;
-		}
-		res->data = evt_recent((size_t)count);
-		return 0;
-	}
-	if (strcmp(argv[0], "fault") == 0) {
-		if (argc != 3) {
-			snprintf(res->err, sizeof(res->err), "usage: fault "
-			    "LINK down|up|freeze|thaw");
-			return -1;
-		}
-		if ((l = node_link(n, argv[1])) == NULL) {
-			int	i;
-			size_t	o;
-
-			o = (size_t)snprintf(res->err, sizeof(res->err),
-			    "no link \"%s\" on node %s; links:", argv[1],
-			    n->self->name);
-			for (i = 0; i < n->nlinks && o < sizeof(res->err); i++)
-				o += (size_t)snprintf(res->err + o,
-				    sizeof(res->err) - o, " %s",
-				    n->links[i]->name);
-			return -1;
-		}
-		if (link_fault(l, argv[2], res->err, sizeof(res->err)) == -1)
-			return -1;
-		res->data = link_json(l);
-		return 0;
-	}
-	if (strcmp(argv[0], "reload") == 0 && argc == 1) {
-		if (node_reload(n, n->cfg->file, res->err,
-		    sizeof(res->err)) == -1)
-			return -1;
-		res->data = json_pack("{s:s}", "config", n->cfg->file);
-		return 0;
-	}
-	if (n->role->command != NULL)
-		return n->role->command(n, argc, argv, res);
-	snprintf(res->err, sizeof(res->err), "unknown command \"%s\"",
-	    argv[0]);
-	return -1;
+	return rc;
 }
 
 /* The same peripheral with the same agents, in the same order? */
@@ -477,15 +520,22 @@ node_link_down(struct link *l, void *arg, const char *why)
 	node_update_summary(n);
 }
 
+/* A message for the role: its row of the role's table, else ignored. */
 static void
 node_link_msg(struct link *l, void *arg, const struct wire_msg *m)
 {
-	struct node	*n = arg;
+	struct role_msg_in	 in = { arg, l, m, "" };
+	const struct role_msg	*rm;
+	union msg_body		 b;
 
-	if (n->role->link_msg != NULL)
-		n->role->link_msg(n, l, m);
-	else
+	if ((rm = role_msg_find(in.node->role->msgs, m->type,
+	    l->kind)) == NULL) {
 		log_link_debug(l, "%s ignored", wire_type_name(m->type));
+		return;
+	}
+	if (rm->decode(m, &b, in.err, sizeof(in.err)) == -1 ||
+	    rm->fn(&in, &b) == -1)
+		link_bad_msg(l, m, in.err);
 }
 
 static const struct link_ops node_link_ops = {

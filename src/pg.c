@@ -377,45 +377,6 @@ pg_acd_agents(struct pg_periph *pp, const struct msg_agents *m)
 	free(recs);
 }
 
-static void
-pg_acd_msg(struct pg_periph *pp, struct link *l, const struct wire_msg *m)
-{
-	struct msg_epoch	e;
-	struct msg_agents	a;
-	char			err[160], why[200];
-
-	switch (m->type) {
-	case MSG_PIM_ACCEPT:
-		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
-			goto bad;
-		if (e.a == pp->epoch)
-			pim_fsm_event(&pp->fsm, PEV_ACCEPTED,
-			    "accepted by the ACD");
-		return;
-	case MSG_PIM_REJECT:
-	case MSG_PIM_FENCED:
-		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1)
-			goto bad;
-		if (pp->fsm.state == PIM_STATE_IDLE)
-			return;
-		snprintf(why, sizeof(why), "%s by the ACD: %s",
-		    m->type == MSG_PIM_REJECT ? "refused" : "fenced", e.text);
-		pg_pim_lost(pp, PEV_REFUSED, RULE_R2, REASON_PG_RESET, why);
-		return;
-	case MSG_ACD_AGENTS:
-		if (msg_agents_decode(m, &a, err, sizeof(err)) == -1)
-			goto bad;
-		pg_acd_agents(pp, &a);
-		return;
-	default:
-		log_debug("link %s: %s ignored", l->name,
-		    wire_type_name(m->type));
-		return;
-	}
-bad:
-	link_bad_msg(l, m, err);
-}
-
 /* The PIM whose ACD link this is, or NULL. */
 static struct pg_periph *
 pg_periph_of_acd(struct pg *pg, const struct link *l)
@@ -433,82 +394,107 @@ pg_periph_of_acd(struct pg *pg, const struct link *l)
  * in a lab of one peripheral); NULL and why if the lab has no such one.
  */
 static struct pg_periph *
-pg_periph_named(struct pg *pg, const struct wire_msg *m,
-    const struct msg_epoch *e, char *err, size_t errlen)
+pg_periph_named(struct role_msg_in *in, const struct msg_epoch *e)
 {
+	struct pg		*pg = in->node->role_data;
 	struct pg_periph	*pp;
 
 	if (e->peripheral == 0)
 		return &pg->periphs[0];
 	if ((pp = pg_periph(pg, e->peripheral)) == NULL)
-		snprintf(err, errlen, "%s: no peripheral %u in this lab",
-		    wire_type_name(m->type), e->peripheral);
+		snprintf(in->err, sizeof(in->err), "%s: no peripheral %u in "
+		    "this lab", wire_type_name(in->msg->type), e->peripheral);
 	return pp;
 }
 
-static void
-pg_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
+/* PIM_ACCEPT: the ACD obeys our PIM of its peripheral. */
+static int
+pg_msg_accept(struct role_msg_in *in, const union msg_body *b)
 {
-	struct pg		*pg = n->role_data;
-	struct pg_periph	*pp;
-	struct msg_grant	 g;
-	struct msg_epoch	 e;
-	char			 err[160];
+	struct pg_periph	*pp = pg_periph_of_acd(in->node->role_data,
+	    in->link);
 
-	if ((pp = pg_periph_of_acd(pg, l)) != NULL) {
-		pg_acd_msg(pp, l, m);
-		return;
+	if (pp != NULL && b->epoch.a == pp->epoch)
+		pim_fsm_event(&pp->fsm, PEV_ACCEPTED, "accepted by the ACD");
+	return 0;
+}
+
+/* PIM_REJECT, PIM_FENCED: the ACD will not take our PIM. */
+static int
+pg_msg_refused(struct role_msg_in *in, const union msg_body *b)
+{
+	struct pg_periph	*pp = pg_periph_of_acd(in->node->role_data,
+	    in->link);
+	char			 why[200];
+
+	if (pp == NULL || pp->fsm.state == PIM_STATE_IDLE)
+		return 0;
+	snprintf(why, sizeof(why), "%s by the ACD: %s",
+	    in->msg->type == MSG_PIM_REJECT ? "refused" : "fenced",
+	    b->epoch.text);
+	pg_pim_lost(pp, PEV_REFUSED, RULE_R2, REASON_PG_RESET, why);
+	return 0;
+}
+
+static int
+pg_msg_agents(struct role_msg_in *in, const union msg_body *b)
+{
+	struct pg_periph	*pp = pg_periph_of_acd(in->node->role_data,
+	    in->link);
+
+	if (pp != NULL)
+		pg_acd_agents(pp, &b->agents);
+	return 0;
+}
+
+static int
+pg_msg_grant(struct role_msg_in *in, const union msg_body *b)
+{
+	pg_grant(in->node->role_data, &b->grant);
+	return 0;
+}
+
+static int
+pg_msg_ack(struct role_msg_in *in, const union msg_body *b)
+{
+	const struct msg_epoch	*e = &b->epoch;
+	struct pg_periph	*pp;
+
+	if ((pp = pg_periph_named(in, e)) == NULL)
+		return -1;
+	if (e->flags == ACK_STORED)
+		pim_ack(pp->pim, e->a);
+	else if (e->flags == ACK_REFUSED)
+		pim_refused(pp->pim, e->a, e->text);
+	else if (e->flags == ACK_NOT_STORED)
+		pim_not_stored(pp->pim, e->a, e->text);
+	else {
+		snprintf(in->err, sizeof(in->err), "DELIVERY_ACK: unknown "
+		    "flags 0x%02x", e->flags);
+		return -1;
 	}
-	switch (m->type) {
-	case MSG_GRANT:
-		if (l != pg->router)
-			break;
-		if (msg_grant_decode(m, &g, err, sizeof(err)) == -1)
-			goto bad;
-		pg_grant(pg, &g);
-		return;
-	case MSG_DELIVERY_ACK:
-		if (l != pg->router)
-			break;
-		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1 ||
-		    (pp = pg_periph_named(pg, m, &e, err, sizeof(err))) == NULL)
-			goto bad;
-		if (e.flags == ACK_STORED)
-			pim_ack(pp->pim, e.a);
-		else if (e.flags == ACK_REFUSED)
-			pim_refused(pp->pim, e.a, e.text);
-		else if (e.flags == ACK_NOT_STORED)
-			pim_not_stored(pp->pim, e.a, e.text);
-		else {
-			snprintf(err, sizeof(err), "DELIVERY_ACK: unknown "
-			    "flags 0x%02x", e.flags);
-			goto bad;
-		}
-		return;
-	case MSG_PEER_STATE:
-		if (l != pg->peer)
-			break;
-		if (msg_epoch_decode(m, &e, err, sizeof(err)) == -1 ||
-		    (pp = pg_periph_named(pg, m, &e, err, sizeof(err))) == NULL)
-			goto bad;
-		if (e.b >= PIM_STATE_MAX) {
-			snprintf(err, sizeof(err), "PEER_STATE: bad state %u",
-			    e.b);
-			goto bad;
-		}
-		if (pp->peer_state != e.b || pp->peer_epoch != e.a) {
-			pp->peer_state = (uint8_t)e.b;
-			pp->peer_epoch = e.a;
-			pg_send_status(pp);
-		}
-		return;
-	default:
-		break;
+	return 0;
+}
+
+static int
+pg_msg_peer_state(struct role_msg_in *in, const union msg_body *b)
+{
+	const struct msg_epoch	*e = &b->epoch;
+	struct pg_periph	*pp;
+
+	if ((pp = pg_periph_named(in, e)) == NULL)
+		return -1;
+	if (e->b >= PIM_STATE_MAX) {
+		snprintf(in->err, sizeof(in->err), "PEER_STATE: bad state %u",
+		    e->b);
+		return -1;
 	}
-	log_debug("link %s: %s ignored", l->name, wire_type_name(m->type));
-	return;
-bad:
-	link_bad_msg(l, m, err);
+	if (pp->peer_state != e->b || pp->peer_epoch != e->a) {
+		pp->peer_state = (uint8_t)e->b;
+		pp->peer_epoch = e->a;
+		pg_send_status(pp);
+	}
+	return 0;
 }
 
 /* Back from a router outage: resync, then what waited. */
@@ -766,14 +752,25 @@ pg_summary(struct node *n, char *buf, size_t len)
 		    pp->epoch);
 }
 
+static const struct role_msg pg_msgs[] = {
+	{ MSG_PIM_ACCEPT, LINK_KIND_ACD, msg_epoch_body, pg_msg_accept },
+	{ MSG_PIM_REJECT, LINK_KIND_ACD, msg_epoch_body, pg_msg_refused },
+	{ MSG_PIM_FENCED, LINK_KIND_ACD, msg_epoch_body, pg_msg_refused },
+	{ MSG_ACD_AGENTS, LINK_KIND_ACD, msg_agents_body, pg_msg_agents },
+	{ MSG_GRANT, LINK_KIND_ROUTER, msg_grant_body, pg_msg_grant },
+	{ MSG_DELIVERY_ACK, LINK_KIND_ROUTER, msg_epoch_body, pg_msg_ack },
+	{ MSG_PEER_STATE, LINK_KIND_PRIVATE, msg_epoch_body,
+	  pg_msg_peer_state },
+	{ 0, 0, NULL, NULL }
+};
+
 const struct role_ops pg_ops = {
-	.name = "pg",
 	.init = pg_init,
 	.fini = pg_fini,
+	.msgs = pg_msgs,
 	.status = pg_status,
 	.link_up = pg_link_up,
 	.link_down = pg_link_down,
-	.link_msg = pg_link_msg,
 	.summary = pg_summary,
 	.shutdown = pg_shutdown,
 };

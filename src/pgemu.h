@@ -89,7 +89,6 @@ enum node_role {
 	ROLE_PG,
 	ROLE_MAX
 };
-extern const char *const role_names[ROLE_MAX];
 
 struct cfg_hb {
 	int		 interval_ms;
@@ -103,12 +102,6 @@ struct cfg_node {
 	char		 address[64];
 	int		 port;			/* router, acd primary, pg private */
 	int		 backup_port;		/* acd: backup CTI Manager */
-	int		 cti_port;		/* pg: CTI server */
-	int		 priority;		/* pg: tie-break on election */
-};
-
-struct cfg_skill_group {
-	int		 id;
 };
 
 struct cfg_agent {
@@ -520,20 +513,64 @@ void		 ctl_publish(struct ctl *, json_t *);
 const char	*ctl_path(const struct ctl *);
 int		 ctl_nwatchers(const struct ctl *);
 
-/* node.c: the node runtime shared by every role */
+/*
+ * cmd.c: control commands as tables.  A node answers the commands of
+ * every node (node.c) and those of its role; pgemuctl lists them all.
+ * A row's words select it ("stop|start": either), args says what follows
+ * for people, min and max count what follows.  Rows of one word follow
+ * each other, their counts apart: "agent ID" and "agent ID set STATE|auto".
+ */
 struct node;
+struct cmd {
+	const char	*words;		/* NULL ends a table */
+	const char	*args;		/* "LINK down|up|freeze|thaw", "" */
+	int		 min, max;	/* words after the first */
+	int		(*fn)(struct node *, int argc, const char **argv,
+			    struct ctl_cmd_result *);	/* NULL: ctl.c's */
+	const char	*help;
+};
+#define CMD_USAGE	(-2)	/* fn's answer: the words do not fit */
+int		 cmd_word_is(const struct cmd *, const char *);
+const struct cmd *cmd_find(const struct cmd *const *tabs, int argc,
+		    const char **argv, const char *node, char *err,
+		    size_t errlen);
+void		 cmd_usage(const struct cmd *const *tabs, const char *word,
+		    char *err, size_t errlen);
+json_t		*cmd_json(int role);
+void		 cmd_print(FILE *, const json_t *);
+void		 cmd_help(FILE *);
+void		 cmd_man(FILE *);
+
+/* node.c: the node runtime shared by every role */
+union msg_body;
+/* A message as its handler gets it, with room to say why it is bad. */
+struct role_msg_in {
+	struct node	*node;
+	struct link	*link;
+	const struct wire_msg *msg;
+	char		 err[160];
+};
+/*
+ * A message a role takes: its type, the kind of link it comes on, the
+ * decoder of its body and the handler.  A decoder or handler that returns
+ * -1 says why in err: a bad message (link_bad_msg).  Type 0 ends a table.
+ */
+struct role_msg {
+	uint32_t	 type;
+	enum link_kind	 kind;
+	int		(*decode)(const struct wire_msg *, union msg_body *,
+			    char *err, size_t errlen);
+	int		(*fn)(struct role_msg_in *, const union msg_body *);
+};
 struct role_ops {
-	const char *name;
 	int	(*init)(struct node *, char *err, size_t errlen);
 	void	(*fini)(struct node *);
-	int	(*command)(struct node *, int argc, const char **argv,
-		    struct ctl_cmd_result *);
+	const struct cmd *cmds;		/* NULL: only every node's */
+	const struct role_msg *msgs;	/* NULL: it takes none */
 	void	(*status)(struct node *, json_t *);
 	void	(*reload)(struct node *, const struct cfg *old);
 	void	(*link_up)(struct node *, struct link *);
 	void	(*link_down)(struct node *, struct link *, const char *);
-	void	(*link_msg)(struct node *, struct link *,
-		    const struct wire_msg *);
 	void	(*summary)(struct node *, char *, size_t);
 	void	(*shutdown)(struct node *);
 };
@@ -555,6 +592,7 @@ struct node {
 };
 
 extern const struct role_ops router_ops, acd_ops, pg_ops;
+extern const struct cmd node_cmds[];
 
 struct node	*node_new(struct event_base *, struct cfg *, const char *name,
 		    char *err, size_t errlen);
@@ -566,6 +604,20 @@ int		 node_listen(struct node *, const char *name, int port,
 void		 node_update_summary(struct node *);
 int		 node_reload(struct node *, const char *file, char *err,
 		    size_t errlen);
+void		 node_notify(const char *, ...) __printflike(1, 2);
+
+/* role.c: the roles a node can play, one row each */
+struct role {
+	const char	*name;		/* as nodes.NAME.role says it */
+	const struct role_ops *ops;
+	const char	*help;
+	const char	*links;		/* the links fault names */
+};
+extern const struct role roles[ROLE_MAX];
+int		 role_find(const char *);
+const char	*role_choices(void);
+const struct role_msg *role_msg_find(const struct role_msg *, uint32_t,
+		    enum link_kind);
 
 /* arb.c: which side holds a peripheral's PIM (pure functions) */
 struct msg_pg_status;
@@ -740,5 +792,7 @@ double		 wall_now(void);
 void		 ms_to_tv(int, struct timeval *);
 int		 parse_int(const char *, long, long, long *);
 int		 cmp_u32_key(const void *, const void *);
+int		 choice_ok(const char *, const char *);
+void		 man_text(FILE *, const char *);
 
 #endif /* PGEMU_H */

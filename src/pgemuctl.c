@@ -2,6 +2,7 @@
  * pgemuctl: talk to a node's control socket.
  *
  *   pgemuctl [-s DIR | -c FILE] [-j] NODE COMMAND [ARG...]
+ *   pgemuctl [-j] help
  *
  * Text for people by default, JSON with -j.  Exit 0 on success, 1 when the
  * lab file cannot be used, the node is not in it, refuses or cannot be
@@ -33,32 +34,14 @@ static volatile sig_atomic_t interrupted;
 static __dead void
 usage(int rc)
 {
-	fprintf(rc ? stderr : stdout,
+	FILE	*fp = rc ? stderr : stdout;
+
+	fprintf(fp,
 	    "usage: pgemuctl [-j] [-s DIR | -c FILE] NODE COMMAND [ARG...]\n"
-	    "       pgemuctl -h | --help | --version\n"
-	    "commands:\n"
-	    "  status                     node, role, uptime, links, counters\n"
-	    "  watch                      events as they happen, until ^C\n"
-	    "  events [N]                 the last N events (default 100)\n"
-	    "  fault LINK down|up|freeze|thaw\n"
-	    "                             cut, restore, hang or release a link\n"
-	    "  reload                     re-read the lab file\n"
-	    "router commands:\n"
-	    "  peripherals                online?, the active side, its epoch\n"
-	    "  agents                     the real-time agent table\n"
-	    "  intervals [N]              the last N Agent_Interval rows\n"
-	    "acd commands:\n"
-	    "  agents                     the ACD's agents and their states\n"
-	    "  agent ID                   one agent\n"
-	    "  agent ID set STATE|auto    drive an agent by hand, or give it "
-	    "back\n"
-	    "  stop|start cti-manager primary|backup\n"
-	    "                             a CTI Manager endpoint (failover)\n"
-	    "  traffic on|off             the simulated calls\n"
-	    "A PG side (role pg) has the commands of every node.  Links for "
-	    "fault:\n"
-	    "  router, acd: one per PG side, named after it (pg-a, pg-b)\n"
-	    "  pg:          router-link, acd-link, private-link\n"
+	    "       pgemuctl [-j] help\n"
+	    "       pgemuctl -h | --help | --version | --commands-man\n");
+	cmd_help(fp);
+	fprintf(fp,
 	    "options:\n"
 	    "  -s DIR       control socket directory (default: the lab "
 	    "file's\n"
@@ -68,9 +51,30 @@ usage(int rc)
 	    "               nodes it has (default %s)\n"
 	    "  -j           JSON output\n"
 	    "  -h, --help   this text\n"
-	    "  --version    pgemuctl's version\n",
+	    "  --version    pgemuctl's version\n"
+	    "  --commands-man\n"
+	    "               the command list of pgemuctl(1), in roff\n",
 	    PGEMU_DEFAULT_CONTROL_DIR, PGEMU_DEFAULT_CONFIG);
 	exit(rc);
+}
+
+/* pgemuctl help: every role's commands, from the tables the nodes use. */
+static int
+help(int as_json)
+{
+	json_t	*cmds;
+	char	*s;
+
+	if (!as_json) {
+		cmd_help(stdout);
+		return 0;
+	}
+	cmds = cmd_json(-1);
+	s = json_dumps(cmds, JSON_INDENT(2));
+	printf("%s\n", s);
+	free(s);
+	json_decref(cmds);
+	return 0;
 }
 
 static void
@@ -323,6 +327,7 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "help",	no_argument, NULL, 'h' },
 		{ "version",	no_argument, NULL, 'V' },
+		{ "commands-man", no_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char		*dir = NULL, *file = NULL, *node;
@@ -348,12 +353,17 @@ main(int argc, char *argv[])
 		case 'V':
 			printf("pgemuctl %s\n", PACKAGE_VERSION);
 			return 0;
+		case 'M':
+			cmd_man(stdout);
+			return 0;
 		default:
 			usage(2);
 		}
 	}
 	argc -= optind;
 	argv += optind;
+	if (argc == 1 && strcmp(argv[0], "help") == 0)
+		return help(as_json);
 	if (argc < 2)
 		usage(2);
 	node = argv[0];
@@ -453,6 +463,8 @@ main(int argc, char *argv[])
 		free(s);
 	} else if (strcmp(argv[1], "status") == 0 && json_is_object(data))
 		print_status(data);
+	else if (strcmp(argv[1], "help") == 0 && json_is_array(data))
+		cmd_print(stdout, data);
 	else if (strcmp(argv[1], "events") == 0 && json_is_array(data)) {
 		size_t	 idx;
 		json_t	*e;

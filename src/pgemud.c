@@ -83,7 +83,7 @@ sig_cb(evutil_socket_t sig, short what, void *arg)
 			break;
 		log_notice("%s: stopping", sig == SIGTERM ? "SIGTERM" :
 		    "SIGINT");
-		sd_notify(0, "STOPPING=1");
+		node_notify("STOPPING=1");
 		if (node->role->shutdown != NULL)
 			node->role->shutdown(node);
 		node->quitting = 1;
@@ -98,7 +98,7 @@ watchdog_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	sd_notify(0, "WATCHDOG=1");
+	node_notify("WATCHDOG=1");
 }
 
 static void
@@ -210,7 +210,7 @@ main(int argc, char *argv[])
 	if (list) {
 		for (i = 0; i < cf->nnodes; i++)
 			printf("%s %s\n", cf->nodes[i].name,
-			    role_names[cf->nodes[i].role]);
+			    roles[cf->nodes[i].role].name);
 		cfg_free(cf);
 		return 0;
 	}
@@ -258,9 +258,9 @@ main(int argc, char *argv[])
 	}
 	node_update_summary(node);
 	log_notice("started pgemud %s: node %s (%s) of lab %s, control %s",
-	    PACKAGE_VERSION, name, role_names[node->self->role],
+	    PACKAGE_VERSION, name, roles[node->self->role].name,
 	    node->cfg->lab_name, ctl_path(node->ctl));
-	sd_notifyf(0, "READY=1\nSTATUS=%s\nMAINPID=%lu", node->summary,
+	node_notify("READY=1\nSTATUS=%s\nMAINPID=%lu", node->summary,
 	    (unsigned long)getpid());
 
 	event_base_dispatch(base);

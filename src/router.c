@@ -919,95 +919,110 @@ router_periph(struct router *r, uint32_t id, const struct wire_msg *m,
 	return NULL;
 }
 
-static void
-router_link_msg(struct node *n, struct link *l, const struct wire_msg *m)
+/* The peripheral a message names, on a link of side s; NULL: why. */
+static struct rt_periph *
+router_msg_periph(struct role_msg_in *in, uint32_t id, struct rt_side **s)
 {
-	struct router		*r = n->role_data;
+	struct router		*r = in->node->role_data;
+	struct rt_periph	*p;
+
+	if ((p = router_periph(r, id, in->msg, in->err,
+	    sizeof(in->err))) != NULL)
+		*s = router_side(p, in->link);
+	return p != NULL && *s != NULL ? p : NULL;
+}
+
+static int
+router_msg_status(struct role_msg_in *in, const union msg_body *b)
+{
 	struct rt_periph	*p;
 	struct rt_side		*s;
-	struct msg_pg_status	 st;
-	struct msg_agents	 ag;
-	struct msg_interval	 iv;
-	struct msg_discard	 d;
-	struct msg_periph_offline o;
-	char			 err[160];
 
-	if (router_side(&r->periphs[0], l) == NULL)
-		return;
-	switch (m->type) {
-	case MSG_PG_STATUS:
-		if (msg_pg_status_decode(m, &st, err, sizeof(err)) == -1 ||
-		    (p = router_periph(r, st.peripheral, m, err,
-		    sizeof(err))) == NULL)
-			goto bad;
-		router_status_msg(p, router_side(p, l), &st);
-		return;
-	case MSG_AGENT_STATES:
-		if (msg_agents_decode(m, &ag, err, sizeof(err)) == -1 ||
-		    (p = router_periph(r, ag.peripheral, m, err,
-		    sizeof(err))) == NULL)
-			goto bad;
-		router_agents_msg(p, router_side(p, l), &ag);
-		return;
-	case MSG_INTERVAL:
-		if (msg_interval_decode(m, &iv, err, sizeof(err)) == -1)
-			goto bad;
-		/* Another peripheral's interval is refused, its loss kept. */
-		if ((p = router_periph(r, iv.peripheral, m, NULL, 0)) == NULL)
-			p = &r->periphs[0];
-		router_interval_msg(p, router_side(p, l), &iv);
-		return;
-	case MSG_DISCARD:
-		if (msg_discard_decode(m, &d, err, sizeof(err)) == -1)
-			goto bad;
-		p = router_periph(r, d.peripheral, m, NULL, 0);
-		s = router_side(&r->periphs[0], l);
-		if (d.side != (uint8_t)s->side || d.rule != RULE_R1 ||
-		    p == NULL) {
-			snprintf(err, sizeof(err), "DISCARD: side 0x%02x, rule "
-			    "%u, peripheral %u on the link of side %c", d.side,
-			    d.rule, d.peripheral, s->side);
-			goto bad;
-		}
-		db_begin(p->db);
-		db_discard(p->db, d.peripheral, d.interval_start, d.intervals,
-		    d.rows, rule_tag(RULE_R1), (char)d.side, d.text, 0);
-		if (db_commit(p->db) == -1) {
-			router_not_stored(p, router_side(p, l), d.seq,
-			    "loss record");
-			return;
-		}
-		p->discards++;
-		evt_emit((int)d.rule, "data_discarded", json_pack("{s:i, s:s,"
-		    " s:i, s:i, s:s}", "peripheral", (int)d.peripheral, "side",
-		    d.side == 'A' ? "A" : "B", "intervals", (int)d.intervals,
-		    "rows", (int)d.rows, "reason", d.text), "side %c deleted "
-		    "undelivered reporting data of peripheral %u: %u "
-		    "intervals, %u rows (%s)", d.side, d.peripheral,
-		    d.intervals, d.rows, d.text);
-		router_ack(l, p->id, d.seq, ACK_STORED, "");
-		return;
-	case MSG_PERIPH_OFFLINE:
-		if (msg_offline_decode(m, &o, err, sizeof(err)) == -1 ||
-		    (p = router_periph(r, o.peripheral, m, err,
-		    sizeof(err))) == NULL)
-			goto bad;
-		if (o.rule != RULE_R2 && o.rule != RULE_R6) {
-			snprintf(err, sizeof(err), "PERIPH_OFFLINE: rule %u is "
-			    "neither R2 nor R6", o.rule);
-			goto bad;
-		}
-		if (router_current(p, router_side(p, l), o.epoch,
-		    "peripheral offline"))
-			router_offline(p, (int)o.rule, o.reason_code, o.text);
-		return;
-	default:
-		log_debug("link %s: %s ignored", l->name,
-		    wire_type_name(m->type));
-		return;
+	if ((p = router_msg_periph(in, b->pg_status.peripheral, &s)) == NULL)
+		return -1;
+	router_status_msg(p, s, &b->pg_status);
+	return 0;
+}
+
+static int
+router_msg_agents(struct role_msg_in *in, const union msg_body *b)
+{
+	struct rt_periph	*p;
+	struct rt_side		*s;
+
+	if ((p = router_msg_periph(in, b->agents.peripheral, &s)) == NULL)
+		return -1;
+	router_agents_msg(p, s, &b->agents);
+	return 0;
+}
+
+/* Another peripheral's interval is refused, its loss kept, as before. */
+static int
+router_msg_interval(struct role_msg_in *in, const union msg_body *b)
+{
+	struct router		*r = in->node->role_data;
+	struct rt_periph	*p;
+
+	if ((p = router_periph(r, b->interval.peripheral, in->msg, NULL,
+	    0)) == NULL)
+		p = &r->periphs[0];
+	router_interval_msg(p, router_side(p, in->link), &b->interval);
+	return 0;
+}
+
+static int
+router_msg_discard(struct role_msg_in *in, const union msg_body *b)
+{
+	struct router			*r = in->node->role_data;
+	const struct msg_discard	*d = &b->discard;
+	struct rt_periph		*p;
+	struct rt_side			*s = router_side(&r->periphs[0],
+	    in->link);
+
+	p = router_periph(r, d->peripheral, in->msg, NULL, 0);
+	if (d->side != (uint8_t)s->side || d->rule != RULE_R1 || p == NULL) {
+		snprintf(in->err, sizeof(in->err), "DISCARD: side 0x%02x, "
+		    "rule %u, peripheral %u on the link of side %c", d->side,
+		    d->rule, d->peripheral, s->side);
+		return -1;
 	}
-bad:
-	link_bad_msg(l, m, err);
+	s = router_side(p, in->link);
+	db_begin(p->db);
+	db_discard(p->db, d->peripheral, d->interval_start, d->intervals,
+	    d->rows, rule_tag(RULE_R1), (char)d->side, d->text, 0);
+	if (db_commit(p->db) == -1) {
+		router_not_stored(p, s, d->seq, "loss record");
+		return 0;
+	}
+	p->discards++;
+	evt_emit((int)d->rule, "data_discarded", json_pack("{s:i, s:s, s:i, "
+	    "s:i, s:s}", "peripheral", (int)d->peripheral, "side",
+	    d->side == 'A' ? "A" : "B", "intervals", (int)d->intervals,
+	    "rows", (int)d->rows, "reason", d->text), "side %c deleted "
+	    "undelivered reporting data of peripheral %u: %u intervals, %u "
+	    "rows (%s)", d->side, d->peripheral, d->intervals, d->rows,
+	    d->text);
+	router_ack(in->link, p->id, d->seq, ACK_STORED, "");
+	return 0;
+}
+
+static int
+router_msg_offline(struct role_msg_in *in, const union msg_body *b)
+{
+	const struct msg_periph_offline	*o = &b->offline;
+	struct rt_periph		*p;
+	struct rt_side			*s;
+
+	if ((p = router_msg_periph(in, o->peripheral, &s)) == NULL)
+		return -1;
+	if (o->rule != RULE_R2 && o->rule != RULE_R6) {
+		snprintf(in->err, sizeof(in->err), "PERIPH_OFFLINE: rule %u "
+		    "is neither R2 nor R6", o->rule);
+		return -1;
+	}
+	if (router_current(p, s, o->epoch, "peripheral offline"))
+		router_offline(p, (int)o->rule, o->reason_code, o->text);
+	return 0;
 }
 
 /* A side's router link: what it had said of each peripheral is void. */
@@ -1281,38 +1296,46 @@ router_status(struct node *n, json_t *j)
 }
 
 static int
-router_command(struct node *n, int argc, const char **argv,
+router_cmd_peripherals(struct node *n, int argc, const char **argv,
+    struct ctl_cmd_result *res)
+{
+	(void)argc;
+	(void)argv;
+	res->data = router_peripherals_json(n->role_data);
+	return 0;
+}
+
+static int
+router_cmd_agents(struct node *n, int argc, const char **argv,
+    struct ctl_cmd_result *res)
+{
+	struct router	*r = n->role_data;
+	int		 i, k;
+
+	(void)argc;
+	(void)argv;
+	res->data = json_array();
+	for (k = 0; k < r->nperiphs; k++)
+		for (i = 0; i < r->periphs[k].nagents; i++)
+			json_array_append_new(res->data, router_agent_json(
+			    &r->periphs[k], &r->periphs[k].agents[i]));
+	return 0;
+}
+
+static int
+router_cmd_intervals(struct node *n, int argc, const char **argv,
     struct ctl_cmd_result *res)
 {
 	struct router	*r = n->role_data;
 	long		 lim = 100;
-	int		 i, k;
 
-	if (strcmp(argv[0], "peripherals") == 0 && argc == 1) {
-		res->data = router_peripherals_json(r);
-		return 0;
+	if (argc == 2 && parse_int(argv[1], 1, 1000000, &lim) == -1) {
+		snprintf(res->err, sizeof(res->err), "intervals: bad count "
+		    "\"%s\"", argv[1]);
+		return -1;
 	}
-	if (strcmp(argv[0], "agents") == 0 && argc == 1) {
-		res->data = json_array();
-		for (k = 0; k < r->nperiphs; k++)
-			for (i = 0; i < r->periphs[k].nagents; i++)
-				json_array_append_new(res->data,
-				    router_agent_json(&r->periphs[k],
-				    &r->periphs[k].agents[i]));
-		return 0;
-	}
-	if (strcmp(argv[0], "intervals") == 0 && argc <= 2) {
-		if (argc == 2 && parse_int(argv[1], 1, 1000000, &lim) == -1) {
-			snprintf(res->err, sizeof(res->err), "intervals: bad "
-			    "count \"%s\"", argv[1]);
-			return -1;
-		}
-		res->data = db_intervals(r->db, (int)lim);
-		return 0;
-	}
-	snprintf(res->err, sizeof(res->err), "unknown command \"%s\" (router: "
-	    "peripherals, agents, intervals [N])", argv[0]);
-	return -1;
+	res->data = db_intervals(r->db, (int)lim);
+	return 0;
 }
 
 /* One peripheral as in a lab of one; several: how many are online. */
@@ -1338,14 +1361,37 @@ router_summary(struct node *n, char *buf, size_t len)
 		    "offline", p->sides[p->active].side, p->epoch);
 }
 
+static const struct cmd router_cmds[] = {
+	{ "peripherals", "", 0, 0, router_cmd_peripherals,
+	  "every peripheral: online or not, active side, epoch" },
+	{ "agents", "", 0, 0, router_cmd_agents,
+	  "the real-time agent table, with each agent's peripheral" },
+	{ "intervals", "[N]", 0, 1, router_cmd_intervals,
+	  "the last N Agent_Interval rows (default 100)" },
+	{ NULL, NULL, 0, 0, NULL, NULL }
+};
+
+static const struct role_msg router_msgs[] = {
+	{ MSG_PG_STATUS, LINK_KIND_ROUTER, msg_pg_status_body,
+	  router_msg_status },
+	{ MSG_AGENT_STATES, LINK_KIND_ROUTER, msg_agents_body,
+	  router_msg_agents },
+	{ MSG_INTERVAL, LINK_KIND_ROUTER, msg_interval_body,
+	  router_msg_interval },
+	{ MSG_DISCARD, LINK_KIND_ROUTER, msg_discard_body,
+	  router_msg_discard },
+	{ MSG_PERIPH_OFFLINE, LINK_KIND_ROUTER, msg_offline_body,
+	  router_msg_offline },
+	{ 0, 0, NULL, NULL }
+};
+
 const struct role_ops router_ops = {
-	.name = "router",
 	.init = router_init,
 	.fini = router_fini,
-	.command = router_command,
+	.cmds = router_cmds,
+	.msgs = router_msgs,
 	.status = router_status,
 	.link_up = router_link_up,
 	.link_down = router_link_down,
-	.link_msg = router_link_msg,
 	.summary = router_summary,
 };

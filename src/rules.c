@@ -226,20 +226,6 @@ rule_nsteps(const struct rule_step *s)
 	return n;
 }
 
-/* Text for a man page: a minus is \-, a backslash \e. */
-static void
-man_text(FILE *fp, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if (*s == '-')
-			fputs("\\-", fp);
-		else if (*s == '\\')
-			fputs("\\e", fp);
-		else
-			fputc(*s, fp);
-	}
-}
-
 static void
 rules_man_triggers(FILE *fp)
 {

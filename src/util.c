@@ -1,8 +1,10 @@
-/* Clocks and small parsers. */
+/* Clocks, small parsers, text for man pages. */
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "pgemu.h"
@@ -71,4 +73,38 @@ parse_int(const char *s, long min, long max, long *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* Is v one of the words of choices, "a|b|c"? */
+int
+choice_ok(const char *choices, const char *v)
+{
+	size_t	 n = strlen(v);
+	const char *p = choices;
+
+	while (*p != '\0') {
+		const char *e = strchr(p, '|');
+		size_t	    l = e ? (size_t)(e - p) : strlen(p);
+
+		if (l == n && strncmp(p, v, n) == 0)
+			return 1;
+		if (e == NULL)
+			break;
+		p = e + 1;
+	}
+	return 0;
+}
+
+/* Text for a man page: a minus is \-, a backslash \e. */
+void
+man_text(FILE *fp, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '-')
+			fputs("\\-", fp);
+		else if (*s == '\\')
+			fputs("\\e", fp);
+		else
+			fputc(*s, fp);
+	}
 }

@@ -345,4 +345,36 @@ void	msg_set_agent_encode(struct wire_writer *,
 int	msg_set_agent_decode(const struct wire_msg *, struct msg_set_agent *,
 	    char *, size_t);
 
+/*
+ * The body of any internal message, for the roles' message tables
+ * (role_msg): each msg_*_body() is the decoder of that name into the
+ * union's member of that name.
+ */
+union msg_body {
+	struct msg_agents	 agents;
+	struct msg_pg_status	 pg_status;
+	struct msg_grant	 grant;
+	struct msg_periph_offline offline;
+	struct msg_interval	 interval;
+	struct msg_discard	 discard;
+	struct msg_epoch	 epoch;
+	struct msg_set_agent	 set_agent;
+};
+int	msg_agents_body(const struct wire_msg *, union msg_body *, char *,
+	    size_t);
+int	msg_pg_status_body(const struct wire_msg *, union msg_body *, char *,
+	    size_t);
+int	msg_grant_body(const struct wire_msg *, union msg_body *, char *,
+	    size_t);
+int	msg_offline_body(const struct wire_msg *, union msg_body *, char *,
+	    size_t);
+int	msg_interval_body(const struct wire_msg *, union msg_body *, char *,
+	    size_t);
+int	msg_discard_body(const struct wire_msg *, union msg_body *, char *,
+	    size_t);
+int	msg_epoch_body(const struct wire_msg *, union msg_body *, char *,
+	    size_t);
+int	msg_set_agent_body(const struct wire_msg *, union msg_body *, char *,
+	    size_t);
+
 #endif /* WIRE_H */

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The manual pages: they format without a warning, their generated parts
-# (and those of docs/failover.md) are exactly what the daemon prints, and
-# pgemuctl(1) documents every command word of pgemuctl's usage.
+# (and those of docs/failover.md) are exactly what pgemud and pgemuctl
+# print, and pgemuctl(1) documents every command word of "pgemuctl help".
 #
 #   (a) every man/*.[1-8] passes the check lintian runs,
 #         LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 \
@@ -9,18 +9,22 @@
 #       and groff -ww -man -Tutf8 -z FILE, both silent on stderr, and
 #       holds no blank line;
 #   (b) each generated block, the lines between the markers
-#         BEGIN GENERATED NAME (pgemud OPTIONS)
+#         BEGIN GENERATED NAME (PROGRAM OPTIONS)
 #         END GENERATED NAME
 #       (in a man page's .\" comment lines, in docs/failover.md's <!-- -->
-#       ones), is byte for byte the output of "$PGEMUD OPTIONS":
-#         man/pgemu.conf.5      SETTINGS      --settings-man
-#         man/pgemu-failover.7  TRIGGERS      --rules-man triggers
-#         man/pgemud.8          PRIORITIES    --rules-man priorities
-#         docs/failover.md      TRIGGERS      --rules-md triggers
-#         docs/failover.md      PRIORITIES    --rules-md priorities
-#       (the settings table of cfg.c, the rules table of rules.c);
-#   (c) every literal word of the command lines of "$PGEMUCTL -h" appears
-#       in bold in man/pgemuctl.1.
+#       ones), is byte for byte the output of "PROGRAM OPTIONS", PROGRAM
+#       being $PGEMUD or $PGEMUCTL:
+#         man/pgemu.conf.5      SETTINGS      pgemud --settings-man
+#         man/pgemu-failover.7  TRIGGERS      pgemud --rules-man triggers
+#         man/pgemud.8          PRIORITIES    pgemud --rules-man priorities
+#         docs/failover.md      TRIGGERS      pgemud --rules-md triggers
+#         docs/failover.md      PRIORITIES    pgemud --rules-md priorities
+#         man/pgemuctl.1        COMMANDS      pgemuctl --commands-man
+#       (the settings table of cfg.c, the rules table of rules.c, the
+#       command tables of node.c and the roles, cmd.c);
+#   (c) every literal word of the command lines of "$PGEMUCTL help" (the
+#       list the nodes' command tables give) appears in bold in
+#       man/pgemuctl.1.
 #
 #   tests/t_man.sh [--update]
 #
@@ -65,25 +69,30 @@ markers() {
 		END { if (nb == 1 && ne == 1 && lb < le) print lb, le }' "$1"
 }
 
-# block FILE NAME OPTION...: check (after --update, first rewrite) the
-# block NAME of FILE against "$pgemud OPTION...".
+# block FILE NAME PROGRAM OPTION...: check (after --update, first
+# rewrite) the block NAME of FILE against "PROGRAM OPTION..." (PROGRAM:
+# pgemud or pgemuctl).
 block() {
-	file=$srcdir/$1 name=$2
-	shift 2
+	file=$srcdir/$1 name=$2 prog=$3
+	shift 3
 	opts=$*
+	case $prog in
+	pgemud)		exe=$pgemud var=PGEMUD ;;
+	*)		exe=$pgemuctl var=PGEMUCTL ;;
+	esac
 	case $file in
-	*.md)	b="<!-- BEGIN GENERATED $name (pgemud $*) -->"
+	*.md)	b="<!-- BEGIN GENERATED $name ($prog $*) -->"
 		e="<!-- END GENERATED $name -->" ;;
-	*)	b=".\\\" BEGIN GENERATED $name (pgemud $*)"
+	*)	b=".\\\" BEGIN GENERATED $name ($prog $*)"
 		e=".\\\" END GENERATED $name" ;;
 	esac
 	what="${file#"$srcdir"/} $name"
-	if [ ! -x "$pgemud" ]; then
-		fail "$what: no executable pgemud at $pgemud (set PGEMUD)"
+	if [ ! -x "$exe" ]; then
+		fail "$what: no executable $prog at $exe (set $var)"
 		return
 	fi
-	if ! "$pgemud" "$@" >"$tmp/generated" 2>"$tmp/err"; then
-		fail "$what: $pgemud $* failed:"
+	if ! "$exe" "$@" >"$tmp/generated" 2>"$tmp/err"; then
+		fail "$what: $exe $* failed:"
 		cat "$tmp/err"
 		return
 	fi
@@ -101,29 +110,31 @@ block() {
 		  cat "$tmp/generated"
 		  sed -n "$2,\$p" "$file"; } >"$tmp/new" &&
 		    cat "$tmp/new" >"$file" &&
-		    echo "updated: $what from $pgemud $opts"
+		    echo "updated: $what from $exe $opts"
 		# shellcheck disable=SC2046
 		set -- $(markers "$file" "$b" "$e")
 	fi
 	sed -n "$(($1 + 1)),$(($2 - 1))p" "$file" >"$tmp/current"
 	if cmp -s "$tmp/current" "$tmp/generated"; then
-		pass "$what: matches pgemud $opts"
+		pass "$what: matches $prog $opts"
 	else
-		fail "$what differs from what pgemud prints:"
+		fail "$what differs from what $prog prints:"
 		diff -u "$tmp/current" "$tmp/generated" |
 		    sed -e "1s|.*|--- ${file#"$srcdir"/} (block $name)|" \
-			-e "2s|.*|+++ pgemud|"
+			-e "2s|.*|+++ $prog|"
 		echo "hint: regenerate it with: tests/t_man.sh --update"
-		echo "      (PGEMU_SRCDIR=$srcdir PGEMUD=$pgemud)"
+		echo "      (PGEMU_SRCDIR=$srcdir PGEMUD=$pgemud" \
+		    "PGEMUCTL=$pgemuctl)"
 	fi
 }
 
 # (b) first, so that --update leaves pages that the lint then checks.
-block man/pgemu.conf.5 SETTINGS --settings-man
-block man/pgemu-failover.7 TRIGGERS --rules-man triggers
-block man/pgemud.8 PRIORITIES --rules-man priorities
-block docs/failover.md TRIGGERS --rules-md triggers
-block docs/failover.md PRIORITIES --rules-md priorities
+block man/pgemu.conf.5 SETTINGS pgemud --settings-man
+block man/pgemu-failover.7 TRIGGERS pgemud --rules-man triggers
+block man/pgemud.8 PRIORITIES pgemud --rules-man priorities
+block docs/failover.md TRIGGERS pgemud --rules-md triggers
+block docs/failover.md PRIORITIES pgemud --rules-md priorities
+block man/pgemuctl.1 COMMANDS pgemuctl --commands-man
 
 # (a) The pages format without a warning, and hold no blank line (which
 # man(7) reads as a vertical space).
@@ -161,13 +172,13 @@ for page in $pages; do
 	fi
 done
 
-# (c) pgemuctl(1) documents every command word of pgemuctl -h: the literal
-# (lower-case) words of each command line of a "...commands:" section, up
-# to the description column.
+# (c) pgemuctl(1) documents every command word of pgemuctl help: the
+# literal (lower-case) words of each command line of a "...commands:"
+# section, up to the description column.
 if [ ! -x "$pgemuctl" ]; then
 	fail "commands: no executable pgemuctl at $pgemuctl (set PGEMUCTL)"
-elif ! "$pgemuctl" -h >"$tmp/usage" 2>&1; then
-	fail "commands: $pgemuctl -h failed:"
+elif ! "$pgemuctl" help >"$tmp/usage" 2>&1; then
+	fail "commands: $pgemuctl help failed:"
 	cat "$tmp/usage"
 else
 	awk '
@@ -190,12 +201,12 @@ else
 		grep -qw -e "$w" "$tmp/bold" || missing="$missing $w"
 	done <"$tmp/words"
 	if [ ! -s "$tmp/words" ]; then
-		fail "commands: no command found in $pgemuctl -h"
+		fail "commands: no command found in $pgemuctl help"
 	elif [ -n "$missing" ]; then
 		fail "commands: man/pgemuctl.1 does not document:$missing"
 	else
 		pass "commands: man/pgemuctl.1 documents" \
-		    "$(wc -l <"$tmp/words" | tr -d ' ') words of pgemuctl -h"
+		    "$(wc -l <"$tmp/words" | tr -d ' ') words of pgemuctl help"
 	fi
 fi
 
