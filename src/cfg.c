@@ -177,7 +177,8 @@ static const struct cfg_setting settings[] = {
 	  "B.  Empty: the lab's two pg nodes." },
 	{ "peripherals.[].agents", T_GROUP, 0, 0, NULL, NULL, 0, 0,
 	  "Agents of the peripheral, with the settings of peripheral.agents; "
-	  "agent ids are unique within a peripheral." },
+	  "agent ids are unique in the lab (they are the agents' "
+	  "SkillTargetID)." },
 
 	{ "mrds", T_LIST, 0, 0, NULL, NULL, 0, 0,
 	  "Media Routing Domains." },
@@ -884,7 +885,7 @@ cfg_build(config_t *c, const char *file)
 
 struct cfg_agent_key {
 	int	id;
-	int	pos;		/* in cf->agents */
+	int	pos;		/* peripheral index << 20 | agent index */
 };
 
 /* Agent keys by id, then by position. */
@@ -903,22 +904,27 @@ cfg_agent_cmp(const void *a, const void *b)
  * pairwise: 100000 generated agents took seconds.
  */
 static int
-cfg_dup_agent(const struct cfg_periph *p)
+cfg_dup_agent(const struct cfg *cf, int *first)
 {
 	struct cfg_agent_key	*k;
-	int			 i, dup = -1;
+	int			 i, j, n = 0, dup = -1;
 
-	if (p->nagents < 2)
+	for (i = 0; i < cf->nperiphs; i++)
+		n += cf->periphs[i].nagents;
+	if (n < 2)
 		return -1;
-	k = xcalloc((size_t)p->nagents, sizeof(*k));
-	for (i = 0; i < p->nagents; i++) {
-		k[i].id = p->agents[i].id;
-		k[i].pos = i;
-	}
-	qsort(k, (size_t)p->nagents, sizeof(*k), cfg_agent_cmp);
-	for (i = 1; i < p->nagents; i++)
-		if (k[i].id == k[i - 1].id && (dup == -1 || k[i].pos < dup))
+	k = xcalloc((size_t)n, sizeof(*k));
+	for (i = n = 0; i < cf->nperiphs; i++)
+		for (j = 0; j < cf->periphs[i].nagents; j++) {
+			k[n].id = cf->periphs[i].agents[j].id;
+			k[n++].pos = i << 20 | j;
+		}
+	qsort(k, (size_t)n, sizeof(*k), cfg_agent_cmp);
+	for (i = 1; i < n; i++)
+		if (k[i].id == k[i - 1].id && (dup == -1 || k[i].pos < dup)) {
 			dup = k[i].pos;
+			*first = k[i - 1].pos;
+		}
 	free(k);
 	return dup;
 }
@@ -939,7 +945,7 @@ cfg_periph_setting(config_t *c, int i, const char *name)
 
 /*
  * The peripherals: ids unique, each acd node serves exactly one, sides
- * one pg node of side A and one of side B, agent ids unique in each.
+ * one pg node of side A and one of side B, agent ids unique in the lab.
  */
 static void
 cfg_check_periphs(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
@@ -994,11 +1000,27 @@ cfg_check_periphs(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 				    "one of side B (\"%s\")", what, p->id,
 				    p->sides[j]);
 		}
-		if ((j = cfg_dup_agent(p)) != -1)
-			cfg_error(ctx, cfg_periph_setting(c, i, "agents"),
+	}
+	/*
+	 * Agent ids are unique in the lab, not only in a peripheral: they are
+	 * the SkillTargetID of the history database's rows (Agent_Interval's
+	 * key), and two agents with one id would store one row for both.
+	 */
+	if ((j = cfg_dup_agent(cf, &i)) != -1) {
+		const struct cfg_periph *p = &cf->periphs[j >> 20];
+		int			 id = p->agents[j & 0xfffff].id;
+
+		if (i >> 20 == j >> 20)
+			cfg_error(ctx, cfg_periph_setting(c, j >> 20, "agents"),
 			    "%s.agents: agent id %d appears twice",
 			    config_lookup(c, "peripherals") != NULL ?
-			    "peripherals.[]" : "peripheral", p->agents[j].id);
+			    "peripherals.[]" : "peripheral", id);
+		else
+			cfg_error(ctx, cfg_periph_setting(c, j >> 20, "agents"),
+			    "peripherals.[].agents: agent id %d is an agent of "
+			    "peripheral %d too: agent ids are unique in the lab "
+			    "(the SkillTargetID of its history)", id,
+			    cf->periphs[i >> 20].id);
 	}
 	for (i = 0; i < cf->nnodes; i++) {
 		if (cf->nodes[i].role != ROLE_ACD)

@@ -64,6 +64,7 @@ static const char *const bad_files[] = {
 	"reconnect_min_max",
 	"ints_not_int",
 	"ints_range",
+	"periph_agents_across",
 	"periph_both",
 	"periph_mapping",
 	"periph_sides",

@@ -41,7 +41,7 @@ fi
 [ -f "$BUILDDIR/config.h" ] ||
 	die "no config.h in $BUILDDIR: run configure, or set BUILDDIR"
 [ -f "$SRCDIR/src/wire.c" ] || die "no src/wire.c under $SRCDIR"
-PKG=$(pkg-config --cflags --libs libconfig jansson libevent libsystemd) ||
+PKG=$(pkg-config --cflags --libs libconfig jansson libevent libsystemd sqlite3) ||
 	die "pkg-config cannot find libconfig jansson libevent libsystemd"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/pgemu-fuzz.XXXXXX") ||
@@ -64,16 +64,17 @@ printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
 	skip "$CC cannot link a fuzzer with -fsanitize=fuzzer,address,undefined"
 }
 
-# wire.c and msg.c need nothing else; cfg.c needs xcalloc (xmalloc.c) and
-# through it fatal (log.c).
+# Each harness links the whole library (every source but the two
+# programs' mains), instrumented: what the codec or the lab file calls
+# is there, wherever it lives.
+LIBSRC=$(find "$SRCDIR/src" -name '*.c' ! -name pgemud.c ! -name pgemuctl.c |
+    sort)
 echo "building fuzz_wire and fuzz_cfg with $CC"
-"$CC" $CFLAGS -I"$SRCDIR/src" -I"$BUILDDIR" -o "$TMP/fuzz_wire" \
-    "$FUZZDIR/fuzz_wire.c" "$SRCDIR/src/wire.c" "$SRCDIR/src/msg.c" $PKG ||
-	die "cannot build fuzz_wire"
-"$CC" $CFLAGS -I"$SRCDIR/src" -I"$BUILDDIR" -o "$TMP/fuzz_cfg" \
-    "$FUZZDIR/fuzz_cfg.c" "$SRCDIR/src/cfg.c" "$SRCDIR/src/xmalloc.c" \
-    "$SRCDIR/src/log.c" $PKG ||
-	die "cannot build fuzz_cfg"
+for h in wire cfg; do
+	"$CC" $CFLAGS -I"$SRCDIR/src" -I"$BUILDDIR" -o "$TMP/fuzz_$h" \
+	    "$FUZZDIR/fuzz_$h.c" $LIBSRC $PKG -lm ||
+		die "cannot build fuzz_$h"
+done
 
 ARTIFACTS="$BUILDDIR/fuzz-artifacts"
 mkdir -p "$ARTIFACTS" || die "cannot make $ARTIFACTS"
