@@ -1,10 +1,10 @@
 /*
  * Check tests of the duplex rules, the pure functions every PIM and
- * peripheral shares.  Arbitration (src/arb.c), row by row: what the
+ * peripheral shares.  Arbitration (src/rules/arb.c), row by row: what the
  * router does next for a peripheral, given how it hears the two sides;
  * when a side is adopted after a restart; whom a restarted router waits
- * for.  Fencing (src/fence.c): whose PIM a peripheral obeys.  The PIM
- * state machine (src/pimfsm.c): every state and event, and the order in
+ * for.  Fencing (src/rules/fence.c): whose PIM a peripheral obeys.  The PIM
+ * state machine (src/rules/pimfsm.c): every state and event, and the order in
  * which its one entry point acts, changes state and runs entry actions.
  */
 #include "config.h"

@@ -1,11 +1,13 @@
 /*
- * Check tests of the rules table (src/rules.c): every event the sources
+ * Check tests of the rules table (src/rules/rules.c): every event the sources
  * emit has a priority there (the sources, found through PGEMU_SRCDIR, are
  * scanned for evt_emit() calls), the key events have the priorities the
  * documentation gives, the triggers name only known events and rules, and
  * evt_emit() logs each event at its priority.
  */
 #include "config.h"
+
+#include <sys/stat.h>
 
 #include <check.h>
 #include <ctype.h>
@@ -129,35 +131,55 @@ scan_calls(const char *file, const char *s)
 	}
 }
 
-/* Scan $PGEMU_SRCDIR/src/\*.c once. */
+/* Scan the C files of dir (rel below src/) and of its folders; how many. */
+static int
+scan_dir(const char *dir, const char *rel)
+{
+	char		 path[PGEMU_PATH_MAX * 2], sub[PGEMU_PATH_MAX];
+	DIR		*d;
+	struct dirent	*de;
+	struct stat	 sb;
+	char		*text;
+	size_t		 n;
+	int		 files = 0;
+
+	ck_assert_msg((d = opendir(dir)) != NULL, "cannot open %s", dir);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		snprintf(sub, sizeof(sub), "%s%s%s", rel, rel[0] ? "/" : "",
+		    de->d_name);
+		if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+			files += scan_dir(path, sub);
+			continue;
+		}
+		n = strlen(de->d_name);
+		if (n < 3 || strcmp(de->d_name + n - 2, ".c") != 0)
+			continue;
+		ck_assert_msg((text = source_text(path)) != NULL,
+		    "cannot read %s", path);
+		scan_calls(sub, text);
+		free(text);
+		files++;
+	}
+	closedir(d);
+	return files;
+}
+
+/* Scan every C file under $PGEMU_SRCDIR/src once. */
 static void
 scan_sources(void)
 {
 	const char	*srcdir = getenv("PGEMU_SRCDIR");
-	char		 dir[PGEMU_PATH_MAX], path[PGEMU_PATH_MAX * 2];
-	DIR		*d;
-	struct dirent	*de;
-	char		*text;
-	size_t		 n;
-	int		 files = 0;
+	char		 dir[PGEMU_PATH_MAX];
+	int		 files;
 
 	if (nemitted > 0)
 		return;
 	ck_assert_msg(srcdir != NULL, "PGEMU_SRCDIR is not set");
 	snprintf(dir, sizeof(dir), "%s/src", srcdir);
-	ck_assert_msg((d = opendir(dir)) != NULL, "cannot open %s", dir);
-	while ((de = readdir(d)) != NULL) {
-		n = strlen(de->d_name);
-		if (n < 3 || strcmp(de->d_name + n - 2, ".c") != 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		ck_assert_msg((text = source_text(path)) != NULL,
-		    "cannot read %s", path);
-		scan_calls(de->d_name, text);
-		free(text);
-		files++;
-	}
-	closedir(d);
+	files = scan_dir(dir, "");
 	ck_assert_msg(files > 5, "only %d C files in %s", files, dir);
 	ck_assert_int_lt(nemitted, MAX_NAMES);
 }
@@ -174,7 +196,7 @@ START_TEST(test_every_event_has_a_priority)
 		    "with no string literal for the event's name: the rules "
 		    "table cannot be checked", emitted[i].where);
 		ck_assert_msg(rule_event(emitted[i].name) != NULL,
-		    "%s: event \"%s\" is not in the rules table (src/rules.c:"
+		    "%s: event \"%s\" is not in the rules table (src/rules/rules.c:"
 		    " rule_events): give it its priority", emitted[i].where,
 		    emitted[i].name);
 	}

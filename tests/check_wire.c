@@ -1,5 +1,5 @@
 /*
- * Unit tests of the framing codec (src/wire.c): every writer and reader
+ * Unit tests of the framing codec (src/wire/wire.c): every writer and reader
  * round trip, and every path that rejects malformed input.
  */
 #include "config.h"

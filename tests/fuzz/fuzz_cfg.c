@@ -1,5 +1,5 @@
 /*
- * libFuzzer harness of the lab-file loader (src/cfg.c).  libconfig reads
+ * libFuzzer harness of the lab-file loader (src/node/cfg.c).  libconfig reads
  * only files, so each input is written to a fresh temporary file, loaded
  * with cfg_load and dumped with cfg_dump, both reporting to /dev/null.
  *

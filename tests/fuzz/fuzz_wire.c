@@ -1,6 +1,6 @@
 /*
- * libFuzzer harness of the framing codec (src/wire.c) and of the internal
- * message decoders built on it (src/msg.c).  The input is a byte stream cut
+ * libFuzzer harness of the framing codec (src/wire/wire.c) and of the internal
+ * message decoders built on it (src/wire/msg.c).  The input is a byte stream cut
  * into frames the way a link cuts its receive buffer: each frame whose
  * header passes is decoded as a HELLO, as a BYE, as a run of floating
  * fields and by every msg_*_decode.  A HELLO, BYE, GRANT, epoch message or

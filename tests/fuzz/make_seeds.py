@@ -59,7 +59,7 @@ SEEDS = {
                   + frame(HEARTBEAT, struct.pack(">I", 1)),
     "hello_truncated": hello(b"pg-a", b"demo")[:20],
     "open_req": frame(OPEN_REQ, bytes(44) + flt(1, b"client\0")),
-    # Internal messages (src/msg.c).
+    # Internal messages (src/wire/msg.c).
     "pg_status": frame(PG_STATUS, struct.pack(">IBBBBIIB", 5000, ord("A"),
                                               1, 2, 0, 3, 0, 1)),
     "grant": frame(GRANT, struct.pack(">III", 5000, 4, 2)

@@ -40,7 +40,7 @@ if [ ! -f "$rtdir/libclang_rt.fuzzer-$arch.a" ] &&
 fi
 [ -f "$BUILDDIR/config.h" ] ||
 	die "no config.h in $BUILDDIR: run configure, or set BUILDDIR"
-[ -f "$SRCDIR/src/wire.c" ] || die "no src/wire.c under $SRCDIR"
+[ -f "$SRCDIR/src/wire/wire.c" ] || die "no src/wire/wire.c under $SRCDIR"
 PKG=$(pkg-config --cflags --libs libconfig jansson libevent libsystemd sqlite3) ||
 	die "pkg-config cannot find libconfig jansson libevent libsystemd"
 

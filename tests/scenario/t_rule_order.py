@@ -2,7 +2,7 @@
 
 pgemu-failover(7) and docs/failover.md print, for each trigger, the rules
 each node applies as the events it emits, in their order; both are made
-from one table (src/rules.c), which `pgemud --rules-json` prints.  For each
+from one table (src/rules/rules.c), which `pgemud --rules-json` prints.  For each
 trigger of that table this test starts a lab (10 agents, short
 heartbeats), causes the trigger as a user would (kill -9, kill -TERM,
 `pgemuctl acd stop cti-manager primary`, `pgemuctl NODE fault ...`, a
