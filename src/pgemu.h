@@ -484,8 +484,11 @@ struct rule_trigger {
 	const char	*id;
 	const char	*name;
 	const char	*how;
+	int32_t		 reason;	/* logout ReasonCode of its agents,
+					   RULE_NO_REASON: none logged out */
 	struct rule_step steps[RN_MAX][RULE_STEPS_MAX];
 };
+#define RULE_NO_REASON	INT32_MIN
 extern const struct rule_event rule_events[];
 extern const size_t rule_nevents;
 extern const struct rule_trigger rule_triggers[];

@@ -109,16 +109,18 @@ const size_t rule_nevents = sizeof(rule_events) / sizeof(rule_events[0]);
 const struct rule_trigger rule_triggers[] = {
 	{ "acd_kill", "ACD killed",
 	    "kill -9 of the acd node; Restart= starts it again",
-	    STEPS_ACD_LOST },
+	    REASON_PERIPHERAL_RESTART, STEPS_ACD_LOST },
 	{ "acd_link_cut", "The active side's ACD link cut",
-	    "pgemuctl pg-a fault acd-link down", STEPS_ACD_LOST },
+	    "pgemuctl pg-a fault acd-link down", REASON_PERIPHERAL_RESTART,
+	    STEPS_ACD_LOST },
 	{ "pg_kill", "Active PG side killed", "kill -9 of the active side",
-	    STEPS_PG_LOST },
+	    REASON_CTI_FAILURE, STEPS_PG_LOST },
 	{ "pg_kill_router_away", "Active PG side killed while the router is "
 	    "down", "kill -9 of the router, then of the active side; the "
-	    "router started again", STEPS_PG_LOST },
+	    "router started again", REASON_CTI_FAILURE, STEPS_PG_LOST },
 	{ "pg_stop", "Active PG side stopped cleanly",
-	    "kill -TERM or systemctl stop of the active side", {
+	    "kill -TERM or systemctl stop of the active side",
+	    REASON_CTI_FAILURE, {
 	    [RN_ROUTER] = { { 1, "data_discarded" },
 		{ 2, "peripheral_offline" }, { 6, "agents_logged_out" },
 		{ 7, "logout_reason" }, { 5, "pim_lost" },
@@ -128,7 +130,7 @@ const struct rule_trigger rule_triggers[] = {
 		{ 8, "agents_relogin" } },
 	    [RN_ACD] = { { 5, "pim_accepted" } } } },
 	{ "cti_primary", "Primary CTI Manager stopped, with a backup endpoint",
-	    "pgemuctl acd stop cti-manager primary", {
+	    "pgemuctl acd stop cti-manager primary", REASON_CTI_FAILURE, {
 	    [RN_ROUTER] = { { 2, "peripheral_offline" },
 		{ 6, "agents_logged_out" }, { 7, "logout_reason" },
 		{ 8, "peripheral_online" } },
@@ -138,10 +140,10 @@ const struct rule_trigger rule_triggers[] = {
 		{ 5, "pim_accepted" } } } },
 	{ "router_kill", "Router killed",
 	    "kill -9 of the router; Restart= starts it again",
-	    { { { 0, NULL } } } },
+	    RULE_NO_REASON, { { { 0, NULL } } } },
 	{ "private_cut", "Private link cut",
 	    "pgemuctl pg-a fault private-link down, later up",
-	    { { { 0, NULL } } } },
+	    RULE_NO_REASON, { { { 0, NULL } } } },
 };
 const size_t rule_ntriggers = sizeof(rule_triggers) /
     sizeof(rule_triggers[0]);
@@ -241,6 +243,9 @@ rules_man_triggers(FILE *fp)
 		fputs("\n(", fp);
 		man_text(fp, t->how);
 		fputs(")\n", fp);
+		if (t->reason != RULE_NO_REASON)
+			fprintf(fp, ".br\nlogout reason code: %d\n",
+			    (int)t->reason);
 		any = 0;
 		for (j = 0; j < RN_MAX; j++) {
 			s = t->steps[j];
@@ -266,16 +271,20 @@ rules_md_triggers(FILE *fp)
 	const struct rule_step		*s;
 	size_t				 i, j, k, n;
 
-	fputs("| trigger (how) |", fp);
+	fputs("| trigger (how) | logout reason code |", fp);
 	for (j = 0; j < RN_MAX; j++)
 		fprintf(fp, " %s |", rule_node_labels[j]);
-	fputs("\n|---|", fp);
+	fputs("\n|---|---|", fp);
 	for (j = 0; j < RN_MAX; j++)
 		fputs("---|", fp);
 	fputc('\n', fp);
 	for (i = 0; i < rule_ntriggers; i++) {
 		t = &rule_triggers[i];
 		fprintf(fp, "| %s (%s) |", t->name, t->how);
+		if (t->reason != RULE_NO_REASON)
+			fprintf(fp, " %d |", (int)t->reason);
+		else
+			fputs(" - |", fp);
 		for (j = 0; j < RN_MAX; j++) {
 			s = t->steps[j];
 			if ((n = rule_nsteps(s)) == 0)
@@ -416,9 +425,10 @@ rules_json(void)
 			}
 			json_object_set_new(nodes, rule_node_names[j], a);
 		}
-		json_array_append_new(trs, json_pack("{s:s, s:s, s:s, s:o}",
+		json_array_append_new(trs, json_pack("{s:s, s:s, s:s, s:o, s:o}",
 		    "id", t->id, "name", t->name, "how", t->how, "steps",
-		    nodes));
+		    nodes, "reason_code", t->reason != RULE_NO_REASON ?
+		    json_integer(t->reason) : json_null()));
 	}
 	return json_pack("{s:o, s:o}", "events", evs, "triggers", trs);
 }

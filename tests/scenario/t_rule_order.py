@@ -15,7 +15,8 @@ events that apply a rule, with the table's, exactly:
    it after ("new"); a side that is both emits old's steps, then new's;
    a side that is neither emits none.
 Every event seen must be in the table's list of events (each has its
-log priority there).  A trigger of the table without a way to cause it
+log priority there), and the agents logged out carry the trigger's logout
+reason code from the table (-1, 50002, or none logged out).  A trigger of the table without a way to cause it
 here fails the test, so the table cannot grow untested.
 """
 import json
@@ -107,6 +108,14 @@ class Trial:
             if seen != want:
                 bad.append("%s (%s): emitted %s, the table says %s" % (
                     n, role or "-", seen, want))
+            # The reason code the table gives the trigger's logouts.
+            codes = sorted({e.get("reason_code") for e in self.events(n)
+                            if e.get("event") == "agents_logged_out"})
+            want_code = self.trig.get("reason_code")
+            if n == "router" and \
+                    codes != ([] if want_code is None else [want_code]):
+                bad.append("%s: agents logged out with reason codes %s, the "
+                           "table says %s" % (n, codes, want_code))
             unknown = sorted({e["event"] for e in self.events(n)} - known)
             if unknown:
                 bad.append("%s: events not in the rules table: %s" % (
