@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -40,7 +41,7 @@ struct ctl_client {
 	int			 closing;
 	int			 busy;	/* in ctl_read_cb: free later */
 	int			 dead;
-	struct ctl_client	*next;
+	LIST_ENTRY(ctl_client)	 entry;
 };
 
 struct ctl {
@@ -50,25 +51,19 @@ struct ctl {
 	struct event		*ev_rearm;
 	ctl_dispatch_cb		 dispatch;
 	void			*arg;
-	struct ctl_client	*clients;
+	LIST_HEAD(, ctl_client)	 clients;
 };
 
 static void
 ctl_client_free(struct ctl_client *c)
 {
-	struct ctl_client **cp;
-
 	if (c->busy) {		/* its own request is running: later */
 		c->dead = 1;
 		c->closing = 1;
 		bufferevent_disable(c->bev, EV_READ);
 		return;
 	}
-	for (cp = &c->ctl->clients; *cp != NULL; cp = &(*cp)->next)
-		if (*cp == c) {
-			*cp = c->next;
-			break;
-		}
+	LIST_REMOVE(c, entry);
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -280,8 +275,7 @@ ctl_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 		free(c);
 		return;
 	}
-	c->next = ctl->clients;
-	ctl->clients = c;
+	LIST_INSERT_HEAD(&ctl->clients, c, entry);
 	bufferevent_setcb(c->bev, ctl_read_cb, ctl_write_cb, ctl_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, CTL_MAX_BACKLOG / 2, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -426,6 +420,7 @@ ctl_new(struct event_base *base, const char *dir, const char *node,
 		return NULL;
 	unlink(sun.sun_path);
 	ctl = xcalloc(1, sizeof(*ctl));
+	LIST_INIT(&ctl->clients);
 	ctl->base = base;
 	ctl->dispatch = dispatch;
 	ctl->arg = arg;
@@ -453,7 +448,7 @@ ctl_nwatchers(const struct ctl *ctl)
 	const struct ctl_client	*c;
 	int			 n = 0;
 
-	for (c = ctl->clients; c != NULL; c = c->next)
+	LIST_FOREACH(c, &ctl->clients, entry)
 		n += c->watching && !c->closing;
 	return n;
 }
@@ -471,8 +466,8 @@ ctl_publish(struct ctl *ctl, json_t *event)
 	struct ctl_client	*c, *next;
 	json_t			*frame = json_pack("{s:O}", "event", event);
 
-	for (c = ctl->clients; c != NULL; c = next) {
-		next = c->next;
+	for (c = LIST_FIRST(&ctl->clients); c != NULL; c = next) {
+		next = LIST_NEXT(c, entry);
 		if (!c->watching || c->closing || c->dead)
 			continue;
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
@@ -501,7 +496,7 @@ ctl_free(struct ctl *ctl)
 
 	if (ctl == NULL)
 		return;
-	for (c = ctl->clients; c != NULL; c = c->next) {
+	LIST_FOREACH(c, &ctl->clients, entry) {
 		out = bufferevent_get_output(c->bev);
 		fd = bufferevent_getfd(c->bev);
 		if (!c->watching || fd == -1)
@@ -512,8 +507,8 @@ ctl_free(struct ctl *ctl)
 		    evbuffer_write(out, fd) > 0)
 			;
 	}
-	while (ctl->clients != NULL)
-		ctl_client_free(ctl->clients);
+	while (!LIST_EMPTY(&ctl->clients))
+		ctl_client_free(LIST_FIRST(&ctl->clients));
 	evconnlistener_free(ctl->evl);
 	if (ctl->ev_rearm != NULL)
 		event_free(ctl->ev_rearm);

@@ -25,6 +25,8 @@
  */
 #include "config.h"
 
+#include <sys/queue.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +52,7 @@ struct pim_entry {
 	uint8_t		*frame;
 	size_t		 len;
 	int		 sent;
-	struct pim_entry *next;
+	TAILQ_ENTRY(pim_entry) entry;
 };
 
 #define PIM_RETRY_MIN_MS	500	/* a record not stored: first retry */
@@ -68,7 +70,7 @@ struct pim {
 	uint32_t	  ivl_start;	/* current interval */
 	int		  ivl_incomplete;
 	struct event	 *ev_interval;
-	struct pim_entry *queue, **tail;
+	TAILQ_HEAD(, pim_entry) queue;	/* oldest first */
 	uint32_t	  next_seq;
 	char		  spool[PGEMU_PATH_MAX];
 	FILE		 *spoolf;
@@ -123,7 +125,7 @@ pim_spool_reset(struct pim *p)
 	if (ftruncate(fileno(p->spoolf), 0) == -1)
 		log_warn("spool %s: truncate", p->spool);
 	rewind(p->spoolf);
-	for (e = p->queue; e != NULL; e = e->next)
+	TAILQ_FOREACH(e, &p->queue, entry)
 		pim_spool_write(p, e->frame, e->len);
 }
 
@@ -157,8 +159,7 @@ pim_enqueue(struct pim *p, struct wire_writer *w, uint32_t seq, uint32_t
 	e->frame = w->buf;
 	e->len = w->len;
 	memset(w, 0, sizeof(*w));
-	*p->tail = e;
-	p->tail = &e->next;
+	TAILQ_INSERT_TAIL(&p->queue, e, entry);
 	if (e->type == MSG_INTERVAL)
 		p->queued_rows += rows;
 	pim_spool_write(p, e->frame, e->len);
@@ -259,7 +260,7 @@ pim_interval_cb(evutil_socket_t fd, short what, void *arg)
 void
 pim_discard(struct pim *p, const char *why)
 {
-	struct pim_entry	**ep, *e;
+	struct pim_entry	 *e, *next;
 	struct wire_writer	  w;
 	struct msg_discard	  d;
 	uint32_t		  rows = 0, intervals = 0, last = 0, first = 0;
@@ -268,24 +269,20 @@ pim_discard(struct pim *p, const char *why)
 	for (i = 0; i < p->nagents; i++)
 		partial += p->agents[i].f[IVL_LOGGED_ON] > 0 ||
 		    (p->active && agent_logged_in(p->agents[i].state));
-	for (ep = &p->queue; (e = *ep) != NULL; ) {
-		if (e->type != MSG_INTERVAL) {
-			ep = &e->next;
+	for (e = TAILQ_FIRST(&p->queue); e != NULL; e = next) {
+		next = TAILQ_NEXT(e, entry);
+		if (e->type != MSG_INTERVAL)
 			continue;
-		}
 		rows += e->rows;
 		if (e->start != last)
 			intervals++;
 		if (first == 0 || e->start < first)
 			first = e->start;
 		last = e->start;
-		*ep = e->next;
+		TAILQ_REMOVE(&p->queue, e, entry);
 		free(e->frame);
 		free(e);
 	}
-	p->tail = &p->queue;
-	while (*p->tail != NULL)
-		p->tail = &(*p->tail)->next;
 	p->queued_rows = 0;
 	if (partial > 0 && p->active) {
 		rows += (uint32_t)partial;
@@ -409,7 +406,7 @@ pim_new(struct node *n, const struct cfg_periph *cp, int first,
 	p->periph = (uint32_t)cp->id;
 	p->side = n->self->side;
 	p->router = router;
-	p->tail = &p->queue;
+	TAILQ_INIT(&p->queue);
 	p->next_seq = 1;
 	p->nagents = cp->nagents;
 	p->agents = xcalloc((size_t)p->nagents, sizeof(*p->agents));
@@ -433,14 +430,14 @@ pim_new(struct node *n, const struct cfg_periph *cp, int first,
 		pim_free(p);
 		return NULL;
 	}
-	if (p->queue != NULL) {
+	if (!TAILQ_EMPTY(&p->queue)) {
 		/* Left by a run that failed: R1. */
 		struct pim_entry *e;
 
 		p->active = 0;
 		pim_discard(p, "left undelivered by a previous run of this "
 		    "side that ended");
-		for (e = p->queue; e != NULL; e = e->next)
+		TAILQ_FOREACH(e, &p->queue, entry)
 			e->sent = 0;
 	}
 	pim_spool_reset(p);
@@ -451,12 +448,12 @@ pim_new(struct node *n, const struct cfg_periph *cp, int first,
 void
 pim_free(struct pim *p)
 {
-	struct pim_entry *e, *next;
+	struct pim_entry *e;
 
 	if (p == NULL)
 		return;
-	for (e = p->queue; e != NULL; e = next) {
-		next = e->next;
+	while ((e = TAILQ_FIRST(&p->queue)) != NULL) {
+		TAILQ_REMOVE(&p->queue, e, entry);
 		free(e->frame);
 		free(e);
 	}
@@ -575,7 +572,7 @@ pim_flush(struct pim *p, int resend)
 {
 	struct pim_entry *e;
 
-	for (e = p->queue; e != NULL; e = e->next)
+	TAILQ_FOREACH(e, &p->queue, entry)
 		if (resend || !e->sent)
 			pim_send(p, e);
 }
@@ -584,16 +581,14 @@ pim_flush(struct pim *p, int resend)
 static struct pim_entry *
 pim_unqueue(struct pim *p, uint32_t seq)
 {
-	struct pim_entry **ep, *e;
+	struct pim_entry *e;
 
-	for (ep = &p->queue; (e = *ep) != NULL; ep = &e->next)
+	TAILQ_FOREACH(e, &p->queue, entry)
 		if (e->seq == seq) {
-			*ep = e->next;
-			if (p->tail == &e->next)
-				p->tail = ep;
+			TAILQ_REMOVE(&p->queue, e, entry);
 			if (e->type == MSG_INTERVAL)
 				p->queued_rows -= e->rows;
-			if (p->queue == NULL)
+			if (TAILQ_EMPTY(&p->queue))
 				pim_spool_reset(p);
 			else
 				pim_spool_ack(p, seq);
@@ -621,7 +616,7 @@ pim_ack(struct pim *p, uint32_t seq)
 	p->delivered++;
 	if (p->retry_ms != 0) {
 		log_info("the router stores records again; %s",
-		    p->queue != NULL ? "sending those that waited" :
+		    !TAILQ_EMPTY(&p->queue) ? "sending those that waited" :
 		    "none waits");
 		p->retry_ms = 0;
 		event_del(p->ev_retry);
@@ -662,7 +657,8 @@ pim_not_stored(struct pim *p, uint32_t seq, const char *why)
 	struct pim_entry	*e;
 	struct timeval		 tv;
 
-	for (e = p->queue; e != NULL && e->seq != seq; e = e->next)
+	for (e = TAILQ_FIRST(&p->queue); e != NULL && e->seq != seq;
+	    e = TAILQ_NEXT(e, entry))
 		;
 	if (e == NULL)
 		return;
@@ -693,7 +689,8 @@ pim_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	for (e = p->queue; e != NULL && e->sent; e = e->next)
+	for (e = TAILQ_FIRST(&p->queue); e != NULL && e->sent;
+	    e = TAILQ_NEXT(e, entry))
 		;
 	if (e != NULL)
 		pim_send(p, e);
@@ -705,7 +702,7 @@ pim_json(const struct pim *p)
 	const struct pim_entry	*e;
 	int			 n = 0;
 
-	for (e = p->queue; e != NULL; e = e->next)
+	TAILQ_FOREACH(e, &p->queue, entry)
 		n++;
 	return json_pack("{s:b, s:i, s:i, s:b, s:i, s:i, s:I, s:I, s:I, s:I, "
 	    "s:I, s:I, s:b, s:s}",
