@@ -1,6 +1,6 @@
 """Notify hooks (pgemu.conf(5), hooks): programs a node runs on chosen events.
 
-Proves, on a lab with short heartbeats whose lab file names four hooks:
+Proves, on a lab with short heartbeats whose lab file names five hooks:
  (a) the lab file's hooks are checked: a relative program, an unknown event
      and an unknown node are each an error at their file:line;
  (b) kill -9 of the active side: the recording hook ran for pim_active on
@@ -13,7 +13,11 @@ Proves, on a lab with short heartbeats whose lab file names four hooks:
      process gone) and a missing program are each logged at warning on the
      new active side, and counted in its status (run, failed, dropped);
  (d) the node keeps serving: the takeover is within 50 ms of the kill,
-     and the side answers status while its sleeping hook runs.
+     and the side answers status while its sleeping hook runs;
+ (e) at most 16 hooks run at once: 20 reloads of the new active side
+     with a hook on config_reloaded that waits on a FIFO run 16 and drop
+     4, logged once (warning) and once more when they ran (notice),
+     counted in status; the node answers meanwhile.
 """
 import os
 import re
@@ -33,6 +37,7 @@ f=%(out)s/$PGEMU_NODE.$PGEMU_SEQ
 mv "$f.tmp" "$f.env"
 """
 FAIL = "#!/bin/sh\nexit 3\n"
+GATE = "#!/bin/sh\ncat %(out)s/gate >/dev/null\n"
 SLOW = "#!/bin/sh\necho $$ > %(out)s/slow.pid\nsleep 30\n"
 
 
@@ -46,7 +51,8 @@ def hooks_text(d):
   { events = [ "pim_active" ]; program = "%(d)s/slow.sh";
     nodes = [ "pg-a", "pg-b" ]; timeout_ms = 500; },
   { events = [ "pim_active" ]; program = "/nonexistent/pgemu-hook";
-    nodes = [ "pg-a", "pg-b" ]; }
+    nodes = [ "pg-a", "pg-b" ]; },
+  { events = [ "config_reloaded" ]; program = "%(d)s/gate.sh"; }
 );
 """ % {"d": d}
 
@@ -137,7 +143,7 @@ def scripts(Lab, d):
     out = os.path.join(d, "out")
     os.mkdir(out)
     for name, text in (("record.sh", RECORD), ("fail.sh", FAIL),
-                       ("slow.sh", SLOW)):
+                       ("slow.sh", SLOW), ("gate.sh", GATE)):
         with open(os.path.join(d, name), "w") as f:
             f.write(text % {"out": out} if "%(out)s" in text else text)
         os.chmod(os.path.join(d, name), 0o755)
@@ -217,6 +223,37 @@ def scripts(Lab, d):
                              r"\d+\n +dropped: 0\n", text),
           "(c) pgemuctl status shows no hooks: %r" % text)
     log("(c) failures logged; %s hooks %r" % (stby, h))
+    cap(lab, stby, out, h)
+
+
+def cap(lab, node, out, h0):
+    """(e) 20 hooks at once: 16 run, 4 dropped, logged once per burst."""
+    os.mkfifo(os.path.join(out, "gate"))
+    for _ in range(20):
+        lab.ctl(node, "reload")
+    h = lab.status(node)["hooks"]
+    check(h["running"] == 16 and h["dropped"] == h0["dropped"] + 4 and
+          h["run"] == h0["run"] + 16,
+          "(e) after 20 reloads: hooks %r, before %r" % (h, h0))
+    lines = lab.grep_log(node, r"warning: hooks: 16 running, the next ones "
+                         r"are dropped until one ends")
+    check(len(lines) == 1, "(e) the drops logged %d times" % len(lines))
+
+    def opened():
+        # Each writer that comes and goes lets every waiting reader end.
+        try:
+            os.close(os.open(os.path.join(out, "gate"),
+                             os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass    # no reader yet
+        return lab.status(node)["hooks"]["running"] == 0
+    wait_for(opened, 10, "%s: the gated hooks ended" % node)
+    lab.wait_log(node, r"hooks: 4 dropped while 16 ran; hooks run "
+                 r"again")
+    h = lab.status(node)["hooks"]
+    check(h["failed"] == h0["failed"] and h["dropped"] == h0["dropped"] + 4,
+          "(e) after the gate: hooks %r, before %r" % (h, h0))
+    log("(e) 16 hooks ran, 4 dropped, logged once: %r" % h)
 
 
 run(test)
