@@ -130,6 +130,7 @@ node_free(struct node *n)
 	free(n->listeners);
 	ctl_free(n->ctl);
 	hooks_free(n->hooks);
+	n->hooks = NULL;
 	evt_set_sink(NULL, NULL);
 	free(n);
 }
