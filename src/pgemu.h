@@ -150,6 +150,15 @@ struct cfg_traffic {
 	unsigned int	 seed;
 };
 
+/* A notify hook: a program a node runs on chosen events (hooks.c). */
+struct cfg_hook {
+	char		 program[PGEMU_PATH_MAX];
+	uint64_t	 events;	/* bit i: rule_events[i] */
+	char		(*nodes)[PGEMU_NAME_MAX];	/* none: every node */
+	int		 nnodes;
+	int		 timeout_ms;
+};
+
 struct cfg {
 	char		 file[PGEMU_PATH_MAX];
 	char		 lab_name[PGEMU_NAME_MAX];
@@ -179,6 +188,8 @@ struct cfg {
 	struct cfg_mrd	*mrds;
 	int		 nmrds;
 	struct cfg_traffic traffic;
+	struct cfg_hook	*hooks;
+	int		 nhooks;
 };
 
 struct cfg	*cfg_load(const char *file, FILE *errs, int *nerrs);
@@ -590,6 +601,7 @@ struct node {
 	struct listener	**listeners;
 	int		 nlisteners;
 	struct timespec	 started;
+	struct hooks	*hooks;
 	char		 summary[200];
 	int		 quitting;
 };
@@ -608,6 +620,14 @@ void		 node_update_summary(struct node *);
 int		 node_reload(struct node *, const char *file, char *err,
 		    size_t errlen);
 void		 node_notify(const char *, ...) __printflike(1, 2);
+
+/* hooks.c: programs the lab file runs on chosen events */
+struct hooks;
+struct hooks	*hooks_new(struct event_base *);
+void		 hooks_free(struct hooks *);
+void		 hooks_event(struct hooks *, const struct cfg *, const char *,
+		    json_t *);
+json_t		*hooks_json(const struct hooks *);
 
 /* role.c: the roles a node can play, one row each */
 struct role {

@@ -9,9 +9,9 @@
 #       _build and .git) into a temporary pgemu-VERSION directory and run
 #       dpkg-buildpackage -us -uc -b there (it runs the unit tests);
 #   (2) lintian on the .changes: no E: and no W: line;
-#   (3) dpkg -c lists the daemons, the lab file, the units, the generator
-#       and the manual pages; the installed unit and generator hold no
-#       unfilled @placeholder@;
+#   (3) dpkg -c lists the daemons, the lab file, the units, the generator,
+#       the manual pages and the bash completion; the installed unit and
+#       generator hold no unfilled @placeholder@;
 #   (4) /etc/pgemu/pgemu.conf is a conffile (dpkg-deb -e, conffiles).
 #
 # PGEMU_SRCDIR defaults to this script's parent directory.  With
@@ -160,7 +160,8 @@ for p in \
     /usr/share/man/man8/pgemud.8.gz \
     /usr/share/man/man1/pgemuctl.1.gz \
     /usr/share/man/man5/pgemu.conf.5.gz \
-    /usr/share/man/man7/pgemu-failover.7.gz
+    /usr/share/man/man7/pgemu-failover.7.gz \
+    /usr/share/bash-completion/completions/pgemuctl
 do
 	grep -qxF "$p" "$tmp/paths" || missing="$missing $p"
 done
@@ -169,7 +170,7 @@ if [ -n "$missing" ]; then
 	echo "  the package holds:"
 	grep -v '/$' "$tmp/paths" | sed 's/^/    /'
 else
-	pass "dpkg -c $(basename "$deb"): daemons, lab file, units, generator, man pages"
+	pass "dpkg -c $(basename "$deb"): daemons, lab file, units, generator, man pages, completion"
 fi
 
 # The installed unit and generator: paths filled in.

@@ -217,6 +217,31 @@ static const struct cfg_setting settings[] = {
 	  "Share of calls after which the agent goes not ready." },
 	{ "traffic.seed", T_INT, 0, INT_MAX, "1", NULL, 0, 0,
 	  "Seed of the traffic generator (same seed, same traffic)." },
+
+	{ "hooks", T_LIST, 0, 0, NULL, NULL, 0, 0,
+	  "Notify hooks: programs a node runs on chosen events, as "
+	  "keepalived's notify scripts.  The program gets the event's "
+	  "fields in its environment (PGEMU_EVENT, PGEMU_RULE, PGEMU_NODE, "
+	  "PGEMU_MESSAGE, PGEMU_TIME, and PGEMU_ then the name upper-cased "
+	  "of every other field that is not an object or an array) and the "
+	  "event's name as its argument; no shell, its standard input and "
+	  "output /dev/null, its standard error the node's.  The node never "
+	  "waits for it: at most 16 hooks run at once, the next ones are "
+	  "dropped (logged, counted in status).  A program that cannot be "
+	  "started, exits non-zero, is killed by a signal or runs past its "
+	  "timeout (then it is killed) is logged at warning." },
+	{ "hooks.[]", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "One hook." },
+	{ "hooks.[].events", T_STRS, 1, 31, NULL, NULL, F_REQUIRED, 0,
+	  "The events that run it, by name (pgemu-failover(7) lists "
+	  "them)." },
+	{ "hooks.[].program", T_STRING, 2, 200, NULL, NULL, F_REQUIRED, 0,
+	  "The program to run: an absolute path." },
+	{ "hooks.[].nodes", T_STRS, 1, 31, "", NULL, 0, 0,
+	  "The nodes that run it; empty: every node." },
+	{ "hooks.[].timeout_ms", T_INT, 100, 3600000, "10000", NULL, 0, 0,
+	  "Milliseconds the program may run; then it is killed (SIGKILL, "
+	  "its process group)." },
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -797,6 +822,73 @@ cfg_build_periphs(config_t *c, struct cfg *cf)
 }
 
 /* Build the struct from a checked, filled tree. */
+/* The hooks: each event a bit of rule_events, its nodes by name. */
+static void
+cfg_build_hooks(config_t *c, struct cfg *cf)
+{
+	config_setting_t	*list = config_lookup(c, "hooks"), *s, *a;
+	const struct rule_event	*re;
+	int			 i, j, n;
+
+	n = list != NULL ? config_setting_length(list) : 0;
+	cf->hooks = xcalloc((size_t)n, sizeof(*cf->hooks));
+	for (i = 0; i < n; i++) {
+		struct cfg_hook *h = &cf->hooks[cf->nhooks++];
+
+		s = config_setting_get_elem(list, (unsigned)i);
+		snprintf(h->program, sizeof(h->program), "%s",
+		    cfg_str(s, "program"));
+		h->timeout_ms = cfg_int(s, "timeout_ms");
+		a = config_setting_get_member(s, "events");
+		for (j = 0; j < config_setting_length(a); j++)
+			if ((re = rule_event(config_setting_get_string_elem(a,
+			    (unsigned)j))) != NULL)
+				h->events |= UINT64_C(1) <<
+				    (re - rule_events);
+		a = config_setting_get_member(s, "nodes");
+		h->nnodes = config_setting_length(a);
+		h->nodes = xcalloc((size_t)h->nnodes + 1, sizeof(*h->nodes));
+		for (j = 0; j < h->nnodes; j++)
+			snprintf(h->nodes[j], sizeof(h->nodes[j]), "%s",
+			    config_setting_get_string_elem(a, (unsigned)j));
+	}
+}
+
+/*
+ * The hooks: the program an absolute path, every event one of the
+ * rules table, every node one of the lab.
+ */
+static void
+cfg_check_hooks(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
+{
+	config_setting_t	*list = config_lookup(c, "hooks"), *s, *a;
+	const char		*str;
+	int			 i, j;
+
+	for (i = 0; i < cf->nhooks; i++) {
+		s = config_setting_get_elem(list, (unsigned)i);
+		if (cf->hooks[i].program[0] != '/')
+			cfg_error(ctx, config_setting_get_member(s, "program"),
+			    "hooks.[].program: \"%s\" is not an absolute path",
+			    cf->hooks[i].program);
+		a = config_setting_get_member(s, "events");
+		if (config_setting_length(a) == 0)
+			cfg_error(ctx, a, "hooks.[].events: no event");
+		for (j = 0; j < config_setting_length(a); j++) {
+			str = config_setting_get_string_elem(a, (unsigned)j);
+			if (rule_event(str) == NULL)
+				cfg_error(ctx, a, "hooks.[].events: \"%s\" is "
+				    "not an event (pgemu-failover(7) lists "
+				    "them)", str);
+		}
+		for (j = 0; j < cf->hooks[i].nnodes; j++)
+			if (cfg_node(cf, cf->hooks[i].nodes[j]) == NULL)
+				cfg_error(ctx, config_setting_get_member(s,
+				    "nodes"), "hooks.[].nodes: no node \"%s\" "
+				    "in the lab", cf->hooks[i].nodes[j]);
+	}
+}
+
 static struct cfg *
 cfg_build(config_t *c, const char *file)
 {
@@ -880,6 +972,7 @@ cfg_build(config_t *c, const char *file)
 	cf->traffic.wrapup_time_ms = cfg_int(s, "wrapup_time_ms");
 	cf->traffic.not_ready_share = cfg_float(s, "not_ready_share");
 	cf->traffic.seed = (unsigned int)cfg_int(s, "seed");
+	cfg_build_hooks(c, cf);
 	return cf;
 }
 
@@ -1151,6 +1244,7 @@ cfg_parse(config_t *c, const char *file, FILE *errs, struct cfg **out)
 		return ctx.nerrs;
 	cf = cfg_build(c, file);
 	cfg_check_lab(&ctx, c, cf);
+	cfg_check_hooks(&ctx, c, cf);
 	if (ctx.nerrs) {
 		cfg_free(cf);
 		return ctx.nerrs;
@@ -1198,6 +1292,9 @@ cfg_free(struct cfg *cf)
 		free(cf->periphs[i].agents);
 	free(cf->periphs);
 	free(cf->mrds);
+	for (i = 0; i < cf->nhooks; i++)
+		free(cf->hooks[i].nodes);
+	free(cf->hooks);
 	free(cf);
 }
 

@@ -32,6 +32,7 @@ node_evt_sink(json_t *e, void *arg)
 
 	if (n->ctl != NULL)
 		ctl_publish(n->ctl, e);
+	hooks_event(n->hooks, n->cfg, n->self->name, e);
 }
 
 /*
@@ -92,6 +93,7 @@ node_new(struct event_base *base, struct cfg *cf, const char *name,
 	n->self = self;
 	n->role = roles[self->role].ops;
 	mono_now(&n->started);
+	n->hooks = hooks_new(base);
 	log_set_node(name);
 	proto_lab_set_identity(name, cf->lab_name, self->role == ROLE_PG ?
 	    self->side : '-');
@@ -127,6 +129,8 @@ node_free(struct node *n)
 		listener_free(n->listeners[i]);
 	free(n->listeners);
 	ctl_free(n->ctl);
+	hooks_free(n->hooks);
+	n->hooks = NULL;
 	evt_set_sink(NULL, NULL);
 	free(n);
 }
@@ -283,6 +287,7 @@ node_status(struct node *n)
 	    "links", links,
 	    "listeners", lsts,
 	    "watchers", ctl_nwatchers(n->ctl));
+	json_object_set_new(j, "hooks", hooks_json(n->hooks));
 	if (n->self->role == ROLE_PG)
 		json_object_set_new(j, "side", json_sprintf("%c",
 		    n->self->side));

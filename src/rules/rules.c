@@ -72,6 +72,9 @@ const struct rule_event rule_events[] = {
 	{ "router_stalled",	LOG_WARNING, NULL, 0, NULL },
 };
 const size_t rule_nevents = sizeof(rule_events) / sizeof(rule_events[0]);
+/* A hook's events are a bitmask over this table (struct cfg_hook). */
+_Static_assert(sizeof(rule_events) / sizeof(rule_events[0]) <= 64,
+    "more events than bits in cfg_hook.events");
 
 /* The PIM lost its ACD (R1-R3), the first side back serves (R5, R4). */
 #define STEPS_ACD_LOST {						\

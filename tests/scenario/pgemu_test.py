@@ -573,6 +573,17 @@ def wait_candidate(lab, node, timeout=5):
     wait_for(ok, timeout, "router: %s a standing candidate" % node)
 
 
+def start_duplex(lab):
+    """Start the lab whole, every link up, the peripheral online and the
+    standby side a standing candidate: (active node, standby node, epoch)."""
+    lab.start_all()
+    lab.wait_links_up()
+    p = wait_online(lab)
+    act = node_of(p["active_side"])
+    wait_candidate(lab, other(act))
+    return act, other(act), p["epoch"]
+
+
 def raw_connect(port, timeout=5):
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     return s

@@ -28,7 +28,7 @@ import signal
 import time
 
 from pgemu_test import (FAST, check, ev, log, node_of, other, periph, run,
-                        wait_candidate, wait_for, wait_online)
+                        start_duplex, wait_candidate, wait_for, wait_online)
 
 
 def side_of(node):
@@ -49,13 +49,7 @@ def pim(lab, node):
 
 def fast_part(Lab):
     lab = Lab("r05", **FAST)
-    lab.start_all()
-    lab.wait_links_up()
-    p = wait_online(lab)
-    act = node_of(p["active_side"])
-    stby = other(act)
-    e0 = p["epoch"]
-    wait_candidate(lab, stby)
+    act, stby, e0 = start_duplex(lab)
     wr = lab.watch("router")
     ws = lab.watch(stby)
     log("(a) %s active with epoch %d; kill -9 of it" % (act, e0))

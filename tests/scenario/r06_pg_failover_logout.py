@@ -18,7 +18,7 @@ Proves, with 20 agents and short heartbeats:
 import signal
 
 from pgemu_test import (FAST, check, ev, free_ports, log, node_of, other,
-                        periph, run, wait_candidate, wait_for,
+                        periph, run, start_duplex, wait_candidate, wait_for,
                         wait_online)
 
 AGENTS = 20
@@ -68,13 +68,7 @@ def cti_manager_failover(Lab):
     backup = free_ports(1)[0]
     lab = Lab("r06cti", agents=AGENTS,
               sections={"acd": "backup_port = %d;" % backup}, **FAST)
-    lab.start_all()
-    lab.wait_links_up()
-    p = wait_online(lab)
-    act = node_of(p["active_side"])
-    stby = other(act)
-    e0 = p["epoch"]
-    wait_candidate(lab, stby)
+    act, stby, e0 = start_duplex(lab)
     l = lab.link(act, "acd-link")
     check(l.get("alt_port") == backup and l["port"] != backup,
           "%s acd-link before: %r" % (act, l))
