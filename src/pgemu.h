@@ -182,6 +182,8 @@ struct cfg {
 };
 
 struct cfg	*cfg_load(const char *file, FILE *errs, int *nerrs);
+struct cfg	*cfg_check(const char *file, FILE *errs, int *nerrs);
+int		 cfg_ephemeral_ports(const char *path, int *lo, int *hi);
 void		 cfg_free(struct cfg *);
 int		 cfg_dump(const char *file, FILE *out, FILE *errs);
 const struct cfg_node *cfg_node(const struct cfg *, const char *);

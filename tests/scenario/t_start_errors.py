@@ -1,8 +1,8 @@
 """A node that cannot start says why and exits 1 (issue 7, item 1).
 
 Every role is started with each resource it needs missing or broken: the
-control directory (missing parent, a file, not writable, a socket path
-too long), the state directory (missing parent, a file, not writable),
+control directory (missing parent, a file, not writable; a socket path
+too long is refused in the lab file), the state directory (missing parent, a file, not writable),
 the router's history database (random bytes, a directory, another
 program's schema, read-only, a symbolic link), a PG side's spool (a
 directory, unreadable, a symbolic link: the file it points to is left
@@ -112,9 +112,17 @@ def test(Lab):
         attempt(lab, node, conf_text(lab, control=afile),
                 "control socket %s/%s.sock: Not a directory" % (afile, node))
 
+    # A control socket path too long: the lab file is refused already.
     longdir = os.path.join(d, "c" * 100)
-    attempt(lab, "router", conf_text(lab, control=longdir),
-            "control socket path %s/router.sock is too long" % longdir)
+    with open(lab.conf, "w") as f:
+        f.write(conf_text(lab, control=longdir))
+    p = lab.start("router", wait=False)
+    rc = p.wait(timeout=20)
+    out = lab.log_text("router")
+    want = ("lab.control_dir: control socket %s/router.sock is longer than "
+            "a UNIX socket path (107 bytes)" % longdir)
+    check(rc == 1 and want in out, "router: exit %d (want 1 and %r); "
+          "log:\n%s" % (rc, want, out[-600:]))
 
     # The state directory: the router and the PG sides keep files there.
     for node in ("router", "pg-a", "pg-b"):
