@@ -2,20 +2,21 @@
 
 Every role is started with each resource it needs missing or broken: the
 control directory (missing parent, a file, not writable; a socket path
-too long is refused in the lab file), the state directory (missing parent, a file, not writable),
-the router's history database (random bytes, a directory, another
-program's schema, read-only, a symbolic link), a PG side's spool (a
-directory, unreadable, a symbolic link: the file it points to is left
-untouched), each listening port in use (the ACD's backup endpoint after
-its primary one is up, PG side B's private port).  Each must exit 1 with
-one "NODE: error: cannot start: REASON" line naming the path or port and the
-system's reason, never crash, leave no control socket behind, and touch
-no peer: a side that fails connects to nobody.  The last component of a
-missing state directory is made (mode 0750), a spool with mode 0600.  A
-second pgemud for a node that runs says "another pgemud serves node NODE
-(control socket PATH answers, pid PID)" and exits 1 before it binds or
-connects anything: its peers count no connection; one for a stopped node
-says that it does not answer.  Permissions are tested as nobody (setpriv) when run as root.
+too long is refused in the lab file), the state directory (missing
+parent, a file, not writable), the router's history database (random
+bytes, a directory, another program's schema, read-only, a symbolic
+link), a PG side's spool (a directory, unreadable, a symbolic link: the
+file it points to is left untouched), each listening port in use (the
+ACD's backup endpoint after its primary one is up, PG side B's private
+port).  Each must exit 1 with one "NODE: error: cannot start: REASON"
+line naming the path or port and the system's reason, never crash, leave
+no control socket behind, and touch no peer: a side that fails connects
+to nobody.  The last component of a missing state directory is made
+(mode 0750), a spool with mode 0600.  A second pgemud for a node that
+runs says "another pgemud serves node NODE (control socket PATH answers,
+pid PID)" and exits 1 before it binds or connects anything: its peers
+count no connection; one for a stopped node says that it does not
+answer.  Permissions are tested as nobody (setpriv) when run as root.
 The sanitizer build checks each path for memory errors and leaks.
 """
 import os
