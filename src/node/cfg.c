@@ -108,6 +108,15 @@ static const struct cfg_setting settings[] = {
 	{ "reconnect.stable_ms", T_INT, 0, 3600000, "10000", NULL, 0, 0,
 	  "A link up this long resets the retry delay to min_ms." },
 
+	{ "control", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "The control socket of each node (pgemuctl)." },
+	{ "control.max_clients", T_INT, 1, 1000, "64", NULL, 0, 0,
+	  "Clients a control socket serves at once, watchers included; "
+	  "one more gets an error reply and is closed." },
+	{ "control.idle_ms", T_INT, 100, 3600000, "60000", NULL, 0, 0,
+	  "A client that does not watch and sends nothing for this long "
+	  "is closed." },
+
 	{ "nodes", T_GROUP, 0, 0, NULL, NULL, F_REQUIRED, 0,
 	  "The nodes of the lab, each a group named after the node "
 	  "(pgemud -n NAME)." },
@@ -865,6 +874,9 @@ cfg_build(config_t *c, const char *file)
 	cf->backoff_min_ms = cfg_int(s, "min_ms");
 	cf->backoff_max_ms = cfg_int(s, "max_ms");
 	cf->backoff_stable_ms = cfg_int(s, "stable_ms");
+	s = config_lookup(c, "control");
+	cf->ctl_max_clients = cfg_int(s, "max_clients");
+	cf->ctl_idle_ms = cfg_int(s, "idle_ms");
 
 	nodes = config_lookup(c, "nodes");
 	cf->nnodes = config_setting_length(nodes);
