@@ -174,6 +174,8 @@ struct cfg {
 	int		 backoff_max_ms;
 	int		 backoff_stable_ms;
 	int		 max_message;		/* largest internal frame */
+	int		 ctl_max_clients;	/* control socket */
+	int		 ctl_idle_ms;
 
 	struct cfg_node	*nodes;
 	int		 nnodes;
@@ -193,6 +195,8 @@ struct cfg {
 };
 
 struct cfg	*cfg_load(const char *file, FILE *errs, int *nerrs);
+struct cfg	*cfg_check(const char *file, FILE *errs, int *nerrs);
+int		 cfg_ephemeral_ports(const char *path, int *lo, int *hi);
 void		 cfg_free(struct cfg *);
 int		 cfg_dump(const char *file, FILE *out, FILE *errs);
 const struct cfg_node *cfg_node(const struct cfg *, const char *);
@@ -523,6 +527,7 @@ struct ctl	*ctl_new(struct event_base *, const char *dir,
 		    const char *node, ctl_dispatch_cb, void *, char *err,
 		    size_t errlen);
 void		 ctl_free(struct ctl *);
+void		 ctl_set_limits(struct ctl *, int max_clients, int idle_ms);
 void		 ctl_publish(struct ctl *, json_t *);
 const char	*ctl_path(const struct ctl *);
 int		 ctl_nwatchers(const struct ctl *);

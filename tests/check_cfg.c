@@ -68,6 +68,8 @@ static const char *const bad_files[] = {
 	"periph_both",
 	"periph_mapping",
 	"periph_sides",
+	"relative_dirs",	/* state_dir, control_dir not absolute */
+	"long_control_dir",	/* control_dir/router.sock over sun_path */
 };
 #define NBAD	((int)(sizeof(bad_files) / sizeof(bad_files[0])))
 
@@ -506,6 +508,70 @@ START_TEST(test_history_db_absolute)
 }
 END_TEST
 
+/*
+ * The kernel's ephemeral range, read or Linux's default; --check-config
+ * (cfg_check) warns for each port in it, with its line, and still loads
+ * the lab; cfg_load stays silent.
+ */
+START_TEST(test_ephemeral_ports)
+{
+	char		 tmp[PATH_MAX], lab[512], want[512];
+	struct mem	 errs;
+	struct cfg	*cf;
+	int		 lo, hi, nerrs, n;
+
+	write_temp(tmp, sizeof(tmp), "1024\t2047\n", 10);
+	ck_assert_int_eq(cfg_ephemeral_ports(tmp, &lo, &hi), 0);
+	ck_assert_int_eq(lo, 1024);
+	ck_assert_int_eq(hi, 2047);
+	unlink(tmp);
+	write_temp(tmp, sizeof(tmp), "2047 1024\n", 10);
+	ck_assert_int_eq(cfg_ephemeral_ports(tmp, &lo, &hi), -1);
+	ck_assert_int_eq(lo, 32768);
+	ck_assert_int_eq(hi, 60999);
+	unlink(tmp);
+	ck_assert_int_eq(cfg_ephemeral_ports(tmp, &lo, &hi), -1);
+	ck_assert_int_eq(lo, 32768);
+
+	cfg_ephemeral_ports(NULL, &lo, &hi);
+	ck_assert_int_gt(lo, 4);
+	n = snprintf(lab, sizeof(lab),
+	    "nodes: {\n"
+	    "  r: { role = \"router\"; port = 1; };\n"
+	    "  c: { role = \"acd\"; port = 2;\n"
+	    "       backup_port = %d; };\n"
+	    "  a: { role = \"pg\"; side = \"A\"; port = %d; };\n"
+	    "  b: { role = \"pg\"; side = \"B\"; port = 3; };\n"
+	    "};\n", hi, lo);
+	write_temp(tmp, sizeof(tmp), lab, (size_t)n);
+	mem_open(&errs);
+	cf = cfg_check(tmp, errs.f, &nerrs);
+	mem_close(&errs);
+	ck_assert_int_eq(nerrs, 0);
+	ck_assert_ptr_nonnull(cf);
+	cfg_free(cf);
+	snprintf(want, sizeof(want),
+	    "%s:4: warning: nodes.c.backup_port: %d is in the kernel's "
+	    "ephemeral port range %d-%d (net.ipv4.ip_local_port_range): an "
+	    "outgoing connection may hold it when the node starts\n"
+	    "%s:5: warning: nodes.a.port: %d is in the kernel's ephemeral "
+	    "port range %d-%d (net.ipv4.ip_local_port_range): an outgoing "
+	    "connection may hold it when the node starts\n",
+	    tmp, hi, lo, hi, tmp, lo, lo, hi);
+	assert_same("cfg_check warnings", errs.buf, errs.len, want,
+	    strlen(want));
+	mem_free(&errs);
+	mem_open(&errs);
+	cf = cfg_load(tmp, errs.f, &nerrs);
+	mem_close(&errs);
+	unlink(tmp);
+	ck_assert_ptr_nonnull(cf);
+	ck_assert_uint_eq(errs.len, 0);
+	cfg_free(cf);
+	mem_free(&errs);
+}
+END_TEST
+
 START_TEST(test_node_lookup)
 {
 	struct cfg		*cf = load_ok("etc/pgemu.conf");
@@ -714,6 +780,7 @@ cfg_suite(void)
 	tcase_add_test(tc, test_load_sample);
 	tcase_add_test(tc, test_load_defaults);
 	tcase_add_test(tc, test_history_db_absolute);
+	tcase_add_test(tc, test_ephemeral_ports);
 	tcase_add_test(tc, test_node_lookup);
 	tcase_add_test(tc, test_man_settings);
 	suite_add_tcase(s, tc);

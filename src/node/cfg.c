@@ -10,6 +10,9 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <arpa/inet.h>
 #include <limits.h>
 #include <stdio.h>
@@ -58,12 +61,13 @@ static const struct cfg_setting settings[] = {
 	{ "lab.control_dir", T_STRING, 1, 200, "/run/pgemu", NULL, 0, 0,
 	  "Directory of the control sockets, one NODE.sock per node; a "
 	  "node makes it (mode 0755) if only its last component is "
-	  "missing." },
+	  "missing.  An absolute path, short enough for NODE.sock to fit "
+	  "a UNIX socket path (107 bytes)." },
 	{ "lab.state_dir", T_STRING, 1, 200, "/var/lib/pgemu", NULL, 0, 0,
 	  "Directory of the history database and the spool files; the "
 	  "router and the PG sides make it (mode 0750) if only its last "
 	  "component is missing, and refuse to start if they cannot write "
-	  "in it." },
+	  "in it.  An absolute path." },
 	{ "lab.history_db", T_STRING, 1, 200, "history.db", NULL, 0, 0,
 	  "History database of the router (SQLite); relative to state_dir "
 	  "unless absolute." },
@@ -103,6 +107,15 @@ static const struct cfg_setting settings[] = {
 	  "Largest retry delay in milliseconds." },
 	{ "reconnect.stable_ms", T_INT, 0, 3600000, "10000", NULL, 0, 0,
 	  "A link up this long resets the retry delay to min_ms." },
+
+	{ "control", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "The control socket of each node (pgemuctl)." },
+	{ "control.max_clients", T_INT, 1, 1000, "64", NULL, 0, 0,
+	  "Clients a control socket serves at once, watchers included; "
+	  "one more gets an error reply and is closed." },
+	{ "control.idle_ms", T_INT, 100, 3600000, "60000", NULL, 0, 0,
+	  "A client that does not watch and sends nothing for this long "
+	  "is closed." },
 
 	{ "nodes", T_GROUP, 0, 0, NULL, NULL, F_REQUIRED, 0,
 	  "The nodes of the lab, each a group named after the node "
@@ -249,6 +262,7 @@ struct cfg_ctx {
 	const char	*file;
 	FILE		*errs;
 	int		 nerrs;
+	FILE		*warns;		/* NULL: no warnings (not --check-config) */
 };
 
 size_t
@@ -257,13 +271,11 @@ cfg_nsettings(void)
 	return NSETTINGS;
 }
 
-static void cfg_error(struct cfg_ctx *, const config_setting_t *,
-    const char *, ...) __printflike(3, 4);
-
+/* One line, file:line: PREFIXmessage, at the setting s (NULL: line 0). */
 static void
-cfg_error(struct cfg_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
+cfg_vprint(struct cfg_ctx *ctx, FILE *out, const config_setting_t *s,
+    const char *prefix, const char *fmt, va_list ap)
 {
-	va_list		 ap;
 	const char	*file = NULL;
 	unsigned int	 line = 0;
 
@@ -273,12 +285,39 @@ cfg_error(struct cfg_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
 	}
 	if (file == NULL)
 		file = ctx->file;
-	fprintf(ctx->errs, "%s:%u: ", file, line);
+	fprintf(out, "%s:%u: %s", file, line, prefix);
+	vfprintf(out, fmt, ap);
+	fputc('\n', out);
+}
+
+static void cfg_error(struct cfg_ctx *, const config_setting_t *,
+    const char *, ...) __printflike(3, 4);
+
+static void
+cfg_error(struct cfg_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list		 ap;
+
 	va_start(ap, fmt);
-	vfprintf(ctx->errs, fmt, ap);
+	cfg_vprint(ctx, ctx->errs, s, "", fmt, ap);
 	va_end(ap);
-	fputc('\n', ctx->errs);
 	ctx->nerrs++;
+}
+
+static void cfg_warn(struct cfg_ctx *, const config_setting_t *,
+    const char *, ...) __printflike(3, 4);
+
+/* A warning of --check-config: file:line: warning: message, not counted. */
+static void
+cfg_warn(struct cfg_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list		 ap;
+
+	if (ctx->warns == NULL)
+		return;
+	va_start(ap, fmt);
+	cfg_vprint(ctx, ctx->warns, s, "warning: ", fmt, ap);
+	va_end(ap);
 }
 
 /*
@@ -927,6 +966,9 @@ cfg_build(config_t *c, const char *file)
 	cf->backoff_min_ms = cfg_int(s, "min_ms");
 	cf->backoff_max_ms = cfg_int(s, "max_ms");
 	cf->backoff_stable_ms = cfg_int(s, "stable_ms");
+	s = config_lookup(c, "control");
+	cf->ctl_max_clients = cfg_int(s, "max_clients");
+	cf->ctl_idle_ms = cfg_int(s, "idle_ms");
 
 	nodes = config_lookup(c, "nodes");
 	cf->nnodes = config_setting_length(nodes);
@@ -1213,11 +1255,91 @@ cfg_check_lab(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 		    cf->backoff_max_ms);
 }
 
-/* Parse and check into c; the error count. */
-static int
-cfg_parse(config_t *c, const char *file, FILE *errs, struct cfg **out)
+/*
+ * The kernel's ephemeral port range (path: NULL for /proc's); 32768-60999,
+ * Linux's default, and -1 if it cannot be read.
+ */
+int
+cfg_ephemeral_ports(const char *path, int *lo, int *hi)
 {
-	struct cfg_ctx	 ctx = { file, errs, 0 };
+	FILE	*f;
+	int	 ok = 0;
+
+	if (path == NULL)
+		path = "/proc/sys/net/ipv4/ip_local_port_range";
+	if ((f = fopen(path, "r")) != NULL) {
+		ok = fscanf(f, "%d %d", lo, hi) == 2 && *lo >= 1 &&
+		    *lo <= *hi && *hi <= 65535;
+		fclose(f);
+	}
+	if (!ok) {
+		*lo = 32768;
+		*hi = 60999;
+	}
+	return ok ? 0 : -1;
+}
+
+/*
+ * The lab's files and sockets: absolute directories (history_db may be
+ * relative to state_dir), control sockets that fit a UNIX socket path;
+ * with --check-config, a warning for each port the kernel may give to an
+ * outgoing connection (a node restarted then fails with EADDRINUSE).
+ */
+static void
+cfg_check_paths(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
+{
+	struct sockaddr_un	 sun;
+	config_setting_t	*s;
+	const char		*longest = "";
+	int			 i, lo, hi;
+
+	if (cf->state_dir[0] != '/')
+		cfg_error(ctx, config_lookup(c, "lab.state_dir"),
+		    "lab.state_dir: \"%s\" is a relative path; give an "
+		    "absolute one", cf->state_dir);
+	if (cf->control_dir[0] != '/')
+		cfg_error(ctx, config_lookup(c, "lab.control_dir"),
+		    "lab.control_dir: \"%s\" is a relative path; give an "
+		    "absolute one", cf->control_dir);
+	for (i = 0; i < cf->nnodes; i++)
+		if (strlen(cf->nodes[i].name) > strlen(longest))
+			longest = cf->nodes[i].name;
+	if (strlen(cf->control_dir) + strlen(longest) + 6 >
+	    sizeof(sun.sun_path) - 1)
+		cfg_error(ctx, config_lookup(c, "lab.control_dir"),
+		    "lab.control_dir: control socket %s/%s.sock is longer "
+		    "than a UNIX socket path (%zu bytes)", cf->control_dir,
+		    longest, sizeof(sun.sun_path) - 1);
+	if (ctx->warns == NULL)
+		return;
+	cfg_ephemeral_ports(NULL, &lo, &hi);
+	for (i = 0; i < cf->nnodes; i++) {
+		const struct cfg_node *a = &cf->nodes[i];
+
+		s = config_setting_get_elem(config_lookup(c, "nodes"),
+		    (unsigned)i);
+		if (a->port >= lo && a->port <= hi)
+			cfg_warn(ctx, config_setting_get_member(s, "port"),
+			    "nodes.%s.port: %d is in the kernel's ephemeral "
+			    "port range %d-%d (net.ipv4.ip_local_port_range): "
+			    "an outgoing connection may hold it when the node "
+			    "starts", a->name, a->port, lo, hi);
+		if (a->backup_port >= lo && a->backup_port <= hi)
+			cfg_warn(ctx, config_setting_get_member(s,
+			    "backup_port"), "nodes.%s.backup_port: %d is in "
+			    "the kernel's ephemeral port range %d-%d (net.ipv4."
+			    "ip_local_port_range): an outgoing connection may "
+			    "hold it when the node starts", a->name,
+			    a->backup_port, lo, hi);
+	}
+}
+
+/* Parse and check into c (warnings to warns if not NULL); error count. */
+static int
+cfg_parse(config_t *c, const char *file, FILE *errs, FILE *warns,
+    struct cfg **out)
+{
+	struct cfg_ctx	 ctx = { file, errs, 0, warns };
 	struct cfg	*cf;
 
 	*out = NULL;
@@ -1245,6 +1367,7 @@ cfg_parse(config_t *c, const char *file, FILE *errs, struct cfg **out)
 	cf = cfg_build(c, file);
 	cfg_check_lab(&ctx, c, cf);
 	cfg_check_hooks(&ctx, c, cf);
+	cfg_check_paths(&ctx, c, cf);
 	if (ctx.nerrs) {
 		cfg_free(cf);
 		return ctx.nerrs;
@@ -1259,7 +1382,19 @@ cfg_load(const char *file, FILE *errs, int *nerrs)
 	config_t	 c;
 	struct cfg	*cf;
 
-	*nerrs = cfg_parse(&c, file, errs, &cf);
+	*nerrs = cfg_parse(&c, file, errs, NULL, &cf);
+	config_destroy(&c);
+	return cf;
+}
+
+/* cfg_load for --check-config: warnings too, as file:line: warning: ... */
+struct cfg *
+cfg_check(const char *file, FILE *errs, int *nerrs)
+{
+	config_t	 c;
+	struct cfg	*cf;
+
+	*nerrs = cfg_parse(&c, file, errs, errs, &cf);
 	config_destroy(&c);
 	return cf;
 }
@@ -1272,7 +1407,7 @@ cfg_dump(const char *file, FILE *out, FILE *errs)
 	struct cfg	*cf;
 	int		 nerrs;
 
-	if ((nerrs = cfg_parse(&c, file, errs, &cf)) == 0) {
+	if ((nerrs = cfg_parse(&c, file, errs, NULL, &cf)) == 0) {
 		config_write(&c, out);
 		cfg_free(cf);
 	}

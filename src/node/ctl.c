@@ -8,7 +8,10 @@
  * "watch" turns the connection into a stream of {"event": {...}} frames.
  * A bad frame gets an error reply naming the problem and closes that one
  * client; a watcher that stops reading is dropped once its backlog passes
- * CTL_MAX_BACKLOG.
+ * CTL_MAX_BACKLOG.  At most control.max_clients are served at once: one
+ * more gets an error reply and is closed (logged once per burst); a
+ * client that does not watch and sends nothing for control.idle_ms is
+ * closed.
  */
 #include "config.h"
 
@@ -52,6 +55,9 @@ struct ctl {
 	ctl_dispatch_cb		 dispatch;
 	void			*arg;
 	LIST_HEAD(, ctl_client)	 clients;
+	int			 max_clients;
+	struct timeval		 idle;
+	unsigned int		 nrefused;	/* in this burst */
 };
 
 static void
@@ -155,6 +161,7 @@ ctl_handle(struct ctl_client *c, const char *text, size_t len)
 	memset(&res, 0, sizeof(res));
 	if (strcmp(args[0], "watch") == 0 && n == 1) {
 		c->watching = 1;
+		bufferevent_set_timeouts(c->bev, NULL, NULL);	/* not idle */
 		res.data = json_pack("{s:b}", "watching", 1);
 	} else if (c->ctl->dispatch(c->ctl->arg, (int)n, args, &res) == -1) {
 		ctl_reply_error(c, res.err[0] ? res.err : "failed");
@@ -245,9 +252,49 @@ ctl_write_cb(struct bufferevent *bev, void *arg)
 static void
 ctl_event_cb(struct bufferevent *bev, short what, void *arg)
 {
+	struct ctl_client	*c = arg;
+
 	(void)bev;
-	(void)what;
-	ctl_client_free(arg);
+	if (what & BEV_EVENT_TIMEOUT)
+		log_debug("control: %s: idle for %ld ms, closed", c->who,
+		    (long)c->ctl->idle.tv_sec * 1000 +
+		    (long)c->ctl->idle.tv_usec / 1000);
+	ctl_client_free(c);
+}
+
+/*
+ * Is there room for one more client?  If not, it is told so and closed;
+ * the first refusal of a burst is logged, and the count of the burst
+ * once there is room again.
+ */
+static int
+ctl_admit(struct ctl_client *c)
+{
+	struct ctl		*ctl = c->ctl;
+	const struct ctl_client	*o;
+	int			 n = 0;
+	char			 err[160];
+
+	LIST_FOREACH(o, &ctl->clients, entry)
+		n += o != c && !o->closing;
+	if (n < ctl->max_clients) {
+		if (ctl->nrefused > 0)
+			log_notice("control: room for clients again; %u "
+			    "refused while %d were connected",
+			    ctl->nrefused, ctl->max_clients);
+		ctl->nrefused = 0;
+		return 1;
+	}
+	if (ctl->nrefused++ == 0)
+		log_warnx("control: %d clients connected, the limit "
+		    "(control.max_clients): refusing more, first %s",
+		    ctl->max_clients, c->who);
+	snprintf(err, sizeof(err), "too many control clients (%d, "
+	    "control.max_clients): try again later", ctl->max_clients);
+	ctl_reply_error(c, err);
+	bufferevent_set_timeouts(c->bev, NULL, &ctl->idle);
+	ctl_close_after_write(c);
+	return 0;
 }
 
 static void
@@ -279,6 +326,8 @@ ctl_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	bufferevent_setcb(c->bev, ctl_read_cb, ctl_write_cb, ctl_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, CTL_MAX_BACKLOG / 2, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	if (ctl_admit(c))
+		bufferevent_set_timeouts(c->bev, &ctl->idle, NULL);
 }
 
 static void
@@ -424,6 +473,7 @@ ctl_new(struct event_base *base, const char *dir, const char *node,
 	ctl->base = base;
 	ctl->dispatch = dispatch;
 	ctl->arg = arg;
+	ctl_set_limits(ctl, 64, 60000);
 	snprintf(ctl->path, sizeof(ctl->path), "%s", sun.sun_path);
 	old = umask(0117);
 	ctl->evl = evconnlistener_new_bind(base, ctl_accept_cb, ctl,
@@ -440,6 +490,20 @@ ctl_new(struct event_base *base, const char *dir, const char *node,
 	evconnlistener_set_error_cb(ctl->evl, ctl_error_cb);
 	ctl->ev_rearm = evtimer_new(base, ctl_rearm_cb, ctl);
 	return ctl;
+}
+
+/* The client cap and the idle time (ms), also for the clients there. */
+void
+ctl_set_limits(struct ctl *ctl, int max_clients, int idle_ms)
+{
+	struct ctl_client	*c;
+
+	ctl->max_clients = max_clients;
+	ctl->idle.tv_sec = idle_ms / 1000;
+	ctl->idle.tv_usec = (idle_ms % 1000) * 1000;
+	LIST_FOREACH(c, &ctl->clients, entry)
+		if (!c->watching && !c->closing)
+			bufferevent_set_timeouts(c->bev, &ctl->idle, NULL);
 }
 
 int

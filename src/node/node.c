@@ -100,6 +100,8 @@ node_new(struct event_base *base, struct cfg *cf, const char *name,
 	evt_set_sink(node_evt_sink, n);
 	n->ctl = ctl_new(base, cf->control_dir, name, node_dispatch, n, err,
 	    errlen);
+	if (n->ctl != NULL)
+		ctl_set_limits(n->ctl, cf->ctl_max_clients, cf->ctl_idle_ms);
 	if (n->ctl == NULL ||
 	    (self->role != ROLE_ACD &&
 	    node_state_dir(cf->state_dir, err, errlen) == -1) ||
@@ -493,6 +495,7 @@ node_reload(struct node *n, const char *path, char *err, size_t errlen)
 		log_warnx("the peripheral or its agents changed: that takes "
 		    "effect when the node restarts");
 	n->cfg = ncf;
+	ctl_set_limits(n->ctl, ncf->ctl_max_clients, ncf->ctl_idle_ms);
 	n->self = nself;
 	if (n->role->reload != NULL)
 		n->role->reload(n, old);

@@ -26,6 +26,7 @@
 
 #include "pgemu.h"
 
+#define CONNECT_TIMEOUT_MS	5000	/* also for sending the request */
 #define REPLY_TIMEOUT_MS	10000
 #define MAX_FRAME		(64 * 1024 * 1024)
 
@@ -332,7 +333,7 @@ main(int argc, char *argv[])
 	};
 	const char		*dir = NULL, *file = NULL, *node;
 	char			 dirbuf[PGEMU_PATH_MAX];
-	int			 ch, as_json = 0, fd, i, rc;
+	int			 ch, as_json = 0, fd, i, rc, werr;
 	struct sockaddr_un	 sun;
 	json_t			*req, *args, *reply, *data;
 
@@ -387,9 +388,20 @@ main(int argc, char *argv[])
 		fprintf(stderr, "pgemuctl: socket path too long\n");
 		return 2;
 	}
+	/*
+	 * A node that does not accept (stopped, or its backlog full) makes
+	 * connect() wait: on a UNIX socket, up to SO_SNDTIMEO, then EAGAIN.
+	 */
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){
+	    CONNECT_TIMEOUT_MS / 1000, 0 }, sizeof(struct timeval)) == -1 ||
 	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		if (errno == EACCES || errno == EPERM)
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			fprintf(stderr, "pgemuctl: cannot reach node %s at %s: "
+			    "no connection within %d s (the node does not "
+			    "accept: stopped, or too busy?)\n", node,
+			    sun.sun_path, CONNECT_TIMEOUT_MS / 1000);
+		else if (errno == EACCES || errno == EPERM)
 			fprintf(stderr, "pgemuctl: cannot reach node %s at %s: "
 			    "%s (the control sockets are for the user and "
 			    "group pgemud runs as, mode 0660: run pgemuctl as "
@@ -408,16 +420,25 @@ main(int argc, char *argv[])
 	req = json_pack("{s:o}", "argv", args);
 	signal(SIGPIPE, SIG_IGN);
 	if (write_frame(fd, req) == -1) {
-		fprintf(stderr, "pgemuctl: %s: write: %s\n", node,
-		    strerror(errno));
+		werr = errno;
+		/* A node that refused us may have said why already. */
+		if (read_frame(fd, &reply, 0) != 0) {
+			fprintf(stderr, "pgemuctl: %s: cannot send the "
+			    "request: %s\n", node, werr == EAGAIN ?
+			    "the node does not read it" : strerror(werr));
+			return 1;
+		}
+	} else if (read_frame(fd, &reply, REPLY_TIMEOUT_MS) != 0) {
+		if (errno == ETIMEDOUT)
+			fprintf(stderr, "pgemuctl: %s: no reply within %d s "
+			    "(the node is stopped or too busy?)\n", node,
+			    REPLY_TIMEOUT_MS / 1000);
+		else
+			fprintf(stderr, "pgemuctl: %s: no reply: %s\n", node,
+			    strerror(errno));
 		return 1;
 	}
 	json_decref(req);
-	if (read_frame(fd, &reply, REPLY_TIMEOUT_MS) != 0) {
-		fprintf(stderr, "pgemuctl: %s: no reply: %s\n", node,
-		    strerror(errno));
-		return 1;
-	}
 	if (!json_is_true(json_object_get(reply, "ok"))) {
 		fprintf(stderr, "pgemuctl: %s: %s\n", node,
 		    json_string_value(json_object_get(reply, "error")) ?

@@ -195,7 +195,8 @@ main(int argc, char *argv[])
 
 	if (dump)
 		return cfg_dump(file, stdout, stderr) ? 1 : 0;
-	cf = cfg_load(file, stderr, &nerrs);
+	cf = check ? cfg_check(file, stderr, &nerrs) :
+	    cfg_load(file, stderr, &nerrs);
 	if (cf == NULL) {
 		fprintf(stderr, "%s: %d error%s\n", file, nerrs,
 		    nerrs == 1 ? "" : "s");

@@ -1,10 +1,12 @@
 """Foundation: the lab file on the command line and on reload.
 
---check-config exits 1 with every error as file:line: message;
---dump-config prints the normalised lab; --version.  SIGHUP (and
-`pgemuctl reload`) re-read the file aside: a file with errors is refused
-and the old one kept; new heartbeat settings are applied to every link
-without dropping one; a moved peer restarts only its own link.
+--check-config exits 1 with every error as file:line: message (a
+relative directory among them), and warns for each port in the kernel's
+ephemeral range; --dump-config prints the normalised lab; --version.
+SIGHUP (and `pgemuctl reload`) re-read the file aside: a file with
+errors is refused and the old one kept; new heartbeat settings are
+applied to every link without dropping one; a moved peer restarts only
+its own link.
 """
 import os
 import signal
@@ -24,6 +26,34 @@ def test(Lab):
     rc, out, err = pgemud("-c", lab.conf, "--check-config")
     check(rc == 0 and "OK: lab conf, 4 nodes, 20 agents, 2 MRDs" in out,
           "check-config of a good file: %d %r %r" % (rc, out, err))
+    # The harness's ports come from bind(0): in the kernel's ephemeral
+    # range, each gets a warning with its line, and the file is still OK.
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        lo, hi = 32768, 60999
+    text = lab.conf_text()
+    want = ["%s:%d: warning: nodes.%s.port: %d is in the kernel's ephemeral "
+            "port range %d-%d (net.ipv4.ip_local_port_range): an outgoing "
+            "connection may hold it when the node starts" % (
+                lab.conf, 1 + text[:text.index("port = %d;" % port)].count(
+                    "\n"), node, port, lo, hi)
+            for node, port in sorted(lab.ports.items(),
+                                     key=lambda np: text.index(
+                                         "port = %d;" % np[1]))
+            if lo <= port <= hi]
+    check(want and err.splitlines() == want,
+          "check-config warnings:\n%s\nexpected:\n%s" % (
+              err, "\n".join(want)))
+    # Relative directories are refused.
+    rel = os.path.join(lab.dir, "rel.conf")
+    with open(rel, "w") as f:
+        f.write(text.replace('state_dir = "%s";' % lab.dir,
+                             'state_dir = "state";'))
+    rc, out, err = pgemud("-c", rel, "--check-config")
+    check(rc == 1 and 'lab.state_dir: "state" is a relative path; give an '
+          'absolute one' in err, "relative state_dir: %d %r" % (rc, err))
     rc, out, err = pgemud("--version")
     check(rc == 0 and out.startswith("pgemud "), "version %r" % out)
     rc, out, err = pgemud("-c", lab.conf, "--dump-config")

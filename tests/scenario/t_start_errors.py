@@ -1,19 +1,21 @@
 """A node that cannot start says why and exits 1 (issue 7, item 1).
 
 Every role is started with each resource it needs missing or broken: the
-control directory (missing parent, a file, not writable, a socket path
-too long), the state directory (missing parent, a file, not writable),
-the router's history database (random bytes, a directory, another
-program's schema, read-only), a PG side's spool (a directory,
-unreadable), each listening port in use (the ACD's backup endpoint after
-its primary one is up, PG side B's private port).  Each must exit 1 with
-one "NODE: error: cannot start: REASON" line naming the path or port and the
-system's reason, never crash, leave no control socket behind, and touch
-no peer: a side that fails connects to nobody.  The last component of a
-missing state directory is made (mode 0750).  A second pgemud for a node
-that runs says "another pgemud serves node NODE (control socket PATH
-answers, pid PID)" and exits 1 before it binds or connects anything: its
-peers count no connection; one for a stopped node says that it does not
+control directory (missing parent, a file, not writable; a socket path
+too long is refused in the lab file), the state directory (missing
+parent, a file, not writable), the router's history database (random
+bytes, a directory, another program's schema, read-only, a symbolic
+link), a PG side's spool (a directory, unreadable, a symbolic link: the
+file it points to is left untouched), each listening port in use (the
+ACD's backup endpoint after its primary one is up, PG side B's private
+port).  Each must exit 1 with one "NODE: error: cannot start: REASON"
+line naming the path or port and the system's reason, never crash, leave
+no control socket behind, and touch no peer: a side that fails connects
+to nobody.  The last component of a missing state directory is made
+(mode 0750), a spool with mode 0600.  A second pgemud for a node that
+runs says "another pgemud serves node NODE (control socket PATH answers,
+pid PID)" and exits 1 before it binds or connects anything: its peers
+count no connection; one for a stopped node says that it does not
 answer.  Permissions are tested as nobody (setpriv) when run as root.
 The sanitizer build checks each path for memory errors and leaks.
 """
@@ -111,9 +113,17 @@ def test(Lab):
         attempt(lab, node, conf_text(lab, control=afile),
                 "control socket %s/%s.sock: Not a directory" % (afile, node))
 
+    # A control socket path too long: the lab file is refused already.
     longdir = os.path.join(d, "c" * 100)
-    attempt(lab, "router", conf_text(lab, control=longdir),
-            "control socket path %s/router.sock is too long" % longdir)
+    with open(lab.conf, "w") as f:
+        f.write(conf_text(lab, control=longdir))
+    p = lab.start("router", wait=False)
+    rc = p.wait(timeout=20)
+    out = lab.log_text("router")
+    want = ("lab.control_dir: control socket %s/router.sock is longer than "
+            "a UNIX socket path (107 bytes)" % longdir)
+    check(rc == 1 and want in out, "router: exit %d (want 1 and %r); "
+          "log:\n%s" % (rc, want, out[-600:]))
 
     # The state directory: the router and the PG sides keep files there.
     for node in ("router", "pg-a", "pg-b"):
@@ -151,6 +161,36 @@ def test(Lab):
         attempt(lab, node, conf_text(lab), "spool %s: Is a directory" %
                 spool)
         os.rmdir(spool)
+
+    # A spool or a history database that is a symbolic link someone
+    # planted: refused, and the file it points to is untouched (an
+    # existing one keeps its bytes, a missing one is not made).
+    elsewhere = os.path.join(d, "elsewhere")
+    os.mkdir(elsewhere)
+    precious = os.path.join(elsewhere, "precious")
+    with open(precious, "w") as f:
+        f.write("not yours to truncate\n")
+    missing = os.path.join(elsewhere, "missing")
+    for node, target in (("pg-a", precious), ("pg-b", missing)):
+        spool = os.path.join(d, "%s.spool" % node)
+        os.symlink(target, spool)
+        attempt(lab, node, conf_text(lab), "spool %s: is a symbolic link "
+                "(refused: a spool is never opened through a link; "
+                "remove it)" % spool)
+        os.unlink(spool)
+    link = os.path.join(d, "link.db")
+    for target in (precious, missing):
+        os.symlink(target, link)
+        attempt(lab, "router", conf_text(lab, history=link),
+                "history database %s: is a symbolic link (refused: the "
+                "database is never opened through a link; remove it)" %
+                link)
+        os.unlink(link)
+    with open(precious) as f:
+        check(f.read() == "not yours to truncate\n",
+              "%s was written through a link" % precious)
+    check(sorted(os.listdir(elsewhere)) == ["precious"],
+          "files made through a link: %s" % os.listdir(elsewhere))
 
     # Ports in use: each listener, the ACD's backup one after its primary
     # one is up (a role that fails half way).
@@ -221,6 +261,8 @@ def test(Lab):
     check(mode == 0o750, "state directory made with mode %o" % mode)
     check(os.path.exists(os.path.join(state, "history.db")),
           "no history database in %s" % state)
+    mode = stat.S_IMODE(os.stat(os.path.join(state, "pg-b.spool")).st_mode)
+    check(mode == 0o600, "spool made with mode %o" % mode)
     wait_for(lambda: lab.links_up("pg-b", ("router-link", "acd-link")), 10,
              "pg-b's links to the router and the ACD UP")
     spool = os.path.join(state, "pg-a.spool")

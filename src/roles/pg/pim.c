@@ -26,8 +26,10 @@
 #include "config.h"
 
 #include <sys/queue.h>
+#include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -316,13 +318,32 @@ pim_discard(struct pim *p, const char *why)
 }
 
 /*
+ * The spool opened for reading ("r") or made anew ("w", mode 0600),
+ * never through a symbolic link someone planted in the state directory
+ * (errno ELOOP then); NULL if it cannot be.
+ */
+static FILE *
+pim_spool_open(const char *path, const char *mode)
+{
+	int	 flags = O_NOFOLLOW | O_CLOEXEC, fd;
+	FILE	*f;
+
+	flags |= mode[0] == 'w' ? O_WRONLY | O_CREAT | O_TRUNC : O_RDONLY;
+	if ((fd = open(path, flags, 0600)) == -1)
+		return NULL;
+	if ((f = fdopen(fd, mode)) == NULL)
+		close(fd);
+	return f;
+}
+
+/*
  * Read a spool left behind: what it holds was never delivered.  -1 if
  * there is one that cannot be read.
  */
 static int
 pim_spool_load(struct pim *p)
 {
-	FILE		*f = fopen(p->spool, "r");
+	FILE		*f = pim_spool_open(p->spool, "r");
 	uint8_t		 hdr[WIRE_HDR_LEN], *buf = NULL;
 	uint32_t	 type, len, max_seq = 0;
 	char		 err[160];
@@ -424,9 +445,14 @@ pim_new(struct node *n, const struct cfg_periph *cp, int first,
 		snprintf(p->spool, sizeof(p->spool), "%s/%s.%d.spool",
 		    n->cfg->state_dir, n->self->name, cp->id);
 	if (pim_spool_load(p) == -1 ||
-	    (p->spoolf = fopen(p->spool, "w")) == NULL) {
-		snprintf(err, errlen, "spool %s: %s", p->spool,
-		    strerror(errno));
+	    (p->spoolf = pim_spool_open(p->spool, "w")) == NULL) {
+		if (errno == ELOOP)
+			snprintf(err, errlen, "spool %s: is a symbolic link "
+			    "(refused: a spool is never opened through a "
+			    "link; remove it)", p->spool);
+		else
+			snprintf(err, errlen, "spool %s: %s", p->spool,
+			    strerror(errno));
 		pim_free(p);
 		return NULL;
 	}

@@ -25,6 +25,7 @@
 #include "config.h"
 
 #include <sys/queue.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -222,12 +223,21 @@ struct db *
 db_open(struct event_base *base, const char *path, char *err, size_t errlen)
 {
 	struct db	*db = xcalloc(1, sizeof(*db));
+	struct stat	 st;
 	char		*msg = NULL;
 
 	db->opening = 1;
 	TAILQ_INIT(&db->later);
 	db->ev_flush = evtimer_new(base, db_flush_cb, db);
-	if (sqlite3_open(path, &db->h) != SQLITE_OK) {
+	/* Never through a link someone planted: checked, and SQLite's own. */
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		snprintf(err, errlen, "history database %s: is a symbolic "
+		    "link (refused: the database is never opened through a "
+		    "link; remove it)", path);
+		goto fail;
+	}
+	if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
 		db_open_error(db, path, sqlite3_errmsg(db->h), err, errlen);
 		goto fail;
 	}
