@@ -368,11 +368,11 @@ START_TEST(test_load_sample)
 	ck_assert_int_eq(cf->backoff_stable_ms, 10000);
 
 	ck_assert_int_eq(cf->nnodes, 4);
-	check_node(&cf->nodes[0], "router", ROLE_ROUTER, '\0', 40002);
-	check_node(&cf->nodes[1], "acd", ROLE_ACD, '\0', 40030);
-	check_node(&cf->nodes[2], "pg-a", ROLE_PG, 'A', 43004);
-	check_node(&cf->nodes[3], "pg-b", ROLE_PG, 'B', 45004);
-	ck_assert_int_eq(cf->nodes[1].backup_port, 40031);
+	check_node(&cf->nodes[0], "router", ROLE_ROUTER, '\0', 30002);
+	check_node(&cf->nodes[1], "acd", ROLE_ACD, '\0', 30030);
+	check_node(&cf->nodes[2], "pg-a", ROLE_PG, 'A', 23004);
+	check_node(&cf->nodes[3], "pg-b", ROLE_PG, 'B', 25004);
+	ck_assert_int_eq(cf->nodes[1].backup_port, 30031);
 
 	ck_assert_int_eq(cf->peripheral_id, 5000);
 	ck_assert_str_eq(cf->peripheral_name, "CUCM1");

@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 
-from pgemu_test import PGEMUD, check, log, run, wait_for
+from pgemu_test import PGEMUD, SRCDIR, check, log, run, wait_for
 
 
 def pgemud(*args):
@@ -46,6 +46,11 @@ def test(Lab):
     check(want and err.splitlines() == want,
           "check-config warnings:\n%s\nexpected:\n%s" % (
               err, "\n".join(want)))
+    # The sample lab (the README's first command runs it) draws no warning:
+    # its ports are below the ephemeral range.
+    rc, out, err = pgemud("-c", os.path.join(SRCDIR, "etc", "pgemu.conf"),
+                          "--check-config")
+    check(rc == 0 and err == "", "the sample lab: %d %r" % (rc, err))
     # Relative directories are refused.
     rel = os.path.join(lab.dir, "rel.conf")
     with open(rel, "w") as f:
