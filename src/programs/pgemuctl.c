@@ -419,8 +419,10 @@ main(int argc, char *argv[])
 		json_array_append_new(args, json_string(argv[i]));
 	req = json_pack("{s:o}", "argv", args);
 	signal(SIGPIPE, SIG_IGN);
-	if (write_frame(fd, req) == -1) {
-		werr = errno;
+	rc = write_frame(fd, req);
+	werr = errno;
+	json_decref(req);
+	if (rc == -1) {
 		/* A node that refused us may have said why already. */
 		if (read_frame(fd, &reply, 0) != 0) {
 			fprintf(stderr, "pgemuctl: %s: cannot send the "
@@ -438,7 +440,6 @@ main(int argc, char *argv[])
 			    strerror(errno));
 		return 1;
 	}
-	json_decref(req);
 	if (!json_is_true(json_object_get(reply, "ok"))) {
 		fprintf(stderr, "pgemuctl: %s: %s\n", node,
 		    json_string_value(json_object_get(reply, "error")) ?

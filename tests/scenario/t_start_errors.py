@@ -192,6 +192,20 @@ def test(Lab):
     check(sorted(os.listdir(elsewhere)) == ["precious"],
           "files made through a link: %s" % os.listdir(elsewhere))
 
+    # A state directory that is itself a link (systemd's DynamicUser makes
+    # /var/lib/pgemu a link into /var/lib/private) is no planted link: the
+    # router starts, with its database and spool behind the link.
+    private = os.path.join(d, "private", "pgemu")
+    os.makedirs(private)
+    statelink = os.path.join(d, "statelink")
+    os.symlink(private, statelink)
+    with open(lab.conf, "w") as f:
+        f.write(conf_text(lab, state=statelink))
+    lab.start("router")
+    check(os.path.exists(os.path.join(private, "history.db")),
+          "the router made no history.db behind the state directory's link")
+    check(lab.stop("router") == 0, "router did not stop cleanly")
+
     # Ports in use: each listener, the ACD's backup one after its primary
     # one is up (a role that fails half way).
     s = listening(lab.ports["router"])

@@ -229,7 +229,12 @@ db_open(struct event_base *base, const char *path, char *err, size_t errlen)
 	db->opening = 1;
 	TAILQ_INIT(&db->later);
 	db->ev_flush = evtimer_new(base, db_flush_cb, db);
-	/* Never through a link someone planted: checked, and SQLite's own. */
+	/*
+	 * Never through a link someone planted in place of the file.  Not
+	 * SQLITE_OPEN_NOFOLLOW: it refuses a link anywhere in the path, and
+	 * under systemd's DynamicUser the state directory itself is a link
+	 * into /var/lib/private.
+	 */
 	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
 		snprintf(err, errlen, "history database %s: is a symbolic "
 		    "link (refused: the database is never opened through a "
@@ -237,7 +242,7 @@ db_open(struct event_base *base, const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
 		db_open_error(db, path, sqlite3_errmsg(db->h), err, errlen);
 		goto fail;
 	}
