@@ -69,6 +69,7 @@ const char *const link_kind_names[LINK_KIND_MAX] = {
 static void	link_change_state(struct link *, enum link_state,
 		    enum link_event, const char *);
 static void	link_read_cb(struct bufferevent *, void *);
+static void	link_start_hold(struct link *);
 static void	link_event_cb(struct bufferevent *, short, void *);
 
 static void
@@ -287,15 +288,8 @@ link_reconfigure(struct link *l, const struct cfg *cf)
 	l->backoff_max_ms = cf->backoff_max_ms;
 	l->backoff_stable_ms = cf->backoff_stable_ms;
 	l->max_message = cf->max_message;
-	if (changed && l->bev != NULL && !l->frozen) {
-		struct timeval tv;
-
-		ms_to_tv(l->hb.interval_ms, &tv);
-		if (link_sends_hb(l))
-			event_add(l->ev_hb, &tv);
-		if (l->proto->hb != PROTO_HB_NONE)
-			link_arm_hold(l);
-	}
+	if (changed && l->bev != NULL && !l->frozen)
+		link_start_hold(l);
 }
 
 /* A second endpoint of the same peer (a backup), tried in turn. */
