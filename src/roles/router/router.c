@@ -386,13 +386,13 @@ router_aftermath(struct rt_periph *p)
 		    REASON_PERIPHERAL_RESTART, text);
 }
 
+/* Grant the PIM to s; regrant: s holds it already, with an older epoch. */
 static void
-router_grant(struct rt_periph *p, struct rt_side *s)
+router_grant(struct rt_periph *p, struct rt_side *s, int regrant)
 {
 	struct wire_writer	w;
 	struct msg_grant	g;
 	uint32_t		periph = p->id;
-	int			regrant = s->st.pim_active != PIM_STATE_IDLE;
 
 	if (p->max_epoch == UINT32_MAX) {
 		log_warnx("no activation epoch left: not granting");
@@ -492,7 +492,7 @@ router_apply(struct rt_periph *p, const struct arb_decision *d)
 		router_resettle(p, s);
 		return;
 	case ARB_GRANT:
-		router_grant(p, s);
+		router_grant(p, s, d->regrant);
 		return;
 	case ARB_LOSE:
 	case ARB_DROP:
