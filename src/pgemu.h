@@ -102,7 +102,10 @@ struct cfg_node {
 	char		 address[64];
 	int		 port;			/* router, acd primary, pg private */
 	int		 backup_port;		/* acd: backup CTI Manager */
+	int		 cti_port;		/* pg: its CTI server */
 };
+#define CTI_PORT_A	42027		/* the product's, protocol-facts 1.1 */
+#define CTI_PORT_B	43027
 
 struct cfg_agent {
 	int		 id;
@@ -111,6 +114,9 @@ struct cfg_agent {
 	int		 skill_groups[8];
 	int		 nskill_groups;
 	int		 initial_state;		/* CTI AgentState */
+	int		 desktop;		/* has one (the agents node) */
+	int		 mrds[8];		/* its desktop signs in to */
+	int		 nmrds;			/* 0: the lab's voice MRD */
 };
 
 struct cfg_mrd {
@@ -176,6 +182,8 @@ struct cfg {
 	int		 max_message;		/* largest internal frame */
 	int		 ctl_max_clients;	/* control socket */
 	int		 ctl_idle_ms;
+	int		 cti_max_sessions;	/* per CTI server */
+	int		 cti_idle_scale_ms;	/* per second of IdleTimeout */
 
 	struct cfg_node	*nodes;
 	int		 nnodes;
@@ -189,6 +197,7 @@ struct cfg {
 	int		 nagents;
 	struct cfg_mrd	*mrds;
 	int		 nmrds;
+	int		 voice_mrd;	/* id of the first voice MRD; 1 if none */
 	struct cfg_traffic traffic;
 	struct cfg_hook	*hooks;
 	int		 nhooks;

@@ -61,6 +61,7 @@ static const char *const bad_files[] = {
 	"long_node_name",
 	"dup_agent",
 	"dup_mrd",
+	"agent_mrd",		/* MRD not in mrds, CTI port taken */
 	"reconnect_min_max",
 	"ints_not_int",
 	"ints_range",
@@ -540,8 +541,8 @@ START_TEST(test_ephemeral_ports)
 	    "  r: { role = \"router\"; port = 1; };\n"
 	    "  c: { role = \"acd\"; port = 2;\n"
 	    "       backup_port = %d; };\n"
-	    "  a: { role = \"pg\"; side = \"A\"; port = %d; };\n"
-	    "  b: { role = \"pg\"; side = \"B\"; port = 3; };\n"
+	    "  a: { role = \"pg\"; side = \"A\"; port = %d; cti_port = 4; };\n"
+	    "  b: { role = \"pg\"; side = \"B\"; port = 3; cti_port = 5; };\n"
 	    "};\n", hi, lo);
 	write_temp(tmp, sizeof(tmp), lab, (size_t)n);
 	mem_open(&errs);

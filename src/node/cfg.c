@@ -132,6 +132,9 @@ static const struct cfg_setting settings[] = {
 	{ "nodes.*.backup_port", T_INT, 0, 65535, "0", NULL, 0, R_ACD,
 	  "ACD: port of the backup CTI Manager endpoint; 0: none.  A PIM "
 	  "tries the primary (port) and the backup in turn." },
+	{ "nodes.*.cti_port", T_INT, 0, 65535, "0", NULL, 0, R_PG,
+	  "PG: port of the side's CTI server (GED-188); 0: the product's, "
+	  "42027 on side A and 43027 on side B." },
 	{ "nodes.*.side", T_STRING, 0, 0, NULL, "A|B", F_REQUIRED, R_PG,
 	  "Side of the duplex PG." },
 
@@ -155,6 +158,13 @@ static const struct cfg_setting settings[] = {
 	{ "peripheral.agents.state", T_STRING, 0, 0, "available",
 	  "logout|not_ready|available", 0, 0,
 	  "State of generated agents when the ACD starts." },
+	{ "peripheral.agents.desktops", T_BOOL, 0, 0, "false", NULL, 0, 0,
+	  "Generated agents have a desktop (the agents node): they start "
+	  "logged out at the ACD and their desktop logs them in, into "
+	  "state, through the desktop server and the CTI server." },
+	{ "peripheral.agents.mrds", T_INTS, 1, INT_MAX, "", NULL, 0, 0,
+	  "MRDs the desktops of generated agents sign in to (ids of mrds); "
+	  "empty: the lab's voice MRD." },
 	{ "peripheral.agents.list", T_LIST, 0, 0, NULL, NULL, 0, 0,
 	  "Agents listed one by one." },
 	{ "peripheral.agents.list.[]", T_GROUP, 0, 0, NULL, NULL, 0, 0,
@@ -170,6 +180,10 @@ static const struct cfg_setting settings[] = {
 	{ "peripheral.agents.list.[].state", T_STRING, 0, 0, "available",
 	  "logout|not_ready|available", 0, 0,
 	  "State when the ACD starts." },
+	{ "peripheral.agents.list.[].desktop", T_BOOL, 0, 0, "false", NULL,
+	  0, 0, "This agent has a desktop (see desktops)." },
+	{ "peripheral.agents.list.[].mrds", T_INTS, 1, INT_MAX, "", NULL, 0,
+	  0, "MRDs its desktop signs in to; empty: the lab's voice MRD." },
 
 	{ "peripherals", T_LIST, 0, 0, NULL, NULL, 0, 0,
 	  "The peripherals of the lab, instead of peripheral: any number, "
@@ -215,6 +229,16 @@ static const struct cfg_setting settings[] = {
 	  "Tasks an agent may hold at once in this MRD." },
 	{ "mrds.[].interruptible", T_BOOL, 0, 0, "false", NULL, 0, 0,
 	  "Whether tasks of this MRD can be interrupted." },
+
+	{ "cti", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "The CTI servers (GED-188) of the PG sides." },
+	{ "cti.max_sessions", T_INT, 1, 20000, "64", NULL, 0, 0,
+	  "Client sessions a CTI server serves at once; past it a client "
+	  "is refused with FAILURE_CONF (E_CTI_UNSPECIFIED_FAILURE)." },
+	{ "cti.idle_scale_ms", T_INT, 1, 1000, "1000", NULL, 0, 0,
+	  "Milliseconds a CTI server counts for each second of a client's "
+	  "IdleTimeout (the product's: 1000).  A lab may shrink it to see "
+	  "idle time-outs without waiting the protocol's 20 s minimum." },
 
 	{ "traffic", T_GROUP, 0, 0, NULL, NULL, 0, 0,
 	  "Simulated call traffic at the ACD." },
@@ -762,6 +786,16 @@ cfg_agent_state(const char *s)
 	return 3;
 }
 
+/* A boolean that the defaults pass filled in. */
+static int
+cfg_bool(const config_setting_t *s, const char *name)
+{
+	int	v = 0;
+
+	config_setting_lookup_bool(s, name, &v);
+	return v;
+}
+
 /* The agents of a peripheral from its agents group. */
 static void
 cfg_build_agents(const config_setting_t *ag, struct cfg_periph *p)
@@ -785,6 +819,8 @@ cfg_build_agents(const config_setting_t *ag, struct cfg_periph *p)
 		a->nskill_groups = cfg_ints(s, "skill_groups", a->skill_groups,
 		    8);
 		a->initial_state = cfg_agent_state(cfg_str(s, "state"));
+		a->desktop = cfg_bool(s, "desktop");
+		a->nmrds = cfg_ints(s, "mrds", a->mrds, 8);
 	}
 	for (i = 0; i < count; i++) {
 		struct cfg_agent *a = &p->agents[p->nagents++];
@@ -793,6 +829,8 @@ cfg_build_agents(const config_setting_t *ag, struct cfg_periph *p)
 		a->nskill_groups = cfg_ints(ag, "skill_groups", a->skill_groups,
 		    8);
 		a->initial_state = cfg_agent_state(cfg_str(ag, "state"));
+		a->desktop = cfg_bool(ag, "desktops");
+		a->nmrds = cfg_ints(ag, "mrds", a->mrds, 8);
 	}
 	for (i = 0; i < p->nagents; i++) {
 		struct cfg_agent *a = &p->agents[i];
@@ -969,6 +1007,9 @@ cfg_build(config_t *c, const char *file)
 	s = config_lookup(c, "control");
 	cf->ctl_max_clients = cfg_int(s, "max_clients");
 	cf->ctl_idle_ms = cfg_int(s, "idle_ms");
+	s = config_lookup(c, "cti");
+	cf->cti_max_sessions = cfg_int(s, "max_sessions");
+	cf->cti_idle_scale_ms = cfg_int(s, "idle_scale_ms");
 
 	nodes = config_lookup(c, "nodes");
 	cf->nnodes = config_setting_length(nodes);
@@ -985,6 +1026,10 @@ cfg_build(config_t *c, const char *file)
 		nd->port = cfg_int(s, "port");
 		nd->backup_port = cfg_int(s, "backup_port");
 		nd->side = cfg_str(s, "side")[0];
+		nd->cti_port = cfg_int(s, "cti_port");
+		if (nd->role == ROLE_PG && nd->cti_port == 0)
+			nd->cti_port = nd->side == 'B' ? CTI_PORT_B :
+			    CTI_PORT_A;
 	}
 
 	cfg_build_periphs(c, cf);
@@ -1006,6 +1051,10 @@ cfg_build(config_t *c, const char *file)
 		config_setting_lookup_bool(s, "interruptible",
 		    &m->interruptible);
 	}
+	cf->voice_mrd = 1;
+	for (i = cf->nmrds - 1; i >= 0; i--)
+		if (strcmp(cf->mrds[i].media, "voice") == 0)
+			cf->voice_mrd = cf->mrds[i].id;
 
 	s = config_lookup(c, "traffic");
 	config_setting_lookup_bool(s, "enabled", &cf->traffic.enabled);
@@ -1082,6 +1131,41 @@ cfg_periph_setting(config_t *c, int i, const char *name)
  * The peripherals: ids unique, each acd node serves exactly one, sides
  * one pg node of side A and one of side B, agent ids unique in the lab.
  */
+/* Is id an MRD of the lab (the voice MRD 1 of a lab that lists none)? */
+static int
+cfg_mrd_known(const struct cfg *cf, int id)
+{
+	int	i;
+
+	if (cf->nmrds == 0)
+		return id == cf->voice_mrd;
+	for (i = 0; i < cf->nmrds; i++)
+		if (cf->mrds[i].id == id)
+			return 1;
+	return 0;
+}
+
+/* The MRDs a peripheral's desktops sign in to are MRDs of the lab. */
+static void
+cfg_check_agent_mrds(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf,
+    int pi)
+{
+	const struct cfg_periph	*p = &cf->periphs[pi];
+	int			 i, k;
+
+	for (i = 0; i < p->nagents; i++)
+		for (k = 0; k < p->agents[i].nmrds; k++) {
+			if (cfg_mrd_known(cf, p->agents[i].mrds[k]))
+				continue;
+			cfg_error(ctx, cfg_periph_setting(c, pi, "agents"),
+			    "%s.agents: agent %d: MRD %d is not one of mrds",
+			    config_lookup(c, "peripherals") != NULL ?
+			    "peripherals.[]" : "peripheral",
+			    p->agents[i].id, p->agents[i].mrds[k]);
+			return;
+		}
+}
+
 static void
 cfg_check_periphs(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 {
@@ -1157,6 +1241,8 @@ cfg_check_periphs(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 			    "(the SkillTargetID of its history)", id,
 			    cf->periphs[i >> 20].id);
 	}
+	for (j = 0; j < cf->nperiphs; j++)
+		cfg_check_agent_mrds(ctx, c, cf, j);
 	for (i = 0; i < cf->nnodes; i++) {
 		if (cf->nodes[i].role != ROLE_ACD)
 			continue;
@@ -1169,6 +1255,15 @@ cfg_check_periphs(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 			    "an acd node that serves no peripheral",
 			    cf->nodes[i].name);
 	}
+}
+
+/* A member as the file gives it, or its group when it is a default. */
+static config_setting_t *
+cfg_given(config_setting_t *s, const char *name)
+{
+	config_setting_t	*m = config_setting_get_member(s, name);
+
+	return m != NULL && config_setting_source_line(m) != 0 ? m : s;
 }
 
 /* Pass 3: what spans settings. */
@@ -1203,6 +1298,17 @@ cfg_check_lab(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 				    "port"), "nodes.%s.port: %s port %d is "
 				    "already used by node %s", a->name,
 				    a->address, a->port, cf->nodes[j].name);
+		for (j = 0; j < cf->nnodes && a->cti_port != 0; j++)
+			if ((cf->nodes[j].port == a->cti_port ||
+			    cf->nodes[j].backup_port == a->cti_port ||
+			    (j < i && cf->nodes[j].cti_port ==
+			    a->cti_port)) &&
+			    strcmp(cf->nodes[j].address, a->address) == 0)
+				cfg_error(ctx, cfg_given(s, "cti_port"),
+				    "nodes.%s.cti_port: %s "
+				    "port %d is already used by node %s",
+				    a->name, a->address, a->cti_port,
+				    cf->nodes[j].name);
 		for (j = 0; j < cf->nnodes && a->backup_port != 0; j++)
 			if ((cf->nodes[j].port == a->backup_port ||
 			    (j != i && cf->nodes[j].backup_port ==
@@ -1324,6 +1430,13 @@ cfg_check_paths(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 			    "port range %d-%d (net.ipv4.ip_local_port_range): "
 			    "an outgoing connection may hold it when the node "
 			    "starts", a->name, a->port, lo, hi);
+		if (a->cti_port >= lo && a->cti_port <= hi)
+			cfg_warn(ctx, cfg_given(s, "cti_port"),
+			    "nodes.%s.cti_port: %d is in "
+			    "the kernel's ephemeral port range %d-%d (net.ipv4."
+			    "ip_local_port_range): an outgoing connection may "
+			    "hold it when the node starts", a->name,
+			    a->cti_port, lo, hi);
 		if (a->backup_port >= lo && a->backup_port <= hi)
 			cfg_warn(ctx, config_setting_get_member(s,
 			    "backup_port"), "nodes.%s.backup_port: %d is in "

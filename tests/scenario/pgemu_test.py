@@ -175,7 +175,7 @@ class Lab:
         self.notify = {}
         self.logs = {}
         self.watchers = {}
-        names = DEFAULT_NODES + tuple(extra_acds)
+        names = DEFAULT_NODES + tuple(extra_acds) + ("cti-a", "cti-b")
         self.ports = dict(zip(names, free_ports(len(names))))
         self.extra_acds = tuple(extra_acds)
         self.nodes = nodes + self.extra_acds if nodes is DEFAULT_NODES \
@@ -210,8 +210,8 @@ reconnect: { min_ms = %(b0)d; max_ms = %(b1)d; stable_ms = %(b2)d; };
 nodes: {
   router: { role = "router"; address = "127.0.0.1"; port = %(rp)d; %(routerextra)s };
   acd:    { role = "acd"; address = "127.0.0.1"; port = %(ap)d; %(acdextra)s };
-  pg-a:   { role = "pg"; side = "A"; address = "127.0.0.1"; port = %(pa)d; %(pgaextra)s };
-  pg-b:   { role = "pg"; side = "B"; address = "127.0.0.1"; port = %(pb)d; %(pgbextra)s };
+  pg-a:   { role = "pg"; side = "A"; address = "127.0.0.1"; port = %(pa)d; cti_port = %(ca)d; %(pgaextra)s };
+  pg-b:   { role = "pg"; side = "B"; address = "127.0.0.1"; port = %(pb)d; cti_port = %(cb)d; %(pgbextra)s };
 %(acds)s};
 %(peripherals)s
 mrds = ( %(mrds)s );
@@ -227,6 +227,7 @@ traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
            b2=p["reconnect"][2],
            rp=self.ports["router"], ap=self.ports["acd"],
            pa=self.ports["pg-a"], pb=self.ports["pg-b"],
+           ca=self.ports["cti-a"], cb=self.ports["cti-b"],
            agents=p["agents"], list=p["list_agents"], mrds=mrds,
            traffic="true" if p["traffic"] else "false",
            extra=p["extra"], labextra=sections.get("lab", ""),

@@ -34,11 +34,15 @@ def test(Lab):
     except (OSError, ValueError):
         lo, hi = 32768, 60999
     text = lab.conf_text()
-    want = ["%s:%d: warning: nodes.%s.port: %d is in the kernel's ephemeral "
+    # The harness's cti-a and cti-b are the CTI ports of pg-a and pg-b.
+    def setting(name):
+        return ("%s.cti_port" % name.replace("cti-", "pg-")
+                if name.startswith("cti-") else "%s.port" % name)
+    want = ["%s:%d: warning: nodes.%s: %d is in the kernel's ephemeral "
             "port range %d-%d (net.ipv4.ip_local_port_range): an outgoing "
             "connection may hold it when the node starts" % (
                 lab.conf, 1 + text[:text.index("port = %d;" % port)].count(
-                    "\n"), node, port, lo, hi)
+                    "\n"), setting(node), port, lo, hi)
             for node, port in sorted(lab.ports.items(),
                                      key=lambda np: text.index(
                                          "port = %d;" % np[1]))
