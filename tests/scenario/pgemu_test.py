@@ -594,7 +594,7 @@ def frame(mtype, body=b""):
     return len(body).to_bytes(4, "big") + mtype.to_bytes(4, "big") + body
 
 
-def hello_frame(node, lab, side="-", ack=False, version=1):
+def hello_frame(node, lab, side="-", ack=False, version=2):
     def flt(tag, data):
         return tag.to_bytes(2, "big") + len(data).to_bytes(2, "big") + data
     body = (version.to_bytes(4, "big") + (100).to_bytes(4, "big") +
