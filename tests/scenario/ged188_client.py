@@ -612,11 +612,12 @@ class Session:
                     return True
             if self.eof or self.sock is None:
                 return False
+            # One look at the socket even when the time is up.
             left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            r, _, _ = select.select([self.sock], [], [], left)
+            r, _, _ = select.select([self.sock], [], [], max(left, 0))
             if not r:
+                if left <= 0:
+                    return False
                 continue
             try:
                 d = self.sock.recv(65536)
