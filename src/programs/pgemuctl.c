@@ -1,13 +1,14 @@
 /*
  * pgemuctl: talk to a node's control socket.
  *
- *   pgemuctl [-f text|json|keyvalue | -j] [-s DIR | -c FILE] NODE COMMAND
+ *   pgemuctl [-f text|json|keyvalue | -j] [-t SECONDS] [-s DIR | -c FILE]
+ *       NODE COMMAND [ARG...]
  *   pgemuctl [-f text|json|keyvalue | -j] help
  *
  * Text for people by default (lists as tables), JSON with -f json or -j,
- * one "path=value" line per leaf with -f keyvalue.  Exit 0 on success, 1 when the
- * lab file cannot be used, the node is not in it, refuses or cannot be
- * reached, 2 on a usage error.
+ * one "path=value" line per leaf with -f keyvalue.  Exit 0 on success, 1
+ * when the lab file cannot be used, the node is not in it, refuses or
+ * cannot be reached (-t: how long to wait), 2 on a usage error.
  */
 #include "config.h"
 
@@ -29,9 +30,11 @@
 
 #define CONNECT_TIMEOUT_MS	5000	/* also for sending the request */
 #define REPLY_TIMEOUT_MS	10000
+#define MAX_TIMEOUT_S		3600	/* -t */
 #define MAX_FRAME		(64 * 1024 * 1024)
 
 static volatile sig_atomic_t interrupted;
+static int	connect_ms = CONNECT_TIMEOUT_MS, reply_ms = REPLY_TIMEOUT_MS;
 
 static __dead void
 usage(int rc)
@@ -39,8 +42,9 @@ usage(int rc)
 	FILE	*fp = rc ? stderr : stdout;
 
 	fprintf(fp,
-	    "usage: pgemuctl [-f FORMAT | -j] [-s DIR | -c FILE] NODE COMMAND "
-	    "[ARG...]\n"
+	    "usage: pgemuctl [-f FORMAT | -j] [-t SECONDS] [-s DIR | -c FILE] "
+	    "NODE\n"
+	    "                COMMAND [ARG...]\n"
 	    "       pgemuctl [-f FORMAT | -j] help\n"
 	    "       pgemuctl -h | --help | --version | --commands-man\n");
 	cmd_help(fp);
@@ -55,11 +59,15 @@ usage(int rc)
 	    "  -f FORMAT    text (default: lists as tables), json, or keyvalue\n"
 	    "               (one path=value line per value)\n"
 	    "  -j           JSON output, as -f json\n"
+	    "  -t SECONDS   wait that long at most for the connection and for "
+	    "the\n"
+	    "               reply (default %d and %d s; decimals allowed)\n"
 	    "  -h, --help   this text\n"
 	    "  --version    pgemuctl's version\n"
 	    "  --commands-man\n"
 	    "               the command list of pgemuctl(1), in roff\n",
-	    PGEMU_DEFAULT_CONTROL_DIR, PGEMU_DEFAULT_CONFIG);
+	    PGEMU_DEFAULT_CONTROL_DIR, PGEMU_DEFAULT_CONFIG,
+	    CONNECT_TIMEOUT_MS / 1000, REPLY_TIMEOUT_MS / 1000);
 	exit(rc);
 }
 
@@ -276,6 +284,41 @@ print_event(json_t *e, int fmt, size_t index)
 }
 
 /*
+ * Why the node on fd did not reply within the timeout: its process is
+ * stopped (SIGSTOP), as /proc says of the pid that listens, or busy.
+ */
+static void
+no_reply(int fd, const char *node)
+{
+	struct ucred	 cr;
+	socklen_t	 len = sizeof(cr);
+	char		 path[64], buf[512], *p, state = '?';
+	FILE		*f;
+
+	fprintf(stderr, "pgemuctl: %s: no reply within %g s", node,
+	    reply_ms / 1000.0);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1 ||
+	    cr.pid <= 0) {
+		fprintf(stderr, " (the node is stopped or too busy?)\n");
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)cr.pid);
+	if ((f = fopen(path, "r")) != NULL) {
+		/* "pid (comm) S ...": the state after the last ')'. */
+		if (fgets(buf, sizeof(buf), f) != NULL &&
+		    (p = strrchr(buf, ')')) != NULL && p[1] == ' ')
+			state = p[2];
+		fclose(f);
+	}
+	if (state == 'T' || state == 't')
+		fprintf(stderr, ": its process (pid %ld) is stopped (SIGSTOP? "
+		    "SIGCONT resumes it)\n", (long)cr.pid);
+	else
+		fprintf(stderr, " (pid %ld: the node is stopped or too "
+		    "busy?)\n", (long)cr.pid);
+}
+
+/*
  * The lab file: it must load, and name node; its control_dir into dir
  * (if dir is not NULL).  -1, said on stderr, if not.
  */
@@ -327,8 +370,10 @@ main(int argc, char *argv[])
 	struct sockaddr_un	 sun;
 	json_t			*req, *args, *reply, *data;
 	size_t			 n;
+	double			 secs;
+	char			*end;
 
-	while ((ch = getopt_long(argc, argv, "+s:c:f:jh", longopts,
+	while ((ch = getopt_long(argc, argv, "+s:c:f:jt:h", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 's':
@@ -347,6 +392,20 @@ main(int argc, char *argv[])
 			break;
 		case 'j':
 			fmt = FMT_JSON;
+			break;
+		case 't':
+			secs = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' || !(secs > 0) ||
+			    secs > MAX_TIMEOUT_S) {
+				fprintf(stderr, "pgemuctl: -t %s: not a number "
+				    "of seconds above 0 and at most %d\n",
+				    optarg, MAX_TIMEOUT_S);
+				usage(2);
+			}
+			reply_ms = (int)(secs * 1000 + 0.5);
+			if (reply_ms == 0)
+				reply_ms = 1;
+			connect_ms = reply_ms;
 			break;
 		case 'h':
 			usage(0);
@@ -393,13 +452,14 @@ main(int argc, char *argv[])
 	 */
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){
-	    CONNECT_TIMEOUT_MS / 1000, 0 }, sizeof(struct timeval)) == -1 ||
+	    connect_ms / 1000, (connect_ms % 1000) * 1000 },
+	    sizeof(struct timeval)) == -1 ||
 	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			fprintf(stderr, "pgemuctl: cannot reach node %s at %s: "
-			    "no connection within %d s (the node does not "
+			    "no connection within %g s (the node does not "
 			    "accept: stopped, or too busy?)\n", node,
-			    sun.sun_path, CONNECT_TIMEOUT_MS / 1000);
+			    sun.sun_path, connect_ms / 1000.0);
 		else if (errno == EACCES || errno == EPERM)
 			fprintf(stderr, "pgemuctl: cannot reach node %s at %s: "
 			    "%s (the control sockets are for the user and "
@@ -429,11 +489,9 @@ main(int argc, char *argv[])
 			    "the node does not read it" : strerror(werr));
 			return 1;
 		}
-	} else if (read_frame(fd, &reply, REPLY_TIMEOUT_MS) != 0) {
+	} else if (read_frame(fd, &reply, reply_ms) != 0) {
 		if (errno == ETIMEDOUT)
-			fprintf(stderr, "pgemuctl: %s: no reply within %d s "
-			    "(the node is stopped or too busy?)\n", node,
-			    REPLY_TIMEOUT_MS / 1000);
+			no_reply(fd, node);
 		else
 			fprintf(stderr, "pgemuctl: %s: no reply: %s\n", node,
 			    strerror(errno));
