@@ -15,7 +15,7 @@ import json
 import re
 import subprocess
 
-from pgemu_test import PGEMUCTL, check, lab_online, run, wait_for
+from pgemu_test import PGEMUCTL, check, lab_online, log, run, wait_for
 
 AGENTS = 5
 # Values that move between two calls.
@@ -159,14 +159,22 @@ def test(Lab):
             cmd, j1, j2))
 
     # keyvalue: every leaf, parsed back the same data.
+    # (Counters move between the two calls, heartbeats: until they agree.)
     for node, cmd in (("router", "agents"), ("router", "peripherals"),
                       ("acd", "agents"), ("router", "status")):
-        kv = ctl(lab, "keyvalue", node, cmd)
-        data = lab.ctl(node, cmd)
-        back = parse_kv(kv, data)
-        check(still(back) == still(data),
-              "%s %s keyvalue parsed back:\n%r\njson:\n%r" % (
-                  node, cmd, back, data))
+        last = []
+
+        def same():
+            kv = ctl(lab, "keyvalue", node, cmd)
+            data = lab.ctl(node, cmd)
+            last[:] = [parse_kv(kv, data), data]
+            return still(last[0]) == still(last[1])
+        try:
+            wait_for(same, 5, "%s %s: keyvalue parsed back = json" % (
+                node, cmd), interval=0.05)
+        except Exception:
+            log("keyvalue parsed back:\n%r\njson:\n%r" % tuple(last))
+            raise
     kv = ctl(lab, "keyvalue", "router", "agents").splitlines()
     check("1.id=1002" in kv and "1.state=not_ready" in kv and
           len([l for l in kv if l.endswith(".logged_in=true")]) == AGENTS,

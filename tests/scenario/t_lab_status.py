@@ -30,7 +30,7 @@ import signal
 import subprocess
 import time
 
-from pgemu_test import SRCDIR, check, log, run, wait_for
+from pgemu_test import SLOW, SRCDIR, check, log, run, wait_for
 
 LAB = os.path.join(SRCDIR, "src", "pgemu-lab")
 NODES = ("router", "acd", "pg-a", "pg-b", "acd2")
@@ -78,9 +78,12 @@ class Watch:
 
     def __init__(self, lab):
         self.out = os.path.join(lab.dir, "watch.out")
+        # A loaded machine may deliver an event late: hold lines longer.
+        env = dict(os.environ, PGEMU_LAB_HOLD_MS=str(int(1000 * SLOW)))
         with open(self.out, "w") as f:
             self.proc = subprocess.Popen(["bash", LAB, "watch", lab.conf],
-                                         stdout=f, stderr=subprocess.STDOUT)
+                                         stdout=f, stderr=subprocess.STDOUT,
+                                         env=env)
         lab.pids.append(self.proc)
         lab.logs["pgemu-lab watch"] = self.out
 
@@ -105,6 +108,10 @@ def test(Lab):
     running = NODES[:4]
     lab.start_all(running)
     lab.wait_links_up(("router", "acd"))
+    for n in ("pg-a", "pg-b"):      # acd-link-acd2 stays down: no acd2
+        wait_for(lambda: lab.links_up(n, ("router-link", "acd-link-acd",
+                                          "private-link")), 10,
+                 "%s's links up" % n)
     p = wait_for(lambda: (lambda p: p if p["online"] and
                           p["agents_logged_in"] == 3 else None)(
         lab.status("router")["peripherals"][0]), 10,
