@@ -31,6 +31,15 @@ void		*xcalloc(size_t, size_t);
 void		*xreallocarray(void *, size_t, size_t);
 int		 xasprintf(char **, const char *, ...) __printflike(2, 3);
 
+/* fmt.c: replies for people (text, tables) or scripts (keyvalue) */
+#define FMT_TEXT	0
+#define FMT_JSON	1
+#define FMT_KEYVALUE	2
+int		 fmt_parse(const char *);
+void		 fmt_text(FILE *, const char *, json_t *, int);
+void		 fmt_table(FILE *, json_t *, int);
+void		 fmt_keyvalue(FILE *, const char *, json_t *);
+
 /* log.c */
 void		 log_init(int foreground, int verbose);
 void		 log_set_node(const char *);

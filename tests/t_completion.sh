@@ -6,7 +6,8 @@
 # acd-link-sw1 and acd-link-sw2:
 #
 #   (a) the first word: the lab's node names and help, from -c FILE; a
-#       prefix narrows them; options after -;
+#       prefix narrows them; options after -; the formats after -f, and
+#       the node names after -f FORMAT and -t SECONDS;
 #   (b) the command of a node: the commands of its role, from the command
 #       tables (`pgemuctl help`): the router's and every node's for ctrl,
 #       the acd's for sw1 (agent, traffic, stop, start, ...), none of
@@ -16,7 +17,7 @@
 #   (d) fault's LINK: a running node's links from its status (side-a,
 #       started here: acd-link-sw1, acd-link-sw2, router-link,
 #       private-link); a node that does not run, its role's (the router:
-#       side-a, side-b).
+#       side-a, side-b); with -f json too.
 #
 # Run by automake from the build directory.  Environment: PGEMUD (the
 # built pgemud; default src/pgemud), PGEMU_SRCDIR (the source tree).  The
@@ -101,6 +102,9 @@ expect() {
 expect "(a) node names" "ctrl help side-a side-b sw1 sw2" ""
 expect "(a) node names by prefix" "side-a side-b" "si"
 expect "(a) options" "--commands-man --help --version" "--"
+expect "(a) formats of -f" "json keyvalue text" -f ""
+expect "(a) node names after -f, -t" "ctrl help side-a side-b sw1 sw2" \
+    -f json -t 1 ""
 
 # (b)
 expect "(b) commands of a router node" \
@@ -138,6 +142,8 @@ done
 expect "(d) links of a running pg node" \
     "acd-link-sw1 acd-link-sw2 private-link router-link" side-a fault ""
 expect "(d) links by prefix" "acd-link-sw1 acd-link-sw2" side-a fault acd
+expect "(d) links after -f json -t 2" "acd-link-sw1 acd-link-sw2" -f json \
+    -t 2 side-a fault acd
 expect "(d) links of a router that does not run" "side-a side-b" \
     ctrl fault ""
 kill "$pid"

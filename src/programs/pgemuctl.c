@@ -1,12 +1,14 @@
 /*
  * pgemuctl: talk to a node's control socket.
  *
- *   pgemuctl [-s DIR | -c FILE] [-j] NODE COMMAND [ARG...]
- *   pgemuctl [-j] help
+ *   pgemuctl [-f text|json|keyvalue | -j] [-t SECONDS] [-s DIR | -c FILE]
+ *       NODE COMMAND [ARG...]
+ *   pgemuctl [-f text|json|keyvalue | -j] help
  *
- * Text for people by default, JSON with -j.  Exit 0 on success, 1 when the
- * lab file cannot be used, the node is not in it, refuses or cannot be
- * reached, 2 on a usage error.
+ * Text for people by default (lists as tables), JSON with -f json or -j,
+ * one "path=value" line per leaf with -f keyvalue.  Exit 0 on success, 1
+ * when the lab file cannot be used, the node is not in it, refuses or
+ * cannot be reached (-t: how long to wait), 2 on a usage error.
  */
 #include "config.h"
 
@@ -28,9 +30,11 @@
 
 #define CONNECT_TIMEOUT_MS	5000	/* also for sending the request */
 #define REPLY_TIMEOUT_MS	10000
+#define MAX_TIMEOUT_S		3600	/* -t */
 #define MAX_FRAME		(64 * 1024 * 1024)
 
 static volatile sig_atomic_t interrupted;
+static int	connect_ms = CONNECT_TIMEOUT_MS, reply_ms = REPLY_TIMEOUT_MS;
 
 static __dead void
 usage(int rc)
@@ -38,8 +42,10 @@ usage(int rc)
 	FILE	*fp = rc ? stderr : stdout;
 
 	fprintf(fp,
-	    "usage: pgemuctl [-j] [-s DIR | -c FILE] NODE COMMAND [ARG...]\n"
-	    "       pgemuctl [-j] help\n"
+	    "usage: pgemuctl [-f FORMAT | -j] [-t SECONDS] [-s DIR | -c FILE] "
+	    "NODE\n"
+	    "                COMMAND [ARG...]\n"
+	    "       pgemuctl [-f FORMAT | -j] help\n"
 	    "       pgemuctl -h | --help | --version | --commands-man\n");
 	cmd_help(fp);
 	fprintf(fp,
@@ -50,30 +56,48 @@ usage(int rc)
 	    "  -c FILE      the lab file: where its nodes' sockets are, and "
 	    "which\n"
 	    "               nodes it has (default %s)\n"
-	    "  -j           JSON output\n"
+	    "  -f FORMAT    text (default: lists as tables), json, or keyvalue\n"
+	    "               (one path=value line per value)\n"
+	    "  -j           JSON output, as -f json\n"
+	    "  -t SECONDS   wait that long at most for the connection and for "
+	    "the\n"
+	    "               reply (default %d and %d s; decimals allowed)\n"
 	    "  -h, --help   this text\n"
 	    "  --version    pgemuctl's version\n"
 	    "  --commands-man\n"
 	    "               the command list of pgemuctl(1), in roff\n",
-	    PGEMU_DEFAULT_CONTROL_DIR, PGEMU_DEFAULT_CONFIG);
+	    PGEMU_DEFAULT_CONTROL_DIR, PGEMU_DEFAULT_CONFIG,
+	    CONNECT_TIMEOUT_MS / 1000, REPLY_TIMEOUT_MS / 1000);
 	exit(rc);
+}
+
+/* A reply as JSON or keyvalue (text has its own printers). */
+static void
+print_data(json_t *data, int fmt)
+{
+	char	*s;
+
+	if (fmt == FMT_KEYVALUE) {
+		fmt_keyvalue(stdout, NULL, data);
+		return;
+	}
+	s = json_dumps(data, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	printf("%s\n", s);
+	free(s);
 }
 
 /* pgemuctl help: every role's commands, from the tables the nodes use. */
 static int
-help(int as_json)
+help(int fmt)
 {
 	json_t	*cmds;
-	char	*s;
 
-	if (!as_json) {
+	if (fmt == FMT_TEXT) {
 		cmd_help(stdout);
 		return 0;
 	}
 	cmds = cmd_json(-1);
-	s = json_dumps(cmds, JSON_INDENT(2));
-	printf("%s\n", s);
-	free(s);
+	print_data(cmds, fmt);
 	json_decref(cmds);
 	return 0;
 }
@@ -180,39 +204,6 @@ write_frame(int fd, json_t *j)
 }
 
 static void
-print_value(const char *key, json_t *v, int indent)
-{
-	const char	*k;
-	json_t		*e;
-	size_t		 i;
-
-	if (json_is_object(v)) {
-		if (key != NULL)
-			printf("%*s%s:\n", indent, "", key);
-		json_object_foreach(v, k, e)
-			print_value(k, e, indent + (key ? 2 : 0));
-	} else if (json_is_array(v)) {
-		printf("%*s%s: (%zu)\n", indent, "", key ? key : "",
-		    json_array_size(v));
-		json_array_foreach(v, i, e) {
-			char idx[32];
-
-			snprintf(idx, sizeof(idx), "[%zu]", i);
-			print_value(idx, e, indent + 2);
-		}
-	} else {
-		char *s = json_dumps(v, JSON_ENCODE_ANY);
-
-		if (json_is_string(v))
-			printf("%*s%s: %s\n", indent, "", key ? key : "",
-			    json_string_value(v));
-		else
-			printf("%*s%s: %s\n", indent, "", key ? key : "", s);
-		free(s);
-	}
-}
-
-static void
 print_status(json_t *d)
 {
 	json_t	*links = json_object_get(d, "links"), *l;
@@ -253,11 +244,13 @@ print_status(json_t *d)
 	json_object_del(d, "pid");
 	json_object_del(d, "uptime");
 	json_object_del(d, "summary");
-	print_value(NULL, d, 0);
+	fmt_text(stdout, NULL, d, 0);
 }
 
+/* An event: a line as the node logs it, a JSON line, or keyvalue lines
+ * led by index (its place in what was printed). */
 static void
-print_event(json_t *e, int as_json)
+print_event(json_t *e, int fmt, size_t index)
 {
 	time_t		 t;
 	struct tm	 tm;
@@ -265,11 +258,16 @@ print_event(json_t *e, int as_json)
 	double		 ts = json_real_value(json_object_get(e, "time"));
 	json_t		*rule = json_object_get(e, "rule");
 
-	if (as_json) {
+	if (fmt == FMT_JSON) {
 		char *s = json_dumps(e, JSON_COMPACT);
 
 		printf("%s\n", s);
 		free(s);
+	} else if (fmt == FMT_KEYVALUE) {
+		char idx[32];
+
+		snprintf(idx, sizeof(idx), "%zu", index);
+		fmt_keyvalue(stdout, idx, e);
 	} else {
 		t = (time_t)ts;
 		localtime_r(&t, &tm);
@@ -283,6 +281,41 @@ print_event(json_t *e, int as_json)
 		    json_string_value(json_object_get(e, "message")));
 	}
 	fflush(stdout);
+}
+
+/*
+ * Why the node on fd did not reply within the timeout: its process is
+ * stopped (SIGSTOP), as /proc says of the pid that listens, or busy.
+ */
+static void
+no_reply(int fd, const char *node)
+{
+	struct ucred	 cr;
+	socklen_t	 len = sizeof(cr);
+	char		 path[64], buf[512], *p, state = '?';
+	FILE		*f;
+
+	fprintf(stderr, "pgemuctl: %s: no reply within %g s", node,
+	    reply_ms / 1000.0);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1 ||
+	    cr.pid <= 0) {
+		fprintf(stderr, " (the node is stopped or too busy?)\n");
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)cr.pid);
+	if ((f = fopen(path, "r")) != NULL) {
+		/* "pid (comm) S ...": the state after the last ')'. */
+		if (fgets(buf, sizeof(buf), f) != NULL &&
+		    (p = strrchr(buf, ')')) != NULL && p[1] == ' ')
+			state = p[2];
+		fclose(f);
+	}
+	if (state == 'T' || state == 't')
+		fprintf(stderr, ": its process (pid %ld) is stopped (SIGSTOP? "
+		    "SIGCONT resumes it)\n", (long)cr.pid);
+	else
+		fprintf(stderr, " (pid %ld: the node is stopped or too "
+		    "busy?)\n", (long)cr.pid);
 }
 
 /*
@@ -333,11 +366,14 @@ main(int argc, char *argv[])
 	};
 	const char		*dir = NULL, *file = NULL, *node;
 	char			 dirbuf[PGEMU_PATH_MAX];
-	int			 ch, as_json = 0, fd, i, rc, werr;
+	int			 ch, fmt = FMT_TEXT, fd, i, rc, werr;
 	struct sockaddr_un	 sun;
 	json_t			*req, *args, *reply, *data;
+	size_t			 n;
+	double			 secs;
+	char			*end;
 
-	while ((ch = getopt_long(argc, argv, "+s:c:jh", longopts,
+	while ((ch = getopt_long(argc, argv, "+s:c:f:jt:h", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 's':
@@ -346,8 +382,30 @@ main(int argc, char *argv[])
 		case 'c':
 			file = optarg;
 			break;
+		case 'f':
+			if ((fmt = fmt_parse(optarg)) == -1) {
+				fprintf(stderr, "pgemuctl: unknown format "
+				    "\"%s\" (text, json or keyvalue)\n",
+				    optarg);
+				usage(2);
+			}
+			break;
 		case 'j':
-			as_json = 1;
+			fmt = FMT_JSON;
+			break;
+		case 't':
+			secs = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' || !(secs > 0) ||
+			    secs > MAX_TIMEOUT_S) {
+				fprintf(stderr, "pgemuctl: -t %s: not a number "
+				    "of seconds above 0 and at most %d\n",
+				    optarg, MAX_TIMEOUT_S);
+				usage(2);
+			}
+			reply_ms = (int)(secs * 1000 + 0.5);
+			if (reply_ms == 0)
+				reply_ms = 1;
+			connect_ms = reply_ms;
 			break;
 		case 'h':
 			usage(0);
@@ -364,7 +422,7 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	if (argc == 1 && strcmp(argv[0], "help") == 0)
-		return help(as_json);
+		return help(fmt);
 	if (argc < 2)
 		usage(2);
 	node = argv[0];
@@ -394,13 +452,14 @@ main(int argc, char *argv[])
 	 */
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){
-	    CONNECT_TIMEOUT_MS / 1000, 0 }, sizeof(struct timeval)) == -1 ||
+	    connect_ms / 1000, (connect_ms % 1000) * 1000 },
+	    sizeof(struct timeval)) == -1 ||
 	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			fprintf(stderr, "pgemuctl: cannot reach node %s at %s: "
-			    "no connection within %d s (the node does not "
+			    "no connection within %g s (the node does not "
 			    "accept: stopped, or too busy?)\n", node,
-			    sun.sun_path, CONNECT_TIMEOUT_MS / 1000);
+			    sun.sun_path, connect_ms / 1000.0);
 		else if (errno == EACCES || errno == EPERM)
 			fprintf(stderr, "pgemuctl: cannot reach node %s at %s: "
 			    "%s (the control sockets are for the user and "
@@ -430,11 +489,9 @@ main(int argc, char *argv[])
 			    "the node does not read it" : strerror(werr));
 			return 1;
 		}
-	} else if (read_frame(fd, &reply, REPLY_TIMEOUT_MS) != 0) {
+	} else if (read_frame(fd, &reply, reply_ms) != 0) {
 		if (errno == ETIMEDOUT)
-			fprintf(stderr, "pgemuctl: %s: no reply within %d s "
-			    "(the node is stopped or too busy?)\n", node,
-			    REPLY_TIMEOUT_MS / 1000);
+			no_reply(fd, node);
 		else
 			fprintf(stderr, "pgemuctl: %s: no reply: %s\n", node,
 			    strerror(errno));
@@ -458,7 +515,7 @@ main(int argc, char *argv[])
 		sa.sa_handler = on_signal;
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
-		for (;;) {
+		for (n = 0;; n++) {
 			json_t *frame;
 
 			rc = read_frame(fd, &frame, -1);
@@ -472,18 +529,15 @@ main(int argc, char *argv[])
 				rc = 1;
 				break;
 			}
-			print_event(json_object_get(frame, "event"), as_json);
+			print_event(json_object_get(frame, "event"), fmt, n);
 			json_decref(frame);
 		}
 		close(fd);
 		return rc;
 	}
-	if (as_json) {
-		char *s = json_dumps(data, JSON_INDENT(2) | JSON_ENCODE_ANY);
-
-		printf("%s\n", s);
-		free(s);
-	} else if (strcmp(argv[1], "status") == 0 && json_is_object(data))
+	if (fmt != FMT_TEXT)
+		print_data(data, fmt);
+	else if (strcmp(argv[1], "status") == 0 && json_is_object(data))
 		print_status(data);
 	else if (strcmp(argv[1], "help") == 0 && json_is_array(data))
 		cmd_print(stdout, data);
@@ -492,9 +546,9 @@ main(int argc, char *argv[])
 		json_t	*e;
 
 		json_array_foreach(data, idx, e)
-			print_event(e, 0);
+			print_event(e, FMT_TEXT, idx);
 	} else if (!json_is_null(data))
-		print_value(NULL, data, 0);
+		fmt_text(stdout, NULL, data, 0);
 	json_decref(reply);
 	close(fd);
 	return rc;

@@ -10,20 +10,30 @@ A client that does not watch and sends nothing for control.idle_ms (1 s
 here) is closed; a watcher is not.  Then `pgemuctl status` works again
 and the node is the same process.  A node that is stopped (SIGSTOP) makes
 pgemuctl give up with a clear message: no reply within 10 s once
-connected, and no connection within 5 s once the socket's backlog is
-full.
+connected, naming the stopped process, and no connection within 5 s once
+the socket's backlog is full; -t SECONDS shortens both.
 """
 import json
 import os
 import signal
 import socket
 import struct
+import subprocess
+import time
 
-from pgemu_test import check, log, run, wait_for
+from pgemu_test import PGEMUCTL, check, log, run, wait_for
 
 LIMIT = 4
 REFUSAL = ("too many control clients (%d, control.max_clients): try again "
            "later" % LIMIT)
+
+
+def ctl_t(lab, secs):
+    """pgemuctl -t SECS router status: (exit, stdout, stderr)."""
+    r = subprocess.run([PGEMUCTL, "-s", lab.dir, "-t", secs, "router",
+                        "status"], capture_output=True, text=True,
+                       timeout=30)
+    return r.returncode, r.stdout, r.stderr
 
 
 def connect(path, blocking=True):
@@ -97,9 +107,16 @@ def test(Lab):
     lab.kill("router", signal.SIGSTOP)
     rc, out, err = lab.ctl_raw("router", "status")
     log("stopped: exit %d: %s" % (rc, err.strip()))
+    stopped = ("its process (pid %d) is stopped (SIGSTOP? SIGCONT resumes "
+               "it)" % pid)
     check(rc == 1 and err.strip() == "pgemuctl: router: no reply within "
-          "10 s (the node is stopped or too busy?)", "pgemuctl on a "
-          "stopped node: exit %d: %r" % (rc, err))
+          "10 s: " + stopped, "pgemuctl on a stopped node: exit %d: %r" % (
+              rc, err))
+    t0 = time.monotonic()
+    rc, out, err = ctl_t(lab, "0.5")
+    check(rc == 1 and err.strip() == "pgemuctl: router: no reply within "
+          "0.5 s: " + stopped and time.monotonic() - t0 < 5,
+          "pgemuctl -t 0.5 on a stopped node: exit %d: %r" % (rc, err))
     queued = []
     try:
         while len(queued) < 1000:
@@ -113,6 +130,9 @@ def test(Lab):
           "at %s: no connection within 5 s (the node does not accept: "
           "stopped, or too busy?)" % path, "pgemuctl on a full backlog: "
           "exit %d: %r" % (rc, err))
+    rc, out, err = ctl_t(lab, "0.3")
+    check(rc == 1 and "no connection within 0.3 s" in err,
+          "pgemuctl -t 0.3 on a full backlog: exit %d: %r" % (rc, err))
     for s in queued:
         s.close()
     lab.kill("router", signal.SIGCONT)

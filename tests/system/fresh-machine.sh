@@ -176,9 +176,10 @@ if ! poll 30 eval 'initpid=$(find_child)'; then
 fi
 periph=""
 online() {
-	periph=$(cin /root/pgemu/src/pgemuctl router peripherals 2>&1) &&
-	    echo "$periph" | grep -q '^ *online: true$' &&
-	    echo "$periph" | grep -qE '^ *active_side: [AB]$'
+	periph=$(cin /root/pgemu/src/pgemuctl -f keyvalue router \
+	    peripherals 2>&1) &&
+	    echo "$periph" | grep -q '^0\.online=true$' &&
+	    echo "$periph" | grep -qE '^0\.active_side=[AB]$'
 }
 # Every 2 s until online, the command ended, or the time is up; what it
 # does, every 30 s.
@@ -194,7 +195,7 @@ while ! online && alive && [ $(($(date +%s) - t0)) -lt "$limit" ]; do
 done
 if online; then
 	pass "first: the peripheral online, side $(echo "$periph" |
-	    sed -n 's/^ *active_side: //p') active, $(secs "$phase_t") s" \
+	    sed -n 's/^0\.active_side=//p') active, $(secs "$phase_t") s" \
 	    "after the first command started"
 	echo "$periph" | sed 's/^/  /'
 else
