@@ -52,6 +52,7 @@ struct rt_side {
 	struct msg_pg_status st;
 	uint64_t	 candidate_since;
 	uint32_t	 granted;	/* grant sent, its status not seen yet */
+	uint32_t	 loss_seq;	/* the last loss record told (+1) */
 	char		 grant_text[128];
 };
 
@@ -1061,21 +1062,11 @@ router_msg_interval(struct role_msg_in *in, const union msg_body *b)
 static void
 router_discard_done(void *arg, const struct db_result *r)
 {
-	struct rt_record		*rec = arg;
-	struct rt_periph		*p = rec->p;
-	const struct msg_discard	*d = &rec->d;
+	struct rt_record	*rec = arg;
 
-	if (router_record_back(rec, r, d->seq, "loss record") == -1)
+	if (router_record_back(rec, r, rec->d.seq, "loss record") == -1)
 		return;
-	p->discards++;
-	evt_emit((int)d->rule, "data_discarded", json_pack("{s:i, s:s, s:i, "
-	    "s:i, s:s}", "peripheral", (int)d->peripheral, "side",
-	    d->side == 'A' ? "A" : "B", "intervals", (int)d->intervals,
-	    "rows", (int)d->rows, "reason", d->text), "side %c deleted "
-	    "undelivered reporting data of peripheral %u: %u intervals, %u "
-	    "rows (%s)", d->side, d->peripheral, d->intervals, d->rows,
-	    d->text);
-	router_ack(rec->s->link, p->id, d->seq, ACK_STORED, "");
+	router_ack(rec->s->link, rec->p->id, rec->d.seq, ACK_STORED, "");
 	free(rec);
 }
 
@@ -1096,7 +1087,24 @@ router_msg_discard(struct role_msg_in *in, const union msg_body *b)
 		    d->rule, d->peripheral, s->side);
 		return -1;
 	}
-	rec = router_record(p, router_side(p, in->link));
+	/*
+	 * The loss is told as it arrives, in the order of the side's
+	 * messages (its deletion before its peripheral offline), once: a
+	 * record sent again after "not stored" is not told again.
+	 */
+	s = router_side(p, in->link);
+	if (s->loss_seq != d->seq + 1) {
+		s->loss_seq = d->seq + 1;
+		p->discards++;
+		evt_emit((int)d->rule, "data_discarded", json_pack("{s:i, s:s, "
+		    "s:i, s:i, s:s}", "peripheral", (int)d->peripheral, "side",
+		    d->side == 'A' ? "A" : "B", "intervals", (int)d->intervals,
+		    "rows", (int)d->rows, "reason", d->text), "side %c deleted "
+		    "undelivered reporting data of peripheral %u: %u intervals, "
+		    "%u rows (%s)", d->side, d->peripheral, d->intervals,
+		    d->rows, d->text);
+	}
+	rec = router_record(p, s);
 	rec->d = *d;
 	db_put_discard(p->db, d, rule_tag(RULE_R1), router_discard_done, rec);
 	return 0;
