@@ -785,15 +785,30 @@ struct msg_interval;
 #define DB_EVENT_LOGIN		1
 #define DB_EVENT_LOGOUT		2
 #define DB_EVENT_NOT_READY	3
-struct db	*db_open(struct event_base *, const char *, char *, size_t);
-int		 db_flush(struct db *);
+struct msg_discard;
+/* Interval rows that may wait for the writer thread (then "not stored"). */
+#define DB_QUEUE_ROWS		500000
+/* What became of a record handed to the writer (db_put_*). */
+struct db_result {
+	int		 rc;		/* -1 not stored; rows stored, or 1
+					   if a refusal was recorded now */
+	const char	*error;		/* why not, when rc is -1 */
+	const struct msg_interval *iv;	/* the record (its rows gone) */
+	int		 closing;	/* the router stops: only free arg */
+};
+typedef void	 db_done_fn(void *, const struct db_result *);
+struct db	*db_open(struct event_base *, const char *, size_t, char *,
+		    size_t);
 size_t		 db_pending(const struct db *);
+size_t		 db_queued_rows(const struct db *);
 void		 db_close(struct db *);
-int		 db_begin(struct db *);
-int		 db_commit(struct db *);
-const char	*db_error(const struct db *);
-int		 db_interval(struct db *, const struct msg_interval *,
-		    uint32_t, const uint32_t *, double);
+int		 db_put_interval(struct db *, const struct msg_interval *,
+		    double, db_done_fn *, void *, const char **);
+void		 db_put_refusal(struct db *, uint32_t,
+		    const struct msg_interval *, char, const char *,
+		    db_done_fn *, void *);
+void		 db_put_discard(struct db *, const struct msg_discard *,
+		    const char *, db_done_fn *, void *);
 /* Whose session row: a peripheral's agent in one MRD. */
 struct db_key {
 	uint32_t	 peripheral;
@@ -804,10 +819,8 @@ void		 db_logout(struct db *, const struct db_key *, double, double,
 		    int32_t, const char *);
 void		 db_event(struct db *, const struct db_key *, double, double,
 		    int, int, int32_t, double, const char *);
-int		 db_discard(struct db *, uint32_t, double, uint32_t, uint32_t,
-		    const char *, char, const char *, int);
-int		 db_refusal(struct db *, uint32_t, const struct msg_interval *,
-		    char, const char *);
+void		 db_discard(struct db *, uint32_t, double, uint32_t, uint32_t,
+		    const char *, char, const char *);
 void		 db_activation(struct db *, uint32_t, char, uint32_t,
 		    const char *);
 void		 db_set_meta(struct db *, const char *, int64_t);

@@ -13,22 +13,43 @@
  *                       closes them, or keeps them, instead of opening
  *                       new ones on top)
  *
- * Writes go in transactions; SkillTargetID is the agent's peripheral
- * number (the lab has no separate skill target ids).  A write that fails
- * (locked, read-only, full, corrupt) is rolled back and says so: the
- * caller keeps what it could not store and tries again (the router
- * answers "not stored" and the PG side resends; session rows stay
- * queued here).  The busy timeout is short (DB_BUSY_MS): a locked
- * database must not hold the router's loop, since a failed write costs
- * nothing but a retry.
+ * Every write happens in a writer thread, with its own connection, so
+ * that no database work delays the router's loop (its heartbeats, grants
+ * and real-time table).  The loop hands the writer jobs through a queue
+ * (a mutex and a condition variable) and hears back through an eventfd
+ * that libevent watches:
+ *
+ *   a record of a PG side (an interval, a loss record, a refusal): one
+ *       transaction; the caller's function is called back on the loop
+ *       once it is committed, or with why it was not (the router answers
+ *       "stored" or "not stored" then).  Interval rows waiting at the
+ *       writer are bounded (DB_QUEUE_ROWS): past it a new interval is not
+ *       queued and the caller answers "not stored" at once;
+ *   a batch of the rows written behind: login sessions (Agent_Logout,
+ *       Agent_Event_Detail, pgemu_session) once a burst is over, and the
+ *       router's own rows (a loss it records, an activation, a meta
+ *       value) at once.  One batch at the writer at a time; a batch that
+ *       fails comes back and is tried again with back-off; never dropped.
+ *
+ * Reads (the meta values and the open sessions at start, the newest
+ * interval stored, `router intervals`) use the loop's own connection: the
+ * database is in WAL mode, so they run beside the writer.  A write that
+ * fails (locked, read-only, full, corrupt) is rolled back and says so;
+ * the busy timeout is short (DB_BUSY_MS) so that what waits behind a
+ * locked database is answered soon.  db_close() writes what is queued
+ * and joins the writer.
  */
 #include "config.h"
 
+#include <sys/eventfd.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -47,8 +68,8 @@ struct db_op {
 
 /*
  * A row of the router's own (a loss it records, an activation, a meta
- * value) that could not be written when it happened: kept, and written
- * with the session rows once writes work again, with its own time.
+ * value), written behind with the session rows, with its own time; also
+ * the row of a loss record or a refusal of a PG side.
  */
 enum db_later_kind { LATER_DISCARD, LATER_ACTIVATION, LATER_META };
 struct db_later {
@@ -63,36 +84,95 @@ struct db_later {
 	int64_t			 value;
 	TAILQ_ENTRY(db_later)	 entry;
 };
+TAILQ_HEAD(db_later_list, db_later);
+
+/* What the writer does: one record of a side, or a batch written behind. */
+enum db_job_kind { JOB_INTERVAL, JOB_REFUSAL, JOB_DISCARD, JOB_BATCH };
+struct db_job {
+	enum db_job_kind	 kind;
+	db_done_fn		*done;
+	void			*arg;
+	struct msg_interval	 iv;		/* INTERVAL, REFUSAL */
+	uint8_t			*rows;		/* INTERVAL: iv's rows, copied */
+	double			 now;
+	struct db_later		 row;		/* REFUSAL, DISCARD */
+	struct db_op		*ops;		/* BATCH */
+	size_t			 nops;
+	struct db_later_list	 later;		/* BATCH, in order */
+	size_t			 nlater;
+	int			 last_try;	/* also just after a failure */
+	int			 rc;		/* -1: not written */
+	char			 error[160];
+	TAILQ_ENTRY(db_job)	 entry;
+};
+TAILQ_HEAD(db_job_list, db_job);
 
 #define DB_FLUSH_QUIET_MS	20	/* write once the burst is over */
 #define DB_FLUSH_MAX_MS		1000	/* ... but never later than this */
 #define DB_BUSY_MS		150	/* wait for a lock at most this long */
-#define DB_RETRY_MIN_MS		500	/* session rows: first retry */
+#define DB_RETRY_MIN_MS		500	/* rows written behind: first retry */
 #define DB_RETRY_MAX_MS		4000	/* ... doubling up to this */
 
-struct db {
+/* A timestamp's seconds, formatted once (see db_time). */
+struct db_tcache {
+	time_t		 secs;
+	char		 text[24];	/* "YYYY-MM-DD HH:MM:SS" */
+};
+#define DB_TCACHE	8
+
+/* The writer thread's connection and statements: only it uses them. */
+struct db_writer {
 	sqlite3		*h;
-	struct db_op	*ops;
-	size_t		 nops, cap;
-	uint64_t	 first_op_ms;
-	struct event	*ev_flush;
-	int		 retry_ms;	/* session rows wait: next retry */
-	TAILQ_HEAD(, db_later) later;	/* rows of the router's own waiting */
-	size_t		 nlater;
 	sqlite3_stmt	*ins_interval, *ins_logout, *ins_event, *ins_discard,
-			*ins_refusal, *ins_activation, *set_meta, *get_meta,
+			*ins_refusal, *ins_activation, *set_meta,
 			*set_session, *del_session;
 	int		 in_tx;
-	int		 tx_failed;	/* roll back at the outer commit */
-	uint64_t	 failing;	/* failed writes since the last good */
-	uint64_t	 fail_ms;	/* when the last one failed */
-	char		 error[160];	/* why the last one failed */
+	int		 tx_failed;	/* roll back at the commit */
+	int		 failed;	/* the last write failed ... */
+	uint64_t	 fail_ms;	/* ... then */
+	char		 error[160];	/* why */
+	struct db_tcache tc[DB_TCACHE];
+};
+
+struct db {
+	sqlite3		*h;		/* the loop's: reads */
 	int		 opening;	/* db_open() runs */
 	char		 open_err[200];
+
+	/* On the loop: rows written behind, waiting for a batch. */
+	struct db_op	*ops;
+	size_t		 nops, cap;
+	struct db_later_list later;
+	size_t		 nlater;
+	uint64_t	 first_op_ms;
+	struct event	*ev_flush;
+	int		 retry_ms;	/* a batch failed: next retry */
+	struct db_job	*batch;		/* at the writer, or NULL */
+	size_t		 queued_rows;	/* interval rows at the writer */
+	size_t		 max_rows;
+	int		 full;		/* said so: rows past the bound */
+	uint64_t	 failing;	/* failed writes since the last good */
+	char		 error[160];	/* why the last one failed */
+	int		 closing;
+
+	/* Between the loop and the writer, under mtx. */
+	pthread_mutex_t	 mtx;
+	pthread_cond_t	 cond;
+	struct db_job_list jobs;	/* for the writer, in order */
+	struct db_job_list done;	/* for the loop */
+	int		 stop;
+	int		 signalled;	/* done_fd written, not read yet */
+	int		 done_fd;
+	struct event	*ev_done;
+	pthread_t	 thread;
+	int		 running;
+
+	struct db_writer w;
 };
 
 static void	db_flush_cb(evutil_socket_t, short, void *);
-static int	db_write_later(struct db *, const struct db_later *);
+static void	db_done_cb(evutil_socket_t, short, void *);
+static void	db_submit(struct db *, struct db_job *);
 
 static const char *const db_schema =
 	"PRAGMA journal_mode=WAL;"
@@ -133,40 +213,49 @@ static const char *const db_schema =
 	" LoginDateTime TEXT, LoginTime REAL,"
 	" PRIMARY KEY (PeripheralID, SkillTargetID, MRDomainID));";
 
-/* Timestamps as the product's reports show them: UTC, milliseconds. */
+/*
+ * Timestamps as the product's reports show them: UTC, milliseconds,
+ * "YYYY-MM-DD HH:MM:SS.mmm".  The seconds are formatted once each (a
+ * small cache: the rows of a burst share a few seconds, event and login
+ * times alternating), the milliseconds appended as digits.
+ */
 static void
-db_time(double t, char *buf, size_t len)
+db_time(struct db_writer *w, double t, char buf[static 24])
 {
-	static double	last = -1;
-	static char	cached[40];
-	time_t		secs = (time_t)t;
-	struct tm	tm;
-	char		b[32];
+	time_t		 secs = (time_t)t;
+	int		 ms = (int)((t - (double)secs) * 1000);
+	struct db_tcache *c = &w->tc[(size_t)secs % DB_TCACHE];
+	struct tm	 tm;
 
-	if (t != last) {	/* a batch of rows shares one time */
+	if (c->secs != secs || c->text[0] == '\0') {
 		gmtime_r(&secs, &tm);
-		strftime(b, sizeof(b), "%Y-%m-%d %H:%M:%S", &tm);
-		snprintf(cached, sizeof(cached), "%s.%03d", b,
-		    (int)((t - (double)secs) * 1000));
-		last = t;
+		if (strftime(c->text, sizeof(c->text), "%Y-%m-%d %H:%M:%S",
+		    &tm) != 19)
+			c->text[0] = '\0';
+		c->secs = secs;
 	}
-	snprintf(buf, len, "%s", cached);
+	memcpy(buf, c->text, 19);
+	buf[19] = '.';
+	buf[20] = (char)('0' + ms / 100 % 10);
+	buf[21] = (char)('0' + ms / 10 % 10);
+	buf[22] = (char)('0' + ms % 10);
+	buf[23] = '\0';
 }
 
 /* While db_open() runs, a statement that fails is its error, not fatal. */
 static sqlite3_stmt *
-db_prepare(struct db *db, const char *sql)
+db_prepare(struct db *db, sqlite3 *h, const char *sql)
 {
 	sqlite3_stmt	*st;
 
-	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
 		if (!db->opening)
 			fatalx("history database: %s: %s", sql,
-			    sqlite3_errmsg(db->h));
+			    sqlite3_errmsg(h));
 		if (db->open_err[0] == '\0')
 			snprintf(db->open_err, sizeof(db->open_err), "%s "
 			    "(a database of another program or version?)",
-			    sqlite3_errmsg(db->h));
+			    sqlite3_errmsg(h));
 		return NULL;
 	}
 	return st;
@@ -240,16 +329,83 @@ db_open_error(struct db *db, const char *path, const char *what, char *err,
 		snprintf(err, errlen, "history database %s: %s", path, what);
 }
 
-/* The history database, made if it is new; NULL and why if unusable. */
+static void	*db_writer_main(void *);
+
+/* The writer's connection and statements; -1 if they cannot be had. */
+static int
+db_writer_open(struct db *db, const char *path, char *err, size_t errlen)
+{
+	struct db_writer *w = &db->w;
+
+	if (sqlite3_open_v2(path, &w->h, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "history database %s: %s", path,
+		    sqlite3_errmsg(w->h));
+		return -1;
+	}
+	sqlite3_busy_timeout(w->h, DB_BUSY_MS);
+	sqlite3_exec(w->h, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	w->ins_interval = db_prepare(db, w->h, "INSERT OR IGNORE INTO"
+	    " Agent_Interval (DateTime, SkillTargetID, PeripheralID,"
+	    " LoggedOnTime, AvailTime, NotReadyTime, ReservedStateTime,"
+	    " TalkTime, WorkReadyTime, WorkNotReadyTime, CallsHandled,"
+	    " IntervalLength, Incomplete, PGSide, Epoch, Seq, RecordedAt)"
+	    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+	w->ins_logout = db_prepare(db, w->h, "INSERT INTO Agent_Logout"
+	    " (LogoutDateTime, SkillTargetID, PeripheralID, LoginDateTime,"
+	    " LoginDuration, ReasonCode, Rule, MRDomainID) VALUES"
+	    " (?,?,?,?,?,?,?,?)");
+	w->ins_event = db_prepare(db, w->h, "INSERT INTO Agent_Event_Detail"
+	    " (DateTime, SkillTargetID, PeripheralID, LoginDateTime, Event,"
+	    " AgentState, ReasonCode, Duration, Rule, MRDomainID) VALUES"
+	    " (?,?,?,?,?,?,?,?,?,?)");
+	w->ins_discard = db_prepare(db, w->h, "INSERT INTO pgemu_discard"
+	    " (DateTime, PeripheralID, IntervalDateTime, Intervals, Rows,"
+	    " Rule, PGSide, Reason) VALUES (?,?,?,?,?,?,?,?)");
+	w->ins_refusal = db_prepare(db, w->h, "INSERT OR IGNORE INTO"
+	    " pgemu_discard (DateTime, PeripheralID, IntervalDateTime,"
+	    " Intervals, Rows, Rule, PGSide, Reason, Epoch, Seq) VALUES"
+	    " (?,?,?,1,?,'R1',?,?,?,?)");
+	w->ins_activation = db_prepare(db, w->h, "INSERT INTO pgemu_activation"
+	    " (DateTime, PeripheralID, PGSide, Epoch, Reason) VALUES"
+	    " (?,?,?,?,?)");
+	w->set_meta = db_prepare(db, w->h, "INSERT OR REPLACE INTO pgemu_meta"
+	    " (key, value) VALUES (?,?)");
+	w->set_session = db_prepare(db, w->h, "INSERT OR REPLACE INTO"
+	    " pgemu_session (PeripheralID, SkillTargetID, LoginDateTime,"
+	    " LoginTime, MRDomainID) VALUES (?,?,?,?,?)");
+	w->del_session = db_prepare(db, w->h, "DELETE FROM pgemu_session WHERE"
+	    " PeripheralID = ? AND SkillTargetID = ? AND MRDomainID = ?");
+	if (db->open_err[0] != '\0') {
+		snprintf(err, errlen, "history database %s: %s", path,
+		    db->open_err);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The history database, made if it is new, with its writer thread
+ * running; NULL and why if unusable.  At most max_rows interval rows
+ * wait for the writer.
+ */
 struct db *
-db_open(struct event_base *base, const char *path, char *err, size_t errlen)
+db_open(struct event_base *base, const char *path, size_t max_rows,
+    char *err, size_t errlen)
 {
 	struct db	*db = xcalloc(1, sizeof(*db));
 	struct stat	 st;
 	char		*msg = NULL;
+	int		 e;
 
 	db->opening = 1;
+	db->max_rows = max_rows;
+	db->done_fd = -1;
 	TAILQ_INIT(&db->later);
+	TAILQ_INIT(&db->jobs);
+	TAILQ_INIT(&db->done);
+	pthread_mutex_init(&db->mtx, NULL);
+	pthread_cond_init(&db->cond, NULL);
 	db->ev_flush = evtimer_new(base, db_flush_cb, db);
 	/*
 	 * Never through a link someone planted in place of the file.  Not
@@ -289,44 +445,23 @@ db_open(struct event_base *base, const char *path, char *err, size_t errlen)
 		sqlite3_free(msg);
 		goto fail;
 	}
-	db->ins_interval = db_prepare(db, "INSERT OR IGNORE INTO Agent_Interval"
-	    " (DateTime, SkillTargetID, PeripheralID, LoggedOnTime, AvailTime,"
-	    " NotReadyTime, ReservedStateTime, TalkTime, WorkReadyTime,"
-	    " WorkNotReadyTime, CallsHandled, IntervalLength, Incomplete,"
-	    " PGSide, Epoch, Seq, RecordedAt) VALUES"
-	    " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-	db->ins_logout = db_prepare(db, "INSERT INTO Agent_Logout"
-	    " (LogoutDateTime, SkillTargetID, PeripheralID, LoginDateTime,"
-	    " LoginDuration, ReasonCode, Rule, MRDomainID) VALUES"
-	    " (?,?,?,?,?,?,?,?)");
-	db->ins_event = db_prepare(db, "INSERT INTO Agent_Event_Detail"
-	    " (DateTime, SkillTargetID, PeripheralID, LoginDateTime, Event,"
-	    " AgentState, ReasonCode, Duration, Rule, MRDomainID) VALUES"
-	    " (?,?,?,?,?,?,?,?,?,?)");
-	db->ins_discard = db_prepare(db, "INSERT INTO pgemu_discard"
-	    " (DateTime, PeripheralID, IntervalDateTime, Intervals, Rows,"
-	    " Rule, PGSide, Reason) VALUES (?,?,?,?,?,?,?,?)");
-	db->ins_refusal = db_prepare(db, "INSERT OR IGNORE INTO pgemu_discard"
-	    " (DateTime, PeripheralID, IntervalDateTime, Intervals, Rows,"
-	    " Rule, PGSide, Reason, Epoch, Seq) VALUES"
-	    " (?,?,?,1,?,'R1',?,?,?,?)");
-	db->ins_activation = db_prepare(db, "INSERT INTO pgemu_activation"
-	    " (DateTime, PeripheralID, PGSide, Epoch, Reason) VALUES"
-	    " (?,?,?,?,?)");
-	db->set_meta = db_prepare(db, "INSERT OR REPLACE INTO pgemu_meta"
-	    " (key, value) VALUES (?,?)");
-	db->get_meta = db_prepare(db, "SELECT value FROM pgemu_meta WHERE"
-	    " key = ?");
-	db->set_session = db_prepare(db, "INSERT OR REPLACE INTO pgemu_session"
-	    " (PeripheralID, SkillTargetID, LoginDateTime, LoginTime,"
-	    " MRDomainID) VALUES (?,?,?,?,?)");
-	db->del_session = db_prepare(db, "DELETE FROM pgemu_session WHERE"
-	    " PeripheralID = ? AND SkillTargetID = ? AND MRDomainID = ?");
-	if (db->open_err[0] != '\0') {
-		snprintf(err, errlen, "history database %s: %s", path,
-		    db->open_err);
+	if (db_writer_open(db, path, err, errlen) == -1)
+		goto fail;
+	if ((db->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "history database: eventfd: %s",
+		    strerror(errno));
 		goto fail;
 	}
+	db->ev_done = event_new(base, db->done_fd, EV_READ | EV_PERSIST,
+	    db_done_cb, db);
+	event_add(db->ev_done, NULL);
+	if ((e = pthread_create(&db->thread, NULL, db_writer_main,
+	    db)) != 0) {
+		snprintf(err, errlen, "history database: its writer thread: "
+		    "%s", strerror(e));
+		goto fail;
+	}
+	db->running = 1;
 	db->opening = 0;
 	return db;
 
@@ -336,167 +471,99 @@ fail:
 	return NULL;
 }
 
-void
-db_close(struct db *db)
-{
-	struct db_later	*l;
-
-	if (db == NULL)
-		return;
-	db->fail_ms = 0;	/* one last real try */
-	if (db_flush(db) == -1)
-		log_warnx("history database: %zu session rows (Agent_Logout, "
-		    "Agent_Event_Detail) and %zu loss, activation or meta rows "
-		    "could not be written before exit and are lost: %s",
-		    db->nops, db->nlater, db->error);
-	while ((l = TAILQ_FIRST(&db->later)) != NULL) {
-		TAILQ_REMOVE(&db->later, l, entry);
-		free(l);
-	}
-	event_free(db->ev_flush);
-	free(db->ops);
-	if (db->in_tx)
-		db_commit(db);
-	sqlite3_finalize(db->ins_interval);
-	sqlite3_finalize(db->ins_logout);
-	sqlite3_finalize(db->ins_event);
-	sqlite3_finalize(db->ins_discard);
-	sqlite3_finalize(db->ins_refusal);
-	sqlite3_finalize(db->ins_activation);
-	sqlite3_finalize(db->set_meta);
-	sqlite3_finalize(db->get_meta);
-	sqlite3_finalize(db->set_session);
-	sqlite3_finalize(db->del_session);
-	sqlite3_close(db->h);
-	free(db);
-}
-
-/* A write failed: say why once per run of failures, keep the reason. */
+/* The writer: a write failed; keep why (the loop says it). */
 static void
-db_failed(struct db *db, const char *what)
+db_failed(struct db_writer *w, const char *what)
 {
-	snprintf(db->error, sizeof(db->error), "%s: %s", what,
-	    sqlite3_errmsg(db->h));
-	db->fail_ms = mono_ms();
-	if (db->failing++ == 0)
-		log_warnx("history database: %s; what is not stored stays with "
-		    "its sender and is written again later", db->error);
-	else
-		log_debug("history database: %s (%llu failed writes in a row)",
-		    db->error, (unsigned long long)db->failing);
+	snprintf(w->error, sizeof(w->error), "%s: %s", what,
+	    sqlite3_errmsg(w->h));
+	w->failed = 1;
+	w->fail_ms = mono_ms();
 }
 
-static void
-db_ok(struct db *db)
-{
-	if (db->failing == 0)
-		return;
-	log_info("history database: writing again after %llu failed writes",
-	    (unsigned long long)db->failing);
-	db->failing = 0;
-	db->error[0] = '\0';
-}
-
-/* Run a statement; -1 if it failed (or its transaction already has). */
+/* The writer: run a statement; -1 if it failed (or its transaction has). */
 static int
-db_step(struct db *db, sqlite3_stmt *st)
+db_step(struct db_writer *w, sqlite3_stmt *st)
 {
 	int	rc = SQLITE_ABORT;
 
-	if (db->in_tx == 0 || !db->tx_failed)
+	if (!w->tx_failed)
 		rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
-		if (db->in_tx == 0)
-			db_ok(db);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
 		return 0;
-	}
-	if (rc != SQLITE_ABORT || !db->tx_failed)
-		db_failed(db, "write");
-	if (db->in_tx > 0)
-		db->tx_failed = 1;
+	if (rc != SQLITE_ABORT || !w->tx_failed)
+		db_failed(w, "write");
+	w->tx_failed = 1;
 	return -1;
 }
 
 /*
- * Open a write transaction (nested calls join it); -1 if it cannot be:
- * the lock was not had within DB_BUSY_MS, or the last write failed less
- * than DB_BUSY_MS ago (a burst of records must not wait that long each).
- * Every db_begin() has its db_commit().
+ * The writer: open a write transaction; -1 if it cannot be: the lock was
+ * not had within DB_BUSY_MS, or the last write failed less than
+ * DB_BUSY_MS ago (what waits behind it is answered at once).  Every
+ * db_begin() has its db_commit().
  */
-int
-db_begin(struct db *db)
+static int
+db_begin(struct db_writer *w, int last_try)
 {
-	if (db->in_tx++ > 0)
-		return db->tx_failed ? -1 : 0;
-	db->tx_failed = 0;
-	if (db->failing > 0 && mono_ms() - db->fail_ms < DB_BUSY_MS) {
-		db->tx_failed = 1;
+	w->in_tx = 1;
+	w->tx_failed = 0;
+	if (w->failed && !last_try && mono_ms() - w->fail_ms < DB_BUSY_MS) {
+		w->tx_failed = 1;
 		return -1;
 	}
-	if (sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	if (sqlite3_exec(w->h, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
 	    SQLITE_OK) {
-		db_failed(db, "begin");
-		db->tx_failed = 1;
+		db_failed(w, "begin");
+		w->tx_failed = 1;
 		return -1;
 	}
 	return 0;
 }
 
-/* Commit, or roll back what failed; 0 once it is on disk. */
-int
-db_commit(struct db *db)
+/* The writer: commit, or roll back what failed; 0 once it is on disk. */
+static int
+db_commit(struct db_writer *w)
 {
-	if (db->in_tx == 0)
-		return -1;
-	if (--db->in_tx > 0)
-		return db->tx_failed ? -1 : 0;
-	if (!db->tx_failed &&
-	    sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
-		db_ok(db);
+	w->in_tx = 0;
+	if (!w->tx_failed &&
+	    sqlite3_exec(w->h, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+		w->failed = 0;
 		return 0;
 	}
-	if (!db->tx_failed)
-		db_failed(db, "commit");
-	if (!sqlite3_get_autocommit(db->h) &&
-	    sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
-		log_warnx("history database: rollback: %s",
-		    sqlite3_errmsg(db->h));
-	db->tx_failed = 0;
+	if (!w->tx_failed)
+		db_failed(w, "commit");
+	if (!sqlite3_get_autocommit(w->h))
+		sqlite3_exec(w->h, "ROLLBACK", NULL, NULL, NULL);
+	w->tx_failed = 0;
 	return -1;
 }
 
-/* Why the last write failed, for the sender of what was not stored. */
-const char *
-db_error(const struct db *db)
-{
-	return db->error[0] != '\0' ? db->error : "not written";
-}
-
 static void
-bind_time(sqlite3_stmt *st, int col, double t)
+bind_time(struct db_writer *w, sqlite3_stmt *st, int col, double t)
 {
-	char	buf[40];
+	char	buf[24];
 
 	if (t <= 0) {
 		sqlite3_bind_null(st, col);
 		return;
 	}
-	db_time(t, buf, sizeof(buf));
-	sqlite3_bind_text(st, col, buf, -1, SQLITE_TRANSIENT);
+	db_time(w, t, buf);
+	sqlite3_bind_text(st, col, buf, 23, SQLITE_TRANSIENT);
 }
 
-/* One interval row; 1 if stored, 0 if it was there already, -1 failed. */
-int
-db_interval(struct db *db, const struct msg_interval *iv, uint32_t agent,
-    const uint32_t *f, double now)
+/* The writer: one interval row; 1 if stored, 0 if it was there already. */
+static int
+db_write_interval(struct db_writer *w, const struct msg_interval *iv,
+    uint32_t agent, const uint32_t *f, double now)
 {
-	sqlite3_stmt	*st = db->ins_interval;
+	sqlite3_stmt	*st = w->ins_interval;
 	char		 side[2] = { (char)iv->side, '\0' };
 	int		 i;
 
-	bind_time(st, 1, iv->start);
+	bind_time(w, st, 1, iv->start);
 	sqlite3_bind_int64(st, 2, agent);
 	sqlite3_bind_int64(st, 3, iv->peripheral);
 	/* Durations in seconds, as the product stores them. */
@@ -508,21 +575,21 @@ db_interval(struct db *db, const struct msg_interval *iv, uint32_t agent,
 	sqlite3_bind_text(st, 14, side, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 15, iv->epoch);
 	sqlite3_bind_int64(st, 16, iv->seq);
-	bind_time(st, 17, now);
-	if (db_step(db, st) == -1)
+	bind_time(w, st, 17, now);
+	if (db_step(w, st) == -1)
 		return -1;
-	return sqlite3_changes(db->h) > 0;
+	return sqlite3_changes(w->h) > 0;
 }
 
 static int
-db_write_event(struct db *db, const struct db_op *op)
+db_write_event(struct db_writer *w, const struct db_op *op)
 {
-	sqlite3_stmt	*st = db->ins_event;
+	sqlite3_stmt	*st = w->ins_event;
 
-	bind_time(st, 1, op->t);
+	bind_time(w, st, 1, op->t);
 	sqlite3_bind_int64(st, 2, op->agent);
 	sqlite3_bind_int64(st, 3, op->peripheral);
-	bind_time(st, 4, op->login);
+	bind_time(w, st, 4, op->login);
 	sqlite3_bind_int(st, 5, op->event);
 	sqlite3_bind_int(st, 6, agent_state_db(op->state));
 	sqlite3_bind_int(st, 7, op->reason);
@@ -530,115 +597,390 @@ db_write_event(struct db *db, const struct db_op *op)
 	if (op->rule != NULL)
 		sqlite3_bind_text(st, 9, op->rule, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 10, op->mrd);
-	return db_step(db, st);
+	return db_step(w, st);
 }
 
 static int
-db_write_logout(struct db *db, const struct db_op *op)
+db_write_logout(struct db_writer *w, const struct db_op *op)
 {
-	sqlite3_stmt	*st = db->ins_logout;
+	sqlite3_stmt	*st = w->ins_logout;
 
-	bind_time(st, 1, op->t);
+	bind_time(w, st, 1, op->t);
 	sqlite3_bind_int64(st, 2, op->agent);
 	sqlite3_bind_int64(st, 3, op->peripheral);
-	bind_time(st, 4, op->login);
+	bind_time(w, st, 4, op->login);
 	sqlite3_bind_int64(st, 5, (int64_t)op->duration);
 	sqlite3_bind_int(st, 6, op->reason);
 	if (op->rule != NULL)
 		sqlite3_bind_text(st, 7, op->rule, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 8, op->mrd);
-	return db_step(db, st);
+	return db_step(w, st);
 }
 
 /* The open session of a login, gone with its logout. */
 static int
-db_write_session(struct db *db, const struct db_op *op)
+db_write_session(struct db_writer *w, const struct db_op *op)
 {
 	sqlite3_stmt	*st;
 
 	if (op->logout) {
-		st = db->del_session;
+		st = w->del_session;
 		sqlite3_bind_int64(st, 1, op->peripheral);
 		sqlite3_bind_int64(st, 2, op->agent);
 		sqlite3_bind_int64(st, 3, op->mrd);
 	} else if (op->event == DB_EVENT_LOGIN) {
-		st = db->set_session;
+		st = w->set_session;
 		sqlite3_bind_int64(st, 1, op->peripheral);
 		sqlite3_bind_int64(st, 2, op->agent);
-		bind_time(st, 3, op->t);
+		bind_time(w, st, 3, op->t);
 		sqlite3_bind_double(st, 4, op->t);
 		sqlite3_bind_int64(st, 5, op->mrd);
 	} else
 		return 0;
-	return db_step(db, st);
+	return db_step(w, st);
+}
+
+/* A row of the router's own, or a loss record of a side. */
+static int
+db_write_later(struct db_writer *w, const struct db_later *l)
+{
+	sqlite3_stmt	*st;
+	char		 side[2] = { l->side, '\0' };
+
+	switch (l->kind) {
+	case LATER_DISCARD:
+		st = w->ins_discard;
+		bind_time(w, st, 1, l->t);
+		sqlite3_bind_int64(st, 2, l->peripheral);
+		bind_time(w, st, 3, l->interval);
+		sqlite3_bind_int64(st, 4, l->intervals);
+		sqlite3_bind_int64(st, 5, l->rows);
+		sqlite3_bind_text(st, 6, l->rule, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 7, side, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 8, l->text, -1, SQLITE_TRANSIENT);
+		break;
+	case LATER_ACTIVATION:
+		st = w->ins_activation;
+		bind_time(w, st, 1, l->t);
+		sqlite3_bind_int64(st, 2, l->peripheral);
+		sqlite3_bind_text(st, 3, side, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 4, l->epoch);
+		sqlite3_bind_text(st, 5, l->text, -1, SQLITE_TRANSIENT);
+		break;
+	default:
+		st = w->set_meta;
+		sqlite3_bind_text(st, 1, l->text, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, l->value);
+		break;
+	}
+	return db_step(w, st);
 }
 
 /*
- * Write every queued row in one transaction.  If that fails they all stay
- * queued and are tried again, DB_RETRY_MIN_MS later, doubling.
+ * The writer: a record the router refused, recorded once by its key
+ * (side, epoch, seq); 1 if recorded now, 0 if it was already.
  */
-int
-db_flush(struct db *db)
+static int
+db_write_refusal(struct db_writer *w, const struct db_job *j)
 {
-	struct timeval	tv;
-	size_t		i;
+	sqlite3_stmt	*st = w->ins_refusal;
+	char		 s[2] = { j->row.side, '\0' };
 
-	struct db_later	*l, *next;
-	int		 rc = 0;
-
-	if (db->nops == 0 && db->nlater == 0)
-		return 0;
-	event_del(db->ev_flush);
-	db_begin(db);
-	TAILQ_FOREACH(l, &db->later, entry)
-		if ((rc = db_write_later(db, l)) == -1)
-			break;
-	for (i = 0; i < db->nops && rc == 0; i++)
-		if ((db->ops[i].logout &&
-		    db_write_logout(db, &db->ops[i]) == -1) ||
-		    db_write_event(db, &db->ops[i]) == -1 ||
-		    db_write_session(db, &db->ops[i]) == -1)
-			break;
-	if (db_commit(db) == -1) {
-		if (db->retry_ms == 0) {
-			db->retry_ms = DB_RETRY_MIN_MS;
-			log_warnx("history database: %zu session rows "
-			    "(Agent_Logout, Agent_Event_Detail) and %zu rows of "
-			    "the router's own not written: %s; they stay queued",
-			    db->nops, db->nlater, db_error(db));
-		}
-		log_debug("history database: %zu session rows and %zu rows of "
-		    "the router's own wait, next try in %d ms", db->nops,
-		    db->nlater, db->retry_ms);
-		ms_to_tv(db->retry_ms, &tv);
-		evtimer_add(db->ev_flush, &tv);
-		db->retry_ms = db->retry_ms * 2 > DB_RETRY_MAX_MS ?
-		    DB_RETRY_MAX_MS : db->retry_ms * 2;
+	bind_time(w, st, 1, j->row.t);
+	sqlite3_bind_int64(st, 2, j->row.peripheral);
+	bind_time(w, st, 3, j->iv.start);
+	sqlite3_bind_int64(st, 4, j->iv.count);
+	sqlite3_bind_text(st, 5, s, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 6, j->row.text, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 7, j->iv.epoch);
+	sqlite3_bind_int64(st, 8, j->iv.seq);
+	if (db_step(w, st) == -1)
 		return -1;
-	}
-	for (l = TAILQ_FIRST(&db->later); l != NULL; l = next) {
-		next = TAILQ_NEXT(l, entry);
-		TAILQ_REMOVE(&db->later, l, entry);
-		free(l);
-	}
-	if (db->retry_ms != 0)
-		log_info("history database: %zu session rows and %zu rows of "
-		    "the router's own that waited are written", db->nops,
-		    db->nlater);
-	else
-		log_debug("history database: %zu session rows written",
-		    db->nops);
-	db->retry_ms = 0;
-	db->nops = 0;
-	db->nlater = 0;
-	return 0;
+	return sqlite3_changes(w->h) > 0;
 }
 
-/* Rows queued, not yet written: sessions, and the router's own. */
-size_t
-db_pending(const struct db *db)
+/*
+ * The writer: one job in one transaction.  rc: -1 if nothing of it was
+ * written (error says why); else, for an interval the rows stored now
+ * (the others were there already), for a refusal 1 if recorded now.
+ */
+static void
+db_run(struct db_writer *w, struct db_job *j)
 {
-	return db->nops + db->nlater;
+	struct db_later	*l;
+	uint32_t	 agent, f[IVL_NFIELDS];
+	size_t		 i;
+	int		 rc, n = 0;
+
+	if (db_begin(w, j->last_try) == 0)
+		switch (j->kind) {
+		case JOB_INTERVAL:
+			for (i = 0; i < j->iv.count; i++) {
+				msg_interval_row_get(j->rows + i *
+				    MSG_IVL_ROW_LEN, &agent, f);
+				if ((rc = db_write_interval(w, &j->iv, agent,
+				    f, j->now)) == -1)
+					break;
+				n += rc;
+			}
+			break;
+		case JOB_REFUSAL:
+			n = db_write_refusal(w, j);
+			break;
+		case JOB_DISCARD:
+			db_write_later(w, &j->row);
+			break;
+		case JOB_BATCH:
+			TAILQ_FOREACH(l, &j->later, entry)
+				if (db_write_later(w, l) == -1)
+					break;
+			for (i = 0; i < j->nops && !w->tx_failed; i++)
+				if ((j->ops[i].logout &&
+				    db_write_logout(w, &j->ops[i]) == -1) ||
+				    db_write_event(w, &j->ops[i]) == -1 ||
+				    db_write_session(w, &j->ops[i]) == -1)
+					break;
+			break;
+		}
+	if (db_commit(w) == -1) {
+		j->rc = -1;
+		snprintf(j->error, sizeof(j->error), "%s", w->error);
+	} else
+		j->rc = n;
+}
+
+/* The writer thread: jobs in order until told to stop, the queue empty. */
+static void *
+db_writer_main(void *arg)
+{
+	struct db	*db = arg;
+	struct db_job	*j;
+	uint64_t	 one = 1;
+
+	pthread_mutex_lock(&db->mtx);
+	for (;;) {
+		while (TAILQ_EMPTY(&db->jobs) && !db->stop)
+			pthread_cond_wait(&db->cond, &db->mtx);
+		if ((j = TAILQ_FIRST(&db->jobs)) == NULL)
+			break;
+		TAILQ_REMOVE(&db->jobs, j, entry);
+		pthread_mutex_unlock(&db->mtx);
+		db_run(&db->w, j);
+		pthread_mutex_lock(&db->mtx);
+		TAILQ_INSERT_TAIL(&db->done, j, entry);
+		if (!db->signalled) {
+			db->signalled = 1;
+			if (write(db->done_fd, &one, sizeof(one)) == -1 &&
+			    errno != EAGAIN)
+				fatal("history database: eventfd");
+		}
+	}
+	pthread_mutex_unlock(&db->mtx);
+	return NULL;
+}
+
+/* Hand the writer a job. */
+static void
+db_submit(struct db *db, struct db_job *j)
+{
+	pthread_mutex_lock(&db->mtx);
+	TAILQ_INSERT_TAIL(&db->jobs, j, entry);
+	pthread_cond_signal(&db->cond);
+	pthread_mutex_unlock(&db->mtx);
+}
+
+static void
+db_later_free(struct db_later_list *list)
+{
+	struct db_later	*l;
+
+	while ((l = TAILQ_FIRST(list)) != NULL) {
+		TAILQ_REMOVE(list, l, entry);
+		free(l);
+	}
+}
+
+static void
+db_job_free(struct db_job *j)
+{
+	if (j->kind == JOB_BATCH)
+		db_later_free(&j->later);
+	free(j->ops);
+	free(j->rows);
+	free(j);
+}
+
+/* The loop: a write failed, or one worked after some failed; say so. */
+static void
+db_result(struct db *db, const struct db_job *j)
+{
+	if (j->rc == -1) {
+		snprintf(db->error, sizeof(db->error), "%s", j->error);
+		if (db->failing++ == 0)
+			log_warnx("history database: %s; what is not stored "
+			    "stays with its sender and is written again later",
+			    db->error);
+		else
+			log_debug("history database: %s (%llu failed writes "
+			    "in a row)", db->error,
+			    (unsigned long long)db->failing);
+	} else if (db->failing > 0) {
+		log_info("history database: writing again after %llu failed "
+		    "writes", (unsigned long long)db->failing);
+		db->failing = 0;
+		db->error[0] = '\0';
+	}
+}
+
+/* When the rows written behind go to the writer next (none waits now). */
+static void
+db_schedule(struct db *db, int now)
+{
+	struct timeval	tv;
+	uint64_t	since = mono_ms() - db->first_op_ms;
+	int		ms = now ? 0 : DB_FLUSH_QUIET_MS;
+
+	if (db->batch != NULL || db->retry_ms != 0 || db->closing ||
+	    (db->nops == 0 && db->nlater == 0))
+		return;		/* the batch, or the retry timer, calls */
+	if (db->nops > 0 && since + (uint64_t)ms > DB_FLUSH_MAX_MS)
+		ms = since >= DB_FLUSH_MAX_MS ? 0 :
+		    (int)(DB_FLUSH_MAX_MS - since);
+	ms_to_tv(ms, &tv);
+	evtimer_add(db->ev_flush, &tv);
+}
+
+/* A batch came back: written, or back in front of what queued since. */
+static void
+db_batch_done(struct db *db, struct db_job *j)
+{
+	struct timeval	 tv;
+	struct db_later	*l;
+	size_t		 n;
+
+	db->batch = NULL;
+	if (j->rc != -1) {
+		if (db->retry_ms != 0)
+			log_info("history database: %zu session rows and %zu "
+			    "rows of the router's own that waited are written",
+			    j->nops, j->nlater);
+		else
+			log_debug("history database: %zu session rows "
+			    "written", j->nops);
+		db->retry_ms = 0;
+		db_job_free(j);
+		db_schedule(db, db->nlater > 0);
+		return;
+	}
+	/* Its rows first, in order, then those that came meanwhile. */
+	if (db->nops > 0) {
+		n = j->nops + db->nops;
+		j->ops = xreallocarray(j->ops, n, sizeof(*j->ops));
+		memcpy(j->ops + j->nops, db->ops, db->nops * sizeof(*db->ops));
+		free(db->ops);
+		j->nops = n;
+	} else
+		free(db->ops);
+	db->ops = j->ops;
+	db->nops = db->cap = j->nops;
+	j->ops = NULL;
+	while ((l = TAILQ_LAST(&j->later, db_later_list)) != NULL) {
+		TAILQ_REMOVE(&j->later, l, entry);
+		TAILQ_INSERT_HEAD(&db->later, l, entry);
+	}
+	db->nlater += j->nlater;
+	if (db->retry_ms == 0) {
+		db->retry_ms = DB_RETRY_MIN_MS;
+		log_warnx("history database: %zu session rows (Agent_Logout, "
+		    "Agent_Event_Detail) and %zu rows of the router's own not "
+		    "written: %s; they stay queued", db->nops, db->nlater,
+		    j->error);
+	}
+	log_debug("history database: %zu session rows and %zu rows of the "
+	    "router's own wait, next try in %d ms", db->nops, db->nlater,
+	    db->retry_ms);
+	db_job_free(j);
+	if (db->closing)
+		return;
+	ms_to_tv(db->retry_ms, &tv);
+	evtimer_add(db->ev_flush, &tv);
+	db->retry_ms = db->retry_ms * 2 > DB_RETRY_MAX_MS ? DB_RETRY_MAX_MS :
+	    db->retry_ms * 2;
+}
+
+/* The loop: what the writer finished, in order. */
+static void
+db_reap(struct db *db)
+{
+	struct db_job_list	 list;
+	struct db_job		*j;
+	struct db_result	 r;
+	uint64_t		 v;
+
+	TAILQ_INIT(&list);
+	pthread_mutex_lock(&db->mtx);
+	TAILQ_CONCAT(&list, &db->done, entry);
+	if (db->signalled) {
+		db->signalled = 0;
+		while (read(db->done_fd, &v, sizeof(v)) == -1 &&
+		    errno == EINTR)
+			;
+	}
+	pthread_mutex_unlock(&db->mtx);
+	while ((j = TAILQ_FIRST(&list)) != NULL) {
+		TAILQ_REMOVE(&list, j, entry);
+		db_result(db, j);
+		if (j->kind == JOB_BATCH) {
+			db_batch_done(db, j);
+			continue;
+		}
+		if (j->kind == JOB_INTERVAL)
+			db->queued_rows -= j->iv.count;
+		if (db->full && db->queued_rows <= db->max_rows / 2) {
+			db->full = 0;
+			log_info("history database: %zu interval rows wait "
+			    "now; records are taken again", db->queued_rows);
+		}
+		memset(&r, 0, sizeof(r));
+		r.rc = j->rc;
+		r.error = j->error;
+		r.iv = &j->iv;
+		r.closing = db->closing;
+		j->done(j->arg, &r);
+		db_job_free(j);
+	}
+}
+
+static void
+db_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	db_reap(arg);
+}
+
+/* Hand the rows written behind to the writer, as one batch. */
+static void
+db_flush(struct db *db, int last_try)
+{
+	struct db_job	*j;
+
+	if (db->batch != NULL || (db->nops == 0 && db->nlater == 0))
+		return;
+	event_del(db->ev_flush);
+	j = xcalloc(1, sizeof(*j));
+	j->kind = JOB_BATCH;
+	j->last_try = last_try;
+	j->ops = db->ops;
+	j->nops = db->nops;
+	TAILQ_INIT(&j->later);
+	TAILQ_CONCAT(&j->later, &db->later, entry);
+	j->nlater = db->nlater;
+	db->ops = NULL;
+	db->nops = db->cap = 0;
+	db->nlater = 0;
+	db->batch = j;
+	db_submit(db, j);
 }
 
 static void
@@ -646,36 +988,192 @@ db_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	db_flush(arg);
+	db_flush(arg, 0);
+}
+
+/* Rows written behind, not yet written: sessions, and the router's own. */
+size_t
+db_pending(const struct db *db)
+{
+	return db->nops + db->nlater + (db->batch != NULL ?
+	    db->batch->nops + db->batch->nlater : 0);
+}
+
+/* Interval rows handed to the writer, not yet answered. */
+size_t
+db_queued_rows(const struct db *db)
+{
+	return db->queued_rows;
 }
 
 /*
- * Queue a row.  Rows are written once a burst is over (a failover logs
- * out and back in every agent at once), so the real-time path never waits
- * for the disk: the product's Logger, too, writes behind the CallRouter.
+ * Write what is queued (one last try), let the writer finish and join
+ * it; what could not be written is lost, and said so.
+ */
+void
+db_close(struct db *db)
+{
+	struct db_job	*j;
+
+	if (db == NULL)
+		return;
+	if (db->running) {
+		db_flush(db, 1);
+		pthread_mutex_lock(&db->mtx);
+		db->stop = 1;
+		pthread_cond_signal(&db->cond);
+		pthread_mutex_unlock(&db->mtx);
+		pthread_join(db->thread, NULL);
+		db->running = 0;
+		db->closing = 1;
+		db_reap(db);
+		/* A batch that failed came back: one last try, here. */
+		if (db->nops > 0 || db->nlater > 0) {
+			db_flush(db, 1);
+			j = db->batch;
+			db->batch = NULL;
+			db_run(&db->w, j);
+			if (j->rc == -1)
+				log_warnx("history database: %zu session rows "
+				    "(Agent_Logout, Agent_Event_Detail) and %zu "
+				    "loss, activation or meta rows could not be "
+				    "written before exit and are lost: %s",
+				    j->nops, j->nlater, j->error);
+			db_job_free(j);
+		}
+	}
+	while ((j = TAILQ_FIRST(&db->jobs)) != NULL) {
+		TAILQ_REMOVE(&db->jobs, j, entry);
+		db_job_free(j);
+	}
+	if (db->ev_done != NULL)
+		event_free(db->ev_done);
+	if (db->done_fd != -1)
+		close(db->done_fd);
+	event_free(db->ev_flush);
+	free(db->ops);
+	db_later_free(&db->later);
+	sqlite3_finalize(db->w.ins_interval);
+	sqlite3_finalize(db->w.ins_logout);
+	sqlite3_finalize(db->w.ins_event);
+	sqlite3_finalize(db->w.ins_discard);
+	sqlite3_finalize(db->w.ins_refusal);
+	sqlite3_finalize(db->w.ins_activation);
+	sqlite3_finalize(db->w.set_meta);
+	sqlite3_finalize(db->w.set_session);
+	sqlite3_finalize(db->w.del_session);
+	sqlite3_close(db->w.h);
+	sqlite3_close(db->h);
+	pthread_cond_destroy(&db->cond);
+	pthread_mutex_destroy(&db->mtx);
+	free(db);
+}
+
+/*
+ * Store an interval's rows, all or none, at the writer; done(arg, result)
+ * once committed or not.  -1 if the writer has DB_QUEUE_ROWS interval
+ * rows waiting already: not queued, why in *why (answer "not stored").
+ */
+int
+db_put_interval(struct db *db, const struct msg_interval *iv, double now,
+    db_done_fn *done, void *arg, const char **why)
+{
+	struct db_job	*j;
+
+	if (db->queued_rows + iv->count > db->max_rows && db->queued_rows > 0) {
+		if (!db->full) {
+			db->full = 1;
+			log_warnx("history database: %zu interval rows wait "
+			    "to be written (at most %zu): records are "
+			    "answered \"not stored\" until they are written, "
+			    "and their sides send them again", db->queued_rows,
+			    db->max_rows);
+		}
+		*why = "the writer is behind (too many rows wait)";
+		return -1;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->kind = JOB_INTERVAL;
+	j->iv = *iv;
+	j->rows = xreallocarray(NULL, iv->count + 1, MSG_IVL_ROW_LEN);
+	memcpy(j->rows, iv->rows, (size_t)iv->count * MSG_IVL_ROW_LEN);
+	j->iv.rows = NULL;
+	j->now = now;
+	j->done = done;
+	j->arg = arg;
+	db->queued_rows += iv->count;
+	db_submit(db, j);
+	return 0;
+}
+
+/* A record the router refused, recorded once (R1); done as above. */
+void
+db_put_refusal(struct db *db, uint32_t peripheral,
+    const struct msg_interval *iv, char side, const char *reason,
+    db_done_fn *done, void *arg)
+{
+	struct db_job	*j = xcalloc(1, sizeof(*j));
+
+	j->kind = JOB_REFUSAL;
+	j->iv = *iv;
+	j->iv.rows = NULL;
+	j->row.t = wall_now();
+	j->row.peripheral = peripheral;
+	j->row.side = side;
+	snprintf(j->row.text, sizeof(j->row.text), "%s", reason);
+	j->done = done;
+	j->arg = arg;
+	db_submit(db, j);
+}
+
+/* A row of the router's own, at this time, of this side, with its text. */
+static void
+db_later_init(struct db_later *l, enum db_later_kind kind,
+    uint32_t peripheral, char side, const char *text)
+{
+	memset(l, 0, sizeof(*l));
+	l->kind = kind;
+	l->t = wall_now();
+	l->peripheral = peripheral;
+	l->side = side;
+	snprintf(l->text, sizeof(l->text), "%s", text);
+}
+
+/* A loss a PG side reported (its DISCARD record); done as above. */
+void
+db_put_discard(struct db *db, const struct msg_discard *d, const char *rule,
+    db_done_fn *done, void *arg)
+{
+	struct db_job	*j = xcalloc(1, sizeof(*j));
+
+	j->kind = JOB_DISCARD;
+	db_later_init(&j->row, LATER_DISCARD, d->peripheral, (char)d->side,
+	    d->text);
+	j->row.interval = d->interval_start;
+	j->row.intervals = d->intervals;
+	j->row.rows = d->rows;
+	snprintf(j->row.rule, sizeof(j->row.rule), "%s", rule);
+	j->done = done;
+	j->arg = arg;
+	db_submit(db, j);
+}
+
+/*
+ * Queue a session row.  Rows are written once a burst is over (a failover
+ * logs out and back in every agent at once), and never on the loop: the
+ * product's Logger, too, writes behind the CallRouter.
  */
 static void
 db_queue(struct db *db, const struct db_op *op)
 {
-	struct timeval	tv;
-	uint64_t	now = mono_ms();
-	int		ms = DB_FLUSH_QUIET_MS;
-
 	if (db->nops == db->cap) {
 		db->cap = db->cap ? db->cap * 2 : 1024;
 		db->ops = xreallocarray(db->ops, db->cap, sizeof(*db->ops));
 	}
 	if (db->nops == 0)
-		db->first_op_ms = now;
+		db->first_op_ms = mono_ms();
 	db->ops[db->nops++] = *op;
-	if (db->retry_ms != 0)
-		return;		/* writes fail: the retry timer runs */
-	if (now - db->first_op_ms + (uint64_t)ms > DB_FLUSH_MAX_MS)
-		ms = (int)(DB_FLUSH_MAX_MS - (int)(now - db->first_op_ms));
-	if (ms < 0)
-		ms = 0;
-	ms_to_tv(ms, &tv);
-	evtimer_add(db->ev_flush, &tv);
+	db_schedule(db, 0);
 }
 
 void
@@ -719,95 +1217,27 @@ db_event(struct db *db, const struct db_key *k, double t, double login,
 	db_queue(db, &op);
 }
 
-/* A loss of reporting data; -1 if the row could not be written. */
-/* One row of the router's own, now or again. */
-static int
-db_write_later(struct db *db, const struct db_later *l)
-{
-	sqlite3_stmt	*st;
-	char		 side[2] = { l->side, '\0' };
-
-	switch (l->kind) {
-	case LATER_DISCARD:
-		st = db->ins_discard;
-		bind_time(st, 1, l->t);
-		sqlite3_bind_int64(st, 2, l->peripheral);
-		bind_time(st, 3, l->interval);
-		sqlite3_bind_int64(st, 4, l->intervals);
-		sqlite3_bind_int64(st, 5, l->rows);
-		sqlite3_bind_text(st, 6, l->rule, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 7, side, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 8, l->text, -1, SQLITE_TRANSIENT);
-		break;
-	case LATER_ACTIVATION:
-		st = db->ins_activation;
-		bind_time(st, 1, l->t);
-		sqlite3_bind_int64(st, 2, l->peripheral);
-		sqlite3_bind_text(st, 3, side, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 4, l->epoch);
-		sqlite3_bind_text(st, 5, l->text, -1, SQLITE_TRANSIENT);
-		break;
-	default:
-		st = db->set_meta;
-		sqlite3_bind_text(st, 1, l->text, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, l->value);
-		break;
-	}
-	return db_step(db, st);
-}
-
 /*
- * Write it now; if that fails, keep it and write it with the session
- * rows once writes work again (it is the router's own record: nobody
- * else will send it again).
+ * A row of the router's own (nobody else will send it again): written
+ * behind, at once, in order with the others (a meta value must not be
+ * overwritten by an older one), kept and tried again while writes fail.
  */
 static void
-db_write_or_keep(struct db *db, const struct db_later *l)
+db_keep(struct db *db, const struct db_later *l)
 {
-	struct db_later	*k;
-	struct timeval	 tv;
+	struct db_later	*k = xmalloc(sizeof(*k));
 
-	/*
-	 * Behind any that waits (in order: a meta value written now would be
-	 * overwritten by an older one later), and not now if the last write
-	 * failed a moment ago: the loop must not wait on the lock again.
-	 */
-	if (db->nlater == 0 && !(db->failing > 0 &&
-	    mono_ms() - db->fail_ms < DB_BUSY_MS) && db_write_later(db, l) == 0)
-		return;
-	k = xmalloc(sizeof(*k));
 	*k = *l;
 	TAILQ_INSERT_TAIL(&db->later, k, entry);
 	db->nlater++;
-	if (db->retry_ms == 0) {
-		db->retry_ms = DB_RETRY_MIN_MS;
-		ms_to_tv(db->retry_ms, &tv);
-		evtimer_add(db->ev_flush, &tv);
-	}
+	db_schedule(db, 1);
 }
 
-/* A row of the router's own, at this time, of this side, with its text. */
-static void
-db_later_init(struct db_later *l, enum db_later_kind kind,
-    uint32_t peripheral, char side, const char *text)
-{
-	memset(l, 0, sizeof(*l));
-	l->kind = kind;
-	l->t = wall_now();
-	l->peripheral = peripheral;
-	l->side = side;
-	snprintf(l->text, sizeof(l->text), "%s", text);
-}
-
-/*
- * A loss row.  One the PG side reported (its DISCARD record) gives -1 if
- * it could not be written, and the side sends it again; one the router
- * records itself (own) is written now or kept until it can be.
- */
-int
+/* A loss the router records itself (a side that vanished). */
+void
 db_discard(struct db *db, uint32_t peripheral, double interval,
     uint32_t intervals, uint32_t rows, const char *rule, char side,
-    const char *reason, int own)
+    const char *reason)
 {
 	struct db_later	l;
 
@@ -816,35 +1246,7 @@ db_discard(struct db *db, uint32_t peripheral, double interval,
 	l.intervals = intervals;
 	l.rows = rows;
 	snprintf(l.rule, sizeof(l.rule), "%s", rule);
-	if (!own)
-		return db_write_later(db, &l);
-	db_write_or_keep(db, &l);
-	return 0;
-}
-
-/*
- * A record the router refused: its rows are lost (R1), recorded once by
- * the record's key (side, epoch, seq).  1 if recorded now, 0 if it was
- * already, -1 if the row could not be written.
- */
-int
-db_refusal(struct db *db, uint32_t peripheral, const struct msg_interval *iv,
-    char side, const char *reason)
-{
-	sqlite3_stmt	*st = db->ins_refusal;
-	char		 s[2] = { side, '\0' };
-
-	bind_time(st, 1, wall_now());
-	sqlite3_bind_int64(st, 2, peripheral);
-	bind_time(st, 3, iv->start);
-	sqlite3_bind_int64(st, 4, iv->count);
-	sqlite3_bind_text(st, 5, s, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 6, reason, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 7, iv->epoch);
-	sqlite3_bind_int64(st, 8, iv->seq);
-	if (db_step(db, st) == -1)
-		return -1;
-	return sqlite3_changes(db->h) > 0;
+	db_keep(db, &l);
 }
 
 void
@@ -855,7 +1257,7 @@ db_activation(struct db *db, uint32_t peripheral, char side, uint32_t epoch,
 
 	db_later_init(&l, LATER_ACTIVATION, peripheral, side, reason);
 	l.epoch = epoch;
-	db_write_or_keep(db, &l);
+	db_keep(db, &l);
 }
 
 void
@@ -865,19 +1267,21 @@ db_set_meta(struct db *db, const char *key, int64_t v)
 
 	db_later_init(&l, LATER_META, 0, 0, key);
 	l.value = v;
-	db_write_or_keep(db, &l);
+	db_keep(db, &l);
 }
 
 int64_t
 db_get_meta(struct db *db, const char *key, int64_t def)
 {
-	int64_t	v = def;
+	sqlite3_stmt	*st;
+	int64_t		 v = def;
 
-	sqlite3_bind_text(db->get_meta, 1, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(db->get_meta) == SQLITE_ROW)
-		v = sqlite3_column_int64(db->get_meta, 0);
-	sqlite3_reset(db->get_meta);
-	sqlite3_clear_bindings(db->get_meta);
+	st = db_prepare(db, db->h, "SELECT value FROM pgemu_meta WHERE"
+	    " key = ?");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
 	return v;
 }
 
@@ -889,8 +1293,8 @@ db_open_sessions(struct db *db, uint32_t peripheral,
 	sqlite3_stmt	*st;
 	int		 n = 0;
 
-	st = db_prepare(db, "SELECT SkillTargetID, MRDomainID, LoginTime FROM"
-	    " pgemu_session WHERE PeripheralID = ?");
+	st = db_prepare(db, db->h, "SELECT SkillTargetID, MRDomainID,"
+	    " LoginTime FROM pgemu_session WHERE PeripheralID = ?");
 	sqlite3_bind_int64(st, 1, peripheral);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		cb(arg, (uint32_t)sqlite3_column_int64(st, 0),
@@ -909,8 +1313,8 @@ db_last_interval(struct db *db, uint32_t peripheral)
 	sqlite3_stmt	*st;
 	uint32_t	 t = 0;
 
-	st = db_prepare(db, "SELECT CAST(strftime('%s', MAX(DateTime)) AS"
-	    " INTEGER) FROM Agent_Interval WHERE PeripheralID = ?");
+	st = db_prepare(db, db->h, "SELECT CAST(strftime('%s', MAX(DateTime))"
+	    " AS INTEGER) FROM Agent_Interval WHERE PeripheralID = ?");
 	sqlite3_bind_int64(st, 1, peripheral);
 	if (sqlite3_step(st) == SQLITE_ROW &&
 	    sqlite3_column_type(st, 0) != SQLITE_NULL)
@@ -926,7 +1330,8 @@ db_intervals(struct db *db, int limit)
 	sqlite3_stmt	*st;
 	json_t		*a = json_array();
 
-	st = db_prepare(db, "SELECT DateTime, SkillTargetID, PeripheralID,"
+	st = db_prepare(db, db->h, "SELECT DateTime, SkillTargetID,"
+	    " PeripheralID,"
 	    " LoggedOnTime, AvailTime, NotReadyTime, ReservedStateTime,"
 	    " TalkTime, WorkReadyTime, WorkNotReadyTime, CallsHandled,"
 	    " IntervalLength, Incomplete, PGSide, Epoch FROM Agent_Interval"

@@ -52,6 +52,7 @@ struct rt_side {
 	struct msg_pg_status st;
 	uint64_t	 candidate_since;
 	uint32_t	 granted;	/* grant sent, its status not seen yet */
+	uint32_t	 loss_seq;	/* the last loss record told (+1) */
 	char		 grant_text[128];
 };
 
@@ -91,6 +92,15 @@ struct rt_periph {
 	uint64_t	 grants, discards, grants_unused, regrants;
 	uint64_t	 records_refused, rows_refused;	/* lost: R1 */
 	uint64_t	 records_not_stored;	/* the side sends them again */
+	uint32_t	 last_stored;	/* the newest interval stored */
+};
+
+/* A record of a side at the history database's writer. */
+struct rt_record {
+	struct rt_periph	*p;
+	struct rt_side		*s;
+	struct msg_discard	 d;		/* a loss record */
+	char			 why[128];	/* a refused interval */
 };
 
 /*
@@ -364,7 +374,7 @@ router_discard_vanished(struct rt_periph *p, char side, int agents,
 	uint32_t	cur = ivl_start_of((uint32_t)wall_now(), len);
 	uint32_t	first = cur, last, intervals, rows;
 
-	last = db_last_interval(p->db, periph);
+	last = p->last_stored;
 	if (last != 0 && last + len < cur)
 		first = last + len;
 	if (since > 0 && first < ivl_start_of((uint32_t)since, len))
@@ -379,7 +389,7 @@ router_discard_vanished(struct rt_periph *p, char side, int agents,
 		return;
 	}
 	db_discard(p->db, periph, first, intervals, rows, rule_tag(RULE_R1),
-	    side, text, 1);
+	    side, text);
 	p->discards++;
 	evt_emit(RULE_R1, "data_discarded", json_pack("{s:i, s:s, s:i, s:i, s:i, "
 	    "s:s}", "peripheral", (int)periph, "side", side == 'A' ? "A" : "B",
@@ -816,16 +826,73 @@ router_ack(struct link *l, uint32_t periph, uint32_t seq, int flags,
 /* The history database did not take a record: the side keeps it. */
 static void
 router_not_stored(struct rt_periph *p, struct rt_side *s, uint32_t seq,
-    const char *what)
+    const char *what, const char *why)
 {
 	char	text[128];
 
 	p->records_not_stored++;
 	log_debug("%s (seq %u) from side %c not stored: %s", what, seq,
-	    s->side, db_error(p->db));
-	snprintf(text, sizeof(text), "history database: %s",
-	    db_error(p->db));
+	    s->side, why);
+	snprintf(text, sizeof(text), "history database: %s", why);
 	router_ack(s->link, p->id, seq, ACK_NOT_STORED, text);
+}
+
+/* A record for the writer: whose it is, for the answer. */
+static struct rt_record *
+router_record(struct rt_periph *p, struct rt_side *s)
+{
+	struct rt_record	*rec = xcalloc(1, sizeof(*rec));
+
+	rec->p = p;
+	rec->s = s;
+	return rec;
+}
+
+/*
+ * A record came back from the writer: 0 if it was stored (the caller
+ * answers the side and frees rec); -1 if not, the side told so (or the
+ * router stops), rec freed.
+ */
+static int
+router_record_back(struct rt_record *rec, const struct db_result *r,
+    uint32_t seq, const char *what)
+{
+	if (!r->closing && r->rc == -1)
+		router_not_stored(rec->p, rec->s, seq, what, r->error);
+	if (!r->closing && r->rc != -1)
+		return 0;
+	free(rec);
+	return -1;
+}
+
+/* The loss of a refused interval is recorded, or not: answer the side. */
+static void
+router_refusal_done(void *arg, const struct db_result *r)
+{
+	struct rt_record		*rec = arg;
+	struct rt_periph		*p = rec->p;
+	struct rt_side			*s = rec->s;
+	const struct msg_interval	*iv = r->iv;
+
+	if (router_record_back(rec, r, iv->seq, "refused interval") == -1)
+		return;
+	if (r->rc == 1) {
+		p->discards++;
+		p->records_refused++;
+		p->rows_refused += iv->count;
+		evt_emit(RULE_R1, "data_discarded", json_pack("{s:i, s:s, s:i, s:i, "
+		    "s:i, s:i, s:s}", "peripheral", (int)p->id, "side",
+		    s->side == 'A' ? "A" : "B", "intervals", 1, "rows",
+		    (int)iv->count, "start", (int)iv->start, "seq",
+		    (int)iv->seq, "reason", rec->why), "reporting data of "
+		    "peripheral %u from side %c lost: interval %u, %u agent "
+		    "rows (%s)", p->id, s->side, iv->start, iv->count,
+		    rec->why);
+	} else
+		log_debug("interval %u (seq %u) from side %c %s; its loss was "
+		    "recorded already", iv->start, iv->seq, s->side, rec->why);
+	router_ack(s->link, iv->peripheral, iv->seq, ACK_REFUSED, rec->why);
+	free(rec);
 }
 
 /*
@@ -839,8 +906,8 @@ router_refuse_interval(struct rt_periph *p, struct rt_side *s,
     const struct msg_interval *iv)
 {
 	uint32_t	 periph = p->id;
+	struct rt_record *rec;
 	char		 why[128];
-	int		 rc;
 
 	if (iv->peripheral != periph)
 		snprintf(why, sizeof(why), "refused: peripheral %u is not %u",
@@ -857,36 +924,49 @@ router_refuse_interval(struct rt_periph *p, struct rt_side *s,
 		    "%u, side %c active)", iv->epoch, p->epoch, p->active >= 0 ?
 		    p->sides[p->active].side : '-');
 	p->stale_refused++;
-	db_begin(p->db);
-	rc = db_refusal(p->db, periph, iv, s->side, why);
-	if (db_commit(p->db) == -1) {
-		router_not_stored(p, s, iv->seq, "refused interval");
-		return;
-	}
-	if (rc == 1) {
-		p->discards++;
-		p->records_refused++;
-		p->rows_refused += iv->count;
-		evt_emit(RULE_R1, "data_discarded", json_pack("{s:i, s:s, s:i, s:i, "
-		    "s:i, s:i, s:s}", "peripheral", (int)periph, "side",
-		    s->side == 'A' ? "A" : "B", "intervals", 1, "rows",
-		    (int)iv->count, "start", (int)iv->start, "seq",
-		    (int)iv->seq, "reason", why), "reporting data of "
-		    "peripheral %u from side %c lost: interval %u, %u agent "
-		    "rows (%s)", periph, s->side, iv->start, iv->count, why);
-	} else
-		log_debug("interval %u (seq %u) from side %c %s; its loss was "
-		    "recorded already", iv->start, iv->seq, s->side, why);
-	router_ack(s->link, iv->peripheral, iv->seq, ACK_REFUSED, why);
+	rec = router_record(p, s);
+	snprintf(rec->why, sizeof(rec->why), "%s", why);
+	db_put_refusal(p->db, periph, iv, s->side, why, router_refusal_done,
+	    rec);
 }
 
-/* Store an interval's rows, all or none; acknowledge once committed. */
+/* An interval's rows are committed, or not: answer the side. */
+static void
+router_interval_done(void *arg, const struct db_result *r)
+{
+	struct rt_record		*rec = arg;
+	struct rt_periph		*p = rec->p;
+	struct rt_side			*s = rec->s;
+	const struct msg_interval	*iv = r->iv;
+
+	if (router_record_back(rec, r, iv->seq, "interval") == -1)
+		return;
+	if (iv->start > p->last_stored)
+		p->last_stored = iv->start;
+	p->rows_stored += (uint64_t)r->rc;
+	p->rows_duplicate += (uint64_t)(iv->count - r->rc);
+	evt_emit(RULE_NONE, "interval_stored", json_pack("{s:i, s:i, s:i, "
+	    "s:i, s:b, s:s}", "seq", (int)iv->seq, "start", (int)iv->start,
+	    "rows", r->rc, "duplicates", iv->count - r->rc, "incomplete",
+	    iv->incomplete, "side", s->side == 'A' ? "A" : "B"),
+	    "interval %u (seq %u) from side %c: %d rows stored, %d already "
+	    "there%s", iv->start, iv->seq, s->side, r->rc, iv->count - r->rc,
+	    iv->incomplete ? ", incomplete" : "");
+	router_ack(s->link, p->id, iv->seq, ACK_STORED, "");
+	free(rec);
+}
+
+/*
+ * Store an interval's rows, all or none, at the history database's
+ * writer; acknowledge once committed (router_interval_done).  The writer
+ * too far behind: "not stored" at once.
+ */
 static void
 router_interval_msg(struct rt_periph *p, struct rt_side *s,
     const struct msg_interval *iv)
 {
-	double	now = wall_now();
-	int	i, rc, stored = 0;
+	struct rt_record	*rec;
+	const char		*why;
 
 	/*
 	 * The active side's own older epochs are its data too (it was
@@ -900,29 +980,12 @@ router_interval_msg(struct rt_periph *p, struct rt_side *s,
 		router_refuse_interval(p, s, iv);
 		return;
 	}
-	rc = db_begin(p->db);
-	for (i = 0; i < iv->count && rc != -1; i++) {
-		uint32_t agent, f[IVL_NFIELDS];
-
-		msg_interval_row_get(iv->rows + (size_t)i * MSG_IVL_ROW_LEN,
-		    &agent, f);
-		if ((rc = db_interval(p->db, iv, agent, f, now)) > 0)
-			stored++;
+	rec = router_record(p, s);
+	if (db_put_interval(p->db, iv, wall_now(), router_interval_done, rec,
+	    &why) == -1) {
+		free(rec);
+		router_not_stored(p, s, iv->seq, "interval", why);
 	}
-	if (db_commit(p->db) == -1) {
-		router_not_stored(p, s, iv->seq, "interval");
-		return;
-	}
-	p->rows_stored += (uint64_t)stored;
-	p->rows_duplicate += (uint64_t)(iv->count - stored);
-	evt_emit(RULE_NONE, "interval_stored", json_pack("{s:i, s:i, s:i, "
-	    "s:i, s:b, s:s}", "seq", (int)iv->seq, "start", (int)iv->start,
-	    "rows", stored, "duplicates", iv->count - stored, "incomplete",
-	    iv->incomplete, "side", s->side == 'A' ? "A" : "B"),
-	    "interval %u (seq %u) from side %c: %d rows stored, %d already "
-	    "there%s", iv->start, iv->seq, s->side, stored, iv->count - stored,
-	    iv->incomplete ? ", incomplete" : "");
-	router_ack(s->link, p->id, iv->seq, ACK_STORED, "");
 }
 
 /*
@@ -995,6 +1058,18 @@ router_msg_interval(struct role_msg_in *in, const union msg_body *b)
 	return 0;
 }
 
+/* A side's loss record is stored, or not: answer the side. */
+static void
+router_discard_done(void *arg, const struct db_result *r)
+{
+	struct rt_record	*rec = arg;
+
+	if (router_record_back(rec, r, rec->d.seq, "loss record") == -1)
+		return;
+	router_ack(rec->s->link, rec->p->id, rec->d.seq, ACK_STORED, "");
+	free(rec);
+}
+
 static int
 router_msg_discard(struct role_msg_in *in, const union msg_body *b)
 {
@@ -1003,6 +1078,7 @@ router_msg_discard(struct role_msg_in *in, const union msg_body *b)
 	struct rt_periph		*p;
 	struct rt_side			*s = router_side(&r->periphs[0],
 	    in->link);
+	struct rt_record		*rec;
 
 	p = router_periph(r, d->peripheral, in->msg, NULL, 0);
 	if (d->side != (uint8_t)s->side || d->rule != RULE_R1 || p == NULL) {
@@ -1011,23 +1087,26 @@ router_msg_discard(struct role_msg_in *in, const union msg_body *b)
 		    d->rule, d->peripheral, s->side);
 		return -1;
 	}
+	/*
+	 * The loss is told as it arrives, in the order of the side's
+	 * messages (its deletion before its peripheral offline), once: a
+	 * record sent again after "not stored" is not told again.
+	 */
 	s = router_side(p, in->link);
-	db_begin(p->db);
-	db_discard(p->db, d->peripheral, d->interval_start, d->intervals,
-	    d->rows, rule_tag(RULE_R1), (char)d->side, d->text, 0);
-	if (db_commit(p->db) == -1) {
-		router_not_stored(p, s, d->seq, "loss record");
-		return 0;
+	if (s->loss_seq != d->seq + 1) {
+		s->loss_seq = d->seq + 1;
+		p->discards++;
+		evt_emit((int)d->rule, "data_discarded", json_pack("{s:i, s:s, "
+		    "s:i, s:i, s:s}", "peripheral", (int)d->peripheral, "side",
+		    d->side == 'A' ? "A" : "B", "intervals", (int)d->intervals,
+		    "rows", (int)d->rows, "reason", d->text), "side %c deleted "
+		    "undelivered reporting data of peripheral %u: %u intervals, "
+		    "%u rows (%s)", d->side, d->peripheral, d->intervals,
+		    d->rows, d->text);
 	}
-	p->discards++;
-	evt_emit((int)d->rule, "data_discarded", json_pack("{s:i, s:s, s:i, "
-	    "s:i, s:s}", "peripheral", (int)d->peripheral, "side",
-	    d->side == 'A' ? "A" : "B", "intervals", (int)d->intervals,
-	    "rows", (int)d->rows, "reason", d->text), "side %c deleted "
-	    "undelivered reporting data of peripheral %u: %u intervals, %u "
-	    "rows (%s)", d->side, d->peripheral, d->intervals, d->rows,
-	    d->text);
-	router_ack(in->link, p->id, d->seq, ACK_STORED, "");
+	rec = router_record(p, s);
+	rec->d = *d;
+	db_put_discard(p->db, d, rule_tag(RULE_R1), router_discard_done, rec);
 	return 0;
 }
 
@@ -1170,6 +1249,7 @@ router_periph_init(struct router *r, struct rt_periph *p,
 	router_agents_init(p, cp);
 	/* Sessions left open by the last run: still open until judged. */
 	db_open_sessions(p->db, p->id, router_session_cb, p);
+	p->last_stored = db_last_interval(p->db, p->id);
 	if (p->holder != 0)
 		log_info("side %c held PIM %u (epoch %u) when the router last "
 		    "ran; %d login sessions open", p->holder, p->id,
@@ -1194,7 +1274,7 @@ router_init(struct node *n, char *err, size_t errlen)
 
 	r->node = n;
 	n->role_data = r;
-	if ((r->db = db_open(n->base, n->cfg->history_db, err,
+	if ((r->db = db_open(n->base, n->cfg->history_db, DB_QUEUE_ROWS, err,
 	    errlen)) == NULL)
 		return -1;
 	/* The lab has one pg node of each side: every peripheral's sides. */
@@ -1314,7 +1394,7 @@ router_counters_json(const struct router *r)
 		t.records_not_stored += p->records_not_stored;
 	}
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I}", "grants", (json_int_t)t.grants,
+	    "s:I, s:I, s:I}", "grants", (json_int_t)t.grants,
 	    "stale_refused", (json_int_t)t.stale_refused, "rows_stored",
 	    (json_int_t)t.rows_stored, "rows_duplicate",
 	    (json_int_t)t.rows_duplicate, "discards",
@@ -1324,7 +1404,8 @@ router_counters_json(const struct router *r)
 	    (json_int_t)t.records_refused, "rows_refused",
 	    (json_int_t)t.rows_refused, "records_not_stored",
 	    (json_int_t)t.records_not_stored, "session_rows_waiting",
-	    (json_int_t)db_pending(r->db));
+	    (json_int_t)db_pending(r->db), "interval_rows_waiting",
+	    (json_int_t)db_queued_rows(r->db));
 }
 
 static json_t *

@@ -1,0 +1,273 @@
+/*
+ * Check tests of the router's history database (src/roles/router/db.c),
+ * written by its writer thread: a record is answered once committed, a
+ * record sent twice is stored once, interval rows waiting for the writer
+ * are bounded (past the bound a record is refused at once, "not stored",
+ * without waiting for the writer), a locked database answers "not
+ * stored", db_close() writes what waits behind and joins the writer,
+ * and timestamps keep the product's text ("YYYY-MM-DD HH:MM:SS.mmm",
+ * UTC).
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "pgemu.h"
+#include "wire.h"
+#include "check_run.h"
+
+static char		 dir[64];
+static char		 path[128];
+static struct event_base *base;
+
+/* What came back for each record (by seq), and how many came back. */
+static int		 back_rc[16];
+static char		 back_err[16][160];
+static int		 nback;
+
+static void
+setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/check_db.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/history.db", dir);
+	base = event_base_new();
+	memset(back_rc, 0, sizeof(back_rc));
+	nback = 0;
+}
+
+static void
+teardown(void)
+{
+	char	f[160];
+
+	event_base_free(base);
+	snprintf(f, sizeof(f), "%s-wal", path);
+	unlink(f);
+	snprintf(f, sizeof(f), "%s-shm", path);
+	unlink(f);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void
+done_cb(void *arg, const struct db_result *r)
+{
+	(void)arg;
+	ck_assert_uint_lt(r->iv->seq, 16);
+	back_rc[r->iv->seq] = r->rc;
+	snprintf(back_err[r->iv->seq], sizeof(back_err[0]), "%s",
+	    r->rc == -1 ? r->error : "");
+	nback++;
+}
+
+/* Run the loop until n records came back (at most 10 s). */
+static void
+wait_back(int n)
+{
+	struct timeval	 tv = { 0, 10000 };
+	int		 i;
+
+	for (i = 0; i < 1000 && nback < n; i++) {
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+	ck_assert_int_eq(nback, n);
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* An interval of n agents (1001 ...), record seq; rows in buf. */
+static void
+interval(struct msg_interval *iv, uint8_t *buf, int n, uint32_t seq,
+    uint32_t start)
+{
+	int	i, f;
+
+	memset(iv, 0, sizeof(*iv));
+	iv->peripheral = 5000;
+	iv->epoch = 1;
+	iv->seq = seq;
+	iv->start = start;
+	iv->length = 1800;
+	iv->side = 'A';
+	iv->count = (uint16_t)n;
+	for (i = 0; i < n; i++) {
+		put32(buf + i * MSG_IVL_ROW_LEN, 1001 + (uint32_t)i);
+		for (f = 0; f < IVL_NFIELDS; f++)
+			put32(buf + i * MSG_IVL_ROW_LEN + 4 + 4 * f, 1000);
+	}
+	iv->rows = buf;
+}
+
+/* One value of the database, through a connection of the test's own. */
+static void
+query(const char *sql, char *out, size_t len)
+{
+	sqlite3		*h;
+	sqlite3_stmt	*st;
+
+	ck_assert_int_eq(sqlite3_open(path, &h), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	snprintf(out, len, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+}
+
+START_TEST(test_bound)
+{
+	static uint8_t		 buf[40 * MSG_IVL_ROW_LEN];
+	struct msg_interval	 iv;
+	struct db		*db;
+	const char		*why = NULL;
+	char			 err[256], v[64];
+
+	db = db_open(base, path, 100, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	/*
+	 * Three records of 40 rows, the loop not running in between: the
+	 * third is past the bound (100) whatever the writer did meanwhile,
+	 * and is answered at once.
+	 */
+	interval(&iv, buf, 40, 1, 1700000000);
+	ck_assert_int_eq(db_put_interval(db, &iv, 1700000100.0, done_cb,
+	    NULL, &why), 0);
+	interval(&iv, buf, 40, 2, 1700001800);
+	ck_assert_int_eq(db_put_interval(db, &iv, 1700001900.0, done_cb,
+	    NULL, &why), 0);
+	ck_assert_uint_eq(db_queued_rows(db), 80);
+	interval(&iv, buf, 40, 3, 1700003600);
+	ck_assert_int_eq(db_put_interval(db, &iv, 1700003700.0, done_cb,
+	    NULL, &why), -1);
+	ck_assert_ptr_nonnull(why);
+	ck_assert_int_eq(nback, 0);
+	wait_back(2);
+	ck_assert_int_eq(back_rc[1], 40);
+	ck_assert_int_eq(back_rc[2], 40);
+	ck_assert_uint_eq(db_queued_rows(db), 0);
+	/* Sent again, taken now; and record 1 again is stored once. */
+	ck_assert_int_eq(db_put_interval(db, &iv, 1700003700.0, done_cb,
+	    NULL, &why), 0);
+	interval(&iv, buf, 40, 1, 1700000000);
+	ck_assert_int_eq(db_put_interval(db, &iv, 1700000200.0, done_cb,
+	    NULL, &why), 0);
+	wait_back(4);
+	ck_assert_int_eq(back_rc[3], 40);
+	ck_assert_int_eq(back_rc[1], 0);
+	db_close(db);
+	query("SELECT COUNT(*) FROM Agent_Interval", v, sizeof(v));
+	ck_assert_str_eq(v, "120");
+	query("SELECT RecordedAt FROM Agent_Interval WHERE Seq = 1 LIMIT 1", v,
+	    sizeof(v));
+	ck_assert_str_eq(v, "2023-11-14 22:15:00.000");
+}
+END_TEST
+
+START_TEST(test_locked)
+{
+	static uint8_t		 buf[5 * MSG_IVL_ROW_LEN];
+	struct msg_interval	 iv;
+	struct db		*db;
+	sqlite3			*h;
+	const char		*why;
+	char			 err[256], v[64];
+
+	db = db_open(base, path, DB_QUEUE_ROWS, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	ck_assert_int_eq(sqlite3_open(path, &h), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h, "BEGIN EXCLUSIVE", NULL, NULL, NULL),
+	    SQLITE_OK);
+	interval(&iv, buf, 5, 1, 1700000000);
+	ck_assert_int_eq(db_put_interval(db, &iv, 1700000100.0, done_cb,
+	    NULL, &why), 0);
+	wait_back(1);
+	ck_assert_int_eq(back_rc[1], -1);
+	ck_assert_msg(strstr(back_err[1], "locked") != NULL, "%s",
+	    back_err[1]);
+	ck_assert_int_eq(sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(h);
+	/* The fast failure after a failure is over in 150 ms. */
+	usleep(200000);
+	interval(&iv, buf, 5, 2, 1700000000);
+	ck_assert_int_eq(db_put_interval(db, &iv, 1700000100.0, done_cb,
+	    NULL, &why), 0);
+	wait_back(2);
+	ck_assert_int_eq(back_rc[2], 5);
+	db_close(db);
+	query("SELECT COUNT(*) FROM Agent_Interval", v, sizeof(v));
+	ck_assert_str_eq(v, "5");
+}
+END_TEST
+
+/* Rows written behind are written by db_close(), with their times. */
+START_TEST(test_close_writes_behind)
+{
+	struct db_key	 k = { 5000, 1001, 1 };
+	struct db	*db;
+	char		 err[256], v[64];
+	int		 i;
+
+	db = db_open(base, path, DB_QUEUE_ROWS, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	db_event(db, &k, 1234567890.5, 1700000001.25, DB_EVENT_LOGIN,
+	    AS_AVAILABLE, 0, 0, "R8");
+	for (i = 0; i < 999; i++) {
+		k.agent = 2000 + (uint32_t)i;
+		db_logout(db, &k, 1700000000.125, 1700000000.875 + i, 50002,
+		    "R6");
+	}
+	db_set_meta(db, "max_epoch", 7);
+	ck_assert_uint_eq(db_pending(db), 1001);
+	db_close(db);
+	query("SELECT DateTime || '|' || LoginDateTime FROM "
+	    "Agent_Event_Detail WHERE SkillTargetID = 1001", v, sizeof(v));
+	ck_assert_str_eq(v, "2009-02-13 23:31:30.500|2023-11-14 22:13:21.250");
+	query("SELECT LogoutDateTime || '|' || LoginDateTime FROM "
+	    "Agent_Logout WHERE SkillTargetID = 2998", v, sizeof(v));
+	ck_assert_str_eq(v, "2023-11-14 22:29:58.875|2023-11-14 22:13:20.125");
+	query("SELECT COUNT(*) FROM Agent_Logout", v, sizeof(v));
+	ck_assert_str_eq(v, "999");
+	query("SELECT COUNT(*) FROM pgemu_session", v, sizeof(v));
+	ck_assert_str_eq(v, "1");
+	query("SELECT value FROM pgemu_meta WHERE key = 'max_epoch'", v,
+	    sizeof(v));
+	ck_assert_str_eq(v, "7");
+}
+END_TEST
+
+static Suite *
+db_suite(void)
+{
+	Suite	*s = suite_create("db");
+	TCase	*tc = tcase_create("writer");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_bound);
+	tcase_add_test(tc, test_locked);
+	tcase_add_test(tc, test_close_writes_behind);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	log_init(1, 0);
+	return check_run(db_suite(), CK_NORMAL);
+}
