@@ -25,9 +25,24 @@ Proves, on a duplex lab (cti.idle_scale_ms = 50, so a 20 s IdleTimeout is
  * `pgemuctl ACTIVE stop cti-server`: its clients get FAILURE_EVENT 15, the
    other side's becomes active (cti_active), and the stopped one started
    again stays standby (no fail-back); kill -9 of the side with the active
-   CTI server: the other's becomes active and serves.
+   CTI server: the other's becomes active and serves;
+ * agent state, through the CTI server on the PIM's side and then through
+   the other side's (the holder's mirror, PEER_AGENTS / PEER_SET_AGENT):
+   QUERY_AGENT_STATE_CONF (state, MRDID, ICMAgentID, skill group, AgentID)
+   and its refusals (MRD 88, agent 8, none named 6, peripheral 7);
+   SET_AGENT_STATE not ready with a reason, ready, logout with a reason,
+   login -> SET_AGENT_STATE_CONF, the ACD's state, and AGENT_STATE_EVENT
+   (reason, MRDID, skill group, AgentID) to ALL_EVENTS sessions whose mask
+   has the state's bit and to the agent's own CLIENT_EVENTS session only;
+   refusals as CONTROL_FAILURE_CONF 22 (state), 259 (signed on), 256
+   (agent); the logout's ReasonCode in Agent_Logout;
+ * R9: a session reset (SO_LINGER 0) or closed logs out the agents it
+   logged in with 50002 (cti_client_lost, Agent_Logout ReasonCode 50002,
+   the log line); R10: a LOGIN of agents another live session owns moves
+   them (one agent_moved for the burst, logout 50002, logged in again).
 """
 import signal
+import socket
 import struct
 
 import ged_mini as G
@@ -247,20 +262,210 @@ def failover(lab, act, sby):
     log("kill -9 of %s -> %s active and serving" % (sby, act))
 
 
+def next_of(c, mtype, timeout=5.0):
+    """The next message of mtype, others (SYSTEM_EVENTs) passed over."""
+    while True:
+        m = c.recv(timeout)
+        if m.type == mtype:
+            return m
+        check(m.type in (G.SYSTEM_EVENT, G.AGENT_STATE_EVENT),
+              "waiting for type %d: %r" % (mtype, m))
+
+
+def agent_event(c, agent, state, timeout=5.0):
+    """The next AGENT_STATE_EVENT of agent in state (others passed)."""
+    while True:
+        m = next_of(c, G.AGENT_STATE_EVENT, timeout)
+        if m.f["ICMAgentID"] == agent and m.f["AgentState"] == state:
+            return m
+
+
+def quiet(c, what):
+    """Nothing but what a heartbeat answers is waiting on c."""
+    c.heartbeat()
+    m = c.recv()
+    check(m.type == G.HEARTBEAT_CONF, "%s: got %r" % (what, m))
+
+
+def set_ok(c, agent, state, reason=0):
+    inv = c.set_state(PERIPH, agent, state, reason)
+    m = next_of(c, G.SET_AGENT_STATE_CONF)
+    check(m.f["InvokeID"] == inv, "SET_AGENT_STATE_CONF %r" % m)
+
+
+def control_failure(c, agent, state, code, what):
+    inv = c.set_state(PERIPH, agent, state)
+    m = next_of(c, G.CONTROL_FAILURE_CONF)
+    check(m.f["InvokeID"] == inv and m.f["FailureCode"] == code,
+          "%s: %r, expected CONTROL_FAILURE_CONF %d" % (what, m, code))
+
+
+def acd_state(lab, agent):
+    return lab.ctl("acd", "agent", str(agent))["state"]
+
+
+def agents(lab, node, tag, base):
+    """Query, set, events and masks through node's CTI server, with
+    agents base .. base + 3 (tag says whose PIM serves them)."""
+    a1, a2, a3, a4 = base, base + 1, base + 2, base + 3
+    wall = G.Client(port(lab, node), 25)
+    wall.open(client_id="wall-" + tag)
+    desk = G.Client(port(lab, node), 19)
+    desk.open(services=G.CLIENT_EVENTS, periph=PERIPH, agent=a2,
+              client_id="desk-" + tag)
+    nr = G.Client(port(lab, node), 13)
+    nr.open(client_id="nr-" + tag, state_mask=0x4)  # NOT_READY only
+
+    inv = wall.query(PERIPH, a1)
+    m = next_of(wall, G.QUERY_AGENT_STATE_CONF)
+    check(m.f["InvokeID"] == inv and m.f["AgentState"] == 3 and
+          m.f["MRDID"] == 1 and m.f["ICMAgentID"] == a1 and
+          m.f["NumSkillGroups"] == 1 and m.f["AgentAvailabilityStatus"] == 1
+          and m.str(G.T_AGENT_ID) == str(a1) and
+          m.u32(G.T_SKILL_GROUP_NUMBER) == [100],
+          "%s: QUERY_AGENT_STATE_CONF %r" % (tag, m))
+    for kw, status, what in ((dict(agent=a1, mrd=2), 88, "voice MRD only"),
+                             (dict(agent=999), 8, "unknown agent"),
+                             (dict(), 6, "no agent named")):
+        inv = wall.query(PERIPH, **kw)
+        m = next_of(wall, G.FAILURE_CONF)
+        check(m.f["Status"] == status, "%s: query %s: %r" % (tag, what, m))
+    inv = wall.query(4999, a1)
+    check(next_of(wall, G.FAILURE_CONF).f["Status"] == 7,
+          "%s: query of an unknown peripheral" % tag)
+
+    # Not ready with a reason: the ALL_EVENTS sessions, the agent's own
+    # CLIENT_EVENTS session and the NOT_READY mask hear it.
+    set_ok(wall, a2, 2, 42)
+    for c, who in ((wall, "wall"), (desk, "desk"), (nr, "nr")):
+        m = agent_event(c, a2, 2)
+        check(m.f["EventReasonCode"] == 42 and m.f["MRDID"] == 1 and
+              m.f["PeripheralID"] == PERIPH and
+              m.f["SkillGroupNumber"] == 100 and
+              m.f["PeripheralType"] == 17 and
+              m.str(G.T_AGENT_ID) == str(a2),
+              "%s: %s AGENT_STATE_EVENT %r" % (tag, who, m))
+    wait_for(lambda: acd_state(lab, a2) == "not_ready", 3,
+             "acd: %d not ready" % a2)
+    # Ready: not for the NOT_READY mask.
+    set_ok(desk, a2, 3)
+    agent_event(wall, a2, 3)
+    m = agent_event(desk, a2, 3)
+    check(m.f["AgentAvailabilityStatus"] == 1, "%s: avail %r" % (tag, m))
+    quiet(nr, "%s: the NOT_READY mask heard AVAILABLE" % tag)
+    # Another agent's change: not for a2's CLIENT_EVENTS session.
+    set_ok(wall, a1, 2, 7)
+    agent_event(wall, a1, 2)
+    agent_event(nr, a1, 2)
+    quiet(desk, "%s: a CLIENT_EVENTS session heard another agent" % tag)
+    log("%s: query, not ready (42) and ready heard by the sessions their "
+        "masks and devices select" % tag)
+
+    # Logout with a reason, login again: LOGIN puts it Not Ready.
+    set_ok(wall, a3, 1, 77)
+    agent_event(wall, a3, 1)
+    wait_for(lambda: acd_state(lab, a3) == "logout", 3, "acd: logout")
+    control_failure(wall, a3, 2, 22, "not ready while logged out")
+    set_ok(wall, a3, 0)
+    agent_event(wall, a3, 2)
+    control_failure(wall, a3, 0, 259, "LOGIN twice by the same session")
+    control_failure(wall, a3, 4, 22, "TALKING")
+    control_failure(wall, 999, 3, 256, "unknown agent")
+    wait_for(lambda: [r for r in lab.query(
+        "SELECT ReasonCode FROM Agent_Logout WHERE SkillTargetID = ?",
+        (a3,)) if r[0] == 77], 3, "Agent_Logout row of %d, code 77" % a3)
+    log("%s: logout (77) in the history database, login -> not ready, "
+        "refusals 22, 259, 256" % tag)
+    st = [x for x in cti(lab, node)["sessions"]
+          if x["client_id"] == "wall-" + tag][0]
+    check(st["agents_owned"] == 1 and st["version"] == 25 and
+          st["services"] == G.ALL_EVENTS, "%s: cti session %r" % (tag, st))
+    d = [x for x in cti(lab, node)["sessions"]
+         if x["client_id"] == "desk-" + tag][0]
+    check(d["agent_id"] == a2, "%s: desk session %r" % (tag, d))
+    for c in (wall, desk, nr):
+        c.close_req()
+        next_of(c, G.CLOSE_CONF)
+        c.close()
+
+
+def r9_r10(lab, node, base):
+    """R9: a lost session's agents out with 50002; R10: an agent another
+    live session owns, logged in by a new one, moves."""
+    w = lab.watch(node)
+    a1, a2, a3 = base, base + 1, base + 2
+    old = G.Client(port(lab, node))
+    old.open(client_id="desk-a")
+    for a in (a1, a2, a3):
+        set_ok(old, a, 0)        # logged in already: now old's
+    new = G.Client(port(lab, node))
+    new.open(client_id="desk-b")
+    for a in (a2, a3):
+        set_ok(new, a, 0)        # old is alive: they move
+    e = w.wait(ev("agent_moved"), 3, "agent_moved")
+    check(e["agents"] == 2 and e["client_id"] == "desk-b" and
+          e["rule"] == "R10", "agent_moved %r" % e)
+    for a in (a2, a3):
+        wait_for(lambda: lab.query(
+            "SELECT ReasonCode FROM Agent_Logout WHERE SkillTargetID = ?",
+            (a,)) == [(50002,)], 3, "Agent_Logout of moved %d" % a)
+        wait_for(lambda: acd_state(lab, a) == "not_ready", 3,
+                 "%d logged in again" % a)
+    log("R10: 2 agents moved to desk-b: one agent_moved, logged out "
+        "(50002) and back in")
+    # The old desktop server dies (reset): only the agent it still owns.
+    old.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+    old.close()
+    e = w.wait(ev("cti_client_lost"), 3, "cti_client_lost")
+    check(e["agents"] == 1 and e["client_id"] == "desk-a" and
+          e["reason_code"] == 50002 and e["rule"] == "R9",
+          "cti_client_lost %r" % e)
+    lab.wait_log(node, r"CTI client \"desk-a\" .* lost: .*1 agent it "
+                 r"logged in logged out \(50002\)", 3)
+    wait_for(lambda: lab.query(
+        "SELECT ReasonCode, Rule FROM Agent_Logout WHERE SkillTargetID = ?",
+        (a1,)) != [], 3, "Agent_Logout of %d" % a1)
+    rows = lab.query("SELECT ReasonCode FROM Agent_Logout WHERE "
+                     "SkillTargetID = ?", (a1,))
+    check(rows == [(50002,)], "Agent_Logout of %d: %r" % (a1, rows))
+    check(acd_state(lab, a1) == "logout" and
+          acd_state(lab, a2) == "not_ready", "after R9: %s %s" % (
+              acd_state(lab, a1), acd_state(lab, a2)))
+    # The new one ends gracefully: R9 all the same for its two agents.
+    new.close_req()
+    next_of(new, G.CLOSE_CONF)
+    new.close()
+    e = w.wait(ev("cti_client_lost"), 3, "cti_client_lost (closed)")
+    check(e["agents"] == 2, "desk-b: %r" % e)
+    log("R9: desk-a reset -> its 1 agent out with 50002 (Agent_Logout), "
+        "desk-b closed -> its 2")
+
+
 def test(Lab):
     lab = Lab("cti", agents=20, extra="cti: { idle_scale_ms = 50; };",
               **FAST)
-    start_duplex(lab)
+    pim = start_duplex(lab)[0]
     act = active_side(lab)
     sby = "pg-b" if act == "pg-a" else "pg-a"
     st = cti(lab, sby)
     check(st["running"] and not st["active"], "standby: %r" % st)
-    log("CTI server active on %s (%s); %s standby (%s)" % (
-        act, cti(lab, act)["why"], sby, st["why"]))
+    log("CTI server active on %s (%s); %s standby (%s); PIM on %s" % (
+        act, cti(lab, act)["why"], sby, st["why"], pim))
     versions(lab, act)
     open_rules(lab, act)
     idle_and_bad(lab, act)
     standby(lab, sby)
+    agents(lab, act, "cti %s, pim %s" % (act, pim), 1001)
+    r9_r10(lab, act, 1011)
+    # The CTI server on the side without the PIM: the holder's mirror.
+    if act == pim:
+        lab.ctl(act, "stop", "cti-server")
+        lab.ctl(act, "start", "cti-server")
+        act, sby = sby, act
+        check(cti(lab, act)["active"], "%s not active" % act)
+    agents(lab, act, "cti %s, pim %s" % (act, pim), 1005)
+    r9_r10(lab, act, 1015)
     failover(lab, act, sby)
 
 
