@@ -19,6 +19,11 @@ Proves, on a duplex lab (cti.idle_scale_ms = 50, so a 20 s IdleTimeout is
    peripheral 7, unknown agent 8, a device another client has 10, the same
    client re-opening its device: the old session gets FAILURE_EVENT 11;
  * idle time-out: FAILURE_EVENT E_CTI_TIMEOUT (16), then the close;
+ * SYSTEM_EVENTs as things change: the router link cut and back
+   (CENTRAL_CONTROLLER_OFFLINE with PGS_CC_DOWN, ONLINE), the ACD killed
+   and restarted (PERIPHERAL_OFFLINE 5000 with PGS_PERIPHERAL_OFFLINE: R2
+   seen by a CTI client; PERIPHERAL_ONLINE), and on a lab of 2 s intervals
+   SYS_HALF_HOUR_CHANGE at each boundary;
  * a message type the server does not know: FAILURE_CONF 12, session kept;
    a malformed one: FAILURE_CONF with the decoder's status, the session
    closed, a warning naming the peer and the type; the others go on;
@@ -442,6 +447,60 @@ def r9_r10(lab, node, base):
         "desk-b closed -> its 2")
 
 
+def system_event(c, event_id, timeout=5.0):
+    while True:
+        m = next_of(c, G.SYSTEM_EVENT, timeout)
+        if m.f["SystemEventID"] == event_id:
+            return m
+
+
+def system_events(lab, node):
+    """The router link and the peripheral as node's clients see them."""
+    c = G.Client(port(lab, node))
+    c.open(client_id="sys")
+    system_event(c, 3)
+    lab.ctl(node, "fault", "router-link", "down")
+    m = system_event(c, 2)
+    check(m.f["PGStatus"] & 0x2, "CC offline: PGStatus %#x" %
+          m.f["PGStatus"])
+    lab.ctl(node, "fault", "router-link", "up")
+    m = system_event(c, 1)
+    check(not m.f["PGStatus"] & 0x2, "CC online: PGStatus %#x" %
+          m.f["PGStatus"])
+    log("%s: router link down/up -> SYS_CENTRAL_CONTROLLER_OFFLINE "
+        "(PGS_CC_DOWN) / ONLINE" % node)
+    # The ACD killed: the peripheral offline (R2), back (R4).
+    lab.kill("acd", signal.SIGKILL)
+    m = system_event(c, 4)
+    check(m.f["SystemEventArg1"] == PERIPH and m.f["PGStatus"] & 0x4,
+          "peripheral offline: %r" % m.f)
+    lab.reap("acd")
+    lab.start("acd")
+    m = system_event(c, 3, 10)
+    check(m.f["SystemEventArg1"] == PERIPH and m.f["PGStatus"] == 0,
+          "peripheral online: %r" % m.f)
+    c.close()
+    log("%s: ACD killed and restarted -> SYS_PERIPHERAL_OFFLINE "
+        "(PGS_PERIPHERAL_OFFLINE) / ONLINE %d" % (node, PERIPH))
+
+
+def half_hour(Lab):
+    """SYS_HALF_HOUR_CHANGE at each boundary of lab.interval (2 s)."""
+    lab = Lab("ctihh", agents=2, interval=2, **FAST)
+    start_duplex(lab)
+    c = G.Client(port(lab, active_side(lab)))
+    c.open(client_id="hh")
+    m1 = system_event(c, 9, 4)
+    m2 = system_event(c, 9, 4)
+    check(m2.f["ICMCentralControllerTime"] -
+          m1.f["ICMCentralControllerTime"] in (1, 2, 3),
+          "half-hour changes at %d and %d" % (
+              m1.f["ICMCentralControllerTime"],
+              m2.f["ICMCentralControllerTime"]))
+    c.close()
+    log("SYS_HALF_HOUR_CHANGE at two interval boundaries, 2 s apart")
+
+
 def test(Lab):
     lab = Lab("cti", agents=20, extra="cti: { idle_scale_ms = 50; };",
               **FAST)
@@ -449,7 +508,11 @@ def test(Lab):
     act = active_side(lab)
     sby = "pg-b" if act == "pg-a" else "pg-a"
     st = cti(lab, sby)
-    check(st["running"] and not st["active"], "standby: %r" % st)
+    check(st["running"] and not st["active"] and st["peer_active"] and
+          lab.status(sby)["cti"]["active"] is False and
+          lab.status(act)["cti"]["active"] is True and
+          lab.status(act)["cti"]["port"] == port(lab, act),
+          "standby: %r" % st)
     log("CTI server active on %s (%s); %s standby (%s); PIM on %s" % (
         act, cti(lab, act)["why"], sby, st["why"], pim))
     versions(lab, act)
@@ -466,7 +529,9 @@ def test(Lab):
         check(cti(lab, act)["active"], "%s not active" % act)
     agents(lab, act, "cti %s, pim %s" % (act, pim), 1005)
     r9_r10(lab, act, 1015)
+    system_events(lab, act)
     failover(lab, act, sby)
+    half_hour(Lab)
 
 
 run(test)
