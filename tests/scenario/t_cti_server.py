@@ -27,6 +27,9 @@ Proves, on a duplex lab (cti.idle_scale_ms = 50, so a 20 s IdleTimeout is
  * a message type the server does not know: FAILURE_CONF 12, session kept;
    a malformed one: FAILURE_CONF with the decoder's status, the session
    closed, a warning naming the peer and the type; the others go on;
+ * a v24 client with CTI_SERVICE_ACTIVE_STANDBY on the standby gets a
+   standby session (SessionType 2, heartbeats served, requests 15), and
+   STANDBY_ACTIVE_EVENT (277) when that server becomes active;
  * `pgemuctl ACTIVE stop cti-server`: its clients get FAILURE_EVENT 15, the
    other side's becomes active (cti_active), and the stopped one started
    again stays standby (no fail-back); kill -9 of the side with the active
@@ -228,16 +231,44 @@ def standby(lab, node):
             cversion=24)
 
 
+def standby_session(lab, node):
+    """A v24 client with CTI_SERVICE_ACTIVE_STANDBY on the standby: a
+    standby session (heartbeats only), then STANDBY_ACTIVE_EVENT when the
+    server becomes active.  The client is returned open."""
+    c = G.Client(port(lab, node), 24)
+    m = c.open(client_id="patient",
+               services=G.ALL_EVENTS | G.ACTIVE_STANDBY)
+    check(m.f["SessionType"] == 2, "standby OPEN_CONF %r" % m.f)
+    c.heartbeat()
+    c.expect(G.HEARTBEAT_CONF)
+    inv = c.query(PERIPH, 1001)
+    m = c.expect(G.FAILURE_CONF)
+    check(m.f["Status"] == 15 and m.f["InvokeID"] == inv,
+          "query on a standby session: %r" % m)
+    log("standby, v24 with ACTIVE_STANDBY -> OPEN_CONF SessionType 2; "
+        "heartbeat served, query -> 15")
+    return c
+
+
 def failover(lab, act, sby):
     wa, wb = lab.watch(act), lab.watch(sby)
     c = G.Client(port(lab, act))
     c.open(client_id="bridge")
     c.expect(G.SYSTEM_EVENT)
+    patient = standby_session(lab, sby)
     lab.ctl(act, "stop", "cti-server")
     m = c.expect(G.FAILURE_EVENT)
     check(m.f["Status"] == 15, "stop cti-server: %r" % m)
     check(c.closed(3), "stopped: session not closed")
     c.close()
+    m = patient.expect(G.STANDBY_ACTIVE_EVENT)
+    check(m.body == b"", "STANDBY_ACTIVE_EVENT %r" % m)
+    system_event(patient, 3)
+    inv = patient.query(PERIPH, 1001)
+    check(next_of(patient, G.QUERY_AGENT_STATE_CONF).f["InvokeID"] == inv,
+          "query once active")
+    log("the standby session got STANDBY_ACTIVE_EVENT, then is served")
+    patient.close()
     e = wa.wait(ev("cti_standby"), 3, "%s: cti_standby" % act)
     check("stopped" in e["why"], "cti_standby why: %r" % e)
     e = wb.wait(ev("cti_active"), 3, "%s: cti_active" % sby)

@@ -3,12 +3,15 @@
  * (proto_cti.c speaks the protocol; this file is what the server says).
  *
  * One side's CTI server is active at a time (ctiact.c decides, from what
- * the side and its peer's PEER_STATE say); the other is standby and
- * refuses clients as the product's pre-v24 standby does: FAILURE_CONF
- * E_CTI_CTI_SERVER_OFFLINE below version 24, E_CTI_INVALID_CLIENT_FOR_-
- * STANDBY from 24.  A CTI server that leaves active (stopped, or stepping
- * down) sends every session FAILURE_EVENT E_CTI_CTI_SERVER_OFFLINE and
- * closes it; its clients reconnect to the other side.
+ * the side and its peer's PEER_STATE say); the other is standby, as in
+ * the product (protocol-facts 1.9): it refuses a client below version 24
+ * (FAILURE_CONF E_CTI_CTI_SERVER_OFFLINE) and one from 24 without
+ * CTI_SERVICE_ACTIVE_STANDBY (E_CTI_INVALID_CLIENT_FOR_STANDBY); one with
+ * it gets a standby session (heartbeats and close only) until the server
+ * becomes active and says so (STANDBY_ACTIVE_EVENT).  A CTI server that
+ * leaves active (stopped, or stepping down) sends every session
+ * FAILURE_EVENT E_CTI_CTI_SERVER_OFFLINE and closes it; its clients
+ * reconnect to the other side.
  *
  * The agents' states are the OPC view: this side's PIM's when it holds
  * the peripheral, else the mirror the holder sends over the private link
@@ -33,6 +36,12 @@
 
 #define CTI_MOVED_MS	200	/* agent_moved: one line per burst */
 
+/*
+ * The standby CTI server became active (facts 1.9 names it, without a
+ * layout): pgemu sends it with an empty body (docs/protocol.md).
+ */
+#define MSG_STANDBY_ACTIVE_EVENT	277
+
 struct cti_session;
 
 struct cti_agent {
@@ -55,6 +64,7 @@ struct cti_session {
 	struct link	*link;
 	uint32_t	 id;
 	int		 open;		/* OPEN_CONF sent */
+	int		 standby;	/* opened on the standby: no events */
 	int		 by_server;	/* closed by this side, not lost */
 	uint32_t	 version;
 	uint32_t	 services;
@@ -133,7 +143,8 @@ cti_all_online(const struct cti *c)
 static int
 cti_listening(const struct cti_session *s)
 {
-	return s->open && s->link != NULL && link_is_up(s->link);
+	return s->open && !s->standby && s->link != NULL &&
+	    link_is_up(s->link);
 }
 
 static void
@@ -345,6 +356,20 @@ cti_take_agents(struct cti_session *s, struct cti_session *old)
 	old->owned = 0;
 }
 
+/* For ALL_EVENTS, one SYSTEM_EVENT per peripheral: the session opens. */
+static void
+cti_periph_events(struct cti_session *s)
+{
+	struct cti	*c = s->cti;
+	int		 i;
+
+	if ((s->services & CTI_SERVICE_ALL_EVENTS) && cti_listening(s))
+		for (i = 0; i < c->nperiphs; i++)
+			cti_system_event(s, c->periphs[i].f.online ?
+			    SYS_PERIPHERAL_ONLINE : SYS_PERIPHERAL_OFFLINE,
+			    c->periphs[i].f.id);
+}
+
 /* OPEN_CONF, then for ALL_EVENTS one SYSTEM_EVENT per peripheral. */
 static void
 cti_open_conf(struct cti_session *s, const struct ged_msg *req)
@@ -364,7 +389,8 @@ cti_open_conf(struct cti_session *s, const struct ged_msg *req)
 	g.fixed[OC_PERIPHERAL_TYPE] = PT_ENTERPRISE_AGENT;
 	g.fixed[OC_AGENT_STATE] = s->agent != NULL ? (uint32_t)s->agent->state :
 	    0;
-	g.fixed[OC_SESSION_TYPE] = GED_SESSION_ACTIVE;
+	g.fixed[OC_SESSION_TYPE] = s->standby ? GED_SESSION_STANDBY :
+	    GED_SESSION_ACTIVE;
 	ged_begin(&w, &g);
 	if (s->agent != NULL)
 		cti_put_agent_ids(&w, s->version, s->agent);
@@ -382,11 +408,7 @@ cti_open_conf(struct cti_session *s, const struct ged_msg *req)
 	s->open = 1;
 	s->since = wall_now();
 	c->opened++;
-	if (s->services & CTI_SERVICE_ALL_EVENTS)
-		for (i = 0; i < c->nperiphs; i++)
-			cti_system_event(s, c->periphs[i].f.online ?
-			    SYS_PERIPHERAL_ONLINE : SYS_PERIPHERAL_OFFLINE,
-			    c->periphs[i].f.id);
+	cti_periph_events(s);
 }
 
 /* Refuse an OPEN_REQ the role's rules refuse; the session ends. */
@@ -481,22 +503,24 @@ cti_open(struct cti_session *s, const struct wire_msg *m)
 	    sizeof(s->signature)) != 1 || s->signature[0] == '\0')
 		snprintf(s->signature, sizeof(s->signature), "%s",
 		    s->client_id);
-	if (!c->active) {
-		if (s->version < 24)
-			cti_open_refuse(s, invoke, E_CTI_CTI_SERVER_OFFLINE,
-			    "this CTI server is standby");
-		else
-			cti_open_refuse(s, invoke,
-			    E_CTI_INVALID_CLIENT_FOR_STANDBY,
-			    "this CTI server is standby");
+	if (!c->active && s->version < 24) {
+		cti_open_refuse(s, invoke, E_CTI_CTI_SERVER_OFFLINE,
+		    "this CTI server is standby");
 		return;
 	}
+	if (!c->active && !(s->services & CTI_SERVICE_ACTIVE_STANDBY)) {
+		cti_open_refuse(s, invoke, E_CTI_INVALID_CLIENT_FOR_STANDBY,
+		    "this CTI server is standby");
+		return;
+	}
+	s->standby = !c->active;
 	if ((s->services & CTI_SERVICE_CLIENT_EVENTS) &&
 	    cti_open_device(s, &g) == -1)
 		return;
 	cti_open_conf(s, &g);
-	log_link_info(s->link, "session %u of client \"%s\" (signature "
-	    "\"%s\", version %u, services 0x%08x) opened from %s", s->id,
+	log_link_info(s->link, "%ssession %u of client \"%s\" (signature "
+	    "\"%s\", version %u, services 0x%08x) opened from %s",
+	    s->standby ? "standby " : "", s->id,
 	    s->client_id, s->signature, s->version, s->services,
 	    s->link->peer_addr);
 }
@@ -813,6 +837,26 @@ cti_close_all(struct cti *c, const char *why)
 	}
 }
 
+/*
+ * This CTI server became active: its standby sessions are told
+ * (STANDBY_ACTIVE_EVENT) and served from now on.
+ */
+static void
+cti_promote(struct cti *c)
+{
+	struct cti_session	*s;
+	struct wire_writer	 w;
+
+	TAILQ_FOREACH(s, &c->sessions, entry) {
+		if (!s->standby)
+			continue;
+		s->standby = 0;
+		wire_begin(&w, MSG_STANDBY_ACTIVE_EVENT);
+		cti_send(s, &w);
+		cti_periph_events(s);
+	}
+}
+
 /* Active or standby, as ctiact_decide() says; each change is an event. */
 static void
 cti_decide(struct cti *c)
@@ -834,7 +878,9 @@ cti_decide(struct cti *c)
 	if (act == c->active)
 		return;
 	c->active = act;
-	if (!act)
+	if (act)
+		cti_promote(c);
+	else
 		cti_close_all(c, ctiact_why_names[why]);
 	evt_emit(RULE_NONE, act ? "cti_active" : "cti_standby",
 	    json_pack("{s:s, s:i, s:b}", "why", ctiact_why_names[why],
@@ -1054,6 +1100,7 @@ cti_session_json(const struct cti_session *s)
 	    "signature", s->signature, "services", (json_int_t)s->services,
 	    "version", (int)s->version, "peer", s->link->peer_addr,
 	    "since", s->since, "open", s->open, "agents_owned", s->owned);
+	json_object_set_new(j, "standby", json_boolean(s->standby));
 	if (s->agent != NULL)
 		json_object_set_new(j, "agent_id",
 		    json_integer((json_int_t)s->agent->id));
