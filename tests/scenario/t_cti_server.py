@@ -26,7 +26,9 @@ Proves, on a duplex lab (cti.idle_scale_ms = 50, so a 20 s IdleTimeout is
    SYS_HALF_HOUR_CHANGE at each boundary;
  * a message type the server does not know: FAILURE_CONF 12, session kept;
    a malformed one: FAILURE_CONF with the decoder's status, the session
-   closed, a warning naming the peer and the type; the others go on;
+   closed, a warning naming the peer and the type; random bytes and a
+   length over the maximum close that connection; the others go on;
+ * a session over cti.max_sessions: FAILURE_CONF 17 and the close;
  * a v24 client with CTI_SERVICE_ACTIVE_STANDBY on the standby gets a
    standby session (SessionType 2, heartbeats served, requests 15), and
    STANDBY_ACTIVE_EVENT (277) when that server becomes active;
@@ -54,7 +56,8 @@ import socket
 import struct
 
 import ged_mini as G
-from pgemu_test import (FAST, check, ev, log, run, start_duplex, wait_for)
+from pgemu_test import (FAST, check, ev, log, rng, run, start_duplex,
+                        wait_for)
 
 PERIPH = 5000
 
@@ -217,6 +220,18 @@ def idle_and_bad(lab, node):
           "field past the end: %r" % m)
     check(c.closed(3), "bad floating field: session not closed")
     c.close()
+    # Random bytes, a length over the maximum: closed, logged.
+    for what, data in (("random bytes", bytes(rng().getrandbits(8)
+                                              for _ in range(4096))),
+                       ("a length over 12500", struct.pack(">II",
+                                                           0x7fffffff, 3))):
+        c = G.Client(port(lab, node))
+        src = "127.0.0.1:%d" % c.s.getsockname()[1]
+        c.s.sendall(data)
+        check(c.closed(3), "%s: not closed" % what)
+        c.close()
+        lab.wait_log(node, r"from %s(:| closed)" % src, 3)
+        log("%s -> closed" % what)
     keep.heartbeat()
     keep.expect(G.HEARTBEAT_CONF)
     keep.close()
@@ -515,12 +530,28 @@ def system_events(lab, node):
         "(PGS_PERIPHERAL_OFFLINE) / ONLINE %d" % (node, PERIPH))
 
 
-def half_hour(Lab):
-    """SYS_HALF_HOUR_CHANGE at each boundary of lab.interval (2 s)."""
-    lab = Lab("ctihh", agents=2, interval=2, **FAST)
+def small_lab(Lab):
+    """SYS_HALF_HOUR_CHANGE at each boundary of lab.interval (2 s); the
+    session limit (cti.max_sessions = 2)."""
+    lab = Lab("ctihh", agents=2, interval=2,
+              extra="cti: { max_sessions = 2; };", **FAST)
     start_duplex(lab)
-    c = G.Client(port(lab, active_side(lab)))
+    node = active_side(lab)
+    c = G.Client(port(lab, node))
     c.open(client_id="hh")
+    other = G.Client(port(lab, node))
+    other.open(client_id="second")
+    third = G.Client(port(lab, node))
+    m = third.recv()
+    check(m.type == G.FAILURE_CONF and m.f["Status"] == 17,
+          "over cti.max_sessions: %r" % m)
+    check(third.closed(3), "over the limit: not closed")
+    third.close()
+    lab.wait_log(node, r"listener cti: connection from .* refused: the "
+                 r"limit of 2 sessions is reached", 3)
+    other.close()
+    log("a third session over cti.max_sessions = 2 -> FAILURE_CONF 17, "
+        "closed")
     m1 = system_event(c, 9, 4)
     m2 = system_event(c, 9, 4)
     check(m2.f["ICMCentralControllerTime"] -
@@ -562,7 +593,7 @@ def test(Lab):
     r9_r10(lab, act, 1015)
     system_events(lab, act)
     failover(lab, act, sby)
-    half_hour(Lab)
+    small_lab(Lab)
 
 
 run(test)
