@@ -11,7 +11,7 @@
 #   (b) each generated block, the lines between the markers
 #         BEGIN GENERATED NAME (PROGRAM OPTIONS)
 #         END GENERATED NAME
-#       (in a man page's .\" comment lines, in docs/failover.md's <!-- -->
+#       (in a man page's .\" comment lines, in docs/*.md's <!-- -->
 #       ones), is byte for byte the output of "PROGRAM OPTIONS", PROGRAM
 #       being $PGEMUD or $PGEMUCTL:
 #         man/pgemu.conf.5      SETTINGS      pgemud --settings-man
@@ -19,9 +19,11 @@
 #         man/pgemud.8          PRIORITIES    pgemud --rules-man priorities
 #         docs/failover.md      TRIGGERS      pgemud --rules-md triggers
 #         docs/failover.md      PRIORITIES    pgemud --rules-md priorities
+#         docs/protocol.md      PROTOCOL      pgemud --protocol-doc
 #         man/pgemuctl.1        COMMANDS      pgemuctl --commands-man
 #       (the settings table of cfg.c, the rules table of rules.c, the
-#       command tables of node.c and the roles, cmd.c);
+#       GED-188 tables of ged188.c, the command tables of node.c and the
+#       roles, cmd.c);
 #   (c) every literal word of the command lines of "$PGEMUCTL help" (the
 #       list the nodes' command tables give) appears in bold in
 #       man/pgemuctl.1.
@@ -134,6 +136,7 @@ block man/pgemu-failover.7 TRIGGERS pgemud --rules-man triggers
 block man/pgemud.8 PRIORITIES pgemud --rules-man priorities
 block docs/failover.md TRIGGERS pgemud --rules-md triggers
 block docs/failover.md PRIORITIES pgemud --rules-md priorities
+block docs/protocol.md PROTOCOL pgemud --protocol-doc
 block man/pgemuctl.1 COMMANDS pgemuctl --commands-man
 
 # (a) The pages format without a warning, and hold no blank line (which

@@ -468,7 +468,7 @@ ged_flt_check(const struct ged_tag_def *d, const uint8_t *data, size_t len,
 		if (len == ged_fsizes[d->type])
 			return 0;
 		return ged_refuse(status, E_CTI_INVALID_FIELD_LENGTH, why,
-		    whylen, "length %zu, a %s takes %u", len,
+		    whylen, "length %zu where %s takes %u", len,
 		    ged_ftype_names[d->type], ged_fsizes[d->type]);
 	}
 	if (len > d->max)
@@ -535,8 +535,9 @@ ged_decode_flt(const struct wire_msg *m, size_t off, struct ged_msg *g,
 		if (len > left - hl)
 			return ged_refuse(status, E_CTI_BAD_MESSAGE_FORMAT, err,
 			    errlen, "%s: floating field tag %u (%s) at offset "
-			    "%zu: length %u runs past the end (%zu bytes left)",
-			    name, tag, ged_tag_name(tag), off, len, left - hl);
+			    "%zu: length %u runs past the end (%zu byte%s "
+			    "left)", name, tag, ged_tag_name(tag), off, len,
+			    left - hl, left - hl == 1 ? "" : "s");
 		if (g->nflt == GED_FLT_MAX)
 			return ged_refuse(status, E_CTI_TOO_MUCH_DATA, err,
 			    errlen, "%s: floating field tag %u (%s) at offset "

@@ -2,11 +2,12 @@
 # shellcheck disable=SC2086,SC2012
 # (CFLAGS, PKG and LIMIT are word lists on purpose.)
 #
-# Build the libFuzzer harnesses of the codec (fuzz_wire) and of the lab-file
-# loader (fuzz_cfg) with clang-14 and run each for FUZZ_SECONDS (default 20)
-# over its seed corpus.  New inputs go to a scratch directory, never into the
-# tree.  Exit 0 when both ran clean, 77 (automake SKIP) when clang-14 or its
-# fuzzer runtime is missing, 1 otherwise.  A crashing input is kept in
+# Build the libFuzzer harnesses of the codec (fuzz_wire), of the GED-188
+# codec (fuzz_ged188) and of the lab-file loader (fuzz_cfg) with clang-14
+# and run each for FUZZ_SECONDS (default 20) over its seed corpus.  New
+# inputs go to a scratch directory, never into the tree.  Exit 0 when all
+# ran clean, 77 (automake SKIP) when clang-14 or its fuzzer runtime is
+# missing, 1 otherwise.  A crashing input is kept in
 # $BUILDDIR/fuzz-artifacts/.
 #
 # Environment: PGEMU_SRCDIR (source tree), BUILDDIR (holds config.h; default
@@ -69,8 +70,8 @@ printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
 # is there, wherever it lives.
 LIBSRC=$(find "$SRCDIR/src" -name '*.c' ! -name pgemud.c ! -name pgemuctl.c |
     sort)
-echo "building fuzz_wire and fuzz_cfg with $CC"
-for h in wire cfg; do
+echo "building fuzz_wire, fuzz_ged188 and fuzz_cfg with $CC"
+for h in wire ged188 cfg; do
 	"$CC" $CFLAGS -I"$SRCDIR/src" -I"$BUILDDIR" -o "$TMP/fuzz_$h" \
 	    "$FUZZDIR/fuzz_$h.c" $LIBSRC $PKG -lm ||
 		die "cannot build fuzz_$h"
@@ -122,10 +123,11 @@ fuzz() {
 
 status=0
 fuzz wire 4096 || status=1
+fuzz ged188 13000 || status=1
 fuzz cfg 8192 || status=1
 rmdir "$ARTIFACTS" 2>/dev/null
 if [ "$status" -eq 0 ]; then
-	echo "fuzz: both harnesses ran clean"
+	echo "fuzz: every harness ran clean"
 else
 	echo "fuzz: FAILED; crashing inputs are in $ARTIFACTS"
 fi
