@@ -13,6 +13,7 @@
 #include "pgemu.h"
 #include "check_run.h"
 #include "wire.h"
+#include "ged188.h"
 
 /* R8, Table 1, and the rows pgemu decides where the table is silent. */
 static const struct {
@@ -372,6 +373,35 @@ START_TEST(test_msg_small)
 END_TEST
 
 /*
+ * The service bits an OPEN_REQ may ask for (protocol-facts 1.6): the CTI
+ * server refuses any other with E_CTI_INVALID_SERVICE_MASK.
+ */
+START_TEST(test_cti_service_known)
+{
+	const uint32_t	bits[] = {
+		CTI_SERVICE_CLIENT_EVENTS, CTI_SERVICE_CALL_DATA_UPDATE,
+		CTI_SERVICE_CLIENT_CONTROL, CTI_SERVICE_CONNECTION_MONITOR,
+		CTI_SERVICE_ALL_EVENTS, CTI_SERVICE_PERIPHERAL_MONITOR,
+		CTI_SERVICE_CLIENT_MONITOR, CTI_SERVICE_SUPERVISOR,
+		CTI_SERVICE_SERVER, CTI_SERVICE_AGENT_REPORTING,
+		CTI_SERVICE_ALL_TASK_EVENTS, CTI_SERVICE_TASK_MONITOR,
+		CTI_AGENT_STATE_CONTROL_ONLY, CTI_DEVICE_STATE_CONTROL,
+		CTI_SERVICE_UPDATE_EVENTS,
+		CTI_SERVICE_IGNORE_DUPLICATE_AGENT_EVENTS,
+		CTI_SERVICE_IGNORE_CONF, CTI_SERVICE_ACD_LINE_ONLY,
+		CTI_SERVICE_ACTIVE_STANDBY, CTI_SERVICE_DEBUG
+	};
+	uint32_t	all = 0;
+	size_t		i;
+
+	for (i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
+		all |= bits[i];
+	ck_assert_uint_eq(CTI_SERVICE_KNOWN, all);
+	ck_assert_uint_eq(CTI_SERVICE_KNOWN & 0x00074200, 0);
+}
+END_TEST
+
+/*
  * Which side's CTI server is active: every input of ctiact_decide(), each
  * row with the answer and the rule that gives it.
  */
@@ -504,6 +534,7 @@ rules_suite(void)
 	tcase_add_loop_test(tc, test_ctiact_row, 0,
 	    sizeof(ctiact_rows) / sizeof(ctiact_rows[0]));
 	tcase_add_test(tc, test_ctiact_settles);
+	tcase_add_test(tc, test_cti_service_known);
 	suite_add_tcase(s, tc);
 	return s;
 }
