@@ -265,6 +265,21 @@ def standby_session(lab, node):
     return c
 
 
+def standby_stopped(lab, node):
+    """The standby CTI server stopped: its standby sessions are told."""
+    c = standby_session(lab, node)
+    lab.ctl(node, "stop", "cti-server")
+    m = c.expect(G.FAILURE_EVENT)
+    check(m.f["Status"] == 15, "standby stopped: %r" % m)
+    check(c.closed(3), "standby stopped: session not closed")
+    c.close()
+    check(cti(lab, node)["sessions"] == [], "sessions left: %r" %
+          cti(lab, node)["sessions"])
+    lab.ctl(node, "start", "cti-server")
+    log("the standby stopped -> its standby session FAILURE_EVENT 15, "
+        "closed")
+
+
 def failover(lab, act, sby):
     wa, wb = lab.watch(act), lab.watch(sby)
     c = G.Client(port(lab, act))
@@ -581,6 +596,7 @@ def test(Lab):
     open_rules(lab, act)
     idle_and_bad(lab, act)
     standby(lab, sby)
+    standby_stopped(lab, sby)
     agents(lab, act, "cti %s, pim %s" % (act, pim), 1001)
     r9_r10(lab, act, 1011)
     # The CTI server on the side without the PIM: the holder's mirror.

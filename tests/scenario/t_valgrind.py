@@ -1,6 +1,7 @@
 """valgrind finds no error and no leak in pgemud: every role runs under
 valgrind through CTI sessions (opened, refused by the standby, agents
-set, reset: R9, malformed, the CTI server stopped and started), a
+set, reset: R9, malformed, the CTI server stopped and started, a standby
+session open when its side stops), a
 failover (kill -9 of the active side, its restart, a fault down/up, a
 reload), then stops on SIGTERM; valgrind's exit code and
 report decide.  Skipped (77) where valgrind is missing, and in the
@@ -21,13 +22,18 @@ if shutil.which("valgrind") is None or SLOW > 1:
     sys.exit(77)
 
 
-def cti_sessions(lab):
-    """The CTI server's paths: sessions opened, refused, malformed, reset
-    (R9), agents set, its stop and start."""
+def active_cti(lab):
+    """The side whose CTI server is active, once exactly one is."""
     def one():
         act = [n for n in ("pg-a", "pg-b") if lab.ctl(n, "cti")["active"]]
         return act[0] if len(act) == 1 else None
-    node = wait_for(one, 30, "one active CTI server")
+    return wait_for(one, 30, "one active CTI server")
+
+
+def cti_sessions(lab):
+    """The CTI server's paths: sessions opened, refused, malformed, reset
+    (R9), agents set, its stop and start."""
+    node = active_cti(lab)
     port = lab.ports["cti-a" if node == "pg-a" else "cti-b"]
     sby = lab.ports["cti-b" if node == "pg-a" else "cti-a"]
     c = G.Client(sby)
@@ -88,7 +94,11 @@ def test(Lab):
              "online again")
     wait_for(lambda: lab.status("router")["counters"]["rows_stored"] > 0,
              30, "an interval stored")
-    for n in ("pg-a", "pg-b", "acd", "router"):
+    # A standby session left open through the stop (SIGTERM).
+    sby = "pg-b" if active_cti(lab) == "pg-a" else "pg-a"
+    keep = G.Client(lab.ports["cti-b" if sby == "pg-b" else "cti-a"], 24)
+    keep.open(client_id="vg4", services=G.ALL_EVENTS | G.ACTIVE_STANDBY)
+    for n in (sby, "pg-a" if sby == "pg-b" else "pg-b", "acd", "router"):
         rc = lab.stop(n, timeout=60)
         text = lab.log_text(n)
         bad = [l for l in text.splitlines() if l.startswith("==")]

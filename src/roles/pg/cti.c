@@ -991,6 +991,7 @@ cti_shutdown(struct cti *c)
 {
 	c->running = 0;
 	cti_decide(c);
+	cti_close_all(c, "the side is stopping");	/* standby sessions */
 }
 
 /* What the side knows of a peripheral changed (PIMs, snapshot). */
@@ -1080,6 +1081,8 @@ cti_cmd_stop_start(struct cti *c, int start, char *err, size_t errlen)
 	c->running = start;
 	cti_decide(c);
 	if (!start) {
+		/* Its standby sessions too: none outlives the listener. */
+		cti_close_all(c, "the CTI server is stopped");
 		listener_free(c->lst);
 		c->lst = NULL;
 	}
