@@ -265,14 +265,19 @@ def standby_session(lab, node):
     return c
 
 
+def offline(c, what):
+    """c is told FAILURE_EVENT E_CTI_CTI_SERVER_OFFLINE, then closed."""
+    m = c.expect(G.FAILURE_EVENT)
+    check(m.f["Status"] == 15, "%s: %r" % (what, m))
+    check(c.closed(3), "%s: session not closed" % what)
+    c.close()
+
+
 def standby_stopped(lab, node):
     """The standby CTI server stopped: its standby sessions are told."""
     c = standby_session(lab, node)
     lab.ctl(node, "stop", "cti-server")
-    m = c.expect(G.FAILURE_EVENT)
-    check(m.f["Status"] == 15, "standby stopped: %r" % m)
-    check(c.closed(3), "standby stopped: session not closed")
-    c.close()
+    offline(c, "standby stopped")
     check(cti(lab, node)["sessions"] == [], "sessions left: %r" %
           cti(lab, node)["sessions"])
     lab.ctl(node, "start", "cti-server")
@@ -287,10 +292,7 @@ def failover(lab, act, sby):
     c.expect(G.SYSTEM_EVENT)
     patient = standby_session(lab, sby)
     lab.ctl(act, "stop", "cti-server")
-    m = c.expect(G.FAILURE_EVENT)
-    check(m.f["Status"] == 15, "stop cti-server: %r" % m)
-    check(c.closed(3), "stopped: session not closed")
-    c.close()
+    offline(c, "stop cti-server")
     m = patient.expect(G.STANDBY_ACTIVE_EVENT)
     check(m.body == b"", "STANDBY_ACTIVE_EVENT %r" % m)
     system_event(patient, 3)
