@@ -466,6 +466,7 @@ def r9_r10(lab, node, base):
     old.open(client_id="desk-a")
     for a in (a1, a2, a3):
         set_ok(old, a, 0)        # logged in already: now old's
+        agent_event(old, a, 3)   # ... and it hears the state as is
     new = G.Client(port(lab, node))
     new.open(client_id="desk-b")
     for a in (a2, a3):

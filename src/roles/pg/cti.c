@@ -634,8 +634,10 @@ cti_move_agent(struct cti_session *s, struct cti_periph *p,
 
 /*
  * SET_AGENT_STATE_REQ: login, logout, ready, not ready.  Confirmed at
- * once; the change comes back from the ACD as an AGENT_STATE_EVENT.
- * Refusals are CONTROL_FAILURE_CONF.
+ * once; the change comes back from the ACD as an AGENT_STATE_EVENT (a
+ * LOGIN of an agent logged in with no owner changes nothing there: the
+ * session takes it and hears its state).  Refusals are
+ * CONTROL_FAILURE_CONF.
  */
 static void
 cti_set_state(struct cti_session *s, const struct ged_msg *g)
@@ -647,6 +649,7 @@ cti_set_state(struct cti_session *s, const struct ged_msg *g)
 	struct wire_writer	 w;
 	uint32_t		 invoke = g->fixed[SQ_INVOKE_ID], status = 0;
 	int			 st = (int)g->fixed[SQ_AGENT_STATE], rc = 0;
+	int			 took = 0;
 	int32_t			 reason = (int32_t)g->fixed[SQ_REASON];
 
 	if ((p = cti_req_periph(s, invoke, g->fixed[SQ_PERIPHERAL_ID])) ==
@@ -674,8 +677,10 @@ cti_set_state(struct cti_session *s, const struct ged_msg *g)
 		if (a->owner != NULL && a->owner != s &&
 		    agent_logged_in(a->state))
 			rc = cti_move_agent(s, p, a);
-		else if (agent_logged_in(a->state))
+		else if (agent_logged_in(a->state)) {
 			cti_set_owner(a, s);	/* in already: now s's */
+			took = 1;
+		}
 		else if ((rc = pg_set_agent(c->node, p->f.id, a->id,
 		    AS_NOT_READY, 0)) == 0)
 			cti_set_owner(a, s);
@@ -693,6 +698,9 @@ cti_set_state(struct cti_session *s, const struct ged_msg *g)
 	r.fixed[HB_INVOKE_ID] = invoke;
 	ged_begin(&w, &r);
 	cti_send(s, &w);
+	/* Nothing changes at the ACD: the session hears the state as is. */
+	if (took && (s->state_mask & ged_agent_state_bit(a->state)))
+		cti_agent_event(s, p, a, 0);
 }
 
 /* A request of an open session, past what the protocol took itself. */
