@@ -63,7 +63,8 @@
 #define CTI_SERVICE_ACD_LINE_ONLY	0x00400000
 #define CTI_SERVICE_ACTIVE_STANDBY	0x02000000
 #define CTI_SERVICE_DEBUG		0x80000000U
-#define CTI_SERVICE_KNOWN		0x8278bdffU	/* every bit above */
+/* Every bit above. */
+#define CTI_SERVICE_KNOWN		0x8278bdffU
 
 /* AgentStateMask: one bit per AgentState, HOLD (10) is bit 9 */
 #define AGENT_STATE_MASK_KNOWN		0x3fffU
@@ -240,26 +241,33 @@ extern const struct ged_tag_def ged_tags[];	/* ends with tag 0 */
 extern const struct wire_type_info ged_types[];
 
 /* Fixed-part field indexes, in each layout's order. */
-enum { FC_INVOKE_ID, FC_STATUS };			/* FAILURE_CONF */
-enum { FE_STATUS };					/* FAILURE_EVENT */
-enum {							/* OPEN_REQ */
+/* FAILURE_CONF */
+enum { FC_INVOKE_ID, FC_STATUS };
+/* FAILURE_EVENT */
+enum { FE_STATUS };
+/* OPEN_REQ */
+enum {
 	OQ_INVOKE_ID, OQ_VERSION, OQ_IDLE_TIMEOUT, OQ_PERIPHERAL_ID,
 	OQ_SERVICES, OQ_CALL_MASK, OQ_AGENT_STATE_MASK, OQ_CONFIG_MASK,
 	OQ_RESERVED1, OQ_RESERVED2, OQ_RESERVED3
 };
-enum {							/* OPEN_CONF */
+/* OPEN_CONF */
+enum {
 	OC_INVOKE_ID, OC_SERVICES, OC_MONITOR_ID, OC_PG_STATUS, OC_CC_TIME,
 	OC_PERIPHERAL_ONLINE, OC_PERIPHERAL_TYPE, OC_AGENT_STATE,
 	OC_DEPARTMENT_ID, OC_SESSION_TYPE
 };
 enum { HB_INVOKE_ID };			/* HEARTBEAT_REQ/CONF, CLOSE_CONF,
 					   SET_AGENT_STATE_CONF */
-enum { CQ_INVOKE_ID, CQ_STATUS };			/* CLOSE_REQ */
-enum {							/* SYSTEM_EVENT */
+/* CLOSE_REQ */
+enum { CQ_INVOKE_ID, CQ_STATUS };
+/* SYSTEM_EVENT */
+enum {
 	SE_PG_STATUS, SE_CC_TIME, SE_EVENT_ID, SE_ARG1, SE_ARG2, SE_ARG3,
 	SE_DEVICE_TYPE
 };
-enum {							/* AGENT_STATE_EVENT */
+/* AGENT_STATE_EVENT */
+enum {
 	AE_MONITOR_ID, AE_PERIPHERAL_ID, AE_SESSION_ID, AE_PERIPHERAL_TYPE,
 	AE_SKILL_GROUP_STATE, AE_STATE_DURATION, AE_SKILL_GROUP_NUMBER,
 	AE_SKILL_GROUP_ID, AE_SKILL_GROUP_PRIORITY, AE_AGENT_STATE,
@@ -267,32 +275,40 @@ enum {							/* AGENT_STATE_EVENT */
 	AE_ICM_AGENT_ID, AE_AVAILABILITY, AE_NUM_FLT_SKILL_GROUPS,
 	AE_DEPARTMENT_ID
 };
-enum {							/* QUERY_AGENT_STATE_REQ */
+/* QUERY_AGENT_STATE_REQ */
+enum {
 	QQ_INVOKE_ID, QQ_PERIPHERAL_ID, QQ_MRD_ID, QQ_ICM_AGENT_ID
 };
-enum {							/* QUERY_AGENT_STATE_CONF */
+/* QUERY_AGENT_STATE_CONF */
+enum {
 	QC_INVOKE_ID, QC_AGENT_STATE, QC_NUM_SKILL_GROUPS, QC_MRD_ID,
 	QC_NUM_TASKS, QC_AGENT_MODE, QC_MAX_TASKS, QC_ICM_AGENT_ID,
 	QC_AVAILABILITY, QC_DEPARTMENT_ID
 };
-enum {							/* SET_AGENT_STATE_REQ */
+/* SET_AGENT_STATE_REQ */
+enum {
 	SQ_INVOKE_ID, SQ_PERIPHERAL_ID, SQ_AGENT_STATE, SQ_WORK_MODE,
 	SQ_NUM_SKILL_GROUPS, SQ_REASON, SQ_FORCED, SQ_SERVICE_REQ
 };
-enum {							/* CONTROL_FAILURE_CONF */
+/* CONTROL_FAILURE_CONF */
+enum {
 	CF_INVOKE_ID, CF_FAILURE_CODE, CF_PERIPHERAL_ERROR
 };
-enum {							/* MEDIA_LOGIN_REQ */
+/* MEDIA_LOGIN_REQ */
+enum {
 	ML_INVOKE_ID, ML_PERIPHERAL_ID, ML_MRD_ID, ML_ICM_AGENT_ID,
 	ML_MAX_TASKS
 };
-enum {							/* MEDIA_LOGIN_RESP */
+/* MEDIA_LOGIN_RESP */
+enum {
 	MLR_INVOKE_ID, MLR_STATUS, MLR_MRD_ID, MLR_ICM_AGENT_ID
 };
-enum {							/* MEDIA_LOGOUT_IND */
+/* MEDIA_LOGOUT_IND */
+enum {
 	MO_INVOKE_ID, MO_PERIPHERAL_ID, MO_MRD_ID, MO_ICM_AGENT_ID, MO_REASON
 };
-enum { FR_INVOKE_ID, FR_STATUS };			/* FAILURE_RESP */
+/* FAILURE_RESP */
+enum { FR_INVOKE_ID, FR_STATUS };
 
 /* A floating field as received: points into the message. */
 struct ged_flt {
@@ -319,7 +335,8 @@ struct ged_msg {
 };
 
 const struct ged_layout *ged_layout(uint32_t type);
-const char	*ged_type_name(uint32_t type);	/* "MSG_123" if unknown */
+/* "MSG_123" if unknown */
+const char	*ged_type_name(uint32_t type);
 const struct ged_tag_def *ged_tag(uint16_t tag);
 int		 ged_version_ok(uint32_t);
 int		 ged_wide(uint32_t version);
@@ -369,10 +386,11 @@ int		 ged_get_u16(const struct ged_msg *, uint16_t tag,
  * over 255 or data over 255 bytes before version 20, a known tag whose data
  * ged_decode() would refuse.
  */
-void		 ged_init(struct ged_msg *, uint32_t type, uint32_t version);
+void		 ged_init(struct ged_msg *, uint32_t type,
+		    uint32_t version);
 void		 ged_begin(struct wire_writer *, const struct ged_msg *);
-void		 ged_put(struct wire_writer *, uint32_t version, uint16_t tag,
-		    const void *, size_t);
+void		 ged_put(struct wire_writer *, uint32_t version,
+		    uint16_t tag, const void *, size_t);
 void		 ged_put_str(struct wire_writer *, uint32_t version,
 		    uint16_t tag, const char *);	/* NUL counted */
 void		 ged_put_u16(struct wire_writer *, uint32_t version,

@@ -822,10 +822,16 @@ int		 db_commit(struct db *);
 const char	*db_error(const struct db *);
 int		 db_interval(struct db *, const struct msg_interval *,
 		    uint32_t, const uint32_t *, double);
-void		 db_logout(struct db *, uint32_t, uint32_t, double, double,
+/* Whose session row: a peripheral's agent in one MRD. */
+struct db_key {
+	uint32_t	 peripheral;
+	uint32_t	 agent;		/* SkillTargetID */
+	uint32_t	 mrd;		/* MRDomainID */
+};
+void		 db_logout(struct db *, const struct db_key *, double, double,
 		    int32_t, const char *);
-void		 db_event(struct db *, uint32_t, uint32_t, double, double, int,
-		    int, int32_t, double, const char *);
+void		 db_event(struct db *, const struct db_key *, double, double,
+		    int, int, int32_t, double, const char *);
 int		 db_discard(struct db *, uint32_t, double, uint32_t, uint32_t,
 		    const char *, char, const char *, int);
 int		 db_refusal(struct db *, uint32_t, const struct msg_interval *,
@@ -836,7 +842,7 @@ void		 db_set_meta(struct db *, const char *, int64_t);
 int64_t		 db_get_meta(struct db *, const char *, int64_t);
 json_t		*db_intervals(struct db *, int);
 int		 db_open_sessions(struct db *, uint32_t,
-		    void (*)(void *, uint32_t, double), void *);
+		    void (*)(void *, uint32_t, uint32_t, double), void *);
 uint32_t	 db_last_interval(struct db *, uint32_t);
 
 /* pim.c: the PIM's reporting data on the active side */

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WIRE_PROTO_VERSION	1
+#define WIRE_PROTO_VERSION	2	/* 2: agent records carry the MRD */
 #define WIRE_HDR_LEN		8
 #define WIRE_FLT_HDR_LEN	4
 #define WIRE_MAX_BODY		(1024 * 1024)	/* hard ceiling */
@@ -184,15 +184,19 @@ void		 wire_bye_encode(struct wire_writer *, uint32_t reason,
  * (msg.c); decoders return -1 with the problem in err.
  */
 
-/* One agent as the ACD, the PIM and the router exchange it. */
+/*
+ * One agent in one Media Routing Domain, as the ACD, the PIM and the
+ * router exchange it: the ACD's records are of the lab's voice MRD.
+ */
 struct msg_agent {
 	uint32_t	 id;
 	uint16_t	 state;		/* CTI AgentState */
 	uint16_t	 before_call;	/* state before the current call */
 	uint32_t	 ms_in_state;
 	int32_t		 reason;
+	uint32_t	 mrd;		/* MRDomainID */
 };
-#define MSG_AGENT_LEN		16
+#define MSG_AGENT_LEN		20
 #define MSG_AGENTS_MAX		1000	/* per message */
 
 /* AGENT_STATES kinds (PG -> router) and ACD_AGENTS kinds (ACD -> PIM) */

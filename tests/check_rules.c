@@ -140,7 +140,7 @@ START_TEST(test_msg_agents)
 	struct wire_msg		m;
 	struct msg_agents	a;
 	struct msg_agent	in = { 1001, AS_WORK_READY, AS_AVAILABLE, 1234,
-	    -1 }, out;
+	    -1, 3 }, out;
 	char			err[160];
 
 	msg_agents_begin(&w, MSG_AGENT_STATES, 5000, 7, AGENTS_RELOGIN, 1, 2);
@@ -161,6 +161,7 @@ START_TEST(test_msg_agents)
 	ck_assert_uint_eq(out.before_call, AS_AVAILABLE);
 	ck_assert_uint_eq(out.ms_in_state, 1234);
 	ck_assert_int_eq(out.reason, 50002);
+	ck_assert_uint_eq(out.mrd, 3);
 	msg_agent_get(a.recs, &out);
 	ck_assert_int_eq(out.reason, -1);
 

@@ -1342,11 +1342,11 @@ cfg_check_lab(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 		cfg_error(ctx, config_lookup(c, "lab.history_db"),
 		    "lab.history_db: the path under lab.state_dir is longer "
 		    "than %zu", sizeof(cf->history_db) - 2);
-	if (12 + 16 * cf->snapshot_batch > cf->max_message)
+	if (12 + MSG_AGENT_LEN * cf->snapshot_batch > cf->max_message)
 		cfg_error(ctx, config_lookup(c, "lab"), "lab.max_message: %d "
 		    "bytes cannot carry a snapshot batch of %d agents (lab."
 		    "snapshot_batch: %d bytes)", cf->max_message,
-		    cf->snapshot_batch, 12 + 16 * cf->snapshot_batch);
+		    cf->snapshot_batch, 12 + MSG_AGENT_LEN * cf->snapshot_batch);
 	for (i = 0; cf->lab_name[i] != '\0'; i++)
 		if ((unsigned char)cf->lab_name[i] < 0x20 ||
 		    (unsigned char)cf->lab_name[i] > 0x7e) {

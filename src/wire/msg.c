@@ -95,6 +95,7 @@ msg_agent_put(struct wire_writer *w, const struct msg_agent *a)
 	wire_u16(w, a->before_call);
 	wire_u32(w, a->ms_in_state);
 	wire_u32(w, (uint32_t)a->reason);
+	wire_u32(w, a->mrd);
 }
 
 void
@@ -105,6 +106,7 @@ msg_agent_get(const uint8_t *p, struct msg_agent *a)
 	a->before_call = get16(p + 6);
 	a->ms_in_state = get32(p + 8);
 	a->reason = (int32_t)get32(p + 12);
+	a->mrd = get32(p + 16);
 }
 
 /* AGENT_STATES or ACD_AGENTS header; count records must follow. */

@@ -32,7 +32,7 @@ def flt(tag, data):
     return struct.pack(">HH", tag, len(data)) + data
 
 
-def hello(node, lab, ack=False, version=1, extra=b""):
+def hello(node, lab, ack=False, version=2, extra=b""):
     """A HELLO or HELLO_ACK with the node and lab names, NUL counted."""
     body = struct.pack(">IIIB", version, 100, 0, ord("A"))
     body += flt(TAG_NODE_NAME, node + b"\0") + flt(TAG_LAB_NAME, lab + b"\0")
@@ -69,8 +69,8 @@ SEEDS = {
     "grant": frame(GRANT, struct.pack(">III", 5000, 4, 2)
                    + flt(TAG_TEXT, b"peer lost\0")),
     "agent_states": frame(AGENT_STATES, struct.pack(">IIBBH", 5000, 4, 2, 1, 2)
-                          + struct.pack(">IHHIi", 1001, 3, 0, 1500, 0)
-                          + struct.pack(">IHHIi", 1002, 2, 3, 0, 50002)),
+                          + struct.pack(">IHHIiI", 1001, 3, 0, 1500, 0, 1)
+                          + struct.pack(">IHHIiI", 1002, 2, 3, 0, 50002, 1)),
     "periph_offline": frame(PERIPH_OFFLINE, struct.pack(">IIIi", 5000, 4, 3,
                                                         50002)
                             + flt(TAG_TEXT, b"offline\0")),

@@ -23,6 +23,8 @@ import threading
 import time
 import traceback
 
+import ged188_client
+
 PGEMUD = os.environ.get("PGEMUD", "pgemud")
 PGEMUCTL = os.environ.get("PGEMUCTL", "pgemuctl")
 SRCDIR = os.environ.get("PGEMU_SRCDIR",
@@ -167,7 +169,8 @@ class Lab:
                  peripherals=None):
         """extra_acds names acd nodes beside "acd"; peripherals, a list of
         dicts (id, acd, agents, first_id, optional name), writes a
-        peripherals list instead of the one peripheral."""
+        peripherals list instead of the one peripheral.  Each PG side gets
+        its CTI server port (cti_port, also in self.cti_ports)."""
         self.dir = tempfile.mkdtemp(prefix="pgemu-%s-" % name)
         self.name = name
         self.procs = {}
@@ -177,6 +180,8 @@ class Lab:
         self.watchers = {}
         names = DEFAULT_NODES + tuple(extra_acds) + ("cti-a", "cti-b")
         self.ports = dict(zip(names, free_ports(len(names))))
+        self.cti_ports = {"pg-a": self.ports["cti-a"],
+                          "pg-b": self.ports["cti-b"]}
         self.extra_acds = tuple(extra_acds)
         self.nodes = nodes + self.extra_acds if nodes is DEFAULT_NODES \
             else nodes
@@ -594,7 +599,7 @@ def frame(mtype, body=b""):
     return len(body).to_bytes(4, "big") + mtype.to_bytes(4, "big") + body
 
 
-def hello_frame(node, lab, side="-", ack=False, version=1):
+def hello_frame(node, lab, side="-", ack=False, version=2):
     def flt(tag, data):
         return tag.to_bytes(2, "big") + len(data).to_bytes(2, "big") + data
     body = (version.to_bytes(4, "big") + (100).to_bytes(4, "big") +
@@ -621,3 +626,75 @@ def closed_by_peer(s, timeout=5):
 def rng(seed=None):
     return random.Random(seed if seed is not None else
                          int(os.environ.get("PGEMU_SEED", "12345")))
+
+
+# CTI server (GED-188) helpers ---------------------------------------
+
+def cti(lab, node):
+    """`pgemuctl -j NODE cti`: active, running, port, sessions."""
+    return lab.ctl(node, "cti")
+
+
+def wait_cti_active(lab, node, timeout=5):
+    return wait_for(lambda: cti(lab, node)["active"], timeout,
+                    "%s: CTI server active" % node)
+
+
+def cti_connect(lab, node, name=None):
+    """A ged188_client Session connected to NODE's CTI server port."""
+    return ged188_client.connect("127.0.0.1", lab.cti_ports[node],
+                                 name or "cti-%s" % node, 5 * SLOW)
+
+
+def cti_open_active(lab, timeout=10, name="cti", **open_kw):
+    """Open a session as a real client does: side A, then side B, again,
+    until one answers OPEN_CONF (refusals and closed connections make it
+    try the other).  (node, session, OPEN_CONF)."""
+    tried = []
+
+    def attempt():
+        for node in ("pg-a", "pg-b"):
+            try:
+                s = cti_connect(lab, node, name)
+            except OSError as e:
+                tried.append("%s: %s" % (node, e))
+                continue
+            try:
+                m = s.open(timeout=5 * SLOW, **open_kw)
+            except (ged188_client.CtiError, OSError) as e:
+                tried.append("%s: %s" % (node, e))
+                s.close_socket()
+                continue
+            if m["type"] == ged188_client.OPEN_CONF:
+                return node, s, m
+            tried.append("%s: %r" % (node, m))
+            s.close_socket()
+        return None
+    try:
+        return wait_for(attempt, timeout, "an OPEN_CONF from side A or B",
+                        interval=0.02)
+    except TestFailure as e:
+        raise TestFailure("%s; tried: %s" % (e, tried[-6:]))
+
+
+def cti_session(lab, node, client_id):
+    """NODE's pgemuctl session entry of client_id (None if it has none)."""
+    for x in cti(lab, node)["sessions"]:
+        if x["client_id"] == client_id:
+            return x
+    return None
+
+
+def cti_log_names(lab, node, port, mtype, timeout=5):
+    """A log line of NODE naming the peer 127.0.0.1:port and the message
+    type mtype (by its name, or as "type N" or "message N")."""
+    peer = "127.0.0.1:%d" % port
+    names = (ged188_client.msg_name(mtype), "type %d" % mtype,
+             "message %d" % mtype)
+
+    def got():
+        return [l for l in lab.log_text(node).splitlines()
+                if re.search(re.escape(peer) + r"\b", l) and
+                any(re.search(r"\b%s\b" % re.escape(n), l) for n in names)]
+    return wait_for(got, timeout, "%s log line naming %s and %s" % (
+        node, peer, " or ".join(names)))

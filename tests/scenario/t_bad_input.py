@@ -60,7 +60,7 @@ def test(Lab):
          r"node \"mallory\" has no link to this node"),
         ("HELLO of a wrong version", hello_frame("pg-a", "badin",
                                                  version=9),
-         r"protocol version 9, expected 1"),
+         r"protocol version 9, expected 2"),
     ]
     for node, port in targets:
         for what, data, pattern in cases:

@@ -218,7 +218,7 @@ def epoch_msg(t, a, b, flags=0):
 def agent_states(epoch, kind, last, recs, periph=5000):
     body = struct.pack(">IIBBH", periph, epoch, kind, last, len(recs))
     for aid, st in recs:
-        body += struct.pack(">IHHIi", aid, st, 3, 0, 0)
+        body += struct.pack(">IHHIiI", aid, st, 3, 0, 0, 1)
     return frame(T["AGENT_STATES"], body)
 
 

@@ -107,6 +107,7 @@ acd_agent_rec(const struct acd_agent *ag, struct msg_agent *m)
 	m->before_call = (uint16_t)ag->before_call;
 	m->ms_in_state = (uint32_t)(mono_ms() - ag->since_ms);
 	m->reason = ag->reason;
+	m->mrd = (uint32_t)ag->acd->node->cfg->voice_mrd;
 }
 
 /* Every agent to a newly accepted PIM, in batches. */

@@ -1041,8 +1041,8 @@ cti_router(struct cti *c, int up)
 
 /*
  * Agents' states from the PIM that holds the peripheral (this side's, or
- * the other's over the private link): each change an AGENT_STATE_EVENT.
- * A logged-out agent has no owner any more.
+ * the other's over the private link), those of the voice MRD: each change
+ * an AGENT_STATE_EVENT.  A logged-out agent has no owner any more.
  */
 void
 cti_agents(struct cti *c, uint32_t periph, const struct msg_agent *recs,
@@ -1056,7 +1056,8 @@ cti_agents(struct cti *c, uint32_t periph, const struct msg_agent *recs,
 	for (i = 0; i < n; i++) {
 		struct cti_agent *a = cti_agent(p, recs[i].id);
 
-		if (a == NULL || (a->state == recs[i].state && snapshot))
+		if (a == NULL || (a->state == recs[i].state && snapshot) ||
+		    recs[i].mrd != (uint32_t)c->node->cfg->voice_mrd)
 			continue;
 		a->state = recs[i].state;
 		a->reason = recs[i].reason;

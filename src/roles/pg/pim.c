@@ -757,5 +757,6 @@ pim_agent_state(const struct pim *p, int i, struct msg_agent *m)
 	m->before_call = (uint16_t)p->agents[i].before_call;
 	m->ms_in_state = (uint32_t)(mono_ms() - p->agents[i].since_ms);
 	m->reason = 0;
+	m->mrd = (uint32_t)p->node->cfg->voice_mrd;
 	return 0;
 }

@@ -38,7 +38,7 @@
 /* A login-session row waiting to be written (write-behind). */
 struct db_op {
 	int		 logout;	/* Agent_Logout too */
-	uint32_t	 peripheral, agent;
+	uint32_t	 peripheral, agent, mrd;
 	double		 t, login, duration;
 	int		 event, state;
 	int32_t		 reason;
@@ -129,8 +129,9 @@ static const char *const db_schema =
 	" key TEXT PRIMARY KEY, value INTEGER);"
 	"CREATE TABLE IF NOT EXISTS pgemu_session ("
 	" PeripheralID INTEGER NOT NULL, SkillTargetID INTEGER NOT NULL,"
+	" MRDomainID INTEGER NOT NULL DEFAULT 1,"
 	" LoginDateTime TEXT, LoginTime REAL,"
-	" PRIMARY KEY (PeripheralID, SkillTargetID));";
+	" PRIMARY KEY (PeripheralID, SkillTargetID, MRDomainID));";
 
 /* Timestamps as the product's reports show them: UTC, milliseconds. */
 static void
@@ -173,12 +174,33 @@ db_prepare(struct db *db, const char *sql)
 
 /*
  * A database made by an older pgemu: pgemu_discard gains the key of a
- * refused record (Epoch, Seq), which makes its loss row unique.
+ * refused record (Epoch, Seq), which makes its loss row unique;
+ * pgemu_session gains the MRD of each open session (an agent is logged in
+ * per MRD), its rows kept as sessions of the voice MRD 1.
  */
 static int
 db_upgrade(struct db *db, char **msg)
 {
 	sqlite3_stmt	*st;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT MRDomainID FROM pgemu_session",
+	    -1, &st, NULL) == SQLITE_OK)
+		sqlite3_finalize(st);
+	else if (sqlite3_exec(db->h, "BEGIN;"
+	    " ALTER TABLE pgemu_session RENAME TO pgemu_session_old;"
+	    " CREATE TABLE pgemu_session ("
+	    " PeripheralID INTEGER NOT NULL, SkillTargetID INTEGER NOT NULL,"
+	    " MRDomainID INTEGER NOT NULL DEFAULT 1,"
+	    " LoginDateTime TEXT, LoginTime REAL,"
+	    " PRIMARY KEY (PeripheralID, SkillTargetID, MRDomainID));"
+	    " INSERT INTO pgemu_session (PeripheralID, SkillTargetID,"
+	    " LoginDateTime, LoginTime) SELECT PeripheralID, SkillTargetID,"
+	    " LoginDateTime, LoginTime FROM pgemu_session_old;"
+	    " DROP TABLE pgemu_session_old; COMMIT;", NULL, NULL, msg) !=
+	    SQLITE_OK) {
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
 
 	if (sqlite3_prepare_v2(db->h, "SELECT Epoch, Seq FROM pgemu_discard",
 	    -1, &st, NULL) == SQLITE_OK)
@@ -275,11 +297,12 @@ db_open(struct event_base *base, const char *path, char *err, size_t errlen)
 	    " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	db->ins_logout = db_prepare(db, "INSERT INTO Agent_Logout"
 	    " (LogoutDateTime, SkillTargetID, PeripheralID, LoginDateTime,"
-	    " LoginDuration, ReasonCode, Rule) VALUES (?,?,?,?,?,?,?)");
+	    " LoginDuration, ReasonCode, Rule, MRDomainID) VALUES"
+	    " (?,?,?,?,?,?,?,?)");
 	db->ins_event = db_prepare(db, "INSERT INTO Agent_Event_Detail"
 	    " (DateTime, SkillTargetID, PeripheralID, LoginDateTime, Event,"
-	    " AgentState, ReasonCode, Duration, Rule) VALUES"
-	    " (?,?,?,?,?,?,?,?,?)");
+	    " AgentState, ReasonCode, Duration, Rule, MRDomainID) VALUES"
+	    " (?,?,?,?,?,?,?,?,?,?)");
 	db->ins_discard = db_prepare(db, "INSERT INTO pgemu_discard"
 	    " (DateTime, PeripheralID, IntervalDateTime, Intervals, Rows,"
 	    " Rule, PGSide, Reason) VALUES (?,?,?,?,?,?,?,?)");
@@ -295,10 +318,10 @@ db_open(struct event_base *base, const char *path, char *err, size_t errlen)
 	db->get_meta = db_prepare(db, "SELECT value FROM pgemu_meta WHERE"
 	    " key = ?");
 	db->set_session = db_prepare(db, "INSERT OR REPLACE INTO pgemu_session"
-	    " (PeripheralID, SkillTargetID, LoginDateTime, LoginTime) VALUES"
-	    " (?,?,?,?)");
+	    " (PeripheralID, SkillTargetID, LoginDateTime, LoginTime,"
+	    " MRDomainID) VALUES (?,?,?,?,?)");
 	db->del_session = db_prepare(db, "DELETE FROM pgemu_session WHERE"
-	    " PeripheralID = ? AND SkillTargetID = ?");
+	    " PeripheralID = ? AND SkillTargetID = ? AND MRDomainID = ?");
 	if (db->open_err[0] != '\0') {
 		snprintf(err, errlen, "history database %s: %s", path,
 		    db->open_err);
@@ -506,6 +529,7 @@ db_write_event(struct db *db, const struct db_op *op)
 	sqlite3_bind_int64(st, 8, (int64_t)op->duration);
 	if (op->rule != NULL)
 		sqlite3_bind_text(st, 9, op->rule, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 10, op->mrd);
 	return db_step(db, st);
 }
 
@@ -522,6 +546,7 @@ db_write_logout(struct db *db, const struct db_op *op)
 	sqlite3_bind_int(st, 6, op->reason);
 	if (op->rule != NULL)
 		sqlite3_bind_text(st, 7, op->rule, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, op->mrd);
 	return db_step(db, st);
 }
 
@@ -535,12 +560,14 @@ db_write_session(struct db *db, const struct db_op *op)
 		st = db->del_session;
 		sqlite3_bind_int64(st, 1, op->peripheral);
 		sqlite3_bind_int64(st, 2, op->agent);
+		sqlite3_bind_int64(st, 3, op->mrd);
 	} else if (op->event == DB_EVENT_LOGIN) {
 		st = db->set_session;
 		sqlite3_bind_int64(st, 1, op->peripheral);
 		sqlite3_bind_int64(st, 2, op->agent);
 		bind_time(st, 3, op->t);
 		sqlite3_bind_double(st, 4, op->t);
+		sqlite3_bind_int64(st, 5, op->mrd);
 	} else
 		return 0;
 	return db_step(db, st);
@@ -652,15 +679,16 @@ db_queue(struct db *db, const struct db_op *op)
 }
 
 void
-db_logout(struct db *db, uint32_t peripheral, uint32_t agent, double login,
+db_logout(struct db *db, const struct db_key *k, double login,
     double logout, int32_t reason, const char *rule)
 {
 	struct db_op	op;
 
 	memset(&op, 0, sizeof(op));
 	op.logout = 1;
-	op.peripheral = peripheral;
-	op.agent = agent;
+	op.peripheral = k->peripheral;
+	op.agent = k->agent;
+	op.mrd = k->mrd;
 	op.t = logout;
 	op.login = login;
 	op.duration = login > 0 ? logout - login : 0;
@@ -672,15 +700,15 @@ db_logout(struct db *db, uint32_t peripheral, uint32_t agent, double login,
 }
 
 void
-db_event(struct db *db, uint32_t peripheral, uint32_t agent, double t,
-    double login, int event, int state, int32_t reason, double duration,
-    const char *rule)
+db_event(struct db *db, const struct db_key *k, double t, double login,
+    int event, int state, int32_t reason, double duration, const char *rule)
 {
 	struct db_op	op;
 
 	memset(&op, 0, sizeof(op));
-	op.peripheral = peripheral;
-	op.agent = agent;
+	op.peripheral = k->peripheral;
+	op.agent = k->agent;
+	op.mrd = k->mrd;
 	op.t = t;
 	op.login = login;
 	op.duration = duration;
@@ -856,17 +884,18 @@ db_get_meta(struct db *db, const char *key, int64_t def)
 /* The login sessions left open, for a router that starts. */
 int
 db_open_sessions(struct db *db, uint32_t peripheral,
-    void (*cb)(void *, uint32_t, double), void *arg)
+    void (*cb)(void *, uint32_t, uint32_t, double), void *arg)
 {
 	sqlite3_stmt	*st;
 	int		 n = 0;
 
-	st = db_prepare(db, "SELECT SkillTargetID, LoginTime FROM"
+	st = db_prepare(db, "SELECT SkillTargetID, MRDomainID, LoginTime FROM"
 	    " pgemu_session WHERE PeripheralID = ?");
 	sqlite3_bind_int64(st, 1, peripheral);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		cb(arg, (uint32_t)sqlite3_column_int64(st, 0),
-		    sqlite3_column_double(st, 1));
+		    (uint32_t)sqlite3_column_int64(st, 1),
+		    sqlite3_column_double(st, 2));
 		n++;
 	}
 	sqlite3_finalize(st);

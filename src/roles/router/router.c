@@ -34,8 +34,10 @@
 #include "pgemu.h"
 #include "wire.h"
 
+/* An agent in one MRD: logged in, and in a state, per MRD. */
 struct rt_agent {
-	uint32_t	 id;
+	uint32_t	 id;		/* the sort key: id, then mrd */
+	uint32_t	 mrd;
 	int		 state;
 	int		 before_call;
 	double		 since;		/* wall clock */
@@ -134,20 +136,39 @@ router_side(struct rt_periph *p, const struct link *l)
 	return NULL;
 }
 
-static struct rt_agent *
-router_agent(struct rt_periph *p, uint32_t id)
+static int
+router_agent_cmp(const void *a, const void *b)
 {
-	return bsearch(&id, p->agents, (size_t)p->nagents, sizeof(*p->agents),
-	    cmp_u32_key);
+	const struct rt_agent	*x = a, *y = b;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->mrd < y->mrd ? -1 : x->mrd > y->mrd;
 }
 
+static struct rt_agent *
+router_agent(struct rt_periph *p, uint32_t id, uint32_t mrd)
+{
+	struct rt_agent	key = { .id = id, .mrd = mrd };
+
+	return bsearch(&key, p->agents, (size_t)p->nagents, sizeof(*p->agents),
+	    router_agent_cmp);
+}
+
+/* Agents logged in to at least one MRD (entries sorted by agent). */
 static int
 router_logged_in(const struct rt_periph *p)
 {
-	int	i, n = 0;
+	int		i, n = 0;
+	uint32_t	last = 0;
 
-	for (i = 0; i < p->nagents; i++)
-		n += p->agents[i].login > 0;
+	for (i = 0; i < p->nagents; i++) {
+		if (p->agents[i].login <= 0 || (n > 0 &&
+		    p->agents[i].id == last))
+			continue;
+		last = p->agents[i].id;
+		n++;
+	}
 	return n;
 }
 
@@ -253,10 +274,11 @@ router_offline(struct rt_periph *p, int rule, int32_t code, const char *why)
 	}
 	for (i = 0; i < p->nagents; i++) {
 		struct rt_agent *a = &p->agents[i];
+		struct db_key	 k = { periph, a->id, a->mrd };
 
 		if (a->login <= 0)
 			continue;
-		db_logout(p->db, periph, a->id, a->login, now, code, rtag);
+		db_logout(p->db, &k, a->login, now, code, rtag);
 		a->login = 0;
 		a->state = AS_LOGOUT;
 		a->since = now;
@@ -720,23 +742,26 @@ router_agents_msg(struct rt_periph *p, struct rt_side *s,
 	for (i = 0; i < m->count; i++) {
 		struct msg_agent	 ma;
 		struct rt_agent		*a;
+		struct db_key		 k;
 
 		msg_agent_get(m->recs + (size_t)i * MSG_AGENT_LEN, &ma);
-		if ((a = router_agent(p, ma.id)) == NULL)
+		if ((a = router_agent(p, ma.id, ma.mrd)) == NULL)
 			continue;
+		k.peripheral = periph;
+		k.agent = a->id;
+		k.mrd = a->mrd;
 		if (a->login <= 0 && agent_logged_in(ma.state)) {
 			a->login = now;
-			db_event(p->db, periph, a->id, now, now,
+			db_event(p->db, &k, now, now,
 			    DB_EVENT_LOGIN, ma.state, 0, 0,
 			    rule_tag(m->kind == AGENTS_RELOGIN ? RULE_R8 :
 			    m->kind == AGENTS_SNAPSHOT ? RULE_R4 : RULE_NONE));
 		} else if (a->login > 0 && !agent_logged_in(ma.state)) {
-			db_logout(p->db, periph, a->id, a->login, now,
-			    ma.reason, NULL);
+			db_logout(p->db, &k, a->login, now, ma.reason, NULL);
 			a->login = 0;
 		}
 		if (ma.state == AS_NOT_READY && a->state != AS_NOT_READY)
-			db_event(p->db, periph, a->id, now, a->login,
+			db_event(p->db, &k, now, a->login,
 			    DB_EVENT_NOT_READY, ma.state, ma.reason, 0, NULL);
 		a->state = ma.state;
 		a->before_call = ma.before_call;
@@ -1063,15 +1088,52 @@ router_link_down(struct node *n, struct link *l, const char *why)
 }
 
 static void
-router_session_cb(void *arg, uint32_t agent, double login)
+router_session_cb(void *arg, uint32_t agent, uint32_t mrd, double login)
 {
 	struct rt_periph	*p = arg;
-	struct rt_agent		*a = router_agent(p, agent);
+	struct rt_agent		*a = router_agent(p, agent, mrd);
 
 	if (a == NULL)
 		return;
 	a->login = login;
 	a->state = AS_UNKNOWN;
+}
+
+/*
+ * The real-time table: every agent in the lab's voice MRD, and in each
+ * MRD its desktop signs in to.
+ */
+static void
+router_agents_init(struct rt_periph *p, const struct cfg_periph *cp)
+{
+	uint32_t	voice = (uint32_t)p->node->cfg->voice_mrd;
+	int		i, k, n = 0;
+
+	for (i = 0; i < cp->nagents; i++)
+		n += 1 + cp->agents[i].nmrds;
+	p->agents = xcalloc((size_t)n, sizeof(*p->agents));
+	for (i = 0; i < cp->nagents; i++) {
+		const struct cfg_agent *ca = &cp->agents[i];
+
+		p->agents[p->nagents].id = (uint32_t)ca->id;
+		p->agents[p->nagents].mrd = voice;
+		p->agents[p->nagents++].state = AS_LOGOUT;
+		for (k = 0; k < ca->nmrds; k++) {
+			if ((uint32_t)ca->mrds[k] == voice)
+				continue;
+			p->agents[p->nagents].id = (uint32_t)ca->id;
+			p->agents[p->nagents].mrd = (uint32_t)ca->mrds[k];
+			p->agents[p->nagents++].state = AS_LOGOUT;
+		}
+	}
+	qsort(p->agents, (size_t)p->nagents, sizeof(*p->agents),
+	    router_agent_cmp);
+	/* An MRD listed twice for one agent: keep one entry. */
+	for (i = k = 0; i < p->nagents; i++)
+		if (k == 0 || router_agent_cmp(&p->agents[k - 1],
+		    &p->agents[i]) != 0)
+			p->agents[k++] = p->agents[i];
+	p->nagents = k;
 }
 
 /* One peripheral of the lab: its state kept in the database, its agents. */
@@ -1105,13 +1167,7 @@ router_periph_init(struct router *r, struct rt_periph *p,
 	    "holder_since_ms", key, sizeof(key)), 0) / 1000;
 	if (p->holder != 'A' && p->holder != 'B')
 		p->holder = 0;
-	p->nagents = cp->nagents;
-	p->agents = xcalloc((size_t)p->nagents, sizeof(*p->agents));
-	for (i = 0; i < p->nagents; i++) {
-		p->agents[i].id = (uint32_t)cp->agents[i].id;
-		p->agents[i].state = AS_LOGOUT;
-	}
-	qsort(p->agents, (size_t)p->nagents, sizeof(*p->agents), cmp_u32_key);
+	router_agents_init(p, cp);
 	/* Sessions left open by the last run: still open until judged. */
 	db_open_sessions(p->db, p->id, router_session_cb, p);
 	if (p->holder != 0)
@@ -1227,8 +1283,9 @@ router_peripheral_json(struct rt_periph *p)
 static json_t *
 router_agent_json(const struct rt_periph *p, const struct rt_agent *a)
 {
-	return json_pack("{s:i, s:s, s:b, s:f, s:s, s:i, s:i}", "id",
-	    (int)a->id, "state", agent_state_name(a->state), "logged_in",
+	return json_pack("{s:i, s:i, s:s, s:b, s:f, s:s, s:i, s:i}", "id",
+	    (int)a->id, "mrd", (int)a->mrd, "state",
+	    agent_state_name(a->state), "logged_in",
 	    a->login > 0, "seconds_in_state", a->since > 0 ? wall_now() -
 	    a->since : 0.0, "before_call", agent_state_name(a->before_call),
 	    "reason", (int)a->reason, "peripheral", (int)p->id);
