@@ -469,8 +469,11 @@ def r9_r10(lab, node, base):
         agent_event(old, a, 3)   # ... and it hears the state as is
     new = G.Client(port(lab, node))
     new.open(client_id="desk-b")
-    for a in (a2, a3):
-        set_ok(new, a, 0)        # old is alive: they move
+    # old is alive: they move, in one burst (both sent before an answer)
+    invs = [new.set_state(PERIPH, a, 0) for a in (a2, a3)]
+    for inv in invs:
+        check(next_of(new, G.SET_AGENT_STATE_CONF).f["InvokeID"] == inv,
+              "move: SET_AGENT_STATE_CONF")
     e = w.wait(ev("agent_moved"), 3, "agent_moved")
     check(e["agents"] == 2 and e["client_id"] == "desk-b" and
           e["rule"] == "R10", "agent_moved %r" % e)
