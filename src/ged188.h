@@ -64,7 +64,7 @@
 #define CTI_SERVICE_ACTIVE_STANDBY	0x02000000
 #define CTI_SERVICE_DEBUG		0x80000000U
 /* Every bit above. */
-#define CTI_SERVICE_KNOWN		0x826fbdffU
+#define CTI_SERVICE_KNOWN		0x8278bdffU
 
 /* AgentStateMask: one bit per AgentState, HOLD (10) is bit 9 */
 #define AGENT_STATE_MASK_KNOWN		0x3fffU

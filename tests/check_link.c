@@ -18,9 +18,11 @@
  * The "session" cases run a session listener with a protocol of the
  * test's own (t_proto): a greeting OPEN/OPEN_ACK, heartbeats from the
  * client only (HB_REQ answered by HB_CONF), a bad message answered by
- * FAILURE with the session kept, and a REFUSED frame past the limit.  Its
- * role (s_ops) echoes ECHO requests, answers a value 0 as a bad message
- * and closes the session on the value T_BYE.
+ * FAILURE with the session kept, a REFUSED frame past the limit, and a
+ * FAILURE saying "hold time" when its hold time runs out.  Its role
+ * (s_ops) echoes ECHO requests, answers a value 0 as a bad message,
+ * closes the session on the value T_BYE and sets the session's hold time
+ * to v - T_HOLD ms on a value from T_HOLD.
  */
 #include "config.h"
 
@@ -1431,6 +1433,7 @@ END_TEST
 #define T_REFUSED	0x7007
 #define T_VERSION	2
 #define T_BYE		99	/* ECHO of this value: the role closes */
+#define T_HOLD		1000000	/* ECHO of T_HOLD + ms: the hold time */
 
 static const struct wire_type_info t_types[] = {
 	{ T_OPEN,	"OPEN",		4, 4 },
@@ -1538,6 +1541,18 @@ t_refuse(struct wire_writer *w, const char *why)
 	wire_flt_str(w, TAG_TEXT, why);
 }
 
+/* The hold time ran out: FAILURE, before the close. */
+static void
+t_hold_expired(struct link *l)
+{
+	struct wire_writer	w;
+
+	wire_begin(&w, T_FAILURE);
+	wire_u32(&w, 0);
+	wire_flt_str(&w, TAG_TEXT, "hold time");
+	link_send(l, &w);
+}
+
 static const struct link_proto t_proto = {
 	.name = "test",
 	.types = t_types,
@@ -1548,6 +1563,7 @@ static const struct link_proto t_proto = {
 	.control = t_control,
 	.bad_msg = t_bad_msg,
 	.refuse = t_refuse,
+	.hold_expired = t_hold_expired,
 };
 
 /* The same without a greeting: a session is open once connected. */
@@ -1598,6 +1614,8 @@ s_msg(struct link *l, void *arg, const struct wire_msg *m)
 		link_bad_msg(l, m, "value 0");
 		return;
 	}
+	if (v >= T_HOLD)
+		link_set_hold(l, (int)(v - T_HOLD));
 	if (v == T_BYE) {
 		link_fsm(l, LEV_STOP, "the client said bye");
 		return;
@@ -2058,6 +2076,42 @@ START_TEST(test_session_silent)
 END_TEST
 
 /*
+ * A session's hold time set after its greeting (link_set_hold): 0, none
+ * (a silent client stays); then 150 ms, and the protocol's last word
+ * (hold_expired) goes before the close.
+ */
+static int
+pred_closed(const void *arg)
+{
+	(void)arg;
+	return srole.closed > 0;
+}
+
+START_TEST(test_session_set_hold)
+{
+	uint64_t	t0;
+	int		fd;
+
+	start_sessions(&t_proto, 4, HB_MISSES);
+	fd = raw_open();
+	wait_int(&srole.opened, 1);
+	raw_echo(fd, T_HOLD);
+	t0 = mono_ms();
+	ck_assert(!wait_until(pred_closed, NULL, 3 * HOLD_MS));
+	raw_echo(fd, T_HOLD + 150);
+	wait_int(&srole.closed, 1);
+	ck_assert_msg(srole.closed_ms - t0 >= 3 * HOLD_MS + 140, "closed "
+	    "%ju ms after the hold time was set", (uintmax_t)(srole.closed_ms -
+	    t0 - 3 * HOLD_MS));
+	ck_assert_str_eq(srole.why, "nothing heard for 150 ms (1 x 150 ms)");
+	raw_expect_failure(fd, 0, "hold time");
+	raw_expect_eof(fd);
+	drop_fd(fd);
+	wait_nsessions(0);
+}
+END_TEST
+
+/*
  * A protocol with no greeting: the client is up once connected (CONNECT
  * -TCP_OK-> UP) and the session open at accept.  A named-peer listener
  * cannot take such a protocol: nothing would name the peer.
@@ -2147,6 +2201,7 @@ link_suite(void)
 	tcase_add_test(tc, test_session_bad_msg);
 	tcase_add_test(tc, test_session_limit);
 	tcase_add_test(tc, test_session_silent);
+	tcase_add_test(tc, test_session_set_hold);
 	tcase_add_test(tc, test_session_no_greeting);
 	suite_add_tcase(s, tc);
 	return s;
