@@ -49,6 +49,8 @@ const struct rule_event rule_events[] = {
 	{ "cti_manager_stopped", LOG_WARNING, NULL, 0, NULL },
 	{ "data_discarded",	LOG_WARNING, NULL, 0, NULL },
 	{ "data_refused",	LOG_WARNING, NULL, 0, NULL },
+	{ "desktop_lost",	LOG_WARNING, NULL, 0, NULL },
+	{ "desktop_relogin",	LOG_NOTICE, NULL, 0, NULL },
 	{ "grant_unused",	LOG_NOTICE, NULL, 0, NULL },
 	{ "interval_stored",	LOG_INFO, NULL, 0, NULL },
 	{ "link_state",		LOG_NOTICE, link_lost, LOG_WARNING,

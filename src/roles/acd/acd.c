@@ -481,7 +481,9 @@ acd_init(struct node *n, char *err, size_t errlen)
 		struct acd_agent *ag = &a->agents[i];
 
 		ag->acd = a;
-		ag->state = ag->cfg.initial_state;
+		/* An agent with a desktop: its desktop logs it in. */
+		ag->state = ag->cfg.desktop ? AS_LOGOUT :
+		    ag->cfg.initial_state;
 		ag->before_call = ag->state;
 		ag->since_ms = mono_ms();
 		ag->ev = evtimer_new(n->base, acd_agent_cb, ag);
