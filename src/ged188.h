@@ -128,10 +128,33 @@ enum ged_status {
 	E_CTI_INVALID_MSG_TYPE_FOR_VERSION = 48,
 	E_CTI_INVALID_TAG_FOR_VERSION = 49,
 	E_CTI_INVALID_CHARACTER = 62,
+	E_CTI_TOO_MUCH_DATA = 73,	/* over GED_FLT_MAX fields */
 	E_CTI_INVALID_MR_DOMAIN = 88,
 	E_CTI_INVALID_CLIENT_FOR_STANDBY = 107,
 };
 const char	*ged_status_name(uint32_t);
+
+/*
+ * ARM status codes (MEDIA_LOGIN_RESP Status, FAILURE_RESP Status; 0: done),
+ * protocol-facts 1.11.
+ */
+#define E_ARM_STAT_OK					0
+#define E_ARM_STAT_AGENT_ALREADY_LOGGED_IN		1
+#define E_ARM_STAT_AGENT_NOT_FOUND			2
+#define E_ARM_STAT_MRD_LIST_ENTRY_NOT_FOUND		3
+#define E_ARM_STAT_AGENT_NOT_LOGGED_IN			6
+#define E_ARM_STAT_CANT_LOGIN_TO_VOICE_MRD		11
+#define E_ARM_STAT_TASK_OBJECT_NOT_FOUND		18
+#define E_ARM_STAT_INVALID_MESSAGE_SEQUENCE		19
+#define E_ARM_STAT_INCONSISTENT_MEDIA_ROUTING_DOMAIN_IDS 20
+#define E_ARM_STAT_NO_OFFER_OR_PRE_CALL_RECEIVED	21
+#define E_ARM_STAT_INCONSISTENT_AGENT_IDS		22
+#define E_ARM_STAT_LOGIN_NOT_ALLOWED_FOR_APP_PATH	27
+#define E_ARM_STAT_NOT_VALID_AFTER_INTERRUPT_ADVISORY_ACCEPT 30
+#define E_ARM_STAT_SKILL_GROUP_NOT_FOUND		32
+#define E_ARM_STAT_SERVICE_NOT_FOUND			33
+#define E_ARM_STAT_PERFORMANCE_LIMIT_EXCEEDED		34
+#define E_ARM_STAT_CC_OFFLINE				36
 
 /* ControlFailureCode (CONTROL_FAILURE_CONF) */
 #define CF_GENERIC_UNSPECIFIED			0
@@ -186,13 +209,17 @@ struct ged_field {
 	uint8_t		 since;		/* 0: every version */
 };
 
-/* A floating field: its tag, type, largest data (STRING: with NUL). */
+/*
+ * A floating field: its tag, type, largest data (STRING: with NUL; the
+ * size of a number), where the size comes from.
+ */
 struct ged_tag_def {
 	uint16_t	 tag;
 	const char	*name;
 	enum ged_ftype	 type;
 	uint16_t	 max;
 	uint8_t		 since;		/* 20 for tags > 255 */
+	const char	*source;
 };
 
 /* A message: its fixed part, the tags it may carry, where it comes from. */
@@ -255,6 +282,17 @@ enum {							/* SET_AGENT_STATE_REQ */
 enum {							/* CONTROL_FAILURE_CONF */
 	CF_INVOKE_ID, CF_FAILURE_CODE, CF_PERIPHERAL_ERROR
 };
+enum {							/* MEDIA_LOGIN_REQ */
+	ML_INVOKE_ID, ML_PERIPHERAL_ID, ML_MRD_ID, ML_ICM_AGENT_ID,
+	ML_MAX_TASKS
+};
+enum {							/* MEDIA_LOGIN_RESP */
+	MLR_INVOKE_ID, MLR_STATUS, MLR_MRD_ID, MLR_ICM_AGENT_ID
+};
+enum {							/* MEDIA_LOGOUT_IND */
+	MO_INVOKE_ID, MO_PERIPHERAL_ID, MO_MRD_ID, MO_ICM_AGENT_ID, MO_REASON
+};
+enum { FR_INVOKE_ID, FR_STATUS };			/* FAILURE_RESP */
 
 /* A floating field as received: points into the message. */
 struct ged_flt {
@@ -287,17 +325,26 @@ int		 ged_version_ok(uint32_t);
 int		 ged_wide(uint32_t version);
 /* The fixed part's length at a version (-1: no such message then). */
 int		 ged_fixed_len(const struct ged_layout *, uint32_t version);
-/* VersionNumber of an OPEN_REQ, read before anything else (-1: short). */
+/*
+ * VersionNumber of an OPEN_REQ, read before anything else (-1: shorter than
+ * 8 bytes, or not an OPEN_REQ).
+ */
 int		 ged_open_version(const struct wire_msg *, uint32_t *);
 
 /*
  * Decode a message of a session at version.  0: done.  -1: bad; *status
  * is the E_CTI_ code a FAILURE_CONF answers it with, err says what was
- * wrong in words a log line can carry (field, offset, length).  A tag the
- * message does not carry is kept, not refused (the reference allows a
- * server to be lenient); a known tag of the wrong length, a string that
- * is not printable ASCII or too long, a floating header or field past the
- * end are refused.
+ * wrong in words a log line can carry (field, offset, length): a version
+ * outside 13..25 E_CTI_INVALID_VERSION, a type with no layout
+ * E_CTI_INVALID_MSG_TYPE_FOR_VERSION, a body shorter than the version's
+ * fixed part or longer than GED_MAX_MESSAGE allows
+ * E_CTI_INVALID_MESSAGE_LENGTH, a floating header or field running past the
+ * end E_CTI_BAD_MESSAGE_FORMAT, a known tag of the wrong size or over its
+ * maximum E_CTI_INVALID_FIELD_LENGTH, a string with a byte that is not
+ * printable ASCII E_CTI_INVALID_CHARACTER, more than GED_FLT_MAX floating
+ * fields E_CTI_TOO_MUCH_DATA.  A tag the message does not carry, or one
+ * ged_tags[] does not know, is kept, not refused (the reference allows a
+ * server to be lenient).  Strings are taken with or without their NUL.
  */
 int		 ged_decode(const struct wire_msg *, uint32_t version,
 		    struct ged_msg *, uint32_t *status, char *err,
@@ -316,7 +363,11 @@ int		 ged_get_u16(const struct ged_msg *, uint16_t tag,
  * Encode: ged_init() a message of a type for a version, set its fixed
  * values, ged_begin() writes the header and the fixed part (the fields
  * of that version only), ged_put_*() floating fields in the version's
- * width, ged_end() closes it (-1: past GED_MAX_MESSAGE).
+ * width, ged_end() closes it (-1: past GED_MAX_MESSAGE, or refused on
+ * the way).  Refused, by setting the writer's overflow flag: a type or
+ * version with no layout, a fixed value that does not fit its field, a tag
+ * over 255 or data over 255 bytes before version 20, a known tag whose data
+ * ged_decode() would refuse.
  */
 void		 ged_init(struct ged_msg *, uint32_t type, uint32_t version);
 void		 ged_begin(struct wire_writer *, const struct ged_msg *);

@@ -22,6 +22,7 @@
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
 
+#include "ged188.h"
 #include "pgemu.h"
 
 static struct node	*node;
@@ -35,6 +36,7 @@ usage(int rc)
 	    "       pgemud -c FILE --check-config | --dump-config\n"
 	    "       pgemud -c FILE --list-nodes\n"
 	    "       pgemud --version | --settings-man | --rules-json\n"
+	    "       pgemud --protocol-doc\n"
 	    "       pgemud --rules-man | --rules-md triggers|priorities\n"
 	    "  -c, --config FILE   the lab file (default %s)\n"
 	    "  -n, --node NODE     the node this process plays\n"
@@ -125,6 +127,7 @@ main(int argc, char *argv[])
 		{ "rules-man",		required_argument, NULL, 'R' },
 		{ "rules-md",		required_argument, NULL, 'W' },
 		{ "rules-json",		no_argument, NULL, 'J' },
+		{ "protocol-doc",	no_argument, NULL, 'P' },
 		{ "list-nodes",		no_argument, NULL, 'L' },
 		{ "help",		no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -181,6 +184,8 @@ main(int argc, char *argv[])
 			json_decref(j);
 			return 0;
 		}
+		case 'P':
+			return ged_doc(stdout) == -1 ? 1 : 0;
 		case 'L':
 			list = 1;
 			break;
