@@ -467,6 +467,22 @@ extern const struct link_proto proto_desktop;
 void		 proto_desktop_set_greeting(void (*)(struct link *));
 
 /*
+ * proto_cti_client.c: the client end of GED-188 (a desktop server's
+ * session): OPEN_REQ as set here, HEARTBEAT_REQ, the end of a session.
+ */
+struct cti_client_open {
+	uint32_t	 version;
+	uint32_t	 idle_timeout;		/* seconds */
+	uint32_t	 peripheral;
+	uint32_t	 services;
+	uint32_t	 call_mask;
+	uint32_t	 agent_state_mask;
+	char		 client_id[PGEMU_NAME_MAX];
+};
+extern const struct link_proto proto_cti_client;
+void		 proto_cti_client_set_open(const struct cti_client_open *);
+
+/*
  * listen.c: accept connections.  A named-peer listener identifies the
  * peer by its greeting and hands the connection to the link the owner
  * matches it to; a session listener makes each connection a session.

@@ -47,6 +47,8 @@ const struct rule_event rule_events[] = {
 	{ "config_reloaded",	LOG_NOTICE, NULL, 0, NULL },
 	{ "cti_manager_started", LOG_NOTICE, NULL, 0, NULL },
 	{ "cti_manager_stopped", LOG_WARNING, NULL, 0, NULL },
+	{ "cti_session_lost",	LOG_WARNING, NULL, 0, NULL },
+	{ "cti_session_open",	LOG_NOTICE, NULL, 0, NULL },
 	{ "data_discarded",	LOG_WARNING, NULL, 0, NULL },
 	{ "data_refused",	LOG_WARNING, NULL, 0, NULL },
 	{ "desktop_lost",	LOG_WARNING, NULL, 0, NULL },

@@ -21,7 +21,9 @@
 
 #include "pgemu.h"
 #include "wire.h"
+#include "ged188.h"
 
+#define DESK_CTI_VERSION	24
 #define DESK_SPARE_SESSIONS	16	/* beyond one per desktop agent */
 #define DESK_BURST_MS		50	/* losses this close: one event */
 #define DESK_BURST_IDS		8	/* agent ids an event names */
@@ -37,6 +39,8 @@ struct desk_agent {
 	int		 state;		/* AS_*, from the CTI server */
 	int		 before_call;
 	int32_t		 reason;
+	int		 last_in;	/* last logged-in state, or -1 */
+	int		 last_before;	/* its before-call state */
 	int		 blocked;	/* fault desktop ID down */
 };
 
@@ -54,12 +58,17 @@ struct desk {
 	struct desk_agent *agents;
 	int		 nagents;
 	struct listener	*lst;
+	struct link	*cti;		/* the session with the CTI server */
+	uint64_t	 cti_opens;
+	char		 cti_server[PGEMU_NAME_MAX];	/* the PG side's */
+	uint32_t	 pg_status;	/* OPEN_CONF, SYSTEM_EVENT */
 	TAILQ_HEAD(, desk_desktop) desktops;	/* every session */
 	int		 ndesktops;	/* logged in to this server */
 
 	/* Desktops lost in one burst: one event (R9). */
 	struct event	*ev_lost;
 	int		 lost;
+	int		 lost_out;	/* of them, logged out here */
 	uint32_t	 lost_ids[DESK_BURST_IDS];
 	char		 lost_why[160];
 };
@@ -69,6 +78,93 @@ desk_agent(struct desk *d, uint32_t id)
 {
 	return bsearch(&id, d->agents, (size_t)d->nagents, sizeof(*d->agents),
 	    cmp_u32_key);
+}
+
+/* The agent's state to its desktop. */
+static void
+desk_tell_state(struct desk_agent *ag, uint32_t mrd)
+{
+	struct wire_writer	 w;
+	struct msg_desktop_state s;
+
+	if (ag->dt == NULL)
+		return;
+	memset(&s, 0, sizeof(s));
+	s.mrd = mrd;
+	s.state = (uint16_t)ag->state;
+	s.before_call = (uint16_t)ag->before_call;
+	s.reason = ag->reason;
+	msg_desktop_state_encode(&w, MSG_DESKTOP_STATE, &s);
+	link_send(ag->dt->link, &w);
+}
+
+/*
+ * SET_AGENT_STATE_REQ for ag (its AgentID, its extension as the
+ * instrument); the answer comes back as AGENT_STATE_EVENT.  -1 while the
+ * CTI session is down.
+ */
+static int
+desk_set_state(struct desk *d, struct desk_agent *ag, int state,
+    int32_t reason)
+{
+	struct ged_msg		g;
+	struct wire_writer	w;
+	char			id[16];
+
+	if (!link_is_up(d->cti))
+		return -1;
+	ged_init(&g, MSG_SET_AGENT_STATE_REQ, d->cti->version);
+	g.fixed[SQ_INVOKE_ID] = ag->id;
+	g.fixed[SQ_PERIPHERAL_ID] = ag->peripheral;
+	g.fixed[SQ_AGENT_STATE] = (uint32_t)state;
+	g.fixed[SQ_REASON] = reason < 0 || reason > 0xffff ? 0 :
+	    (uint32_t)reason;
+	ged_begin(&w, &g);
+	ged_put_str(&w, d->cti->version, TAG_AGENT_INSTRUMENT, ag->extension);
+	snprintf(id, sizeof(id), "%u", ag->id);
+	ged_put_str(&w, d->cti->version, TAG_AGENT_ID, id);
+	return link_send(d->cti, &w);
+}
+
+/*
+ * Log a desktop's agent in, in the state it asks for: the first time the
+ * lab's, after a loss Table 2's (the desktop says which, R10, R11); when
+ * the CTI session comes back, Table 2 of the state it had here.  0: not
+ * now (no CTI session) or nothing to do.
+ */
+static int
+desk_login(struct desk *d, struct desk_desktop *dt, int again)
+{
+	struct desk_agent	*ag = dt->ag;
+	int			 want = dt->login.state;
+
+	if (again && ag->last_in != -1 && want != AS_LOGOUT)
+		want = agent_after_desktop_failover(ag->last_in,
+		    ag->last_before);
+	if (want == AS_LOGOUT || desk_set_state(d, ag, AS_LOGIN, 0) == -1)
+		return 0;
+	desk_set_state(d, ag, want, want == AS_NOT_READY ?
+	    dt->login.reason : 0);
+	return 1;
+}
+
+/*
+ * R9: the agent of a lost desktop is logged out of every MRD it signed in
+ * to with reason 50002.  The voice MRD is SET_AGENT_STATE_REQ's; the
+ * others sign in through MEDIA_LOGIN_REQ, which desktops do not use yet.
+ */
+static int
+desk_logout_lost(struct desk *d, struct desk_desktop *dt)
+{
+	int	i, n = 0;
+
+	for (i = 0; i < dt->login.nmrds; i++)
+		if (dt->login.mrds[i] == (uint32_t)d->node->cfg->voice_mrd &&
+		    agent_logged_in(dt->ag->state) &&
+		    desk_set_state(d, dt->ag, AS_LOGOUT,
+		    REASON_CTI_FAILURE) == 0)
+			n++;
+	return n;
 }
 
 /* "1001, 1002 and 3 more" */
@@ -100,19 +196,24 @@ desk_lost_cb(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < d->lost && i < DESK_BURST_IDS; i++)
 		json_array_append_new(ids, json_integer(d->lost_ids[i]));
 	desk_ids_text(d->lost_ids, d->lost, text, sizeof(text));
-	evt_emit(RULE_R9, "desktop_lost", json_pack("{s:i, s:o, s:s, s:i}",
-	    "desktops", d->lost, "agents", ids, "reason", d->lost_why,
-	    "reason_code", REASON_CTI_FAILURE),
-	    "%d desktop%s lost (%s: %s): agent%s logged out, reason %d",
-	    d->lost, d->lost == 1 ? "" : "s", text, d->lost_why,
-	    d->lost == 1 ? "" : "s", REASON_CTI_FAILURE);
-	d->lost = 0;
+	evt_emit(RULE_R9, "desktop_lost", json_pack("{s:i, s:o, s:s, s:i, "
+	    "s:i}", "desktops", d->lost, "agents", ids, "reason", d->lost_why,
+	    "logged_out", d->lost_out, "reason_code", REASON_CTI_FAILURE),
+	    "%d desktop%s lost (%s: %s): %d agent%s logged out, reason %d%s",
+	    d->lost, d->lost == 1 ? "" : "s", text, d->lost_why, d->lost_out,
+	    d->lost_out == 1 ? "" : "s", REASON_CTI_FAILURE,
+	    link_is_up(d->cti) ? "" : " (no CTI session: the CTI server logs "
+	    "them out)");
+	d->lost = d->lost_out = 0;
 }
 
 /* R9: the desktop of ag is gone; its agent is logged out. */
 static void
-desk_desktop_lost(struct desk *d, struct desk_agent *ag, const char *why)
+desk_desktop_lost(struct desk *d, struct desk_desktop *dt, const char *why)
 {
+	struct desk_agent	*ag = dt->ag;
+
+	d->lost_out += desk_logout_lost(d, dt) > 0;
 	if (d->lost < DESK_BURST_IDS)
 		d->lost_ids[d->lost] = ag->id;
 	if (d->lost++ == 0) {
@@ -176,8 +277,12 @@ desk_msg_login(struct role_msg_in *in, const union msg_body *b)
 	d->ndesktops++;
 	memset(&wl, 0, sizeof(wl));
 	snprintf(wl.server, sizeof(wl.server), "%s", in->node->self->name);
+	wl.flags = link_is_up(d->cti) ? WELCOME_CTI_UP : 0;
 	msg_desktop_welcome_encode(&w, &wl);
 	link_send(in->link, &w);
+	if (agent_logged_in(ag->state) && ag->state != AS_LOGIN)
+		desk_tell_state(ag, (uint32_t)in->node->cfg->voice_mrd);
+	desk_login(d, dt, 0);
 	log_link_debug(in->link, "desktop of agent %u from %s, wants %s%s",
 	    ag->id, in->link->peer_addr, agent_state_name(lg->state),
 	    (lg->flags & DESKTOP_RELOGIN) ? " (relogin)" : "");
@@ -188,6 +293,7 @@ desk_msg_login(struct role_msg_in *in, const union msg_body *b)
 static int
 desk_msg_set_state(struct role_msg_in *in, const union msg_body *b)
 {
+	struct desk		*d = in->node->role_data;
 	struct desk_desktop	*dt = in->link->data;
 	int			 st = b->desktop_state.state;
 
@@ -202,8 +308,11 @@ desk_msg_set_state(struct role_msg_in *in, const union msg_body *b)
 		    agent_state_name(st));
 		return -1;
 	}
-	log_link_info(in->link, "agent %u asks for %s: no CTI session, not "
-	    "done", dt->ag->id, agent_state_name(st));
+	if (desk_set_state(d, dt->ag, st, b->desktop_state.reason) == -1)
+		log_link_info(in->link, "agent %u asks for %s: no CTI session, "
+		    "not done", dt->ag->id, agent_state_name(st));
+	else if (st != AS_LOGOUT)
+		dt->login.state = (uint16_t)st;
 	return 0;
 }
 
@@ -235,11 +344,168 @@ desk_link_down(struct node *n, struct link *l, const char *why)
 	if (dt->ag != NULL) {
 		dt->ag->dt = NULL;
 		d->ndesktops--;
-		desk_desktop_lost(d, dt->ag, why);
+		desk_desktop_lost(d, dt, why);
 	}
 	l->data = NULL;
 	TAILQ_REMOVE(&d->desktops, dt, entry);
 	free(dt);
+}
+
+/* The CTI server the session is with: the PG side of its port. */
+static const char *
+desk_cti_side(const struct desk *d)
+{
+	const struct cfg_node *pb = cfg_node_role(d->node->cfg, ROLE_PG, 'B');
+
+	return pb != NULL && d->cti->port == pb->cti_port ? pb->name :
+	    cfg_node_role(d->node->cfg, ROLE_PG, 'A')->name;
+}
+
+/*
+ * The CTI session opened: every desktop connected here is logged in
+ * again (R10), in Table 2's state of what it had (R11).
+ */
+static void
+desk_cti_up(struct link *l, void *arg)
+{
+	struct node		*n = arg;
+	struct desk		*d = n->role_data;
+	struct desk_desktop	*dt;
+	int			 again = d->cti_opens++ > 0, count = 0;
+
+	snprintf(d->cti_server, sizeof(d->cti_server), "%s",
+	    desk_cti_side(d));
+	evt_emit(RULE_NONE, "cti_session_open", json_pack("{s:s, s:i, s:i}",
+	    "server", desk_cti_side(d), "port", l->port, "version",
+	    (int)l->version), "CTI session open with the CTI server of %s "
+	    "(port %d, version %u)", desk_cti_side(d), l->port, l->version);
+	TAILQ_FOREACH(dt, &d->desktops, entry)
+		if (dt->ag != NULL)
+			count += desk_login(d, dt, again);
+	if (again && count > 0)
+		evt_emit(RULE_R10, "desktop_relogin", json_pack("{s:i, s:s}",
+		    "agents", count, "server", desk_cti_side(d)),
+		    "%d agent%s logged in again through the CTI server of %s",
+		    count, count == 1 ? "" : "s", desk_cti_side(d));
+	node_update_summary(n);
+}
+
+/* The CTI session ended: the desktops stay, their logins wait. */
+static void
+desk_cti_down(struct link *l, void *arg, const char *why)
+{
+	struct node	*n = arg;
+	struct desk	*d = n->role_data;
+
+	evt_emit(RULE_NONE, "cti_session_lost", json_pack("{s:s, s:s, s:i}",
+	    "server", d->cti_server, "reason", why, "desktops",
+	    d->ndesktops), "CTI session with the CTI server of %s lost: %s; "
+	    "%d desktop%s wait for the next", d->cti_server, why,
+	    d->ndesktops, d->ndesktops == 1 ? "" : "s");
+	(void)l;
+	node_update_summary(n);
+}
+
+/* AGENT_STATE_EVENT: the agent's new state, to its desktop. */
+static void
+desk_cti_agent_state(struct desk *d, const struct ged_msg *g)
+{
+	struct desk_agent	*ag;
+	char			 id[16];
+	long			 v;
+	int			 st = (int)g->fixed[AE_AGENT_STATE];
+
+	if (ged_get_str(g, TAG_AGENT_ID, id, sizeof(id)) == 1 &&
+	    parse_int(id, 0, INT32_MAX, &v) == 0)
+		ag = desk_agent(d, (uint32_t)v);
+	else
+		ag = desk_agent(d, g->fixed[AE_ICM_AGENT_ID]);
+	if (ag == NULL || st >= AGENT_NSTATES)
+		return;
+	if (agent_in_call(st) && !agent_in_call(ag->state))
+		ag->before_call = ag->state;
+	ag->state = st;
+	ag->reason = (int32_t)g->fixed[AE_REASON];
+	if (agent_logged_in(st) && st != AS_LOGIN) {
+		ag->last_in = st;
+		ag->last_before = ag->before_call;
+	}
+	desk_tell_state(ag, g->fixed[AE_MRD_ID]);
+}
+
+/* What the CTI server says on the open session. */
+static void
+desk_cti_msg(struct link *l, void *arg, const struct wire_msg *m)
+{
+	struct node	*n = arg;
+	struct desk	*d = n->role_data;
+	struct ged_msg	 g;
+	uint32_t	 status;
+	char		 err[160];
+
+	if (ged_decode(m, l->version, &g, &status, err, sizeof(err)) == -1) {
+		link_bad_msg(l, m, err);
+		return;
+	}
+	switch (m->type) {
+	case MSG_OPEN_CONF:
+		d->pg_status = g.fixed[OC_PG_STATUS];
+		break;
+	case MSG_SYSTEM_EVENT:
+		d->pg_status = g.fixed[SE_PG_STATUS];
+		break;
+	case MSG_AGENT_STATE_EVENT:
+		desk_cti_agent_state(d, &g);
+		break;
+	case MSG_CONTROL_FAILURE_CONF:
+		log_link_warnx(l, "request for agent %u refused: control "
+		    "failure %u", g.fixed[CF_INVOKE_ID],
+		    g.fixed[CF_FAILURE_CODE]);
+		break;
+	case MSG_FAILURE_CONF:
+		log_link_warnx(l, "request %u refused: %s (%u)",
+		    g.fixed[FC_INVOKE_ID], ged_status_name(g.fixed[FC_STATUS]),
+		    g.fixed[FC_STATUS]);
+		break;
+	default:
+		log_link_debug(l, "%s ignored", ged_type_name(m->type));
+		break;
+	}
+}
+
+static const struct link_ops desk_cti_ops = {
+	desk_cti_up, desk_cti_down, desk_cti_msg
+};
+
+/*
+ * The GED-188 session: pg-a's CTI server, then pg-b's, in turn (the
+ * standby refuses); a bridge of every agent's state.
+ */
+static void
+desk_cti_new(struct desk *d)
+{
+	struct node		*n = d->node;
+	const struct cfg_node	*pa = cfg_node_role(n->cfg, ROLE_PG, 'A');
+	const struct cfg_node	*pb = cfg_node_role(n->cfg, ROLE_PG, 'B');
+	struct cti_client_open	 o;
+	int			 idle;
+
+	memset(&o, 0, sizeof(o));
+	o.version = DESK_CTI_VERSION;
+	idle = (int)((int64_t)n->cfg->hb_cti.interval_ms *
+	    n->cfg->hb_cti.misses / 1000);
+	o.idle_timeout = (uint32_t)(idle < GED_MIN_IDLE_TIMEOUT ?
+	    GED_MIN_IDLE_TIMEOUT : idle);
+	o.peripheral = GED_NULL_PERIPHERAL_ID;
+	o.services = CTI_SERVICE_ALL_EVENTS | CTI_SERVICE_CLIENT_CONTROL;
+	o.agent_state_mask = AGENT_STATE_MASK_KNOWN;
+	snprintf(o.client_id, sizeof(o.client_id), "%s", n->self->name);
+	proto_cti_client_set_open(&o);
+	d->cti = link_new(n->base, "cti-link", "pg-a|pg-b", LINK_KIND_CTI, 1,
+	    pa->address, pa->cti_port, n->cfg, &proto_cti_client,
+	    &desk_cti_ops, n);
+	link_set_alt_port(d->cti, pb->cti_port);
+	node_add_link(n, d->cti);
 }
 
 static int
@@ -271,9 +537,11 @@ desk_init(struct node *n, char *err, size_t errlen)
 			snprintf(ag->extension, sizeof(ag->extension), "%s",
 			    ca->extension);
 			ag->state = ag->before_call = AS_LOGOUT;
+			ag->last_in = ag->last_before = -1;
 		}
 	qsort(d->agents, (size_t)d->nagents, sizeof(*d->agents), cmp_u32_key);
 	d->ev_lost = evtimer_new(n->base, desk_lost_cb, d);
+	desk_cti_new(d);
 
 	memset(&sc, 0, sizeof(sc));
 	sc.proto = &proto_desktop;
@@ -317,11 +585,17 @@ desk_status(struct node *n, json_t *j)
 {
 	struct desk	*d = n->role_data;
 
-	json_object_set_new(j, "desk", json_pack("{s:s, s:i, s:i, s:o}",
+	json_object_set_new(j, "desk", json_pack("{s:s, s:i, s:i, s:o, "
+	    "s:{s:s, s:s?, s:i, s:I, s:I}}",
 	    "role", n->self->side == 'B' ? "backup" : "primary",
 	    "desktops", d->ndesktops,
 	    "agents", d->nagents,
-	    "listener", listener_json(d->lst)));
+	    "listener", listener_json(d->lst),
+	    "cti", "state", link_state_names[d->cti->state],
+	    "server", link_is_up(d->cti) ? desk_cti_side(d) : NULL,
+	    "version", (int)d->cti->version,
+	    "pg_status", (json_int_t)d->pg_status,
+	    "opens", (json_int_t)d->cti_opens));
 }
 
 static json_t *
@@ -407,10 +681,12 @@ desk_summary(struct node *n, char *buf, size_t len)
 {
 	struct desk	*d = n->role_data;
 
-	if (d != NULL)
-		snprintf(buf, len, "%s desktop server: %d desktop%s",
+	if (d != NULL && d->cti != NULL)
+		snprintf(buf, len, "%s desktop server: %d desktop%s, CTI %s%s",
 		    n->self->side == 'B' ? "backup" : "primary", d->ndesktops,
-		    d->ndesktops == 1 ? "" : "s");
+		    d->ndesktops == 1 ? "" : "s", link_is_up(d->cti) ?
+		    "session with " : "session down",
+		    link_is_up(d->cti) ? desk_cti_side(d) : "");
 }
 
 static const struct cmd desk_cmds[] = {
