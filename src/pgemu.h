@@ -346,6 +346,8 @@ struct link_proto {
 			    const char *why);
 	/* A session listener refuses: the frame saying why (NULL: none). */
 	void		(*refuse)(struct wire_writer *, const char *why);
+	/* The hold time ran out: a last word before the close (or NULL). */
+	void		(*hold_expired)(struct link *);
 };
 
 struct link_stats {
@@ -451,6 +453,17 @@ struct link	*link_new_session(struct event_base *, const char *name,
 		    const struct session_conf *, struct listener *);
 void		 link_accept(struct link *, struct bufferevent *,
 		    const char *peer_addr, const char *via);
+void		 link_set_hold(struct link *, int hold_ms);
+
+/* proto_cti.c: GED-188, the server end (the PG side's CTI server) */
+extern const struct link_proto proto_cti;
+void		 proto_cti_set_idle_scale(int);
+void		 cti_proto_failure(struct link *, uint32_t invoke,
+		    uint32_t status);
+void		 cti_proto_failure_event(struct link *, uint32_t status);
+void		 cti_proto_malformed(struct link *, const struct wire_msg *,
+		    uint32_t status, const char *err);
+uint32_t	 cti_proto_invoke(const struct wire_msg *);
 
 /* proto_lab.c: the lab's internal protocol (HELLO, HEARTBEAT, BYE) */
 extern const struct link_proto proto_lab;
@@ -814,6 +827,30 @@ const struct pim_fsm_row *pim_fsm_lookup(int, enum pim_event);
 enum pim_action	 pim_fsm_event(struct pim_fsm *, enum pim_event,
 		    const char *);
 
+/* ctiact.c: which side's CTI server is active (a pure function) */
+struct ctiact_in {
+	int		 running;	/* not stopped by pgemuctl */
+	int		 active;	/* it is now */
+	int		 peer_up;	/* the private link */
+	int		 peer_active;	/* the peer's, per its PEER_STATE */
+	int		 holds;		/* this side holds the first PIM */
+	int		 peer_holds;	/* the peer does, per PEER_STATE */
+	char		 side;
+};
+enum ctiact_why {
+	CTIACT_STOPPED,
+	CTIACT_ALONE_HOLDS,
+	CTIACT_ALONE_NOT_HOLDS,
+	CTIACT_PEER_NOT_ACTIVE,
+	CTIACT_PEER_ACTIVE,
+	CTIACT_BOTH_HOLDS,
+	CTIACT_BOTH_PEER_HOLDS,
+	CTIACT_BOTH_SIDE_A,
+	CTIACT_MAX
+};
+extern const char *const ctiact_why_names[CTIACT_MAX];
+int		 ctiact_decide(const struct ctiact_in *, enum ctiact_why *);
+
 /* db.c: the router's history database */
 struct db;
 struct msg_interval;
@@ -864,6 +901,33 @@ void		 pim_refused(struct pim *, uint32_t seq, const char *why);
 void		 pim_not_stored(struct pim *, uint32_t seq, const char *why);
 json_t		*pim_json(const struct pim *);
 int		 pim_agent_state(const struct pim *, int, struct msg_agent *);
+
+/* cti.c: the CTI server (GED-188) of a PG side */
+struct cti;
+/* What the side tells its CTI server of one peripheral. */
+struct cti_periph_facts {
+	uint32_t	 id;
+	int		 online;	/* some side's PIM serves it */
+	int		 holds;		/* this side's PIM */
+	int		 peer_holds;	/* the other side's PIM */
+};
+struct cti	*cti_new(struct node *, char *, size_t);
+void		 cti_free(struct cti *);
+void		 cti_periph(struct cti *, const struct cti_periph_facts *);
+void		 cti_peer(struct cti *, int up, uint32_t flags);
+void		 cti_router(struct cti *, int up);
+void		 cti_agents(struct cti *, uint32_t periph,
+		    const struct msg_agent *, int, int snapshot);
+uint32_t	 cti_flags(const struct cti *);	/* PEER_STATE's CTI_* */
+int		 cti_cmd_stop_start(struct cti *, int start, char *, size_t);
+void		 cti_shutdown(struct cti *);
+json_t		*cti_json(const struct cti *);
+json_t		*cti_summary_json(const struct cti *);
+
+/* pg.c: what the CTI server asks of its side */
+int		 pg_set_agent(struct node *, uint32_t periph, uint32_t agent,
+		    int state, int32_t reason);
+void		 pg_cti_changed(struct node *);
 
 /* util.c */
 void		 mono_now(struct timespec *);

@@ -59,6 +59,8 @@ enum wire_type {
 
 	/* pgemu private range: PG side <-> PG side. */
 	MSG_PEER_STATE			= 0x4201,
+	MSG_PEER_AGENTS			= 0x4202,
+	MSG_PEER_SET_AGENT		= 0x4203,
 
 	/* pgemu private range: PIM <-> ACD. */
 	MSG_PIM_ACTIVATE		= 0x4301,
@@ -87,6 +89,7 @@ enum wire_tag {
 	TAG_LAB_NAME			= 0x4002,
 	TAG_TEXT			= 0x4003,
 	TAG_PERIPHERAL			= 0x4004,	/* u32 */
+	TAG_CTI_SERVER			= 0x4005,	/* u32: PEER_CTI_* */
 };
 
 /* A frame as received: points into the receive buffer. */
@@ -297,8 +300,14 @@ struct msg_epoch {		/* PIM_ACTIVATE/ACCEPT/REJECT/FENCED/
 	uint8_t		 flags;		/* DELIVERY_ACK: ACK_* */
 	uint32_t	 peripheral;	/* DELIVERY_ACK, PEER_STATE; 0: the
 					   lab's first (floating field) */
+	uint32_t	 cti;		/* PEER_STATE: PEER_CTI_* (floating
+					   field; absent from old peers: 0) */
 	char		 text[128];
 };
+
+/* The sender's CTI server, as PEER_STATE says (TAG_CTI_SERVER). */
+#define PEER_CTI_RUNNING	0x1
+#define PEER_CTI_ACTIVE		0x2
 
 /*
  * The router's answer to a record (INTERVAL, DISCARD) in DELIVERY_ACK's
@@ -314,11 +323,16 @@ struct msg_epoch {		/* PIM_ACTIVATE/ACCEPT/REJECT/FENCED/
 #define ACK_REFUSED		1
 #define ACK_NOT_STORED		2
 
+/*
+ * ACD_SET_AGENT (PIM -> ACD), PEER_SET_AGENT (the CTI server's side -> the
+ * side holding the PIM, epoch 0, the peripheral as a floating field).
+ */
 struct msg_set_agent {
 	uint32_t	 epoch;
 	uint32_t	 id;
 	uint16_t	 state;
 	int32_t		 reason;
+	uint32_t	 peripheral;	/* 0: none said */
 };
 
 void	msg_agent_put(struct wire_writer *, const struct msg_agent *);
@@ -354,6 +368,8 @@ void	msg_epoch_encode(struct wire_writer *, uint32_t type,
 int	msg_epoch_decode(const struct wire_msg *, struct msg_epoch *, char *,
 	    size_t);
 void	msg_set_agent_encode(struct wire_writer *,
+	    const struct msg_set_agent *);
+void	msg_peer_set_agent_encode(struct wire_writer *,
 	    const struct msg_set_agent *);
 int	msg_set_agent_decode(const struct wire_msg *, struct msg_set_agent *,
 	    char *, size_t);

@@ -242,7 +242,7 @@ START_TEST(test_msg_small)
 	struct msg_periph_offline o, o2;
 	struct msg_discard	 d, d2;
 	struct msg_epoch	 e, e2;
-	struct msg_set_agent	 s = { 4, 1003, AS_AVAILABLE, 50002 }, s2;
+	struct msg_set_agent	 s = { 4, 1003, AS_AVAILABLE, 50002, 0 }, s2;
 	char			 err[160];
 
 	/* Whole structures compared: padding zeroed too. */
@@ -342,6 +342,115 @@ START_TEST(test_msg_small)
 	w.buf[WIRE_HDR_LEN + 9] = 99;
 	ck_assert_int_eq(msg_set_agent_decode(&m, &s2, err, sizeof(err)), -1);
 	wire_writer_free(&w);
+
+	/* PEER_SET_AGENT carries its peripheral; PEER_STATE the CTI flags. */
+	s.peripheral = 5001;
+	msg_peer_set_agent_encode(&w, &s);
+	msg_of(&w, &m);
+	ck_assert_uint_eq(m.type, MSG_PEER_SET_AGENT);
+	ck_assert_int_eq(msg_set_agent_decode(&m, &s2, err, sizeof(err)), 0);
+	ck_assert_uint_eq(s2.peripheral, 5001);
+	ck_assert_int_eq(s2.reason, 50002);
+	wire_writer_free(&w);
+	memset(&e, 0, sizeof(e));
+	e.peripheral = 5000;
+	e.cti = PEER_CTI_RUNNING | PEER_CTI_ACTIVE;
+	msg_epoch_encode(&w, MSG_PEER_STATE, &e);
+	msg_of(&w, &m);
+	ck_assert_int_eq(msg_epoch_decode(&m, &e2, err, sizeof(err)), 0);
+	ck_assert_uint_eq(e2.cti, PEER_CTI_RUNNING | PEER_CTI_ACTIVE);
+	wire_writer_free(&w);
+	/* An old peer's PEER_STATE: no flags, nothing running. */
+	e.cti = 0;
+	msg_epoch_encode(&w, MSG_PEER_STATE, &e);
+	msg_of(&w, &m);
+	ck_assert_int_eq(msg_epoch_decode(&m, &e2, err, sizeof(err)), 0);
+	ck_assert_uint_eq(e2.cti, 0);
+	ck_assert_uint_eq(m.len, 9 + 8);
+	wire_writer_free(&w);
+}
+END_TEST
+
+/*
+ * Which side's CTI server is active: every input of ctiact_decide(), each
+ * row with the answer and the rule that gives it.
+ */
+static const struct {
+	int			running, active, peer_up, peer_active;
+	int			holds, peer_holds;
+	char			side;
+	int			want;
+	enum ctiact_why		why;
+} ctiact_rows[] = {
+	/* 1: stopped, whatever else */
+	{ 0, 1, 1, 0, 1, 0, 'A', 0, CTIACT_STOPPED },
+	{ 0, 0, 0, 0, 1, 0, 'B', 0, CTIACT_STOPPED },
+	/* 2: private link down: the PIM decides */
+	{ 1, 0, 0, 0, 1, 0, 'B', 1, CTIACT_ALONE_HOLDS },
+	{ 1, 1, 0, 1, 0, 1, 'A', 0, CTIACT_ALONE_NOT_HOLDS },
+	{ 1, 1, 0, 0, 0, 0, 'A', 0, CTIACT_ALONE_NOT_HOLDS },
+	/* 3: the peer's not active: claim it */
+	{ 1, 0, 1, 0, 0, 1, 'B', 1, CTIACT_PEER_NOT_ACTIVE },
+	{ 1, 1, 1, 0, 0, 0, 'B', 1, CTIACT_PEER_NOT_ACTIVE },
+	/* 3: the peer's active, this one not: no fail-back */
+	{ 1, 0, 1, 1, 1, 0, 'A', 0, CTIACT_PEER_ACTIVE },
+	{ 1, 0, 1, 1, 0, 0, 'A', 0, CTIACT_PEER_ACTIVE },
+	/* 4: both active */
+	{ 1, 1, 1, 1, 1, 0, 'B', 1, CTIACT_BOTH_HOLDS },
+	{ 1, 1, 1, 1, 0, 1, 'A', 0, CTIACT_BOTH_PEER_HOLDS },
+	{ 1, 1, 1, 1, 0, 0, 'A', 1, CTIACT_BOTH_SIDE_A },
+	{ 1, 1, 1, 1, 0, 0, 'B', 0, CTIACT_BOTH_SIDE_A },
+};
+
+START_TEST(test_ctiact_row)
+{
+	struct ctiact_in	in;
+	enum ctiact_why		why = CTIACT_MAX;
+
+	memset(&in, 0, sizeof(in));
+	in.running = ctiact_rows[_i].running;
+	in.active = ctiact_rows[_i].active;
+	in.peer_up = ctiact_rows[_i].peer_up;
+	in.peer_active = ctiact_rows[_i].peer_active;
+	in.holds = ctiact_rows[_i].holds;
+	in.peer_holds = ctiact_rows[_i].peer_holds;
+	in.side = ctiact_rows[_i].side;
+	ck_assert_int_eq(ctiact_decide(&in, &why), ctiact_rows[_i].want);
+	ck_assert_int_eq(why, ctiact_rows[_i].why);
+	ck_assert_ptr_nonnull(ctiact_why_names[why]);
+}
+END_TEST
+
+/* Two sides that see each other never both stay active. */
+START_TEST(test_ctiact_settles)
+{
+	struct ctiact_in	a, b;
+	enum ctiact_why		why;
+	int			ra, rb, i, mask;
+
+	for (mask = 0; mask < 16; mask++) {
+		memset(&a, 0, sizeof(a));
+		memset(&b, 0, sizeof(b));
+		a.side = 'A';
+		b.side = 'B';
+		a.running = b.running = 1;
+		a.peer_up = b.peer_up = 1;
+		a.active = mask & 1;
+		b.active = (mask >> 1) & 1;
+		a.holds = b.peer_holds = (mask >> 2) & 1;
+		b.holds = a.peer_holds = !a.holds && ((mask >> 3) & 1);
+		/* Each decides on what the other last said, in turns. */
+		for (i = 0; i < 4; i++) {
+			a.peer_active = b.active;
+			ra = ctiact_decide(&a, &why);
+			a.active = ra;
+			b.peer_active = a.active;
+			rb = ctiact_decide(&b, &why);
+			b.active = rb;
+		}
+		ck_assert_msg(a.active + b.active == 1, "mask %d: A %d B %d",
+		    mask, a.active, b.active);
+	}
 }
 END_TEST
 
@@ -392,6 +501,9 @@ rules_suite(void)
 	tcase_add_test(tc, test_msg_interval);
 	tcase_add_test(tc, test_msg_small);
 	tcase_add_test(tc, test_type_minimums);
+	tcase_add_loop_test(tc, test_ctiact_row, 0,
+	    sizeof(ctiact_rows) / sizeof(ctiact_rows[0]));
+	tcase_add_test(tc, test_ctiact_settles);
 	suite_add_tcase(s, tc);
 	return s;
 }

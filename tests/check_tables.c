@@ -267,7 +267,7 @@ static const struct {
 	const char	*err;
 } bad_cmds[] = {
 	{ ROLE_PG, { "frobnicate" }, "unknown command \"frobnicate\" (n: "
-	  "status, watch, events, fault, reload, help)" },
+	  "status, watch, events, fault, reload, help, cti, stop|start)" },
 	{ ROLE_ROUTER, { "traffic", "on" }, "unknown command \"traffic\" "
 	  "(n: status, watch, events, fault, reload, help, peripherals, "
 	  "agents, intervals)" },
@@ -281,7 +281,8 @@ static const struct {
 	  "status, watch, events, fault, reload, help, agents, agent, "
 	  "stop|start, traffic)" },
 	{ ROLE_PG, { "" }, "unknown command \"\" (n: status, watch, events, "
-	  "fault, reload, help)" },
+	  "fault, reload, help, cti, stop|start)" },
+	{ ROLE_PG, { "stop" }, "usage: stop|start cti-server" },
 	{ ROLE_PG, { "fault", "acd-link" },
 	  "usage: fault LINK down|up|freeze|thaw" },
 	{ ROLE_PG, { "status", "x" }, "usage: status" },
@@ -415,7 +416,11 @@ START_TEST(test_print)
 	json_decref(j);
 	j = cmd_json(ROLE_PG);
 	s = printed(cmd_print, j, NULL);
-	ck_assert_ptr_null(strstr(s, "pg commands:"));
+	ck_assert_ptr_nonnull(strstr(s, "pg commands:\n"
+	    "  cti                        the CTI server: active or standby "
+	    "and why, its sessions\n"
+	    "  stop|start cti-server      the CTI server (its clients go to "
+	    "the other side)\n"));
 	free(s);
 	json_decref(j);
 	/* A reply that is not ours prints what it can. */
@@ -429,9 +434,9 @@ START_TEST(test_print)
 	h = printed(NULL, NULL, cmd_help);
 	ck_assert_ptr_nonnull(strstr(h, "router commands:\n  peripherals "));
 	ck_assert_ptr_nonnull(strstr(h, "acd commands:\n  agents "));
-	ck_assert_ptr_null(strstr(h, "pg commands:"));
+	ck_assert_ptr_nonnull(strstr(h, "pg commands:\n  cti "));
 	ck_assert_ptr_nonnull(strstr(h, "  pg      one side of the duplex "
-	    "PG, with its PIM; no commands of its own\n"
+	    "PG, with its PIM\n"
 	    "          links: router-link, acd-link, private-link\n"));
 	free(h);
 }
@@ -453,8 +458,7 @@ START_TEST(test_man)
 	    "\\fBcti\\-manager\\fP \\fBprimary\\fP|\\fBbackup\\fP\n"));
 	ck_assert_ptr_nonnull(strstr(s, "\\fBevents\\fP [\\fIN\\fP]\n"));
 	ck_assert_ptr_nonnull(strstr(s, ".SS \"A node of role pg\"\nOne side "
-	    "of the duplex PG, with its PIM.\nIt has the commands of every "
-	    "node only.\n"));
+	    "of the duplex PG, with its PIM.\n.TP\n\\fBcti\\fP\n"));
 	ck_assert_ptr_null(strstr(s, "\n\n"));
 	free(s);
 }
@@ -496,6 +500,7 @@ sample(uint32_t type, struct wire_writer *w)
 		break;
 	case MSG_AGENT_STATES:
 	case MSG_ACD_AGENTS:
+	case MSG_PEER_AGENTS:
 		msg_agents_begin(w, type, 5000, 1, AGENTS_CHANGE, 1, 1);
 		msg_agent_put(w, &ag);
 		break;
@@ -539,6 +544,11 @@ sample(uint32_t type, struct wire_writer *w)
 		memset(&ds, 0, sizeof(ds));
 		ds.state = AS_NOT_READY;
 		msg_desktop_state_encode(w, type, &ds);
+		break;
+	case MSG_PEER_SET_AGENT:
+		memset(&sa, 0, sizeof(sa));
+		sa.peripheral = 5000;
+		msg_peer_set_agent_encode(w, &sa);
 		break;
 	default:			/* the msg_epoch ones */
 		memset(&e, 0, sizeof(e));
@@ -603,6 +613,11 @@ static const struct {
 	{ &pg_ops, MSG_GRANT, LINK_KIND_ACD, 0 },
 	{ &pg_ops, MSG_PEER_STATE, LINK_KIND_PRIVATE, 1 },
 	{ &pg_ops, MSG_PEER_STATE, LINK_KIND_ROUTER, 0 },
+	{ &pg_ops, MSG_PEER_AGENTS, LINK_KIND_PRIVATE, 1 },
+	{ &pg_ops, MSG_PEER_AGENTS, LINK_KIND_ROUTER, 0 },
+	{ &pg_ops, MSG_PEER_SET_AGENT, LINK_KIND_PRIVATE, 1 },
+	{ &pg_ops, MSG_PEER_SET_AGENT, LINK_KIND_ACD, 0 },
+	{ &acd_ops, MSG_PEER_SET_AGENT, LINK_KIND_ACD, 0 },
 	{ &pg_ops, MSG_PIM_FENCED, LINK_KIND_ACD, 1 },
 	{ &pg_ops, MSG_PIM_ACTIVATE, LINK_KIND_ACD, 0 },
 	{ &acd_ops, MSG_PIM_ACTIVATE, LINK_KIND_ACD, 1 },

@@ -110,13 +110,14 @@ expect "(b) commands of an acd node" \
     "agent agents events fault help reload start status stop traffic watch" \
     sw1 ""
 expect "(b) commands of a pg node" \
-    "events fault help reload status watch" side-b ""
+    "cti events fault help reload start status stop watch" side-b ""
 expect "(b) a command by prefix" "start status stop" sw2 "st"
 
 # (c)
 expect "(c) traffic" "off on" sw1 traffic ""
 expect "(c) stop" "cti-manager" sw1 stop ""
 expect "(c) stop cti-manager" "backup primary" sw1 stop cti-manager ""
+expect "(c) stop of a pg node" "cti-server" side-b stop ""
 expect "(c) fault LINK" "down freeze thaw up" side-a fault router-link ""
 expect "(c) no word after status" "" ctrl status ""
 expect "(c) agent ID" "set" sw1 agent 1001 ""

@@ -95,10 +95,14 @@ link_sends_hb(const struct link *l)
 	    (l->proto->hb == PROTO_HB_CLIENT && l->client);
 }
 
-/* Something heard: the peer has interval x misses again. */
+/* Something heard: the peer has interval x misses again (0: no limit). */
 static void
 link_arm_hold(struct link *l)
 {
+	if (link_hold_ms(l) <= 0) {
+		event_del(l->ev_hold);
+		return;
+	}
 	l->hold_due_ms = mono_ms() + (uint64_t)link_hold_ms(l);
 	l->hold_rechecked = 0;
 	link_timer_start(l->ev_hold, link_hold_ms(l));
@@ -163,6 +167,8 @@ link_hold_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	snprintf(why, sizeof(why), "nothing heard for %d ms (%d x %d ms)",
 	    link_hold_ms(l), l->hb.misses, l->hb.interval_ms);
+	if (l->proto->hold_expired != NULL && !l->frozen)
+		l->proto->hold_expired(l);
 	link_fsm(l, LEV_HOLD_EXPIRED, why);
 }
 
@@ -283,6 +289,19 @@ link_new_session(struct event_base *base, const char *name,
 	l->max_message = sc->max_message;
 	l->lst = lst;
 	return l;
+}
+
+/*
+ * A session's hold time, as its greeting settled it (the client's idle
+ * time-out): nothing heard for hold_ms closes it; 0, never.
+ */
+void
+link_set_hold(struct link *l, int hold_ms)
+{
+	l->hb.interval_ms = hold_ms;
+	l->hb.misses = 1;
+	if (l->bev != NULL && !l->frozen && l->proto->hb != PROTO_HB_NONE)
+		link_arm_hold(l);
 }
 
 /* Timers and limits from the lab file; the connection is left alone. */

@@ -41,14 +41,20 @@ link_lost(const json_t *f)
 
 /* Sorted by name. */
 const struct rule_event rule_events[] = {
+	{ "agent_moved",	LOG_NOTICE, NULL, 0, NULL },
 	{ "agents_logged_out",	LOG_WARNING, NULL, 0, NULL },
 	{ "agents_relogin",	LOG_NOTICE, NULL, 0, NULL },
 	{ "agents_snapshot",	LOG_NOTICE, NULL, 0, NULL },
 	{ "config_reloaded",	LOG_NOTICE, NULL, 0, NULL },
+	{ "cti_active",		LOG_NOTICE, NULL, 0, NULL },
+	{ "cti_client_lost",	LOG_WARNING, NULL, 0, NULL },
 	{ "cti_manager_started", LOG_NOTICE, NULL, 0, NULL },
 	{ "cti_manager_stopped", LOG_WARNING, NULL, 0, NULL },
 	{ "cti_session_lost",	LOG_WARNING, NULL, 0, NULL },
 	{ "cti_session_open",	LOG_NOTICE, NULL, 0, NULL },
+	{ "cti_standby",	LOG_NOTICE, NULL, 0, NULL },
+	{ "cti_started",	LOG_NOTICE, NULL, 0, NULL },
+	{ "cti_stopped",	LOG_WARNING, NULL, 0, NULL },
 	{ "data_discarded",	LOG_WARNING, NULL, 0, NULL },
 	{ "data_refused",	LOG_WARNING, NULL, 0, NULL },
 	{ "desktop_lost",	LOG_WARNING, NULL, 0, NULL },

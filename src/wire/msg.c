@@ -24,38 +24,45 @@ get16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-/* The optional TEXT field after a fixed part. */
 /*
- * The floating fields: the text, and where the message may carry it
- * (periph not NULL), the peripheral (0 when absent).
+ * The floating fields: the text (if text is not NULL), and where the
+ * message may carry them (not NULL), the peripheral and the CTI server
+ * flags (0 when absent).
  */
 static int
 msg_floats(struct wire_reader *r, const struct wire_msg *m, char *text,
-    size_t textlen, uint32_t *periph, char *err, size_t errlen)
+    size_t textlen, uint32_t *periph, uint32_t *cti, char *err,
+    size_t errlen)
 {
 	const uint8_t	*data;
 	uint16_t	 tag, len;
+	uint32_t	*out;
 	int		 rc;
 
-	text[0] = '\0';
+	if (text != NULL)
+		text[0] = '\0';
 	if (periph != NULL)
 		*periph = 0;
+	if (cti != NULL)
+		*cti = 0;
 	while ((rc = wire_next_flt(r, &tag, &data, &len)) == 1) {
-		if (tag == TAG_TEXT &&
+		if (tag == TAG_TEXT && text != NULL &&
 		    wire_flt_string(data, len, text, textlen) == -1) {
 			snprintf(err, errlen, "%s: text is not a valid string",
 			    wire_type_name(m->type));
 			return -1;
 		}
-		if (tag != TAG_PERIPHERAL || periph == NULL)
+		out = tag == TAG_PERIPHERAL ? periph : tag == TAG_CTI_SERVER ?
+		    cti : NULL;
+		if (out == NULL)
 			continue;
 		if (len != 4) {
-			snprintf(err, errlen, "%s: peripheral field of %u "
-			    "bytes", wire_type_name(m->type), len);
+			snprintf(err, errlen, "%s: %s field of %u bytes",
+			    wire_type_name(m->type), tag == TAG_PERIPHERAL ?
+			    "peripheral" : "CTI server", len);
 			return -1;
 		}
-		*periph = (uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 |
-		    (uint32_t)data[2] << 8 | data[3];
+		*out = get32(data);
 	}
 	if (rc == -1) {
 		snprintf(err, errlen, "%s: floating field runs past the end",
@@ -69,7 +76,7 @@ static int
 msg_text(struct wire_reader *r, const struct wire_msg *m, char *text,
     size_t textlen, char *err, size_t errlen)
 {
-	return msg_floats(r, m, text, textlen, NULL, err, errlen);
+	return msg_floats(r, m, text, textlen, NULL, NULL, err, errlen);
 }
 
 static int
@@ -359,6 +366,8 @@ msg_epoch_encode(struct wire_writer *w, uint32_t type,
 	wire_u8(w, e->flags);
 	if (e->peripheral != 0)
 		wire_flt_u32(w, TAG_PERIPHERAL, e->peripheral);
+	if (e->cti != 0)
+		wire_flt_u32(w, TAG_CTI_SERVER, e->cti);
 	if (e->text[0] != '\0')
 		wire_flt_str(w, TAG_TEXT, e->text);
 }
@@ -374,17 +383,32 @@ msg_epoch_decode(const struct wire_msg *m, struct msg_epoch *e, char *err,
 	    wire_get_u8(&r, &e->flags) == -1)
 		return msg_short(m, err, errlen);
 	return msg_floats(&r, m, e->text, sizeof(e->text), &e->peripheral,
-	    err, errlen);
+	    &e->cti, err, errlen);
+}
+
+static void
+msg_set_agent_put(struct wire_writer *w, uint32_t type,
+    const struct msg_set_agent *s)
+{
+	wire_begin(w, type);
+	wire_u32(w, s->epoch);
+	wire_u32(w, s->id);
+	wire_u16(w, s->state);
+	wire_u32(w, (uint32_t)s->reason);
 }
 
 void
 msg_set_agent_encode(struct wire_writer *w, const struct msg_set_agent *s)
 {
-	wire_begin(w, MSG_ACD_SET_AGENT);
-	wire_u32(w, s->epoch);
-	wire_u32(w, s->id);
-	wire_u16(w, s->state);
-	wire_u32(w, (uint32_t)s->reason);
+	msg_set_agent_put(w, MSG_ACD_SET_AGENT, s);
+}
+
+/* PEER_SET_AGENT: the same, with the peripheral. */
+void
+msg_peer_set_agent_encode(struct wire_writer *w, const struct msg_set_agent *s)
+{
+	msg_set_agent_put(w, MSG_PEER_SET_AGENT, s);
+	wire_flt_u32(w, TAG_PERIPHERAL, s->peripheral);
 }
 
 int
@@ -402,10 +426,11 @@ msg_set_agent_decode(const struct wire_msg *m, struct msg_set_agent *s,
 		return msg_short(m, err, errlen);
 	s->reason = (int32_t)reason;
 	if (s->state > 14) {
-		snprintf(err, errlen, "ACD_SET_AGENT: bad state %u", s->state);
+		snprintf(err, errlen, "%s: bad state %u",
+		    wire_type_name(m->type), s->state);
 		return -1;
 	}
-	return 0;
+	return msg_floats(&r, m, NULL, 0, &s->peripheral, NULL, err, errlen);
 }
 
 void

@@ -1,19 +1,62 @@
 """valgrind finds no error and no leak in pgemud: every role runs under
-valgrind through a failover (kill -9 of the active side, its restart, a
-fault down/up, a reload), then stops on SIGTERM; valgrind's exit code and
+valgrind through CTI sessions (opened, refused by the standby, agents
+set, reset: R9, malformed, the CTI server stopped and started), a
+failover (kill -9 of the active side, its restart, a fault down/up, a
+reload), then stops on SIGTERM; valgrind's exit code and
 report decide.  Skipped (77) where valgrind is missing, and in the
 sanitizer build (PGEMU_TEST_SLOW > 1), where ASan does this job.
 """
 import os
 import shutil
 import signal
+import socket
+import struct
 import sys
 
+import ged_mini as G
 from pgemu_test import SLOW, check, log, run, wait_for
 
 if shutil.which("valgrind") is None or SLOW > 1:
     print("SKIP: valgrind missing, or a sanitizer build")
     sys.exit(77)
+
+
+def cti_sessions(lab):
+    """The CTI server's paths: sessions opened, refused, malformed, reset
+    (R9), agents set, its stop and start."""
+    def one():
+        act = [n for n in ("pg-a", "pg-b") if lab.ctl(n, "cti")["active"]]
+        return act[0] if len(act) == 1 else None
+    node = wait_for(one, 30, "one active CTI server")
+    port = lab.ports["cti-a" if node == "pg-a" else "cti-b"]
+    sby = lab.ports["cti-b" if node == "pg-a" else "cti-a"]
+    c = G.Client(sby)
+    c.open_req(client_id="vg")
+    check(c.closed(30), "standby: refused")
+    c.close()
+    c = G.Client(port, 19)
+    c.open(client_id="vg", services=G.CLIENT_EVENTS, periph=5000,
+           agent=1001)
+    c.set_state(5000, 1001, 0)
+    c.set_state(5000, 1001, 2, 5)
+    c.query(5000, 1001)
+    c.heartbeat()
+    while c.recv(30).type != G.HEARTBEAT_CONF:
+        pass
+    c.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                   struct.pack("ii", 1, 0))
+    c.close()
+    c = G.Client(port)
+    c.open(client_id="vg2")
+    c.send(G.SET_AGENT_STATE_REQ, b"\0" * 5)
+    check(c.closed(30), "malformed: closed")
+    c.close()
+    c = G.Client(port)
+    c.open(client_id="vg3")
+    lab.ctl(node, "stop", "cti-server")
+    check(c.closed(30), "stopped: closed")
+    c.close()
+    lab.ctl(node, "start", "cti-server")
 
 
 def test(Lab):
@@ -27,6 +70,7 @@ def test(Lab):
     lab.wait_links_up(timeout=30)
     wait_for(lambda: lab.status("router")["peripheral"]["online"], 30,
              "online")
+    cti_sessions(lab)
     per = lab.status("router")["peripheral"]
     act = "pg-a" if per["active_side"] == "A" else "pg-b"
     lab.kill(act)

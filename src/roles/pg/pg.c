@@ -61,11 +61,13 @@ struct pg {
 	int		 resigning;
 	struct pg_periph *periphs;
 	int		 nperiphs;
+	struct cti	*cti;		/* its CTI server */
 };
 
 static void	pg_send_status(struct pg_periph *);
 static void	pg_send_peer_state(struct pg_periph *);
 static void	pg_activate(struct pg_periph *);
+static void	pg_cti_facts(struct pg_periph *);
 
 /* Entry actions of a PIM state (pimfsm.c calls it after each event). */
 static void
@@ -87,6 +89,7 @@ pg_pim_entered(void *arg, int prev, int next, const char *why)
 			pp->continuing = 1;	/* the same PIM, same epoch */
 		pg_send_status(pp);
 		pg_send_peer_state(pp);
+		pg_cti_facts(pp);
 		node_update_summary(pp->node);
 	}
 	if (next == PIM_STATE_ACTIVATING)
@@ -106,8 +109,112 @@ pg_send_peer_state(struct pg_periph *pp)
 	e.a = pp->fsm.state != PIM_STATE_IDLE ? pp->epoch : 0;
 	e.b = (uint32_t)pp->fsm.state;
 	e.peripheral = pp->id;
+	e.cti = pp->pg->cti != NULL ? cti_flags(pp->pg->cti) : 0;
 	msg_epoch_encode(&w, MSG_PEER_STATE, &e);
 	link_send(pp->pg->peer, &w);
+}
+
+/*
+ * What the CTI server knows of the peripheral: online (a side's PIM
+ * serves it, this one's with its snapshot in), who holds it.
+ */
+static void
+pg_cti_facts(struct pg_periph *pp)
+{
+	struct cti_periph_facts	f;
+	int			peer = link_is_up(pp->pg->peer);
+
+	if (pp->pg->cti == NULL)
+		return;
+	memset(&f, 0, sizeof(f));
+	f.id = pp->id;
+	f.holds = PIM_STATE_HOLDS(pp->fsm.state);
+	f.peer_holds = peer && PIM_STATE_HOLDS(pp->peer_state);
+	f.online = (pp->fsm.state == PIM_STATE_ACTIVE && pp->snapshot_done) ||
+	    (peer && pp->peer_state == PIM_STATE_ACTIVE);
+	cti_periph(pp->pg->cti, &f);
+}
+
+/* Agent records to the other side's CTI server (PEER_AGENTS). */
+static void
+pg_send_peer_agents(struct pg_periph *pp, uint8_t kind,
+    const struct msg_agent *r, int n)
+{
+	int	batch = pp->node->cfg->snapshot_batch, i, j, cnt;
+
+	if (!link_is_up(pp->pg->peer))
+		return;
+	for (i = 0; i < n; i += batch) {
+		struct wire_writer w;
+
+		cnt = n - i < batch ? n - i : batch;
+		msg_agents_begin(&w, MSG_PEER_AGENTS, pp->id, pp->epoch, kind,
+		    (uint8_t)(i + cnt >= n), (uint16_t)cnt);
+		for (j = 0; j < cnt; j++)
+			msg_agent_put(&w, &r[i + j]);
+		link_send(pp->pg->peer, &w);
+	}
+}
+
+/* The PIM's agents as they are, to this side's CTI server and the other's. */
+static void
+pg_agents_snapshot(struct pg_periph *pp)
+{
+	struct msg_agent	*recs;
+	int			 i, cnt = pp->nagents;
+
+	recs = xcalloc(cnt ? (size_t)cnt : 1, sizeof(*recs));
+	for (i = 0; i < cnt; i++)
+		pim_agent_state(pp->pim, i, &recs[i]);
+	pg_send_peer_agents(pp, AGENTS_SNAPSHOT, recs, cnt);
+	free(recs);
+}
+
+/*
+ * The CTI server asks for an agent's state: the ACD, through this side's
+ * PIM or the other side's; -1 if no side's PIM serves the peripheral.
+ */
+int
+pg_set_agent(struct node *n, uint32_t periph, uint32_t agent, int state,
+    int32_t reason)
+{
+	struct pg		*pg = n->role_data;
+	struct pg_periph	*pp = NULL;
+	struct wire_writer	 w;
+	struct msg_set_agent	 s;
+	int			 i;
+
+	for (i = 0; i < pg->nperiphs && pp == NULL; i++)
+		if (pg->periphs[i].id == periph)
+			pp = &pg->periphs[i];
+	if (pp == NULL)
+		return -1;
+	memset(&s, 0, sizeof(s));
+	s.id = agent;
+	s.state = (uint16_t)state;
+	s.reason = reason;
+	s.peripheral = periph;
+	if (pp->fsm.state == PIM_STATE_ACTIVE) {
+		s.epoch = pp->epoch;
+		msg_set_agent_encode(&w, &s);
+		return link_send(pp->acd, &w);
+	}
+	if (link_is_up(pg->peer) && pp->peer_state == PIM_STATE_ACTIVE) {
+		msg_peer_set_agent_encode(&w, &s);
+		return link_send(pg->peer, &w);
+	}
+	return -1;
+}
+
+/* The CTI server's running or active flag changed: the peer hears. */
+void
+pg_cti_changed(struct node *n)
+{
+	struct pg	*pg = n->role_data;
+	int		 i;
+
+	for (i = 0; i < pg->nperiphs; i++)
+		pg_send_peer_state(&pg->periphs[i]);
 }
 
 static void
@@ -334,6 +441,9 @@ pg_snapshot_done(struct pg_periph *pp)
 	pim_update(pp->pim, pp->snap, pp->nsnap);
 	pg_forward(pp, kind, 1, pp->snap, pp->nsnap);
 	pp->snapshot_done = 1;
+	cti_agents(pp->pg->cti, pp->id, pp->snap, pp->nsnap, 1);
+	pg_send_peer_agents(pp, AGENTS_SNAPSHOT, pp->snap, pp->nsnap);
+	pg_cti_facts(pp);
 	if (pp->relogin)
 		evt_emit(RULE_R8, "agents_relogin", json_pack("{s:i, s:i, s:i, s:i}",
 		    "peripheral", (int)pp->id, "agents", in,
@@ -372,8 +482,11 @@ pg_acd_agents(struct pg_periph *pp, const struct msg_agents *m)
 	for (i = 0; i < m->count; i++)
 		msg_agent_get(m->recs + (size_t)i * MSG_AGENT_LEN, &recs[i]);
 	i = pim_changes(pp->pim, recs, m->count);
-	if (pp->snapshot_done && i > 0)
+	if (pp->snapshot_done && i > 0) {
 		pg_forward(pp, AGENTS_CHANGE, 0, recs, i);
+		cti_agents(pp->pg->cti, pp->id, recs, i, 0);
+		pg_send_peer_agents(pp, AGENTS_CHANGE, recs, i);
+	}
 	free(recs);
 }
 
@@ -494,6 +607,58 @@ pg_msg_peer_state(struct role_msg_in *in, const union msg_body *b)
 		pp->peer_epoch = e->a;
 		pg_send_status(pp);
 	}
+	pg_cti_facts(pp);
+	cti_peer(pp->pg->cti, 1, e->cti);
+	return 0;
+}
+
+/* PEER_AGENTS: the holder's agents, for this side's CTI server. */
+static int
+pg_msg_peer_agents(struct role_msg_in *in, const union msg_body *b)
+{
+	struct pg		*pg = in->node->role_data;
+	const struct msg_agents	*m = &b->agents;
+	struct pg_periph	*pp;
+	struct msg_agent	*recs;
+	int			 i;
+
+	if ((pp = pg_periph(pg, m->peripheral)) == NULL) {
+		snprintf(in->err, sizeof(in->err), "PEER_AGENTS: no "
+		    "peripheral %u in this lab", m->peripheral);
+		return -1;
+	}
+	if (PIM_STATE_HOLDS(pp->fsm.state))	/* its own PIM's are newer */
+		return 0;
+	recs = xcalloc(m->count ? m->count : 1, sizeof(*recs));
+	for (i = 0; i < m->count; i++)
+		msg_agent_get(m->recs + (size_t)i * MSG_AGENT_LEN, &recs[i]);
+	cti_agents(pg->cti, pp->id, recs, m->count,
+	    m->kind == AGENTS_SNAPSHOT);
+	free(recs);
+	return 0;
+}
+
+/* PEER_SET_AGENT: the other side's CTI server asks this side's PIM. */
+static int
+pg_msg_peer_set_agent(struct role_msg_in *in, const union msg_body *b)
+{
+	struct msg_set_agent	 s = b->set_agent;
+	struct pg_periph	*pp;
+	struct wire_writer	 w;
+
+	if ((pp = pg_periph(in->node->role_data, s.peripheral)) == NULL) {
+		snprintf(in->err, sizeof(in->err), "PEER_SET_AGENT: no "
+		    "peripheral %u in this lab", s.peripheral);
+		return -1;
+	}
+	if (pp->fsm.state != PIM_STATE_ACTIVE) {
+		log_warnx("PEER_SET_AGENT for agent %u dropped: PIM %u is %s "
+		    "here", s.id, pp->id, pim_state_names[pp->fsm.state]);
+		return 0;
+	}
+	s.epoch = pp->epoch;
+	msg_set_agent_encode(&w, &s);
+	link_send(pp->acd, &w);
 	return 0;
 }
 
@@ -525,14 +690,20 @@ pg_link_up(struct node *n, struct link *l)
 	if (l == pg->router) {
 		for (i = 0; i < pg->nperiphs; i++)
 			pg_router_back(&pg->periphs[i]);
+		cti_router(pg->cti, 1);
 	} else if ((pp = pg_periph_of_acd(pg, l)) != NULL) {
 		if (pim_fsm_event(&pp->fsm, PEV_LINK_BACK, "ACD link back") ==
 		    PACT_IGNORE)
 			pg_send_status(pp);
 	} else if (l == pg->peer) {
+		/* The CTI server decides once the peer's PEER_STATE is in. */
 		for (i = 0; i < pg->nperiphs; i++) {
-			pg_send_peer_state(&pg->periphs[i]);
-			pg_send_status(&pg->periphs[i]);
+			pp = &pg->periphs[i];
+			pg_send_peer_state(pp);
+			pg_send_status(pp);
+			if (pp->fsm.state == PIM_STATE_ACTIVE &&
+			    pp->snapshot_done)
+				pg_agents_snapshot(pp);
 		}
 	}
 }
@@ -567,8 +738,11 @@ pg_link_down(struct node *n, struct link *l, const char *why)
 		for (i = 0; i < pg->nperiphs; i++) {
 			pg->periphs[i].peer_state = PIM_STATE_IDLE;
 			pg_send_status(&pg->periphs[i]);
+			pg_cti_facts(&pg->periphs[i]);
 		}
-	}
+		cti_peer(pg->cti, 0, 0);
+	} else if (l == pg->router)
+		cti_router(pg->cti, 0);
 }
 
 /*
@@ -627,6 +801,8 @@ pg_init(struct node *n, char *err, size_t errlen)
 	if (n->self->side != 'A' && node_listen(n, "private", n->self->port,
 	    err, errlen) == -1)
 		return -1;
+	if ((pg->cti = cti_new(n, err, errlen)) == NULL)
+		return -1;
 	for (i = 0; i < pg->nperiphs; i++)
 		if ((pg->periphs[i].pim = pim_new(n, cfg_periph(n->cfg,
 		    pg->periphs[i].id), i == 0, pg->router, err,
@@ -646,6 +822,7 @@ pg_shutdown(struct node *n)
 	int			 i;
 
 	snprintf(text, sizeof(text), "side %c stopping", n->self->side);
+	cti_shutdown(pg->cti);
 	for (i = 0; i < pg->nperiphs; i++) {
 		struct pg_periph *pp = &pg->periphs[i];
 
@@ -682,6 +859,7 @@ pg_fini(struct node *n)
 	struct pg	*pg = n->role_data;
 	int		 i;
 
+	cti_free(pg->cti);
 	for (i = 0; i < pg->nperiphs; i++) {
 		pim_free(pg->periphs[i].pim);
 		free(pg->periphs[i].snap);
@@ -727,6 +905,37 @@ pg_status(struct node *n, json_t *j)
 		    pg_peer_json(pp), "reporting", pim_json(pp->pim)));
 	}
 	json_object_set_new(j, "peripherals", all);
+	json_object_set_new(j, "cti", cti_summary_json(pg->cti));
+}
+
+/* pgemuctl NODE cti */
+static int
+pg_cmd_cti(struct node *n, int argc, const char **argv,
+    struct ctl_cmd_result *res)
+{
+	struct pg	*pg = n->role_data;
+
+	(void)argc;
+	(void)argv;
+	res->data = cti_json(pg->cti);
+	return 0;
+}
+
+/* pgemuctl NODE stop|start cti-server */
+static int
+pg_cmd_cti_server(struct node *n, int argc, const char **argv,
+    struct ctl_cmd_result *res)
+{
+	struct pg	*pg = n->role_data;
+
+	(void)argc;
+	if (strcmp(argv[1], "cti-server") != 0)
+		return CMD_USAGE;
+	if (cti_cmd_stop_start(pg->cti, strcmp(argv[0], "start") == 0,
+	    res->err, sizeof(res->err)) == -1)
+		return -1;
+	res->data = cti_summary_json(pg->cti);
+	return 0;
 }
 
 /* One PIM as in a lab of one peripheral; several: how many active. */
@@ -752,6 +961,14 @@ pg_summary(struct node *n, char *buf, size_t len)
 		    pp->epoch);
 }
 
+static const struct cmd pg_cmds[] = {
+	{ "cti", "", 0, 0, pg_cmd_cti,
+	  "the CTI server: active or standby and why, its sessions" },
+	{ "stop|start", "cti-server", 1, 1, pg_cmd_cti_server,
+	  "the CTI server (its clients go to the other side)" },
+	{ NULL, NULL, 0, 0, NULL, NULL }
+};
+
 static const struct role_msg pg_msgs[] = {
 	{ MSG_PIM_ACCEPT, LINK_KIND_ACD, msg_epoch_body, pg_msg_accept },
 	{ MSG_PIM_REJECT, LINK_KIND_ACD, msg_epoch_body, pg_msg_refused },
@@ -761,12 +978,17 @@ static const struct role_msg pg_msgs[] = {
 	{ MSG_DELIVERY_ACK, LINK_KIND_ROUTER, msg_epoch_body, pg_msg_ack },
 	{ MSG_PEER_STATE, LINK_KIND_PRIVATE, msg_epoch_body,
 	  pg_msg_peer_state },
+	{ MSG_PEER_AGENTS, LINK_KIND_PRIVATE, msg_agents_body,
+	  pg_msg_peer_agents },
+	{ MSG_PEER_SET_AGENT, LINK_KIND_PRIVATE, msg_set_agent_body,
+	  pg_msg_peer_set_agent },
 	{ 0, 0, NULL, NULL }
 };
 
 const struct role_ops pg_ops = {
 	.init = pg_init,
 	.fini = pg_fini,
+	.cmds = pg_cmds,
 	.msgs = pg_msgs,
 	.status = pg_status,
 	.link_up = pg_link_up,

@@ -1,0 +1,1095 @@
+/*
+ * The CTI server of a PG side: GED-188 sessions on nodes.NAME.cti_port
+ * (proto_cti.c speaks the protocol; this file is what the server says).
+ *
+ * One side's CTI server is active at a time (ctiact.c decides, from what
+ * the side and its peer's PEER_STATE say); the other is standby and
+ * refuses clients as the product's pre-v24 standby does: FAILURE_CONF
+ * E_CTI_CTI_SERVER_OFFLINE below version 24, E_CTI_INVALID_CLIENT_FOR_-
+ * STANDBY from 24.  A CTI server that leaves active (stopped, or stepping
+ * down) sends every session FAILURE_EVENT E_CTI_CTI_SERVER_OFFLINE and
+ * closes it; its clients reconnect to the other side.
+ *
+ * The agents' states are the OPC view: this side's PIM's when it holds
+ * the peripheral, else the mirror the holder sends over the private link
+ * (PEER_AGENTS).  A SET_AGENT_STATE_REQ goes to the side holding the PIM
+ * (pg_set_agent), the change comes back from the ACD as an
+ * AGENT_STATE_EVENT.
+ *
+ * R9 here: the session that logged an agent in owns it; when a session
+ * ends (closed, reset, timed out), the agents it owns that are still
+ * logged in are logged out with reason 50002.  A LOGIN of an agent that
+ * another live session owns moves it (R9 out, then in: R10).
+ */
+#include "config.h"
+
+#include <sys/queue.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgemu.h"
+#include "wire.h"
+#include "ged188.h"
+
+#define CTI_MOVED_MS	200	/* agent_moved: one line per burst */
+
+struct cti_session;
+
+struct cti_agent {
+	uint32_t	 id;		/* first: the sort key */
+	struct cfg_agent cfg;		/* a copy: a reload frees the lab */
+	int		 state;
+	int32_t		 reason;
+	struct cti_session *owner;	/* logged it in */
+	int		 moving;	/* R10: its logout keeps the owner */
+};
+
+struct cti_periph {
+	struct cti_periph_facts f;
+	struct cti_agent *agents;
+	int		 nagents;
+};
+
+struct cti_session {
+	struct cti	*cti;
+	struct link	*link;
+	uint32_t	 id;
+	int		 open;		/* OPEN_CONF sent */
+	int		 by_server;	/* closed by this side, not lost */
+	uint32_t	 version;
+	uint32_t	 services;
+	uint32_t	 call_mask;
+	uint32_t	 state_mask;
+	char		 client_id[65];
+	char		 signature[65];
+	struct cti_periph *periph;	/* CLIENT_EVENTS: its agent's */
+	struct cti_agent *agent;
+	int		 owned;		/* agents it logged in */
+	int		 moved;		/* moved to it, not yet told */
+	double		 since;
+	TAILQ_ENTRY(cti_session) entry;
+};
+
+struct cti {
+	struct node	*node;
+	struct listener	*lst;
+	int		 running;
+	int		 active;
+	enum ctiact_why	 why;
+	int		 peer_up;
+	uint32_t	 peer_flags;	/* PEER_CTI_* */
+	int		 router_up;
+	struct cti_periph *periphs;
+	int		 nperiphs;
+	TAILQ_HEAD(, cti_session) sessions;
+	uint32_t	 next_id;
+	struct event	*ev_interval;	/* SYS_HALF_HOUR_CHANGE */
+	struct event	*ev_moved;	/* agent_moved, per burst */
+	uint64_t	 opened, refused;
+};
+
+static void	cti_decide(struct cti *);
+
+static struct cti_periph *
+cti_periph_find(struct cti *c, uint32_t id)
+{
+	int	i;
+
+	for (i = 0; i < c->nperiphs; i++)
+		if (c->periphs[i].f.id == id)
+			return &c->periphs[i];
+	return NULL;
+}
+
+static struct cti_agent *
+cti_agent(struct cti_periph *p, uint32_t id)
+{
+	return bsearch(&id, p->agents, (size_t)p->nagents, sizeof(*p->agents),
+	    cmp_u32_key);
+}
+
+/* PGStatus: the router link and the peripherals, as the session sees. */
+static uint32_t
+cti_pg_status(const struct cti *c)
+{
+	uint32_t	st = 0;
+	int		i;
+
+	if (!c->router_up)
+		st |= PGS_CC_DOWN;
+	for (i = 0; i < c->nperiphs; i++)
+		if (!c->periphs[i].f.online)
+			st |= PGS_PERIPHERAL_OFFLINE;
+	return st;
+}
+
+static int
+cti_all_online(const struct cti *c)
+{
+	return (cti_pg_status(c) & PGS_PERIPHERAL_OFFLINE) == 0;
+}
+
+/* A session that hears events: open on the active server. */
+static int
+cti_listening(const struct cti_session *s)
+{
+	return s->open && s->link != NULL && link_is_up(s->link);
+}
+
+static void
+cti_send(struct cti_session *s, struct wire_writer *w)
+{
+	link_send(s->link, w);
+}
+
+/* CONTROL_FAILURE_CONF: a request refused by the peripheral's rules. */
+static void
+cti_control_failure(struct cti_session *s, uint32_t invoke, uint32_t code)
+{
+	struct ged_msg		g;
+	struct wire_writer	w;
+
+	ged_init(&g, MSG_CONTROL_FAILURE_CONF, s->version);
+	g.fixed[CF_INVOKE_ID] = invoke;
+	g.fixed[CF_FAILURE_CODE] = code;
+	g.fixed[CF_PERIPHERAL_ERROR] = 0;
+	ged_begin(&w, &g);
+	cti_send(s, &w);
+}
+
+/* SYSTEM_EVENT to one session. */
+static void
+cti_system_event(struct cti_session *s, uint32_t id, uint32_t arg1)
+{
+	struct ged_msg		g;
+	struct wire_writer	w;
+
+	ged_init(&g, MSG_SYSTEM_EVENT, s->version);
+	g.fixed[SE_PG_STATUS] = cti_pg_status(s->cti);
+	g.fixed[SE_CC_TIME] = (uint32_t)wall_now();
+	g.fixed[SE_EVENT_ID] = id;
+	g.fixed[SE_ARG1] = arg1;
+	g.fixed[SE_DEVICE_TYPE] = GED_DEVID_NONE;
+	ged_begin(&w, &g);
+	cti_send(s, &w);
+}
+
+/* SYSTEM_EVENT to every open session. */
+static void
+cti_system_event_all(struct cti *c, uint32_t id, uint32_t arg1)
+{
+	struct cti_session	*s;
+
+	TAILQ_FOREACH(s, &c->sessions, entry)
+		if (cti_listening(s))
+			cti_system_event(s, id, arg1);
+}
+
+/* The floating fields naming an agent: extension, id, instrument. */
+static void
+cti_put_agent_ids(struct wire_writer *w, uint32_t v, const struct cti_agent *a)
+{
+	char	id[16];
+
+	snprintf(id, sizeof(id), "%u", a->id);
+	if (a->cfg.extension[0] != '\0')
+		ged_put_str(w, v, TAG_AGENT_EXTENSION, a->cfg.extension);
+	ged_put_str(w, v, TAG_AGENT_ID, id);
+	if (a->cfg.extension[0] != '\0')
+		ged_put_str(w, v, TAG_AGENT_INSTRUMENT, a->cfg.extension);
+}
+
+/* Each skill group: number, id, priority, state (1.8's order). */
+static void
+cti_put_groups(struct wire_writer *w, uint32_t v, const struct cti_agent *a)
+{
+	int	i;
+
+	for (i = 0; i < a->cfg.nskill_groups; i++) {
+		ged_put_u32(w, v, TAG_SKILL_GROUP_NUMBER,
+		    (uint32_t)a->cfg.skill_groups[i]);
+		ged_put_u32(w, v, TAG_SKILL_GROUP_ID,
+		    (uint32_t)a->cfg.skill_groups[i]);
+		ged_put_u16(w, v, TAG_SKILL_GROUP_PRIORITY, 0);
+		ged_put_u16(w, v, TAG_SKILL_GROUP_STATE, (uint16_t)a->state);
+	}
+}
+
+/* AgentAvailabilityStatus: ICM_AVAILABLE when available. */
+static uint32_t
+cti_availability(int state)
+{
+	return state == AS_AVAILABLE ? 1 : 0;
+}
+
+/* AGENT_STATE_EVENT of agent a to session s. */
+static void
+cti_agent_event(struct cti_session *s, const struct cti_periph *p,
+    const struct cti_agent *a, uint32_t session_id)
+{
+	struct ged_msg		g;
+	struct wire_writer	w;
+	uint32_t		sg = a->cfg.nskill_groups > 0 ?
+	    (uint32_t)a->cfg.skill_groups[0] : GED_NULL_SKILL_GROUP;
+
+	ged_init(&g, MSG_AGENT_STATE_EVENT, s->version);
+	g.fixed[AE_PERIPHERAL_ID] = p->f.id;
+	g.fixed[AE_SESSION_ID] = session_id;
+	g.fixed[AE_PERIPHERAL_TYPE] = PT_ENTERPRISE_AGENT;
+	g.fixed[AE_SKILL_GROUP_STATE] = (uint32_t)a->state;
+	g.fixed[AE_SKILL_GROUP_NUMBER] = sg;
+	g.fixed[AE_SKILL_GROUP_ID] = sg;
+	g.fixed[AE_AGENT_STATE] = (uint32_t)a->state;
+	g.fixed[AE_REASON] = (uint16_t)a->reason;
+	g.fixed[AE_MRD_ID] = (uint32_t)s->cti->node->cfg->voice_mrd;
+	g.fixed[AE_AGENT_MODE] = 1;
+	g.fixed[AE_MAX_TASKS] = 1;
+	g.fixed[AE_ICM_AGENT_ID] = a->id;
+	g.fixed[AE_AVAILABILITY] = cti_availability(a->state);
+	g.fixed[AE_NUM_FLT_SKILL_GROUPS] = (uint32_t)a->cfg.nskill_groups;
+	ged_begin(&w, &g);
+	if (a->owner != NULL)
+		ged_put_str(&w, s->version, TAG_CLIENT_SIGNATURE,
+		    a->owner->signature);
+	cti_put_agent_ids(&w, s->version, a);
+	cti_put_groups(&w, s->version, a);
+	cti_send(s, &w);
+}
+
+/*
+ * A change of agent a: to every ALL_EVENTS session and to the agent's own
+ * CLIENT_EVENTS session, those whose AgentStateMask has the state's bit.
+ */
+static void
+cti_agent_changed(struct cti *c, const struct cti_periph *p,
+    const struct cti_agent *a)
+{
+	struct cti_session	*s, *own = NULL;
+	uint32_t		 bit = ged_agent_state_bit(a->state);
+
+	TAILQ_FOREACH(s, &c->sessions, entry)
+		if (cti_listening(s) && s->agent == a)
+			own = s;
+	TAILQ_FOREACH(s, &c->sessions, entry) {
+		if (!cti_listening(s) || (s->state_mask & bit) == 0)
+			continue;
+		if ((s->services & CTI_SERVICE_ALL_EVENTS) || s->agent == a)
+			cti_agent_event(s, p, a, own != NULL ? own->id : 0);
+	}
+}
+
+/*
+ * The agent a request names: by ICMAgentID, AgentID, extension or
+ * instrument; NULL and the E_CTI_ status if none or they disagree.
+ */
+static struct cti_agent *
+cti_named_agent(struct cti_periph *p, const struct ged_msg *g, uint32_t icm,
+    uint32_t *status)
+{
+	struct cti_agent	*found = NULL, *a;
+	char			 buf[80];
+	uint16_t		 tags[] = { TAG_AGENT_ID, TAG_AGENT_ID_LONG,
+	    TAG_AGENT_EXTENSION, TAG_AGENT_INSTRUMENT };
+	int			 i, j, named = 0;
+	long			 id;
+
+	if (icm != 0 && icm != 0xffffffffU) {
+		named = 1;
+		if ((found = cti_agent(p, icm)) == NULL) {
+			*status = E_CTI_INVALID_AGENT_DATA;
+			return NULL;
+		}
+	}
+	for (i = 0; i < (int)(sizeof(tags) / sizeof(tags[0])); i++) {
+		if (ged_get_str(g, tags[i], buf, sizeof(buf)) != 1 ||
+		    buf[0] == '\0')
+			continue;
+		named = 1;
+		a = NULL;
+		if (tags[i] == TAG_AGENT_ID || tags[i] == TAG_AGENT_ID_LONG) {
+			if (parse_int(buf, 0, INT32_MAX, &id) == 0)
+				a = cti_agent(p, (uint32_t)id);
+		} else
+			for (j = 0; j < p->nagents && a == NULL; j++)
+				if (strcmp(p->agents[j].cfg.extension,
+				    buf) == 0)
+					a = &p->agents[j];
+		if (a == NULL) {
+			*status = E_CTI_INVALID_AGENT_DATA;
+			return NULL;
+		}
+		if (found != NULL && found != a) {
+			*status = E_CTI_INCONSISTENT_AGENT_DATA;
+			return NULL;
+		}
+		found = a;
+	}
+	if (!named)
+		*status = E_CTI_REQUIRED_DATA_MISSING;
+	return found;
+}
+
+/* Every agent old owns becomes s's. */
+static void
+cti_take_agents(struct cti_session *s, struct cti_session *old)
+{
+	struct cti	*c = s->cti;
+	int		 i, j;
+
+	for (i = 0; i < c->nperiphs; i++)
+		for (j = 0; j < c->periphs[i].nagents; j++)
+			if (c->periphs[i].agents[j].owner == old) {
+				c->periphs[i].agents[j].owner = s;
+				s->owned++;
+			}
+	old->owned = 0;
+}
+
+/* OPEN_CONF, then for ALL_EVENTS one SYSTEM_EVENT per peripheral. */
+static void
+cti_open_conf(struct cti_session *s, const struct ged_msg *req)
+{
+	struct cti		*c = s->cti;
+	struct ged_msg		 g;
+	struct wire_writer	 w;
+	int			 i;
+
+	ged_init(&g, MSG_OPEN_CONF, s->version);
+	g.fixed[OC_INVOKE_ID] = req->fixed[OQ_INVOKE_ID];
+	g.fixed[OC_SERVICES] = s->services;
+	g.fixed[OC_PG_STATUS] = cti_pg_status(c);
+	g.fixed[OC_CC_TIME] = (uint32_t)wall_now();
+	g.fixed[OC_PERIPHERAL_ONLINE] = s->periph != NULL ?
+	    (uint32_t)s->periph->f.online : (uint32_t)cti_all_online(c);
+	g.fixed[OC_PERIPHERAL_TYPE] = PT_ENTERPRISE_AGENT;
+	g.fixed[OC_AGENT_STATE] = s->agent != NULL ? (uint32_t)s->agent->state :
+	    0;
+	g.fixed[OC_SESSION_TYPE] = GED_SESSION_ACTIVE;
+	ged_begin(&w, &g);
+	if (s->agent != NULL)
+		cti_put_agent_ids(&w, s->version, s->agent);
+	if (s->services & CTI_SERVICE_ALL_EVENTS) {
+		ged_put_u16(&w, s->version, TAG_NUM_PERIPHERALS,
+		    (uint16_t)c->nperiphs);
+		for (i = 0; i < c->nperiphs; i++) {
+			ged_put_u32(&w, s->version, TAG_PERIPHERAL_ID,
+			    c->periphs[i].f.id);
+			ged_put_u16(&w, s->version,
+			    TAG_MULTI_LINE_AGENT_CONTROL, 0);
+		}
+	}
+	cti_send(s, &w);
+	s->open = 1;
+	s->since = wall_now();
+	c->opened++;
+	if (s->services & CTI_SERVICE_ALL_EVENTS)
+		for (i = 0; i < c->nperiphs; i++)
+			cti_system_event(s, c->periphs[i].f.online ?
+			    SYS_PERIPHERAL_ONLINE : SYS_PERIPHERAL_OFFLINE,
+			    c->periphs[i].f.id);
+}
+
+/* Refuse an OPEN_REQ the role's rules refuse; the session ends. */
+static void
+cti_open_refuse(struct cti_session *s, uint32_t invoke, uint32_t status,
+    const char *what)
+{
+	char	why[200];
+
+	s->cti->refused++;
+	s->by_server = 1;
+	cti_proto_failure(s->link, invoke, status);
+	snprintf(why, sizeof(why), "OPEN_REQ of client \"%s\" refused: %s "
+	    "(%s)", s->client_id, what, ged_status_name(status));
+	log_link_info(s->link, "%s: %s", s->link->peer_addr, why);
+	link_fsm(s->link, LEV_STOP, why);
+}
+
+/*
+ * The device a CLIENT_EVENTS session names: its peripheral and agent.  0,
+ * or -1 when the OPEN was refused.
+ */
+static int
+cti_open_device(struct cti_session *s, const struct ged_msg *g)
+{
+	struct cti		*c = s->cti;
+	struct cti_session	*o, *next;
+	uint32_t		 invoke = g->fixed[OQ_INVOKE_ID], status = 0;
+	char			 why[120];
+
+	if (g->fixed[OQ_PERIPHERAL_ID] == GED_NULL_PERIPHERAL_ID) {
+		cti_open_refuse(s, invoke, E_CTI_REQUIRED_DATA_MISSING,
+		    "CLIENT_EVENTS without a PeripheralID");
+		return -1;
+	}
+	if ((s->periph = cti_periph_find(c, g->fixed[OQ_PERIPHERAL_ID])) ==
+	    NULL) {
+		snprintf(why, sizeof(why), "no peripheral %u",
+		    g->fixed[OQ_PERIPHERAL_ID]);
+		cti_open_refuse(s, invoke, E_CTI_INVALID_PERIPHERAL_ID, why);
+		return -1;
+	}
+	if ((s->agent = cti_named_agent(s->periph, g, 0, &status)) == NULL) {
+		cti_open_refuse(s, invoke, status, "the agent named");
+		return -1;
+	}
+	for (o = TAILQ_FIRST(&c->sessions); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, entry);
+		if (o == s || !o->open || o->agent != s->agent)
+			continue;
+		if (strcmp(o->client_id, s->client_id) != 0 ||
+		    strcmp(o->signature, s->signature) != 0) {
+			snprintf(why, sizeof(why), "agent %u's device is "
+			    "client \"%s\"'s", s->agent->id, o->client_id);
+			cti_open_refuse(s, invoke, E_CTI_DEVICE_IN_USE, why);
+			return -1;
+		}
+		/* The same client again: its agents go to the new one. */
+		cti_take_agents(s, o);
+		o->by_server = 1;
+		cti_proto_failure_event(o->link, E_CTI_NEW_SESSION_OPENED);
+		link_fsm(o->link, LEV_STOP, "the same client opened a new "
+		    "session for the device");
+	}
+	return 0;
+}
+
+/*
+ * The OPEN_REQ the protocol took (its own rules passed): the standby
+ * refuses, CLIENT_EVENTS names a device, then OPEN_CONF.
+ */
+static void
+cti_open(struct cti_session *s, const struct wire_msg *m)
+{
+	struct cti	*c = s->cti;
+	struct ged_msg	 g;
+	uint32_t	 status, invoke;
+	char		 err[200];
+
+	if (ged_decode(m, s->link->version, &g, &status, err,
+	    sizeof(err)) == -1) {
+		cti_proto_malformed(s->link, m, status, err);
+		return;
+	}
+	invoke = g.fixed[OQ_INVOKE_ID];
+	s->version = s->link->version;
+	s->services = g.fixed[OQ_SERVICES];
+	s->call_mask = g.fixed[OQ_CALL_MASK];
+	s->state_mask = g.fixed[OQ_AGENT_STATE_MASK];
+	ged_get_str(&g, TAG_CLIENT_ID, s->client_id, sizeof(s->client_id));
+	if (ged_get_str(&g, TAG_CLIENT_SIGNATURE, s->signature,
+	    sizeof(s->signature)) != 1 || s->signature[0] == '\0')
+		snprintf(s->signature, sizeof(s->signature), "%s",
+		    s->client_id);
+	if (!c->active) {
+		if (s->version < 24)
+			cti_open_refuse(s, invoke, E_CTI_CTI_SERVER_OFFLINE,
+			    "this CTI server is standby");
+		else
+			cti_open_refuse(s, invoke,
+			    E_CTI_INVALID_CLIENT_FOR_STANDBY,
+			    "this CTI server is standby");
+		return;
+	}
+	if ((s->services & CTI_SERVICE_CLIENT_EVENTS) &&
+	    cti_open_device(s, &g) == -1)
+		return;
+	cti_open_conf(s, &g);
+	log_link_info(s->link, "session %u of client \"%s\" (signature "
+	    "\"%s\", version %u, services 0x%08x) opened from %s", s->id,
+	    s->client_id, s->signature, s->version, s->services,
+	    s->link->peer_addr);
+}
+
+/* The peripheral a request names; NULL: refused, it has none such. */
+static struct cti_periph *
+cti_req_periph(struct cti_session *s, uint32_t invoke, uint32_t id)
+{
+	struct cti_periph	*p = cti_periph_find(s->cti, id);
+
+	if (p == NULL)
+		cti_proto_failure(s->link, invoke, E_CTI_INVALID_PERIPHERAL_ID);
+	return p;
+}
+
+/* QUERY_AGENT_STATE_REQ -> QUERY_AGENT_STATE_CONF. */
+static void
+cti_query(struct cti_session *s, const struct ged_msg *g)
+{
+	struct cti		*c = s->cti;
+	struct cti_periph	*p;
+	struct cti_agent	*a;
+	struct ged_msg		 r;
+	struct wire_writer	 w;
+	uint32_t		 invoke = g->fixed[QQ_INVOKE_ID], status = 0;
+
+	if ((p = cti_req_periph(s, invoke, g->fixed[QQ_PERIPHERAL_ID])) ==
+	    NULL)
+		return;
+	if (g->fixed[QQ_MRD_ID] != (uint32_t)c->node->cfg->voice_mrd) {
+		cti_proto_failure(s->link, invoke, E_CTI_INVALID_MR_DOMAIN);
+		return;
+	}
+	if ((a = cti_named_agent(p, g, g->fixed[QQ_ICM_AGENT_ID],
+	    &status)) == NULL) {
+		cti_proto_failure(s->link, invoke, status);
+		return;
+	}
+	ged_init(&r, MSG_QUERY_AGENT_STATE_CONF, s->version);
+	r.fixed[QC_INVOKE_ID] = invoke;
+	r.fixed[QC_AGENT_STATE] = (uint32_t)a->state;
+	r.fixed[QC_NUM_SKILL_GROUPS] = (uint32_t)a->cfg.nskill_groups;
+	r.fixed[QC_MRD_ID] = (uint32_t)c->node->cfg->voice_mrd;
+	r.fixed[QC_AGENT_MODE] = 1;
+	r.fixed[QC_MAX_TASKS] = 1;
+	r.fixed[QC_ICM_AGENT_ID] = a->id;
+	r.fixed[QC_AVAILABILITY] = cti_availability(a->state);
+	ged_begin(&w, &r);
+	cti_put_agent_ids(&w, s->version, a);
+	cti_put_groups(&w, s->version, a);
+	cti_send(s, &w);
+}
+
+static void
+cti_set_owner(struct cti_agent *a, struct cti_session *s)
+{
+	if (a->owner != NULL)
+		a->owner->owned--;
+	a->owner = s;
+	if (s != NULL)
+		s->owned++;
+}
+
+/* agent_moved, once per burst: one line per session the agents went to. */
+static void
+cti_moved_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cti		*c = arg;
+	struct cti_session	*s;
+
+	(void)fd;
+	(void)what;
+	TAILQ_FOREACH(s, &c->sessions, entry) {
+		if (s->moved == 0)
+			continue;
+		evt_emit(RULE_R10, "agent_moved", json_pack("{s:s, s:s, s:i, "
+		    "s:i}", "client_id", s->client_id, "peer",
+		    s->link->peer_addr, "agents", s->moved, "reason_code",
+		    REASON_CTI_FAILURE), "%d agent%s moved to client \"%s\" "
+		    "(%s): logged out of the session that lost them (50002, "
+		    "R9) and back in for this one (R10)", s->moved,
+		    s->moved == 1 ? "" : "s", s->client_id,
+		    s->link->peer_addr);
+		s->moved = 0;
+	}
+}
+
+/*
+ * A LOGIN of an agent another live session owns: that session lost it (a
+ * desktop moved to another desktop server).  Out with 50002 (R9), in
+ * again for s (R10), told once per burst.
+ */
+static int
+cti_move_agent(struct cti_session *s, struct cti_periph *p,
+    struct cti_agent *a)
+{
+	struct timeval	tv;
+
+	if (pg_set_agent(s->cti->node, p->f.id, a->id, AS_LOGOUT,
+	    REASON_CTI_FAILURE) == -1 ||
+	    pg_set_agent(s->cti->node, p->f.id, a->id, AS_NOT_READY, 0) == -1)
+		return -1;
+	cti_set_owner(a, s);
+	a->moving = 1;
+	if (s->moved++ == 0 && !evtimer_pending(s->cti->ev_moved, NULL)) {
+		ms_to_tv(CTI_MOVED_MS, &tv);
+		evtimer_add(s->cti->ev_moved, &tv);
+	}
+	return 0;
+}
+
+/*
+ * SET_AGENT_STATE_REQ: login, logout, ready, not ready.  Confirmed at
+ * once; the change comes back from the ACD as an AGENT_STATE_EVENT.
+ * Refusals are CONTROL_FAILURE_CONF.
+ */
+static void
+cti_set_state(struct cti_session *s, const struct ged_msg *g)
+{
+	struct cti		*c = s->cti;
+	struct cti_periph	*p;
+	struct cti_agent	*a;
+	struct ged_msg		 r;
+	struct wire_writer	 w;
+	uint32_t		 invoke = g->fixed[SQ_INVOKE_ID], status = 0;
+	int			 st = (int)g->fixed[SQ_AGENT_STATE], rc = 0;
+	int32_t			 reason = (int32_t)g->fixed[SQ_REASON];
+
+	if ((p = cti_req_periph(s, invoke, g->fixed[SQ_PERIPHERAL_ID])) ==
+	    NULL)
+		return;
+	if ((a = cti_named_agent(p, g, 0, &status)) == NULL) {
+		cti_control_failure(s, invoke, CF_INVALID_AGENT_ID_SPECIFIED);
+		return;
+	}
+	if (st != AS_LOGIN && st != AS_LOGOUT && st != AS_NOT_READY &&
+	    st != AS_AVAILABLE) {
+		cti_control_failure(s, invoke, CF_INVALID_OBJECT_STATE);
+		return;
+	}
+	if (!p->f.online) {
+		cti_control_failure(s, invoke, CF_INTERNAL_PROCESSING_ERROR);
+		return;
+	}
+	if (st == AS_LOGIN) {
+		if (a->owner == s && agent_logged_in(a->state)) {
+			cti_control_failure(s, invoke,
+			    CF_SPECIFIED_AGENT_ALREADY_SIGNED_ON);
+			return;
+		}
+		if (a->owner != NULL && a->owner != s &&
+		    agent_logged_in(a->state))
+			rc = cti_move_agent(s, p, a);
+		else if (agent_logged_in(a->state))
+			cti_set_owner(a, s);	/* in already: now s's */
+		else if ((rc = pg_set_agent(c->node, p->f.id, a->id,
+		    AS_NOT_READY, 0)) == 0)
+			cti_set_owner(a, s);
+	} else if (!agent_logged_in(a->state)) {
+		cti_control_failure(s, invoke, CF_INVALID_OBJECT_STATE);
+		return;
+	} else
+		rc = pg_set_agent(c->node, p->f.id, a->id, st,
+		    st == AS_AVAILABLE ? 0 : reason);
+	if (rc == -1) {
+		cti_control_failure(s, invoke, CF_INTERNAL_PROCESSING_ERROR);
+		return;
+	}
+	ged_init(&r, MSG_SET_AGENT_STATE_CONF, s->version);
+	r.fixed[HB_INVOKE_ID] = invoke;
+	ged_begin(&w, &r);
+	cti_send(s, &w);
+}
+
+/* A request of an open session, past what the protocol took itself. */
+static void
+cti_request(struct cti_session *s, const struct wire_msg *m)
+{
+	struct ged_msg	g;
+	uint32_t	status;
+	char		err[200];
+
+	if (m->type != MSG_QUERY_AGENT_STATE_REQ &&
+	    m->type != MSG_SET_AGENT_STATE_REQ) {
+		log_link_debug(s->link, "%s not served",
+		    ged_type_name(m->type));
+		cti_proto_failure(s->link, cti_proto_invoke(m),
+		    E_CTI_FUNCTION_NOT_AVAILABLE);
+		return;
+	}
+	if (ged_decode(m, s->version, &g, &status, err, sizeof(err)) == -1) {
+		cti_proto_malformed(s->link, m, status, err);
+		return;
+	}
+	if (!s->cti->active) {
+		cti_proto_failure(s->link, cti_proto_invoke(m),
+		    E_CTI_CTI_SERVER_OFFLINE);
+		return;
+	}
+	if (m->type == MSG_QUERY_AGENT_STATE_REQ)
+		cti_query(s, &g);
+	else
+		cti_set_state(s, &g);
+}
+
+/* Session callbacks (link_ops): opened, closed, a message. */
+static void
+cti_s_up(struct link *l, void *arg)
+{
+	struct cti		*c = arg;
+	struct cti_session	*s = xcalloc(1, sizeof(*s));
+
+	s->cti = c;
+	s->link = l;
+	s->id = ++c->next_id;
+	TAILQ_INSERT_TAIL(&c->sessions, s, entry);
+	l->arg = s;
+}
+
+static void
+cti_s_msg(struct link *l, void *arg, const struct wire_msg *m)
+{
+	struct cti_session	*s = arg;
+
+	(void)l;
+	if (!s->open && m->type == MSG_OPEN_REQ)
+		cti_open(s, m);
+	else
+		cti_request(s, m);
+}
+
+/*
+ * R9: a session lost (not closed by this side), the agents it owns that
+ * are still logged in are logged out with 50002.
+ */
+static void
+cti_s_down(struct link *l, void *arg, const char *why)
+{
+	struct cti_session	*s = arg;
+	struct cti		*c = s->cti;
+	int			 i, j, n = 0;
+
+	(void)l;
+	for (i = 0; i < c->nperiphs; i++)
+		for (j = 0; j < c->periphs[i].nagents; j++) {
+			struct cti_agent *a = &c->periphs[i].agents[j];
+
+			if (a->owner != s)
+				continue;
+			a->owner = NULL;
+			if (s->by_server || !agent_logged_in(a->state))
+				continue;
+			if (pg_set_agent(c->node, c->periphs[i].f.id, a->id,
+			    AS_LOGOUT, REASON_CTI_FAILURE) == 0)
+				n++;
+		}
+	if (n > 0)
+		evt_emit(RULE_R9, "cti_client_lost", json_pack("{s:s, s:s, "
+		    "s:s, s:i, s:i, s:s}", "client_id", s->client_id,
+		    "signature", s->signature, "peer", s->link->peer_addr,
+		    "agents", n, "reason_code", REASON_CTI_FAILURE, "reason",
+		    why), "CTI client \"%s\" (%s) lost: %s; %d agent%s it "
+		    "logged in logged out (50002)", s->client_id,
+		    s->link->peer_addr, why, n, n == 1 ? "" : "s");
+	else if (s->open)
+		log_link_info(l, "session %u of client \"%s\" closed: %s",
+		    s->id, s->client_id, why);
+	if (s->moved > 0)
+		cti_moved_cb(-1, 0, c);
+	TAILQ_REMOVE(&c->sessions, s, entry);
+	free(s);
+}
+
+static const struct link_ops cti_session_ops = {
+	cti_s_up, cti_s_down, cti_s_msg
+};
+
+/* The session listener on this side's CTI port. */
+static int
+cti_listen(struct cti *c, char *err, size_t errlen)
+{
+	struct node		*n = c->node;
+	struct session_conf	 sc;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.proto = &proto_cti;
+	sc.limit = n->cfg->cti_max_sessions;
+	sc.max_message = GED_MAX_MESSAGE - WIRE_HDR_LEN;
+	sc.hb.interval_ms = 0;		/* no hold time before OPEN */
+	sc.hb.misses = 1;
+	sc.ops = &cti_session_ops;
+	sc.arg = c;
+	proto_cti_set_idle_scale(n->cfg->cti_idle_scale_ms);
+	c->lst = listener_new_sessions(n->base, "cti", n->self->address,
+	    n->self->cti_port, &sc, err, errlen);
+	return c->lst == NULL ? -1 : 0;
+}
+
+/*
+ * Every session ends, told FAILURE_EVENT E_CTI_CTI_SERVER_OFFLINE: this
+ * CTI server stops or steps down.  Their agents stay logged in (it is
+ * not the clients that failed); they reconnect to the other side.
+ */
+static void
+cti_close_all(struct cti *c, const char *why)
+{
+	struct cti_session	*s, *next;
+
+	for (s = TAILQ_FIRST(&c->sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		s->by_server = 1;
+		cti_proto_failure_event(s->link, E_CTI_CTI_SERVER_OFFLINE);
+		link_fsm(s->link, LEV_STOP, why);
+	}
+}
+
+/* Active or standby, as ctiact_decide() says; each change is an event. */
+static void
+cti_decide(struct cti *c)
+{
+	struct ctiact_in	in;
+	enum ctiact_why		why;
+	int			act;
+
+	memset(&in, 0, sizeof(in));
+	in.running = c->running;
+	in.active = c->active;
+	in.peer_up = c->peer_up;
+	in.peer_active = (c->peer_flags & PEER_CTI_ACTIVE) != 0;
+	in.holds = c->nperiphs > 0 && c->periphs[0].f.holds;
+	in.peer_holds = c->nperiphs > 0 && c->periphs[0].f.peer_holds;
+	in.side = c->node->self->side;
+	act = ctiact_decide(&in, &why);
+	c->why = why;
+	if (act == c->active)
+		return;
+	c->active = act;
+	if (!act)
+		cti_close_all(c, ctiact_why_names[why]);
+	evt_emit(RULE_NONE, act ? "cti_active" : "cti_standby",
+	    json_pack("{s:s, s:i, s:b}", "why", ctiact_why_names[why],
+	    "port", c->node->self->cti_port, "running", c->running),
+	    "CTI server of side %c %s (port %d): %s", c->node->self->side,
+	    act ? "active" : "standby", c->node->self->cti_port,
+	    ctiact_why_names[why]);
+	pg_cti_changed(c->node);
+	node_update_summary(c->node);
+}
+
+/* SYS_HALF_HOUR_CHANGE at each boundary of the lab's interval. */
+static void
+cti_arm_interval(struct cti *c)
+{
+	uint32_t	len = (uint32_t)c->node->cfg->interval_s;
+	double		now = wall_now();
+	double		next = (double)ivl_start_of((uint32_t)now, len) + len;
+	struct timeval	tv;
+
+	ms_to_tv((int)((next - now) * 1000) + 1, &tv);
+	evtimer_add(c->ev_interval, &tv);
+}
+
+static void
+cti_interval_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cti	*c = arg;
+
+	(void)fd;
+	(void)what;
+	cti_system_event_all(c, SYS_HALF_HOUR_CHANGE, 0);
+	cti_arm_interval(c);
+}
+
+static int
+cti_agent_cmp(const void *a, const void *b)
+{
+	return cmp_u32_key(a, b);
+}
+
+/* The CTI server of side n, listening; NULL and why if it cannot. */
+struct cti *
+cti_new(struct node *n, char *err, size_t errlen)
+{
+	struct cti	*c = xcalloc(1, sizeof(*c));
+	int		 i, j;
+
+	c->node = n;
+	TAILQ_INIT(&c->sessions);
+	c->periphs = xcalloc((size_t)n->cfg->nperiphs, sizeof(*c->periphs));
+	for (i = 0; i < n->cfg->nperiphs; i++) {
+		const struct cfg_periph	*cp = &n->cfg->periphs[i];
+		struct cti_periph	*p = &c->periphs[c->nperiphs];
+
+		if (cfg_periph_side(cp, n->self->name) == -1)
+			continue;
+		c->nperiphs++;
+		p->f.id = (uint32_t)cp->id;
+		p->nagents = cp->nagents;
+		p->agents = xcalloc((size_t)cp->nagents + 1,
+		    sizeof(*p->agents));
+		for (j = 0; j < cp->nagents; j++) {
+			p->agents[j].id = (uint32_t)cp->agents[j].id;
+			p->agents[j].cfg = cp->agents[j];
+			p->agents[j].state = AS_LOGOUT;
+		}
+		qsort(p->agents, (size_t)p->nagents, sizeof(*p->agents),
+		    cti_agent_cmp);
+	}
+	c->ev_interval = evtimer_new(n->base, cti_interval_cb, c);
+	c->ev_moved = evtimer_new(n->base, cti_moved_cb, c);
+	c->running = 1;
+	c->why = CTIACT_ALONE_NOT_HOLDS;
+	if (cti_listen(c, err, errlen) == -1) {
+		cti_free(c);
+		return NULL;
+	}
+	cti_arm_interval(c);
+	return c;
+}
+
+void
+cti_free(struct cti *c)
+{
+	int	i;
+
+	if (c == NULL)
+		return;
+	listener_free(c->lst);	/* its sessions, without a word */
+	while (!TAILQ_EMPTY(&c->sessions)) {
+		struct cti_session *s = TAILQ_FIRST(&c->sessions);
+
+		TAILQ_REMOVE(&c->sessions, s, entry);
+		free(s);
+	}
+	for (i = 0; i < c->nperiphs; i++)
+		free(c->periphs[i].agents);
+	free(c->periphs);
+	event_free(c->ev_interval);
+	event_free(c->ev_moved);
+	free(c);
+}
+
+/* The side stops (SIGTERM): every session is told, then closed. */
+void
+cti_shutdown(struct cti *c)
+{
+	c->running = 0;
+	cti_decide(c);
+}
+
+/* What the side knows of a peripheral changed (PIMs, snapshot). */
+void
+cti_periph(struct cti *c, const struct cti_periph_facts *f)
+{
+	struct cti_periph	*p = cti_periph_find(c, f->id);
+	int			 was;
+
+	if (p == NULL)
+		return;
+	was = p->f.online;
+	p->f = *f;
+	if (was != f->online)
+		cti_system_event_all(c, f->online ? SYS_PERIPHERAL_ONLINE :
+		    SYS_PERIPHERAL_OFFLINE, f->id);
+	cti_decide(c);
+}
+
+/* The private link and the peer's CTI server flags (PEER_STATE). */
+void
+cti_peer(struct cti *c, int up, uint32_t flags)
+{
+	c->peer_up = up;
+	c->peer_flags = up ? flags : 0;
+	cti_decide(c);
+}
+
+/* The router link: the central controller, for the clients. */
+void
+cti_router(struct cti *c, int up)
+{
+	if (up == c->router_up)
+		return;
+	c->router_up = up;
+	cti_system_event_all(c, up ? SYS_CENTRAL_CONTROLLER_ONLINE :
+	    SYS_CENTRAL_CONTROLLER_OFFLINE, 0);
+}
+
+/*
+ * Agents' states from the PIM that holds the peripheral (this side's, or
+ * the other's over the private link): each change an AGENT_STATE_EVENT.
+ * A logged-out agent has no owner any more.
+ */
+void
+cti_agents(struct cti *c, uint32_t periph, const struct msg_agent *recs,
+    int n, int snapshot)
+{
+	struct cti_periph	*p = cti_periph_find(c, periph);
+	int			 i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		struct cti_agent *a = cti_agent(p, recs[i].id);
+
+		if (a == NULL || (a->state == recs[i].state && snapshot))
+			continue;
+		a->state = recs[i].state;
+		a->reason = recs[i].reason;
+		if (!agent_logged_in(a->state) && !a->moving)
+			cti_set_owner(a, NULL);
+		else if (!agent_logged_in(a->state))
+			a->moving = 0;	/* out on its way to a new owner */
+		cti_agent_changed(c, p, a);
+	}
+}
+
+uint32_t
+cti_flags(const struct cti *c)
+{
+	return (c->running ? PEER_CTI_RUNNING : 0) |
+	    (c->active ? PEER_CTI_ACTIVE : 0);
+}
+
+/* pgemuctl stop|start cti-server */
+int
+cti_cmd_stop_start(struct cti *c, int start, char *err, size_t errlen)
+{
+	if (start == c->running) {
+		snprintf(err, errlen, "the CTI server is already %s",
+		    start ? "running" : "stopped");
+		return -1;
+	}
+	if (start && cti_listen(c, err, errlen) == -1)
+		return -1;
+	c->running = start;
+	cti_decide(c);
+	if (!start) {
+		listener_free(c->lst);
+		c->lst = NULL;
+	}
+	evt_emit(RULE_NONE, start ? "cti_started" : "cti_stopped",
+	    json_pack("{s:i}", "port", c->node->self->cti_port),
+	    "CTI server of side %c %s (port %d)", c->node->self->side,
+	    start ? "started" : "stopped", c->node->self->cti_port);
+	return 0;
+}
+
+static json_t *
+cti_session_json(const struct cti_session *s)
+{
+	json_t	*j;
+
+	j = json_pack("{s:i, s:s, s:s, s:I, s:i, s:s, s:f, s:b, s:i}",
+	    "id", (int)s->id, "client_id", s->client_id,
+	    "signature", s->signature, "services", (json_int_t)s->services,
+	    "version", (int)s->version, "peer", s->link->peer_addr,
+	    "since", s->since, "open", s->open, "agents_owned", s->owned);
+	if (s->agent != NULL)
+		json_object_set_new(j, "agent_id",
+		    json_integer((json_int_t)s->agent->id));
+	return j;
+}
+
+/* pgemuctl NODE cti */
+json_t *
+cti_json(const struct cti *c)
+{
+	const struct cti_session *s;
+	json_t			*j, *a = json_array();
+
+	TAILQ_FOREACH(s, &c->sessions, entry)
+		json_array_append_new(a, cti_session_json(s));
+	j = cti_summary_json(c);
+	json_object_set_new(j, "sessions", a);
+	if (c->lst != NULL)
+		json_object_set_new(j, "listener", listener_json(c->lst));
+	return j;
+}
+
+/* The status JSON's "cti": running, active, why, counts. */
+json_t *
+cti_summary_json(const struct cti *c)
+{
+	const struct cti_session *s;
+	int			 n = 0;
+
+	TAILQ_FOREACH(s, &c->sessions, entry)
+		n += s->open;
+	return json_pack("{s:b, s:b, s:s, s:i, s:i, s:I, s:I, s:b, s:b}",
+	    "running", c->running, "active", c->active,
+	    "why", ctiact_why_names[c->why], "port", c->node->self->cti_port,
+	    "open_sessions", n, "opened", (json_int_t)c->opened,
+	    "refused", (json_int_t)c->refused,
+	    "peer_running", (c->peer_flags & PEER_CTI_RUNNING) != 0,
+	    "peer_active", (c->peer_flags & PEER_CTI_ACTIVE) != 0);
+}
