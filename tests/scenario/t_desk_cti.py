@@ -54,7 +54,8 @@ def flt(tag, data):
 
 class FakeCti:
     """A CTI server of the public tables: OPEN_CONF, HEARTBEAT_CONF,
-    SET_AGENT_STATE_CONF and an AGENT_STATE_EVENT for every request; or
+    SET_AGENT_STATE_CONF and an AGENT_STATE_EVENT for every request (a
+    LOGIN gives Not Ready); or
     one that refuses every OPEN_REQ with FAILURE_CONF refuse."""
 
     def __init__(self, port, refuse=None):
@@ -135,7 +136,10 @@ class FakeCti:
                                               f.get(6, b"").rstrip(b"\0")
                                               .decode()))
                     c.sendall(frame(39, struct.pack(">I", inv)))
-                    c.sendall(self.state_event(periph, agent, st, reason))
+                    # An agent logs in Not Ready, as the product's does.
+                    c.sendall(self.state_event(periph, agent,
+                                               AS_NOT_READY if st == AS_LOGIN
+                                               else st, reason))
         except OSError:
             return
 

@@ -39,6 +39,8 @@ struct desk_agent {
 	int		 state;		/* AS_*, from the CTI server */
 	int		 before_call;
 	int32_t		 reason;
+	int		 want;		/* asked for once logged in, or -1 */
+	int32_t		 want_reason;
 	int		 last_in;	/* last logged-in state, or -1 */
 	int		 last_before;	/* its before-call state */
 	int		 blocked;	/* fault desktop ID down */
@@ -126,6 +128,18 @@ desk_set_state(struct desk *d, struct desk_agent *ag, int state,
 	return link_send(d->cti, &w);
 }
 
+/* The agent is logged in: the state its desktop asked for, if not yet. */
+static void
+desk_want(struct desk *d, struct desk_agent *ag)
+{
+	int	want = ag->want;
+
+	ag->want = -1;
+	if (want != ag->state || (want == AS_NOT_READY &&
+	    ag->want_reason != ag->reason))
+		desk_set_state(d, ag, want, ag->want_reason);
+}
+
 /*
  * Log a desktop's agent in, in the state it asks for: the first time the
  * lab's, after a loss Table 2's (the desktop says which, R10, R11); when
@@ -141,10 +155,16 @@ desk_login(struct desk *d, struct desk_desktop *dt, int again)
 	if (again && ag->last_in != -1 && want != AS_LOGOUT)
 		want = agent_after_desktop_failover(ag->last_in,
 		    ag->last_before);
-	if (want == AS_LOGOUT || desk_set_state(d, ag, AS_LOGIN, 0) == -1)
+	if (want == AS_LOGOUT || !link_is_up(d->cti))
 		return 0;
-	desk_set_state(d, ag, want, want == AS_NOT_READY ?
-	    dt->login.reason : 0);
+	/* The state once the login is done: the CTI server refuses it
+	   before (CF_INVALID_OBJECT_STATE). */
+	ag->want = want;
+	ag->want_reason = want == AS_NOT_READY ? dt->login.reason : 0;
+	if (agent_logged_in(ag->state) && ag->state != AS_LOGIN)
+		desk_want(d, ag);
+	else
+		desk_set_state(d, ag, AS_LOGIN, 0);
 	return 1;
 }
 
@@ -390,13 +410,22 @@ desk_cti_up(struct link *l, void *arg)
 	node_update_summary(n);
 }
 
-/* The CTI session ended: the desktops stay, their logins wait. */
+/*
+ * The CTI session ended: the desktops stay, their logins wait.  The CTI
+ * server logs out the agents the session logged in (R9 there): here they
+ * are out until the next session logs them in again.
+ */
 static void
 desk_cti_down(struct link *l, void *arg, const char *why)
 {
 	struct node	*n = arg;
 	struct desk	*d = n->role_data;
+	int		 i;
 
+	for (i = 0; i < d->nagents; i++) {
+		d->agents[i].state = AS_LOGOUT;
+		d->agents[i].want = -1;
+	}
 	evt_emit(RULE_NONE, "cti_session_lost", json_pack("{s:s, s:s, s:i}",
 	    "server", d->cti_server, "reason", why, "desktops",
 	    d->ndesktops), "CTI session with the CTI server of %s lost: %s; "
@@ -431,6 +460,8 @@ desk_cti_agent_state(struct desk *d, const struct ged_msg *g)
 		ag->last_before = ag->before_call;
 	}
 	desk_tell_state(ag, g->fixed[AE_MRD_ID]);
+	if (ag->want != -1 && agent_logged_in(st) && st != AS_LOGIN)
+		desk_want(d, ag);
 }
 
 /* What the CTI server says on the open session. */
@@ -537,7 +568,7 @@ desk_init(struct node *n, char *err, size_t errlen)
 			snprintf(ag->extension, sizeof(ag->extension), "%s",
 			    ca->extension);
 			ag->state = ag->before_call = AS_LOGOUT;
-			ag->last_in = ag->last_before = -1;
+			ag->last_in = ag->last_before = ag->want = -1;
 		}
 	qsort(d->agents, (size_t)d->nagents, sizeof(*d->agents), cmp_u32_key);
 	d->ev_lost = evtimer_new(n->base, desk_lost_cb, d);
