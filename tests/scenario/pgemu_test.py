@@ -543,6 +543,35 @@ def lab_online(Lab, name, agents, **kw):
     return lab, wait_online(lab, 10, agents=agents)
 
 
+def desk_lab_online(Lab, name, agents, **kw):
+    """A lab with the desktop servers and the desktops, started whole:
+    the peripheral online, every agent logged in by its desktop through
+    desk-a, available.  The lab."""
+    kw.setdefault("hb_desktop", (100, 3))
+    for k, v in FAST.items():
+        kw.setdefault(k, v)
+    lab = Lab(name, agents=agents, desktops=True, **kw)
+    lab.start_all()
+    lab.wait_links_up(DEFAULT_NODES)
+    wait_online(lab, 10, agents=agents)
+    wait_for(lambda: lab.ctl("agents", "status")["agents"]["servers"] ==
+             {"desk-a": agents} and
+             lab.ctl("agents", "status")["agents"]["states"] ==
+             {"available": agents}, 10,
+             "every desktop on desk-a, its agent available")
+    return lab
+
+
+def desktop_states(lab):
+    """{agent id: its desktop's JSON} (`pgemuctl agents agent ID`)."""
+    return {d["agent"]: d for d in (lab.ctl("agents", "agent", str(i))
+                                    for i in desktop_ids(lab))}
+
+
+def desktop_ids(lab):
+    return sorted(a["id"] for a in lab.ctl("acd", "agents"))
+
+
 def ev(name, **fields):
     def pred(e):
         return e.get("event") == name and all(

@@ -143,7 +143,8 @@ acd_set_state(struct acd *a, struct acd_agent *ag, int state, int32_t reason)
 	struct wire_writer	 w;
 	struct msg_agent	 m;
 
-	if (state == ag->state)
+	/* Not Ready with another reason code is a change too. */
+	if (state == ag->state && reason == ag->reason)
 		return;
 	if (agent_in_call(state) && !agent_in_call(ag->state))
 		ag->before_call = ag->state;

@@ -40,7 +40,7 @@ struct desktop {
 	int32_t		 reason;
 	int		 last_in;	/* last logged-in state, or -1 */
 	int		 last_before;	/* its before-call state */
-	int32_t		 last_reason;	/* and its reason code */
+	int32_t		 last_reason;	/* of its last Not Ready */
 	int		 user_out;	/* logged out through the desktop */
 	int		 asked;		/* the state its login asked for */
 	int		 lost;		/* lost its server, not back yet */
@@ -97,7 +97,7 @@ desktop_greeting(struct link *l)
 	lg.peripheral = dt->peripheral;
 	dt->asked = desktop_wanted(dt);
 	lg.state = (uint16_t)dt->asked;
-	if (dt->asked == AS_NOT_READY && dt->last_in == AS_NOT_READY)
+	if (dt->asked == AS_NOT_READY)
 		lg.reason = dt->last_reason;
 	lg.flags = dt->welcomed ? DESKTOP_RELOGIN : 0;
 	lg.nmrds = (uint16_t)dt->nmrds;
@@ -202,8 +202,9 @@ agents_msg_state(struct role_msg_in *in, const union msg_body *b)
 	if (agent_logged_in(s->state) && s->state != AS_LOGIN) {
 		dt->last_in = s->state;
 		dt->last_before = s->before_call;
-		dt->last_reason = s->reason;
 	}
+	if (s->state == AS_NOT_READY)
+		dt->last_reason = s->reason;
 	if (!dt->lost || s->state != dt->asked)
 		return 0;
 	dt->lost = 0;
