@@ -166,12 +166,13 @@ class Lab:
                  interval=1800, traffic=False, reconnect=(50, 1000, 5000),
                  list_agents="", mrds=None, sections=None, extra_acds=(),
                  peripherals=None, desktops=False, hb_desktop=(1000, 3),
-                 hb_cti=(5000, 4)):
+                 hb_cti=(5000, 4), verbose=True):
         """extra_acds names acd nodes beside "acd"; peripherals, a list of
         dicts (id, acd, agents, first_id, optional name), writes a
         peripherals list instead of the one peripheral.  desktops adds
         the desktop servers desk-a, desk-b and the agents node, every
-        generated agent with a desktop."""
+        generated agent with a desktop.  verbose=False starts the nodes
+        without -v (no debug lines: a benchmark's)."""
         self.dir = tempfile.mkdtemp(prefix="pgemu-%s-" % name)
         self.name = name
         self.procs = {}
@@ -194,6 +195,7 @@ class Lab:
                            mrds=mrds, sections=sections or {},
                            peripherals=peripherals, desktops=desktops,
                            hb_desktop=hb_desktop, hb_cti=hb_cti)
+        self.verbose = verbose
         self.conf = os.path.join(self.dir, "lab.conf")
         self.write_conf()
 
@@ -326,7 +328,8 @@ traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
         logf = open(os.path.join(self.dir, "%s.log" % node), "a")
         self.logs[node] = logf.name
         p = subprocess.Popen(list(wrapper) +
-                             [PGEMUD, "-f", "-v", "-c", self.conf, "-n", node]
+                             [PGEMUD, "-f"] + (["-v"] if self.verbose else [])
+                             + ["-c", self.conf, "-n", node]
                              + list(args), stdout=logf, stderr=logf,
                              env=env)
         logf.close()
