@@ -96,6 +96,8 @@ enum node_role {
 	ROLE_ROUTER,
 	ROLE_ACD,
 	ROLE_PG,
+	ROLE_DESK,		/* an agent desktop server (side A primary) */
+	ROLE_AGENTS,		/* the agents' desktops */
 	ROLE_MAX
 };
 
@@ -107,9 +109,10 @@ struct cfg_hb {
 struct cfg_node {
 	char		 name[PGEMU_NAME_MAX];
 	enum node_role	 role;
-	char		 side;			/* 'A' or 'B' for a PG */
+	char		 side;			/* 'A' or 'B': pg, desk */
 	char		 address[64];
-	int		 port;			/* router, acd primary, pg private */
+	int		 port;			/* router, acd primary, pg private,
+						   desk's desktops; agents: 0 */
 	int		 backup_port;		/* acd: backup CTI Manager */
 	int		 cti_port;		/* pg: its CTI server */
 };
@@ -185,6 +188,8 @@ struct cfg {
 	struct cfg_hb	 hb_private;
 	struct cfg_hb	 hb_router;
 	struct cfg_hb	 hb_acd;
+	struct cfg_hb	 hb_desktop;		/* desktop <-> desktop server */
+	struct cfg_hb	 hb_cti;		/* a desk's CTI session */
 	int		 backoff_min_ms;
 	int		 backoff_max_ms;
 	int		 backoff_stable_ms;
@@ -266,6 +271,8 @@ enum link_kind {
 	LINK_KIND_ROUTER,
 	LINK_KIND_ACD,
 	LINK_KIND_SESSION,	/* an anonymous client of a session listener */
+	LINK_KIND_DESKTOP,	/* a desktop to its desktop server */
+	LINK_KIND_CTI,		/* a CTI client (desk) to a CTI server */
 	LINK_KIND_MAX
 };
 extern const char *const link_kind_names[LINK_KIND_MAX];
@@ -403,9 +410,14 @@ struct link {
 	uint32_t	 version;	/* of the protocol, as the greeting
 					   settled it for this connection (the
 					   protocol's codecs read it) */
+	int		 quiet;		/* one of many (desktops): state
+					   changes at debug, its role sums
+					   them up in its own events */
 
 	const struct link_ops *ops;
 	void		*arg;
+	void		*data;		/* its owner's, for this link alone
+					   (a session's state) */
 	struct event_base *base;
 	struct listener	*lst;		/* a session: its listener */
 	TAILQ_ENTRY(link) entry;	/* in the listener's sessions */
@@ -442,6 +454,7 @@ struct session_conf {
 	int		 limit;		/* sessions at once; past it, refused */
 	int		 max_message;	/* largest frame body */
 	struct cfg_hb	 hb;		/* heartbeat interval and misses */
+	int		 quiet;		/* sessions log at debug (link.quiet) */
 	const struct link_ops *ops;	/* opened, closed, message */
 	void		*arg;
 };
@@ -465,6 +478,31 @@ uint32_t	 cti_proto_invoke(const struct wire_msg *);
 extern const struct link_proto proto_lab;
 void		 proto_lab_set_identity(const char *node, const char *lab,
 		    char side);
+
+/*
+ * proto_desktop.c: agent desktop <-> desktop server (lab framing): the
+ * desktop greets with DESKTOP_LOGIN, the server answers DESKTOP_WELCOME;
+ * HEARTBEAT from both ends, BYE.  A desktop's greeting is its owner's:
+ * the client end calls the function given here.
+ */
+extern const struct link_proto proto_desktop;
+void		 proto_desktop_set_greeting(void (*)(struct link *));
+
+/*
+ * proto_cti_client.c: the client end of GED-188 (a desktop server's
+ * session): OPEN_REQ as set here, HEARTBEAT_REQ, the end of a session.
+ */
+struct cti_client_open {
+	uint32_t	 version;
+	uint32_t	 idle_timeout;		/* seconds */
+	uint32_t	 peripheral;
+	uint32_t	 services;
+	uint32_t	 call_mask;
+	uint32_t	 agent_state_mask;
+	char		 client_id[PGEMU_NAME_MAX];
+};
+extern const struct link_proto proto_cti_client;
+void		 proto_cti_client_set_open(const struct cti_client_open *);
 
 /*
  * listen.c: accept connections.  A named-peer listener identifies the
@@ -623,6 +661,8 @@ struct role_ops {
 	void	(*link_down)(struct node *, struct link *, const char *);
 	void	(*summary)(struct node *, char *, size_t);
 	void	(*shutdown)(struct node *);
+	/* A link the role keeps beside the node's (a desktop), by name. */
+	struct link *(*find_link)(struct node *, const char *);
 };
 
 struct node {
@@ -642,14 +682,18 @@ struct node {
 	int		 quitting;
 };
 
-extern const struct role_ops router_ops, acd_ops, pg_ops;
+extern const struct role_ops router_ops, acd_ops, pg_ops, desk_ops,
+		    agents_ops;
 extern const struct cmd node_cmds[];
+extern const struct link_ops node_link_ops;	/* to the role's tables */
 
 struct node	*node_new(struct event_base *, struct cfg *, const char *name,
 		    char *err, size_t errlen);
 void		 node_free(struct node *);
 struct link	*node_new_link(struct node *, const char *name,
 		    const struct cfg_node *peer, enum link_kind, int client);
+struct link	*node_add_link(struct node *, struct link *);
+int		 node_raise_nofile(int need, char *err, size_t errlen);
 int		 node_listen(struct node *, const char *name, int port,
 		    char *, size_t);
 void		 node_update_summary(struct node *);

@@ -70,6 +70,12 @@ enum wire_type {
 	MSG_PIM_DEACTIVATE		= 0x4305,
 	MSG_ACD_AGENTS			= 0x4306,
 	MSG_ACD_SET_AGENT		= 0x4307,
+
+	/* pgemu private range: agent desktop <-> desktop server. */
+	MSG_DESKTOP_LOGIN		= 0x4401,
+	MSG_DESKTOP_WELCOME		= 0x4402,
+	MSG_DESKTOP_STATE		= 0x4403,
+	MSG_DESKTOP_SET_STATE		= 0x4404,
 };
 
 /* Why a BYE: the one a resigning active side sends says so. */
@@ -102,6 +108,13 @@ struct wire_type_info {
 
 /* Every type pgemu knows; a table ends with a NULL name. */
 extern const struct wire_type_info wire_types[];
+
+/* The desktop protocol's own rows, in wire_types and proto_desktop's. */
+#define WIRE_DESKTOP_TYPES						\
+	{ MSG_DESKTOP_LOGIN,		"DESKTOP_LOGIN",	18, 50 },	\
+	{ MSG_DESKTOP_WELCOME,		"DESKTOP_WELCOME",	 4, 256 },	\
+	{ MSG_DESKTOP_STATE,		"DESKTOP_STATE",	12, 12 },	\
+	{ MSG_DESKTOP_SET_STATE,	"DESKTOP_SET_STATE",	 8, 8 }
 
 /*
  * What wire_check_frame() found: a good header; a length over the maximum
@@ -366,6 +379,58 @@ int	msg_set_agent_decode(const struct wire_msg *, struct msg_set_agent *,
 	    char *, size_t);
 
 /*
+ * A desktop's greeting: its agent, the MRDs it signs in to, the state it
+ * wants, and whether it logs in again after losing its server (R10).
+ *   agent u32, peripheral u32, state u16, flags u16, reason i32,
+ *   nmrds u16, nmrds x mrd u32
+ */
+#define DESKTOP_RELOGIN		0x0001	/* flags: after a loss (R10) */
+#define DESKTOP_MRDS_MAX	8
+#define MSG_DESKTOP_LOGIN_LEN	18
+struct msg_desktop_login {
+	uint32_t	 agent;
+	uint32_t	 peripheral;
+	uint16_t	 state;		/* AVAILABLE, NOT_READY, or LOGOUT:
+					   connected, not logged in */
+	uint16_t	 flags;
+	int32_t		 reason;
+	uint16_t	 nmrds;
+	uint32_t	 mrds[DESKTOP_MRDS_MAX];
+};
+
+/*
+ * The server's answer (flags: WELCOME_CTI_UP when its CTI session is up,
+ * the server's node name in TAG_NODE_NAME), and an agent's state
+ * (DESKTOP_STATE: mrd u32, state u16, before_call u16, reason i32) or the
+ * state a desktop asks for (DESKTOP_SET_STATE: state u16, reserved u16,
+ * reason i32).
+ */
+#define WELCOME_CTI_UP		0x0001
+struct msg_desktop_welcome {
+	uint32_t	 flags;
+	char		 server[32];
+};
+struct msg_desktop_state {
+	uint32_t	 mrd;		/* SET_STATE: 0 */
+	uint16_t	 state;
+	uint16_t	 before_call;	/* SET_STATE: 0 */
+	int32_t		 reason;
+};
+
+void	msg_desktop_login_encode(struct wire_writer *,
+	    const struct msg_desktop_login *);
+int	msg_desktop_login_decode(const struct wire_msg *,
+	    struct msg_desktop_login *, char *, size_t);
+void	msg_desktop_welcome_encode(struct wire_writer *,
+	    const struct msg_desktop_welcome *);
+int	msg_desktop_welcome_decode(const struct wire_msg *,
+	    struct msg_desktop_welcome *, char *, size_t);
+void	msg_desktop_state_encode(struct wire_writer *, uint32_t type,
+	    const struct msg_desktop_state *);
+int	msg_desktop_state_decode(const struct wire_msg *,
+	    struct msg_desktop_state *, char *, size_t);
+
+/*
  * The body of any internal message, for the roles' message tables
  * (role_msg): each msg_*_body() is the decoder of that name into the
  * union's member of that name.
@@ -379,6 +444,9 @@ union msg_body {
 	struct msg_discard	 discard;
 	struct msg_epoch	 epoch;
 	struct msg_set_agent	 set_agent;
+	struct msg_desktop_login desktop_login;
+	struct msg_desktop_welcome desktop_welcome;
+	struct msg_desktop_state desktop_state;
 };
 int	msg_agents_body(const struct wire_msg *, union msg_body *, char *,
 	    size_t);
@@ -396,5 +464,11 @@ int	msg_epoch_body(const struct wire_msg *, union msg_body *, char *,
 	    size_t);
 int	msg_set_agent_body(const struct wire_msg *, union msg_body *, char *,
 	    size_t);
+int	msg_desktop_login_body(const struct wire_msg *, union msg_body *,
+	    char *, size_t);
+int	msg_desktop_welcome_body(const struct wire_msg *, union msg_body *,
+	    char *, size_t);
+int	msg_desktop_state_body(const struct wire_msg *, union msg_body *,
+	    char *, size_t);
 
 #endif /* WIRE_H */

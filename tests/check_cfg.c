@@ -71,6 +71,8 @@ static const char *const bad_files[] = {
 	"periph_sides",
 	"relative_dirs",	/* state_dir, control_dir not absolute */
 	"long_control_dir",	/* control_dir/router.sock over sun_path */
+	"desk_nodes",		/* desks per side, agents nodes, desk A */
+	"desk_address",		/* desk B not at desk A's address */
 };
 #define NBAD	((int)(sizeof(bad_files) / sizeof(bad_files[0])))
 
@@ -364,16 +366,23 @@ START_TEST(test_load_sample)
 	ck_assert_int_eq(cf->hb_router.misses, 5);
 	ck_assert_int_eq(cf->hb_acd.interval_ms, 400);
 	ck_assert_int_eq(cf->hb_acd.misses, 5);
+	ck_assert_int_eq(cf->hb_desktop.interval_ms, 1000);
+	ck_assert_int_eq(cf->hb_desktop.misses, 3);
+	ck_assert_int_eq(cf->hb_cti.interval_ms, 5000);
+	ck_assert_int_eq(cf->hb_cti.misses, 4);
 	ck_assert_int_eq(cf->backoff_min_ms, 100);
 	ck_assert_int_eq(cf->backoff_max_ms, 5000);
 	ck_assert_int_eq(cf->backoff_stable_ms, 10000);
 
-	ck_assert_int_eq(cf->nnodes, 4);
+	ck_assert_int_eq(cf->nnodes, 7);
 	check_node(&cf->nodes[0], "router", ROLE_ROUTER, '\0', 30002);
 	check_node(&cf->nodes[1], "acd", ROLE_ACD, '\0', 30030);
 	check_node(&cf->nodes[2], "pg-a", ROLE_PG, 'A', 23004);
 	check_node(&cf->nodes[3], "pg-b", ROLE_PG, 'B', 25004);
 	ck_assert_int_eq(cf->nodes[1].backup_port, 30031);
+	check_node(&cf->nodes[4], "desk-a", ROLE_DESK, 'A', 26010);
+	check_node(&cf->nodes[5], "desk-b", ROLE_DESK, 'B', 26011);
+	check_node(&cf->nodes[6], "agents", ROLE_AGENTS, '\0', 0);
 
 	ck_assert_int_eq(cf->peripheral_id, 5000);
 	ck_assert_str_eq(cf->peripheral_name, "CUCM1");
@@ -403,7 +412,11 @@ START_TEST(test_load_sample)
 		ck_assert_int_eq(a->nskill_groups, 1);
 		ck_assert_int_eq(a->skill_groups[0], 100);
 		ck_assert_int_eq(a->initial_state, 3);
+		ck_assert_int_eq(a->desktop, 1);
+		ck_assert_int_eq(a->nmrds, 1);
+		ck_assert_int_eq(a->mrds[0], 1);
 	}
+	ck_assert_int_eq(cf->agents[0].desktop, 0);
 	ck_assert_str_eq(cf->agents[2].name, "agent1001");
 	ck_assert_int_eq(cf->agents[21].id, 1020);
 
@@ -669,7 +682,7 @@ START_TEST(test_man_settings)
 	ck_assert(man_has(man.buf, "mrds.[].task_life"));
 	ck_assert(man_has(man.buf, "peripheral.agents.list.[].id"));
 	ck_assert_ptr_nonnull(strstr(man.buf, ".B nodes.*.side\nstring, "
-	    "one of A|B; nodes of role pg; required.\n"));
+	    "one of A|B; nodes of role pg desk; required.\n"));
 	ck_assert_ptr_nonnull(strstr(man.buf, ".B heartbeat.private."
 	    "interval_ms\ninteger, 10 to 60000; default 100.\n"));
 

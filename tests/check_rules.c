@@ -56,6 +56,31 @@ START_TEST(test_table2)
 	    AS_AVAILABLE), AS_AVAILABLE);
 	ck_assert_int_eq(agent_after_desktop_failover(AS_NOT_READY,
 	    AS_AVAILABLE), AS_NOT_READY);
+	/* Where it is silent: a call the desktop's logout ended, as wrap-up. */
+	ck_assert_int_eq(agent_after_desktop_failover(AS_TALKING,
+	    AS_AVAILABLE), AS_AVAILABLE);
+	ck_assert_int_eq(agent_after_desktop_failover(AS_HOLD,
+	    AS_NOT_READY), AS_NOT_READY);
+	ck_assert_int_eq(agent_after_desktop_failover(AS_LOGOUT,
+	    AS_AVAILABLE), AS_LOGOUT);
+	ck_assert_int_eq(agent_after_desktop_failover(AS_BUSY_OTHER,
+	    AS_AVAILABLE), AS_NOT_READY);
+}
+END_TEST
+
+/* A desktop logs in Available, Not Ready, or stays out: nothing else. */
+START_TEST(test_table2_loginable)
+{
+	int	s, b, r;
+
+	for (s = 0; s < AGENT_NSTATES; s++)
+		for (b = 0; b < AGENT_NSTATES; b++) {
+			r = agent_after_desktop_failover(s, b);
+			ck_assert_msg(r == AS_AVAILABLE || r == AS_NOT_READY ||
+			    r == AS_LOGOUT, "%s after %s: %s",
+			    agent_state_name(s), agent_state_name(b),
+			    agent_state_name(r));
+		}
 }
 END_TEST
 
@@ -523,6 +548,7 @@ rules_suite(void)
 	tcase_add_loop_test(tc, test_table1_row, 0,
 	    (int)(sizeof(table1) / sizeof(table1[0])));
 	tcase_add_test(tc, test_table2);
+	tcase_add_test(tc, test_table2_loginable);
 	tcase_add_test(tc, test_state_names);
 	tcase_add_test(tc, test_state_db);
 	tcase_add_test(tc, test_ivl_accounting);

@@ -135,7 +135,7 @@ mkdir "$tmp/normal" "$tmp/early" "$tmp/late"
 rc=$?
 wants=$tmp/normal/pgemu.target.wants
 missing=""
-for n in router acd pg-a pg-b; do
+for n in router acd pg-a pg-b desk-a desk-b agents; do
 	l=$wants/pgemu@$n.service
 	if [ ! -L "$l" ]; then
 		missing="$missing pgemu@$n.service"
@@ -161,8 +161,13 @@ elif ! grep -qx "After=pgemu@router.service" \
     "$tmp/normal/pgemu@pg-a.service.d/50-pgemu-order.conf" 2>/dev/null ||
     ! grep -qx "After=pgemu@router.service pgemu@pg-a.service pgemu@pg-b.service" \
     "$tmp/normal/pgemu@acd.service.d/50-pgemu-order.conf" 2>/dev/null ||
+    ! grep -qx "After=pgemu@router.service pgemu@pg-a.service pgemu@pg-b.service pgemu@acd.service" \
+    "$tmp/normal/pgemu@desk-a.service.d/50-pgemu-order.conf" 2>/dev/null ||
+    ! grep -qx "After=pgemu@router.service pgemu@pg-a.service pgemu@pg-b.service pgemu@acd.service pgemu@desk-a.service pgemu@desk-b.service" \
+    "$tmp/normal/pgemu@agents.service.d/50-pgemu-order.conf" 2>/dev/null ||
     [ -e "$tmp/normal/pgemu@router.service.d" ]; then
-	fail "generator: the start order router, pg sides, acd is not set:"
+	fail "generator: the start order router, pg sides, acd, desks," \
+	    "agents is not set:"
 	find "$tmp/normal" -name '*.conf' -exec sh -c \
 	    'echo "  $1:"; sed "s/^/    /" "$1"' sh {} \;
 else

@@ -63,7 +63,7 @@ const char *const link_event_names[LEV_MAX] = {
 };
 
 const char *const link_kind_names[LINK_KIND_MAX] = {
-	"private", "router", "acd", "session"
+	"private", "router", "acd", "session", "desktop", "cti"
 };
 
 static void	link_change_state(struct link *, enum link_state,
@@ -211,6 +211,17 @@ link_hb_for(const struct cfg *cf, enum link_kind kind, struct cfg_hb *hb)
 	case LINK_KIND_ROUTER:
 		*hb = cf->hb_router;
 		break;
+	case LINK_KIND_DESKTOP:
+		*hb = cf->hb_desktop;
+		break;
+	case LINK_KIND_CTI:
+		/* A lab that shrinks GED-188 idle time-outs shrinks both. */
+		*hb = cf->hb_cti;
+		hb->interval_ms = (int)((int64_t)hb->interval_ms *
+		    cf->cti_idle_scale_ms / 1000);
+		if (hb->interval_ms < 1)
+			hb->interval_ms = 1;
+		break;
 	default:
 		*hb = cf->hb_acd;
 		break;
@@ -274,6 +285,7 @@ link_new_session(struct event_base *base, const char *name,
 	l = link_alloc(base, name, "", LINK_KIND_SESSION, 0, sc->proto,
 	    sc->ops, sc->arg);
 	l->hb = sc->hb;
+	l->quiet = sc->quiet;
 	l->max_message = sc->max_message;
 	l->lst = lst;
 	return l;
@@ -446,7 +458,7 @@ link_change_state(struct link *l, enum link_state next, enum link_event ev,
 	if (why != NULL && next != LINK_UP)
 		snprintf(l->last_error, sizeof(l->last_error), "%s", why);
 
-	if (quiet)
+	if (quiet || l->quiet)
 		log_link_debug(l, "%s -> %s (%s)%s%s",
 		    link_state_names[prev], link_state_names[next],
 		    link_event_names[ev], why ? ": " : "", why ? why : "");

@@ -351,11 +351,14 @@ listener_error_cb(struct evconnlistener *evl, void *arg)
 	evtimer_add(lst->ev_rearm, &tv);
 }
 
-/* Bind and listen on address:port; the caller says what it accepts. */
+/*
+ * Bind and listen on address:port, with room for backlog connections not
+ * yet accepted; the caller says what it accepts.
+ */
 static struct listener *
 listener_bind(struct event_base *base, const char *name, const char *address,
-    int port, const struct link_proto *proto, int max_message, char *err,
-    size_t errlen)
+    int port, const struct link_proto *proto, int max_message, int backlog,
+    char *err, size_t errlen)
 {
 	struct listener		*lst;
 	struct sockaddr_storage	 ss;
@@ -382,7 +385,7 @@ listener_bind(struct event_base *base, const char *name, const char *address,
 	TAILQ_INIT(&lst->ended);
 	lst->evl = evconnlistener_new_bind(base, listener_accept_cb, lst,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    128, (struct sockaddr *)&ss, sslen);
+	    backlog, (struct sockaddr *)&ss, sslen);
 	if (lst->evl == NULL) {
 		snprintf(err, errlen, "listen on %s: %s", spec,
 		    strerror(errno));
@@ -409,7 +412,7 @@ listener_new(struct event_base *base, const char *name, const char *address,
 		return NULL;
 	}
 	lst = listener_bind(base, name, address, port, proto, max_message,
-	    err, errlen);
+	    128, err, errlen);
 	if (lst == NULL)
 		return NULL;
 	lst->match = match;
@@ -430,8 +433,15 @@ listener_new_sessions(struct event_base *base, const char *name,
 		    "least 1", name, sc->limit);
 		return NULL;
 	}
+	/*
+	 * Many clients may come at once (every desktop of a desktop server
+	 * that died): room for all of them, as far as the kernel's
+	 * net.core.somaxconn lets, rather than SYNs dropped and retried a
+	 * second later.
+	 */
 	lst = listener_bind(base, name, address, port, sc->proto,
-	    sc->max_message, err, errlen);
+	    sc->max_message, sc->limit < 128 ? 128 : sc->limit, err,
+	    errlen);
 	if (lst == NULL)
 		return NULL;
 	lst->sc = *sc;

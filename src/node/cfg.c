@@ -41,6 +41,7 @@ const char *const periph_type_names[PT_MAX] = { "voice" };
 #define R_ROUTER	(1 << ROLE_ROUTER)
 #define R_ACD		(1 << ROLE_ACD)
 #define R_PG		(1 << ROLE_PG)
+#define R_DESK		(1 << ROLE_DESK)
 
 struct cfg_setting {
 	const char	*path;		/* '*' any member name, '[]' list element */
@@ -98,6 +99,22 @@ static const struct cfg_setting settings[] = {
 	  "Heartbeat interval in milliseconds." },
 	{ "heartbeat.acd.misses", T_INT, 2, 100, "5", NULL, 0, 0,
 	  "Missed heartbeats that mean the link is lost." },
+	{ "heartbeat.desktop", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "Links between each agent desktop and its desktop server." },
+	{ "heartbeat.desktop.interval_ms", T_INT, 10, 60000, "1000", NULL, 0,
+	  0, "Heartbeat interval in milliseconds." },
+	{ "heartbeat.desktop.misses", T_INT, 2, 100, "3", NULL, 0, 0,
+	  "Missed heartbeats that mean the desktop (or its server) is "
+	  "lost: R9." },
+	{ "heartbeat.cti", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "A desktop server's GED-188 session with the CTI server." },
+	{ "heartbeat.cti.interval_ms", T_INT, 10, 60000, "5000", NULL, 0, 0,
+	  "HEARTBEAT_REQ interval in milliseconds, scaled as cti."
+	  "idle_scale_ms scales the server's idle time-out." },
+	{ "heartbeat.cti.misses", T_INT, 2, 100, "4", NULL, 0, 0,
+	  "Unanswered heartbeats that mean the CTI server is lost; the "
+	  "session's IdleTimeout (OPEN_REQ) is interval_ms x misses, in "
+	  "seconds, at least 20." },
 
 	{ "reconnect", T_GROUP, 0, 0, NULL, NULL, 0, 0,
 	  "Reconnection of the links a node opens." },
@@ -126,17 +143,19 @@ static const struct cfg_setting settings[] = {
 	  "What the node plays." },
 	{ "nodes.*.address", T_STRING, 1, 63, "127.0.0.1", NULL, 0, 0,
 	  "IPv4 or IPv6 address the node listens on and peers connect to." },
-	{ "nodes.*.port", T_INT, 1, 65535, NULL, NULL, F_REQUIRED, 0,
-	  "TCP port: the router port, the ACD port, or a PG side's private "
-	  "port." },
+	{ "nodes.*.port", T_INT, 1, 65535, NULL, NULL, 0, 0,
+	  "TCP port: the router port, the ACD port, a PG side's private "
+	  "port, or the port a desktop server serves desktops on.  "
+	  "Required, but for an agents node, which listens on nothing." },
 	{ "nodes.*.backup_port", T_INT, 0, 65535, "0", NULL, 0, R_ACD,
 	  "ACD: port of the backup CTI Manager endpoint; 0: none.  A PIM "
 	  "tries the primary (port) and the backup in turn." },
 	{ "nodes.*.cti_port", T_INT, 0, 65535, "0", NULL, 0, R_PG,
 	  "PG: port of the side's CTI server (GED-188); 0: the product's, "
 	  "42027 on side A and 43027 on side B." },
-	{ "nodes.*.side", T_STRING, 0, 0, NULL, "A|B", F_REQUIRED, R_PG,
-	  "Side of the duplex PG." },
+	{ "nodes.*.side", T_STRING, 0, 0, NULL, "A|B", F_REQUIRED,
+	  R_PG | R_DESK, "Side of the duplex PG; for a desktop server, A "
+	  "the primary (where desktops go first), B the backup." },
 
 	{ "peripheral", T_GROUP, 0, 0, NULL, NULL, 0, 0,
 	  "The peripheral (ACD) the duplex PG serves, when the lab has one; "
@@ -1000,6 +1019,12 @@ cfg_build(config_t *c, const char *file)
 	s = config_lookup(c, "heartbeat.acd");
 	cf->hb_acd.interval_ms = cfg_int(s, "interval_ms");
 	cf->hb_acd.misses = cfg_int(s, "misses");
+	s = config_lookup(c, "heartbeat.desktop");
+	cf->hb_desktop.interval_ms = cfg_int(s, "interval_ms");
+	cf->hb_desktop.misses = cfg_int(s, "misses");
+	s = config_lookup(c, "heartbeat.cti");
+	cf->hb_cti.interval_ms = cfg_int(s, "interval_ms");
+	cf->hb_cti.misses = cfg_int(s, "misses");
 	s = config_lookup(c, "reconnect");
 	cf->backoff_min_ms = cfg_int(s, "min_ms");
 	cf->backoff_max_ms = cfg_int(s, "max_ms");
@@ -1257,6 +1282,42 @@ cfg_check_periphs(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 	}
 }
 
+/*
+ * The desktop servers and the desktops: at most one desk per side, at
+ * most one agents node, and desktops need a primary desktop server.
+ */
+static void
+cfg_check_desks(struct cfg_ctx *ctx, config_setting_t *nodes,
+    const struct cfg *cf, const int *nrole, const int *desks)
+{
+	const struct cfg_node	*ag = cfg_node_role(cf, ROLE_AGENTS, 0);
+	const struct cfg_node	*da = cfg_node_role(cf, ROLE_DESK, 'A');
+	const struct cfg_node	*db = cfg_node_role(cf, ROLE_DESK, 'B');
+	config_setting_t	*s = nodes;
+	int			 i;
+
+	for (i = 0; i < 2; i++)
+		if (desks[i] > 1)
+			cfg_error(ctx, nodes, "nodes: %d desk nodes of side %c, "
+			    "at most 1", desks[i], i ? 'B' : 'A');
+	if (nrole[ROLE_AGENTS] > 1)
+		cfg_error(ctx, nodes, "nodes: %d agents nodes, at most 1",
+		    nrole[ROLE_AGENTS]);
+	if (ag != NULL && desks[0] == 0) {
+		if (config_setting_get_member(nodes, ag->name) != NULL)
+			s = config_setting_get_member(nodes, ag->name);
+		cfg_error(ctx, s, "nodes.%s: an agents node needs a desk node "
+		    "of side A (the desktops' primary server)", ag->name);
+	}
+	/* A desktop tries the backup on the primary's address. */
+	if (da != NULL && db != NULL && strcmp(da->address, db->address) != 0)
+		cfg_error(ctx, config_setting_get_member(config_setting_get_member(
+		    nodes, db->name), "address"), "nodes.%s.address: \"%s\", "
+		    "not the address of desk node %s (\"%s\"): the desktops "
+		    "reach both desktop servers at one address", db->name,
+		    db->address, da->name, da->address);
+}
+
 /* A member as the file gives it, or its group when it is a default. */
 static config_setting_t *
 cfg_given(config_setting_t *s, const char *name)
@@ -1273,6 +1334,7 @@ cfg_check_lab(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 	config_setting_t *nodes = config_lookup(c, "nodes");
 	config_setting_t *list;
 	int		  i, j, nrole[ROLE_MAX] = { 0 }, sides[2] = { 0 };
+	int		  desks[2] = { 0 };
 	unsigned char	  addr[16];
 
 	for (i = 0; i < cf->nnodes; i++) {
@@ -1283,6 +1345,10 @@ cfg_check_lab(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 		nrole[a->role]++;
 		if (a->role == ROLE_PG)
 			sides[a->side == 'B']++;
+		if (a->role == ROLE_DESK)
+			desks[a->side == 'B']++;
+		if (a->port == 0 && a->role != ROLE_AGENTS)
+			cfg_error(ctx, s, "nodes.%s.port: missing", a->name);
 		if (inet_pton(AF_INET, a->address, addr) != 1 &&
 		    inet_pton(AF_INET6, a->address, addr) != 1)
 			cfg_error(ctx, config_setting_get_member(s, "address"),
@@ -1291,7 +1357,7 @@ cfg_check_lab(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 		if (strlen(config_setting_name(s)) > PGEMU_NAME_MAX - 1)
 			cfg_error(ctx, s, "nodes.%s: node name longer than %d",
 			    config_setting_name(s), PGEMU_NAME_MAX - 1);
-		for (j = 0; j < i; j++)
+		for (j = 0; j < i && a->port != 0; j++)
 			if (cf->nodes[j].port == a->port &&
 			    strcmp(cf->nodes[j].address, a->address) == 0)
 				cfg_error(ctx, config_setting_get_member(s,
@@ -1330,6 +1396,7 @@ cfg_check_lab(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 		cfg_error(ctx, nodes, "nodes: a duplex PG needs one pg node "
 		    "with side A and one with side B (found %d A, %d B)",
 		    sides[0], sides[1]);
+	cfg_check_desks(ctx, nodes, cf, nrole, desks);
 	cfg_check_periphs(ctx, c, cf);
 	list = config_lookup(c, "mrds");
 	for (i = 0; i < cf->nmrds; i++)

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -103,7 +104,7 @@ node_new(struct event_base *base, struct cfg *cf, const char *name,
 	if (n->ctl != NULL)
 		ctl_set_limits(n->ctl, cf->ctl_max_clients, cf->ctl_idle_ms);
 	if (n->ctl == NULL ||
-	    (self->role != ROLE_ACD &&
+	    ((self->role == ROLE_ROUTER || self->role == ROLE_PG) &&
 	    node_state_dir(cf->state_dir, err, errlen) == -1) ||
 	    n->role->init(n, err, errlen) == -1) {
 		node_free(n);
@@ -137,7 +138,8 @@ node_free(struct node *n)
 	free(n);
 }
 
-static struct link *
+/* A link the node frees, lists, starts and faults with the others. */
+struct link *
 node_add_link(struct node *n, struct link *l)
 {
 	n->links = xreallocarray(n->links, (size_t)n->nlinks + 1,
@@ -154,7 +156,45 @@ node_link(struct node *n, const char *name)
 	for (i = 0; i < n->nlinks; i++)
 		if (strcmp(n->links[i]->name, name) == 0)
 			return n->links[i];
+	if (n->role->find_link != NULL && n->role_data != NULL)
+		return n->role->find_link(n, name);
 	return NULL;
+}
+
+/*
+ * Room for need descriptors: the soft limit raised to the hard one if it
+ * is lower.  -1, with what to do in err, when even the hard limit is
+ * short.
+ */
+int
+node_raise_nofile(int need, char *err, size_t errlen)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		snprintf(err, errlen, "getrlimit(RLIMIT_NOFILE): %s",
+		    strerror(errno));
+		return -1;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)need &&
+	    rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			snprintf(err, errlen, "setrlimit(RLIMIT_NOFILE, %llu): "
+			    "%s", (unsigned long long)rl.rlim_max,
+			    strerror(errno));
+			return -1;
+		}
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)need) {
+		snprintf(err, errlen, "%d file descriptors needed, the limit "
+		    "is %llu (hard %llu): raise it (ulimit -n, or "
+		    "LimitNOFILE= of the unit)", need,
+		    (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)rl.rlim_max);
+		return -1;
+	}
+	return 0;
 }
 
 static struct listener *
@@ -290,7 +330,7 @@ node_status(struct node *n)
 	    "listeners", lsts,
 	    "watchers", ctl_nwatchers(n->ctl));
 	json_object_set_new(j, "hooks", hooks_json(n->hooks));
-	if (n->self->role == ROLE_PG)
+	if (n->self->role == ROLE_PG || n->self->role == ROLE_DESK)
 		json_object_set_new(j, "side", json_sprintf("%c",
 		    n->self->side));
 	if (n->role->status != NULL)
@@ -546,7 +586,7 @@ node_link_msg(struct link *l, void *arg, const struct wire_msg *m)
 		link_bad_msg(l, m, in.err);
 }
 
-static const struct link_ops node_link_ops = {
+const struct link_ops node_link_ops = {
 	node_link_up, node_link_down, node_link_msg
 };
 

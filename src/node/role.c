@@ -24,6 +24,14 @@ const struct role roles[ROLE_MAX] = {
 	[ROLE_PG] = { "pg", &pg_ops,
 	    "one side of the duplex PG, with its PIM",
 	    "router-link, acd-link, private-link" },
+	[ROLE_DESK] = { "desk", &desk_ops,
+	    "an agent desktop server (side A primary, B backup), a CTI "
+	    "client of the PG",
+	    "cti-link (and desktop ID: fault desktop ID ...)" },
+	[ROLE_AGENTS] = { "agents", &agents_ops,
+	    "the agents' desktops, one connection each to the desktop "
+	    "server",
+	    "one per desktop, named after its agent id (1001, ...)" },
 };
 
 /* The role named name (ROLE_*), or -1. */

@@ -100,13 +100,26 @@ agent_after_pg_failover(int state, int before_call)
 	}
 }
 
-/* R11, Table 2: the same, and Reserved -> Available by the table itself. */
+/*
+ * R11, Table 2: Table 1, and Reserved -> Available by the table itself.
+ * Where it is silent (pgemu's choice, docs/failover.md): the desktop's
+ * loss logged the agent out (R9), which ended its part of a call in
+ * progress, so talking and hold come back as wrap-up does (Available if
+ * Available before the call, else Not Ready).  A desktop logs in only
+ * Available, Not Ready or stays logged out: nothing else comes out.
+ */
 int
 agent_after_desktop_failover(int state, int before_call)
 {
-	if (state == AS_RESERVED)
+	switch (state) {
+	case AS_RESERVED:
 		return AS_AVAILABLE;
-	return agent_after_pg_failover(state, before_call);
+	case AS_TALKING:
+	case AS_HOLD:
+		return agent_after_pg_failover(AS_WORK_READY, before_call);
+	default:
+		return agent_after_pg_failover(state, before_call);
+	}
 }
 
 /* The interval column a state's time goes to, or -1. */

@@ -435,6 +435,152 @@ msg_set_agent_decode(const struct wire_msg *m, struct msg_set_agent *s,
 	return msg_floats(&r, m, NULL, 0, &s->peripheral, NULL, err, errlen);
 }
 
+void
+msg_desktop_login_encode(struct wire_writer *w,
+    const struct msg_desktop_login *d)
+{
+	uint16_t	i;
+
+	wire_begin(w, MSG_DESKTOP_LOGIN);
+	wire_u32(w, d->agent);
+	wire_u32(w, d->peripheral);
+	wire_u16(w, d->state);
+	wire_u16(w, d->flags);
+	wire_u32(w, (uint32_t)d->reason);
+	wire_u16(w, d->nmrds);
+	for (i = 0; i < d->nmrds && i < DESKTOP_MRDS_MAX; i++)
+		wire_u32(w, d->mrds[i]);
+}
+
+/* A state a desktop may be put in or ask for: a CTI AgentState. */
+static int
+msg_desktop_bad_state(const struct wire_msg *m, const char *what,
+    uint16_t state, char *err, size_t errlen)
+{
+	if (state <= 14)
+		return 0;
+	snprintf(err, errlen, "%s: bad %s %u", wire_type_name(m->type), what,
+	    state);
+	return -1;
+}
+
+int
+msg_desktop_login_decode(const struct wire_msg *m,
+    struct msg_desktop_login *d, char *err, size_t errlen)
+{
+	struct wire_reader r;
+	uint32_t	   reason;
+	uint16_t	   i;
+
+	wire_reader_init(&r, m);
+	if (wire_get_u32(&r, &d->agent) == -1 ||
+	    wire_get_u32(&r, &d->peripheral) == -1 ||
+	    wire_get_u16(&r, &d->state) == -1 ||
+	    wire_get_u16(&r, &d->flags) == -1 ||
+	    wire_get_u32(&r, &reason) == -1 ||
+	    wire_get_u16(&r, &d->nmrds) == -1)
+		return msg_short(m, err, errlen);
+	d->reason = (int32_t)reason;
+	if (d->nmrds > DESKTOP_MRDS_MAX ||
+	    (size_t)d->nmrds * 4 != m->len - r.off) {
+		snprintf(err, errlen, "DESKTOP_LOGIN: %u MRDs do not fit %u "
+		    "bytes (at most %d)", d->nmrds, m->len, DESKTOP_MRDS_MAX);
+		return -1;
+	}
+	for (i = 0; i < d->nmrds; i++)
+		wire_get_u32(&r, &d->mrds[i]);
+	/* LOGOUT (stay out), NOT_READY, AVAILABLE */
+	if (d->state < 1 || d->state > 3) {
+		snprintf(err, errlen, "DESKTOP_LOGIN: state %u is not logout "
+		    "(1), not ready (2) or available (3)", d->state);
+		return -1;
+	}
+	if (d->flags & ~DESKTOP_RELOGIN) {
+		snprintf(err, errlen, "DESKTOP_LOGIN: unknown flags 0x%04x",
+		    d->flags);
+		return -1;
+	}
+	return 0;
+}
+
+void
+msg_desktop_welcome_encode(struct wire_writer *w,
+    const struct msg_desktop_welcome *d)
+{
+	wire_begin(w, MSG_DESKTOP_WELCOME);
+	wire_u32(w, d->flags);
+	wire_flt_str(w, TAG_NODE_NAME, d->server);
+}
+
+int
+msg_desktop_welcome_decode(const struct wire_msg *m,
+    struct msg_desktop_welcome *d, char *err, size_t errlen)
+{
+	struct wire_reader r;
+	const uint8_t	  *data;
+	uint16_t	   tag, len;
+	int		   rc;
+
+	wire_reader_init(&r, m);
+	if (wire_get_u32(&r, &d->flags) == -1)
+		return msg_short(m, err, errlen);
+	d->server[0] = '\0';
+	while ((rc = wire_next_flt(&r, &tag, &data, &len)) == 1)
+		if (tag == TAG_NODE_NAME && wire_flt_string(data, len,
+		    d->server, sizeof(d->server)) == -1) {
+			snprintf(err, errlen, "DESKTOP_WELCOME: server name is "
+			    "not a valid string");
+			return -1;
+		}
+	if (rc == -1) {
+		snprintf(err, errlen, "DESKTOP_WELCOME: floating field runs "
+		    "past the end");
+		return -1;
+	}
+	return 0;
+}
+
+void
+msg_desktop_state_encode(struct wire_writer *w, uint32_t type,
+    const struct msg_desktop_state *d)
+{
+	wire_begin(w, type);
+	if (type == MSG_DESKTOP_STATE)
+		wire_u32(w, d->mrd);
+	wire_u16(w, d->state);
+	wire_u16(w, d->before_call);
+	wire_u32(w, (uint32_t)d->reason);
+}
+
+/* DESKTOP_STATE, or DESKTOP_SET_STATE (no MRD, reserved 0). */
+int
+msg_desktop_state_decode(const struct wire_msg *m,
+    struct msg_desktop_state *d, char *err, size_t errlen)
+{
+	struct wire_reader r;
+	uint32_t	   reason;
+
+	wire_reader_init(&r, m);
+	d->mrd = 0;
+	if ((m->type == MSG_DESKTOP_STATE &&
+	    wire_get_u32(&r, &d->mrd) == -1) ||
+	    wire_get_u16(&r, &d->state) == -1 ||
+	    wire_get_u16(&r, &d->before_call) == -1 ||
+	    wire_get_u32(&r, &reason) == -1)
+		return msg_short(m, err, errlen);
+	d->reason = (int32_t)reason;
+	if (msg_desktop_bad_state(m, "state", d->state, err, errlen) == -1 ||
+	    msg_desktop_bad_state(m, "before-call state", d->before_call, err,
+	    errlen) == -1)
+		return -1;
+	if (m->type == MSG_DESKTOP_SET_STATE && d->before_call != 0) {
+		snprintf(err, errlen, "DESKTOP_SET_STATE: reserved field %u, "
+		    "not 0", d->before_call);
+		return -1;
+	}
+	return 0;
+}
+
 /* msg_NAME_body(): msg_NAME_decode() into the union's member NAME. */
 #define MSG_BODY(name)							\
 int									\
@@ -452,3 +598,6 @@ MSG_BODY(interval)
 MSG_BODY(discard)
 MSG_BODY(epoch)
 MSG_BODY(set_agent)
+MSG_BODY(desktop_login)
+MSG_BODY(desktop_welcome)
+MSG_BODY(desktop_state)

@@ -53,6 +53,7 @@ const struct wire_type_info wire_types[] = {
 	{ MSG_PIM_DEACTIVATE,		"PIM_DEACTIVATE",	 9, 256 },
 	{ MSG_ACD_AGENTS,		"ACD_AGENTS",		12, 0 },
 	{ MSG_ACD_SET_AGENT,		"ACD_SET_AGENT",	14, 14 },
+	WIRE_DESKTOP_TYPES,
 	{ 0,				NULL,			 0, 0 }
 };
 

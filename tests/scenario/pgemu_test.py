@@ -79,6 +79,7 @@ def wait_for(pred, timeout, what, interval=0.005):
 
 
 DEFAULT_NODES = ("router", "acd", "pg-a", "pg-b")
+DESK_NODES = ("desk-a", "desk-b", "agents")
 
 
 class Watcher:
@@ -166,11 +167,15 @@ class Lab:
                  hb_private=(100, 5), hb_router=(400, 5), hb_acd=(400, 5),
                  interval=1800, traffic=False, reconnect=(50, 1000, 5000),
                  list_agents="", mrds=None, sections=None, extra_acds=(),
-                 peripherals=None):
+                 peripherals=None, desktops=False, hb_desktop=(1000, 3),
+                 hb_cti=(5000, 4), verbose=True):
         """extra_acds names acd nodes beside "acd"; peripherals, a list of
         dicts (id, acd, agents, first_id, optional name), writes a
         peripherals list instead of the one peripheral.  Each PG side gets
-        its CTI server port (cti_port, also in self.cti_ports)."""
+        its CTI server port (cti_port, also in self.cti_ports).  desktops
+        adds the desktop servers desk-a, desk-b and the agents node, every
+        generated agent with a desktop.  verbose=False starts the nodes
+        without -v (no debug lines: a benchmark's)."""
         self.dir = tempfile.mkdtemp(prefix="pgemu-%s-" % name)
         self.name = name
         self.procs = {}
@@ -178,19 +183,24 @@ class Lab:
         self.notify = {}
         self.logs = {}
         self.watchers = {}
-        names = DEFAULT_NODES + tuple(extra_acds) + ("cti-a", "cti-b")
+        names = DEFAULT_NODES + tuple(extra_acds) + ("cti-a", "cti-b") + (
+            ("desk-a", "desk-b") if desktops else ())
         self.ports = dict(zip(names, free_ports(len(names))))
         self.cti_ports = {"pg-a": self.ports["cti-a"],
                           "pg-b": self.ports["cti-b"]}
         self.extra_acds = tuple(extra_acds)
         self.nodes = nodes + self.extra_acds if nodes is DEFAULT_NODES \
             else nodes
+        if desktops and nodes is DEFAULT_NODES:
+            self.nodes += DESK_NODES
         self.params = dict(agents=agents, extra=extra, hb_private=hb_private,
                            hb_router=hb_router, hb_acd=hb_acd,
                            interval=interval, traffic=traffic,
                            reconnect=reconnect, list_agents=list_agents,
                            mrds=mrds, sections=sections or {},
-                           peripherals=peripherals)
+                           peripherals=peripherals, desktops=desktops,
+                           hb_desktop=hb_desktop, hb_cti=hb_cti)
+        self.verbose = verbose
         self.conf = os.path.join(self.dir, "lab.conf")
         self.write_conf()
 
@@ -210,6 +220,8 @@ heartbeat: {
   private: { interval_ms = %(p0)d; misses = %(p1)d; };
   router:  { interval_ms = %(r0)d; misses = %(r1)d; };
   acd:     { interval_ms = %(a0)d; misses = %(a1)d; };
+  desktop: { interval_ms = %(d0)d; misses = %(d1)d; };
+  cti:     { interval_ms = %(c0)d; misses = %(c1)d; };
 };
 reconnect: { min_ms = %(b0)d; max_ms = %(b1)d; stable_ms = %(b2)d; };
 nodes: {
@@ -217,7 +229,7 @@ nodes: {
   acd:    { role = "acd"; address = "127.0.0.1"; port = %(ap)d; %(acdextra)s };
   pg-a:   { role = "pg"; side = "A"; address = "127.0.0.1"; port = %(pa)d; cti_port = %(ca)d; %(pgaextra)s };
   pg-b:   { role = "pg"; side = "B"; address = "127.0.0.1"; port = %(pb)d; cti_port = %(cb)d; %(pgbextra)s };
-%(acds)s};
+%(acds)s%(desks)s};
 %(peripherals)s
 mrds = ( %(mrds)s );
 traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
@@ -228,6 +240,8 @@ traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
            p0=p["hb_private"][0], p1=p["hb_private"][1],
            r0=p["hb_router"][0], r1=p["hb_router"][1],
            a0=p["hb_acd"][0], a1=p["hb_acd"][1],
+           d0=p["hb_desktop"][0], d1=p["hb_desktop"][1],
+           c0=p["hb_cti"][0], c1=p["hb_cti"][1],
            b0=p["reconnect"][0], b1=p["reconnect"][1],
            b2=p["reconnect"][2],
            rp=self.ports["router"], ap=self.ports["acd"],
@@ -243,16 +257,32 @@ traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
            acds="".join('  %s: { role = "acd"; address = "127.0.0.1"; '
                         'port = %d; };\n' % (a, self.ports[a])
                         for a in self.extra_acds),
+           desks=self.desks_text(p),
            peripherals=self.peripherals_text(p))
         return text
+
+    def desks_text(self, p):
+        if not p["desktops"]:
+            return ""
+        return "".join(
+            '  desk-%s: { role = "desk"; side = "%s"; address = "127.0.0.1";'
+            ' port = %d; %s };\n' % (s.lower(), s, self.ports["desk-" +
+                                                           s.lower()],
+                                     p["sections"].get("desk-" + s.lower(),
+                                                       ""))
+            for s in "AB") + \
+            '  agents: { role = "agents"; address = "127.0.0.1"; %s };\n' % (
+                p["sections"].get("agents", ""))
 
     def peripherals_text(self, p):
         if not p["peripherals"]:
             return ('peripheral: { id = 5000; name = "ACD1";\n'
                     '  agents: { count = %d; first_id = 1001; '
                     'skill_groups = [ 100 ];\n'
-                    '            state = "available"; list = ( %s ); }; };'
-                    % (p["agents"], p["list_agents"]))
+                    '            state = "available"; desktops = %s;\n'
+                    '            list = ( %s ); }; };'
+                    % (p["agents"], "true" if p["desktops"] else "false",
+                       p["list_agents"]))
         return "peripherals = (\n%s );" % ",\n".join(
             '  { id = %d; name = "%s"; type = "voice"; acd = "%s";\n'
             '    sides = [ "pg-a", "pg-b" ];\n'
@@ -303,7 +333,8 @@ traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
         logf = open(os.path.join(self.dir, "%s.log" % node), "a")
         self.logs[node] = logf.name
         p = subprocess.Popen(list(wrapper) +
-                             [PGEMUD, "-f", "-v", "-c", self.conf, "-n", node]
+                             [PGEMUD, "-f"] + (["-v"] if self.verbose else [])
+                             + ["-c", self.conf, "-n", node]
                              + list(args), stdout=logf, stderr=logf,
                              env=env)
         logf.close()
@@ -544,6 +575,35 @@ def lab_online(Lab, name, agents, **kw):
     lab.start_all()
     lab.wait_links_up()
     return lab, wait_online(lab, 10, agents=agents)
+
+
+def desk_lab_online(Lab, name, agents, **kw):
+    """A lab with the desktop servers and the desktops, started whole:
+    the peripheral online, every agent logged in by its desktop through
+    desk-a, available.  The lab."""
+    kw.setdefault("hb_desktop", (100, 3))
+    for k, v in FAST.items():
+        kw.setdefault(k, v)
+    lab = Lab(name, agents=agents, desktops=True, **kw)
+    lab.start_all()
+    lab.wait_links_up(DEFAULT_NODES)
+    wait_online(lab, 10, agents=agents)
+    wait_for(lambda: lab.ctl("agents", "status")["agents"]["servers"] ==
+             {"desk-a": agents} and
+             lab.ctl("agents", "status")["agents"]["states"] ==
+             {"available": agents}, 10,
+             "every desktop on desk-a, its agent available")
+    return lab
+
+
+def desktop_states(lab):
+    """{agent id: its desktop's JSON} (`pgemuctl agents agent ID`)."""
+    return {d["agent"]: d for d in (lab.ctl("agents", "agent", str(i))
+                                    for i in desktop_ids(lab))}
+
+
+def desktop_ids(lab):
+    return sorted(a["id"] for a in lab.ctl("acd", "agents"))
 
 
 def ev(name, **fields):

@@ -55,11 +55,11 @@ def test(Lab):
     rc, out, err = pgemuctl("-j", "help")
     every = json.loads(out)
     roles = sorted(set(c["role"] for c in every if c["role"]))
-    check(rc == 0 and roles == ["acd", "pg", "router"], "-j help roles %r" %
-          roles)
+    check(rc == 0 and roles == ["acd", "agents", "desk", "pg", "router"],
+          "-j help roles %r" % roles)
     secs = sections(text)
     check(list(secs) == ["commands:", "router commands:", "acd commands:",
-                         "pg commands:"],
+                         "pg commands:", "desk commands:", "agents commands:"],
           "help sections %r" % list(secs))
     for c in every:
         head = "%scommands:" % (c["role"] + " " if c["role"] else "")

@@ -3,8 +3,11 @@ valgrind through CTI sessions (opened, refused by the standby, agents
 set, reset: R9, malformed, the CTI server stopped and started, a standby
 session open when its side stops), a
 failover (kill -9 of the active side, its restart, a fault down/up, a
-reload), then stops on SIGTERM; valgrind's exit code and
-report decide.  Skipped (77) where valgrind is missing, and in the
+reload), then stops on SIGTERM; then the desktop servers and the
+desktops, in a lab of their own, through desk-a's stop (the desktops go
+to desk-b: R9, R10), a desktop's faults at both ends, the CTI link's
+fault, a state asked through a desktop, a reload; valgrind's exit code
+and report decide.  Skipped (77) where valgrind is missing, and in the
 sanitizer build (PGEMU_TEST_SLOW > 1), where ASan does this job.
 """
 import os
@@ -65,6 +68,44 @@ def cti_sessions(lab):
     lab.ctl(node, "start", "cti-server")
 
 
+def vg_stop(lab, nodes):
+    for n in nodes:
+        rc = lab.stop(n, timeout=60)
+        text = lab.log_text(n)
+        bad = [l for l in text.splitlines() if l.startswith("==")]
+        check(rc == 0 and not bad, "%s under valgrind: exit %d\n%s" % (
+            n, rc, "\n".join(bad[-40:])))
+        log("%s: valgrind clean, exit 0" % n)
+
+
+def desktops(Lab, vg):
+    lab = Lab("vgdesk", agents=10, desktops=True, hb_desktop=(200, 5),
+              hb_private=(200, 5), hb_router=(400, 5), hb_acd=(400, 5))
+    for n in ("router", "acd", "pg-a", "pg-b"):
+        lab.start(n)
+    for n in ("desk-a", "desk-b", "agents"):
+        lab.start(n, wrapper=vg, ready_timeout=60)
+    wait_for(lambda: lab.ctl("agents", "status")["agents"]["states"] ==
+             {"available": 10}, 60, "every desktop's agent available")
+    vg_stop(lab, ["desk-a"])
+    wait_for(lambda: lab.ctl("agents", "status")["agents"]["servers"] ==
+             {"desk-b": 10} and lab.ctl("agents", "status")["agents"]
+             ["states"] == {"available": 10}, 60, "every desktop on desk-b")
+    lab.ctl("agents", "fault", "1001", "down")
+    lab.ctl("agents", "fault", "1001", "up")
+    lab.ctl("desk-b", "fault", "desktop", "1002", "down")
+    lab.ctl("desk-b", "fault", "desktop", "1002", "up")
+    lab.ctl("desk-b", "fault", "cti-link", "down")
+    lab.ctl("desk-b", "fault", "cti-link", "up")
+    wait_for(lambda: lab.ctl("agents", "status")["agents"]["states"] ==
+             {"available": 10}, 60, "every agent back")
+    lab.ctl("agents", "agent", "1003", "set", "not_ready", "5")
+    lab.ctl("desk-b", "desktops")
+    lab.ctl("agents", "reload")
+    lab.ctl("desk-b", "reload")
+    vg_stop(lab, ["agents", "desk-b"])
+
+
 def test(Lab):
     lab = Lab("vg", agents=50, hb_private=(200, 5), hb_router=(400, 5),
               hb_acd=(400, 5), traffic=True, interval=2)
@@ -98,13 +139,9 @@ def test(Lab):
     sby = "pg-b" if active_cti(lab) == "pg-a" else "pg-a"
     keep = G.Client(lab.ports["cti-b" if sby == "pg-b" else "cti-a"], 24)
     keep.open(client_id="vg4", services=G.ALL_EVENTS | G.ACTIVE_STANDBY)
-    for n in (sby, "pg-a" if sby == "pg-b" else "pg-b", "acd", "router"):
-        rc = lab.stop(n, timeout=60)
-        text = lab.log_text(n)
-        bad = [l for l in text.splitlines() if l.startswith("==")]
-        check(rc == 0 and not bad, "%s under valgrind: exit %d\n%s" % (
-            n, rc, "\n".join(bad[-40:])))
-        log("%s: valgrind clean, exit 0" % n)
+    vg_stop(lab, (sby, "pg-a" if sby == "pg-b" else "pg-b", "acd",
+                  "router"))
+    desktops(Lab, vg)
 
 
 run(test)

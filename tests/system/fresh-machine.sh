@@ -238,12 +238,12 @@ fi
 wait "$nspid"
 rc=$?
 nspid=""
-stopped=$(grep -cE '^[0-9:.]+ (router|acd|pg-a|pg-b): stopped$' \
+stopped=$(grep -cE '^[0-9:.]+ (router|acd|pg-a|pg-b|desk-a|desk-b|agents): stopped$' \
     "$work/first.out")
-if [ $rc = 0 ] && [ "$stopped" = 4 ] &&
+if [ $rc = 0 ] && [ "$stopped" = 7 ] &&
     [ "$(grep '^pgemu-lab:' "$work/first.out" | tail -n 1)" = \
     "pgemu-lab: the lab is stopped" ]; then
-	pass "stop: pgemu-lab ended 0 on SIGINT, the 4 nodes stopped," \
+	pass "stop: pgemu-lab ended 0 on SIGINT, the 7 nodes stopped," \
 	    "in $(secs "$phase_t") s"
 else
 	fail "stop: exit $rc, $stopped nodes logged 'stopped'; the end:"

@@ -144,7 +144,8 @@ acd_set_state(struct acd *a, struct acd_agent *ag, int state, int32_t reason)
 	struct wire_writer	 w;
 	struct msg_agent	 m;
 
-	if (state == ag->state)
+	/* Not Ready with another reason code is a change too. */
+	if (state == ag->state && reason == ag->reason)
 		return;
 	if (agent_in_call(state) && !agent_in_call(ag->state))
 		ag->before_call = ag->state;
@@ -482,7 +483,9 @@ acd_init(struct node *n, char *err, size_t errlen)
 		struct acd_agent *ag = &a->agents[i];
 
 		ag->acd = a;
-		ag->state = ag->cfg.initial_state;
+		/* An agent with a desktop: its desktop logs it in. */
+		ag->state = ag->cfg.desktop ? AS_LOGOUT :
+		    ag->cfg.initial_state;
 		ag->before_call = ag->state;
 		ag->since_ms = mono_ms();
 		ag->ev = evtimer_new(n->base, acd_agent_cb, ag);
