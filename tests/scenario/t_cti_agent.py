@@ -173,6 +173,34 @@ def test(Lab):
     log("(4) LOGIN: event state %d, ACD %s" % (
         e["AgentState"], acd_agent(lab, 1001)["state"]))
 
+    # (4b) A state asked right behind the LOGIN, before its event: the
+    # server passes both to the ACD in order (one round trip, as a desktop
+    # server logging 10,000 agents in needs), and the agent ends in it.
+    change(d1, 1001, g.AGENT_STATE_LOGOUT, 9)
+    seen(d1, 24, 1001, g.AGENT_STATE_LOGOUT, 9)
+    mark = len(d1.log)
+    flt = g.flt_strings(True, (g.AGENT_ID_TAG, "1001"),
+                        (g.AGENT_INSTRUMENT_TAG, "1001"))
+    invokes, frames = [], b""
+    for st in (g.AGENT_STATE_LOGIN, g.AGENT_STATE_AVAILABLE):
+        invokes.append(d1.next_invoke())
+        frames += g.encode(g.SET_AGENT_STATE_REQ, dict(
+            InvokeID=invokes[-1], PeripheralID=PERIPHERAL, AgentState=st,
+            AgentWorkMode=0, NumSkillGroups=0, EventReasonCode=0,
+            ForcedFlag=0, AgentServiceReq=0), flt, d1.version)
+    d1.send_frame(frames)  # one write: both read before the ACD answers
+
+    for inv in invokes:
+        r = d1.wait_for(lambda m: m.get("InvokeID") == inv, 5 * SLOW,
+                        "the answer to SET_AGENT_STATE %d" % inv,
+                        since=mark)
+        check(r["type"] == g.SET_AGENT_STATE_CONF, "LOGIN then AVAILABLE "
+              "back to back: invoke %d answered %r" % (inv, r))
+    seen(d1, 24, 1001, g.AGENT_STATE_AVAILABLE, 0)
+    wait_for(lambda: acd_agent(lab, 1001)["state"] == "available", 3,
+             "ACD: 1001 available after LOGIN + AVAILABLE back to back")
+    log("(4b) LOGIN and AVAILABLE back to back: both confirmed, available")
+
     # (5) An agent the lab does not have.
     r = b24.set_agent_state(PERIPHERAL, g.AGENT_STATE_NOT_READY, reason=1,
                             agent_id="9999")

@@ -157,14 +157,13 @@ desk_login(struct desk *d, struct desk_desktop *dt, int again)
 		    ag->last_before);
 	if (want == AS_LOGOUT || !link_is_up(d->cti))
 		return 0;
-	/* The state once the login is done: the CTI server refuses it
-	   before (CF_INVALID_OBJECT_STATE). */
+	/* The state right behind the LOGIN: the CTI server passes both to
+	   the ACD in order, one round trip for the two. */
 	ag->want = want;
 	ag->want_reason = want == AS_NOT_READY ? dt->login.reason : 0;
-	if (agent_logged_in(ag->state) && ag->state != AS_LOGIN)
-		desk_want(d, ag);
-	else
+	if (!agent_logged_in(ag->state) || ag->state == AS_LOGIN)
 		desk_set_state(d, ag, AS_LOGIN, 0);
+	desk_want(d, ag);
 	return 1;
 }
 

@@ -51,6 +51,7 @@ struct cti_agent {
 	int32_t		 reason;
 	struct cti_session *owner;	/* logged it in */
 	int		 moving;	/* R10: its logout keeps the owner */
+	int		 login_pending;	/* asked of the ACD, not yet seen */
 };
 
 struct cti_periph {
@@ -682,9 +683,14 @@ cti_set_state(struct cti_session *s, const struct ged_msg *g)
 			took = 1;
 		}
 		else if ((rc = pg_set_agent(c->node, p->f.id, a->id,
-		    AS_NOT_READY, 0)) == 0)
+		    AS_NOT_READY, 0)) == 0) {
 			cti_set_owner(a, s);
-	} else if (!agent_logged_in(a->state)) {
+			a->login_pending = 1;
+		}
+	} else if (!agent_logged_in(a->state) &&
+	    !(a->login_pending && a->owner == s)) {
+		/* A state asked right behind its LOGIN follows it to the ACD
+		   in order; any other needs the agent logged in. */
 		cti_control_failure(s, invoke, CF_INVALID_OBJECT_STATE);
 		return;
 	} else
@@ -1061,6 +1067,8 @@ cti_agents(struct cti *c, uint32_t periph, const struct msg_agent *recs,
 			continue;
 		a->state = recs[i].state;
 		a->reason = recs[i].reason;
+		if (agent_logged_in(a->state) || !a->moving)
+			a->login_pending = 0;
 		if (!agent_logged_in(a->state) && !a->moving)
 			cti_set_owner(a, NULL);
 		else if (!agent_logged_in(a->state))
