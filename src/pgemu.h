@@ -558,7 +558,15 @@ struct rule_event {
 	int		 raised_pri;
 	const char	*raised_when;	/* for the documentation */
 };
-enum rule_node { RN_ROUTER, RN_OLD, RN_NEW, RN_ACD, RN_MAX };
+/*
+ * The nodes a trigger's steps are told for: the router, the PG side that
+ * held the PIM and the one that holds it after, the ACD, the PG side whose
+ * CTI server is active, the desktop server the desktops were on, the
+ * desktops (the agents node).
+ */
+enum rule_node {
+	RN_ROUTER, RN_OLD, RN_NEW, RN_ACD, RN_CTI, RN_DESK, RN_AGENTS, RN_MAX
+};
 #define RULE_STEPS_MAX	12
 struct rule_step {
 	int		 rule;		/* 1 for R1 */

@@ -151,6 +151,16 @@ const struct rule_trigger rule_triggers[] = {
 		{ 8, "agents_relogin" } },
 	    [RN_ACD] = { { 6, "cti_manager_stopped" },
 		{ 5, "pim_accepted" } } } },
+	{ "desk_kill", "Primary desktop server killed",
+	    "kill -9 of desk-a; its desktops go to desk-b", REASON_CTI_FAILURE, {
+	    [RN_CTI] = { { 9, "cti_client_lost" } },
+	    [RN_AGENTS] = { { 9, "desktop_lost" },
+		{ 10, "desktop_relogin" } } } },
+	{ "desktop_cut", "A desktop's link cut",
+	    "pgemuctl agents fault 1001 down, later up", REASON_CTI_FAILURE, {
+	    [RN_DESK] = { { 9, "desktop_lost" } },
+	    [RN_AGENTS] = { { 9, "desktop_lost" },
+		{ 10, "desktop_relogin" } } } },
 	{ "router_kill", "Router killed",
 	    "kill -9 of the router; Restart= starts it again",
 	    RULE_NO_REASON, { { { 0, NULL } } } },
@@ -162,12 +172,13 @@ const size_t rule_ntriggers = sizeof(rule_triggers) /
     sizeof(rule_triggers[0]);
 
 const char *const rule_node_names[RN_MAX] = {
-	"router", "old", "new", "acd"
+	"router", "old", "new", "acd", "cti", "desk", "agents"
 };
 
 /* How the documentation names each node of a trigger. */
 static const char *const rule_node_labels[RN_MAX] = {
-	"router", "side that held the PIM", "side that holds it after", "ACD"
+	"router", "side that held the PIM", "side that holds it after", "ACD",
+	"active CTI server", "desktop server they were on", "desktops"
 };
 
 static const struct {

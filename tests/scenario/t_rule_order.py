@@ -13,10 +13,15 @@ events that apply a rule, with the table's, exactly:
  * the router's, the ACD's;
  * the PG side that held the PIM before ("old") and the side that holds
    it after ("new"); a side that is both emits old's steps, then new's;
-   a side that is neither emits none.
+   a side that is neither emits none; the side whose CTI server is
+   active ("cti") emits the CTI server's steps after those;
+ * in a lab with desktops (the desktop triggers): the desktop server the
+   desktops were on ("desk", desk-a), none from desk-b, and the desktops
+   ("agents").
 Every event seen must be in the table's list of events (each has its
 log priority there), and the agents logged out carry the trigger's logout
-reason code from the table (-1, 50002, or none logged out).  A trigger of the table without a way to cause it
+reason code from the table (-1, 50002, or none logged out): every event
+that says a reason code says that one.  A trigger of the table without a way to cause it
 here fails the test, so the table cannot grow untested.
 """
 import json
@@ -26,6 +31,7 @@ import subprocess
 from pgemu_test import (FAST, PGEMUD, TestFailure, check, ev, free_ports,
                         log, node_of, other, run, wait_candidate,
                         wait_for, wait_online)
+import pgemu_test
 
 AGENTS = 10
 PG = ("pg-a", "pg-b")
@@ -42,11 +48,16 @@ class Trial:
 
     def __init__(self, Lab, trig, **kw):
         self.trig = trig
-        self.lab = Lab(trig["id"], agents=AGENTS, **dict(FAST, **kw))
+        if kw.pop("desktops", False):
+            self.lab = pgemu_test.desk_lab_online(Lab, trig["id"], AGENTS,
+                                                  **kw)
+        else:
+            self.lab = Lab(trig["id"], agents=AGENTS, **dict(FAST, **kw))
+            self.lab.start_all()
+            self.lab.wait_links_up()
         lab = self.lab
-        lab.start_all()
-        lab.wait_links_up()
         p = wait_online(lab, agents=AGENTS)
+        self.cti = [n for n in PG if lab.ctl(n, "cti")["active"]]
         self.old = node_of(p["active_side"])
         wait_candidate(lab, other(self.old))
         self.new = None
@@ -77,11 +88,16 @@ class Trial:
 
     def expected(self, node):
         st = self.trig["steps"]
-        if node in ("router", "acd"):
+        if node in ("router", "acd", "agents"):
             want = st[node]
-        else:
+        elif node == "desk-a":
+            want = st["desk"]
+        elif node in PG:
             want = ((st["old"] if node == self.old else []) +
-                    (st["new"] if node == self.new else []))
+                    (st["new"] if node == self.new else []) +
+                    (st["cti"] if node in self.cti else []))
+        else:
+            want = []
         return [(s["rule"], s["event"]) for s in want]
 
     def settle(self):
@@ -108,18 +124,18 @@ class Trial:
             if seen != want:
                 bad.append("%s (%s): emitted %s, the table says %s" % (
                     n, role or "-", seen, want))
-            # The reason code the table gives the trigger's logouts.
-            codes = sorted({e.get("reason_code") for e in self.events(n)
-                            if e.get("event") == "agents_logged_out"})
-            want_code = self.trig.get("reason_code")
-            if n == "router" and \
-                    codes != ([] if want_code is None else [want_code]):
-                bad.append("%s: agents logged out with reason codes %s, the "
-                           "table says %s" % (n, codes, want_code))
             unknown = sorted({e["event"] for e in self.events(n)} - known)
             if unknown:
                 bad.append("%s: events not in the rules table: %s" % (
                     n, unknown))
+        # The reason code the table gives the trigger's logouts: every
+        # event of every node that says one.
+        codes = sorted({e["reason_code"] for n in self.lab.nodes
+                        for e in self.events(n) if "reason_code" in e})
+        want_code = self.trig.get("reason_code")
+        if codes != ([] if want_code is None else [want_code]):
+            bad.append("agents logged out with reason codes %s, the table "
+                       "says %s" % (codes, want_code))
         check(not bad, "%s (%s):\n  %s" % (self.trig["id"],
                                            self.trig["name"],
                                            "\n  ".join(bad)))
@@ -180,6 +196,21 @@ def cause_private_cut(t):
     wait_candidate(t.lab, other(t.old))
 
 
+def cause_desk_kill(t):
+    t.lab.kill("desk-a")
+    t.lab.reap("desk-a")
+    t.watchers["agents"].wait(ev("desktop_relogin", server="desk-b"), 10,
+                              "agents: every desktop back through desk-b")
+
+
+def cause_desktop_cut(t):
+    t.lab.ctl("agents", "fault", "1001", "down")
+    t.watchers["agents"].wait(ev("desktop_lost"), 5, "agents: desktop_lost")
+    t.lab.ctl("agents", "fault", "1001", "up")
+    t.watchers["agents"].wait(ev("desktop_relogin"), 10,
+                              "agents: 1001 logged back in")
+
+
 CAUSES = {
     "acd_kill": ({}, cause_acd_kill),
     "acd_link_cut": ({}, cause_acd_link_cut),
@@ -190,6 +221,8 @@ CAUSES = {
         "acd": "backup_port = %d;" % free_ports(1)[0]}}, cause_cti_primary),
     "router_kill": ({}, cause_router_kill),
     "private_cut": ({}, cause_private_cut),
+    "desk_kill": ({"desktops": True}, cause_desk_kill),
+    "desktop_cut": ({"desktops": True}, cause_desktop_cut),
 }
 
 
