@@ -232,8 +232,10 @@ def cap(lab, node, out, h0):
     for _ in range(20):
         lab.ctl(node, "reload")
     h = lab.status(node)["hooks"]
+    # Other events' hooks (a link_state of a loaded machine) may run too,
+    # quickly: 16 gated ones run at once, 4 are dropped.
     check(h["running"] == 16 and h["dropped"] == h0["dropped"] + 4 and
-          h["run"] == h0["run"] + 16,
+          h["run"] >= h0["run"] + 16,
           "(e) after 20 reloads: hooks %r, before %r" % (h, h0))
     lines = lab.grep_log(node, r"warning: hooks: 16 running, the next ones "
                          r"are dropped until one ends")
