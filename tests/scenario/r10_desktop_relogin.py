@@ -13,8 +13,17 @@ Proves, with 20 desktops on desk-a (real pgemud processes):
  * `pgemuctl agents fault 1001 down`, then `up`: 1001 alone logged out
    (50002) and back in (desktop_relogin for 1 agent), in the router's
    table and at the ACD.
+ * what a CTI client sees of it: two bridge (ALL_EVENTS) sessions of the
+   independent client (tests/scenario/ged188_client.py, written from the
+   public tables), at versions 13 and 20, get for every agent an
+   AGENT_STATE_EVENT LOGOUT with EventReasonCode 50002, then its login
+   and AVAILABLE again, each with the version's fixed part (58 bytes at
+   13, 62 at 20), the floating AgentID in the version's width, MRDID the
+   lab's voice MRD and the peripheral's id.
 """
-from pgemu_test import (check, desk_lab_online, ev, log, run, wait_for)
+import ged188_client as g
+from pgemu_test import (check, cti_open_active, desk_lab_online, ev, log,
+                        run, wait_for)
 
 AGENTS = 20
 IDS = list(range(1001, 1001 + AGENTS))
@@ -24,8 +33,58 @@ def router_in(lab):
     return {a["id"]: a["logged_in"] for a in lab.ctl("router", "agents")}
 
 
+def bridge(lab, version):
+    """An ALL_EVENTS session of the independent client, at version."""
+    node, s, conf = cti_open_active(lab, name="bridge-%d" % version,
+                                    version=version,
+                                    client_id="bridge-%d" % version,
+                                    services=g.CTI_SERVICE_ALL_EVENTS)
+    check(conf["type"] == g.OPEN_CONF, "bridge v%d: %r" % (version, conf))
+    s.start = s.mark()
+    return s
+
+
+def check_bridge(s, version):
+    """Every agent out with 50002, then in and AVAILABLE, as the bridge
+    saw it, byte by byte where the version decides."""
+    want_len = 58 if version < 19 else 62
+
+    def of(agent):
+        return [m for m in s.log[s.start:] if
+                m["type"] == g.AGENT_STATE_EVENT and
+                m.string(g.AGENT_ID_TAG) == str(agent)]
+    s.wait_for(lambda m: all(
+        any(e["AgentState"] == g.AGENT_STATE_AVAILABLE and
+            any(x["AgentState"] == g.AGENT_STATE_LOGOUT for x in
+                of(a)[:of(a).index(e)]) for e in of(a)) for a in IDS),
+        10, "bridge v%d: every agent out and available again" % version)
+    for a in IDS:
+        evs = of(a)
+        out = [e for e in evs if e["AgentState"] == g.AGENT_STATE_LOGOUT]
+        check(out and out[0]["EventReasonCode"] == 50002,
+              "bridge v%d: agent %d's logout %r" % (version, a, out))
+        later = evs[evs.index(out[0]):]
+        check(any(e["AgentState"] == g.AGENT_STATE_AVAILABLE for e in
+                  later), "bridge v%d: %d not available again: %r" % (
+                      version, a, later))
+        for e in evs:
+            check(e["fixed_len"] == want_len and e["MRDID"] == 1 and
+                  e["PeripheralID"] == 5000 and e["MonitorID"] == 0,
+                  "bridge v%d: AGENT_STATE_EVENT of %d: %r" % (
+                      version, a, e))
+            raw = e["body"][want_len:]
+            tag = bytes([g.AGENT_ID_TAG]) if version < 20 else \
+                g.AGENT_ID_TAG.to_bytes(2, "big")
+            check(tag in raw, "bridge v%d: no AgentID in the %s-byte "
+                  "floating width: %r" % (version, 1 if version < 20 else 2,
+                                          raw))
+    log("bridge v%d: %d agents out (50002) and back, %d-byte fixed parts"
+        % (version, AGENTS, want_len))
+
+
 def test(Lab):
     lab = desk_lab_online(Lab, "r10", AGENTS)
+    bridges = {v: bridge(lab, v) for v in (13, 20)}
     wa = lab.watch("agents")
     lab.kill("desk-a")
     e = wa.wait(ev("desktop_relogin"), 10, "agents: desktop_relogin")
@@ -57,6 +116,8 @@ def test(Lab):
         "a login row after each agent's logout")
     log("kill -9 desk-a: %s; 20 logout rows (50002), then 20 logins" %
         e["message"])
+    for v, s in bridges.items():
+        check_bridge(s, v)
 
     wa.mark()
     lab.ctl("agents", "fault", "1001", "down")
