@@ -739,8 +739,6 @@ int
 link_send(struct link *l, struct wire_writer *w)
 {
 	struct wire_msg	 m;
-	struct evbuffer	*out;
-	size_t		 off = 0;
 	int		 rc = -1;
 
 	if (l->bev == NULL || l->state == LINK_CONNECT ||
@@ -756,17 +754,13 @@ link_send(struct link *l, struct wire_writer *w)
 		wire_writer_free(w);
 		return -1;
 	}
-	out = bufferevent_get_output(l->bev);
-	/* Nothing waiting: send now, not on the next turn of the loop. */
-	if (evbuffer_get_length(out) == 0 && l->fd != -1 && !l->frozen) {
-		ssize_t n = send(l->fd, w->buf, w->len, MSG_NOSIGNAL |
-		    MSG_DONTWAIT);
-
-		if (n > 0)
-			off = (size_t)n;
-	}
-	if (off == w->len || bufferevent_write(l->bev, w->buf + off,
-	    w->len - off) == 0) {
+	/*
+	 * Queued: the loop writes the link's output once it is done with
+	 * what woke it, every message of that turn in one send (a burst of
+	 * 10,000 agent changes is a few writes, not 10,000), before it waits
+	 * again.  A link closed meanwhile writes it first (link_close).
+	 */
+	if (bufferevent_write(l->bev, w->buf, w->len) == 0) {
 		l->stats.msgs_out++;
 		l->stats.bytes_out += w->len;
 		link_count_type(l, m.type, 1);

@@ -58,6 +58,7 @@ struct cti_periph {
 	struct cti_periph_facts f;
 	struct cti_agent *agents;
 	int		 nagents;
+	struct cti_agent **by_ext;	/* the agents by extension */
 };
 
 struct cti_session {
@@ -110,6 +111,28 @@ cti_periph_find(struct cti *c, uint32_t id)
 		if (c->periphs[i].f.id == id)
 			return &c->periphs[i];
 	return NULL;
+}
+
+static int
+cti_ext_cmp(const void *a, const void *b)
+{
+	const struct cti_agent *const *x = a, *const *y = b;
+
+	return strcmp((*x)->cfg.extension, (*y)->cfg.extension);
+}
+
+/* The agent whose extension (instrument) is ext, or NULL. */
+static struct cti_agent *
+cti_agent_by_ext(struct cti_periph *p, const char *ext)
+{
+	struct cti_agent	 key, *kp = &key, **found;
+
+	snprintf(key.cfg.extension, sizeof(key.cfg.extension), "%s", ext);
+	if (strlen(ext) >= sizeof(key.cfg.extension))
+		return NULL;
+	found = bsearch(&kp, p->by_ext, (size_t)p->nagents,
+	    sizeof(*p->by_ext), cti_ext_cmp);
+	return found != NULL ? *found : NULL;
 }
 
 static struct cti_agent *
@@ -302,7 +325,7 @@ cti_named_agent(struct cti_periph *p, const struct ged_msg *g, uint32_t icm,
 	char			 buf[80];
 	uint16_t		 tags[] = { TAG_AGENT_ID, TAG_AGENT_ID_LONG,
 	    TAG_AGENT_EXTENSION, TAG_AGENT_INSTRUMENT };
-	int			 i, j, named = 0;
+	int			 i, named = 0;
 	long			 id;
 
 	if (icm != 0 && icm != 0xffffffffU) {
@@ -322,10 +345,7 @@ cti_named_agent(struct cti_periph *p, const struct ged_msg *g, uint32_t icm,
 			if (parse_int(buf, 0, INT32_MAX, &id) == 0)
 				a = cti_agent(p, (uint32_t)id);
 		} else
-			for (j = 0; j < p->nagents && a == NULL; j++)
-				if (strcmp(p->agents[j].cfg.extension,
-				    buf) == 0)
-					a = &p->agents[j];
+			a = cti_agent_by_ext(p, buf);
 		if (a == NULL) {
 			*status = E_CTI_INVALID_AGENT_DATA;
 			return NULL;
@@ -964,6 +984,12 @@ cti_new(struct node *n, char *err, size_t errlen)
 		}
 		qsort(p->agents, (size_t)p->nagents, sizeof(*p->agents),
 		    cti_agent_cmp);
+		p->by_ext = xcalloc((size_t)cp->nagents + 1,
+		    sizeof(*p->by_ext));
+		for (j = 0; j < cp->nagents; j++)
+			p->by_ext[j] = &p->agents[j];
+		qsort(p->by_ext, (size_t)p->nagents, sizeof(*p->by_ext),
+		    cti_ext_cmp);
 	}
 	c->ev_interval = evtimer_new(n->base, cti_interval_cb, c);
 	c->ev_moved = evtimer_new(n->base, cti_moved_cb, c);
@@ -991,8 +1017,10 @@ cti_free(struct cti *c)
 		TAILQ_REMOVE(&c->sessions, s, entry);
 		free(s);
 	}
-	for (i = 0; i < c->nperiphs; i++)
+	for (i = 0; i < c->nperiphs; i++) {
 		free(c->periphs[i].agents);
+		free(c->periphs[i].by_ext);
+	}
 	free(c->periphs);
 	event_free(c->ev_interval);
 	event_free(c->ev_moved);
