@@ -405,6 +405,8 @@ struct link {
 	int		 alt_port;	/* a second endpoint, tried in turn */
 	char		 via[PGEMU_NAME_MAX];	/* listener it came through */
 	struct event	*ev_more;	/* more frames waiting to be read */
+	struct event	*ev_flush;	/* send what this turn queued */
+	struct evbuffer	*pending;	/* queued this turn, not yet sent */
 	uint64_t	 hold_due_ms;	/* when the hold time runs out */
 	int		 hold_rechecked; /* ran out late: reading first */
 	uint32_t	 version;	/* of the protocol, as the greeting

@@ -190,6 +190,8 @@ link_stable_cb(evutil_socket_t fd, short what, void *arg)
 	l->backoff_ms = l->backoff_min_ms;
 }
 
+static void	link_flush_cb(evutil_socket_t, short, void *);
+
 static void
 link_more_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -252,6 +254,8 @@ link_alloc(struct event_base *base, const char *name, const char *peer_node,
 	l->ev_retry = evtimer_new(base, link_retry_cb, l);
 	l->ev_stable = evtimer_new(base, link_stable_cb, l);
 	l->ev_more = event_new(base, -1, 0, link_more_cb, l);
+	l->ev_flush = event_new(base, -1, 0, link_flush_cb, l);
+	l->pending = evbuffer_new();
 	return l;
 }
 
@@ -339,6 +343,10 @@ link_endpoint_differs(const struct link *l, const char *address, int port)
 static void
 link_close(struct link *l)
 {
+	event_del(l->ev_flush);
+	if (l->bev != NULL)
+		bufferevent_write_buffer(l->bev, l->pending);
+	evbuffer_drain(l->pending, evbuffer_get_length(l->pending));
 	if (l->bev != NULL) {
 		/* Best effort: what is queued (a BYE) goes out first. */
 		if (l->fd != -1 && l->state != LINK_CONNECT && !l->frozen &&
@@ -369,6 +377,8 @@ link_free(struct link *l)
 	event_free(l->ev_retry);
 	event_free(l->ev_stable);
 	event_free(l->ev_more);
+	event_free(l->ev_flush);
+	evbuffer_free(l->pending);
 	free(l);
 }
 
@@ -523,6 +533,11 @@ link_change_state(struct link *l, enum link_state next, enum link_event ev,
 		if (l->alt_port != 0)	/* try the other endpoint next */
 			l->port = l->port == l->primary_port ? l->alt_port :
 			    l->primary_port;
+		/* An endpoint lost with another to try: that one at once, as
+		   a client of a duplex pair does; failures then back off. */
+		if (l->alt_port != 0 && (prev == LINK_UP ||
+		    prev == LINK_FROZEN || prev == LINK_FROZEN_LOST))
+			l->backoff_ms = 0;
 		link_timer_start(l->ev_retry, l->backoff_ms);
 		l->backoff_ms *= 2;
 		if (l->backoff_ms < l->backoff_min_ms)
@@ -734,6 +749,30 @@ link_count_type(struct link *l, uint32_t type, int out)
 		l->types[i].in++;
 }
 
+/*
+ * The messages of this turn of the loop, in one send; what the socket does
+ * not take goes to the output, which the loop writes when it can.
+ */
+static void
+link_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct link	*l = arg;
+
+	(void)fd;
+	(void)what;
+	if (evbuffer_get_length(l->pending) == 0)
+		return;
+	if (l->bev == NULL) {
+		evbuffer_drain(l->pending, evbuffer_get_length(l->pending));
+		return;
+	}
+	if (!l->frozen && l->fd != -1 &&
+	    evbuffer_get_length(bufferevent_get_output(l->bev)) == 0)
+		evbuffer_write(l->pending, l->fd);
+	if (evbuffer_get_length(l->pending) > 0)
+		bufferevent_write_buffer(l->bev, l->pending);
+}
+
 /* Send and free a message; -1 if the link cannot carry it now. */
 int
 link_send(struct link *l, struct wire_writer *w)
@@ -758,9 +797,16 @@ link_send(struct link *l, struct wire_writer *w)
 	 * Queued: the loop writes the link's output once it is done with
 	 * what woke it, every message of that turn in one send (a burst of
 	 * 10,000 agent changes is a few writes, not 10,000), before it waits
-	 * again.  A link closed meanwhile writes it first (link_close).
+	 * again (link_flush_cb).  Behind output the socket did not take yet,
+	 * or on a frozen link, it waits in the output as TCP would.  A link
+	 * closed meanwhile writes it first (link_close).
 	 */
-	if (bufferevent_write(l->bev, w->buf, w->len) == 0) {
+	if (l->frozen || evbuffer_get_length(bufferevent_get_output(l->bev)))
+		rc = bufferevent_write(l->bev, w->buf, w->len);
+	else if ((rc = evbuffer_add(l->pending, w->buf, w->len)) == 0 &&
+	    !event_pending(l->ev_flush, EV_TIMEOUT, NULL))
+		event_active(l->ev_flush, EV_TIMEOUT, 0);
+	if (rc == 0) {
 		l->stats.msgs_out++;
 		l->stats.bytes_out += w->len;
 		link_count_type(l, m.type, 1);

@@ -107,6 +107,20 @@ desktop_greeting(struct link *l)
 	link_send(l, &w);
 }
 
+/* The losses of a burst (R9): one event, told before any relogin. */
+static void
+agents_lost_event(struct agents *a)
+{
+	event_del(a->ev_lost);
+	if (a->lost == 0)
+		return;
+	evt_emit(RULE_R9, "desktop_lost", json_pack("{s:i, s:s, s:s}",
+	    "desktops", a->lost, "server", a->lost_server, "reason",
+	    a->lost_why), "%d desktop%s lost %s (%s): logged out there",
+	    a->lost, a->lost == 1 ? "" : "s", a->lost_server, a->lost_why);
+	a->lost = 0;
+}
+
 /* The relogins of a burst: one event, when all are back or it settles. */
 static void
 agents_relogin_event(struct agents *a)
@@ -115,6 +129,8 @@ agents_relogin_event(struct agents *a)
 
 	if (a->back == 0)
 		return;
+	/* Back sooner than the losses' burst closed: the losses first. */
+	agents_lost_event(a);
 	evt_emit(RULE_R10, "desktop_relogin", json_pack("{s:i, s:i, s:s, "
 	    "s:I}", "agents", a->back, "missing", a->pending, "server",
 	    a->back_server, "ms", (json_int_t)ms),
@@ -137,15 +153,9 @@ agents_settle_cb(evutil_socket_t fd, short what, void *arg)
 static void
 agents_lost_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct agents	*a = arg;
-
 	(void)fd;
 	(void)what;
-	evt_emit(RULE_R9, "desktop_lost", json_pack("{s:i, s:s, s:s}",
-	    "desktops", a->lost, "server", a->lost_server, "reason",
-	    a->lost_why), "%d desktop%s lost %s (%s): logged out there",
-	    a->lost, a->lost == 1 ? "" : "s", a->lost_server, a->lost_why);
-	a->lost = 0;
+	agents_lost_event(arg);
 }
 
 /* R9 seen from the desktop: its server is gone. */
