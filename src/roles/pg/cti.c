@@ -17,12 +17,15 @@
  * the peripheral, else the mirror the holder sends over the private link
  * (PEER_AGENTS).  A SET_AGENT_STATE_REQ goes to the side holding the PIM
  * (pg_set_agent), the change comes back from the ACD as an
- * AGENT_STATE_EVENT.
+ * AGENT_STATE_EVENT.  The agent's non-voice MRDs (email, chat, other) are
+ * the PIM's own, not the ACD's: MEDIA_LOGIN_REQ signs in, MEDIA_LOGOUT_IND
+ * signs out, SET_AGENT_STATE_REQ with MR_DOMAIN_ID (216) sets ready or
+ * not ready; their records (the MRD in each) come back the same way.
  *
  * R9 here: the session that logged an agent in owns it; when a session
  * ends (closed, reset, timed out), the agents it owns that are still
- * logged in are logged out with reason 50002.  A LOGIN of an agent that
- * another live session owns moves it (R9 out, then in: R10).
+ * logged in are logged out of every MRD with reason 50002.  A LOGIN of an
+ * agent that another live session owns moves it (R9 out, then in: R10).
  */
 #include "config.h"
 
