@@ -22,6 +22,9 @@ MRDs 1 and 2 (the lab file's list[].mrds), every one available.
  (6) R9: a session that logged 2002 in (voice) and signed it in to MRD 2,
      reset: Agent_Logout rows of MRD 1 and MRD 2 with 50002, one
      cti_client_lost;
+ (6b) a CTI Manager failover (R6, the same PIM on the backup endpoint):
+     2004's MRD 2 logged out with 50002 (event, R6 Agent_Logout row) and
+     not back, its voice MRD back (R8);
  (7) the CTI server on the side without the PIM (the holder's mirror,
      PEER_AGENTS, PEER_SET_AGENT with the MRD): sign-in, event, query,
      ready; R10: a LOGIN of 2003 by another session moves it out of both
@@ -39,8 +42,8 @@ import signal
 
 import ged188_client as g
 from pgemu_test import (FAST, SLOW, check, cti, cti_connect, cti_open_active,
-                        ev, log, other, run, start_duplex, wait_cti_active,
-                        wait_for, wait_online)
+                        ev, free_ports, log, other, run, start_duplex,
+                        wait_cti_active, wait_for, wait_online)
 
 PERIPHERAL = 5000
 EMAIL = 2
@@ -123,7 +126,9 @@ def logouts(lab, agent):
                      "LogoutDateTime", (agent,))
 
 
-def wait_logouts(lab, agent, want):
+def wait_logouts(lab, agent, want, before=()):
+    """Agent_Logout rows of agent: those before and those of want."""
+    want = sorted(list(before) + want)
     wait_for(lambda: logouts(lab, agent) == want, T,
              "Agent_Logout of %d: %r" % (agent, want))
 
@@ -227,6 +232,25 @@ def r9(lab, node, b):
     log("(6) R9: desk-r9 reset -> 2002 out of MRD 1 and MRD 2 with 50002")
 
 
+def cti_manager(lab, b):
+    login(b, 2004)
+    seen(b, 2004, EMAIL, g.AGENT_STATE_NOT_READY)
+    wait_router(lab, 2004, EMAIL, True)
+    mark = b.mark()
+    lab.ctl("acd", "stop", "cti-manager", "primary")
+    seen(b, 2004, EMAIL, g.AGENT_STATE_LOGOUT, 50002, mark)
+    wait_for(lambda: r6_rows(lab, 2004) == [(1, 50002), (EMAIL, 50002)], T,
+             "R6 Agent_Logout rows of 2004 in MRDs 1 and 2")
+    wait_online(lab, 10 * SLOW)
+    wait_router(lab, 2004, 1, True)
+    check(not router_entry(lab, 2004, EMAIL)["logged_in"] and
+          query(b, 2004)["AgentState"] == g.AGENT_STATE_LOGOUT,
+          "2004's MRD 2 back after the CTI Manager failover")
+    lab.ctl("acd", "start", "cti-manager", "primary")
+    log("(6b) CTI Manager failover: 2004 out of MRD 2 with 50002 (event, "
+        "R6 row), voice back (R8), MRD 2 not")
+
+
 def mirror(lab, cti_node, b):
     login(b, 2001)
     seen(b, 2001, EMAIL, g.AGENT_STATE_NOT_READY)
@@ -244,12 +268,13 @@ def mirror(lab, cti_node, b):
     seen(b, 2003, EMAIL, g.AGENT_STATE_AVAILABLE)
     w = lab.watch(cti_node)
     b.mark()
+    before = logouts(lab, 2003)
     set_state(y, 2003, g.AGENT_STATE_LOGIN, mrdid=None)
     login(y, 2003)
     seen(b, 2003, EMAIL, g.AGENT_STATE_LOGOUT, 50002)
     seen(b, 2003, EMAIL, g.AGENT_STATE_NOT_READY)
     w.wait(ev("agent_moved"), T, "agent_moved")
-    wait_logouts(lab, 2003, [(1, 50002), (EMAIL, 50002)])
+    wait_logouts(lab, 2003, [(1, 50002), (EMAIL, 50002)], before)
     wait_router(lab, 2003, EMAIL, True)
     wait_router(lab, 2003, 1, True)
     x.close()
@@ -272,8 +297,7 @@ def failover(lab, pim, b):
     login(b, 2003)
     seen(b, 2003, EMAIL, g.AGENT_STATE_NOT_READY)
     wait_router(lab, 2003, EMAIL, True)
-    check(r6_rows(lab, 2001) == [] and r6_rows(lab, 2003) == [],
-          "R6 rows before the failover")
+    before = {a: r6_rows(lab, a) for a in (2001, 2003)}
     lab.kill(pim, signal.SIGKILL)
     wait_online(lab, 10 * SLOW)
     b.close_socket()
@@ -282,6 +306,7 @@ def failover(lab, pim, b):
     # 2003's voice MRD went with desk-y (R9): only its MRD 2 was in.
     for a, want in ((2001, [(1, 50002), (EMAIL, 50002)]),
                     (2003, [(EMAIL, 50002)])):
+        want = sorted(before[a] + want)
         wait_for(lambda: r6_rows(lab, a) == want, T,
                  "R6 Agent_Logout rows of %d: %r" % (a, want))
         wait_router(lab, a, EMAIL, False)
@@ -316,7 +341,8 @@ def no_pim(lab, b):
 
 
 def test(Lab):
-    lab = Lab("ctimrd", agents=2, list_agents=LIST, **FAST)
+    lab = Lab("ctimrd", agents=2, list_agents=LIST, sections={
+        "acd": "backup_port = %d;" % free_ports(1)[0]}, **FAST)
     pim, _, _ = start_duplex(lab)
     wait_cti_active(lab, pim)
     b = opened(lab, pim, "bridge")
@@ -326,6 +352,7 @@ def test(Lab):
     ready_not_ready(lab, b)
     sign_out(lab, b)
     r9(lab, pim, b)
+    cti_manager(lab, b)
     b18.close_socket()
     # The CTI server of the other side, serving from the holder's mirror.
     lab.ctl(pim, "stop", "cti-server")

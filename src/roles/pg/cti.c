@@ -55,6 +55,7 @@ struct cti_mrd {
 	int32_t		 reason;
 	uint32_t	 max_tasks;	/* MEDIA_LOGIN_REQ's, or the MRD's */
 	int		 leaving;	/* R10: signed out, not yet told */
+	int		 joining;	/* signed in, not yet told */
 };
 
 struct cti_agent {
@@ -145,11 +146,14 @@ cti_media(struct cti_agent *a, uint32_t mrd)
 	return NULL;
 }
 
-/* Signed in to a non-voice MRD (and not on its way out, R10). */
+/*
+ * Signed in to a non-voice MRD, or on its way in (the PIM of the other
+ * side has not told it yet), and not on its way out (R10).
+ */
 static int
 cti_media_in(const struct cti_mrd *m)
 {
-	return agent_logged_in(m->state) && !m->leaving;
+	return (agent_logged_in(m->state) || m->joining) && !m->leaving;
 }
 
 /* Logged in to some MRD, voice or not. */
@@ -928,10 +932,13 @@ cti_media_login(struct cti_session *s, const struct ged_msg *g)
 	else if (a->owner == NULL)
 		cti_set_owner(a, s);
 	m->leaving = 0;
+	m->joining = 1;
 	if (rc == -1 || pg_set_agent(c->node, p->f.id, a->id, m->id,
-	    AS_LOGIN, 0) == -1)
+	    AS_LOGIN, 0) == -1) {
+		m->joining = 0;
 		log_link_warnx(s->link, "agent %u: sign-in to MRD %u not sent: "
 		    "no PIM serves peripheral %u", a->id, m->id, p->f.id);
+	}
 }
 
 /*
@@ -1359,19 +1366,24 @@ cti_router(struct cti *c, int up)
 /*
  * A record of agent a in its non-voice MRD: the entry that changes, or
  * NULL when nothing does (no such MRD; a snapshot's record of the state
- * the entry has).
+ * the entry has).  A sign-in is told by a record of a state signed in,
+ * a sign-out by one signed out; a snapshot tells everything.
  */
 static struct cti_mrd *
 cti_media_rec(struct cti_agent *a, const struct msg_agent *r, int snapshot)
 {
 	struct cti_mrd	*m = cti_media(a, r->mrd);
 
-	if (m == NULL || (snapshot && m->state == r->state))
+	if (m == NULL)
+		return NULL;
+	if (snapshot || agent_logged_in(r->state))
+		m->joining = 0;
+	if (snapshot || !agent_logged_in(r->state))
+		m->leaving = 0;
+	if (snapshot && m->state == r->state)
 		return NULL;
 	m->state = r->state;
 	m->reason = r->reason;
-	if (!agent_logged_in(m->state))
-		m->leaving = 0;
 	return m;
 }
 
