@@ -119,6 +119,7 @@ struct cfg_node {
 #define CTI_PORT_A	42027		/* the product's, protocol-facts 1.1 */
 #define CTI_PORT_B	43027
 
+#define CFG_AGENT_MRDS	8
 struct cfg_agent {
 	int		 id;
 	char		 name[PGEMU_NAME_MAX];
@@ -127,7 +128,7 @@ struct cfg_agent {
 	int		 nskill_groups;
 	int		 initial_state;		/* CTI AgentState */
 	int		 desktop;		/* has one (the agents node) */
-	int		 mrds[8];		/* its desktop signs in to */
+	int		 mrds[CFG_AGENT_MRDS];	/* its desktop signs in to */
 	int		 nmrds;			/* 0: the lab's voice MRD */
 };
 
@@ -231,6 +232,10 @@ const struct cfg_periph *cfg_periph(const struct cfg *, uint32_t);
 const struct cfg_periph *cfg_periph_of_acd(const struct cfg *,
 		    const char *);
 int		 cfg_periph_side(const struct cfg_periph *, const char *);
+const struct cfg_mrd *cfg_mrd(const struct cfg *, int);
+int		 cfg_mrd_voice(const struct cfg *, int);
+int		 cfg_agent_media(const struct cfg *, const struct cfg_agent *,
+		    int *);
 void		 cfg_man_settings(FILE *);
 size_t		 cfg_nsettings(void);
 
@@ -444,6 +449,7 @@ const char	*link_type_name(const struct link *, uint32_t);
 int		 link_send(struct link *, struct wire_writer *);
 int		 link_is_up(const struct link *);
 int		 link_peer_gone(const struct link *);
+int		 link_check_gone(struct link *);
 int		 link_fault(struct link *, const char *action, char *err,
 		    size_t errlen);
 json_t		*link_json(const struct link *);
@@ -939,6 +945,11 @@ void		 pim_refused(struct pim *, uint32_t seq, const char *why);
 void		 pim_not_stored(struct pim *, uint32_t seq, const char *why);
 json_t		*pim_json(const struct pim *);
 int		 pim_agent_state(const struct pim *, int, struct msg_agent *);
+int		 pim_media_set(struct pim *, uint32_t agent, uint32_t mrd,
+		    int state, int32_t reason, struct msg_agent *);
+void		 pim_media_reset(struct pim *, int32_t reason);
+int		 pim_media_count(const struct pim *);
+void		 pim_media_states(const struct pim *, struct msg_agent *);
 
 /* cti.c: the CTI server (GED-188) of a PG side */
 struct cti;
@@ -964,7 +975,7 @@ json_t		*cti_summary_json(const struct cti *);
 
 /* pg.c: what the CTI server asks of its side */
 int		 pg_set_agent(struct node *, uint32_t periph, uint32_t agent,
-		    int state, int32_t reason);
+		    uint32_t mrd, int state, int32_t reason);
 void		 pg_cti_changed(struct node *);
 
 /* util.c */

@@ -90,6 +90,7 @@ enum wire_tag {
 	TAG_TEXT			= 0x4003,
 	TAG_PERIPHERAL			= 0x4004,	/* u32 */
 	TAG_CTI_SERVER			= 0x4005,	/* u32: PEER_CTI_* */
+	TAG_MRD				= 0x4006,	/* u32: MRDomainID */
 };
 
 /* A frame as received: points into the receive buffer. */
@@ -329,7 +330,8 @@ struct msg_epoch {		/* PIM_ACTIVATE/ACCEPT/REJECT/FENCED/
 
 /*
  * ACD_SET_AGENT (PIM -> ACD), PEER_SET_AGENT (the CTI server's side -> the
- * side holding the PIM, epoch 0, the peripheral as a floating field).
+ * side holding the PIM, epoch 0, the peripheral as a floating field, and
+ * for a non-voice MRD its id: the PIM, not the ACD, keeps those).
  */
 struct msg_set_agent {
 	uint32_t	 epoch;
@@ -337,6 +339,7 @@ struct msg_set_agent {
 	uint16_t	 state;
 	int32_t		 reason;
 	uint32_t	 peripheral;	/* 0: none said */
+	uint32_t	 mrd;		/* 0: the voice MRD */
 };
 
 void	msg_agent_put(struct wire_writer *, const struct msg_agent *);

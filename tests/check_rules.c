@@ -269,7 +269,7 @@ START_TEST(test_msg_small)
 	struct msg_periph_offline o, o2;
 	struct msg_discard	 d, d2;
 	struct msg_epoch	 e, e2;
-	struct msg_set_agent	 s = { 4, 1003, AS_AVAILABLE, 50002, 0 }, s2;
+	struct msg_set_agent	 s = { 4, 1003, AS_AVAILABLE, 50002, 0, 0 }, s2;
 	char			 err[160];
 
 	/* Whole structures compared: padding zeroed too. */
@@ -378,7 +378,20 @@ START_TEST(test_msg_small)
 	ck_assert_int_eq(msg_set_agent_decode(&m, &s2, err, sizeof(err)), 0);
 	ck_assert_uint_eq(s2.peripheral, 5001);
 	ck_assert_int_eq(s2.reason, 50002);
+	ck_assert_uint_eq(s2.mrd, 0);
 	wire_writer_free(&w);
+	/* ... and a non-voice MRD, when it names one (4 bytes, or refused). */
+	s.mrd = 2;
+	msg_peer_set_agent_encode(&w, &s);
+	msg_of(&w, &m);
+	ck_assert_int_eq(msg_set_agent_decode(&m, &s2, err, sizeof(err)), 0);
+	ck_assert_uint_eq(s2.mrd, 2);
+	ck_assert_uint_eq(s2.peripheral, 5001);
+	w.buf[w.len - 5] = 3;	/* the MRD field's length: 4 -> 3 */
+	ck_assert_int_eq(msg_set_agent_decode(&m, &s2, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "MRD field of 3 bytes"));
+	wire_writer_free(&w);
+	s.mrd = 0;
 	memset(&e, 0, sizeof(e));
 	e.peripheral = 5000;
 	e.cti = PEER_CTI_RUNNING | PEER_CTI_ACTIVE;

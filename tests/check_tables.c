@@ -548,6 +548,7 @@ sample(uint32_t type, struct wire_writer *w)
 	case MSG_PEER_SET_AGENT:
 		memset(&sa, 0, sizeof(sa));
 		sa.peripheral = 5000;
+		sa.mrd = 2;	/* its largest: with a non-voice MRD */
 		msg_peer_set_agent_encode(w, &sa);
 		break;
 	default:			/* the msg_epoch ones */

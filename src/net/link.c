@@ -999,6 +999,25 @@ link_event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 /*
+ * A decision that must not rest on a dead peer: if the peer has closed its
+ * end and nothing of it waits unread, the link learns it now, as the next
+ * turn of the loop would (1: it went down).
+ */
+int
+link_check_gone(struct link *l)
+{
+	char	why[160];
+
+	if (!link_is_up(l) || (l->bev != NULL &&
+	    evbuffer_get_length(bufferevent_get_input(l->bev)) > 0) ||
+	    !link_peer_gone(l))
+		return 0;
+	snprintf(why, sizeof(why), "connection closed by %s", l->peer_addr);
+	link_fsm(l, LEV_CLOSED, why);
+	return 1;
+}
+
+/*
  * A server-side link takes the connection a listener identified by its
  * greeting.  One that still has a connection gives it up for the new one.
  */

@@ -839,7 +839,7 @@ cfg_build_agents(const config_setting_t *ag, struct cfg_periph *p)
 		    8);
 		a->initial_state = cfg_agent_state(cfg_str(s, "state"));
 		a->desktop = cfg_bool(s, "desktop");
-		a->nmrds = cfg_ints(s, "mrds", a->mrds, 8);
+		a->nmrds = cfg_ints(s, "mrds", a->mrds, CFG_AGENT_MRDS);
 	}
 	for (i = 0; i < count; i++) {
 		struct cfg_agent *a = &p->agents[p->nagents++];
@@ -849,7 +849,7 @@ cfg_build_agents(const config_setting_t *ag, struct cfg_periph *p)
 		    8);
 		a->initial_state = cfg_agent_state(cfg_str(ag, "state"));
 		a->desktop = cfg_bool(ag, "desktops");
-		a->nmrds = cfg_ints(ag, "mrds", a->mrds, 8);
+		a->nmrds = cfg_ints(ag, "mrds", a->mrds, CFG_AGENT_MRDS);
 	}
 	for (i = 0; i < p->nagents; i++) {
 		struct cfg_agent *a = &p->agents[i];
@@ -1676,6 +1676,49 @@ cfg_periph_side(const struct cfg_periph *p, const char *pg)
 		if (strcmp(p->sides[i], pg) == 0)
 			return i;
 	return -1;
+}
+
+/* The lab's MRD of that id, or NULL. */
+const struct cfg_mrd *
+cfg_mrd(const struct cfg *cf, int id)
+{
+	int	i;
+
+	for (i = 0; i < cf->nmrds; i++)
+		if (cf->mrds[i].id == id)
+			return &cf->mrds[i];
+	return NULL;
+}
+
+/* Is id a voice MRD: the lab's voice MRD, or one of media "voice"? */
+int
+cfg_mrd_voice(const struct cfg *cf, int id)
+{
+	const struct cfg_mrd	*m = cfg_mrd(cf, id);
+
+	return id == cf->voice_mrd || (m != NULL &&
+	    strcmp(m->media, "voice") == 0);
+}
+
+/*
+ * The non-voice MRDs an agent's desktop signs in to, each once, in the
+ * lab file's order, into out (room for CFG_AGENT_MRDS): how many.
+ */
+int
+cfg_agent_media(const struct cfg *cf, const struct cfg_agent *a, int *out)
+{
+	int	i, j, n = 0;
+
+	for (i = 0; i < a->nmrds && i < CFG_AGENT_MRDS; i++) {
+		if (cfg_mrd(cf, a->mrds[i]) == NULL ||
+		    cfg_mrd_voice(cf, a->mrds[i]))
+			continue;
+		for (j = 0; j < n && out[j] != a->mrds[i]; j++)
+			;
+		if (j == n)
+			out[n++] = a->mrds[i];
+	}
+	return n;
 }
 
 /* The settings as man(7) paragraphs, for pgemu.conf(5). */

@@ -26,13 +26,13 @@ get16(const uint8_t *p)
 
 /*
  * The floating fields: the text (if text is not NULL), and where the
- * message may carry them (not NULL), the peripheral and the CTI server
- * flags (0 when absent).
+ * message may carry them (not NULL), the peripheral, the CTI server
+ * flags and the MRD (0 when absent).
  */
 static int
 msg_floats(struct wire_reader *r, const struct wire_msg *m, char *text,
-    size_t textlen, uint32_t *periph, uint32_t *cti, char *err,
-    size_t errlen)
+    size_t textlen, uint32_t *periph, uint32_t *cti, uint32_t *mrd,
+    char *err, size_t errlen)
 {
 	const uint8_t	*data;
 	uint16_t	 tag, len;
@@ -45,6 +45,8 @@ msg_floats(struct wire_reader *r, const struct wire_msg *m, char *text,
 		*periph = 0;
 	if (cti != NULL)
 		*cti = 0;
+	if (mrd != NULL)
+		*mrd = 0;
 	while ((rc = wire_next_flt(r, &tag, &data, &len)) == 1) {
 		if (tag == TAG_TEXT && text != NULL &&
 		    wire_flt_string(data, len, text, textlen) == -1) {
@@ -53,13 +55,14 @@ msg_floats(struct wire_reader *r, const struct wire_msg *m, char *text,
 			return -1;
 		}
 		out = tag == TAG_PERIPHERAL ? periph : tag == TAG_CTI_SERVER ?
-		    cti : NULL;
+		    cti : tag == TAG_MRD ? mrd : NULL;
 		if (out == NULL)
 			continue;
 		if (len != 4) {
 			snprintf(err, errlen, "%s: %s field of %u bytes",
 			    wire_type_name(m->type), tag == TAG_PERIPHERAL ?
-			    "peripheral" : "CTI server", len);
+			    "peripheral" : tag == TAG_MRD ? "MRD" :
+			    "CTI server", len);
 			return -1;
 		}
 		*out = get32(data);
@@ -76,7 +79,7 @@ static int
 msg_text(struct wire_reader *r, const struct wire_msg *m, char *text,
     size_t textlen, char *err, size_t errlen)
 {
-	return msg_floats(r, m, text, textlen, NULL, NULL, err, errlen);
+	return msg_floats(r, m, text, textlen, NULL, NULL, NULL, err, errlen);
 }
 
 static int
@@ -385,7 +388,7 @@ msg_epoch_decode(const struct wire_msg *m, struct msg_epoch *e, char *err,
 	    wire_get_u8(&r, &e->flags) == -1)
 		return msg_short(m, err, errlen);
 	return msg_floats(&r, m, e->text, sizeof(e->text), &e->peripheral,
-	    &e->cti, err, errlen);
+	    &e->cti, NULL, err, errlen);
 }
 
 static void
@@ -405,12 +408,14 @@ msg_set_agent_encode(struct wire_writer *w, const struct msg_set_agent *s)
 	msg_set_agent_put(w, MSG_ACD_SET_AGENT, s);
 }
 
-/* PEER_SET_AGENT: the same, with the peripheral. */
+/* PEER_SET_AGENT: the same, with the peripheral and a non-voice MRD. */
 void
 msg_peer_set_agent_encode(struct wire_writer *w, const struct msg_set_agent *s)
 {
 	msg_set_agent_put(w, MSG_PEER_SET_AGENT, s);
 	wire_flt_u32(w, TAG_PERIPHERAL, s->peripheral);
+	if (s->mrd != 0)
+		wire_flt_u32(w, TAG_MRD, s->mrd);
 }
 
 int
@@ -432,7 +437,8 @@ msg_set_agent_decode(const struct wire_msg *m, struct msg_set_agent *s,
 		    wire_type_name(m->type), s->state);
 		return -1;
 	}
-	return msg_floats(&r, m, NULL, 0, &s->peripheral, NULL, err, errlen);
+	return msg_floats(&r, m, NULL, 0, &s->peripheral, NULL, &s->mrd, err,
+	    errlen);
 }
 
 void

@@ -1,10 +1,12 @@
 """A GED-188 (CTI server protocol) client for the tests.
 
 Written only from the public tables of
-/work/shared/reference/protocol-facts.md, sections 1.1-1.10, and never
+/work/shared/reference/protocol-facts.md, sections 1.1-1.11, and never
 from pgemu's own codec, so that a mistake made the same way on both ends
-cannot hide.  Every constant names its section there.  Standard library
-only.
+cannot hide.  Every constant names its section there.  The ARM messages
+(151..190) have public numbers but no public layout (1.11): theirs below
+are the pgemu-defined ones docs/protocol.md states (section
+"pgemu-defined"), marked so.  Standard library only.
 
 Messages are encoded from, and decoded into, dicts of field name -> value
 (the field names of the tables) with the floating part as a list of
@@ -47,6 +49,10 @@ QUERY_AGENT_STATE_REQ = 36
 QUERY_AGENT_STATE_CONF = 37
 SET_AGENT_STATE_REQ = 38
 SET_AGENT_STATE_CONF = 39
+MEDIA_LOGIN_REQ = 151
+MEDIA_LOGIN_RESP = 152
+MEDIA_LOGOUT_IND = 153
+FAILURE_RESP = 190
 STANDBY_ACTIVE_EVENT_MSG = 277
 
 # 1.3 Message numbers: the names of those above
@@ -69,6 +75,10 @@ MSG_NAMES = {
     QUERY_AGENT_STATE_CONF: "QUERY_AGENT_STATE_CONF",
     SET_AGENT_STATE_REQ: "SET_AGENT_STATE_REQ",
     SET_AGENT_STATE_CONF: "SET_AGENT_STATE_CONF",
+    MEDIA_LOGIN_REQ: "MEDIA_LOGIN_REQ",
+    MEDIA_LOGIN_RESP: "MEDIA_LOGIN_RESP",
+    MEDIA_LOGOUT_IND: "MEDIA_LOGOUT_IND",
+    FAILURE_RESP: "FAILURE_RESP",
     STANDBY_ACTIVE_EVENT_MSG: "STANDBY_ACTIVE_EVENT_MSG",
 }
 
@@ -131,7 +141,17 @@ E_CTI_INCONSISTENT_AGENT_DATA = 32
 E_CTI_INVALID_PASSWORD = 36
 E_CTI_INVALID_MSG_TYPE_FOR_VERSION = 48
 E_CTI_INVALID_TAG_FOR_VERSION = 49
+E_CTI_INVALID_MR_DOMAIN = 88
 E_CTI_INVALID_CLIENT_FOR_STANDBY = 107
+
+# 1.11 ARM status codes (MEDIA_LOGIN_RESP Status, FAILURE_RESP Status)
+E_ARM_STAT_OK = 0
+E_ARM_STAT_AGENT_ALREADY_LOGGED_IN = 1
+E_ARM_STAT_AGENT_NOT_FOUND = 2
+E_ARM_STAT_MRD_LIST_ENTRY_NOT_FOUND = 3
+E_ARM_STAT_AGENT_NOT_LOGGED_IN = 6
+E_ARM_STAT_CANT_LOGIN_TO_VOICE_MRD = 11
+E_ARM_STAT_CC_OFFLINE = 36
 
 # 1.6 CTI service mask (ServicesRequested / ServicesGranted)
 CTI_SERVICE_CLIENT_EVENTS = 0x00000001
@@ -341,6 +361,20 @@ LAYOUTS = {
                                  ("AgentServiceReq", "UINT")),
     # 1.8 SET_AGENT_STATE_CONF: InvokeID only
     SET_AGENT_STATE_CONF: _layout(("InvokeID", "UINT")),
+    # pgemu-defined (docs/protocol.md; 1.11: no public layout)
+    # MEDIA_LOGIN_REQ: 20 bytes
+    MEDIA_LOGIN_REQ: _layout(("InvokeID", "UINT"), ("PeripheralID", "UINT"),
+                             ("MRDID", "INT"), ("ICMAgentID", "INT"),
+                             ("MaxTaskLimit", "UINT")),
+    # pgemu-defined MEDIA_LOGIN_RESP: 16 bytes
+    MEDIA_LOGIN_RESP: _layout(("InvokeID", "UINT"), ("Status", "UINT"),
+                              ("MRDID", "INT"), ("ICMAgentID", "INT")),
+    # pgemu-defined MEDIA_LOGOUT_IND: 20 bytes
+    MEDIA_LOGOUT_IND: _layout(("InvokeID", "UINT"), ("PeripheralID", "UINT"),
+                              ("MRDID", "INT"), ("ICMAgentID", "INT"),
+                              ("ReasonCode", "UINT")),
+    # pgemu-defined FAILURE_RESP: InvokeID UINT, Status UINT (8 bytes)
+    FAILURE_RESP: _layout(("InvokeID", "UINT"), ("Status", "UINT")),
 }
 
 
@@ -777,16 +811,42 @@ class Session:
     def set_agent_state(self, peripheral_id, state, reason=0, agent_id=None,
                         instrument=None, work_mode=AGENT_WORK_MODE_UNSPECIFIED,
                         forced=0, service_req=0, password=None, nul=True,
-                        timeout=5.0):
+                        mrdid=None, timeout=5.0):
+        """SET_AGENT_STATE_REQ (1.8); with mrdid, the MR_DOMAIN_ID (216,
+        1.10) floating field naming the MRD (INT: pgemu-defined)."""
         flt = flt_strings(nul, (AGENT_INSTRUMENT_TAG, instrument),
                           (AGENT_ID_TAG, agent_id),
                           (AGENT_PASSWORD_TAG, password))
+        if mrdid is not None:
+            flt.append((MR_DOMAIN_ID_TAG, flt_int(mrdid)))
         return self.request(SET_AGENT_STATE_REQ, dict(
             PeripheralID=peripheral_id, AgentState=state,
             AgentWorkMode=work_mode, NumSkillGroups=0,
             EventReasonCode=reason, ForcedFlag=forced,
             AgentServiceReq=service_req), flt, (SET_AGENT_STATE_CONF,),
             timeout)
+
+
+    def media_login(self, peripheral_id, mrdid, icm_agent_id=NULL_ICM_AGENT_ID,
+                    agent_id=None, max_tasks=0, timeout=5.0):
+        """MEDIA_LOGIN_REQ (pgemu-defined layout): the MEDIA_LOGIN_RESP,
+        FAILURE_CONF or CONTROL_FAILURE_CONF that answers it."""
+        flt = flt_strings(True, (AGENT_ID_TAG, agent_id))
+        return self.request(MEDIA_LOGIN_REQ, dict(
+            PeripheralID=peripheral_id, MRDID=mrdid,
+            ICMAgentID=icm_agent_id, MaxTaskLimit=max_tasks), flt,
+            (MEDIA_LOGIN_RESP,), timeout)
+
+    def media_logout(self, peripheral_id, mrdid, reason=0,
+                     icm_agent_id=NULL_ICM_AGENT_ID, agent_id=None):
+        """MEDIA_LOGOUT_IND (pgemu-defined layout), sent: an indication,
+        answered only when refused (FAILURE_RESP).  Its InvokeID."""
+        inv = self.next_invoke()
+        self.send(MEDIA_LOGOUT_IND, dict(
+            InvokeID=inv, PeripheralID=peripheral_id, MRDID=mrdid,
+            ICMAgentID=icm_agent_id, ReasonCode=reason),
+            flt_strings(True, (AGENT_ID_TAG, agent_id)))
+        return inv
 
 
 def connect(host, port, name="cti", timeout=5.0):

@@ -165,6 +165,35 @@ def test_set_agent_state():
     log("(3) SET_AGENT_STATE_REQ unaligned after ForcedFlag")
 
 
+def test_media():
+    # pgemu-defined (docs/protocol.md): MEDIA_LOGIN_REQ InvokeID 3,
+    # PeripheralID 5000, MRDID 2 (INT), ICMAgentID -1 (INT), MaxTaskLimit
+    # 5; AgentID "1001" at v24 (2-byte tag and length).
+    want = H("00000003 00001388 00000002 ffffffff 00000005")
+    got = g.encode_body(g.MEDIA_LOGIN_REQ, dict(
+        InvokeID=3, PeripheralID=5000, MRDID=2, ICMAgentID=-1,
+        MaxTaskLimit=5), [(g.AGENT_ID_TAG, g.flt_str("1001"))], 24)
+    same(got, want + H("0005 0005 3130303100"), "MEDIA_LOGIN_REQ v24")
+    # MEDIA_LOGIN_RESP: InvokeID 3, Status 3, MRDID 2, ICMAgentID 1001.
+    m = g.decode(g.MEDIA_LOGIN_RESP, H("00000003 00000003 00000002 000003e9"),
+                 24)
+    check(m["fixed_len"] == 16 and m["Status"] == 3 and m["MRDID"] == 2 and
+          m["ICMAgentID"] == 1001, "MEDIA_LOGIN_RESP decoded as %r" % m)
+    # MEDIA_LOGOUT_IND: ..., ReasonCode 50002 (UINT) at offset 16.
+    got = g.encode_body(g.MEDIA_LOGOUT_IND, dict(
+        InvokeID=4, PeripheralID=5000, MRDID=2, ICMAgentID=1001,
+        ReasonCode=50002), (), 24)
+    same(got, H("00000004 00001388 00000002 000003e9 0000c352"),
+         "MEDIA_LOGOUT_IND v24")
+    # SET_AGENT_STATE_REQ's MR_DOMAIN_ID (216, 1.10) as an INT at v19
+    # (1-byte tag and length): d8 04 00000002.
+    got = g.encode_body(g.SET_AGENT_STATE_REQ, dict(
+        InvokeID=1, PeripheralID=5000, AgentState=3),
+        [(g.MR_DOMAIN_ID_TAG, g.flt_int(2))], 19)
+    same(got[21:], H("d8 04 00000002"), "MR_DOMAIN_ID at v19")
+    log("(3b) MEDIA_LOGIN_REQ/RESP, MEDIA_LOGOUT_IND, MR_DOMAIN_ID 216")
+
+
 def test_fixed_lengths():
     # Sums of the field sizes of 1.4 and 1.8, by version.
     want = {
@@ -428,6 +457,7 @@ def test(Lab):
     test_open_req()
     test_agent_state_event()
     test_set_agent_state()
+    test_media()
     test_fixed_lengths()
     test_floating_errors()
     test_session()

@@ -20,7 +20,7 @@
 #include "pgemu.h"
 #include "wire.h"
 
-#define AGENTS_BURST_MS		50	/* losses this close: one event */
+#define AGENTS_BURST_MS		50	/* losses this close: one burst */
 #define AGENTS_SETTLE_MS	5000	/* no login again for this long */
 
 struct agents;
@@ -153,9 +153,13 @@ agents_settle_cb(evutil_socket_t fd, short what, void *arg)
 static void
 agents_lost_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct agents	*a = arg;
+
 	(void)fd;
 	(void)what;
-	agents_lost_event(arg);
+	agents_lost_event(a);
+	if (a->pending == 0)
+		agents_relogin_event(a);
 }
 
 /* R9 seen from the desktop: its server is gone. */
@@ -164,6 +168,7 @@ agents_link_down(struct node *n, struct link *l, const char *why)
 {
 	struct agents	*a = n->role_data;
 	struct desktop	*dt = l->data;
+	struct timeval	 tv;
 
 	if (dt == NULL || dt->lost)
 		return;
@@ -173,14 +178,13 @@ agents_link_down(struct node *n, struct link *l, const char *why)
 		a->back = 0;
 	}
 	if (a->lost++ == 0) {
-		struct timeval tv;
-
 		snprintf(a->lost_server, sizeof(a->lost_server), "%s",
 		    dt->server);
 		snprintf(a->lost_why, sizeof(a->lost_why), "%s", why);
-		ms_to_tv(AGENTS_BURST_MS, &tv);
-		evtimer_add(a->ev_lost, &tv);
 	}
+	/* The burst closes AGENTS_BURST_MS after its last loss. */
+	ms_to_tv(AGENTS_BURST_MS, &tv);
+	evtimer_add(a->ev_lost, &tv);
 	mono_now(&dt->since);
 }
 
@@ -221,7 +225,9 @@ agents_msg_state(struct role_msg_in *in, const union msg_body *b)
 	a->pending--;
 	a->back++;
 	snprintf(a->back_server, sizeof(a->back_server), "%s", dt->server);
-	if (a->pending == 0)
+	/* All back; told once the burst of losses has closed (some may be
+	   back before the others' losses are even read). */
+	if (a->pending == 0 && !evtimer_pending(a->ev_lost, NULL))
 		agents_relogin_event(a);
 	else {
 		ms_to_tv(AGENTS_SETTLE_MS, &tv);

@@ -157,13 +157,17 @@ desk_login(struct desk *d, struct desk_desktop *dt, int again)
 		    ag->last_before);
 	if (want == AS_LOGOUT || !link_is_up(d->cti))
 		return 0;
-	/* The state right behind the LOGIN: the CTI server passes both to
-	   the ACD in order, one round trip for the two. */
-	ag->want = want;
-	ag->want_reason = want == AS_NOT_READY ? dt->login.reason : 0;
-	if (!agent_logged_in(ag->state) || ag->state == AS_LOGIN)
-		desk_set_state(d, ag, AS_LOGIN, 0);
-	desk_want(d, ag);
+	/*
+	 * A LOGIN always, whatever this server last heard of the agent: a
+	 * desktop may come here before the CTI server has even seen its old
+	 * server go, and the CTI server knows (it moves the agent, R10, or
+	 * says it is signed on here already).  The state right behind it:
+	 * the CTI server passes both to the ACD in order, one round trip.
+	 */
+	ag->want = -1;
+	desk_set_state(d, ag, AS_LOGIN, 0);
+	desk_set_state(d, ag, want, want == AS_NOT_READY ? dt->login.reason :
+	    0);
 	return 1;
 }
 

@@ -17,12 +17,15 @@
  * the peripheral, else the mirror the holder sends over the private link
  * (PEER_AGENTS).  A SET_AGENT_STATE_REQ goes to the side holding the PIM
  * (pg_set_agent), the change comes back from the ACD as an
- * AGENT_STATE_EVENT.
+ * AGENT_STATE_EVENT.  The agent's non-voice MRDs (email, chat, other) are
+ * the PIM's own, not the ACD's: MEDIA_LOGIN_REQ signs in, MEDIA_LOGOUT_IND
+ * signs out, SET_AGENT_STATE_REQ with MR_DOMAIN_ID (216) sets ready or
+ * not ready; their records (the MRD in each) come back the same way.
  *
  * R9 here: the session that logged an agent in owns it; when a session
  * ends (closed, reset, timed out), the agents it owns that are still
- * logged in are logged out with reason 50002.  A LOGIN of an agent that
- * another live session owns moves it (R9 out, then in: R10).
+ * logged in are logged out of every MRD with reason 50002.  A LOGIN of an
+ * agent that another live session owns moves it (R9 out, then in: R10).
  */
 #include "config.h"
 
@@ -35,6 +38,7 @@
 #include "ged188.h"
 
 #define CTI_MOVED_MS	200	/* agent_moved: one line per burst */
+#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
 /*
  * The standby CTI server became active (facts 1.9 names it, without a
@@ -44,14 +48,27 @@
 
 struct cti_session;
 
+/* An agent in one of its non-voice MRDs, as the PIM says. */
+struct cti_mrd {
+	uint32_t	 id;
+	int		 state;
+	int32_t		 reason;
+	uint32_t	 max_tasks;	/* MEDIA_LOGIN_REQ's, or the MRD's */
+	int		 leaving;	/* R10: signed out, not yet told */
+	int		 joining;	/* signed in, not yet told */
+};
+
 struct cti_agent {
 	uint32_t	 id;		/* first: the sort key */
 	struct cfg_agent cfg;		/* a copy: a reload frees the lab */
-	int		 state;
+	int		 state;		/* in the voice MRD */
 	int32_t		 reason;
+	struct cti_mrd	 media[CFG_AGENT_MRDS];	/* non-voice MRDs */
+	int		 nmedia;
 	struct cti_session *owner;	/* logged it in */
 	int		 moving;	/* R10: its logout keeps the owner */
 	int		 login_pending;	/* asked of the ACD, not yet seen */
+	int		 out_pending;	/* a logout asked here, not yet seen */
 };
 
 struct cti_periph {
@@ -142,6 +159,40 @@ cti_agent(struct cti_periph *p, uint32_t id)
 	    cmp_u32_key);
 }
 
+/* The agent's entry of a non-voice MRD, NULL if it has none such. */
+static struct cti_mrd *
+cti_media(struct cti_agent *a, uint32_t mrd)
+{
+	int	i;
+
+	for (i = 0; i < a->nmedia; i++)
+		if (a->media[i].id == mrd)
+			return &a->media[i];
+	return NULL;
+}
+
+/*
+ * Signed in to a non-voice MRD, or on its way in (the PIM of the other
+ * side has not told it yet), and not on its way out (R10).
+ */
+static int
+cti_media_in(const struct cti_mrd *m)
+{
+	return (agent_logged_in(m->state) || m->joining) && !m->leaving;
+}
+
+/* Logged in to some MRD, voice or not. */
+static int
+cti_agent_in(const struct cti_agent *a)
+{
+	int	i;
+
+	for (i = 0; i < a->nmedia; i++)
+		if (agent_logged_in(a->media[i].state))
+			return 1;
+	return agent_logged_in(a->state);
+}
+
 /* PGStatus: the router link and the peripherals, as the session sees. */
 static uint32_t
 cti_pg_status(const struct cti *c)
@@ -177,19 +228,39 @@ cti_send(struct cti_session *s, struct wire_writer *w)
 	link_send(s->link, w);
 }
 
+/* A message of n fixed fields (v, in the layout's order) and no other. */
+static void
+cti_send_fixed(struct cti_session *s, uint32_t type, const uint32_t *v,
+    size_t n)
+{
+	struct ged_msg		g;
+	struct wire_writer	w;
+	size_t			i;
+
+	ged_init(&g, type, s->version);
+	for (i = 0; i < n && i < GED_FIXED_MAX; i++)
+		g.fixed[i] = v[i];
+	ged_begin(&w, &g);
+	cti_send(s, &w);
+}
+
 /* CONTROL_FAILURE_CONF: a request refused by the peripheral's rules. */
 static void
 cti_control_failure(struct cti_session *s, uint32_t invoke, uint32_t code)
 {
-	struct ged_msg		g;
-	struct wire_writer	w;
+	uint32_t	v[] = { [CF_INVOKE_ID] = invoke,
+	    [CF_FAILURE_CODE] = code, [CF_PERIPHERAL_ERROR] = 0 };
 
-	ged_init(&g, MSG_CONTROL_FAILURE_CONF, s->version);
-	g.fixed[CF_INVOKE_ID] = invoke;
-	g.fixed[CF_FAILURE_CODE] = code;
-	g.fixed[CF_PERIPHERAL_ERROR] = 0;
-	ged_begin(&w, &g);
-	cti_send(s, &w);
+	cti_send_fixed(s, MSG_CONTROL_FAILURE_CONF, v, NITEMS(v));
+}
+
+/* SET_AGENT_STATE_CONF: a request taken. */
+static void
+cti_set_conf(struct cti_session *s, uint32_t invoke)
+{
+	uint32_t	v[] = { [HB_INVOKE_ID] = invoke };
+
+	cti_send_fixed(s, MSG_SET_AGENT_STATE_CONF, v, NITEMS(v));
 }
 
 /* SYSTEM_EVENT to one session. */
@@ -257,30 +328,35 @@ cti_availability(int state)
 	return state == AS_AVAILABLE ? 1 : 0;
 }
 
-/* AGENT_STATE_EVENT of agent a to session s. */
+/*
+ * AGENT_STATE_EVENT of agent a to session s: in the voice MRD (m NULL) or
+ * in its non-voice MRD m.
+ */
 static void
 cti_agent_event(struct cti_session *s, const struct cti_periph *p,
-    const struct cti_agent *a, uint32_t session_id)
+    const struct cti_agent *a, const struct cti_mrd *m, uint32_t session_id)
 {
 	struct ged_msg		g;
 	struct wire_writer	w;
 	uint32_t		sg = a->cfg.nskill_groups > 0 ?
 	    (uint32_t)a->cfg.skill_groups[0] : GED_NULL_SKILL_GROUP;
+	int			state = m != NULL ? m->state : a->state;
 
 	ged_init(&g, MSG_AGENT_STATE_EVENT, s->version);
 	g.fixed[AE_PERIPHERAL_ID] = p->f.id;
 	g.fixed[AE_SESSION_ID] = session_id;
 	g.fixed[AE_PERIPHERAL_TYPE] = PT_ENTERPRISE_AGENT;
-	g.fixed[AE_SKILL_GROUP_STATE] = (uint32_t)a->state;
+	g.fixed[AE_SKILL_GROUP_STATE] = (uint32_t)state;
 	g.fixed[AE_SKILL_GROUP_NUMBER] = sg;
 	g.fixed[AE_SKILL_GROUP_ID] = sg;
-	g.fixed[AE_AGENT_STATE] = (uint32_t)a->state;
-	g.fixed[AE_REASON] = (uint16_t)a->reason;
-	g.fixed[AE_MRD_ID] = (uint32_t)s->cti->node->cfg->voice_mrd;
+	g.fixed[AE_AGENT_STATE] = (uint32_t)state;
+	g.fixed[AE_REASON] = (uint16_t)(m != NULL ? m->reason : a->reason);
+	g.fixed[AE_MRD_ID] = m != NULL ? m->id :
+	    (uint32_t)s->cti->node->cfg->voice_mrd;
 	g.fixed[AE_AGENT_MODE] = 1;
-	g.fixed[AE_MAX_TASKS] = 1;
+	g.fixed[AE_MAX_TASKS] = m != NULL ? m->max_tasks : 1;
 	g.fixed[AE_ICM_AGENT_ID] = a->id;
-	g.fixed[AE_AVAILABILITY] = cti_availability(a->state);
+	g.fixed[AE_AVAILABILITY] = cti_availability(state);
 	g.fixed[AE_NUM_FLT_SKILL_GROUPS] = (uint32_t)a->cfg.nskill_groups;
 	ged_begin(&w, &g);
 	if (a->owner != NULL)
@@ -292,15 +368,17 @@ cti_agent_event(struct cti_session *s, const struct cti_periph *p,
 }
 
 /*
- * A change of agent a: to every ALL_EVENTS session and to the agent's own
- * CLIENT_EVENTS session, those whose AgentStateMask has the state's bit.
+ * A change of agent a in the voice MRD (m NULL) or its non-voice MRD m:
+ * to every ALL_EVENTS session and to the agent's own CLIENT_EVENTS
+ * session, those whose AgentStateMask has the state's bit.
  */
 static void
 cti_agent_changed(struct cti *c, const struct cti_periph *p,
-    const struct cti_agent *a)
+    const struct cti_agent *a, const struct cti_mrd *m)
 {
 	struct cti_session	*s, *own = NULL;
-	uint32_t		 bit = ged_agent_state_bit(a->state);
+	uint32_t		 bit = ged_agent_state_bit(m != NULL ?
+	    m->state : a->state);
 
 	TAILQ_FOREACH(s, &c->sessions, entry)
 		if (cti_listening(s) && s->agent == a)
@@ -309,7 +387,8 @@ cti_agent_changed(struct cti *c, const struct cti_periph *p,
 		if (!cti_listening(s) || (s->state_mask & bit) == 0)
 			continue;
 		if ((s->services & CTI_SERVICE_ALL_EVENTS) || s->agent == a)
-			cti_agent_event(s, p, a, own != NULL ? own->id : 0);
+			cti_agent_event(s, p, a, m, own != NULL ?
+			    own->id : 0);
 	}
 }
 
@@ -557,38 +636,47 @@ cti_req_periph(struct cti_session *s, uint32_t invoke, uint32_t id)
 	return p;
 }
 
-/* QUERY_AGENT_STATE_REQ -> QUERY_AGENT_STATE_CONF. */
+/*
+ * QUERY_AGENT_STATE_REQ -> QUERY_AGENT_STATE_CONF: the agent in the voice
+ * MRD, or in the non-voice MRD the MRDID names (E_CTI_INVALID_MR_DOMAIN
+ * if it is none of the agent's).
+ */
 static void
 cti_query(struct cti_session *s, const struct ged_msg *g)
 {
 	struct cti		*c = s->cti;
 	struct cti_periph	*p;
 	struct cti_agent	*a;
+	struct cti_mrd		*m = NULL;
 	struct ged_msg		 r;
 	struct wire_writer	 w;
 	uint32_t		 invoke = g->fixed[QQ_INVOKE_ID], status = 0;
+	uint32_t		 mrd = g->fixed[QQ_MRD_ID];
+	int			 state;
 
 	if ((p = cti_req_periph(s, invoke, g->fixed[QQ_PERIPHERAL_ID])) ==
 	    NULL)
 		return;
-	if (g->fixed[QQ_MRD_ID] != (uint32_t)c->node->cfg->voice_mrd) {
-		cti_proto_failure(s->link, invoke, E_CTI_INVALID_MR_DOMAIN);
-		return;
-	}
 	if ((a = cti_named_agent(p, g, g->fixed[QQ_ICM_AGENT_ID],
 	    &status)) == NULL) {
 		cti_proto_failure(s->link, invoke, status);
 		return;
 	}
+	if (mrd != (uint32_t)c->node->cfg->voice_mrd &&
+	    (m = cti_media(a, mrd)) == NULL) {
+		cti_proto_failure(s->link, invoke, E_CTI_INVALID_MR_DOMAIN);
+		return;
+	}
+	state = m != NULL ? m->state : a->state;
 	ged_init(&r, MSG_QUERY_AGENT_STATE_CONF, s->version);
 	r.fixed[QC_INVOKE_ID] = invoke;
-	r.fixed[QC_AGENT_STATE] = (uint32_t)a->state;
+	r.fixed[QC_AGENT_STATE] = (uint32_t)state;
 	r.fixed[QC_NUM_SKILL_GROUPS] = (uint32_t)a->cfg.nskill_groups;
-	r.fixed[QC_MRD_ID] = (uint32_t)c->node->cfg->voice_mrd;
+	r.fixed[QC_MRD_ID] = mrd;
 	r.fixed[QC_AGENT_MODE] = 1;
-	r.fixed[QC_MAX_TASKS] = 1;
+	r.fixed[QC_MAX_TASKS] = m != NULL ? m->max_tasks : 1;
 	r.fixed[QC_ICM_AGENT_ID] = a->id;
-	r.fixed[QC_AVAILABILITY] = cti_availability(a->state);
+	r.fixed[QC_AVAILABILITY] = cti_availability(state);
 	ged_begin(&w, &r);
 	cti_put_agent_ids(&w, s->version, a);
 	cti_put_groups(&w, s->version, a);
@@ -630,22 +718,35 @@ cti_moved_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * A LOGIN of an agent another live session owns: that session lost it (a
- * desktop moved to another desktop server).  Out with 50002 (R9), in
- * again for s (R10), told once per burst.
+ * An agent another live session owns, taken by s (a LOGIN, or a sign-in
+ * to a non-voice MRD): that session lost it (a desktop moved to another
+ * desktop server).  Out of every MRD with 50002 (R9); in again for s in
+ * the voice MRD if voice says so (R10); its non-voice MRDs wait for s
+ * to sign it in again (they come back Not Ready).  Told once per burst.
  */
 static int
 cti_move_agent(struct cti_session *s, struct cti_periph *p,
-    struct cti_agent *a)
+    struct cti_agent *a, int voice)
 {
-	struct timeval	tv;
+	struct node	*n = s->cti->node;
+	struct timeval	 tv;
+	int		 i;
 
-	if (pg_set_agent(s->cti->node, p->f.id, a->id, AS_LOGOUT,
-	    REASON_CTI_FAILURE) == -1 ||
-	    pg_set_agent(s->cti->node, p->f.id, a->id, AS_NOT_READY, 0) == -1)
-		return -1;
-	cti_set_owner(a, s);
 	a->moving = 1;
+	cti_set_owner(a, s);
+	for (i = 0; i < a->nmedia; i++)
+		if (cti_media_in(&a->media[i])) {
+			a->media[i].leaving = 1;
+			if (pg_set_agent(n, p->f.id, a->id, a->media[i].id,
+			    AS_LOGOUT, REASON_CTI_FAILURE) == -1)
+				return -1;
+		}
+	if (agent_logged_in(a->state) && pg_set_agent(n, p->f.id, a->id, 0,
+	    AS_LOGOUT, REASON_CTI_FAILURE) == -1)
+		return -1;
+	if (voice && pg_set_agent(n, p->f.id, a->id, 0, AS_NOT_READY, 0) ==
+	    -1)
+		return -1;
 	if (s->moved++ == 0 && !evtimer_pending(s->cti->ev_moved, NULL)) {
 		ms_to_tv(CTI_MOVED_MS, &tv);
 		evtimer_add(s->cti->ev_moved, &tv);
@@ -654,11 +755,46 @@ cti_move_agent(struct cti_session *s, struct cti_periph *p,
 }
 
 /*
+ * SET_AGENT_STATE_REQ with MR_DOMAIN_ID (216) naming a non-voice MRD of
+ * the agent (pgemu-defined): ready or not ready there, confirmed at once,
+ * the change told by the PIM.  Signing in and out is MEDIA_LOGIN_REQ's
+ * and MEDIA_LOGOUT_IND's.
+ */
+static void
+cti_set_media_state(struct cti_session *s, const struct ged_msg *g,
+    struct cti_periph *p, struct cti_agent *a, uint32_t mrd)
+{
+	struct cti_mrd		*m = cti_media(a, mrd);
+	uint32_t		 invoke = g->fixed[SQ_INVOKE_ID];
+	int			 st = (int)g->fixed[SQ_AGENT_STATE];
+
+	if (m == NULL) {
+		cti_proto_failure(s->link, invoke, E_CTI_INVALID_MR_DOMAIN);
+		return;
+	}
+	if ((st != AS_NOT_READY && st != AS_AVAILABLE) || !cti_media_in(m)) {
+		cti_control_failure(s, invoke, CF_INVALID_OBJECT_STATE);
+		return;
+	}
+	if (!p->f.online) {
+		cti_control_failure(s, invoke, CF_INTERNAL_PROCESSING_ERROR);
+		return;
+	}
+	cti_set_conf(s, invoke);
+	if (pg_set_agent(s->cti->node, p->f.id, a->id, mrd, st,
+	    st == AS_AVAILABLE ? 0 : (int32_t)g->fixed[SQ_REASON]) == -1)
+		log_link_warnx(s->link, "agent %u: state %d in MRD %u not "
+		    "sent: no PIM serves peripheral %u", a->id, st, mrd,
+		    p->f.id);
+}
+
+/*
  * SET_AGENT_STATE_REQ: login, logout, ready, not ready.  Confirmed at
  * once; the change comes back from the ACD as an AGENT_STATE_EVENT (a
  * LOGIN of an agent logged in with no owner changes nothing there: the
  * session takes it and hears its state).  Refusals are
- * CONTROL_FAILURE_CONF.
+ * CONTROL_FAILURE_CONF.  With MR_DOMAIN_ID naming a non-voice MRD:
+ * cti_set_media_state().
  */
 static void
 cti_set_state(struct cti_session *s, const struct ged_msg *g)
@@ -666,11 +802,10 @@ cti_set_state(struct cti_session *s, const struct ged_msg *g)
 	struct cti		*c = s->cti;
 	struct cti_periph	*p;
 	struct cti_agent	*a;
-	struct ged_msg		 r;
-	struct wire_writer	 w;
 	uint32_t		 invoke = g->fixed[SQ_INVOKE_ID], status = 0;
+	uint32_t		 mrd;
 	int			 st = (int)g->fixed[SQ_AGENT_STATE], rc = 0;
-	int			 took = 0;
+	int			 took = 0, in;
 	int32_t			 reason = (int32_t)g->fixed[SQ_REASON];
 
 	if ((p = cti_req_periph(s, invoke, g->fixed[SQ_PERIPHERAL_ID])) ==
@@ -678,6 +813,11 @@ cti_set_state(struct cti_session *s, const struct ged_msg *g)
 		return;
 	if ((a = cti_named_agent(p, g, 0, &status)) == NULL) {
 		cti_control_failure(s, invoke, CF_INVALID_AGENT_ID_SPECIFIED);
+		return;
+	}
+	if (ged_get_u32(g, TAG_MR_DOMAIN_ID, &mrd) == 1 &&
+	    !cfg_mrd_voice(c->node->cfg, (int)mrd)) {
+		cti_set_media_state(s, g, p, a, mrd);
 		return;
 	}
 	if (st != AS_LOGIN && st != AS_LOGOUT && st != AS_NOT_READY &&
@@ -689,44 +829,183 @@ cti_set_state(struct cti_session *s, const struct ged_msg *g)
 		cti_control_failure(s, invoke, CF_INTERNAL_PROCESSING_ERROR);
 		return;
 	}
+	/*
+	 * An agent of another session whose client is gone, its end read
+	 * by no one yet (a desktop server killed, its desktops already
+	 * here): that session's loss first (R9 for all its agents), then
+	 * this LOGIN, as if the loop had read it before.
+	 */
+	if (st == AS_LOGIN && a->owner != NULL && a->owner != s)
+		link_check_gone(a->owner->link);
+	/* Logged in, as far as what this server asked goes. */
+	in = agent_logged_in(a->state) && !a->out_pending;
 	if (st == AS_LOGIN) {
-		if (a->owner == s && agent_logged_in(a->state)) {
+		if (a->owner == s && in) {
 			cti_control_failure(s, invoke,
 			    CF_SPECIFIED_AGENT_ALREADY_SIGNED_ON);
 			return;
 		}
-		if (a->owner != NULL && a->owner != s &&
-		    agent_logged_in(a->state))
-			rc = cti_move_agent(s, p, a);
-		else if (agent_logged_in(a->state)) {
+		if (a->owner != NULL && a->owner != s && cti_agent_in(a) &&
+		    !a->out_pending)
+			rc = cti_move_agent(s, p, a, 1);
+		else if (in) {
 			cti_set_owner(a, s);	/* in already: now s's */
 			took = 1;
 		}
-		else if ((rc = pg_set_agent(c->node, p->f.id, a->id,
+		else if ((rc = pg_set_agent(c->node, p->f.id, a->id, 0,
 		    AS_NOT_READY, 0)) == 0) {
 			cti_set_owner(a, s);
 			a->login_pending = 1;
 		}
-	} else if (!agent_logged_in(a->state) &&
-	    !(a->login_pending && a->owner == s)) {
+	} else if (!in && !(a->login_pending && a->owner == s)) {
 		/* A state asked right behind its LOGIN follows it to the ACD
 		   in order; any other needs the agent logged in. */
 		cti_control_failure(s, invoke, CF_INVALID_OBJECT_STATE);
 		return;
-	} else
-		rc = pg_set_agent(c->node, p->f.id, a->id, st,
-		    st == AS_AVAILABLE ? 0 : reason);
+	} else if ((rc = pg_set_agent(c->node, p->f.id, a->id, 0, st,
+	    st == AS_AVAILABLE ? 0 : reason)) == 0 && st == AS_LOGOUT)
+		a->out_pending = 1;
 	if (rc == -1) {
 		cti_control_failure(s, invoke, CF_INTERNAL_PROCESSING_ERROR);
 		return;
 	}
-	ged_init(&r, MSG_SET_AGENT_STATE_CONF, s->version);
-	r.fixed[HB_INVOKE_ID] = invoke;
-	ged_begin(&w, &r);
-	cti_send(s, &w);
+	cti_set_conf(s, invoke);
 	/* Nothing changes at the ACD: the session hears the state as is. */
 	if (took && (s->state_mask & ged_agent_state_bit(a->state)))
-		cti_agent_event(s, p, a, 0);
+		cti_agent_event(s, p, a, NULL, 0);
+}
+
+/* MEDIA_LOGIN_RESP with an E_ARM_STAT_ status (0: signed in). */
+static void
+cti_media_resp(struct cti_session *s, const struct ged_msg *g,
+    uint32_t status, uint32_t agent)
+{
+	uint32_t	v[] = { [MLR_INVOKE_ID] = g->fixed[ML_INVOKE_ID],
+	    [MLR_STATUS] = status, [MLR_MRD_ID] = g->fixed[ML_MRD_ID],
+	    [MLR_ICM_AGENT_ID] = agent };
+
+	cti_send_fixed(s, MSG_MEDIA_LOGIN_RESP, v, NITEMS(v));
+}
+
+/* FAILURE_RESP: a MEDIA_LOGOUT_IND refused, with an E_ARM_STAT_ status. */
+static void
+cti_failure_resp(struct cti_session *s, uint32_t invoke, uint32_t status)
+{
+	uint32_t	v[] = { [FR_INVOKE_ID] = invoke, [FR_STATUS] = status };
+
+	cti_send_fixed(s, MSG_FAILURE_RESP, v, NITEMS(v));
+}
+
+/*
+ * The agent and non-voice MRD a MEDIA_LOGIN_REQ or MEDIA_LOGOUT_IND (the
+ * same first four fields) names; NULL and the E_ARM_STAT_ status if
+ * there is none such: no agent 2, the voice MRD 11 (SET_AGENT_STATE_REQ
+ * signs in there), not one of the agent's MRDs 3, no PIM serving the
+ * peripheral 36.
+ */
+static struct cti_mrd *
+cti_media_named(struct cti_session *s, struct cti_periph *p,
+    const struct ged_msg *g, struct cti_agent **ap, uint32_t *status)
+{
+	uint32_t	mrd = g->fixed[ML_MRD_ID], st;
+	struct cti_mrd	*m;
+
+	if ((*ap = cti_named_agent(p, g, g->fixed[ML_ICM_AGENT_ID], &st)) ==
+	    NULL) {
+		*status = E_ARM_STAT_AGENT_NOT_FOUND;
+		return NULL;
+	}
+	if (cfg_mrd_voice(s->cti->node->cfg, (int)mrd)) {
+		*status = E_ARM_STAT_CANT_LOGIN_TO_VOICE_MRD;
+		return NULL;
+	}
+	if ((m = cti_media(*ap, mrd)) == NULL) {
+		*status = E_ARM_STAT_MRD_LIST_ENTRY_NOT_FOUND;
+		return NULL;
+	}
+	if (!p->f.online) {
+		*status = E_ARM_STAT_CC_OFFLINE;
+		return NULL;
+	}
+	return m;
+}
+
+/*
+ * MEDIA_LOGIN_REQ: sign an agent in to a non-voice MRD (pgemu-defined
+ * layout).  MEDIA_LOGIN_RESP at once; the PIM signs it in Not Ready (no
+ * task yet) and tells it (AGENT_STATE_EVENT with the MRDID).  One signed
+ * in already: status 1, its MaxTaskLimit reset to the request's.  The
+ * session owns the agent (R9) as a LOGIN's does; an agent another live
+ * session owns moves to it (R10).
+ */
+static void
+cti_media_login(struct cti_session *s, const struct ged_msg *g)
+{
+	struct cti		*c = s->cti;
+	struct cti_periph	*p;
+	struct cti_agent	*a = NULL;
+	struct cti_mrd		*m;
+	const struct cfg_mrd	*cm;
+	uint32_t		 status = 0, max = g->fixed[ML_MAX_TASKS];
+	int			 rc = 0;
+
+	if ((p = cti_req_periph(s, g->fixed[ML_INVOKE_ID],
+	    g->fixed[ML_PERIPHERAL_ID])) == NULL)
+		return;
+	if ((m = cti_media_named(s, p, g, &a, &status)) == NULL) {
+		cti_media_resp(s, g, status, a != NULL ? a->id : 0);
+		return;
+	}
+	if (max == 0 && (cm = cfg_mrd(c->node->cfg, (int)m->id)) != NULL)
+		max = (uint32_t)cm->max_tasks;
+	m->max_tasks = max;
+	if (cti_media_in(m)) {
+		cti_media_resp(s, g, E_ARM_STAT_AGENT_ALREADY_LOGGED_IN, a->id);
+		return;
+	}
+	cti_media_resp(s, g, E_ARM_STAT_OK, a->id);
+	if (a->owner != NULL && a->owner != s && cti_agent_in(a))
+		rc = cti_move_agent(s, p, a, agent_logged_in(a->state));
+	else if (a->owner == NULL)
+		cti_set_owner(a, s);
+	m->leaving = 0;
+	m->joining = 1;
+	if (rc == -1 || pg_set_agent(c->node, p->f.id, a->id, m->id,
+	    AS_LOGIN, 0) == -1) {
+		m->joining = 0;
+		log_link_warnx(s->link, "agent %u: sign-in to MRD %u not sent: "
+		    "no PIM serves peripheral %u", a->id, m->id, p->f.id);
+	}
+}
+
+/*
+ * MEDIA_LOGOUT_IND: sign an agent out of a non-voice MRD with its
+ * ReasonCode.  No answer when taken (the AGENT_STATE_EVENT tells it);
+ * FAILURE_RESP with the status when not: those of cti_media_named(), 6
+ * when it is not signed in there.
+ */
+static void
+cti_media_logout(struct cti_session *s, const struct ged_msg *g)
+{
+	struct cti_periph	*p;
+	struct cti_agent	*a;
+	struct cti_mrd		*m;
+	uint32_t		 invoke = g->fixed[MO_INVOKE_ID], status = 0;
+
+	if ((p = cti_req_periph(s, invoke, g->fixed[MO_PERIPHERAL_ID])) ==
+	    NULL)
+		return;
+	if ((m = cti_media_named(s, p, g, &a, &status)) == NULL) {
+		cti_failure_resp(s, invoke, status);
+		return;
+	}
+	if (!cti_media_in(m)) {
+		cti_failure_resp(s, invoke, E_ARM_STAT_AGENT_NOT_LOGGED_IN);
+		return;
+	}
+	if (pg_set_agent(s->cti->node, p->f.id, a->id, m->id, AS_LOGOUT,
+	    (int32_t)g->fixed[MO_REASON]) == -1)
+		cti_failure_resp(s, invoke, E_ARM_STAT_CC_OFFLINE);
 }
 
 /* A request of an open session, past what the protocol took itself. */
@@ -738,7 +1017,9 @@ cti_request(struct cti_session *s, const struct wire_msg *m)
 	char		err[200];
 
 	if (m->type != MSG_QUERY_AGENT_STATE_REQ &&
-	    m->type != MSG_SET_AGENT_STATE_REQ) {
+	    m->type != MSG_SET_AGENT_STATE_REQ &&
+	    m->type != MSG_MEDIA_LOGIN_REQ &&
+	    m->type != MSG_MEDIA_LOGOUT_IND) {
 		log_link_debug(s->link, "%s not served",
 		    ged_type_name(m->type));
 		cti_proto_failure(s->link, cti_proto_invoke(m),
@@ -754,10 +1035,20 @@ cti_request(struct cti_session *s, const struct wire_msg *m)
 		    E_CTI_CTI_SERVER_OFFLINE);
 		return;
 	}
-	if (m->type == MSG_QUERY_AGENT_STATE_REQ)
+	switch (m->type) {
+	case MSG_QUERY_AGENT_STATE_REQ:
 		cti_query(s, &g);
-	else
+		break;
+	case MSG_SET_AGENT_STATE_REQ:
 		cti_set_state(s, &g);
+		break;
+	case MSG_MEDIA_LOGIN_REQ:
+		cti_media_login(s, &g);
+		break;
+	default:
+		cti_media_logout(s, &g);
+		break;
+	}
 }
 
 /* Session callbacks (link_ops): opened, closed, a message. */
@@ -787,8 +1078,37 @@ cti_s_msg(struct link *l, void *arg, const struct wire_msg *m)
 }
 
 /*
+ * R9 for one agent: out of every MRD it is logged in to, voice and
+ * non-voice, with 50002.  0 if it was in none, 1 if it was, -1 if no PIM
+ * serves the peripheral.
+ */
+static int
+cti_lost_agent(struct cti *c, const struct cti_periph *p,
+    struct cti_agent *a)
+{
+	int	i, in = 0;
+
+	for (i = 0; i < a->nmedia; i++) {
+		if (!agent_logged_in(a->media[i].state))
+			continue;
+		in = 1;
+		if (pg_set_agent(c->node, p->f.id, a->id, a->media[i].id,
+		    AS_LOGOUT, REASON_CTI_FAILURE) == -1)
+			return -1;
+	}
+	if (agent_logged_in(a->state) && !a->out_pending) {
+		in = 1;
+		if (pg_set_agent(c->node, p->f.id, a->id, 0, AS_LOGOUT,
+		    REASON_CTI_FAILURE) == -1)
+			return -1;
+		a->out_pending = 1;
+	}
+	return in;
+}
+
+/*
  * R9: a session lost (not closed by this side), the agents it owns that
- * are still logged in are logged out with 50002.
+ * are still logged in are logged out of every MRD with 50002.
  */
 static void
 cti_s_down(struct link *l, void *arg, const char *why)
@@ -805,10 +1125,8 @@ cti_s_down(struct link *l, void *arg, const char *why)
 			if (a->owner != s)
 				continue;
 			a->owner = NULL;
-			if (s->by_server || !agent_logged_in(a->state))
-				continue;
-			if (pg_set_agent(c->node, c->periphs[i].f.id, a->id,
-			    AS_LOGOUT, REASON_CTI_FAILURE) == 0)
+			if (!s->by_server && cti_lost_agent(c, &c->periphs[i],
+			    a) == 1)
 				n++;
 		}
 	if (n > 0)
@@ -956,6 +1274,27 @@ cti_agent_cmp(const void *a, const void *b)
 	return cmp_u32_key(a, b);
 }
 
+/* An agent as the lab file has it: logged out of every MRD. */
+static void
+cti_agent_init(const struct cfg *cfg, struct cti_agent *a,
+    const struct cfg_agent *ca)
+{
+	int	i, ids[CFG_AGENT_MRDS];
+	const struct cfg_mrd *cm;
+
+	a->id = (uint32_t)ca->id;
+	a->cfg = *ca;
+	a->state = AS_LOGOUT;
+	a->nmedia = cfg_agent_media(cfg, ca, ids);
+	for (i = 0; i < a->nmedia; i++) {
+		a->media[i].id = (uint32_t)ids[i];
+		a->media[i].state = AS_LOGOUT;
+		cm = cfg_mrd(cfg, ids[i]);
+		a->media[i].max_tasks = cm != NULL ? (uint32_t)cm->max_tasks :
+		    1;
+	}
+}
+
 /* The CTI server of side n, listening; NULL and why if it cannot. */
 struct cti *
 cti_new(struct node *n, char *err, size_t errlen)
@@ -977,11 +1316,8 @@ cti_new(struct node *n, char *err, size_t errlen)
 		p->nagents = cp->nagents;
 		p->agents = xcalloc((size_t)cp->nagents + 1,
 		    sizeof(*p->agents));
-		for (j = 0; j < cp->nagents; j++) {
-			p->agents[j].id = (uint32_t)cp->agents[j].id;
-			p->agents[j].cfg = cp->agents[j];
-			p->agents[j].state = AS_LOGOUT;
-		}
+		for (j = 0; j < cp->nagents; j++)
+			cti_agent_init(n->cfg, &p->agents[j], &cp->agents[j]);
 		qsort(p->agents, (size_t)p->nagents, sizeof(*p->agents),
 		    cti_agent_cmp);
 		p->by_ext = xcalloc((size_t)cp->nagents + 1,
@@ -1074,15 +1410,41 @@ cti_router(struct cti *c, int up)
 }
 
 /*
+ * A record of agent a in its non-voice MRD: the entry that changes, or
+ * NULL when nothing does (no such MRD; a snapshot's record of the state
+ * the entry has).  A sign-in is told by a record of a state signed in,
+ * a sign-out by one signed out; a snapshot tells everything.
+ */
+static struct cti_mrd *
+cti_media_rec(struct cti_agent *a, const struct msg_agent *r, int snapshot)
+{
+	struct cti_mrd	*m = cti_media(a, r->mrd);
+
+	if (m == NULL)
+		return NULL;
+	if (snapshot || agent_logged_in(r->state))
+		m->joining = 0;
+	if (snapshot || !agent_logged_in(r->state))
+		m->leaving = 0;
+	if (snapshot && m->state == r->state)
+		return NULL;
+	m->state = r->state;
+	m->reason = r->reason;
+	return m;
+}
+
+/*
  * Agents' states from the PIM that holds the peripheral (this side's, or
- * the other's over the private link), those of the voice MRD: each change
- * an AGENT_STATE_EVENT.  A logged-out agent has no owner any more.
+ * the other's over the private link), per MRD (the ACD's of the voice
+ * MRD, the PIM's own of the others): each change an AGENT_STATE_EVENT.
+ * An agent logged out of every MRD has no owner any more.
  */
 void
 cti_agents(struct cti *c, uint32_t periph, const struct msg_agent *recs,
     int n, int snapshot)
 {
 	struct cti_periph	*p = cti_periph_find(c, periph);
+	struct cti_mrd		*m = NULL;
 	int			 i;
 
 	if (p == NULL)
@@ -1090,18 +1452,30 @@ cti_agents(struct cti *c, uint32_t periph, const struct msg_agent *recs,
 	for (i = 0; i < n; i++) {
 		struct cti_agent *a = cti_agent(p, recs[i].id);
 
-		if (a == NULL || (a->state == recs[i].state && snapshot) ||
-		    recs[i].mrd != (uint32_t)c->node->cfg->voice_mrd)
+		if (a == NULL)
 			continue;
-		a->state = recs[i].state;
-		a->reason = recs[i].reason;
-		if (agent_logged_in(a->state) || !a->moving)
-			a->login_pending = 0;
-		if (!agent_logged_in(a->state) && !a->moving)
+		if (recs[i].mrd != (uint32_t)c->node->cfg->voice_mrd) {
+			if ((m = cti_media_rec(a, &recs[i], snapshot)) == NULL)
+				continue;
+		} else if (a->state == recs[i].state && snapshot)
+			continue;
+		else {
+			m = NULL;
+			a->state = recs[i].state;
+			a->reason = recs[i].reason;
+			if (agent_logged_in(a->state))
+				a->login_pending = a->out_pending = 0;
+		}
+		/*
+		 * Out of every MRD: the owner goes, unless a login follows (a
+		 * move, R10, or a LOGIN asked behind the server's own logout).
+		 */
+		if (!cti_agent_in(a) && !a->moving && !a->login_pending) {
+			a->out_pending = 0;
 			cti_set_owner(a, NULL);
-		else if (!agent_logged_in(a->state))
-			a->moving = 0;	/* out on its way to a new owner */
-		cti_agent_changed(c, p, a);
+		} else if (!cti_agent_in(a))
+			a->moving = a->out_pending = 0;
+		cti_agent_changed(c, p, a, m);
 	}
 }
 

@@ -68,6 +68,8 @@ static void	pg_send_status(struct pg_periph *);
 static void	pg_send_peer_state(struct pg_periph *);
 static void	pg_activate(struct pg_periph *);
 static void	pg_cti_facts(struct pg_periph *);
+static void	pg_forward(struct pg_periph *, uint8_t, int,
+		    const struct msg_agent *, int);
 
 /* Entry actions of a PIM state (pimfsm.c calls it after each event). */
 static void
@@ -156,27 +158,75 @@ pg_send_peer_agents(struct pg_periph *pp, uint8_t kind,
 	}
 }
 
-/* The PIM's agents as they are, to this side's CTI server and the other's. */
+/*
+ * The PIM's agents as they are: voice (the first nvoice records, from the
+ * mirror of the ACD unless given) then every non-voice MRD's; how many.
+ */
+static int
+pg_agent_recs(struct pg_periph *pp, const struct msg_agent *voice,
+    int nvoice, struct msg_agent **out)
+{
+	int	i, nmedia = pim_media_count(pp->pim);
+
+	*out = xcalloc((size_t)nvoice + (size_t)nmedia + 1, sizeof(**out));
+	for (i = 0; i < nvoice; i++)
+		if (voice != NULL)
+			(*out)[i] = voice[i];
+		else
+			pim_agent_state(pp->pim, i, &(*out)[i]);
+	pim_media_states(pp->pim, *out + nvoice);
+	return nvoice + nmedia;
+}
+
+/* The PIM's agents as they are, to the other side's CTI server. */
 static void
 pg_agents_snapshot(struct pg_periph *pp)
 {
 	struct msg_agent	*recs;
-	int			 i, cnt = pp->nagents;
+	int			 cnt;
 
-	recs = xcalloc(cnt ? (size_t)cnt : 1, sizeof(*recs));
-	for (i = 0; i < cnt; i++)
-		pim_agent_state(pp->pim, i, &recs[i]);
+	cnt = pg_agent_recs(pp, NULL, pp->nagents, &recs);
 	pg_send_peer_agents(pp, AGENTS_SNAPSHOT, recs, cnt);
 	free(recs);
 }
 
 /*
- * The CTI server asks for an agent's state: the ACD, through this side's
- * PIM or the other side's; -1 if no side's PIM serves the peripheral.
+ * A change of an agent's non-voice MRD state, made by this side's PIM: to
+ * the router (AGENT_STATES of that MRD), this side's CTI server and the
+ * other side's (PEER_AGENTS).
+ */
+static void
+pg_media_changed(struct pg_periph *pp, const struct msg_agent *m)
+{
+	pg_forward(pp, AGENTS_CHANGE, 0, m, 1);
+	cti_agents(pp->pg->cti, pp->id, m, 1, 0);
+	pg_send_peer_agents(pp, AGENTS_CHANGE, m, 1);
+}
+
+/*
+ * A non-voice MRD's state set by this side's PIM, which keeps those (the
+ * ACD knows only voice): -1 if the agent has no such MRD.
+ */
+static int
+pg_media_set(struct pg_periph *pp, const struct msg_set_agent *s)
+{
+	struct msg_agent	m;
+	int			rc;
+
+	rc = pim_media_set(pp->pim, s->id, s->mrd, s->state, s->reason, &m);
+	if (rc == 1)
+		pg_media_changed(pp, &m);
+	return rc == -1 ? -1 : 0;
+}
+
+/*
+ * The CTI server asks for an agent's state in an MRD (0: the voice MRD):
+ * the ACD (voice) or the PIM (non-voice), this side's or the other
+ * side's; -1 if no side's PIM serves the peripheral.
  */
 int
-pg_set_agent(struct node *n, uint32_t periph, uint32_t agent, int state,
-    int32_t reason)
+pg_set_agent(struct node *n, uint32_t periph, uint32_t agent, uint32_t mrd,
+    int state, int32_t reason)
 {
 	struct pg		*pg = n->role_data;
 	struct pg_periph	*pp = NULL;
@@ -194,7 +244,10 @@ pg_set_agent(struct node *n, uint32_t periph, uint32_t agent, int state,
 	s.state = (uint16_t)state;
 	s.reason = reason;
 	s.peripheral = periph;
+	s.mrd = mrd == (uint32_t)n->cfg->voice_mrd ? 0 : mrd;
 	if (pp->fsm.state == PIM_STATE_ACTIVE) {
+		if (s.mrd != 0)
+			return pp->snapshot_done ? pg_media_set(pp, &s) : -1;
 		s.epoch = pp->epoch;
 		msg_set_agent_encode(&w, &s);
 		return link_send(pp->acd, &w);
@@ -336,6 +389,13 @@ pg_pim_act(void *arg, enum pim_action act, const char *why)
 		    periph, pp->epoch, pp->grant_text);
 		break;
 	case PACT_SERVE:
+		/*
+		 * A new PIM, or the same after a CTI Manager failover (R6,
+		 * R8), serves no non-voice MRD: the desktops sign in again.
+		 */
+		if (!pp->continuing || pp->relogin)
+			pim_media_reset(pp->pim, pp->relogin ?
+			    REASON_CTI_FAILURE : 0);
 		pim_activate(pp->pim, pp->epoch, pp->continuing);
 		pp->continuing = 0;
 		pp->active_since = wall_now();
@@ -411,8 +471,10 @@ pg_forward(struct pg_periph *pp, uint8_t kind, int last,
 static void
 pg_snapshot_done(struct pg_periph *pp)
 {
-	int	i, changed = 0, in = 0;
-	uint8_t	kind = pp->relogin ? AGENTS_RELOGIN : AGENTS_SNAPSHOT;
+	struct msg_agent	*recs;
+	int			 i, cnt, changed = 0, in = 0;
+	uint8_t			 kind = pp->relogin ? AGENTS_RELOGIN :
+	    AGENTS_SNAPSHOT;
 
 	if (pp->relogin)
 		for (i = 0; i < pp->nsnap; i++) {
@@ -439,10 +501,12 @@ pg_snapshot_done(struct pg_periph *pp)
 			in += agent_logged_in(a->state);
 		}
 	pim_update(pp->pim, pp->snap, pp->nsnap);
-	pg_forward(pp, kind, 1, pp->snap, pp->nsnap);
+	cnt = pg_agent_recs(pp, pp->snap, pp->nsnap, &recs);
+	pg_forward(pp, kind, 1, recs, cnt);
 	pp->snapshot_done = 1;
-	cti_agents(pp->pg->cti, pp->id, pp->snap, pp->nsnap, 1);
-	pg_send_peer_agents(pp, AGENTS_SNAPSHOT, pp->snap, pp->nsnap);
+	cti_agents(pp->pg->cti, pp->id, recs, cnt, 1);
+	pg_send_peer_agents(pp, AGENTS_SNAPSHOT, recs, cnt);
+	free(recs);
 	pg_cti_facts(pp);
 	if (pp->relogin)
 		evt_emit(RULE_R8, "agents_relogin", json_pack("{s:i, s:i, s:i, s:i}",
@@ -651,9 +715,17 @@ pg_msg_peer_set_agent(struct role_msg_in *in, const union msg_body *b)
 		    "peripheral %u in this lab", s.peripheral);
 		return -1;
 	}
-	if (pp->fsm.state != PIM_STATE_ACTIVE) {
+	if (pp->fsm.state != PIM_STATE_ACTIVE || (s.mrd != 0 &&
+	    !pp->snapshot_done)) {
 		log_warnx("PEER_SET_AGENT for agent %u dropped: PIM %u is %s "
-		    "here", s.id, pp->id, pim_state_names[pp->fsm.state]);
+		    "here", s.id, pp->id, pp->fsm.state != PIM_STATE_ACTIVE ?
+		    pim_state_names[pp->fsm.state] : "without its snapshot");
+		return 0;
+	}
+	if (s.mrd != 0) {
+		if (pg_media_set(pp, &s) == -1)
+			log_warnx("PEER_SET_AGENT for agent %u dropped: no MRD "
+			    "%u of it on PIM %u", s.id, s.mrd, pp->id);
 		return 0;
 	}
 	s.epoch = pp->epoch;
@@ -669,11 +741,9 @@ pg_router_back(struct pg_periph *pp)
 	pg_send_status(pp);
 	if (pp->fsm.state == PIM_STATE_ACTIVE && pp->snapshot_done) {
 		struct msg_agent *recs;
-		int		  i, cnt = pp->nagents;
+		int		  cnt;
 
-		recs = xcalloc(cnt ? (size_t)cnt : 1, sizeof(*recs));
-		for (i = 0; i < cnt; i++)
-			pim_agent_state(pp->pim, i, &recs[i]);
+		cnt = pg_agent_recs(pp, NULL, pp->nagents, &recs);
 		pg_forward(pp, AGENTS_SNAPSHOT, 1, recs, cnt);
 		free(recs);
 	}

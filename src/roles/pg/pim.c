@@ -46,6 +46,18 @@ struct pim_agent {
 	uint32_t	 f[IVL_NFIELDS];
 };
 
+/*
+ * An agent in a non-voice MRD: the PIM keeps these (the ACD knows only
+ * voice); sorted by agent, then MRD.
+ */
+struct pim_media {
+	uint32_t	 agent;
+	uint32_t	 mrd;
+	int		 state;
+	int32_t		 reason;
+	uint64_t	 since_ms;	/* monotonic */
+};
+
 struct pim_entry {
 	uint32_t	 seq;
 	uint32_t	 type;
@@ -66,6 +78,8 @@ struct pim {
 	char		 side;
 	struct pim_agent *agents;
 	int		  nagents;
+	struct pim_media *media;	/* non-voice MRDs */
+	int		  nmedia;
 	int		  active;
 	int		  suspended;	/* R6: agents out, time not counted */
 	uint32_t	  epoch;
@@ -91,6 +105,46 @@ static struct pim_agent *
 pim_agent(struct pim *p, uint32_t id)
 {
 	return bsearch(&id, p->agents, (size_t)p->nagents, sizeof(*p->agents), cmp_u32_key);
+}
+
+static int
+pim_media_cmp(const void *a, const void *b)
+{
+	const struct pim_media	*x = a, *y = b;
+
+	if (x->agent != y->agent)
+		return x->agent < y->agent ? -1 : 1;
+	return x->mrd < y->mrd ? -1 : x->mrd > y->mrd;
+}
+
+static struct pim_media *
+pim_media_find(struct pim *p, uint32_t agent, uint32_t mrd)
+{
+	struct pim_media	key = { .agent = agent, .mrd = mrd };
+
+	return bsearch(&key, p->media, (size_t)p->nmedia, sizeof(*p->media),
+	    pim_media_cmp);
+}
+
+/* Every agent's non-voice MRDs of the lab file, logged out. */
+static void
+pim_media_init(struct pim *p, const struct cfg_periph *cp)
+{
+	int	i, j, k, n, ids[CFG_AGENT_MRDS];
+
+	for (i = 0; i < cp->nagents; i++)
+		p->nmedia += cfg_agent_media(p->node->cfg, &cp->agents[i], ids);
+	p->media = xcalloc(p->nmedia > 0 ? (size_t)p->nmedia : 1,
+	    sizeof(*p->media));
+	for (i = 0, k = 0; i < cp->nagents; i++) {
+		n = cfg_agent_media(p->node->cfg, &cp->agents[i], ids);
+		for (j = 0; j < n; j++, k++) {
+			p->media[k].agent = (uint32_t)cp->agents[i].id;
+			p->media[k].mrd = (uint32_t)ids[j];
+			p->media[k].state = AS_LOGOUT;
+		}
+	}
+	qsort(p->media, (size_t)p->nmedia, sizeof(*p->media), pim_media_cmp);
 }
 
 static void
@@ -436,6 +490,7 @@ pim_new(struct node *n, const struct cfg_periph *cp, int first,
 		p->agents[i].state = AS_LOGOUT;
 	}
 	qsort(p->agents, (size_t)p->nagents, sizeof(*p->agents), cmp_u32_key);
+	pim_media_init(p, cp);
 	p->ev_interval = evtimer_new(n->base, pim_interval_cb, p);
 	p->ev_retry = evtimer_new(n->base, pim_retry_cb, p);
 	if (first)
@@ -488,6 +543,7 @@ pim_free(struct pim *p)
 	event_free(p->ev_interval);
 	event_free(p->ev_retry);
 	free(p->agents);
+	free(p->media);
 	free(p);
 }
 
@@ -759,4 +815,84 @@ pim_agent_state(const struct pim *p, int i, struct msg_agent *m)
 	m->reason = 0;
 	m->mrd = (uint32_t)p->node->cfg->voice_mrd;
 	return 0;
+}
+
+static void
+pim_media_rec(const struct pim_media *e, struct msg_agent *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->id = e->agent;
+	m->state = (uint16_t)e->state;
+	m->ms_in_state = (uint32_t)(mono_ms() - e->since_ms);
+	m->reason = e->reason;
+	m->mrd = e->mrd;
+}
+
+/*
+ * An agent's state in a non-voice MRD, asked for by a CTI server: LOGIN
+ * signs it in (Not Ready: no task yet), LOGOUT signs it out, NOT_READY
+ * and AVAILABLE of one signed in.  1 and the record of the change in m;
+ * 0 when nothing changes (a LOGIN of one signed in, any other of one
+ * signed out); -1 when the agent has no such MRD.
+ */
+int
+pim_media_set(struct pim *p, uint32_t agent, uint32_t mrd, int state,
+    int32_t reason, struct msg_agent *m)
+{
+	struct pim_media	*e = pim_media_find(p, agent, mrd);
+	int			 in;
+
+	if (e == NULL)
+		return -1;
+	in = agent_logged_in(e->state);
+	if (state == AS_LOGIN) {
+		if (in)
+			return 0;
+		state = AS_NOT_READY;
+		reason = 0;
+	} else if (!in)
+		return 0;
+	if (state == AS_AVAILABLE)
+		reason = 0;
+	if (e->state == state && e->reason == reason)
+		return 0;
+	e->state = state;
+	e->reason = reason;
+	e->since_ms = mono_ms();
+	pim_media_rec(e, m);
+	return 1;
+}
+
+/*
+ * The PIM starts serving anew (or lost what it served): every agent is
+ * signed out of its non-voice MRDs, with that reason; no record (the
+ * router has logged every MRD out itself).
+ */
+void
+pim_media_reset(struct pim *p, int32_t reason)
+{
+	uint64_t	now = mono_ms();
+	int		i;
+
+	for (i = 0; i < p->nmedia; i++) {
+		p->media[i].state = AS_LOGOUT;
+		p->media[i].reason = reason;
+		p->media[i].since_ms = now;
+	}
+}
+
+int
+pim_media_count(const struct pim *p)
+{
+	return p->nmedia;
+}
+
+/* The non-voice MRD states as records, into m (pim_media_count()). */
+void
+pim_media_states(const struct pim *p, struct msg_agent *m)
+{
+	int	i;
+
+	for (i = 0; i < p->nmedia; i++)
+		pim_media_rec(&p->media[i], &m[i]);
 }
