@@ -850,6 +850,44 @@ db_schedule(struct db *db, int now)
 	evtimer_add(db->ev_flush, &tv);
 }
 
+/*
+ * A batch with logout rows is written: the history of a failover (or of
+ * an agent's logout) is in the database, which the event says, with the
+ * rows and the rules they record.  Batches of state changes alone are
+ * routine and say nothing.
+ */
+static void
+db_told_written(const struct db_job *j)
+{
+	const char	*rules[8];
+	char		 text[64] = "";
+	size_t		 i, k, nrules = 0, logouts = 0, len;
+
+	for (i = 0; i < j->nops; i++) {
+		logouts += j->ops[i].logout;
+		if (j->ops[i].rule == NULL)
+			continue;
+		for (k = 0; k < nrules; k++)
+			if (strcmp(rules[k], j->ops[i].rule) == 0)
+				break;
+		if (k == nrules && nrules < sizeof(rules) / sizeof(rules[0]))
+			rules[nrules++] = j->ops[i].rule;
+	}
+	if (logouts == 0)
+		return;
+	for (k = 0; k < nrules; k++) {
+		len = strlen(text);
+		snprintf(text + len, sizeof(text) - len, "%s%s", k ? "," : "",
+		    rules[k]);
+	}
+	evt_emit(RULE_NONE, "history_written", json_pack("{s:I, s:I, s:I, "
+	    "s:s}", "logout_rows", (json_int_t)logouts, "event_rows",
+	    (json_int_t)j->nops, "own_rows", (json_int_t)j->nlater, "rules",
+	    text), "history database: %zu Agent_Logout and %zu "
+	    "Agent_Event_Detail rows written%s%s", logouts, j->nops,
+	    nrules ? ", rules " : "", text);
+}
+
 /* A batch came back: written, or back in front of what queued since. */
 static void
 db_batch_done(struct db *db, struct db_job *j)
@@ -860,6 +898,7 @@ db_batch_done(struct db *db, struct db_job *j)
 
 	db->batch = NULL;
 	if (j->rc != -1) {
+		db_told_written(j);
 		if (db->retry_ms != 0)
 			log_info("history database: %zu session rows and %zu "
 			    "rows of the router's own that waited are written",
