@@ -5,14 +5,26 @@ Proves, with 20 desktops on desk-a (real pgemud processes, the CTI server
 of the active PG side):
  * kill -9 of desk-a: the active CTI server loses desk-a's session and
    logs out every agent that session logged in: its cti_client_lost event
-   (R9) for 20 agents, its log line, one Agent_Logout row per agent with
-   ReasonCode 50002 in the history database, and the agents node's
-   desktop_lost event (R9) for the 20 desktops of desk-a;
+   (R9) and its log line, for 20 agents less those whose desktops reached
+   desk-b before the server read desk-a's end (the kernel tells the
+   sockets of a dead process one by one): those it moved, out with 50002
+   then in (agent_moved, R10), so that the two count 20; one Agent_Logout
+   row per agent with ReasonCode 50002 in the history database, and the
+   agents node's desktop_lost event (R9) for the 20 desktops of desk-a;
  * `pgemuctl agents fault 1001 down`: desk-b (where the desktops went)
    logs 1001 alone out with 50002: its desktop_lost event (R9) naming
    1001, a new Agent_Logout row for 1001 with 50002, the router's and the
-   ACD's JSON show 1001 logged out, the other agents logged in.
+   ACD's JSON show 1001 logged out, the other agents logged in;
+ * on a fresh lab, desk-a hung (kill -STOP): the desktops see it after
+   their hold time and reach desk-b; the CTI server, whose session with
+   desk-a is still alive, moves each agent: its agent_moved event (R10)
+   for the 20, one Agent_Logout row per agent with 50002 (R9), every
+   agent available again through desk-b; `pgemuctl agents fault 1002
+   freeze` on that lab: desk-b hears nothing more from that desktop and
+   logs 1002 out with 50002 (R9).
 """
+import signal
+
 from pgemu_test import (check, desk_lab_online, ev, log, run, wait_for)
 
 AGENTS = 20
@@ -42,10 +54,18 @@ def test(Lab):
     lab.kill("desk-a")
     e = wc.wait(ev("cti_client_lost", client_id="desk-a"), 5,
                 "%s: cti_client_lost of desk-a" % cti)
-    check(e["rule"] == "R9" and e["agents"] == AGENTS and
+    check(e["rule"] == "R9" and 0 < e["agents"] <= AGENTS and
           e["reason_code"] == 50002, "cti_client_lost: %r" % e)
-    lab.wait_log(cti, r'\[R9\] CTI client "desk-a" .* lost: .*; 20 agents '
-                 r'it logged in logged out \(50002\)')
+    lab.wait_log(cti, r'\[R9\] CTI client "desk-a" .* lost: .*; %d agents? '
+                 r'it logged in logged out \(50002\)' % e["agents"])
+    moved = 0
+    while e["agents"] + moved < AGENTS:
+        m = wc.wait(ev("agent_moved"), 5, "%s: agent_moved of the %d "
+                    "others" % (cti, AGENTS - e["agents"] - moved))
+        check(m["reason_code"] == 50002, "agent_moved: %r" % m)
+        moved += m["agents"]
+    check(e["agents"] + moved == AGENTS, "R9 for %d + %d agents, not %d" % (
+        e["agents"], moved, AGENTS))
     e = wa.wait(ev("desktop_lost"), 5, "agents: desktop_lost")
     check(e["rule"] == "R9" and e["desktops"] == AGENTS and
           e["server"] == "desk-a", "desktop_lost: %r" % e)
@@ -81,6 +101,48 @@ def test(Lab):
     check(acd[1001]["state"] == "logout" and acd[1001]["reason"] == 50002,
           "acd: 1001 %r" % acd[1001])
     log("agents fault 1001 down: %s" % e["message"])
+    hung(Lab)
+
+
+def hung(Lab):
+    lab = desk_lab_online(Lab, "r09h", AGENTS)
+    cti = wait_for(lambda: active_cti(lab), 5, "an active CTI server")
+    wc = lab.watch(cti)
+    lab.kill("desk-a", signal.SIGSTOP)
+    try:
+        moved = 0
+        while moved < AGENTS:
+            e = wc.wait(ev("agent_moved"), 10, "%s: agent_moved" % cti)
+            check(e["rule"] == "R10" and e["reason_code"] == 50002,
+                  "agent_moved: %r" % e)
+            moved += e["agents"]
+        check(moved == AGENTS, "%d agents moved, expected %d" % (
+            moved, AGENTS))
+        wait_for(lambda: len(logouts(lab)) >= AGENTS, 5,
+                 "20 Agent_Logout rows")
+        rows = logouts(lab)
+        check([r[0] for r in rows] == IDS and
+              all(r[1] == 50002 for r in rows),
+              "Agent_Logout after kill -STOP of desk-a: %r" % rows)
+        wait_for(lambda: lab.ctl("agents", "status")["agents"] ==
+                 dict(lab.ctl("agents", "status")["agents"],
+                      servers={"desk-b": AGENTS},
+                      states={"available": AGENTS}), 10,
+                 "every desktop on desk-b, available")
+        log("kill -STOP desk-a: %d agents moved to desk-b (R9 50002, R10)"
+            % moved)
+        wb = lab.watch("desk-b")
+        lab.ctl("agents", "fault", "1002", "freeze")
+        e = wb.wait(ev("desktop_lost"), 5, "desk-b: desktop_lost of 1002")
+        check(e["agents"] == [1002] and e["reason_code"] == 50002,
+              "desk-b desktop_lost: %r" % e)
+        wait_for(lambda: len(logouts(lab, 1002)) == 2, 5,
+                 "a second Agent_Logout row for 1002")
+        check(all(r[1] == 50002 for r in logouts(lab, 1002)),
+              "1002's rows: %r" % logouts(lab, 1002))
+        log("agents fault 1002 freeze: %s" % e["message"])
+    finally:
+        lab.kill("desk-a", signal.SIGCONT)
 
 
 if __name__ == "__main__":

@@ -83,8 +83,14 @@ class Trial:
         return evs
 
     def steps(self, node):
-        return [(e["rule"], e["event"]) for e in self.events(node)
-                if e.get("rule")]
+        st = [(e["rule"], e["event"]) for e in self.events(node)
+              if e.get("rule")]
+        # A desktop may reach desk-b before the kernel has told the CTI
+        # server that desk-a is gone: those agents move (R10) instead of
+        # going with cti_client_lost (docs/failover.md); both log out once.
+        if self.trig["id"] == "desk_kill" and node in self.cti:
+            st = [x for x in st if x != ("R10", "agent_moved")]
+        return st
 
     def expected(self, node):
         st = self.trig["steps"]
