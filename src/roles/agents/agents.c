@@ -20,7 +20,7 @@
 #include "pgemu.h"
 #include "wire.h"
 
-#define AGENTS_BURST_MS		50	/* losses this close: one burst */
+#define AGENTS_BURST_MS		200	/* losses this close: one burst */
 #define AGENTS_SETTLE_MS	5000	/* no login again for this long */
 
 struct agents;
