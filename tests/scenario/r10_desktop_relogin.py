@@ -87,12 +87,19 @@ def test(Lab):
     bridges = {v: bridge(lab, v) for v in (13, 20)}
     wa = lab.watch("agents")
     lab.kill("desk-a")
-    e = wa.wait(ev("desktop_relogin"), 10, "agents: desktop_relogin")
-    check(e["rule"] == "R10" and e["agents"] == AGENTS and
-          e["server"] == "desk-b" and e["missing"] == 0,
-          "desktop_relogin: %r" % e)
-    lab.wait_log("agents", r"\[R10\] 20 agents logged back in through "
-                 r"desk-b in \d+ ms")
+    # One event per burst of losses: the 20, unless the kernel told a
+    # loaded machine's desktops of desk-a's end far apart (then more
+    # events, that count 20 between them).
+    back = 0
+    while back < AGENTS:
+        e = wa.wait(ev("desktop_relogin"), 10, "agents: desktop_relogin")
+        check(e["rule"] == "R10" and e["server"] == "desk-b" and
+              e["missing"] == 0, "desktop_relogin: %r" % e)
+        lab.wait_log("agents", r"\[R10\] %d agents? logged back in through "
+                     r"desk-b in \d+ ms" % e["agents"])
+        back += e["agents"]
+    check(back == AGENTS, "%d agents logged back in, not %d" % (back,
+                                                                 AGENTS))
     ds = lab.ctl("desk-b", "desktops")
     check(sorted(d["agent"] for d in ds) == IDS and
           all(d["relogin"] and d["state"] == "available" for d in ds),

@@ -59,6 +59,8 @@ struct agents {
 	char		 lost_server[PGEMU_NAME_MAX];
 	char		 lost_why[160];
 	uint64_t	 burst_ms;	/* the first loss of the burst */
+	uint64_t	 back_ms;	/* the last relogin of the burst */
+	double		 back_wall;	/* the same, wall clock */
 	int		 pending;	/* lost, not logged in again yet */
 	int		 back;		/* logged in again */
 	char		 back_server[PGEMU_NAME_MAX];
@@ -125,15 +127,15 @@ agents_lost_event(struct agents *a)
 static void
 agents_relogin_event(struct agents *a)
 {
-	uint64_t	ms = mono_ms() - a->burst_ms;
+	uint64_t	ms = a->back_ms - a->burst_ms;
 
 	if (a->back == 0)
 		return;
 	/* Back sooner than the losses' burst closed: the losses first. */
 	agents_lost_event(a);
 	evt_emit(RULE_R10, "desktop_relogin", json_pack("{s:i, s:i, s:s, "
-	    "s:I}", "agents", a->back, "missing", a->pending, "server",
-	    a->back_server, "ms", (json_int_t)ms),
+	    "s:I, s:f}", "agents", a->back, "missing", a->pending, "server",
+	    a->back_server, "ms", (json_int_t)ms, "last_back", a->back_wall),
 	    "%d agent%s logged back in through %s in %llu ms%s", a->back,
 	    a->back == 1 ? "" : "s", a->back_server, (unsigned long long)ms,
 	    a->pending ? " (some not yet)" : "");
@@ -224,6 +226,8 @@ agents_msg_state(struct role_msg_in *in, const union msg_body *b)
 	dt->lost = 0;
 	a->pending--;
 	a->back++;
+	a->back_ms = mono_ms();
+	a->back_wall = wall_now();
 	snprintf(a->back_server, sizeof(a->back_server), "%s", dt->server);
 	/* All back; told once the burst of losses has closed (some may be
 	   back before the others' losses are even read). */
