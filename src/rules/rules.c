@@ -65,6 +65,7 @@ const struct rule_event rule_events[] = {
 	{ "link_state",		LOG_NOTICE, link_lost, LOG_WARNING,
 	    "a link that was up goes down" },
 	{ "logout_reason",	LOG_NOTICE, NULL, 0, NULL },
+	{ "media_relogin",	LOG_NOTICE, NULL, 0, NULL },
 	{ "peer_lost",		LOG_WARNING, NULL, 0, NULL },
 	{ "peripheral_offline",	LOG_WARNING, NULL, 0, NULL },
 	{ "peripheral_online",	LOG_NOTICE, NULL, 0, NULL },

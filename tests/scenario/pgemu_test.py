@@ -168,14 +168,16 @@ class Lab:
                  interval=1800, traffic=False, reconnect=(50, 1000, 5000),
                  list_agents="", mrds=None, sections=None, extra_acds=(),
                  peripherals=None, desktops=False, hb_desktop=(1000, 3),
-                 hb_cti=(5000, 4), verbose=True):
+                 hb_cti=(5000, 4), verbose=True, agent_mrds=None):
         """extra_acds names acd nodes beside "acd"; peripherals, a list of
         dicts (id, acd, agents, first_id, optional name), writes a
         peripherals list instead of the one peripheral.  Each PG side gets
         its CTI server port (cti_port, also in self.cti_ports).  desktops
         adds the desktop servers desk-a, desk-b and the agents node, every
-        generated agent with a desktop.  verbose=False starts the nodes
-        without -v (no debug lines: a benchmark's)."""
+        generated agent with a desktop; agent_mrds, a list of MRD ids,
+        the MRDs of the generated agents (their desktops sign in to each;
+        the default mrds are 1 voice and 2 email).  verbose=False starts
+        the nodes without -v (no debug lines: a benchmark's)."""
         self.dir = tempfile.mkdtemp(prefix="pgemu-%s-" % name)
         self.name = name
         self.procs = {}
@@ -199,7 +201,8 @@ class Lab:
                            reconnect=reconnect, list_agents=list_agents,
                            mrds=mrds, sections=sections or {},
                            peripherals=peripherals, desktops=desktops,
-                           hb_desktop=hb_desktop, hb_cti=hb_cti)
+                           hb_desktop=hb_desktop, hb_cti=hb_cti,
+                           agent_mrds=agent_mrds)
         self.verbose = verbose
         self.conf = os.path.join(self.dir, "lab.conf")
         self.write_conf()
@@ -279,10 +282,12 @@ traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
             return ('peripheral: { id = 5000; name = "ACD1";\n'
                     '  agents: { count = %d; first_id = 1001; '
                     'skill_groups = [ 100 ];\n'
-                    '            state = "available"; desktops = %s;\n'
+                    '            state = "available"; desktops = %s;%s\n'
                     '            list = ( %s ); }; };'
                     % (p["agents"], "true" if p["desktops"] else "false",
-                       p["list_agents"]))
+                       " mrds = [ %s ];" % ", ".join(
+                           str(m) for m in p["agent_mrds"])
+                       if p["agent_mrds"] else "", p["list_agents"]))
         return "peripherals = (\n%s );" % ",\n".join(
             '  { id = %d; name = "%s"; type = "voice"; acd = "%s";\n'
             '    sides = [ "pg-a", "pg-b" ];\n'

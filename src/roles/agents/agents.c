@@ -7,7 +7,8 @@
  * other one, in turn, with the link's back-off.
  *
  * A desktop remembers its agent's last state and the state before the
- * current call (DESKTOP_STATE).  At its first login it asks for the lab
+ * current call (DESKTOP_STATE of the voice MRD), and its state in each
+ * non-voice MRD it signs in to.  At its first login it asks for the lab
  * file's initial state; after losing its server, for Table 2's state
  * (agent_after_desktop_failover: R11) with the relogin flag (R10).  The
  * losses and the logins again of one burst make one event each.
@@ -31,6 +32,8 @@ struct desktop {
 	int		 initial_state;	/* at its first login */
 	uint32_t	 mrds[DESKTOP_MRDS_MAX];
 	int		 nmrds;
+	int		 mrd_state[DESKTOP_MRDS_MAX];	/* non-voice ones */
+	int32_t		 mrd_reason[DESKTOP_MRDS_MAX];
 	struct link	*link;
 	struct agents	*ags;
 	char		 server[PGEMU_NAME_MAX];	/* the one it is on */
@@ -175,7 +178,9 @@ agents_link_down(struct node *n, struct link *l, const char *why)
 	if (dt == NULL || dt->lost)
 		return;
 	dt->lost = 1;
-	if (a->pending++ == 0) {
+	/* A new burst, unless this one's losses are still coming (some
+	   may be back already, before the others' losses are read). */
+	if (a->pending++ == 0 && !evtimer_pending(a->ev_lost, NULL)) {
 		a->burst_ms = mono_ms();
 		a->back = 0;
 	}
@@ -202,7 +207,10 @@ agents_msg_welcome(struct role_msg_in *in, const union msg_body *b)
 	return 0;
 }
 
-/* DESKTOP_STATE: the agent's state; back after a loss (R10, R11)? */
+/*
+ * DESKTOP_STATE: the agent's state in a non-voice MRD, kept; in the
+ * voice MRD, back after a loss (R10, R11)?
+ */
 static int
 agents_msg_state(struct role_msg_in *in, const union msg_body *b)
 {
@@ -210,6 +218,20 @@ agents_msg_state(struct role_msg_in *in, const union msg_body *b)
 	struct desktop			*dt = in->link->data;
 	const struct msg_desktop_state	*s = &b->desktop_state;
 	struct timeval			 tv;
+	int				 i;
+
+	if (!cfg_mrd_voice(in->node->cfg, (int)s->mrd)) {
+		for (i = 0; i < dt->nmrds && dt->mrds[i] != s->mrd; i++)
+			;
+		if (i == dt->nmrds)
+			log_link_debug(in->link, "state of MRD %u ignored: "
+			    "not one of the desktop's", s->mrd);
+		else {
+			dt->mrd_state[i] = s->state;
+			dt->mrd_reason[i] = s->reason;
+		}
+		return 0;
+	}
 
 	dt->state = s->state;
 	dt->before_call = s->before_call;
@@ -290,6 +312,8 @@ agents_init(struct node *n, char *err, size_t errlen)
 
 		dt->ags = a;
 		dt->state = dt->before_call = AS_UNKNOWN;
+		for (j = 0; j < dt->nmrds; j++)
+			dt->mrd_state[j] = AS_UNKNOWN;
 		dt->last_in = dt->last_before = -1;
 		mono_now(&dt->since);
 		snprintf(name, sizeof(name), "%u", dt->id);
@@ -367,13 +391,33 @@ agents_status(struct node *n, json_t *j)
 	    servers, "logged_in", in, "states", states, "lost", a->pending));
 }
 
+/* Its MRDs: [{mrd, media, state, reason}], the voice MRD's the agent's. */
+static json_t *
+desktop_mrds_json(const struct node *n, const struct desktop *dt)
+{
+	const struct cfg_mrd	*cm;
+	json_t			*a = json_array();
+	int			 i, voice;
+
+	for (i = 0; i < dt->nmrds; i++) {
+		cm = cfg_mrd(n->cfg, (int)dt->mrds[i]);
+		voice = cfg_mrd_voice(n->cfg, (int)dt->mrds[i]);
+		json_array_append_new(a, json_pack("{s:i, s:s, s:s, s:i}",
+		    "mrd", (int)dt->mrds[i], "media", cm != NULL ? cm->media :
+		    "voice", "state", agent_state_name(voice ? dt->state :
+		    dt->mrd_state[i]), "reason", (int)(voice ? dt->reason :
+		    dt->mrd_reason[i])));
+	}
+	return a;
+}
+
 static json_t *
 desktop_json(const struct node *n, const struct desktop *dt)
 {
 	const char	*srv = desktop_server(n, dt);
 
 	return json_pack("{s:i, s:s?, s:s, s:s, s:s, s:s, s:i, s:f, s:b, "
-	    "s:b}", "agent", (int)dt->id, "server", srv,
+	    "s:b, s:o}", "agent", (int)dt->id, "server", srv,
 	    "link", link_state_names[dt->link->state],
 	    "state", agent_state_name(dt->state),
 	    "last_state", dt->last_in == -1 ? "none" :
@@ -381,7 +425,8 @@ desktop_json(const struct node *n, const struct desktop *dt)
 	    "before_call", agent_state_name(dt->before_call),
 	    "reason", (int)dt->reason,
 	    "seconds_in_state", mono_since(&dt->since),
-	    "lost", dt->lost, "user_logout", dt->user_out);
+	    "lost", dt->lost, "user_logout", dt->user_out,
+	    "mrds", desktop_mrds_json(n, dt));
 }
 
 /* agent ID, agent ID set ready|not_ready|logout [REASON] */
@@ -460,7 +505,8 @@ agents_summary(struct node *n, char *buf, size_t len)
 
 static const struct cmd agents_cmds[] = {
 	{ "agent", "ID", 1, 1, agents_cmd_agent,
-	  "one agent's desktop: server, state, last state, before-call" },
+	  "one agent's desktop: server, state, last state, before-call, "
+	  "its state in each MRD" },
 	{ "agent", "ID set ready|not_ready [REASON]|logout [REASON]", 3, 4,
 	  agents_cmd_agent,
 	  "drive an agent through its desktop" },

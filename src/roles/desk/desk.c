@@ -7,12 +7,18 @@
  *   desktop --DESKTOP_LOGIN--> desk --SET_AGENT_STATE_REQ--> CTI server
  *   desktop <--DESKTOP_STATE-- desk <--AGENT_STATE_EVENT---- CTI server
  *
+ * A desktop signs its agent in to every MRD it names (the lab file's): the
+ * voice MRD by SET_AGENT_STATE_REQ LOGIN, each non-voice one by
+ * MEDIA_LOGIN_REQ (ready there by SET_AGENT_STATE_REQ with MR_DOMAIN_ID).
+ *
  * R9: a desktop's session lost (closed, reset, silent past the hold) logs
- * its agent out with reason 50002; losses that come together make one
- * event.  A desktop that connects (again, or here after its other server)
- * is logged in with the state it asks for (R10, R11: the desktop applies
- * Table 2).  While the CTI session is down the desktops stay connected
- * and their logins wait.
+ * its agent out of every MRD with reason 50002; losses that come together
+ * make one event.  A desktop that connects (again, or here after its
+ * other server) is logged in with the state it asks for (R10, R11: the
+ * desktop applies Table 2), Not Ready in its non-voice MRDs (no task yet).
+ * A non-voice MRD the CTI server logs out with 50002 that the desktop did
+ * not ask for (its PIM lost: a PG failover) is signed in again.  While the
+ * CTI session is down the desktops stay connected and their logins wait.
  */
 #include "config.h"
 
@@ -30,6 +36,16 @@
 
 struct desk_desktop;
 
+/* An agent in one of its non-voice MRDs, as the CTI server tells it. */
+struct desk_mrd {
+	uint32_t	 id;
+	int		 state;		/* AS_*, from the CTI server */
+	int32_t		 reason;
+	int		 asked;		/* its desktop signs in to it */
+	int		 joining;	/* MEDIA_LOGIN_REQ sent, no RESP yet */
+	int		 offline;	/* refused: no PIM (CC_OFFLINE) */
+};
+
 /* An agent with a desktop, as this desktop server knows it. */
 struct desk_agent {
 	uint32_t	 id;		/* first: the sort key */
@@ -44,6 +60,9 @@ struct desk_agent {
 	int		 last_in;	/* last logged-in state, or -1 */
 	int		 last_before;	/* its before-call state */
 	int		 blocked;	/* fault desktop ID down */
+	int		 voice;		/* its desktop signs in to voice */
+	struct desk_mrd	 media[CFG_AGENT_MRDS];	/* non-voice MRDs */
+	int		 nmedia;
 };
 
 /* One desktop's session. */
@@ -51,8 +70,16 @@ struct desk_desktop {
 	struct link	*link;
 	struct desk_agent *ag;		/* once its DESKTOP_LOGIN is taken */
 	struct msg_desktop_login login;
+	int		 user_out;	/* logged out through the desktop */
 	struct timespec	 since;
 	TAILQ_ENTRY(desk_desktop) entry;
+};
+
+/* The agents of one burst (losses, sign-ins again): one event at its end. */
+struct desk_burst {
+	struct event	*ev;
+	int		 n;
+	uint32_t	 ids[DESK_BURST_IDS];
 };
 
 struct desk {
@@ -68,11 +95,12 @@ struct desk {
 	int		 ndesktops;	/* logged in to this server */
 
 	/* Desktops lost in one burst: one event (R9). */
-	struct event	*ev_lost;
-	int		 lost;
+	struct desk_burst lost;
 	int		 lost_out;	/* of them, logged out here */
-	uint32_t	 lost_ids[DESK_BURST_IDS];
 	char		 lost_why[160];
+
+	/* Non-voice MRDs signed in again after a loss at the PIM. */
+	struct desk_burst media;
 };
 
 static struct desk_agent *
@@ -82,9 +110,22 @@ desk_agent(struct desk *d, uint32_t id)
 	    cmp_u32_key);
 }
 
-/* The agent's state to its desktop. */
+/* The agent's non-voice MRD id, NULL if the lab gives it none such. */
+static struct desk_mrd *
+desk_media(struct desk_agent *ag, uint32_t mrd)
+{
+	int	i;
+
+	for (i = 0; i < ag->nmedia; i++)
+		if (ag->media[i].id == mrd)
+			return &ag->media[i];
+	return NULL;
+}
+
+/* The agent's state in the voice MRD (m NULL) or in m, to its desktop. */
 static void
-desk_tell_state(struct desk_agent *ag, uint32_t mrd)
+desk_tell_state(struct desk *d, struct desk_agent *ag,
+    const struct desk_mrd *m)
 {
 	struct wire_writer	 w;
 	struct msg_desktop_state s;
@@ -92,22 +133,23 @@ desk_tell_state(struct desk_agent *ag, uint32_t mrd)
 	if (ag->dt == NULL)
 		return;
 	memset(&s, 0, sizeof(s));
-	s.mrd = mrd;
-	s.state = (uint16_t)ag->state;
-	s.before_call = (uint16_t)ag->before_call;
-	s.reason = ag->reason;
+	s.mrd = m != NULL ? m->id : (uint32_t)d->node->cfg->voice_mrd;
+	s.state = (uint16_t)(m != NULL ? m->state : ag->state);
+	s.before_call = (uint16_t)(m != NULL ? m->state : ag->before_call);
+	s.reason = m != NULL ? m->reason : ag->reason;
 	msg_desktop_state_encode(&w, MSG_DESKTOP_STATE, &s);
 	link_send(ag->dt->link, &w);
 }
 
 /*
  * SET_AGENT_STATE_REQ for ag (its AgentID, its extension as the
- * instrument); the answer comes back as AGENT_STATE_EVENT.  -1 while the
- * CTI session is down.
+ * instrument) in the voice MRD (mrd 0) or, with MR_DOMAIN_ID, in its
+ * non-voice MRD mrd; the answer comes back as AGENT_STATE_EVENT.  -1
+ * while the CTI session is down.
  */
 static int
-desk_set_state(struct desk *d, struct desk_agent *ag, int state,
-    int32_t reason)
+desk_set_state(struct desk *d, struct desk_agent *ag, uint32_t mrd,
+    int state, int32_t reason)
 {
 	struct ged_msg		g;
 	struct wire_writer	w;
@@ -125,7 +167,76 @@ desk_set_state(struct desk *d, struct desk_agent *ag, int state,
 	ged_put_str(&w, d->cti->version, TAG_AGENT_INSTRUMENT, ag->extension);
 	snprintf(id, sizeof(id), "%u", ag->id);
 	ged_put_str(&w, d->cti->version, TAG_AGENT_ID, id);
+	if (mrd != 0)
+		ged_put_u32(&w, d->cti->version, TAG_MR_DOMAIN_ID, mrd);
 	return link_send(d->cti, &w);
+}
+
+/*
+ * MEDIA_LOGIN_REQ of ag to its non-voice MRD m (MaxTaskLimit 0: the
+ * MRD's), or MEDIA_LOGOUT_IND out of it with reason: the same first
+ * four fields, the agent as ICMAgentID and AgentID.  -1 while the CTI
+ * session is down.
+ */
+static int
+desk_media_req(struct desk *d, struct desk_agent *ag, struct desk_mrd *m,
+    int out, int32_t reason)
+{
+	struct ged_msg		g;
+	struct wire_writer	w;
+	char			id[16];
+
+	if (!link_is_up(d->cti))
+		return -1;
+	ged_init(&g, out ? MSG_MEDIA_LOGOUT_IND : MSG_MEDIA_LOGIN_REQ,
+	    d->cti->version);
+	g.fixed[ML_INVOKE_ID] = ag->id;
+	g.fixed[ML_PERIPHERAL_ID] = ag->peripheral;
+	g.fixed[ML_MRD_ID] = m->id;
+	g.fixed[ML_ICM_AGENT_ID] = ag->id;
+	if (out)
+		g.fixed[MO_REASON] = reason < 0 ? 0 : (uint32_t)reason;
+	ged_begin(&w, &g);
+	snprintf(id, sizeof(id), "%u", ag->id);
+	ged_put_str(&w, d->cti->version, TAG_AGENT_ID, id);
+	return link_send(d->cti, &w);
+}
+
+/*
+ * Sign ag in to its non-voice MRD m: Not Ready there (no task yet), then
+ * ready if asked (the CTI server takes a state right behind a sign-in).
+ */
+static int
+desk_media_login(struct desk *d, struct desk_agent *ag, struct desk_mrd *m,
+    int ready)
+{
+	if (desk_media_req(d, ag, m, 0, 0) == -1)
+		return -1;
+	m->joining = 1;
+	m->offline = 0;
+	if (ready)
+		desk_set_state(d, ag, m->id, AS_AVAILABLE, 0);
+	return 0;
+}
+
+/* Out of every MRD the desktop signs in to (R9, or its own logout). */
+static int
+desk_logout_all(struct desk *d, struct desk_agent *ag, int32_t reason)
+{
+	int	i, n = 0;
+
+	for (i = 0; i < ag->nmedia; i++) {
+		struct desk_mrd *m = &ag->media[i];
+
+		if (m->asked && (agent_logged_in(m->state) || m->joining) &&
+		    desk_media_req(d, ag, m, 1, reason) == 0)
+			n++;
+		m->joining = m->offline = 0;
+	}
+	if (ag->voice && agent_logged_in(ag->state) &&
+	    desk_set_state(d, ag, 0, AS_LOGOUT, reason) == 0)
+		n++;
+	return n;
 }
 
 /* The agent is logged in: the state its desktop asked for, if not yet. */
@@ -137,20 +248,22 @@ desk_want(struct desk *d, struct desk_agent *ag)
 	ag->want = -1;
 	if (want != ag->state || (want == AS_NOT_READY &&
 	    ag->want_reason != ag->reason))
-		desk_set_state(d, ag, want, ag->want_reason);
+		desk_set_state(d, ag, 0, want, ag->want_reason);
 }
 
 /*
- * Log a desktop's agent in, in the state it asks for: the first time the
- * lab's, after a loss Table 2's (the desktop says which, R10, R11); when
- * the CTI session comes back, Table 2 of the state it had here.  0: not
- * now (no CTI session) or nothing to do.
+ * Log a desktop's agent in to every MRD it names, in the state it asks
+ * for: the first time the lab's, after a loss Table 2's (the desktop says
+ * which, R10, R11); when the CTI session comes back, Table 2 of the state
+ * it had here.  Its non-voice MRDs sign in Not Ready, and become ready
+ * at a first login that asks for available (after a loss they come back
+ * Not Ready: no task yet).  0: not now (no CTI session) or nothing to do.
  */
 static int
 desk_login(struct desk *d, struct desk_desktop *dt, int again)
 {
 	struct desk_agent	*ag = dt->ag;
-	int			 want = dt->login.state;
+	int			 want = dt->login.state, ready, i;
 
 	if (again && ag->last_in != -1 && want != AS_LOGOUT)
 		want = agent_after_desktop_failover(ag->last_in,
@@ -165,44 +278,53 @@ desk_login(struct desk *d, struct desk_desktop *dt, int again)
 	 * the CTI server passes both to the ACD in order, one round trip.
 	 */
 	ag->want = -1;
-	desk_set_state(d, ag, AS_LOGIN, 0);
-	desk_set_state(d, ag, want, want == AS_NOT_READY ? dt->login.reason :
-	    0);
+	if (ag->voice) {
+		desk_set_state(d, ag, 0, AS_LOGIN, 0);
+		desk_set_state(d, ag, 0, want, want == AS_NOT_READY ?
+		    dt->login.reason : 0);
+	}
+	ready = want == AS_AVAILABLE && !again &&
+	    (dt->login.flags & DESKTOP_RELOGIN) == 0;
+	for (i = 0; i < ag->nmedia; i++)
+		if (ag->media[i].asked)
+			desk_media_login(d, ag, &ag->media[i], ready);
 	return 1;
 }
 
-/*
- * R9: the agent of a lost desktop is logged out of every MRD it signed in
- * to with reason 50002.  The voice MRD is SET_AGENT_STATE_REQ's; the
- * others sign in through MEDIA_LOGIN_REQ, which desktops do not use yet.
- */
+/* Agent id joins the burst; the first starts it.  1 if it was first. */
 static int
-desk_logout_lost(struct desk *d, struct desk_desktop *dt)
+desk_burst_add(struct desk_burst *b, uint32_t id)
 {
-	int	i, n = 0;
+	struct timeval	tv;
 
-	for (i = 0; i < dt->login.nmrds; i++)
-		if (dt->login.mrds[i] == (uint32_t)d->node->cfg->voice_mrd &&
-		    agent_logged_in(dt->ag->state) &&
-		    desk_set_state(d, dt->ag, AS_LOGOUT,
-		    REASON_CTI_FAILURE) == 0)
-			n++;
-	return n;
+	if (b->n < DESK_BURST_IDS)
+		b->ids[b->n] = id;
+	if (b->n++ > 0)
+		return 0;
+	ms_to_tv(DESK_BURST_MS, &tv);
+	evtimer_add(b->ev, &tv);
+	return 1;
 }
 
-/* "1001, 1002 and 3 more" */
-static void
-desk_ids_text(const uint32_t *ids, int n, char *buf, size_t len)
+/* The burst's agents as JSON, and as text: "1001, 1002 and 3 more". */
+static json_t *
+desk_burst_ids(const struct desk_burst *b, char *buf, size_t len)
 {
-	size_t	o = 0;
-	int	i;
+	json_t	*ids = json_array();
+	size_t	 o = 0;
+	int	 i;
 
 	buf[0] = '\0';
-	for (i = 0; i < n && i < DESK_BURST_IDS && o < len; i++)
-		o += (size_t)snprintf(buf + o, len - o, "%s%u", i ? ", " : "",
-		    ids[i]);
-	if (n > DESK_BURST_IDS && o < len)
-		snprintf(buf + o, len - o, " and %d more", n - DESK_BURST_IDS);
+	for (i = 0; i < b->n && i < DESK_BURST_IDS; i++) {
+		json_array_append_new(ids, json_integer(b->ids[i]));
+		if (o < len)
+			o += (size_t)snprintf(buf + o, len - o, "%s%u",
+			    i ? ", " : "", b->ids[i]);
+	}
+	if (b->n > DESK_BURST_IDS && o < len)
+		snprintf(buf + o, len - o, " and %d more",
+		    b->n - DESK_BURST_IDS);
+	return ids;
 }
 
 /* The end of a burst of lost desktops: one event with the count. */
@@ -210,24 +332,22 @@ static void
 desk_lost_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct desk	*d = arg;
-	json_t		*ids = json_array();
 	char		 text[160];
-	int		 i;
+	json_t		*ids = desk_burst_ids(&d->lost, text, sizeof(text));
 
 	(void)fd;
 	(void)what;
-	for (i = 0; i < d->lost && i < DESK_BURST_IDS; i++)
-		json_array_append_new(ids, json_integer(d->lost_ids[i]));
-	desk_ids_text(d->lost_ids, d->lost, text, sizeof(text));
 	evt_emit(RULE_R9, "desktop_lost", json_pack("{s:i, s:o, s:s, s:i, "
-	    "s:i}", "desktops", d->lost, "agents", ids, "reason", d->lost_why,
+	    "s:i}", "desktops", d->lost.n, "agents", ids, "reason",
+	    d->lost_why,
 	    "logged_out", d->lost_out, "reason_code", REASON_CTI_FAILURE),
 	    "%d desktop%s lost (%s: %s): %d agent%s logged out, reason %d%s",
-	    d->lost, d->lost == 1 ? "" : "s", text, d->lost_why, d->lost_out,
+	    d->lost.n, d->lost.n == 1 ? "" : "s", text, d->lost_why,
+	    d->lost_out,
 	    d->lost_out == 1 ? "" : "s", REASON_CTI_FAILURE,
 	    link_is_up(d->cti) ? "" : " (no CTI session: the CTI server logs "
 	    "them out)");
-	d->lost = d->lost_out = 0;
+	d->lost.n = d->lost_out = 0;
 }
 
 /* R9: the desktop of ag is gone; its agent is logged out. */
@@ -236,16 +356,80 @@ desk_desktop_lost(struct desk *d, struct desk_desktop *dt, const char *why)
 {
 	struct desk_agent	*ag = dt->ag;
 
-	d->lost_out += desk_logout_lost(d, dt) > 0;
-	if (d->lost < DESK_BURST_IDS)
-		d->lost_ids[d->lost] = ag->id;
-	if (d->lost++ == 0) {
-		struct timeval tv;
-
+	d->lost_out += desk_logout_all(d, ag, REASON_CTI_FAILURE) > 0;
+	if (desk_burst_add(&d->lost, ag->id))
 		snprintf(d->lost_why, sizeof(d->lost_why), "%s", why);
-		ms_to_tv(DESK_BURST_MS, &tv);
-		evtimer_add(d->ev_lost, &tv);
-	}
+}
+
+/* The end of a burst of sign-ins again to non-voice MRDs: one event. */
+static void
+desk_media_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct desk	*d = arg;
+	char		 text[160];
+	json_t		*ids = desk_burst_ids(&d->media, text, sizeof(text));
+
+	(void)fd;
+	(void)what;
+	evt_emit(RULE_R10, "media_relogin", json_pack("{s:i, s:o, s:s?}",
+	    "signins", d->media.n, "agents", ids, "server",
+	    link_is_up(d->cti) ? d->cti_server : NULL),
+	    "%d sign-in%s to non-voice MRDs again (%s): logged out there "
+	    "with %d, not by their desktops", d->media.n,
+	    d->media.n == 1 ? "" : "s", text, REASON_CTI_FAILURE);
+	d->media.n = 0;
+}
+
+/*
+ * A non-voice MRD m of ag logged out with 50002 by no request of its
+ * desktop, connected here (its PIM lost it: a PG failover, a CTI Manager
+ * failover): signed in again, Not Ready.  Not when another client owns
+ * the agent now (its desktop went there: R10 is that server's), nor
+ * while this server's own sign-in is on its way.
+ */
+static void
+desk_media_lost(struct desk *d, struct desk_agent *ag, struct desk_mrd *m,
+    const struct ged_msg *g)
+{
+	char	sig[65];
+
+	if (ag->dt == NULL || ag->dt->user_out || !m->asked || m->joining ||
+	    m->reason != REASON_CTI_FAILURE)
+		return;
+	if (ged_get_str(g, TAG_CLIENT_SIGNATURE, sig, sizeof(sig)) == 1 &&
+	    sig[0] != '\0' && strcmp(sig, d->node->self->name) != 0)
+		return;
+	if (desk_media_login(d, ag, m, 0) == 0)
+		desk_burst_add(&d->media, ag->id);
+}
+
+/*
+ * The MRDs a desktop names: the voice MRD, and non-voice ones of its
+ * agent in the lab file; -1 and why for any other.
+ */
+static int
+desk_login_mrds(struct desk *d, struct desk_agent *ag,
+    const struct msg_desktop_login *lg, char *err, size_t errlen)
+{
+	struct desk_mrd	*m;
+	int		 i;
+
+	for (i = 0; i < lg->nmrds; i++)
+		if (!cfg_mrd_voice(d->node->cfg, (int)lg->mrds[i]) &&
+		    desk_media(ag, lg->mrds[i]) == NULL) {
+			snprintf(err, errlen, "DESKTOP_LOGIN: MRD %u is not "
+			    "one of agent %u's", lg->mrds[i], ag->id);
+			return -1;
+		}
+	ag->voice = 0;
+	for (i = 0; i < ag->nmedia; i++)
+		ag->media[i].asked = 0;
+	for (i = 0; i < lg->nmrds; i++)
+		if ((m = desk_media(ag, lg->mrds[i])) != NULL)
+			m->asked = 1;
+		else
+			ag->voice = 1;
+	return 0;
 }
 
 /* DESKTOP_LOGIN: the session is its agent's; welcome it. */
@@ -259,6 +443,7 @@ desk_msg_login(struct role_msg_in *in, const union msg_body *b)
 	struct msg_desktop_welcome	 wl;
 	struct wire_writer		 w;
 	char				 why[96];
+	int				 i;
 
 	if (dt == NULL || dt->ag != NULL) {
 		snprintf(in->err, sizeof(in->err), "DESKTOP_LOGIN: the session "
@@ -276,6 +461,9 @@ desk_msg_login(struct role_msg_in *in, const union msg_body *b)
 		    ag->peripheral, lg->peripheral);
 		return -1;
 	}
+	if (desk_login_mrds(d, ag, lg, in->err,
+	    sizeof(in->err)) == -1)
+		return -1;
 	if (ag->blocked) {
 		log_link_info(in->link, "desktop of agent %u refused: down by "
 		    "a fault", ag->id);
@@ -304,7 +492,10 @@ desk_msg_login(struct role_msg_in *in, const union msg_body *b)
 	msg_desktop_welcome_encode(&w, &wl);
 	link_send(in->link, &w);
 	if (agent_logged_in(ag->state) && ag->state != AS_LOGIN)
-		desk_tell_state(ag, (uint32_t)in->node->cfg->voice_mrd);
+		desk_tell_state(d, ag, NULL);
+	for (i = 0; i < ag->nmedia; i++)
+		if (agent_logged_in(ag->media[i].state))
+			desk_tell_state(d, ag, &ag->media[i]);
 	desk_login(d, dt, 0);
 	log_link_debug(in->link, "desktop of agent %u from %s, wants %s%s",
 	    ag->id, in->link->peer_addr, agent_state_name(lg->state),
@@ -331,11 +522,19 @@ desk_msg_set_state(struct role_msg_in *in, const union msg_body *b)
 		    agent_state_name(st));
 		return -1;
 	}
-	if (desk_set_state(d, dt->ag, st, b->desktop_state.reason) == -1)
+	if (!link_is_up(d->cti))
 		log_link_info(in->link, "agent %u asks for %s: no CTI session, "
 		    "not done", dt->ag->id, agent_state_name(st));
-	else if (st != AS_LOGOUT)
+	else if (st == AS_LOGOUT) {
+		/* Out of every MRD, with its reason. */
+		dt->user_out = 1;
+		desk_logout_all(d, dt->ag, b->desktop_state.reason);
+	} else {
+		/* Ready and not ready are the voice MRD's. */
+		dt->user_out = 0;
 		dt->login.state = (uint16_t)st;
+		desk_set_state(d, dt->ag, 0, st, b->desktop_state.reason);
+	}
 	return 0;
 }
 
@@ -423,11 +622,17 @@ desk_cti_down(struct link *l, void *arg, const char *why)
 {
 	struct node	*n = arg;
 	struct desk	*d = n->role_data;
-	int		 i;
+	int		 i, j;
 
 	for (i = 0; i < d->nagents; i++) {
-		d->agents[i].state = AS_LOGOUT;
-		d->agents[i].want = -1;
+		struct desk_agent *ag = &d->agents[i];
+
+		ag->state = AS_LOGOUT;
+		ag->want = -1;
+		for (j = 0; j < ag->nmedia; j++) {
+			ag->media[j].state = AS_LOGOUT;
+			ag->media[j].joining = ag->media[j].offline = 0;
+		}
 	}
 	evt_emit(RULE_NONE, "cti_session_lost", json_pack("{s:s, s:s, s:i}",
 	    "server", d->cti_server, "reason", why, "desktops",
@@ -438,11 +643,15 @@ desk_cti_down(struct link *l, void *arg, const char *why)
 	node_update_summary(n);
 }
 
-/* AGENT_STATE_EVENT: the agent's new state, to its desktop. */
+/*
+ * AGENT_STATE_EVENT: the agent's new state in the voice MRD or in one of
+ * its non-voice MRDs (MRDID), to its desktop.
+ */
 static void
 desk_cti_agent_state(struct desk *d, const struct ged_msg *g)
 {
 	struct desk_agent	*ag;
+	struct desk_mrd		*m;
 	char			 id[16];
 	long			 v;
 	int			 st = (int)g->fixed[AE_AGENT_STATE];
@@ -454,6 +663,16 @@ desk_cti_agent_state(struct desk *d, const struct ged_msg *g)
 		ag = desk_agent(d, g->fixed[AE_ICM_AGENT_ID]);
 	if (ag == NULL || st >= AGENT_NSTATES)
 		return;
+	if (!cfg_mrd_voice(d->node->cfg, (int)g->fixed[AE_MRD_ID])) {
+		if ((m = desk_media(ag, g->fixed[AE_MRD_ID])) == NULL)
+			return;
+		m->state = st;
+		m->reason = (int32_t)g->fixed[AE_REASON];
+		desk_tell_state(d, ag, m);
+		if (st == AS_LOGOUT)
+			desk_media_lost(d, ag, m, g);
+		return;
+	}
 	if (agent_in_call(st) && !agent_in_call(ag->state))
 		ag->before_call = ag->state;
 	ag->state = st;
@@ -462,9 +681,50 @@ desk_cti_agent_state(struct desk *d, const struct ged_msg *g)
 		ag->last_in = st;
 		ag->last_before = ag->before_call;
 	}
-	desk_tell_state(ag, g->fixed[AE_MRD_ID]);
+	desk_tell_state(d, ag, NULL);
 	if (ag->want != -1 && agent_logged_in(st) && st != AS_LOGIN)
 		desk_want(d, ag);
+}
+
+/*
+ * MEDIA_LOGIN_RESP (InvokeID: the agent): signed in, or in already; no
+ * PIM serves the peripheral (the sign-in waits for it to come online);
+ * another refusal, a warning.
+ */
+static void
+desk_cti_media_resp(struct desk *d, struct link *l, const struct ged_msg *g)
+{
+	struct desk_agent	*ag = desk_agent(d, g->fixed[MLR_INVOKE_ID]);
+	struct desk_mrd		*m;
+	uint32_t		 status = g->fixed[MLR_STATUS];
+
+	if (ag == NULL || (m = desk_media(ag, g->fixed[MLR_MRD_ID])) == NULL)
+		return;
+	m->joining = 0;
+	m->offline = status == E_ARM_STAT_CC_OFFLINE;
+	if (status != E_ARM_STAT_OK &&
+	    status != E_ARM_STAT_AGENT_ALREADY_LOGGED_IN)
+		log_link_warnx(l, "sign-in of agent %u to MRD %u refused: "
+		    "E_ARM_STAT %u%s", ag->id, m->id, status, m->offline ?
+		    " (no PIM: again once the peripheral is online)" : "");
+}
+
+/* The peripheral online (SYSTEM_EVENT): the sign-ins it refused, again. */
+static void
+desk_cti_online(struct desk *d, uint32_t periph)
+{
+	int	i, j;
+
+	for (i = 0; i < d->nagents; i++) {
+		struct desk_agent *ag = &d->agents[i];
+
+		if (ag->peripheral != periph || ag->dt == NULL ||
+		    ag->dt->user_out)
+			continue;
+		for (j = 0; j < ag->nmedia; j++)
+			if (ag->media[j].offline && ag->media[j].asked)
+				desk_media_login(d, ag, &ag->media[j], 0);
+	}
 }
 
 /* What the CTI server says on the open session. */
@@ -487,9 +747,19 @@ desk_cti_msg(struct link *l, void *arg, const struct wire_msg *m)
 		break;
 	case MSG_SYSTEM_EVENT:
 		d->pg_status = g.fixed[SE_PG_STATUS];
+		if (g.fixed[SE_EVENT_ID] == SYS_PERIPHERAL_ONLINE)
+			desk_cti_online(d, g.fixed[SE_ARG1]);
 		break;
 	case MSG_AGENT_STATE_EVENT:
 		desk_cti_agent_state(d, &g);
+		break;
+	case MSG_MEDIA_LOGIN_RESP:
+		desk_cti_media_resp(d, l, &g);
+		break;
+	case MSG_FAILURE_RESP:
+		log_link_warnx(l, "sign-out of agent %u refused: "
+		    "E_ARM_STAT %u", g.fixed[FR_INVOKE_ID],
+		    g.fixed[FR_STATUS]);
 		break;
 	case MSG_CONTROL_FAILURE_CONF:
 		log_link_warnx(l, "request for agent %u refused: control "
@@ -547,7 +817,7 @@ desk_init(struct node *n, char *err, size_t errlen)
 {
 	struct desk		*d = xcalloc(1, sizeof(*d));
 	struct session_conf	 sc;
-	int			 i, j;
+	int			 i, j, k, ids[CFG_AGENT_MRDS];
 
 	d->node = n;
 	n->role_data = d;
@@ -570,11 +840,17 @@ desk_init(struct node *n, char *err, size_t errlen)
 			ag->peripheral = (uint32_t)n->cfg->periphs[i].id;
 			snprintf(ag->extension, sizeof(ag->extension), "%s",
 			    ca->extension);
+			ag->nmedia = cfg_agent_media(n->cfg, ca, ids);
+			for (k = 0; k < ag->nmedia; k++) {
+				ag->media[k].id = (uint32_t)ids[k];
+				ag->media[k].state = AS_LOGOUT;
+			}
 			ag->state = ag->before_call = AS_LOGOUT;
 			ag->last_in = ag->last_before = ag->want = -1;
 		}
 	qsort(d->agents, (size_t)d->nagents, sizeof(*d->agents), cmp_u32_key);
-	d->ev_lost = evtimer_new(n->base, desk_lost_cb, d);
+	d->lost.ev = evtimer_new(n->base, desk_lost_cb, d);
+	d->media.ev = evtimer_new(n->base, desk_media_cb, d);
 	desk_cti_new(d);
 
 	memset(&sc, 0, sizeof(sc));
@@ -607,8 +883,10 @@ desk_fini(struct node *n)
 		free(dt);
 	}
 	listener_free(d->lst);
-	if (d->ev_lost != NULL)
-		event_free(d->ev_lost);
+	if (d->lost.ev != NULL)
+		event_free(d->lost.ev);
+	if (d->media.ev != NULL)
+		event_free(d->media.ev);
 	free(d->agents);
 	free(d);
 	n->role_data = NULL;
@@ -632,19 +910,46 @@ desk_status(struct node *n, json_t *j)
 	    "opens", (json_int_t)d->cti_opens));
 }
 
+/* The MRDs the desktop signs in to: [{mrd, media, state, reason}]. */
 static json_t *
-desk_desktop_json(const struct desk_agent *ag)
+desk_mrds_json(const struct desk *d, const struct desk_agent *ag)
+{
+	const struct cfg_mrd	*cm;
+	json_t			*a = json_array();
+	int			 i;
+
+	if (ag->voice)
+		json_array_append_new(a, json_pack("{s:i, s:s, s:s, s:i}",
+		    "mrd", d->node->cfg->voice_mrd, "media", "voice",
+		    "state", agent_state_name(ag->state),
+		    "reason", (int)ag->reason));
+	for (i = 0; i < ag->nmedia; i++) {
+		if (!ag->media[i].asked)
+			continue;
+		cm = cfg_mrd(d->node->cfg, (int)ag->media[i].id);
+		json_array_append_new(a, json_pack("{s:i, s:s, s:s, s:i}",
+		    "mrd", (int)ag->media[i].id, "media", cm != NULL ?
+		    cm->media : "?", "state",
+		    agent_state_name(ag->media[i].state),
+		    "reason", (int)ag->media[i].reason));
+	}
+	return a;
+}
+
+static json_t *
+desk_desktop_json(const struct desk *d, const struct desk_agent *ag)
 {
 	const struct desk_desktop *dt = ag->dt;
 
-	return json_pack("{s:i, s:s, s:s, s:s, s:f, s:s, s:b}",
+	return json_pack("{s:i, s:s, s:s, s:s, s:f, s:s, s:b, s:o}",
 	    "agent", (int)ag->id,
 	    "peer", dt->link->peer_addr,
 	    "link", link_state_names[dt->link->state],
 	    "state", agent_state_name(ag->state),
 	    "since", mono_since(&dt->since),
 	    "wanted", agent_state_name(dt->login.state),
-	    "relogin", (dt->login.flags & DESKTOP_RELOGIN) != 0);
+	    "relogin", (dt->login.flags & DESKTOP_RELOGIN) != 0,
+	    "mrds", desk_mrds_json(d, ag));
 }
 
 static int
@@ -660,7 +965,7 @@ desk_cmd_desktops(struct node *n, int argc, const char **argv,
 	for (i = 0; i < d->nagents; i++)
 		if (d->agents[i].dt != NULL)
 			json_array_append_new(res->data,
-			    desk_desktop_json(&d->agents[i]));
+			    desk_desktop_json(d, &d->agents[i]));
 	return 0;
 }
 
@@ -725,7 +1030,7 @@ desk_summary(struct node *n, char *buf, size_t len)
 
 static const struct cmd desk_cmds[] = {
 	{ "desktops", "", 0, 0, desk_cmd_desktops,
-	  "the desktops logged in here: agent, peer, state, since" },
+	  "the desktops logged in here: agent, peer, state, since, MRDs" },
 	{ "fault", "desktop ID down|up|freeze|thaw", 3, 3, desk_cmd_fault,
 	  "cut (and refuse), restore, hang or release one desktop" },
 	{ NULL, NULL, 0, 0, NULL, NULL }
