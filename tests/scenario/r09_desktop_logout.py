@@ -19,9 +19,13 @@ of the active PG side):
    their hold time and reach desk-b; the CTI server, whose session with
    desk-a is still alive, moves each agent: its agent_moved event (R10)
    for the 20, one Agent_Logout row per agent with 50002 (R9), every
-   agent available again through desk-b; `pgemuctl agents fault 1002
-   freeze` on that lab: desk-b hears nothing more from that desktop and
-   logs 1002 out with 50002 (R9).
+   agent available again through desk-b; desk-a woken (kill -CONT) finds
+   its desktops gone and logs their agents out (its desktop_lost, R9),
+   which the CTI server refuses: they are signed on through desk-b now
+   (the log line says so), every agent stays available, no new
+   Agent_Logout row; `pgemuctl agents fault 1002 freeze` on that lab:
+   desk-b hears nothing more from that desktop and logs 1002 out with
+   50002 (R9).
 """
 import signal
 
@@ -131,6 +135,25 @@ def hung(Lab):
                  "every desktop on desk-b, available")
         log("kill -STOP desk-a: %d agents moved to desk-b (R9 50002, R10)"
             % moved)
+        lab.kill("desk-a", signal.SIGCONT)
+        # Its events from its ring: it reads its desktops' ends at once.
+        e = wait_for(lambda: next((x for x in lab.ctl("desk-a", "events",
+                                                      "100")
+                                   if x.get("event") == "desktop_lost"),
+                                  None), 5, "desk-a: desktop_lost, woken")
+        wait_for(lambda: lab.grep_log(cti, r'by client "desk-a" ') or
+                 len(logouts(lab)) > AGENTS, 5, "desk-a's logouts answered")
+        check(len(logouts(lab)) == AGENTS, "desk-a's late R9 logged agents "
+              "out again: %r" % logouts(lab))
+        acd = lab.ctl("acd", "agents")
+        check(all(a["state"] == "available" for a in acd),
+              "desk-a's late R9 reached the ACD: %r" % [
+                  (a["id"], a["state"]) for a in acd
+                  if a["state"] != "available"])
+        lab.wait_log(cti, r'LOGOUT of agent \d+ by client "desk-a" '
+                     r'refused: it is signed on through client "desk-b"')
+        log("desk-a woken: its R9 for %d desktops refused, every agent "
+            "available through desk-b" % e["desktops"])
         wb = lab.watch("desk-b")
         lab.ctl("agents", "fault", "1002", "freeze")
         e = wb.wait(ev("desktop_lost"), 5, "desk-b: desktop_lost of 1002")

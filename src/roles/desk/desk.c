@@ -268,7 +268,8 @@ desk_login(struct desk *d, struct desk_desktop *dt, int again)
 	if (again && ag->last_in != -1 && want != AS_LOGOUT)
 		want = agent_after_desktop_failover(ag->last_in,
 		    ag->last_before);
-	if (want == AS_LOGOUT || !link_is_up(d->cti))
+	/* An agent its desktop logged out stays out. */
+	if (want == AS_LOGOUT || dt->user_out || !link_is_up(d->cti))
 		return 0;
 	/*
 	 * A LOGIN always, whatever this server last heard of the agent: a

@@ -789,6 +789,23 @@ cti_set_media_state(struct cti_session *s, const struct ged_msg *g,
 }
 
 /*
+ * A logout asked by a client other than the one the agent is signed on
+ * through, not forced: a client that lost the agent to another (a desktop
+ * server thawed after its desktops moved, R10) must not log it out there.
+ */
+static int
+cti_may_log_out(struct cti_session *s, const struct cti_agent *a,
+    const char *what, int forced)
+{
+	if (a->owner == NULL || a->owner == s || forced)
+		return 1;
+	log_link_info(s->link, "%s of agent %u by client \"%s\" refused: it "
+	    "is signed on through client \"%s\" (not forced)", what, a->id,
+	    s->client_id, a->owner->client_id);
+	return 0;
+}
+
+/*
  * SET_AGENT_STATE_REQ: login, logout, ready, not ready.  Confirmed at
  * once; the change comes back from the ACD as an AGENT_STATE_EVENT (a
  * LOGIN of an agent logged in with no owner changes nothing there: the
@@ -857,6 +874,10 @@ cti_set_state(struct cti_session *s, const struct ged_msg *g)
 			cti_set_owner(a, s);
 			a->login_pending = 1;
 		}
+	} else if (st == AS_LOGOUT && !cti_may_log_out(s, a, "LOGOUT",
+	    g->fixed[SQ_FORCED] == 1)) {
+		cti_control_failure(s, invoke, CF_INVALID_OBJECT_STATE);
+		return;
 	} else if (!in && !(a->login_pending && a->owner == s)) {
 		/* A state asked right behind its LOGIN follows it to the ACD
 		   in order; any other needs the agent logged in. */
@@ -1001,6 +1022,10 @@ cti_media_logout(struct cti_session *s, const struct ged_msg *g)
 	}
 	if (!cti_media_in(m)) {
 		cti_failure_resp(s, invoke, E_ARM_STAT_AGENT_NOT_LOGGED_IN);
+		return;
+	}
+	if (!cti_may_log_out(s, a, "MEDIA_LOGOUT_IND", 0)) {
+		cti_failure_resp(s, invoke, E_ARM_STAT_INVALID_MESSAGE_SEQUENCE);
 		return;
 	}
 	if (pg_set_agent(s->cti->node, p->f.id, a->id, m->id, AS_LOGOUT,
