@@ -65,11 +65,10 @@ printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
 	skip "$CC cannot link a fuzzer with -fsanitize=fuzzer,address,undefined"
 }
 
-# Each harness links the whole library (every source but the two
-# programs' mains), instrumented: what the codec or the lab file calls
-# is there, wherever it lives.
-LIBSRC=$(find "$SRCDIR/src" -name '*.c' ! -name pgemud.c ! -name pgemuctl.c |
-    sort)
+# Each harness links the whole library (every source but the programs'
+# own, in src/programs), instrumented: what the codec or the lab file
+# calls is there, wherever it lives.
+LIBSRC=$(find "$SRCDIR/src" -name '*.c' ! -path '*/src/programs/*' | sort)
 echo "building fuzz_wire, fuzz_ged188 and fuzz_cfg with $CC"
 for h in wire ged188 cfg; do
 	"$CC" $CFLAGS -I"$SRCDIR/src" -I"$BUILDDIR" -o "$TMP/fuzz_$h" \
