@@ -104,7 +104,8 @@ nspawn() { systemd-nspawn "${nsargs[@]}" "$@" </dev/null; }
 # 1. The sample lab's ports, free here (the container shares them).
 phase ports
 ports=$(sed -n 's/.*[^_]port *= *\([0-9][0-9]*\);.*/\1/p;
-    s/.*backup_port *= *\([0-9][0-9]*\);.*/\1/p' "$src/etc/pgemu.conf" |
+    s/.*backup_port *= *\([0-9][0-9]*\);.*/\1/p;
+    s/.*cti_port *= *\([0-9][0-9]*\);.*/\1/p' "$src/etc/pgemu.conf" |
     sort -un | tr '\n' ' ')
 busy=""
 for p in $ports; do
