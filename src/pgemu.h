@@ -412,8 +412,12 @@ struct link {
 	struct event	*ev_more;	/* more frames waiting to be read */
 	struct event	*ev_flush;	/* send what this turn queued */
 	struct evbuffer	*pending;	/* queued this turn, not yet sent */
-	uint64_t	 hold_due_ms;	/* when the hold time runs out */
+	uint64_t	 heard_us;	/* last frame in (monotonic) */
+	uint64_t	 sent_us;	/* last frame out */
+	uint64_t	 hb_fire_us;	/* the heartbeat timer's time */
+	uint64_t	 hb_late_us;	/* how late it wakes, smoothed */
 	int		 hold_rechecked; /* ran out late: reading first */
+	TAILQ_ENTRY(link) hb_entry;	/* in the duplex's links (link.c) */
 	uint32_t	 version;	/* of the protocol, as the greeting
 					   settled it for this connection (the
 					   protocol's codecs read it) */
@@ -982,6 +986,7 @@ void		 pg_cti_changed(struct node *);
 void		 mono_now(struct timespec *);
 double		 mono_since(const struct timespec *);
 uint64_t	 mono_ms(void);
+uint64_t	 mono_us(void);
 double		 wall_now(void);
 void		 ms_to_tv(int, struct timeval *);
 int		 parse_int(const char *, long, long, long *);

@@ -50,6 +50,14 @@
 #include "wire.h"
 
 #define MSG_PROCESS_LIMIT	64
+#define TIMER_SLACK_US		1000	/* a timer may wake this early */
+
+/*
+ * The links between the duplex's nodes (private, router, ACD) of this
+ * process: a heartbeat due on one sends those due soon on the others, so
+ * an idle node wakes once an interval for all of them, not once each.
+ */
+static TAILQ_HEAD(, link) link_duplex = TAILQ_HEAD_INITIALIZER(link_duplex);
 
 const char *const link_state_names[LINK_STATE_MAX] = {
 	"IDLE", "CONNECT", "HELLO", "UP", "BACKOFF", "FROZEN", "FROZEN_LOST",
@@ -72,14 +80,6 @@ static void	link_read_cb(struct bufferevent *, void *);
 static void	link_start_hold(struct link *);
 static void	link_event_cb(struct bufferevent *, short, void *);
 
-static void
-link_timer_start(struct event *ev, int ms)
-{
-	struct timeval	tv;
-
-	ms_to_tv(ms, &tv);
-	evtimer_add(ev, &tv);
-}
 
 static int
 link_hold_ms(const struct link *l)
@@ -95,7 +95,29 @@ link_sends_hb(const struct link *l)
 	    (l->proto->hb == PROTO_HB_CLIENT && l->client);
 }
 
-/* Something heard: the peer has interval x misses again (0: no limit). */
+/*
+ * A timer us from now: from the clock, not from when the loop woke (its
+ * cached time), so that a timer the callbacks compare with mono_us() does
+ * not wake them before their time.
+ */
+static void
+link_timer_us(struct event *ev, uint64_t us)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = (time_t)(us / 1000000);
+	tv.tv_usec = (suseconds_t)(us % 1000000);
+	event_base_update_cache_time(event_get_base(ev));
+	evtimer_add(ev, &tv);
+}
+
+static void
+link_timer_start(struct event *ev, int ms)
+{
+	link_timer_us(ev, ms < 0 ? 0 : (uint64_t)ms * 1000);
+}
+
+/* The hold time starts: the peer has interval x misses (0: no limit). */
 static void
 link_arm_hold(struct link *l)
 {
@@ -103,9 +125,102 @@ link_arm_hold(struct link *l)
 		event_del(l->ev_hold);
 		return;
 	}
-	l->hold_due_ms = mono_ms() + (uint64_t)link_hold_ms(l);
+	l->heard_us = mono_us();
 	l->hold_rechecked = 0;
 	link_timer_start(l->ev_hold, link_hold_ms(l));
+}
+
+/*
+ * Something heard: the hold time counts from now.  The timer is left
+ * where it is (no timer work per frame); when it runs out it looks at
+ * when the peer was last heard (link_hold_cb).
+ */
+static void
+link_heard(struct link *l)
+{
+	l->heard_us = mono_us();
+	l->hold_rechecked = 0;
+	if (!evtimer_pending(l->ev_hold, NULL))
+		link_arm_hold(l);
+}
+
+/*
+ * When this end's next heartbeat is due: an interval after it last sent
+ * anything.  A client whose heartbeats ask for answers also wants one an
+ * interval after it last heard its peer.
+ */
+static uint64_t
+link_hb_due_us(const struct link *l)
+{
+	uint64_t	last = l->sent_us;
+
+	if (l->proto->hb == PROTO_HB_CLIENT && l->heard_us < last)
+		last = l->heard_us;
+	return last + (uint64_t)l->hb.interval_ms * 1000;
+}
+
+/*
+ * The heartbeat timer, for when the next heartbeat is due less how late
+ * this loop's timers have been waking (a loaded machine: milliseconds), so
+ * that heartbeats go every interval, not every interval and a bit.
+ */
+static void
+link_hb_timer(struct link *l, uint64_t due, uint64_t now)
+{
+	l->hb_fire_us = due > now + l->hb_late_us ? due - l->hb_late_us : now;
+	link_timer_us(l->ev_hb, l->hb_fire_us - now);
+}
+
+/*
+ * A heartbeat now; the timer checks again an interval later.  The hold
+ * timer moves to where the hold time runs out, in the same wakeup: an idle
+ * link's hold timer never wakes the loop while its peer is heard.
+ */
+static void
+link_send_hb(struct link *l)
+{
+	struct wire_writer	w;
+	uint64_t		now = mono_us(), due;
+
+	l->proto->heartbeat(l, ++l->hb_seq, &w);
+	if (link_send(l, &w) == 0)
+		l->stats.hb_out++;
+	link_hb_timer(l, link_hb_due_us(l), now);
+	due = l->heard_us + (uint64_t)link_hold_ms(l) * 1000;
+	if (link_hold_ms(l) > 0 && !l->hold_rechecked && due > now &&
+	    evtimer_pending(l->ev_hold, NULL))
+		link_timer_us(l->ev_hold, due - now);
+}
+
+static int
+link_of_duplex(const struct link *l)
+{
+	return l->kind == LINK_KIND_PRIVATE || l->kind == LINK_KIND_ROUTER ||
+	    l->kind == LINK_KIND_ACD;
+}
+
+/* Heartbeats of this link due within half an interval of now, sent now. */
+static int
+link_hb_soon(struct link *l, uint64_t now)
+{
+	if (l->bev == NULL || l->frozen || !evtimer_pending(l->ev_hb, NULL) ||
+	    link_hb_due_us(l) > now + (uint64_t)l->hb.interval_ms * 500)
+		return 0;
+	link_send_hb(l);
+	return 1;
+}
+
+/* The other links of the duplex: those due soon go with this one. */
+static void
+link_hb_together(const struct link *l, uint64_t now)
+{
+	struct link	*o;
+
+	if (!link_of_duplex(l))
+		return;
+	TAILQ_FOREACH(o, &link_duplex, hb_entry)
+		if (o != l && o->base == l->base)
+			link_hb_soon(o, now);
 }
 
 /* Bytes, or the end of the stream, wait on the socket unread. */
@@ -124,19 +239,33 @@ link_input_waits(const struct link *l)
 	return link_peer_gone(l);
 }
 
+/*
+ * A heartbeat only if nothing else went out for an interval: any message
+ * is one to the peer.  Otherwise the timer waits until an interval after
+ * the last one.
+ */
 static void
 link_hb_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct link		*l = arg;
-	struct wire_writer	 w;
+	struct link	*l = arg;
+	uint64_t	 now = mono_us(), due, late;
 
 	(void)fd;
 	(void)what;
 	if (l->bev == NULL || l->frozen)
 		return;
-	l->proto->heartbeat(l, ++l->hb_seq, &w);
-	if (link_send(l, &w) == 0)
-		l->stats.hb_out++;
+	/* How late timers wake, smoothed, at most a quarter interval. */
+	late = now > l->hb_fire_us ? now - l->hb_fire_us : 0;
+	l->hb_late_us = (3 * l->hb_late_us + late) / 4;
+	if (l->hb_late_us > (uint64_t)l->hb.interval_ms * 250)
+		l->hb_late_us = (uint64_t)l->hb.interval_ms * 250;
+	due = link_hb_due_us(l);
+	if (due > now + l->hb_late_us + TIMER_SLACK_US) {
+		link_hb_timer(l, due, now);
+		return;
+	}
+	link_send_hb(l);
+	link_hb_together(l, now);
 }
 
 static void
@@ -144,24 +273,28 @@ link_hold_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct link	*l = arg;
 	char		 why[96];
-
-	uint64_t	 now = mono_ms();
+	uint64_t	 now = mono_us();
+	uint64_t	 due = l->heard_us + (uint64_t)link_hold_ms(l) * 1000;
 
 	(void)fd;
 	(void)what;
+	/* Heard since the timer was set: it runs out later. */
+	if (now < due) {
+		link_timer_us(l->ev_hold, due - now);
+		return;
+	}
 	/*
 	 * A loop that wakes late (this process was stopped, or blocked)
 	 * finds its peers' heartbeats unread: its own silence, not theirs.
 	 * Read first, once, and judge after one more interval.
 	 */
 	if (!l->frozen && !l->hold_rechecked && l->bev != NULL &&
-	    (now > l->hold_due_ms + (uint64_t)l->hb.interval_ms ||
+	    (now > due + (uint64_t)l->hb.interval_ms * 1000 ||
 	    link_input_waits(l))) {
 		l->hold_rechecked = 1;
 		log_link_info(l, "hold time ran out %llu ms late or with "
 		    "input unread: reading before judging the peer",
-		    (unsigned long long)(now > l->hold_due_ms ?
-		    now - l->hold_due_ms : 0));
+		    (unsigned long long)((now - due) / 1000));
 		link_timer_start(l->ev_hold, l->hb.interval_ms);
 		return;
 	}
@@ -249,13 +382,15 @@ link_alloc(struct event_base *base, const char *name, const char *peer_node,
 	l->arg = arg;
 	l->state = l->prev_state = LINK_IDLE;
 	mono_now(&l->since);
-	l->ev_hb = event_new(base, -1, EV_PERSIST, link_hb_cb, l);
+	l->ev_hb = evtimer_new(base, link_hb_cb, l);
 	l->ev_hold = evtimer_new(base, link_hold_cb, l);
 	l->ev_retry = evtimer_new(base, link_retry_cb, l);
 	l->ev_stable = evtimer_new(base, link_stable_cb, l);
 	l->ev_more = event_new(base, -1, 0, link_more_cb, l);
 	l->ev_flush = event_new(base, -1, 0, link_flush_cb, l);
 	l->pending = evbuffer_new();
+	if (link_of_duplex(l))
+		TAILQ_INSERT_TAIL(&link_duplex, l, hb_entry);
 	return l;
 }
 
@@ -372,6 +507,8 @@ link_free(struct link *l)
 	if (l == NULL)
 		return;
 	link_close(l);
+	if (link_of_duplex(l))
+		TAILQ_REMOVE(&link_duplex, l, hb_entry);
 	event_free(l->ev_hb);
 	event_free(l->ev_hold);
 	event_free(l->ev_retry);
@@ -436,11 +573,9 @@ link_connect(struct link *l, char *err, size_t errlen)
 static void
 link_start_hold(struct link *l)
 {
-	struct timeval	tv;
-
-	ms_to_tv(l->hb.interval_ms, &tv);
+	l->sent_us = mono_us();
 	if (link_sends_hb(l))
-		event_add(l->ev_hb, &tv);
+		link_hb_timer(l, link_hb_due_us(l), l->sent_us);
 	if (l->proto->hb != PROTO_HB_NONE)
 		link_arm_hold(l);
 }
@@ -807,6 +942,7 @@ link_send(struct link *l, struct wire_writer *w)
 	    !event_pending(l->ev_flush, EV_TIMEOUT, NULL))
 		event_active(l->ev_flush, EV_TIMEOUT, 0);
 	if (rc == 0) {
+		l->sent_us = mono_us();
 		l->stats.msgs_out++;
 		l->stats.bytes_out += w->len;
 		link_count_type(l, m.type, 1);
@@ -901,7 +1037,7 @@ link_dispatch(struct link *l, const struct wire_msg *m)
 	link_count_type(l, m->type, 0);
 	if ((l->state == LINK_UP || l->state == LINK_HELLO) &&
 	    l->proto->hb != PROTO_HB_NONE)
-		link_arm_hold(l);
+		link_heard(l);
 
 	switch (l->proto->control(l, m)) {
 	case PROTO_HEARTBEAT:
@@ -920,6 +1056,21 @@ link_dispatch(struct link *l, const struct wire_msg *m)
 	}
 	if (l->ops->msg != NULL)
 		l->ops->msg(l, l->arg, m);
+}
+
+/*
+ * Woken by the peer: a heartbeat due within half an interval goes now, and
+ * those of the duplex's other links with it, rather than on timers of
+ * their own a little later.  Peers fall into step: an idle lab wakes once
+ * or twice an interval per node, not twice per link.
+ */
+static void
+link_hb_heard(struct link *l)
+{
+	uint64_t	now = mono_us();
+
+	if (link_sends_hb(l) && link_hb_soon(l, now))
+		link_hb_together(l, now);
 }
 
 /*
@@ -943,7 +1094,7 @@ link_read_cb(struct bufferevent *bev, void *arg)
 		if (l->bev != bev || l->frozen)
 			return;
 		if (evbuffer_get_length(in) < WIRE_HDR_LEN)
-			return;
+			break;
 		evbuffer_copyout(in, hdr, WIRE_HDR_LEN);
 		rc = wire_check_frame(l->proto->types, hdr, link_max_body(l),
 		    &type, &len, err, sizeof(err));
@@ -953,7 +1104,7 @@ link_read_cb(struct bufferevent *bev, void *arg)
 			return;
 		}
 		if (evbuffer_get_length(in) < WIRE_HDR_LEN + (size_t)len)
-			return;
+			break;
 		m.type = type;
 		m.len = len;
 		m.body = evbuffer_pullup(in, WIRE_HDR_LEN + len) + WIRE_HDR_LEN;
@@ -961,15 +1112,19 @@ link_read_cb(struct bufferevent *bev, void *arg)
 			l->stats.msgs_in++;
 			l->stats.bytes_in += WIRE_HDR_LEN + len;
 			if (l->proto->hb != PROTO_HB_NONE)
-				link_arm_hold(l);
+				link_heard(l);
 			link_refuse_msg(l, &m, err);
 		} else
 			link_dispatch(l, &m);
 		if (l->bev == bev)
 			evbuffer_drain(in, WIRE_HDR_LEN + len);
 	}
-	if (l->bev == bev && evbuffer_get_length(in) >= WIRE_HDR_LEN)
+	if (l->bev != bev || l->frozen)
+		return;
+	if (n == MSG_PROCESS_LIMIT && evbuffer_get_length(in) >= WIRE_HDR_LEN)
 		event_active(l->ev_more, 0, 0);
+	if (n > 0)
+		link_hb_heard(l);
 }
 
 static void

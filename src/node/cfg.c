@@ -263,8 +263,12 @@ static const struct cfg_setting settings[] = {
 	  "Simulated call traffic at the ACD." },
 	{ "traffic.enabled", T_BOOL, 0, 0, "false", NULL, 0, 0,
 	  "Whether the ACD generates calls." },
-	{ "traffic.calls_per_second", T_FLOAT, 0, 10000, "1.0", NULL, 0, 0,
-	  "Offered calls per second over the whole peripheral." },
+	{ "traffic.calls_per_second", T_FLOAT, 0, 1000000, "1.0", NULL, 0, 0,
+	  "Offered calls per second over the whole peripheral (a Poisson "
+	  "stream), started as asked up to what the available agents and "
+	  "the machine carry; a call that finds no available agent is "
+	  "counted (calls_no_agent).  pgemuctl acd traffic rate N changes "
+	  "it live." },
 	{ "traffic.handle_time_ms", T_INT, 1, 86400000, "10000", NULL, 0, 0,
 	  "Talk time of a call in milliseconds." },
 	{ "traffic.wrapup_time_ms", T_INT, 0, 86400000, "3000", NULL, 0, 0,

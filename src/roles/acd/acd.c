@@ -21,6 +21,8 @@
 #include "wire.h"
 
 #define RESERVE_MS		150	/* a routed call rings this long */
+#define ARRIVAL_MIN_MS		1	/* calls due start at most this often */
+#define TRAFFIC_MAX_RATE	1000000	/* calls a second, asked live */
 
 struct acd_agent {
 	uint32_t	 id;		/* first: the sort key */
@@ -30,6 +32,7 @@ struct acd_agent {
 	uint64_t	 since_ms;	/* monotonic */
 	int32_t		 reason;
 	int		 manual;	/* driven by hand: no traffic */
+	int		 ready;		/* its place in the ready set, or -1 */
 	struct event	*ev;		/* next traffic step */
 	struct acd	*acd;
 };
@@ -50,9 +53,13 @@ struct acd {
 	int		  max_accepted;	/* most PIMs accepted at once, ever */
 	int		  primary_up, backup_up;
 	int		  traffic;
+	double		  rate;		/* calls a second asked */
 	struct event	 *ev_arrival;
+	uint64_t	  next_call_us;	/* when the next call arrives */
 	unsigned int	  seed;
-	uint64_t	  calls;
+	uint64_t	  calls, no_agent;
+	int		 *ready;	/* available agents traffic may take */
+	int		  nready;
 };
 
 static void	acd_traffic_cb(evutil_socket_t, short, void *);
@@ -136,6 +143,27 @@ acd_snapshot(struct acd *a, struct acd_pim *p)
 	}
 }
 
+/*
+ * The ready set: the agents a call may take (available, not driven by
+ * hand), so that a call finds one at once whatever the load.
+ */
+static void
+acd_ready_update(struct acd *a, struct acd_agent *ag)
+{
+	int	want = ag->state == AS_AVAILABLE && !ag->manual;
+	int	i = (int)(ag - a->agents), last;
+
+	if (want && ag->ready == -1) {
+		ag->ready = a->nready;
+		a->ready[a->nready++] = i;
+	} else if (!want && ag->ready != -1) {
+		last = a->ready[--a->nready];
+		a->ready[ag->ready] = last;
+		a->agents[last].ready = ag->ready;
+		ag->ready = -1;
+	}
+}
+
 /* One agent's new state; the accepted PIM hears of it at once. */
 static void
 acd_set_state(struct acd *a, struct acd_agent *ag, int state, int32_t reason)
@@ -152,6 +180,7 @@ acd_set_state(struct acd *a, struct acd_agent *ag, int state, int32_t reason)
 	ag->state = state;
 	ag->reason = reason;
 	ag->since_ms = mono_ms();
+	acd_ready_update(a, ag);
 	if ((p = acd_accepted(a)) == NULL)
 		return;
 	msg_agents_begin(&w, MSG_ACD_AGENTS, a->fence.peripheral,
@@ -218,55 +247,77 @@ acd_agent_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The gap to the next call of a Poisson stream of a->rate calls a second. */
+static uint64_t
+acd_call_gap_us(struct acd *a)
+{
+	double	gap = -log(acd_uniform(a)) / a->rate;
+
+	return gap > 3600 ? 3600000000ULL : (uint64_t)(gap * 1e6);
+}
+
+/* The pacing timer: when the next call is due, at most every 1 ms. */
 static void
 acd_schedule_arrival(struct acd *a)
 {
-	const struct cfg_traffic *t = &a->node->cfg->traffic;
-	struct timeval		  tv;
-	double			  gap;
+	struct timeval	tv;
+	uint64_t	now = mono_us(), us;
 
-	if (!a->traffic || t->calls_per_second <= 0)
+	if (!a->traffic || a->rate <= 0)
 		return;
-	gap = -log(acd_uniform(a)) / t->calls_per_second;
-	if (gap > 3600)
-		gap = 3600;
-	ms_to_tv((int)(gap * 1000) + 1, &tv);
+	us = a->next_call_us > now ? a->next_call_us - now : 0;
+	if (us < ARRIVAL_MIN_MS * 1000)
+		us = ARRIVAL_MIN_MS * 1000;
+	tv.tv_sec = (time_t)(us / 1000000);
+	tv.tv_usec = (suseconds_t)(us % 1000000);
 	evtimer_add(a->ev_arrival, &tv);
 }
 
-/* A call arrives: an available agent (not driven by hand) is reserved. */
+/*
+ * Every call due since the last run arrives now: each takes a random agent
+ * of the ready set (available, not driven by hand), or finds none and is
+ * counted.  Calls a second are what was asked, however late the timer, up
+ * to what the agents and the machine carry; a run that fell more than a
+ * second behind drops the backlog rather than bursting.
+ */
 static void
 acd_traffic_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct acd	*a = arg;
-	int		 i, start, n = a->nagents;
+	struct acd		*a = arg;
+	struct acd_agent	*ag;
+	uint64_t		 now = mono_us();
 
 	(void)fd;
 	(void)what;
-	if (n > 0) {
-		start = (int)(acd_uniform(a) * n) % n;
-		for (i = 0; i < n; i++) {
-			struct acd_agent *ag = &a->agents[(start + i) % n];
-
-			if (ag->manual || ag->state != AS_AVAILABLE)
-				continue;
-			a->calls++;
-			acd_set_state(a, ag, AS_RESERVED, 0);
-			acd_agent_timer(ag, RESERVE_MS);
-			break;
+	if (a->next_call_us + 1000000 < now)
+		a->next_call_us = now;
+	while (a->next_call_us <= now) {
+		a->next_call_us += acd_call_gap_us(a);
+		if (a->nready == 0) {
+			a->no_agent++;
+			continue;
 		}
+		ag = &a->agents[a->ready[(int)(acd_uniform(a) * a->nready) %
+		    a->nready]];
+		a->calls++;
+		acd_set_state(a, ag, AS_RESERVED, 0);
+		acd_agent_timer(ag, RESERVE_MS);
 	}
 	acd_schedule_arrival(a);
 }
 
+/* Traffic on or off, at a rate (< 0: the one it has). */
 static void
-acd_set_traffic(struct acd *a, int on)
+acd_set_traffic(struct acd *a, int on, double rate)
 {
 	a->traffic = on;
-	if (on)
+	if (rate >= 0)
+		a->rate = rate;
+	event_del(a->ev_arrival);
+	if (on && a->rate > 0) {
+		a->next_call_us = mono_us() + acd_call_gap_us(a);
 		acd_schedule_arrival(a);
-	else
-		event_del(a->ev_arrival);
+	}
 }
 
 static void
@@ -474,6 +525,7 @@ acd_init(struct node *n, char *err, size_t errlen)
 	a->seed = n->cfg->traffic.seed;
 	a->nagents = periph->nagents;
 	a->agents = xcalloc((size_t)a->nagents, sizeof(*a->agents));
+	a->ready = xcalloc((size_t)a->nagents + 1, sizeof(*a->ready));
 	for (i = 0; i < a->nagents; i++) {
 		a->agents[i].cfg = periph->agents[i];
 		a->agents[i].id = (uint32_t)periph->agents[i].id;
@@ -489,6 +541,8 @@ acd_init(struct node *n, char *err, size_t errlen)
 		ag->before_call = ag->state;
 		ag->since_ms = mono_ms();
 		ag->ev = evtimer_new(n->base, acd_agent_cb, ag);
+		ag->ready = -1;
+		acd_ready_update(a, ag);
 	}
 	for (j = 0; j < 2; j++)
 		a->pims[j].link = node_new_link(n, periph->sides[j],
@@ -499,7 +553,8 @@ acd_init(struct node *n, char *err, size_t errlen)
 	if (n->self->backup_port != 0 &&
 	    acd_endpoint(a, 1, 1, err, errlen) == -1)
 		return -1;
-	acd_set_traffic(a, n->cfg->traffic.enabled);
+	acd_set_traffic(a, n->cfg->traffic.enabled,
+	    n->cfg->traffic.calls_per_second);
 	return 0;
 }
 
@@ -514,6 +569,7 @@ acd_fini(struct node *n)
 		if (a->agents[i].ev != NULL)
 			event_free(a->agents[i].ev);
 	free(a->agents);
+	free(a->ready);
 	if (a->ev_arrival != NULL)
 		event_free(a->ev_arrival);
 	free(a);
@@ -552,7 +608,7 @@ acd_status(struct node *n, json_t *j)
 		    json_integer_value(json_object_get(states, s)) + 1));
 	}
 	json_object_set_new(j, "acd", json_pack("{s:i, s:i, s:o, s:s?, s:i,"
-	    " s:s, s:I, s:I, s:I, s:I, s:i, s:{s:b, s:b}, s:b, s:I}",
+	    " s:s, s:I, s:I, s:I, s:I, s:i, s:{s:b, s:b}, s:b, s:f, s:I, s:I}",
 	    "peripheral", (int)a->fence.peripheral,
 	    "agents", a->nagents,
 	    "states", states,
@@ -566,7 +622,9 @@ acd_status(struct node *n, json_t *j)
 	    "max_accepted_at_once", a->max_accepted,
 	    "cti_manager", "primary", a->primary_up, "backup", a->backup_up,
 	    "traffic", a->traffic,
-	    "calls", (json_int_t)a->calls));
+	    "calls_per_second", a->rate,
+	    "calls", (json_int_t)a->calls,
+	    "calls_no_agent", (json_int_t)a->no_agent));
 	json_object_set_new(json_object_get(j, "acd"), "commands_refused",
 	    json_integer((json_int_t)a->commands_refused));
 }
@@ -614,9 +672,11 @@ acd_cmd_agent(struct node *n, int argc, const char **argv,
 		}
 		ag->manual = 1;
 		event_del(ag->ev);
+		acd_ready_update(a, ag);
 		acd_set_state(a, ag, st, 0);
 	} else if (argc == 3 && strcmp(argv[2], "auto") == 0) {
 		ag->manual = 0;
+		acd_ready_update(a, ag);
 		acd_agent_timer(ag, 1);
 	} else if (argc != 2)
 		return CMD_USAGE;
@@ -644,17 +704,31 @@ acd_cmd_endpoint(struct node *n, int argc, const char **argv,
 	return 0;
 }
 
+/* traffic on|off, traffic rate N */
 static int
 acd_cmd_traffic(struct node *n, int argc, const char **argv,
     struct ctl_cmd_result *res)
 {
 	struct acd	*a = n->role_data;
+	char		*end;
+	double		 rate;
 
-	(void)argc;
-	if (!choice_ok("on|off", argv[1]))
+	if (argc == 3 && strcmp(argv[1], "rate") == 0) {
+		rate = strtod(argv[2], &end);
+		if (end == argv[2] || *end != '\0' || !(rate >= 0) ||
+		    rate > TRAFFIC_MAX_RATE) {
+			snprintf(res->err, sizeof(res->err), "bad rate \"%s\" "
+			    "(calls a second, 0 to %d)", argv[2],
+			    TRAFFIC_MAX_RATE);
+			return -1;
+		}
+		acd_set_traffic(a, a->traffic, rate);
+	} else if (argc == 2 && choice_ok("on|off", argv[1]))
+		acd_set_traffic(a, strcmp(argv[1], "on") == 0, -1);
+	else
 		return CMD_USAGE;
-	acd_set_traffic(a, strcmp(argv[1], "on") == 0);
-	res->data = json_pack("{s:b}", "traffic", a->traffic);
+	res->data = json_pack("{s:b, s:f}", "traffic", a->traffic,
+	    "calls_per_second", a->rate);
 	return 0;
 }
 
@@ -688,6 +762,8 @@ static const struct cmd acd_cmds[] = {
 	  "a CTI Manager endpoint (failover)" },
 	{ "traffic", "on|off", 1, 1, acd_cmd_traffic,
 	  "the simulated calls" },
+	{ "traffic", "rate N", 2, 2, acd_cmd_traffic,
+	  "calls a second of the simulated traffic, live" },
 	{ NULL, NULL, 0, 0, NULL, NULL }
 };
 
