@@ -214,7 +214,7 @@ sc_connect(const struct cfg *cf, const char *node)
 static int
 sc_send(int fd, const char *const *argv, int argc)
 {
-	json_t	*args = json_array();
+	json_t	*args = json_array(), *req;
 	char	*s;
 	size_t	 n, off = 0;
 	ssize_t	 w;
@@ -223,7 +223,11 @@ sc_send(int fd, const char *const *argv, int argc)
 
 	for (i = 0; i < argc; i++)
 		json_array_append_new(args, json_string(argv[i]));
-	s = json_dumps(json_pack("{s:o}", "argv", args), JSON_COMPACT);
+	req = json_pack("{s:o}", "argv", args);
+	s = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (s == NULL)
+		return -1;
 	n = strlen(s);
 	hdr[0] = (uint8_t)(n >> 24);
 	hdr[1] = (uint8_t)(n >> 16);
@@ -1559,6 +1563,24 @@ sc_lab(struct sc_run *run)
 	return 0;
 }
 
+/* What a run holds: its steps, watches, events and lab file. */
+static void
+sc_free(struct sc_run *run)
+{
+	int	i;
+
+	for (i = 0; i < run->nsteps; i++)
+		free(run->steps[i].items);
+	free(run->steps);
+	for (i = 0; i < run->nnodes; i++) {
+		sc_conn_close(&run->nodes[i].watch);
+		free(run->nodes[i].watch.buf);
+	}
+	json_decref(run->events);
+	json_decref(run->triggers);
+	cfg_free(run->cf);
+}
+
 static int
 run_main(int argc, char *argv[])
 {
@@ -1596,20 +1618,24 @@ run_main(int argc, char *argv[])
 		    "error%s\n", run.labfile, nerrs, nerrs == 1 ? "" : "s");
 		return 2;
 	}
-	if (sc_load(&run, argv[optind]) == -1)
+	if (sc_load(&run, argv[optind]) == -1) {
+		sc_free(&run);
 		return 2;
+	}
 	if (run.outdir == NULL) {
 		tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 		snprintf(dir, sizeof(dir), "%s/pgemu-run.XXXXXX", tmp);
 		if (mkdtemp(dir) == NULL) {
 			fprintf(stderr, "pgemu-scenario: %s: %s\n", dir,
 			    strerror(errno));
+			sc_free(&run);
 			return 2;
 		}
 		run.outdir = dir;
 	} else if (mkdir(run.outdir, 0755) == -1 && errno != EEXIST) {
 		fprintf(stderr, "pgemu-scenario: %s: %s\n", run.outdir,
 		    strerror(errno));
+		sc_free(&run);
 		return 2;
 	}
 	memset(&sa, 0, sizeof(sa));
@@ -1663,16 +1689,8 @@ run_main(int argc, char *argv[])
 		printf("FAIL: %s (%s %d of %d); reports in %s\n", run.name,
 		    failed ? "step" : "lab, before step", failed ? failed : 1,
 		    run.nsteps, run.outdir);
-	for (i = 0; i < run.nsteps; i++)
-		free(run.steps[i].items);
-	free(run.steps);
-	for (i = 0; i < run.nnodes; i++) {
-		sc_conn_close(&run.nodes[i].watch);
-		free(run.nodes[i].watch.buf);
-	}
-	json_decref(run.events);
-	json_decref(run.triggers);
-	cfg_free(run.cf);
+	fflush(stdout);	/* the verdict, whatever happens at exit */
+	sc_free(&run);
 	return failed == -1 ? 0 : 1;
 }
 
