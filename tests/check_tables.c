@@ -294,7 +294,7 @@ static const struct {
 	  "usage: agent ID; agent ID set STATE|auto" },
 	{ ROLE_ACD, { "start", "cti-manager" },
 	  "usage: stop|start cti-manager primary|backup" },
-	{ ROLE_ACD, { "traffic" }, "usage: traffic on|off" },
+	{ ROLE_ACD, { "traffic" }, "usage: traffic on|off; traffic rate N" },
 };
 
 /* Unknown words, and words whose count fits no row. */
@@ -411,7 +411,9 @@ START_TEST(test_print)
 	    "  stop|start cti-manager primary|backup\n"
 	    "                             a CTI Manager endpoint "
 	    "(failover)\n"
-	    "  traffic on|off             the simulated calls\n");
+	    "  traffic on|off             the simulated calls\n"
+	    "  traffic rate N             calls a second of the simulated "
+	    "traffic, live\n");
 	free(s);
 	json_decref(j);
 	j = cmd_json(ROLE_PG);

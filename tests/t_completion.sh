@@ -118,7 +118,7 @@ expect "(b) commands of a pg node" \
 expect "(b) a command by prefix" "start status stop" sw2 "st"
 
 # (c)
-expect "(c) traffic" "off on" sw1 traffic ""
+expect "(c) traffic" "off on rate" sw1 traffic ""
 expect "(c) stop" "cti-manager" sw1 stop ""
 expect "(c) stop cti-manager" "backup primary" sw1 stop cti-manager ""
 expect "(c) stop of a pg node" "cti-server" side-b stop ""
