@@ -199,6 +199,7 @@ struct cfg {
 	int		 ctl_idle_ms;
 	int		 cti_max_sessions;	/* per CTI server */
 	int		 cti_idle_scale_ms;	/* per second of IdleTimeout */
+	char		 cti_password[65];	/* "": any ClientPassword */
 
 	struct cfg_node	*nodes;
 	int		 nnodes;

@@ -254,6 +254,10 @@ static const struct cfg_setting settings[] = {
 	{ "cti.max_sessions", T_INT, 1, 20000, "64", NULL, 0, 0,
 	  "Client sessions a CTI server serves at once; past it a client "
 	  "is refused with FAILURE_CONF (E_CTI_UNSPECIFIED_FAILURE)." },
+	{ "cti.client_password", T_STRING, 0, 64, "", NULL, 0, 0,
+	  "The ClientPassword a CTI client's OPEN_REQ must carry; another "
+	  "gets FAILURE_CONF E_CTI_INVALID_PASSWORD.  Empty: any (a lab's "
+	  "default, as a product lab without passwords)." },
 	{ "cti.idle_scale_ms", T_INT, 1, 1000, "1000", NULL, 0, 0,
 	  "Milliseconds a CTI server counts for each second of a client's "
 	  "IdleTimeout (the product's: 1000).  A lab may shrink it to see "
@@ -1039,6 +1043,8 @@ cfg_build(config_t *c, const char *file)
 	s = config_lookup(c, "cti");
 	cf->cti_max_sessions = cfg_int(s, "max_sessions");
 	cf->cti_idle_scale_ms = cfg_int(s, "idle_scale_ms");
+	snprintf(cf->cti_password, sizeof(cf->cti_password), "%s",
+	    cfg_str(s, "client_password"));
 
 	nodes = config_lookup(c, "nodes");
 	cf->nnodes = config_setting_length(nodes);

@@ -31,7 +31,10 @@ have a cti_port, with `cti.idle_scale_ms = 50` (IdleTimeout 20 = 1 s).
      FAILURE_CONF 12 with its InvokeID, the session kept;
  (k) the standby side: a client under 24 gets FAILURE_CONF 15, one of 24
      without CTI_SERVICE_ACTIVE_STANDBY 107, both closed; one with it
-     opens as a standby session (SessionType 2).
+     opens as a standby session (SessionType 2);
+ (l) a lab with `cti.client_password`: an OPEN_REQ without it, or with
+     another, gets FAILURE_CONF 36 (E_CTI_INVALID_PASSWORD), at v19 and
+     v24; with it (its NUL counted or not), OPEN_CONF.
 """
 import struct
 import time
@@ -442,6 +445,33 @@ def test(Lab):
     for v, s in bridges.items():
         check(s.close()["type"] == g.CLOSE_CONF, "v%d close" % v)
         check(s.wait_closed(5 * SLOW), "v%d not closed" % v)
+    part_password(Lab)
+
+
+def part_password(Lab):
+    lab = Lab("ctipw", agents=AGENTS,
+              extra='cti: { client_password = "s3cret"; };', **FAST)
+    act, _, _ = start_duplex(lab)
+    wait_cti_active(lab, act)
+    for v in (19, 24):
+        for what, pw in (("none", b""), ("another", b"secret\0"),
+                         ("a longer one", b"s3cret!\0")):
+            s = cti_connect(lab, act, "pw%d" % v)
+            m = s.open(version=v, client_id="pw-%d" % v, password=pw)
+            expect_failure(m, s.invoke, g.E_CTI_INVALID_PASSWORD,
+                           "v%d, password %s" % (v, what))
+            s.close_socket()
+        for pw in (b"s3cret\0", b"s3cret"):
+            s = cti_connect(lab, act, "pw%d" % v)
+            m = s.open(version=v, client_id="pw-%d" % v, password=pw)
+            check(m["type"] == g.OPEN_CONF, "v%d, password %r: %r" % (
+                v, pw, m))
+            check(s.close()["type"] == g.CLOSE_CONF, "pw v%d close" % v)
+            s.close_socket()
+    check(lab.grep_log(act, r"ClientPassword is not the lab's "
+                       r"cti.client_password"), "no log line for a refused "
+          "password")
+    log("(l) cti.client_password: none or another refused (36), it opens")
 
 
 run(test)

@@ -577,8 +577,30 @@ cti_open_device(struct cti_session *s, const struct ged_msg *g)
 }
 
 /*
- * The OPEN_REQ the protocol took (its own rules passed): the standby
- * refuses, CLIENT_EVENTS names a device, then OPEN_CONF.
+ * ClientPassword, when the lab sets cti.client_password: the same bytes,
+ * a NUL the client counts or not (1.2: strings with or without it).
+ */
+static int
+cti_password_ok(const struct cti *c, const struct ged_msg *g)
+{
+	const char		*want = c->node->cfg->cti_password;
+	const struct ged_flt	*f;
+	size_t			 n;
+
+	if (want[0] == '\0')
+		return 1;
+	if ((f = ged_find(g, TAG_CLIENT_PASSWORD)) == NULL)
+		return 0;
+	n = f->len;
+	if (n > 0 && f->data[n - 1] == '\0')
+		n--;
+	return n == strlen(want) && memcmp(f->data, want, n) == 0;
+}
+
+/*
+ * The OPEN_REQ the protocol took (its own rules passed): a wrong
+ * password and the standby refuse, CLIENT_EVENTS names a device, then
+ * OPEN_CONF.
  */
 static void
 cti_open(struct cti_session *s, const struct wire_msg *m)
@@ -603,6 +625,11 @@ cti_open(struct cti_session *s, const struct wire_msg *m)
 	    sizeof(s->signature)) != 1 || s->signature[0] == '\0')
 		snprintf(s->signature, sizeof(s->signature), "%s",
 		    s->client_id);
+	if (!cti_password_ok(c, &g)) {
+		cti_open_refuse(s, invoke, E_CTI_INVALID_PASSWORD,
+		    "ClientPassword is not the lab's cti.client_password");
+		return;
+	}
 	if (!c->active && s->version < 24) {
 		cti_open_refuse(s, invoke, E_CTI_CTI_SERVER_OFFLINE,
 		    "this CTI server is standby");
