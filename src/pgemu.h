@@ -200,6 +200,7 @@ struct cfg {
 	int		 cti_max_sessions;	/* per CTI server */
 	int		 cti_idle_scale_ms;	/* per second of IdleTimeout */
 	char		 cti_password[65];	/* "": any ClientPassword */
+	int		 cti_open_timeout_ms;	/* connect to OPEN_REQ */
 
 	struct cfg_node	*nodes;
 	int		 nnodes;

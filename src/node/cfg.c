@@ -258,6 +258,11 @@ static const struct cfg_setting settings[] = {
 	  "The ClientPassword a CTI client's OPEN_REQ must carry; another "
 	  "gets FAILURE_CONF E_CTI_INVALID_PASSWORD.  Empty: any (a lab's "
 	  "default, as a product lab without passwords)." },
+	{ "cti.open_timeout_ms", T_INT, 100, 600000, "10000", NULL, 0, 0,
+	  "A CTI client sends its OPEN_REQ within this time of connecting; "
+	  "past it the server closes the connection (FAILURE_EVENT "
+	  "E_CTI_TIMEOUT), so silent connections do not hold "
+	  "cti.max_sessions." },
 	{ "cti.idle_scale_ms", T_INT, 1, 1000, "1000", NULL, 0, 0,
 	  "Milliseconds a CTI server counts for each second of a client's "
 	  "IdleTimeout (the product's: 1000).  A lab may shrink it to see "
@@ -1043,6 +1048,7 @@ cfg_build(config_t *c, const char *file)
 	s = config_lookup(c, "cti");
 	cf->cti_max_sessions = cfg_int(s, "max_sessions");
 	cf->cti_idle_scale_ms = cfg_int(s, "idle_scale_ms");
+	cf->cti_open_timeout_ms = cfg_int(s, "open_timeout_ms");
 	snprintf(cf->cti_password, sizeof(cf->cti_password), "%s",
 	    cfg_str(s, "client_password"));
 

@@ -32,6 +32,9 @@ have a cti_port, with `cti.idle_scale_ms = 50` (IdleTimeout 20 = 1 s).
  (k) the standby side: a client under 24 gets FAILURE_CONF 15, one of 24
      without CTI_SERVICE_ACTIVE_STANDBY 107, both closed; one with it
      opens as a standby session (SessionType 2);
+ (m) a connection that sends no OPEN_REQ within cti.open_timeout_ms
+     (600 ms here) gets FAILURE_EVENT 16 and is closed: it does not keep
+     a session;
  (l) a lab with `cti.client_password`: an OPEN_REQ without it, or with
      another, gets FAILURE_CONF 36 (E_CTI_INVALID_PASSWORD), at v19 and
      v24; with it (its NUL counted or not), OPEN_CONF.
@@ -425,7 +428,8 @@ def part_standby(lab, stby):
 
 def test(Lab):
     lab = Lab("ctis", agents=AGENTS,
-              extra="cti: { idle_scale_ms = 50; };", **FAST)
+              extra="cti: { idle_scale_ms = 50; open_timeout_ms = 600; };",
+              **FAST)
     act, stby, _ = start_duplex(lab)
     wait_cti_active(lab, act)
     st = cti(lab, act)
@@ -442,10 +446,23 @@ def test(Lab):
     part_unserved(lab, act, bridges[24])
     part_malformed(lab, act, list(bridges.values()) + desks + [early])
     part_standby(lab, stby)
+    part_silent(lab, act)
     for v, s in bridges.items():
         check(s.close()["type"] == g.CLOSE_CONF, "v%d close" % v)
         check(s.wait_closed(5 * SLOW), "v%d not closed" % v)
     part_password(Lab)
+
+
+def part_silent(lab, act):
+    n0 = len(cti(lab, act)["sessions"])
+    s = cti_connect(lab, act, "silent")
+    s.version = 24
+    m = s.wait_type(g.FAILURE_EVENT, 5 * SLOW)
+    check(m["Status"] == g.E_CTI_TIMEOUT, "silent client told %r" % m)
+    check(s.wait_closed(5 * SLOW), "silent client not closed")
+    check(len(cti(lab, act)["sessions"]) == n0, "sessions: %r" %
+          cti(lab, act)["sessions"])
+    log("(m) no OPEN_REQ within 600 ms: FAILURE_EVENT 16, closed")
 
 
 def part_password(Lab):

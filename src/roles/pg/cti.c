@@ -1213,7 +1213,9 @@ cti_listen(struct cti *c, char *err, size_t errlen)
 	sc.proto = &proto_cti;
 	sc.limit = n->cfg->cti_max_sessions;
 	sc.max_message = GED_MAX_MESSAGE - WIRE_HDR_LEN;
-	sc.hb.interval_ms = 0;		/* no hold time before OPEN */
+	/* Before OPEN the hold time is the lab's OPEN deadline: a client
+	   that says nothing does not keep a session for good. */
+	sc.hb.interval_ms = n->cfg->cti_open_timeout_ms;
 	sc.hb.misses = 1;
 	sc.ops = &cti_session_ops;
 	sc.arg = c;
