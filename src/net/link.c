@@ -526,7 +526,8 @@ link_setup_bev(struct link *l, struct bufferevent *bev)
 
 	l->bev = bev;
 	l->fd = bufferevent_getfd(bev);
-	if (l->fd != -1)
+	/* A session's socket has it from its listener's. */
+	if (l->fd != -1 && l->lst == NULL)
 		setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	bufferevent_setcb(bev, link_read_cb, NULL, link_event_cb, l);
 	/* Writes go straight to the socket; the output waits for it only
