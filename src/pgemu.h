@@ -701,6 +701,7 @@ struct node {
 	struct timespec	 started;
 	struct hooks	*hooks;
 	char		 summary[200];
+	struct event	*ev_summary;	/* the summary, told after this turn */
 	int		 quitting;
 };
 
@@ -718,7 +719,7 @@ struct link	*node_add_link(struct node *, struct link *);
 int		 node_raise_nofile(int need, char *err, size_t errlen);
 int		 node_listen(struct node *, const char *name, int port,
 		    char *, size_t);
-void		 node_update_summary(struct node *);
+const char	*node_update_summary(struct node *);
 int		 node_reload(struct node *, const char *file, char *err,
 		    size_t errlen);
 void		 node_notify(const char *, ...) __printflike(1, 2);

@@ -526,10 +526,25 @@ link_setup_bev(struct link *l, struct bufferevent *bev)
 
 	l->bev = bev;
 	l->fd = bufferevent_getfd(bev);
-	if (l->fd != -1)
+	/* A session's socket has it from its listener's. */
+	if (l->fd != -1 && l->lst == NULL)
 		setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	bufferevent_setcb(bev, link_read_cb, NULL, link_event_cb, l);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	/* Writes go straight to the socket; the output waits for it only
+	   when it did not take them (link_wait_output). */
+	bufferevent_enable(bev, EV_READ);
+}
+
+/*
+ * Output the socket did not take: the loop writes it when the socket
+ * can take more (a frozen link's waits until it thaws).  Not watched
+ * before: an accepted session costs no writable wakeup of its own.
+ */
+static void
+link_wait_output(struct link *l)
+{
+	if (!l->frozen && (bufferevent_get_enabled(l->bev) & EV_WRITE) == 0)
+		bufferevent_enable(l->bev, EV_WRITE);
 }
 
 /* Start a TCP connection to the peer; CONNECT on success. */
@@ -904,8 +919,10 @@ link_flush_cb(evutil_socket_t fd, short what, void *arg)
 	if (!l->frozen && l->fd != -1 &&
 	    evbuffer_get_length(bufferevent_get_output(l->bev)) == 0)
 		evbuffer_write(l->pending, l->fd);
-	if (evbuffer_get_length(l->pending) > 0)
+	if (evbuffer_get_length(l->pending) > 0) {
 		bufferevent_write_buffer(l->bev, l->pending);
+		link_wait_output(l);
+	}
 }
 
 /* Send and free a message; -1 if the link cannot carry it now. */
@@ -936,9 +953,10 @@ link_send(struct link *l, struct wire_writer *w)
 	 * or on a frozen link, it waits in the output as TCP would.  A link
 	 * closed meanwhile writes it first (link_close).
 	 */
-	if (l->frozen || evbuffer_get_length(bufferevent_get_output(l->bev)))
-		rc = bufferevent_write(l->bev, w->buf, w->len);
-	else if ((rc = evbuffer_add(l->pending, w->buf, w->len)) == 0 &&
+	if (l->frozen || evbuffer_get_length(bufferevent_get_output(l->bev))) {
+		if ((rc = bufferevent_write(l->bev, w->buf, w->len)) == 0)
+			link_wait_output(l);
+	} else if ((rc = evbuffer_add(l->pending, w->buf, w->len)) == 0 &&
 	    !event_pending(l->ev_flush, EV_TIMEOUT, NULL))
 		event_active(l->ev_flush, EV_TIMEOUT, 0);
 	if (rc == 0) {
@@ -1131,6 +1149,7 @@ static void
 link_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct link	*l = arg;
+	struct linger	 lg = { 1, 0 };
 	char		 why[160];
 
 	if (l->bev != bev)
@@ -1141,10 +1160,18 @@ link_event_cb(struct bufferevent *bev, short what, void *arg)
 		link_fsm(l, LEV_TCP_OK, NULL);
 		return;
 	}
-	if (what & BEV_EVENT_EOF)
+	if (what & BEV_EVENT_EOF) {
 		snprintf(why, sizeof(why), "connection closed by %s",
 		    l->peer_addr);
-	else {
+		/*
+		 * A server that closed: this client's end goes with a reset,
+		 * not a FIN its TIME_WAIT would answer (10,000 desktops of a
+		 * desktop server killed: half the kernel's work of closing).
+		 */
+		if (l->client && l->fd != -1)
+			setsockopt(l->fd, SOL_SOCKET, SO_LINGER, &lg,
+			    sizeof(lg));
+	} else {
 		int e = EVUTIL_SOCKET_ERROR();
 
 		snprintf(why, sizeof(why), "%s: %s", l->peer_addr,

@@ -17,6 +17,7 @@
 
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -362,7 +363,7 @@ listener_bind(struct event_base *base, const char *name, const char *address,
 {
 	struct listener		*lst;
 	struct sockaddr_storage	 ss;
-	int			 sslen = sizeof(ss);
+	int			 sslen = sizeof(ss), one = 1;
 	char			 spec[96];
 
 	if (strchr(address, ':') != NULL)
@@ -392,6 +393,9 @@ listener_bind(struct event_base *base, const char *name, const char *address,
 		free(lst);
 		return NULL;
 	}
+	/* What it accepts inherits TCP_NODELAY: no setsockopt per session. */
+	setsockopt(evconnlistener_get_fd(lst->evl), IPPROTO_TCP, TCP_NODELAY,
+	    &one, sizeof(one));
 	evconnlistener_set_error_cb(lst->evl, listener_error_cb);
 	lst->ev_rearm = evtimer_new(base, listener_rearm_cb, lst);
 	lst->ev_reap = event_new(base, -1, 0, listener_reap_cb, lst);

@@ -25,6 +25,8 @@ static int	node_dispatch(void *, int, const char **,
 		    struct ctl_cmd_result *);
 static void	node_set_summary(struct node *, const char *, ...)
 		    __printflike(2, 3);
+static void	node_summary_cb(evutil_socket_t, short, void *);
+static void	node_summary_later(struct node *);
 
 static void
 node_evt_sink(json_t *e, void *arg)
@@ -94,6 +96,7 @@ node_new(struct event_base *base, struct cfg *cf, const char *name,
 	n->self = self;
 	n->role = roles[self->role].ops;
 	mono_now(&n->started);
+	n->ev_summary = event_new(base, -1, 0, node_summary_cb, n);
 	n->hooks = hooks_new(base);
 	log_set_node(name);
 	proto_lab_set_identity(name, cf->lab_name, self->role == ROLE_PG ?
@@ -134,6 +137,7 @@ node_free(struct node *n)
 	ctl_free(n->ctl);
 	hooks_free(n->hooks);
 	n->hooks = NULL;
+	event_free(n->ev_summary);
 	evt_set_sink(NULL, NULL);
 	free(n);
 }
@@ -324,7 +328,7 @@ node_status(struct node *n)
 	    "pid", (int)getpid(),
 	    "version", PACKAGE_VERSION,
 	    "uptime", mono_since(&n->started),
-	    "summary", n->summary,
+	    "summary", node_update_summary(n),
 	    "events", (json_int_t)evt_count(),
 	    "links", links,
 	    "listeners", lsts,
@@ -555,7 +559,7 @@ node_link_up(struct link *l, void *arg)
 
 	if (n->role->link_up != NULL)
 		n->role->link_up(n, l);
-	node_update_summary(n);
+	node_summary_later(n);
 }
 
 static void
@@ -565,7 +569,7 @@ node_link_down(struct link *l, void *arg, const char *why)
 
 	if (n->role->link_down != NULL)
 		n->role->link_down(n, l, why);
-	node_update_summary(n);
+	node_summary_later(n);
 }
 
 /* A message for the role: its row of the role's table, else ignored. */
@@ -625,8 +629,11 @@ node_listen(struct node *n, const char *name, int port, char *err,
 	return 0;
 }
 
-/* STATUS=: the role's own words, then every link and its state. */
-void
+/*
+ * STATUS=: the role's own words, then every link and its state; the
+ * summary as it is now.
+ */
+const char *
 node_update_summary(struct node *n)
 {
 	char	buf[200] = "";
@@ -641,4 +648,25 @@ node_update_summary(struct node *n)
 		    o ? (i ? ", " : "; ") : "", n->links[i]->name,
 		    link_state_names[n->links[i]->state]);
 	node_set_summary(n, "%s", buf);
+	return n->summary;
+}
+
+static void
+node_summary_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	node_update_summary(arg);
+}
+
+/*
+ * Links up and down change the summary: told once this turn of the loop
+ * is done, one STATUS= for all of its changes (10,000 desktops logging in
+ * to a desktop server are a few, not 10,000 datagrams).
+ */
+static void
+node_summary_later(struct node *n)
+{
+	if (!event_pending(n->ev_summary, EV_TIMEOUT, NULL))
+		event_active(n->ev_summary, EV_TIMEOUT, 0);
 }
