@@ -101,8 +101,11 @@ static const struct cfg_setting settings[] = {
 	  "Missed heartbeats that mean the link is lost." },
 	{ "heartbeat.desktop", T_GROUP, 0, 0, NULL, NULL, 0, 0,
 	  "Links between each agent desktop and its desktop server." },
-	{ "heartbeat.desktop.interval_ms", T_INT, 10, 60000, "1000", NULL, 0,
-	  0, "Heartbeat interval in milliseconds." },
+	{ "heartbeat.desktop.interval_ms", T_INT, 10, 120000, "5000", NULL, 0,
+	  0, "Heartbeat interval in milliseconds.  The product tells "
+	  "desktops 90 s or more; 5 s sees a hung server or desktop in 15 s "
+	  "while 10,000 desktops cost their servers ~3 % of a core (1 s: "
+	  "~16 %)." },
 	{ "heartbeat.desktop.misses", T_INT, 2, 100, "3", NULL, 0, 0,
 	  "Missed heartbeats that mean the desktop (or its server) is "
 	  "lost: R9." },
