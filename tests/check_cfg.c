@@ -366,7 +366,7 @@ START_TEST(test_load_sample)
 	ck_assert_int_eq(cf->hb_router.misses, 5);
 	ck_assert_int_eq(cf->hb_acd.interval_ms, 400);
 	ck_assert_int_eq(cf->hb_acd.misses, 5);
-	ck_assert_int_eq(cf->hb_desktop.interval_ms, 1000);
+	ck_assert_int_eq(cf->hb_desktop.interval_ms, 5000);
 	ck_assert_int_eq(cf->hb_desktop.misses, 3);
 	ck_assert_int_eq(cf->hb_cti.interval_ms, 5000);
 	ck_assert_int_eq(cf->hb_cti.misses, 4);
