@@ -240,7 +240,12 @@ def locked_failover(Lab):
     con.execute("BEGIN EXCLUSIVE")
     t_kill = time.time()
     lab.kill(act)
-    p2 = wait_online(lab, 5, agents=AGENTS)
+    # Online again with the other side active (the router's status may
+    # still show the killed side an instant after the kill).
+    p2 = wait_for(lambda: (lambda q: q if q["online"] and q["active_side"]
+                           == stby[-1].upper() and q["agents_logged_in"] ==
+                           AGENTS else None)(periph(lab)), 5,
+                  "%s active, online" % stby)
     check(p2["active_side"] == stby[-1].upper() and
           p2["epoch"] == p["epoch"] + 1, "no failover under the lock: %r" %
           p2)
@@ -272,10 +277,35 @@ def locked_failover(Lab):
     check(lo == AGENTS, "%d logouts with 50002, expected %d" % (lo, AGENTS))
 
 
+def locked_stop(Lab):
+    """The router stopped (SIGTERM) while the database is locked: it gives
+    its rows one last try, says what it could not write, and exits 0."""
+    lab, p = lab_online(Lab, "histstop", AGENTS, interval=1800,
+                        hb_private=(20, 5), hb_router=(100, 5),
+                        hb_acd=(100, 5), traffic=False)
+    wait_for(lambda: counters(lab)["session_rows_waiting"] == 0, 3,
+             "the first logins written")
+    con = sqlite3.connect(os.path.join(lab.dir, "history.db"), timeout=10,
+                          isolation_level=None)
+    con.execute("BEGIN EXCLUSIVE")
+    lab.ctl("acd", "agent", "1001", "set", "logout")
+    wait_for(lambda: counters(lab)["session_rows_waiting"] > 0, 5,
+             "1001's logout rows waiting")
+    rc = lab.stop("router")
+    con.execute("COMMIT")
+    con.close()
+    check(rc == 0, "the router exited %d on SIGTERM with the database "
+          "locked:\n%s" % (rc, lab.log_text("router")[-2000:]))
+    check(lab.grep_log("router", r"could not be written before exit and "
+                       r"are lost"), "no line for the rows lost at exit")
+    log("SIGTERM with the database locked: exit 0, the lost rows said")
+
+
 def test(Lab):
     locked(Lab)
     refused(Lab)
     locked_failover(Lab)
+    locked_stop(Lab)
 
 
 run(test)

@@ -1071,6 +1071,10 @@ db_close(struct db *db)
 			db_flush(db, 1);
 			j = db->batch;
 			db->batch = NULL;
+			/* Run here, not by the writer, gone: off its queue. */
+			pthread_mutex_lock(&db->mtx);
+			TAILQ_REMOVE(&db->jobs, j, entry);
+			pthread_mutex_unlock(&db->mtx);
 			db_run(&db->w, j);
 			if (j->rc == -1)
 				log_warnx("history database: %zu session rows "
