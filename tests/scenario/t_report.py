@@ -84,9 +84,14 @@ def test(Lab):
     check(both[0]["trigger"]["node"] in (act, "router", "acd", stby) and
           both[0]["milestones_ms"]["grant"] is not None,
           "the first failover: %r" % both[0]["trigger"])
-    check(json.loads(report(lab, "-f", "json", "-a", "--from",
-                            "%.3f" % t_between)) == [last],
-          "--from: not the second failover alone")
+    ranged = json.loads(report(lab, "-f", "json", "-a", "--from",
+                               "%.3f" % t_between))
+    # Each report reads the nodes' recent events anew: a later event (a
+    # history row written since) may add a step; the failover is the same.
+    check(len(ranged) == 1 and ranged[0]["trigger"] == last["trigger"],
+          "--from: not the second failover alone: %s" %
+          json.dumps([(r["trigger"], r["milestones_ms"]) for r in ranged] +
+                     [("last", last["trigger"])]))
 
     text = report(lab)
     for s in last["steps"]:
