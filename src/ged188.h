@@ -35,6 +35,13 @@
 #define MSG_MEDIA_LOGIN_REQ		151
 #define MSG_MEDIA_LOGIN_RESP		152
 #define MSG_MEDIA_LOGOUT_IND		153
+#define MSG_OFFER_TASK_IND		160
+#define MSG_OFFER_APPLICATION_TASK_REQ	161
+#define MSG_OFFER_APPLICATION_TASK_RESP	162
+#define MSG_START_TASK_IND		163
+#define MSG_START_APPLICATION_TASK_REQ	164
+#define MSG_START_APPLICATION_TASK_RESP	165
+#define MSG_END_TASK_IND		169
 #define MSG_FAILURE_RESP		190
 
 /* Special values */
@@ -309,6 +316,19 @@ enum {
 };
 /* FAILURE_RESP */
 enum { FR_INVOKE_ID, FR_STATUS };
+/*
+ * The task messages of an ARM session (pgemu-defined layouts, the numbers
+ * the product's): OFFER_TASK_IND, START_TASK_IND, END_TASK_IND,
+ * OFFER_APPLICATION_TASK_REQ and START_APPLICATION_TASK_REQ share one
+ * fixed part; TaskFlags are wire.h's TASKF_APP_ROUTED, TASKF_ROUTING_DOWN
+ * and TASKF_ENDED_DOWN.
+ */
+enum {
+	TK_INVOKE_ID, TK_PERIPHERAL_ID, TK_MRD_ID, TK_ICM_AGENT_ID,
+	TK_GROUP_HIGH, TK_GROUP_LOW, TK_SEQUENCE, TK_DIALOGUE_ID, TK_FLAGS
+};
+/* OFFER_APPLICATION_TASK_RESP, START_APPLICATION_TASK_RESP */
+enum { TR_INVOKE_ID, TR_STATUS, TR_GROUP_HIGH, TR_GROUP_LOW, TR_SEQUENCE };
 
 /* A floating field as received: points into the message. */
 struct ged_flt {

@@ -98,6 +98,7 @@ enum node_role {
 	ROLE_PG,
 	ROLE_DESK,		/* an agent desktop server (side A primary) */
 	ROLE_AGENTS,		/* the agents' desktops */
+	ROLE_APP,		/* an application instance (media routing) */
 	ROLE_MAX
 };
 
@@ -141,6 +142,39 @@ struct cfg_mrd {
 	int		 max_task_duration;
 	int		 max_tasks;
 	int		 interruptible;
+	int		 max_tasks_in_queue;	/* router's queue of NEW_TASKs */
+	int		 max_time_in_queue;	/* seconds */
+};
+
+/* A route of the router: a script selector to an MRD and skill group. */
+struct cfg_route {
+	char		 selector[33];
+	int		 mrd;
+	int		 skill_group;		/* 0: any */
+};
+
+/*
+ * Media routing: the MR peripheral, whose device is the lab's app node
+ * (an application instance) and whose PIM runs on the lab's two pg nodes,
+ * with the router's routes and the application's traffic.
+ */
+struct cfg_mr {
+	int		 enabled;		/* the lab has an app node */
+	int		 peripheral;		/* its id */
+	char		 name[PGEMU_NAME_MAX];
+	char		 app[PGEMU_NAME_MAX];	/* the app node */
+	int		 agent_periph;		/* whose CTI server the app
+						   reports tasks to */
+	int		 path;			/* ApplicationPathID */
+	struct cfg_route *routes;
+	int		 nroutes;
+	struct {
+		int	 enabled;
+		double	 tasks_per_second;
+		int	 handle_time_ms;	/* START_TASK to END_TASK */
+		int	 offer_ms;		/* DO_THIS_WITH_TASK to START */
+		unsigned int seed;
+	}		 traffic;
 };
 
 /* The kinds of peripheral (cfg.c: periph_type_names). */
@@ -191,6 +225,7 @@ struct cfg {
 	struct cfg_hb	 hb_acd;
 	struct cfg_hb	 hb_desktop;		/* desktop <-> desktop server */
 	struct cfg_hb	 hb_cti;		/* a desk's CTI session */
+	struct cfg_hb	 hb_mr;			/* MR PIM <-> application */
 	int		 backoff_min_ms;
 	int		 backoff_max_ms;
 	int		 backoff_stable_ms;
@@ -216,6 +251,7 @@ struct cfg {
 	int		 nmrds;
 	int		 voice_mrd;	/* id of the first voice MRD; 1 if none */
 	struct cfg_traffic traffic;
+	struct cfg_mr	 mr;
 	struct cfg_hook	*hooks;
 	int		 nhooks;
 };
@@ -235,6 +271,7 @@ const struct cfg_periph *cfg_periph_of_acd(const struct cfg *,
 		    const char *);
 int		 cfg_periph_side(const struct cfg_periph *, const char *);
 const struct cfg_mrd *cfg_mrd(const struct cfg *, int);
+const struct cfg_route *cfg_route(const struct cfg *, const char *);
 int		 cfg_mrd_voice(const struct cfg *, int);
 int		 cfg_agent_media(const struct cfg *, const struct cfg_agent *,
 		    int *);
@@ -280,6 +317,7 @@ enum link_kind {
 	LINK_KIND_SESSION,	/* an anonymous client of a session listener */
 	LINK_KIND_DESKTOP,	/* a desktop to its desktop server */
 	LINK_KIND_CTI,		/* a CTI client (desk) to a CTI server */
+	LINK_KIND_MR,		/* an MR PIM to its application */
 	LINK_KIND_MAX
 };
 extern const char *const link_kind_names[LINK_KIND_MAX];
@@ -706,7 +744,7 @@ struct node {
 };
 
 extern const struct role_ops router_ops, acd_ops, pg_ops, desk_ops,
-		    agents_ops;
+		    agents_ops, app_ops;
 extern const struct cmd node_cmds[];
 extern const struct link_ops node_link_ops;	/* to the role's tables */
 

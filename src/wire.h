@@ -76,6 +76,23 @@ enum wire_type {
 	MSG_DESKTOP_WELCOME		= 0x4402,
 	MSG_DESKTOP_STATE		= 0x4403,
 	MSG_DESKTOP_SET_STATE		= 0x4404,
+
+	/*
+	 * pgemu private range: application instance <-> MR PIM (names from
+	 * the product, reference/protocol-facts.md 2.1; layouts ours: every
+	 * one is a struct msg_task).
+	 */
+	MSG_MR_NEW_TASK			= 0x4501,
+	MSG_MR_DO_THIS_WITH_TASK	= 0x4502,
+	MSG_MR_NEW_TASK_FAILURE		= 0x4503,
+	MSG_MR_ROUTING_ENABLED		= 0x4504,
+	MSG_MR_ROUTING_DISABLED		= 0x4505,
+
+	/* pgemu private range: tasks, PG side <-> router (struct msg_task). */
+	MSG_ROUTE_TASK			= 0x4601,	/* MR PIM -> router */
+	MSG_ROUTE_RESULT		= 0x4602,	/* router -> MR PIM */
+	MSG_PRECALL			= 0x4603,	/* router -> agent PG */
+	MSG_TASK_EVENT			= 0x4604,	/* CTI server -> router */
 };
 
 /* Why a BYE: the one a resigning active side sends says so. */
@@ -91,6 +108,7 @@ enum wire_tag {
 	TAG_PERIPHERAL			= 0x4004,	/* u32 */
 	TAG_CTI_SERVER			= 0x4005,	/* u32: PEER_CTI_* */
 	TAG_MRD				= 0x4006,	/* u32: MRDomainID */
+	TAG_SELECTOR			= 0x4007,	/* script selector */
 };
 
 /* A frame as received: points into the receive buffer. */
@@ -342,6 +360,65 @@ struct msg_set_agent {
 	uint32_t	 mrd;		/* 0: the voice MRD */
 };
 
+/*
+ * A task, as every media-routing and task message carries it (MR_*,
+ * ROUTE_TASK, ROUTE_RESULT, PRECALL, TASK_EVENT): fourteen u32 in this
+ * order, then the floating fields TAG_SELECTOR and TAG_TEXT.  What each
+ * field means in each message is in docs/media-routing.md.
+ */
+struct msg_task {
+	uint32_t	 peripheral;	/* MR peripheral; PRECALL, TASK_EVENT:
+					   the agent's peripheral */
+	uint32_t	 epoch;		/* of the MR PIM that sends or is sent */
+	uint32_t	 dialogue;	/* the application's DialogueID */
+	uint32_t	 mrd;		/* MRDomainID */
+	uint32_t	 agent;		/* SkillTargetID (agent id); 0: none */
+	uint32_t	 agent_periph;	/* the agent's peripheral */
+	uint32_t	 task[3];	/* TaskID: group high, low, sequence */
+	uint32_t	 code;		/* TASK_FAIL_*, PRECALL_*, TASK_EV_* */
+	uint32_t	 flags;		/* TASKF_* */
+	uint32_t	 path;		/* ApplicationPathID */
+	uint32_t	 when;		/* unix time (s) of what it tells */
+	uint32_t	 when_ms;	/* and its milliseconds */
+	char		 selector[33];	/* script selector, at most 32 */
+	char		 text[128];
+};
+#define MSG_TASK_LEN		56
+
+/* TASKF_*: flags of a task message. */
+#define TASKF_RESEND		0x01	/* NEW_TASK sent again (R14, R17) */
+#define TASKF_APP_ROUTED	0x02	/* assigned by the application */
+#define TASKF_ROUTING_DOWN	0x04	/* assigned while routing was down */
+#define TASKF_ENDED_DOWN	0x08	/* ended before routing came back */
+#define TASKF_CACHED		0x10	/* held while the router was away */
+#define TASKF_RECREATED		0x20	/* rebuilt by a resync (R19) */
+
+/* MR_NEW_TASK_FAILURE and ROUTE_RESULT codes (0: routed). */
+#define TASK_ROUTED		0
+#define TASK_FAIL_NO_AGENT	1	/* queue full or time in queue out */
+#define TASK_FAIL_ROUTING_DOWN	2	/* routing disabled (disposition 44) */
+#define TASK_FAIL_BAD_MRD	3	/* no such MRD (45) */
+#define TASK_FAIL_BAD_SELECTOR	4	/* no route for the selector */
+#define TASK_FAIL_DUPLICATE	5	/* DialogueID in use (47) */
+#define TASK_FAIL_MAX		6
+
+/* PRECALL codes: reserve the agent, or release the reservation. */
+#define PRECALL_RESERVE		0
+#define PRECALL_RELEASE		1
+
+/* TASK_EVENT codes: the task's life as the application reports it. */
+#define TASK_EV_OFFER		1	/* OFFER_TASK_IND */
+#define TASK_EV_START		2	/* START_TASK_IND */
+#define TASK_EV_END		3	/* END_TASK_IND */
+#define TASK_EV_APP_OFFER	4	/* OFFER_APPLICATION_TASK_REQ */
+#define TASK_EV_APP_START	5	/* START_APPLICATION_TASK_REQ */
+#define TASK_EV_MAX		6
+
+void	msg_task_encode(struct wire_writer *, uint32_t type,
+	    const struct msg_task *);
+int	msg_task_decode(const struct wire_msg *, struct msg_task *, char *,
+	    size_t);
+
 void	msg_agent_put(struct wire_writer *, const struct msg_agent *);
 void	msg_agent_get(const uint8_t *, struct msg_agent *);
 void	msg_agents_begin(struct wire_writer *, uint32_t type,
@@ -450,6 +527,7 @@ union msg_body {
 	struct msg_desktop_login desktop_login;
 	struct msg_desktop_welcome desktop_welcome;
 	struct msg_desktop_state desktop_state;
+	struct msg_task		 task;
 };
 int	msg_agents_body(const struct wire_msg *, union msg_body *, char *,
 	    size_t);
@@ -473,5 +551,7 @@ int	msg_desktop_welcome_body(const struct wire_msg *, union msg_body *,
 	    char *, size_t);
 int	msg_desktop_state_body(const struct wire_msg *, union msg_body *,
 	    char *, size_t);
+int	msg_task_body(const struct wire_msg *, union msg_body *, char *,
+	    size_t);
 
 #endif /* WIRE_H */

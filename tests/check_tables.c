@@ -145,10 +145,10 @@ START_TEST(test_lab_roles)
 	char	*out;
 	int	 r;
 
-	out = lab_errors("app");
+	out = lab_errors("vru");
 	ck_assert_ptr_nonnull(strstr(out, "/tmp/check_tables."));
-	ck_assert_ptr_nonnull(strstr(out, ":6: nodes.x.role: \"app\" is not "
-	    "one of router|acd|pg|desk|agents\n"));
+	ck_assert_ptr_nonnull(strstr(out, ":6: nodes.x.role: \"vru\" is not "
+	    "one of router|acd|pg|desk|agents|app\n"));
 	ck_assert_ptr_null(strchr(strchr(out, '\n') + 1, '\n'));  /* one */
 	free(out);
 	for (r = 0; r < ROLE_MAX; r++) {

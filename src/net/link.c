@@ -71,7 +71,7 @@ const char *const link_event_names[LEV_MAX] = {
 };
 
 const char *const link_kind_names[LINK_KIND_MAX] = {
-	"private", "router", "acd", "session", "desktop", "cti"
+	"private", "router", "acd", "session", "desktop", "cti", "mr"
 };
 
 static void	link_change_state(struct link *, enum link_state,

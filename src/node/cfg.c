@@ -42,6 +42,7 @@ const char *const periph_type_names[PT_MAX] = { "voice" };
 #define R_ACD		(1 << ROLE_ACD)
 #define R_PG		(1 << ROLE_PG)
 #define R_DESK		(1 << ROLE_DESK)
+#define R_APP		(1 << ROLE_APP)
 
 struct cfg_setting {
 	const char	*path;		/* '*' any member name, '[]' list element */
@@ -109,6 +110,15 @@ static const struct cfg_setting settings[] = {
 	{ "heartbeat.desktop.misses", T_INT, 2, 100, "3", NULL, 0, 0,
 	  "Missed heartbeats that mean the desktop (or its server) is "
 	  "lost: R9." },
+	{ "heartbeat.mr", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "Links between each PG side's MR PIM and the application "
+	  "instance (the app node)." },
+	{ "heartbeat.mr.interval_ms", T_INT, 10, 60000, "5000", NULL, 0, 0,
+	  "Heartbeat interval in milliseconds (the product's MR PG setup "
+	  "offers 5 s)." },
+	{ "heartbeat.mr.misses", T_INT, 2, 100, "3", NULL, 0, 0,
+	  "Missed heartbeats that mean the other end is lost: R12 (the "
+	  "application) or R16's ROUTING_DISABLED is not involved." },
 	{ "heartbeat.cti", T_GROUP, 0, 0, NULL, NULL, 0, 0,
 	  "A desktop server's GED-188 session with the CTI server." },
 	{ "heartbeat.cti.interval_ms", T_INT, 10, 60000, "5000", NULL, 0, 0,
@@ -148,8 +158,10 @@ static const struct cfg_setting settings[] = {
 	  "IPv4 or IPv6 address the node listens on and peers connect to." },
 	{ "nodes.*.port", T_INT, 1, 65535, NULL, NULL, 0, 0,
 	  "TCP port: the router port, the ACD port, a PG side's private "
-	  "port, or the port a desktop server serves desktops on.  "
-	  "Required, but for an agents node, which listens on nothing." },
+	  "port, the port a desktop server serves desktops on, or an app "
+	  "node's MR port (the product's 38001), which the MR PIMs connect "
+	  "to.  Required, but for an agents node, which listens on "
+	  "nothing." },
 	{ "nodes.*.backup_port", T_INT, 0, 65535, "0", NULL, 0, R_ACD,
 	  "ACD: port of the backup CTI Manager endpoint; 0: none.  A PIM "
 	  "tries the primary (port) and the backup in turn." },
@@ -251,6 +263,55 @@ static const struct cfg_setting settings[] = {
 	  "Tasks an agent may hold at once in this MRD." },
 	{ "mrds.[].interruptible", T_BOOL, 0, 0, "false", NULL, 0, 0,
 	  "Whether tasks of this MRD can be interrupted." },
+	{ "mrds.[].max_tasks_in_queue", T_INT, 0, 1000000, "1000", NULL, 0,
+	  0, "NEW_TASK requests the router queues in this MRD while no "
+	  "agent is available; one more fails with NEW_TASK_FAILURE." },
+	{ "mrds.[].max_time_in_queue", T_INT, 1, 86400, "1000", NULL, 0, 0,
+	  "Seconds a queued NEW_TASK waits for an agent; then it fails "
+	  "with NEW_TASK_FAILURE." },
+
+	{ "media_routing", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "Media routing, when the lab has an app node (an application "
+	  "instance): the MR peripheral, whose PIM runs on each pg node and "
+	  "connects to the app node's port (the product's 38001), the "
+	  "router's routes and the application's task traffic." },
+	{ "media_routing.peripheral", T_INT, 1, INT_MAX, "5001", NULL, 0, 0,
+	  "Id of the MR peripheral (PeripheralType 19, MEDIA_ROUTING); it "
+	  "has its own active side and epochs, as a voice peripheral." },
+	{ "media_routing.name", T_STRING, 1, 31, "MR1", NULL, 0, 0,
+	  "Name of the MR peripheral." },
+	{ "media_routing.agent_peripheral", T_INT, 0, INT_MAX, "0", NULL, 0,
+	  0, "The peripheral whose agents take the tasks and whose CTI "
+	  "server the application reports them to; 0: the lab's first." },
+	{ "media_routing.application_path", T_INT, 1, INT_MAX, "1", NULL, 0,
+	  0, "The application's ApplicationPathID (OPEN_REQ of its ARM "
+	  "session)." },
+	{ "media_routing.routes", T_LIST, 0, 0, NULL, NULL, 0, 0,
+	  "The router's routes; none: one per non-voice MRD, its name as "
+	  "the script selector, any skill group." },
+	{ "media_routing.routes.[]", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "One route." },
+	{ "media_routing.routes.[].selector", T_STRING, 1, 32, NULL, NULL,
+	  F_REQUIRED, 0, "Script selector of the NEW_TASK requests it "
+	  "routes." },
+	{ "media_routing.routes.[].mrd", T_INT, 1, INT_MAX, NULL, NULL,
+	  F_REQUIRED, 0, "The non-voice MRD its tasks are in." },
+	{ "media_routing.routes.[].skill_group", T_INT, 0, INT_MAX, "0", NULL,
+	  0, 0, "The skill group whose agents take them; 0: any." },
+	{ "media_routing.traffic", T_GROUP, 0, 0, NULL, NULL, 0, 0,
+	  "The application's simulated tasks." },
+	{ "media_routing.traffic.enabled", T_BOOL, 0, 0, "false", NULL, 0, 0,
+	  "Whether the application sends NEW_TASK requests by itself." },
+	{ "media_routing.traffic.tasks_per_second", T_FLOAT, 0, 100000, "0.5",
+	  NULL, 0, 0, "New tasks per second (a Poisson stream), over the "
+	  "routes in turn.  pgemuctl app traffic rate N changes it live." },
+	{ "media_routing.traffic.handle_time_ms", T_INT, 1, 86400000, "20000",
+	  NULL, 0, 0, "Milliseconds from a task's start to its end." },
+	{ "media_routing.traffic.offer_ms", T_INT, 0, 3600000, "500", NULL, 0,
+	  0, "Milliseconds from DO_THIS_WITH_TASK (or the application's own "
+	  "assignment) to the start of the task." },
+	{ "media_routing.traffic.seed", T_INT, 0, INT_MAX, "1", NULL, 0, 0,
+	  "Seed of the task generator." },
 
 	{ "cti", T_GROUP, 0, 0, NULL, NULL, 0, 0,
 	  "The CTI servers (GED-188) of the PG sides." },
@@ -935,6 +996,105 @@ cfg_build_periphs(config_t *c, struct cfg *cf)
 
 /* Build the struct from a checked, filled tree. */
 /* The hooks: each event a bit of rule_events, its nodes by name. */
+/* Media routing: the app node's MR peripheral, routes and traffic. */
+static void
+cfg_build_mr(config_t *c, struct cfg *cf)
+{
+	struct cfg_mr		*mr = &cf->mr;
+	config_setting_t	*s = config_lookup(c, "media_routing"), *list;
+	const struct cfg_node	*app = cfg_node_role(cf, ROLE_APP, 0);
+	int			 i, n;
+
+	mr->enabled = app != NULL;
+	if (app != NULL)
+		snprintf(mr->app, sizeof(mr->app), "%s", app->name);
+	mr->peripheral = cfg_int(s, "peripheral");
+	snprintf(mr->name, sizeof(mr->name), "%s", cfg_str(s, "name"));
+	mr->agent_periph = cfg_int(s, "agent_peripheral");
+	if (mr->agent_periph == 0 && cf->nperiphs > 0)
+		mr->agent_periph = cf->periphs[0].id;
+	mr->path = cfg_int(s, "application_path");
+	list = config_setting_get_member(s, "routes");
+	n = list != NULL ? config_setting_length(list) : 0;
+	mr->routes = xcalloc((size_t)(n > 0 ? n : cf->nmrds) + 1,
+	    sizeof(*mr->routes));
+	for (i = 0; i < n; i++) {
+		struct cfg_route	*r = &mr->routes[mr->nroutes++];
+		config_setting_t	*e = config_setting_get_elem(list,
+		    (unsigned)i);
+
+		snprintf(r->selector, sizeof(r->selector), "%s",
+		    cfg_str(e, "selector"));
+		r->mrd = cfg_int(e, "mrd");
+		r->skill_group = cfg_int(e, "skill_group");
+	}
+	for (i = 0; n == 0 && i < cf->nmrds; i++) {
+		struct cfg_route	*r;
+
+		if (strcmp(cf->mrds[i].media, "voice") == 0)
+			continue;
+		r = &mr->routes[mr->nroutes++];
+		snprintf(r->selector, sizeof(r->selector), "%s",
+		    cf->mrds[i].name);
+		r->mrd = cf->mrds[i].id;
+	}
+	s = config_setting_get_member(s, "traffic");
+	config_setting_lookup_bool(s, "enabled", &mr->traffic.enabled);
+	mr->traffic.tasks_per_second = cfg_float(s, "tasks_per_second");
+	mr->traffic.handle_time_ms = cfg_int(s, "handle_time_ms");
+	mr->traffic.offer_ms = cfg_int(s, "offer_ms");
+	mr->traffic.seed = (unsigned int)cfg_int(s, "seed");
+}
+
+static config_setting_t *cfg_given(config_setting_t *, const char *);
+
+/* Media routing: one app node, routes to non-voice MRDs, ids unique. */
+static void
+cfg_check_mr(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf,
+    int napps)
+{
+	const struct cfg_mr	*mr = &cf->mr;
+	config_setting_t	*s = config_lookup(c, "media_routing");
+	config_setting_t	*list = config_setting_get_member(s, "routes");
+	int			 i, j;
+
+	if (napps > 1)
+		cfg_error(ctx, config_lookup(c, "nodes"), "nodes: %d app "
+		    "nodes, at most 1", napps);
+	if (!mr->enabled)
+		return;
+	if (cfg_periph(cf, (uint32_t)mr->peripheral) != NULL)
+		cfg_error(ctx, cfg_given(s, "peripheral"), "media_routing."
+		    "peripheral: %d is the id of a voice peripheral too",
+		    mr->peripheral);
+	if (cfg_periph(cf, (uint32_t)mr->agent_periph) == NULL)
+		cfg_error(ctx, cfg_given(s, "agent_peripheral"),
+		    "media_routing.agent_peripheral: no peripheral %d",
+		    mr->agent_periph);
+	if (mr->nroutes == 0)
+		cfg_error(ctx, s, "media_routing.routes: none, and the lab "
+		    "has no non-voice MRD to route to");
+	for (i = 0; i < mr->nroutes; i++) {
+		const struct cfg_route	*r = &mr->routes[i];
+		const struct cfg_mrd	*m = cfg_mrd(cf, r->mrd);
+		config_setting_t	*e = list != NULL ?
+		    config_setting_get_elem(list, (unsigned)i) : s;
+
+		if (m == NULL)
+			cfg_error(ctx, e, "media_routing.routes: selector "
+			    "\"%s\": no MRD %d in mrds", r->selector, r->mrd);
+		else if (strcmp(m->media, "voice") == 0)
+			cfg_error(ctx, e, "media_routing.routes: selector "
+			    "\"%s\": MRD %d is a voice MRD (the MR PIM routes "
+			    "non-voice tasks)", r->selector, r->mrd);
+		for (j = 0; j < i; j++)
+			if (strcmp(mr->routes[j].selector, r->selector) == 0)
+				cfg_error(ctx, e, "media_routing.routes: "
+				    "selector \"%s\" appears twice",
+				    r->selector);
+	}
+}
+
 static void
 cfg_build_hooks(config_t *c, struct cfg *cf)
 {
@@ -1041,6 +1201,9 @@ cfg_build(config_t *c, const char *file)
 	s = config_lookup(c, "heartbeat.cti");
 	cf->hb_cti.interval_ms = cfg_int(s, "interval_ms");
 	cf->hb_cti.misses = cfg_int(s, "misses");
+	s = config_lookup(c, "heartbeat.mr");
+	cf->hb_mr.interval_ms = cfg_int(s, "interval_ms");
+	cf->hb_mr.misses = cfg_int(s, "misses");
 	s = config_lookup(c, "reconnect");
 	cf->backoff_min_ms = cfg_int(s, "min_ms");
 	cf->backoff_max_ms = cfg_int(s, "max_ms");
@@ -1094,6 +1257,8 @@ cfg_build(config_t *c, const char *file)
 		m->max_tasks = cfg_int(s, "max_tasks");
 		config_setting_lookup_bool(s, "interruptible",
 		    &m->interruptible);
+		m->max_tasks_in_queue = cfg_int(s, "max_tasks_in_queue");
+		m->max_time_in_queue = cfg_int(s, "max_time_in_queue");
 	}
 	cf->voice_mrd = 1;
 	for (i = cf->nmrds - 1; i >= 0; i--)
@@ -1107,6 +1272,7 @@ cfg_build(config_t *c, const char *file)
 	cf->traffic.wrapup_time_ms = cfg_int(s, "wrapup_time_ms");
 	cf->traffic.not_ready_share = cfg_float(s, "not_ready_share");
 	cf->traffic.seed = (unsigned int)cfg_int(s, "seed");
+	cfg_build_mr(c, cf);
 	cfg_build_hooks(c, cf);
 	return cf;
 }
@@ -1417,6 +1583,7 @@ cfg_check_lab(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 		    sides[0], sides[1]);
 	cfg_check_desks(ctx, nodes, cf, nrole, desks);
 	cfg_check_periphs(ctx, c, cf);
+	cfg_check_mr(ctx, c, cf, nrole[ROLE_APP]);
 	list = config_lookup(c, "mrds");
 	for (i = 0; i < cf->nmrds; i++)
 		for (j = 0; j < i; j++)
@@ -1626,6 +1793,7 @@ cfg_free(struct cfg *cf)
 		free(cf->periphs[i].agents);
 	free(cf->periphs);
 	free(cf->mrds);
+	free(cf->mr.routes);
 	for (i = 0; i < cf->nhooks; i++)
 		free(cf->hooks[i].nodes);
 	free(cf->hooks);
@@ -1706,6 +1874,18 @@ cfg_mrd(const struct cfg *cf, int id)
 	for (i = 0; i < cf->nmrds; i++)
 		if (cf->mrds[i].id == id)
 			return &cf->mrds[i];
+	return NULL;
+}
+
+/* The route of a script selector, or NULL. */
+const struct cfg_route *
+cfg_route(const struct cfg *cf, const char *selector)
+{
+	int	i;
+
+	for (i = 0; i < cf->mr.nroutes; i++)
+		if (strcmp(cf->mr.routes[i].selector, selector) == 0)
+			return &cf->mr.routes[i];
 	return NULL;
 }
 

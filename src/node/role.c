@@ -32,6 +32,10 @@ const struct role roles[ROLE_MAX] = {
 	    "the agents' desktops, one connection each to the desktop "
 	    "server",
 	    "one per desktop, named after its agent id (1001, ...)" },
+	[ROLE_APP] = { "app", &app_ops,
+	    "an application instance (email or chat manager): NEW_TASK "
+	    "requests to the MR PIM, task reports to the CTI server",
+	    "mr-link (the active MR PIM's), cti-link" },
 };
 
 /* The role named name (ROLE_*), or -1. */

@@ -45,6 +45,7 @@ const struct rule_event rule_events[] = {
 	{ "agents_logged_out",	LOG_WARNING, NULL, 0, NULL },
 	{ "agents_relogin",	LOG_NOTICE, NULL, 0, NULL },
 	{ "agents_snapshot",	LOG_NOTICE, NULL, 0, NULL },
+	{ "app_assigning",	LOG_NOTICE, NULL, 0, NULL },
 	{ "config_reloaded",	LOG_NOTICE, NULL, 0, NULL },
 	{ "cti_active",		LOG_NOTICE, NULL, 0, NULL },
 	{ "cti_client_lost",	LOG_WARNING, NULL, 0, NULL },
@@ -66,6 +67,8 @@ const struct rule_event rule_events[] = {
 	    "a link that was up goes down" },
 	{ "logout_reason",	LOG_NOTICE, NULL, 0, NULL },
 	{ "media_relogin",	LOG_NOTICE, NULL, 0, NULL },
+	{ "mr_path_lost",	LOG_WARNING, NULL, 0, NULL },
+	{ "new_task_failed",	LOG_INFO, NULL, 0, NULL },
 	{ "peer_lost",		LOG_WARNING, NULL, 0, NULL },
 	{ "peripheral_offline",	LOG_WARNING, NULL, 0, NULL },
 	{ "peripheral_online",	LOG_NOTICE, NULL, 0, NULL },
@@ -82,6 +85,11 @@ const struct rule_event rule_events[] = {
 	{ "pim_resigning",	LOG_NOTICE, NULL, 0, NULL },
 	{ "router_resettle",	LOG_NOTICE, NULL, 0, NULL },
 	{ "router_stalled",	LOG_WARNING, NULL, 0, NULL },
+	{ "routing_disabled",	LOG_WARNING, NULL, 0, NULL },
+	{ "routing_enabled",	LOG_NOTICE, NULL, 0, NULL },
+	{ "tasks_discarded",	LOG_WARNING, NULL, 0, NULL },
+	{ "tasks_left_out",	LOG_WARNING, NULL, 0, NULL },
+	{ "tasks_resent",	LOG_NOTICE, NULL, 0, NULL },
 };
 const size_t rule_nevents = sizeof(rule_events) / sizeof(rule_events[0]);
 /* A hook's events are a bitmask over this table (struct cfg_hook). */

@@ -112,6 +112,20 @@ static const struct ged_field f_media_logout_ind[] = {
 	{ "ReasonCode", GF_UINT, 0 }, GED_END
 };
 
+/* ARM task messages (pgemu-defined: the reference gives no layout). */
+static const struct ged_field f_task[] = {
+	{ "InvokeID", GF_UINT, 0 }, { "PeripheralID", GF_UINT, 0 },
+	{ "MRDID", GF_INT, 0 }, { "ICMAgentID", GF_INT, 0 },
+	{ "TaskGroupHigh", GF_INT, 0 }, { "TaskGroupLow", GF_INT, 0 },
+	{ "SequenceNumber", GF_INT, 0 }, { "DialogueID", GF_UINT, 0 },
+	{ "TaskFlags", GF_UINT, 0 }, GED_END
+};
+static const struct ged_field f_task_resp[] = {
+	{ "InvokeID", GF_UINT, 0 }, { "Status", GF_UINT, 0 },
+	{ "TaskGroupHigh", GF_INT, 0 }, { "TaskGroupLow", GF_INT, 0 },
+	{ "SequenceNumber", GF_INT, 0 }, GED_END
+};
+
 /* The floating fields each message may carry, in the reference's order. */
 static const uint16_t t_none[] = { 0 };
 static const uint16_t t_open_req[] = {
@@ -196,6 +210,17 @@ const struct ged_layout ged_layouts[] = {
 	    t_none, PGEMU },
 	{ MSG_MEDIA_LOGOUT_IND, "MEDIA_LOGOUT_IND", TO_S, f_media_logout_ind,
 	    t_media_logout_ind, PGEMU },
+	{ MSG_OFFER_TASK_IND, "OFFER_TASK_IND", TO_S, f_task, t_none, PGEMU },
+	{ MSG_OFFER_APPLICATION_TASK_REQ, "OFFER_APPLICATION_TASK_REQ", TO_S,
+	    f_task, t_none, PGEMU },
+	{ MSG_OFFER_APPLICATION_TASK_RESP, "OFFER_APPLICATION_TASK_RESP",
+	    TO_C, f_task_resp, t_none, PGEMU },
+	{ MSG_START_TASK_IND, "START_TASK_IND", TO_S, f_task, t_none, PGEMU },
+	{ MSG_START_APPLICATION_TASK_REQ, "START_APPLICATION_TASK_REQ", TO_S,
+	    f_task, t_none, PGEMU },
+	{ MSG_START_APPLICATION_TASK_RESP, "START_APPLICATION_TASK_RESP",
+	    TO_C, f_task_resp, t_none, PGEMU },
+	{ MSG_END_TASK_IND, "END_TASK_IND", TO_S, f_task, t_none, PGEMU },
 	{ MSG_FAILURE_RESP, "FAILURE_RESP", TO_C, f_invoke_status, t_none,
 	    PGEMU },
 	{ 0, NULL, 0, NULL, NULL, NULL }
@@ -225,6 +250,13 @@ const struct wire_type_info ged_types[] = {
 	GT(MSG_MEDIA_LOGIN_REQ,		"MEDIA_LOGIN_REQ",		20),
 	GT(MSG_MEDIA_LOGIN_RESP,	"MEDIA_LOGIN_RESP",		16),
 	GT(MSG_MEDIA_LOGOUT_IND,	"MEDIA_LOGOUT_IND",		20),
+	GT(MSG_OFFER_TASK_IND,		"OFFER_TASK_IND",		36),
+	GT(MSG_OFFER_APPLICATION_TASK_REQ, "OFFER_APPLICATION_TASK_REQ", 36),
+	GT(MSG_OFFER_APPLICATION_TASK_RESP, "OFFER_APPLICATION_TASK_RESP", 20),
+	GT(MSG_START_TASK_IND,		"START_TASK_IND",		36),
+	GT(MSG_START_APPLICATION_TASK_REQ, "START_APPLICATION_TASK_REQ", 36),
+	GT(MSG_START_APPLICATION_TASK_RESP, "START_APPLICATION_TASK_RESP", 20),
+	GT(MSG_END_TASK_IND,		"END_TASK_IND",			36),
 	GT(MSG_FAILURE_RESP,		"FAILURE_RESP",			 8),
 	{ 0,				NULL,			 0, 0 }
 };

@@ -587,6 +587,78 @@ msg_desktop_state_decode(const struct wire_msg *m,
 	return 0;
 }
 
+/* A task message (wire.h: struct msg_task). */
+void
+msg_task_encode(struct wire_writer *w, uint32_t type, const struct msg_task *t)
+{
+	wire_begin(w, type);
+	wire_u32(w, t->peripheral);
+	wire_u32(w, t->epoch);
+	wire_u32(w, t->dialogue);
+	wire_u32(w, t->mrd);
+	wire_u32(w, t->agent);
+	wire_u32(w, t->agent_periph);
+	wire_u32(w, t->task[0]);
+	wire_u32(w, t->task[1]);
+	wire_u32(w, t->task[2]);
+	wire_u32(w, t->code);
+	wire_u32(w, t->flags);
+	wire_u32(w, t->path);
+	wire_u32(w, t->when);
+	wire_u32(w, t->when_ms);
+	if (t->selector[0] != '\0')
+		wire_flt_str(w, TAG_SELECTOR, t->selector);
+	if (t->text[0] != '\0')
+		wire_flt_str(w, TAG_TEXT, t->text);
+}
+
+int
+msg_task_decode(const struct wire_msg *m, struct msg_task *t, char *err,
+    size_t errlen)
+{
+	struct wire_reader r;
+	uint32_t	  *f[] = { &t->peripheral, &t->epoch, &t->dialogue,
+	    &t->mrd, &t->agent, &t->agent_periph, &t->task[0], &t->task[1],
+	    &t->task[2], &t->code, &t->flags, &t->path, &t->when,
+	    &t->when_ms };
+	const uint8_t	  *data;
+	uint16_t	   tag, len;
+	size_t		   i;
+	int		   rc;
+
+	wire_reader_init(&r, m);
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		if (wire_get_u32(&r, f[i]) == -1)
+			return msg_short(m, err, errlen);
+	t->selector[0] = t->text[0] = '\0';
+	if (t->when_ms > 999) {
+		snprintf(err, errlen, "%s: milliseconds %u out of 0..999",
+		    wire_type_name(m->type), t->when_ms);
+		return -1;
+	}
+	while ((rc = wire_next_flt(&r, &tag, &data, &len)) == 1) {
+		if (tag == TAG_SELECTOR && wire_flt_string(data, len,
+		    t->selector, sizeof(t->selector)) == -1) {
+			snprintf(err, errlen, "%s: script selector is not a "
+			    "string of at most 32 characters",
+			    wire_type_name(m->type));
+			return -1;
+		}
+		if (tag == TAG_TEXT &&
+		    wire_flt_string(data, len, t->text, sizeof(t->text)) == -1) {
+			snprintf(err, errlen, "%s: text is not a valid string",
+			    wire_type_name(m->type));
+			return -1;
+		}
+	}
+	if (rc == -1) {
+		snprintf(err, errlen, "%s: truncated floating field",
+		    wire_type_name(m->type));
+		return -1;
+	}
+	return 0;
+}
+
 /* msg_NAME_body(): msg_NAME_decode() into the union's member NAME. */
 #define MSG_BODY(name)							\
 int									\
@@ -607,3 +679,4 @@ MSG_BODY(set_agent)
 MSG_BODY(desktop_login)
 MSG_BODY(desktop_welcome)
 MSG_BODY(desktop_state)
+MSG_BODY(task)

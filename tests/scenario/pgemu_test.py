@@ -168,7 +168,9 @@ class Lab:
                  interval=1800, traffic=False, reconnect=(50, 1000, 5000),
                  list_agents="", mrds=None, sections=None, extra_acds=(),
                  peripherals=None, desktops=False, hb_desktop=(1000, 3),
-                 hb_cti=(5000, 4), verbose=True, agent_mrds=None):
+                 hb_cti=(5000, 4), verbose=True, agent_mrds=None,
+                 media=False, hb_mr=(200, 3), mr_traffic=None,
+                 mr_extra=""):
         """extra_acds names acd nodes beside "acd"; peripherals, a list of
         dicts (id, acd, agents, first_id, optional name), writes a
         peripherals list instead of the one peripheral.  Each PG side gets
@@ -177,7 +179,10 @@ class Lab:
         generated agent with a desktop; agent_mrds, a list of MRD ids,
         the MRDs of the generated agents (their desktops sign in to each;
         the default mrds are 1 voice and 2 email).  verbose=False starts
-        the nodes without -v (no debug lines: a benchmark's)."""
+        the nodes without -v (no debug lines: a benchmark's).  media adds
+        the app node (an application instance) and media routing: route
+        "Email" to MRD 2; mr_traffic, tasks per second, turns its traffic
+        on; mr_extra goes in the media_routing group."""
         self.dir = tempfile.mkdtemp(prefix="pgemu-%s-" % name)
         self.name = name
         self.procs = {}
@@ -186,7 +191,8 @@ class Lab:
         self.logs = {}
         self.watchers = {}
         names = DEFAULT_NODES + tuple(extra_acds) + ("cti-a", "cti-b") + (
-            ("desk-a", "desk-b") if desktops else ())
+            ("desk-a", "desk-b") if desktops else ()) + (
+            ("app",) if media else ())
         self.ports = dict(zip(names, free_ports(len(names))))
         self.cti_ports = {"pg-a": self.ports["cti-a"],
                           "pg-b": self.ports["cti-b"]}
@@ -195,6 +201,8 @@ class Lab:
             else nodes
         if desktops and nodes is DEFAULT_NODES:
             self.nodes += DESK_NODES
+        if media and nodes is DEFAULT_NODES:
+            self.nodes += ("app",)
         self.params = dict(agents=agents, extra=extra, hb_private=hb_private,
                            hb_router=hb_router, hb_acd=hb_acd,
                            interval=interval, traffic=traffic,
@@ -202,7 +210,8 @@ class Lab:
                            mrds=mrds, sections=sections or {},
                            peripherals=peripherals, desktops=desktops,
                            hb_desktop=hb_desktop, hb_cti=hb_cti,
-                           agent_mrds=agent_mrds)
+                           agent_mrds=agent_mrds, media=media, hb_mr=hb_mr,
+                           mr_traffic=mr_traffic, mr_extra=mr_extra)
         self.verbose = verbose
         self.conf = os.path.join(self.dir, "lab.conf")
         self.write_conf()
@@ -225,6 +234,7 @@ heartbeat: {
   acd:     { interval_ms = %(a0)d; misses = %(a1)d; };
   desktop: { interval_ms = %(d0)d; misses = %(d1)d; };
   cti:     { interval_ms = %(c0)d; misses = %(c1)d; };
+  mr:      { interval_ms = %(m0)d; misses = %(m1)d; };
 };
 reconnect: { min_ms = %(b0)d; max_ms = %(b1)d; stable_ms = %(b2)d; };
 nodes: {
@@ -232,8 +242,9 @@ nodes: {
   acd:    { role = "acd"; address = "127.0.0.1"; port = %(ap)d; %(acdextra)s };
   pg-a:   { role = "pg"; side = "A"; address = "127.0.0.1"; port = %(pa)d; cti_port = %(ca)d; %(pgaextra)s };
   pg-b:   { role = "pg"; side = "B"; address = "127.0.0.1"; port = %(pb)d; cti_port = %(cb)d; %(pgbextra)s };
-%(acds)s%(desks)s};
+%(acds)s%(desks)s%(app)s};
 %(peripherals)s
+%(media)s
 mrds = ( %(mrds)s );
 traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
            handle_time_ms = 300; wrapup_time_ms = 200;
@@ -245,6 +256,7 @@ traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
            a0=p["hb_acd"][0], a1=p["hb_acd"][1],
            d0=p["hb_desktop"][0], d1=p["hb_desktop"][1],
            c0=p["hb_cti"][0], c1=p["hb_cti"][1],
+           m0=p["hb_mr"][0], m1=p["hb_mr"][1],
            b0=p["reconnect"][0], b1=p["reconnect"][1],
            b2=p["reconnect"][2],
            rp=self.ports["router"], ap=self.ports["acd"],
@@ -261,6 +273,11 @@ traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
                         'port = %d; };\n' % (a, self.ports[a])
                         for a in self.extra_acds),
            desks=self.desks_text(p),
+           app=('  app: { role = "app"; address = "127.0.0.1"; '
+                'port = %d; %s };\n' % (self.ports["app"],
+                                        sections.get("app", ""))
+                if p["media"] else ""),
+           media=self.media_text(p),
            peripherals=self.peripherals_text(p))
         return text
 
@@ -276,6 +293,18 @@ traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
             for s in "AB") + \
             '  agents: { role = "agents"; address = "127.0.0.1"; %s };\n' % (
                 p["sections"].get("agents", ""))
+
+    def media_text(self, p):
+        if not p["media"]:
+            return ""
+        rate = p["mr_traffic"]
+        return ('media_routing: { peripheral = 5001; name = "MR1";\n'
+                '  routes = ( { selector = "Email"; mrd = 2; '
+                'skill_group = 100; } );\n'
+                '  traffic: { enabled = %s; tasks_per_second = %s; '
+                'handle_time_ms = 400; offer_ms = 50; seed = 3; };\n'
+                '  %s };' % ("true" if rate else "false",
+                             repr(float(rate or 1.0)), p["mr_extra"]))
 
     def peripherals_text(self, p):
         if not p["peripherals"]:
