@@ -31,6 +31,23 @@ void		*xcalloc(size_t, size_t);
 void		*xreallocarray(void *, size_t, size_t);
 int		 xasprintf(char **, const char *, ...) __printflike(2, 3);
 
+/* auth.c: the lab key, MACs of links and grants (libsodium) */
+#define AUTH_KEY_LEN	32
+#define AUTH_NONCE_LEN	16
+#define AUTH_MAC_LEN	32
+struct auth_part {
+	const void	*p;		/* NULL ends a list */
+	size_t		 len;
+};
+int		 auth_load(const char *, int create, char *, size_t);
+int		 auth_enabled(void);
+void		 auth_nonce(uint8_t *);
+void		 auth_mac(uint8_t *, const char *, const struct auth_part *);
+int		 auth_check(const uint8_t *, const char *,
+		    const struct auth_part *);
+void		 auth_grant_token(uint8_t *, uint32_t, uint32_t, char);
+int		 auth_grant_ok(const uint8_t *, int, uint32_t, uint32_t, char);
+
 /* fmt.c: replies for people (text, tables) or scripts (keyvalue) */
 #define FMT_TEXT	0
 #define FMT_JSON	1
@@ -218,6 +235,8 @@ struct cfg {
 	char		 control_dir[PGEMU_PATH_MAX];
 	char		 state_dir[PGEMU_PATH_MAX];
 	char		 history_db[PGEMU_PATH_MAX];
+	char		 key_file[PGEMU_PATH_MAX];	/* "": links not
+							   authenticated */
 	int		 interval_s;		/* reporting interval */
 	int		 snapshot_batch;
 	struct cfg_hb	 hb_private;
@@ -362,6 +381,8 @@ struct link_peer_id {
 	char		 node[PGEMU_NAME_MAX];
 	char		 lab[PGEMU_NAME_MAX];
 	char		 side;
+	uint8_t		 challenge[AUTH_NONCE_LEN];	/* ours, sent */
+	uint8_t		 nonce[AUTH_NONCE_LEN];		/* the peer's */
 };
 
 /*
@@ -390,6 +411,8 @@ struct link_proto {
 	 */
 	uint32_t	 hello_type;
 	void		(*hello)(struct link *);
+	/* A named listener's first frame, before the client's greeting. */
+	void		(*challenge)(struct wire_writer *, uint8_t *nonce);
 	int		(*identify)(const struct wire_msg *,
 			    struct link_peer_id *, char *err, size_t errlen);
 	void		(*welcome)(struct link *);
@@ -458,6 +481,8 @@ struct link {
 	uint64_t	 hb_late_us;	/* how late it wakes, smoothed */
 	int		 hold_rechecked; /* ran out late: reading first */
 	TAILQ_ENTRY(link) hb_entry;	/* in the duplex's links (link.c) */
+	uint8_t		 nonce_self[AUTH_NONCE_LEN];	/* authentication */
+	uint8_t		 nonce_peer[AUTH_NONCE_LEN];
 	uint32_t	 version;	/* of the protocol, as the greeting
 					   settled it for this connection (the
 					   protocol's codecs read it) */

@@ -38,6 +38,7 @@ struct pending {
 	struct bufferevent	*bev;
 	struct event		*ev_timeout;
 	char			 addr[80];
+	uint8_t			 challenge[AUTH_NONCE_LEN];
 	TAILQ_ENTRY(pending)	 entry;
 };
 
@@ -168,6 +169,7 @@ pending_read_cb(struct bufferevent *bev, void *arg)
 	m.len = len;
 	m.body = evbuffer_pullup(in, WIRE_HDR_LEN + len) + WIRE_HDR_LEN;
 	memset(&id, 0, sizeof(id));
+	memcpy(id.challenge, p->challenge, sizeof(id.challenge));
 	if (lst->proto->identify(&m, &id, err, sizeof(err)) == -1) {
 		pending_refuse(p, LOG_WARNING, "protocol error: %s", err);
 		return;
@@ -180,6 +182,8 @@ pending_read_cb(struct bufferevent *bev, void *arg)
 	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
 	p->bev = NULL;
 	log_debug("listener %s: %s is node %s", lst->name, p->addr, id.node);
+	memcpy(l->nonce_self, id.challenge, sizeof(l->nonce_self));
+	memcpy(l->nonce_peer, id.nonce, sizeof(l->nonce_peer));
 	link_attach(l, bev, p->addr, lst->name);
 	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0 &&
 	    l->bev == bev)
@@ -326,6 +330,15 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	TAILQ_INSERT_HEAD(&lst->pending, p, entry);
 	bufferevent_setcb(p->bev, pending_read_cb, NULL, pending_event_cb, p);
 	bufferevent_enable(p->bev, EV_READ | EV_WRITE);
+	/* Authenticated links: the client answers our nonce in its HELLO. */
+	if (lst->proto->challenge != NULL && auth_enabled()) {
+		struct wire_writer	w;
+
+		lst->proto->challenge(&w, p->challenge);
+		if (wire_end(&w, (uint32_t)lst->max_message, NULL) == 0)
+			bufferevent_write(p->bev, w.buf, w.len);
+		wire_writer_free(&w);
+	}
 }
 
 static void

@@ -73,6 +73,16 @@ static const struct cfg_setting settings[] = {
 	{ "lab.history_db", T_STRING, 1, 200, "history.db", NULL, 0, 0,
 	  "History database of the router (SQLite); relative to state_dir "
 	  "unless absolute." },
+	{ "lab.key_file", T_STRING, 0, 200, "lab.key", NULL, 0, 0,
+	  "The lab key: a secret file every node of the lab reads (relative "
+	  "to state_dir unless absolute).  With it every link between nodes "
+	  "is authenticated (a challenge and an HMAC-SHA-256 of both ends' "
+	  "nonces on HELLO) and every grant of the router is signed, so a "
+	  "process that merely knows the ports can neither pose as a node "
+	  "nor forge an epoch.  A node that finds no key file makes one "
+	  "(mode 0600); a key file another user can read is refused.  Every "
+	  "node of a lab must read the same file.  Empty: links are not "
+	  "authenticated and a peer is who its HELLO says." },
 	{ "lab.interval", T_INT, 1, 3600, "1800", NULL, 0, 0,
 	  "Reporting interval in seconds (the product uses 900 or 1800)." },
 	{ "lab.max_message", T_INT, 1024, WIRE_MAX_BODY, "65536", NULL, 0, 0,
@@ -1182,6 +1192,13 @@ cfg_build(config_t *c, const char *file)
 	else
 		snprintf(cf->history_db, sizeof(cf->history_db), "%s/%s",
 		    cf->state_dir, cfg_str(s, "history_db"));
+	if (cfg_str(s, "key_file")[0] == '\0' ||
+	    cfg_str(s, "key_file")[0] == '/')
+		snprintf(cf->key_file, sizeof(cf->key_file), "%s",
+		    cfg_str(s, "key_file"));
+	else
+		snprintf(cf->key_file, sizeof(cf->key_file), "%s/%s",
+		    cf->state_dir, cfg_str(s, "key_file"));
 	cf->interval_s = cfg_int(s, "interval");
 	cf->max_message = cfg_int(s, "max_message");
 	cf->snapshot_batch = cfg_int(s, "snapshot_batch");

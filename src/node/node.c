@@ -107,8 +107,11 @@ node_new(struct event_base *base, struct cfg *cf, const char *name,
 	if (n->ctl != NULL)
 		ctl_set_limits(n->ctl, cf->ctl_max_clients, cf->ctl_idle_ms);
 	if (n->ctl == NULL ||
-	    ((self->role == ROLE_ROUTER || self->role == ROLE_PG) &&
+	    ((self->role == ROLE_ROUTER || self->role == ROLE_PG ||
+	    cf->key_file[0] != '\0') &&
 	    node_state_dir(cf->state_dir, err, errlen) == -1) ||
+	    (cf->key_file[0] != '\0' &&
+	    auth_load(cf->key_file, 1, err, errlen) == -1) ||
 	    n->role->init(n, err, errlen) == -1) {
 		node_free(n);
 		return NULL;
@@ -300,6 +303,21 @@ node_match_peer(struct node *n, const struct link_peer_id *id, char *err,
 		if (l->admin_down || l->frozen) {
 			snprintf(err, errlen, "link %s is %s by a fault",
 			    l->name, l->admin_down ? "down" : "frozen");
+			return NULL;
+		}
+		/*
+		 * A peer that is connected and alive keeps its link: a
+		 * second connection in its name waits until the first is
+		 * gone (closed, or silent for two heartbeat intervals).
+		 */
+		if (link_is_up(l) && !link_check_gone(l) &&
+		    mono_us() - l->heard_us <
+		    2 * (uint64_t)l->hb.interval_ms * 1000) {
+			snprintf(err, errlen, "node %s is connected already "
+			    "(link %s from %s, heard %llu ms ago): refused until "
+			    "that connection is gone", id->node, l->name,
+			    l->peer_addr, (unsigned long long)((mono_us() -
+			    l->heard_us) / 1000));
 			return NULL;
 		}
 		return l;

@@ -42,6 +42,8 @@ struct pg_periph {
 	uint32_t	 epoch;
 	int		 grant_reason;	/* GRANT_* of the current activation */
 	char		 grant_text[128];
+	int		 has_token;	/* the grant's token (auth.c) */
+	uint8_t		 token[32];
 	int		 relogin;	/* next snapshot: R8 instead of R4 */
 	int		 continuing;	/* next PIM_ACCEPT keeps the interval */
 	int		 snapshot_done;
@@ -289,6 +291,10 @@ pg_send_status(struct pg_periph *pp)
 	st.peer_epoch = link_is_up(pg->peer) &&
 	    pp->peer_state != PIM_STATE_IDLE ? pp->peer_epoch : 0;
 	st.peer_up = (uint8_t)link_is_up(pg->peer);
+	if (pp->fsm.state != PIM_STATE_IDLE && pp->has_token) {
+		st.has_token = 1;
+		memcpy(st.token, pp->token, sizeof(st.token));
+	}
 	msg_pg_status_encode(&w, &st);
 	link_send(pg->router, &w);
 }
@@ -320,6 +326,8 @@ pg_activate(struct pg_periph *pp)
 	memset(&e, 0, sizeof(e));
 	e.a = pp->epoch;
 	e.b = pp->id;
+	e.has_token = pp->has_token;
+	memcpy(e.token, pp->token, sizeof(e.token));
 	msg_epoch_encode(&w, MSG_PIM_ACTIVATE, &e);
 	link_send(pp->acd, &w);
 	pp->activating_ms = mono_ms();
@@ -361,6 +369,8 @@ pg_grant(struct pg *pg, const struct msg_grant *g)
 		    g->peripheral, g->epoch, pim_state_names[pp->fsm.state],
 		    pp->epoch);
 	pp->epoch = g->epoch;
+	pp->has_token = g->has_token;
+	memcpy(pp->token, g->token, sizeof(pp->token));
 	pp->grant_reason = (int)g->reason;
 	snprintf(pp->grant_text, sizeof(pp->grant_text), "%s", g->text);
 	/* After a PG side failover the agents log back in: R8. */
