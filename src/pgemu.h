@@ -71,6 +71,15 @@ void		 log_vmsg(int, const char *, va_list) __printflike(2, 0);
 __dead void	 fatal(const char *, ...) __printflike(1, 2);
 __dead void	 fatalx(const char *, ...) __printflike(1, 2);
 void		 log_journal_send(int, const char *, json_t *);
+/* At most N lines a second of one cause (log.c: log_rate_ok). */
+struct log_rate {
+	uint64_t	 window_ms;
+	int		 count;
+	uint64_t	 suppressed;	/* in this second */
+	uint64_t	 total_suppressed;
+};
+int		 log_rate_ok(struct log_rate *, int per_second, int pri,
+		    const char *what);
 int		 log_to_journal(void);
 struct link;				/* "link NAME: ..." */
 void		 log_link_warnx(const struct link *, const char *, ...)
@@ -249,6 +258,9 @@ struct cfg {
 	int		 backoff_max_ms;
 	int		 backoff_stable_ms;
 	int		 max_message;		/* largest internal frame */
+	int		 max_pending;		/* connections before HELLO */
+	int		 max_output;		/* bytes a link may owe */
+	int		 log_rate;		/* lines a second per cause */
 	int		 ctl_max_clients;	/* control socket */
 	int		 ctl_idle_ms;
 	int		 cti_max_sessions;	/* per CTI server */
@@ -523,6 +535,7 @@ int		 link_fault(struct link *, const char *action, char *err,
 		    size_t errlen);
 json_t		*link_json(const struct link *);
 void		 link_reconfigure(struct link *, const struct cfg *);
+void		 link_set_max_output(size_t);
 int		 link_endpoint_differs(const struct link *, const char *, int);
 
 /* What a session listener gives each session. */
@@ -600,6 +613,7 @@ void		 listener_session_ended(struct listener *, struct link *);
 int		 listener_nsessions(const struct listener *);
 json_t		*listener_json(const struct listener *);
 int		 listener_port(const struct listener *);
+void		 listener_set_limits(int max_pending, int log_rate);
 
 /*
  * The rules of the documentation (reference/failover-rules.md), R1-R23:

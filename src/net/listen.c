@@ -51,12 +51,14 @@ struct listener {
 	int			 max_message;
 	const struct link_proto	*proto;
 	uint64_t		 accepted, refused;
+	int			 npending;	/* before their greeting */
+	struct log_rate		 refusals;	/* lines of refusals */
 	char			 last_refusal[200];
 
 	/* A named-peer listener. */
 	listener_match_cb	 match;
 	void			*arg;
-	TAILQ_HEAD(, pending)	 pending;
+	TAILQ_HEAD(pendings, pending) pending;
 
 	/* A session listener (match is NULL). */
 	struct session_conf	 sc;
@@ -71,15 +73,30 @@ struct listener {
  * Count and log a connection that did not become a link or a session: verb
  * is what happened to it ("closed", "refused").
  */
+/* Limits of every listener (the lab file's; listener_set_limits). */
+static int	listener_max_pending = 64;
+static int	listener_log_rate = 10;
+
+void
+listener_set_limits(int max_pending, int log_rate)
+{
+	listener_max_pending = max_pending;
+	listener_log_rate = log_rate;
+}
+
 static void
 listener_refused(struct listener *lst, int pri, const char *addr,
     const char *verb, const char *msg)
 {
+	char	what[64];
+
 	lst->refused++;
 	snprintf(lst->last_refusal, sizeof(lst->last_refusal), "%s: %s",
 	    addr, msg);
-	log_msg(pri, "listener %s: connection from %s %s: %s", lst->name,
-	    addr, verb, msg);
+	snprintf(what, sizeof(what), "listener %s", lst->name);
+	if (log_rate_ok(&lst->refusals, listener_log_rate, pri, what))
+		log_msg(pri, "listener %s: connection from %s %s: %s",
+		    lst->name, addr, verb, msg);
 }
 
 /* The name of the greeting frame the listener waits for. */
@@ -96,6 +113,7 @@ static void
 pending_free(struct pending *p)
 {
 	TAILQ_REMOVE(&p->lst->pending, p, entry);
+	p->lst->npending--;
 	if (p->bev != NULL)
 		bufferevent_free(p->bev);
 	event_free(p->ev_timeout);
@@ -315,6 +333,16 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 		session_accept(lst, fd, addr);
 		return;
 	}
+	/*
+	 * A flood of silent connections must not keep the real peers out:
+	 * past the limit the oldest one that has not greeted makes room.  A
+	 * real peer greets within a round trip, a flood's connection never.
+	 */
+	if (lst->npending >= listener_max_pending &&
+	    (p = TAILQ_LAST(&lst->pending, pendings)) != NULL)
+		pending_refuse(p, LOG_WARNING, "evicted: %d connections wait "
+		    "for their %s (lab.max_pending), this one the longest",
+		    lst->npending, listener_hello_name(lst));
 	p = xcalloc(1, sizeof(*p));
 	p->lst = lst;
 	snprintf(p->addr, sizeof(p->addr), "%s", addr);
@@ -328,6 +356,7 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	ms_to_tv(HELLO_TIMEOUT_MS, &tv);
 	evtimer_add(p->ev_timeout, &tv);
 	TAILQ_INSERT_HEAD(&lst->pending, p, entry);
+	lst->npending++;
 	bufferevent_setcb(p->bev, pending_read_cb, NULL, pending_event_cb, p);
 	bufferevent_enable(p->bev, EV_READ | EV_WRITE);
 	/* Authenticated links: the client answers our nonce in its HELLO. */
@@ -514,6 +543,10 @@ listener_json(const struct listener *lst)
 	    "port", lst->port, "accepted", (json_int_t)lst->accepted,
 	    "refused", (json_int_t)lst->refused, "last_refusal",
 	    lst->last_refusal);
+	json_object_set_new(j, "log_lines_suppressed",
+	    json_integer((json_int_t)lst->refusals.total_suppressed));
+	if (lst->match != NULL)
+		json_object_set_new(j, "pending", json_integer(lst->npending));
 	if (lst->match == NULL) {
 		json_object_set_new(j, "protocol",
 		    json_string(lst->proto->name));

@@ -87,6 +87,19 @@ static const struct cfg_setting settings[] = {
 	  "Reporting interval in seconds (the product uses 900 or 1800)." },
 	{ "lab.max_message", T_INT, 1024, WIRE_MAX_BODY, "65536", NULL, 0, 0,
 	  "Largest message body in bytes accepted on an internal link." },
+	{ "lab.max_pending", T_INT, 1, 10000, "64", NULL, 0, 0,
+	  "Connections a listener holds before they say HELLO; past it a new "
+	  "one is closed at once, so a flood of silent connections cannot "
+	  "keep a real peer out (each has lab's 5 s to greet)." },
+	{ "lab.max_output", T_INT, 65536, INT_MAX, "16777216", NULL, 0, 0,
+	  "Bytes a node may owe one peer (a link or a CTI session); a peer "
+	  "that reads nothing while more would wait is cut, logged once, "
+	  "instead of growing the node's memory without end.  A frozen link "
+	  "(fault freeze) holds what it owes." },
+	{ "lab.log_rate", T_INT, 0, 100000, "10", NULL, 0, 0,
+	  "Log lines a second of one cause (a listener's refusals): past it "
+	  "lines are counted and one line says how many were suppressed.  "
+	  "0: no limit." },
 	{ "lab.snapshot_batch", T_INT, 1, 1000, "200", NULL, 0, 0,
 	  "Agents per message in an ACD snapshot." },
 
@@ -1201,6 +1214,9 @@ cfg_build(config_t *c, const char *file)
 		    cf->state_dir, cfg_str(s, "key_file"));
 	cf->interval_s = cfg_int(s, "interval");
 	cf->max_message = cfg_int(s, "max_message");
+	cf->max_pending = cfg_int(s, "max_pending");
+	cf->max_output = cfg_int(s, "max_output");
+	cf->log_rate = cfg_int(s, "log_rate");
 	cf->snapshot_batch = cfg_int(s, "snapshot_batch");
 
 	s = config_lookup(c, "heartbeat.private");

@@ -102,6 +102,8 @@ node_new(struct event_base *base, struct cfg *cf, const char *name,
 	proto_lab_set_identity(name, cf->lab_name, self->role == ROLE_PG ?
 	    self->side : '-');
 	evt_set_sink(node_evt_sink, n);
+	listener_set_limits(cf->max_pending, cf->log_rate);
+	link_set_max_output((size_t)cf->max_output);
 	n->ctl = ctl_new(base, cf->control_dir, name, node_dispatch, n, err,
 	    errlen);
 	if (n->ctl != NULL)
@@ -558,6 +560,11 @@ node_reload(struct node *n, const char *path, char *err, size_t errlen)
 		    "effect when the node restarts");
 	n->cfg = ncf;
 	ctl_set_limits(n->ctl, ncf->ctl_max_clients, ncf->ctl_idle_ms);
+	listener_set_limits(ncf->max_pending, ncf->log_rate);
+	link_set_max_output((size_t)ncf->max_output);
+	if (strcmp(ncf->key_file, old->key_file) != 0)
+		log_warnx("lab.key_file changed: the key is read when the node "
+		    "starts");
 	n->self = nself;
 	if (n->role->reload != NULL)
 		n->role->reload(n, old);
