@@ -44,6 +44,9 @@ IVL = 2
 AGENTS = 10
 PGS = ("pg-a", "pg-b")
 SETTLE_S = 10
+# Link faults: the fault, then its remedy.
+FAULTS = {"link": ("down", "up"), "freeze": ("freeze", "thaw"),
+          "cti_cut": ("down", "up"), "desktop_cut": ("down", "up")}
 
 
 class Sampler(threading.Thread):
@@ -125,10 +128,8 @@ class Soak:
                 i, node, rc))
         elif kind == "stop":
             lab.kill(node, signal.SIGSTOP)
-        elif kind in ("link", "desktop_cut", "cti_cut"):
-            lab.ctl(node, "fault", link, "down")
-        elif kind == "freeze":
-            lab.ctl(node, "fault", link, "freeze")
+        else:
+            lab.ctl(node, "fault", link, FAULTS[kind][0])
         pred = self.seen(kind, node, link)
         if pred is not None:
             try:
@@ -141,10 +142,8 @@ class Soak:
             lab.start(node)
         elif kind == "stop":
             lab.kill(node, signal.SIGCONT)
-        elif kind in ("link", "desktop_cut", "cti_cut"):
-            lab.ctl(node, "fault", link, "up")
-        elif kind == "freeze":
-            lab.ctl(node, "fault", link, "thaw")
+        else:
+            lab.ctl(node, "fault", link, FAULTS[kind][1])
 
     def settled(self):
         lab = self.lab
