@@ -336,10 +336,11 @@ arm_send(struct arm *a, struct arm_ev *e)
 {
 	if (pg_send_task(a->node, MSG_TASK_EVENT, &e->t) == -1)
 		return -1;
-	log_debug("TASK_EVENT %s of task %u.%u.%u (agent %u, MRD %u%s) sent "
-	    "to the router", arm_code_names[e->t.code], e->t.task[0],
-	    e->t.task[1], e->t.task[2], e->t.agent, e->t.mrd,
-	    e->t.flags & TASKF_CACHED ? ", cached" : "");
+	log_debug("TASK_EVENT %s of task %u.%u.%u (agent %u, MRD %u, "
+	    "dialogue %u, path %u, flags 0x%02x) sent to the router",
+	    arm_code_names[e->t.code], e->t.task[0], e->t.task[1],
+	    e->t.task[2], e->t.agent, e->t.mrd, e->t.dialogue, e->t.path,
+	    e->t.flags);
 	e->sent_ms = mono_ms();
 	TAILQ_INSERT_TAIL(&a->sent, e, entry);
 	a->nsent++;
