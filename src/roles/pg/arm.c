@@ -15,9 +15,9 @@
  * - TASK_EVENTs to the router over the side's router link, in order.
  *   While the link is down they wait, up to cti.task_cache (past it the
  *   newer ones are dropped, counted, logged); those sent in the last two
- *   hold times of the link before it went wait again in front of them (a
- *   router killed or hung may not have read them; it ignores one it has
- *   applied).  Every one that waited goes, flagged TASKF_CACHED, when the
+ *   hold times of the link before it went (at most cti.task_cache too)
+ *   wait again in front of them (a router killed or hung may not have
+ *   read them; it ignores one it has applied).  Every one that waited goes, flagged TASKF_CACHED, when the
  *   link is back (R22: nothing lost).
  * - The other side's CTI server keeps a copy of the table (PEER_TASK): the
  *   whole of it when this one becomes active, when the private link comes
@@ -61,6 +61,7 @@ struct arm_load {
 /* A TASK_EVENT waiting for the router, or sent lately. */
 struct arm_ev {
 	struct msg_task	 t;
+	int		 held;		/* made while the router was away */
 	uint64_t	 sent_ms;	/* monotonic */
 	TAILQ_ENTRY(arm_ev) entry;
 };
@@ -74,6 +75,7 @@ struct arm {
 	int		 ntasks;
 	struct arm_evq	 waiting;	/* for the router, not sent */
 	int		 nwaiting;
+	int		 nheld;		/* of them made while it was away */
 	struct arm_evq	 sent;		/* sent within the resend window */
 	int		 nsent;
 	int		 router_up;
@@ -356,7 +358,7 @@ arm_wait(struct arm *a, const struct msg_task *t)
 	struct arm_ev	*e;
 	int		 max = a->node->cfg->cti_task_cache;
 
-	if (a->nwaiting >= max) {
+	if (a->nheld >= max) {
 		a->dropped++;
 		if (a->dropped_out++ == 0)
 			log_warnx("TASK_EVENT of task %u.%u.%u dropped: %d "
@@ -367,8 +369,10 @@ arm_wait(struct arm *a, const struct msg_task *t)
 	}
 	e = xcalloc(1, sizeof(*e));
 	e->t = *t;
+	e->held = 1;
 	TAILQ_INSERT_TAIL(&a->waiting, e, entry);
 	a->nwaiting++;
+	a->nheld++;
 	a->cached++;
 }
 
@@ -429,6 +433,8 @@ arm_router_back(struct arm *a)
 			break;
 		}
 		a->nwaiting--;
+		a->nheld -= e->held;
+		e->held = 0;
 		n++;
 	}
 	if (n > 0 || a->dropped_out > 0)
