@@ -963,7 +963,10 @@ cti_media_resp(struct cti_session *s, const struct ged_msg *g,
 	cti_send_fixed(s, MSG_MEDIA_LOGIN_RESP, v, NITEMS(v));
 }
 
-/* FAILURE_RESP: a MEDIA_LOGOUT_IND refused, with an E_ARM_STAT_ status. */
+/*
+ * FAILURE_RESP: a MEDIA_LOGOUT_IND or an ARM task message refused, with an
+ * E_ARM_STAT_ status.
+ */
 static void
 cti_failure_resp(struct cti_session *s, uint32_t invoke, uint32_t status)
 {
