@@ -2,7 +2,8 @@
 tests' client (ged188_client.py: the pgemu-defined layouts as
 docs/protocol.md prints them, not pgemu's codec) on an ARM session
 (ServicesRequested CTI_SERVICE_AGENT_REPORTING, ApplicationPathID 7), in a
-duplex lab with the desktop servers and the desktops and no app node.
+duplex lab with the desktop servers and the desktops, and media routing
+(TASK_EVENTs go to the router) whose app node the test does not start.
 MRDs 1 (voice), 2 (email, max_tasks 5) and 3 (chat, max_tasks 2); agents
 1001..1004 in MRDs 1 and 2, 3001 in 1, 2 and 3 (their desktops sign them
 in, available), 3002 in 1 and 2 without a desktop (never signed in to
@@ -58,7 +59,7 @@ import signal
 import time
 
 import ged188_client as g
-from pgemu_test import (DEFAULT_NODES, FAST, SLOW, check, cti, cti_connect,
+from pgemu_test import (FAST, SLOW, check, cti, cti_connect,
                         cti_log_names, cti_open_active, log, other, run,
                         wait_cti_active, wait_for, wait_online)
 
@@ -74,6 +75,7 @@ LIST = ('{ id = 3001; skill_groups = [ 100 ]; mrds = [ 1, 2, 3 ]; '
         '    { id = 3002; skill_groups = [ 100 ]; mrds = [ 1, 2 ]; }')
 IND = (g.OFFER_TASK_IND, g.START_TASK_IND, g.END_TASK_IND)
 ROUTER_TASK = (20000, 1, 0)     # a router's TaskID: RouterCallKeyDay, Key
+PG_LINKS = ("router-link", "acd-link", "private-link")
 
 
 def ase(agent, mrd, state=None):
@@ -168,10 +170,13 @@ class Arm:
 def start_lab(Lab):
     kw = dict(FAST)
     lab = Lab("cti-arm", agents=4, desktops=True, agent_mrds=[1, 2],
-              mrds=MRDS, list_agents=LIST, hb_desktop=(100, 3),
+              mrds=MRDS, list_agents=LIST, hb_desktop=(100, 3), media=True,
               extra="cti: { task_cache = 4; };", **kw)
-    lab.start_all()
-    lab.wait_links_up(DEFAULT_NODES)
+    lab.start_all([n for n in lab.nodes if n != "app"])
+    for n, links in (("pg-a", PG_LINKS), ("pg-b", PG_LINKS),
+                     ("router", ("pg-a", "pg-b"))):
+        wait_for(lambda: lab.links_up(n, links), 10, "%s: %s UP" % (
+            n, ", ".join(links)))
     wait_online(lab, 10)
     for a in (1001, 1002, 1003, 1004, 3001):
         wait_router(lab, a, "available")

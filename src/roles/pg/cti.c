@@ -1181,8 +1181,8 @@ cti_task_state(struct cti_session *s, struct cti_periph *p,
  * bits the application may not set); FAILURE_RESP with an E_ARM_STAT_
  * status for the rest (2, 3, 6, 36 and arm_take()'s).  Taken: the REQs
  * get their RESP with the TaskID, the INDs nothing; the table changes,
- * the agent's state follows, the router hears a TASK_EVENT and the other
- * side's CTI server the change.
+ * the agent's state follows, the router hears a TASK_EVENT (in a lab with
+ * media routing) and the other side's CTI server the change.
  */
 static void
 cti_task(struct cti_session *s, const struct ged_msg *g)
@@ -1269,7 +1269,9 @@ cti_task(struct cti_session *s, const struct ged_msg *g)
 	    "dialogue %u) taken", ged_type_name(g->type), t.task[0],
 	    t.task[1], t.task[2], a->id, m->id, t.dialogue);
 	cti_task_state(s, p, a, m);
-	arm_report(c->arm, &t);
+	/* A lab without media routing has no task table at the router. */
+	if (c->node->cfg->mr.enabled)
+		arm_report(c->arm, &t);
 	arm_send_change(c->arm, &t);
 }
 
