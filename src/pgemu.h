@@ -267,6 +267,8 @@ struct cfg {
 	int		 cti_idle_scale_ms;	/* per second of IdleTimeout */
 	char		 cti_password[65];	/* "": any ClientPassword */
 	int		 cti_open_timeout_ms;	/* connect to OPEN_REQ */
+	int		 cti_task_cache;	/* TASK_EVENTs kept for the
+						   router while it is away */
 
 	struct cfg_node	*nodes;
 	int		 nnodes;
@@ -1014,6 +1016,7 @@ uint32_t	 db_last_interval(struct db *, uint32_t);
 /* pim.c: the PIM's reporting data on the active side */
 struct pim;
 struct msg_agent;
+struct msg_task;
 struct pim	*pim_new(struct node *, const struct cfg_periph *, int first,
 		    struct link *router, char *, size_t);
 void		 pim_free(struct pim *);
@@ -1056,10 +1059,47 @@ int		 cti_cmd_stop_start(struct cti *, int start, char *, size_t);
 void		 cti_shutdown(struct cti *);
 json_t		*cti_json(const struct cti *);
 json_t		*cti_summary_json(const struct cti *);
+int		 cti_peer_task(struct cti *, const struct msg_task *, char *,
+		    size_t);
+
+/*
+ * arm.c: the ARM tasks of a CTI server: its task table (by TaskID, and
+ * counted per agent and MRD), the TaskIDs it gives the application's own
+ * tasks, the TASK_EVENTs it owes the router (kept while the router link
+ * is down) and the copy of the table the other side's CTI server keeps.
+ */
+struct arm;
+struct arm	*arm_new(struct node *);
+void		 arm_free(struct arm *);
+/*
+ * A task message the CTI server took (t: the agent's peripheral, agent,
+ * mrd, task, dialogue, code TASK_EV_*, flags): 0 and the table changed
+ * (an application task with no TaskID gets one in t, a task's dialogue
+ * fills t's when 0), or the E_ARM_STAT_ status that refuses it.  max: the
+ * agent's task limit in the MRD; precall: the router reserved the agent
+ * there for a task (a START_TASK_IND without OFFER is taken).
+ */
+uint32_t	 arm_take(struct arm *, struct msg_task *, uint32_t max,
+		    int precall);
+/* Tasks of an agent in an MRD: offered (not started), started. */
+void		 arm_load(const struct arm *, uint32_t periph, uint32_t agent,
+		    uint32_t mrd, int *offered, int *started);
+/* TASK_EVENT to the router, kept in order while its link is down. */
+void		 arm_report(struct arm *, const struct msg_task *);
+void		 arm_router(struct arm *, int up);
+/* To the other side's CTI server (PEER_TASK): the whole table, a change. */
+void		 arm_send_table(struct arm *);
+void		 arm_send_change(struct arm *, const struct msg_task *);
+/* A PEER_TASK of the active side, kept by the standby; -1: bad. */
+int		 arm_mirror(struct arm *, const struct msg_task *, char *,
+		    size_t);
+json_t		*arm_json(const struct arm *, int table);
 
 /* pg.c: what the CTI server asks of its side */
 int		 pg_set_agent(struct node *, uint32_t periph, uint32_t agent,
 		    uint32_t mrd, int state, int32_t reason);
+int		 pg_send_task(struct node *, uint32_t type,
+		    const struct msg_task *);
 void		 pg_cti_changed(struct node *);
 
 /* util.c */

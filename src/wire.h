@@ -62,6 +62,7 @@ enum wire_type {
 	MSG_PEER_STATE			= 0x4201,
 	MSG_PEER_AGENTS			= 0x4202,
 	MSG_PEER_SET_AGENT		= 0x4203,
+	MSG_PEER_TASK			= 0x4204,	/* struct msg_task */
 
 	/* pgemu private range: PIM <-> ACD. */
 	MSG_PIM_ACTIVATE		= 0x4301,
@@ -426,6 +427,8 @@ struct msg_task {
 #define TASK_EV_APP_OFFER	4	/* OFFER_APPLICATION_TASK_REQ */
 #define TASK_EV_APP_START	5	/* START_APPLICATION_TASK_REQ */
 #define TASK_EV_MAX		6
+/* PEER_TASK only: the sender's whole task table follows, forget yours. */
+#define TASK_EV_TABLE		0
 
 void	msg_task_encode(struct wire_writer *, uint32_t type,
 	    const struct msg_task *);

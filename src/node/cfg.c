@@ -350,6 +350,10 @@ static const struct cfg_setting settings[] = {
 	  "past it the server closes the connection (FAILURE_EVENT "
 	  "E_CTI_TIMEOUT), so silent connections do not hold "
 	  "cti.max_sessions." },
+	{ "cti.task_cache", T_INT, 1, 1000000, "10000", NULL, 0, 0,
+	  "TASK_EVENTs (the ARM tasks' life) a CTI server keeps, in order, "
+	  "while its side's router link is down, to send when it is back; "
+	  "past it the newer ones are dropped, counted and logged." },
 	{ "cti.idle_scale_ms", T_INT, 1, 1000, "1000", NULL, 0, 0,
 	  "Milliseconds a CTI server counts for each second of a client's "
 	  "IdleTimeout (the product's: 1000).  A lab may shrink it to see "
@@ -1248,6 +1252,7 @@ cfg_build(config_t *c, const char *file)
 	cf->cti_max_sessions = cfg_int(s, "max_sessions");
 	cf->cti_idle_scale_ms = cfg_int(s, "idle_scale_ms");
 	cf->cti_open_timeout_ms = cfg_int(s, "open_timeout_ms");
+	cf->cti_task_cache = cfg_int(s, "task_cache");
 	snprintf(cf->cti_password, sizeof(cf->cti_password), "%s",
 	    cfg_str(s, "client_password"));
 

@@ -261,6 +261,24 @@ pg_set_agent(struct node *n, uint32_t periph, uint32_t agent, uint32_t mrd,
 	return -1;
 }
 
+/*
+ * The CTI server's task messages: TASK_EVENT on the router link, PEER_TASK
+ * on the private link; -1 if that link is not up.
+ */
+int
+pg_send_task(struct node *n, uint32_t type, const struct msg_task *t)
+{
+	struct pg		*pg = n->role_data;
+	struct link		*l = type == MSG_TASK_EVENT ? pg->router :
+	    pg->peer;
+	struct wire_writer	 w;
+
+	if (!link_is_up(l))
+		return -1;
+	msg_task_encode(&w, type, t);
+	return link_send(l, &w);
+}
+
 /* The CTI server's running or active flag changed: the peer hears. */
 void
 pg_cti_changed(struct node *n)
@@ -744,6 +762,15 @@ pg_msg_peer_set_agent(struct role_msg_in *in, const union msg_body *b)
 	return 0;
 }
 
+/* PEER_TASK: the other side's CTI server's tasks, for this one's. */
+static int
+pg_msg_peer_task(struct role_msg_in *in, const union msg_body *b)
+{
+	struct pg	*pg = in->node->role_data;
+
+	return cti_peer_task(pg->cti, &b->task, in->err, sizeof(in->err));
+}
+
 /* Back from a router outage: resync, then what waited. */
 static void
 pg_router_back(struct pg_periph *pp)
@@ -1062,6 +1089,7 @@ static const struct role_msg pg_msgs[] = {
 	  pg_msg_peer_agents },
 	{ MSG_PEER_SET_AGENT, LINK_KIND_PRIVATE, msg_set_agent_body,
 	  pg_msg_peer_set_agent },
+	{ MSG_PEER_TASK, LINK_KIND_PRIVATE, msg_task_body, pg_msg_peer_task },
 	{ 0, 0, NULL, NULL }
 };
 
