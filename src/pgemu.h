@@ -852,6 +852,31 @@ enum fence_verdict fence_judge(const struct fence *, uint32_t, uint32_t,
 		    const char *, char *, size_t);
 void		 fence_accept(struct fence *, uint32_t, const char *);
 
+/*
+ * fencer.c: a peripheral's device (the ACD, the application instance)
+ * fences the PIMs of the two PG sides with fence.c's judgement: one link
+ * to each, one PIM accepted at most.
+ */
+struct msg_epoch;
+struct fencer_pim {
+	struct link	*link;
+	int		 accepted;
+	uint32_t	 epoch;
+};
+struct fencer {
+	struct fence	 fence;		/* the highest epoch, its holder */
+	struct fencer_pim pims[2];
+	uint64_t	 accepts, fences, stale_refused;
+	int		 max_accepted;	/* most PIMs accepted at once, ever */
+};
+struct fencer_pim *fencer_pim(struct fencer *, const struct link *);
+struct fencer_pim *fencer_accepted(struct fencer *);
+struct fencer_pim *fencer_activate(struct fencer *, struct link *,
+		    const struct msg_epoch *, uint32_t);
+int		 fencer_release(struct fencer *, struct link *, uint32_t);
+struct fencer_pim *fencer_lost(struct fencer *, const struct link *);
+void		 fencer_json(struct fencer *, json_t *);
+
 /* pimfsm.c: one PIM state machine, any peripheral (states PIM_STATE_*) */
 enum pim_event {
 	PEV_GRANT,		/* the router granted an epoch */

@@ -4,18 +4,17 @@
  * and offers a primary and a backup "CTI Manager" endpoint to the PIMs of
  * both PG sides.
  *
- * Fencing: the ACD accepts a PIM only with the highest activation epoch it
- * has seen.  A newer epoch fences the PIM that held the older one; an
- * older or equal epoch from another side is refused, logged and counted.
- * Only the accepted PIM receives agent events, and only its commands are
- * obeyed.
+ * Fencing (fencer.c): the ACD accepts a PIM only with the highest
+ * activation epoch it has seen.  A newer epoch fences the PIM that held
+ * the older one; an older or equal epoch from another side is refused,
+ * logged and counted.  Only the accepted PIM receives agent events, and
+ * only its commands are obeyed.
  */
 #include "config.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 
 #include "pgemu.h"
 #include "wire.h"
@@ -37,20 +36,12 @@ struct acd_agent {
 	struct acd	*acd;
 };
 
-struct acd_pim {
-	struct link	*link;
-	int		 accepted;
-	uint32_t	 epoch;
-};
-
 struct acd {
 	struct node	*node;
 	struct acd_agent *agents;
 	int		  nagents;
-	struct acd_pim	  pims[2];
-	struct fence	  fence;	/* the highest epoch, its holder */
-	uint64_t	  accepts, fences, stale_refused, commands_refused;
-	int		  max_accepted;	/* most PIMs accepted at once, ever */
+	struct fencer	  f;		/* the PIMs of both sides */
+	uint64_t	  commands_refused;
 	int		  primary_up, backup_up;
 	int		  traffic;
 	double		  rate;		/* calls a second asked */
@@ -63,42 +54,6 @@ struct acd {
 };
 
 static void	acd_traffic_cb(evutil_socket_t, short, void *);
-
-static struct acd_pim *
-acd_pim(struct acd *a, const struct link *l)
-{
-	int	i;
-
-	for (i = 0; i < 2; i++)
-		if (a->pims[i].link == l)
-			return &a->pims[i];
-	return NULL;
-}
-
-static struct acd_pim *
-acd_accepted(struct acd *a)
-{
-	int	i;
-
-	for (i = 0; i < 2; i++)
-		if (a->pims[i].accepted)
-			return &a->pims[i];
-	return NULL;
-}
-
-/* The invariant, checked on every change: never two accepted PIMs. */
-static void
-acd_check_invariant(struct acd *a)
-{
-	int	i, n = 0;
-
-	for (i = 0; i < 2; i++)
-		n += a->pims[i].accepted;
-	if (n > a->max_accepted)
-		a->max_accepted = n;
-	if (n > 1)
-		log_msg(LOG_ERR, "SPLIT BRAIN: %d PIMs accepted at once", n);
-}
 
 static struct acd_agent *
 acd_agent(struct acd *a, uint32_t id)
@@ -119,7 +74,7 @@ acd_agent_rec(const struct acd_agent *ag, struct msg_agent *m)
 
 /* Every agent to a newly accepted PIM, in batches. */
 static void
-acd_snapshot(struct acd *a, struct acd_pim *p)
+acd_snapshot(struct acd *a, struct fencer_pim *p)
 {
 	int		batch = a->node->cfg->snapshot_batch, i, n;
 
@@ -131,7 +86,7 @@ acd_snapshot(struct acd *a, struct acd_pim *p)
 		n = a->nagents - i < batch ? a->nagents - i : batch;
 		if (n < 0)
 			n = 0;
-		msg_agents_begin(&w, MSG_ACD_AGENTS, a->fence.peripheral,
+		msg_agents_begin(&w, MSG_ACD_AGENTS, a->f.fence.peripheral,
 		    p->epoch, AGENTS_SNAPSHOT, i + n >= a->nagents, (uint16_t)n);
 		for (j = 0; j < n; j++) {
 			acd_agent_rec(&a->agents[i + j], &m);
@@ -168,7 +123,7 @@ acd_ready_update(struct acd *a, struct acd_agent *ag)
 static void
 acd_set_state(struct acd *a, struct acd_agent *ag, int state, int32_t reason)
 {
-	struct acd_pim		*p;
+	struct fencer_pim	*p;
 	struct wire_writer	 w;
 	struct msg_agent	 m;
 
@@ -181,9 +136,9 @@ acd_set_state(struct acd *a, struct acd_agent *ag, int state, int32_t reason)
 	ag->reason = reason;
 	ag->since_ms = mono_ms();
 	acd_ready_update(a, ag);
-	if ((p = acd_accepted(a)) == NULL)
+	if ((p = fencer_accepted(&a->f)) == NULL)
 		return;
-	msg_agents_begin(&w, MSG_ACD_AGENTS, a->fence.peripheral,
+	msg_agents_begin(&w, MSG_ACD_AGENTS, a->f.fence.peripheral,
 	    p->epoch, AGENTS_CHANGE, 1, 1);
 	acd_agent_rec(ag, &m);
 	msg_agent_put(&w, &m);
@@ -320,99 +275,30 @@ acd_set_traffic(struct acd *a, int on, double rate)
 	}
 }
 
-static void
-acd_accept(struct acd *a, struct acd_pim *p, uint32_t epoch)
-{
-	struct acd_pim		*old = acd_accepted(a);
-	struct wire_writer	 w;
-	struct msg_epoch	 e;
-
-	if (old != NULL && old != p) {
-		memset(&e, 0, sizeof(e));
-		e.a = epoch;
-		e.b = old->epoch;
-		snprintf(e.text, sizeof(e.text), "PIM of %s accepted with "
-		    "epoch %u", p->link->peer_node, epoch);
-		msg_epoch_encode(&w, MSG_PIM_FENCED, &e);
-		link_send(old->link, &w);
-		old->accepted = 0;
-		a->fences++;
-		evt_emit(RULE_R5, "pim_fenced", json_pack("{s:s, s:i, s:i}", "pim",
-		    old->link->peer_node, "epoch", (int)old->epoch, "by",
-		    (int)epoch), "PIM of %s (epoch %u) fenced by epoch %u of %s",
-		    old->link->peer_node, old->epoch, epoch,
-		    p->link->peer_node);
-	}
-	p->accepted = 1;
-	p->epoch = epoch;
-	fence_accept(&a->fence, epoch, p->link->peer_node);
-	a->accepts++;
-	acd_check_invariant(a);
-	memset(&e, 0, sizeof(e));
-	e.a = epoch;
-	e.b = (uint32_t)a->nagents;
-	msg_epoch_encode(&w, MSG_PIM_ACCEPT, &e);
-	link_send(p->link, &w);
-	evt_emit(RULE_R5, "pim_accepted", json_pack("{s:s, s:i, s:i}", "pim",
-	    p->link->peer_node, "epoch", (int)epoch, "agents", a->nagents),
-	    "PIM of %s accepted (epoch %u), snapshot of %d agents",
-	    p->link->peer_node, epoch, a->nagents);
-	acd_snapshot(a, p);
-}
-
-static void
-acd_refuse(struct acd *a, struct acd_pim *p, uint32_t epoch, const char *why)
-{
-	struct wire_writer	w;
-	struct msg_epoch	e;
-
-	a->stale_refused++;
-	memset(&e, 0, sizeof(e));
-	e.a = epoch;
-	e.b = a->fence.max_epoch;
-	snprintf(e.text, sizeof(e.text), "%s", why);
-	msg_epoch_encode(&w, MSG_PIM_REJECT, &e);
-	link_send(p->link, &w);
-	log_warnx("refused PIM activation of %s with epoch %u: %s (%llu "
-	    "refused so far)", p->link->peer_node, epoch, why,
-	    (unsigned long long)a->stale_refused);
-	evt_emit(RULE_NONE, "pim_refused", json_pack("{s:s, s:i, s:i, s:s}",
-	    "pim", p->link->peer_node, "epoch", (int)epoch, "current",
-	    (int)a->fence.max_epoch, "reason", why), "PIM of %s refused: %s",
-	    p->link->peer_node, why);
-}
-
+/* A PIM accepted gets a snapshot of every agent at once. */
 static int
 acd_msg_activate(struct role_msg_in *in, const union msg_body *b)
 {
 	struct acd		*a = in->node->role_data;
-	struct acd_pim		*p = acd_pim(a, in->link);
-	const struct msg_epoch	*e = &b->epoch;
-	char			 why[160];
+	struct fencer_pim	*p;
 
-	if (p == NULL)
+	if ((p = fencer_activate(&a->f, in->link, &b->epoch,
+	    (uint32_t)a->nagents)) == NULL)
 		return 0;
-	if (fence_judge(&a->fence, e->b, e->a, in->link->peer_node, why,
-	    sizeof(why)) == FENCE_ACCEPT)
-		acd_accept(a, p, e->a);
-	else
-		acd_refuse(a, p, e->a, why);
+	evt_emit(RULE_R5, "pim_accepted", json_pack("{s:s, s:i, s:i}", "pim",
+	    p->link->peer_node, "epoch", (int)p->epoch, "agents", a->nagents),
+	    "PIM of %s accepted (epoch %u), snapshot of %d agents",
+	    p->link->peer_node, p->epoch, a->nagents);
+	acd_snapshot(a, p);
 	return 0;
 }
 
 static int
 acd_msg_deactivate(struct role_msg_in *in, const union msg_body *b)
 {
-	struct acd_pim		*p = acd_pim(in->node->role_data, in->link);
-	const struct msg_epoch	*e = &b->epoch;
-	const char		*pim = in->link->peer_node;
+	struct acd	*a = in->node->role_data;
 
-	if (p != NULL && p->accepted && p->epoch == e->a) {
-		p->accepted = 0;
-		evt_emit(RULE_NONE, "pim_released", json_pack("{s:s, s:i}",
-		    "pim", pim, "epoch", (int)e->a), "PIM of %s released "
-		    "epoch %u", pim, e->a);
-	}
+	fencer_release(&a->f, in->link, b->epoch.a);
 	return 0;
 }
 
@@ -420,7 +306,7 @@ static int
 acd_msg_set_agent(struct role_msg_in *in, const union msg_body *b)
 {
 	struct acd			*a = in->node->role_data;
-	struct acd_pim			*p = acd_pim(a, in->link);
+	struct fencer_pim		*p = fencer_pim(&a->f, in->link);
 	const struct msg_set_agent	*s = &b->set_agent;
 	struct acd_agent		*ag;
 
@@ -446,16 +332,14 @@ acd_msg_set_agent(struct role_msg_in *in, const union msg_body *b)
 static void
 acd_link_down(struct node *n, struct link *l, const char *why)
 {
-	struct acd	*a = n->role_data;
-	struct acd_pim	*p = acd_pim(a, l);
+	struct acd		*a = n->role_data;
+	struct fencer_pim	*p;
 
-	if (p != NULL && p->accepted) {
-		p->accepted = 0;
+	if ((p = fencer_lost(&a->f, l)) != NULL)
 		evt_emit(RULE_NONE, "pim_lost", json_pack("{s:s, s:i, s:s}",
 		    "pim", l->peer_node, "epoch", (int)p->epoch, "reason", why),
 		    "accepted PIM of %s (epoch %u) lost: %s", l->peer_node,
 		    p->epoch, why);
-	}
 }
 
 /* Open or close one CTI Manager endpoint. */
@@ -488,7 +372,7 @@ acd_endpoint(struct acd *a, int backup, int up, char *err, size_t errlen)
 				break;
 			}
 		for (i = 0; i < 2; i++) {
-			struct link		*l = a->pims[i].link;
+			struct link		*l = a->f.pims[i].link;
 			struct wire_writer	 w;
 			char			 text[64];
 
@@ -521,7 +405,7 @@ acd_init(struct node *n, char *err, size_t errlen)
 	n->role_data = a;
 	/* The lab file's check gave every acd node its peripheral. */
 	periph = cfg_periph_of_acd(n->cfg, n->self->name);
-	a->fence.peripheral = (uint32_t)periph->id;
+	a->f.fence.peripheral = (uint32_t)periph->id;
 	a->seed = n->cfg->traffic.seed;
 	a->nagents = periph->nagents;
 	a->agents = xcalloc((size_t)a->nagents, sizeof(*a->agents));
@@ -545,7 +429,7 @@ acd_init(struct node *n, char *err, size_t errlen)
 		acd_ready_update(a, ag);
 	}
 	for (j = 0; j < 2; j++)
-		a->pims[j].link = node_new_link(n, periph->sides[j],
+		a->f.pims[j].link = node_new_link(n, periph->sides[j],
 		    cfg_node(n->cfg, periph->sides[j]), LINK_KIND_ACD, 0);
 	a->ev_arrival = evtimer_new(n->base, acd_traffic_cb, a);
 	if (acd_endpoint(a, 0, 1, err, errlen) == -1)
@@ -597,8 +481,7 @@ static void
 acd_status(struct node *n, json_t *j)
 {
 	struct acd	*a = n->role_data;
-	struct acd_pim	*p = acd_accepted(a);
-	json_t		*states = json_object();
+	json_t		*states = json_object(), *o;
 	int		 i;
 
 	for (i = 0; i < a->nagents; i++) {
@@ -607,26 +490,18 @@ acd_status(struct node *n, json_t *j)
 		json_object_set_new(states, s, json_integer(
 		    json_integer_value(json_object_get(states, s)) + 1));
 	}
-	json_object_set_new(j, "acd", json_pack("{s:i, s:i, s:o, s:s?, s:i,"
-	    " s:s, s:I, s:I, s:I, s:I, s:i, s:{s:b, s:b}, s:b, s:f, s:I, s:I}",
-	    "peripheral", (int)a->fence.peripheral,
-	    "agents", a->nagents,
-	    "states", states,
-	    "accepted_pim", p ? p->link->peer_node : NULL,
-	    "accepted_epoch", p ? (int)p->epoch : 0,
-	    "epoch_holder", a->fence.holder,
-	    "max_epoch", (json_int_t)a->fence.max_epoch,
-	    "accepts", (json_int_t)a->accepts,
-	    "fences", (json_int_t)a->fences,
-	    "stale_refused", (json_int_t)a->stale_refused,
-	    "max_accepted_at_once", a->max_accepted,
+	o = json_pack("{s:i, s:i, s:o}", "peripheral",
+	    (int)a->f.fence.peripheral, "agents", a->nagents, "states", states);
+	fencer_json(&a->f, o);
+	json_object_update_new(o, json_pack("{s:{s:b, s:b}, s:b, s:f, s:I, "
+	    "s:I, s:I}",
 	    "cti_manager", "primary", a->primary_up, "backup", a->backup_up,
 	    "traffic", a->traffic,
 	    "calls_per_second", a->rate,
 	    "calls", (json_int_t)a->calls,
-	    "calls_no_agent", (json_int_t)a->no_agent));
-	json_object_set_new(json_object_get(j, "acd"), "commands_refused",
-	    json_integer((json_int_t)a->commands_refused));
+	    "calls_no_agent", (json_int_t)a->no_agent,
+	    "commands_refused", (json_int_t)a->commands_refused));
+	json_object_set_new(j, "acd", o);
 }
 
 static int
@@ -736,16 +611,16 @@ static void
 acd_summary(struct node *n, char *buf, size_t len)
 {
 	struct acd		*a = n->role_data;
-	struct acd_pim		*p = a ? acd_accepted(a) : NULL;
+	struct fencer_pim	*p = a ? fencer_accepted(&a->f) : NULL;
 	const struct cfg_periph	*periph;
 
 	if (p != NULL)
 		snprintf(buf, len, "ACD %u: %d agents, PIM of %s (epoch %u)",
-		    a->fence.peripheral, a->nagents, p->link->peer_node,
+		    a->f.fence.peripheral, a->nagents, p->link->peer_node,
 		    p->epoch);
 	else if (a != NULL)
 		snprintf(buf, len, "ACD %u: %d agents, no PIM",
-		    a->fence.peripheral, a->nagents);
+		    a->f.fence.peripheral, a->nagents);
 	else if ((periph = cfg_periph_of_acd(n->cfg, n->self->name)) != NULL)
 		snprintf(buf, len, "ACD %d: %d agents, no PIM", periph->id,
 		    periph->nagents);
