@@ -542,7 +542,8 @@ void		 proto_desktop_set_greeting(void (*)(struct link *));
 
 /*
  * proto_cti_client.c: the client end of GED-188 (a desktop server's
- * session): OPEN_REQ as set here, HEARTBEAT_REQ, the end of a session.
+ * session, an application instance's ARM session): OPEN_REQ as set
+ * here, HEARTBEAT_REQ, the end of a session.
  */
 struct cti_client_open {
 	uint32_t	 version;
@@ -552,6 +553,7 @@ struct cti_client_open {
 	uint32_t	 call_mask;
 	uint32_t	 agent_state_mask;
 	char		 client_id[PGEMU_NAME_MAX];
+	uint32_t	 app_path;		/* ApplicationPathID; 0: none */
 };
 extern const struct link_proto proto_cti_client;
 void		 proto_cti_client_set_open(const struct cti_client_open *);
@@ -1047,6 +1049,38 @@ json_t		*cti_summary_json(const struct cti *);
 int		 pg_set_agent(struct node *, uint32_t periph, uint32_t agent,
 		    uint32_t mrd, int state, int32_t reason);
 void		 pg_cti_changed(struct node *);
+
+/*
+ * app_arm.c: the application instance's ARM session with the CTI server
+ * of the agent peripheral's PG (GED-188, CTI_SERVICE_AGENT_REPORTING):
+ * its view of the agents in their non-voice MRDs, and its task messages,
+ * kept in order while the session is down.
+ */
+struct app_arm;
+/* A task message of the session (ged188.h's TK_* fields). */
+struct app_arm_msg {
+	uint32_t	 type;		/* MSG_OFFER_TASK_IND ... END_TASK_IND */
+	uint32_t	 periph;	/* the agent's peripheral */
+	uint32_t	 mrd;
+	uint32_t	 agent;
+	uint32_t	 task[3];	/* TaskID; 0s: the CTI server gives it */
+	uint32_t	 dialogue;	/* also the InvokeID */
+	uint32_t	 flags;		/* TASKF_* */
+};
+struct app_arm	*app_arm_new(struct node *);
+void		 app_arm_free(struct app_arm *);
+int		 app_arm_send(struct app_arm *, const struct app_arm_msg *);
+uint32_t	 app_arm_pick(struct app_arm *, uint32_t mrd, int skill_group,
+		    int max_tasks);
+void		 app_arm_hold(struct app_arm *, uint32_t agent, uint32_t mrd,
+		    int);
+int		 app_arm_up(const struct app_arm *);
+const char	*app_arm_server(const struct app_arm *);
+json_t		*app_arm_json(const struct app_arm *);
+
+/* app.c: what the ARM session answers a request of the application */
+void		 app_task_answer(struct node *, uint32_t type,
+		    uint32_t dialogue, uint32_t status, const uint32_t *task);
 
 /* util.c */
 void		 mono_now(struct timespec *);
