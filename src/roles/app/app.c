@@ -156,6 +156,9 @@ struct app {
 };
 
 static void	app_task_cb(evutil_socket_t, short, void *);
+
+/* "s" for a count other than one, in the text of an event. */
+#define PL(n)	((n) == 1 ? "" : "s")
 static void	app_assign(struct app *, struct app_task *, int);
 
 /* The table by dialogue ---------------------------------------------- */
@@ -717,8 +720,9 @@ app_assign(struct app *a, struct app_task *t, int down)
 		    "mr_path", "pending", a->npending, "dialogue",
 		    (int)t->dialogue), "routing is off (%s): the app assigns "
 		    "new tasks itself to the agents it knows are available "
-		    "(%d requests pending)", a->disabled ? "disabled by the "
-		    "MR PIM" : "no MR PIM routes", a->npending);
+		    "(%d request%s pending)", a->disabled ? "disabled by the "
+		    "MR PIM" : "no MR PIM routes", a->npending,
+		    PL(a->npending));
 	}
 	agent = app_arm_up(a->arm) ? app_arm_pick(a->arm, t->mrd,
 	    app_skill_group(a, t->selector), m != NULL ? m->max_tasks : 1) : 0;
@@ -943,9 +947,9 @@ app_msg_activate(struct role_msg_in *in, const union msg_body *b)
 	a->disabled = 0;
 	evt_emit(RULE_R5, "pim_accepted", json_pack("{s:s, s:i, s:i}", "pim",
 	    p->link->peer_node, "epoch", (int)p->epoch, "pending",
-	    a->npending), "MR PIM of %s accepted (epoch %u), %d requests "
+	    a->npending), "MR PIM of %s accepted (epoch %u), %d request%s "
 	    "pending until it enables routing", p->link->peer_node, p->epoch,
-	    a->npending);
+	    a->npending, PL(a->npending));
 	node_update_summary(in->node);
 	return 0;
 }
@@ -961,9 +965,9 @@ app_path_lost(struct app *a, struct fencer_pim *p, enum app_cause cause,
 	evt_emit(RULE_R12, "mr_path_lost", json_pack("{s:s, s:i, s:s, s:i, "
 	    "s:b}", "pim", p->link->peer_node, "epoch", (int)p->epoch,
 	    "reason", why, "pending", a->npending, "routing", was),
-	    "MR PIM of %s (epoch %u) lost: %s; %d requests pending, new tasks "
-	    "assigned by the app", p->link->peer_node, p->epoch, why,
-	    a->npending);
+	    "MR PIM of %s (epoch %u) lost: %s; %d request%s pending, new "
+	    "tasks assigned by the app", p->link->peer_node, p->epoch, why,
+	    a->npending, PL(a->npending));
 	node_update_summary(a->node);
 }
 
@@ -1016,10 +1020,10 @@ app_msg_enabled(struct role_msg_in *in, const union msg_body *b)
 	    "s:I}", "pim", in->link->peer_node, "epoch", (int)m->epoch,
 	    "pending", a->npending, "cause", app_cause_names[cause],
 	    "app_assigned", (json_int_t)a->outage_assigned),
-	    "routing enabled by the MR PIM of %s (epoch %u): %d requests to "
-	    "send again, %llu tasks assigned by the app meanwhile",
-	    in->link->peer_node, m->epoch, a->npending,
-	    (unsigned long long)a->outage_assigned);
+	    "routing enabled by the MR PIM of %s (epoch %u): %d request%s to "
+	    "send again, %llu task%s assigned by the app meanwhile",
+	    in->link->peer_node, m->epoch, a->npending, PL(a->npending),
+	    (unsigned long long)a->outage_assigned, PL(a->outage_assigned));
 	TAILQ_FOREACH(t, &a->live, entry)
 		if (t->state == TS_PENDING) {
 			app_send_new_task(a, t, 1);
@@ -1029,8 +1033,9 @@ app_msg_enabled(struct role_msg_in *in, const union msg_body *b)
 		evt_emit(cause == CAUSE_DISABLED ? RULE_R17 : RULE_R14,
 		    "tasks_resent", json_pack("{s:i, s:s, s:s}", "count", n,
 		    "cause", app_cause_names[cause], "pim",
-		    in->link->peer_node), "%d pending NEW_TASK requests sent "
-		    "again to the MR PIM of %s (%s)", n, in->link->peer_node,
+		    in->link->peer_node), "%d pending NEW_TASK request%s sent "
+		    "again to the MR PIM of %s (%s)", n, PL(n),
+		    in->link->peer_node,
 		    cause == CAUSE_DISABLED ? "routing was disabled" :
 		    cause == CAUSE_RESTART ? "the app restarted" :
 		    cause == CAUSE_MR_LINK ? "the MR link was lost" :
@@ -1060,9 +1065,10 @@ app_msg_disabled(struct role_msg_in *in, const union msg_body *b)
 	    "s:b, s:s?}", "pim", in->link->peer_node, "epoch", (int)m->epoch,
 	    "pending", a->npending, "routing", was, "reason",
 	    m->text[0] != '\0' ? m->text : NULL), "routing disabled by the MR "
-	    "PIM of %s (epoch %u)%s%s: %d requests pending, new tasks "
+	    "PIM of %s (epoch %u)%s%s: %d request%s pending, new tasks "
 	    "assigned by the app", in->link->peer_node, m->epoch,
-	    m->text[0] != '\0' ? ": " : "", m->text, a->npending);
+	    m->text[0] != '\0' ? ": " : "", m->text, a->npending,
+	    PL(a->npending));
 	return 0;
 }
 
@@ -1370,9 +1376,9 @@ app_init(struct node *n, char *err, size_t errlen)
 		return -1;
 	if (a->npending > 0) {
 		a->cause = CAUSE_RESTART;
-		log_info("pending table %s: %d requests pending, sent again "
+		log_info("pending table %s: %d request%s pending, sent again "
 		    "once an MR PIM enables routing (R14)", a->path,
-		    a->npending);
+		    a->npending, PL(a->npending));
 	}
 	if (a->ledger.sent != a->ledger.routed + a->ledger.failed +
 	    a->ledger.resent + (uint64_t)a->npending)
