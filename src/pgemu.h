@@ -879,6 +879,24 @@ int		 fencer_release(struct fencer *, struct link *, uint32_t);
 struct fencer_pim *fencer_lost(struct fencer *, const struct link *);
 void		 fencer_json(struct fencer *, json_t *);
 
+/* pace.c: simulated traffic, a Poisson stream of arrivals at a rate */
+struct pace {
+	struct event	*ev;
+	int		 on;
+	double		 rate;		/* arrivals a second */
+	unsigned int	 seed;
+	uint64_t	 next_us;	/* monotonic: the next one is due */
+	int		(*arrive)(void *);	/* -1: no more this run */
+	void		*arg;
+};
+void		 pace_init(struct pace *, struct event_base *, unsigned int,
+		    int (*)(void *), void *);
+void		 pace_free(struct pace *);
+void		 pace_set(struct pace *, int, double);
+double		 pace_uniform(struct pace *);
+int		 pace_cmd(struct pace *, int, const char **, double,
+		    const char *, const char *, struct ctl_cmd_result *);
+
 /* pimfsm.c: one PIM state machine, any peripheral (states PIM_STATE_*) */
 enum pim_event {
 	PEV_GRANT,		/* the router granted an epoch */

@@ -12,7 +12,6 @@
  */
 #include "config.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +19,6 @@
 #include "wire.h"
 
 #define RESERVE_MS		150	/* a routed call rings this long */
-#define ARRIVAL_MIN_MS		1	/* calls due start at most this often */
 #define TRAFFIC_MAX_RATE	1000000	/* calls a second, asked live */
 
 struct acd_agent {
@@ -43,17 +41,11 @@ struct acd {
 	struct fencer	  f;		/* the PIMs of both sides */
 	uint64_t	  commands_refused;
 	int		  primary_up, backup_up;
-	int		  traffic;
-	double		  rate;		/* calls a second asked */
-	struct event	 *ev_arrival;
-	uint64_t	  next_call_us;	/* when the next call arrives */
-	unsigned int	  seed;
+	struct pace	  pace;		/* the calls */
 	uint64_t	  calls, no_agent;
 	int		 *ready;	/* available agents traffic may take */
 	int		  nready;
 };
-
-static void	acd_traffic_cb(evutil_socket_t, short, void *);
 
 static struct acd_agent *
 acd_agent(struct acd *a, uint32_t id)
@@ -145,13 +137,6 @@ acd_set_state(struct acd *a, struct acd_agent *ag, int state, int32_t reason)
 	link_send(p->link, &w);
 }
 
-/* Random numbers of the traffic generator: same seed, same traffic. */
-static double
-acd_uniform(struct acd *a)
-{
-	return ((double)rand_r(&a->seed) + 1.0) / ((double)RAND_MAX + 2.0);
-}
-
 static void
 acd_agent_timer(struct acd_agent *ag, int ms)
 {
@@ -177,11 +162,11 @@ acd_agent_cb(evutil_socket_t fd, short what, void *arg)
 	switch (ag->state) {
 	case AS_RESERVED:
 		acd_set_state(a, ag, AS_TALKING, 0);
-		u = 0.5 + acd_uniform(a);
+		u = 0.5 + pace_uniform(&a->pace);
 		acd_agent_timer(ag, (int)(t->handle_time_ms * u));
 		break;
 	case AS_TALKING:
-		if (acd_uniform(a) < t->not_ready_share)
+		if (pace_uniform(&a->pace) < t->not_ready_share)
 			acd_set_state(a, ag, AS_WORK_NOT_READY, 0);
 		else
 			acd_set_state(a, ag, AS_WORK_READY, 0);
@@ -202,77 +187,26 @@ acd_agent_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* The gap to the next call of a Poisson stream of a->rate calls a second. */
-static uint64_t
-acd_call_gap_us(struct acd *a)
-{
-	double	gap = -log(acd_uniform(a)) / a->rate;
-
-	return gap > 3600 ? 3600000000ULL : (uint64_t)(gap * 1e6);
-}
-
-/* The pacing timer: when the next call is due, at most every 1 ms. */
-static void
-acd_schedule_arrival(struct acd *a)
-{
-	struct timeval	tv;
-	uint64_t	now = mono_us(), us;
-
-	if (!a->traffic || a->rate <= 0)
-		return;
-	us = a->next_call_us > now ? a->next_call_us - now : 0;
-	if (us < ARRIVAL_MIN_MS * 1000)
-		us = ARRIVAL_MIN_MS * 1000;
-	tv.tv_sec = (time_t)(us / 1000000);
-	tv.tv_usec = (suseconds_t)(us % 1000000);
-	evtimer_add(a->ev_arrival, &tv);
-}
-
 /*
- * Every call due since the last run arrives now: each takes a random agent
- * of the ready set (available, not driven by hand), or finds none and is
- * counted.  Calls a second are what was asked, however late the timer, up
- * to what the agents and the machine carry; a run that fell more than a
- * second behind drops the backlog rather than bursting.
+ * A call arrives (pace.c): it takes a random agent of the ready set
+ * (available, not driven by hand), or finds none and is counted.
  */
-static void
-acd_traffic_cb(evutil_socket_t fd, short what, void *arg)
+static int
+acd_call(void *arg)
 {
 	struct acd		*a = arg;
 	struct acd_agent	*ag;
-	uint64_t		 now = mono_us();
 
-	(void)fd;
-	(void)what;
-	if (a->next_call_us + 1000000 < now)
-		a->next_call_us = now;
-	while (a->next_call_us <= now) {
-		a->next_call_us += acd_call_gap_us(a);
-		if (a->nready == 0) {
-			a->no_agent++;
-			continue;
-		}
-		ag = &a->agents[a->ready[(int)(acd_uniform(a) * a->nready) %
-		    a->nready]];
-		a->calls++;
-		acd_set_state(a, ag, AS_RESERVED, 0);
-		acd_agent_timer(ag, RESERVE_MS);
+	if (a->nready == 0) {
+		a->no_agent++;
+		return 0;
 	}
-	acd_schedule_arrival(a);
-}
-
-/* Traffic on or off, at a rate (< 0: the one it has). */
-static void
-acd_set_traffic(struct acd *a, int on, double rate)
-{
-	a->traffic = on;
-	if (rate >= 0)
-		a->rate = rate;
-	event_del(a->ev_arrival);
-	if (on && a->rate > 0) {
-		a->next_call_us = mono_us() + acd_call_gap_us(a);
-		acd_schedule_arrival(a);
-	}
+	ag = &a->agents[a->ready[(int)(pace_uniform(&a->pace) * a->nready) %
+	    a->nready]];
+	a->calls++;
+	acd_set_state(a, ag, AS_RESERVED, 0);
+	acd_agent_timer(ag, RESERVE_MS);
+	return 0;
 }
 
 /* A PIM accepted gets a snapshot of every agent at once. */
@@ -406,7 +340,7 @@ acd_init(struct node *n, char *err, size_t errlen)
 	/* The lab file's check gave every acd node its peripheral. */
 	periph = cfg_periph_of_acd(n->cfg, n->self->name);
 	a->f.fence.peripheral = (uint32_t)periph->id;
-	a->seed = n->cfg->traffic.seed;
+	pace_init(&a->pace, n->base, n->cfg->traffic.seed, acd_call, a);
 	a->nagents = periph->nagents;
 	a->agents = xcalloc((size_t)a->nagents, sizeof(*a->agents));
 	a->ready = xcalloc((size_t)a->nagents + 1, sizeof(*a->ready));
@@ -431,13 +365,12 @@ acd_init(struct node *n, char *err, size_t errlen)
 	for (j = 0; j < 2; j++)
 		a->f.pims[j].link = node_new_link(n, periph->sides[j],
 		    cfg_node(n->cfg, periph->sides[j]), LINK_KIND_ACD, 0);
-	a->ev_arrival = evtimer_new(n->base, acd_traffic_cb, a);
 	if (acd_endpoint(a, 0, 1, err, errlen) == -1)
 		return -1;
 	if (n->self->backup_port != 0 &&
 	    acd_endpoint(a, 1, 1, err, errlen) == -1)
 		return -1;
-	acd_set_traffic(a, n->cfg->traffic.enabled,
+	pace_set(&a->pace, n->cfg->traffic.enabled,
 	    n->cfg->traffic.calls_per_second);
 	return 0;
 }
@@ -454,8 +387,7 @@ acd_fini(struct node *n)
 			event_free(a->agents[i].ev);
 	free(a->agents);
 	free(a->ready);
-	if (a->ev_arrival != NULL)
-		event_free(a->ev_arrival);
+	pace_free(&a->pace);
 	free(a);
 	n->role_data = NULL;
 }
@@ -496,8 +428,8 @@ acd_status(struct node *n, json_t *j)
 	json_object_update_new(o, json_pack("{s:{s:b, s:b}, s:b, s:f, s:I, "
 	    "s:I, s:I}",
 	    "cti_manager", "primary", a->primary_up, "backup", a->backup_up,
-	    "traffic", a->traffic,
-	    "calls_per_second", a->rate,
+	    "traffic", a->pace.on,
+	    "calls_per_second", a->pace.rate,
 	    "calls", (json_int_t)a->calls,
 	    "calls_no_agent", (json_int_t)a->no_agent,
 	    "commands_refused", (json_int_t)a->commands_refused));
@@ -585,26 +517,9 @@ acd_cmd_traffic(struct node *n, int argc, const char **argv,
     struct ctl_cmd_result *res)
 {
 	struct acd	*a = n->role_data;
-	char		*end;
-	double		 rate;
 
-	if (argc == 3 && strcmp(argv[1], "rate") == 0) {
-		rate = strtod(argv[2], &end);
-		if (end == argv[2] || *end != '\0' || !(rate >= 0) ||
-		    rate > TRAFFIC_MAX_RATE) {
-			snprintf(res->err, sizeof(res->err), "bad rate \"%s\" "
-			    "(calls a second, 0 to %d)", argv[2],
-			    TRAFFIC_MAX_RATE);
-			return -1;
-		}
-		acd_set_traffic(a, a->traffic, rate);
-	} else if (argc == 2 && choice_ok("on|off", argv[1]))
-		acd_set_traffic(a, strcmp(argv[1], "on") == 0, -1);
-	else
-		return CMD_USAGE;
-	res->data = json_pack("{s:b, s:f}", "traffic", a->traffic,
-	    "calls_per_second", a->rate);
-	return 0;
+	return pace_cmd(&a->pace, argc, argv, TRAFFIC_MAX_RATE, "calls",
+	    "calls_per_second", res);
 }
 
 static void

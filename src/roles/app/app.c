@@ -41,7 +41,6 @@
 #define APP_DIALOGUE_BLOCK	1024	/* DialogueIDs reserved per write */
 #define APP_NEW_TASK_MAX	100000	/* new-task COUNT */
 #define APP_TRAFFIC_MAX_RATE	100000	/* tasks a second, asked live */
-#define APP_ARRIVAL_MIN_MS	1	/* tasks due arrive at most this often */
 #define APP_SAVE_RETRY_MS	1000	/* after a write of the table failed */
 #define APP_FILE_MAGIC		"pgemu-app-pending"
 #define APP_FILE_VERSION	1
@@ -145,12 +144,8 @@ struct app {
 	struct event	*ev_save;
 	int		 save_failing;
 
-	int		 traffic;
-	double		 rate;		/* tasks a second */
-	unsigned int	 seed;
+	struct pace	 pace;		/* the new tasks */
 	int		 next_route;
-	uint64_t	 next_task_us;
-	struct event	*ev_arrival;
 
 	struct app_arm	*arm;
 };
@@ -487,8 +482,8 @@ app_load(struct app *a, char *err, size_t errlen)
 			if (sscanf(line, "%63s %d", magic, &version) != 2 ||
 			    strcmp(magic, APP_FILE_MAGIC) != 0 ||
 			    version != APP_FILE_VERSION) {
-				snprintf(why, sizeof(why), "not a pending table "
-				    "of version %d (\"%s %d NODE\")",
+				snprintf(why, sizeof(why), "not a pending "
+				    "table of version %d (\"%s %d NODE\")",
 				    APP_FILE_VERSION, APP_FILE_MAGIC,
 				    APP_FILE_VERSION);
 				break;
@@ -630,8 +625,8 @@ app_task_cb(evutil_socket_t fd, short what, void *arg)
 		app_task_timer(t, a->node->cfg->mr.traffic.handle_time_ms);
 		break;
 	case TS_STARTED:
-		if (t->by == BY_APP && t->start_down && t->start_gen == a->gen &&
-		    !a->routing)
+		if (t->by == BY_APP && t->start_down &&
+		    t->start_gen == a->gen && !a->routing)
 			flags |= TASKF_ENDED_DOWN;
 		app_task_arm(a, t, MSG_END_TASK_IND, flags);
 		t->flags = flags;
@@ -745,7 +740,8 @@ app_assign(struct app *a, struct app_task *t, int down)
 	t->offered_ms = mono_ms();
 	app_arm_hold(a->arm, agent, t->mrd, 1);
 	app_set_state(a, t, TS_OFFERING);
-	if (app_task_arm(a, t, MSG_OFFER_APPLICATION_TASK_REQ, t->flags) == -1) {
+	if (app_task_arm(a, t, MSG_OFFER_APPLICATION_TASK_REQ,
+	    t->flags) == -1) {
 		app_task_finish(a, t, TS_REFUSED);
 		return;
 	}
@@ -802,74 +798,16 @@ app_new_task(struct app *a, const struct cfg_route *r)
 	return 0;
 }
 
-/* Traffic ------------------------------------------------------------- */
-
-static double
-app_uniform(struct app *a)
-{
-	return ((double)rand_r(&a->seed) + 1.0) / ((double)RAND_MAX + 2.0);
-}
-
-static uint64_t
-app_task_gap_us(struct app *a)
-{
-	double	gap = -log(app_uniform(a)) / a->rate;
-
-	return gap > 3600 ? 3600000000ULL : (uint64_t)(gap * 1e6);
-}
-
-static void
-app_schedule_arrival(struct app *a)
-{
-	struct timeval	tv;
-	uint64_t	now = mono_us(), us;
-
-	if (!a->traffic || a->rate <= 0)
-		return;
-	us = a->next_task_us > now ? a->next_task_us - now : 0;
-	if (us < APP_ARRIVAL_MIN_MS * 1000)
-		us = APP_ARRIVAL_MIN_MS * 1000;
-	tv.tv_sec = (time_t)(us / 1000000);
-	tv.tv_usec = (suseconds_t)(us % 1000000);
-	evtimer_add(a->ev_arrival, &tv);
-}
-
-/*
- * Every task due since the last run arrives now, over the routes in
- * turn (a Poisson stream, as the ACD's calls); a run more than a second
- * late drops the backlog rather than bursting.
- */
-static void
-app_traffic_cb(evutil_socket_t fd, short what, void *arg)
+/* A task of the traffic arrives (pace.c), of the routes in turn. */
+static int
+app_arrive(void *arg)
 {
 	struct app		*a = arg;
 	const struct cfg_mr	*mr = &a->node->cfg->mr;
-	uint64_t		 now = mono_us();
 
-	(void)fd;
-	(void)what;
-	if (a->next_task_us + 1000000 < now)
-		a->next_task_us = now;
-	while (a->next_task_us <= now && mr->nroutes > 0) {
-		a->next_task_us += app_task_gap_us(a);
-		if (app_new_task(a, &mr->routes[a->next_route++ %
-		    mr->nroutes]) == -1)
-			break;
-	}
-	app_schedule_arrival(a);
-}
-
-static void
-app_set_traffic(struct app *a, int on, double rate)
-{
-	a->traffic = on;
-	if (rate >= 0)
-		a->rate = rate;
-	event_del(a->ev_arrival);
-	if (on && a->rate > 0) {
-		a->next_task_us = mono_us() + app_task_gap_us(a);
-		app_schedule_arrival(a);
-	}
+	if (mr->nroutes == 0)
+		return -1;
+	return app_new_task(a, &mr->routes[a->next_route++ % mr->nroutes]);
 }
 
 /* Routing ------------------------------------------------------------- */
@@ -1217,26 +1155,9 @@ app_cmd_traffic(struct node *n, int argc, const char **argv,
     struct ctl_cmd_result *res)
 {
 	struct app	*a = n->role_data;
-	char		*end;
-	double		 rate;
 
-	if (argc == 3 && strcmp(argv[1], "rate") == 0) {
-		rate = strtod(argv[2], &end);
-		if (end == argv[2] || *end != '\0' || !(rate >= 0) ||
-		    rate > APP_TRAFFIC_MAX_RATE) {
-			snprintf(res->err, sizeof(res->err), "bad rate \"%s\" "
-			    "(tasks a second, 0 to %d)", argv[2],
-			    APP_TRAFFIC_MAX_RATE);
-			return -1;
-		}
-		app_set_traffic(a, a->traffic, rate);
-	} else if (argc == 2 && choice_ok("on|off", argv[1]))
-		app_set_traffic(a, strcmp(argv[1], "on") == 0, -1);
-	else
-		return CMD_USAGE;
-	res->data = json_pack("{s:b, s:f}", "traffic", a->traffic,
-	    "tasks_per_second", a->rate);
-	return 0;
+	return pace_cmd(&a->pace, argc, argv, APP_TRAFFIC_MAX_RATE, "tasks",
+	    "tasks_per_second", res);
 }
 
 /* new-task SELECTOR [COUNT] */
@@ -1313,7 +1234,7 @@ app_status(struct node *n, json_t *j)
 	    "outage_cause", app_cause_names[a->cause],
 	    "ledger", app_ledger_json(a),
 	    "arm", app_arm_json(a->arm),
-	    "traffic", "on", a->traffic, "tasks_per_second", a->rate,
+	    "traffic", "on", a->pace.on, "tasks_per_second", a->pace.rate,
 	    "tasks_live", a->nlive,
 	    "tasks_done", a->ndone,
 	    "unknown_answers", (json_int_t)a->unknown_answers,
@@ -1334,10 +1255,11 @@ app_summary(struct node *n, char *buf, size_t len)
 	if (a == NULL)
 		return;
 	p = fencer_accepted(&a->f);
-	s = app_arm_server(a->arm);
+	s = a->arm != NULL ? app_arm_server(a->arm) : NULL;
 	snprintf(buf, len, "app: %s%s, routing %s, %d pending, ARM %s%s",
 	    p != NULL ? "MR PIM of " : "no MR PIM",
-	    p != NULL ? p->link->peer_node : "", a->routing ? "on" : "off", a->npending,
+	    p != NULL ? p->link->peer_node : "", a->routing ? "on" : "off",
+	    a->npending,
 	    s != NULL ? "session with " : "session down", s != NULL ? s : "");
 }
 
@@ -1360,9 +1282,8 @@ app_init(struct node *n, char *err, size_t errlen)
 	a->buckets = xcalloc(a->nbuckets, sizeof(*a->buckets));
 	a->next_dialogue = a->reserved = 1;
 	a->f.fence.peripheral = (uint32_t)cf->mr.peripheral;
-	a->seed = cf->mr.traffic.seed;
+	pace_init(&a->pace, n->base, cf->mr.traffic.seed, app_arrive, a);
 	a->ev_save = event_new(n->base, -1, 0, app_save_cb, a);
-	a->ev_arrival = evtimer_new(n->base, app_traffic_cb, a);
 	snprintf(a->path, sizeof(a->path), "%s/%s.pending", cf->state_dir,
 	    n->self->name);
 	snprintf(a->tmp, sizeof(a->tmp), "%s.new", a->path);
@@ -1401,7 +1322,7 @@ app_init(struct node *n, char *err, size_t errlen)
 	a->arm = app_arm_new(n);
 	if (node_listen(n, "mr", n->self->port, err, errlen) == -1)
 		return -1;
-	app_set_traffic(a, cf->mr.traffic.enabled,
+	pace_set(&a->pace, cf->mr.traffic.enabled,
 	    cf->mr.traffic.tasks_per_second);
 	return 0;
 }
@@ -1424,8 +1345,7 @@ app_fini(struct node *n)
 	app_arm_free(a->arm);
 	if (a->ev_save != NULL)
 		event_free(a->ev_save);
-	if (a->ev_arrival != NULL)
-		event_free(a->ev_arrival);
+	pace_free(&a->pace);
 	if (a->dirfd != -1)
 		close(a->dirfd);
 	free(a);

@@ -387,7 +387,8 @@ arm_answer(struct app_arm *arm, const struct ged_msg *g, uint32_t type)
 	TAILQ_REMOVE(&arm->flight, q, entry);
 	arm->nflight--;
 	free(q);
-	app_task_answer(arm->node, type, invoke, status, type == MSG_FAILURE_RESP ? NULL : &g->fixed[TR_GROUP_HIGH]);
+	app_task_answer(arm->node, type, invoke, status,
+	    type == MSG_FAILURE_RESP ? NULL : &g->fixed[TR_GROUP_HIGH]);
 }
 
 /* What the CTI server says on the open session. */
@@ -439,7 +440,8 @@ app_arm_new(struct node *n)
 {
 	struct app_arm		*arm = xcalloc(1, sizeof(*arm));
 	const struct cfg	*cf = n->cfg;
-	const struct cfg_periph	*p = cfg_periph(cf, (uint32_t)cf->mr.agent_periph);
+	const struct cfg_periph	*p = cfg_periph(cf,
+	    (uint32_t)cf->mr.agent_periph);
 	const struct cfg_node	*a = cfg_node(cf, p->sides[0]);
 	const struct cfg_node	*b = cfg_node(cf, p->sides[1]);
 	struct cti_client_open	 o;
