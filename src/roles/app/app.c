@@ -826,13 +826,31 @@ app_routing_off(struct app *a, enum app_cause cause)
 	return 1;
 }
 
-/* A message of the MR PIM a task message must come from: -1 if bad. */
+/*
+ * A task message of the MR PIM: 1 to take it; 0 to ignore it (logged,
+ * counted): not from the PIM the app obeys, with its epoch; -1, why in
+ * err, if bad: of another peripheral, DO_THIS_WITH_TASK with no agent,
+ * NEW_TASK_FAILURE with no failure code.
+ */
 static int
 app_check_task(struct role_msg_in *in, const struct msg_task *m)
 {
 	struct app		*a = in->node->role_data;
 	struct fencer_pim	*p = fencer_pim(&a->f, in->link);
+	uint32_t		 type = in->msg->type;
 
+	if (type == MSG_MR_DO_THIS_WITH_TASK && m->agent == 0) {
+		snprintf(in->err, sizeof(in->err), "DO_THIS_WITH_TASK of "
+		    "dialogue %u names no agent", m->dialogue);
+		return -1;
+	}
+	if (type == MSG_MR_NEW_TASK_FAILURE && (m->code == TASK_ROUTED ||
+	    m->code >= TASK_FAIL_MAX)) {
+		snprintf(in->err, sizeof(in->err), "NEW_TASK_FAILURE of "
+		    "dialogue %u: unknown failure code %u", m->dialogue,
+		    m->code);
+		return -1;
+	}
 	if (m->peripheral != (uint32_t)in->node->cfg->mr.peripheral) {
 		snprintf(in->err, sizeof(in->err), "%s: peripheral %u is not "
 		    "the MR peripheral %d", wire_type_name(in->msg->type),
@@ -850,15 +868,24 @@ app_check_task(struct role_msg_in *in, const struct msg_task *m)
 	return 1;
 }
 
-/* The pending request of an answer; NULL (logged, counted) if none. */
-static struct app_task *
-app_answered(struct role_msg_in *in, const struct msg_task *m)
+/*
+ * An answer to a NEW_TASK: as app_check_task(), and 0 (logged, counted)
+ * when its dialogue is not pending; 1 with the request in *tp.
+ */
+static int
+app_answered(struct role_msg_in *in, const struct msg_task *m,
+    struct app_task **tp)
 {
 	struct app	*a = in->node->role_data;
-	struct app_task	*t = app_find(a, m->dialogue);
+	struct app_task	*t;
+	int		 rc;
 
-	if (t != NULL && t->state == TS_PENDING)
-		return t;
+	if ((rc = app_check_task(in, m)) != 1)
+		return rc;
+	if ((t = app_find(a, m->dialogue)) != NULL && t->state == TS_PENDING) {
+		*tp = t;
+		return 1;
+	}
 	a->unknown_answers++;
 	if (t != NULL && t->sends > 1)
 		log_link_info(in->link, "%s for dialogue %u: answered already "
@@ -869,7 +896,7 @@ app_answered(struct role_msg_in *in, const struct msg_task *m)
 		    "request (ignored, %llu so far)",
 		    wire_type_name(in->msg->type), m->dialogue,
 		    (unsigned long long)a->unknown_answers);
-	return NULL;
+	return 0;
 }
 
 static int
@@ -1019,14 +1046,8 @@ app_msg_do_this(struct role_msg_in *in, const union msg_body *b)
 	struct app_task		*t;
 	int			 rc;
 
-	if (m->agent == 0) {
-		snprintf(in->err, sizeof(in->err), "DO_THIS_WITH_TASK of "
-		    "dialogue %u names no agent", m->dialogue);
-		return -1;
-	}
-	if ((rc = app_check_task(in, m)) != 1 ||
-	    (t = app_answered(in, m)) == NULL)
-		return rc == -1 ? -1 : 0;
+	if ((rc = app_answered(in, m, &t)) != 1)
+		return rc;
 	a->ledger.routed++;
 	t->by = BY_ROUTER;
 	t->agent = m->agent;
@@ -1056,15 +1077,8 @@ app_msg_failure(struct role_msg_in *in, const union msg_body *b)
 	struct app_task		*t;
 	int			 rc, down;
 
-	if (m->code == TASK_ROUTED || m->code >= TASK_FAIL_MAX) {
-		snprintf(in->err, sizeof(in->err), "NEW_TASK_FAILURE of "
-		    "dialogue %u: unknown failure code %u", m->dialogue,
-		    m->code);
-		return -1;
-	}
-	if ((rc = app_check_task(in, m)) != 1 ||
-	    (t = app_answered(in, m)) == NULL)
-		return rc == -1 ? -1 : 0;
+	if ((rc = app_answered(in, m, &t)) != 1)
+		return rc;
 	a->ledger.failed++;
 	t->fail_code = m->code;
 	down = m->code == TASK_FAIL_ROUTING_DOWN;
@@ -1112,40 +1126,29 @@ app_task_json(const struct app_task *t)
 	    "age", wall_now() - t->created);
 }
 
-static int
-app_cmd_pending(struct node *n, int argc, const char **argv,
-    struct ctl_cmd_result *res)
-{
-	struct app	*a = n->role_data;
-	struct app_task	*t;
-
-	(void)argc;
-	(void)argv;
-	res->data = json_array();
-	TAILQ_FOREACH(t, &a->live, entry)
-		if (t->state == TS_PENDING)
-			json_array_append_new(res->data, json_pack("{s:i, s:s, "
-			    "s:i, s:i, s:f}", "dialogue", (int)t->dialogue,
-			    "selector", t->selector, "mrd", (int)t->mrd,
-			    "sends", t->sends, "age",
-			    wall_now() - t->created));
-	return 0;
-}
-
+/* tasks: every task; pending: the requests of the pending table. */
 static int
 app_cmd_tasks(struct node *n, int argc, const char **argv,
     struct ctl_cmd_result *res)
 {
 	struct app	*a = n->role_data;
 	struct app_task	*t;
+	int		 pending = strcmp(argv[0], "pending") == 0;
 
 	(void)argc;
-	(void)argv;
 	res->data = json_array();
 	TAILQ_FOREACH(t, &a->done, entry)
-		json_array_append_new(res->data, app_task_json(t));
+		if (!pending)
+			json_array_append_new(res->data, app_task_json(t));
 	TAILQ_FOREACH(t, &a->live, entry)
-		json_array_append_new(res->data, app_task_json(t));
+		if (!pending)
+			json_array_append_new(res->data, app_task_json(t));
+		else if (t->state == TS_PENDING)
+			json_array_append_new(res->data, json_pack("{s:i, s:s, "
+			    "s:i, s:i, s:f}", "dialogue", (int)t->dialogue,
+			    "selector", t->selector, "mrd", (int)t->mrd,
+			    "sends", t->sends, "age",
+			    wall_now() - t->created));
 	return 0;
 }
 
@@ -1353,7 +1356,7 @@ app_fini(struct node *n)
 }
 
 static const struct cmd app_cmds[] = {
-	{ "pending", "", 0, 0, app_cmd_pending,
+	{ "pending", "", 0, 0, app_cmd_tasks,
 	  "the pending table: NEW_TASK requests not answered yet" },
 	{ "tasks", "", 0, 0, app_cmd_tasks,
 	  "every task: dialogue, MRD, agent, state, TaskID, who assigned it, "
