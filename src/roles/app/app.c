@@ -686,13 +686,14 @@ app_skill_group(struct app *a, const char *selector)
 	return r != NULL ? r->skill_group : 0;
 }
 
-/* The outage's rule: R16 when the PIM disabled routing, else R13 (the
- * MR path is lost, or there has been none since the start). */
+/*
+ * Is the outage the PIM's (it disabled routing: R16), not the MR path's
+ * (lost, or none since the start: R13)?
+ */
 static int
-app_outage_rule(const struct app *a)
+app_outage_disabled(const struct app *a)
 {
-	return a->disabled || a->cause == CAUSE_DISABLED ? RULE_R16 :
-	    RULE_R13;
+	return a->disabled || a->cause == CAUSE_DISABLED;
 }
 
 /*
@@ -706,16 +707,17 @@ static void
 app_assign(struct app *a, struct app_task *t, int down)
 {
 	const struct cfg_mrd	*m = cfg_mrd(a->node->cfg, (int)t->mrd);
+	int			 dis = app_outage_disabled(a);
 	uint32_t		 agent;
 
 	if (!a->routing && !a->assigning) {
 		a->assigning = 1;
-		evt_emit(app_outage_rule(a), "app_assigning", json_pack("{s:s, "
-		    "s:i, s:i}", "cause", a->disabled ? "routing_disabled" :
-		    "mr_path", "pending", a->npending, "dialogue",
-		    (int)t->dialogue), "routing is off (%s): the app assigns "
-		    "new tasks itself to the agents it knows are available "
-		    "(%d request%s pending)", a->disabled ? "disabled by the "
+		evt_emit(dis ? RULE_R16 : RULE_R13, "app_assigning",
+		    json_pack("{s:s, s:i, s:i}", "cause", dis ?
+		    "routing_disabled" : "mr_path", "pending", a->npending,
+		    "dialogue", (int)t->dialogue), "routing is off (%s): the "
+		    "app assigns new tasks itself to the agents it knows are "
+		    "available (%d request%s pending)", dis ? "disabled by the "
 		    "MR PIM" : "no MR PIM routes", a->npending,
 		    PL(a->npending));
 	}
