@@ -1,21 +1,44 @@
 #!/bin/sh
 # shellcheck disable=SC2086,SC2012
-# (CFLAGS, PKG and LIMIT are word lists on purpose.)
+# (CFLAGS, PKG, LIMIT and OBJS are word lists on purpose.)
 #
-# Build the libFuzzer harnesses of the codec (fuzz_wire), of the GED-188
-# codec (fuzz_ged188) and of the lab-file loader (fuzz_cfg) with clang-14
-# and run each for FUZZ_SECONDS (default 20) over its seed corpus.  New
+# Build the libFuzzer harnesses with clang-14 and run each, one after the
+# other, for FUZZ_SECONDS over its seed corpus (tests/fuzz/corpus_NAME,
+# made by make_seeds.py or, for cfg, lab files):
+#
+#   wire     the framing codec and every decoder of src/wire/msg.c
+#   ged188   the GED-188 codec, at every protocol version
+#   cfg      the lab-file loader
+#   ctl      the control socket's frames and requests (src/node/ctl.c)
+#   spool    the PIM's spool loader, and the spool it writes back
+#   arb      the router's arbitration (src/rules/arb.c), as the router
+#            applies it, over two sides' reports, links and grants
+#   fence    fencing (src/rules/fence.c) at an ACD with two PIMs
+#   pimfsm   the PIM state machine (src/rules/pimfsm.c)
+#
+# The state-machine harnesses read their input as a sequence of events and
+# abort on a broken invariant (each file's comment lists its oracles).  New
 # inputs go to a scratch directory, never into the tree.  Exit 0 when all
 # ran clean, 77 (automake SKIP) when clang-14 or its fuzzer runtime is
 # missing, 1 otherwise.  A crashing input is kept in
-# $BUILDDIR/fuzz-artifacts/.
+# $BUILDDIR/fuzz-artifacts/NAME-crash-...; run it again with
+# FUZZ_ONLY=NAME FUZZ_SECONDS=0 after copying it into the corpus, or with
+# the harness binary kept by FUZZ_KEEP.
+#
+# The default, 15 s each, is CI's bounded run (about 2 minutes of fuzzing
+# for the eight, plus the build).  The long mode is FUZZ_SECONDS large:
+# 10 M runs of the slowest harness (spool) take about an hour, of the
+# others minutes (the figures are in README.md, "Fuzzers").
 #
 # Environment: PGEMU_SRCDIR (source tree), BUILDDIR (holds config.h; default
-# the current directory), FUZZ_SECONDS (0: run the seeds once, no fuzzing).
+# the current directory), FUZZ_SECONDS (per harness; 0: run the seeds once,
+# no fuzzing), FUZZ_ONLY (a space-separated list of harnesses to run),
+# FUZZ_KEEP (a directory to keep the built harnesses in).
 
 SRCDIR="${PGEMU_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 BUILDDIR="${BUILDDIR:-$PWD}"
-FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
+FUZZ_ONLY="${FUZZ_ONLY:-wire ged188 cfg ctl spool}"
 FUZZDIR="$SRCDIR/tests/fuzz"
 CC=clang-14
 
@@ -65,15 +88,29 @@ printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
 	skip "$CC cannot link a fuzzer with -fsanitize=fuzzer,address,undefined"
 }
 
-# Each harness links the whole library (every source but the programs'
-# own, in src/programs), instrumented: what the codec or the lab file
-# calls is there, wherever it lives.
-LIBSRC=$(find "$SRCDIR/src" -name '*.c' ! -path '*/src/programs/*' | sort)
-echo "building fuzz_wire, fuzz_ged188 and fuzz_cfg with $CC"
-for h in wire ged188 cfg; do
+# The library (every source but the programs' own, in src/programs) is
+# built once, instrumented, and each harness links all of it: what a
+# decoder or a rule calls is there, wherever it lives.
+LIBCFLAGS=$(echo "$CFLAGS" | sed 's/-fsanitize=fuzzer,/-fsanitize=fuzzer-no-link,/')
+mkdir "$TMP/obj" || die "cannot make a scratch directory"
+echo "building the library and $FUZZ_ONLY with $CC"
+find "$SRCDIR/src" -name '*.c' ! -path '*/src/programs/*' | sort |
+while read -r src; do
+	obj=$(echo "${src#"$SRCDIR"/src/}" | tr / _)
+	echo "$src $TMP/obj/${obj%.c}.o"
+done | xargs -n 2 -P 2 sh -c '"$0" $1 -I"$2" -I"$3" -c -o "$5" "$4" ||
+    exit 255' "$CC" "$LIBCFLAGS" "$SRCDIR/src" "$BUILDDIR" ||
+	die "cannot build the library"
+OBJS=$(ls "$TMP"/obj/*.o)
+for h in $FUZZ_ONLY; do
+	[ -f "$FUZZDIR/fuzz_$h.c" ] || die "no harness fuzz_$h.c"
 	"$CC" $CFLAGS -I"$SRCDIR/src" -I"$BUILDDIR" -o "$TMP/fuzz_$h" \
-	    "$FUZZDIR/fuzz_$h.c" $LIBSRC $PKG -lm ||
+	    "$FUZZDIR/fuzz_$h.c" $OBJS $PKG -lm ||
 		die "cannot build fuzz_$h"
+	if [ -n "$FUZZ_KEEP" ]; then
+		mkdir -p "$FUZZ_KEEP" && cp "$TMP/fuzz_$h" "$FUZZ_KEEP/" ||
+			die "cannot keep fuzz_$h in $FUZZ_KEEP"
+	fi
 done
 
 ARTIFACTS="$BUILDDIR/fuzz-artifacts"
@@ -120,10 +157,22 @@ fuzz() {
 	return 0
 }
 
+# The longest input of each harness: a few frames, a lab file, or a
+# sequence of events.
+maxlen() {
+	case $1 in
+	ged188)	echo 13000 ;;
+	cfg|spool)	echo 8192 ;;
+	arb|fence)	echo 2048 ;;
+	pimfsm)	echo 512 ;;
+	*)	echo 4096 ;;
+	esac
+}
+
 status=0
-fuzz wire 4096 || status=1
-fuzz ged188 13000 || status=1
-fuzz cfg 8192 || status=1
+for h in $FUZZ_ONLY; do
+	fuzz "$h" "$(maxlen "$h")" || status=1
+done
 rmdir "$ARTIFACTS" 2>/dev/null
 if [ "$status" -eq 0 ]; then
 	echo "fuzz: every harness ran clean"
