@@ -337,6 +337,118 @@ SPOOL_SEEDS = {
 }
 
 
+# fuzz_arb: the events (opcode, operands) and PG_STATUS flags.
+A_STATUS, A_FORGED, A_DOWN, A_UP, A_GONE = 0, 1, 2, 3, 4
+A_SETTLE, A_GRACE, A_LATE, A_RESTART, A_DECIDE = 5, 6, 7, 8, 9
+ACD, RESIGN, PEER, PREV, PEER_EPOCH = 0x02, 0x04, 0x08, 0x40, 0x80
+IDLE, ACTIVATING, ACTIVE, RECOVERING = 0x00, 0x10, 0x20, 0x30
+
+
+def st(side, *flags):
+    """A side's honest PG_STATUS (side 0 is A, 1 is B)."""
+    f = side
+    for x in flags:
+        f |= x
+    return bytes([A_STATUS, f])
+
+
+def forged(side, state, epoch):
+    """A PG_STATUS with any epoch, as an impostor sends it."""
+    return bytes([A_FORGED, side | ACD | state]) + struct.pack(">I", epoch)
+
+
+def ev(op, *operands):
+    """Any other event."""
+    return bytes([op, *operands])
+
+
+FIRST = st(0, ACD) + st(1, ACD)         # both candidates: A is granted
+A_ACTIVE = st(0, ACD, ACTIVATING) + st(0, ACD, ACTIVE)
+ARB_SEEDS = {
+    "first_start": FIRST + A_ACTIVE + st(1, ACD, PEER, PEER_EPOCH),
+    "failover_link": FIRST + A_ACTIVE + ev(A_DOWN, 0) + ev(A_DECIDE)
+                     + st(1, ACD, ACTIVE) + ev(A_UP, 0) + st(0, ACD),
+    "resign": FIRST + A_ACTIVE + st(0, ACTIVE, RESIGN) + st(1, ACD, ACTIVE),
+    "pim_idle_grace": FIRST + A_ACTIVE + st(0, ACD) + ev(A_DECIDE)
+                      + ev(A_GRACE) + st(1, ACD, ACTIVATING),
+    "refused_grant": FIRST + st(0) + st(1, ACD, ACTIVATING)
+                     + st(1, ACD, ACTIVE),
+    "grant_in_flight": FIRST + A_ACTIVE + ev(A_DOWN, 0) + ev(A_DECIDE)
+                       + st(1, ACD, ACTIVE, PREV) + st(1, ACD, ACTIVE),
+    "restart_adopt": FIRST + A_ACTIVE + ev(A_RESTART) + ev(A_UP, 0)
+                     + ev(A_UP, 1) + st(0, ACD, ACTIVE) + st(1, ACD),
+    "restart_holder_gone": FIRST + A_ACTIVE + ev(A_RESTART) + ev(A_UP, 1)
+                           + st(1, ACD) + ev(A_SETTLE, 1)
+                           + ev(A_SETTLE, 3),
+    "restart_waits": FIRST + A_ACTIVE + ev(A_RESTART) + ev(A_UP, 1)
+                     + st(1, ACD, PEER) + ev(A_SETTLE, 1) + ev(A_UP, 0)
+                     + st(0, ACD, RECOVERING),
+    "late": FIRST + A_ACTIVE + ev(A_LATE, 1) + ev(A_DOWN, 0) + ev(A_DECIDE)
+            + ev(A_LATE, 0) + ev(A_SETTLE, 3),
+    "peer_gone": st(0, ACD) + ev(A_GONE, 0) + st(1, ACD) + ev(A_DECIDE),
+    "forged_epochs": FIRST + A_ACTIVE + forged(1, ACTIVE, 0xFFFFFFFE)
+                     + ev(A_DOWN, 0) + ev(A_DECIDE)
+                     + forged(1, ACTIVE, 0xFFFFFFFF) + st(0, ACD),
+}
+
+# fuzz_fence: the events (opcode, operands); an epoch choice byte.
+F_ACTIVATE, F_DEACTIVATE, F_DOWN, F_UP, F_PROBE, F_RESTART = range(6)
+E_BELOW, E_SAME, E_NEXT, E_ABOVE, E_JUMP, E_PAST_JUMP = 0, 1, 2, 3, 4, 5
+E_ASKED, E_ZERO, E_MAX, E_FAR_BELOW, E_NEAR_MAX, E_RAW = 6, 7, 8, 9, 10, 11
+
+
+def activate(side, choice, periph=4):
+    """PIM_ACTIVATE from a side (periph 4: the ACD's own)."""
+    return bytes([F_ACTIVATE, side, choice, periph])
+
+
+FENCE_SEEDS = {
+    "accept_then_fence": activate(0, E_NEXT) + activate(1, E_NEXT)
+                         + activate(0, E_ASKED) + activate(0, E_NEXT),
+    "holder_again": activate(0, E_NEXT) + bytes([F_DOWN, 0, F_UP, 0])
+                    + activate(0, E_SAME) + activate(1, E_SAME),
+    "jumps": activate(0, E_ABOVE + 12 * 20) + activate(1, E_PAST_JUMP)
+             + activate(1, E_JUMP) + activate(0, E_NEAR_MAX),
+    "zero_and_max": activate(0, E_ZERO) + activate(1, E_MAX)
+                    + activate(0, E_MAX) + activate(1, E_BELOW),
+    "foreign": activate(0, E_NEXT, 1) + activate(0, E_NEXT, 3)
+               + activate(1, E_NEXT),
+    "deactivate": activate(1, E_NEXT) + bytes([F_DEACTIVATE, 1, E_BELOW,
+                                               F_DEACTIVATE, 1, E_SAME])
+                  + activate(0, E_NEXT),
+    "restart": activate(0, E_RAW) + struct.pack(">I", 70000)
+               + bytes([F_RESTART, F_UP, 0, F_UP, 1]) + activate(1, E_NEXT),
+    "probes": activate(0, E_NEXT) + bytes([F_PROBE, 2, E_SAME, 4, 0,
+                                           F_PROBE, 7, E_NEXT, 4, 20,
+                                           F_PROBE, 5, E_ZERO, 1, 159]),
+}
+
+# fuzz_pimfsm: one event a byte (PEV_*).
+GRANT, ACCEPTED, REFUSED, LINK_LOST, STOPPED, LINK_BACK = range(6)
+
+
+def every_cell():
+    """Each event in each state (reached by its prefix), then back to
+    IDLE."""
+    out = []
+    for prefix in ([], [GRANT], [GRANT, ACCEPTED],
+                   [GRANT, ACCEPTED, STOPPED]):
+        for event in range(6):
+            out += prefix + [event, LINK_LOST]
+    return bytes(out)
+
+
+PIMFSM_SEEDS = {
+    "serve": bytes([GRANT, ACCEPTED]),
+    "cti_manager_failover": bytes([GRANT, ACCEPTED, STOPPED, LINK_BACK,
+                                   ACCEPTED]),
+    "fenced": bytes([GRANT, ACCEPTED, REFUSED, ACCEPTED]),
+    "regrant": bytes([GRANT, ACCEPTED, GRANT, ACCEPTED, LINK_LOST]),
+    "every_cell": every_cell(),
+    "out_of_range": bytes([0xF8, 0xF9, 0xFE, 0xFF, GRANT]),
+}
+
+
 def write(name, seeds):
     """Write one corpus directory beside this file."""
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
@@ -351,6 +463,9 @@ def main():
     write("corpus_ged188", GED_SEEDS)
     write("corpus_ctl", CTL_SEEDS)
     write("corpus_spool", SPOOL_SEEDS)
+    write("corpus_arb", ARB_SEEDS)
+    write("corpus_fence", FENCE_SEEDS)
+    write("corpus_pimfsm", PIMFSM_SEEDS)
 
 
 if __name__ == "__main__":

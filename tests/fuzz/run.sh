@@ -38,7 +38,7 @@
 SRCDIR="${PGEMU_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 BUILDDIR="${BUILDDIR:-$PWD}"
 FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
-FUZZ_ONLY="${FUZZ_ONLY:-wire ged188 cfg ctl spool}"
+FUZZ_ONLY="${FUZZ_ONLY:-wire ged188 cfg ctl spool arb fence pimfsm}"
 FUZZDIR="$SRCDIR/tests/fuzz"
 CC=clang-14
 
@@ -94,6 +94,8 @@ printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
 LIBCFLAGS=$(echo "$CFLAGS" | sed 's/-fsanitize=fuzzer,/-fsanitize=fuzzer-no-link,/')
 mkdir "$TMP/obj" || die "cannot make a scratch directory"
 echo "building the library and $FUZZ_ONLY with $CC"
+# Two at a time (xargs -P 2): the inner script's words are its own.
+# shellcheck disable=SC2016
 find "$SRCDIR/src" -name '*.c' ! -path '*/src/programs/*' | sort |
 while read -r src; do
 	obj=$(echo "${src#"$SRCDIR"/src/}" | tr / _)
@@ -107,9 +109,9 @@ for h in $FUZZ_ONLY; do
 	"$CC" $CFLAGS -I"$SRCDIR/src" -I"$BUILDDIR" -o "$TMP/fuzz_$h" \
 	    "$FUZZDIR/fuzz_$h.c" $OBJS $PKG -lm ||
 		die "cannot build fuzz_$h"
-	if [ -n "$FUZZ_KEEP" ]; then
-		mkdir -p "$FUZZ_KEEP" && cp "$TMP/fuzz_$h" "$FUZZ_KEEP/" ||
-			die "cannot keep fuzz_$h in $FUZZ_KEEP"
+	if [ -n "$FUZZ_KEEP" ] && ! { mkdir -p "$FUZZ_KEEP" &&
+	    cp "$TMP/fuzz_$h" "$FUZZ_KEEP/"; }; then
+		die "cannot keep fuzz_$h in $FUZZ_KEEP"
 	fi
 done
 
