@@ -144,7 +144,7 @@ fuzz() {
 
 	[ -d "$seeds" ] || die "no seed corpus $seeds"
 	mkdir "$TMP/corpus_$name" || die "cannot make a scratch corpus"
-	echo "fuzzing $name: $LIMIT -max_len=$maxlen $*," \
+	echo "fuzzing $name: $LIMIT -max_len=$maxlen${*:+ $*}," \
 	    "$(ls "$seeds" | wc -l | tr -d ' ') seeds"
 	"$TMP/fuzz_$name" $LIMIT -max_len="$maxlen" "$@" -timeout=10 \
 	    -rss_limit_mb=2048 -print_final_stats=1 \
