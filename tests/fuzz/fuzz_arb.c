@@ -84,8 +84,8 @@ struct rt {
 	int		 settled;
 	int		 in_grace;
 	int		 late;
-	int		 hold_over;	/* the settle timer: hold time over */
-	int		 limit_over;	/* ... and the wait for a side */
+	int		 hold_over;	/* the hold time is over */
+	int		 limit_over;	/* and the wait for a side */
 	uint64_t	 now;
 	/* The harness's own records. */
 	int		 forged;	/* a forged report was adopted */
@@ -375,7 +375,8 @@ status(struct rt *r, int side, const struct msg_pg_status *st, int forged)
 static int
 report(struct rt *r, uint8_t f, struct msg_pg_status *st)
 {
-	const struct side	*s = &r->sides[f & 1], *o = &r->sides[!(f & 1)];
+	const struct side	*s = &r->sides[f & 1];
+	const struct side	*o = &r->sides[!(f & 1)];
 
 	memset(st, 0, sizeof(*st));
 	st->peripheral = 5000;

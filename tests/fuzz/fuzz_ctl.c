@@ -148,7 +148,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		if (size - off - 4 < len)
-			break;		/* the rest of the frame not here yet */
+			break;		/* the rest of it not here yet */
 		/* Its own buffer: a read past the frame is caught. */
 		if ((text = malloc(len)) == NULL)
 			abort();

@@ -52,7 +52,7 @@ struct pim {
 	int		 link_up;
 	int		 accepted;
 	uint32_t	 epoch;		/* accepted with */
-	uint32_t	 asked;		/* the last epoch it asked with */
+	uint32_t	 asked;		/* the last it asked with */
 };
 
 /* The names a probe asks for: the sides, near misses, the longest. */
@@ -223,7 +223,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!epoch_of(&in, &f, s, &epoch) || !next(&in, &w))
 				return 0;
 			if (!s->link_up)
-				break;		/* nothing comes on no link */
+				break;	/* nothing comes on no link */
 			s->asked = epoch;
 			if (judge(&f, periph_of(w), epoch, s->name,
 			    160) != FENCE_ACCEPT) {

@@ -123,7 +123,8 @@ step(struct pim_fsm *f, struct peripheral *p, enum pim_event ev,
 	case PACT_SERVE:
 		if (ev != PEV_ACCEPTED || prev != PIM_STATE_ACTIVATING ||
 		    next != PIM_STATE_ACTIVE)
-			fail("SERVE other than ACCEPTED in ACTIVATING", prev, ev);
+			fail("SERVE other than ACCEPTED in ACTIVATING", prev,
+			    ev);
 		if (!*granted)
 			fail("SERVE with no activation since IDLE", prev, ev);
 		break;
@@ -162,7 +163,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct peripheral	p;
-	struct pim_fsm		f = { PIM_STATE_IDLE, 5000, &fake_ops, &p };
+	struct pim_fsm		f = { PIM_STATE_IDLE, 5000, &fake_ops,
+				    &p };
 	size_t			i;
 	int			granted = 0;
 

@@ -96,7 +96,8 @@ printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
 # The library (every source but the programs' own, in src/programs) is
 # built once, instrumented, and each harness links all of it: what a
 # decoder or a rule calls is there, wherever it lives.
-LIBCFLAGS=$(echo "$CFLAGS" | sed 's/-fsanitize=fuzzer,/-fsanitize=fuzzer-no-link,/')
+LIBCFLAGS=$(echo "$CFLAGS" |
+    sed 's/-fsanitize=fuzzer,/-fsanitize=fuzzer-no-link,/')
 mkdir "$TMP/obj" || die "cannot make a scratch directory"
 echo "building the library and $FUZZ_ONLY with $CC"
 # Two at a time (xargs -P 2): the inner script's words are its own.
