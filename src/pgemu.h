@@ -703,6 +703,15 @@ void		 ctl_set_limits(struct ctl *, int max_clients, int idle_ms);
 void		 ctl_publish(struct ctl *, json_t *);
 const char	*ctl_path(const struct ctl *);
 int		 ctl_nwatchers(const struct ctl *);
+/* The protocol's parse steps, apart for tests/fuzz/fuzz_ctl.c. */
+#define CTL_MAX_FRAME		(64 * 1024)
+#define CTL_MAX_ARGS		32
+#define CTL_REQ_BAD		(-1)	/* not a request: close the client */
+#define CTL_REQ_REFUSED		(-2)	/* no command, too many words */
+int		 ctl_frame_len(const uint8_t *, uint32_t *, char *, size_t);
+int		 ctl_request_parse(const char *, size_t, json_t **,
+		    const char **, char *, size_t);
+json_t		*ctl_error_reply(const char *);
 
 /*
  * cmd.c: control commands as tables.  A node answers the commands of

@@ -30,8 +30,6 @@
 
 #include "pgemu.h"
 
-#define CTL_MAX_FRAME		(64 * 1024)
-#define CTL_MAX_ARGS		32
 #define CTL_MAX_BACKLOG		(4 * 1024 * 1024)
 #define CTL_MAX_REQUESTS	16	/* per wakeup: the loop goes on */
 #define CTL_PROBE_MS		2000	/* another pgemud: its status */
@@ -93,19 +91,31 @@ ctl_write(struct ctl_client *c, json_t *j)
 	free(s);
 }
 
-static void
-ctl_reply_error(struct ctl_client *c, const char *err)
+/*
+ * An error reply, {"ok": false, "error": err} (NULL only out of memory).
+ * An error that is not valid UTF-8 (a parser's words cut inside a
+ * character, say) goes with its other bytes as '?'.
+ */
+json_t *
+ctl_error_reply(const char *err)
 {
 	char	 safe[512];
 	size_t	 i;
 	json_t	*j = json_pack("{s:b, s:s}", "ok", 0, "error", err);
 
-	if (j == NULL) {	/* cut inside a UTF-8 character, say */
+	if (j == NULL) {
 		for (i = 0; err[i] != '\0' && i < sizeof(safe) - 1; i++)
 			safe[i] = (unsigned char)err[i] < 0x80 ? err[i] : '?';
 		safe[i] = '\0';
 		j = json_pack("{s:b, s:s}", "ok", 0, "error", safe);
 	}
+	return j;
+}
+
+static void
+ctl_reply_error(struct ctl_client *c, const char *err)
+{
+	json_t	*j = ctl_error_reply(err);
 
 	ctl_write(c, j);
 	json_decref(j);
@@ -121,49 +131,87 @@ ctl_close_after_write(struct ctl_client *c)
 		ctl_client_free(c);
 }
 
-static void
-ctl_handle(struct ctl_client *c, const char *text, size_t len)
+/*
+ * A frame's length from its 4-byte big-endian header; -1 and why if it is
+ * not 1..CTL_MAX_FRAME (the client is told and closed).
+ */
+int
+ctl_frame_len(const uint8_t *hdr, uint32_t *len, char *err, size_t errlen)
 {
-	json_t			*req, *argv, *reply;
-	json_error_t		 jerr;
-	const char		*args[CTL_MAX_ARGS];
-	struct ctl_cmd_result	 res;
-	size_t			 i, n;
-	char			 err[300];
+	*len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
+	    (uint32_t)hdr[2] << 8 | hdr[3];
+	if (*len != 0 && *len <= CTL_MAX_FRAME)
+		return 0;
+	snprintf(err, errlen, "bad frame length %u (1..%d)", *len,
+	    CTL_MAX_FRAME);
+	return -1;
+}
 
-	req = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (req == NULL || !json_is_object(req) ||
-	    !json_is_array(argv = json_object_get(req, "argv"))) {
-		snprintf(err, sizeof(err), "bad request: %s", req == NULL ?
+/*
+ * A request's words: the frame's text, {"argv": ["word", ...]}, parsed
+ * into *req (the caller's to json_decref, also on failure) with its
+ * words in args (CTL_MAX_ARGS of them at most, pointing into *req).  The
+ * number of words; CTL_REQ_BAD if it is no request (the client is closed
+ * for it) or CTL_REQ_REFUSED if it asks for nothing or too much (the
+ * client is only told), with why in err.
+ */
+int
+ctl_request_parse(const char *text, size_t len, json_t **req,
+    const char **args, char *err, size_t errlen)
+{
+	json_t		*argv;
+	json_error_t	 jerr;
+	size_t		 i, n;
+
+	*req = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (*req == NULL || !json_is_object(*req) ||
+	    !json_is_array(argv = json_object_get(*req, "argv"))) {
+		snprintf(err, errlen, "bad request: %s", *req == NULL ?
 		    jerr.text : "expected {\"argv\": [...]}");
-		log_warnx("control: %s: %s", c->who, err);
-		ctl_reply_error(c, err);
-		ctl_close_after_write(c);
-		json_decref(req);
-		return;
+		return CTL_REQ_BAD;
 	}
 	n = json_array_size(argv);
 	if (n == 0 || n > CTL_MAX_ARGS) {
-		ctl_reply_error(c, n == 0 ? "no command" : "too many words");
-		json_decref(req);
-		return;
+		snprintf(err, errlen, "%s", n == 0 ? "no command" :
+		    "too many words");
+		return CTL_REQ_REFUSED;
 	}
 	for (i = 0; i < n; i++) {
 		if (!json_is_string(json_array_get(argv, i))) {
-			ctl_reply_error(c, "bad request: argv holds a "
+			snprintf(err, errlen, "bad request: argv holds a "
 			    "non-string");
-			ctl_close_after_write(c);
-			json_decref(req);
-			return;
+			return CTL_REQ_BAD;
 		}
 		args[i] = json_string_value(json_array_get(argv, i));
+	}
+	return (int)n;
+}
+
+static void
+ctl_handle(struct ctl_client *c, const char *text, size_t len)
+{
+	json_t			*req, *reply;
+	const char		*args[CTL_MAX_ARGS];
+	struct ctl_cmd_result	 res;
+	char			 err[300];
+	int			 n;
+
+	if ((n = ctl_request_parse(text, len, &req, args, err,
+	    sizeof(err))) < 0) {
+		ctl_reply_error(c, err);
+		if (n == CTL_REQ_BAD) {
+			log_warnx("control: %s: %s", c->who, err);
+			ctl_close_after_write(c);
+		}
+		json_decref(req);
+		return;
 	}
 	memset(&res, 0, sizeof(res));
 	if (strcmp(args[0], "watch") == 0 && n == 1) {
 		c->watching = 1;
 		bufferevent_set_timeouts(c->bev, NULL, NULL);	/* not idle */
 		res.data = json_pack("{s:b}", "watching", 1);
-	} else if (c->ctl->dispatch(c->ctl->arg, (int)n, args, &res) == -1) {
+	} else if (c->ctl->dispatch(c->ctl->arg, n, args, &res) == -1) {
 		ctl_reply_error(c, res.err[0] ? res.err : "failed");
 		json_decref(res.data);
 		json_decref(req);
@@ -207,11 +255,7 @@ ctl_read_cb(struct bufferevent *bev, void *arg)
 			break;
 		}
 		evbuffer_copyout(in, hdr, 4);
-		len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
-		    (uint32_t)hdr[2] << 8 | hdr[3];
-		if (len == 0 || len > CTL_MAX_FRAME) {
-			snprintf(err, sizeof(err), "bad frame length %u "
-			    "(1..%d)", len, CTL_MAX_FRAME);
+		if (ctl_frame_len(hdr, &len, err, sizeof(err)) == -1) {
 			log_warnx("control: %s: %s", c->who, err);
 			ctl_reply_error(c, err);
 			ctl_close_after_write(c);

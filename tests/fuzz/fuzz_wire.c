@@ -3,9 +3,11 @@
  * message decoders built on it (src/wire/msg.c).  The input is a byte stream cut
  * into frames the way a link cuts its receive buffer: each frame whose
  * header passes is decoded as a HELLO, as a BYE, as a run of floating
- * fields and by every msg_*_decode.  A HELLO, BYE, GRANT, epoch message or
- * ACD_SET_AGENT that decodes is encoded again and must decode to the same
- * thing; any mismatch aborts.
+ * fields and by every msg_*_decode (and every msg_*_body of the roles'
+ * tables, which must agree with it).  A HELLO, BYE, GRANT, epoch message,
+ * ACD_SET_AGENT, desktop message or task message that decodes is encoded
+ * again and must decode to the same thing (a desktop message of its own
+ * type, whose layout is fixed, to the same bytes); any mismatch aborts.
  *
  * A frame whose header is refused is skipped whole, as a link skips it.
  * Each body is copied into a buffer of its exact size (fuzz_frames.h).
@@ -244,6 +246,169 @@ fuzz_msgs(const struct wire_msg *m)
 	}
 }
 
+/* The re-encoded body is the original's, byte for byte. */
+static void
+same_bytes(const struct wire_msg *m2, const struct wire_msg *m,
+    const char *what)
+{
+	if (m2->type != m->type || m2->len != m->len ||
+	    (m->len != 0 && memcmp(m2->body, m->body, m->len) != 0))
+		fail(what, m);
+}
+
+/* A task message's own type, or ROUTE_TASK for a body of another. */
+static uint32_t
+task_type(uint32_t type)
+{
+	switch (type) {
+	case MSG_MR_NEW_TASK:
+	case MSG_MR_DO_THIS_WITH_TASK:
+	case MSG_MR_NEW_TASK_FAILURE:
+	case MSG_MR_ROUTING_ENABLED:
+	case MSG_MR_ROUTING_DISABLED:
+	case MSG_ROUTE_TASK:
+	case MSG_ROUTE_RESULT:
+	case MSG_PRECALL:
+	case MSG_TASK_EVENT:
+		return type;
+	default:
+		return MSG_ROUTE_TASK;
+	}
+}
+
+/* The desktop protocol's messages (src/wire/proto_desktop.c). */
+static void
+fuzz_desktop(const struct wire_msg *m)
+{
+	struct msg_desktop_login	lo, lo2;
+	struct msg_desktop_welcome	we, we2;
+	struct msg_desktop_state	st, st2;
+	struct wire_writer		w;
+	struct wire_msg			m2;
+	char				err[256];
+
+	if (msg_desktop_login_decode(m, &lo, err, sizeof(err)) == 0) {
+		if (lo.nmrds > DESKTOP_MRDS_MAX || lo.state < 1 ||
+		    lo.state > 3 || (lo.flags & ~DESKTOP_RELOGIN) != 0)
+			fail("DESKTOP_LOGIN let through out of its range", m);
+		msg_desktop_login_encode(&w, &lo);
+		finish(&w, &m2, m);
+		if (msg_desktop_login_decode(&m2, &lo2, err,
+		    sizeof(err)) == -1 || lo2.agent != lo.agent ||
+		    lo2.peripheral != lo.peripheral ||
+		    lo2.state != lo.state || lo2.flags != lo.flags ||
+		    lo2.reason != lo.reason || lo2.nmrds != lo.nmrds ||
+		    memcmp(lo2.mrds, lo.mrds, lo.nmrds * sizeof(lo.mrds[0])))
+			fail("DESKTOP_LOGIN round trip differs", m);
+		if (m->type == MSG_DESKTOP_LOGIN)
+			same_bytes(&m2, m, "DESKTOP_LOGIN re-encoded differs");
+		wire_writer_free(&w);
+	} else
+		check_string(err, sizeof(err), m);
+
+	if (msg_desktop_welcome_decode(m, &we, err, sizeof(err)) == 0) {
+		check_string(we.server, sizeof(we.server), m);
+		msg_desktop_welcome_encode(&w, &we);
+		finish(&w, &m2, m);
+		if (msg_desktop_welcome_decode(&m2, &we2, err,
+		    sizeof(err)) == -1 || we2.flags != we.flags ||
+		    strcmp(we2.server, we.server) != 0)
+			fail("DESKTOP_WELCOME round trip differs", m);
+		wire_writer_free(&w);
+	} else
+		check_string(err, sizeof(err), m);
+
+	if (msg_desktop_state_decode(m, &st, err, sizeof(err)) == 0) {
+		if (st.state > 14 || st.before_call > 14 ||
+		    (m->type != MSG_DESKTOP_STATE && st.mrd != 0) ||
+		    (m->type == MSG_DESKTOP_SET_STATE && st.before_call != 0))
+			fail("desktop state let through out of its range", m);
+		/* What it reads depends on the type: only its own types. */
+		if (m->type == MSG_DESKTOP_STATE ||
+		    m->type == MSG_DESKTOP_SET_STATE) {
+			msg_desktop_state_encode(&w, m->type, &st);
+			finish(&w, &m2, m);
+			if (msg_desktop_state_decode(&m2, &st2, err,
+			    sizeof(err)) == -1 || st2.mrd != st.mrd ||
+			    st2.state != st.state ||
+			    st2.before_call != st.before_call ||
+			    st2.reason != st.reason)
+				fail("desktop state round trip differs", m);
+			same_bytes(&m2, m, "desktop state re-encoded differs");
+			wire_writer_free(&w);
+		}
+	} else
+		check_string(err, sizeof(err), m);
+}
+
+/* A task message (media routing): any body that decodes. */
+static void
+fuzz_task(const struct wire_msg *m)
+{
+	struct msg_task		t, t2;
+	struct wire_writer	w;
+	struct wire_msg		m2;
+	char			err[256];
+
+	if (msg_task_decode(m, &t, err, sizeof(err)) == -1) {
+		check_string(err, sizeof(err), m);
+		return;
+	}
+	check_string(t.selector, sizeof(t.selector), m);
+	check_string(t.text, sizeof(t.text), m);
+	if (t.when_ms > 999)
+		fail("task with milliseconds over 999 let through", m);
+	msg_task_encode(&w, task_type(m->type), &t);
+	finish(&w, &m2, m);
+	if (msg_task_decode(&m2, &t2, err, sizeof(err)) == -1 ||
+	    t2.peripheral != t.peripheral || t2.epoch != t.epoch ||
+	    t2.dialogue != t.dialogue || t2.mrd != t.mrd ||
+	    t2.agent != t.agent || t2.agent_periph != t.agent_periph ||
+	    memcmp(t2.task, t.task, sizeof(t.task)) != 0 ||
+	    t2.code != t.code || t2.flags != t.flags ||
+	    t2.path != t.path || t2.when != t.when ||
+	    t2.when_ms != t.when_ms ||
+	    strcmp(t2.selector, t.selector) != 0 ||
+	    strcmp(t2.text, t.text) != 0)
+		fail("task round trip differs", m);
+	wire_writer_free(&w);
+}
+
+/*
+ * The roles' table decoders (msg_NAME_body): each must say what
+ * msg_NAME_decode says, into the union's member NAME.
+ */
+#define AGREE(name) do {						\
+	memset(&b, 0, sizeof(b));					\
+	memset(&d, 0, sizeof(d));					\
+	rc = msg_##name##_body(m, &b, err, sizeof(err));		\
+	rc2 = msg_##name##_decode(m, &d.name, err2, sizeof(err2));	\
+	if (rc != rc2 || (rc == -1 && strcmp(err, err2) != 0) ||	\
+	    (rc == 0 && memcmp(&b.name, &d.name, sizeof(d.name)) != 0))	\
+		fail("msg_" #name "_body disagrees with its decoder", m); \
+} while (0)
+
+static void
+fuzz_bodies(const struct wire_msg *m)
+{
+	union msg_body	b, d;
+	char		err[256], err2[256];
+	int		rc, rc2;
+
+	AGREE(agents);
+	AGREE(pg_status);
+	AGREE(grant);
+	AGREE(offline);
+	AGREE(interval);
+	AGREE(discard);
+	AGREE(epoch);
+	AGREE(set_agent);
+	AGREE(desktop_login);
+	AGREE(desktop_welcome);
+	AGREE(desktop_state);
+	AGREE(task);
+}
+
 /* Every decoder over one frame. */
 static void
 fuzz_frame(const struct wire_msg *m)
@@ -257,6 +422,9 @@ fuzz_frame(const struct wire_msg *m)
 	fuzz_hello(m);
 	fuzz_bye(m);
 	fuzz_msgs(m);
+	fuzz_desktop(m);
+	fuzz_task(m);
+	fuzz_bodies(m);
 	fuzz_fields(m, 0);
 	fuzz_fields(m, ti->min_len);
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Write the seed corpora of fuzz_wire and fuzz_ged188 into corpus_wire/
-and corpus_ged188/ beside this file.
+"""Write the seed corpora of fuzz_wire, fuzz_ged188, fuzz_ctl, fuzz_spool,
+fuzz_arb, fuzz_fence and fuzz_pimfsm into corpus_NAME/ beside this file
+(corpus_cfg holds lab files, kept by hand).
 
 Each seed is a byte stream of frames as a link receives them (src/wire.h):
 a big-endian header of body length and message type, the fixed part, then
@@ -9,6 +10,12 @@ byte, the protocol version of the session (fuzz_ged188 takes 13 + byte %
 13), and its floating headers are 1-byte tag and length up to version 19,
 2-byte from 20 (src/ged188.h).  Run it again after a change of the framing
 or of a layout; the seeds are small and checked in.
+
+A control-socket seed is what a client writes: frames of a 4-byte length
+and JSON.  A spool seed starts with the router's answers (a count byte,
+two bytes each), then the spool's frames.  A state-machine seed is a
+sequence of events, each an opcode byte and its operands, as the harness's
+comment describes.
 """
 import os
 import struct
@@ -20,6 +27,12 @@ INTERVAL, DISCARD, PIM_ACTIVATE, ACD_SET_AGENT = 0x4106, 0x4108, 0x4301, 0x4307
 DELIVERY_ACK, PEER_STATE = 0x4107, 0x4201
 TAG_NODE_NAME, TAG_LAB_NAME, TAG_TEXT = 0x4001, 0x4002, 0x4003
 TAG_PERIPHERAL = 0x4004
+TAG_SELECTOR = 0x4007
+DESKTOP_LOGIN, DESKTOP_WELCOME = 0x4401, 0x4402
+DESKTOP_STATE, DESKTOP_SET_STATE = 0x4403, 0x4404
+(NEW_TASK, DO_THIS_WITH_TASK, NEW_TASK_FAILURE, ROUTING_ENABLED,
+ ROUTING_DISABLED) = range(0x4501, 0x4506)
+ROUTE_TASK, ROUTE_RESULT, PRECALL, TASK_EVENT = range(0x4601, 0x4605)
 
 
 def frame(mtype, body):
@@ -45,6 +58,18 @@ def bye(reason, text=None):
     if text is not None:
         body += flt(TAG_TEXT, text)
     return frame(BYE, body)
+
+
+def task(mtype, dialogue=7, code=0, flags=0, when_ms=250, selector=None,
+         text=None, extra=b""):
+    """A task message: fourteen u32, then the selector and the text."""
+    body = struct.pack(">14I", 5100, 3, dialogue, 2, 1001, 5000, 0, 42,
+                       dialogue, code, flags, 1, 1700000000, when_ms)
+    if selector is not None:
+        body += flt(TAG_SELECTOR, selector)
+    if text is not None:
+        body += flt(TAG_TEXT, text)
+    return frame(mtype, body + extra)
 
 
 SEEDS = {
@@ -88,6 +113,34 @@ SEEDS = {
                           + flt(TAG_TEXT, b"refused: stale epoch 1\0")),
     "acd_set_agent": frame(ACD_SET_AGENT, struct.pack(">IIHi", 4, 1001, 2,
                                                       -1)),
+    # Desktop messages (src/wire/proto_desktop.c).
+    "desktop_login": frame(DESKTOP_LOGIN, struct.pack(">IIHHiHII", 1001,
+                                                      5000, 3, 1, 0, 2, 1,
+                                                      2)),
+    "desktop_login_no_mrd": frame(DESKTOP_LOGIN, struct.pack(
+        ">IIHHiH", 1002, 5000, 1, 0, 0, 0)),
+    "desktop_login_bad_state": frame(DESKTOP_LOGIN, struct.pack(
+        ">IIHHiH", 1002, 5000, 4, 0, 0, 0)),
+    "desktop_welcome": frame(DESKTOP_WELCOME, struct.pack(">I", 1)
+                             + flt(TAG_NODE_NAME, b"desk-a\0")),
+    "desktop_state": frame(DESKTOP_STATE, struct.pack(">IHHi", 2, 4, 3,
+                                                      0)),
+    "desktop_set_state": frame(DESKTOP_SET_STATE, struct.pack(">HHi", 2, 0,
+                                                              12)),
+    "desktop_set_state_reserved": frame(DESKTOP_SET_STATE, struct.pack(
+        ">HHi", 2, 1, 0)),
+    # Task messages of media routing (struct msg_task).
+    "new_task": task(NEW_TASK, selector=b"Email\0"),
+    "do_this_with_task": task(DO_THIS_WITH_TASK, flags=0x02, text=b"go"),
+    "new_task_failure": task(NEW_TASK_FAILURE, code=5,
+                             text=b"DialogueID in use\0"),
+    "routing_enabled": task(ROUTING_ENABLED),
+    "routing_disabled": task(ROUTING_DISABLED, text=b"router gone"),
+    "route_task": task(ROUTE_TASK, flags=0x11, selector=b"Chat"),
+    "route_result": task(ROUTE_RESULT, code=1) + task(PRECALL, code=1),
+    "task_event": task(TASK_EVENT, code=3, extra=flt(0x7777, b"\1")),
+    "task_bad_ms": task(TASK_EVENT, when_ms=1000),
+    "task_long_selector": task(NEW_TASK, selector=b"s" * 33),
 }
 
 
@@ -202,6 +255,200 @@ GED_SEEDS = {
 }
 
 
+def ctl(*texts):
+    """A control client's bytes: each text as one frame."""
+    return b"".join(struct.pack(">I", len(t)) + t for t in texts)
+
+
+CTL_SEEDS = {
+    "status": ctl(b'{"argv": ["status"]}'),
+    "watch": ctl(b'{"argv":["watch"]}'),
+    "fault": ctl(b'{"argv": ["fault", "acd-link", "down"]}'),
+    "two_requests": ctl(b'{"argv":["agents"]}',
+                        b'{"argv":["events","100"]}'),
+    "unicode": ctl('{"argv": ["set", "caf\u00e9 \\u00e9 \\ud83d\\ude00"]}'
+                   .encode()),
+    "escapes": ctl(b'{"argv": ["a\\"b", "\\n\\t\\/"], "x": {"y": [1]}}'),
+    "no_command": ctl(b'{"argv": []}', b'{"argv":["status"]}'),
+    "too_many_words": ctl(b'{"argv": [' + b",".join([b'"w"'] * 33) + b"]}"),
+    "non_string": ctl(b'{"argv":[1,2]}'),
+    "not_object": ctl(b'[1]'),
+    "no_argv": ctl(b'{"args": ["status"]}'),
+    "duplicate_key": ctl(b'{"argv": ["a"], "argv": ["b"]}'),
+    "nul_escape": ctl(b'{"argv": ["a\\u0000b"]}'),
+    "bad_utf8": ctl(b'{"argv": ["\xc3\x28\xff"]}'),
+    "bad_json": ctl(b'{"argv": ["status"'),
+    "zero_length": struct.pack(">I", 0),
+    "huge_length": struct.pack(">I", 65537) + b"{}",
+    "truncated": struct.pack(">I", 40) + b'{"argv": ["status"]}',
+}
+
+
+def interval(seq, rows, start=1700000000, periph=5000, side=b"A"):
+    """An INTERVAL record of the spool, with rows agent rows."""
+    body = struct.pack(">IIIIIBBH", periph, 3, seq, start, 1800, 0,
+                       side[0], len(rows))
+    for agent in rows:
+        body += struct.pack(">9I", agent, 1800000, 600000, 300000, 0,
+                            900000, 0, 0, 4)
+    return frame(INTERVAL, body)
+
+
+def discard(seq, rows, text=b"left undelivered\0"):
+    """A DISCARD record of the spool (R1)."""
+    return frame(DISCARD, struct.pack(">IIIIIIB", 5000, seq, 1, 1700000000,
+                                      rows, 1, ord("A"))
+                 + flt(TAG_TEXT, text))
+
+
+def ack(seq):
+    """An acknowledgement in the spool: a DELIVERY_ACK of its own."""
+    return frame(DELIVERY_ACK, struct.pack(">IIB", seq, 0, 0))
+
+
+def spool(answers, *frames):
+    """A spool seed: the router's answers (kind, which), then the frames."""
+    out = bytes([len(answers)])
+    for kind, which in answers:
+        out += bytes([kind, which])
+    return out + b"".join(frames)
+
+
+SPOOL_SEEDS = {
+    "empty": spool([]),
+    "one_interval": spool([], interval(1, [1001, 1002])),
+    "acked": spool([], interval(1, [1001]), interval(2, [1002]), ack(1)),
+    "loss_records": spool([(0, 0), (1, 1), (2, 0)], discard(4, 3),
+                          interval(5, [1001]), discard(6, 1)),
+    "all_answered": spool([(0, 0), (0, 1)], discard(1, 2), discard(2, 5)),
+    "duplicate_seq": spool([(0, 1)], discard(7, 1), discard(7, 2),
+                           interval(7, [1001])),
+    "high_seq": spool([], interval(0xFFFFFFFE, [1001]), ack(3)),
+    "truncated": spool([], interval(1, [1001, 1002]),
+                       interval(2, [1001])[:30]),
+    "bad_header": spool([], interval(1, [1001]),
+                        struct.pack(">II", 3, 0x4106)),
+    "other_types": spool([], frame(HEARTBEAT, struct.pack(">I", 1)),
+                         interval(1, [1001])),
+    "bad_rows": spool([], frame(INTERVAL, struct.pack(
+        ">IIIIIBBH", 5000, 3, 1, 1700000000, 1800, 0, 65, 2) + bytes(36)),
+        interval(2, [1002])),
+    "short_tail": spool([], interval(1, [1001]), b"\0\0\0"),
+}
+
+
+# fuzz_arb: the events (opcode, operands) and PG_STATUS flags.
+A_STATUS, A_FORGED, A_DOWN, A_UP, A_GONE = 0, 1, 2, 3, 4
+A_SETTLE, A_GRACE, A_LATE, A_RESTART, A_DECIDE = 5, 6, 7, 8, 9
+ACD, RESIGN, PEER, PREV, PEER_EPOCH = 0x02, 0x04, 0x08, 0x40, 0x80
+IDLE, ACTIVATING, ACTIVE, RECOVERING = 0x00, 0x10, 0x20, 0x30
+
+
+def st(side, *flags):
+    """A side's honest PG_STATUS (side 0 is A, 1 is B)."""
+    f = side
+    for x in flags:
+        f |= x
+    return bytes([A_STATUS, f])
+
+
+def forged(side, state, epoch):
+    """A PG_STATUS with any epoch, as an impostor sends it."""
+    return bytes([A_FORGED, side | ACD | state]) + struct.pack(">I", epoch)
+
+
+def ev(op, *operands):
+    """Any other event."""
+    return bytes([op, *operands])
+
+
+FIRST = st(0, ACD) + st(1, ACD)         # both candidates: A is granted
+A_ACTIVE = st(0, ACD, ACTIVATING) + st(0, ACD, ACTIVE)
+ARB_SEEDS = {
+    "first_start": FIRST + A_ACTIVE + st(1, ACD, PEER, PEER_EPOCH),
+    "failover_link": FIRST + A_ACTIVE + ev(A_DOWN, 0) + ev(A_DECIDE)
+                     + st(1, ACD, ACTIVE) + ev(A_UP, 0) + st(0, ACD),
+    "resign": FIRST + A_ACTIVE + st(0, ACTIVE, RESIGN) + st(1, ACD, ACTIVE),
+    "pim_idle_grace": FIRST + A_ACTIVE + st(0, ACD) + ev(A_DECIDE)
+                      + ev(A_GRACE) + st(1, ACD, ACTIVATING),
+    "refused_grant": FIRST + st(0) + st(1, ACD, ACTIVATING)
+                     + st(1, ACD, ACTIVE),
+    "grant_in_flight": FIRST + A_ACTIVE + ev(A_DOWN, 0) + ev(A_DECIDE)
+                       + st(1, ACD, ACTIVE, PREV) + st(1, ACD, ACTIVE),
+    "restart_adopt": FIRST + A_ACTIVE + ev(A_RESTART) + ev(A_UP, 0)
+                     + ev(A_UP, 1) + st(0, ACD, ACTIVE) + st(1, ACD),
+    "restart_holder_gone": FIRST + A_ACTIVE + ev(A_RESTART) + ev(A_UP, 1)
+                           + st(1, ACD) + ev(A_SETTLE, 1)
+                           + ev(A_SETTLE, 3),
+    "restart_waits": FIRST + A_ACTIVE + ev(A_RESTART) + ev(A_UP, 1)
+                     + st(1, ACD, PEER) + ev(A_SETTLE, 1) + ev(A_UP, 0)
+                     + st(0, ACD, RECOVERING),
+    "late": FIRST + A_ACTIVE + ev(A_LATE, 1) + ev(A_DOWN, 0) + ev(A_DECIDE)
+            + ev(A_LATE, 0) + ev(A_SETTLE, 3),
+    "peer_gone": st(0, ACD) + ev(A_GONE, 0) + st(1, ACD) + ev(A_DECIDE),
+    "forged_epochs": FIRST + A_ACTIVE + forged(1, ACTIVE, 0xFFFFFFFE)
+                     + ev(A_DOWN, 0) + ev(A_DECIDE)
+                     + forged(1, ACTIVE, 0xFFFFFFFF) + st(0, ACD),
+}
+
+# fuzz_fence: the events (opcode, operands); an epoch choice byte.
+F_ACTIVATE, F_DEACTIVATE, F_DOWN, F_UP, F_PROBE, F_RESTART = range(6)
+E_BELOW, E_SAME, E_NEXT, E_ABOVE, E_JUMP, E_PAST_JUMP = 0, 1, 2, 3, 4, 5
+E_ASKED, E_ZERO, E_MAX, E_FAR_BELOW, E_NEAR_MAX, E_RAW = 6, 7, 8, 9, 10, 11
+
+
+def activate(side, choice, periph=4):
+    """PIM_ACTIVATE from a side (periph 4: the ACD's own)."""
+    return bytes([F_ACTIVATE, side, choice, periph])
+
+
+FENCE_SEEDS = {
+    "accept_then_fence": activate(0, E_NEXT) + activate(1, E_NEXT)
+                         + activate(0, E_ASKED) + activate(0, E_NEXT),
+    "holder_again": activate(0, E_NEXT) + bytes([F_DOWN, 0, F_UP, 0])
+                    + activate(0, E_SAME) + activate(1, E_SAME),
+    "jumps": activate(0, E_ABOVE + 12 * 20) + activate(1, E_PAST_JUMP)
+             + activate(1, E_JUMP) + activate(0, E_NEAR_MAX),
+    "zero_and_max": activate(0, E_ZERO) + activate(1, E_MAX)
+                    + activate(0, E_MAX) + activate(1, E_BELOW),
+    "foreign": activate(0, E_NEXT, 1) + activate(0, E_NEXT, 3)
+               + activate(1, E_NEXT),
+    "deactivate": activate(1, E_NEXT) + bytes([F_DEACTIVATE, 1, E_BELOW,
+                                               F_DEACTIVATE, 1, E_SAME])
+                  + activate(0, E_NEXT),
+    "restart": activate(0, E_RAW) + struct.pack(">I", 70000)
+               + bytes([F_RESTART, F_UP, 0, F_UP, 1]) + activate(1, E_NEXT),
+    "probes": activate(0, E_NEXT) + bytes([F_PROBE, 2, E_SAME, 4, 0,
+                                           F_PROBE, 7, E_NEXT, 4, 20,
+                                           F_PROBE, 5, E_ZERO, 1, 159]),
+}
+
+# fuzz_pimfsm: one event a byte (PEV_*).
+GRANT, ACCEPTED, REFUSED, LINK_LOST, STOPPED, LINK_BACK = range(6)
+
+
+def every_cell():
+    """Each event in each state (reached by its prefix), then back to
+    IDLE."""
+    out = []
+    for prefix in ([], [GRANT], [GRANT, ACCEPTED],
+                   [GRANT, ACCEPTED, STOPPED]):
+        for event in range(6):
+            out += prefix + [event, LINK_LOST]
+    return bytes(out)
+
+
+PIMFSM_SEEDS = {
+    "serve": bytes([GRANT, ACCEPTED]),
+    "cti_manager_failover": bytes([GRANT, ACCEPTED, STOPPED, LINK_BACK,
+                                   ACCEPTED]),
+    "fenced": bytes([GRANT, ACCEPTED, REFUSED, ACCEPTED]),
+    "regrant": bytes([GRANT, ACCEPTED, GRANT, ACCEPTED, LINK_LOST]),
+    "every_cell": every_cell(),
+    "out_of_range": bytes([0xF8, 0xF9, 0xFE, 0xFF, GRANT]),
+}
+
+
 def write(name, seeds):
     """Write one corpus directory beside this file."""
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
@@ -214,6 +461,11 @@ def write(name, seeds):
 def main():
     write("corpus_wire", SEEDS)
     write("corpus_ged188", GED_SEEDS)
+    write("corpus_ctl", CTL_SEEDS)
+    write("corpus_spool", SPOOL_SEEDS)
+    write("corpus_arb", ARB_SEEDS)
+    write("corpus_fence", FENCE_SEEDS)
+    write("corpus_pimfsm", PIMFSM_SEEDS)
 
 
 if __name__ == "__main__":
