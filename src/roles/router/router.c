@@ -419,16 +419,16 @@ router_aftermath(struct rt_periph *p)
 }
 
 /*
- * Did this router grant st's epoch to side s?  One it stored, yes; one
- * above what it stored (granted just before it was killed, its record
- * lost) only with the grant's token, which the lab key alone can make.
+ * Did this router grant st's epoch to side s?  With a lab key only the
+ * grant's token says so (the router may have granted an epoch above what
+ * it stored just before it was killed, and an epoch it stored may have
+ * been another side's): the lab key alone can make one.  Without a key a
+ * side is believed.
  */
 static int
 router_epoch_granted(struct rt_periph *p, struct rt_side *s,
     const struct msg_pg_status *st)
 {
-	if (st->epoch <= p->max_epoch || !auth_enabled())
-		return 1;
 	return auth_grant_ok(st->token, st->has_token, p->id, st->epoch,
 	    s->side);
 }
@@ -720,9 +720,9 @@ router_status_msg(struct rt_periph *p, struct rt_side *s,
 	if (arb_adopts(&a, (int)(s - p->sides), st, p->max_epoch,
 	    p->holder_epoch) && !router_epoch_granted(p, s, st))
 		log_warnx("side %c says it holds PIM %u with epoch %u, which "
-		    "this router did not grant (highest %u, and no grant token "
-		    "of the lab key): not adopted", s->side, p->id, st->epoch,
-		    p->max_epoch);
+		    "this router did not grant it (highest %u; no grant token "
+		    "of the lab key for it): not adopted", s->side, p->id,
+		    st->epoch, p->max_epoch);
 	else if (arb_adopts(&a, (int)(s - p->sides), st, p->max_epoch,
 	    p->holder_epoch)) {
 		p->active = (int)(s - p->sides);
