@@ -28,7 +28,8 @@ The router's epochs (router alone): a side adopted with epoch 0xFFFFFFFF
 must not make the next grant epoch 0.
 
 Files: spool files truncated, of garbage, with a frame that does not
-decode, with a huge length, with an unknown type (each needs a log line
+decode, with a huge length, with an unknown type, with the last sequence
+number (the next would wrap to 0; each needs a log line
 naming the spool); a lab file whose max_message cannot carry a snapshot
 batch; a lab name that is not ASCII.
 
@@ -750,6 +751,12 @@ def spool_files(Lab):
         ("garbage", b"\x13\x37\x42", r"spool .*pg-a\.spool"),
         ("undecodable", frame(T["INTERVAL"], ivl[:-36] + b"\0" * 35),
          r"spool .*pg-a\.spool"),
+        # the next sequence number would wrap to 0 (found by fuzz_spool)
+        ("last sequence number", frame(T["INTERVAL"], ivl[:8] +
+                                       struct.pack(">I", 0xFFFFFFFF) +
+                                       ivl[12:]),
+         r"spool .*pg-a\.spool: offset 0: INTERVAL with sequence number "
+         r"4294967295, which no PIM gives; skipped"),
     ]
     bad = []
     for what, data, pattern in cases:

@@ -432,7 +432,17 @@ pim_spool_load(struct pim *p)
 		m.body = buf + WIRE_HDR_LEN;
 		memset(&w, 0, sizeof(w));
 		wire_bytes(&w, buf, WIRE_HDR_LEN + len);
-		if (type == MSG_INTERVAL &&
+		/* The last sequence number would make the next one wrap. */
+		if ((type == MSG_INTERVAL &&
+		    msg_interval_decode(&m, &iv, err, sizeof(err)) == 0 &&
+		    iv.seq == UINT32_MAX) || (type == MSG_DISCARD &&
+		    msg_discard_decode(&m, &d, err, sizeof(err)) == 0 &&
+		    d.seq == UINT32_MAX)) {
+			log_warnx("spool %s: offset %ld: %s with sequence number "
+			    "%u, which no PIM gives; skipped", p->spool, off,
+			    wire_type_name(type), UINT32_MAX);
+			wire_writer_free(&w);
+		} else if (type == MSG_INTERVAL &&
 		    msg_interval_decode(&m, &iv, err, sizeof(err)) == 0) {
 			pim_enqueue(p, &w, iv.seq, iv.start, iv.count);
 			max_seq = iv.seq > max_seq ? iv.seq : max_seq;
