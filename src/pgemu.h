@@ -921,6 +921,65 @@ enum ctiact_why {
 extern const char *const ctiact_why_names[CTIACT_MAX];
 int		 ctiact_decide(const struct ctiact_in *, enum ctiact_why *);
 
+/*
+ * taskq.c: media routing at the router, as pure functions: which agent a
+ * task goes to, whether a request may wait in its MRD's queue, a task's
+ * life as the TASK_EVENTs tell it, what its end records, and under which
+ * rule a task left out of reports falls.
+ */
+struct taskq_cand {		/* an agent of the route, in its MRD */
+	uint32_t	 id;
+	int		 state;		/* CTI AgentState in the MRD */
+	int		 logged_in;
+	int		 held;		/* reserved by the router, not started */
+	double		 since;		/* in that state since (wall clock) */
+};
+int		 taskq_pick(const struct taskq_cand *, size_t);
+int		 taskq_admit(int queued, int max_in_queue);
+int		 taskq_expired(uint64_t since_ms, uint64_t now_ms, int limit_s);
+enum taskq_state {
+	TQ_QUEUED,		/* a request waiting for an agent */
+	TQ_ROUTED,		/* routed: agent reserved, task not offered */
+	TQ_OFFERED,
+	TQ_STARTED,
+	TQ_ENDED,
+	TQ_STATE_MAX
+};
+extern const char *const taskq_state_names[TQ_STATE_MAX];
+enum taskq_act {
+	TQA_BAD,		/* not a TASK_EVENT code */
+	TQA_DUPLICATE,		/* seen already: stored once */
+	TQA_LATE,		/* an older step after a newer one: kept */
+	TQA_OFFER,
+	TQA_START,
+	TQA_END,
+	TQA_MAX
+};
+extern const char *const taskq_act_names[TQA_MAX];
+enum taskq_act	 taskq_event(int state, unsigned int seen, uint32_t code,
+		    int *next);
+/* What the end of a task records (Termination_Call_Detail). */
+#define TCD_CALLTYPE_ROUTED	25	/* PeripheralCallType: by the router */
+#define TCD_CALLTYPE_APP	26	/* by the application */
+#define TCD_DISP_HANDLED	13	/* CallDisposition: a normal end */
+#define TCD_DISP_RONA		19	/* not started in task_start_timeout */
+#define TCD_FLAG_HANDLED	1	/* CallDispositionFlag */
+#define TCD_FLAG_ABANDONED	2
+struct taskq_end {
+	int		 left_out;	/* R15/R17: no TCD row */
+	int		 call_type;
+	int		 disposition;
+	int		 disposition_flag;
+};
+void		 taskq_end(uint32_t flags, int timed_out, struct taskq_end *);
+/* A time the MR peripheral was offline, and the rule of its loss. */
+struct taskq_down {
+	double		 from, to;	/* wall clock; to 0: offline now */
+	int		 rule;		/* RULE_R12 or RULE_R17 */
+};
+int		 taskq_left_out_rule(const struct taskq_down *, size_t,
+		    double when, double slack);
+
 /* db.c: the router's history database */
 struct db;
 struct msg_interval;
@@ -971,6 +1030,34 @@ json_t		*db_intervals(struct db *, int);
 int		 db_open_sessions(struct db *, uint32_t,
 		    void (*)(void *, uint32_t, uint32_t, double), void *);
 uint32_t	 db_last_interval(struct db *, uint32_t);
+
+/*
+ * A task's row: Route_Call_Detail (a NEW_TASK answered), Termination_Call_
+ * Detail (a task ended), pgemu_task_discard (a request discarded, R12,
+ * R17), pgemu_left_out (a task left out of reports, R15, R17).
+ */
+struct db_task {
+	double		 t;		/* DateTime */
+	double		 start;		/* StartDateTime: TCD, left out */
+	uint32_t	 peripheral;	/* RCD, discard: the MR peripheral;
+					   TCD, left out: the agent's */
+	uint32_t	 agent_periph;	/* RCD */
+	uint32_t	 dialogue, mrd, agent;
+	uint32_t	 task[3];	/* RouterCallKeyDay, RouterCallKey,
+					   its SequenceNumber */
+	int		 skill_group;	/* RCD: the route's */
+	int		 code;		/* RCD: TASK_FAIL_*, 0 routed */
+	double		 queue_time;	/* RCD: seconds in the queue */
+	int		 call_type, disposition, disposition_flag;	/* TCD */
+	uint32_t	 flags;		/* left out: TASKF_* */
+	char		 selector[33];
+	char		 rule[8];	/* discard, left out */
+	char		 cause[96];	/* discard */
+};
+void		 db_route_call(struct db *, const struct db_task *);
+void		 db_task_end(struct db *, const struct db_task *);
+void		 db_task_discard(struct db *, const struct db_task *);
+void		 db_left_out(struct db *, const struct db_task *);
 
 /* pim.c: the PIM's reporting data on the active side */
 struct pim;
