@@ -1082,6 +1082,30 @@ int		 pim_media_set(struct pim *, uint32_t agent, uint32_t mrd,
 void		 pim_media_reset(struct pim *, int32_t reason);
 int		 pim_media_count(const struct pim *);
 void		 pim_media_states(const struct pim *, struct msg_agent *);
+int		 pim_media_state(const struct pim *, uint32_t agent,
+		    uint32_t mrd);
+
+/* mrpim.c: the MR PIM of a PG side (media routing) */
+struct mrpim;
+struct msg_grant;
+struct msg_epoch;
+struct mrpim	*mrpim_new(struct node *, struct link *router,
+		    struct link *peer);
+void		 mrpim_free(struct mrpim *);
+int		 mrpim_owns(const struct mrpim *, uint32_t);
+void		 mrpim_link(struct mrpim *, struct link *, int up,
+		    const char *);
+void		 mrpim_grant(struct mrpim *, const struct msg_grant *);
+void		 mrpim_peer_state(struct mrpim *, const struct msg_epoch *);
+int		 mrpim_msg_accept(struct role_msg_in *, const union msg_body *);
+int		 mrpim_msg_refused(struct role_msg_in *,
+		    const union msg_body *);
+int		 mrpim_msg_new_task(struct role_msg_in *,
+		    const union msg_body *);
+int		 mrpim_msg_result(struct role_msg_in *, const union msg_body *);
+int		 mrpim_stop_start(struct mrpim *, int start, char *, size_t);
+void		 mrpim_shutdown(struct mrpim *);
+json_t		*mrpim_json(const struct mrpim *);
 
 /* cti.c: the CTI server (GED-188) of a PG side */
 struct cti;
@@ -1109,6 +1133,7 @@ json_t		*cti_summary_json(const struct cti *);
 int		 pg_set_agent(struct node *, uint32_t periph, uint32_t agent,
 		    uint32_t mrd, int state, int32_t reason);
 void		 pg_cti_changed(struct node *);
+struct mrpim	*pg_mrpim(struct node *);
 
 /* util.c */
 void		 mono_now(struct timespec *);

@@ -349,6 +349,9 @@ link_hb_for(const struct cfg *cf, enum link_kind kind, struct cfg_hb *hb)
 	case LINK_KIND_DESKTOP:
 		*hb = cf->hb_desktop;
 		break;
+	case LINK_KIND_MR:
+		*hb = cf->hb_mr;
+		break;
 	case LINK_KIND_CTI:
 		/* A lab that shrinks GED-188 idle time-outs shrinks both. */
 		*hb = cf->hb_cti;

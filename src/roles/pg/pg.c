@@ -18,6 +18,10 @@
  * cannot act on stale authority.  Losing the PIM applies R1 (data
  * deleted) and R2/R3 or R6/R7 at the router; the new active side's first
  * snapshot applies R4 or, after a PG side or CTI Manager failover, R8.
+ *
+ * With media routing, the side also runs the MR PIM (mrpim.c) over its
+ * router and private links, and reserves agents for the tasks the router
+ * routes (PRECALL) in the PIM of the agents' peripheral.
  */
 #include "config.h"
 
@@ -62,6 +66,7 @@ struct pg {
 	struct pg_periph *periphs;
 	int		 nperiphs;
 	struct cti	*cti;		/* its CTI server */
+	struct mrpim	*mr;		/* its MR PIM, or NULL */
 };
 
 static void	pg_send_status(struct pg_periph *);
@@ -270,6 +275,15 @@ pg_cti_changed(struct node *n)
 		pg_send_peer_state(&pg->periphs[i]);
 }
 
+/* The side's MR PIM (NULL: the lab routes no media). */
+struct mrpim *
+pg_mrpim(struct node *n)
+{
+	struct pg	*pg = n->role_data;
+
+	return pg != NULL ? pg->mr : NULL;
+}
+
 static void
 pg_send_status(struct pg_periph *pp)
 {
@@ -343,6 +357,10 @@ pg_grant(struct pg *pg, const struct msg_grant *g)
 {
 	struct pg_periph	*pp;
 
+	if (mrpim_owns(pg->mr, g->peripheral)) {
+		mrpim_grant(pg->mr, g);
+		return;
+	}
 	if ((pp = pg_periph(pg, g->peripheral)) == NULL)
 		return;
 	if (!link_is_up(pp->acd)) {
@@ -656,16 +674,21 @@ pg_msg_ack(struct role_msg_in *in, const union msg_body *b)
 static int
 pg_msg_peer_state(struct role_msg_in *in, const union msg_body *b)
 {
+	struct pg		*pg = in->node->role_data;
 	const struct msg_epoch	*e = &b->epoch;
 	struct pg_periph	*pp;
 
-	if ((pp = pg_periph_named(in, e)) == NULL)
-		return -1;
 	if (e->b >= PIM_STATE_MAX) {
 		snprintf(in->err, sizeof(in->err), "PEER_STATE: bad state %u",
 		    e->b);
 		return -1;
 	}
+	if (mrpim_owns(pg->mr, e->peripheral)) {
+		mrpim_peer_state(pg->mr, e);
+		return 0;
+	}
+	if ((pp = pg_periph_named(in, e)) == NULL)
+		return -1;
 	if (pp->peer_state != e->b || pp->peer_epoch != e->a) {
 		pp->peer_state = (uint8_t)e->b;
 		pp->peer_epoch = e->a;
@@ -734,6 +757,54 @@ pg_msg_peer_set_agent(struct role_msg_in *in, const union msg_body *b)
 	return 0;
 }
 
+/*
+ * PRECALL: the router routed a task to an agent of a peripheral whose PIM
+ * this side holds.  RESERVE: the agent, AVAILABLE in the task's MRD, is
+ * RESERVED there; RELEASE: the task did not start in time, the agent,
+ * still RESERVED, is AVAILABLE again.  An agent whose state moved on
+ * meanwhile is left as it is.
+ */
+static int
+pg_msg_precall(struct role_msg_in *in, const union msg_body *b)
+{
+	const struct msg_task	*t = &b->task;
+	struct pg_periph	*pp;
+	struct msg_set_agent	 s;
+	int			 state, want, from;
+
+	if ((pp = pg_periph(in->node->role_data, t->peripheral)) == NULL ||
+	    t->code > PRECALL_RELEASE) {
+		snprintf(in->err, sizeof(in->err), "PRECALL: %s %u", pp == NULL ?
+		    "no peripheral" : "unknown code", pp == NULL ?
+		    t->peripheral : t->code);
+		return -1;
+	}
+	want = t->code == PRECALL_RESERVE ? AS_RESERVED : AS_AVAILABLE;
+	from = t->code == PRECALL_RESERVE ? AS_AVAILABLE : AS_RESERVED;
+	if (pp->fsm.state != PIM_STATE_ACTIVE || !pp->snapshot_done) {
+		log_warnx("PRECALL for agent %u dropped: PIM %u does not serve "
+		    "here", t->agent, pp->id);
+		return 0;
+	}
+	if ((state = pim_media_state(pp->pim, t->agent, t->mrd)) != from) {
+		log_info("PRECALL %s of agent %u in MRD %u (task %u.%u): the "
+		    "agent is %s, left so", t->code == PRECALL_RESERVE ?
+		    "RESERVE" : "RELEASE", t->agent, t->mrd, t->task[0],
+		    t->task[1], state == -1 ? "not in that MRD" :
+		    agent_state_name(state));
+		return 0;
+	}
+	memset(&s, 0, sizeof(s));
+	s.id = t->agent;
+	s.state = (uint16_t)want;
+	s.peripheral = pp->id;
+	s.mrd = t->mrd;
+	pg_media_set(pp, &s);
+	log_debug("PRECALL: agent %u %s in MRD %u for task %u.%u", t->agent,
+	    agent_state_name(want), t->mrd, t->task[0], t->task[1]);
+	return 0;
+}
+
 /* Back from a router outage: resync, then what waited. */
 static void
 pg_router_back(struct pg_periph *pp)
@@ -757,6 +828,7 @@ pg_link_up(struct node *n, struct link *l)
 	struct pg_periph	*pp;
 	int			 i;
 
+	mrpim_link(pg->mr, l, 1, NULL);
 	if (l == pg->router) {
 		for (i = 0; i < pg->nperiphs; i++)
 			pg_router_back(&pg->periphs[i]);
@@ -786,6 +858,7 @@ pg_link_down(struct node *n, struct link *l, const char *why)
 	char			 text[200];
 	int			 i, idle = 1;
 
+	mrpim_link(pg->mr, l, 0, why);
 	if ((pp = pg_periph_of_acd(pg, l)) != NULL) {
 		if (l->bye_reason == BYE_CTI_MANAGER_STOP && l->alt_port != 0) {
 			snprintf(text, sizeof(text), "CTI Manager stopped: %s",
@@ -867,6 +940,8 @@ pg_init(struct node *n, char *err, size_t errlen)
 	pg_init_periphs(pg);
 	pg->peer = node_new_link(n, "private-link", peer, LINK_KIND_PRIVATE,
 	    n->self->side == 'A');
+	if (n->cfg->mr.enabled)
+		pg->mr = mrpim_new(n, pg->router, pg->peer);
 	/* The port first: a side that cannot start leaves its spool alone. */
 	if (n->self->side != 'A' && node_listen(n, "private", n->self->port,
 	    err, errlen) == -1)
@@ -893,6 +968,7 @@ pg_shutdown(struct node *n)
 
 	snprintf(text, sizeof(text), "side %c stopping", n->self->side);
 	cti_shutdown(pg->cti);
+	mrpim_shutdown(pg->mr);
 	for (i = 0; i < pg->nperiphs; i++) {
 		struct pg_periph *pp = &pg->periphs[i];
 
@@ -930,6 +1006,7 @@ pg_fini(struct node *n)
 	int		 i;
 
 	cti_free(pg->cti);
+	mrpim_free(pg->mr);
 	for (i = 0; i < pg->nperiphs; i++) {
 		pim_free(pg->periphs[i].pim);
 		free(pg->periphs[i].snap);
@@ -976,6 +1053,8 @@ pg_status(struct node *n, json_t *j)
 	}
 	json_object_set_new(j, "peripherals", all);
 	json_object_set_new(j, "cti", cti_summary_json(pg->cti));
+	if (pg->mr != NULL)
+		json_object_set_new(j, "mr", mrpim_json(pg->mr));
 }
 
 /* pgemuctl NODE cti */
@@ -991,18 +1070,26 @@ pg_cmd_cti(struct node *n, int argc, const char **argv,
 	return 0;
 }
 
-/* pgemuctl NODE stop|start cti-server */
+/* pgemuctl NODE stop|start cti-server|mr-pim */
 static int
-pg_cmd_cti_server(struct node *n, int argc, const char **argv,
+pg_cmd_stop_start(struct node *n, int argc, const char **argv,
     struct ctl_cmd_result *res)
 {
 	struct pg	*pg = n->role_data;
+	int		 start = strcmp(argv[0], "start") == 0;
 
 	(void)argc;
+	if (strcmp(argv[1], "mr-pim") == 0) {
+		if (mrpim_stop_start(pg->mr, start, res->err,
+		    sizeof(res->err)) == -1)
+			return -1;
+		res->data = mrpim_json(pg->mr);
+		return 0;
+	}
 	if (strcmp(argv[1], "cti-server") != 0)
 		return CMD_USAGE;
-	if (cti_cmd_stop_start(pg->cti, strcmp(argv[0], "start") == 0,
-	    res->err, sizeof(res->err)) == -1)
+	if (cti_cmd_stop_start(pg->cti, start, res->err,
+	    sizeof(res->err)) == -1)
 		return -1;
 	res->data = cti_summary_json(pg->cti);
 	return 0;
@@ -1034,8 +1121,9 @@ pg_summary(struct node *n, char *buf, size_t len)
 static const struct cmd pg_cmds[] = {
 	{ "cti", "", 0, 0, pg_cmd_cti,
 	  "the CTI server: active or standby and why, its sessions" },
-	{ "stop|start", "cti-server", 1, 1, pg_cmd_cti_server,
-	  "the CTI server (its clients go to the other side)" },
+	{ "stop|start", "cti-server|mr-pim", 1, 1, pg_cmd_stop_start,
+	  "the CTI server (its clients go to the other side), the MR PIM "
+	  "(the router gives it to the other side)" },
 	{ NULL, NULL, 0, 0, NULL, NULL }
 };
 
@@ -1052,6 +1140,13 @@ static const struct role_msg pg_msgs[] = {
 	  pg_msg_peer_agents },
 	{ MSG_PEER_SET_AGENT, LINK_KIND_PRIVATE, msg_set_agent_body,
 	  pg_msg_peer_set_agent },
+	{ MSG_PIM_ACCEPT, LINK_KIND_MR, msg_epoch_body, mrpim_msg_accept },
+	{ MSG_PIM_REJECT, LINK_KIND_MR, msg_epoch_body, mrpim_msg_refused },
+	{ MSG_PIM_FENCED, LINK_KIND_MR, msg_epoch_body, mrpim_msg_refused },
+	{ MSG_MR_NEW_TASK, LINK_KIND_MR, msg_task_body, mrpim_msg_new_task },
+	{ MSG_ROUTE_RESULT, LINK_KIND_ROUTER, msg_task_body,
+	  mrpim_msg_result },
+	{ MSG_PRECALL, LINK_KIND_ROUTER, msg_task_body, pg_msg_precall },
 	{ 0, 0, NULL, NULL }
 };
 

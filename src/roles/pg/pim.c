@@ -118,7 +118,7 @@ pim_media_cmp(const void *a, const void *b)
 }
 
 static struct pim_media *
-pim_media_find(struct pim *p, uint32_t agent, uint32_t mrd)
+pim_media_find(const struct pim *p, uint32_t agent, uint32_t mrd)
 {
 	struct pim_media	key = { .agent = agent, .mrd = mrd };
 
@@ -879,6 +879,16 @@ pim_media_reset(struct pim *p, int32_t reason)
 		p->media[i].reason = reason;
 		p->media[i].since_ms = now;
 	}
+}
+
+/* An agent's state in a non-voice MRD; -1 if it has no such MRD. */
+int
+pim_media_state(const struct pim *p, uint32_t agent, uint32_t mrd)
+{
+	const struct pim_media	*e;
+
+	e = pim_media_find(p, agent, mrd);
+	return e != NULL ? e->state : -1;
 }
 
 int
