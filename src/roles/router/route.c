@@ -55,7 +55,7 @@ struct rt_task {
 	char		 selector[33];
 	int		 state;		/* TQ_* */
 	unsigned int	 seen;		/* TASK_EV_* codes had (1 << code) */
-	const struct cfg_route *cr;	/* a request's route */
+	int		 skill_group;	/* a request's route's */
 	struct rt_mrd	*m;
 	struct rt_agent	*held;		/* the agent it holds, not started */
 	double		 reserved_since;	/* when the router reserved it */
@@ -72,9 +72,12 @@ struct rt_task {
 TAILQ_HEAD(rt_task_list, rt_task);
 LIST_HEAD(rt_task_bucket, rt_task);
 
-/* An MRD: its requests waiting for an agent, its tasks not started. */
+/*
+ * An MRD: its requests waiting for an agent, its tasks not started.  The
+ * lab file's settings are copied (a reload frees the old ones).
+ */
 struct rt_mrd {
-	const struct cfg_mrd *cfg;
+	struct cfg_mrd	 cfg;
 	struct rt_task_list queue;	/* oldest first */
 	int		 nqueued;
 	struct rt_task_list starting;	/* routed, START awaited, oldest
@@ -83,7 +86,7 @@ struct rt_mrd {
 
 /* A route and its agents: the agent peripheral's, in its MRD and skill. */
 struct rt_route {
-	const struct cfg_route *cfg;
+	struct cfg_route cfg;
 	struct rt_agent	**agents;
 	struct taskq_cand *cand;
 	int		 n;
@@ -174,18 +177,18 @@ route_mrd(struct route *rt, uint32_t id)
 	int	i;
 
 	for (i = 0; i < rt->nmrds; i++)
-		if ((uint32_t)rt->mrds[i].cfg->id == id)
+		if ((uint32_t)rt->mrds[i].cfg.id == id)
 			return &rt->mrds[i];
 	return NULL;
 }
 
 static struct rt_route *
-route_of(struct route *rt, const struct cfg_route *cr)
+route_of(struct route *rt, const char *selector)
 {
 	int	i;
 
 	for (i = 0; i < rt->nroutes; i++)
-		if (rt->routes[i].cfg == cr)
+		if (strcmp(rt->routes[i].cfg.selector, selector) == 0)
 			return &rt->routes[i];
 	return NULL;
 }
@@ -299,7 +302,7 @@ route_answer(struct route *rt, const struct rt_task *k, uint32_t code,
 	d.mrd = k->mrd;
 	d.agent = k->agent;
 	memcpy(d.task, k->task, sizeof(d.task));
-	d.skill_group = k->cr != NULL ? k->cr->skill_group : 0;
+	d.skill_group = k->skill_group;
 	d.code = (int)code;
 	d.queue_time = k->queued_ms != 0 && k->state != TQ_QUEUED ?
 	    (double)(k->routed_ms - k->queued_ms) / 1000 :
@@ -341,11 +344,11 @@ route_precall(struct route *rt, const struct rt_task *k, uint32_t code)
 	link_send(ap->sides[ap->active].link, &w);
 }
 
-/* The agent of the route that gets the task, or NULL. */
+/* The agent of the selector's route that gets the task, or NULL. */
 static struct rt_agent *
-route_pick(struct route *rt, const struct cfg_route *cr)
+route_pick(struct route *rt, const char *selector)
 {
-	struct rt_route	*ro = route_of(rt, cr);
+	struct rt_route	*ro = route_of(rt, selector);
 	int		 i;
 
 	if (ro == NULL || rt->ap->active < 0 || !rt->ap->online)
@@ -407,14 +410,14 @@ route_try(struct route *rt, struct rt_task *k)
 	struct rt_agent	*a;
 	char		 text[128];
 
-	if ((a = route_pick(rt, k->cr)) != NULL) {
+	if ((a = route_pick(rt, k->selector)) != NULL) {
 		route_to(rt, k, a);
 		return;
 	}
-	if (!taskq_admit(k->m->nqueued, k->m->cfg->max_tasks_in_queue)) {
+	if (!taskq_admit(k->m->nqueued, k->m->cfg.max_tasks_in_queue)) {
 		snprintf(text, sizeof(text), "no agent available in MRD %u and "
 		    "its queue is full (%d requests)", k->mrd,
-		    k->m->cfg->max_tasks_in_queue);
+		    k->m->cfg.max_tasks_in_queue);
 		route_fail(rt, k, TASK_FAIL_NO_AGENT, text);
 		return;
 	}
@@ -483,9 +486,14 @@ route_request(struct route *rt, const struct msg_task *t)
 		route_fail(rt, k, TASK_FAIL_BAD_MRD, text);
 		return;
 	}
-	k->cr = cr;
+	k->skill_group = cr->skill_group;
 	k->mrd = (uint32_t)cr->mrd;
-	k->m = route_mrd(rt, k->mrd);
+	if ((k->m = route_mrd(rt, k->mrd)) == NULL) {
+		snprintf(text, sizeof(text), "MRD %u takes tasks once the "
+		    "router restarts", k->mrd);
+		route_fail(rt, k, TASK_FAIL_BAD_MRD, text);
+		return;
+	}
 	LIST_INSERT_HEAD(&rt->dialogues[route_hash(k->dialogue, 0)], k,
 	    by_dialogue);
 	k->indexed |= ROUTE_BY_DIALOGUE;
@@ -532,9 +540,9 @@ route_dispatch(struct route *rt)
 
 		for (k = TAILQ_FIRST(&m->queue); k != NULL; k = next) {
 			next = TAILQ_NEXT(k, wait);
-			if ((a = route_pick(rt, k->cr)) != NULL)
+			if ((a = route_pick(rt, k->selector)) != NULL)
 				route_to(rt, k, a);
-			else if (k->cr->skill_group == 0)
+			else if (k->skill_group == 0)
 				break;		/* nobody in the MRD */
 		}
 	}
@@ -754,19 +762,19 @@ route_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 		while ((k = TAILQ_FIRST(&m->queue)) != NULL &&
 		    taskq_expired(k->queued_ms, now,
-		    m->cfg->max_time_in_queue)) {
+		    m->cfg.max_time_in_queue)) {
 			snprintf(text, sizeof(text), "no agent available in "
 			    "MRD %u within %d s", k->mrd,
-			    m->cfg->max_time_in_queue);
+			    m->cfg.max_time_in_queue);
 			route_fail(rt, k, TASK_FAIL_NO_AGENT, text);
 		}
 		while ((k = TAILQ_FIRST(&m->starting)) != NULL &&
 		    taskq_expired(k->routed_ms, now,
-		    m->cfg->task_start_timeout)) {
+		    m->cfg.task_start_timeout)) {
 			log_info("task %u.%u of dialogue %u not started by "
 			    "agent %u within %d s: released (RONA)", k->task[0],
 			    k->task[1], k->dialogue, k->agent,
-			    m->cfg->task_start_timeout);
+			    m->cfg.task_start_timeout);
 			route_precall(rt, k, PRECALL_RELEASE);
 			route_end(rt, k, wall_now(), 1);
 		}
@@ -788,12 +796,12 @@ route_arm(struct route *rt)
 
 		if ((k = TAILQ_FIRST(&m->queue)) != NULL) {
 			t = k->queued_ms +
-			    (uint64_t)m->cfg->max_time_in_queue * 1000;
+			    (uint64_t)m->cfg.max_time_in_queue * 1000;
 			next = t < next ? t : next;
 		}
 		if ((k = TAILQ_FIRST(&m->starting)) != NULL) {
 			t = k->routed_ms +
-			    (uint64_t)m->cfg->task_start_timeout * 1000;
+			    (uint64_t)m->cfg.task_start_timeout * 1000;
 			next = t < next ? t : next;
 		}
 	}
@@ -866,7 +874,10 @@ route_mr_online(struct route *rt)
 		rt->downs[rt->ndowns - 1].to = wall_now();
 }
 
-/* Each route's agents: the agent peripheral's, in its MRD and skill. */
+/*
+ * Each route's agents: the agent peripheral's, in its MRD and skill.  A
+ * route to an MRD the router does not know (added by a reload) has none.
+ */
 static void
 route_agents_init(struct route *rt, const struct cfg *cf)
 {
@@ -879,7 +890,9 @@ route_agents_init(struct route *rt, const struct cfg *cf)
 		struct rt_route		*ro = &rt->routes[i];
 		const struct cfg_route	*cr = &cf->mr.routes[i];
 
-		ro->cfg = cr;
+		ro->cfg = *cr;
+		if (cp == NULL || route_mrd(rt, (uint32_t)cr->mrd) == NULL)
+			continue;
 		ro->agents = xcalloc((size_t)cp->nagents,
 		    sizeof(*ro->agents));
 		ro->cand = xcalloc((size_t)cp->nagents, sizeof(*ro->cand));
@@ -920,7 +933,7 @@ route_new(struct router *r)
 	rt->nmrds = cf->nmrds;
 	rt->mrds = xcalloc((size_t)rt->nmrds, sizeof(*rt->mrds));
 	for (i = 0; i < rt->nmrds; i++) {
-		rt->mrds[i].cfg = &cf->mrds[i];
+		rt->mrds[i].cfg = cf->mrds[i];
 		TAILQ_INIT(&rt->mrds[i].queue);
 		TAILQ_INIT(&rt->mrds[i].starting);
 	}
@@ -943,6 +956,39 @@ route_new(struct router *r)
 	return rt;
 }
 
+static void
+route_routes_free(struct route *rt)
+{
+	int	i;
+
+	for (i = 0; i < rt->nroutes; i++) {
+		free(rt->routes[i].agents);
+		free(rt->routes[i].cand);
+	}
+	free(rt->routes);
+	rt->routes = NULL;
+	rt->nroutes = 0;
+}
+
+/*
+ * The lab file was read again: the MRDs' limits and the routes as it says
+ * now (an MRD it adds, like an agent, waits for a restart).
+ */
+void
+route_reload(struct route *rt)
+{
+	const struct cfg	*cf = rt->r->node->cfg;
+	const struct cfg_mrd	*cm;
+	int			 i;
+
+	for (i = 0; i < rt->nmrds; i++)
+		if ((cm = cfg_mrd(cf, rt->mrds[i].cfg.id)) != NULL)
+			rt->mrds[i].cfg = *cm;
+	route_routes_free(rt);
+	route_agents_init(rt, cf);
+	route_dispatch(rt);
+}
+
 void
 route_free(struct route *rt)
 {
@@ -953,13 +999,9 @@ route_free(struct route *rt)
 		return;
 	while ((k = TAILQ_FIRST(&rt->all)) != NULL)
 		route_task_free(rt, k);
-	for (i = 0; i < rt->nroutes; i++) {
-		free(rt->routes[i].agents);
-		free(rt->routes[i].cand);
-	}
+	route_routes_free(rt);
 	for (i = 0; i < 2; i++)
 		json_decref(rt->left_out[i].dialogues);
-	free(rt->routes);
 	free(rt->mrds);
 	if (rt->ev_timer != NULL)
 		event_free(rt->ev_timer);
@@ -975,14 +1017,14 @@ route_fate(const struct rt_task *k, char *buf, size_t len)
 	double	left;
 
 	if (k->state == TQ_QUEUED) {
-		left = k->m->cfg->max_time_in_queue -
+		left = k->m->cfg.max_time_in_queue -
 		    (double)(mono_ms() - k->queued_ms) / 1000;
 		snprintf(buf, len, "routed when an agent of MRD %u is "
 		    "available, else fails (no agent) in %.1f s", k->mrd, left);
 	} else if (k->held != NULL || (k->indexed & ROUTE_WAITING))
 		snprintf(buf, len, "released (RONA, disposition %d) unless "
 		    "started in %.1f s", TCD_DISP_RONA,
-		    k->m->cfg->task_start_timeout -
+		    k->m->cfg.task_start_timeout -
 		    (double)(mono_ms() - k->routed_ms) / 1000);
 	else if ((k->flags & (TASKF_APP_ROUTED | TASKF_ROUTING_DOWN)) ==
 	    (TASKF_APP_ROUTED | TASKF_ROUTING_DOWN))
@@ -1000,10 +1042,10 @@ route_task_json(const struct rt_task *k)
 
 	route_fate(k, fate, sizeof(fate));
 	if (k->state == TQ_QUEUED)
-		left = k->m->cfg->max_time_in_queue -
+		left = k->m->cfg.max_time_in_queue -
 		    (double)(mono_ms() - k->queued_ms) / 1000;
 	else if (k->indexed & ROUTE_WAITING)
-		left = k->m->cfg->task_start_timeout -
+		left = k->m->cfg.task_start_timeout -
 		    (double)(mono_ms() - k->routed_ms) / 1000;
 	if ((k->state == TQ_QUEUED || (k->indexed & ROUTE_WAITING)) &&
 	    left < 0)

@@ -1477,6 +1477,17 @@ router_cmd_intervals(struct node *n, int argc, const char **argv,
 	return 0;
 }
 
+/* The lab file was read again: media routing's MRDs and routes. */
+static void
+router_reload(struct node *n, const struct cfg *old)
+{
+	struct router	*r = n->role_data;
+
+	(void)old;
+	if (r->route != NULL)
+		route_reload(r->route);
+}
+
 /* pgemuctl router tasks */
 static int
 router_cmd_tasks(struct node *n, int argc, const char **argv,
@@ -1552,6 +1563,7 @@ const struct role_ops router_ops = {
 	.cmds = router_cmds,
 	.msgs = router_msgs,
 	.status = router_status,
+	.reload = router_reload,
 	.link_up = router_link_up,
 	.link_down = router_link_down,
 	.summary = router_summary,

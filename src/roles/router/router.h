@@ -112,6 +112,7 @@ uint64_t	 router_hold_ms(const struct node *);
 /* route.c: media routing (the MR peripheral's requests, the tasks) */
 struct route	*route_new(struct router *);
 void		 route_free(struct route *);
+void		 route_reload(struct route *);
 int		 route_msg_task(struct role_msg_in *, const union msg_body *);
 int		 route_msg_event(struct role_msg_in *, const union msg_body *);
 void		 route_dispatch(struct route *);
