@@ -1083,7 +1083,7 @@ void		 pim_media_reset(struct pim *, int32_t reason);
 int		 pim_media_count(const struct pim *);
 void		 pim_media_states(const struct pim *, struct msg_agent *);
 int		 pim_media_state(const struct pim *, uint32_t agent,
-		    uint32_t mrd);
+		    uint32_t mrd, uint64_t *since_ms);
 
 /* mrpim.c: the MR PIM of a PG side (media routing) */
 struct mrpim;

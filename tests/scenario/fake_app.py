@@ -340,9 +340,11 @@ class FakeApp:
         """The application goes: its port closed, every MR PIM's link."""
         self.listening = False
         try:
-            self.lsock.close()
+            # Wakes the accepting thread, which close() alone may not.
+            self.lsock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        self.lsock.close()
         with self.lock:
             peers = list(self.peers.values())
             self.peers = {}

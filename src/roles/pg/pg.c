@@ -58,6 +58,23 @@ struct pg_periph {
 	int		 nsnap;
 };
 
+/*
+ * An agent the router reserved for a task (PRECALL_RESERVE), until the
+ * task starts.  The router releases it if the task does not start in the
+ * MRD's task_start_timeout; should the router be gone by then (it
+ * restarted and forgot the task), the side does, a router hold time
+ * later.
+ */
+struct pg_hold {
+	struct pg_periph *pp;
+	uint32_t	 agent, mrd;
+	uint32_t	 task[2];
+	uint64_t	 since_ms;	/* of the RESERVED state it set */
+	uint64_t	 until_ms;
+	TAILQ_ENTRY(pg_hold) entry;
+};
+TAILQ_HEAD(pg_holds, pg_hold);
+
 /* The side: its links to the router and the other side, its PIMs. */
 struct pg {
 	struct node	*node;
@@ -67,6 +84,8 @@ struct pg {
 	int		 nperiphs;
 	struct cti	*cti;		/* its CTI server */
 	struct mrpim	*mr;		/* its MR PIM, or NULL */
+	struct pg_holds	 holds;		/* agents reserved by PRECALL */
+	struct event	*ev_holds;
 };
 
 static void	pg_send_status(struct pg_periph *);
@@ -757,6 +776,84 @@ pg_msg_peer_set_agent(struct role_msg_in *in, const union msg_body *b)
 	return 0;
 }
 
+/* The timer of the reservations at the first one to run out. */
+static void
+pg_holds_arm(struct pg *pg)
+{
+	struct pg_hold	*h;
+	struct timeval	 tv;
+	uint64_t	 now = mono_ms(), next = UINT64_MAX;
+
+	TAILQ_FOREACH(h, &pg->holds, entry)
+		if (h->until_ms < next)
+			next = h->until_ms;
+	if (next == UINT64_MAX) {
+		evtimer_del(pg->ev_holds);
+		return;
+	}
+	ms_to_tv(next > now ? (int)(next - now) : 0, &tv);
+	evtimer_add(pg->ev_holds, &tv);
+}
+
+/* An agent's non-voice MRD state set by this side's PIM. */
+static void
+pg_media_to(struct pg_periph *pp, uint32_t agent, uint32_t mrd, int state)
+{
+	struct msg_set_agent	s;
+
+	memset(&s, 0, sizeof(s));
+	s.id = agent;
+	s.state = (uint16_t)state;
+	s.peripheral = pp->id;
+	s.mrd = mrd;
+	pg_media_set(pp, &s);
+}
+
+/* Reservations the router did not release: released, if still held. */
+static void
+pg_holds_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pg	*pg = arg;
+	struct pg_hold	*h, *next;
+	uint64_t	 now = mono_ms(), since;
+
+	(void)fd;
+	(void)what;
+	for (h = TAILQ_FIRST(&pg->holds); h != NULL; h = next) {
+		next = TAILQ_NEXT(h, entry);
+		if (h->until_ms > now)
+			continue;
+		TAILQ_REMOVE(&pg->holds, h, entry);
+		if (h->pp->fsm.state == PIM_STATE_ACTIVE &&
+		    pim_media_state(h->pp->pim, h->agent, h->mrd, &since) ==
+		    AS_RESERVED && since == h->since_ms) {
+			log_info("agent %u reserved in MRD %u for task %u.%u "
+			    "and never released by the router: available "
+			    "again", h->agent, h->mrd, h->task[0], h->task[1]);
+			pg_media_to(h->pp, h->agent, h->mrd, AS_AVAILABLE);
+		}
+		free(h);
+	}
+	pg_holds_arm(pg);
+}
+
+/* The reservations of an agent in an MRD end (PRECALL_RELEASE). */
+static void
+pg_holds_drop(struct pg *pg, struct pg_periph *pp, uint32_t agent,
+    uint32_t mrd)
+{
+	struct pg_hold	*h, *next;
+
+	for (h = TAILQ_FIRST(&pg->holds); h != NULL; h = next) {
+		next = TAILQ_NEXT(h, entry);
+		if (h->pp == pp && h->agent == agent && h->mrd == mrd) {
+			TAILQ_REMOVE(&pg->holds, h, entry);
+			free(h);
+		}
+	}
+	pg_holds_arm(pg);
+}
+
 /*
  * PRECALL: the router routed a task to an agent of a peripheral whose PIM
  * this side holds.  RESERVE: the agent, AVAILABLE in the task's MRD, is
@@ -767,12 +864,15 @@ pg_msg_peer_set_agent(struct role_msg_in *in, const union msg_body *b)
 static int
 pg_msg_precall(struct role_msg_in *in, const union msg_body *b)
 {
+	struct pg		*pg = in->node->role_data;
 	const struct msg_task	*t = &b->task;
+	const struct cfg_mrd	*m;
 	struct pg_periph	*pp;
-	struct msg_set_agent	 s;
+	struct pg_hold		*h;
+	uint64_t		 since;
 	int			 state, want, from;
 
-	if ((pp = pg_periph(in->node->role_data, t->peripheral)) == NULL ||
+	if ((pp = pg_periph(pg, t->peripheral)) == NULL ||
 	    t->code > PRECALL_RELEASE) {
 		snprintf(in->err, sizeof(in->err), "PRECALL: %s %u", pp == NULL ?
 		    "no peripheral" : "unknown code", pp == NULL ?
@@ -786,7 +886,11 @@ pg_msg_precall(struct role_msg_in *in, const union msg_body *b)
 		    "here", t->agent, pp->id);
 		return 0;
 	}
-	if ((state = pim_media_state(pp->pim, t->agent, t->mrd)) != from) {
+	if (t->code == PRECALL_RELEASE)
+		pg_holds_drop(pg, pp, t->agent, t->mrd);
+	state = pim_media_state(pp->pim, t->agent, t->mrd, &since);
+	if (state != from || (m = cfg_mrd(in->node->cfg, (int)t->mrd)) ==
+	    NULL) {
 		log_info("PRECALL %s of agent %u in MRD %u (task %u.%u): the "
 		    "agent is %s, left so", t->code == PRECALL_RESERVE ?
 		    "RESERVE" : "RELEASE", t->agent, t->mrd, t->task[0],
@@ -794,14 +898,24 @@ pg_msg_precall(struct role_msg_in *in, const union msg_body *b)
 		    agent_state_name(state));
 		return 0;
 	}
-	memset(&s, 0, sizeof(s));
-	s.id = t->agent;
-	s.state = (uint16_t)want;
-	s.peripheral = pp->id;
-	s.mrd = t->mrd;
-	pg_media_set(pp, &s);
+	pg_media_to(pp, t->agent, t->mrd, want);
 	log_debug("PRECALL: agent %u %s in MRD %u for task %u.%u", t->agent,
 	    agent_state_name(want), t->mrd, t->task[0], t->task[1]);
+	if (t->code == PRECALL_RELEASE ||
+	    pim_media_state(pp->pim, t->agent, t->mrd, &since) != want)
+		return 0;
+	h = xcalloc(1, sizeof(*h));
+	h->pp = pp;
+	h->agent = t->agent;
+	h->mrd = t->mrd;
+	h->task[0] = t->task[0];
+	h->task[1] = t->task[1];
+	h->since_ms = since;
+	h->until_ms = mono_ms() + (uint64_t)m->task_start_timeout * 1000 +
+	    (uint64_t)in->node->cfg->hb_router.interval_ms *
+	    (uint64_t)in->node->cfg->hb_router.misses;
+	TAILQ_INSERT_TAIL(&pg->holds, h, entry);
+	pg_holds_arm(pg);
 	return 0;
 }
 
@@ -935,6 +1049,8 @@ pg_init(struct node *n, char *err, size_t errlen)
 
 	pg->node = n;
 	n->role_data = pg;
+	TAILQ_INIT(&pg->holds);
+	pg->ev_holds = evtimer_new(n->base, pg_holds_cb, pg);
 	pg->router = node_new_link(n, "router-link",
 	    cfg_node_role(n->cfg, ROLE_ROUTER, 0), LINK_KIND_ROUTER, 1);
 	pg_init_periphs(pg);
@@ -1003,10 +1119,16 @@ static void
 pg_fini(struct node *n)
 {
 	struct pg	*pg = n->role_data;
+	struct pg_hold	*h;
 	int		 i;
 
 	cti_free(pg->cti);
 	mrpim_free(pg->mr);
+	while ((h = TAILQ_FIRST(&pg->holds)) != NULL) {
+		TAILQ_REMOVE(&pg->holds, h, entry);
+		free(h);
+	}
+	event_free(pg->ev_holds);
 	for (i = 0; i < pg->nperiphs; i++) {
 		pim_free(pg->periphs[i].pim);
 		free(pg->periphs[i].snap);

@@ -881,14 +881,20 @@ pim_media_reset(struct pim *p, int32_t reason)
 	}
 }
 
-/* An agent's state in a non-voice MRD; -1 if it has no such MRD. */
+/*
+ * An agent's state in a non-voice MRD, since when (monotonic ms); -1 if
+ * it has no such MRD.
+ */
 int
-pim_media_state(const struct pim *p, uint32_t agent, uint32_t mrd)
+pim_media_state(const struct pim *p, uint32_t agent, uint32_t mrd,
+    uint64_t *since_ms)
 {
 	const struct pim_media	*e;
 
-	e = pim_media_find(p, agent, mrd);
-	return e != NULL ? e->state : -1;
+	if ((e = pim_media_find(p, agent, mrd)) == NULL)
+		return -1;
+	*since_ms = e->since_ms;
+	return e->state;
 }
 
 int
