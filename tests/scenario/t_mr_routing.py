@@ -1,7 +1,7 @@
 """Media routing: the MR PIM of each PG side and routing at the router,
 against a fake application (fake_app.py) on the app node's port, with 3
 agents signed in to MRDs 1 (voice) and 2 (email) by their desktops.
-MRD 2: task_start_timeout 3 s, max_tasks_in_queue 2, max_time_in_queue
+MRD 2: task_start_timeout 5 s, max_tasks_in_queue 2, max_time_in_queue
 2 s; route "Email" -> MRD 2, skill group 100.
 
 Proves:
@@ -31,9 +31,13 @@ Proves:
    NEW_TASK fails ROUTING_DOWN at once (new_task_failed, R16); R17: the
    router back, ROUTING_ENABLED (routing_enabled, R17), agents it reserved
    before it died released by their side, new TaskIDs past the old ones;
+ * `pgemuctl NODE stop mr-pim` of the MR-active side with a request
+   queued: PIM_DEACTIVATE to the app, tasks_discarded (R12) at the
+   router, the other side's MR PIM activated with a higher epoch (the app
+   sees its PIM_ACTIVATE), ROUTING_ENABLED from it; `start mr-pim`: the
+   side a candidate again;
  * kill -9 of the MR-active side with a request queued: tasks_discarded
-   (R17) at the router, the other side's MR PIM activated with a higher
-   epoch (the app sees its PIM_ACTIVATE), ROUTING_ENABLED from it;
+   (R17), the MR PIM back on the first side with a higher epoch;
  * Route_Call_Detail: one row per NEW_TASK the router answered (routed or
    failed; a resend answered as before adds none), with its error code.
 """
@@ -41,7 +45,8 @@ import time
 
 from fake_app import (DO_THIS_WITH_TASK, FAIL_BAD_MRD, FAIL_BAD_SELECTOR,
                       FAIL_DUPLICATE, FAIL_NO_AGENT, FAIL_ROUTING_DOWN,
-                      NEW_TASK_FAILURE, PIM_ACTIVATE, ROUTING_DISABLED,
+                      NEW_TASK_FAILURE, PIM_ACTIVATE, PIM_DEACTIVATE,
+                      ROUTING_DISABLED,
                       ROUTING_ENABLED, TASKF_RESEND, FakeApp)
 from pgemu_test import (DEFAULT_NODES, FAST, check, ev, find_event, log,
                         node_of, other, run, wait_for, wait_online)
@@ -52,7 +57,7 @@ EMAIL = 2
 MR = 5001
 MRDS = ('{ id = 1; name = "Cisco_Voice"; media = "voice"; },\n'
         '  { id = 2; name = "Email"; media = "email"; max_tasks = 5;'
-        ' task_start_timeout = 3; max_tasks_in_queue = 2;'
+        ' task_start_timeout = 5; max_tasks_in_queue = 2;'
         ' max_time_in_queue = 2; }')
 
 
@@ -122,6 +127,32 @@ def activated(lab, app, timeout=10):
            5, "PIM_ACTIVATE epoch %d from %s" % (st["epoch"], node))
     p.wait(lambda m: m["type"] == ROUTING_ENABLED, 5, "ROUTING_ENABLED")
     return node, p, st["epoch"]
+
+
+def failover(lab, app, wr, old, new, epoch, queued, rule, how):
+    """The MR PIM of old given up by how() with the request queued
+    waiting: tasks_discarded (rule) naming it, new's MR PIM activated
+    with an epoch above epoch, ROUTING_ENABLED from it, the router's MR
+    peripheral online with it.  (The new epoch, the app's peer new.)"""
+    pn = app.peer(new)
+    mark, m0 = wr.mark(), pn.mark()
+    how()
+    e = wr.wait(ev("tasks_discarded"), 5, "tasks_discarded", mark)
+    check(e["rule"] == rule and e["dialogues"] == [queued],
+          "tasks_discarded: %r" % e)
+    act = pn.wait(lambda m: m["type"] == PIM_ACTIVATE, 10,
+                  "PIM_ACTIVATE from %s" % new, m0)
+    check(act["a"] > epoch and act["b"] == MR, "activation of %s: %r" % (
+        new, act))
+    pn.wait(lambda m: m["type"] == ROUTING_ENABLED, 5,
+            "ROUTING_ENABLED from %s" % new, m0)
+    check(app.holder == new and (new, act["a"], True) in app.activations,
+          "app: holder %s, activations %r" % (app.holder, app.activations))
+    st = wait_for(lambda: (lambda s: s if s["online"] and
+                           s["epoch"] == act["a"] else None)(
+        mr_status(lab)), 5, "MR online with epoch %d" % act["a"])
+    check(node_of(st["active_side"]) == new, "router: %r" % st)
+    return act["a"], pn
 
 
 def test(Lab):
@@ -306,30 +337,28 @@ def body(lab, app):
     routed(p, app, 42)
     routed(p, app, 43)
 
-    log("kill -9 of the MR-active side: R17, the other side's MR PIM")
+    log("stop mr-pim: the router gives the MR PIM to the other side")
     wr = lab.watch("router")
     app.new_task(44)
     wait_for(lambda: [q["dialogue"] for q in tasks(lab)["queued"]] == [44],
              5, "44 queued")
     y = other(x2)
-    py = app.peer(y)
-    my0 = py.mark()
-    lab.kill(x2)
-    e = wr.wait(ev("tasks_discarded"), 5, "tasks_discarded")
-    check(e["rule"] == "R17" and e["dialogues"] == [44],
-          "tasks_discarded: %r" % e)
-    act = py.wait(lambda m: m["type"] == PIM_ACTIVATE, 10,
-                  "PIM_ACTIVATE from %s" % y, my0)
-    check(act["a"] > e2 and act["b"] == MR, "activation of %s: %r" % (
-        y, act))
-    py.wait(lambda m: m["type"] == ROUTING_ENABLED, 5,
-            "ROUTING_ENABLED from %s" % y, my0)
-    check(app.holder == y and (y, act["a"], True) in app.activations,
-          "app: holder %s, activations %r" % (app.holder, app.activations))
-    st = wait_for(lambda: (lambda s: s if s["online"] else None)(
-        mr_status(lab)), 5, "MR online again")
-    check(node_of(st["active_side"]) == y and st["epoch"] == act["a"],
-          "router media_routing: %r" % st)
+    e3, py = failover(lab, app, wr, x2, y, e2, 44, "R12",
+                      lambda: lab.ctl(x2, "stop", "mr-pim"))
+    check(p.find(lambda m: m["type"] == PIM_DEACTIVATE and m["a"] == e2),
+          "no PIM_DEACTIVATE of epoch %d from %s" % (e2, x2))
+    mx = lab.status(x2)["mr"]
+    check(mx["stopped"] and mx["state"] == "IDLE", "%s mr: %r" % (x2, mx))
+    lab.ctl(x2, "start", "mr-pim")
+    wait_for(lambda: [s for s in mr_status(lab)["sides"] if s["node"] == x2
+                      and s["acd_up"] and not s["resigning"]], 5,
+             "router: %s a candidate for the MR PIM again" % x2)
+
+    log("kill -9 of the MR-active side: R17, the other side's MR PIM")
+    app.new_task(45)
+    wait_for(lambda: [q["dialogue"] for q in tasks(lab)["queued"]] == [45],
+             5, "45 queued")
+    failover(lab, app, wr, y, x2, e3, 45, "R17", lambda: lab.kill(y))
     wr.stop()
 
     log("Route_Call_Detail: one row per request answered")
