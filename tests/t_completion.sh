@@ -108,7 +108,7 @@ expect "(a) node names after -f, -t" "ctrl help side-a side-b sw1 sw2" \
 
 # (b)
 expect "(b) commands of a router node" \
-    "agents events fault help intervals peripherals reload status watch" \
+    "agents events fault help intervals peripherals reload status tasks watch" \
     ctrl ""
 expect "(b) commands of an acd node" \
     "agent agents events fault help reload start status stop traffic watch" \
@@ -121,7 +121,7 @@ expect "(b) a command by prefix" "start status stop" sw2 "st"
 expect "(c) traffic" "off on rate" sw1 traffic ""
 expect "(c) stop" "cti-manager" sw1 stop ""
 expect "(c) stop cti-manager" "backup primary" sw1 stop cti-manager ""
-expect "(c) stop of a pg node" "cti-server" side-b stop ""
+expect "(c) stop of a pg node" "cti-server mr-pim" side-b stop ""
 expect "(c) fault LINK" "down freeze thaw up" side-a fault router-link ""
 expect "(c) no word after status" "" ctrl status ""
 expect "(c) agent ID" "set" sw1 agent 1001 ""

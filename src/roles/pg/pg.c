@@ -1244,8 +1244,7 @@ static const struct cmd pg_cmds[] = {
 	{ "cti", "", 0, 0, pg_cmd_cti,
 	  "the CTI server: active or standby and why, its sessions" },
 	{ "stop|start", "cti-server|mr-pim", 1, 1, pg_cmd_stop_start,
-	  "the CTI server (its clients go to the other side), the MR PIM "
-	  "(the router gives it to the other side)" },
+	  "the CTI server or the MR PIM: the other side's takes over" },
 	{ NULL, NULL, 0, 0, NULL, NULL }
 };
 
