@@ -202,6 +202,7 @@ enum ged_tag {
 	TAG_FLT_ICM_DISP = 259,
 	TAG_FLT_APP_DISP = 260,
 	TAG_MAX_BEYOND_TASK_LIMIT = 266,
+	TAG_XFER_IN_WHILE_LOGGED_OUT = 268,
 };
 
 /* The kinds of value a field holds. */

@@ -31,6 +31,23 @@ void		*xcalloc(size_t, size_t);
 void		*xreallocarray(void *, size_t, size_t);
 int		 xasprintf(char **, const char *, ...) __printflike(2, 3);
 
+/* auth.c: the lab key, MACs of links and grants (libsodium) */
+#define AUTH_KEY_LEN	32
+#define AUTH_NONCE_LEN	16
+#define AUTH_MAC_LEN	32
+struct auth_part {
+	const void	*p;		/* NULL ends a list */
+	size_t		 len;
+};
+int		 auth_load(const char *, int create, char *, size_t);
+int		 auth_enabled(void);
+void		 auth_nonce(uint8_t *);
+void		 auth_mac(uint8_t *, const char *, const struct auth_part *);
+int		 auth_check(const uint8_t *, const char *,
+		    const struct auth_part *);
+void		 auth_grant_token(uint8_t *, uint32_t, uint32_t, char);
+int		 auth_grant_ok(const uint8_t *, int, uint32_t, uint32_t, char);
+
 /* fmt.c: replies for people (text, tables) or scripts (keyvalue) */
 #define FMT_TEXT	0
 #define FMT_JSON	1
@@ -54,6 +71,15 @@ void		 log_vmsg(int, const char *, va_list) __printflike(2, 0);
 __dead void	 fatal(const char *, ...) __printflike(1, 2);
 __dead void	 fatalx(const char *, ...) __printflike(1, 2);
 void		 log_journal_send(int, const char *, json_t *);
+/* At most N lines a second of one cause (log.c: log_rate_ok). */
+struct log_rate {
+	uint64_t	 window_ms;
+	int		 count;
+	uint64_t	 suppressed;	/* in this second */
+	uint64_t	 total_suppressed;
+};
+int		 log_rate_ok(struct log_rate *, int per_second, int pri,
+		    const char *what);
 int		 log_to_journal(void);
 struct link;				/* "link NAME: ..." */
 void		 log_link_warnx(const struct link *, const char *, ...)
@@ -218,6 +244,8 @@ struct cfg {
 	char		 control_dir[PGEMU_PATH_MAX];
 	char		 state_dir[PGEMU_PATH_MAX];
 	char		 history_db[PGEMU_PATH_MAX];
+	char		 key_file[PGEMU_PATH_MAX];	/* "": links not
+							   authenticated */
 	int		 interval_s;		/* reporting interval */
 	int		 snapshot_batch;
 	struct cfg_hb	 hb_private;
@@ -230,12 +258,17 @@ struct cfg {
 	int		 backoff_max_ms;
 	int		 backoff_stable_ms;
 	int		 max_message;		/* largest internal frame */
+	int		 max_pending;		/* connections before HELLO */
+	int		 max_output;		/* bytes a link may owe */
+	int		 log_rate;		/* lines a second per cause */
 	int		 ctl_max_clients;	/* control socket */
 	int		 ctl_idle_ms;
 	int		 cti_max_sessions;	/* per CTI server */
 	int		 cti_idle_scale_ms;	/* per second of IdleTimeout */
 	char		 cti_password[65];	/* "": any ClientPassword */
 	int		 cti_open_timeout_ms;	/* connect to OPEN_REQ */
+	int		 cti_task_cache;	/* TASK_EVENTs kept for the
+						   router while it is away */
 
 	struct cfg_node	*nodes;
 	int		 nnodes;
@@ -362,6 +395,8 @@ struct link_peer_id {
 	char		 node[PGEMU_NAME_MAX];
 	char		 lab[PGEMU_NAME_MAX];
 	char		 side;
+	uint8_t		 challenge[AUTH_NONCE_LEN];	/* ours, sent */
+	uint8_t		 nonce[AUTH_NONCE_LEN];		/* the peer's */
 };
 
 /*
@@ -390,6 +425,8 @@ struct link_proto {
 	 */
 	uint32_t	 hello_type;
 	void		(*hello)(struct link *);
+	/* A named listener's first frame, before the client's greeting. */
+	void		(*challenge)(struct wire_writer *, uint8_t *nonce);
 	int		(*identify)(const struct wire_msg *,
 			    struct link_peer_id *, char *err, size_t errlen);
 	void		(*welcome)(struct link *);
@@ -458,6 +495,8 @@ struct link {
 	uint64_t	 hb_late_us;	/* how late it wakes, smoothed */
 	int		 hold_rechecked; /* ran out late: reading first */
 	TAILQ_ENTRY(link) hb_entry;	/* in the duplex's links (link.c) */
+	uint8_t		 nonce_self[AUTH_NONCE_LEN];	/* authentication */
+	uint8_t		 nonce_peer[AUTH_NONCE_LEN];
 	uint32_t	 version;	/* of the protocol, as the greeting
 					   settled it for this connection (the
 					   protocol's codecs read it) */
@@ -498,6 +537,7 @@ int		 link_fault(struct link *, const char *action, char *err,
 		    size_t errlen);
 json_t		*link_json(const struct link *);
 void		 link_reconfigure(struct link *, const struct cfg *);
+void		 link_set_max_output(size_t);
 int		 link_endpoint_differs(const struct link *, const char *, int);
 
 /* What a session listener gives each session. */
@@ -575,6 +615,7 @@ void		 listener_session_ended(struct listener *, struct link *);
 int		 listener_nsessions(const struct listener *);
 json_t		*listener_json(const struct listener *);
 int		 listener_port(const struct listener *);
+void		 listener_set_limits(int max_pending, int log_rate);
 
 /*
  * The rules of the documentation (reference/failover-rules.md), R1-R23:
@@ -1062,6 +1103,7 @@ void		 db_left_out(struct db *, const struct db_task *);
 /* pim.c: the PIM's reporting data on the active side */
 struct pim;
 struct msg_agent;
+struct msg_task;
 struct pim	*pim_new(struct node *, const struct cfg_periph *, int first,
 		    struct link *router, char *, size_t);
 void		 pim_free(struct pim *);
@@ -1128,10 +1170,47 @@ int		 cti_cmd_stop_start(struct cti *, int start, char *, size_t);
 void		 cti_shutdown(struct cti *);
 json_t		*cti_json(const struct cti *);
 json_t		*cti_summary_json(const struct cti *);
+int		 cti_peer_task(struct cti *, const struct msg_task *, char *,
+		    size_t);
+
+/*
+ * arm.c: the ARM tasks of a CTI server: its task table (by TaskID, and
+ * counted per agent and MRD), the TaskIDs it gives the application's own
+ * tasks, the TASK_EVENTs it owes the router (kept while the router link
+ * is down) and the copy of the table the other side's CTI server keeps.
+ */
+struct arm;
+struct arm	*arm_new(struct node *);
+void		 arm_free(struct arm *);
+/*
+ * A task message the CTI server took (t: the agent's peripheral, agent,
+ * mrd, task, dialogue, code TASK_EV_*, flags): 0 and the table changed
+ * (an application task with no TaskID gets one in t, a task's dialogue
+ * fills t's when 0), or the E_ARM_STAT_ status that refuses it.  max: the
+ * agent's task limit in the MRD; precall: the router reserved the agent
+ * there for a task (a START_TASK_IND without OFFER is taken).
+ */
+uint32_t	 arm_take(struct arm *, struct msg_task *, uint32_t max,
+		    int precall);
+/* Tasks of an agent in an MRD: offered (not started), started. */
+void		 arm_load(const struct arm *, uint32_t periph, uint32_t agent,
+		    uint32_t mrd, int *offered, int *started);
+/* TASK_EVENT to the router, kept in order while its link is down. */
+void		 arm_report(struct arm *, const struct msg_task *);
+void		 arm_router(struct arm *, int up);
+/* To the other side's CTI server (PEER_TASK): the whole table, a change. */
+void		 arm_send_table(struct arm *);
+void		 arm_send_change(struct arm *, const struct msg_task *);
+/* A PEER_TASK of the active side, kept by the standby; -1: bad. */
+int		 arm_mirror(struct arm *, const struct msg_task *, char *,
+		    size_t);
+json_t		*arm_json(const struct arm *, int table);
 
 /* pg.c: what the CTI server asks of its side */
 int		 pg_set_agent(struct node *, uint32_t periph, uint32_t agent,
 		    uint32_t mrd, int state, int32_t reason);
+int		 pg_send_task(struct node *, uint32_t type,
+		    const struct msg_task *);
 void		 pg_cti_changed(struct node *);
 struct mrpim	*pg_mrpim(struct node *);
 

@@ -47,6 +47,7 @@ enum wire_type {
 	MSG_HELLO_ACK			= 0x4002,
 	MSG_HEARTBEAT			= 0x4003,
 	MSG_BYE				= 0x4004,
+	MSG_CHALLENGE			= 0x4005,	/* server's nonce */
 
 	/* pgemu private range: PG side <-> router. */
 	MSG_PG_STATUS			= 0x4101,
@@ -61,6 +62,7 @@ enum wire_type {
 	MSG_PEER_STATE			= 0x4201,
 	MSG_PEER_AGENTS			= 0x4202,
 	MSG_PEER_SET_AGENT		= 0x4203,
+	MSG_PEER_TASK			= 0x4204,	/* struct msg_task */
 
 	/* pgemu private range: PIM <-> ACD. */
 	MSG_PIM_ACTIVATE		= 0x4301,
@@ -109,6 +111,8 @@ enum wire_tag {
 	TAG_CTI_SERVER			= 0x4005,	/* u32: PEER_CTI_* */
 	TAG_MRD				= 0x4006,	/* u32: MRDomainID */
 	TAG_SELECTOR			= 0x4007,	/* script selector */
+	TAG_AUTH			= 0x4008,	/* HELLO: nonce, MAC */
+	TAG_GRANT_TOKEN			= 0x4009,	/* GRANT, PIM_ACTIVATE */
 };
 
 /* A frame as received: points into the receive buffer. */
@@ -200,6 +204,9 @@ struct wire_hello {
 	char		 side;
 	char		 node[32];
 	char		 lab[32];
+	int		 has_auth;	/* TAG_AUTH: the sender's nonce (16
+					   bytes), then its MAC (32) */
+	uint8_t		 auth[48];
 };
 
 int		 wire_hello_encode(const struct wire_hello *, int ack,
@@ -255,6 +262,9 @@ struct msg_pg_status {
 	uint32_t	 peer_epoch;	/* the peer holds the PIM, per the
 					   private link; 0: no */
 	uint8_t		 peer_up;	/* the private link is up */
+	int		 has_token;	/* TAG_GRANT_TOKEN: the grant of the
+					   epoch, as the router signed it */
+	uint8_t		 token[32];
 };
 
 struct msg_grant {
@@ -262,6 +272,8 @@ struct msg_grant {
 	uint32_t	 epoch;
 	uint32_t	 reason;	/* GRANT_* */
 	char		 text[128];
+	int		 has_token;	/* TAG_GRANT_TOKEN (auth.c) */
+	uint8_t		 token[32];
 };
 #define GRANT_FIRST		1	/* nobody was active */
 #define GRANT_PEER_LOST		2	/* the active side's link went */
@@ -326,6 +338,8 @@ struct msg_epoch {		/* PIM_ACTIVATE/ACCEPT/REJECT/FENCED/
 	uint32_t	 cti;		/* PEER_STATE: PEER_CTI_* (floating
 					   field; absent from old peers: 0) */
 	char		 text[128];
+	int		 has_token;	/* PIM_ACTIVATE: the grant's token */
+	uint8_t		 token[32];
 };
 
 /* The sender's CTI server, as PEER_STATE says (TAG_CTI_SERVER). */
@@ -413,6 +427,8 @@ struct msg_task {
 #define TASK_EV_APP_OFFER	4	/* OFFER_APPLICATION_TASK_REQ */
 #define TASK_EV_APP_START	5	/* START_APPLICATION_TASK_REQ */
 #define TASK_EV_MAX		6
+/* PEER_TASK only: the sender's whole task table follows, forget yours. */
+#define TASK_EV_TABLE		0
 
 void	msg_task_encode(struct wire_writer *, uint32_t type,
 	    const struct msg_task *);

@@ -486,6 +486,7 @@ sample(uint32_t type, struct wire_writer *w)
 	struct msg_desktop_welcome dw;
 	struct msg_desktop_state ds;
 	struct msg_agent	 ag;
+	struct msg_task		 tk;
 	uint32_t		 f[IVL_NFIELDS] = { 0 };
 
 	memset(&ag, 0, sizeof(ag));
@@ -554,6 +555,11 @@ sample(uint32_t type, struct wire_writer *w)
 		sa.mrd = 2;	/* its largest: with a non-voice MRD */
 		msg_peer_set_agent_encode(w, &sa);
 		break;
+	case MSG_PEER_TASK:
+		memset(&tk, 0, sizeof(tk));
+		tk.code = TASK_EV_OFFER;
+		msg_task_encode(w, type, &tk);
+		break;
 	default:			/* the msg_epoch ones */
 		memset(&e, 0, sizeof(e));
 		msg_epoch_encode(w, type, &e);
@@ -621,6 +627,8 @@ static const struct {
 	{ &pg_ops, MSG_PEER_AGENTS, LINK_KIND_ROUTER, 0 },
 	{ &pg_ops, MSG_PEER_SET_AGENT, LINK_KIND_PRIVATE, 1 },
 	{ &pg_ops, MSG_PEER_SET_AGENT, LINK_KIND_ACD, 0 },
+	{ &pg_ops, MSG_PEER_TASK, LINK_KIND_PRIVATE, 1 },
+	{ &pg_ops, MSG_PEER_TASK, LINK_KIND_ROUTER, 0 },
 	{ &acd_ops, MSG_PEER_SET_AGENT, LINK_KIND_ACD, 0 },
 	{ &pg_ops, MSG_PIM_FENCED, LINK_KIND_ACD, 1 },
 	{ &pg_ops, MSG_PIM_ACTIVATE, LINK_KIND_ACD, 0 },

@@ -164,6 +164,35 @@ log_msg(int pri, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * Lines of one cause, at most per_second in a second: 1 if this one may be
+ * logged.  The first line of a new second says how many were suppressed
+ * in the last (through log_msg at pri, with the cause's words).
+ */
+int
+log_rate_ok(struct log_rate *r, int per_second, int pri, const char *what)
+{
+	uint64_t	now = mono_ms();
+
+	if (now - r->window_ms >= 1000) {
+		if (r->suppressed > 0)
+			log_msg(pri, "%s: %llu more line%s of this kind "
+			    "suppressed in the last second (at most %d a "
+			    "second)", what, (unsigned long long)r->suppressed,
+			    r->suppressed == 1 ? "" : "s", per_second);
+		r->window_ms = now;
+		r->count = 0;
+		r->suppressed = 0;
+	}
+	if (per_second > 0 && r->count >= per_second) {
+		r->suppressed++;
+		r->total_suppressed++;
+		return 0;
+	}
+	r->count++;
+	return 1;
+}
+
 void
 log_warn(const char *fmt, ...)
 {

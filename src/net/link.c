@@ -929,11 +929,21 @@ link_flush_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Send and free a message; -1 if the link cannot carry it now. */
+/* What a link may owe its peer before the peer is deemed not reading. */
+static size_t	link_max_output = 16 * 1024 * 1024;
+
+void
+link_set_max_output(size_t n)
+{
+	link_max_output = n;
+}
+
 int
 link_send(struct link *l, struct wire_writer *w)
 {
 	struct wire_msg	 m;
 	int		 rc = -1;
+	size_t		 owed;
 
 	if (l->bev == NULL || l->state == LINK_CONNECT ||
 	    l->state == LINK_FROZEN_LOST) {
@@ -946,6 +956,25 @@ link_send(struct link *l, struct wire_writer *w)
 		    (uint32_t)w->buf[4] << 24 | (uint32_t)w->buf[5] << 16 |
 		    (uint32_t)w->buf[6] << 8 | w->buf[7]) : "?");
 		wire_writer_free(w);
+		return -1;
+	}
+	/*
+	 * A peer that does not read (a hung client, one that only writes)
+	 * would make us hold everything for it: past the limit it is cut,
+	 * once, and the link goes on as for any lost peer.  A frozen link
+	 * is the lab's own fault and holds what it owes.
+	 */
+	owed = evbuffer_get_length(bufferevent_get_output(l->bev)) +
+	    evbuffer_get_length(l->pending) + w->len;
+	if (owed > link_max_output && !l->frozen) {
+		char	why[200];
+
+		snprintf(why, sizeof(why), "%s does not read: %zu bytes would "
+		    "wait for it, over lab.max_output (%zu)", l->peer_addr,
+		    owed, link_max_output);
+		log_link_warnx(l, "%s", why);
+		wire_writer_free(w);
+		link_fsm(l, LEV_CLOSED, why);
 		return -1;
 	}
 	/*

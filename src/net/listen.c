@@ -38,6 +38,7 @@ struct pending {
 	struct bufferevent	*bev;
 	struct event		*ev_timeout;
 	char			 addr[80];
+	uint8_t			 challenge[AUTH_NONCE_LEN];
 	TAILQ_ENTRY(pending)	 entry;
 };
 
@@ -50,12 +51,14 @@ struct listener {
 	int			 max_message;
 	const struct link_proto	*proto;
 	uint64_t		 accepted, refused;
+	int			 npending;	/* before their greeting */
+	struct log_rate		 refusals;	/* lines of refusals */
 	char			 last_refusal[200];
 
 	/* A named-peer listener. */
 	listener_match_cb	 match;
 	void			*arg;
-	TAILQ_HEAD(, pending)	 pending;
+	TAILQ_HEAD(pendings, pending) pending;
 
 	/* A session listener (match is NULL). */
 	struct session_conf	 sc;
@@ -70,15 +73,30 @@ struct listener {
  * Count and log a connection that did not become a link or a session: verb
  * is what happened to it ("closed", "refused").
  */
+/* Limits of every listener (the lab file's; listener_set_limits). */
+static int	listener_max_pending = 64;
+static int	listener_log_rate = 10;
+
+void
+listener_set_limits(int max_pending, int log_rate)
+{
+	listener_max_pending = max_pending;
+	listener_log_rate = log_rate;
+}
+
 static void
 listener_refused(struct listener *lst, int pri, const char *addr,
     const char *verb, const char *msg)
 {
+	char	what[64];
+
 	lst->refused++;
 	snprintf(lst->last_refusal, sizeof(lst->last_refusal), "%s: %s",
 	    addr, msg);
-	log_msg(pri, "listener %s: connection from %s %s: %s", lst->name,
-	    addr, verb, msg);
+	snprintf(what, sizeof(what), "listener %s", lst->name);
+	if (log_rate_ok(&lst->refusals, listener_log_rate, pri, what))
+		log_msg(pri, "listener %s: connection from %s %s: %s",
+		    lst->name, addr, verb, msg);
 }
 
 /* The name of the greeting frame the listener waits for. */
@@ -95,6 +113,7 @@ static void
 pending_free(struct pending *p)
 {
 	TAILQ_REMOVE(&p->lst->pending, p, entry);
+	p->lst->npending--;
 	if (p->bev != NULL)
 		bufferevent_free(p->bev);
 	event_free(p->ev_timeout);
@@ -168,6 +187,7 @@ pending_read_cb(struct bufferevent *bev, void *arg)
 	m.len = len;
 	m.body = evbuffer_pullup(in, WIRE_HDR_LEN + len) + WIRE_HDR_LEN;
 	memset(&id, 0, sizeof(id));
+	memcpy(id.challenge, p->challenge, sizeof(id.challenge));
 	if (lst->proto->identify(&m, &id, err, sizeof(err)) == -1) {
 		pending_refuse(p, LOG_WARNING, "protocol error: %s", err);
 		return;
@@ -180,6 +200,8 @@ pending_read_cb(struct bufferevent *bev, void *arg)
 	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
 	p->bev = NULL;
 	log_debug("listener %s: %s is node %s", lst->name, p->addr, id.node);
+	memcpy(l->nonce_self, id.challenge, sizeof(l->nonce_self));
+	memcpy(l->nonce_peer, id.nonce, sizeof(l->nonce_peer));
 	link_attach(l, bev, p->addr, lst->name);
 	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0 &&
 	    l->bev == bev)
@@ -311,6 +333,16 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 		session_accept(lst, fd, addr);
 		return;
 	}
+	/*
+	 * A flood of silent connections must not keep the real peers out:
+	 * past the limit the oldest one that has not greeted makes room.  A
+	 * real peer greets within a round trip, a flood's connection never.
+	 */
+	if (lst->npending >= listener_max_pending &&
+	    (p = TAILQ_LAST(&lst->pending, pendings)) != NULL)
+		pending_refuse(p, LOG_WARNING, "evicted: %d connections wait "
+		    "for their %s (lab.max_pending), this one the longest",
+		    lst->npending, listener_hello_name(lst));
 	p = xcalloc(1, sizeof(*p));
 	p->lst = lst;
 	snprintf(p->addr, sizeof(p->addr), "%s", addr);
@@ -324,8 +356,18 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	ms_to_tv(HELLO_TIMEOUT_MS, &tv);
 	evtimer_add(p->ev_timeout, &tv);
 	TAILQ_INSERT_HEAD(&lst->pending, p, entry);
+	lst->npending++;
 	bufferevent_setcb(p->bev, pending_read_cb, NULL, pending_event_cb, p);
 	bufferevent_enable(p->bev, EV_READ | EV_WRITE);
+	/* Authenticated links: the client answers our nonce in its HELLO. */
+	if (lst->proto->challenge != NULL && auth_enabled()) {
+		struct wire_writer	w;
+
+		lst->proto->challenge(&w, p->challenge);
+		if (wire_end(&w, (uint32_t)lst->max_message, NULL) == 0)
+			bufferevent_write(p->bev, w.buf, w.len);
+		wire_writer_free(&w);
+	}
 }
 
 static void
@@ -501,6 +543,10 @@ listener_json(const struct listener *lst)
 	    "port", lst->port, "accepted", (json_int_t)lst->accepted,
 	    "refused", (json_int_t)lst->refused, "last_refusal",
 	    lst->last_refusal);
+	json_object_set_new(j, "log_lines_suppressed",
+	    json_integer((json_int_t)lst->refusals.total_suppressed));
+	if (lst->match != NULL)
+		json_object_set_new(j, "pending", json_integer(lst->npending));
 	if (lst->match == NULL) {
 		json_object_set_new(j, "protocol",
 		    json_string(lst->proto->name));

@@ -73,10 +73,33 @@ static const struct cfg_setting settings[] = {
 	{ "lab.history_db", T_STRING, 1, 200, "history.db", NULL, 0, 0,
 	  "History database of the router (SQLite); relative to state_dir "
 	  "unless absolute." },
+	{ "lab.key_file", T_STRING, 0, 200, "lab.key", NULL, 0, 0,
+	  "The lab key: a secret file every node of the lab reads (relative "
+	  "to state_dir unless absolute).  With it every link between nodes "
+	  "is authenticated (a challenge and an HMAC-SHA-256 of both ends' "
+	  "nonces on HELLO) and every grant of the router is signed, so a "
+	  "process that merely knows the ports can neither pose as a node "
+	  "nor forge an epoch.  A node that finds no key file makes one "
+	  "(mode 0600); a key file another user can read is refused.  Every "
+	  "node of a lab must read the same file.  Empty: links are not "
+	  "authenticated and a peer is who its HELLO says." },
 	{ "lab.interval", T_INT, 1, 3600, "1800", NULL, 0, 0,
 	  "Reporting interval in seconds (the product uses 900 or 1800)." },
 	{ "lab.max_message", T_INT, 1024, WIRE_MAX_BODY, "65536", NULL, 0, 0,
 	  "Largest message body in bytes accepted on an internal link." },
+	{ "lab.max_pending", T_INT, 1, 10000, "64", NULL, 0, 0,
+	  "Connections a listener holds before they say HELLO; past it a new "
+	  "one is closed at once, so a flood of silent connections cannot "
+	  "keep a real peer out (each has lab's 5 s to greet)." },
+	{ "lab.max_output", T_INT, 65536, INT_MAX, "16777216", NULL, 0, 0,
+	  "Bytes a node may owe one peer (a link or a CTI session); a peer "
+	  "that reads nothing while more would wait is cut, logged once, "
+	  "instead of growing the node's memory without end.  A frozen link "
+	  "(fault freeze) holds what it owes." },
+	{ "lab.log_rate", T_INT, 0, 100000, "10", NULL, 0, 0,
+	  "Log lines a second of one cause (a listener's refusals): past it "
+	  "lines are counted and one line says how many were suppressed.  "
+	  "0: no limit." },
 	{ "lab.snapshot_batch", T_INT, 1, 1000, "200", NULL, 0, 0,
 	  "Agents per message in an ACD snapshot." },
 
@@ -327,6 +350,10 @@ static const struct cfg_setting settings[] = {
 	  "past it the server closes the connection (FAILURE_EVENT "
 	  "E_CTI_TIMEOUT), so silent connections do not hold "
 	  "cti.max_sessions." },
+	{ "cti.task_cache", T_INT, 1, 1000000, "10000", NULL, 0, 0,
+	  "TASK_EVENTs (the ARM tasks' life) a CTI server keeps, in order, "
+	  "while its side's router link is down, to send when it is back; "
+	  "past it the newer ones are dropped, counted and logged." },
 	{ "cti.idle_scale_ms", T_INT, 1, 1000, "1000", NULL, 0, 0,
 	  "Milliseconds a CTI server counts for each second of a client's "
 	  "IdleTimeout (the product's: 1000).  A lab may shrink it to see "
@@ -1182,8 +1209,18 @@ cfg_build(config_t *c, const char *file)
 	else
 		snprintf(cf->history_db, sizeof(cf->history_db), "%s/%s",
 		    cf->state_dir, cfg_str(s, "history_db"));
+	if (cfg_str(s, "key_file")[0] == '\0' ||
+	    cfg_str(s, "key_file")[0] == '/')
+		snprintf(cf->key_file, sizeof(cf->key_file), "%s",
+		    cfg_str(s, "key_file"));
+	else
+		snprintf(cf->key_file, sizeof(cf->key_file), "%s/%s",
+		    cf->state_dir, cfg_str(s, "key_file"));
 	cf->interval_s = cfg_int(s, "interval");
 	cf->max_message = cfg_int(s, "max_message");
+	cf->max_pending = cfg_int(s, "max_pending");
+	cf->max_output = cfg_int(s, "max_output");
+	cf->log_rate = cfg_int(s, "log_rate");
 	cf->snapshot_batch = cfg_int(s, "snapshot_batch");
 
 	s = config_lookup(c, "heartbeat.private");
@@ -1215,6 +1252,7 @@ cfg_build(config_t *c, const char *file)
 	cf->cti_max_sessions = cfg_int(s, "max_sessions");
 	cf->cti_idle_scale_ms = cfg_int(s, "idle_scale_ms");
 	cf->cti_open_timeout_ms = cfg_int(s, "open_timeout_ms");
+	cf->cti_task_cache = cfg_int(s, "task_cache");
 	snprintf(cf->cti_password, sizeof(cf->cti_password), "%s",
 	    cfg_str(s, "client_password"));
 

@@ -102,13 +102,18 @@ node_new(struct event_base *base, struct cfg *cf, const char *name,
 	proto_lab_set_identity(name, cf->lab_name, self->role == ROLE_PG ?
 	    self->side : '-');
 	evt_set_sink(node_evt_sink, n);
+	listener_set_limits(cf->max_pending, cf->log_rate);
+	link_set_max_output((size_t)cf->max_output);
 	n->ctl = ctl_new(base, cf->control_dir, name, node_dispatch, n, err,
 	    errlen);
 	if (n->ctl != NULL)
 		ctl_set_limits(n->ctl, cf->ctl_max_clients, cf->ctl_idle_ms);
 	if (n->ctl == NULL ||
-	    ((self->role == ROLE_ROUTER || self->role == ROLE_PG) &&
+	    ((self->role == ROLE_ROUTER || self->role == ROLE_PG ||
+	    cf->key_file[0] != '\0') &&
 	    node_state_dir(cf->state_dir, err, errlen) == -1) ||
+	    (cf->key_file[0] != '\0' &&
+	    auth_load(cf->key_file, 1, err, errlen) == -1) ||
 	    n->role->init(n, err, errlen) == -1) {
 		node_free(n);
 		return NULL;
@@ -300,6 +305,21 @@ node_match_peer(struct node *n, const struct link_peer_id *id, char *err,
 		if (l->admin_down || l->frozen) {
 			snprintf(err, errlen, "link %s is %s by a fault",
 			    l->name, l->admin_down ? "down" : "frozen");
+			return NULL;
+		}
+		/*
+		 * A peer that is connected and alive keeps its link: a
+		 * second connection in its name waits until the first is
+		 * gone (closed, or silent for two heartbeat intervals).
+		 */
+		if (link_is_up(l) && !link_check_gone(l) &&
+		    mono_us() - l->heard_us <
+		    2 * (uint64_t)l->hb.interval_ms * 1000) {
+			snprintf(err, errlen, "node %s is connected already "
+			    "(link %s from %s, heard %llu ms ago): refused until "
+			    "that connection is gone", id->node, l->name,
+			    l->peer_addr, (unsigned long long)((mono_us() -
+			    l->heard_us) / 1000));
 			return NULL;
 		}
 		return l;
@@ -540,6 +560,11 @@ node_reload(struct node *n, const char *path, char *err, size_t errlen)
 		    "effect when the node restarts");
 	n->cfg = ncf;
 	ctl_set_limits(n->ctl, ncf->ctl_max_clients, ncf->ctl_idle_ms);
+	listener_set_limits(ncf->max_pending, ncf->log_rate);
+	link_set_max_output((size_t)ncf->max_output);
+	if (strcmp(ncf->key_file, old->key_file) != 0)
+		log_warnx("lab.key_file changed: the key is read when the node "
+		    "starts");
 	n->self = nself;
 	if (n->role->reload != NULL)
 		n->role->reload(n, old);

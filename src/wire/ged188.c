@@ -165,6 +165,8 @@ static const uint16_t t_media_login_req[] = {
 static const uint16_t t_media_logout_ind[] = {
 	TAG_AGENT_ID, TAG_FLT_ICM_DISP, TAG_FLT_APP_DISP, 0
 };
+/* protocol-facts 1.11: 268 in OFFER/START_APPLICATION_TASK_REQ. */
+static const uint16_t t_app_task_req[] = { TAG_XFER_IN_WHILE_LOGGED_OUT, 0 };
 
 #define TO_S	GED_DIR_TO_SERVER
 #define TO_C	GED_DIR_TO_CLIENT
@@ -212,12 +214,12 @@ const struct ged_layout ged_layouts[] = {
 	    t_media_logout_ind, PGEMU },
 	{ MSG_OFFER_TASK_IND, "OFFER_TASK_IND", TO_S, f_task, t_none, PGEMU },
 	{ MSG_OFFER_APPLICATION_TASK_REQ, "OFFER_APPLICATION_TASK_REQ", TO_S,
-	    f_task, t_none, PGEMU },
+	    f_task, t_app_task_req, PGEMU },
 	{ MSG_OFFER_APPLICATION_TASK_RESP, "OFFER_APPLICATION_TASK_RESP",
 	    TO_C, f_task_resp, t_none, PGEMU },
 	{ MSG_START_TASK_IND, "START_TASK_IND", TO_S, f_task, t_none, PGEMU },
 	{ MSG_START_APPLICATION_TASK_REQ, "START_APPLICATION_TASK_REQ", TO_S,
-	    f_task, t_none, PGEMU },
+	    f_task, t_app_task_req, PGEMU },
 	{ MSG_START_APPLICATION_TASK_RESP, "START_APPLICATION_TASK_RESP",
 	    TO_C, f_task_resp, t_none, PGEMU },
 	{ MSG_END_TASK_IND, "END_TASK_IND", TO_S, f_task, t_none, PGEMU },
@@ -309,6 +311,8 @@ const struct ged_tag_def ged_tags[] = {
 	    F110 "; type " PGEMU },
 	{ TAG_MAX_BEYOND_TASK_LIMIT, "MaxBeyondTaskLimit", GF_UINT, 4, 22,
 	    F18 },
+	{ TAG_XFER_IN_WHILE_LOGGED_OUT, "XferInWhileLoggedOut", GF_BOOL, 2, 20,
+	    "protocol-facts 1.11; type " PGEMU },
 	{ 0, NULL, GF_UINT, 0, 0, NULL }
 };
 

@@ -75,6 +75,36 @@ msg_floats(struct wire_reader *r, const struct wire_msg *m, char *text,
 	return 0;
 }
 
+/*
+ * A grant's token among the floating fields after fixed bytes: 0 absent,
+ * 1 found, -1 with err when it is not 32 bytes.
+ */
+static int
+msg_token(const struct wire_msg *m, size_t fixed, uint8_t *token,
+    int *has, char *err, size_t errlen)
+{
+	struct wire_reader r;
+	const uint8_t	*data;
+	uint16_t	 tag, len;
+
+	*has = 0;
+	wire_reader_init(&r, m);
+	if (wire_skip(&r, fixed) == -1)
+		return 0;
+	while (wire_next_flt(&r, &tag, &data, &len) == 1) {
+		if (tag != TAG_GRANT_TOKEN)
+			continue;
+		if (len != 32) {
+			snprintf(err, errlen, "%s: grant token of %u bytes, "
+			    "not 32", wire_type_name(m->type), len);
+			return -1;
+		}
+		memcpy(token, data, 32);
+		*has = 1;
+	}
+	return *has;
+}
+
 static int
 msg_text(struct wire_reader *r, const struct wire_msg *m, char *text,
     size_t textlen, char *err, size_t errlen)
@@ -177,6 +207,8 @@ msg_pg_status_encode(struct wire_writer *w, const struct msg_pg_status *s)
 	wire_u32(w, s->epoch);
 	wire_u32(w, s->peer_epoch);
 	wire_u8(w, s->peer_up);
+	if (s->has_token)
+		wire_flt(w, TAG_GRANT_TOKEN, s->token, sizeof(s->token));
 }
 
 const char *const pim_state_names[PIM_STATE_MAX] = {
@@ -208,6 +240,8 @@ msg_pg_status_decode(const struct wire_msg *m, struct msg_pg_status *s,
 		    s->pim_active);
 		return -1;
 	}
+	if (msg_token(m, 17, s->token, &s->has_token, err, errlen) == -1)
+		return -1;
 	return 0;
 }
 
@@ -219,6 +253,8 @@ msg_grant_encode(struct wire_writer *w, const struct msg_grant *g)
 	wire_u32(w, g->epoch);
 	wire_u32(w, g->reason);
 	wire_flt_str(w, TAG_TEXT, g->text);
+	if (g->has_token)
+		wire_flt(w, TAG_GRANT_TOKEN, g->token, sizeof(g->token));
 }
 
 int
@@ -232,6 +268,8 @@ msg_grant_decode(const struct wire_msg *m, struct msg_grant *g, char *err,
 	    wire_get_u32(&r, &g->epoch) == -1 ||
 	    wire_get_u32(&r, &g->reason) == -1)
 		return msg_short(m, err, errlen);
+	if (msg_token(m, 12, g->token, &g->has_token, err, errlen) == -1)
+		return -1;
 	return msg_text(&r, m, g->text, sizeof(g->text), err, errlen);
 }
 
@@ -375,6 +413,8 @@ msg_epoch_encode(struct wire_writer *w, uint32_t type,
 		wire_flt_u32(w, TAG_CTI_SERVER, e->cti);
 	if (e->text[0] != '\0')
 		wire_flt_str(w, TAG_TEXT, e->text);
+	if (e->has_token)
+		wire_flt(w, TAG_GRANT_TOKEN, e->token, sizeof(e->token));
 }
 
 int
@@ -387,6 +427,8 @@ msg_epoch_decode(const struct wire_msg *m, struct msg_epoch *e, char *err,
 	if (wire_get_u32(&r, &e->a) == -1 || wire_get_u32(&r, &e->b) == -1 ||
 	    wire_get_u8(&r, &e->flags) == -1)
 		return msg_short(m, err, errlen);
+	if (msg_token(m, 9, e->token, &e->has_token, err, errlen) == -1)
+		return -1;
 	return msg_floats(&r, m, e->text, sizeof(e->text), &e->peripheral,
 	    &e->cti, NULL, err, errlen);
 }

@@ -36,7 +36,8 @@ const struct wire_type_info wire_types[] = {
 	{ MSG_HELLO_ACK,		"HELLO_ACK",		13, 256 },
 	{ MSG_HEARTBEAT,		"HEARTBEAT",		 4, 4 },
 	{ MSG_BYE,			"BYE",			 4, 512 },
-	{ MSG_PG_STATUS,		"PG_STATUS",		17, 17 },
+	{ MSG_CHALLENGE,		"CHALLENGE",		16, 16 },
+	{ MSG_PG_STATUS,		"PG_STATUS",		17, 53 },
 	{ MSG_GRANT,			"GRANT",		12, 256 },
 	{ MSG_AGENT_STATES,		"AGENT_STATES",		12, 0 },
 	{ MSG_PERIPH_OFFLINE,		"PERIPH_OFFLINE",	16, 256 },
@@ -46,6 +47,7 @@ const struct wire_type_info wire_types[] = {
 	{ MSG_PEER_STATE,		"PEER_STATE",		 9, 256 },
 	{ MSG_PEER_AGENTS,		"PEER_AGENTS",		12, 0 },
 	{ MSG_PEER_SET_AGENT,		"PEER_SET_AGENT",	14, 30 },
+	{ MSG_PEER_TASK,		"PEER_TASK",		56, 512 },
 	{ MSG_PIM_ACTIVATE,		"PIM_ACTIVATE",		 9, 256 },
 	{ MSG_PIM_ACCEPT,		"PIM_ACCEPT",		 9, 256 },
 	{ MSG_PIM_REJECT,		"PIM_REJECT",		 9, 256 },
@@ -383,6 +385,8 @@ wire_hello_encode(const struct wire_hello *h, int ack, struct wire_writer *w)
 	wire_u8(w, (uint8_t)h->side);
 	wire_flt_str(w, TAG_NODE_NAME, h->node);
 	wire_flt_str(w, TAG_LAB_NAME, h->lab);
+	if (h->has_auth)
+		wire_flt(w, TAG_AUTH, h->auth, sizeof(h->auth));
 	return w->overflow ? -1 : 0;
 }
 
@@ -418,6 +422,17 @@ wire_hello_decode(const struct wire_msg *m, struct wire_hello *h, char *err,
 			if (wire_flt_string(data, len, h->lab,
 			    sizeof(h->lab)) == -1)
 				goto badstr;
+			break;
+		case TAG_AUTH:
+			if (len != sizeof(h->auth)) {
+				snprintf(err, errlen, "%s: authentication "
+				    "field of %u bytes, not %zu",
+				    wire_type_name(m->type), len,
+				    sizeof(h->auth));
+				return -1;
+			}
+			memcpy(h->auth, data, len);
+			h->has_auth = 1;
 			break;
 		default:
 			break;	/* lenient on input, as the product allows */

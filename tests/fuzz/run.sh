@@ -42,7 +42,7 @@ fi
 [ -f "$BUILDDIR/config.h" ] ||
 	die "no config.h in $BUILDDIR: run configure, or set BUILDDIR"
 [ -f "$SRCDIR/src/wire/wire.c" ] || die "no src/wire/wire.c under $SRCDIR"
-PKG=$(pkg-config --cflags --libs libconfig jansson libevent libsystemd sqlite3) ||
+PKG=$(pkg-config --cflags --libs libconfig jansson libevent libsystemd sqlite3 libsodium) ||
 	die "pkg-config cannot find libconfig jansson libevent libsystemd"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/pgemu-fuzz.XXXXXX") ||

@@ -52,6 +52,13 @@ SET_AGENT_STATE_CONF = 39
 MEDIA_LOGIN_REQ = 151
 MEDIA_LOGIN_RESP = 152
 MEDIA_LOGOUT_IND = 153
+OFFER_TASK_IND = 160
+OFFER_APPLICATION_TASK_REQ = 161
+OFFER_APPLICATION_TASK_RESP = 162
+START_TASK_IND = 163
+START_APPLICATION_TASK_REQ = 164
+START_APPLICATION_TASK_RESP = 165
+END_TASK_IND = 169
 FAILURE_RESP = 190
 STANDBY_ACTIVE_EVENT_MSG = 277
 
@@ -78,6 +85,13 @@ MSG_NAMES = {
     MEDIA_LOGIN_REQ: "MEDIA_LOGIN_REQ",
     MEDIA_LOGIN_RESP: "MEDIA_LOGIN_RESP",
     MEDIA_LOGOUT_IND: "MEDIA_LOGOUT_IND",
+    OFFER_TASK_IND: "OFFER_TASK_IND",
+    OFFER_APPLICATION_TASK_REQ: "OFFER_APPLICATION_TASK_REQ",
+    OFFER_APPLICATION_TASK_RESP: "OFFER_APPLICATION_TASK_RESP",
+    START_TASK_IND: "START_TASK_IND",
+    START_APPLICATION_TASK_REQ: "START_APPLICATION_TASK_REQ",
+    START_APPLICATION_TASK_RESP: "START_APPLICATION_TASK_RESP",
+    END_TASK_IND: "END_TASK_IND",
     FAILURE_RESP: "FAILURE_RESP",
     STANDBY_ACTIVE_EVENT_MSG: "STANDBY_ACTIVE_EVENT_MSG",
 }
@@ -110,6 +124,7 @@ DIRECTION_TAG = 244
 INTERNAL_AGENT_STATE_TAG = 255
 SSO_ENABLED_TAG = 257
 MAX_BEYOND_TASK_LIMIT_TAG = 266
+XFER_IN_WHILE_LOGGED_OUT_TAG = 268
 FLT_TERM_DEVICE_NAME_TAG = 303
 
 # 1.7 Failure status codes (FAILURE_CONF, FAILURE_EVENT, CLOSE_REQ)
@@ -151,7 +166,19 @@ E_ARM_STAT_AGENT_NOT_FOUND = 2
 E_ARM_STAT_MRD_LIST_ENTRY_NOT_FOUND = 3
 E_ARM_STAT_AGENT_NOT_LOGGED_IN = 6
 E_ARM_STAT_CANT_LOGIN_TO_VOICE_MRD = 11
+E_ARM_STAT_TASK_OBJECT_NOT_FOUND = 18
+E_ARM_STAT_INVALID_MESSAGE_SEQUENCE = 19
+E_ARM_STAT_INCONSISTENT_MEDIA_ROUTING_DOMAIN_IDS = 20
+E_ARM_STAT_NO_OFFER_OR_PRE_CALL_RECEIVED = 21
+E_ARM_STAT_INCONSISTENT_AGENT_IDS = 22
+E_ARM_STAT_PERFORMANCE_LIMIT_EXCEEDED = 34
 E_ARM_STAT_CC_OFFLINE = 36
+
+# pgemu-defined (docs/protocol.md, "ARM tasks"): TaskFlags bits an
+# application sets
+TASKF_APP_ROUTED = 0x2
+TASKF_ROUTING_DOWN = 0x4
+TASKF_ENDED_DOWN = 0x8
 
 # 1.6 CTI service mask (ServicesRequested / ServicesGranted)
 CTI_SERVICE_CLIENT_EVENTS = 0x00000001
@@ -376,6 +403,27 @@ LAYOUTS = {
     # pgemu-defined FAILURE_RESP: InvokeID UINT, Status UINT (8 bytes)
     FAILURE_RESP: _layout(("InvokeID", "UINT"), ("Status", "UINT")),
 }
+# pgemu-defined (docs/protocol.md; 1.11: no public layout): the ARM task
+# messages 160, 161, 163, 164, 169 share one fixed part of 36 bytes; the
+# TaskID (1.11: TASKID, 3 x INT) is TaskGroupHigh, TaskGroupLow,
+# SequenceNumber.
+_TASK = _layout(("InvokeID", "UINT"), ("PeripheralID", "UINT"),
+                ("MRDID", "INT"), ("ICMAgentID", "INT"),
+                ("TaskGroupHigh", "INT"), ("TaskGroupLow", "INT"),
+                ("SequenceNumber", "INT"), ("DialogueID", "UINT"),
+                ("TaskFlags", "UINT"))
+# pgemu-defined OFFER/START_APPLICATION_TASK_RESP: 20 bytes
+_TASK_RESP = _layout(("InvokeID", "UINT"), ("Status", "UINT"),
+                     ("TaskGroupHigh", "INT"), ("TaskGroupLow", "INT"),
+                     ("SequenceNumber", "INT"))
+for _t in (OFFER_TASK_IND, OFFER_APPLICATION_TASK_REQ, START_TASK_IND,
+           START_APPLICATION_TASK_REQ, END_TASK_IND):
+    LAYOUTS[_t] = _TASK
+for _t in (OFFER_APPLICATION_TASK_RESP, START_APPLICATION_TASK_RESP):
+    LAYOUTS[_t] = _TASK_RESP
+# The request of each RESP.
+TASK_RESP_OF = {OFFER_APPLICATION_TASK_REQ: OFFER_APPLICATION_TASK_RESP,
+                START_APPLICATION_TASK_REQ: START_APPLICATION_TASK_RESP}
 
 
 class CtiError(Exception):
@@ -836,6 +884,35 @@ class Session:
             PeripheralID=peripheral_id, MRDID=mrdid,
             ICMAgentID=icm_agent_id, MaxTaskLimit=max_tasks), flt,
             (MEDIA_LOGIN_RESP,), timeout)
+
+    def task_fields(self, peripheral_id, mrdid, icm_agent_id, task=(0, 0, 0),
+                    dialogue=0, flags=0):
+        """The fixed part of an ARM task message (pgemu-defined)."""
+        return dict(PeripheralID=peripheral_id, MRDID=mrdid,
+                    ICMAgentID=icm_agent_id, TaskGroupHigh=task[0],
+                    TaskGroupLow=task[1], SequenceNumber=task[2],
+                    DialogueID=dialogue, TaskFlags=flags)
+
+    def task_ind(self, mtype, peripheral_id, mrdid, icm_agent_id,
+                 task=(0, 0, 0), dialogue=0, flags=0, floating=()):
+        """OFFER_TASK_IND, START_TASK_IND or END_TASK_IND, sent: an
+        indication, answered only when refused (FAILURE_RESP or
+        FAILURE_CONF).  Its InvokeID."""
+        inv = self.next_invoke()
+        f = self.task_fields(peripheral_id, mrdid, icm_agent_id, task,
+                             dialogue, flags)
+        f["InvokeID"] = inv
+        self.send(mtype, f, floating)
+        return inv
+
+    def app_task(self, mtype, peripheral_id, mrdid, icm_agent_id,
+                 task=(0, 0, 0), dialogue=0, flags=0, floating=(),
+                 timeout=5.0):
+        """OFFER_ or START_APPLICATION_TASK_REQ: its RESP, FAILURE_RESP
+        or FAILURE_CONF."""
+        return self.request(mtype, self.task_fields(
+            peripheral_id, mrdid, icm_agent_id, task, dialogue, flags),
+            floating, (TASK_RESP_OF[mtype], FAILURE_RESP), timeout)
 
     def media_logout(self, peripheral_id, mrdid, reason=0,
                      icm_agent_id=NULL_ICM_AGENT_ID, agent_id=None):

@@ -7,6 +7,8 @@ their event streams (`pgemuctl watch -j`), and ends everything it started,
 by PID.  Test scripts exit 0 (pass), 77 (skip) or 1 (fail), as automake wants.
 """
 
+import hashlib
+import hmac
 import json
 import os
 import queue
@@ -16,6 +18,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -482,6 +485,11 @@ traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
         return wait_for(lambda: self.grep_log(node, pattern), timeout,
                         "%s log line /%s/" % (node, pattern))
 
+    def key(self):
+        """The lab key (lab.key in the state directory), as bytes."""
+        with open(os.path.join(self.dir, "lab.key")) as f:
+            return bytes.fromhex(f.read().split()[0])
+
     def db(self):
         return sqlite3.connect(os.path.join(self.dir, "history.db"),
                                timeout=10)
@@ -719,14 +727,63 @@ def frame(mtype, body=b""):
     return len(body).to_bytes(4, "big") + mtype.to_bytes(4, "big") + body
 
 
-def hello_frame(node, lab, side="-", ack=False, version=2):
+def auth_mac(key, label, parts):
+    """The lab's MAC (src/base/auth.c): HMAC-SHA-256 over the label with
+    its NUL, then each part preceded by its length (u32, big-endian)."""
+    msg = label.encode() + b"\0"
+    for part in parts:
+        msg += len(part).to_bytes(4, "big") + part
+    return hmac.new(key, msg, hashlib.sha256).digest()
+
+
+def hello_frame(node, lab, side="-", ack=False, version=2, key=None,
+                nonces=None):
+    """A HELLO (HELLO_ACK); with key and nonces (own, other's), the MAC
+    that proves the lab key (src/wire/proto_lab.c)."""
     def flt(tag, data):
         return tag.to_bytes(2, "big") + len(data).to_bytes(2, "big") + data
     body = (version.to_bytes(4, "big") + (100).to_bytes(4, "big") +
             (0).to_bytes(4, "big") + side.encode()[:1] +
             flt(0x4001, node.encode() + b"\0") +
             flt(0x4002, lab.encode() + b"\0"))
+    if key is not None:
+        own, other = nonces
+        mac = auth_mac(key, "pgemu HELLO_ACK" if ack else "pgemu HELLO",
+                       [node.encode(), lab.encode(), side.encode()[:1], own,
+                        other])
+        body += flt(0x4008, own + mac)
     return frame(0x4002 if ack else 0x4001, body)
+
+
+def grant_token(key, periph, epoch, side):
+    """The router's token of a grant (src/base/auth.c)."""
+    return auth_mac(key, "pgemu GRANT", [struct.pack(">II", periph, epoch),
+                                         side.encode()[:1]])
+
+
+def read_challenge(s, timeout=5):
+    """The server's CHALLENGE on a new connection: its 16-byte nonce."""
+    s.settimeout(timeout * SLOW)
+    buf = b""
+    while len(buf) < 24:
+        d = s.recv(24 - len(buf))
+        if not d:
+            raise TestFailure("connection closed before CHALLENGE")
+        buf += d
+    n, t = struct.unpack(">II", buf[:8])
+    check(t == 0x4005 and n == 16, "expected CHALLENGE, got type %#x "
+          "length %d" % (t, n))
+    return buf[8:24]
+
+
+def auth_hello(s, key, node, lab, side="-", version=2):
+    """Answer the server's CHALLENGE with an authenticated HELLO, as a
+    node that has the lab key does: (our nonce, the server's)."""
+    theirs = read_challenge(s)
+    own = os.urandom(16)
+    s.sendall(hello_frame(node, lab, side, version=version, key=key,
+                          nonces=(own, theirs)))
+    return own, theirs
 
 
 def closed_by_peer(s, timeout=5):

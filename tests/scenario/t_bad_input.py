@@ -6,16 +6,19 @@ On each listening port (router, the ACD's primary and backup CTI
 Manager endpoints, pg-b's private port): an unknown
 message type, a length over the maximum, a stream of random bytes, a frame
 that is not HELLO, a truncated HELLO, a HELLO of another lab or of a node
-that has no link here, and silence.  On an established link: an unknown
+that has no link here, HELLOs that do not prove the lab key (no MAC, the
+MAC of another key, a MAC of other nonces), and silence.  On an established link: an unknown
 message type after a valid HELLO, and a PG_STATUS whose body does not
 decode.  On the control socket: bad JSON, a bad frame length, a
 non-string argument.
 """
+import os
 import socket
 import struct
 
-from pgemu_test import (check, closed_by_peer, frame, free_ports,
-                        hello_frame, log, raw_connect, rng, run, wait_for)
+from pgemu_test import (auth_hello, check, closed_by_peer, frame, free_ports,
+                        hello_frame, log, raw_connect, read_challenge, rng,
+                        run, wait_for)
 
 
 def drops(lab, node):
@@ -42,6 +45,15 @@ def test(Lab):
                ("acd", backup), ("pg-b", lab.ports["pg-b"])]
     base = {n: drops(lab, n) for n in lab.nodes}
 
+    def signed(node, labname, side="-", version=2, key=None):
+        """A HELLO with the MAC the lab key (or key) gives it."""
+        def make(s):
+            theirs = read_challenge(s)
+            return hello_frame(node, labname, side, version=version,
+                               key=key or lab.key(),
+                               nonces=(os.urandom(16), theirs))
+        return make
+
     cases = [
         ("unknown type", frame(12345, b"x" * 4),
          r"protocol error: unknown message type 12345"),
@@ -54,20 +66,31 @@ def test(Lab):
         ("truncated HELLO", frame(0x4001, b"\0\0\0\1" + b"\0" * 9 +
                                   b"\x40\x01\x00\xff" + b"ab"),
          r"HELLO: floating field runs past the end"),
-        ("HELLO of another lab", hello_frame("pg-a", "otherlab"),
+        ("HELLO of another lab", signed("pg-a", "otherlab"),
          r"belongs to lab \"otherlab\""),
-        ("HELLO of a stranger", hello_frame("mallory", "badin"),
+        ("HELLO of a stranger", signed("mallory", "badin"),
          r"node \"mallory\" has no link to this node"),
-        ("HELLO of a wrong version", hello_frame("pg-a", "badin",
-                                                 version=9),
+        ("HELLO of a wrong version", signed("pg-a", "badin", version=9),
          r"protocol version 9, expected 2"),
+        # Without the lab key nobody is a node of the lab.
+        ("HELLO without a MAC", hello_frame("pg-a", "badin", "A"),
+         r"authentication failed: HELLO from node \"pg-a\" carries no "
+         r"MAC"),
+        ("HELLO with a wrong key", signed("pg-a", "badin", "A",
+                                          key=bytes(32)),
+         r"authentication failed: HELLO from node \"pg-a\" does not "
+         r"prove the lab key"),
+        ("HELLO answering another challenge",
+         lambda s: hello_frame("pg-a", "badin", "A", key=lab.key(),
+                               nonces=(bytes(16), bytes(16))),
+         r"does not prove the lab key"),
     ]
     for node, port in targets:
         for what, data, pattern in cases:
             s = raw_connect(port)
             src = "127.0.0.1:%d" % s.getsockname()[1]
             try:
-                s.sendall(data)
+                s.sendall(data(s) if callable(data) else data)
             except OSError:
                 pass
             check(closed_by_peer(s, 3), "%s: %s: connection not closed" %
@@ -101,7 +124,7 @@ def test(Lab):
     w.wait(lambda e: e.get("link") == "pg-a" and e.get("to") == "IDLE", 3,
            "router: pg-a gone")
     s = raw_connect(lab.ports["router"])
-    s.sendall(hello_frame("pg-a", "badin", "A"))
+    auth_hello(s, lab.key(), "pg-a", "badin", "A")
     w.wait(lambda e: e.get("link") == "pg-a" and e.get("to") == "UP", 3,
            "router: impostor up")
     s.sendall(frame(0x7777, b"boom"))
@@ -118,7 +141,7 @@ def test(Lab):
 
     # A known message with a bad body: the decoder says what is wrong.
     s = raw_connect(lab.ports["router"])
-    s.sendall(hello_frame("pg-a", "badin", "A"))
+    auth_hello(s, lab.key(), "pg-a", "badin", "A")
     w.wait(lambda e: e.get("link") == "pg-a" and e.get("to") == "UP", 3,
            "router: impostor up again")
     s.sendall(frame(0x4101, struct.pack(">IBBBBIIB", 5000, ord("Z"), 1, 0,

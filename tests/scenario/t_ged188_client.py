@@ -10,6 +10,10 @@ against the tables themselves:
      DepartmentID), and a v18 body read as v19 refused;
  (3) SET_AGENT_STATE_REQ's 21-byte fixed part, AgentServiceReq unaligned
      after the UCHAR ForcedFlag;
+ (3c) the ARM task messages (pgemu-defined, docs/protocol.md's tables):
+     OFFER_TASK_IND's 36 bytes with a negative TaskGroupLow,
+     START_APPLICATION_TASK_REQ with XferInWhileLoggedOut (268) at v20,
+     the RESPs' 20 bytes decoded, and each layout's length;
  (4) the fixed lengths of every message of 1.4 and 1.8 by version
      (OPEN_CONF 26/30/32);
  (5) floating parts that run past the end, or do not fit the version;
@@ -192,6 +196,56 @@ def test_media():
         [(g.MR_DOMAIN_ID_TAG, g.flt_int(2))], 19)
     same(got[21:], H("d8 04 00000002"), "MR_DOMAIN_ID at v19")
     log("(3b) MEDIA_LOGIN_REQ/RESP, MEDIA_LOGOUT_IND, MR_DOMAIN_ID 216")
+
+
+def test_tasks():
+    # docs/protocol.md OFFER_TASK_IND (160): InvokeID 7 (UINT),
+    # PeripheralID 5000 (UINT), MRDID 2 (INT), ICMAgentID 1001 (INT),
+    # TaskGroupHigh 20000 (INT), TaskGroupLow -2 (INT), SequenceNumber 1
+    # (INT), DialogueID 99 (UINT), TaskFlags 0x6 (UINT): 36 bytes, no
+    # floating part.
+    want = H("00000007 00001388 00000002 000003e9 00004e20 fffffffe"
+             " 00000001 00000063 00000006")
+    check(len(want) == 36, "hand-written OFFER_TASK_IND is %d bytes" %
+          len(want))
+    f = dict(InvokeID=7, PeripheralID=5000, MRDID=2, ICMAgentID=1001,
+             TaskGroupHigh=20000, TaskGroupLow=-2, SequenceNumber=1,
+             DialogueID=99, TaskFlags=g.TASKF_APP_ROUTED |
+             g.TASKF_ROUTING_DOWN)
+    for t in (g.OFFER_TASK_IND, g.START_TASK_IND, g.END_TASK_IND,
+              g.OFFER_APPLICATION_TASK_REQ, g.START_APPLICATION_TASK_REQ):
+        same(g.encode_body(t, f, (), 24), want, "%s v24" % g.msg_name(t))
+        check(g.fixed_len(t, 13) == 36 == g.fixed_len(t, 25),
+              "%s fixed part not 36 bytes" % g.msg_name(t))
+        m = g.decode(t, want, 19)
+        check(all(m[k] == v for k, v in f.items()) and m["floating"] == [],
+              "%s decoded as %r" % (g.msg_name(t), m))
+    same(g.frame(g.OFFER_TASK_IND, want)[:8], H("00000024 000000a0"),
+         "OFFER_TASK_IND header (type 160)")
+    # START_APPLICATION_TASK_REQ (164) with no TaskID and
+    # XferInWhileLoggedOut (268, BOOL) 1 at v20: tag 010c, length 2.
+    got = g.encode_body(g.START_APPLICATION_TASK_REQ, dict(
+        InvokeID=8, PeripheralID=5000, MRDID=2, ICMAgentID=1001),
+        [(g.XFER_IN_WHILE_LOGGED_OUT_TAG, g.flt_ushort(1))], 20)
+    same(got, H("00000008 00001388 00000002 000003e9 00000000 00000000"
+                " 00000000 00000000 00000000 010c 0002 0001"),
+         "START_APPLICATION_TASK_REQ v20 with 268")
+    # OFFER_APPLICATION_TASK_RESP (162): InvokeID 8, Status 0, TaskID
+    # 1700000000 / 0x40100003 / 0; START_APPLICATION_TASK_RESP (165) the
+    # same 20-byte layout.
+    body = H("00000008 00000000 6553f100 40100003 00000000")
+    for t in (g.OFFER_APPLICATION_TASK_RESP, g.START_APPLICATION_TASK_RESP):
+        m = g.decode(t, body, 24)
+        check(m["fixed_len"] == 20 and m["InvokeID"] == 8 and
+              m["Status"] == 0 and m["TaskGroupHigh"] == 1700000000 and
+              m["TaskGroupLow"] == 0x40100003 and
+              m["SequenceNumber"] == 0, "%s decoded as %r" % (
+                  g.msg_name(t), m))
+    # FAILURE_RESP (190): InvokeID 7, Status 21.
+    m = g.decode(g.FAILURE_RESP, H("00000007 00000015"), 24)
+    check(m["Status"] == g.E_ARM_STAT_NO_OFFER_OR_PRE_CALL_RECEIVED,
+          "FAILURE_RESP decoded as %r" % m)
+    log("(3c) ARM task messages 160..169: 36 and 20 bytes, tag 268")
 
 
 def test_fixed_lengths():
@@ -458,6 +512,7 @@ def test(Lab):
     test_agent_state_event()
     test_set_agent_state()
     test_media()
+    test_tasks()
     test_fixed_lengths()
     test_floating_errors()
     test_session()

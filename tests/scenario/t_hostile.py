@@ -44,9 +44,9 @@ import subprocess
 import sys
 import time
 
-from pgemu_test import (FAST, PGEMUD, TestFailure, check, frame,
-                        hello_frame, log, periph, raw_connect, run,
-                        wait_for, wait_online)
+from pgemu_test import (FAST, PGEMUD, TestFailure, auth_hello, check, frame,
+                        grant_token, hello_frame, log, periph, raw_connect,
+                        run, wait_for, wait_online)
 
 PERTURB = {"MALLOC_PERTURB_": "165"}
 
@@ -131,10 +131,16 @@ def unread_bytes(s):
 # An impostor on a TCP port -----------------------------------------
 
 class Impostor:
-    def __init__(self, port, node, lab, side="-"):
+    """A peer that has the lab key (an insider: what a node of the lab
+    could send); key=None, one that does not."""
+
+    def __init__(self, port, node, lab, side="-", key=None):
         self.s = raw_connect(port)
         self.buf = b""
-        self.s.sendall(hello_frame(node, lab, side))
+        if key is None:
+            self.s.sendall(hello_frame(node, lab, side))
+        else:
+            auth_hello(self.s, key, node, lab, side)
 
     def send(self, data):
         self.s.sendall(data)
@@ -205,10 +211,16 @@ class Impostor:
         self.s.close()
 
 
-def pg_status(side, acd_up, pim_active, epoch, peer_epoch=0, periph=5000):
-    return frame(T["PG_STATUS"], struct.pack(
-        ">IBBBBIIB", periph, ord(side), acd_up, pim_active, 0, epoch,
-        peer_epoch, 0))
+def pg_status(side, acd_up, pim_active, epoch, peer_epoch=0, periph=5000,
+              key=None):
+    """A PG_STATUS; with key, the grant token of its epoch (as the router
+    signs a grant: a side that holds it shows it after a restart)."""
+    body = struct.pack(">IBBBBIIB", periph, ord(side), acd_up, pim_active,
+                       0, epoch, peer_epoch, 0)
+    if key is not None:
+        tok = grant_token(key, periph, epoch, side)
+        body += struct.pack(">HH", 0x4009, len(tok)) + tok
+    return frame(T["PG_STATUS"], body)
 
 
 def epoch_msg(t, a, b, flags=0):
@@ -462,11 +474,20 @@ def router_epochs(Lab):
     lab.start("router", extra_env=PERTURB)
     wait_for(lambda: periph(lab)["settled"], 5, "router settled")
     # guards first: a sane adoption, hostile agent lists
-    p = Impostor(lab.ports["router"], "pg-a", "epochs", "A")
+    p = Impostor(lab.ports["router"], "pg-a", "epochs", "A", key=lab.key())
     check(p.wait(T["HELLO_ACK"]) is not None, "HELLO_ACK")
-    p.send(pg_status("A", 1, 1, 7))
+    # An epoch the router never granted, without its token: not adopted
+    # (today's poisoning: adopted and saved), with it: adopted.
+    p.send(pg_status("A", 1, 1, 5007))
+    lab.wait_log("router", r"side A says it holds PIM 5000 with epoch "
+                 r"5007, which this router did not grant", 3)
+    check(periph(lab)["active_side"] is None, "unsigned epoch adopted")
+    p.send(pg_status("A", 1, 1, 7, key=bytes(32)))
+    p.send(pg_status("A", 1, 1, 7, key=lab.key()))
     p.keepalive_until(lambda: periph(lab)["active_side"] == "A", 3,
                       "adopted")
+    check(periph(lab)["max_epoch"] == 7, "max_epoch %r, not 7" %
+          periph(lab)["max_epoch"])
     p.send(agent_states(7, 1, 0, [(9000000 + i, 3) for i in range(1000)]))
     p.send(agent_states(7, 2, 1, []))
     p.keepalive_until(lambda: periph(lab)["online"], 3, "online on an "
@@ -476,9 +497,9 @@ def router_epochs(Lab):
     wait_for(lambda: periph(lab)["active_side"] is None, 3, "A lost")
     # the wrap
     problems = []
-    p = Impostor(lab.ports["router"], "pg-a", "epochs", "A")
+    p = Impostor(lab.ports["router"], "pg-a", "epochs", "A", key=lab.key())
     check(p.wait(T["HELLO_ACK"]) is not None, "HELLO_ACK")
-    p.send(pg_status("A", 1, 1, 0xFFFFFFFF))
+    p.send(pg_status("A", 1, 1, 0xFFFFFFFF, key=lab.key()))
     try:
         p.keepalive_until(lambda: periph(lab)["active_side"] == "A", 0.5,
                           "adopted")
@@ -555,7 +576,7 @@ def ctl_burst(lab):
 def router_guards(lab, standby, sside):
     c0 = lab.status("router")["counters"]["stale_refused"]
     a0 = periph(lab)["active_side"]
-    p = Impostor(lab.ports["router"], standby, "host", sside)
+    p = Impostor(lab.ports["router"], standby, "host", sside, key=lab.key())
     check(p.wait(T["HELLO_ACK"]) is not None, "HELLO_ACK")
     p.send(agent_states(0xFFFFFFFF, 2, 1, []))
     p.send(agent_states(1, 1, 0, [(9000000 + i, 4) for i in range(1000)]))
@@ -579,7 +600,7 @@ def router_interval(lab, standby, sside):
     (today they are stored, and the active side's own rows for that
     interval are later dropped as duplicates)."""
     start = 1000000800          # an interval nobody else reports
-    p = Impostor(lab.ports["router"], standby, "host", sside)
+    p = Impostor(lab.ports["router"], standby, "host", sside, key=lab.key())
     check(p.wait(T["HELLO_ACK"]) is not None, "HELLO_ACK")
     p.send(interval(0, 41, start, 5, sside.encode()))
     ack = p.wait(T["DELIVERY_ACK"])
@@ -598,7 +619,7 @@ def router_interval(lab, standby, sside):
 
 
 def router_discard(lab, standby, sside):
-    p = Impostor(lab.ports["router"], standby, "host", sside)
+    p = Impostor(lab.ports["router"], standby, "host", sside, key=lab.key())
     check(p.wait(T["HELLO_ACK"]) is not None, "HELLO_ACK")
     p.send(discard(0xFF, 0x7FFFFFFF))
     p.wait(T["DELIVERY_ACK"], 2)
@@ -612,7 +633,7 @@ def router_discard(lab, standby, sside):
 
 def acd_guards(lab, standby, sside, active):
     st0 = lab.status("acd")["acd"]
-    p = Impostor(lab.ports["acd"], standby, "host", sside)
+    p = Impostor(lab.ports["acd"], standby, "host", sside, key=lab.key())
     check(p.wait(T["HELLO_ACK"]) is not None, "HELLO_ACK")
     p.send(frame(T["ACD_SET_AGENT"], struct.pack(">IIHi", st0[
         "accepted_epoch"], 999999, 4, 0)))
@@ -639,7 +660,7 @@ def acd_poison(lab, standby, sside, active):
     router grants ~10 times a second for ever and the peripheral never
     comes back.  Once the impostor is gone it must."""
     g0 = lab.status("router")["counters"]["grants"]
-    p = Impostor(lab.ports["acd"], standby, "host", sside)
+    p = Impostor(lab.ports["acd"], standby, "host", sside, key=lab.key())
     check(p.wait(T["HELLO_ACK"]) is not None, "HELLO_ACK")
     p.send(epoch_msg("PIM_ACTIVATE", 0xFFFFFFFF, 5000))
     p.wait(T["PIM_ACCEPT"], 2)
@@ -665,13 +686,13 @@ def private_guards(Lab):
     lab = Lab("priv", nodes=("pg-b",), hb_private=(1000, 5))
     lab.start("pg-b", extra_env=PERTURB)
     port = lab.ports["pg-b"]
-    p = Impostor(port, "pg-a", "priv", "A")
+    p = Impostor(port, "pg-a", "priv", "A", key=lab.key())
     check(p.wait(T["HELLO_ACK"]) is not None, "HELLO_ACK")
     p.send(epoch_msg("PEER_STATE", 5, 7))
     check(p.closed(3), "PEER_STATE state 7: not closed")
     p.close()
     lab.wait_log("pg-b", "PEER_STATE: bad state 7")
-    p = Impostor(port, "pg-a", "priv", "A")
+    p = Impostor(port, "pg-a", "priv", "A", key=lab.key())
     check(p.wait(T["HELLO_ACK"]) is not None, "HELLO_ACK")
     p.send(epoch_msg("PEER_STATE", 0xFFFFFFFF, 2))
     p.send(frame(T["GRANT"], struct.pack(">III", 5000, 9, 1)))

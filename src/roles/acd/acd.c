@@ -360,8 +360,14 @@ acd_accept(struct acd *a, struct acd_pim *p, uint32_t epoch)
 	acd_snapshot(a, p);
 }
 
+/*
+ * Refuse an activation.  The PIM is told the verdict, never the epoch
+ * that holds the peripheral (an impostor would come back with the next
+ * one); the log says it all.
+ */
 static void
-acd_refuse(struct acd *a, struct acd_pim *p, uint32_t epoch, const char *why)
+acd_refuse(struct acd *a, struct acd_pim *p, uint32_t epoch,
+    const char *verdict, const char *why)
 {
 	struct wire_writer	w;
 	struct msg_epoch	e;
@@ -369,8 +375,7 @@ acd_refuse(struct acd *a, struct acd_pim *p, uint32_t epoch, const char *why)
 	a->stale_refused++;
 	memset(&e, 0, sizeof(e));
 	e.a = epoch;
-	e.b = a->fence.max_epoch;
-	snprintf(e.text, sizeof(e.text), "%s", why);
+	snprintf(e.text, sizeof(e.text), "%s", verdict);
 	msg_epoch_encode(&w, MSG_PIM_REJECT, &e);
 	link_send(p->link, &w);
 	log_warnx("refused PIM activation of %s with epoch %u: %s (%llu "
@@ -382,6 +387,15 @@ acd_refuse(struct acd *a, struct acd_pim *p, uint32_t epoch, const char *why)
 	    p->link->peer_node, why);
 }
 
+/* The side of the PG node at the other end of a PIM's link. */
+static char
+acd_pim_side(struct node *n, const struct link *l)
+{
+	const struct cfg_node	*pg = cfg_node(n->cfg, l->peer_node);
+
+	return pg != NULL ? pg->side : 0;
+}
+
 static int
 acd_msg_activate(struct role_msg_in *in, const union msg_body *b)
 {
@@ -390,13 +404,25 @@ acd_msg_activate(struct role_msg_in *in, const union msg_body *b)
 	const struct msg_epoch	*e = &b->epoch;
 	char			 why[160];
 
+	enum fence_verdict	 v;
+
 	if (p == NULL)
 		return 0;
-	if (fence_judge(&a->fence, e->b, e->a, in->link->peer_node, why,
-	    sizeof(why)) == FENCE_ACCEPT)
+	if (!auth_grant_ok(e->token, e->has_token, e->b, e->a,
+	    acd_pim_side(in->node, in->link))) {
+		acd_refuse(a, p, e->a, "grant not signed by the router",
+		    e->has_token ? "its grant token is not the router's (lab "
+		    "key)" : "it shows no grant token");
+		return 0;
+	}
+	v = fence_judge(&a->fence, e->b, e->a, in->link->peer_node, why,
+	    sizeof(why));
+	if (v == FENCE_ACCEPT)
 		acd_accept(a, p, e->a);
 	else
-		acd_refuse(a, p, e->a, why);
+		acd_refuse(a, p, e->a, v == FENCE_STALE ? "stale epoch: another "
+		    "PIM holds the peripheral" : v == FENCE_FOREIGN ? "not this "
+		    "peripheral" : "implausible epoch", why);
 	return 0;
 }
 

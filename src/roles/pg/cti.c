@@ -26,6 +26,14 @@
  * ends (closed, reset, timed out), the agents it owns that are still
  * logged in are logged out of every MRD with reason 50002.  A LOGIN of an
  * agent that another live session owns moves it (R9 out, then in: R10).
+ *
+ * An ARM session (CTI_SERVICE_AGENT_REPORTING, the application instance's)
+ * reports its tasks: OFFER_TASK_IND, START_TASK_IND, END_TASK_IND, and
+ * OFFER_ / START_APPLICATION_TASK_REQ for those it routed itself.  The
+ * task table and the TASK_EVENTs they make for the router are arm.c's;
+ * here, what a message must name, and the agent's state in the task's
+ * MRD (RESERVED while a task is offered, ACTIVE while one is started,
+ * AVAILABLE when the last ends) through the PIM, as a sign-in's.
  */
 #include "config.h"
 
@@ -91,6 +99,7 @@ struct cti_session {
 	uint32_t	 state_mask;
 	char		 client_id[65];
 	char		 signature[65];
+	uint32_t	 path;		/* ApplicationPathID (97), 0: none */
 	struct cti_periph *periph;	/* CLIENT_EVENTS: its agent's */
 	struct cti_agent *agent;
 	int		 owned;		/* agents it logged in */
@@ -115,6 +124,8 @@ struct cti {
 	struct event	*ev_interval;	/* SYS_HALF_HOUR_CHANGE */
 	struct event	*ev_moved;	/* agent_moved, per burst */
 	uint64_t	 opened, refused;
+	struct arm	*arm;		/* the ARM sessions' tasks */
+	uint64_t	 tasks_refused;
 };
 
 static void	cti_decide(struct cti *);
@@ -321,6 +332,17 @@ cti_put_groups(struct wire_writer *w, uint32_t v, const struct cti_agent *a)
 	}
 }
 
+/* NumTasks: the agent's tasks in its non-voice MRD m. */
+static uint32_t
+cti_num_tasks(const struct cti *c, const struct cti_periph *p,
+    const struct cti_agent *a, const struct cti_mrd *m)
+{
+	int	offered, started;
+
+	arm_load(c->arm, p->f.id, a->id, m->id, &offered, &started);
+	return (uint32_t)(offered + started);
+}
+
 /* AgentAvailabilityStatus: ICM_AVAILABLE when available. */
 static uint32_t
 cti_availability(int state)
@@ -343,6 +365,8 @@ cti_agent_event(struct cti_session *s, const struct cti_periph *p,
 	int			state = m != NULL ? m->state : a->state;
 
 	ged_init(&g, MSG_AGENT_STATE_EVENT, s->version);
+	if (m != NULL)
+		g.fixed[AE_NUM_TASKS] = cti_num_tasks(s->cti, p, a, m);
 	g.fixed[AE_PERIPHERAL_ID] = p->f.id;
 	g.fixed[AE_SESSION_ID] = session_id;
 	g.fixed[AE_PERIPHERAL_TYPE] = PT_ENTERPRISE_AGENT;
@@ -621,6 +645,8 @@ cti_open(struct cti_session *s, const struct wire_msg *m)
 	s->call_mask = g.fixed[OQ_CALL_MASK];
 	s->state_mask = g.fixed[OQ_AGENT_STATE_MASK];
 	ged_get_str(&g, TAG_CLIENT_ID, s->client_id, sizeof(s->client_id));
+	if (ged_get_u32(&g, TAG_APP_PATH_ID, &s->path) != 1)
+		s->path = 0;
 	if (ged_get_str(&g, TAG_CLIENT_SIGNATURE, s->signature,
 	    sizeof(s->signature)) != 1 || s->signature[0] == '\0')
 		snprintf(s->signature, sizeof(s->signature), "%s",
@@ -700,6 +726,8 @@ cti_query(struct cti_session *s, const struct ged_msg *g)
 	r.fixed[QC_AGENT_STATE] = (uint32_t)state;
 	r.fixed[QC_NUM_SKILL_GROUPS] = (uint32_t)a->cfg.nskill_groups;
 	r.fixed[QC_MRD_ID] = mrd;
+	if (m != NULL)
+		r.fixed[QC_NUM_TASKS] = cti_num_tasks(c, p, a, m);
 	r.fixed[QC_AGENT_MODE] = 1;
 	r.fixed[QC_MAX_TASKS] = m != NULL ? m->max_tasks : 1;
 	r.fixed[QC_ICM_AGENT_ID] = a->id;
@@ -935,7 +963,10 @@ cti_media_resp(struct cti_session *s, const struct ged_msg *g,
 	cti_send_fixed(s, MSG_MEDIA_LOGIN_RESP, v, NITEMS(v));
 }
 
-/* FAILURE_RESP: a MEDIA_LOGOUT_IND refused, with an E_ARM_STAT_ status. */
+/*
+ * FAILURE_RESP: a MEDIA_LOGOUT_IND or an ARM task message refused, with an
+ * E_ARM_STAT_ status.
+ */
 static void
 cti_failure_resp(struct cti_session *s, uint32_t invoke, uint32_t status)
 {
@@ -1060,6 +1091,190 @@ cti_media_logout(struct cti_session *s, const struct ged_msg *g)
 		cti_failure_resp(s, invoke, E_ARM_STAT_CC_OFFLINE);
 }
 
+/* The ARM task messages a client sends. */
+static int
+cti_task_type(uint32_t type)
+{
+	return type == MSG_OFFER_TASK_IND || type == MSG_START_TASK_IND ||
+	    type == MSG_END_TASK_IND ||
+	    type == MSG_OFFER_APPLICATION_TASK_REQ ||
+	    type == MSG_START_APPLICATION_TASK_REQ;
+}
+
+/* The TaskFlags an application may set (wire.h's TASKF_*). */
+#define CTI_TASKF_APP	(TASKF_APP_ROUTED | TASKF_ROUTING_DOWN | \
+			 TASKF_ENDED_DOWN)
+
+/* What each ARM task message is, as a TASK_EVENT code. */
+static uint32_t
+cti_task_code(uint32_t type)
+{
+	switch (type) {
+	case MSG_OFFER_TASK_IND:
+		return TASK_EV_OFFER;
+	case MSG_START_TASK_IND:
+		return TASK_EV_START;
+	case MSG_END_TASK_IND:
+		return TASK_EV_END;
+	case MSG_OFFER_APPLICATION_TASK_REQ:
+		return TASK_EV_APP_OFFER;
+	default:
+		return TASK_EV_APP_START;
+	}
+}
+
+/* A task message refused: FAILURE_CONF (an E_CTI_ status) or FAILURE_RESP. */
+static void
+cti_task_refuse(struct cti_session *s, const struct ged_msg *g, int conf,
+    uint32_t status)
+{
+	uint32_t	invoke = g->fixed[TK_INVOKE_ID];
+
+	s->cti->tasks_refused++;
+	log_link_debug(s->link, "%s (InvokeID %u) of agent %u, MRD %u, task "
+	    "%u.%u.%u refused: %s %u", ged_type_name(g->type), invoke,
+	    g->fixed[TK_ICM_AGENT_ID], g->fixed[TK_MRD_ID],
+	    g->fixed[TK_GROUP_HIGH], g->fixed[TK_GROUP_LOW],
+	    g->fixed[TK_SEQUENCE], conf ? "FAILURE_CONF" : "FAILURE_RESP",
+	    status);
+	if (conf)
+		cti_proto_failure(s->link, invoke, status);
+	else
+		cti_failure_resp(s, invoke, status);
+}
+
+/*
+ * The agent's state in the task's MRD once the table changed: ACTIVE
+ * while a task is started there, RESERVED while one is offered, and when
+ * none is left AVAILABLE (unless it asked for Not Ready meanwhile, or is
+ * signed out: then as it is).  Asked of the PIM every time: the mirror
+ * this server has may lag what it asked last.
+ */
+static void
+cti_task_state(struct cti_session *s, struct cti_periph *p,
+    struct cti_agent *a, struct cti_mrd *m)
+{
+	int	offered, started, st;
+
+	if (!cti_media_in(m) || !p->f.online)
+		return;
+	arm_load(s->cti->arm, p->f.id, a->id, m->id, &offered, &started);
+	if (started > 0)
+		st = AS_ACTIVE;
+	else if (offered > 0)
+		st = AS_RESERVED;
+	else if (m->state != AS_NOT_READY)
+		st = AS_AVAILABLE;
+	else
+		return;
+	if (pg_set_agent(s->cti->node, p->f.id, a->id, m->id, st, 0) == -1)
+		log_link_warnx(s->link, "agent %u: state %s in MRD %u not "
+		    "sent: no PIM serves peripheral %u", a->id,
+		    agent_state_name(st), m->id, p->f.id);
+}
+
+/*
+ * An ARM task message of an AGENT_REPORTING session (pgemu-defined
+ * layouts, docs/protocol.md).  Refused: FAILURE_CONF for what GED-188
+ * has a status for (7 no such peripheral, 88 an MRD that is none of the
+ * lab's non-voice ones, 6 no TaskID where one is needed, 22 TaskFlags
+ * bits the application may not set); FAILURE_RESP with an E_ARM_STAT_
+ * status for the rest (2, 3, 6, 36 and arm_take()'s).  Taken: the REQs
+ * get their RESP with the TaskID, the INDs nothing; the table changes,
+ * the agent's state follows, the router hears a TASK_EVENT (in a lab with
+ * media routing) and the other side's CTI server the change.
+ */
+static void
+cti_task(struct cti_session *s, const struct ged_msg *g)
+{
+	struct cti		*c = s->cti;
+	struct cti_periph	*p;
+	struct cti_agent	*a;
+	struct cti_mrd		*m;
+	const struct cfg_mrd	*cm;
+	struct msg_task		 t;
+	uint32_t		 v[5], status, code = cti_task_code(g->type);
+	double			 now = wall_now();
+	int			 precall, offered, started;
+
+	if (g->fixed[TK_FLAGS] & ~CTI_TASKF_APP) {
+		cti_task_refuse(s, g, 1, E_CTI_INVALID_RESERVED_FIELD);
+		return;
+	}
+	if ((code == TASK_EV_OFFER || code == TASK_EV_START ||
+	    code == TASK_EV_END) && (g->fixed[TK_GROUP_HIGH] |
+	    g->fixed[TK_GROUP_LOW] | g->fixed[TK_SEQUENCE]) == 0) {
+		cti_task_refuse(s, g, 1, E_CTI_REQUIRED_DATA_MISSING);
+		return;
+	}
+	if ((p = cti_periph_find(c, g->fixed[TK_PERIPHERAL_ID])) == NULL) {
+		cti_task_refuse(s, g, 1, E_CTI_INVALID_PERIPHERAL_ID);
+		return;
+	}
+	if ((a = cti_agent(p, g->fixed[TK_ICM_AGENT_ID])) == NULL) {
+		cti_task_refuse(s, g, 0, E_ARM_STAT_AGENT_NOT_FOUND);
+		return;
+	}
+	if ((cm = cfg_mrd(c->node->cfg, (int)g->fixed[TK_MRD_ID])) == NULL ||
+	    cfg_mrd_voice(c->node->cfg, cm->id)) {
+		cti_task_refuse(s, g, 1, E_CTI_INVALID_MR_DOMAIN);
+		return;
+	}
+	if ((m = cti_media(a, g->fixed[TK_MRD_ID])) == NULL) {
+		cti_task_refuse(s, g, 0, E_ARM_STAT_MRD_LIST_ENTRY_NOT_FOUND);
+		return;
+	}
+	/* A task ends whatever became of its agent; one starts only on an
+	   agent signed in to the MRD, served by a PIM. */
+	if (code != TASK_EV_END && !p->f.online) {
+		cti_task_refuse(s, g, 0, E_ARM_STAT_CC_OFFLINE);
+		return;
+	}
+	if (code != TASK_EV_END && !cti_media_in(m)) {
+		cti_task_refuse(s, g, 0, E_ARM_STAT_AGENT_NOT_LOGGED_IN);
+		return;
+	}
+	memset(&t, 0, sizeof(t));
+	t.peripheral = t.agent_periph = p->f.id;
+	t.agent = a->id;
+	t.mrd = m->id;
+	t.task[0] = g->fixed[TK_GROUP_HIGH];
+	t.task[1] = g->fixed[TK_GROUP_LOW];
+	t.task[2] = g->fixed[TK_SEQUENCE];
+	t.dialogue = g->fixed[TK_DIALOGUE_ID];
+	t.code = code;
+	t.flags = g->fixed[TK_FLAGS];
+	t.path = s->path;
+	t.when = (uint32_t)now;
+	t.when_ms = (uint32_t)((now - (double)t.when) * 1000.0) % 1000;
+	/* The router's PRECALL reserved it: RESERVED with no task offered. */
+	arm_load(c->arm, p->f.id, a->id, m->id, &offered, &started);
+	precall = m->state == AS_RESERVED && offered == 0;
+	if ((status = arm_take(c->arm, &t, m->max_tasks, precall)) !=
+	    E_ARM_STAT_OK) {
+		cti_task_refuse(s, g, 0, status);
+		return;
+	}
+	if (code == TASK_EV_APP_OFFER || code == TASK_EV_APP_START) {
+		v[TR_INVOKE_ID] = g->fixed[TK_INVOKE_ID];
+		v[TR_STATUS] = E_ARM_STAT_OK;
+		v[TR_GROUP_HIGH] = t.task[0];
+		v[TR_GROUP_LOW] = t.task[1];
+		v[TR_SEQUENCE] = t.task[2];
+		cti_send_fixed(s, code == TASK_EV_APP_OFFER ?
+		    MSG_OFFER_APPLICATION_TASK_RESP :
+		    MSG_START_APPLICATION_TASK_RESP, v, NITEMS(v));
+	}
+	log_link_debug(s->link, "%s of task %u.%u.%u (agent %u, MRD %u, "
+	    "dialogue %u) taken", ged_type_name(g->type), t.task[0],
+	    t.task[1], t.task[2], a->id, m->id, t.dialogue);
+	cti_task_state(s, p, a, m);
+	/* A lab without media routing has no task table at the router. */
+	if (c->node->cfg->mr.enabled)
+		arm_report(c->arm, &t);
+	arm_send_change(c->arm, &t);
+}
+
 /* A request of an open session, past what the protocol took itself. */
 static void
 cti_request(struct cti_session *s, const struct wire_msg *m)
@@ -1071,7 +1286,7 @@ cti_request(struct cti_session *s, const struct wire_msg *m)
 	if (m->type != MSG_QUERY_AGENT_STATE_REQ &&
 	    m->type != MSG_SET_AGENT_STATE_REQ &&
 	    m->type != MSG_MEDIA_LOGIN_REQ &&
-	    m->type != MSG_MEDIA_LOGOUT_IND) {
+	    m->type != MSG_MEDIA_LOGOUT_IND && !cti_task_type(m->type)) {
 		log_link_debug(s->link, "%s not served",
 		    ged_type_name(m->type));
 		cti_proto_failure(s->link, cti_proto_invoke(m),
@@ -1085,6 +1300,19 @@ cti_request(struct cti_session *s, const struct wire_msg *m)
 	if (!s->cti->active) {
 		cti_proto_failure(s->link, cti_proto_invoke(m),
 		    E_CTI_CTI_SERVER_OFFLINE);
+		return;
+	}
+	if (cti_task_type(m->type)) {
+		if (s->services & CTI_SERVICE_AGENT_REPORTING)
+			cti_task(s, &g);
+		else {
+			log_link_debug(s->link, "%s refused: the session has "
+			    "no CTI_SERVICE_AGENT_REPORTING",
+			    ged_type_name(m->type));
+			s->cti->tasks_refused++;
+			cti_proto_failure(s->link, cti_proto_invoke(m),
+			    E_CTI_FUNCTION_NOT_AVAILABLE);
+		}
 		return;
 	}
 	switch (m->type) {
@@ -1284,9 +1512,12 @@ cti_decide(struct cti *c)
 	if (act == c->active)
 		return;
 	c->active = act;
-	if (act)
+	if (act) {
 		cti_promote(c);
-	else
+		/* Its task table is the one now: the other side keeps it. */
+		if (c->peer_up)
+			arm_send_table(c->arm);
+	} else
 		cti_close_all(c, ctiact_why_names[why]);
 	evt_emit(RULE_NONE, act ? "cti_active" : "cti_standby",
 	    json_pack("{s:s, s:i, s:b}", "why", ctiact_why_names[why],
@@ -1383,6 +1614,7 @@ cti_new(struct node *n, char *err, size_t errlen)
 	}
 	c->ev_interval = evtimer_new(n->base, cti_interval_cb, c);
 	c->ev_moved = evtimer_new(n->base, cti_moved_cb, c);
+	c->arm = arm_new(n);
 	c->running = 1;
 	c->why = CTIACT_ALONE_NOT_HOLDS;
 	if (cti_listen(c, err, errlen) == -1) {
@@ -1414,6 +1646,7 @@ cti_free(struct cti *c)
 	free(c->periphs);
 	event_free(c->ev_interval);
 	event_free(c->ev_moved);
+	arm_free(c->arm);
 	free(c);
 }
 
@@ -1443,13 +1676,50 @@ cti_periph(struct cti *c, const struct cti_periph_facts *f)
 	cti_decide(c);
 }
 
-/* The private link and the peer's CTI server flags (PEER_STATE). */
+/*
+ * The private link and the peer's CTI server flags (PEER_STATE).  The
+ * active CTI server gives the other its task table when the link comes
+ * back and when the other steps down (it may have had a table of its own
+ * while both were active).
+ */
 void
 cti_peer(struct cti *c, int up, uint32_t flags)
 {
+	int	was_up = c->peer_up;
+	int	was_active = (c->peer_flags & PEER_CTI_ACTIVE) != 0;
+
 	c->peer_up = up;
 	c->peer_flags = up ? flags : 0;
+	if (c->active && up && (!was_up ||
+	    (was_active && !(flags & PEER_CTI_ACTIVE))))
+		arm_send_table(c->arm);
 	cti_decide(c);
+}
+
+/*
+ * PEER_TASK: a change of the active CTI server's task table, or the whole
+ * of it, kept while this one is standby (an active one keeps its own).
+ * -1 and why for one that names what this side does not serve.
+ */
+int
+cti_peer_task(struct cti *c, const struct msg_task *t, char *err,
+    size_t errlen)
+{
+	struct cti_periph	*p;
+	struct cti_agent	*a;
+
+	if (t->code != TASK_EV_TABLE && ((p = cti_periph_find(c,
+	    t->peripheral)) == NULL || (a = cti_agent(p, t->agent)) == NULL ||
+	    cti_media(a, t->mrd) == NULL)) {
+		snprintf(err, errlen, "PEER_TASK: no agent %u with MRD %u on "
+		    "peripheral %u here", t->agent, t->mrd, t->peripheral);
+		return -1;
+	}
+	if (c->active) {
+		log_debug("PEER_TASK ignored: this CTI server is active");
+		return 0;
+	}
+	return arm_mirror(c->arm, t, err, errlen);
 }
 
 /* The router link: the central controller, for the clients. */
@@ -1459,6 +1729,7 @@ cti_router(struct cti *c, int up)
 	if (up == c->router_up)
 		return;
 	c->router_up = up;
+	arm_router(c->arm, up);
 	cti_system_event_all(c, up ? SYS_CENTRAL_CONTROLLER_ONLINE :
 	    SYS_CENTRAL_CONTROLLER_OFFLINE, 0);
 }
@@ -1566,6 +1837,17 @@ cti_cmd_stop_start(struct cti *c, int start, char *err, size_t errlen)
 	return 0;
 }
 
+/* The ARM tasks: arm.c's counters (and table), the refusals. */
+static json_t *
+cti_tasks_json(const struct cti *c, int table)
+{
+	json_t	*j = arm_json(c->arm, table);
+
+	json_object_set_new(j, "refused",
+	    json_integer((json_int_t)c->tasks_refused));
+	return j;
+}
+
 static json_t *
 cti_session_json(const struct cti_session *s)
 {
@@ -1577,6 +1859,9 @@ cti_session_json(const struct cti_session *s)
 	    "version", (int)s->version, "peer", s->link->peer_addr,
 	    "since", s->since, "open", s->open, "agents_owned", s->owned);
 	json_object_set_new(j, "standby", json_boolean(s->standby));
+	if (s->path != 0)
+		json_object_set_new(j, "application_path",
+		    json_integer((json_int_t)s->path));
 	if (s->agent != NULL)
 		json_object_set_new(j, "agent_id",
 		    json_integer((json_int_t)s->agent->id));
@@ -1594,12 +1879,13 @@ cti_json(const struct cti *c)
 		json_array_append_new(a, cti_session_json(s));
 	j = cti_summary_json(c);
 	json_object_set_new(j, "sessions", a);
+	json_object_set_new(j, "tasks", cti_tasks_json(c, 1));
 	if (c->lst != NULL)
 		json_object_set_new(j, "listener", listener_json(c->lst));
 	return j;
 }
 
-/* The status JSON's "cti": running, active, why, counts. */
+/* The status JSON's "cti": running, active, why, counts, the tasks'. */
 json_t *
 cti_summary_json(const struct cti *c)
 {
@@ -1608,11 +1894,12 @@ cti_summary_json(const struct cti *c)
 
 	TAILQ_FOREACH(s, &c->sessions, entry)
 		n += s->open;
-	return json_pack("{s:b, s:b, s:s, s:i, s:i, s:I, s:I, s:b, s:b}",
+	return json_pack("{s:b, s:b, s:s, s:i, s:i, s:I, s:I, s:b, s:b, s:o}",
 	    "running", c->running, "active", c->active,
 	    "why", ctiact_why_names[c->why], "port", c->node->self->cti_port,
 	    "open_sessions", n, "opened", (json_int_t)c->opened,
 	    "refused", (json_int_t)c->refused,
 	    "peer_running", (c->peer_flags & PEER_CTI_RUNNING) != 0,
-	    "peer_active", (c->peer_flags & PEER_CTI_ACTIVE) != 0);
+	    "peer_active", (c->peer_flags & PEER_CTI_ACTIVE) != 0,
+	    "tasks", cti_tasks_json(c, 0));
 }

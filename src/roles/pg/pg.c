@@ -46,6 +46,8 @@ struct pg_periph {
 	uint32_t	 epoch;
 	int		 grant_reason;	/* GRANT_* of the current activation */
 	char		 grant_text[128];
+	int		 has_token;	/* the grant's token (auth.c) */
+	uint8_t		 token[32];
 	int		 relogin;	/* next snapshot: R8 instead of R4 */
 	int		 continuing;	/* next PIM_ACCEPT keeps the interval */
 	int		 snapshot_done;
@@ -283,6 +285,24 @@ pg_set_agent(struct node *n, uint32_t periph, uint32_t agent, uint32_t mrd,
 	return -1;
 }
 
+/*
+ * The CTI server's task messages: TASK_EVENT on the router link, PEER_TASK
+ * on the private link; -1 if that link is not up.
+ */
+int
+pg_send_task(struct node *n, uint32_t type, const struct msg_task *t)
+{
+	struct pg		*pg = n->role_data;
+	struct link		*l = type == MSG_TASK_EVENT ? pg->router :
+	    pg->peer;
+	struct wire_writer	 w;
+
+	if (!link_is_up(l))
+		return -1;
+	msg_task_encode(&w, type, t);
+	return link_send(l, &w);
+}
+
 /* The CTI server's running or active flag changed: the peer hears. */
 void
 pg_cti_changed(struct node *n)
@@ -322,6 +342,10 @@ pg_send_status(struct pg_periph *pp)
 	st.peer_epoch = link_is_up(pg->peer) &&
 	    pp->peer_state != PIM_STATE_IDLE ? pp->peer_epoch : 0;
 	st.peer_up = (uint8_t)link_is_up(pg->peer);
+	if (pp->fsm.state != PIM_STATE_IDLE && pp->has_token) {
+		st.has_token = 1;
+		memcpy(st.token, pp->token, sizeof(st.token));
+	}
 	msg_pg_status_encode(&w, &st);
 	link_send(pg->router, &w);
 }
@@ -353,6 +377,8 @@ pg_activate(struct pg_periph *pp)
 	memset(&e, 0, sizeof(e));
 	e.a = pp->epoch;
 	e.b = pp->id;
+	e.has_token = pp->has_token;
+	memcpy(e.token, pp->token, sizeof(e.token));
 	msg_epoch_encode(&w, MSG_PIM_ACTIVATE, &e);
 	link_send(pp->acd, &w);
 	pp->activating_ms = mono_ms();
@@ -398,6 +424,8 @@ pg_grant(struct pg *pg, const struct msg_grant *g)
 		    g->peripheral, g->epoch, pim_state_names[pp->fsm.state],
 		    pp->epoch);
 	pp->epoch = g->epoch;
+	pp->has_token = g->has_token;
+	memcpy(pp->token, g->token, sizeof(pp->token));
 	pp->grant_reason = (int)g->reason;
 	snprintf(pp->grant_text, sizeof(pp->grant_text), "%s", g->text);
 	/* After a PG side failover the agents log back in: R8. */
@@ -919,6 +947,15 @@ pg_msg_precall(struct role_msg_in *in, const union msg_body *b)
 	return 0;
 }
 
+/* PEER_TASK: the other side's CTI server's tasks, for this one's. */
+static int
+pg_msg_peer_task(struct role_msg_in *in, const union msg_body *b)
+{
+	struct pg	*pg = in->node->role_data;
+
+	return cti_peer_task(pg->cti, &b->task, in->err, sizeof(in->err));
+}
+
 /* Back from a router outage: resync, then what waited. */
 static void
 pg_router_back(struct pg_periph *pp)
@@ -1268,6 +1305,7 @@ static const struct role_msg pg_msgs[] = {
 	{ MSG_ROUTE_RESULT, LINK_KIND_ROUTER, msg_task_body,
 	  mrpim_msg_result },
 	{ MSG_PRECALL, LINK_KIND_ROUTER, msg_task_body, pg_msg_precall },
+	{ MSG_PEER_TASK, LINK_KIND_PRIVATE, msg_task_body, pg_msg_peer_task },
 	{ 0, 0, NULL, NULL }
 };
 

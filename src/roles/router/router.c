@@ -387,6 +387,21 @@ router_aftermath(struct rt_periph *p)
 		    REASON_PERIPHERAL_RESTART, text);
 }
 
+/*
+ * Did this router grant st's epoch to side s?  One it stored, yes; one
+ * above what it stored (granted just before it was killed, its record
+ * lost) only with the grant's token, which the lab key alone can make.
+ */
+static int
+router_epoch_granted(struct rt_periph *p, struct rt_side *s,
+    const struct msg_pg_status *st)
+{
+	if (st->epoch <= p->max_epoch || !auth_enabled())
+		return 1;
+	return auth_grant_ok(st->token, st->has_token, p->id, st->epoch,
+	    s->side);
+}
+
 /* Grant the PIM to s; regrant: s holds it already, with an older epoch. */
 static void
 router_grant(struct rt_periph *p, struct rt_side *s, int regrant)
@@ -411,6 +426,10 @@ router_grant(struct rt_periph *p, struct rt_side *s, int regrant)
 		    s->side, s->st.epoch, p->max_epoch - 1);
 	else
 		snprintf(g.text, sizeof(g.text), "%s", p->last_loss_text);
+	if (auth_enabled()) {
+		auth_grant_token(g.token, periph, g.epoch, s->side);
+		g.has_token = 1;
+	}
 	msg_grant_encode(&w, &g);
 	if (link_send(s->link, &w) == -1)
 		return;
@@ -668,6 +687,12 @@ router_status_msg(struct rt_periph *p, struct rt_side *s,
 	/* A side still active from before the router was away. */
 	router_arb(p, &a);
 	if (arb_adopts(&a, (int)(s - p->sides), st, p->max_epoch,
+	    p->holder_epoch) && !router_epoch_granted(p, s, st))
+		log_warnx("side %c says it holds PIM %u with epoch %u, which "
+		    "this router did not grant (highest %u, and no grant token "
+		    "of the lab key): not adopted", s->side, p->id, st->epoch,
+		    p->max_epoch);
+	else if (arb_adopts(&a, (int)(s - p->sides), st, p->max_epoch,
 	    p->holder_epoch)) {
 		p->active = (int)(s - p->sides);
 		p->epoch = st->epoch;

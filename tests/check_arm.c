@@ -1,0 +1,331 @@
+/*
+ * Check tests of a CTI server's ARM task table (arm.c) without a lab: what
+ * each task message does to the table and which E_ARM_STAT_ status refuses
+ * it (the START_TASK_IND that a PRECALL allows among them), the TaskIDs it
+ * gives, the TASK_EVENTs it keeps while the router link is down and sends
+ * again, and the copy the other side keeps.  pg_send_task() is this
+ * file's: it records what arm.c sends, on a link the test raises and cuts.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgemu.h"
+#include "check_run.h"
+#include "wire.h"
+#include "ged188.h"
+
+#define PERIPH	5000
+#define EMAIL	2
+
+static struct cfg	 cfg;
+static struct cfg_node	 self;
+static struct node	 node;
+static struct arm	*arm;
+
+/* What arm.c sent, per link. */
+static int		 router_up, peer_up;
+static struct msg_task	 to_router[64], to_peer[64];
+static int		 nrouter, npeer;
+
+int
+pg_send_task(struct node *n, uint32_t type, const struct msg_task *t)
+{
+	ck_assert_ptr_eq(n, &node);
+	if (type == MSG_TASK_EVENT) {
+		if (!router_up)
+			return -1;
+		ck_assert_int_lt(nrouter, 64);
+		to_router[nrouter++] = *t;
+		return 0;
+	}
+	ck_assert_uint_eq(type, MSG_PEER_TASK);
+	if (!peer_up)
+		return -1;
+	ck_assert_int_lt(npeer, 64);
+	to_peer[npeer++] = *t;
+	return 0;
+}
+
+static void
+setup(void)
+{
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&self, 0, sizeof(self));
+	memset(&node, 0, sizeof(node));
+	self.side = 'A';
+	cfg.cti_task_cache = 3;
+	cfg.hb_router.interval_ms = 1000;	/* a window of 2 s */
+	cfg.hb_router.misses = 1;
+	node.cfg = &cfg;
+	node.self = &self;
+	router_up = peer_up = 1;
+	nrouter = npeer = 0;
+	arm = arm_new(&node);
+	arm_router(arm, 1);
+}
+
+static void
+teardown(void)
+{
+	arm_free(arm);
+}
+
+/* A task message of agent in the email MRD. */
+static struct msg_task
+task(uint32_t code, uint32_t agent, uint32_t lo)
+{
+	struct msg_task	t;
+
+	memset(&t, 0, sizeof(t));
+	t.peripheral = t.agent_periph = PERIPH;
+	t.agent = agent;
+	t.mrd = EMAIL;
+	t.code = code;
+	if (lo != 0) {
+		t.task[0] = 20000;
+		t.task[1] = lo;
+	}
+	t.dialogue = 40 + lo;
+	return t;
+}
+
+static uint32_t
+take(uint32_t code, uint32_t agent, uint32_t lo, uint32_t max, int precall)
+{
+	struct msg_task	t = task(code, agent, lo);
+
+	return arm_take(arm, &t, max, precall);
+}
+
+static void
+load_is(uint32_t agent, int offered, int started)
+{
+	int	o, s;
+
+	arm_load(arm, PERIPH, agent, EMAIL, &o, &s);
+	ck_assert_int_eq(o, offered);
+	ck_assert_int_eq(s, started);
+}
+
+static json_int_t
+counter(const char *name)
+{
+	json_t		*j = arm_json(arm, 0);
+	json_int_t	 v = json_integer_value(json_object_get(j, name));
+
+	json_decref(j);
+	return v;
+}
+
+/* OFFER, START, END and the statuses of each wrong one. */
+START_TEST(test_life)
+{
+	struct msg_task	t;
+
+	ck_assert_uint_eq(take(TASK_EV_OFFER, 1001, 1, 5, 0), E_ARM_STAT_OK);
+	load_is(1001, 1, 0);
+	ck_assert_uint_eq(take(TASK_EV_OFFER, 1001, 1, 5, 0),
+	    E_ARM_STAT_INVALID_MESSAGE_SEQUENCE);
+	ck_assert_uint_eq(take(TASK_EV_START, 1002, 1, 5, 0),
+	    E_ARM_STAT_INCONSISTENT_AGENT_IDS);
+	t = task(TASK_EV_START, 1001, 1);
+	t.mrd = 3;
+	ck_assert_uint_eq(arm_take(arm, &t, 5, 0),
+	    E_ARM_STAT_INCONSISTENT_MEDIA_ROUTING_DOMAIN_IDS);
+	ck_assert_uint_eq(take(TASK_EV_START, 1001, 1, 5, 0), E_ARM_STAT_OK);
+	load_is(1001, 0, 1);
+	ck_assert_uint_eq(take(TASK_EV_START, 1001, 1, 5, 0),
+	    E_ARM_STAT_INVALID_MESSAGE_SEQUENCE);
+	ck_assert_uint_eq(take(TASK_EV_END, 1001, 2, 5, 0),
+	    E_ARM_STAT_TASK_OBJECT_NOT_FOUND);
+	/* An END without its dialogue gets the task's. */
+	t = task(TASK_EV_END, 1001, 1);
+	t.dialogue = 0;
+	ck_assert_uint_eq(arm_take(arm, &t, 5, 0), E_ARM_STAT_OK);
+	ck_assert_uint_eq(t.dialogue, 41);
+	load_is(1001, 0, 0);
+	ck_assert_int_eq(counter("tasks"), 0);
+	ck_assert_uint_eq(take(TASK_EV_END, 1001, 1, 5, 0),
+	    E_ARM_STAT_TASK_OBJECT_NOT_FOUND);
+}
+END_TEST
+
+/* START_TASK_IND never offered: taken after the router's PRECALL only. */
+START_TEST(test_precall)
+{
+	ck_assert_uint_eq(take(TASK_EV_START, 1001, 3, 5, 0),
+	    E_ARM_STAT_NO_OFFER_OR_PRE_CALL_RECEIVED);
+	load_is(1001, 0, 0);
+	ck_assert_uint_eq(take(TASK_EV_START, 1001, 3, 5, 1), E_ARM_STAT_OK);
+	load_is(1001, 0, 1);
+	ck_assert_uint_eq(take(TASK_EV_END, 1001, 3, 5, 0), E_ARM_STAT_OK);
+	/* The application's: a TaskID the table lacks is not found, none
+	   is a task started at once. */
+	ck_assert_uint_eq(take(TASK_EV_APP_START, 1001, 4, 5, 1),
+	    E_ARM_STAT_TASK_OBJECT_NOT_FOUND);
+	ck_assert_uint_eq(take(TASK_EV_APP_START, 1001, 0, 5, 0),
+	    E_ARM_STAT_OK);
+	load_is(1001, 0, 1);
+}
+END_TEST
+
+/* The agent's limit in the MRD, never over 10. */
+START_TEST(test_limit)
+{
+	uint32_t	i;
+
+	for (i = 1; i <= 2; i++)
+		ck_assert_uint_eq(take(TASK_EV_OFFER, 1001, i, 2, 0),
+		    E_ARM_STAT_OK);
+	ck_assert_uint_eq(take(TASK_EV_OFFER, 1001, 3, 2, 0),
+	    E_ARM_STAT_PERFORMANCE_LIMIT_EXCEEDED);
+	ck_assert_uint_eq(take(TASK_EV_START, 1001, 3, 2, 1),
+	    E_ARM_STAT_PERFORMANCE_LIMIT_EXCEEDED);
+	ck_assert_uint_eq(take(TASK_EV_APP_OFFER, 1001, 0, 2, 0),
+	    E_ARM_STAT_PERFORMANCE_LIMIT_EXCEEDED);
+	/* Another agent has its own count. */
+	ck_assert_uint_eq(take(TASK_EV_OFFER, 1002, 3, 2, 0), E_ARM_STAT_OK);
+	for (i = 10; i < 30; i++)
+		take(TASK_EV_OFFER, 1003, i, 50, 0);
+	load_is(1003, 10, 0);
+}
+END_TEST
+
+/* TaskIDs: distinct, in order, the unix second, the side's bit. */
+START_TEST(test_ids)
+{
+	struct msg_task	t;
+	uint32_t	prev[2] = { 0, 0 };
+	double		now = wall_now();
+	int		i;
+
+	for (i = 0; i < 2000; i++) {
+		t = task(TASK_EV_APP_OFFER, 1000 + (uint32_t)i, 0);
+		ck_assert_uint_eq(arm_take(arm, &t, 1, 0), E_ARM_STAT_OK);
+		ck_assert_uint_le(t.task[0] - (uint32_t)now, 2);
+		ck_assert_uint_eq(t.task[1] >> 30, 0);
+		ck_assert_uint_eq(t.task[2], 0);
+		ck_assert_msg(t.task[0] > prev[0] || (t.task[0] == prev[0] &&
+		    t.task[1] > prev[1]), "TaskID %u.%u after %u.%u",
+		    t.task[0], t.task[1], prev[0], prev[1]);
+		prev[0] = t.task[0];
+		prev[1] = t.task[1];
+	}
+	ck_assert_int_eq(counter("tasks"), 2000);
+	arm_free(arm);
+	self.side = 'B';
+	arm = arm_new(&node);
+	t = task(TASK_EV_APP_START, 1001, 0);
+	ck_assert_uint_eq(arm_take(arm, &t, 1, 0), E_ARM_STAT_OK);
+	ck_assert_uint_eq(t.task[1] >> 30, 1);
+}
+END_TEST
+
+/*
+ * The router link down: the last one sent waits again, the new ones wait
+ * up to cti.task_cache (3) and the next is dropped; back: all in order,
+ * flagged TASKF_CACHED.
+ */
+START_TEST(test_cache)
+{
+	struct msg_task	t;
+	uint32_t	i;
+
+	t = task(TASK_EV_OFFER, 1001, 1);
+	arm_report(arm, &t);
+	ck_assert_int_eq(nrouter, 1);
+	ck_assert_uint_eq(to_router[0].flags & TASKF_CACHED, 0);
+	router_up = 0;
+	arm_router(arm, 0);
+	ck_assert_int_eq(counter("resent"), 1);
+	for (i = 2; i <= 5; i++) {
+		t = task(TASK_EV_OFFER, 1001, i);
+		arm_report(arm, &t);
+	}
+	ck_assert_int_eq(nrouter, 1);
+	ck_assert_int_eq(counter("waiting"), 4);
+	ck_assert_int_eq(counter("cached"), 3);
+	ck_assert_int_eq(counter("dropped"), 1);
+	router_up = 1;
+	arm_router(arm, 1);
+	ck_assert_int_eq(nrouter, 5);
+	for (i = 1; i < 5; i++) {
+		ck_assert_uint_eq(to_router[i].task[1], i);
+		ck_assert_uint_eq(to_router[i].flags, TASKF_CACHED);
+	}
+	ck_assert_int_eq(counter("waiting"), 0);
+	ck_assert_int_eq(counter("sent"), 5);
+	/* Up again, nothing waits: the next goes at once, not cached. */
+	t = task(TASK_EV_END, 1001, 5);
+	arm_report(arm, &t);
+	ck_assert_int_eq(nrouter, 6);
+	ck_assert_uint_eq(to_router[5].flags, 0);
+}
+END_TEST
+
+/* The table to the other side, and the copy kept from it. */
+START_TEST(test_mirror)
+{
+	struct msg_task	t;
+	char		err[160];
+
+	ck_assert_uint_eq(take(TASK_EV_OFFER, 1001, 1, 5, 0), E_ARM_STAT_OK);
+	ck_assert_uint_eq(take(TASK_EV_APP_START, 1002, 0, 5, 0),
+	    E_ARM_STAT_OK);
+	arm_send_table(arm);
+	ck_assert_int_eq(npeer, 3);
+	ck_assert_uint_eq(to_peer[0].code, TASK_EV_TABLE);
+	ck_assert_uint_eq(to_peer[1].code, TASK_EV_OFFER);
+	ck_assert_uint_eq(to_peer[2].code, TASK_EV_APP_START);
+	ck_assert_uint_eq(to_peer[2].agent, 1002);
+	/* The copy: the table replaced, then changes. */
+	t = task(TASK_EV_OFFER, 1003, 9);
+	ck_assert_int_eq(arm_mirror(arm, &t, err, sizeof(err)), 0);
+	t.code = TASK_EV_TABLE;
+	ck_assert_int_eq(arm_mirror(arm, &t, err, sizeof(err)), 0);
+	ck_assert_int_eq(counter("tasks"), 0);
+	ck_assert_int_eq(arm_mirror(arm, &to_peer[1], err, sizeof(err)), 0);
+	ck_assert_int_eq(arm_mirror(arm, &to_peer[2], err, sizeof(err)), 0);
+	load_is(1001, 1, 0);
+	load_is(1002, 0, 1);
+	t = task(TASK_EV_START, 1001, 1);
+	ck_assert_int_eq(arm_mirror(arm, &t, err, sizeof(err)), 0);
+	load_is(1001, 0, 1);
+	t.code = TASK_EV_END;
+	ck_assert_int_eq(arm_mirror(arm, &t, err, sizeof(err)), 0);
+	load_is(1001, 0, 0);
+	/* What a copy refuses. */
+	t = task(TASK_EV_MAX, 1001, 1);
+	ck_assert_int_eq(arm_mirror(arm, &t, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "PEER_TASK"));
+	t = task(TASK_EV_OFFER, 1001, 0);
+	ck_assert_int_eq(arm_mirror(arm, &t, err, sizeof(err)), -1);
+	ck_assert_int_eq(counter("mirrored"), 6);
+}
+END_TEST
+
+static Suite *
+arm_suite(void)
+{
+	Suite	*s = suite_create("arm");
+	TCase	*tc = tcase_create("tasks");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_life);
+	tcase_add_test(tc, test_precall);
+	tcase_add_test(tc, test_limit);
+	tcase_add_test(tc, test_ids);
+	tcase_add_test(tc, test_cache);
+	tcase_add_test(tc, test_mirror);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return check_run(arm_suite(), CK_NORMAL);
+}
