@@ -4,7 +4,8 @@ docs/media-routing.md: for tests of the MR PIM and the router's routing
 without the app node.
 
  * FakeApp listens on the app node's port: each PG side's MR PIM connects
-   (HELLO, answered HELLO_ACK as "app"); it fences PIM_ACTIVATE by epoch
+   (CHALLENGE, HELLO proving the lab key, answered HELLO_ACK as "app"
+   proving it too: src/wire/proto_lab.c); it fences PIM_ACTIVATE by epoch
    as the ACD does (PIM_ACCEPT to the highest, PIM_FENCED to the one it
    replaces, PIM_REJECT to an older one), records every frame and sends
    NEW_TASK to the accepted MR PIM.
@@ -16,9 +17,12 @@ import struct
 import threading
 import time
 
-from pgemu_test import SLOW, TestFailure, hello_frame
+import os
 
-HELLO, HELLO_ACK, HEARTBEAT, BYE = 0x4001, 0x4002, 0x4003, 0x4004
+from pgemu_test import SLOW, TestFailure, auth_hello, auth_mac, hello_frame
+
+HELLO, HELLO_ACK, HEARTBEAT, BYE, CHALLENGE = 0x4001, 0x4002, 0x4003, \
+    0x4004, 0x4005
 PIM_ACTIVATE, PIM_ACCEPT, PIM_REJECT = 0x4301, 0x4302, 0x4303
 PIM_FENCED, PIM_DEACTIVATE = 0x4304, 0x4305
 NEW_TASK, DO_THIS_WITH_TASK, NEW_TASK_FAILURE = 0x4501, 0x4502, 0x4503
@@ -93,9 +97,15 @@ def decode(mtype, body):
         m["text"] = cstr(fl.get(0x4003))
     elif mtype in EPOCH_TYPES and len(body) >= 9:
         m["a"], m["b"] = struct.unpack(">II", body[:8])
-        m["text"] = cstr(floats(body[9:]).get(0x4003))
-    elif mtype in (HELLO, HELLO_ACK):
-        m["node"] = cstr(floats(body[13:]).get(0x4001))
+        fl = floats(body[9:])
+        m["text"] = cstr(fl.get(0x4003))
+        m["token"] = fl.get(0x4009)
+    elif mtype in (HELLO, HELLO_ACK) and len(body) >= 13:
+        fl = floats(body[13:])
+        m["side"] = body[12:13]
+        m["node"] = cstr(fl.get(0x4001))
+        m["lab"] = cstr(fl.get(0x4002))
+        m["auth"] = fl.get(0x4008)
     return m
 
 
@@ -115,11 +125,15 @@ class Peer:
         self.node = None
 
     @classmethod
-    def connect(cls, port, node, lab, hb_ms=100, side="-"):
-        """A client of a node's lab port as the named peer `node`."""
+    def connect(cls, port, node, lab, hb_ms=100, side="-", key=None):
+        """A client of a node's lab port as the named peer `node` (with
+        key, the lab key: answering the node's CHALLENGE)."""
         s = socket.create_connection(("127.0.0.1", port), timeout=5)
         p = cls(s, node, hb_ms)
-        p.send_raw(hello_frame(node, lab, side))
+        if key is not None:
+            auth_hello(s, key, node, lab, side)
+        else:
+            p.send_raw(hello_frame(node, lab, side))
         p.start()
         p.wait(lambda m: m["type"] == HELLO_ACK, 5, "HELLO_ACK")
         return p
@@ -225,11 +239,14 @@ class Peer:
 
 
 class FakeApp:
-    """The application's MR port: the PG sides' MR PIMs connect here."""
+    """The application's MR port: the PG sides' MR PIMs connect here.
+    key_fn gives the lab key (it exists once a node started), or None: a
+    lab without one."""
 
-    def __init__(self, port, lab, hb_ms=100):
+    def __init__(self, port, lab, key_fn=None, hb_ms=100):
         self.port = port
         self.lab = lab
+        self.key_fn = key_fn
         self.hb_ms = hb_ms
         self.peers = {}             # PG node -> its current Peer
         self.max_epoch = 0
@@ -259,7 +276,11 @@ class FakeApp:
 
     def _greet(self, s):
         s.settimeout(5)
+        key = self.key_fn() if self.key_fn is not None else None
+        ns = os.urandom(16)
         try:
+            if key is not None:
+                s.sendall(frame(CHALLENGE, ns))
             hdr = b""
             while len(hdr) < 8:
                 d = s.recv(8 - len(hdr))
@@ -277,18 +298,31 @@ class FakeApp:
             s.close()
             return
         hello = decode(mtype, body)
-        if mtype != HELLO:
+        if mtype != HELLO or (key is not None and not self._proven(
+                key, hello, ns)):
             s.close()
             return
         p = Peer(s, "app<-%s" % hello["node"], self.hb_ms, self._on_frame)
         p.node = hello["node"]
-        p.send_raw(hello_frame("app", self.lab, "-", ack=True))
+        p.send_raw(hello_frame("app", self.lab, "-", ack=True, key=key,
+                               nonces=(ns, hello["auth"][:16])
+                               if key is not None else None))
         with self.lock:
             old = self.peers.get(p.node)
             self.peers[p.node] = p
         if old is not None:
             old.close()
         p.start()
+
+    @staticmethod
+    def _proven(key, hello, ns):
+        """Does the HELLO prove the lab key (its MAC of its identity, its
+        nonce and ours)?"""
+        a = hello.get("auth")
+        return a is not None and len(a) == 48 and a[16:] == auth_mac(
+            key, "pgemu HELLO", [hello["node"].encode(),
+                                 hello["lab"].encode(), hello["side"],
+                                 a[:16], ns])
 
     def _on_frame(self, p, m):
         """Fence PIM_ACTIVATE as the ACD does (fence.c)."""

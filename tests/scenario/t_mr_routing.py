@@ -6,7 +6,8 @@ MRD 2: task_start_timeout 5 s, max_tasks_in_queue 2, max_time_in_queue
 
 Proves:
  * one side's MR PIM is granted and activated with an epoch (the app sees
-   PIM_ACTIVATE, accepts it), then ROUTING_ENABLED (no rule); the router
+   PIM_ACTIVATE with the router's token of the grant, accepts it), then
+   ROUTING_ENABLED (no rule); the router
    shows the MR peripheral online with that side active;
  * NEW_TASK is routed to the agent AVAILABLE in MRD 2 for the longest
    time, who becomes RESERVED there at once (router real-time table, the
@@ -48,8 +49,9 @@ from fake_app import (DO_THIS_WITH_TASK, FAIL_BAD_MRD, FAIL_BAD_SELECTOR,
                       NEW_TASK_FAILURE, PIM_ACTIVATE, PIM_DEACTIVATE,
                       ROUTING_DISABLED,
                       ROUTING_ENABLED, TASKF_RESEND, FakeApp)
-from pgemu_test import (DEFAULT_NODES, FAST, check, ev, find_event, log,
-                        node_of, other, run, wait_for, wait_online)
+from pgemu_test import (DEFAULT_NODES, FAST, check, ev, find_event,
+                        grant_token, log, node_of, other, run, wait_for,
+                        wait_online)
 
 AGENTS = 3
 IDS = list(range(1001, 1001 + AGENTS))
@@ -123,8 +125,13 @@ def activated(lab, app, timeout=10):
         mr_status(lab)), timeout, "router: MR peripheral online")
     node = node_of(st["active_side"])
     p = wait_for(lambda: app.peer(node), 5, "app: %s connected" % node)
-    p.wait(lambda m: m["type"] == PIM_ACTIVATE and m["a"] == st["epoch"],
-           5, "PIM_ACTIVATE epoch %d from %s" % (st["epoch"], node))
+    act = p.wait(lambda m: m["type"] == PIM_ACTIVATE and
+                 m["a"] == st["epoch"], 5, "PIM_ACTIVATE epoch %d from %s" %
+                 (st["epoch"], node))
+    check(act["token"] == grant_token(lab.key(), MR, st["epoch"],
+                                      st["active_side"]),
+          "PIM_ACTIVATE of %s without the router's token of the grant: %r"
+          % (node, act))
     p.wait(lambda m: m["type"] == ROUTING_ENABLED, 5, "ROUTING_ENABLED")
     return node, p, st["epoch"]
 
@@ -158,7 +165,7 @@ def failover(lab, app, wr, old, new, epoch, queued, rule, how):
 def test(Lab):
     lab = Lab("mr", agents=AGENTS, desktops=True, media=True,
               agent_mrds=[1, EMAIL], mrds=MRDS, hb_desktop=(100, 3), **FAST)
-    app = FakeApp(lab.ports["app"], lab.name)
+    app = FakeApp(lab.ports["app"], lab.name, lab.key)
     try:
         body(lab, app)
     finally:

@@ -71,13 +71,13 @@ def route(p, app, dialogue):
 def side_b(lab):
     """A fake side B on the router's port: its router link, heartbeats."""
     return Peer.connect(lab.ports["router"], "pg-b", lab.name, hb_ms=20,
-                        side="B")
+                        side="B", key=lab.key())
 
 
 def test(Lab):
     lab = Lab("mrtasks", agents=AGENTS, desktops=True, media=True,
               agent_mrds=[1, EMAIL], mrds=MRDS, hb_desktop=(100, 3), **FAST)
-    app = FakeApp(lab.ports["app"], lab.name)
+    app = FakeApp(lab.ports["app"], lab.name, lab.key)
     sides = []
     try:
         body(lab, app, sides)

@@ -5,8 +5,8 @@
  * router what it can do (PG_STATUS: acd_up is "mr-link up") and is
  * granted the PIM with an epoch of its own, as a voice PIM: the same
  * state machine (pimfsm.c), the same activation (PIM_ACTIVATE with the
- * epoch; the application fences an older one as the ACD does), without
- * agents or reporting data.
+ * epoch and the router's token of the grant; the application fences an
+ * older one as the ACD does), without agents or reporting data.
  *
  * Routing.  The accepted MR PIM tells the application ROUTING_ENABLED
  * while it is ACTIVE and its router link is up, and ROUTING_DISABLED when
@@ -38,6 +38,8 @@ struct mrpim {
 	uint32_t	 epoch;
 	int		 grant_reason;	/* GRANT_* of the current activation */
 	char		 grant_text[128];
+	int		 has_token;	/* the grant's token (auth.c) */
+	uint8_t		 token[32];
 	uint64_t	 activating_ms;
 	double		 active_since;
 	int		 stopped;	/* pgemuctl stop mr-pim */
@@ -71,6 +73,10 @@ mrpim_send_status(struct mrpim *mr)
 	st.peer_epoch = link_is_up(mr->peer) &&
 	    mr->peer_state != PIM_STATE_IDLE ? mr->peer_epoch : 0;
 	st.peer_up = (uint8_t)link_is_up(mr->peer);
+	if (mr->fsm.state != PIM_STATE_IDLE && mr->has_token) {
+		st.has_token = 1;
+		memcpy(st.token, mr->token, sizeof(st.token));
+	}
 	msg_pg_status_encode(&w, &st);
 	link_send(mr->router, &w);
 }
@@ -181,6 +187,8 @@ mrpim_activate(struct mrpim *mr)
 	memset(&e, 0, sizeof(e));
 	e.a = mr->epoch;
 	e.b = mr->id;
+	e.has_token = mr->has_token;
+	memcpy(e.token, mr->token, sizeof(e.token));
 	msg_epoch_encode(&w, MSG_PIM_ACTIVATE, &e);
 	link_send(mr->app, &w);
 	mr->activating_ms = mono_ms();
@@ -325,6 +333,8 @@ mrpim_grant(struct mrpim *mr, const struct msg_grant *g)
 		    mr->id, g->epoch, pim_state_names[mr->fsm.state],
 		    mr->epoch);
 	mr->epoch = g->epoch;
+	mr->has_token = g->has_token;
+	memcpy(mr->token, g->token, sizeof(mr->token));
 	mr->grant_reason = (int)g->reason;
 	snprintf(mr->grant_text, sizeof(mr->grant_text), "%s", g->text);
 	mr->activations++;
