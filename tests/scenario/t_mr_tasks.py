@@ -9,6 +9,8 @@ Proves:
    RouterCallKeyDay/RouterCallKey of its TaskID, PeripheralCallType 25,
    CallDisposition 13, CallDispositionFlag 1, StartDateTime, Duration,
    DialogueID); the task table empty again;
+ * the router reads the lab file again (its MRDs and routes: a reload
+   frees the old ones) and routes on;
  * a task that started is not released when task_start_timeout passes
    (one routed after it and never started is: RONA, CallDisposition 19);
  * an END told again (a cached one resent), before or after the router
@@ -113,6 +115,9 @@ def body(lab, app, sides):
     c = counts(lab)
     check(c["ended"] == 1 and c["in_progress"] == 0 and
           lab.ctl("router", "tasks")["tasks"] == [], "counts: %r" % c)
+
+    log("the lab file read again: the router routes on")
+    lab.ctl("router", "reload")
 
     log("started: not released at task_start_timeout")
     r2 = route(p, app, 2)

@@ -115,22 +115,30 @@ mrpim_send_app(struct mrpim *mr, uint32_t type, struct msg_task *t)
 	link_send(mr->app, &w);
 }
 
-/* A NEW_TASK not routed: NEW_TASK_FAILURE, said so. */
+/*
+ * A NEW_TASK not routed: NEW_TASK_FAILURE.  One that fails because
+ * routing is down (R16) is an event: the application should have stopped
+ * sending, so there are few.  The router's failures are routine answers
+ * (its Route_Call_Detail has them): counted, at debug.
+ */
 static void
 mrpim_fail(struct mrpim *mr, struct msg_task *t, uint32_t code,
     const char *text)
 {
-	int	rule = code == TASK_FAIL_ROUTING_DOWN ? RULE_R16 : RULE_NONE;
-
 	mr->failed++;
-	mr->failed_down += code == TASK_FAIL_ROUTING_DOWN;
 	t->code = code;
 	snprintf(t->text, sizeof(t->text), "%s", text);
 	mrpim_send_app(mr, MSG_MR_NEW_TASK_FAILURE, t);
-	evt_emit(rule, "new_task_failed", json_pack("{s:i, s:i, s:i, s:s}",
-	    "peripheral", (int)mr->id, "dialogue", (int)t->dialogue, "code",
-	    (int)code, "reason", text), "NEW_TASK of dialogue %u failed (code "
-	    "%u): %s", t->dialogue, code, text);
+	if (code != TASK_FAIL_ROUTING_DOWN) {
+		log_debug("NEW_TASK of dialogue %u failed (code %u): %s",
+		    t->dialogue, code, text);
+		return;
+	}
+	mr->failed_down++;
+	evt_emit(RULE_R16, "new_task_failed", json_pack("{s:i, s:i, s:i, "
+	    "s:s}", "peripheral", (int)mr->id, "dialogue", (int)t->dialogue,
+	    "code", (int)code, "reason", text), "NEW_TASK of dialogue %u "
+	    "failed: %s", t->dialogue, text);
 }
 
 /*

@@ -535,7 +535,8 @@ route_dispatch(struct route *rt)
 	struct rt_agent	*a;
 	int		 i;
 
-	for (i = 0; i < rt->nmrds; i++) {
+	/* No active MR PIM to answer (the router resettles): they wait. */
+	for (i = 0; i < rt->nmrds && rt->mr->active >= 0; i++) {
 		struct rt_mrd *m = &rt->mrds[i];
 
 		for (k = TAILQ_FIRST(&m->queue); k != NULL; k = next) {
@@ -760,7 +761,8 @@ route_timer_cb(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < rt->nmrds; i++) {
 		struct rt_mrd *m = &rt->mrds[i];
 
-		while ((k = TAILQ_FIRST(&m->queue)) != NULL &&
+		while (rt->mr->active >= 0 &&
+		    (k = TAILQ_FIRST(&m->queue)) != NULL &&
 		    taskq_expired(k->queued_ms, now,
 		    m->cfg.max_time_in_queue)) {
 			snprintf(text, sizeof(text), "no agent available in "
@@ -782,7 +784,10 @@ route_timer_cb(evutil_socket_t fd, short what, void *arg)
 	route_arm(rt);
 }
 
-/* The timer at the next time a request or a routed task runs out. */
+/*
+ * The timer at the next time a request or a routed task runs out.  With
+ * no active MR PIM to answer, requests do not run out: they wait.
+ */
 static void
 route_arm(struct route *rt)
 {
@@ -794,7 +799,8 @@ route_arm(struct route *rt)
 	for (i = 0; i < rt->nmrds; i++) {
 		struct rt_mrd *m = &rt->mrds[i];
 
-		if ((k = TAILQ_FIRST(&m->queue)) != NULL) {
+		if (rt->mr->active >= 0 &&
+		    (k = TAILQ_FIRST(&m->queue)) != NULL) {
 			t = k->queued_ms +
 			    (uint64_t)m->cfg.max_time_in_queue * 1000;
 			next = t < next ? t : next;

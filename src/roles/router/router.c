@@ -706,6 +706,9 @@ router_status_msg(struct rt_periph *p, struct rt_side *s,
 		    "side", s->side == 'A' ? "A" : "B", "epoch",
 		    (int)st->epoch), "side %c holds PIM %d (epoch %u): "
 		    "adopted", s->side, (int)p->id, st->epoch);
+		/* The requests that waited for an MR PIM to answer. */
+		if (p->is_mr)
+			route_dispatch(p->rt->route);
 	}
 	/* The ACD accepted the active side's epoch: it holds the PIM. */
 	if (p->active >= 0 && &p->sides[p->active] == s &&
