@@ -972,7 +972,7 @@ struct taskq_cand {		/* an agent of the route, in its MRD */
 	uint32_t	 id;
 	int		 state;		/* CTI AgentState in the MRD */
 	int		 logged_in;
-	int		 held;		/* reserved by the router, not started */
+	int		 held;		/* the router's, task not started */
 	double		 since;		/* in that state since (wall clock) */
 };
 int		 taskq_pick(const struct taskq_cand *, size_t);
@@ -1089,7 +1089,8 @@ struct db_task {
 	int		 skill_group;	/* RCD: the route's */
 	int		 code;		/* RCD: TASK_FAIL_*, 0 routed */
 	double		 queue_time;	/* RCD: seconds in the queue */
-	int		 call_type, disposition, disposition_flag;	/* TCD */
+	int		 call_type;	/* TCD */
+	int		 disposition, disposition_flag;
 	uint32_t	 flags;		/* left out: TASKF_* */
 	char		 selector[33];
 	char		 rule[8];	/* discard, left out */

@@ -902,9 +902,9 @@ pg_msg_precall(struct role_msg_in *in, const union msg_body *b)
 
 	if ((pp = pg_periph(pg, t->peripheral)) == NULL ||
 	    t->code > PRECALL_RELEASE) {
-		snprintf(in->err, sizeof(in->err), "PRECALL: %s %u", pp == NULL ?
-		    "no peripheral" : "unknown code", pp == NULL ?
-		    t->peripheral : t->code);
+		snprintf(in->err, sizeof(in->err), "PRECALL: %s %u",
+		    pp == NULL ? "no peripheral" : "unknown code",
+		    pp == NULL ? t->peripheral : t->code);
 		return -1;
 	}
 	want = t->code == PRECALL_RESERVE ? AS_RESERVED : AS_AVAILABLE;

@@ -58,7 +58,7 @@ struct rt_task {
 	int		 skill_group;	/* a request's route's */
 	struct rt_mrd	*m;
 	struct rt_agent	*held;		/* the agent it holds, not started */
-	double		 reserved_since;	/* when the router reserved it */
+	double		 reserved_since;	/* the router reserved it */
 	double		 received, routed, offered, started;	/* wall */
 	uint64_t	 queued_ms, routed_ms;	/* monotonic */
 	int		 indexed;	/* ROUTE_BY_* it is in */
@@ -336,8 +336,9 @@ route_precall(struct route *rt, const struct rt_task *k, uint32_t code)
 	t.epoch = ap->epoch;
 	if (ap->active < 0) {
 		log_warnx("PRECALL %s of agent %u for dialogue %u not sent: "
-		    "peripheral %u has no active side", code == PRECALL_RESERVE ?
-		    "RESERVE" : "RELEASE", k->agent, k->dialogue, ap->id);
+		    "peripheral %u has no active side",
+		    code == PRECALL_RESERVE ? "RESERVE" : "RELEASE", k->agent,
+		    k->dialogue, ap->id);
 		return;
 	}
 	msg_task_encode(&w, MSG_PRECALL, &t);
@@ -481,8 +482,8 @@ route_request(struct route *rt, const struct msg_task *t)
 		return;
 	}
 	if (t->mrd != 0 && t->mrd != (uint32_t)cr->mrd) {
-		snprintf(text, sizeof(text), "selector \"%s\" routes to MRD %d, "
-		    "not %u", t->selector, cr->mrd, t->mrd);
+		snprintf(text, sizeof(text), "selector \"%s\" routes to MRD "
+		    "%d, not %u", t->selector, cr->mrd, t->mrd);
 		route_fail(rt, k, TASK_FAIL_BAD_MRD, text);
 		return;
 	}
@@ -689,8 +690,8 @@ route_msg_event(struct role_msg_in *in, const union msg_body *b)
 	int			 next;
 
 	if (rt == NULL) {
-		snprintf(in->err, sizeof(in->err), "TASK_EVENT: this lab routes "
-		    "no media");
+		snprintf(in->err, sizeof(in->err), "TASK_EVENT: this lab "
+		    "routes no media");
 		return -1;
 	}
 	if ((p = router_periph(r, t->peripheral, in->msg, in->err,
@@ -712,8 +713,8 @@ route_msg_event(struct role_msg_in *in, const union msg_body *b)
 	act = taskq_event(k->state, k->seen, t->code, &next);
 	if (act == TQA_DUPLICATE) {
 		rt->duplicates++;
-		log_debug("TASK_EVENT %u of task %u.%u.%u seen already", t->code,
-		    t->task[0], t->task[1], t->task[2]);
+		log_debug("TASK_EVENT %u of task %u.%u.%u seen already",
+		    t->code, t->task[0], t->task[1], t->task[2]);
 		return 0;
 	}
 	k->seen |= 1u << t->code;

@@ -1526,8 +1526,8 @@ router_cmd_tasks(struct node *n, int argc, const char **argv,
 	(void)argc;
 	(void)argv;
 	if (r->route == NULL) {
-		snprintf(res->err, sizeof(res->err), "tasks: this lab routes no "
-		    "media (it has no app node)");
+		snprintf(res->err, sizeof(res->err), "tasks: this lab routes "
+		    "no media (it has no app node)");
 		return -1;
 	}
 	res->data = route_json(r->route);
