@@ -582,7 +582,8 @@ void		 proto_desktop_set_greeting(void (*)(struct link *));
 
 /*
  * proto_cti_client.c: the client end of GED-188 (a desktop server's
- * session): OPEN_REQ as set here, HEARTBEAT_REQ, the end of a session.
+ * session, an application instance's ARM session): OPEN_REQ as set
+ * here, HEARTBEAT_REQ, the end of a session.
  */
 struct cti_client_open {
 	uint32_t	 version;
@@ -592,6 +593,7 @@ struct cti_client_open {
 	uint32_t	 call_mask;
 	uint32_t	 agent_state_mask;
 	char		 client_id[PGEMU_NAME_MAX];
+	uint32_t	 app_path;		/* ApplicationPathID; 0: none */
 };
 extern const struct link_proto proto_cti_client;
 void		 proto_cti_client_set_open(const struct cti_client_open *);
@@ -892,6 +894,49 @@ extern const char *const fence_verdict_names[FENCE_MAX];
 enum fence_verdict fence_judge(const struct fence *, uint32_t, uint32_t,
 		    const char *, char *, size_t);
 void		 fence_accept(struct fence *, uint32_t, const char *);
+
+/*
+ * fencer.c: a peripheral's device (the ACD, the application instance)
+ * fences the PIMs of the two PG sides with fence.c's judgement: one link
+ * to each, one PIM accepted at most.
+ */
+struct msg_epoch;
+struct fencer_pim {
+	struct link	*link;
+	int		 accepted;
+	uint32_t	 epoch;
+};
+struct fencer {
+	struct fence	 fence;		/* the highest epoch, its holder */
+	struct fencer_pim pims[2];	/* side A's, side B's */
+	uint64_t	 accepts, fences, stale_refused;
+	int		 max_accepted;	/* most PIMs accepted at once, ever */
+};
+struct fencer_pim *fencer_pim(struct fencer *, const struct link *);
+struct fencer_pim *fencer_accepted(struct fencer *);
+struct fencer_pim *fencer_activate(struct fencer *, struct link *,
+		    const struct msg_epoch *, uint32_t);
+int		 fencer_release(struct fencer *, struct link *, uint32_t);
+struct fencer_pim *fencer_lost(struct fencer *, const struct link *);
+void		 fencer_json(struct fencer *, json_t *);
+
+/* pace.c: simulated traffic, a Poisson stream of arrivals at a rate */
+struct pace {
+	struct event	*ev;
+	int		 on;
+	double		 rate;		/* arrivals a second */
+	unsigned int	 seed;
+	uint64_t	 next_us;	/* monotonic: the next one is due */
+	int		(*arrive)(void *);	/* -1: no more this run */
+	void		*arg;
+};
+void		 pace_init(struct pace *, struct event_base *, unsigned int,
+		    int (*)(void *), void *);
+void		 pace_free(struct pace *);
+void		 pace_set(struct pace *, int, double);
+double		 pace_uniform(struct pace *);
+int		 pace_cmd(struct pace *, int, const char **, double,
+		    const char *, const char *, struct ctl_cmd_result *);
 
 /* pimfsm.c: one PIM state machine, any peripheral (states PIM_STATE_*) */
 enum pim_event {
@@ -1214,6 +1259,38 @@ int		 pg_send_task(struct node *, uint32_t type,
 		    const struct msg_task *);
 void		 pg_cti_changed(struct node *);
 struct mrpim	*pg_mrpim(struct node *);
+
+/*
+ * app_arm.c: the application instance's ARM session with the CTI server
+ * of the agent peripheral's PG (GED-188, CTI_SERVICE_AGENT_REPORTING):
+ * its view of the agents in their non-voice MRDs, and its task messages,
+ * kept in order while the session is down.
+ */
+struct app_arm;
+/* A task message of the session (ged188.h's TK_* fields). */
+struct app_arm_msg {
+	uint32_t	 type;		/* MSG_OFFER_TASK_IND ... END_TASK_IND */
+	uint32_t	 periph;	/* the agent's peripheral */
+	uint32_t	 mrd;
+	uint32_t	 agent;
+	uint32_t	 task[3];	/* TaskID; 0s: the CTI server gives it */
+	uint32_t	 dialogue;	/* also the InvokeID */
+	uint32_t	 flags;		/* TASKF_* */
+};
+struct app_arm	*app_arm_new(struct node *);
+void		 app_arm_free(struct app_arm *);
+int		 app_arm_send(struct app_arm *, const struct app_arm_msg *);
+uint32_t	 app_arm_pick(struct app_arm *, uint32_t mrd, int skill_group,
+		    int max_tasks);
+void		 app_arm_hold(struct app_arm *, uint32_t agent, uint32_t mrd,
+		    int);
+int		 app_arm_up(const struct app_arm *);
+const char	*app_arm_server(const struct app_arm *);
+json_t		*app_arm_json(const struct app_arm *);
+
+/* app.c: what the ARM session answers a request of the application */
+void		 app_task_answer(struct node *, uint32_t type,
+		    uint32_t dialogue, uint32_t status, const uint32_t *task);
 
 /* util.c */
 void		 mono_now(struct timespec *);

@@ -104,8 +104,9 @@ START_TEST(test_registry)
 	ck_assert_int_eq(role_find("switch"), -1);
 	ck_assert_int_eq(role_find(""), -1);
 	ck_assert_int_eq(role_find("PG"), -1);
-	ck_assert_str_eq(role_choices(), "router|acd|pg|desk|agents");
-	ck_assert_str_eq(role_choices(), "router|acd|pg|desk|agents");	/* kept */
+	ck_assert_str_eq(role_choices(), "router|acd|pg|desk|agents|app");
+	/* Made once, kept. */
+	ck_assert_str_eq(role_choices(), "router|acd|pg|desk|agents|app");
 }
 END_TEST
 
@@ -295,6 +296,13 @@ static const struct {
 	{ ROLE_ACD, { "start", "cti-manager" },
 	  "usage: stop|start cti-manager primary|backup" },
 	{ ROLE_ACD, { "traffic" }, "usage: traffic on|off; traffic rate N" },
+	{ ROLE_APP, { "traffic" }, "usage: traffic on|off; traffic rate N" },
+	{ ROLE_APP, { "new-task" }, "usage: new-task SELECTOR [COUNT]" },
+	{ ROLE_APP, { "new-task", "Email", "1", "2" },
+	  "usage: new-task SELECTOR [COUNT]" },
+	{ ROLE_APP, { "agents" }, "unknown command \"agents\" (n: status, "
+	  "watch, events, fault, reload, help, pending, tasks, traffic, "
+	  "new-task)" },
 };
 
 /* Unknown words, and words whose count fits no row. */
@@ -549,6 +557,20 @@ sample(uint32_t type, struct wire_writer *w)
 		ds.state = AS_NOT_READY;
 		msg_desktop_state_encode(w, type, &ds);
 		break;
+	case MSG_MR_NEW_TASK:
+	case MSG_MR_DO_THIS_WITH_TASK:
+	case MSG_MR_NEW_TASK_FAILURE:
+	case MSG_MR_ROUTING_ENABLED:
+	case MSG_MR_ROUTING_DISABLED:
+	case MSG_ROUTE_TASK:
+	case MSG_ROUTE_RESULT:
+	case MSG_PRECALL:
+	case MSG_TASK_EVENT:
+		memset(&tk, 0, sizeof(tk));
+		tk.peripheral = 5001;
+		snprintf(tk.selector, sizeof(tk.selector), "Email");
+		msg_task_encode(w, type, &tk);
+		break;
 	case MSG_PEER_SET_AGENT:
 		memset(&sa, 0, sizeof(sa));
 		sa.peripheral = 5000;
@@ -653,6 +675,14 @@ static const struct {
 	{ &agents_ops, MSG_DESKTOP_STATE, LINK_KIND_DESKTOP, 1 },
 	{ &agents_ops, MSG_DESKTOP_WELCOME, LINK_KIND_DESKTOP, 1 },
 	{ &agents_ops, MSG_DESKTOP_SET_STATE, LINK_KIND_DESKTOP, 0 },
+	{ &app_ops, MSG_PIM_ACTIVATE, LINK_KIND_MR, 1 },
+	{ &app_ops, MSG_PIM_ACTIVATE, LINK_KIND_ACD, 0 },
+	{ &app_ops, MSG_MR_DO_THIS_WITH_TASK, LINK_KIND_MR, 1 },
+	{ &app_ops, MSG_MR_NEW_TASK_FAILURE, LINK_KIND_MR, 1 },
+	{ &app_ops, MSG_MR_ROUTING_ENABLED, LINK_KIND_MR, 1 },
+	{ &app_ops, MSG_MR_ROUTING_DISABLED, LINK_KIND_MR, 1 },
+	{ &app_ops, MSG_MR_NEW_TASK, LINK_KIND_MR, 0 },
+	{ &acd_ops, MSG_MR_DO_THIS_WITH_TASK, LINK_KIND_MR, 0 },
 };
 
 START_TEST(test_msg_route)

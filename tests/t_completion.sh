@@ -2,22 +2,23 @@
 # The bash completion of pgemuctl (completion/pgemuctl), loaded in bash and
 # called as bash calls it (COMP_WORDS, COMP_CWORD, then _pgemuctl), on a
 # lab file of its own with node names no other lab has (ctrl, sw1, sw2,
-# side-a, side-b) and two peripherals, so side-a's ACD links are
-# acd-link-sw1 and acd-link-sw2:
+# side-a, side-b, mail: an app node) and two peripherals, so side-a's ACD
+# links are acd-link-sw1 and acd-link-sw2:
 #
 #   (a) the first word: the lab's node names and help, from -c FILE; a
 #       prefix narrows them; options after -; the formats after -f, and
 #       the node names after -f FORMAT and -t SECONDS;
 #   (b) the command of a node: the commands of its role, from the command
 #       tables (`pgemuctl help`): the router's and every node's for ctrl,
-#       the acd's for sw1 (agent, traffic, stop, start, ...), none of
-#       another role's;
+#       the acd's for sw1 (agent, traffic, stop, start, ...), the app's
+#       for mail (pending, tasks, traffic, new-task), none of another
+#       role's;
 #   (c) the words of a command: on|off for traffic, cti-manager after
 #       stop, primary|backup after it, down|up|freeze|thaw after fault LINK;
 #   (d) fault's LINK: a running node's links from its status (side-a,
 #       started here: acd-link-sw1, acd-link-sw2, router-link,
 #       private-link); a node that does not run, its role's (the router:
-#       side-a, side-b); with -f json too.
+#       side-a, side-b; the app: those and cti-link); with -f json too.
 #
 # Run by automake from the build directory.  Environment: PGEMUD (the
 # built pgemud; default src/pgemud), PGEMU_SRCDIR (the source tree).  The
@@ -66,11 +67,15 @@ nodes:
   sw2:    { role = "acd"; port = $((port + 2)); };
   side-a: { role = "pg"; side = "A"; port = $((port + 3)); };
   side-b: { role = "pg"; side = "B"; port = $((port + 4)); };
+  mail:   { role = "app"; port = $((port + 5)); };
 };
 peripherals = (
   { id = 5000; acd = "sw1"; agents: { count = 2; first_id = 1001; }; },
   { id = 5001; acd = "sw2"; agents: { count = 2; first_id = 2001; }; }
 );
+mrds = ( { id = 1; name = "Voice"; }, { id = 2; name = "Email";
+  media = "email"; } );
+media_routing: { peripheral = 5009; };
 EOF
 
 # complete WORD...: the completions of the last word (empty: a new one)
@@ -99,11 +104,11 @@ expect() {
 }
 
 # (a)
-expect "(a) node names" "ctrl help side-a side-b sw1 sw2" ""
+expect "(a) node names" "ctrl help mail side-a side-b sw1 sw2" ""
 expect "(a) node names by prefix" "side-a side-b" "si"
 expect "(a) options" "--commands-man --help --version" "--"
 expect "(a) formats of -f" "json keyvalue text" -f ""
-expect "(a) node names after -f, -t" "ctrl help side-a side-b sw1 sw2" \
+expect "(a) node names after -f, -t" "ctrl help mail side-a side-b sw1 sw2" \
     -f json -t 1 ""
 
 # (b)
@@ -116,9 +121,15 @@ expect "(b) commands of an acd node" \
 expect "(b) commands of a pg node" \
     "cti events fault help reload start status stop watch" side-b ""
 expect "(b) a command by prefix" "start status stop" sw2 "st"
+expect "(b) commands of an app node" \
+    "events fault help new-task pending reload status tasks traffic watch" \
+    mail ""
 
 # (c)
 expect "(c) traffic" "off on rate" sw1 traffic ""
+expect "(c) traffic of an app node" "off on rate" mail traffic ""
+expect "(c) no word after new-task SELECTOR COUNT" "" mail new-task Email \
+    1 ""
 expect "(c) stop" "cti-manager" sw1 stop ""
 expect "(c) stop cti-manager" "backup primary" sw1 stop cti-manager ""
 expect "(c) stop of a pg node" "cti-server mr-pim" side-b stop ""
@@ -147,6 +158,8 @@ expect "(d) links after -f json -t 2" "acd-link-sw1 acd-link-sw2" -f json \
     -t 2 side-a fault acd
 expect "(d) links of a router that does not run" "side-a side-b" \
     ctrl fault ""
+expect "(d) links of an app node that does not run" \
+    "cti-link side-a side-b" mail fault ""
 kill "$pid"
 wait "$pid" 2>/dev/null
 pid=

@@ -66,8 +66,9 @@ static const struct cfg_setting settings[] = {
 	  "missing.  An absolute path, short enough for NODE.sock to fit "
 	  "a UNIX socket path (107 bytes)." },
 	{ "lab.state_dir", T_STRING, 1, 200, "/var/lib/pgemu", NULL, 0, 0,
-	  "Directory of the history database and the spool files; the "
-	  "router and the PG sides make it (mode 0750) if only its last "
+	  "Directory of the history database, the spool files and the app "
+	  "node's pending table; the router, the PG sides and the app node "
+	  "make it (mode 0750) if only its last "
 	  "component is missing, and refuse to start if they cannot write "
 	  "in it.  An absolute path." },
 	{ "lab.history_db", T_STRING, 1, 200, "history.db", NULL, 0, 0,

@@ -39,8 +39,9 @@ node_evt_sink(json_t *e, void *arg)
 }
 
 /*
- * The state directory of a router (history database) or a PG side
- * (spool): made if only its last component is missing, and writable.
+ * The state directory of a router (history database), a PG side (spool)
+ * or an app node (pending table): made if only its last component is
+ * missing, and writable.
  */
 static int
 node_state_dir(const char *dir, char *err, size_t errlen)
@@ -110,7 +111,7 @@ node_new(struct event_base *base, struct cfg *cf, const char *name,
 		ctl_set_limits(n->ctl, cf->ctl_max_clients, cf->ctl_idle_ms);
 	if (n->ctl == NULL ||
 	    ((self->role == ROLE_ROUTER || self->role == ROLE_PG ||
-	    cf->key_file[0] != '\0') &&
+	    self->role == ROLE_APP || cf->key_file[0] != '\0') &&
 	    node_state_dir(cf->state_dir, err, errlen) == -1) ||
 	    (cf->key_file[0] != '\0' &&
 	    auth_load(cf->key_file, 1, err, errlen) == -1) ||

@@ -35,7 +35,8 @@ const struct role roles[ROLE_MAX] = {
 	[ROLE_APP] = { "app", &app_ops,
 	    "an application instance (email or chat manager): NEW_TASK "
 	    "requests to the MR PIM, task reports to the CTI server",
-	    "mr-link (the active MR PIM's), cti-link" },
+	    "one per PG side's MR PIM, named after it (pg-a, pg-b), and "
+	    "cti-link (its ARM session)" },
 };
 
 /* The role named name (ROLE_*), or -1. */

@@ -1,10 +1,12 @@
 /*
  * The client end of GED-188 (a desktop server's session with the PG's CTI
- * server), as a struct link_proto; the codec is ged188.c.
+ * server, an application instance's ARM session), as a struct link_proto;
+ * the codec is ged188.c.
  *
  *   client                                   CTI server
  *     OPEN_REQ (version, IdleTimeout,  ------>
- *       services, masks, ClientID)   <------   OPEN_CONF: the session is open
+ *       services, masks, ClientID,
+ *       ApplicationPathID)           <------   OPEN_CONF: the session is open
  *                                    <------   FAILURE_CONF: refused (the
  *                                                standby: 15 or 107)
  *     HEARTBEAT_REQ every interval   ------>
@@ -52,6 +54,8 @@ cti_client_hello(struct link *l)
 	g.fixed[OQ_AGENT_STATE_MASK] = cti_open.agent_state_mask;
 	ged_begin(&w, &g);
 	ged_put_str(&w, l->version, TAG_CLIENT_ID, cti_open.client_id);
+	if (cti_open.app_path != 0)
+		ged_put_u32(&w, l->version, TAG_APP_PATH_ID, cti_open.app_path);
 	link_send(l, &w);
 }
 

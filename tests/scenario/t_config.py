@@ -82,7 +82,8 @@ def test(Lab):
     lineof = lambda s: 1 + text[:text.index(s)].count("\n")
     want = ["%s:%d: heartbeat.private.misses: 500 is out of range 2..100" %
             (bad, lineof("misses = 500")),
-            "%s:%d: nodes.acd.role: \"switch\" is not one of router|acd|pg|desk|agents" %
+            "%s:%d: nodes.acd.role: \"switch\" is not one of "
+            "router|acd|pg|desk|agents|app" %
             (bad, lineof('role = "switch"')),
             "%s:%d: unknown setting \"bogus\"" % (bad, lineof("bogus")),
             "%s: 3 errors" % bad]

@@ -12,7 +12,8 @@ import subprocess
 
 from pgemu_test import PGEMUCTL, check, run
 
-ROLE = {"router": "router", "acd": "acd", "pg-a": "pg", "pg-b": "pg"}
+ROLE = {"router": "router", "acd": "acd", "pg-a": "pg", "pg-b": "pg",
+        "app": "app"}
 
 
 def pgemuctl(*args):
@@ -55,11 +56,13 @@ def test(Lab):
     rc, out, err = pgemuctl("-j", "help")
     every = json.loads(out)
     roles = sorted(set(c["role"] for c in every if c["role"]))
-    check(rc == 0 and roles == ["acd", "agents", "desk", "pg", "router"],
+    check(rc == 0 and roles == ["acd", "agents", "app", "desk", "pg",
+                                "router"],
           "-j help roles %r" % roles)
     secs = sections(text)
     check(list(secs) == ["commands:", "router commands:", "acd commands:",
-                         "pg commands:", "desk commands:", "agents commands:"],
+                         "pg commands:", "desk commands:", "agents commands:",
+                         "app commands:"],
           "help sections %r" % list(secs))
     for c in every:
         head = "%scommands:" % (c["role"] + " " if c["role"] else "")
@@ -68,7 +71,7 @@ def test(Lab):
     check("  pg      one side of the duplex PG, with its PIM\n" in text,
           "pg's line:\n%s" % text)
 
-    lab = Lab("help")
+    lab = Lab("help", media=True)
     lab.start_all()
     for node, role in ROLE.items():
         mine = [c for c in every if c["role"] in (None, role)]
@@ -103,6 +106,8 @@ def test(Lab):
     check(lab.ctl("router", "intervals", "5") == [], "intervals 5")
     check(len(lab.ctl("acd", "agents")) == 20, "acd agents")
     check(lab.ctl("acd", "agent", "1001")["id"] == 1001, "agent 1001")
+    check(lab.ctl("app", "pending") == [], "app pending")
+    check(lab.ctl("app", "tasks") == [], "app tasks")
     for args, msg in ((("agent", "1001", "sit"), "usage: agent ID; agent "
                        "ID set STATE|auto"),
                       (("agent", "1001", "set", "x"), "unknown state"),
