@@ -17,7 +17,7 @@
 #       stop, primary|backup after it, down|up|freeze|thaw after fault LINK;
 #   (d) fault's LINK: a running node's links from its status (side-a,
 #       started here: acd-link-sw1, acd-link-sw2, router-link,
-#       private-link); a node that does not run, its role's (the router:
+#       private-link, mr-link to the app); a node that does not run, its role's (the router:
 #       side-a, side-b; the app: those and cti-link); with -f json too.
 #
 # Run by automake from the build directory.  Environment: PGEMUD (the
@@ -152,7 +152,8 @@ while [ ! -S "$tmp/side-a.sock" ] ||
 	sleep 0.01
 done
 expect "(d) links of a running pg node" \
-    "acd-link-sw1 acd-link-sw2 private-link router-link" side-a fault ""
+    "acd-link-sw1 acd-link-sw2 mr-link private-link router-link" side-a \
+    fault ""
 expect "(d) links by prefix" "acd-link-sw1 acd-link-sw2" side-a fault acd
 expect "(d) links after -f json -t 2" "acd-link-sw1 acd-link-sw2" -f json \
     -t 2 side-a fault acd
