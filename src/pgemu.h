@@ -1016,6 +1016,65 @@ enum ctiact_why {
 extern const char *const ctiact_why_names[CTIACT_MAX];
 int		 ctiact_decide(const struct ctiact_in *, enum ctiact_why *);
 
+/*
+ * taskq.c: media routing at the router, as pure functions: which agent a
+ * task goes to, whether a request may wait in its MRD's queue, a task's
+ * life as the TASK_EVENTs tell it, what its end records, and under which
+ * rule a task left out of reports falls.
+ */
+struct taskq_cand {		/* an agent of the route, in its MRD */
+	uint32_t	 id;
+	int		 state;		/* CTI AgentState in the MRD */
+	int		 logged_in;
+	int		 held;		/* the router's, task not started */
+	double		 since;		/* in that state since (wall clock) */
+};
+int		 taskq_pick(const struct taskq_cand *, size_t);
+int		 taskq_admit(int queued, int max_in_queue);
+int		 taskq_expired(uint64_t since_ms, uint64_t now_ms, int limit_s);
+enum taskq_state {
+	TQ_QUEUED,		/* a request waiting for an agent */
+	TQ_ROUTED,		/* routed: agent reserved, task not offered */
+	TQ_OFFERED,
+	TQ_STARTED,
+	TQ_ENDED,
+	TQ_STATE_MAX
+};
+extern const char *const taskq_state_names[TQ_STATE_MAX];
+enum taskq_act {
+	TQA_BAD,		/* not a TASK_EVENT code */
+	TQA_DUPLICATE,		/* seen already: stored once */
+	TQA_LATE,		/* an older step after a newer one: kept */
+	TQA_OFFER,
+	TQA_START,
+	TQA_END,
+	TQA_MAX
+};
+extern const char *const taskq_act_names[TQA_MAX];
+enum taskq_act	 taskq_event(int state, unsigned int seen, uint32_t code,
+		    int *next);
+/* What the end of a task records (Termination_Call_Detail). */
+#define TCD_CALLTYPE_ROUTED	25	/* PeripheralCallType: by the router */
+#define TCD_CALLTYPE_APP	26	/* by the application */
+#define TCD_DISP_HANDLED	13	/* CallDisposition: a normal end */
+#define TCD_DISP_RONA		19	/* not started in task_start_timeout */
+#define TCD_FLAG_HANDLED	1	/* CallDispositionFlag */
+#define TCD_FLAG_ABANDONED	2
+struct taskq_end {
+	int		 left_out;	/* R15/R17: no TCD row */
+	int		 call_type;
+	int		 disposition;
+	int		 disposition_flag;
+};
+void		 taskq_end(uint32_t flags, int timed_out, struct taskq_end *);
+/* A time the MR peripheral was offline, and the rule of its loss. */
+struct taskq_down {
+	double		 from, to;	/* wall clock; to 0: offline now */
+	int		 rule;		/* RULE_R12 or RULE_R17 */
+};
+int		 taskq_left_out_rule(const struct taskq_down *, size_t,
+		    double when, double slack);
+
 /* db.c: the router's history database */
 struct db;
 struct msg_interval;
@@ -1067,6 +1126,35 @@ int		 db_open_sessions(struct db *, uint32_t,
 		    void (*)(void *, uint32_t, uint32_t, double), void *);
 uint32_t	 db_last_interval(struct db *, uint32_t);
 
+/*
+ * A task's row: Route_Call_Detail (a NEW_TASK answered), Termination_Call_
+ * Detail (a task ended), pgemu_task_discard (a request discarded, R12,
+ * R17), pgemu_left_out (a task left out of reports, R15, R17).
+ */
+struct db_task {
+	double		 t;		/* DateTime */
+	double		 start;		/* StartDateTime: TCD, left out */
+	uint32_t	 peripheral;	/* RCD, discard: the MR peripheral;
+					   TCD, left out: the agent's */
+	uint32_t	 agent_periph;	/* RCD */
+	uint32_t	 dialogue, mrd, agent;
+	uint32_t	 task[3];	/* RouterCallKeyDay, RouterCallKey,
+					   its SequenceNumber */
+	int		 skill_group;	/* RCD: the route's */
+	int		 code;		/* RCD: TASK_FAIL_*, 0 routed */
+	double		 queue_time;	/* RCD: seconds in the queue */
+	int		 call_type;	/* TCD */
+	int		 disposition, disposition_flag;
+	uint32_t	 flags;		/* left out: TASKF_* */
+	char		 selector[33];
+	char		 rule[8];	/* discard, left out */
+	char		 cause[96];	/* discard */
+};
+void		 db_route_call(struct db *, const struct db_task *);
+void		 db_task_end(struct db *, const struct db_task *);
+void		 db_task_discard(struct db *, const struct db_task *);
+void		 db_left_out(struct db *, const struct db_task *);
+
 /* pim.c: the PIM's reporting data on the active side */
 struct pim;
 struct msg_agent;
@@ -1091,6 +1179,30 @@ int		 pim_media_set(struct pim *, uint32_t agent, uint32_t mrd,
 void		 pim_media_reset(struct pim *, int32_t reason);
 int		 pim_media_count(const struct pim *);
 void		 pim_media_states(const struct pim *, struct msg_agent *);
+int		 pim_media_state(const struct pim *, uint32_t agent,
+		    uint32_t mrd, uint64_t *since_ms);
+
+/* mrpim.c: the MR PIM of a PG side (media routing) */
+struct mrpim;
+struct msg_grant;
+struct msg_epoch;
+struct mrpim	*mrpim_new(struct node *, struct link *router,
+		    struct link *peer);
+void		 mrpim_free(struct mrpim *);
+int		 mrpim_owns(const struct mrpim *, uint32_t);
+void		 mrpim_link(struct mrpim *, struct link *, int up,
+		    const char *);
+void		 mrpim_grant(struct mrpim *, const struct msg_grant *);
+void		 mrpim_peer_state(struct mrpim *, const struct msg_epoch *);
+int		 mrpim_msg_accept(struct role_msg_in *, const union msg_body *);
+int		 mrpim_msg_refused(struct role_msg_in *,
+		    const union msg_body *);
+int		 mrpim_msg_new_task(struct role_msg_in *,
+		    const union msg_body *);
+int		 mrpim_msg_result(struct role_msg_in *, const union msg_body *);
+int		 mrpim_stop_start(struct mrpim *, int start, char *, size_t);
+void		 mrpim_shutdown(struct mrpim *);
+json_t		*mrpim_json(const struct mrpim *);
 
 /* cti.c: the CTI server (GED-188) of a PG side */
 struct cti;
@@ -1155,6 +1267,7 @@ int		 pg_set_agent(struct node *, uint32_t periph, uint32_t agent,
 int		 pg_send_task(struct node *, uint32_t type,
 		    const struct msg_task *);
 void		 pg_cti_changed(struct node *);
+struct mrpim	*pg_mrpim(struct node *);
 
 /*
  * app_arm.c: the application instance's ARM session with the CTI server

@@ -6,7 +6,8 @@
  * without waiting for the writer), a locked database answers "not
  * stored", db_close() writes what waits behind and joins the writer,
  * and timestamps keep the product's text ("YYYY-MM-DD HH:MM:SS.mmm",
- * UTC).
+ * UTC).  The rows of media routing's tasks: a task's end and a task left
+ * out of reports told twice are stored once.
  */
 #include "config.h"
 
@@ -250,6 +251,70 @@ START_TEST(test_close_writes_behind)
 }
 END_TEST
 
+/* Media routing's rows, written behind; the end of a task stored once. */
+START_TEST(test_task_rows)
+{
+	struct db_task	 k;
+	struct db	*db;
+	char		 err[256], v[160];
+
+	db = db_open(base, path, DB_QUEUE_ROWS, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	memset(&k, 0, sizeof(k));
+	k.t = 1700000010.5;
+	k.peripheral = 5001;
+	k.agent_periph = 5000;
+	k.dialogue = 7;
+	k.mrd = 2;
+	k.agent = 1001;
+	k.task[0] = 19675;
+	k.task[1] = 42;
+	k.skill_group = 100;
+	k.queue_time = 1.6;
+	snprintf(k.selector, sizeof(k.selector), "Email");
+	db_route_call(db, &k);
+	k.code = TASK_FAIL_DUPLICATE;
+	db_route_call(db, &k);
+	k.peripheral = 5000;
+	k.start = 1700000000.25;
+	k.call_type = TCD_CALLTYPE_ROUTED;
+	k.disposition = TCD_DISP_HANDLED;
+	k.disposition_flag = TCD_FLAG_HANDLED;
+	db_task_end(db, &k);
+	db_task_end(db, &k);		/* told again: stored once */
+	k.task[1] = 43;
+	k.dialogue = 8;
+	k.flags = TASKF_APP_ROUTED | TASKF_ROUTING_DOWN | TASKF_ENDED_DOWN;
+	snprintf(k.rule, sizeof(k.rule), "R17");
+	db_left_out(db, &k);
+	db_left_out(db, &k);
+	k.peripheral = 5001;
+	k.dialogue = 9;
+	snprintf(k.rule, sizeof(k.rule), "R12");
+	snprintf(k.cause, sizeof(k.cause), "side A's PIM went idle");
+	db_task_discard(db, &k);
+	db_close(db);
+	query("SELECT COUNT(*) || '|' || GROUP_CONCAT(RouterErrorCode) || '|' "
+	    "|| MIN(RouterQueueTime) || '|' || MIN(DialedNumberString) FROM "
+	    "Route_Call_Detail WHERE DialogueID = 7 AND RouterCallKey = 42 AND "
+	    "AgentSkillTargetID = 1001 AND SkillGroupSkillTargetID = 100", v,
+	    sizeof(v));
+	ck_assert_str_eq(v, "2|0,5|2|Email");
+	query("SELECT COUNT(*) || '|' || MIN(DateTime) || '|' || "
+	    "MIN(StartDateTime) || '|' || MIN(Duration) || '|' || "
+	    "MIN(CallDisposition) || '|' || MIN(PeripheralCallType) || '|' || "
+	    "MIN(RouterCallKeyDay) FROM Termination_Call_Detail", v, sizeof(v));
+	ck_assert_str_eq(v, "1|2023-11-14 22:13:30.500|2023-11-14 "
+	    "22:13:20.250|10|13|25|19675");
+	query("SELECT COUNT(*) || '|' || MIN(Rule) || '|' || MIN(Flags) || '|' "
+	    "|| MIN(DialogueID) FROM pgemu_left_out", v, sizeof(v));
+	ck_assert_str_eq(v, "1|R17|14|8");
+	query("SELECT Rule || '|' || Cause || '|' || PeripheralID FROM "
+	    "pgemu_task_discard WHERE DialogueID = 9", v, sizeof(v));
+	ck_assert_str_eq(v, "R12|side A's PIM went idle|5001");
+}
+END_TEST
+
 static Suite *
 db_suite(void)
 {
@@ -261,6 +326,7 @@ db_suite(void)
 	tcase_add_test(tc, test_bound);
 	tcase_add_test(tc, test_locked);
 	tcase_add_test(tc, test_close_writes_behind);
+	tcase_add_test(tc, test_task_rows);
 	suite_add_tcase(s, tc);
 	return s;
 }

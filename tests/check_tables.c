@@ -271,7 +271,7 @@ static const struct {
 	  "status, watch, events, fault, reload, help, cti, stop|start)" },
 	{ ROLE_ROUTER, { "traffic", "on" }, "unknown command \"traffic\" "
 	  "(n: status, watch, events, fault, reload, help, peripherals, "
-	  "agents, intervals)" },
+	  "agents, intervals, tasks)" },
 	{ ROLE_ACD, { "peripherals" }, "unknown command \"peripherals\" (n: "
 	  "status, watch, events, fault, reload, help, agents, agent, "
 	  "stop|start, traffic)" },
@@ -283,7 +283,7 @@ static const struct {
 	  "stop|start, traffic)" },
 	{ ROLE_PG, { "" }, "unknown command \"\" (n: status, watch, events, "
 	  "fault, reload, help, cti, stop|start)" },
-	{ ROLE_PG, { "stop" }, "usage: stop|start cti-server" },
+	{ ROLE_PG, { "stop" }, "usage: stop|start cti-server|mr-pim" },
 	{ ROLE_PG, { "fault", "acd-link" },
 	  "usage: fault LINK down|up|freeze|thaw" },
 	{ ROLE_PG, { "status", "x" }, "usage: status" },
@@ -335,7 +335,7 @@ START_TEST(test_long_word)
 	    sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "unknown command \"yyy"));
 	ck_assert_ptr_nonnull(strstr(err, "\" (router: status, watch, events, "
-	    "fault, reload, help, peripherals, agents, intervals)"));
+	    "fault, reload, help, peripherals, agents, intervals, tasks)"));
 	free(w);
 }
 END_TEST
@@ -429,8 +429,9 @@ START_TEST(test_print)
 	ck_assert_ptr_nonnull(strstr(s, "pg commands:\n"
 	    "  cti                        the CTI server: active or standby "
 	    "and why, its sessions\n"
-	    "  stop|start cti-server      the CTI server (its clients go to "
-	    "the other side)\n"));
+	    "  stop|start cti-server|mr-pim\n"
+	    "                             the CTI server or the MR PIM: the "
+	    "other side's takes over\n"));
 	free(s);
 	json_decref(j);
 	/* A reply that is not ours prints what it can. */
@@ -447,7 +448,7 @@ START_TEST(test_print)
 	ck_assert_ptr_nonnull(strstr(h, "pg commands:\n  cti "));
 	ck_assert_ptr_nonnull(strstr(h, "  pg      one side of the duplex "
 	    "PG, with its PIM\n"
-	    "          links: router-link, acd-link, private-link\n"));
+	    "          links: router-link, acd-link, private-link, mr-link\n"));
 	free(h);
 }
 END_TEST
@@ -658,6 +659,16 @@ static const struct {
 	{ &router_ops, MSG_DISCARD, LINK_KIND_ROUTER, 1 },
 	{ &router_ops, MSG_GRANT, LINK_KIND_ROUTER, 0 },
 	{ &router_ops, MSG_HELLO, LINK_KIND_ROUTER, 0 },
+	{ &pg_ops, MSG_PIM_ACCEPT, LINK_KIND_MR, 1 },
+	{ &pg_ops, MSG_PIM_FENCED, LINK_KIND_MR, 1 },
+	{ &pg_ops, MSG_MR_NEW_TASK, LINK_KIND_MR, 1 },
+	{ &pg_ops, MSG_MR_NEW_TASK, LINK_KIND_ROUTER, 0 },
+	{ &pg_ops, MSG_ROUTE_RESULT, LINK_KIND_ROUTER, 1 },
+	{ &pg_ops, MSG_PRECALL, LINK_KIND_ROUTER, 1 },
+	{ &pg_ops, MSG_PRECALL, LINK_KIND_MR, 0 },
+	{ &router_ops, MSG_ROUTE_TASK, LINK_KIND_ROUTER, 1 },
+	{ &router_ops, MSG_TASK_EVENT, LINK_KIND_ROUTER, 1 },
+	{ &router_ops, MSG_MR_NEW_TASK, LINK_KIND_ROUTER, 0 },
 	{ &desk_ops, MSG_DESKTOP_LOGIN, LINK_KIND_SESSION, 1 },
 	{ &desk_ops, MSG_DESKTOP_SET_STATE, LINK_KIND_SESSION, 1 },
 	{ &desk_ops, MSG_DESKTOP_STATE, LINK_KIND_SESSION, 0 },

@@ -17,7 +17,7 @@
 #       stop, primary|backup after it, down|up|freeze|thaw after fault LINK;
 #   (d) fault's LINK: a running node's links from its status (side-a,
 #       started here: acd-link-sw1, acd-link-sw2, router-link,
-#       private-link); a node that does not run, its role's (the router:
+#       private-link, mr-link to the app); a node that does not run, its role's (the router:
 #       side-a, side-b; the app: those and cti-link); with -f json too.
 #
 # Run by automake from the build directory.  Environment: PGEMUD (the
@@ -113,7 +113,7 @@ expect "(a) node names after -f, -t" "ctrl help mail side-a side-b sw1 sw2" \
 
 # (b)
 expect "(b) commands of a router node" \
-    "agents events fault help intervals peripherals reload status watch" \
+    "agents events fault help intervals peripherals reload status tasks watch" \
     ctrl ""
 expect "(b) commands of an acd node" \
     "agent agents events fault help reload start status stop traffic watch" \
@@ -132,7 +132,7 @@ expect "(c) no word after new-task SELECTOR COUNT" "" mail new-task Email \
     1 ""
 expect "(c) stop" "cti-manager" sw1 stop ""
 expect "(c) stop cti-manager" "backup primary" sw1 stop cti-manager ""
-expect "(c) stop of a pg node" "cti-server" side-b stop ""
+expect "(c) stop of a pg node" "cti-server mr-pim" side-b stop ""
 expect "(c) fault LINK" "down freeze thaw up" side-a fault router-link ""
 expect "(c) no word after status" "" ctrl status ""
 expect "(c) agent ID" "set" sw1 agent 1001 ""
@@ -152,7 +152,8 @@ while [ ! -S "$tmp/side-a.sock" ] ||
 	sleep 0.01
 done
 expect "(d) links of a running pg node" \
-    "acd-link-sw1 acd-link-sw2 private-link router-link" side-a fault ""
+    "acd-link-sw1 acd-link-sw2 mr-link private-link router-link" side-a \
+    fault ""
 expect "(d) links by prefix" "acd-link-sw1 acd-link-sw2" side-a fault acd
 expect "(d) links after -f json -t 2" "acd-link-sw1 acd-link-sw2" -f json \
     -t 2 side-a fault acd

@@ -23,7 +23,7 @@ const struct role roles[ROLE_MAX] = {
 	    "one per PG side, named after it (pg-a, pg-b)" },
 	[ROLE_PG] = { "pg", &pg_ops,
 	    "one side of the duplex PG, with its PIM",
-	    "router-link, acd-link, private-link" },
+	    "router-link, acd-link, private-link, mr-link" },
 	[ROLE_DESK] = { "desk", &desk_ops,
 	    "an agent desktop server (side A primary, B backup), a CTI "
 	    "client of the PG",

@@ -18,6 +18,10 @@
  * cannot act on stale authority.  Losing the PIM applies R1 (data
  * deleted) and R2/R3 or R6/R7 at the router; the new active side's first
  * snapshot applies R4 or, after a PG side or CTI Manager failover, R8.
+ *
+ * With media routing, the side also runs the MR PIM (mrpim.c) over its
+ * router and private links, and reserves agents for the tasks the router
+ * routes (PRECALL) in the PIM of the agents' peripheral.
  */
 #include "config.h"
 
@@ -56,6 +60,23 @@ struct pg_periph {
 	int		 nsnap;
 };
 
+/*
+ * An agent the router reserved for a task (PRECALL_RESERVE), until the
+ * task starts.  The router releases it if the task does not start in the
+ * MRD's task_start_timeout; should the router be gone by then (it
+ * restarted and forgot the task), the side does, a router hold time
+ * later.
+ */
+struct pg_hold {
+	struct pg_periph *pp;
+	uint32_t	 agent, mrd;
+	uint32_t	 task[2];
+	uint64_t	 since_ms;	/* of the RESERVED state it set */
+	uint64_t	 until_ms;
+	TAILQ_ENTRY(pg_hold) entry;
+};
+TAILQ_HEAD(pg_holds, pg_hold);
+
 /* The side: its links to the router and the other side, its PIMs. */
 struct pg {
 	struct node	*node;
@@ -64,6 +85,9 @@ struct pg {
 	struct pg_periph *periphs;
 	int		 nperiphs;
 	struct cti	*cti;		/* its CTI server */
+	struct mrpim	*mr;		/* its MR PIM, or NULL */
+	struct pg_holds	 holds;		/* agents reserved by PRECALL */
+	struct event	*ev_holds;
 };
 
 static void	pg_send_status(struct pg_periph *);
@@ -290,6 +314,15 @@ pg_cti_changed(struct node *n)
 		pg_send_peer_state(&pg->periphs[i]);
 }
 
+/* The side's MR PIM (NULL: the lab routes no media). */
+struct mrpim *
+pg_mrpim(struct node *n)
+{
+	struct pg	*pg = n->role_data;
+
+	return pg != NULL ? pg->mr : NULL;
+}
+
 static void
 pg_send_status(struct pg_periph *pp)
 {
@@ -369,6 +402,10 @@ pg_grant(struct pg *pg, const struct msg_grant *g)
 {
 	struct pg_periph	*pp;
 
+	if (mrpim_owns(pg->mr, g->peripheral)) {
+		mrpim_grant(pg->mr, g);
+		return;
+	}
 	if ((pp = pg_periph(pg, g->peripheral)) == NULL)
 		return;
 	if (!link_is_up(pp->acd)) {
@@ -684,16 +721,21 @@ pg_msg_ack(struct role_msg_in *in, const union msg_body *b)
 static int
 pg_msg_peer_state(struct role_msg_in *in, const union msg_body *b)
 {
+	struct pg		*pg = in->node->role_data;
 	const struct msg_epoch	*e = &b->epoch;
 	struct pg_periph	*pp;
 
-	if ((pp = pg_periph_named(in, e)) == NULL)
-		return -1;
 	if (e->b >= PIM_STATE_MAX) {
 		snprintf(in->err, sizeof(in->err), "PEER_STATE: bad state %u",
 		    e->b);
 		return -1;
 	}
+	if (mrpim_owns(pg->mr, e->peripheral)) {
+		mrpim_peer_state(pg->mr, e);
+		return 0;
+	}
+	if ((pp = pg_periph_named(in, e)) == NULL)
+		return -1;
 	if (pp->peer_state != e->b || pp->peer_epoch != e->a) {
 		pp->peer_state = (uint8_t)e->b;
 		pp->peer_epoch = e->a;
@@ -762,6 +804,149 @@ pg_msg_peer_set_agent(struct role_msg_in *in, const union msg_body *b)
 	return 0;
 }
 
+/* The timer of the reservations at the first one to run out. */
+static void
+pg_holds_arm(struct pg *pg)
+{
+	struct pg_hold	*h;
+	struct timeval	 tv;
+	uint64_t	 now = mono_ms(), next = UINT64_MAX;
+
+	TAILQ_FOREACH(h, &pg->holds, entry)
+		if (h->until_ms < next)
+			next = h->until_ms;
+	if (next == UINT64_MAX) {
+		evtimer_del(pg->ev_holds);
+		return;
+	}
+	ms_to_tv(next > now ? (int)(next - now) : 0, &tv);
+	evtimer_add(pg->ev_holds, &tv);
+}
+
+/* An agent's non-voice MRD state set by this side's PIM. */
+static void
+pg_media_to(struct pg_periph *pp, uint32_t agent, uint32_t mrd, int state)
+{
+	struct msg_set_agent	s;
+
+	memset(&s, 0, sizeof(s));
+	s.id = agent;
+	s.state = (uint16_t)state;
+	s.peripheral = pp->id;
+	s.mrd = mrd;
+	pg_media_set(pp, &s);
+}
+
+/* Reservations the router did not release: released, if still held. */
+static void
+pg_holds_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pg	*pg = arg;
+	struct pg_hold	*h, *next;
+	uint64_t	 now = mono_ms(), since;
+
+	(void)fd;
+	(void)what;
+	for (h = TAILQ_FIRST(&pg->holds); h != NULL; h = next) {
+		next = TAILQ_NEXT(h, entry);
+		if (h->until_ms > now)
+			continue;
+		TAILQ_REMOVE(&pg->holds, h, entry);
+		if (h->pp->fsm.state == PIM_STATE_ACTIVE &&
+		    pim_media_state(h->pp->pim, h->agent, h->mrd, &since) ==
+		    AS_RESERVED && since == h->since_ms) {
+			log_info("agent %u reserved in MRD %u for task %u.%u "
+			    "and never released by the router: available "
+			    "again", h->agent, h->mrd, h->task[0], h->task[1]);
+			pg_media_to(h->pp, h->agent, h->mrd, AS_AVAILABLE);
+		}
+		free(h);
+	}
+	pg_holds_arm(pg);
+}
+
+/* The reservations of an agent in an MRD end (PRECALL_RELEASE). */
+static void
+pg_holds_drop(struct pg *pg, struct pg_periph *pp, uint32_t agent,
+    uint32_t mrd)
+{
+	struct pg_hold	*h, *next;
+
+	for (h = TAILQ_FIRST(&pg->holds); h != NULL; h = next) {
+		next = TAILQ_NEXT(h, entry);
+		if (h->pp == pp && h->agent == agent && h->mrd == mrd) {
+			TAILQ_REMOVE(&pg->holds, h, entry);
+			free(h);
+		}
+	}
+	pg_holds_arm(pg);
+}
+
+/*
+ * PRECALL: the router routed a task to an agent of a peripheral whose PIM
+ * this side holds.  RESERVE: the agent, AVAILABLE in the task's MRD, is
+ * RESERVED there; RELEASE: the task did not start in time, the agent,
+ * still RESERVED, is AVAILABLE again.  An agent whose state moved on
+ * meanwhile is left as it is.
+ */
+static int
+pg_msg_precall(struct role_msg_in *in, const union msg_body *b)
+{
+	struct pg		*pg = in->node->role_data;
+	const struct msg_task	*t = &b->task;
+	const struct cfg_mrd	*m;
+	struct pg_periph	*pp;
+	struct pg_hold		*h;
+	uint64_t		 since;
+	int			 state, want, from;
+
+	if ((pp = pg_periph(pg, t->peripheral)) == NULL ||
+	    t->code > PRECALL_RELEASE) {
+		snprintf(in->err, sizeof(in->err), "PRECALL: %s %u",
+		    pp == NULL ? "no peripheral" : "unknown code",
+		    pp == NULL ? t->peripheral : t->code);
+		return -1;
+	}
+	want = t->code == PRECALL_RESERVE ? AS_RESERVED : AS_AVAILABLE;
+	from = t->code == PRECALL_RESERVE ? AS_AVAILABLE : AS_RESERVED;
+	if (pp->fsm.state != PIM_STATE_ACTIVE || !pp->snapshot_done) {
+		log_warnx("PRECALL for agent %u dropped: PIM %u does not serve "
+		    "here", t->agent, pp->id);
+		return 0;
+	}
+	if (t->code == PRECALL_RELEASE)
+		pg_holds_drop(pg, pp, t->agent, t->mrd);
+	state = pim_media_state(pp->pim, t->agent, t->mrd, &since);
+	if (state != from || (m = cfg_mrd(in->node->cfg, (int)t->mrd)) ==
+	    NULL) {
+		log_info("PRECALL %s of agent %u in MRD %u (task %u.%u): the "
+		    "agent is %s, left so", t->code == PRECALL_RESERVE ?
+		    "RESERVE" : "RELEASE", t->agent, t->mrd, t->task[0],
+		    t->task[1], state == -1 ? "not in that MRD" :
+		    agent_state_name(state));
+		return 0;
+	}
+	pg_media_to(pp, t->agent, t->mrd, want);
+	log_debug("PRECALL: agent %u %s in MRD %u for task %u.%u", t->agent,
+	    agent_state_name(want), t->mrd, t->task[0], t->task[1]);
+	if (t->code == PRECALL_RELEASE ||
+	    pim_media_state(pp->pim, t->agent, t->mrd, &since) != want)
+		return 0;
+	h = xcalloc(1, sizeof(*h));
+	h->pp = pp;
+	h->agent = t->agent;
+	h->mrd = t->mrd;
+	h->task[0] = t->task[0];
+	h->task[1] = t->task[1];
+	h->since_ms = since;
+	h->until_ms = mono_ms() + (uint64_t)m->task_start_timeout * 1000 +
+	    (uint64_t)in->node->cfg->hb_router.interval_ms *
+	    (uint64_t)in->node->cfg->hb_router.misses;
+	TAILQ_INSERT_TAIL(&pg->holds, h, entry);
+	pg_holds_arm(pg);
+	return 0;
+}
+
 /* PEER_TASK: the other side's CTI server's tasks, for this one's. */
 static int
 pg_msg_peer_task(struct role_msg_in *in, const union msg_body *b)
@@ -794,6 +979,7 @@ pg_link_up(struct node *n, struct link *l)
 	struct pg_periph	*pp;
 	int			 i;
 
+	mrpim_link(pg->mr, l, 1, NULL);
 	if (l == pg->router) {
 		for (i = 0; i < pg->nperiphs; i++)
 			pg_router_back(&pg->periphs[i]);
@@ -823,6 +1009,7 @@ pg_link_down(struct node *n, struct link *l, const char *why)
 	char			 text[200];
 	int			 i, idle = 1;
 
+	mrpim_link(pg->mr, l, 0, why);
 	if ((pp = pg_periph_of_acd(pg, l)) != NULL) {
 		if (l->bye_reason == BYE_CTI_MANAGER_STOP && l->alt_port != 0) {
 			snprintf(text, sizeof(text), "CTI Manager stopped: %s",
@@ -899,11 +1086,15 @@ pg_init(struct node *n, char *err, size_t errlen)
 
 	pg->node = n;
 	n->role_data = pg;
+	TAILQ_INIT(&pg->holds);
+	pg->ev_holds = evtimer_new(n->base, pg_holds_cb, pg);
 	pg->router = node_new_link(n, "router-link",
 	    cfg_node_role(n->cfg, ROLE_ROUTER, 0), LINK_KIND_ROUTER, 1);
 	pg_init_periphs(pg);
 	pg->peer = node_new_link(n, "private-link", peer, LINK_KIND_PRIVATE,
 	    n->self->side == 'A');
+	if (n->cfg->mr.enabled)
+		pg->mr = mrpim_new(n, pg->router, pg->peer);
 	/* The port first: a side that cannot start leaves its spool alone. */
 	if (n->self->side != 'A' && node_listen(n, "private", n->self->port,
 	    err, errlen) == -1)
@@ -930,6 +1121,7 @@ pg_shutdown(struct node *n)
 
 	snprintf(text, sizeof(text), "side %c stopping", n->self->side);
 	cti_shutdown(pg->cti);
+	mrpim_shutdown(pg->mr);
 	for (i = 0; i < pg->nperiphs; i++) {
 		struct pg_periph *pp = &pg->periphs[i];
 
@@ -964,9 +1156,16 @@ static void
 pg_fini(struct node *n)
 {
 	struct pg	*pg = n->role_data;
+	struct pg_hold	*h;
 	int		 i;
 
 	cti_free(pg->cti);
+	mrpim_free(pg->mr);
+	while ((h = TAILQ_FIRST(&pg->holds)) != NULL) {
+		TAILQ_REMOVE(&pg->holds, h, entry);
+		free(h);
+	}
+	event_free(pg->ev_holds);
 	for (i = 0; i < pg->nperiphs; i++) {
 		pim_free(pg->periphs[i].pim);
 		free(pg->periphs[i].snap);
@@ -1013,6 +1212,8 @@ pg_status(struct node *n, json_t *j)
 	}
 	json_object_set_new(j, "peripherals", all);
 	json_object_set_new(j, "cti", cti_summary_json(pg->cti));
+	if (pg->mr != NULL)
+		json_object_set_new(j, "mr", mrpim_json(pg->mr));
 }
 
 /* pgemuctl NODE cti */
@@ -1028,18 +1229,26 @@ pg_cmd_cti(struct node *n, int argc, const char **argv,
 	return 0;
 }
 
-/* pgemuctl NODE stop|start cti-server */
+/* pgemuctl NODE stop|start cti-server|mr-pim */
 static int
-pg_cmd_cti_server(struct node *n, int argc, const char **argv,
+pg_cmd_stop_start(struct node *n, int argc, const char **argv,
     struct ctl_cmd_result *res)
 {
 	struct pg	*pg = n->role_data;
+	int		 start = strcmp(argv[0], "start") == 0;
 
 	(void)argc;
+	if (strcmp(argv[1], "mr-pim") == 0) {
+		if (mrpim_stop_start(pg->mr, start, res->err,
+		    sizeof(res->err)) == -1)
+			return -1;
+		res->data = mrpim_json(pg->mr);
+		return 0;
+	}
 	if (strcmp(argv[1], "cti-server") != 0)
 		return CMD_USAGE;
-	if (cti_cmd_stop_start(pg->cti, strcmp(argv[0], "start") == 0,
-	    res->err, sizeof(res->err)) == -1)
+	if (cti_cmd_stop_start(pg->cti, start, res->err,
+	    sizeof(res->err)) == -1)
 		return -1;
 	res->data = cti_summary_json(pg->cti);
 	return 0;
@@ -1071,8 +1280,8 @@ pg_summary(struct node *n, char *buf, size_t len)
 static const struct cmd pg_cmds[] = {
 	{ "cti", "", 0, 0, pg_cmd_cti,
 	  "the CTI server: active or standby and why, its sessions" },
-	{ "stop|start", "cti-server", 1, 1, pg_cmd_cti_server,
-	  "the CTI server (its clients go to the other side)" },
+	{ "stop|start", "cti-server|mr-pim", 1, 1, pg_cmd_stop_start,
+	  "the CTI server or the MR PIM: the other side's takes over" },
 	{ NULL, NULL, 0, 0, NULL, NULL }
 };
 
@@ -1089,6 +1298,13 @@ static const struct role_msg pg_msgs[] = {
 	  pg_msg_peer_agents },
 	{ MSG_PEER_SET_AGENT, LINK_KIND_PRIVATE, msg_set_agent_body,
 	  pg_msg_peer_set_agent },
+	{ MSG_PIM_ACCEPT, LINK_KIND_MR, msg_epoch_body, mrpim_msg_accept },
+	{ MSG_PIM_REJECT, LINK_KIND_MR, msg_epoch_body, mrpim_msg_refused },
+	{ MSG_PIM_FENCED, LINK_KIND_MR, msg_epoch_body, mrpim_msg_refused },
+	{ MSG_MR_NEW_TASK, LINK_KIND_MR, msg_task_body, mrpim_msg_new_task },
+	{ MSG_ROUTE_RESULT, LINK_KIND_ROUTER, msg_task_body,
+	  mrpim_msg_result },
+	{ MSG_PRECALL, LINK_KIND_ROUTER, msg_task_body, pg_msg_precall },
 	{ MSG_PEER_TASK, LINK_KIND_PRIVATE, msg_task_body, pg_msg_peer_task },
 	{ 0, 0, NULL, NULL }
 };

@@ -118,7 +118,7 @@ pim_media_cmp(const void *a, const void *b)
 }
 
 static struct pim_media *
-pim_media_find(struct pim *p, uint32_t agent, uint32_t mrd)
+pim_media_find(const struct pim *p, uint32_t agent, uint32_t mrd)
 {
 	struct pim_media	key = { .agent = agent, .mrd = mrd };
 
@@ -889,6 +889,22 @@ pim_media_reset(struct pim *p, int32_t reason)
 		p->media[i].reason = reason;
 		p->media[i].since_ms = now;
 	}
+}
+
+/*
+ * An agent's state in a non-voice MRD, since when (monotonic ms); -1 if
+ * it has no such MRD.
+ */
+int
+pim_media_state(const struct pim *p, uint32_t agent, uint32_t mrd,
+    uint64_t *since_ms)
+{
+	const struct pim_media	*e;
+
+	if ((e = pim_media_find(p, agent, mrd)) == NULL)
+		return -1;
+	*since_ms = e->since_ms;
+	return e->state;
 }
 
 int

@@ -12,6 +12,11 @@
  *   pgemu_session       the login sessions open now (a restarted router
  *                       closes them, or keeps them, instead of opening
  *                       new ones on top)
+ *   Route_Call_Detail   one row per NEW_TASK the router answered
+ *   Termination_Call_Detail  one row per task that ended, exactly once
+ *                       (a task end told twice is stored once)
+ *   pgemu_task_discard  every pending NEW_TASK discarded (R12, R17)
+ *   pgemu_left_out      every task left out of reports (R15, R17), once
  *
  * Every write happens in a writer thread, with its own connection, so
  * that no database work delays the router's loop (its heartbeats, grants
@@ -28,8 +33,9 @@
  *   a batch of the rows written behind: login sessions (Agent_Logout,
  *       Agent_Event_Detail, pgemu_session) once a burst is over, and the
  *       router's own rows (a loss it records, an activation, a meta
- *       value) at once.  One batch at the writer at a time; a batch that
- *       fails comes back and is tried again with back-off; never dropped.
+ *       value, and the rows of media routing's tasks) at once.  One batch
+ *       at the writer at a time; a batch that fails comes back and is
+ *       tried again with back-off; never dropped.
  *
  * Reads (the meta values and the open sessions at start, the newest
  * interval stored, `router intervals`) use the loop's own connection: the
@@ -71,9 +77,13 @@ struct db_op {
  * value), written behind with the session rows, with its own time; also
  * the row of a loss record or a refusal of a PG side.
  */
-enum db_later_kind { LATER_DISCARD, LATER_ACTIVATION, LATER_META };
+enum db_later_kind {
+	LATER_DISCARD, LATER_ACTIVATION, LATER_META, LATER_ROUTE_CALL,
+	LATER_TCD, LATER_TASK_DISCARD, LATER_LEFT_OUT
+};
 struct db_later {
 	enum db_later_kind	 kind;
+	struct db_task		 task;		/* the rows of tasks */
 	double			 t;		/* when it happened */
 	uint32_t		 peripheral;
 	double			 interval;
@@ -125,7 +135,8 @@ struct db_writer {
 	sqlite3		*h;
 	sqlite3_stmt	*ins_interval, *ins_logout, *ins_event, *ins_discard,
 			*ins_refusal, *ins_activation, *set_meta,
-			*set_session, *del_session;
+			*set_session, *del_session, *ins_rcd, *ins_tcd,
+			*ins_task_discard, *ins_left_out;
 	int		 in_tx;
 	int		 tx_failed;	/* roll back at the commit */
 	int		 failed;	/* the last write failed ... */
@@ -211,7 +222,37 @@ static const char *const db_schema =
 	" PeripheralID INTEGER NOT NULL, SkillTargetID INTEGER NOT NULL,"
 	" MRDomainID INTEGER NOT NULL DEFAULT 1,"
 	" LoginDateTime TEXT, LoginTime REAL,"
-	" PRIMARY KEY (PeripheralID, SkillTargetID, MRDomainID));";
+	" PRIMARY KEY (PeripheralID, SkillTargetID, MRDomainID));"
+	"CREATE TABLE IF NOT EXISTS Route_Call_Detail ("
+	" DateTime TEXT NOT NULL, RouterCallKeyDay INTEGER,"
+	" RouterCallKey INTEGER, RouterCallKeySequenceNumber INTEGER,"
+	" TimeZone INTEGER NOT NULL DEFAULT 0, PeripheralID INTEGER,"
+	" DialogueID INTEGER, MRDomainID INTEGER, DialedNumberString TEXT,"
+	" SkillGroupSkillTargetID INTEGER, AgentSkillTargetID INTEGER,"
+	" AgentPeripheralID INTEGER, RouterErrorCode INTEGER,"
+	" RouterQueueTime INTEGER);"
+	"CREATE TABLE IF NOT EXISTS Termination_Call_Detail ("
+	" DateTime TEXT NOT NULL, PeripheralID INTEGER, MRDomainID INTEGER,"
+	" AgentSkillTargetID INTEGER, RouterCallKeyDay INTEGER,"
+	" RouterCallKey INTEGER, RouterCallKeySequenceNumber INTEGER,"
+	" TimeZone INTEGER NOT NULL DEFAULT 0, PeripheralCallType INTEGER,"
+	" CallDisposition INTEGER, CallDispositionFlag INTEGER,"
+	" StartDateTime TEXT, Duration INTEGER, DialogueID INTEGER);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS Termination_Call_Detail_task ON"
+	" Termination_Call_Detail (PeripheralID, RouterCallKeyDay,"
+	" RouterCallKey, RouterCallKeySequenceNumber, DialogueID);"
+	"CREATE TABLE IF NOT EXISTS pgemu_task_discard ("
+	" id INTEGER PRIMARY KEY, DateTime TEXT, PeripheralID INTEGER,"
+	" DialogueID INTEGER, MRDomainID INTEGER, Selector TEXT, Rule TEXT,"
+	" Cause TEXT);"
+	"CREATE TABLE IF NOT EXISTS pgemu_left_out ("
+	" id INTEGER PRIMARY KEY, DateTime TEXT, PeripheralID INTEGER,"
+	" DialogueID INTEGER, MRDomainID INTEGER, AgentSkillTargetID INTEGER,"
+	" TaskGroupHigh INTEGER, TaskGroupLow INTEGER, SequenceNumber INTEGER,"
+	" StartDateTime TEXT, Flags INTEGER, Rule TEXT);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS pgemu_left_out_task ON"
+	" pgemu_left_out (PeripheralID, TaskGroupHigh, TaskGroupLow,"
+	" SequenceNumber, DialogueID);";
 
 /*
  * Timestamps as the product's reports show them: UTC, milliseconds,
@@ -376,6 +417,25 @@ db_writer_open(struct db *db, const char *path, char *err, size_t errlen)
 	    " LoginTime, MRDomainID) VALUES (?,?,?,?,?)");
 	w->del_session = db_prepare(db, w->h, "DELETE FROM pgemu_session WHERE"
 	    " PeripheralID = ? AND SkillTargetID = ? AND MRDomainID = ?");
+	w->ins_rcd = db_prepare(db, w->h, "INSERT INTO Route_Call_Detail"
+	    " (DateTime, RouterCallKeyDay, RouterCallKey,"
+	    " RouterCallKeySequenceNumber, PeripheralID, DialogueID,"
+	    " MRDomainID, DialedNumberString, SkillGroupSkillTargetID,"
+	    " AgentSkillTargetID, AgentPeripheralID, RouterErrorCode,"
+	    " RouterQueueTime) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+	w->ins_tcd = db_prepare(db, w->h, "INSERT OR IGNORE INTO"
+	    " Termination_Call_Detail (DateTime, PeripheralID, MRDomainID,"
+	    " AgentSkillTargetID, RouterCallKeyDay, RouterCallKey,"
+	    " RouterCallKeySequenceNumber, PeripheralCallType,"
+	    " CallDisposition, CallDispositionFlag, StartDateTime, Duration,"
+	    " DialogueID) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+	w->ins_task_discard = db_prepare(db, w->h, "INSERT INTO"
+	    " pgemu_task_discard (DateTime, PeripheralID, DialogueID,"
+	    " MRDomainID, Selector, Rule, Cause) VALUES (?,?,?,?,?,?,?)");
+	w->ins_left_out = db_prepare(db, w->h, "INSERT OR IGNORE INTO"
+	    " pgemu_left_out (DateTime, PeripheralID, DialogueID, MRDomainID,"
+	    " AgentSkillTargetID, TaskGroupHigh, TaskGroupLow, SequenceNumber,"
+	    " StartDateTime, Flags, Rule) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
 	if (db->open_err[0] != '\0') {
 		snprintf(err, errlen, "history database %s: %s", path,
 		    db->open_err);
@@ -640,6 +700,72 @@ db_write_session(struct db_writer *w, const struct db_op *op)
 	return db_step(w, st);
 }
 
+/* The writer: the row of a task (struct db_task) of this kind. */
+static sqlite3_stmt *
+db_bind_task(struct db_writer *w, enum db_later_kind kind,
+    const struct db_task *k)
+{
+	sqlite3_stmt	*st;
+	int		 i;
+
+	switch (kind) {
+	case LATER_ROUTE_CALL:
+		st = w->ins_rcd;
+		bind_time(w, st, 1, k->t);
+		for (i = 0; i < 3; i++)
+			sqlite3_bind_int64(st, 2 + i, k->task[i]);
+		sqlite3_bind_int64(st, 5, k->peripheral);
+		sqlite3_bind_int64(st, 6, k->dialogue);
+		sqlite3_bind_int64(st, 7, k->mrd);
+		sqlite3_bind_text(st, 8, k->selector, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 9, k->skill_group);
+		sqlite3_bind_int64(st, 10, k->agent);
+		sqlite3_bind_int64(st, 11, k->agent_periph);
+		sqlite3_bind_int(st, 12, k->code);
+		sqlite3_bind_int64(st, 13, (int64_t)(k->queue_time + 0.5));
+		return st;
+	case LATER_TCD:
+		st = w->ins_tcd;
+		bind_time(w, st, 1, k->t);
+		sqlite3_bind_int64(st, 2, k->peripheral);
+		sqlite3_bind_int64(st, 3, k->mrd);
+		sqlite3_bind_int64(st, 4, k->agent);
+		for (i = 0; i < 3; i++)
+			sqlite3_bind_int64(st, 5 + i, k->task[i]);
+		sqlite3_bind_int(st, 8, k->call_type);
+		sqlite3_bind_int(st, 9, k->disposition);
+		sqlite3_bind_int(st, 10, k->disposition_flag);
+		bind_time(w, st, 11, k->start);
+		sqlite3_bind_int64(st, 12, k->start > 0 && k->t > k->start ?
+		    (int64_t)(k->t - k->start + 0.5) : 0);
+		sqlite3_bind_int64(st, 13, k->dialogue);
+		return st;
+	case LATER_TASK_DISCARD:
+		st = w->ins_task_discard;
+		bind_time(w, st, 1, k->t);
+		sqlite3_bind_int64(st, 2, k->peripheral);
+		sqlite3_bind_int64(st, 3, k->dialogue);
+		sqlite3_bind_int64(st, 4, k->mrd);
+		sqlite3_bind_text(st, 5, k->selector, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 6, k->rule, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 7, k->cause, -1, SQLITE_TRANSIENT);
+		return st;
+	default:
+		st = w->ins_left_out;
+		bind_time(w, st, 1, k->t);
+		sqlite3_bind_int64(st, 2, k->peripheral);
+		sqlite3_bind_int64(st, 3, k->dialogue);
+		sqlite3_bind_int64(st, 4, k->mrd);
+		sqlite3_bind_int64(st, 5, k->agent);
+		for (i = 0; i < 3; i++)
+			sqlite3_bind_int64(st, 6 + i, k->task[i]);
+		bind_time(w, st, 9, k->start);
+		sqlite3_bind_int64(st, 10, k->flags);
+		sqlite3_bind_text(st, 11, k->rule, -1, SQLITE_TRANSIENT);
+		return st;
+	}
+}
+
 /* A row of the router's own, or a loss record of a side. */
 static int
 db_write_later(struct db_writer *w, const struct db_later *l)
@@ -667,10 +793,13 @@ db_write_later(struct db_writer *w, const struct db_later *l)
 		sqlite3_bind_int64(st, 4, l->epoch);
 		sqlite3_bind_text(st, 5, l->text, -1, SQLITE_TRANSIENT);
 		break;
-	default:
+	case LATER_META:
 		st = w->set_meta;
 		sqlite3_bind_text(st, 1, l->text, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 2, l->value);
+		break;
+	default:
+		st = db_bind_task(w, l->kind, &l->task);
 		break;
 	}
 	return db_step(w, st);
@@ -1079,7 +1208,8 @@ db_close(struct db *db)
 			if (j->rc == -1)
 				log_warnx("history database: %zu session rows "
 				    "(Agent_Logout, Agent_Event_Detail) and %zu "
-				    "loss, activation or meta rows could not be "
+				    "rows of the router's own (losses, "
+				    "activations, meta, tasks) could not be "
 				    "written before exit and are lost: %s",
 				    j->nops, j->nlater, j->error);
 			db_job_free(j);
@@ -1105,6 +1235,10 @@ db_close(struct db *db)
 	sqlite3_finalize(db->w.set_meta);
 	sqlite3_finalize(db->w.set_session);
 	sqlite3_finalize(db->w.del_session);
+	sqlite3_finalize(db->w.ins_rcd);
+	sqlite3_finalize(db->w.ins_tcd);
+	sqlite3_finalize(db->w.ins_task_discard);
+	sqlite3_finalize(db->w.ins_left_out);
 	sqlite3_close(db->w.h);
 	sqlite3_close(db->h);
 	pthread_cond_destroy(&db->cond);
@@ -1311,6 +1445,45 @@ db_set_meta(struct db *db, const char *key, int64_t v)
 	db_later_init(&l, LATER_META, 0, 0, key);
 	l.value = v;
 	db_keep(db, &l);
+}
+
+/* The row of a task, written behind with the router's own. */
+static void
+db_keep_task(struct db *db, enum db_later_kind kind, const struct db_task *k)
+{
+	struct db_later	l;
+
+	db_later_init(&l, kind, k->peripheral, 0, "");
+	l.task = *k;
+	db_keep(db, &l);
+}
+
+/* A NEW_TASK answered: routed (code 0) or failed. */
+void
+db_route_call(struct db *db, const struct db_task *k)
+{
+	db_keep_task(db, LATER_ROUTE_CALL, k);
+}
+
+/* A task ended; the same task told twice is stored once. */
+void
+db_task_end(struct db *db, const struct db_task *k)
+{
+	db_keep_task(db, LATER_TCD, k);
+}
+
+/* A pending NEW_TASK discarded (R12, R17). */
+void
+db_task_discard(struct db *db, const struct db_task *k)
+{
+	db_keep_task(db, LATER_TASK_DISCARD, k);
+}
+
+/* A task left out of reports (R15, R17), stored once. */
+void
+db_left_out(struct db *db, const struct db_task *k)
+{
+	db_keep_task(db, LATER_LEFT_OUT, k);
 }
 
 int64_t

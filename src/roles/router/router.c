@@ -31,69 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgemu.h"
-#include "wire.h"
-
-/* An agent in one MRD: logged in, and in a state, per MRD. */
-struct rt_agent {
-	uint32_t	 id;		/* the sort key: id, then mrd */
-	uint32_t	 mrd;
-	int		 state;
-	int		 before_call;
-	double		 since;		/* wall clock */
-	double		 login;		/* 0: logged out */
-	int32_t		 reason;
-};
-
-struct rt_side {
-	struct link	*link;
-	char		 side;
-	int		 reported;	/* a PG_STATUS since the link came up */
-	struct msg_pg_status st;
-	uint64_t	 candidate_since;
-	uint32_t	 granted;	/* grant sent, its status not seen yet */
-	uint32_t	 loss_seq;	/* the last loss record told (+1) */
-	char		 grant_text[128];
-};
-
-/* One peripheral: its sides' reports, who holds its PIM, its agents. */
-struct rt_periph {
-	struct router	*rt;
-	struct node	*node;
-	struct db	*db;
-	uint32_t	 id;
-	char		 name[PGEMU_NAME_MAX];
-	char		 key_suffix[16];	/* of its pgemu_meta keys */
-	struct rt_side	 sides[2];
-	int		 active;	/* index into sides, or -1 */
-	uint32_t	 epoch;		/* of the active side */
-	uint32_t	 max_epoch;
-	char		 holder;	/* side the ACD accepted, 0: none */
-	uint32_t	 holder_epoch;
-	double		 holder_since;	/* wall clock */
-	int		 last_loss;	/* GRANT_* of the next grant */
-	int		 aftermath;	/* GRANT_* of a loss not applied yet */
-	char		 aftermath_side;
-	int		 aftermath_rows;
-	double		 aftermath_since;
-	char		 last_loss_text[160];
-	int		 online;
-	double		 online_since, offline_since;
-	char		 offline_reason[160];
-	struct rt_agent	*agents;
-	int		 nagents;
-	int		 settled;
-	char		 waiting;	/* for this side before settling */
-	uint64_t	 started_ms;
-	struct event	*ev_settle;
-	int		 in_grace;	/* wait before granting: see below */
-	struct event	*ev_grace;
-	uint64_t	 stale_refused, rows_stored, rows_duplicate;
-	uint64_t	 grants, discards, grants_unused, regrants;
-	uint64_t	 records_refused, rows_refused;	/* lost: R1 */
-	uint64_t	 records_not_stored;	/* the side sends them again */
-	uint32_t	 last_stored;	/* the newest interval stored */
-};
+#include "router.h"
 
 /* A record of a side at the history database's writer. */
 struct rt_record {
@@ -101,23 +39,6 @@ struct rt_record {
 	struct rt_side		*s;
 	struct msg_discard	 d;		/* a loss record */
 	char			 why[128];	/* a refused interval */
-};
-
-/*
- * The router: the links to the PG sides (each peripheral's sides are the
- * lab's two pg nodes), the loop's pulse, the peripherals.
- */
-struct router {
-	struct node	*node;
-	struct db	*db;
-	struct link	*links[2];
-	struct rt_periph *periphs;
-	int		 nperiphs;
-	struct event	*ev_tick;	/* the loop's own pulse */
-	struct event	*ev_decide;	/* decide once pending input is read */
-	uint64_t	 last_tick_ms;
-	uint64_t	 late_until_ms;	/* a stall ended: links not judged */
-	uint64_t	 stalls;
 };
 
 /*
@@ -135,7 +56,7 @@ struct router {
 
 static void	router_decide(struct rt_periph *);
 
-static struct rt_side *
+struct rt_side *
 router_side(struct rt_periph *p, const struct link *l)
 {
 	int	i;
@@ -156,7 +77,7 @@ router_agent_cmp(const void *a, const void *b)
 	return x->mrd < y->mrd ? -1 : x->mrd > y->mrd;
 }
 
-static struct rt_agent *
+struct rt_agent *
 router_agent(struct rt_periph *p, uint32_t id, uint32_t mrd)
 {
 	struct rt_agent	key = { .id = id, .mrd = mrd };
@@ -182,7 +103,7 @@ router_logged_in(const struct rt_periph *p)
 	return n;
 }
 
-static uint64_t
+uint64_t
 router_hold_ms(const struct node *n)
 {
 	return (uint64_t)n->cfg->hb_router.interval_ms *
@@ -400,6 +321,51 @@ router_discard_vanished(struct rt_periph *p, char side, int agents,
 	    rows);
 }
 
+/*
+ * The MR peripheral goes offline: R17 when the router lost the active
+ * side's link, R12 when that side lost its application (its MR PIM went
+ * idle, resigned or stopped).  No agents, no reporting data: what it
+ * loses is the pending NEW_TASK table (route.c).
+ */
+static void
+router_mr_offline(struct rt_periph *p, int rule, const char *why)
+{
+	if (p->online || p->offline_since == 0) {
+		p->online = 0;
+		p->offline_since = wall_now();
+		p->offline_rule = rule;
+		snprintf(p->offline_reason, sizeof(p->offline_reason), "%s",
+		    why);
+		evt_emit(rule, "peripheral_offline", json_pack("{s:i, s:s}",
+		    "peripheral", (int)p->id, "reason", why), "MR peripheral "
+		    "%u offline: %s", p->id, why);
+	}
+	route_mr_offline(p->rt->route, rule, why);
+	node_update_summary(p->node);
+}
+
+/*
+ * The MR peripheral's active side holds its PIM with the current epoch:
+ * online, routing (R14 after an R12 loss, R17 after an R17 one).
+ */
+static void
+router_mr_online(struct rt_periph *p, struct rt_side *s)
+{
+	double	now = wall_now();
+	int	rule = p->offline_since == 0 ? RULE_NONE :
+	    p->offline_rule == RULE_R12 ? RULE_R14 : RULE_R17;
+
+	p->online = 1;
+	p->online_since = now;
+	evt_emit(rule, "peripheral_online", json_pack("{s:i, s:s, s:f}",
+	    "peripheral", (int)p->id, "side", s->side == 'A' ? "A" : "B",
+	    "outage_ms", p->offline_since > 0 ? (now - p->offline_since) *
+	    1000 : 0.0), "MR peripheral %u online: side %c's MR PIM routes "
+	    "the application's tasks", p->id, s->side);
+	route_mr_online(p->rt->route);
+	node_update_summary(p->node);
+}
+
 static void
 router_aftermath(struct rt_periph *p)
 {
@@ -408,7 +374,10 @@ router_aftermath(struct rt_periph *p)
 	char		 side = p->aftermath_side;
 
 	p->aftermath = 0;
-	if (why == GRANT_PEER_LOST) {
+	if (p->is_mr)
+		router_mr_offline(p, why == GRANT_PEER_LOST ? RULE_R17 :
+		    RULE_R12, text);
+	else if (why == GRANT_PEER_LOST) {
 		router_discard_vanished(p, side, rows, p->aftermath_since,
 		    text);
 		router_offline(p, RULE_R6, REASON_CTI_FAILURE, text);
@@ -737,6 +706,9 @@ router_status_msg(struct rt_periph *p, struct rt_side *s,
 		    "side", s->side == 'A' ? "A" : "B", "epoch",
 		    (int)st->epoch), "side %c holds PIM %d (epoch %u): "
 		    "adopted", s->side, (int)p->id, st->epoch);
+		/* The requests that waited for an MR PIM to answer. */
+		if (p->is_mr)
+			route_dispatch(p->rt->route);
 	}
 	/* The ACD accepted the active side's epoch: it holds the PIM. */
 	if (p->active >= 0 && &p->sides[p->active] == s &&
@@ -746,12 +718,16 @@ router_status_msg(struct rt_periph *p, struct rt_side *s,
 		db_activation(p->db, p->id,
 		    s->side, st->epoch, s->grant_text);
 	}
+	if (p->is_mr && !p->online && p->active >= 0 &&
+	    &p->sides[p->active] == s && st->pim_active == PIM_STATE_ACTIVE &&
+	    st->epoch == p->epoch)
+		router_mr_online(p, s);
 	router_try_settle(p);
 	router_decide(p);
 }
 
 /* Is this message from the side that holds the current epoch? */
-static int
+int
 router_current(struct rt_periph *p, struct rt_side *s, uint32_t epoch,
     const char *what)
 {
@@ -770,7 +746,7 @@ router_agents_msg(struct rt_periph *p, struct rt_side *s,
 {
 	uint32_t	periph = p->id;
 	double		now = wall_now();
-	int		i;
+	int		i, available = 0;
 
 	if (!router_current(p, s, m->epoch, "agent states"))
 		return;
@@ -798,11 +774,16 @@ router_agents_msg(struct rt_periph *p, struct rt_side *s,
 		if (ma.state == AS_NOT_READY && a->state != AS_NOT_READY)
 			db_event(p->db, &k, now, a->login,
 			    DB_EVENT_NOT_READY, ma.state, ma.reason, 0, NULL);
+		available += ma.state == AS_AVAILABLE &&
+		    a->state != AS_AVAILABLE;
 		a->state = ma.state;
 		a->before_call = ma.before_call;
 		a->since = now - ma.ms_in_state / 1000.0;
 		a->reason = ma.reason;
 	}
+	/* An agent who becomes available takes the oldest request. */
+	if (available > 0 && p->rt->route != NULL)
+		route_dispatch(p->rt->route);
 	if (m->kind == AGENTS_CHANGE || !m->last || p->online)
 		return;
 	p->online = 1;
@@ -1017,7 +998,7 @@ router_interval_msg(struct rt_periph *p, struct rt_side *s,
  * The peripheral a message names.  Unknown: NULL, and with err, why (the
  * message is bad).
  */
-static struct rt_periph *
+struct rt_periph *
 router_periph(struct router *r, uint32_t id, const struct wire_msg *m,
     char *err, size_t errlen)
 {
@@ -1065,6 +1046,11 @@ router_msg_agents(struct role_msg_in *in, const union msg_body *b)
 
 	if ((p = router_msg_periph(in, b->agents.peripheral, &s)) == NULL)
 		return -1;
+	if (p->is_mr) {
+		snprintf(in->err, sizeof(in->err), "AGENT_STATES: peripheral "
+		    "%u is the MR peripheral, which has no agents", p->id);
+		return -1;
+	}
 	router_agents_msg(p, s, &b->agents);
 	return 0;
 }
@@ -1260,7 +1246,7 @@ router_periph_init(struct router *r, struct rt_periph *p,
 	p->active = -1;
 	p->last_loss = GRANT_FIRST;
 	snprintf(p->last_loss_text, sizeof(p->last_loss_text),
-	    "first side to reach the ACD");
+	    "first side to reach the %s", p->is_mr ? "application" : "ACD");
 	p->max_epoch = (uint32_t)db_get_meta(p->db, router_key(p,
 	    "max_epoch", key, sizeof(key)), 0);
 	p->holder = (char)db_get_meta(p->db, router_key(p, "holder_side",
@@ -1310,11 +1296,22 @@ router_init(struct node *n, char *err, size_t errlen)
 		r->links[i] = node_new_link(n, pg->name, pg, LINK_KIND_ROUTER,
 		    0);
 	}
-	r->nperiphs = n->cfg->nperiphs;
-	r->periphs = xcalloc((size_t)r->nperiphs, sizeof(*r->periphs));
-	for (i = 0; i < r->nperiphs; i++)
-		router_periph_init(r, &r->periphs[i], &n->cfg->periphs[i],
-		    i == 0);
+	r->nvoice = n->cfg->nperiphs;
+	r->periphs = xcalloc((size_t)r->nvoice + 1, sizeof(*r->periphs));
+	for (i = 0; i < r->nvoice; i++)
+		router_periph_init(r, &r->periphs[r->nperiphs++],
+		    &n->cfg->periphs[i], i == 0);
+	if (n->cfg->mr.enabled) {
+		struct cfg_periph mr;
+
+		memset(&mr, 0, sizeof(mr));
+		mr.id = n->cfg->mr.peripheral;
+		snprintf(mr.name, sizeof(mr.name), "%s", n->cfg->mr.name);
+		r->mr = &r->periphs[r->nperiphs++];
+		r->mr->is_mr = 1;
+		router_periph_init(r, r->mr, &mr, 0);
+		r->route = route_new(r);
+	}
 	r->ev_decide = event_new(n->base, -1, 0, router_decide_cb, r);
 	r->ev_tick = event_new(n->base, -1, EV_PERSIST, router_tick_cb, r);
 	ms_to_tv(ROUTER_TICK_MS, &tv);
@@ -1330,6 +1327,7 @@ router_fini(struct node *n)
 	struct router	*r = n->role_data;
 	int		 i;
 
+	route_free(r->route);
 	for (i = 0; i < r->nperiphs; i++) {
 		struct rt_periph *p = &r->periphs[i];
 
@@ -1455,6 +1453,12 @@ router_status(struct node *n, json_t *j)
 	    &r->periphs[0]));
 	json_object_set_new(j, "peripherals", router_peripherals_json(r));
 	json_object_set_new(j, "counters", router_counters_json(r));
+	if (r->mr != NULL) {
+		json_t	*mr = router_peripheral_json(r->mr);
+
+		json_object_set_new(mr, "tasks", route_counts_json(r->route));
+		json_object_set_new(j, "media_routing", mr);
+	}
 	json_object_set_new(j, "history_db", json_string(n->cfg->history_db));
 }
 
@@ -1501,6 +1505,35 @@ router_cmd_intervals(struct node *n, int argc, const char **argv,
 	return 0;
 }
 
+/* The lab file was read again: media routing's MRDs and routes. */
+static void
+router_reload(struct node *n, const struct cfg *old)
+{
+	struct router	*r = n->role_data;
+
+	(void)old;
+	if (r->route != NULL)
+		route_reload(r->route);
+}
+
+/* pgemuctl router tasks */
+static int
+router_cmd_tasks(struct node *n, int argc, const char **argv,
+    struct ctl_cmd_result *res)
+{
+	struct router	*r = n->role_data;
+
+	(void)argc;
+	(void)argv;
+	if (r->route == NULL) {
+		snprintf(res->err, sizeof(res->err), "tasks: this lab routes "
+		    "no media (it has no app node)");
+		return -1;
+	}
+	res->data = route_json(r->route);
+	return 0;
+}
+
 /* One peripheral as in a lab of one; several: how many are online. */
 static void
 router_summary(struct node *n, char *buf, size_t len)
@@ -1509,11 +1542,11 @@ router_summary(struct node *n, char *buf, size_t len)
 	struct rt_periph	*p = r != NULL ? &r->periphs[0] : NULL;
 	int			 i, on = 0;
 
-	if (r != NULL && r->nperiphs > 1) {
-		for (i = 0; i < r->nperiphs; i++)
+	if (r != NULL && r->nvoice > 1) {
+		for (i = 0; i < r->nvoice; i++)
 			on += r->periphs[i].online;
 		snprintf(buf, len, "router: %d peripherals, %d online",
-		    r->nperiphs, on);
+		    r->nvoice, on);
 	} else if (p == NULL || p->active < 0)
 		snprintf(buf, len, "router: peripheral %d %s, no active side",
 		    n->cfg->peripheral_id, p && p->online ? "online" :
@@ -1531,6 +1564,8 @@ static const struct cmd router_cmds[] = {
 	  "the real-time agent table, with each agent's peripheral" },
 	{ "intervals", "[N]", 0, 1, router_cmd_intervals,
 	  "the last N Agent_Interval rows (default 100)" },
+	{ "tasks", "", 0, 0, router_cmd_tasks,
+	  "media routing: the queued requests, the tasks, their counts" },
 	{ NULL, NULL, 0, 0, NULL, NULL }
 };
 
@@ -1545,6 +1580,8 @@ static const struct role_msg router_msgs[] = {
 	  router_msg_discard },
 	{ MSG_PERIPH_OFFLINE, LINK_KIND_ROUTER, msg_offline_body,
 	  router_msg_offline },
+	{ MSG_ROUTE_TASK, LINK_KIND_ROUTER, msg_task_body, route_msg_task },
+	{ MSG_TASK_EVENT, LINK_KIND_ROUTER, msg_task_body, route_msg_event },
 	{ 0, 0, NULL, NULL }
 };
 
@@ -1554,6 +1591,7 @@ const struct role_ops router_ops = {
 	.cmds = router_cmds,
 	.msgs = router_msgs,
 	.status = router_status,
+	.reload = router_reload,
 	.link_up = router_link_up,
 	.link_down = router_link_down,
 	.summary = router_summary,
