@@ -35,7 +35,9 @@ def ctl_raw(lab, node, payload):
 
 def test(Lab):
     backup = free_ports(1)[0]
-    lab = Lab("badin", sections={"acd": "backup_port = %d;" % backup})
+    # Every refusal's line is checked: no rate limit on them here.
+    lab = Lab("badin", sections={"acd": "backup_port = %d;" % backup,
+                                 "lab": "log_rate = 0;"})
     lab.start_all()
     lab.wait_links_up()
     r = rng()
