@@ -425,8 +425,10 @@ START_TEST(test_load_sample)
 		ck_assert_int_eq(a->skill_groups[0], 100);
 		ck_assert_int_eq(a->initial_state, 3);
 		ck_assert_int_eq(a->desktop, 1);
-		ck_assert_int_eq(a->nmrds, 1);
+		ck_assert_int_eq(a->nmrds, 3);
 		ck_assert_int_eq(a->mrds[0], 1);
+		ck_assert_int_eq(a->mrds[1], 2);
+		ck_assert_int_eq(a->mrds[2], 3);
 	}
 	ck_assert_int_eq(cf->agents[0].desktop, 0);
 	ck_assert_str_eq(cf->agents[2].name, "agent1001");
