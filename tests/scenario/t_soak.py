@@ -24,7 +24,7 @@ peripheral online with an active side) and, after each trigger:
   * every interval accounted for: each closed interval since the lab
     settled first has its Agent_Interval rows, or a pgemu_discard row
     covers it (the loss, with its rule), or the router said the
-    peripheral was offline during it;
+    peripheral was offline, or had no agent logged in, during it;
   * every task accounted for: the app's NEW_TASK ledger balances, no task
     is both reported (Termination_Call_Detail) and left out
     (pgemu_left_out), and every task the app made 8 s ago or more and
@@ -58,7 +58,9 @@ FAULTS = {"link": ("down", "up"), "freeze": ("freeze", "thaw"),
 
 class Sampler(threading.Thread):
     """The router's view of the peripheral, every 100 ms: the windows in
-    which it said offline (a gap in the intervals there is no loss)."""
+    which it said offline, or online with no agent logged in (after an
+    ACD restart, before the desktops log their agents in again): an
+    interval with no row there lost nothing, it had nobody to count."""
 
     def __init__(self, lab):
         super().__init__(daemon=True)
@@ -71,7 +73,8 @@ class Sampler(threading.Thread):
         while not self.stop:
             now = time.time()
             try:
-                online = self.lab.status("router")["peripheral"]["online"]
+                p = self.lab.status("router")["peripheral"]
+                online = p["online"] and p["agents_logged_in"] > 0
             except Exception:
                 online = None   # the router away: the sides count on
             if online is False and self.since is None:
