@@ -65,7 +65,9 @@ struct pg_periph {
  * task starts.  The router releases it if the task does not start in the
  * MRD's task_start_timeout; should the router be gone by then (it
  * restarted and forgot the task), the side does, a router hold time
- * later.
+ * later.  The side keeps them by the time they run out, first first: at
+ * a thousand tasks a second tens of thousands wait, most of them for a
+ * task that started long ago.
  */
 struct pg_hold {
 	struct pg_periph *pp;
@@ -808,19 +810,38 @@ pg_msg_peer_set_agent(struct role_msg_in *in, const union msg_body *b)
 static void
 pg_holds_arm(struct pg *pg)
 {
-	struct pg_hold	*h;
+	struct pg_hold	*h = TAILQ_FIRST(&pg->holds);
 	struct timeval	 tv;
-	uint64_t	 now = mono_ms(), next = UINT64_MAX;
+	uint64_t	 now = mono_ms();
 
-	TAILQ_FOREACH(h, &pg->holds, entry)
-		if (h->until_ms < next)
-			next = h->until_ms;
-	if (next == UINT64_MAX) {
+	if (h == NULL) {
 		evtimer_del(pg->ev_holds);
 		return;
 	}
-	ms_to_tv(next > now ? (int)(next - now) : 0, &tv);
+	ms_to_tv(h->until_ms > now ? (int)(h->until_ms - now) : 0, &tv);
 	evtimer_add(pg->ev_holds, &tv);
+}
+
+/*
+ * A reservation in its place by the time it runs out: at the end but
+ * for one of an MRD with a shorter task_start_timeout.  The timer moves
+ * only when it is the first.
+ */
+static void
+pg_holds_add(struct pg *pg, struct pg_hold *h)
+{
+	struct pg_hold	*after;
+
+	for (after = TAILQ_LAST(&pg->holds, pg_holds); after != NULL &&
+	    after->until_ms > h->until_ms;
+	    after = TAILQ_PREV(after, pg_holds, entry))
+		;
+	if (after != NULL)
+		TAILQ_INSERT_AFTER(&pg->holds, after, h, entry);
+	else
+		TAILQ_INSERT_HEAD(&pg->holds, h, entry);
+	if (TAILQ_FIRST(&pg->holds) == h)
+		pg_holds_arm(pg);
 }
 
 /* An agent's non-voice MRD state set by this side's PIM. */
@@ -842,15 +863,12 @@ static void
 pg_holds_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pg	*pg = arg;
-	struct pg_hold	*h, *next;
+	struct pg_hold	*h;
 	uint64_t	 now = mono_ms(), since;
 
 	(void)fd;
 	(void)what;
-	for (h = TAILQ_FIRST(&pg->holds); h != NULL; h = next) {
-		next = TAILQ_NEXT(h, entry);
-		if (h->until_ms > now)
-			continue;
+	while ((h = TAILQ_FIRST(&pg->holds)) != NULL && h->until_ms <= now) {
 		TAILQ_REMOVE(&pg->holds, h, entry);
 		if (h->pp->fsm.state == PIM_STATE_ACTIVE &&
 		    pim_media_state(h->pp->pim, h->agent, h->mrd, &since) ==
@@ -942,8 +960,7 @@ pg_msg_precall(struct role_msg_in *in, const union msg_body *b)
 	h->until_ms = mono_ms() + (uint64_t)m->task_start_timeout * 1000 +
 	    (uint64_t)in->node->cfg->hb_router.interval_ms *
 	    (uint64_t)in->node->cfg->hb_router.misses;
-	TAILQ_INSERT_TAIL(&pg->holds, h, entry);
-	pg_holds_arm(pg);
+	pg_holds_add(pg, h);
 	return 0;
 }
 
