@@ -154,6 +154,7 @@ struct app {
 	int		 dirfd;
 	struct event	*ev_save;
 	int		 save_failing;
+	uint64_t	 saves, save_us;	/* writes of the table, their time */
 
 	struct pace	 pace;		/* the new tasks */
 	int		 next_route;
@@ -280,8 +281,9 @@ app_write(struct app *a, FILE *f)
 static int
 app_save(struct app *a)
 {
-	FILE	*f = NULL;
-	int	 fd = -1, rc = -1;
+	FILE		*f = NULL;
+	int		 fd = -1, rc = -1;
+	uint64_t	 t0 = mono_us();
 
 	if (unlink(a->tmp) == -1 && errno != ENOENT)
 		goto out;
@@ -312,6 +314,8 @@ app_save(struct app *a)
 		fclose(f);
 	if (fd != -1)
 		close(fd);
+	a->saves++;
+	a->save_us += mono_us() - t0;
 	return rc;
 }
 
@@ -1333,7 +1337,7 @@ app_status(struct node *n, json_t *j)
 	json_t		*o;
 
 	o = json_pack("{s:i, s:b, s:b, s:s, s:o, s:o, s:o, s:{s:b, s:f}, "
-	    "s:i, s:i, s:I, s:I, s:i, s:s}",
+	    "s:i, s:i, s:I, s:I, s:i, s:s, s:I, s:f}",
 	    "mr_peripheral", n->cfg->mr.peripheral,
 	    "routing", a->routing,
 	    "disabled", a->disabled,
@@ -1347,7 +1351,9 @@ app_status(struct node *n, json_t *j)
 	    "unknown_answers", (json_int_t)a->unknown_answers,
 	    "stale_answers", (json_int_t)a->stale_answers,
 	    "next_dialogue", (int)a->next_dialogue,
-	    "pending_table", a->path);
+	    "pending_table", a->path,
+	    "table_writes", (json_int_t)a->saves,
+	    "table_write_ms", (double)a->save_us / 1000);
 	fencer_json(&a->f, o);
 	json_object_set_new(j, "app", o);
 }
