@@ -607,8 +607,9 @@ app_lat_quantile(const struct app *a, double q)
 
 /*
  * The histogram in status: count, quantiles, the largest, and the
- * buckets that are not empty ([lowest us, count]), so that a reader can
- * take the difference of two readings for a window of its own.
+ * buckets that are not empty ([from us, below us, count]), so that a
+ * reader can take the difference of two readings for a window of its
+ * own.
  */
 static json_t *
 app_lat_json(const struct app *a)
@@ -620,8 +621,9 @@ app_lat_json(const struct app *a)
 	for (i = 0; i < APP_LAT_BUCKETS; i++)
 		if (a->latency[i] != 0) {
 			low = app_lat_low(i, &width);
-			json_array_append_new(b, json_pack("[I, I]",
-			    (json_int_t)low, (json_int_t)a->latency[i]));
+			json_array_append_new(b, json_pack("[I, I, I]",
+			    (json_int_t)low, (json_int_t)(low + width),
+			    (json_int_t)a->latency[i]));
 		}
 	return json_pack("{s:I, s:f, s:f, s:f, s:f, s:o}",
 	    "count", (json_int_t)a->latency_n,
