@@ -101,6 +101,26 @@ struct pim {
 static void	pim_interval_cb(evutil_socket_t, short, void *);
 static void	pim_retry_cb(evutil_socket_t, short, void *);
 
+/*
+ * The sequence number after seq: never UINT32_MAX, which a spool's loader
+ * skips (the one after it would be 0), nor 0; after UINT32_MAX - 1, 1.
+ */
+static uint32_t
+pim_seq_after(uint32_t seq)
+{
+	return seq >= UINT32_MAX - 1 ? 1 : seq + 1;
+}
+
+/* A record's sequence number. */
+static uint32_t
+pim_seq(struct pim *p)
+{
+	uint32_t	seq = p->next_seq;
+
+	p->next_seq = pim_seq_after(seq);
+	return seq;
+}
+
 static struct pim_agent *
 pim_agent(struct pim *p, uint32_t id)
 {
@@ -272,7 +292,7 @@ pim_close_interval(struct pim *p, uint32_t end)
 		memset(&iv, 0, sizeof(iv));
 		iv.peripheral = p->periph;
 		iv.epoch = p->epoch;
-		iv.seq = p->next_seq++;
+		iv.seq = pim_seq(p);
 		iv.start = p->ivl_start;
 		iv.length = len;
 		iv.incomplete = (uint8_t)p->ivl_incomplete;
@@ -360,7 +380,7 @@ pim_discard(struct pim *p, const char *why)
 	    intervals, rows, why);
 	memset(&d, 0, sizeof(d));
 	d.peripheral = p->periph;
-	d.seq = p->next_seq++;
+	d.seq = pim_seq(p);
 	d.rule = RULE_R1;
 	d.interval_start = first;
 	d.rows = rows;
@@ -471,7 +491,7 @@ pim_spool_load(struct pim *p)
 		    "ignored", p->spool, off, got);
 	free(buf);
 	fclose(f);
-	p->next_seq = max_seq + 1;
+	p->next_seq = pim_seq_after(max_seq);
 	return 0;
 }
 
