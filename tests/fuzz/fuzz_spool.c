@@ -8,10 +8,11 @@
  * REFUSED or NOT_STORED, and which record), then the spool's bytes.
  *
  * What the loader must do, from its comments and R1: a spool is frames;
- * it reads INTERVAL and DISCARD records and drops those a DELIVERY_ACK
- * after them acknowledges, skips frames of other types, that do not
- * decode or with the last sequence number (UINT32_MAX: no PIM gives it),
- * and stops at a bad header or a frame cut short.  What it holds
+ * it reads INTERVAL (of lab protocol 2 too, rows without their MRD, made
+ * again as rows of the voice MRD) and DISCARD records, drops those a
+ * DELIVERY_ACK after them acknowledges, skips frames of other types, that
+ * do not decode or with the last sequence number (UINT32_MAX: no PIM
+ * gives it), and stops at a bad header or a frame cut short.  What it holds
  * was never delivered, so the rows of the intervals are deleted with one
  * R1 record of the loss; the loss records stay queued.  The oracles:
  *
@@ -168,6 +169,7 @@ model_load(const uint8_t *data, size_t size, struct rec *recs,
     uint32_t *max_seq)
 {
 	struct wire_msg		m;
+	struct wire_writer	up;
 	struct msg_interval	iv;
 	struct msg_discard	d;
 	struct msg_epoch	e;
@@ -187,6 +189,12 @@ model_load(const uint8_t *data, size_t size, struct rec *recs,
 		m.body = data + off + WIRE_HDR_LEN;
 		if (n == FUZZ_MAX_RECS)
 			fail("more records than the harness keeps");
+		memset(&up, 0, sizeof(up));
+		/* m: the frame made again, if it ends within the limit. */
+		if (type == MSG_INTERVAL &&
+		    msg_interval_decode(&m, &iv, err, sizeof(err)) == -1 &&
+		    msg_interval_upgrade(&m, 1, &up, err, sizeof(err)) == 0)
+			(void)wire_end(&up, WIRE_MAX_BODY, &m);
 		/* The last sequence number: skipped, no PIM gives it. */
 		if ((type == MSG_INTERVAL &&
 		    msg_interval_decode(&m, &iv, err, sizeof(err)) == 0 &&
@@ -207,6 +215,7 @@ model_load(const uint8_t *data, size_t size, struct rec *recs,
 		} else if (type == MSG_DELIVERY_ACK &&
 		    msg_epoch_decode(&m, &e, err, sizeof(err)) == 0)
 			unqueue(recs, &n, e.a);
+		wire_writer_free(&up);
 		off += WIRE_HDR_LEN + len;
 	}
 	return n;

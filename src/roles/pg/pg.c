@@ -241,20 +241,22 @@ pg_media_set(struct pg_periph *pp, const struct msg_set_agent *s)
 	struct msg_agent	m;
 	int			rc;
 
-	rc = pim_media_set(pp->pim, s->id, s->mrd, s->state, s->reason, &m);
+	rc = pim_media_set(pp->pim, s->id, s->mrd, s->state, s->reason,
+	    s->handled, &m);
 	if (rc == 1)
 		pg_media_changed(pp, &m);
 	return rc == -1 ? -1 : 0;
 }
 
 /*
- * The CTI server asks for an agent's state in an MRD (0: the voice MRD):
- * the ACD (voice) or the PIM (non-voice), this side's or the other
- * side's; -1 if no side's PIM serves the peripheral.
+ * The CTI server asks for an agent's state in an MRD (0: the voice MRD),
+ * with the tasks it saw end there (a non-voice MRD): the ACD (voice) or
+ * the PIM (non-voice), this side's or the other side's; -1 if no side's
+ * PIM serves the peripheral.
  */
-int
-pg_set_agent(struct node *n, uint32_t periph, uint32_t agent, uint32_t mrd,
-    int state, int32_t reason)
+static int
+pg_ask_agent(struct node *n, uint32_t periph, uint32_t agent, uint32_t mrd,
+    int state, int32_t reason, uint32_t handled)
 {
 	struct pg		*pg = n->role_data;
 	struct pg_periph	*pp = NULL;
@@ -273,6 +275,7 @@ pg_set_agent(struct node *n, uint32_t periph, uint32_t agent, uint32_t mrd,
 	s.reason = reason;
 	s.peripheral = periph;
 	s.mrd = mrd == (uint32_t)n->cfg->voice_mrd ? 0 : mrd;
+	s.handled = s.mrd != 0 ? handled : 0;
 	if (pp->fsm.state == PIM_STATE_ACTIVE) {
 		if (s.mrd != 0)
 			return pp->snapshot_done ? pg_media_set(pp, &s) : -1;
@@ -285,6 +288,24 @@ pg_set_agent(struct node *n, uint32_t periph, uint32_t agent, uint32_t mrd,
 		return link_send(pg->peer, &w);
 	}
 	return -1;
+}
+
+int
+pg_set_agent(struct node *n, uint32_t periph, uint32_t agent, uint32_t mrd,
+    int state, int32_t reason)
+{
+	return pg_ask_agent(n, periph, agent, mrd, state, reason, 0);
+}
+
+/*
+ * A task of the agent ended in a non-voice MRD (handled, for its interval
+ * row), and its state there is state (reason), as pg_set_agent.
+ */
+int
+pg_task_handled(struct node *n, uint32_t periph, uint32_t agent,
+    uint32_t mrd, int state, int32_t reason)
+{
+	return pg_ask_agent(n, periph, agent, mrd, state, reason, 1);
 }
 
 /*
