@@ -249,8 +249,8 @@ fuzz_msgs(const struct wire_msg *m)
 	if (msg_interval_upgrade(m, 7, &w, err, sizeof(err)) == 0) {
 		finish(&w, &m2, m);
 		if (msg_interval_decode(&m2, &iv2, err, sizeof(err)) == -1)
-			fail("INTERVAL of protocol 2 made again does not decode",
-			    m);
+			fail("INTERVAL of protocol 2 made again does not "
+			    "decode", m);
 		fuzz_upgraded(m, &iv2);
 	}
 	wire_writer_free(&w);

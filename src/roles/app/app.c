@@ -154,7 +154,7 @@ struct app {
 	int		 dirfd;
 	struct event	*ev_save;
 	int		 save_failing;
-	uint64_t	 saves, save_us;	/* writes of the table, their time */
+	uint64_t	 saves, save_us;	/* its writes, their time */
 
 	struct pace	 pace;		/* the new tasks */
 	int		 next_route;

@@ -190,20 +190,23 @@ static void	db_submit(struct db *, struct db_job *);
 	"CREATE TABLE IF NOT EXISTS Agent_Interval ("			\
 	" DateTime TEXT NOT NULL, SkillTargetID INTEGER NOT NULL,"	\
 	" MRDomainID INTEGER NOT NULL DEFAULT 1,"			\
-	" TimeZone INTEGER NOT NULL DEFAULT 0, PeripheralID INTEGER NOT NULL,"\
-	" LoggedOnTime INTEGER, AvailTime INTEGER, NotReadyTime INTEGER,"	\
-	" ReservedStateTime INTEGER, TalkTime INTEGER, WorkReadyTime INTEGER,"\
+	" TimeZone INTEGER NOT NULL DEFAULT 0,"				\
+	" PeripheralID INTEGER NOT NULL,"				\
+	" LoggedOnTime INTEGER, AvailTime INTEGER,"			\
+	" NotReadyTime INTEGER, ReservedStateTime INTEGER,"		\
+	" TalkTime INTEGER, WorkReadyTime INTEGER,"			\
 	" WorkNotReadyTime INTEGER, CallsHandled INTEGER,"		\
-	" IntervalLength INTEGER, Incomplete INTEGER NOT NULL DEFAULT 0,"	\
+	" IntervalLength INTEGER,"					\
+	" Incomplete INTEGER NOT NULL DEFAULT 0,"			\
 	" PGSide TEXT, Epoch INTEGER, Seq INTEGER, RecordedAt TEXT,"	\
 	" PRIMARY KEY (DateTime, SkillTargetID, MRDomainID, TimeZone));"
 
 /* Agent_Interval's columns before it had the MRD. */
 #define DB_AGENT_INTERVAL_V1						\
-	"DateTime, SkillTargetID, TimeZone, PeripheralID, LoggedOnTime,"	\
-	" AvailTime, NotReadyTime, ReservedStateTime, TalkTime,"	\
-	" WorkReadyTime, WorkNotReadyTime, CallsHandled, IntervalLength,"	\
-	" Incomplete, PGSide, Epoch, Seq, RecordedAt"
+	"DateTime, SkillTargetID, TimeZone, PeripheralID,"		\
+	" LoggedOnTime, AvailTime, NotReadyTime, ReservedStateTime,"	\
+	" TalkTime, WorkReadyTime, WorkNotReadyTime, CallsHandled,"	\
+	" IntervalLength, Incomplete, PGSide, Epoch, Seq, RecordedAt"
 
 static const char *const db_schema =
 	"PRAGMA journal_mode=WAL;"
