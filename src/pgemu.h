@@ -1260,6 +1260,39 @@ void		 arm_send_change(struct arm *, const struct msg_task *);
 int		 arm_mirror(struct arm *, const struct msg_task *, char *,
 		    size_t);
 json_t		*arm_json(const struct arm *, int table);
+/* The CTI server that reports (active): it alone tells the router. */
+void		 arm_set_active(struct arm *, int);
+/*
+ * Application paths (R18).  arm_path_set: the path id went down at since
+ * (its tasks get their deadlines: since + their MRD's task_life) or came
+ * back (no deadline); 1 if that changed (a path not known yet is added),
+ * *ntasks its tasks.  arm_path_down: 1 if the path is down, and since
+ * when.  arm_path_ids: the paths known, at most max.  arm_path_msg: the
+ * TASK_EVENT (and PEER_TASK) that tells the path's state.
+ */
+int		 arm_path_set(struct arm *, uint32_t path, int down,
+		    double since, int *ntasks);
+int		 arm_path_down(const struct arm *, uint32_t path, double *);
+int		 arm_path_ids(const struct arm *, uint32_t *, int max);
+void		 arm_path_msg(const struct arm *, uint32_t path,
+		    struct msg_task *);
+/* The first deadline of a task (0: none), and the tasks past theirs. */
+double		 arm_next_deadline(const struct arm *);
+typedef void	 arm_expired_fn(void *, const struct msg_task *);
+/*
+ * Every task whose deadline is past now ends: out of the table, its
+ * tombstone kept (R20), fn called with its END (flags with
+ * TASKF_PATH_DOWN, when its deadline).  The count.
+ */
+int		 arm_expire(struct arm *, double now, arm_expired_fn *,
+		    void *);
+/*
+ * R20: a START or END (t) of a task the table lacks and whose task life
+ * ended it: t is flagged TASKF_RESUMED with its new segment (epoch), and
+ * arm_take() takes it.  The code of the START that reports the
+ * resumption (TASK_EV_START or _APP_START), 0 if t is no such message.
+ */
+uint32_t	 arm_resuming(struct arm *, struct msg_task *);
 
 /* pg.c: what the CTI server asks of its side */
 int		 pg_set_agent(struct node *, uint32_t periph, uint32_t agent,
