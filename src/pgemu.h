@@ -1058,10 +1058,12 @@ enum taskq_act	 taskq_event(int state, unsigned int seen, uint32_t code,
 #define TCD_CALLTYPE_APP	26	/* by the application */
 #define TCD_DISP_HANDLED	13	/* CallDisposition: a normal end */
 #define TCD_DISP_RONA		19	/* not started in task_start_timeout */
+#define TCD_DISP_PATH_DOWN	42	/* task life ran out, path down (R18) */
 #define TCD_FLAG_HANDLED	1	/* CallDispositionFlag */
 #define TCD_FLAG_ABANDONED	2
+#define TCD_FLAG_ERROR		4
 struct taskq_end {
-	int		 left_out;	/* R15/R17: no TCD row */
+	int		 left_out;	/* R15/R17/R21: no TCD row */
 	int		 call_type;
 	int		 disposition;
 	int		 disposition_flag;
@@ -1145,6 +1147,7 @@ struct db_task {
 	double		 queue_time;	/* RCD: seconds in the queue */
 	int		 call_type;	/* TCD */
 	int		 disposition, disposition_flag;
+	int		 segment;	/* TCD: of the task's report (R20) */
 	uint32_t	 flags;		/* left out: TASKF_* */
 	char		 selector[33];
 	char		 rule[8];	/* discard, left out */
@@ -1227,6 +1230,8 @@ json_t		*cti_json(const struct cti *);
 json_t		*cti_summary_json(const struct cti *);
 int		 cti_peer_task(struct cti *, const struct msg_task *, char *,
 		    size_t);
+/* Is the application path down (no ARM session of it open, R18)? */
+int		 cti_path_is_down(const struct cti *, uint32_t);
 
 /*
  * arm.c: the ARM tasks of a CTI server: its task table (by TaskID, and
@@ -1270,6 +1275,7 @@ void		 arm_set_active(struct arm *, int);
  * when.  arm_path_ids: the paths known, at most max.  arm_path_msg: the
  * TASK_EVENT (and PEER_TASK) that tells the path's state.
  */
+#define ARM_PATHS_MAX	256		/* application paths known */
 int		 arm_path_set(struct arm *, uint32_t path, int down,
 		    double since, int *ntasks);
 int		 arm_path_down(const struct arm *, uint32_t path, double *);

@@ -52,7 +52,6 @@
 /* Tasks of an agent in an MRD at most: the product's maxDialogLimit. */
 #define ARM_TASKS_MAX	10
 #define ARM_TOMBS_MAX	10000		/* tasks ended with 42 remembered */
-#define ARM_PATHS_MAX	256		/* application paths known */
 
 struct arm_task {
 	uint32_t	 id[3];
@@ -356,13 +355,21 @@ arm_resuming(struct arm *a, struct msg_task *t)
 
 /* Application paths (R18) -------------------------------------------- */
 
-/* The task life of an MRD: how long a task outlives its path. */
+/*
+ * The task life of an MRD: how long a task outlives its path (the lab's
+ * MRDs read here, not through cfg.c: tests/check_arm links this file
+ * alone).
+ */
 static double
 arm_life(const struct arm *a, uint32_t mrd)
 {
-	const struct cfg_mrd	*m = cfg_mrd(a->node->cfg, (int)mrd);
+	const struct cfg	*cf = a->node->cfg;
+	int			 i;
 
-	return m != NULL ? (double)m->task_life : 1200.0;
+	for (i = 0; i < cf->nmrds; i++)
+		if (cf->mrds[i].id == (int)mrd)
+			return (double)cf->mrds[i].task_life;
+	return 1200.0;
 }
 
 static struct arm_path *
