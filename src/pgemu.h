@@ -1333,12 +1333,19 @@ uint32_t	 app_arm_pick(struct app_arm *, uint32_t mrd, int skill_group,
 void		 app_arm_hold(struct app_arm *, uint32_t agent, uint32_t mrd,
 		    int);
 int		 app_arm_up(const struct app_arm *);
+/* Since when the session that was open is down (wall clock), 0: open. */
+double		 app_arm_down_since(const struct app_arm *);
+uint64_t	 app_arm_opens(const struct app_arm *);
+/* Flags added to the queued messages of a dialogue; their count. */
+int		 app_arm_mark(struct app_arm *, uint32_t dialogue, uint32_t);
 const char	*app_arm_server(const struct app_arm *);
 json_t		*app_arm_json(const struct app_arm *);
 
 /* app.c: what the ARM session answers a request of the application */
 void		 app_task_answer(struct node *, uint32_t type,
 		    uint32_t dialogue, uint32_t status, const uint32_t *task);
+/* app.c: the session is back after it was down since; its queue next. */
+void		 app_arm_back(struct node *, double since);
 
 /* util.c */
 void		 mono_now(struct timespec *);
