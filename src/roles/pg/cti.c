@@ -1212,13 +1212,14 @@ cti_resumed_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (c->nresumed == 0)
 		return;
-	evt_emit(RULE_R20, "tasks_resumed", json_pack("{s:i, s:O}", "count",
+	/* The event keeps the array: a new one for the next. */
+	evt_emit(RULE_R20, "tasks_resumed", json_pack("{s:i, s:o}", "count",
 	    c->nresumed, "dialogues", c->resumed), "%d task%s whose task "
 	    "life ended while their application path was down reported "
 	    "again: reporting resumes in a new segment (TASKF_RESUMED)",
 	    c->nresumed, c->nresumed == 1 ? "" : "s");
 	c->nresumed = 0;
-	json_array_clear(c->resumed);
+	c->resumed = json_array();
 }
 
 static void

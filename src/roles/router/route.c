@@ -639,15 +639,16 @@ route_left_out_cb(evutil_socket_t fd, short what, void *arg)
 
 		if (lo->count == 0)
 			continue;
+		/* The event keeps the array: a new one for the next. */
 		evt_emit(lo->rule, "tasks_left_out", json_pack("{s:i, s:i, "
-		    "s:O}", "peripheral", (int)rt->ap->id, "count", lo->count,
+		    "s:o}", "peripheral", (int)rt->ap->id, "count", lo->count,
 		    "dialogues", lo->dialogues), "%d tasks %s are left out of "
 		    "reports (pgemu_left_out)", lo->count,
 		    lo->rule == RULE_R21 ? "that began and ended while the "
 		    "application's ARM session was down" : "the application "
 		    "assigned and ended while routing was down");
 		lo->count = 0;
-		json_array_clear(lo->dialogues);
+		lo->dialogues = json_array();
 	}
 }
 
@@ -784,7 +785,6 @@ route_path(struct route *rt, const struct msg_task *t)
 		p->id = t->path;
 		p->since = since;
 		n = route_path_tasks(rt, t->peripheral, t->path, 0);
-		rt->held += (uint64_t)n;
 		evt_emit(RULE_R21, "app_path_down", json_pack("{s:i, s:I, "
 		    "s:i, s:f}", "peripheral", (int)t->peripheral, "path",
 		    (json_int_t)t->path, "held", n, "since", since),
@@ -797,6 +797,7 @@ route_path(struct route *rt, const struct msg_task *t)
 			return;
 		rt->paths[i] = rt->paths[--rt->npaths];
 		n = route_path_tasks(rt, t->peripheral, t->path, 1);
+		rt->held += (uint64_t)n;
 		evt_emit(RULE_R21, "app_path_up", json_pack("{s:i, s:I, s:i}",
 		    "peripheral", (int)t->peripheral, "path",
 		    (json_int_t)t->path, "held", n), "application path %u of "
