@@ -1472,14 +1472,19 @@ cti_path_down(struct cti *c, uint32_t path, double since, const char *why)
 static void
 cti_path_up(struct cti *c, uint32_t path)
 {
-	double	since = 0;
-	int	n, was = arm_path_down(c->arm, path, &since);
+	struct msg_task	t;
+	double		since = 0;
+	int		n, was = arm_path_down(c->arm, path, &since);
 
 	if (!arm_path_set(c->arm, path, 0, 0, &n))
 		return;
-	cti_path_tell(c, path);
-	if (!was)
+	if (!was) {
+		/* New: the other side's copy knows it, the router needs not. */
+		arm_path_msg(c->arm, path, &t);
+		arm_send_change(c->arm, &t);
 		return;
+	}
+	cti_path_tell(c, path);
 	cti_life_arm(c);
 	evt_emit(RULE_R18, "app_path_up", json_pack("{s:I, s:i, s:f}",
 	    "path", (json_int_t)path, "tasks", n, "down_s",
