@@ -395,8 +395,8 @@ START_TEST(test_upgrade_segment)
 	k.disposition = TCD_DISP_HANDLED;
 	db_task_end(db, &k);
 	db_close(db);
-	query("SELECT GROUP_CONCAT(Segment || ':' || CallDisposition, ' ') FROM "
-	    "(SELECT * FROM Termination_Call_Detail ORDER BY Segment)", v,
+	query("SELECT GROUP_CONCAT(Segment || ':' || CallDisposition, ' ') "
+	    "FROM (SELECT * FROM Termination_Call_Detail ORDER BY Segment)", v,
 	    sizeof(v));
 	ck_assert_str_eq(v, "1:42 2:13");
 	query("SELECT COUNT(*) FROM sqlite_master WHERE name = "

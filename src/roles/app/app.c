@@ -115,7 +115,7 @@ struct app_task {
 	int		 start_down;	/* routing was off at its start */
 	uint64_t	 start_gen;	/* and came on this many times */
 	enum app_rep	 rep;		/* what the CTI server knows of it */
-	uint64_t	 queued_open;	/* sessions opened when it began, down */
+	uint64_t	 queued_open;	/* sessions opened as it began, down */
 	int		 nqueued;	/* its messages waiting for one */
 	double		 created;	/* wall clock */
 	uint64_t	 offered_ms;	/* monotonic */
@@ -1227,8 +1227,8 @@ app_rep_json(const struct app *a, const struct app_task *t, json_t *j)
 		    "its next message (R20)";
 		break;
 	case REP_RESUMED:
-		what = "its report resumed (R20): a Termination_Call_Detail row "
-		    "of its second segment besides the first's 42";
+		what = "its report resumed (R20): a Termination_Call_Detail "
+		    "row of its second segment besides the first's 42";
 		break;
 	case REP_LEFT_OUT:
 		what = "began and ended while the ARM session was down: left "

@@ -17,8 +17,9 @@
  *   newer ones are dropped, counted, logged); those sent in the last two
  *   hold times of the link before it went (at most cti.task_cache too)
  *   wait again in front of them (a router killed or hung may not have
- *   read them; it ignores one it has applied).  Every one that waited goes, flagged TASKF_CACHED, when the
- *   link is back (R22: nothing lost).
+ *   read them; it ignores one it has applied).  Every one that waited
+ *   goes, flagged TASKF_CACHED, when the link is back (R22: nothing
+ *   lost); then the application paths down, again (R21).
  * - The other side's CTI server keeps a copy of the table (PEER_TASK): the
  *   whole of it when this one becomes active, when the private link comes
  *   back or when the other steps down, then each change; a CTI server

@@ -356,7 +356,8 @@ db_upgrade(struct db *db, char **msg)
 	    " Termination_Call_Detail_task;"
 	    " CREATE UNIQUE INDEX IF NOT EXISTS Termination_Call_Detail_segment"
 	    " ON Termination_Call_Detail (PeripheralID, RouterCallKeyDay,"
-	    " RouterCallKey, RouterCallKeySequenceNumber, DialogueID, Segment);",
+	    " RouterCallKey, RouterCallKeySequenceNumber, DialogueID,"
+	    " Segment);",
 	    NULL, NULL, msg) == SQLITE_OK ? 0 : -1;
 }
 
