@@ -1227,6 +1227,8 @@ json_t		*cti_json(const struct cti *);
 json_t		*cti_summary_json(const struct cti *);
 int		 cti_peer_task(struct cti *, const struct msg_task *, char *,
 		    size_t);
+int		 cti_peer_cache(struct cti *, const struct msg_task *, char *,
+		    size_t);
 
 /*
  * arm.c: the ARM tasks of a CTI server: its task table (by TaskID, and
@@ -1259,6 +1261,10 @@ void		 arm_send_change(struct arm *, const struct msg_task *);
 /* A PEER_TASK of the active side, kept by the standby; -1: bad. */
 int		 arm_mirror(struct arm *, const struct msg_task *, char *,
 		    size_t);
+/* R22: its PEER_TASK_CACHE (its TASK_EVENTs), taken over when active. */
+int		 arm_mirror_cache(struct arm *, const struct msg_task *,
+		    char *, size_t);
+void		 arm_active(struct arm *, int);
 json_t		*arm_json(const struct arm *, int table);
 
 /* pg.c: what the CTI server asks of its side */

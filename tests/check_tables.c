@@ -578,6 +578,7 @@ sample(uint32_t type, struct wire_writer *w)
 		msg_peer_set_agent_encode(w, &sa);
 		break;
 	case MSG_PEER_TASK:
+	case MSG_PEER_TASK_CACHE:
 		memset(&tk, 0, sizeof(tk));
 		tk.code = TASK_EV_OFFER;
 		msg_task_encode(w, type, &tk);
@@ -651,6 +652,8 @@ static const struct {
 	{ &pg_ops, MSG_PEER_SET_AGENT, LINK_KIND_ACD, 0 },
 	{ &pg_ops, MSG_PEER_TASK, LINK_KIND_PRIVATE, 1 },
 	{ &pg_ops, MSG_PEER_TASK, LINK_KIND_ROUTER, 0 },
+	{ &pg_ops, MSG_PEER_TASK_CACHE, LINK_KIND_PRIVATE, 1 },
+	{ &pg_ops, MSG_PEER_TASK_CACHE, LINK_KIND_ROUTER, 0 },
 	{ &acd_ops, MSG_PEER_SET_AGENT, LINK_KIND_ACD, 0 },
 	{ &pg_ops, MSG_PIM_FENCED, LINK_KIND_ACD, 1 },
 	{ &pg_ops, MSG_PIM_ACTIVATE, LINK_KIND_ACD, 0 },

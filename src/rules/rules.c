@@ -39,6 +39,13 @@ link_lost(const json_t *f)
 	    strcmp(cause, "STOP") != 0;
 }
 
+/* Some of what it counts were dropped (R22: cti.task_cache). */
+static int
+some_dropped(const json_t *f)
+{
+	return json_integer_value(json_object_get(f, "dropped")) > 0;
+}
+
 /* Sorted by name. */
 const struct rule_event rule_events[] = {
 	{ "agent_moved",	LOG_NOTICE, NULL, 0, NULL },
@@ -87,6 +94,10 @@ const struct rule_event rule_events[] = {
 	{ "router_stalled",	LOG_WARNING, NULL, 0, NULL },
 	{ "routing_disabled",	LOG_WARNING, NULL, 0, NULL },
 	{ "routing_enabled",	LOG_NOTICE, NULL, 0, NULL },
+	{ "task_events_adopted", LOG_NOTICE, NULL, 0, NULL },
+	{ "task_events_cached",	LOG_WARNING, NULL, 0, NULL },
+	{ "task_events_sent",	LOG_NOTICE, some_dropped, LOG_WARNING,
+	    "some were dropped (cti.task_cache)" },
 	{ "tasks_discarded",	LOG_WARNING, NULL, 0, NULL },
 	{ "tasks_left_out",	LOG_WARNING, NULL, 0, NULL },
 	{ "tasks_resent",	LOG_NOTICE, NULL, 0, NULL },

@@ -1512,6 +1512,7 @@ cti_decide(struct cti *c)
 	if (act == c->active)
 		return;
 	c->active = act;
+	arm_active(c->arm, act);	/* R22: the other side's cache too */
 	if (act) {
 		cti_promote(c);
 		/* Its task table is the one now: the other side keeps it. */
@@ -1720,6 +1721,17 @@ cti_peer_task(struct cti *c, const struct msg_task *t, char *err,
 		return 0;
 	}
 	return arm_mirror(c->arm, t, err, errlen);
+}
+
+/*
+ * PEER_TASK_CACHE: the other side's TASK_EVENTs not yet sure to have
+ * reached the router (R22), kept while this one is standby.
+ */
+int
+cti_peer_cache(struct cti *c, const struct msg_task *t, char *err,
+    size_t errlen)
+{
+	return arm_mirror_cache(c->arm, t, err, errlen);
 }
 
 /* The router link: the central controller, for the clients. */

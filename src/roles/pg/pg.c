@@ -956,6 +956,15 @@ pg_msg_peer_task(struct role_msg_in *in, const union msg_body *b)
 	return cti_peer_task(pg->cti, &b->task, in->err, sizeof(in->err));
 }
 
+/* PEER_TASK_CACHE: the other side's TASK_EVENTs, a copy (R22). */
+static int
+pg_msg_peer_cache(struct role_msg_in *in, const union msg_body *b)
+{
+	struct pg	*pg = in->node->role_data;
+
+	return cti_peer_cache(pg->cti, &b->task, in->err, sizeof(in->err));
+}
+
 /* Back from a router outage: resync, then what waited. */
 static void
 pg_router_back(struct pg_periph *pp)
@@ -1306,6 +1315,8 @@ static const struct role_msg pg_msgs[] = {
 	  mrpim_msg_result },
 	{ MSG_PRECALL, LINK_KIND_ROUTER, msg_task_body, pg_msg_precall },
 	{ MSG_PEER_TASK, LINK_KIND_PRIVATE, msg_task_body, pg_msg_peer_task },
+	{ MSG_PEER_TASK_CACHE, LINK_KIND_PRIVATE, msg_task_body,
+	  pg_msg_peer_cache },
 	{ 0, 0, NULL, NULL }
 };
 
