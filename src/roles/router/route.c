@@ -44,6 +44,7 @@
 #define ROUTE_KEY_BLOCK		1000	/* RouterCallKeys reserved at once */
 #define ROUTE_DOWNS		32	/* offline times kept (R15, R17) */
 #define ROUTE_EVENT_NAMES	100	/* dialogues an event names, at most */
+#define ROUTE_TOMBS		16384	/* ended tasks remembered (R22) */
 
 struct rt_mrd;
 
@@ -92,6 +93,19 @@ struct rt_route {
 	int		 n;
 };
 
+/*
+ * A task that ended, remembered (the last ROUTE_TOMBS): a TASK_EVENT of it
+ * sent again (a CTI server's resend window, the other side's copy: R22)
+ * is a duplicate, not a new task.
+ */
+struct rt_tomb {
+	uint32_t	 task[3];
+	uint32_t	 dialogue;
+	int		 used;
+	LIST_ENTRY(rt_tomb) chain;
+};
+LIST_HEAD(rt_tomb_bucket, rt_tomb);
+
 /* Tasks left out of reports under one rule, told once a turn. */
 struct rt_left_out {
 	int		 rule;
@@ -117,6 +131,10 @@ struct route {
 	uint32_t	 key_day, key_next, key_reserved;
 	struct taskq_down downs[ROUTE_DOWNS];
 	size_t		 ndowns;
+	struct rt_tomb	*tombs;		/* a ring of ROUTE_TOMBS */
+	struct rt_tomb_bucket tomb_idx[ROUTE_BUCKETS];
+	size_t		 tomb_next;
+	uint64_t	 after_end;	/* events of tasks ended already */
 	uint64_t	 received, routed, failed[TASK_FAIL_MAX], discarded;
 	uint64_t	 resends, dropped, ended, rona, left_out_n, events;
 	uint64_t	 duplicates;
@@ -601,6 +619,21 @@ route_left_out_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The task ended: remembered, over the oldest remembered (R22). */
+static void
+route_tomb_add(struct route *rt, const struct rt_task *k)
+{
+	struct rt_tomb	*b = &rt->tombs[rt->tomb_next++ % ROUTE_TOMBS];
+
+	if (b->used)
+		LIST_REMOVE(b, chain);
+	memcpy(b->task, k->task, sizeof(b->task));
+	b->dialogue = k->dialogue;
+	b->used = 1;
+	LIST_INSERT_HEAD(&rt->tomb_idx[route_hash(k->task[1] ^ k->task[2],
+	    k->task[0])], b, chain);
+}
+
 /*
  * A task ends: Termination_Call_Detail, or left out of reports (R15,
  * R17).  timed_out: the router ends it, not started in time (RONA).
@@ -649,6 +682,7 @@ route_end(struct route *rt, struct rt_task *k, double when, int timed_out)
 		    k->task[0], k->task[1], k->task[2], k->dialogue,
 		    e.disposition);
 	}
+	route_tomb_add(rt, k);
 	route_task_free(rt, k);
 }
 
@@ -670,6 +704,33 @@ route_task_seen(struct route *rt, const struct msg_task *t)
 	k->indexed |= ROUTE_BY_TASK;
 	rt->ntasks++;
 	return k;
+}
+
+/*
+ * A TASK_EVENT of a task that ended already (sent again: a CTI server's
+ * resend window, or the other side's copy taken over, R22): a duplicate,
+ * counted and dropped.  A resync's rebuilt step (TASKF_RECREATED) is not
+ * one.
+ */
+static int
+route_ended_already(struct route *rt, const struct msg_task *t)
+{
+	struct rt_tomb	*b;
+
+	if (t->flags & TASKF_RECREATED)
+		return 0;
+	LIST_FOREACH(b, &rt->tomb_idx[route_hash(t->task[1] ^ t->task[2],
+	    t->task[0])], chain)
+		if (memcmp(b->task, t->task, sizeof(b->task)) == 0 &&
+		    b->dialogue == t->dialogue) {
+			rt->duplicates++;
+			rt->after_end++;
+			log_debug("TASK_EVENT %u of task %u.%u.%u, which "
+			    "ended already: a duplicate", t->code, t->task[0],
+			    t->task[1], t->task[2]);
+			return 1;
+		}
+	return 0;
 }
 
 /*
@@ -708,8 +769,11 @@ route_msg_event(struct role_msg_in *in, const union msg_body *b)
 		return -1;
 	}
 	rt->events++;
-	if ((k = route_task(rt, t)) == NULL)
+	if ((k = route_task(rt, t)) == NULL) {
+		if (route_ended_already(rt, t))
+			return 0;
 		k = route_task_seen(rt, t);
+	}
 	act = taskq_event(k->state, k->seen, t->code, &next);
 	if (act == TQA_DUPLICATE) {
 		rt->duplicates++;
@@ -936,7 +1000,9 @@ route_new(struct router *r)
 	for (i = 0; i < ROUTE_BUCKETS; i++) {
 		LIST_INIT(&rt->dialogues[i]);
 		LIST_INIT(&rt->tasks[i]);
+		LIST_INIT(&rt->tomb_idx[i]);
 	}
+	rt->tombs = xcalloc(ROUTE_TOMBS, sizeof(*rt->tombs));
 	rt->nmrds = cf->nmrds;
 	rt->mrds = xcalloc((size_t)rt->nmrds, sizeof(*rt->mrds));
 	for (i = 0; i < rt->nmrds; i++) {
@@ -1010,6 +1076,7 @@ route_free(struct route *rt)
 	for (i = 0; i < 2; i++)
 		json_decref(rt->left_out[i].dialogues);
 	free(rt->mrds);
+	free(rt->tombs);
 	if (rt->ev_timer != NULL)
 		event_free(rt->ev_timer);
 	if (rt->ev_left_out != NULL)
@@ -1086,7 +1153,7 @@ route_counts_json(const struct route *rt)
 	for (i = 0; i < rt->nmrds; i++)
 		queued += rt->mrds[i].nqueued;
 	return json_pack("{s:I, s:I, s:I, s:o, s:I, s:i, s:i, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I}", "received", (json_int_t)rt->received,
+	    "s:I, s:I, s:I, s:I, s:I, s:I}", "received", (json_int_t)rt->received,
 	    "routed", (json_int_t)rt->routed, "failed", (json_int_t)nfailed,
 	    "failed_by", failed, "discarded", (json_int_t)rt->discarded,
 	    "queued", queued, "in_progress", rt->ntasks, "resends_answered",
@@ -1094,7 +1161,8 @@ route_counts_json(const struct route *rt)
 	    "ended", (json_int_t)rt->ended, "rona", (json_int_t)rt->rona,
 	    "left_out", (json_int_t)rt->left_out_n, "task_events",
 	    (json_int_t)rt->events, "task_events_duplicate",
-	    (json_int_t)rt->duplicates);
+	    (json_int_t)rt->duplicates, "task_events_after_end",
+	    (json_int_t)rt->after_end);
 }
 
 /* pgemuctl router tasks: the queues, the tasks, the counts. */
