@@ -1261,10 +1261,10 @@ void		 arm_send_change(struct arm *, const struct msg_task *);
 /* A PEER_TASK of the active side, kept by the standby; -1: bad. */
 int		 arm_mirror(struct arm *, const struct msg_task *, char *,
 		    size_t);
-/* R22: its PEER_TASK_CACHE (its TASK_EVENTs), taken over when active. */
+/* R22: its PEER_TASK_CACHE (its TASK_EVENTs), taken over once it is gone. */
 int		 arm_mirror_cache(struct arm *, const struct msg_task *,
 		    char *, size_t);
-void		 arm_active(struct arm *, int);
+void		 arm_set_active(struct arm *, int active, int peer_up);
 json_t		*arm_json(const struct arm *, int table);
 
 /* pg.c: what the CTI server asks of its side */

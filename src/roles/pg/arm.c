@@ -26,9 +26,11 @@
  * - It keeps a copy of the TASK_EVENTs too (PEER_TASK_CACHE, R22): every
  *   one this side has not sent, or sent within the window, in order; this
  *   side tells it each one it makes and how many it forgets from the
- *   front.  A CTI server that becomes active sends what it holds of the
- *   other's (the router takes each step once), so TASK_EVENTs waiting for
- *   a router that is away do not die with their side.
+ *   front.  A CTI server that is active while the other side is gone
+ *   (its private link down) takes the copy over and sends it (the router
+ *   takes each step once), so TASK_EVENTs waiting for a router that is
+ *   away do not die with their side.  While the other side is there it
+ *   sends its own.
  */
 #include "config.h"
 
@@ -636,10 +638,11 @@ arm_copy_drop(struct arm *a, uint32_t n)
 }
 
 /*
- * A PEER_TASK_CACHE of the active side, kept by the standby (an active
- * one has its own queue and ignores it).  Bounded by what the other side
- * may hold, twice cti.task_cache (made while the router is away, and the
- * window): past it the oldest goes, counted.  -1 and why for a bad one.
+ * A PEER_TASK_CACHE of the other side, kept until it is gone (whether
+ * this one is active or not: a CTI server that stepped down still sends
+ * what it made).  Bounded by what the other side may hold, twice
+ * cti.task_cache (made while the router is away, and the window): past
+ * it the oldest goes, counted.  -1 and why for a bad one.
  */
 int
 arm_mirror_cache(struct arm *a, const struct msg_task *t, char *err,
@@ -653,8 +656,6 @@ arm_mirror_cache(struct arm *a, const struct msg_task *t, char *err,
 		    TASK_EV_MAX ? "unknown code" : "no TaskID");
 		return -1;
 	}
-	if (a->active)
-		return 0;
 	if (t->code == TASK_EV_TABLE) {
 		arm_copy_drop(a, t->epoch);
 		return 0;
@@ -674,22 +675,21 @@ arm_mirror_cache(struct arm *a, const struct msg_task *t, char *err,
 }
 
 /*
- * The CTI server becomes active, or standby.  Active: the copy of the
- * other side's TASK_EVENTs becomes its own, after what waits here already
- * and before what it makes next, and goes to the router with the rest
- * (R22: the other side may have died with them).  The other may send
- * some of them too: the router takes each step once.
+ * The CTI server is active or standby, the other side there (its private
+ * link up) or gone.  Active with the other side gone: the copy of its
+ * TASK_EVENTs becomes this one's, after what waits here already and
+ * before what it makes next, and goes to the router with the rest (R22:
+ * the other side may have died with them; if it did not, the router
+ * takes each step once).
  */
 void
-arm_active(struct arm *a, int active)
+arm_set_active(struct arm *a, int active, int peer_up)
 {
 	struct arm_ev	*e;
 	int		 n = 0;
 
-	if (active == a->active)
-		return;
 	a->active = active;
-	if (!active)
+	if (!active || peer_up)
 		return;
 	while ((e = TAILQ_FIRST(&a->copy)) != NULL) {
 		TAILQ_REMOVE(&a->copy, e, entry);
@@ -704,9 +704,9 @@ arm_active(struct arm *a, int active)
 		return;
 	a->adopted += (uint64_t)n;
 	evt_emit(RULE_R22, "task_events_adopted", json_pack("{s:i, s:b}",
-	    "count", n, "router_up", a->router_up), "%d TASK_EVENT%s of the "
-	    "other side's CTI server taken over (its copy): sent to the "
-	    "router %s", n, n == 1 ? "" : "s", a->router_up ? "now" :
+	    "count", n, "router_up", a->router_up), "the other side is gone: "
+	    "%d TASK_EVENT%s of its CTI server taken over (its copy), sent to "
+	    "the router %s", n, n == 1 ? "" : "s", a->router_up ? "now" :
 	    "when its link is back");
 	if (a->router_up)
 		arm_router_back(a);

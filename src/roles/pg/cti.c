@@ -1509,10 +1509,10 @@ cti_decide(struct cti *c)
 	in.side = c->node->self->side;
 	act = ctiact_decide(&in, &why);
 	c->why = why;
+	arm_set_active(c->arm, act, c->peer_up);	/* R22 */
 	if (act == c->active)
 		return;
 	c->active = act;
-	arm_active(c->arm, act);	/* R22: the other side's cache too */
 	if (act) {
 		cti_promote(c);
 		/* Its task table is the one now: the other side keeps it. */
@@ -1725,7 +1725,7 @@ cti_peer_task(struct cti *c, const struct msg_task *t, char *err,
 
 /*
  * PEER_TASK_CACHE: the other side's TASK_EVENTs not yet sure to have
- * reached the router (R22), kept while this one is standby.
+ * reached the router (R22), kept until it is gone.
  */
 int
 cti_peer_cache(struct cti *c, const struct msg_task *t, char *err,

@@ -1141,7 +1141,7 @@ route_task_json(const struct rt_task *k)
 json_t *
 route_counts_json(const struct route *rt)
 {
-	json_t		*failed = json_object();
+	json_t		*failed = json_object(), *j;
 	uint64_t	 nfailed = 0;
 	int		 i, queued = 0;
 
@@ -1152,8 +1152,8 @@ route_counts_json(const struct route *rt)
 	}
 	for (i = 0; i < rt->nmrds; i++)
 		queued += rt->mrds[i].nqueued;
-	return json_pack("{s:I, s:I, s:I, s:o, s:I, s:i, s:i, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I, s:I}", "received", (json_int_t)rt->received,
+	j = json_pack("{s:I, s:I, s:I, s:o, s:I, s:i, s:i, s:I, s:I, "
+	    "s:I, s:I, s:I, s:I, s:I}", "received", (json_int_t)rt->received,
 	    "routed", (json_int_t)rt->routed, "failed", (json_int_t)nfailed,
 	    "failed_by", failed, "discarded", (json_int_t)rt->discarded,
 	    "queued", queued, "in_progress", rt->ntasks, "resends_answered",
@@ -1161,8 +1161,11 @@ route_counts_json(const struct route *rt)
 	    "ended", (json_int_t)rt->ended, "rona", (json_int_t)rt->rona,
 	    "left_out", (json_int_t)rt->left_out_n, "task_events",
 	    (json_int_t)rt->events, "task_events_duplicate",
-	    (json_int_t)rt->duplicates, "task_events_after_end",
-	    (json_int_t)rt->after_end);
+	    (json_int_t)rt->duplicates);
+	/* R22: of the duplicates, those of tasks ended already. */
+	json_object_set_new(j, "task_events_after_end",
+	    json_integer((json_int_t)rt->after_end));
+	return j;
 }
 
 /* pgemuctl router tasks: the queues, the tasks, the counts. */
