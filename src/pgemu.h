@@ -1177,6 +1177,7 @@ int		 pim_agent_state(const struct pim *, int, struct msg_agent *);
 int		 pim_media_set(struct pim *, uint32_t agent, uint32_t mrd,
 		    int state, int32_t reason, struct msg_agent *);
 void		 pim_media_reset(struct pim *, int32_t reason);
+void		 pim_media_mirror(struct pim *, const struct msg_agent *, int);
 int		 pim_media_count(const struct pim *);
 void		 pim_media_states(const struct pim *, struct msg_agent *);
 int		 pim_media_state(const struct pim *, uint32_t agent,
@@ -1212,6 +1213,7 @@ struct cti_periph_facts {
 	int		 online;	/* some side's PIM serves it */
 	int		 holds;		/* this side's PIM */
 	int		 peer_holds;	/* the other side's PIM */
+	int		 media_kept;	/* R23: non-voice MRDs kept here */
 };
 struct cti	*cti_new(struct node *, char *, size_t);
 void		 cti_free(struct cti *);

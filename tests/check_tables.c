@@ -283,7 +283,7 @@ static const struct {
 	  "stop|start, traffic)" },
 	{ ROLE_PG, { "" }, "unknown command \"\" (n: status, watch, events, "
 	  "fault, reload, help, cti, stop|start)" },
-	{ ROLE_PG, { "stop" }, "usage: stop|start cti-server|mr-pim" },
+	{ ROLE_PG, { "stop" }, "usage: stop|start cti-server|mr-pim|pim" },
 	{ ROLE_PG, { "fault", "acd-link" },
 	  "usage: fault LINK down|up|freeze|thaw" },
 	{ ROLE_PG, { "status", "x" }, "usage: status" },
@@ -429,9 +429,9 @@ START_TEST(test_print)
 	ck_assert_ptr_nonnull(strstr(s, "pg commands:\n"
 	    "  cti                        the CTI server: active or standby "
 	    "and why, its sessions\n"
-	    "  stop|start cti-server|mr-pim\n"
-	    "                             the CTI server or the MR PIM: the "
-	    "other side's takes over\n"));
+	    "  stop|start cti-server|mr-pim|pim\n"
+	    "                             the CTI server, the MR PIM or the "
+	    "voice PIM: the other side's takes over\n"));
 	free(s);
 	json_decref(j);
 	/* A reply that is not ours prints what it can. */

@@ -73,6 +73,8 @@ const struct rule_event rule_events[] = {
 	{ "link_state",		LOG_NOTICE, link_lost, LOG_WARNING,
 	    "a link that was up goes down" },
 	{ "logout_reason",	LOG_NOTICE, NULL, 0, NULL },
+	{ "media_kept",		LOG_NOTICE, NULL, 0, NULL },
+	{ "media_released",	LOG_NOTICE, NULL, 0, NULL },
 	{ "media_relogin",	LOG_NOTICE, NULL, 0, NULL },
 	{ "mr_path_lost",	LOG_WARNING, NULL, 0, NULL },
 	{ "new_task_failed",	LOG_INFO, NULL, 0, NULL },
@@ -101,6 +103,7 @@ const struct rule_event rule_events[] = {
 	{ "tasks_discarded",	LOG_WARNING, NULL, 0, NULL },
 	{ "tasks_left_out",	LOG_WARNING, NULL, 0, NULL },
 	{ "tasks_resent",	LOG_NOTICE, NULL, 0, NULL },
+	{ "voice_back",		LOG_NOTICE, NULL, 0, NULL },
 };
 const size_t rule_nevents = sizeof(rule_events) / sizeof(rule_events[0]);
 /* A hook's events are a bitmask over this table (struct cfg_hook). */

@@ -204,6 +204,17 @@ cti_agent_in(const struct cti_agent *a)
 	return agent_logged_in(a->state);
 }
 
+/*
+ * Its agents' non-voice MRDs served: by a side's PIM, or kept by this
+ * side while no PIM holds the peripheral (R23: voice waits for a PIM,
+ * the rest goes on).
+ */
+static int
+cti_media_served(const struct cti_periph *p)
+{
+	return p->f.online || p->f.media_kept;
+}
+
 /* PGStatus: the router link and the peripherals, as the session sees. */
 static uint32_t
 cti_pg_status(const struct cti *c)
@@ -831,7 +842,7 @@ cti_set_media_state(struct cti_session *s, const struct ged_msg *g,
 		cti_control_failure(s, invoke, CF_INVALID_OBJECT_STATE);
 		return;
 	}
-	if (!p->f.online) {
+	if (!cti_media_served(p)) {
 		cti_control_failure(s, invoke, CF_INTERNAL_PROCESSING_ERROR);
 		return;
 	}
@@ -1002,7 +1013,7 @@ cti_media_named(struct cti_session *s, struct cti_periph *p,
 		*status = E_ARM_STAT_MRD_LIST_ENTRY_NOT_FOUND;
 		return NULL;
 	}
-	if (!p->f.online) {
+	if (!cti_media_served(p)) {
 		*status = E_ARM_STAT_CC_OFFLINE;
 		return NULL;
 	}
@@ -1156,7 +1167,7 @@ cti_task_state(struct cti_session *s, struct cti_periph *p,
 {
 	int	offered, started, st;
 
-	if (!cti_media_in(m) || !p->f.online)
+	if (!cti_media_in(m) || !cti_media_served(p))
 		return;
 	arm_load(s->cti->arm, p->f.id, a->id, m->id, &offered, &started);
 	if (started > 0)
@@ -1225,8 +1236,8 @@ cti_task(struct cti_session *s, const struct ged_msg *g)
 		return;
 	}
 	/* A task ends whatever became of its agent; one starts only on an
-	   agent signed in to the MRD, served by a PIM. */
-	if (code != TASK_EV_END && !p->f.online) {
+	   agent signed in to the MRD, served by a PIM (or kept: R23). */
+	if (code != TASK_EV_END && !cti_media_served(p)) {
 		cti_task_refuse(s, g, 0, E_ARM_STAT_CC_OFFLINE);
 		return;
 	}

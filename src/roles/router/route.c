@@ -341,18 +341,24 @@ route_fail(struct route *rt, struct rt_task *k, uint32_t code,
 	route_task_free(rt, k);
 }
 
-/* PRECALL to the side whose PIM serves the agent's peripheral. */
+/*
+ * PRECALL to the side whose PIM serves the agent's peripheral, or with no
+ * PIM the side that keeps its agents' non-voice states (R23).
+ */
 static void
 route_precall(struct route *rt, const struct rt_task *k, uint32_t code)
 {
 	struct rt_periph	*ap = rt->ap;
+	struct rt_side		*s = router_keeper(ap);
 	struct wire_writer	 w;
 	struct msg_task		 t;
 
 	route_msg_of(rt, k, code, "", &t);
 	t.peripheral = ap->id;
 	t.epoch = ap->epoch;
-	if (ap->active < 0) {
+	if (ap->active >= 0)
+		s = &ap->sides[ap->active];
+	if (s == NULL) {
 		log_warnx("PRECALL %s of agent %u for dialogue %u not sent: "
 		    "peripheral %u has no active side",
 		    code == PRECALL_RESERVE ? "RESERVE" : "RELEASE", k->agent,
@@ -360,7 +366,7 @@ route_precall(struct route *rt, const struct rt_task *k, uint32_t code)
 		return;
 	}
 	msg_task_encode(&w, MSG_PRECALL, &t);
-	link_send(ap->sides[ap->active].link, &w);
+	link_send(s->link, &w);
 }
 
 /* The agent of the selector's route that gets the task, or NULL. */
@@ -370,7 +376,10 @@ route_pick(struct route *rt, const char *selector)
 	struct rt_route	*ro = route_of(rt, selector);
 	int		 i;
 
-	if (ro == NULL || rt->ap->active < 0 || !rt->ap->online)
+	/* Its PIM serves the peripheral, or a side keeps its non-voice
+	   states (R23: voice is down, the rest is routed). */
+	if (ro == NULL || (!(rt->ap->active >= 0 && rt->ap->online) &&
+	    router_keeper(rt->ap) == NULL))
 		return NULL;
 	for (i = 0; i < ro->n; i++) {
 		const struct rt_agent *a = ro->agents[i];
