@@ -157,9 +157,11 @@ pg_send_peer_state(struct pg_periph *pp)
 
 /*
  * R23: does this side keep the agents' non-voice MRD states?  When no
- * side's PIM holds the peripheral and this side's CTI server is active,
- * once a PIM has served it (before that there is nothing to keep: a
- * sign-in waits for a PIM, E_ARM_STAT_CC_OFFLINE).
+ * side's PIM is out of IDLE (one activating goes on with the states as
+ * they are then; one recovering, R6, signs agents in again) and this
+ * side's CTI server is active, once a PIM has served the peripheral
+ * (before that there is nothing to keep: a sign-in waits for a PIM,
+ * E_ARM_STAT_CC_OFFLINE).
  */
 static int
 pg_keeps_media(const struct pg_periph *pp)
@@ -169,8 +171,8 @@ pg_keeps_media(const struct pg_periph *pp)
 	return pp->media_served && pim_media_count(pp->pim) > 0 &&
 	    pp->pg->cti != NULL && !pp->pg->resigning &&
 	    (cti_flags(pp->pg->cti) & PEER_CTI_ACTIVE) != 0 &&
-	    !PIM_STATE_HOLDS(pp->fsm.state) &&
-	    !(peer && PIM_STATE_HOLDS(pp->peer_state));
+	    pp->fsm.state == PIM_STATE_IDLE &&
+	    !(peer && pp->peer_state != PIM_STATE_IDLE);
 }
 
 /*
@@ -312,10 +314,12 @@ static void
 pg_media_keep(struct pg_periph *pp)
 {
 	struct msg_agent	*recs;
-	int			 keep = pg_keeps_media(pp), in;
+	int			 keep = pg_keeps_media(pp), in, pim;
 
 	if (keep == pp->keeping)
 		return;
+	pim = pp->fsm.state != PIM_STATE_IDLE ||
+	    (link_is_up(pp->pg->peer) && pp->peer_state != PIM_STATE_IDLE);
 	pp->keeping = keep;
 	in = pg_media_in(pp, &recs);
 	free(recs);
@@ -331,16 +335,11 @@ pg_media_keep(struct pg_periph *pp)
 	} else
 		evt_emit(RULE_R23, "media_released", json_pack("{s:i, s:i, "
 		    "s:s}", "peripheral", (int)pp->id, "signed_in", in, "to",
-		    PIM_STATE_HOLDS(pp->fsm.state) ||
-		    (link_is_up(pp->pg->peer) &&
-		    PIM_STATE_HOLDS(pp->peer_state)) ? "pim" : "cti"),
-		    "side %c no longer keeps the non-voice MRD states of "
-		    "peripheral %u (%d sign-ins): %s", pp->node->self->side,
-		    pp->id, in, PIM_STATE_HOLDS(pp->fsm.state) ||
-		    (link_is_up(pp->pg->peer) &&
-		    PIM_STATE_HOLDS(pp->peer_state)) ? "a PIM holds it again, "
-		    "and goes on with them" : "its CTI server is no longer "
-		    "active");
+		    pim ? "pim" : "cti"), "side %c no longer keeps the "
+		    "non-voice MRD states of peripheral %u (%d sign-ins): %s",
+		    pp->node->self->side, pp->id, in, pim ? "a PIM serves it "
+		    "again and goes on with them" : "its CTI server is no "
+		    "longer active");
 }
 
 /*
