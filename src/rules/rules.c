@@ -185,6 +185,19 @@ const struct rule_trigger rule_triggers[] = {
 	    [RN_DESK] = { { 9, "desktop_lost" } },
 	    [RN_AGENTS] = { { 9, "desktop_lost" },
 		{ 10, "desktop_relogin" } } } },
+	{ "pim_stop", "Voice PIM stopped, the other side unable to take "
+	    "over", "pgemuctl pg-b fault acd-link down, its CTI server "
+	    "active; pgemuctl pg-a stop pim, later start pim",
+	    REASON_PG_RESET, {
+	    [RN_ROUTER] = { { 1, "data_discarded" },
+		{ 2, "peripheral_offline" }, { 3, "agents_logged_out" },
+		{ 23, "media_kept" }, { 5, "pim_lost" }, { 5, "pim_granted" },
+		{ 4, "peripheral_online" }, { 23, "voice_back" } },
+	    [RN_OLD] = { { 1, "data_discarded" } },
+	    [RN_NEW] = { { 5, "pim_activating" }, { 5, "pim_active" },
+		{ 4, "agents_snapshot" } },
+	    [RN_ACD] = { { 5, "pim_accepted" } },
+	    [RN_CTI] = { { 23, "media_kept" }, { 23, "media_released" } } } },
 	{ "router_kill", "Router killed",
 	    "kill -9 of the router; Restart= starts it again",
 	    RULE_NO_REASON, { { { 0, NULL } } } },
