@@ -281,7 +281,10 @@ pg_media_set(struct pg_periph *pp, const struct msg_set_agent *s)
 	return rc == -1 ? -1 : 0;
 }
 
-/* Agents signed in to a non-voice MRD: how many. */
+/*
+ * Every agent's records of its non-voice MRDs in *out (the caller frees
+ * it); how many are signed in.
+ */
 static int
 pg_media_in(const struct pg_periph *pp, struct msg_agent **out)
 {
@@ -295,10 +298,9 @@ pg_media_in(const struct pg_periph *pp, struct msg_agent **out)
 }
 
 /*
- * R23: this side begins or ends keeping the non-voice MRD states (no
- * PIM holds the peripheral, its CTI server is active): said once each
- * way; while it keeps them the router has all of them (epoch 0: it knows
- * the keeper by it), again when its link comes back.
+ * R23: the kept non-voice MRD states, all of them, to the router with
+ * epoch 0 (it knows the keeper by it): when this side begins keeping
+ * them, and when its router link comes back.
  */
 static void
 pg_media_report(struct pg_periph *pp)
@@ -310,6 +312,10 @@ pg_media_report(struct pg_periph *pp)
 	free(recs);
 }
 
+/*
+ * R23: this side begins or ends keeping the non-voice MRD states (no
+ * PIM out of IDLE, its CTI server active): said once each way.
+ */
 static void
 pg_media_keep(struct pg_periph *pp)
 {
@@ -1005,8 +1011,7 @@ pg_holds_drop(struct pg *pg, struct pg_periph *pp, uint32_t agent,
  * this side holds (or whose non-voice states it keeps, R23).  RESERVE:
  * the agent, AVAILABLE in the task's MRD, is RESERVED there; RELEASE: the
  * task did not start in time, the agent, still RESERVED, is AVAILABLE
- * again.  An agent whose state moved on
- * meanwhile is left as it is.
+ * again.  An agent whose state moved on meanwhile is left as it is.
  */
 static int
 pg_msg_precall(struct role_msg_in *in, const union msg_body *b)

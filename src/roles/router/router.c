@@ -882,8 +882,19 @@ router_agents_msg(struct rt_periph *p, struct rt_side *s,
 	double		now = wall_now();
 	int		i, available = 0;
 
-	if (p->active < 0 && m->epoch == 0 && !p->is_mr) {
+	if (m->epoch == 0 && !p->is_mr && p->active < 0) {
 		router_keeper_msg(p, s, m);
+		return;
+	}
+	/*
+	 * R23: a side that saw the PIM go before this router did: its
+	 * states are the PIM's of a moment ago; it keeps them from now on.
+	 */
+	if (m->epoch == 0 && !p->is_mr && &p->sides[p->active] != s) {
+		p->keeper = (int)(s - p->sides);
+		log_debug("side %c keeps the non-voice MRD states of "
+		    "peripheral %u (its PIM still active here)", s->side,
+		    p->id);
 		return;
 	}
 	if (!router_current(p, s, m->epoch, "agent states"))
