@@ -1058,10 +1058,12 @@ enum taskq_act	 taskq_event(int state, unsigned int seen, uint32_t code,
 #define TCD_CALLTYPE_APP	26	/* by the application */
 #define TCD_DISP_HANDLED	13	/* CallDisposition: a normal end */
 #define TCD_DISP_RONA		19	/* not started in task_start_timeout */
+#define TCD_DISP_PATH_DOWN	42	/* task life ran out, path down (R18) */
 #define TCD_FLAG_HANDLED	1	/* CallDispositionFlag */
 #define TCD_FLAG_ABANDONED	2
+#define TCD_FLAG_ERROR		4
 struct taskq_end {
-	int		 left_out;	/* R15/R17: no TCD row */
+	int		 left_out;	/* R15/R17/R21: no TCD row */
 	int		 call_type;
 	int		 disposition;
 	int		 disposition_flag;
@@ -1145,6 +1147,7 @@ struct db_task {
 	double		 queue_time;	/* RCD: seconds in the queue */
 	int		 call_type;	/* TCD */
 	int		 disposition, disposition_flag;
+	int		 segment;	/* TCD: of the task's report (R20) */
 	uint32_t	 flags;		/* left out: TASKF_* */
 	char		 selector[33];
 	char		 rule[8];	/* discard, left out */
@@ -1232,6 +1235,8 @@ int		 cti_peer_task(struct cti *, const struct msg_task *, char *,
 		    size_t);
 int		 cti_peer_cache(struct cti *, const struct msg_task *, char *,
 		    size_t);
+/* Is the application path down (no ARM session of it open, R18)? */
+int		 cti_path_is_down(const struct cti *, uint32_t);
 
 /*
  * arm.c: the ARM tasks of a CTI server: its task table (by TaskID, and
@@ -1264,11 +1269,48 @@ void		 arm_send_change(struct arm *, const struct msg_task *);
 /* A PEER_TASK of the active side, kept by the standby; -1: bad. */
 int		 arm_mirror(struct arm *, const struct msg_task *, char *,
 		    size_t);
-/* R22: its PEER_TASK_CACHE (its TASK_EVENTs), taken over once it is gone. */
+/*
+ * R22: the other side's PEER_TASK_CACHE (its TASK_EVENTs), kept; taken
+ * over when this one is active and the other side is gone (arm_adopt).
+ */
 int		 arm_mirror_cache(struct arm *, const struct msg_task *,
 		    char *, size_t);
-void		 arm_set_active(struct arm *, int active, int peer_up);
+void		 arm_adopt(struct arm *, int active, int peer_up);
 json_t		*arm_json(const struct arm *, int table);
+/* The CTI server that reports (active): it alone tells the router. */
+void		 arm_set_active(struct arm *, int);
+/*
+ * Application paths (R18).  arm_path_set: the path id went down at since
+ * (its tasks get their deadlines: since + their MRD's task_life) or came
+ * back (no deadline); 1 if that changed (a path not known yet is added),
+ * *ntasks its tasks.  arm_path_down: 1 if the path is down, and since
+ * when.  arm_path_ids: the paths known, at most max.  arm_path_msg: the
+ * TASK_EVENT (and PEER_TASK) that tells the path's state.
+ */
+#define ARM_PATHS_MAX	256		/* application paths known */
+int		 arm_path_set(struct arm *, uint32_t path, int down,
+		    double since, int *ntasks);
+int		 arm_path_down(const struct arm *, uint32_t path, double *);
+int		 arm_path_ids(const struct arm *, uint32_t *, int max);
+void		 arm_path_msg(const struct arm *, uint32_t path,
+		    struct msg_task *);
+/* The first deadline of a task (0: none), and the tasks past theirs. */
+double		 arm_next_deadline(const struct arm *);
+typedef void	 arm_expired_fn(void *, const struct msg_task *);
+/*
+ * Every task whose deadline is past now ends: out of the table, its
+ * tombstone kept (R20), fn called with its END (flags with
+ * TASKF_PATH_DOWN, when its deadline).  The count.
+ */
+int		 arm_expire(struct arm *, double now, arm_expired_fn *,
+		    void *);
+/*
+ * R20: a START or END (t) of a task the table lacks and whose task life
+ * ended it: t is flagged TASKF_RESUMED with its new segment (epoch), and
+ * arm_take() takes it.  The code of the START that reports the
+ * resumption (TASK_EV_START or _APP_START), 0 if t is no such message.
+ */
+uint32_t	 arm_resuming(struct arm *, struct msg_task *);
 
 /* pg.c: what the CTI server asks of its side */
 int		 pg_set_agent(struct node *, uint32_t periph, uint32_t agent,
@@ -1305,12 +1347,19 @@ uint32_t	 app_arm_pick(struct app_arm *, uint32_t mrd, int skill_group,
 void		 app_arm_hold(struct app_arm *, uint32_t agent, uint32_t mrd,
 		    int);
 int		 app_arm_up(const struct app_arm *);
+/* Since when the session that was open is down (wall clock), 0: open. */
+double		 app_arm_down_since(const struct app_arm *);
+uint64_t	 app_arm_opens(const struct app_arm *);
+/* Flags added to the queued messages of a dialogue; their count. */
+int		 app_arm_mark(struct app_arm *, uint32_t dialogue, uint32_t);
 const char	*app_arm_server(const struct app_arm *);
 json_t		*app_arm_json(const struct app_arm *);
 
 /* app.c: what the ARM session answers a request of the application */
 void		 app_task_answer(struct node *, uint32_t type,
 		    uint32_t dialogue, uint32_t status, const uint32_t *task);
+/* app.c: the session is back after it was down since; its queue next. */
+void		 app_arm_back(struct node *, double since);
 
 /* util.c */
 void		 mono_now(struct timespec *);

@@ -396,7 +396,9 @@ struct msg_set_agent {
 struct msg_task {
 	uint32_t	 peripheral;	/* MR peripheral; PRECALL, TASK_EVENT:
 					   the agent's peripheral */
-	uint32_t	 epoch;		/* of the MR PIM that sends or is sent */
+	uint32_t	 epoch;		/* of the MR PIM that sends or is sent;
+					   TASK_EVENT, PEER_TASK: the segment
+					   of the task's report (R20) */
 	uint32_t	 dialogue;	/* the application's DialogueID */
 	uint32_t	 mrd;		/* MRDomainID */
 	uint32_t	 agent;		/* SkillTargetID (agent id); 0: none */
@@ -419,6 +421,13 @@ struct msg_task {
 #define TASKF_ENDED_DOWN	0x08	/* ended before routing came back */
 #define TASKF_CACHED		0x10	/* held while the router was away */
 #define TASKF_RECREATED		0x20	/* rebuilt by a resync (R19) */
+#define TASKF_PATH_DOWN		0x40	/* END: its task life ran out while
+					   its application path was down
+					   (R18, disposition 42) */
+#define TASKF_RESUMED		0x80	/* reported again after its END with
+					   TASKF_PATH_DOWN (R20) */
+#define TASKF_CTI_DOWN		0x100	/* offered, started and ended while
+					   the ARM session was down (R21) */
 
 /* MR_NEW_TASK_FAILURE and ROUTE_RESULT codes (0: routed). */
 #define TASK_ROUTED		0
@@ -439,7 +448,10 @@ struct msg_task {
 #define TASK_EV_END		3	/* END_TASK_IND */
 #define TASK_EV_APP_OFFER	4	/* OFFER_APPLICATION_TASK_REQ */
 #define TASK_EV_APP_START	5	/* START_APPLICATION_TASK_REQ */
-#define TASK_EV_MAX		6
+/* Not a task's: its application path (path) went down, came back (R21). */
+#define TASK_EV_PATH_DOWN	6	/* when: since */
+#define TASK_EV_PATH_UP		7
+#define TASK_EV_MAX		8
 /* PEER_TASK only: the sender's whole task table follows, forget yours. */
 #define TASK_EV_TABLE		0
 

@@ -7,10 +7,12 @@
  * stored", db_close() writes what waits behind and joins the writer,
  * and timestamps keep the product's text ("YYYY-MM-DD HH:MM:SS.mmm",
  * UTC).  The rows of media routing's tasks: a task's end and a task left
- * out of reports told twice are stored once.  Agent_Interval has a row per
- * agent and MRD; an older pgemu's (no MRDomainID) is made again with its
- * rows those of the voice MRD, and a table of that name that is not
- * pgemu's is left for the writer to refuse.
+ * out of reports told twice are stored once; the segments of a task's
+ * report (R20) a row each, also in a database an older pgemu made.
+ * Agent_Interval has a row per agent and MRD; an older pgemu's (no
+ * MRDomainID) is made again with its rows those of the voice MRD, and a
+ * table of that name that is not pgemu's is left for the writer to
+ * refuse.
  */
 #include "config.h"
 
@@ -443,6 +445,95 @@ START_TEST(test_task_rows)
 }
 END_TEST
 
+/* R20: a task's report in two segments, two rows; each stored once. */
+START_TEST(test_task_segments)
+{
+	struct db_task	 k;
+	struct db	*db;
+	char		 err[256], v[160];
+
+	db = db_open(base, path, DB_QUEUE_ROWS, 1, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	memset(&k, 0, sizeof(k));
+	k.t = 1700000012.0;
+	k.start = 1700000010.0;
+	k.peripheral = 5000;
+	k.dialogue = 7;
+	k.mrd = 2;
+	k.agent = 1001;
+	k.task[0] = 19675;
+	k.task[1] = 42;
+	k.call_type = TCD_CALLTYPE_ROUTED;
+	k.disposition = TCD_DISP_PATH_DOWN;
+	k.disposition_flag = TCD_FLAG_ERROR;
+	db_task_end(db, &k);		/* segment 0: the first */
+	k.segment = 1;
+	db_task_end(db, &k);		/* the same: stored once */
+	k.t = 1700000020.0;
+	k.start = 1700000015.0;
+	k.segment = 2;
+	k.disposition = TCD_DISP_HANDLED;
+	k.disposition_flag = TCD_FLAG_HANDLED;
+	db_task_end(db, &k);
+	db_task_end(db, &k);
+	db_close(db);
+	query("SELECT GROUP_CONCAT(Segment || ':' || CallDisposition || ':' || "
+	    "CallDispositionFlag || ':' || Duration, ' ') FROM (SELECT * FROM "
+	    "Termination_Call_Detail ORDER BY Segment)", v, sizeof(v));
+	ck_assert_str_eq(v, "1:42:4:2 2:13:1:5");
+}
+END_TEST
+
+/*
+ * A database of an older pgemu: Termination_Call_Detail without Segment,
+ * its unique index without it.  Opened: its rows are of segment 1, and a
+ * second segment of a task is stored beside the first.
+ */
+START_TEST(test_upgrade_segment)
+{
+	struct db_task	 k;
+	struct db	*db;
+	sqlite3		*h;
+	char		 err[256], v[160];
+
+	ck_assert_int_eq(sqlite3_open(path, &h), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h, "CREATE TABLE Termination_Call_Detail"
+	    " (DateTime TEXT NOT NULL, PeripheralID INTEGER, MRDomainID"
+	    " INTEGER, AgentSkillTargetID INTEGER, RouterCallKeyDay INTEGER,"
+	    " RouterCallKey INTEGER, RouterCallKeySequenceNumber INTEGER,"
+	    " TimeZone INTEGER NOT NULL DEFAULT 0, PeripheralCallType INTEGER,"
+	    " CallDisposition INTEGER, CallDispositionFlag INTEGER,"
+	    " StartDateTime TEXT, Duration INTEGER, DialogueID INTEGER);"
+	    " CREATE UNIQUE INDEX Termination_Call_Detail_task ON"
+	    " Termination_Call_Detail (PeripheralID, RouterCallKeyDay,"
+	    " RouterCallKey, RouterCallKeySequenceNumber, DialogueID);"
+	    " INSERT INTO Termination_Call_Detail (DateTime, PeripheralID,"
+	    " RouterCallKeyDay, RouterCallKey, RouterCallKeySequenceNumber,"
+	    " CallDisposition, DialogueID) VALUES ('2023-11-14 22:13:30.000',"
+	    " 5000, 19675, 42, 0, 42, 7);", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	db = db_open(base, path, DB_QUEUE_ROWS, 1, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	memset(&k, 0, sizeof(k));
+	k.t = 1700000020.0;
+	k.peripheral = 5000;
+	k.dialogue = 7;
+	k.task[0] = 19675;
+	k.task[1] = 42;
+	k.segment = 2;
+	k.disposition = TCD_DISP_HANDLED;
+	db_task_end(db, &k);
+	db_close(db);
+	query("SELECT GROUP_CONCAT(Segment || ':' || CallDisposition, ' ') "
+	    "FROM (SELECT * FROM Termination_Call_Detail ORDER BY Segment)", v,
+	    sizeof(v));
+	ck_assert_str_eq(v, "1:42 2:13");
+	query("SELECT COUNT(*) FROM sqlite_master WHERE name = "
+	    "'Termination_Call_Detail_task'", v, sizeof(v));
+	ck_assert_str_eq(v, "0");
+}
+END_TEST
+
 static Suite *
 db_suite(void)
 {
@@ -457,6 +548,8 @@ db_suite(void)
 	tcase_add_test(tc, test_task_rows);
 	tcase_add_test(tc, test_interval_mrds);
 	tcase_add_test(tc, test_upgrade_intervals);
+	tcase_add_test(tc, test_task_segments);
+	tcase_add_test(tc, test_upgrade_segment);
 	suite_add_tcase(s, tc);
 	return s;
 }

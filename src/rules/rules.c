@@ -53,6 +53,8 @@ const struct rule_event rule_events[] = {
 	{ "agents_relogin",	LOG_NOTICE, NULL, 0, NULL },
 	{ "agents_snapshot",	LOG_NOTICE, NULL, 0, NULL },
 	{ "app_assigning",	LOG_NOTICE, NULL, 0, NULL },
+	{ "app_path_down",	LOG_WARNING, NULL, 0, NULL },
+	{ "app_path_up",	LOG_NOTICE, NULL, 0, NULL },
 	{ "config_reloaded",	LOG_NOTICE, NULL, 0, NULL },
 	{ "cti_active",		LOG_NOTICE, NULL, 0, NULL },
 	{ "cti_client_lost",	LOG_WARNING, NULL, 0, NULL },
@@ -101,8 +103,10 @@ const struct rule_event rule_events[] = {
 	{ "task_events_sent",	LOG_NOTICE, some_dropped, LOG_WARNING,
 	    "some were dropped (cti.task_cache)" },
 	{ "tasks_discarded",	LOG_WARNING, NULL, 0, NULL },
+	{ "tasks_expired",	LOG_WARNING, NULL, 0, NULL },
 	{ "tasks_left_out",	LOG_WARNING, NULL, 0, NULL },
 	{ "tasks_resent",	LOG_NOTICE, NULL, 0, NULL },
+	{ "tasks_resumed",	LOG_NOTICE, NULL, 0, NULL },
 	{ "voice_back",		LOG_NOTICE, NULL, 0, NULL },
 };
 const size_t rule_nevents = sizeof(rule_events) / sizeof(rule_events[0]);

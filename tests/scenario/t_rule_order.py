@@ -194,11 +194,15 @@ def cause_pim_stop(t):
     lab, std = t.lab, other(t.old)
     lab.ctl(std, "fault", "acd-link", "down")
     if t.cti != [std]:
+        m = t.watchers["desk-a"].mark()
         lab.ctl(t.old, "stop", "cti-server")
         wait_for(lambda: lab.ctl(std, "cti")["active"], 5,
                  "%s: CTI server active" % std)
         lab.ctl(t.old, "start", "cti-server")
         t.cti = [std]
+        t.watchers["desk-a"].wait(ev("desktop_relogin"), 10, "desk-a: its "
+                                  "agents in again through %s" % std,
+                                  since=m)
     wait_for(lambda: lab.ctl("agents", "status")["agents"]["states"] ==
              {"available": AGENTS}, 10, "every desktop back, available")
     t.marks = {n: w.mark() for n, w in t.watchers.items()}

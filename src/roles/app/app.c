@@ -73,6 +73,23 @@ static const char *const app_state_names[TS_MAX] = {
 };
 #define TS_DONE(s)	((s) >= TS_ENDED)
 
+/*
+ * What the CTI server knows of the task, as the app sees its ARM session
+ * (R18, R20, R21): nothing yet; its messages wait for the session, which
+ * was down when it began; the CTI server has it; its end reported; its
+ * task life ran out while the session was down (ended with 42 there);
+ * its report resumed after that; it began and ended while the session
+ * was down (left out of reports).
+ */
+enum app_rep {
+	REP_NONE, REP_QUEUED, REP_KNOWN, REP_ENDED, REP_INTERRUPTED,
+	REP_RESUMED, REP_LEFT_OUT, REP_MAX
+};
+static const char *const app_rep_names[REP_MAX] = {
+	"none", "queued", "reported", "ended", "interrupted", "resumed",
+	"left_out"
+};
+
 /* Who gave the task its agent. */
 enum app_by { BY_NONE, BY_ROUTER, BY_APP };
 static const char *const app_by_names[] = { "none", "router", "app" };
@@ -105,6 +122,9 @@ struct app_task {
 	uint32_t	 flags;		/* TASKF_* of its ARM messages */
 	int		 start_down;	/* routing was off at its start */
 	uint64_t	 start_gen;	/* and came on this many times */
+	enum app_rep	 rep;		/* what the CTI server knows of it */
+	uint64_t	 queued_open;	/* sessions opened as it began, down */
+	int		 nqueued;	/* its messages waiting for one */
 	double		 created;	/* wall clock */
 	uint64_t	 sent_us;	/* its last NEW_TASK (monotonic) */
 	uint64_t	 offered_ms;	/* monotonic */
@@ -678,6 +698,7 @@ app_task_arm(struct app *a, struct app_task *t, uint32_t type,
     uint32_t flags)
 {
 	struct app_arm_msg	m;
+	int			rc;
 
 	memset(&m, 0, sizeof(m));
 	m.type = type;
@@ -687,7 +708,67 @@ app_task_arm(struct app *a, struct app_task *t, uint32_t type,
 	memcpy(m.task, t->task, sizeof(m.task));
 	m.dialogue = t->dialogue;
 	m.flags = flags;
-	return app_arm_send(a->arm, &m);
+	if ((rc = app_arm_send(a->arm, &m)) == -1)
+		return -1;
+	if (rc == 0) {
+		/* Queued: the session is down. */
+		if (t->rep == REP_NONE) {
+			t->rep = REP_QUEUED;
+			t->queued_open = app_arm_opens(a->arm);
+		}
+		t->nqueued++;
+		return 0;
+	}
+	if (t->rep == REP_NONE || t->rep == REP_QUEUED)
+		t->rep = REP_KNOWN;
+	else if (t->rep == REP_INTERRUPTED)
+		t->rep = REP_RESUMED;
+	if (type == MSG_END_TASK_IND && t->rep == REP_KNOWN)
+		t->rep = REP_ENDED;
+	return 0;
+}
+
+/* The task life of the task's MRD, in seconds. */
+static double
+app_task_life(const struct app *a, const struct app_task *t)
+{
+	const struct cfg_mrd	*m = cfg_mrd(a->node->cfg, (int)t->mrd);
+
+	return m != NULL ? (double)m->task_life : 1200.0;
+}
+
+/*
+ * The ARM session is back after it was down since; what waited goes next.
+ * A task the CTI server had, whose task life ran out meanwhile, was ended
+ * there with 42 (R18): its report resumes with its next message (R20).
+ */
+static void
+app_back_task(struct app *a, struct app_task *t, double since, double now)
+{
+	if (t->rep == REP_KNOWN && since + app_task_life(a, t) <= now)
+		t->rep = REP_INTERRUPTED;
+	if (t->nqueued == 0)
+		return;
+	t->nqueued = 0;
+	if (t->rep == REP_QUEUED)
+		t->rep = REP_KNOWN;
+	else if (t->rep == REP_INTERRUPTED)
+		t->rep = REP_RESUMED;
+	if (t->rep == REP_KNOWN && t->state == TS_ENDED)
+		t->rep = REP_ENDED;
+}
+
+void
+app_arm_back(struct node *n, double since)
+{
+	struct app	*a = n->role_data;
+	struct app_task	*t;
+	double		 now = wall_now();
+
+	TAILQ_FOREACH(t, &a->done, entry)
+		app_back_task(a, t, since, now);
+	TAILQ_FOREACH(t, &a->live, entry)
+		app_back_task(a, t, since, now);
 }
 
 /* The agent lets go of the task: it is done, in state st. */
@@ -733,6 +814,14 @@ app_task_cb(evutil_socket_t fd, short what, void *arg)
 		if (t->by == BY_APP && t->start_down &&
 		    t->start_gen == a->gen && !a->routing)
 			flags |= TASKF_ENDED_DOWN;
+		/* Began and ended while the ARM session was down: every
+		   message of it says so (R21). */
+		if (t->rep == REP_QUEUED && !app_arm_up(a->arm) &&
+		    t->queued_open == app_arm_opens(a->arm)) {
+			flags |= TASKF_CTI_DOWN;
+			app_arm_mark(a->arm, t->dialogue, TASKF_CTI_DOWN);
+			t->rep = REP_LEFT_OUT;
+		}
 		app_task_arm(a, t, MSG_END_TASK_IND, flags);
 		t->flags = flags;
 		log_debug("task of dialogue %u ended (agent %u)", t->dialogue,
@@ -1203,10 +1292,70 @@ app_msg_failure(struct role_msg_in *in, const union msg_body *b)
 
 /* Commands ------------------------------------------------------------ */
 
+/*
+ * What becomes of the task's report (R18, R20, R21): "reporting", its
+ * task life left while the session is down, and in words.
+ */
+static void
+app_rep_json(const struct app *a, const struct app_task *t, json_t *j)
+{
+	double		 since = app_arm_down_since(a->arm), left = 0;
+	enum app_rep	 rep = t->rep;
+	const char	*what;
+	char		 buf[200];
+
+	if (rep == REP_KNOWN && since != 0) {
+		left = since + app_task_life(a, t) - wall_now();
+		if (left <= 0)
+			rep = REP_INTERRUPTED;
+	}
+	switch (rep) {
+	case REP_QUEUED:
+		what = "began while the ARM session is down: reported when it "
+		    "is back, left out of reports (R21) if it ends first";
+		break;
+	case REP_KNOWN:
+		if (since == 0)
+			what = "reported; should the ARM session go, the CTI "
+			    "server keeps it for its MRD's task life (R18)";
+		else {
+			snprintf(buf, sizeof(buf), "the ARM session is down: "
+			    "the CTI server keeps it %.1f s more, then ends it "
+			    "with disposition 42 (R18)", left);
+			what = buf;
+		}
+		break;
+	case REP_ENDED:
+		what = "its end reported: Termination_Call_Detail";
+		break;
+	case REP_INTERRUPTED:
+		what = "its task life ran out while the ARM session was down: "
+		    "ended with disposition 42 (R18); its report resumes with "
+		    "its next message (R20)";
+		break;
+	case REP_RESUMED:
+		what = "its report resumed (R20): a Termination_Call_Detail "
+		    "row of its second segment besides the first's 42";
+		break;
+	case REP_LEFT_OUT:
+		what = "began and ended while the ARM session was down: left "
+		    "out of reports (R21)";
+		break;
+	default:
+		what = "not on the ARM session";
+		break;
+	}
+	json_object_set_new(j, "reporting", json_string(app_rep_names[rep]));
+	json_object_set_new(j, "life_left_s", t->rep == REP_KNOWN &&
+	    since != 0 ? json_real(left > 0 ? left : 0) : json_null());
+	json_object_set_new(j, "reporting_fate", json_string(what));
+}
+
 static json_t *
-app_task_json(const struct app_task *t)
+app_task_json(const struct app *a, const struct app_task *t)
 {
 	const char	*fate;
+	json_t		*j;
 
 	if (t->by == BY_ROUTER)
 		fate = "routed";
@@ -1216,7 +1365,7 @@ app_task_json(const struct app_task *t)
 		fate = "pending";
 	else
 		fate = "not_sent";
-	return json_pack("{s:i, s:s, s:i, s:s, s:s, s:o, s:o, s:i, s:s, "
+	j = json_pack("{s:i, s:s, s:i, s:s, s:s, s:o, s:o, s:i, s:s, "
 	    "s:o, s:i, s:f}",
 	    "dialogue", (int)t->dialogue,
 	    "selector", t->selector,
@@ -1233,6 +1382,8 @@ app_task_json(const struct app_task *t)
 	    json_null(),
 	    "flags", (int)t->flags,
 	    "age", wall_now() - t->created);
+	app_rep_json(a, t, j);
+	return j;
 }
 
 /* tasks: every task; pending: the requests of the pending table. */
@@ -1248,10 +1399,10 @@ app_cmd_tasks(struct node *n, int argc, const char **argv,
 	res->data = json_array();
 	TAILQ_FOREACH(t, &a->done, entry)
 		if (!pending)
-			json_array_append_new(res->data, app_task_json(t));
+			json_array_append_new(res->data, app_task_json(a, t));
 	TAILQ_FOREACH(t, &a->live, entry)
 		if (!pending)
-			json_array_append_new(res->data, app_task_json(t));
+			json_array_append_new(res->data, app_task_json(a, t));
 		else if (t->state == TS_PENDING)
 			json_array_append_new(res->data, json_pack("{s:i, s:s, "
 			    "s:i, s:i, s:f}", "dialogue", (int)t->dialogue,

@@ -16,7 +16,10 @@
  * the session goes (the next one asks again).  Task messages wait in a
  * bounded queue while the session is down and go, in order, when it is
  * back; a request sent and not answered when the session goes is sent
- * again first.
+ * again first.  Before they go, app.c hears that the session is back
+ * (app_arm_back: the reports its task life interrupted, R20); those of
+ * a task that began and ended while it was down are flagged
+ * TASKF_CTI_DOWN (app_arm_mark; R21, told here when they go).
  */
 #include "config.h"
 
@@ -63,6 +66,7 @@ struct app_arm {
 	int		 nqueued, nflight;
 	uint64_t	 sent, dropped, opens;
 	int		 queued_max;	/* most at once, ever */
+	double		 down_since;	/* wall clock; 0 while open */
 	char		 server[PGEMU_NAME_MAX];
 };
 
@@ -122,8 +126,8 @@ arm_write(struct app_arm *arm, struct arm_msg *q)
 }
 
 /*
- * A task message: on the session if it is open, else queued (at most
- * ARM_QUEUE_MAX; past that dropped and counted, -1).
+ * A task message: on the session if it is open (1), else queued (0; at
+ * most ARM_QUEUE_MAX: past that dropped and counted, -1).
  */
 int
 app_arm_send(struct app_arm *arm, const struct app_arm_msg *m)
@@ -143,7 +147,7 @@ app_arm_send(struct app_arm *arm, const struct app_arm_msg *m)
 	q->m = *m;
 	if (link_is_up(arm->link)) {
 		arm_write(arm, q);
-		return 0;
+		return 1;
 	}
 	TAILQ_INSERT_TAIL(&arm->queue, q, entry);
 	if (++arm->nqueued > arm->queued_max)
@@ -201,6 +205,32 @@ app_arm_up(const struct app_arm *arm)
 	return link_is_up(arm->link);
 }
 
+double
+app_arm_down_since(const struct app_arm *arm)
+{
+	return link_is_up(arm->link) ? 0 : arm->down_since;
+}
+
+uint64_t
+app_arm_opens(const struct app_arm *arm)
+{
+	return arm->opens;
+}
+
+int
+app_arm_mark(struct app_arm *arm, uint32_t dialogue, uint32_t flags)
+{
+	struct arm_msg	*q;
+	int		 n = 0;
+
+	TAILQ_FOREACH(q, &arm->queue, entry)
+		if (q->m.dialogue == dialogue) {
+			q->m.flags |= flags;
+			n++;
+		}
+	return n;
+}
+
 /* The PG side whose CTI server the session is with, NULL if none. */
 const char *
 app_arm_server(const struct app_arm *arm)
@@ -211,15 +241,16 @@ app_arm_server(const struct app_arm *arm)
 json_t *
 app_arm_json(const struct app_arm *arm)
 {
-	int	i, j, avail = 0, known = 0;
+	json_t	*j;
+	int	 i, k, avail = 0, known = 0;
 
 	for (i = 0; i < arm->nagents; i++)
-		for (j = 0; j < arm->agents[i].nmedia; j++) {
-			avail += arm->agents[i].media[j].state ==
+		for (k = 0; k < arm->agents[i].nmedia; k++) {
+			avail += arm->agents[i].media[k].state ==
 			    AS_AVAILABLE;
-			known += arm->agents[i].media[j].state != AS_UNKNOWN;
+			known += arm->agents[i].media[k].state != AS_UNKNOWN;
 		}
-	return json_pack("{s:s, s:s?, s:i, s:I, s:i, s:i, s:i, s:I, s:I, "
+	j = json_pack("{s:s, s:s?, s:i, s:I, s:i, s:i, s:i, s:I, s:I, "
 	    "s:i, s:i, s:i}",
 	    "state", link_state_names[arm->link->state],
 	    "server", app_arm_server(arm),
@@ -233,6 +264,9 @@ app_arm_json(const struct app_arm *arm)
 	    "in_flight", arm->nflight,
 	    "agents_known", known,
 	    "agents_available", avail);
+	json_object_set_new(j, "down_since", app_arm_down_since(arm) != 0 ?
+	    json_real(app_arm_down_since(arm)) : json_null());
+	return j;
 }
 
 /* The PG side of the port the session is on. */
@@ -279,7 +313,8 @@ arm_up(struct link *l, void *arg)
 {
 	struct app_arm	*arm = arg;
 	struct arm_msg	*q;
-	int		 n = arm->nqueued;
+	json_t		*names = json_array();
+	int		 n = arm->nqueued, out = 0;
 
 	arm->opens++;
 	arm_set_server(arm);
@@ -288,6 +323,21 @@ arm_up(struct link *l, void *arg)
 	    (int)l->version, "queued", n), "ARM session open with the CTI "
 	    "server of %s (port %d, version %u)%s", arm->server, l->port,
 	    l->version, n > 0 ? ": queued task messages sent" : "");
+	if (arm->down_since != 0)
+		app_arm_back(arm->node, arm->down_since);
+	TAILQ_FOREACH(q, &arm->queue, entry)
+		if (q->m.type == MSG_END_TASK_IND &&
+		    (q->m.flags & TASKF_CTI_DOWN) && out++ < 100)
+			json_array_append_new(names,
+			    json_integer(q->m.dialogue));
+	if (out > 0)
+		evt_emit(RULE_R21, "tasks_left_out", json_pack("{s:i, s:o}",
+		    "count", out, "dialogues", names), "%d task%s began and "
+		    "ended while the ARM session was down: their messages go "
+		    "flagged TASKF_CTI_DOWN, left out of reports", out,
+		    out == 1 ? "" : "s");
+	else
+		json_decref(names);
 	while ((q = TAILQ_FIRST(&arm->queue)) != NULL) {
 		TAILQ_REMOVE(&arm->queue, q, entry);
 		arm->nqueued--;
@@ -315,6 +365,7 @@ arm_down(struct link *l, void *arg, const char *why)
 	for (i = 0; i < arm->nagents; i++)
 		for (j = 0; j < arm->agents[i].nmedia; j++)
 			arm->agents[i].media[j].state = AS_UNKNOWN;
+	arm->down_since = wall_now();
 	evt_emit(RULE_NONE, "cti_session_lost", json_pack("{s:s, s:s, s:i}",
 	    "server", arm->server, "reason", why, "queued", arm->nqueued),
 	    "ARM session with the CTI server of %s lost: %s; task messages "

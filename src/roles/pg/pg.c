@@ -79,12 +79,15 @@ struct pg_periph {
  * restarted and forgot the task), the side does, a router hold time
  * later.  The side keeps them by the time they run out, first first: at
  * a thousand tasks a second tens of thousands wait, most of them for a
- * task that started long ago.
+ * task that started long ago.  While the task's application path is down
+ * (R21: the router holds its start timer) the side's time runs again
+ * from each check.
  */
 struct pg_hold {
 	struct pg_periph *pp;
 	uint32_t	 agent, mrd;
 	uint32_t	 task[2];
+	uint32_t	 path;		/* its ApplicationPathID */
 	uint64_t	 since_ms;	/* of the RESERVED state it set */
 	uint64_t	 until_ms;
 	TAILQ_ENTRY(pg_hold) entry;
@@ -950,6 +953,17 @@ pg_msg_peer_set_agent(struct role_msg_in *in, const union msg_body *b)
 	return 0;
 }
 
+/* How long a reservation of the MRD lasts: its start timeout, a hold. */
+static uint64_t
+pg_hold_ms(const struct node *n, uint32_t mrd)
+{
+	const struct cfg_mrd	*m = cfg_mrd(n->cfg, (int)mrd);
+
+	return (uint64_t)(m != NULL ? m->task_start_timeout : 30) * 1000 +
+	    (uint64_t)n->cfg->hb_router.interval_ms *
+	    (uint64_t)n->cfg->hb_router.misses;
+}
+
 /* The timer of the reservations at the first one to run out. */
 static void
 pg_holds_arm(struct pg *pg)
@@ -1014,6 +1028,11 @@ pg_holds_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	while ((h = TAILQ_FIRST(&pg->holds)) != NULL && h->until_ms <= now) {
 		TAILQ_REMOVE(&pg->holds, h, entry);
+		if (pg->cti != NULL && cti_path_is_down(pg->cti, h->path)) {
+			h->until_ms = now + pg_hold_ms(pg->node, h->mrd);
+			pg_holds_add(pg, h);
+			continue;
+		}
 		if ((h->pp->fsm.state == PIM_STATE_ACTIVE ||
 		    h->pp->keeping) &&
 		    pim_media_state(h->pp->pim, h->agent, h->mrd, &since) ==
@@ -1103,10 +1122,9 @@ pg_msg_precall(struct role_msg_in *in, const union msg_body *b)
 	h->mrd = t->mrd;
 	h->task[0] = t->task[0];
 	h->task[1] = t->task[1];
+	h->path = t->path;
 	h->since_ms = since;
-	h->until_ms = mono_ms() + (uint64_t)m->task_start_timeout * 1000 +
-	    (uint64_t)in->node->cfg->hb_router.interval_ms *
-	    (uint64_t)in->node->cfg->hb_router.misses;
+	h->until_ms = mono_ms() + pg_hold_ms(in->node, (uint32_t)m->id);
 	pg_holds_add(pg, h);
 	return 0;
 }

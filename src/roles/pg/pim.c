@@ -770,9 +770,12 @@ pim_update(struct pim *p, const struct msg_agent *recs, int n)
 }
 
 /*
- * ACD agent changes into the mirror; recs keeps only those that changed
- * an agent's state (the ACD's echo of a state the PIM set itself, as the
- * Table 1 states of a relogin, changes nothing): how many.
+ * ACD agent changes into the mirror, in their order; recs keeps only those
+ * that changed an agent's state (the ACD's echo of a state the PIM set
+ * itself, as the Table 1 states of a relogin, changes nothing): how many.
+ * One message may carry several changes of one agent (the ACD sends those
+ * of a turn of its loop together: out, in, available): each is judged
+ * against the state the one before it left.
  */
 int
 pim_changes(struct pim *p, struct msg_agent *recs, int n)
@@ -781,13 +784,12 @@ pim_changes(struct pim *p, struct msg_agent *recs, int n)
 
 	for (i = 0; i < n; i++) {
 		struct pim_agent *a = pim_agent(p, recs[i].id);
+		int		  same = a != NULL && a->state == recs[i].state;
 
-		if (a != NULL && a->state == recs[i].state)
-			pim_update(p, &recs[i], 1);
-		else
+		pim_update(p, &recs[i], 1);
+		if (!same)
 			recs[kept++] = recs[i];
 	}
-	pim_update(p, recs, kept);
 	return kept;
 }
 

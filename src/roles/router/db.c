@@ -14,7 +14,8 @@
  *                       new ones on top)
  *   Route_Call_Detail   one row per NEW_TASK the router answered
  *   Termination_Call_Detail  one row per task that ended, exactly once
- *                       (a task end told twice is stored once)
+ *                       (a task end told twice is stored once), and per
+ *                       segment of its report (R20: interrupted, resumed)
  *   pgemu_task_discard  every pending NEW_TASK discarded (R12, R17)
  *   pgemu_left_out      every task left out of reports (R15, R17), once
  *
@@ -252,10 +253,8 @@ static const char *const db_schema =
 	" RouterCallKey INTEGER, RouterCallKeySequenceNumber INTEGER,"
 	" TimeZone INTEGER NOT NULL DEFAULT 0, PeripheralCallType INTEGER,"
 	" CallDisposition INTEGER, CallDispositionFlag INTEGER,"
-	" StartDateTime TEXT, Duration INTEGER, DialogueID INTEGER);"
-	"CREATE UNIQUE INDEX IF NOT EXISTS Termination_Call_Detail_task ON"
-	" Termination_Call_Detail (PeripheralID, RouterCallKeyDay,"
-	" RouterCallKey, RouterCallKeySequenceNumber, DialogueID);"
+	" StartDateTime TEXT, Duration INTEGER, DialogueID INTEGER,"
+	" Segment INTEGER NOT NULL DEFAULT 1);"
 	"CREATE TABLE IF NOT EXISTS pgemu_task_discard ("
 	" id INTEGER PRIMARY KEY, DateTime TEXT, PeripheralID INTEGER,"
 	" DialogueID INTEGER, MRDomainID INTEGER, Selector TEXT, Rule TEXT,"
@@ -362,7 +361,9 @@ db_upgrade_intervals(struct db *db, int voice_mrd, char **msg)
  * refused record (Epoch, Seq), which makes its loss row unique;
  * pgemu_session gains the MRD of each open session (an agent is logged in
  * per MRD), its rows kept as sessions of the voice MRD 1; Agent_Interval
- * gains the MRD of each row (db_upgrade_intervals).
+ * gains the MRD of each row (db_upgrade_intervals);
+ * Termination_Call_Detail gains the Segment of a task's report (R20), its
+ * rows the first segment, and its unique index the Segment.
  */
 static int
 db_upgrade(struct db *db, int voice_mrd, char **msg)
@@ -398,8 +399,24 @@ db_upgrade(struct db *db, int voice_mrd, char **msg)
 	    " Epoch INTEGER; ALTER TABLE pgemu_discard ADD COLUMN Seq INTEGER;",
 	    NULL, NULL, msg) != SQLITE_OK)
 		return -1;
-	return sqlite3_exec(db->h, "CREATE UNIQUE INDEX IF NOT EXISTS"
+	if (sqlite3_exec(db->h, "CREATE UNIQUE INDEX IF NOT EXISTS"
 	    " pgemu_discard_record ON pgemu_discard (PGSide, Epoch, Seq);",
+	    NULL, NULL, msg) != SQLITE_OK)
+		return -1;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT Segment FROM"
+	    " Termination_Call_Detail", -1, &st, NULL) == SQLITE_OK)
+		sqlite3_finalize(st);
+	else if (sqlite3_exec(db->h, "ALTER TABLE Termination_Call_Detail"
+	    " ADD COLUMN Segment INTEGER NOT NULL DEFAULT 1;", NULL, NULL,
+	    msg) != SQLITE_OK)
+		return -1;
+	return sqlite3_exec(db->h, "DROP INDEX IF EXISTS"
+	    " Termination_Call_Detail_task;"
+	    " CREATE UNIQUE INDEX IF NOT EXISTS Termination_Call_Detail_segment"
+	    " ON Termination_Call_Detail (PeripheralID, RouterCallKeyDay,"
+	    " RouterCallKey, RouterCallKeySequenceNumber, DialogueID,"
+	    " Segment);",
 	    NULL, NULL, msg) == SQLITE_OK ? 0 : -1;
 }
 
@@ -487,7 +504,7 @@ db_writer_open(struct db *db, const char *path, char *err, size_t errlen)
 	    " AgentSkillTargetID, RouterCallKeyDay, RouterCallKey,"
 	    " RouterCallKeySequenceNumber, PeripheralCallType,"
 	    " CallDisposition, CallDispositionFlag, StartDateTime, Duration,"
-	    " DialogueID) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+	    " DialogueID, Segment) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	w->ins_task_discard = db_prepare(db, w->h, "INSERT INTO"
 	    " pgemu_task_discard (DateTime, PeripheralID, DialogueID,"
 	    " MRDomainID, Selector, Rule, Cause) VALUES (?,?,?,?,?,?,?)");
@@ -800,6 +817,7 @@ db_bind_task(struct db_writer *w, enum db_later_kind kind,
 		sqlite3_bind_int64(st, 12, k->start > 0 && k->t > k->start ?
 		    (int64_t)(k->t - k->start + 0.5) : 0);
 		sqlite3_bind_int64(st, 13, k->dialogue);
+		sqlite3_bind_int(st, 14, k->segment > 0 ? k->segment : 1);
 		return st;
 	case LATER_TASK_DISCARD:
 		st = w->ins_task_discard;

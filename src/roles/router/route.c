@@ -17,8 +17,16 @@
  *       |  who becomes available takes the oldest request of its MRD
  *       v
  *   TASK_EVENT OFFER, START ... END: Termination_Call_Detail at its end,
- *   or pgemu_left_out (R15, R17); no START within the MRD's
- *   task_start_timeout: PRECALL_RELEASE, the task ends (RONA, 19)
+ *   or pgemu_left_out (R15, R17, R21); no START within the MRD's
+ *   task_start_timeout: PRECALL_RELEASE, the task ends (RONA, 19); an END
+ *   of a task whose task life ran out while its application path was
+ *   down: disposition 42 (R18); a report resumed (R20): a row of its own,
+ *   its Segment
+ *
+ * The CTI server tells when an application path goes down and comes back
+ * (TASK_EVENT PATH_DOWN, PATH_UP): meanwhile the start timers of the
+ * path's routed tasks are held (R21: the application cannot report their
+ * START), and run again, whole, from the path's return.
  *
  * When the MR peripheral goes offline (R12: its active side lost the
  * application; R17: the router lost that side) every queued request is
@@ -45,6 +53,7 @@
 #define ROUTE_DOWNS		32	/* offline times kept (R15, R17) */
 #define ROUTE_EVENT_NAMES	100	/* dialogues an event names, at most */
 #define ROUTE_TOMBS		16384	/* ended tasks remembered (R22) */
+#define ROUTE_PATHS		64	/* application paths down, at most */
 
 struct rt_mrd;
 
@@ -62,6 +71,8 @@ struct rt_task {
 	double		 reserved_since;	/* the router reserved it */
 	double		 received, routed, offered, started;	/* wall */
 	uint64_t	 queued_ms, routed_ms;	/* monotonic */
+	uint64_t	 wait_ms;	/* its start timeout runs from */
+	uint32_t	 segment;	/* of its report (R20): 1, 2 ... */
 	int		 indexed;	/* ROUTE_BY_* it is in */
 	LIST_ENTRY(rt_task) by_dialogue, by_task;
 	TAILQ_ENTRY(rt_task) wait;	/* its MRD's queue or starting list */
@@ -101,6 +112,7 @@ struct rt_route {
 struct rt_tomb {
 	uint32_t	 task[3];
 	uint32_t	 dialogue;
+	uint32_t	 segment;	/* R20: a resumed report is another */
 	int		 used;
 	LIST_ENTRY(rt_tomb) chain;
 };
@@ -111,6 +123,13 @@ struct rt_left_out {
 	int		 rule;
 	int		 count;
 	json_t		*dialogues;
+};
+#define ROUTE_LEFT_OUT	3	/* R15, R17, R21 */
+
+/* An application path down, as the agent peripheral's CTI server says. */
+struct rt_path {
+	uint32_t	 periph, id;
+	double		 since;
 };
 
 struct route {
@@ -127,7 +146,9 @@ struct route {
 	int		 ntasks;	/* routed or the application's */
 	struct event	*ev_timer;	/* the next time in queue or start */
 	struct event	*ev_left_out;
-	struct rt_left_out left_out[2];	/* R15, R17 */
+	struct rt_left_out left_out[ROUTE_LEFT_OUT];
+	struct rt_path	 paths[ROUTE_PATHS];	/* down */
+	int		 npaths;
 	uint32_t	 key_day, key_next, key_reserved;
 	struct taskq_down downs[ROUTE_DOWNS];
 	size_t		 ndowns;
@@ -137,7 +158,7 @@ struct route {
 	uint64_t	 after_end;	/* events of tasks ended already */
 	uint64_t	 received, routed, failed[TASK_FAIL_MAX], discarded;
 	uint64_t	 resends, dropped, ended, rona, left_out_n, events;
-	uint64_t	 duplicates;
+	uint64_t	 duplicates, path_down_ended, resumed_ended, held;
 };
 
 static const char *const route_fail_names[TASK_FAIL_MAX] = {
@@ -184,6 +205,32 @@ route_dialogue(struct route *rt, uint32_t dialogue)
 	return NULL;
 }
 
+/* The segment of a task's report a TASK_EVENT tells (R20). */
+static uint32_t
+route_segment(const struct msg_task *t)
+{
+	return t->epoch != 0 ? t->epoch : 1;
+}
+
+/* The application path of a peripheral's, if down: its index, else -1. */
+static int
+route_path_down(const struct route *rt, uint32_t periph, uint32_t id)
+{
+	int	i;
+
+	for (i = 0; i < rt->npaths; i++)
+		if (rt->paths[i].periph == periph && rt->paths[i].id == id)
+			return i;
+	return -1;
+}
+
+/* A routed task whose start timer is held: its path is down (R21). */
+static int
+route_held(const struct route *rt, const struct rt_task *k)
+{
+	return route_path_down(rt, k->agent_periph, k->path) != -1;
+}
+
 /* The task a TASK_EVENT names: by TaskID, or dialogue without one. */
 static struct rt_task *
 route_task(struct route *rt, const struct msg_task *t)
@@ -194,7 +241,8 @@ route_task(struct route *rt, const struct msg_task *t)
 
 	LIST_FOREACH(k, route_task_bucket(rt, t->task, t->dialogue), by_task)
 		if (memcmp(k->task, t->task, sizeof(k->task)) == 0 &&
-		    (!none || k->dialogue == t->dialogue))
+		    (!none || k->dialogue == t->dialogue) &&
+		    k->segment == route_segment(t))
 			return k;
 	return NULL;
 }
@@ -226,6 +274,7 @@ route_task_new(struct route *rt)
 {
 	struct rt_task	*k = xcalloc(1, sizeof(*k));
 
+	k->segment = 1;
 	TAILQ_INSERT_TAIL(&rt->all, k, all);
 	return k;
 }
@@ -428,7 +477,7 @@ route_to(struct route *rt, struct rt_task *k, struct rt_agent *a)
 	k->reserved_since = now;
 	k->state = TQ_ROUTED;
 	k->routed = now;
-	k->routed_ms = mono_ms();
+	k->routed_ms = k->wait_ms = mono_ms();
 	LIST_INSERT_HEAD(route_task_bucket(rt, k->task, k->dialogue), k,
 	    by_task);
 	k->indexed |= ROUTE_BY_TASK | ROUTE_WAITING;
@@ -623,18 +672,21 @@ route_left_out_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < ROUTE_LEFT_OUT; i++) {
 		struct rt_left_out *lo = &rt->left_out[i];
 
 		if (lo->count == 0)
 			continue;
+		/* The event keeps the array: a new one for the next. */
 		evt_emit(lo->rule, "tasks_left_out", json_pack("{s:i, s:i, "
-		    "s:O}", "peripheral", (int)rt->ap->id, "count", lo->count,
-		    "dialogues", lo->dialogues), "%d tasks the application "
-		    "assigned and ended while routing was down are left out "
-		    "of reports (pgemu_left_out)", lo->count);
+		    "s:o}", "peripheral", (int)rt->ap->id, "count", lo->count,
+		    "dialogues", lo->dialogues), "%d tasks %s are left out of "
+		    "reports (pgemu_left_out)", lo->count,
+		    lo->rule == RULE_R21 ? "that began and ended while the "
+		    "application's ARM session was down" : "the application "
+		    "assigned and ended while routing was down");
 		lo->count = 0;
-		json_array_clear(lo->dialogues);
+		lo->dialogues = json_array();
 	}
 }
 
@@ -648,6 +700,7 @@ route_tomb_add(struct route *rt, const struct rt_task *k)
 		LIST_REMOVE(b, chain);
 	memcpy(b->task, k->task, sizeof(b->task));
 	b->dialogue = k->dialogue;
+	b->segment = k->segment;
 	b->used = 1;
 	LIST_INSERT_HEAD(&rt->tomb_idx[route_hash(k->task[1] ^ k->task[2],
 	    k->task[0])], b, chain);
@@ -680,13 +733,15 @@ route_end(struct route *rt, struct rt_task *k, double when, int timed_out)
 	d.disposition = e.disposition;
 	d.disposition_flag = e.disposition_flag;
 	d.flags = k->flags;
+	d.segment = (int)k->segment;
 	if (e.left_out) {
-		rule = taskq_left_out_rule(rt->downs, rt->ndowns, d.start,
+		rule = k->flags & TASKF_CTI_DOWN ? RULE_R21 :
+		    taskq_left_out_rule(rt->downs, rt->ndowns, d.start,
 		    (double)router_hold_ms(rt->r->node) / 1000 + 1);
 		snprintf(d.rule, sizeof(d.rule), "%s", rule_tag(rule));
 		db_left_out(rt->r->db, &d);
 		rt->left_out_n++;
-		lo = &rt->left_out[rule == RULE_R17];
+		lo = &rt->left_out[rule == RULE_R21 ? 2 : rule == RULE_R17];
 		if (lo->count++ < ROUTE_EVENT_NAMES)
 			json_array_append_new(lo->dialogues,
 			    json_integer(k->dialogue));
@@ -697,6 +752,8 @@ route_end(struct route *rt, struct rt_task *k, double when, int timed_out)
 		db_task_end(rt->r->db, &d);
 		rt->ended++;
 		rt->rona += timed_out;
+		rt->path_down_ended += e.disposition == TCD_DISP_PATH_DOWN;
+		rt->resumed_ended += k->segment > 1;
 		log_debug("task %u.%u.%u of dialogue %u ended: disposition %d",
 		    k->task[0], k->task[1], k->task[2], k->dialogue,
 		    e.disposition);
@@ -715,6 +772,8 @@ route_task_seen(struct route *rt, const struct msg_task *t)
 	k->mrd = t->mrd;
 	k->agent = t->agent;
 	k->agent_periph = t->peripheral;
+	k->path = t->path;
+	k->segment = route_segment(t);
 	memcpy(k->task, t->task, sizeof(k->task));
 	k->state = TQ_ROUTED;
 	snprintf(k->selector, sizeof(k->selector), "%s", t->selector);
@@ -725,11 +784,90 @@ route_task_seen(struct route *rt, const struct msg_task *t)
 	return k;
 }
 
+/* The routed tasks of a path, not started: their start timers (R21). */
+static int
+route_path_tasks(struct route *rt, uint32_t periph, uint32_t id, int restart)
+{
+	struct rt_task	*k, *next;
+	uint64_t	 now = mono_ms();
+	int		 i, n = 0;
+
+	for (i = 0; i < rt->nmrds; i++) {
+		struct rt_task_list held;
+
+		TAILQ_INIT(&held);
+		for (k = TAILQ_FIRST(&rt->mrds[i].starting); k != NULL;
+		    k = next) {
+			next = TAILQ_NEXT(k, wait);
+			if (k->agent_periph != periph || k->path != id)
+				continue;
+			n++;
+			if (!restart)
+				continue;
+			/* Whole again from now: to the end, in order. */
+			k->wait_ms = now;
+			TAILQ_REMOVE(&rt->mrds[i].starting, k, wait);
+			TAILQ_INSERT_TAIL(&held, k, wait);
+		}
+		TAILQ_CONCAT(&rt->mrds[i].starting, &held, wait);
+	}
+	return n;
+}
+
+/*
+ * TASK_EVENT PATH_DOWN, PATH_UP: an application path of the agent
+ * peripheral went down, came back.  Meanwhile the start timers of its
+ * routed tasks are held; they run again, whole, from its return (R21:
+ * the application reports their START once its session is back).
+ */
+static void
+route_path(struct route *rt, const struct msg_task *t)
+{
+	struct rt_path	*p;
+	double		 since = t->when + t->when_ms / 1000.0;
+	int		 i = route_path_down(rt, t->peripheral, t->path), n;
+
+	if (t->code == TASK_EV_PATH_DOWN) {
+		if (i != -1)
+			return;		/* told again */
+		if (rt->npaths == ROUTE_PATHS) {
+			memmove(rt->paths, rt->paths + 1, (ROUTE_PATHS - 1) *
+			    sizeof(*rt->paths));
+			rt->npaths--;
+		}
+		p = &rt->paths[rt->npaths++];
+		p->periph = t->peripheral;
+		p->id = t->path;
+		p->since = since;
+		n = route_path_tasks(rt, t->peripheral, t->path, 0);
+		evt_emit(RULE_R21, "app_path_down", json_pack("{s:i, s:I, "
+		    "s:i, s:f}", "peripheral", (int)t->peripheral, "path",
+		    (json_int_t)t->path, "held", n, "since", since),
+		    "application path %u of peripheral %u down: routing goes "
+		    "on, the start timers of its %d routed task%s are held "
+		    "until it is back (no RONA meanwhile)", t->path,
+		    t->peripheral, n, n == 1 ? "" : "s");
+	} else {
+		if (i == -1)
+			return;
+		rt->paths[i] = rt->paths[--rt->npaths];
+		n = route_path_tasks(rt, t->peripheral, t->path, 1);
+		rt->held += (uint64_t)n;
+		evt_emit(RULE_R21, "app_path_up", json_pack("{s:i, s:I, s:i}",
+		    "peripheral", (int)t->peripheral, "path",
+		    (json_int_t)t->path, "held", n), "application path %u of "
+		    "peripheral %u back: the start timers of its %d routed "
+		    "task%s run again", t->path, t->peripheral, n,
+		    n == 1 ? "" : "s");
+	}
+	route_arm(rt);
+}
+
 /*
  * A TASK_EVENT of a task that ended already (sent again: a CTI server's
  * resend window, or the other side's copy taken over, R22): a duplicate,
  * counted and dropped.  A resync's rebuilt step (TASKF_RECREATED) is not
- * one.
+ * one, nor a resumed report (R20: another segment).
  */
 static int
 route_ended_already(struct route *rt, const struct msg_task *t)
@@ -741,7 +879,8 @@ route_ended_already(struct route *rt, const struct msg_task *t)
 	LIST_FOREACH(b, &rt->tomb_idx[route_hash(t->task[1] ^ t->task[2],
 	    t->task[0])], chain)
 		if (memcmp(b->task, t->task, sizeof(b->task)) == 0 &&
-		    b->dialogue == t->dialogue) {
+		    b->dialogue == t->dialogue &&
+		    b->segment == route_segment(t)) {
 			rt->duplicates++;
 			rt->after_end++;
 			log_debug("TASK_EVENT %u of task %u.%u.%u, which "
@@ -788,6 +927,10 @@ route_msg_event(struct role_msg_in *in, const union msg_body *b)
 		return -1;
 	}
 	rt->events++;
+	if (t->code == TASK_EV_PATH_DOWN || t->code == TASK_EV_PATH_UP) {
+		route_path(rt, t);
+		return 0;
+	}
 	if ((k = route_task(rt, t)) == NULL) {
 		if (route_ended_already(rt, t))
 			return 0;
@@ -835,7 +978,7 @@ static void
 route_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct route	*rt = arg;
-	struct rt_task	*k;
+	struct rt_task	*k, *next;
 	uint64_t	 now = mono_ms();
 	char		 text[128];
 	int		 i;
@@ -854,9 +997,14 @@ route_timer_cb(evutil_socket_t fd, short what, void *arg)
 			    m->cfg.max_time_in_queue);
 			route_fail(rt, k, TASK_FAIL_NO_AGENT, text);
 		}
-		while ((k = TAILQ_FIRST(&m->starting)) != NULL &&
-		    taskq_expired(k->routed_ms, now,
-		    m->cfg.task_start_timeout)) {
+		/* In order of their timers; those held skipped (R21). */
+		for (k = TAILQ_FIRST(&m->starting); k != NULL; k = next) {
+			next = TAILQ_NEXT(k, wait);
+			if (route_held(rt, k))
+				continue;
+			if (!taskq_expired(k->wait_ms, now,
+			    m->cfg.task_start_timeout))
+				break;
 			log_info("task %u.%u of dialogue %u not started by "
 			    "agent %u within %d s: released (RONA)", k->task[0],
 			    k->task[1], k->dialogue, k->agent,
@@ -889,8 +1037,11 @@ route_arm(struct route *rt)
 			    (uint64_t)m->cfg.max_time_in_queue * 1000;
 			next = t < next ? t : next;
 		}
-		if ((k = TAILQ_FIRST(&m->starting)) != NULL) {
-			t = k->routed_ms +
+		TAILQ_FOREACH(k, &m->starting, wait)
+			if (!route_held(rt, k))
+				break;
+		if (k != NULL) {
+			t = k->wait_ms +
 			    (uint64_t)m->cfg.task_start_timeout * 1000;
 			next = t < next ? t : next;
 		}
@@ -1030,8 +1181,9 @@ route_new(struct router *r)
 		TAILQ_INIT(&rt->mrds[i].starting);
 	}
 	route_agents_init(rt, cf);
-	for (i = 0; i < 2; i++) {
-		rt->left_out[i].rule = i ? RULE_R17 : RULE_R15;
+	for (i = 0; i < ROUTE_LEFT_OUT; i++) {
+		rt->left_out[i].rule = i == 2 ? RULE_R21 : i ? RULE_R17 :
+		    RULE_R15;
 		rt->left_out[i].dialogues = json_array();
 	}
 	rt->ev_timer = evtimer_new(r->node->base, route_timer_cb, rt);
@@ -1092,7 +1244,7 @@ route_free(struct route *rt)
 	while ((k = TAILQ_FIRST(&rt->all)) != NULL)
 		route_task_free(rt, k);
 	route_routes_free(rt);
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < ROUTE_LEFT_OUT; i++)
 		json_decref(rt->left_out[i].dialogues);
 	free(rt->mrds);
 	free(rt->tombs);
@@ -1105,11 +1257,17 @@ route_free(struct route *rt)
 
 /* What becomes of a task, in words. */
 static void
-route_fate(const struct rt_task *k, char *buf, size_t len)
+route_fate(const struct route *rt, const struct rt_task *k, char *buf,
+    size_t len)
 {
 	double	left;
 
-	if (k->state == TQ_QUEUED) {
+	if ((k->indexed & ROUTE_WAITING) && route_held(rt, k))
+		snprintf(buf, len, "its application path %u is down: its start "
+		    "timer is held (R21); released (RONA, disposition %d) "
+		    "unless started within %d s of the path's return", k->path,
+		    TCD_DISP_RONA, k->m->cfg.task_start_timeout);
+	else if (k->state == TQ_QUEUED) {
 		left = k->m->cfg.max_time_in_queue -
 		    (double)(mono_ms() - k->queued_ms) / 1000;
 		snprintf(buf, len, "routed when an agent of MRD %u is "
@@ -1118,32 +1276,43 @@ route_fate(const struct rt_task *k, char *buf, size_t len)
 		snprintf(buf, len, "released (RONA, disposition %d) unless "
 		    "started in %.1f s", TCD_DISP_RONA,
 		    k->m->cfg.task_start_timeout -
-		    (double)(mono_ms() - k->routed_ms) / 1000);
+		    (double)(mono_ms() - k->wait_ms) / 1000);
 	else if ((k->flags & (TASKF_APP_ROUTED | TASKF_ROUTING_DOWN)) ==
 	    (TASKF_APP_ROUTED | TASKF_ROUTING_DOWN))
 		snprintf(buf, len, "assigned while routing was down: left out "
 		    "of reports if it ends before routing is back");
+	else if (route_path_down(rt, k->agent_periph, k->path) != -1)
+		snprintf(buf, len, "its application path %u is down: "
+		    "Termination_Call_Detail with disposition %d if its task "
+		    "life runs out first (R18), else at its end", k->path,
+		    TCD_DISP_PATH_DOWN);
+	else if (k->segment > 1)
+		snprintf(buf, len, "its report resumed (R20): "
+		    "Termination_Call_Detail of segment %u at its end",
+		    k->segment);
 	else
 		snprintf(buf, len, "Termination_Call_Detail at its end");
 }
 
 static json_t *
-route_task_json(const struct rt_task *k)
+route_task_json(const struct route *rt, const struct rt_task *k)
 {
-	char	fate[160];
+	char	fate[256];
 	double	now = wall_now(), left = -1;
+	int	held = (k->indexed & ROUTE_WAITING) && route_held(rt, k);
+	json_t	*j;
 
-	route_fate(k, fate, sizeof(fate));
+	route_fate(rt, k, fate, sizeof(fate));
 	if (k->state == TQ_QUEUED)
 		left = k->m->cfg.max_time_in_queue -
 		    (double)(mono_ms() - k->queued_ms) / 1000;
-	else if (k->indexed & ROUTE_WAITING)
+	else if ((k->indexed & ROUTE_WAITING) && !held)
 		left = k->m->cfg.task_start_timeout -
-		    (double)(mono_ms() - k->routed_ms) / 1000;
+		    (double)(mono_ms() - k->wait_ms) / 1000;
 	if ((k->state == TQ_QUEUED || (k->indexed & ROUTE_WAITING)) &&
-	    left < 0)
+	    !held && left < 0)
 		left = 0;
-	return json_pack("{s:i, s:[i, i, i], s:i, s:s, s:i, s:i, s:s, s:b, "
+	j = json_pack("{s:i, s:[i, i, i], s:i, s:s, s:i, s:i, s:s, s:b, "
 	    "s:f, s:o, s:s}", "dialogue", (int)k->dialogue, "task",
 	    (int)k->task[0], (int)k->task[1], (int)k->task[2], "mrd",
 	    (int)k->mrd, "selector", k->selector, "agent", (int)k->agent,
@@ -1154,6 +1323,11 @@ route_task_json(const struct rt_task *k)
 	    k->routed : k->offered > 0 ? k->offered : now),
 	    "time_left_s", left < 0 ? json_null() : json_real(left), "fate",
 	    fate);
+	json_object_set_new(j, "path", json_integer((json_int_t)k->path));
+	json_object_set_new(j, "segment", json_integer((json_int_t)
+	    k->segment));
+	json_object_set_new(j, "held", json_boolean(held));
+	return j;
 }
 
 /* The counts of `router status` and `router tasks`. */
@@ -1181,6 +1355,13 @@ route_counts_json(const struct route *rt)
 	    "left_out", (json_int_t)rt->left_out_n, "task_events",
 	    (json_int_t)rt->events, "task_events_duplicate",
 	    (json_int_t)rt->duplicates);
+	json_object_set_new(j, "ended_path_down", json_integer((json_int_t)
+	    rt->path_down_ended));
+	json_object_set_new(j, "ended_resumed", json_integer((json_int_t)
+	    rt->resumed_ended));
+	json_object_set_new(j, "start_timers_held", json_integer((json_int_t)
+	    rt->held));
+	json_object_set_new(j, "paths_down", json_integer(rt->npaths));
 	/* R22: of the duplicates, those of tasks ended already. */
 	json_object_set_new(j, "task_events_after_end",
 	    json_integer((json_int_t)rt->after_end));
@@ -1193,15 +1374,21 @@ route_json(const struct route *rt)
 {
 	const struct rt_task	*k;
 	json_t			*queued = json_array(), *tasks = json_array();
+	json_t			*paths = json_array();
 	int			 i;
 
 	for (i = 0; i < rt->nmrds; i++)
 		TAILQ_FOREACH(k, &rt->mrds[i].queue, wait)
-			json_array_append_new(queued, route_task_json(k));
+			json_array_append_new(queued, route_task_json(rt, k));
 	TAILQ_FOREACH(k, &rt->all, all)
 		if (k->state != TQ_QUEUED)
-			json_array_append_new(tasks, route_task_json(k));
-	return json_pack("{s:i, s:i, s:o, s:o, s:o}", "peripheral",
+			json_array_append_new(tasks, route_task_json(rt, k));
+	for (i = 0; i < rt->npaths; i++)
+		json_array_append_new(paths, json_pack("{s:i, s:I, s:f}",
+		    "peripheral", (int)rt->paths[i].periph, "path",
+		    (json_int_t)rt->paths[i].id, "since", rt->paths[i].since));
+	return json_pack("{s:i, s:i, s:o, s:o, s:o, s:o}", "peripheral",
 	    (int)rt->mr->id, "agent_peripheral", (int)rt->ap->id, "queued",
-	    queued, "tasks", tasks, "counts", route_counts_json(rt));
+	    queued, "tasks", tasks, "paths_down", paths, "counts",
+	    route_counts_json(rt));
 }
