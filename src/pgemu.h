@@ -1181,6 +1181,7 @@ int		 pim_media_set(struct pim *, uint32_t agent, uint32_t mrd,
 		    int state, int32_t reason, uint32_t handled,
 		    struct msg_agent *);
 void		 pim_media_reset(struct pim *, int32_t reason);
+void		 pim_media_mirror(struct pim *, const struct msg_agent *, int);
 int		 pim_media_count(const struct pim *);
 void		 pim_media_states(const struct pim *, struct msg_agent *);
 int		 pim_media_state(const struct pim *, uint32_t agent,
@@ -1216,6 +1217,7 @@ struct cti_periph_facts {
 	int		 online;	/* some side's PIM serves it */
 	int		 holds;		/* this side's PIM */
 	int		 peer_holds;	/* the other side's PIM */
+	int		 media_kept;	/* R23: non-voice MRDs kept here */
 };
 struct cti	*cti_new(struct node *, char *, size_t);
 void		 cti_free(struct cti *);
@@ -1230,6 +1232,8 @@ void		 cti_shutdown(struct cti *);
 json_t		*cti_json(const struct cti *);
 json_t		*cti_summary_json(const struct cti *);
 int		 cti_peer_task(struct cti *, const struct msg_task *, char *,
+		    size_t);
+int		 cti_peer_cache(struct cti *, const struct msg_task *, char *,
 		    size_t);
 /* Is the application path down (no ARM session of it open, R18)? */
 int		 cti_path_is_down(const struct cti *, uint32_t);
@@ -1265,6 +1269,13 @@ void		 arm_send_change(struct arm *, const struct msg_task *);
 /* A PEER_TASK of the active side, kept by the standby; -1: bad. */
 int		 arm_mirror(struct arm *, const struct msg_task *, char *,
 		    size_t);
+/*
+ * R22: the other side's PEER_TASK_CACHE (its TASK_EVENTs), kept; taken
+ * over when this one is active and the other side is gone (arm_adopt).
+ */
+int		 arm_mirror_cache(struct arm *, const struct msg_task *,
+		    char *, size_t);
+void		 arm_adopt(struct arm *, int active, int peer_up);
 json_t		*arm_json(const struct arm *, int table);
 /* The CTI server that reports (active): it alone tells the router. */
 void		 arm_set_active(struct arm *, int);

@@ -39,6 +39,13 @@ link_lost(const json_t *f)
 	    strcmp(cause, "STOP") != 0;
 }
 
+/* Some of what it counts were dropped (R22: cti.task_cache). */
+static int
+some_dropped(const json_t *f)
+{
+	return json_integer_value(json_object_get(f, "dropped")) > 0;
+}
+
 /* Sorted by name. */
 const struct rule_event rule_events[] = {
 	{ "agent_moved",	LOG_NOTICE, NULL, 0, NULL },
@@ -68,6 +75,8 @@ const struct rule_event rule_events[] = {
 	{ "link_state",		LOG_NOTICE, link_lost, LOG_WARNING,
 	    "a link that was up goes down" },
 	{ "logout_reason",	LOG_NOTICE, NULL, 0, NULL },
+	{ "media_kept",		LOG_NOTICE, NULL, 0, NULL },
+	{ "media_released",	LOG_NOTICE, NULL, 0, NULL },
 	{ "media_relogin",	LOG_NOTICE, NULL, 0, NULL },
 	{ "mr_path_lost",	LOG_WARNING, NULL, 0, NULL },
 	{ "new_task_failed",	LOG_INFO, NULL, 0, NULL },
@@ -89,11 +98,16 @@ const struct rule_event rule_events[] = {
 	{ "router_stalled",	LOG_WARNING, NULL, 0, NULL },
 	{ "routing_disabled",	LOG_WARNING, NULL, 0, NULL },
 	{ "routing_enabled",	LOG_NOTICE, NULL, 0, NULL },
+	{ "task_events_adopted", LOG_NOTICE, NULL, 0, NULL },
+	{ "task_events_cached",	LOG_WARNING, NULL, 0, NULL },
+	{ "task_events_sent",	LOG_NOTICE, some_dropped, LOG_WARNING,
+	    "some were dropped (cti.task_cache)" },
 	{ "tasks_discarded",	LOG_WARNING, NULL, 0, NULL },
 	{ "tasks_expired",	LOG_WARNING, NULL, 0, NULL },
 	{ "tasks_left_out",	LOG_WARNING, NULL, 0, NULL },
 	{ "tasks_resent",	LOG_NOTICE, NULL, 0, NULL },
 	{ "tasks_resumed",	LOG_NOTICE, NULL, 0, NULL },
+	{ "voice_back",		LOG_NOTICE, NULL, 0, NULL },
 };
 const size_t rule_nevents = sizeof(rule_events) / sizeof(rule_events[0]);
 /* A hook's events are a bitmask over this table (struct cfg_hook). */
@@ -175,6 +189,19 @@ const struct rule_trigger rule_triggers[] = {
 	    [RN_DESK] = { { 9, "desktop_lost" } },
 	    [RN_AGENTS] = { { 9, "desktop_lost" },
 		{ 10, "desktop_relogin" } } } },
+	{ "pim_stop", "Voice PIM stopped, the other side unable to take "
+	    "over", "pgemuctl pg-b fault acd-link down, its CTI server "
+	    "active; pgemuctl pg-a stop pim, later start pim",
+	    REASON_PG_RESET, {
+	    [RN_ROUTER] = { { 1, "data_discarded" },
+		{ 2, "peripheral_offline" }, { 3, "agents_logged_out" },
+		{ 23, "media_kept" }, { 5, "pim_lost" }, { 5, "pim_granted" },
+		{ 4, "peripheral_online" }, { 23, "voice_back" } },
+	    [RN_OLD] = { { 1, "data_discarded" } },
+	    [RN_NEW] = { { 5, "pim_activating" }, { 5, "pim_active" },
+		{ 4, "agents_snapshot" } },
+	    [RN_ACD] = { { 5, "pim_accepted" } },
+	    [RN_CTI] = { { 23, "media_kept" }, { 23, "media_released" } } } },
 	{ "router_kill", "Router killed",
 	    "kill -9 of the router; Restart= starts it again",
 	    RULE_NO_REASON, { { { 0, NULL } } } },

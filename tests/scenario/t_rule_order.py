@@ -186,6 +186,31 @@ def cause_cti_primary(t):
     check(res == {"primary": False, "backup": True}, "stop reply %r" % res)
 
 
+def cause_pim_stop(t):
+    """R23: the other side's ACD link cut and its CTI server active (so
+    that it keeps the non-voice states: moved there if need be, before the
+    trigger's events are counted), then the voice PIM stopped and started
+    again."""
+    lab, std = t.lab, other(t.old)
+    lab.ctl(std, "fault", "acd-link", "down")
+    if t.cti != [std]:
+        m = t.watchers["desk-a"].mark()
+        lab.ctl(t.old, "stop", "cti-server")
+        wait_for(lambda: lab.ctl(std, "cti")["active"], 5,
+                 "%s: CTI server active" % std)
+        lab.ctl(t.old, "start", "cti-server")
+        t.cti = [std]
+        t.watchers["desk-a"].wait(ev("desktop_relogin"), 10, "desk-a: its "
+                                  "agents in again through %s" % std,
+                                  since=m)
+    wait_for(lambda: lab.ctl("agents", "status")["agents"]["states"] ==
+             {"available": AGENTS}, 10, "every desktop back, available")
+    t.marks = {n: w.mark() for n, w in t.watchers.items()}
+    lab.ctl(t.old, "stop", "pim")
+    t.watchers["router"].wait(ev("pim_lost"), 5, "router: pim_lost")
+    lab.ctl(t.old, "start", "pim")
+
+
 def cause_router_kill(t):
     t.lab.kill("router")
     t.restart("router")
@@ -225,6 +250,7 @@ CAUSES = {
     "pg_stop": ({}, cause_pg_stop),
     "cti_primary": (lambda: {"sections": {
         "acd": "backup_port = %d;" % free_ports(1)[0]}}, cause_cti_primary),
+    "pim_stop": ({"desktops": True, "agent_mrds": [1, 2]}, cause_pim_stop),
     "router_kill": ({}, cause_router_kill),
     "private_cut": ({}, cause_private_cut),
     "desk_kill": ({"desktops": True}, cause_desk_kill),

@@ -1015,7 +1015,30 @@ pim_media_set(struct pim *p, uint32_t agent, uint32_t mrd, int state,
 }
 
 /*
- * The PIM starts serving anew (or lost what it served): every agent is
+ * The other side's records of non-voice MRDs (its PIM's, or its CTI
+ * server's while no PIM serves the peripheral, R23), kept here as they
+ * are: a PIM that takes over goes on with them.  Voice records and MRDs
+ * this PIM does not know are skipped.
+ */
+void
+pim_media_mirror(struct pim *p, const struct msg_agent *r, int n)
+{
+	struct pim_media	*e;
+	uint64_t		 now = mono_ms();
+	int			 i;
+
+	for (i = 0; i < n; i++) {
+		if ((e = pim_media_find(p, r[i].id, r[i].mrd)) == NULL)
+			continue;
+		e->state = r[i].state;
+		e->reason = r[i].reason;
+		e->since_ms = now > r[i].ms_in_state ? now - r[i].ms_in_state :
+		    0;
+	}
+}
+
+/*
+ * The PIM starts serving after a PG failover (R6, R8): every agent is
  * signed out of its non-voice MRDs, with that reason; no record (the
  * router has logged every MRD out itself).
  */
