@@ -782,10 +782,11 @@ router_agents_msg(struct rt_periph *p, struct rt_side *s,
 		a->reason = ma.reason;
 	}
 	/* An agent who becomes available takes the oldest request. */
-	if (available > 0 && p->rt->route != NULL)
-		route_dispatch(p->rt->route);
-	if (m->kind == AGENTS_CHANGE || !m->last || p->online)
+	if (m->kind == AGENTS_CHANGE || !m->last || p->online) {
+		if (available > 0 && p->rt->route != NULL)
+			route_dispatch(p->rt->route);
 		return;
+	}
 	p->online = 1;
 	p->online_since = now;
 	if (m->kind == AGENTS_RELOGIN)
@@ -807,6 +808,12 @@ router_agents_msg(struct rt_periph *p, struct rt_side *s,
 		    p->offline_since > 0 ? "; the outage intervals stay "
 		    "incomplete" : "");
 	node_update_summary(p->node);
+	/*
+	 * Requests that came before the peripheral was online waited for
+	 * it (route_pick() takes agents of an online peripheral only).
+	 */
+	if (p->rt->route != NULL)
+		route_dispatch(p->rt->route);
 }
 
 /*
