@@ -452,6 +452,7 @@ static void
 router_resettle(struct rt_periph *p, struct rt_side *s)
 {
 	struct timeval	tv;
+	char		text[160];
 
 	evt_emit(RULE_NONE, "router_resettle", json_pack("{s:s, s:i, s:s}",
 	    "side", s->side == 'A' ? "A" : "B", "epoch", (int)p->epoch,
@@ -464,6 +465,16 @@ router_resettle(struct rt_periph *p, struct rt_side *s)
 	p->started_ms = mono_ms();
 	ms_to_tv((int)router_hold_ms(p->node), &tv);
 	evtimer_add(p->ev_settle, &tv);
+	/*
+	 * The MR PG connection failed all the same (R17; its MR PIM told the
+	 * application ROUTING_DISABLED): the pending requests go, as a
+	 * restarted router has none, and come again when it routes again.
+	 */
+	if (p->is_mr) {
+		snprintf(text, sizeof(text), "side %c's router link went while "
+		    "the router was late: %s", s->side, s->link->last_error);
+		router_mr_offline(p, RULE_R17, text);
+	}
 	node_update_summary(p->node);
 }
 
