@@ -726,8 +726,17 @@ router_status_msg(struct rt_periph *p, struct rt_side *s,
 	    PIM_STATE_HOLDS(st->pim_active) && st->epoch == p->epoch &&
 	    (p->holder != s->side || p->holder_epoch != st->epoch)) {
 		router_set_holder(p, s->side, st->epoch);
-		db_activation(p->db, p->id,
-		    s->side, st->epoch, s->grant_text);
+		/*
+		 * Once per epoch: a side the router lost and adopts again
+		 * with the same epoch (its router link back) was not granted
+		 * anew.
+		 */
+		if (st->epoch > p->recorded_epoch) {
+			p->recorded_epoch = st->epoch;
+			router_set_meta(p, "recorded_epoch", st->epoch);
+			db_activation(p->db, p->id,
+			    s->side, st->epoch, s->grant_text);
+		}
 	}
 	if (p->is_mr && !p->online && p->active >= 0 &&
 	    &p->sides[p->active] == s && st->pim_active == PIM_STATE_ACTIVE &&
@@ -1273,6 +1282,8 @@ router_periph_init(struct router *r, struct rt_periph *p,
 	    "holder_epoch", key, sizeof(key)), 0);
 	p->holder_since = (double)db_get_meta(p->db, router_key(p,
 	    "holder_since_ms", key, sizeof(key)), 0) / 1000;
+	p->recorded_epoch = (uint32_t)db_get_meta(p->db, router_key(p,
+	    "recorded_epoch", key, sizeof(key)), 0);
 	if (p->holder != 'A' && p->holder != 'B')
 		p->holder = 0;
 	router_agents_init(p, cp);
