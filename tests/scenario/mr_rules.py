@@ -52,14 +52,14 @@ def running(lab, node):
     return p is not None and p.poll() is None
 
 
-def settled(lab, timeout=10):
+def settled(lab, timeout=10, desks=True):
     """Every link of every node that runs up, both peripherals online,
     the app routing through the MR-active side, every agent available in
-    MRD 2 (unless the desktops are stopped): (the MR-active node, its
-    epoch)."""
+    MRD 2 (unless the desktops are stopped, or desks is False): (the
+    MR-active node, its epoch)."""
     lab.wait_links_up([n for n in lab.nodes if running(lab, n)],
                       timeout=timeout)
-    desks = running(lab, "agents")
+    desks = desks and running(lab, "agents")
     wait_online(lab, timeout, agents=lab.agents_n if desks else None)
     x = wait_routing(lab, timeout)
     if desks:
