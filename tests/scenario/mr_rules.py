@@ -16,8 +16,8 @@ sent again had been deleted by the router (R12, R17) or never reached
 it.  Counted from the router's start (or from a snapshot of the app's
 ledger taken while the router was down, for a router that restarted).
 """
-from pgemu_test import (DEFAULT_NODES, FAST, TestFailure, check, ev, log,
-                        node_of, other, wait_for, wait_online)
+from pgemu_test import (FAST, TestFailure, check, node_of, wait_for,
+                        wait_online)
 
 MR = 5001
 AGENT_PERIPH = 5000
