@@ -1095,8 +1095,8 @@ struct db_result {
 	int		 closing;	/* the router stops: only free arg */
 };
 typedef void	 db_done_fn(void *, const struct db_result *);
-struct db	*db_open(struct event_base *, const char *, size_t, char *,
-		    size_t);
+struct db	*db_open(struct event_base *, const char *, size_t,
+		    int voice_mrd, char *, size_t);
 size_t		 db_pending(const struct db *);
 size_t		 db_queued_rows(const struct db *);
 void		 db_close(struct db *);
@@ -1177,7 +1177,8 @@ void		 pim_not_stored(struct pim *, uint32_t seq, const char *why);
 json_t		*pim_json(const struct pim *);
 int		 pim_agent_state(const struct pim *, int, struct msg_agent *);
 int		 pim_media_set(struct pim *, uint32_t agent, uint32_t mrd,
-		    int state, int32_t reason, struct msg_agent *);
+		    int state, int32_t reason, uint32_t handled,
+		    struct msg_agent *);
 void		 pim_media_reset(struct pim *, int32_t reason);
 int		 pim_media_count(const struct pim *);
 void		 pim_media_states(const struct pim *, struct msg_agent *);
@@ -1266,6 +1267,8 @@ json_t		*arm_json(const struct arm *, int table);
 /* pg.c: what the CTI server asks of its side */
 int		 pg_set_agent(struct node *, uint32_t periph, uint32_t agent,
 		    uint32_t mrd, int state, int32_t reason);
+int		 pg_task_handled(struct node *, uint32_t periph,
+		    uint32_t agent, uint32_t mrd, int state, int32_t reason);
 int		 pg_send_task(struct node *, uint32_t type,
 		    const struct msg_task *);
 void		 pg_cti_changed(struct node *);

@@ -741,7 +741,7 @@ def auth_mac(key, label, parts):
     return hmac.new(key, msg, hashlib.sha256).digest()
 
 
-def hello_frame(node, lab, side="-", ack=False, version=2, key=None,
+def hello_frame(node, lab, side="-", ack=False, version=3, key=None,
                 nonces=None):
     """A HELLO (HELLO_ACK); with key and nonces (own, other's), the MAC
     that proves the lab key (src/wire/proto_lab.c)."""
@@ -781,7 +781,7 @@ def read_challenge(s, timeout=5):
     return buf[8:24]
 
 
-def auth_hello(s, key, node, lab, side="-", version=2):
+def auth_hello(s, key, node, lab, side="-", version=3):
     """Answer the server's CHALLENGE with an authenticated HELLO, as a
     node that has the lab key does: (our nonce, the server's)."""
     theirs = read_challenge(s)

@@ -46,6 +46,14 @@
 #define APP_FILE_VERSION	1
 #define APP_LINE_MAX		256
 
+/*
+ * The NEW_TASK -> DO_THIS_WITH_TASK times, in microseconds: a histogram
+ * of APP_LAT_SUB buckets an octave (within 6 %), values below
+ * 2 * APP_LAT_SUB exact, up to 2^32 us (71 minutes).
+ */
+#define APP_LAT_SUB		16
+#define APP_LAT_BUCKETS		(2 * APP_LAT_SUB + 27 * APP_LAT_SUB)
+
 enum app_state {
 	TS_NEW,		/* neither sent nor assigned yet */
 	TS_PENDING,	/* NEW_TASK sent, no answer yet */
@@ -98,6 +106,7 @@ struct app_task {
 	int		 start_down;	/* routing was off at its start */
 	uint64_t	 start_gen;	/* and came on this many times */
 	double		 created;	/* wall clock */
+	uint64_t	 sent_us;	/* its last NEW_TASK (monotonic) */
 	uint64_t	 offered_ms;	/* monotonic */
 	struct event	*ev;		/* its next step */
 	struct app	*app;
@@ -134,6 +143,8 @@ struct app {
 	size_t		 nbuckets;	/* a power of two */
 
 	struct app_ledger ledger;
+	uint64_t	 latency[APP_LAT_BUCKETS];	/* routed: us */
+	uint64_t	 latency_n, latency_max_us;
 	uint64_t	 unknown_answers, stale_answers;
 	uint32_t	 next_dialogue;
 	uint32_t	 reserved;	/* ids below it may have been used */
@@ -143,6 +154,7 @@ struct app {
 	int		 dirfd;
 	struct event	*ev_save;
 	int		 save_failing;
+	uint64_t	 saves, save_us;	/* its writes, their time */
 
 	struct pace	 pace;		/* the new tasks */
 	int		 next_route;
@@ -269,8 +281,9 @@ app_write(struct app *a, FILE *f)
 static int
 app_save(struct app *a)
 {
-	FILE	*f = NULL;
-	int	 fd = -1, rc = -1;
+	FILE		*f = NULL;
+	int		 fd = -1, rc = -1;
+	uint64_t	 t0 = mono_us();
 
 	if (unlink(a->tmp) == -1 && errno != ENOENT)
 		goto out;
@@ -301,6 +314,8 @@ app_save(struct app *a)
 		fclose(f);
 	if (fd != -1)
 		close(fd);
+	a->saves++;
+	a->save_us += mono_us() - t0;
 	return rc;
 }
 
@@ -527,6 +542,96 @@ app_dialogue_new(struct app *a)
 		}
 	}
 	return a->next_dialogue++;
+}
+
+/* Routing latency ---------------------------------------------------- */
+
+static int
+app_lat_bucket(uint64_t us)
+{
+	int	e;
+
+	if (us < 2 * APP_LAT_SUB)
+		return (int)us;
+	if (us > UINT32_MAX)
+		us = UINT32_MAX;
+	for (e = 5; (us >> (e + 1)) != 0; e++)
+		;
+	return 2 * APP_LAT_SUB + (e - 5) * APP_LAT_SUB +
+	    (int)(us >> (e - 4)) - APP_LAT_SUB;
+}
+
+/* The lowest value of bucket i, and its width, in us. */
+static uint64_t
+app_lat_low(int i, uint64_t *width)
+{
+	int	e;
+
+	if (i < 2 * APP_LAT_SUB) {
+		*width = 1;
+		return (uint64_t)i;
+	}
+	e = 5 + (i - 2 * APP_LAT_SUB) / APP_LAT_SUB;
+	*width = 1ULL << (e - 4);
+	return (uint64_t)(APP_LAT_SUB + (i - 2 * APP_LAT_SUB) % APP_LAT_SUB) <<
+	    (e - 4);
+}
+
+/* A DO_THIS_WITH_TASK came us after its NEW_TASK went. */
+static void
+app_lat_add(struct app *a, uint64_t us)
+{
+	a->latency[app_lat_bucket(us)]++;
+	a->latency_n++;
+	if (us > a->latency_max_us)
+		a->latency_max_us = us;
+}
+
+/* The q quantile in ms: the middle of its bucket (0 if none). */
+static double
+app_lat_quantile(const struct app *a, double q)
+{
+	uint64_t	want = (uint64_t)ceil(q * (double)a->latency_n), n = 0;
+	uint64_t	low, width;
+	int		i;
+
+	if (want == 0)
+		want = 1;
+	for (i = 0; i < APP_LAT_BUCKETS; i++)
+		if ((n += a->latency[i]) >= want) {
+			low = app_lat_low(i, &width);
+			return ((double)low + (double)(width - 1) / 2) / 1000;
+		}
+	return 0;
+}
+
+/*
+ * The histogram in status: count, quantiles, the largest, and the
+ * buckets that are not empty ([from us, below us, count]), so that a
+ * reader can take the difference of two readings for a window of its
+ * own.
+ */
+static json_t *
+app_lat_json(const struct app *a)
+{
+	json_t		*b = json_array();
+	uint64_t	 low, width;
+	int		 i;
+
+	for (i = 0; i < APP_LAT_BUCKETS; i++)
+		if (a->latency[i] != 0) {
+			low = app_lat_low(i, &width);
+			json_array_append_new(b, json_pack("[I, I, I]",
+			    (json_int_t)low, (json_int_t)(low + width),
+			    (json_int_t)a->latency[i]));
+		}
+	return json_pack("{s:I, s:f, s:f, s:f, s:f, s:o}",
+	    "count", (json_int_t)a->latency_n,
+	    "p50_ms", app_lat_quantile(a, 0.50),
+	    "p90_ms", app_lat_quantile(a, 0.90),
+	    "p99_ms", app_lat_quantile(a, 0.99),
+	    "max_ms", (double)a->latency_max_us / 1000,
+	    "buckets", b);
 }
 
 /* Tasks --------------------------------------------------------------- */
@@ -774,6 +879,7 @@ app_send_new_task(struct app *a, struct app_task *t, int resend)
 	m.when_ms = (uint32_t)((now - floor(now)) * 1000) % 1000;
 	snprintf(m.selector, sizeof(m.selector), "%s", t->selector);
 	msg_task_encode(&w, MSG_MR_NEW_TASK, &m);
+	t->sent_us = mono_us();
 	link_send(p->link, &w);
 	t->sends++;
 	a->ledger.sent++;
@@ -1051,6 +1157,7 @@ app_msg_do_this(struct role_msg_in *in, const union msg_body *b)
 	if ((rc = app_answered(in, m, &t)) != 1)
 		return rc;
 	a->ledger.routed++;
+	app_lat_add(a, mono_us() - t->sent_us);
 	t->by = BY_ROUTER;
 	t->agent = m->agent;
 	t->agent_periph = m->agent_periph;
@@ -1231,13 +1338,14 @@ app_status(struct node *n, json_t *j)
 	struct app	*a = n->role_data;
 	json_t		*o;
 
-	o = json_pack("{s:i, s:b, s:b, s:s, s:o, s:o, s:{s:b, s:f}, s:i, "
-	    "s:i, s:I, s:I, s:i, s:s}",
+	o = json_pack("{s:i, s:b, s:b, s:s, s:o, s:o, s:o, s:{s:b, s:f}, "
+	    "s:i, s:i, s:I, s:I, s:i, s:s, s:I, s:f}",
 	    "mr_peripheral", n->cfg->mr.peripheral,
 	    "routing", a->routing,
 	    "disabled", a->disabled,
 	    "outage_cause", app_cause_names[a->cause],
 	    "ledger", app_ledger_json(a),
+	    "latency", app_lat_json(a),
 	    "arm", app_arm_json(a->arm),
 	    "traffic", "on", a->pace.on, "tasks_per_second", a->pace.rate,
 	    "tasks_live", a->nlive,
@@ -1245,7 +1353,9 @@ app_status(struct node *n, json_t *j)
 	    "unknown_answers", (json_int_t)a->unknown_answers,
 	    "stale_answers", (json_int_t)a->stale_answers,
 	    "next_dialogue", (int)a->next_dialogue,
-	    "pending_table", a->path);
+	    "pending_table", a->path,
+	    "table_writes", (json_int_t)a->saves,
+	    "table_write_ms", (double)a->save_us / 1000);
 	fencer_json(&a->f, o);
 	json_object_set_new(j, "app", o);
 }

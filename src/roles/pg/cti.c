@@ -1148,13 +1148,16 @@ cti_task_refuse(struct cti_session *s, const struct ged_msg *g, int conf,
  * while a task is started there, RESERVED while one is offered, and when
  * none is left AVAILABLE (unless it asked for Not Ready meanwhile, or is
  * signed out: then as it is).  Asked of the PIM every time: the mirror
- * this server has may lag what it asked last.
+ * this server has may lag what it asked last.  A started task that ended
+ * (handled) is the PIM's too, for the agent's interval row in the MRD
+ * (one signed out of it by then has no row to count it in).
  */
 static void
 cti_task_state(struct cti_session *s, struct cti_periph *p,
-    struct cti_agent *a, struct cti_mrd *m)
+    struct cti_agent *a, struct cti_mrd *m, int handled)
 {
-	int	offered, started, st;
+	int	offered, started, st, rc;
+	int32_t	reason = 0;
 
 	if (!cti_media_in(m) || !p->f.online)
 		return;
@@ -1165,9 +1168,17 @@ cti_task_state(struct cti_session *s, struct cti_periph *p,
 		st = AS_RESERVED;
 	else if (m->state != AS_NOT_READY)
 		st = AS_AVAILABLE;
-	else
+	else if (handled) {
+		st = AS_NOT_READY;
+		reason = m->reason;
+	} else
 		return;
-	if (pg_set_agent(s->cti->node, p->f.id, a->id, m->id, st, 0) == -1)
+	if (handled)
+		rc = pg_task_handled(s->cti->node, p->f.id, a->id, m->id, st,
+		    reason);
+	else
+		rc = pg_set_agent(s->cti->node, p->f.id, a->id, m->id, st, 0);
+	if (rc == -1)
 		log_link_warnx(s->link, "agent %u: state %s in MRD %u not "
 		    "sent: no PIM serves peripheral %u", a->id,
 		    agent_state_name(st), m->id, p->f.id);
@@ -1195,7 +1206,7 @@ cti_task(struct cti_session *s, const struct ged_msg *g)
 	struct msg_task		 t;
 	uint32_t		 v[5], status, code = cti_task_code(g->type);
 	double			 now = wall_now();
-	int			 precall, offered, started;
+	int			 precall, offered, started, left;
 
 	if (g->fixed[TK_FLAGS] & ~CTI_TASKF_APP) {
 		cti_task_refuse(s, g, 1, E_CTI_INVALID_RESERVED_FIELD);
@@ -1268,7 +1279,9 @@ cti_task(struct cti_session *s, const struct ged_msg *g)
 	log_link_debug(s->link, "%s of task %u.%u.%u (agent %u, MRD %u, "
 	    "dialogue %u) taken", ged_type_name(g->type), t.task[0],
 	    t.task[1], t.task[2], a->id, m->id, t.dialogue);
-	cti_task_state(s, p, a, m);
+	/* An END that took a started task off: handled. */
+	arm_load(c->arm, p->f.id, a->id, m->id, &offered, &left);
+	cti_task_state(s, p, a, m, code == TASK_EV_END && left < started);
 	/* A lab without media routing has no task table at the router. */
 	if (c->node->cfg->mr.enabled)
 		arm_report(c->arm, &t);

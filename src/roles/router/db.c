@@ -2,7 +2,7 @@
  * The router's history database (SQLite).  Tables use the product's names
  * and columns where they exist; pgemu's own tables are prefixed pgemu_.
  *
- *   Agent_Interval      one row per agent and interval, exactly once
+ *   Agent_Interval      one row per agent, MRD and interval, exactly once
  *   Agent_Logout        one row per login session, with ReasonCode
  *   Agent_Event_Detail  logins (Event 1), logouts (2), not ready (3)
  *   pgemu_discard       every loss of reporting data: what, how much, rule
@@ -185,18 +185,33 @@ static void	db_flush_cb(evutil_socket_t, short, void *);
 static void	db_done_cb(evutil_socket_t, short, void *);
 static void	db_submit(struct db *, struct db_job *);
 
+/* Agent_Interval, made new or again by db_upgrade(). */
+#define DB_AGENT_INTERVAL						\
+	"CREATE TABLE IF NOT EXISTS Agent_Interval ("			\
+	" DateTime TEXT NOT NULL, SkillTargetID INTEGER NOT NULL,"	\
+	" MRDomainID INTEGER NOT NULL DEFAULT 1,"			\
+	" TimeZone INTEGER NOT NULL DEFAULT 0,"				\
+	" PeripheralID INTEGER NOT NULL,"				\
+	" LoggedOnTime INTEGER, AvailTime INTEGER,"			\
+	" NotReadyTime INTEGER, ReservedStateTime INTEGER,"		\
+	" TalkTime INTEGER, WorkReadyTime INTEGER,"			\
+	" WorkNotReadyTime INTEGER, CallsHandled INTEGER,"		\
+	" IntervalLength INTEGER,"					\
+	" Incomplete INTEGER NOT NULL DEFAULT 0,"			\
+	" PGSide TEXT, Epoch INTEGER, Seq INTEGER, RecordedAt TEXT,"	\
+	" PRIMARY KEY (DateTime, SkillTargetID, MRDomainID, TimeZone));"
+
+/* Agent_Interval's columns before it had the MRD. */
+#define DB_AGENT_INTERVAL_V1						\
+	"DateTime, SkillTargetID, TimeZone, PeripheralID,"		\
+	" LoggedOnTime, AvailTime, NotReadyTime, ReservedStateTime,"	\
+	" TalkTime, WorkReadyTime, WorkNotReadyTime, CallsHandled,"	\
+	" IntervalLength, Incomplete, PGSide, Epoch, Seq, RecordedAt"
+
 static const char *const db_schema =
 	"PRAGMA journal_mode=WAL;"
 	"PRAGMA synchronous=NORMAL;"
-	"CREATE TABLE IF NOT EXISTS Agent_Interval ("
-	" DateTime TEXT NOT NULL, SkillTargetID INTEGER NOT NULL,"
-	" TimeZone INTEGER NOT NULL DEFAULT 0, PeripheralID INTEGER NOT NULL,"
-	" LoggedOnTime INTEGER, AvailTime INTEGER, NotReadyTime INTEGER,"
-	" ReservedStateTime INTEGER, TalkTime INTEGER, WorkReadyTime INTEGER,"
-	" WorkNotReadyTime INTEGER, CallsHandled INTEGER,"
-	" IntervalLength INTEGER, Incomplete INTEGER NOT NULL DEFAULT 0,"
-	" PGSide TEXT, Epoch INTEGER, Seq INTEGER, RecordedAt TEXT,"
-	" PRIMARY KEY (DateTime, SkillTargetID, TimeZone));"
+	DB_AGENT_INTERVAL
 	"CREATE TABLE IF NOT EXISTS Agent_Logout ("
 	" LogoutDateTime TEXT NOT NULL, SkillTargetID INTEGER NOT NULL,"
 	" MRDomainID INTEGER NOT NULL DEFAULT 1,"
@@ -303,15 +318,59 @@ db_prepare(struct db *db, sqlite3 *h, const char *sql)
 }
 
 /*
+ * Agent_Interval of an older pgemu (pgemu's columns, no MRDomainID): made
+ * again with the MRD in its key, its rows those of the voice MRD.  A table
+ * of that name that is not pgemu's is left as it is (the writer's
+ * statements say what it lacks).
+ */
+static int
+db_upgrade_intervals(struct db *db, int voice_mrd, char **msg)
+{
+	sqlite3_stmt	*st;
+	char		 sql[2048];
+	int		 n;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT MRDomainID FROM Agent_Interval",
+	    -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_finalize(st);
+		return 0;
+	}
+	if (sqlite3_prepare_v2(db->h, "SELECT " DB_AGENT_INTERVAL_V1
+	    " FROM Agent_Interval", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_finalize(st);
+	n = snprintf(sql, sizeof(sql), "BEGIN;"
+	    " ALTER TABLE Agent_Interval RENAME TO Agent_Interval_old; "
+	    DB_AGENT_INTERVAL
+	    " INSERT INTO Agent_Interval (" DB_AGENT_INTERVAL_V1 ", MRDomainID)"
+	    " SELECT " DB_AGENT_INTERVAL_V1 ", %d FROM Agent_Interval_old;"
+	    " DROP TABLE Agent_Interval_old; COMMIT;", voice_mrd);
+	if (n < 0 || (size_t)n >= sizeof(sql))
+		fatalx("db_upgrade_intervals: statement too long");
+	if (sqlite3_exec(db->h, sql, NULL, NULL, msg) != SQLITE_OK) {
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	log_info("history database: Agent_Interval of an older pgemu made "
+	    "again with MRDomainID in its key, its rows those of the voice "
+	    "MRD %d", voice_mrd);
+	return 0;
+}
+
+/*
  * A database made by an older pgemu: pgemu_discard gains the key of a
  * refused record (Epoch, Seq), which makes its loss row unique;
  * pgemu_session gains the MRD of each open session (an agent is logged in
- * per MRD), its rows kept as sessions of the voice MRD 1.
+ * per MRD), its rows kept as sessions of the voice MRD 1; Agent_Interval
+ * gains the MRD of each row (db_upgrade_intervals).
  */
 static int
-db_upgrade(struct db *db, char **msg)
+db_upgrade(struct db *db, int voice_mrd, char **msg)
 {
 	sqlite3_stmt	*st;
+
+	if (db_upgrade_intervals(db, voice_mrd, msg) == -1)
+		return -1;
 
 	if (sqlite3_prepare_v2(db->h, "SELECT MRDomainID FROM pgemu_session",
 	    -1, &st, NULL) == SQLITE_OK)
@@ -390,8 +449,8 @@ db_writer_open(struct db *db, const char *path, char *err, size_t errlen)
 	    " Agent_Interval (DateTime, SkillTargetID, PeripheralID,"
 	    " LoggedOnTime, AvailTime, NotReadyTime, ReservedStateTime,"
 	    " TalkTime, WorkReadyTime, WorkNotReadyTime, CallsHandled,"
-	    " IntervalLength, Incomplete, PGSide, Epoch, Seq, RecordedAt)"
-	    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+	    " IntervalLength, Incomplete, PGSide, Epoch, Seq, RecordedAt,"
+	    " MRDomainID) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	w->ins_logout = db_prepare(db, w->h, "INSERT INTO Agent_Logout"
 	    " (LogoutDateTime, SkillTargetID, PeripheralID, LoginDateTime,"
 	    " LoginDuration, ReasonCode, Rule, MRDomainID) VALUES"
@@ -445,13 +504,14 @@ db_writer_open(struct db *db, const char *path, char *err, size_t errlen)
 }
 
 /*
- * The history database, made if it is new, with its writer thread
- * running; NULL and why if unusable.  At most max_rows interval rows
- * wait for the writer.
+ * The history database, made if it is new (an older pgemu's upgraded, its
+ * interval rows those of the voice MRD), with its writer thread running;
+ * NULL and why if unusable.  At most max_rows interval rows wait for the
+ * writer.
  */
 struct db *
 db_open(struct event_base *base, const char *path, size_t max_rows,
-    char *err, size_t errlen)
+    int voice_mrd, char *err, size_t errlen)
 {
 	struct db	*db = xcalloc(1, sizeof(*db));
 	struct stat	 st;
@@ -486,7 +546,7 @@ db_open(struct event_base *base, const char *path, size_t max_rows,
 	}
 	sqlite3_busy_timeout(db->h, DB_BUSY_MS);
 	if (sqlite3_exec(db->h, db_schema, NULL, NULL, &msg) != SQLITE_OK ||
-	    db_upgrade(db, &msg) == -1) {
+	    db_upgrade(db, voice_mrd, &msg) == -1) {
 		db_open_error(db, path, msg ? msg : sqlite3_errmsg(db->h), err,
 		    errlen);
 		sqlite3_free(msg);
@@ -617,7 +677,7 @@ bind_time(struct db_writer *w, sqlite3_stmt *st, int col, double t)
 /* The writer: one interval row; 1 if stored, 0 if it was there already. */
 static int
 db_write_interval(struct db_writer *w, const struct msg_interval *iv,
-    uint32_t agent, const uint32_t *f, double now)
+    uint32_t agent, uint32_t mrd, const uint32_t *f, double now)
 {
 	sqlite3_stmt	*st = w->ins_interval;
 	char		 side[2] = { (char)iv->side, '\0' };
@@ -636,6 +696,7 @@ db_write_interval(struct db_writer *w, const struct msg_interval *iv,
 	sqlite3_bind_int64(st, 15, iv->epoch);
 	sqlite3_bind_int64(st, 16, iv->seq);
 	bind_time(w, st, 17, now);
+	sqlite3_bind_int64(st, 18, mrd);
 	if (db_step(w, st) == -1)
 		return -1;
 	return sqlite3_changes(w->h) > 0;
@@ -837,7 +898,7 @@ static void
 db_run(struct db_writer *w, struct db_job *j)
 {
 	struct db_later	*l;
-	uint32_t	 agent, f[IVL_NFIELDS];
+	uint32_t	 agent, mrd, f[IVL_NFIELDS];
 	size_t		 i;
 	int		 rc, n = 0;
 
@@ -846,9 +907,9 @@ db_run(struct db_writer *w, struct db_job *j)
 		case JOB_INTERVAL:
 			for (i = 0; i < j->iv.count; i++) {
 				msg_interval_row_get(j->rows + i *
-				    MSG_IVL_ROW_LEN, &agent, f);
+				    MSG_IVL_ROW_LEN, &agent, &mrd, f);
 				if ((rc = db_write_interval(w, &j->iv, agent,
-				    f, j->now)) == -1)
+				    mrd, f, j->now)) == -1)
 					break;
 				n += rc;
 			}
@@ -1550,14 +1611,16 @@ db_intervals(struct db *db, int limit)
 	    " PeripheralID,"
 	    " LoggedOnTime, AvailTime, NotReadyTime, ReservedStateTime,"
 	    " TalkTime, WorkReadyTime, WorkNotReadyTime, CallsHandled,"
-	    " IntervalLength, Incomplete, PGSide, Epoch FROM Agent_Interval"
-	    " ORDER BY DateTime DESC, SkillTargetID LIMIT ?");
+	    " IntervalLength, Incomplete, PGSide, Epoch, MRDomainID"
+	    " FROM Agent_Interval"
+	    " ORDER BY DateTime DESC, SkillTargetID, MRDomainID LIMIT ?");
 	sqlite3_bind_int(st, 1, limit);
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_array_append_new(a, json_pack("{s:s?, s:I, s:I, s:I, s:I,"
-		    " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s?, s:I}",
+		    " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s?, s:I}",
 		    "DateTime", (const char *)sqlite3_column_text(st, 0),
 		    "SkillTargetID", (json_int_t)sqlite3_column_int64(st, 1),
+		    "MRDomainID", (json_int_t)sqlite3_column_int64(st, 15),
 		    "PeripheralID", (json_int_t)sqlite3_column_int64(st, 2),
 		    "LoggedOnTime", (json_int_t)sqlite3_column_int64(st, 3),
 		    "AvailTime", (json_int_t)sqlite3_column_int64(st, 4),

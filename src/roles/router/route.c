@@ -129,10 +129,20 @@ static const char *const route_fail_names[TASK_FAIL_MAX] = {
 
 static void	route_arm(struct route *);
 
+/*
+ * Every bit of both into the bucket: the TaskIDs of the application's own
+ * tasks differ in their millisecond (bits 20..29 of TaskGroupLow) more
+ * than in their low bits, which a product alone leaves out.
+ */
 static unsigned int
 route_hash(uint32_t a, uint32_t b)
 {
-	return ((a * 2654435761u) ^ (b * 40503u)) & (ROUTE_BUCKETS - 1);
+	uint32_t	h = a * 0x9e3779b1U ^ b * 0x85ebca77U;
+
+	h ^= h >> 15;
+	h *= 0x2c1b3c6dU;
+	h ^= h >> 13;
+	return h & (ROUTE_BUCKETS - 1);
 }
 
 /* A task's bucket: by TaskID, or by dialogue when it has none. */
