@@ -279,10 +279,31 @@ def heal_desktops(lab):
     which this test accounts for like any answer)."""
     if desktops_in(lab) and desks_say_in(lab):
         return False
-    lab.stop("agents")
-    lab.start("agents")
-    wait_for(lambda: desks_say_in(lab), 10,
-             "every desktop back in MRD 2")
+    # A CTI failover just after brings MRD 2 back Not Ready (Table 2 of
+    # a desktop server that lost its session): they sign in once more.
+    why = ""
+    for _ in range(3):
+        lab.stop("agents")
+        lab.start("agents")
+        try:
+            wait_for(lambda: desks_say_in(lab), 5,
+                     "every desktop back in MRD 2")
+            break
+        except TestFailure as e:
+            why = str(e)
+            log("desktops signed in again, not all back in MRD 2: %r" % [
+                m["state"] for i in range(1001, 1001 + AGENTS)
+                for m in lab.ctl("agents", "agent", str(i))["mrds"]
+                if m["mrd"] == EMAIL])
+    else:
+        raise TestFailure("%s: desktops %r; PG sides (PIM, its peer's, CTI "
+                          "server active) %r" % (why, [
+                              (d["server"], d["mrds"]) for d in (
+                                  lab.ctl("agents", "agent", str(i)) for i
+                                  in range(1001, 1001 + AGENTS))],
+                              [(pg, lab.status(pg)["pim"]["state"],
+                                lab.status(pg)["peer"]["state"],
+                                lab.ctl(pg, "cti")["active"]) for pg in PG]))
     try:
         wait_for(lambda: desktops_in(lab), 3, "the router to see them")
     except TestFailure:
