@@ -655,12 +655,14 @@ struct rule_event {
 };
 /*
  * The nodes a trigger's steps are told for: the router, the PG side that
- * held the PIM and the one that holds it after, the ACD, the PG side whose
- * CTI server is active, the desktop server the desktops were on, the
- * desktops (the agents node).
+ * held the PIM and the one that holds it after (of the voice PIM, or of
+ * the MR PIM where the trigger says so), the ACD, the PG side whose CTI
+ * server is active, the desktop server the desktops were on, the
+ * desktops (the agents node), the application instance (the app node).
  */
 enum rule_node {
-	RN_ROUTER, RN_OLD, RN_NEW, RN_ACD, RN_CTI, RN_DESK, RN_AGENTS, RN_MAX
+	RN_ROUTER, RN_OLD, RN_NEW, RN_ACD, RN_CTI, RN_DESK, RN_AGENTS, RN_APP,
+	RN_MAX
 };
 #define RULE_STEPS_MAX	12
 struct rule_step {

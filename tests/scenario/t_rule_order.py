@@ -17,14 +17,21 @@ events that apply a rule, with the table's, exactly:
    active ("cti") emits the CTI server's steps after those;
  * in a lab with desktops (the desktop triggers): the desktop server the
    desktops were on ("desk", desk-a), none from desk-b, and the desktops
-   ("agents").
+   ("agents");
+ * in a lab with media routing (the media-routing triggers: app_kill,
+   mr_link_cut, mr_router_kill; 3 NEW_TASK requests waiting at the
+   router, no agent in their MRD): the application ("app"), and "old"
+   and "new" are the sides of the MR PIM (the router's MR-active side
+   before and after), not of the voice PIM.
 Every event seen must be in the table's list of events (each has its
 log priority there), and the agents logged out carry the trigger's logout
 reason code from the table (-1, 50002, or none logged out): every event
 that says a reason code says that one.  A trigger of the table without a way to cause it
-here fails the test, so the table cannot grow untested.
+here fails the test, so the table cannot grow untested.  PGEMU_TRIGGERS
+(ids, comma-separated) runs those alone, to measure a new one.
 """
 import json
+import os
 import signal
 import subprocess
 
@@ -35,6 +42,11 @@ import pgemu_test
 
 AGENTS = 10
 PG = ("pg-a", "pg-b")
+# Media-routing triggers: their requests wait in MRD 2, where no agent is.
+MR_WAITING = 3
+MR_MRDS = ('{ id = 1; name = "Cisco_Voice"; media = "voice"; },\n'
+           '  { id = 2; name = "Email"; media = "email"; max_tasks = 5;'
+           ' max_tasks_in_queue = 100; max_time_in_queue = 300; }')
 
 
 def rules_table():
@@ -43,11 +55,37 @@ def rules_table():
     return json.loads(out)
 
 
+def mr_online(lab):
+    """The router's MR peripheral when it is online and the app routes
+    through its active side's MR PIM with its epoch; else None."""
+    m = lab.status("router")["media_routing"]
+    a = lab.ctl("app", "status")["app"]
+    if m["online"] and m["active_side"] and a["routing"] and \
+            a["accepted_pim"] == node_of(m["active_side"]) and \
+            a["accepted_epoch"] == m["epoch"]:
+        return m
+    return None
+
+
+def mr_candidate(lab, node):
+    """The router has node's MR PIM as a standing candidate."""
+    for s in lab.status("router")["media_routing"]["sides"]:
+        if s["node"] == node:
+            return (s["link"] == "UP" and s["reported"] and s["acd_up"] and
+                    not s["pim_active"] and not s["resigning"])
+    return False
+
+
 class Trial:
-    """One lab for one trigger, watching every node."""
+    """One lab for one trigger, watching every node.  A media-routing
+    trigger (mr) has an app node and NEW_TASK requests waiting at the
+    router (no agent in MRD 2); its old and new sides are the MR PIM's."""
 
     def __init__(self, Lab, trig, **kw):
         self.trig = trig
+        self.mr = kw.pop("mr", False)
+        if self.mr:
+            kw.update(media=True, agent_mrds=[1], mrds=MR_MRDS)
         if kw.pop("desktops", False):
             self.lab = pgemu_test.desk_lab_online(Lab, trig["id"], AGENTS,
                                                   **kw)
@@ -59,7 +97,20 @@ class Trial:
         p = wait_online(lab, agents=AGENTS)
         self.cti = [n for n in PG if lab.ctl(n, "cti")["active"]]
         self.old = node_of(p["active_side"])
-        wait_candidate(lab, other(self.old))
+        if self.mr:
+            m = wait_for(lambda: mr_online(lab), 10, "the app routing")
+            self.old = node_of(m["active_side"])
+            wait_for(lambda: mr_candidate(lab, other(self.old)), 5,
+                     "router: %s's MR PIM a standing candidate" %
+                     other(self.old))
+            r = lab.ctl("app", "new-task", "Email", str(MR_WAITING))
+            want = list(range(r["first_dialogue"], r["first_dialogue"] +
+                              MR_WAITING))
+            wait_for(lambda: [q["dialogue"] for q in lab.ctl(
+                "router", "tasks")["queued"]] == want, 5,
+                "requests %r waiting at the router" % want)
+        else:
+            wait_candidate(lab, other(self.old))
         self.new = None
         self.watchers = {n: lab.watch(n) for n in lab.nodes}
         self.marks = {n: w.mark() for n, w in self.watchers.items()}
@@ -94,7 +145,7 @@ class Trial:
 
     def expected(self, node):
         st = self.trig["steps"]
-        if node in ("router", "acd", "agents"):
+        if node in ("router", "acd", "agents", "app"):
             want = st[node]
         elif node == "desk-a":
             want = st["desk"]
@@ -111,6 +162,10 @@ class Trial:
         node has emitted at least as many rule steps as the table says."""
         p = wait_online(self.lab, timeout=10, agents=AGENTS)
         self.new = node_of(p["active_side"])
+        if self.mr:
+            m = wait_for(lambda: mr_online(self.lab), 10,
+                         "the app routing again")
+            self.new = node_of(m["active_side"])
         try:
             wait_for(lambda: all(len(self.steps(n)) >= len(self.expected(n))
                                  for n in self.lab.nodes), 5,
@@ -234,6 +289,31 @@ def cause_desk_kill(t):
                               "agents: every desktop back through desk-b")
 
 
+def cause_mr_router_kill(t):
+    lab = t.lab
+    lab.kill("router")
+    t.restart("router")
+    wait_for(lambda: mr_online(lab), 10, "the app routing again")
+    wait_for(lambda: mr_candidate(lab, other(t.old)), 5,
+             "router: %s's MR PIM a standing candidate" % other(t.old))
+
+
+def cause_app_kill(t):
+    t.lab.kill("app")
+    t.restart("app")
+
+
+def cause_mr_link_cut(t):
+    lab = t.lab
+    lab.ctl(t.old, "fault", "mr-link", "down")
+    wait_for(lambda: mr_online(lab) and node_of(
+        lab.status("router")["media_routing"]["active_side"]) != t.old, 10,
+        "the MR PIM of %s routing" % other(t.old))
+    lab.ctl(t.old, "fault", "mr-link", "up")
+    wait_for(lambda: mr_candidate(lab, t.old), 5,
+             "router: %s's MR PIM a standing candidate again" % t.old)
+
+
 def cause_desktop_cut(t):
     t.lab.ctl("agents", "fault", "1001", "down")
     t.watchers["agents"].wait(ev("desktop_lost"), 5, "agents: desktop_lost")
@@ -255,6 +335,9 @@ CAUSES = {
     "private_cut": ({}, cause_private_cut),
     "desk_kill": ({"desktops": True}, cause_desk_kill),
     "desktop_cut": ({"desktops": True}, cause_desktop_cut),
+    "app_kill": ({"mr": True}, cause_app_kill),
+    "mr_link_cut": ({"mr": True}, cause_mr_link_cut),
+    "mr_router_kill": ({"mr": True}, cause_mr_router_kill),
 }
 
 
@@ -266,7 +349,11 @@ def test(Lab):
     check(not missing, "no way to cause trigger(s) %s in t_rule_order.py"
           % missing)
     failures = []
+    # PGEMU_TRIGGERS=id,id...: those alone (to measure a new one).
+    only = os.environ.get("PGEMU_TRIGGERS")
     for trig in table["triggers"]:
+        if only and trig["id"] not in only.split(","):
+            continue
         opts, cause = CAUSES[trig["id"]]
         t = Trial(Lab, trig, **(opts() if callable(opts) else opts))
         cause(t)

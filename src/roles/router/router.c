@@ -495,6 +495,7 @@ static void
 router_resettle(struct rt_periph *p, struct rt_side *s)
 {
 	struct timeval	tv;
+	char		text[160];
 
 	evt_emit(RULE_NONE, "router_resettle", json_pack("{s:s, s:i, s:s}",
 	    "side", s->side == 'A' ? "A" : "B", "epoch", (int)p->epoch,
@@ -507,6 +508,16 @@ router_resettle(struct rt_periph *p, struct rt_side *s)
 	p->started_ms = mono_ms();
 	ms_to_tv((int)router_hold_ms(p->node), &tv);
 	evtimer_add(p->ev_settle, &tv);
+	/*
+	 * The MR PG connection failed all the same (R17; its MR PIM told the
+	 * application ROUTING_DISABLED): the pending requests go, as a
+	 * restarted router has none, and come again when it routes again.
+	 */
+	if (p->is_mr) {
+		snprintf(text, sizeof(text), "side %c's router link went while "
+		    "the router was late: %s", s->side, s->link->last_error);
+		router_mr_offline(p, RULE_R17, text);
+	}
 	node_update_summary(p->node);
 }
 
@@ -758,8 +769,17 @@ router_status_msg(struct rt_periph *p, struct rt_side *s,
 	    PIM_STATE_HOLDS(st->pim_active) && st->epoch == p->epoch &&
 	    (p->holder != s->side || p->holder_epoch != st->epoch)) {
 		router_set_holder(p, s->side, st->epoch);
-		db_activation(p->db, p->id,
-		    s->side, st->epoch, s->grant_text);
+		/*
+		 * Once per epoch: a side the router lost and adopts again
+		 * with the same epoch (its router link back) was not granted
+		 * anew.
+		 */
+		if (st->epoch > p->recorded_epoch) {
+			p->recorded_epoch = st->epoch;
+			router_set_meta(p, "recorded_epoch", st->epoch);
+			db_activation(p->db, p->id,
+			    s->side, st->epoch, s->grant_text);
+		}
 	}
 	if (p->is_mr && !p->online && p->active >= 0 &&
 	    &p->sides[p->active] == s && st->pim_active == PIM_STATE_ACTIVE &&
@@ -920,10 +940,11 @@ router_agents_msg(struct rt_periph *p, struct rt_side *s,
 		available += router_agent_rec(p, &ma, m->kind, now);
 	}
 	/* An agent who becomes available takes the oldest request. */
-	if (available > 0 && p->rt->route != NULL)
-		route_dispatch(p->rt->route);
-	if (m->kind == AGENTS_CHANGE || !m->last || p->online)
+	if (m->kind == AGENTS_CHANGE || !m->last || p->online) {
+		if (available > 0 && p->rt->route != NULL)
+			route_dispatch(p->rt->route);
 		return;
+	}
 	p->online = 1;
 	p->online_since = now;
 	if (m->kind == AGENTS_RELOGIN)
@@ -946,6 +967,12 @@ router_agents_msg(struct rt_periph *p, struct rt_side *s,
 		    "incomplete" : "");
 	router_voice_back(p);
 	node_update_summary(p->node);
+	/*
+	 * Requests that came before the peripheral was online waited for
+	 * it (route_pick() takes agents of an online peripheral only).
+	 */
+	if (p->rt->route != NULL)
+		route_dispatch(p->rt->route);
 }
 
 /*
@@ -1398,6 +1425,8 @@ router_periph_init(struct router *r, struct rt_periph *p,
 	    "holder_epoch", key, sizeof(key)), 0);
 	p->holder_since = (double)db_get_meta(p->db, router_key(p,
 	    "holder_since_ms", key, sizeof(key)), 0) / 1000;
+	p->recorded_epoch = (uint32_t)db_get_meta(p->db, router_key(p,
+	    "recorded_epoch", key, sizeof(key)), 0);
 	if (p->holder != 'A' && p->holder != 'B')
 		p->holder = 0;
 	router_agents_init(p, cp);

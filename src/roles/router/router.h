@@ -53,6 +53,7 @@ struct rt_periph {
 	char		 holder;	/* side the ACD accepted, 0: none */
 	uint32_t	 holder_epoch;
 	double		 holder_since;	/* wall clock */
+	uint32_t	 recorded_epoch;	/* last in pgemu_activation */
 	int		 last_loss;	/* GRANT_* of the next grant */
 	int		 aftermath;	/* GRANT_* of a loss not applied yet */
 	char		 aftermath_side;
