@@ -244,6 +244,7 @@ const struct rule_trigger rule_triggers[] = {
 	    RULE_NO_REASON, {
 	    [RN_OLD] = { { 16, "routing_disabled" } },
 	    [RN_NEW] = { { 17, "routing_enabled" } },
+	    [RN_CTI] = { { 22, "task_events_cached" } },
 	    [RN_APP] = { { 16, "routing_disabled" }, { 17, "routing_enabled" },
 		{ 17, "tasks_resent" } } } },
 };
