@@ -27,8 +27,8 @@ import subprocess
 import tempfile
 import time
 
-from pgemu_test import (FAST, PGEMUD, check, ev, log, run, start_duplex,
-                        wait_for)
+from pgemu_test import (FAST, PGEMUD, SLOW, check, ev, log, run,
+                        start_duplex, wait_for)
 
 RECORD = """#!/bin/sh
 # One file per event: its argument and the PGEMU_ environment.
@@ -166,8 +166,10 @@ def scripts(Lab, d):
     e = ws.wait(ev("pim_active"), 2, "%s: pim_active" % stby)
     dt = e["time"] - t0
     log("(d) %s active %.1f ms after the kill" % (stby, dt * 1000))
-    check(dt < 0.050, "(d) takeover after kill -9 took %.1f ms, over 50 ms"
-          % (dt * 1000))
+    # A hook that blocked the loop would hold it for seconds; a sanitizer
+    # build on a busy machine is slower by its own factor.
+    check(dt < 0.050 * SLOW, "(d) takeover after kill -9 took %.1f ms, "
+          "over %d ms" % (dt * 1000, 50 * SLOW))
     check(e["epoch"] == e0 + 1, "(b) epoch %r, expected %d" %
           (e["epoch"], e0 + 1))
     r = find_record(out, stby, "pim_active", PGEMU_EPOCH=str(e0 + 1))

@@ -196,8 +196,11 @@ class Soak:
             base = max(x[0] for x in o[:10])
             check(o[-1][0] <= base + room, "%s (pid %d): descriptors %d -> "
                   "%d over %d triggers" % (n, pid, base, o[-1][0], len(o)))
-            check(o[-1][1] - o[4][1] <= 8192, "%s (pid %d): RSS %d -> %d kB"
-                  " over %d triggers" % (n, pid, o[4][1], o[-1][1], len(o)))
+            # ASan keeps freed memory in quarantine: memory is the
+            # default build's to judge (descriptors are either's).
+            check(SLOW > 1 or o[-1][1] - o[4][1] <= 8192, "%s (pid %d): "
+                  "RSS %d -> %d kB over %d triggers" % (
+                      n, pid, o[4][1], o[-1][1], len(o)))
 
 
 def one_pim(lab, p, what):
