@@ -306,6 +306,7 @@ int		 cfg_periph_side(const struct cfg_periph *, const char *);
 const struct cfg_mrd *cfg_mrd(const struct cfg *, int);
 const struct cfg_route *cfg_route(const struct cfg *, const char *);
 int		 cfg_mrd_voice(const struct cfg *, int);
+int		 cfg_mrd_email(const struct cfg *, int);
 int		 cfg_agent_media(const struct cfg *, const struct cfg_agent *,
 		    int *);
 void		 cfg_man_settings(FILE *);
@@ -1247,6 +1248,13 @@ void		 arm_free(struct arm *);
  */
 uint32_t	 arm_take(struct arm *, struct msg_task *, uint32_t max,
 		    int precall);
+/*
+ * A task of the application's resync bracket (R19), offered or started:
+ * 0 and whether the table changed (a new TaskID in t if it had none), or
+ * the E_ARM_STAT_ status that refuses it.
+ */
+uint32_t	 arm_resync(struct arm *, struct msg_task *, int started,
+		    uint32_t max, int *changed);
 /* Tasks of an agent in an MRD: offered (not started), started. */
 void		 arm_load(const struct arm *, uint32_t periph, uint32_t agent,
 		    uint32_t mrd, int *offered, int *started);

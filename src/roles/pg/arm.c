@@ -84,6 +84,7 @@ struct arm {
 	uint64_t	 events, sent_total, cached, resent, dropped;
 	uint64_t	 dropped_out;	/* during this outage */
 	uint64_t	 mirrored;
+	uint64_t	 resync_known, resync_recreated;	/* R19 */
 };
 
 static const char *const arm_code_names[TASK_EV_MAX] = {
@@ -91,6 +92,16 @@ static const char *const arm_code_names[TASK_EV_MAX] = {
 	[TASK_EV_START] = "start", [TASK_EV_END] = "end",
 	[TASK_EV_APP_OFFER] = "app_offer", [TASK_EV_APP_START] = "app_start"
 };
+
+/* A TASK_EVENT code's name, for a log line. */
+static const char *
+arm_code_name(uint32_t code)
+{
+	if (code == TASK_EV_RESYNC)
+		return "resync";
+	return code < TASK_EV_MAX && arm_code_names[code] != NULL ?
+	    arm_code_names[code] : "?";
+}
 
 static uint32_t
 arm_hash(uint32_t a, uint32_t b, uint32_t c)
@@ -307,6 +318,50 @@ arm_take(struct arm *a, struct msg_task *t, uint32_t max, int precall)
 	return E_ARM_STAT_OK;
 }
 
+/*
+ * A task the application's resync bracket tells (R19; t->code the
+ * TASK_EV_OFFER or _APP_OFFER of its kind, t->when its offer): one the
+ * table has goes on from the state told (an offered one may have
+ * started meanwhile, *changed then), one it lacks is added in that state
+ * (*changed), with a new TaskID if t has none (TASK_INIT_REQ).  0, or the
+ * E_ARM_STAT_ status that refuses it: another agent 22, another MRD 20,
+ * past the agent's task limit 34.
+ */
+uint32_t
+arm_resync(struct arm *a, struct msg_task *t, int started, uint32_t max,
+    int *changed)
+{
+	struct arm_task	*k = NULL;
+	int		 offered, nstarted;
+
+	*changed = 0;
+	if (arm_has_id(t->task) && (k = arm_find(a, t->task)) != NULL) {
+		if (k->periph != t->peripheral || k->agent != t->agent)
+			return E_ARM_STAT_INCONSISTENT_AGENT_IDS;
+		if (k->mrd != t->mrd)
+			return E_ARM_STAT_INCONSISTENT_MEDIA_ROUTING_DOMAIN_IDS;
+		if (t->dialogue == 0)
+			t->dialogue = k->dialogue;
+		if (started && !k->started) {
+			arm_start(a, k);
+			*changed = 1;
+		}
+		a->resync_known++;
+		return E_ARM_STAT_OK;
+	}
+	arm_load(a, t->peripheral, t->agent, t->mrd, &offered, &nstarted);
+	if (max > ARM_TASKS_MAX)
+		max = ARM_TASKS_MAX;
+	if ((uint32_t)(offered + nstarted) >= max)
+		return E_ARM_STAT_PERFORMANCE_LIMIT_EXCEEDED;
+	if (!arm_has_id(t->task))
+		arm_new_id(a, t->task);
+	arm_add(a, t, started);
+	*changed = 1;
+	a->resync_recreated++;
+	return E_ARM_STAT_OK;
+}
+
 /* Sent within two hold times of the router link: maybe not read yet. */
 static uint64_t
 arm_window_ms(const struct arm *a)
@@ -340,7 +395,7 @@ arm_send(struct arm *a, struct arm_ev *e)
 		return -1;
 	log_debug("TASK_EVENT %s of task %u.%u.%u (agent %u, MRD %u, "
 	    "dialogue %u, path %u, flags 0x%02x) sent to the router",
-	    arm_code_names[e->t.code], e->t.task[0], e->t.task[1],
+	    arm_code_name(e->t.code), e->t.task[0], e->t.task[1],
 	    e->t.task[2], e->t.agent, e->t.mrd, e->t.dialogue, e->t.path,
 	    e->t.flags);
 	e->sent_ms = mono_ms();
@@ -570,6 +625,9 @@ arm_json(const struct arm *a, int table)
 	    "cached", (json_int_t)a->cached, "waiting", a->nwaiting,
 	    "resent", (json_int_t)a->resent, "dropped",
 	    (json_int_t)a->dropped, "mirrored", (json_int_t)a->mirrored);
+	json_object_set_new(j, "resync", json_pack("{s:I, s:I}", "known",
+	    (json_int_t)a->resync_known, "recreated",
+	    (json_int_t)a->resync_recreated));
 	if (table) {
 		all = json_array();
 		TAILQ_FOREACH(k, &a->order, entry)
