@@ -1082,6 +1082,9 @@ struct msg_interval;
 #define DB_EVENT_LOGIN		1
 #define DB_EVENT_LOGOUT		2
 #define DB_EVENT_NOT_READY	3
+/* pgemu's: a state a resync rebuilt (the product's Extended Event Detail
+   records state changes; R19) */
+#define DB_EVENT_STATE		4
 struct msg_discard;
 /* Interval rows that may wait for the writer thread (then "not stored"). */
 #define DB_QUEUE_ROWS		500000
@@ -1116,6 +1119,8 @@ void		 db_logout(struct db *, const struct db_key *, double, double,
 		    int32_t, const char *);
 void		 db_event(struct db *, const struct db_key *, double, double,
 		    int, int, int32_t, double, const char *);
+void		 db_resync_event(struct db *, const struct db_key *, double,
+		    double, int);
 void		 db_discard(struct db *, uint32_t, double, uint32_t, uint32_t,
 		    const char *, char, const char *);
 void		 db_activation(struct db *, uint32_t, char, uint32_t,
@@ -1177,7 +1182,10 @@ json_t		*pim_json(const struct pim *);
 int		 pim_agent_state(const struct pim *, int, struct msg_agent *);
 int		 pim_media_set(struct pim *, uint32_t agent, uint32_t mrd,
 		    int state, int32_t reason, struct msg_agent *);
-void		 pim_media_reset(struct pim *, int32_t reason);
+void		 pim_media_reset(struct pim *, int32_t reason,
+		    int keep_email);
+void		 pim_media_mirror(struct pim *, const struct msg_agent *,
+		    int);
 int		 pim_media_count(const struct pim *);
 void		 pim_media_states(const struct pim *, struct msg_agent *);
 int		 pim_media_state(const struct pim *, uint32_t agent,

@@ -457,10 +457,11 @@ pg_pim_act(void *arg, enum pim_action act, const char *why)
 		/*
 		 * A new PIM, or the same after a CTI Manager failover (R6,
 		 * R8), serves no non-voice MRD: the desktops sign in again.
+		 * After a failover its email MRDs stay as they were (R19).
 		 */
 		if (!pp->continuing || pp->relogin)
 			pim_media_reset(pp->pim, pp->relogin ?
-			    REASON_CTI_FAILURE : 0);
+			    REASON_CTI_FAILURE : 0, pp->relogin);
 		pim_activate(pp->pim, pp->epoch, pp->continuing);
 		pp->continuing = 0;
 		pp->active_since = wall_now();
@@ -768,6 +769,7 @@ pg_msg_peer_agents(struct role_msg_in *in, const union msg_body *b)
 		msg_agent_get(m->recs + (size_t)i * MSG_AGENT_LEN, &recs[i]);
 	cti_agents(pg->cti, pp->id, recs, m->count,
 	    m->kind == AGENTS_SNAPSHOT);
+	pim_media_mirror(pp->pim, recs, m->count);
 	free(recs);
 	return 0;
 }

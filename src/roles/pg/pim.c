@@ -876,18 +876,46 @@ pim_media_set(struct pim *p, uint32_t agent, uint32_t mrd, int state,
 /*
  * The PIM starts serving anew (or lost what it served): every agent is
  * signed out of its non-voice MRDs, with that reason; no record (the
- * router has logged every MRD out itself).
+ * router has logged every MRD out itself).  keep_email: not of its email
+ * MRDs, whose sign-ins outlive the CTI server's path (R19: after a
+ * failover, as the PIM had them or the other side's told).
  */
 void
-pim_media_reset(struct pim *p, int32_t reason)
+pim_media_reset(struct pim *p, int32_t reason, int keep_email)
 {
 	uint64_t	now = mono_ms();
 	int		i;
 
 	for (i = 0; i < p->nmedia; i++) {
+		if (keep_email && cfg_mrd_email(p->node->cfg,
+		    (int)p->media[i].mrd))
+			continue;
 		p->media[i].state = AS_LOGOUT;
 		p->media[i].reason = reason;
 		p->media[i].since_ms = now;
+	}
+}
+
+/*
+ * The non-voice MRDs' records of the other side's PIM (PEER_AGENTS),
+ * kept while this one does not serve: the sign-ins a failover keeps
+ * (R19) go on from them.
+ */
+void
+pim_media_mirror(struct pim *p, const struct msg_agent *recs, int n)
+{
+	struct pim_media	*e;
+	uint64_t		 now = mono_ms();
+	int			 i;
+
+	for (i = 0; i < n; i++) {
+		if (recs[i].mrd == (uint32_t)p->node->cfg->voice_mrd ||
+		    (e = pim_media_find(p, recs[i].id, recs[i].mrd)) == NULL)
+			continue;
+		e->state = recs[i].state;
+		e->reason = recs[i].reason;
+		e->since_ms = now - (recs[i].ms_in_state < now ?
+		    recs[i].ms_in_state : 0);
 	}
 }
 

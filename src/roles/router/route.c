@@ -120,6 +120,7 @@ struct route {
 	uint64_t	 received, routed, failed[TASK_FAIL_MAX], discarded;
 	uint64_t	 resends, dropped, ended, rona, left_out_n, events;
 	uint64_t	 duplicates;
+	uint64_t	 resynced, recreated;	/* R19 */
 };
 
 static const char *const route_fail_names[TASK_FAIL_MAX] = {
@@ -644,6 +645,7 @@ route_end(struct route *rt, struct rt_task *k, double when, int timed_out)
 	} else {
 		db_task_end(rt->r->db, &d);
 		rt->ended++;
+		rt->recreated += (k->flags & TASKF_RECREATED) != 0;
 		rt->rona += timed_out;
 		log_debug("task %u.%u.%u of dialogue %u ended: disposition %d",
 		    k->task[0], k->task[1], k->task[2], k->dialogue,
@@ -670,6 +672,53 @@ route_task_seen(struct route *rt, const struct msg_task *t)
 	k->indexed |= ROUTE_BY_TASK;
 	rt->ntasks++;
 	return k;
+}
+
+/*
+ * TASK_EV_RESYNC (R19): an agent's state in an email MRD as the
+ * application's resync bracket told it.  Agent_Event_Detail gets a row
+ * of it at the time it began, flagged Recreated, and the real-time entry
+ * takes it (logged in there all along: R19 keeps email sign-ins); told
+ * twice (a TASK_EVENT sent again), it is taken once.
+ */
+static int
+route_resync(struct route *rt, struct rt_periph *p, const struct msg_task *t,
+    char *err, size_t errlen)
+{
+	struct rt_agent	*a;
+	struct db_key	 k;
+	double		 when = t->when != 0 ? t->when + t->when_ms / 1000.0 :
+	    wall_now();
+	int		 st = (int)t->task[0];
+
+	if (t->task[0] >= AGENT_NSTATES ||
+	    (a = router_agent(p, t->agent, t->mrd)) == NULL) {
+		snprintf(err, errlen, "TASK_EVENT resync: %s", t->task[0] >=
+		    AGENT_NSTATES ? "no such agent state" : "no such agent "
+		    "in the MRD");
+		return -1;
+	}
+	rt->events++;
+	if (a->resynced == when) {
+		rt->duplicates++;
+		return 0;
+	}
+	a->resynced = when;
+	rt->resynced++;
+	k.peripheral = p->id;
+	k.agent = a->id;
+	k.mrd = a->mrd;
+	db_resync_event(rt->r->db, &k, when, a->login, st);
+	log_debug("agent %u resynced in MRD %u: %s since %.3f, %u task(s) "
+	    "(%s)", a->id, a->mrd, agent_state_name(st), when, t->task[1],
+	    a->login > 0 ? "corrected" : "logged out here: not applied");
+	if (a->login <= 0 || a->state == st)
+		return 0;
+	a->state = st;
+	a->since = when;
+	if (st == AS_AVAILABLE)
+		route_dispatch(rt);
+	return 0;
 }
 
 /*
@@ -702,6 +751,8 @@ route_msg_event(struct role_msg_in *in, const union msg_body *b)
 		    "is the MR peripheral, not an agent's", t->peripheral);
 		return -1;
 	}
+	if (t->code == TASK_EV_RESYNC)
+		return route_resync(rt, p, t, in->err, sizeof(in->err));
 	if (t->code == 0 || t->code >= TASK_EV_MAX) {
 		snprintf(in->err, sizeof(in->err), "TASK_EVENT: unknown code "
 		    "%u", t->code);
@@ -1086,7 +1137,8 @@ route_counts_json(const struct route *rt)
 	for (i = 0; i < rt->nmrds; i++)
 		queued += rt->mrds[i].nqueued;
 	return json_pack("{s:I, s:I, s:I, s:o, s:I, s:i, s:i, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I}", "received", (json_int_t)rt->received,
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "received",
+	    (json_int_t)rt->received,
 	    "routed", (json_int_t)rt->routed, "failed", (json_int_t)nfailed,
 	    "failed_by", failed, "discarded", (json_int_t)rt->discarded,
 	    "queued", queued, "in_progress", rt->ntasks, "resends_answered",
@@ -1094,7 +1146,9 @@ route_counts_json(const struct route *rt)
 	    "ended", (json_int_t)rt->ended, "rona", (json_int_t)rt->rona,
 	    "left_out", (json_int_t)rt->left_out_n, "task_events",
 	    (json_int_t)rt->events, "task_events_duplicate",
-	    (json_int_t)rt->duplicates);
+	    (json_int_t)rt->duplicates, "agents_resynced",
+	    (json_int_t)rt->resynced, "ended_recreated",
+	    (json_int_t)rt->recreated);
 }
 
 /* pgemuctl router tasks: the queues, the tasks, the counts. */

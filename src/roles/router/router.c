@@ -185,6 +185,8 @@ router_tick_cb(evutil_socket_t fd, short what, void *arg)
 /*
  * R2 and R3 (or R6 and R7): the peripheral goes offline and every agent
  * of it is logged out, with the reason code, in the history database.
+ * R6 leaves the agents' email MRDs: their sign-ins outlive the PG side's
+ * CTI server and its failover (R19), the PIM that takes over keeps them.
  */
 static void
 router_offline(struct rt_periph *p, int rule, int32_t code, const char *why)
@@ -207,7 +209,8 @@ router_offline(struct rt_periph *p, int rule, int32_t code, const char *why)
 		struct rt_agent *a = &p->agents[i];
 		struct db_key	 k = { periph, a->id, a->mrd };
 
-		if (a->login <= 0)
+		if (a->login <= 0 || (rule == RULE_R6 &&
+		    cfg_mrd_email(p->node->cfg, (int)a->mrd)))
 			continue;
 		db_logout(p->db, &k, a->login, now, code, rtag);
 		a->login = 0;
