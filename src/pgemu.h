@@ -1309,12 +1309,25 @@ uint32_t	 app_arm_pick(struct app_arm *, uint32_t mrd, int skill_group,
 		    int max_tasks);
 void		 app_arm_hold(struct app_arm *, uint32_t agent, uint32_t mrd,
 		    int);
-int		 app_arm_up(const struct app_arm *);
+void		 app_arm_started(struct app_arm *, uint32_t agent,
+		    uint32_t mrd, int);
+/* A task into the resync bracket (R19): TASK_INIT_IND, _REQ without id. */
+void		 app_arm_task_init(struct app_arm *, const struct app_arm_msg *,
+		    int started, uint32_t offered, uint32_t start);
 const char	*app_arm_server(const struct app_arm *);
 json_t		*app_arm_json(const struct app_arm *);
 
 /* app.c: what the ARM session answers a request of the application */
 void		 app_task_answer(struct node *, uint32_t type,
+		    uint32_t dialogue, uint32_t status, const uint32_t *task);
+/*
+ * R19: is the task of dialogue one the resync bracket tells (live, in an
+ * email MRD)?  Its tasks into the bracket; the answer to a TASK_INIT_REQ
+ * (1: it was one).
+ */
+int		 app_task_in_resync(struct node *, uint32_t dialogue);
+void		 app_resync_tasks(struct node *);
+int		 app_task_resynced(struct node *, uint32_t type,
 		    uint32_t dialogue, uint32_t status, const uint32_t *task);
 
 /* util.c */
