@@ -173,7 +173,7 @@ class Lab:
                  peripherals=None, desktops=False, hb_desktop=(1000, 3),
                  hb_cti=(5000, 4), verbose=True, agent_mrds=None,
                  media=False, hb_mr=(200, 3), mr_traffic=None,
-                 mr_extra=""):
+                 mr_extra="", mr_handle_ms=400):
         """extra_acds names acd nodes beside "acd"; peripherals, a list of
         dicts (id, acd, agents, first_id, optional name), writes a
         peripherals list instead of the one peripheral.  Each PG side gets
@@ -185,7 +185,8 @@ class Lab:
         the nodes without -v (no debug lines: a benchmark's).  media adds
         the app node (an application instance) and media routing: route
         "Email" to MRD 2; mr_traffic, tasks per second, turns its traffic
-        on; mr_extra goes in the media_routing group."""
+        on; mr_extra goes in the media_routing group; mr_handle_ms, how
+        long its tasks last once started."""
         self.dir = tempfile.mkdtemp(prefix="pgemu-%s-" % name)
         self.name = name
         self.procs = {}
@@ -214,7 +215,8 @@ class Lab:
                            peripherals=peripherals, desktops=desktops,
                            hb_desktop=hb_desktop, hb_cti=hb_cti,
                            agent_mrds=agent_mrds, media=media, hb_mr=hb_mr,
-                           mr_traffic=mr_traffic, mr_extra=mr_extra)
+                           mr_traffic=mr_traffic, mr_extra=mr_extra,
+                           mr_handle_ms=mr_handle_ms)
         self.verbose = verbose
         self.conf = os.path.join(self.dir, "lab.conf")
         self.write_conf()
@@ -305,9 +307,10 @@ traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
                 '  routes = ( { selector = "Email"; mrd = 2; '
                 'skill_group = 100; } );\n'
                 '  traffic: { enabled = %s; tasks_per_second = %s; '
-                'handle_time_ms = 400; offer_ms = 50; seed = 3; };\n'
+                'handle_time_ms = %d; offer_ms = 50; seed = 3; };\n'
                 '  %s };' % ("true" if rate else "false",
-                             repr(float(rate or 1.0)), p["mr_extra"]))
+                             repr(float(rate or 1.0)), p["mr_handle_ms"],
+                             p["mr_extra"]))
 
     def peripherals_text(self, p):
         if not p["peripherals"]:
