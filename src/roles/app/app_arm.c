@@ -291,13 +291,21 @@ app_arm_server(const struct app_arm *arm)
 json_t *
 app_arm_json(const struct app_arm *arm)
 {
-	int	i, j, avail = 0, known = 0;
+	const struct arm_media	*m;
+	json_t			*email = json_object();
+	int			 i, j, avail = 0, known = 0, n;
 
 	for (i = 0; i < arm->nagents; i++)
 		for (j = 0; j < arm->agents[i].nmedia; j++) {
-			avail += arm->agents[i].media[j].state ==
-			    AS_AVAILABLE;
-			known += arm->agents[i].media[j].state != AS_UNKNOWN;
+			m = &arm->agents[i].media[j];
+			avail += m->state == AS_AVAILABLE;
+			known += m->state != AS_UNKNOWN;
+			if (!m->email)
+				continue;
+			n = (int)json_integer_value(json_object_get(email,
+			    agent_state_name(m->state)));
+			json_object_set_new(email, agent_state_name(m->state),
+			    json_integer(n + 1));
 		}
 	return json_pack("{s:s, s:s?, s:i, s:I, s:i, s:i, s:i, s:I, s:I, "
 	    "s:i, s:i, s:i, s:o}",
@@ -313,8 +321,9 @@ app_arm_json(const struct app_arm *arm)
 	    "in_flight", arm->nflight,
 	    "agents_known", known,
 	    "agents_available", avail,
-	    "resync", json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-	    "waiting", arm->resync_wait, "brackets",
+	    "resync", json_pack("{s:b, s:o, s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:I}", "waiting", arm->resync_wait, "email_states", email,
+	    "brackets",
 	    (json_int_t)arm->resync.brackets, "agents",
 	    (json_int_t)arm->resync.agents, "agents_corrected",
 	    (json_int_t)arm->resync.corrected, "refused",
