@@ -1095,8 +1095,9 @@ route_fate(const struct rt_task *k, char *buf, size_t len)
 static json_t *
 route_task_json(const struct rt_task *k)
 {
-	char	fate[160];
-	double	now = wall_now(), left = -1;
+	json_t	*j;
+	char	 fate[160];
+	double	 now = wall_now(), left = -1;
 
 	route_fate(k, fate, sizeof(fate));
 	if (k->state == TQ_QUEUED)
@@ -1108,7 +1109,7 @@ route_task_json(const struct rt_task *k)
 	if ((k->state == TQ_QUEUED || (k->indexed & ROUTE_WAITING)) &&
 	    left < 0)
 		left = 0;
-	return json_pack("{s:i, s:[i, i, i], s:i, s:s, s:i, s:i, s:s, s:b, "
+	j = json_pack("{s:i, s:[i, i, i], s:i, s:s, s:i, s:i, s:s, s:b, "
 	    "s:f, s:o, s:s}", "dialogue", (int)k->dialogue, "task",
 	    (int)k->task[0], (int)k->task[1], (int)k->task[2], "mrd",
 	    (int)k->mrd, "selector", k->selector, "agent", (int)k->agent,
@@ -1119,6 +1120,10 @@ route_task_json(const struct rt_task *k)
 	    k->routed : k->offered > 0 ? k->offered : now),
 	    "time_left_s", left < 0 ? json_null() : json_real(left), "fate",
 	    fate);
+	/* Rebuilt by the application's resync (R19). */
+	json_object_set_new(j, "recreated",
+	    json_boolean((k->flags & TASKF_RECREATED) != 0));
+	return j;
 }
 
 /* The counts of `router status` and `router tasks`. */
