@@ -1070,12 +1070,13 @@ cti_media_login(struct cti_session *s, const struct ged_msg *g)
 	if (cti_media_in(m)) {
 		cti_media_resp(s, g, E_ARM_STAT_AGENT_ALREADY_LOGGED_IN, a->id);
 		/* A sign-in that outlived its session (R19): this one takes
-		   the agent and hears its state there. */
-		if (a->owner == NULL) {
+		   the agent (its LOGIN may have already) and hears its
+		   state there. */
+		if (a->owner == NULL)
 			cti_set_owner(a, s);
-			if (s->state_mask & ged_agent_state_bit(m->state))
-				cti_agent_event(s, p, a, m, 0);
-		}
+		if (a->owner == s &&
+		    (s->state_mask & ged_agent_state_bit(m->state)))
+			cti_agent_event(s, p, a, m, 0);
 		return;
 	}
 	cti_media_resp(s, g, E_ARM_STAT_OK, a->id);
