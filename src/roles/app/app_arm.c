@@ -87,6 +87,7 @@ struct app_arm {
 	int		 queued_max;	/* most at once, ever */
 	char		 server[PGEMU_NAME_MAX];
 	int		 resync_wait;	/* open, its bracket not sent yet */
+	struct event	*ev_ready;	/* AGENT_INIT_READY_EVENT awaited */
 	struct {
 		uint64_t brackets, agents, corrected, refused;
 		uint64_t known, begun, dropped;
@@ -393,6 +394,37 @@ arm_flush(struct app_arm *arm, int all)
 }
 
 /*
+ * No AGENT_INIT_READY_EVENT one heartbeat interval after the session
+ * opened: a CTI server that takes no resync.  What the email MRDs'
+ * tasks left waiting goes as it is, and their states are asked as the
+ * others' (the app's record is not the server's).
+ */
+static void
+arm_ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct app_arm	*arm = arg;
+	int		 i, j;
+
+	(void)fd;
+	(void)what;
+	if (!arm->resync_wait)
+		return;
+	log_link_warnx(arm->link, "[%s] no AGENT_INIT_READY_EVENT from the "
+	    "CTI server of %s within %d ms: no resync; %d queued message%s "
+	    "sent as they are, the email MRDs' states asked",
+	    rule_tag(RULE_R19), arm->server,
+	    arm->node->cfg->hb_cti.interval_ms, arm->nqueued,
+	    arm->nqueued == 1 ? "" : "s");
+	arm->resync_wait = 0;
+	for (i = 0; i < arm->nagents; i++)
+		for (j = 0; j < arm->agents[i].nmedia; j++)
+			if (arm->agents[i].media[j].email)
+				arm->agents[i].media[j].state = AS_UNKNOWN;
+	arm_flush(arm, 1);
+	arm_query_all(arm);
+}
+
+/*
  * The session opened: what waited goes, oldest first (the requests left
  * unanswered by the last session before the rest), but the email MRDs'
  * messages (they wait for the resync bracket, R19), then the view is
@@ -402,6 +434,7 @@ static void
 arm_up(struct link *l, void *arg)
 {
 	struct app_arm	*arm = arg;
+	struct timeval	 tv;
 	int		 n = arm->nqueued;
 
 	arm->opens++;
@@ -412,6 +445,8 @@ arm_up(struct link *l, void *arg)
 	    "server of %s (port %d, version %u)%s", arm->server, l->port,
 	    l->version, n > 0 ? ": queued task messages sent" : "");
 	arm->resync_wait = 1;
+	ms_to_tv(arm->node->cfg->hb_cti.interval_ms, &tv);
+	evtimer_add(arm->ev_ready, &tv);
 	arm_flush(arm, 0);
 	arm_query_all(arm);
 	node_update_summary(arm->node);
@@ -436,6 +471,7 @@ arm_down(struct link *l, void *arg, const char *why)
 		arm->nqueued++;
 	}
 	arm->resync_wait = 0;
+	evtimer_del(arm->ev_ready);
 	for (i = 0; i < arm->nagents; i++)
 		for (j = 0; j < arm->agents[i].nmedia; j++)
 			if (!arm->agents[i].media[j].email)
@@ -590,6 +626,7 @@ arm_bracket(struct app_arm *arm, uint32_t periph)
 	arm->resync.brackets++;
 	arm->resync.agents += (uint64_t)agents;
 	arm->resync_wait = 0;
+	evtimer_del(arm->ev_ready);
 	evt_emit(RULE_R19, "agents_resynced", json_pack("{s:s, s:i, s:i, "
 	    "s:I, s:I, s:i, s:i}", "server", arm->server, "peripheral",
 	    (int)periph, "agents", agents, "tasks_known",
@@ -756,6 +793,7 @@ app_arm_new(struct node *n)
 
 	arm->node = n;
 	arm->periph = (uint32_t)p->id;
+	arm->ev_ready = evtimer_new(n->base, arm_ready_cb, arm);
 	TAILQ_INIT(&arm->queue);
 	TAILQ_INIT(&arm->flight);
 	arm->agents = xcalloc((size_t)p->nagents + 1, sizeof(*arm->agents));
@@ -815,6 +853,7 @@ app_arm_free(struct app_arm *arm)
 		TAILQ_REMOVE(&arm->flight, q, entry);
 		free(q);
 	}
+	event_free(arm->ev_ready);
 	free(arm->agents);
 	free(arm);
 }
