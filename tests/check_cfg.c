@@ -374,7 +374,7 @@ START_TEST(test_load_sample)
 	ck_assert_int_eq(cf->backoff_max_ms, 5000);
 	ck_assert_int_eq(cf->backoff_stable_ms, 10000);
 
-	ck_assert_int_eq(cf->nnodes, 7);
+	ck_assert_int_eq(cf->nnodes, 8);
 	check_node(&cf->nodes[0], "router", ROLE_ROUTER, '\0', 30002);
 	check_node(&cf->nodes[1], "acd", ROLE_ACD, '\0', 30030);
 	check_node(&cf->nodes[2], "pg-a", ROLE_PG, 'A', 23004);
@@ -383,6 +383,18 @@ START_TEST(test_load_sample)
 	check_node(&cf->nodes[4], "desk-a", ROLE_DESK, 'A', 26010);
 	check_node(&cf->nodes[5], "desk-b", ROLE_DESK, 'B', 26011);
 	check_node(&cf->nodes[6], "agents", ROLE_AGENTS, '\0', 0);
+	check_node(&cf->nodes[7], "app", ROLE_APP, '\0', 28001);
+	ck_assert(cf->mr.enabled);
+	ck_assert_int_eq(cf->mr.peripheral, 5001);
+	ck_assert_str_eq(cf->mr.app, "app");
+	ck_assert_int_eq(cf->mr.agent_periph, 5000);
+	ck_assert_int_eq(cf->mr.nroutes, 2);	/* one per non-voice MRD */
+	ck_assert_str_eq(cf->mr.routes[0].selector, "Email");
+	ck_assert_int_eq(cf->mr.routes[0].mrd, 2);
+	ck_assert_str_eq(cf->mr.routes[1].selector, "Chat");
+	ck_assert_int_eq(cf->mr.routes[1].mrd, 3);
+	ck_assert_ptr_eq(cfg_route(cf, "Chat"), &cf->mr.routes[1]);
+	ck_assert_ptr_null(cfg_route(cf, "Voice"));
 
 	ck_assert_int_eq(cf->peripheral_id, 5000);
 	ck_assert_str_eq(cf->peripheral_name, "CUCM1");
@@ -413,8 +425,10 @@ START_TEST(test_load_sample)
 		ck_assert_int_eq(a->skill_groups[0], 100);
 		ck_assert_int_eq(a->initial_state, 3);
 		ck_assert_int_eq(a->desktop, 1);
-		ck_assert_int_eq(a->nmrds, 1);
+		ck_assert_int_eq(a->nmrds, 3);
 		ck_assert_int_eq(a->mrds[0], 1);
+		ck_assert_int_eq(a->mrds[1], 2);
+		ck_assert_int_eq(a->mrds[2], 3);
 	}
 	ck_assert_int_eq(cf->agents[0].desktop, 0);
 	ck_assert_str_eq(cf->agents[2].name, "agent1001");

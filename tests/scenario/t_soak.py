@@ -1,15 +1,16 @@
 """A soak of random triggers across every node of the lab.
 
 One lab with every kind of node (router, acd, pg-a, pg-b, desk-a, desk-b,
-agents; the application instance when the lab has one), short heartbeats,
-2 s intervals and call traffic.  SOAK_TRIGGERS triggers (default 200; a
+agents, and the application instance app with media routing), short
+heartbeats, 2 s intervals, call traffic and task traffic.  SOAK_TRIGGERS triggers (default 200; a
 long run: SOAK_TRIGGERS=1000), drawn with PGEMU_SEED (printed, so a
 failure can be replayed) from:
 
   kill -9 of a node, started again;   SIGTERM of a node, started again;
   kill -STOP then -CONT of a node;    a link of a PG side down then up, or
-  frozen then thawed (private, router, acd links);  a desktop server's CTI
-  session cut; a desktop's link cut.
+  frozen then thawed (private, router, acd, mr links);  a desktop server's
+  CTI session cut; a desktop's link cut; the app's MR links and ARM
+  session cut or frozen.
 
 Each trigger is healed at once after it was seen (or after a short while
 when no node can see it), then the lab must settle (every link up, the
@@ -23,12 +24,17 @@ peripheral online with an active side) and, after each trigger:
   * every interval accounted for: each closed interval since the lab
     settled first has its Agent_Interval rows, or a pgemu_discard row
     covers it (the loss, with its rule), or the router said the
-    peripheral was offline during it;
+    peripheral was offline, or had no agent logged in, during it;
+  * every task accounted for: the app's NEW_TASK ledger balances, no task
+    is both reported (Termination_Call_Detail) and left out
+    (pgemu_left_out), and every task the app made 8 s ago or more and
+    ended is in one of the two (at least one such task in the run);
   * no process crashed: every node runs, and every node stopped with
     SIGTERM exited 0;
   * no descriptor or memory growth: a process that lived through 20
     triggers or more has at its last check at most 2 descriptors more than
-    at its first ten (a desktop server: its desktops more), and its
+    at its first ten (a desktop server: its desktops more, a PG side: its
+    CTI clients more), and its
     resident memory grew by at most 8 MiB since its fifth.
 """
 import os
@@ -46,12 +52,15 @@ PGS = ("pg-a", "pg-b")
 SETTLE_S = 10
 # Link faults: the fault, then its remedy.
 FAULTS = {"link": ("down", "up"), "freeze": ("freeze", "thaw"),
-          "cti_cut": ("down", "up"), "desktop_cut": ("down", "up")}
+          "cti_cut": ("down", "up"), "desktop_cut": ("down", "up"),
+          "app_link": ("down", "up"), "app_freeze": ("freeze", "thaw")}
 
 
 class Sampler(threading.Thread):
     """The router's view of the peripheral, every 100 ms: the windows in
-    which it said offline (a gap in the intervals there is no loss)."""
+    which it said offline, or online with no agent logged in (after an
+    ACD restart, before the desktops log their agents in again): an
+    interval with no row there lost nothing, it had nobody to count."""
 
     def __init__(self, lab):
         super().__init__(daemon=True)
@@ -64,7 +73,8 @@ class Sampler(threading.Thread):
         while not self.stop:
             now = time.time()
             try:
-                online = self.lab.status("router")["peripheral"]["online"]
+                p = self.lab.status("router")["peripheral"]
+                online = p["online"] and p["agents_logged_in"] > 0
             except Exception:
                 online = None   # the router away: the sides count on
             if online is False and self.since is None:
@@ -91,14 +101,17 @@ class Soak:
     def pick(self):
         lab = self.lab
         kinds = ["kill", "term", "stop", "link", "freeze", "cti_cut",
-                 "desktop_cut"]
+                 "desktop_cut", "app_link", "app_freeze"]
         kind = self.r.choice(kinds)
         if kind in ("kill", "term", "stop"):
             return kind, self.r.choice(self.nodes), None
         if kind in ("link", "freeze"):
             pg = self.r.choice(PGS)
             return kind, pg, self.r.choice(("private-link", "router-link",
-                                            "acd-link"))
+                                            "acd-link", "mr-link"))
+        if kind in ("app_link", "app_freeze"):
+            return kind, "app", self.r.choice(("pg-a", "pg-b",
+                                               "cti-link"))
         if kind == "cti_cut":
             return kind, self.r.choice(("desk-a", "desk-b")), "cti-link"
         agent = str(1001 + self.r.randrange(AGENTS))
@@ -150,6 +163,8 @@ class Soak:
         p = lab.status("router")["peripheral"]
         if not (p["online"] and p["active_side"]):
             return None
+        if not lab.status("app")["app"]["routing"]:
+            return None
         for n in self.nodes:
             if lab.procs[n].poll() is not None:
                 raise TestFailure("%s is not running (exit %r)" % (
@@ -174,8 +189,10 @@ class Soak:
         for (n, pid), o in self.obs.items():
             if len(o) < 20:
                 continue
-            # A desktop server's desktops come and go with the faults.
-            room = 2 + (AGENTS if n.startswith("desk") else 0)
+            # A desktop server's desktops and a CTI server's clients (two
+            # desktop servers, the app) come and go with the faults.
+            room = 2 + (AGENTS if n.startswith("desk") else
+                        3 if n in PGS else 0)
             base = max(x[0] for x in o[:10])
             check(o[-1][0] <= base + room, "%s (pid %d): descriptors %d -> "
                   "%d over %d triggers" % (n, pid, base, o[-1][0], len(o)))
@@ -208,6 +225,31 @@ def no_duplicates(lab, what):
                         "HAVING COUNT(*) > 1 LIMIT 3" % (key, table, where,
                                                          key))
         check(not dup, "%s: %s rows written twice: %r" % (what, table, dup))
+
+
+def tasks_accounted(lab, what):
+    """The ledger balances; each task reported or left out, never both."""
+    ledger = lab.status("app")["app"]["ledger"]
+    check(ledger["balanced"], "%s: the app's ledger does not balance: %r"
+          % (what, ledger))
+    both = lab.query(
+        "SELECT t.DialogueID FROM Termination_Call_Detail t JOIN "
+        "pgemu_left_out l ON l.DialogueID = t.DialogueID AND "
+        "l.TaskGroupLow = t.RouterCallKey LIMIT 3")
+    check(not both, "%s: tasks both reported and left out: %r" % (what,
+                                                                   both))
+    done = [t for t in lab.ctl("app", "tasks") if t["state"] == "ended"
+            and t["age"] > 8 and t["task"] is not None]
+    if not done:
+        return 0
+    seen = set((r[0], r[1]) for r in lab.query(
+        "SELECT DialogueID, RouterCallKey FROM Termination_Call_Detail "
+        "UNION SELECT DialogueID, TaskGroupLow FROM pgemu_left_out"))
+    lost = [(t["dialogue"], t["task"]) for t in done
+            if (t["dialogue"], t["task"][1]) not in seen]
+    check(not lost, "%s: tasks made 8 s ago and ended neither reported "
+          "nor left out: %r" % (what, lost[:5]))
+    return len(done)
 
 
 def accounted(lab, sampler, first, what):
@@ -247,14 +289,16 @@ def test(Lab):
     r = rng(seed)
     lab = Lab("soak", agents=AGENTS, desktops=True, interval=IVL,
               hb_private=(20, 5), hb_router=(50, 5), hb_acd=(50, 5),
-              hb_desktop=(100, 3), hb_cti=(200, 4),
-              reconnect=(20, 200, 500), traffic=True, verbose=False)
+              hb_desktop=(100, 3), hb_cti=(200, 4), hb_mr=(50, 5),
+              reconnect=(20, 200, 500), traffic=True, verbose=False,
+              media=True, agent_mrds=[1, 2], mr_traffic=4)
     lab.start_all()
     soak = Soak(lab, r, list(lab.nodes))
     wait_for(soak.settled, SETTLE_S, "the lab settled")
     first = (int(time.time()) // IVL + 1) * IVL
     sampler = Sampler(lab)
     sampler.start()
+    checked = 0
     try:
         for i in range(TRIGGERS):
             kind, node, link = soak.pick()
@@ -270,11 +314,16 @@ def test(Lab):
             if i % 10 == 9:
                 lab.router_caught_up(5)
                 accounted(lab, sampler, first, what)
+                checked = max(checked, tasks_accounted(lab, what))
         soak.check_growth()
         lab.router_caught_up(5)
         accounted(lab, sampler, first, "at the end")
-        log("%d triggers, %d SIGTERMs all exit 0, offline windows %d" % (
-            TRIGGERS, len(soak.stopped_rc), len(sampler.offline)))
+        ntasks = max(checked, tasks_accounted(lab, "at the end"))
+        check(ntasks > 0, "no task ended to check")
+        log("%d triggers, %d SIGTERMs all exit 0, offline windows %d, "
+            "%d tasks checked, ledger %r" % (
+                TRIGGERS, len(soak.stopped_rc), len(sampler.offline),
+                ntasks, lab.status("app")["app"]["ledger"]))
     finally:
         sampler.stop = True
 

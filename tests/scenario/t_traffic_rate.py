@@ -3,8 +3,9 @@
 `pgemuctl acd traffic rate N` changes the offered calls a second live: the
 ACD's call counter then grows by N a second (within 10 % over a 3 s
 window, or 5 standard deviations of the Poisson stream when more) at 100 and at 1,000 calls a second, when the agents can carry it
-(2,000 agents, calls of about 0.7 s), and every change reaches the
-router's real-time table.  `traffic off` stops the calls, `traffic on`
+(2,000 agents, calls of about 0.7 s), the changes of one turn of the
+ACD's loop go in one message, and every change reaches the router's
+real-time table.  `traffic off` stops the calls, `traffic on`
 starts them again at the rate last asked.  A rate that is not a number,
 negative or too large is refused.
 """
@@ -53,6 +54,14 @@ def test(Lab):
         check(abs(got - rate) <= rate * tol, "asked %d calls a second, "
               "got %.1f (tolerance %.0f %%)" % (rate, got, tol * 100))
         check(st["calls_per_second"] == rate, "status %r" % st)
+        if rate == 1000:
+            # Changes of one turn of the ACD's loop go in one message:
+            # at 1,000 calls a second (4 changes each) many share one.
+            check(st["changes_sent"] > 1.5 * st["change_messages"],
+                  "%d changes in %d ACD_AGENTS messages: not batched" % (
+                      st["changes_sent"], st["change_messages"]))
+            log("%d changes in %d ACD_AGENTS messages" % (
+                st["changes_sent"], st["change_messages"]))
 
     # The changes reach the router: once traffic stops and the last calls
     # end, every agent is available at the ACD and at the router.

@@ -6,8 +6,10 @@ failover (kill -9 of the active side, its restart, a fault down/up, a
 reload), then stops on SIGTERM; then the desktop servers and the
 desktops, in a lab of their own, through desk-a's stop (the desktops go
 to desk-b: R9, R10), a desktop's faults at both ends, the CTI link's
-fault, a state asked through a desktop, a reload; valgrind's exit code
-and report decide.  Skipped (77) where valgrind is missing, and in the
+fault, a state asked through a desktop, a reload; then media routing in
+a lab of its own (the app, both PG sides and the router under valgrind:
+routed tasks, the app's own, its MR link and ARM session cut, an MR PIM
+stopped and started, a reload); valgrind's exit code and report decide.  Skipped (77) where valgrind is missing, and in the
 sanitizer build (PGEMU_TEST_SLOW > 1), where ASan does this job.
 """
 import os
@@ -106,6 +108,44 @@ def desktops(Lab, vg):
     vg_stop(lab, ["agents", "desk-b"])
 
 
+def media(Lab, vg):
+    """Media routing under valgrind: the app, both PG sides (MR PIM, ARM
+    task table, CTI server) and the router (routing, task table, task
+    history) through routed tasks, the app's own tasks while routing is
+    off, its MR link and ARM session cut, an MR PIM stopped and started,
+    a reload, then SIGTERM."""
+    lab = Lab("vgmr", agents=6, desktops=True, agent_mrds=[1, 2],
+              media=True, mr_traffic=5, hb_desktop=(200, 5),
+              hb_private=(200, 5), hb_router=(400, 5), hb_acd=(400, 5),
+              hb_mr=(400, 5))
+    for n in ("router", "pg-a", "pg-b", "app"):
+        lab.start(n, wrapper=vg, ready_timeout=60)
+    for n in ("acd", "desk-a", "desk-b", "agents"):
+        lab.start(n)
+
+    def ledger():
+        return lab.status("app")["app"]["ledger"]
+    wait_for(lambda: ledger()["routed"] >= 5, 60, "5 tasks routed")
+    mr = lab.status("router")["media_routing"]
+    act = {"A": "pg-a", "B": "pg-b"}.get(mr["active_side"], "pg-a")
+    lab.ctl("app", "fault", "cti-link", "down")
+    lab.ctl("app", "fault", "cti-link", "up")
+    lab.ctl("app", "fault", act, "down")
+    lab.ctl("app", "new-task", "Email", "3")
+    lab.ctl("app", "fault", act, "up")
+    lab.ctl("pg-a", "stop", "mr-pim")
+    lab.ctl("pg-a", "start", "mr-pim")
+    lab.ctl("app", "reload")
+    n0 = ledger()["routed"]
+    wait_for(lambda: lab.status("app")["app"]["routing"] and
+             ledger()["routed"] > n0, 60, "routing again")
+    lab.ctl("app", "tasks")
+    lab.ctl("router", "tasks")
+    lab.ctl("pg-a", "cti")
+    check(ledger()["balanced"], "ledger: %r" % ledger())
+    vg_stop(lab, ["app", "pg-a", "pg-b", "router"])
+
+
 def test(Lab):
     lab = Lab("vg", agents=50, hb_private=(200, 5), hb_router=(400, 5),
               hb_acd=(400, 5), traffic=True, interval=2)
@@ -142,6 +182,7 @@ def test(Lab):
     vg_stop(lab, (sby, "pg-a" if sby == "pg-b" else "pg-b", "acd",
                   "router"))
     desktops(Lab, vg)
+    media(Lab, vg)
 
 
 run(test)

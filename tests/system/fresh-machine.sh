@@ -239,12 +239,12 @@ fi
 wait "$nspid"
 rc=$?
 nspid=""
-stopped=$(grep -cE '^[0-9:.]+ (router|acd|pg-a|pg-b|desk-a|desk-b|agents): stopped$' \
+stopped=$(grep -cE '^[0-9:.]+ (router|acd|pg-a|pg-b|desk-a|desk-b|agents|app): stopped$' \
     "$work/first.out")
-if [ $rc = 0 ] && [ "$stopped" = 7 ] &&
+if [ $rc = 0 ] && [ "$stopped" = 8 ] &&
     [ "$(grep '^pgemu-lab:' "$work/first.out" | tail -n 1)" = \
     "pgemu-lab: the lab is stopped" ]; then
-	pass "stop: pgemu-lab ended 0 on SIGINT, the 7 nodes stopped," \
+	pass "stop: pgemu-lab ended 0 on SIGINT, the 8 nodes stopped," \
 	    "in $(secs "$phase_t") s"
 else
 	fail "stop: exit $rc, $stopped nodes logged 'stopped'; the end:"

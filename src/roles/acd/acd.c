@@ -45,6 +45,15 @@ struct acd {
 	uint64_t	  calls, no_agent;
 	int		 *ready;	/* available agents traffic may take */
 	int		  nready;
+	/*
+	 * The changes of this turn of the loop, for the accepted PIM: one
+	 * ACD_AGENTS message at its end (acd_changes_cb), not one per change.
+	 */
+	struct msg_agent *changes;
+	int		  nchanges, capchanges;
+	struct event	 *ev_changes;
+	uint64_t	  change_msgs;	/* ACD_AGENTS of changes sent */
+	uint64_t	  changes_sent;	/* the changes they carried */
 };
 
 static struct acd_agent *
@@ -64,12 +73,51 @@ acd_agent_rec(const struct acd_agent *ag, struct msg_agent *m)
 	m->mrd = (uint32_t)ag->acd->node->cfg->voice_mrd;
 }
 
+/*
+ * The turn's changes to the accepted PIM, MSG_AGENTS_MAX a message: they
+ * go once the loop is done with what woke it, before it waits again, so
+ * nothing waits for a timer.  With no PIM accepted they go nowhere (the
+ * next PIM gets a snapshot).
+ */
+static void
+acd_changes_flush(struct acd *a)
+{
+	struct fencer_pim	*p = fencer_accepted(&a->f);
+	int			 i, n;
+
+	for (i = 0; p != NULL && i < a->nchanges; i += n) {
+		struct wire_writer	w;
+		int			j;
+
+		n = a->nchanges - i < MSG_AGENTS_MAX ? a->nchanges - i :
+		    MSG_AGENTS_MAX;
+		msg_agents_begin(&w, MSG_ACD_AGENTS, a->f.fence.peripheral,
+		    p->epoch, AGENTS_CHANGE, 1, (uint16_t)n);
+		for (j = 0; j < n; j++)
+			msg_agent_put(&w, &a->changes[i + j]);
+		link_send(p->link, &w);
+		a->change_msgs++;
+		a->changes_sent += (uint64_t)n;
+	}
+	a->nchanges = 0;
+}
+
+static void
+acd_changes_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	acd_changes_flush(arg);
+}
+
 /* Every agent to a newly accepted PIM, in batches. */
 static void
 acd_snapshot(struct acd *a, struct fencer_pim *p)
 {
 	int		batch = a->node->cfg->snapshot_batch, i, n;
 
+	/* Changes made before it was accepted: the snapshot has them. */
+	a->nchanges = 0;
 	for (i = 0; i < a->nagents || i == 0; i += batch) {
 		struct wire_writer	w;
 		struct msg_agent	m;
@@ -111,14 +159,10 @@ acd_ready_update(struct acd *a, struct acd_agent *ag)
 	}
 }
 
-/* One agent's new state; the accepted PIM hears of it at once. */
+/* One agent's new state; the accepted PIM hears of it this turn. */
 static void
 acd_set_state(struct acd *a, struct acd_agent *ag, int state, int32_t reason)
 {
-	struct fencer_pim	*p;
-	struct wire_writer	 w;
-	struct msg_agent	 m;
-
 	/* Not Ready with another reason code is a change too. */
 	if (state == ag->state && reason == ag->reason)
 		return;
@@ -128,13 +172,16 @@ acd_set_state(struct acd *a, struct acd_agent *ag, int state, int32_t reason)
 	ag->reason = reason;
 	ag->since_ms = mono_ms();
 	acd_ready_update(a, ag);
-	if ((p = fencer_accepted(&a->f)) == NULL)
+	if (fencer_accepted(&a->f) == NULL)
 		return;
-	msg_agents_begin(&w, MSG_ACD_AGENTS, a->f.fence.peripheral,
-	    p->epoch, AGENTS_CHANGE, 1, 1);
-	acd_agent_rec(ag, &m);
-	msg_agent_put(&w, &m);
-	link_send(p->link, &w);
+	if (a->nchanges == a->capchanges) {
+		a->capchanges = a->capchanges ? a->capchanges * 2 : 64;
+		a->changes = xreallocarray(a->changes, (size_t)a->capchanges,
+		    sizeof(*a->changes));
+	}
+	acd_agent_rec(ag, &a->changes[a->nchanges++]);
+	if (!event_pending(a->ev_changes, EV_TIMEOUT, NULL))
+		event_active(a->ev_changes, EV_TIMEOUT, 0);
 }
 
 static void
@@ -341,6 +388,7 @@ acd_init(struct node *n, char *err, size_t errlen)
 	periph = cfg_periph_of_acd(n->cfg, n->self->name);
 	a->f.fence.peripheral = (uint32_t)periph->id;
 	pace_init(&a->pace, n->base, n->cfg->traffic.seed, acd_call, a);
+	a->ev_changes = event_new(n->base, -1, 0, acd_changes_cb, a);
 	a->nagents = periph->nagents;
 	a->agents = xcalloc((size_t)a->nagents, sizeof(*a->agents));
 	a->ready = xcalloc((size_t)a->nagents + 1, sizeof(*a->ready));
@@ -387,6 +435,9 @@ acd_fini(struct node *n)
 			event_free(a->agents[i].ev);
 	free(a->agents);
 	free(a->ready);
+	free(a->changes);
+	if (a->ev_changes != NULL)
+		event_free(a->ev_changes);
 	pace_free(&a->pace);
 	free(a);
 	n->role_data = NULL;
@@ -426,13 +477,15 @@ acd_status(struct node *n, json_t *j)
 	    (int)a->f.fence.peripheral, "agents", a->nagents, "states", states);
 	fencer_json(&a->f, o);
 	json_object_update_new(o, json_pack("{s:{s:b, s:b}, s:b, s:f, s:I, "
-	    "s:I, s:I}",
+	    "s:I, s:I, s:I, s:I}",
 	    "cti_manager", "primary", a->primary_up, "backup", a->backup_up,
 	    "traffic", a->pace.on,
 	    "calls_per_second", a->pace.rate,
 	    "calls", (json_int_t)a->calls,
 	    "calls_no_agent", (json_int_t)a->no_agent,
-	    "commands_refused", (json_int_t)a->commands_refused));
+	    "commands_refused", (json_int_t)a->commands_refused,
+	    "change_messages", (json_int_t)a->change_msgs,
+	    "changes_sent", (json_int_t)a->changes_sent));
 	json_object_set_new(j, "acd", o);
 }
 

@@ -46,6 +46,7 @@ struct desk_mrd {
 	int		 asked;		/* its desktop signs in to it */
 	int		 joining;	/* MEDIA_LOGIN_REQ sent, no RESP yet */
 	int		 offline;	/* refused: no PIM (CC_OFFLINE) */
+	int		 ready;		/* to be made ready once signed in */
 };
 
 /* An agent with a desktop, as this desktop server knows it. */
@@ -63,6 +64,7 @@ struct desk_agent {
 	int		 last_before;	/* its before-call state */
 	int		 blocked;	/* fault desktop ID down */
 	int		 voice;		/* its desktop signs in to voice */
+	int		 voice_offline;	/* its login refused: no PIM yet */
 	struct desk_mrd	 media[CFG_AGENT_MRDS];	/* non-voice MRDs */
 	int		 nmedia;
 };
@@ -216,6 +218,7 @@ desk_media_login(struct desk *d, struct desk_agent *ag, struct desk_mrd *m,
 		return -1;
 	m->joining = 1;
 	m->offline = 0;
+	m->ready = ready;
 	if (ready)
 		desk_set_state(d, ag, m->id, AS_AVAILABLE, 0);
 	return 0;
@@ -282,6 +285,7 @@ desk_login(struct desk *d, struct desk_desktop *dt, int again)
 	 */
 	ag->want = -1;
 	if (ag->voice) {
+		ag->voice_offline = 0;
 		desk_set_state(d, ag, 0, AS_LOGIN, 0);
 		desk_set_state(d, ag, 0, want, want == AS_NOT_READY ?
 		    dt->login.reason : 0);
@@ -715,11 +719,15 @@ desk_cti_media_resp(struct desk *d, struct link *l, const struct ged_msg *g)
 		    " (no PIM: again once the peripheral is online)" : "");
 }
 
-/* The peripheral online (SYSTEM_EVENT): the sign-ins it refused, again. */
+/*
+ * The peripheral online (SYSTEM_EVENT): the logins and sign-ins it
+ * refused for want of a PIM (a desktop server that opened its session
+ * before the peripheral was online), again, as first asked.
+ */
 static void
 desk_cti_online(struct desk *d, uint32_t periph)
 {
-	int	i, j;
+	int	i, j, want;
 
 	for (i = 0; i < d->nagents; i++) {
 		struct desk_agent *ag = &d->agents[i];
@@ -727,10 +735,43 @@ desk_cti_online(struct desk *d, uint32_t periph)
 		if (ag->peripheral != periph || ag->dt == NULL ||
 		    ag->dt->user_out)
 			continue;
+		if (ag->voice && ag->voice_offline &&
+		    !agent_logged_in(ag->state)) {
+			ag->voice_offline = 0;
+			want = ag->dt->login.state;
+			if (want != AS_LOGOUT) {
+				desk_set_state(d, ag, 0, AS_LOGIN, 0);
+				desk_set_state(d, ag, 0, want, want ==
+				    AS_NOT_READY ? ag->dt->login.reason : 0);
+			}
+		}
 		for (j = 0; j < ag->nmedia; j++)
 			if (ag->media[j].offline && ag->media[j].asked)
-				desk_media_login(d, ag, &ag->media[j], 0);
+				desk_media_login(d, ag, &ag->media[j],
+				    ag->media[j].ready);
 	}
+}
+
+/*
+ * CONTROL_FAILURE_CONF (InvokeID: the agent).  A login the CTI server
+ * could not pass on for want of a PIM (internal processing error while
+ * the peripheral is offline) is made again once the peripheral is online.
+ */
+static void
+desk_cti_control_failure(struct desk *d, struct link *l,
+    const struct ged_msg *g)
+{
+	struct desk_agent	*ag = desk_agent(d, g->fixed[CF_INVOKE_ID]);
+	int			 offline = (d->pg_status &
+	    PGS_PERIPHERAL_OFFLINE) != 0 &&
+	    g->fixed[CF_FAILURE_CODE] == CF_INTERNAL_PROCESSING_ERROR;
+
+	if (ag != NULL && offline && !agent_logged_in(ag->state))
+		ag->voice_offline = 1;
+	log_link_warnx(l, "request for agent %u refused: control failure "
+	    "%u%s", g->fixed[CF_INVOKE_ID], g->fixed[CF_FAILURE_CODE],
+	    ag != NULL && ag->voice_offline ? " (no PIM: again once the "
+	    "peripheral is online)" : "");
 }
 
 /* What the CTI server says on the open session. */
@@ -768,9 +809,7 @@ desk_cti_msg(struct link *l, void *arg, const struct wire_msg *m)
 		    g.fixed[FR_STATUS]);
 		break;
 	case MSG_CONTROL_FAILURE_CONF:
-		log_link_warnx(l, "request for agent %u refused: control "
-		    "failure %u", g.fixed[CF_INVOKE_ID],
-		    g.fixed[CF_FAILURE_CODE]);
+		desk_cti_control_failure(d, l, &g);
 		break;
 	case MSG_FAILURE_CONF:
 		log_link_warnx(l, "request %u refused: %s (%u)",
