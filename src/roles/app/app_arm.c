@@ -658,7 +658,8 @@ arm_init_answer(struct app_arm *arm, uint32_t type, uint32_t invoke,
 	struct arm_media	*m = NULL;
 	uint32_t		 k = invoke - ARM_INIT_INVOKE - 2;
 
-	if (invoke >= ARM_INIT_INVOKE + 2 && (k >> 3) < (uint32_t)arm->nagents &&
+	if (invoke >= ARM_INIT_INVOKE + 2 &&
+	    (k >> 3) < (uint32_t)arm->nagents &&
 	    (k & 7) < (uint32_t)arm->agents[k >> 3].nmedia)
 		m = &arm->agents[k >> 3].media[k & 7];
 	if (type == MSG_AGENT_INIT_RESP) {

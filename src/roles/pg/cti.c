@@ -150,7 +150,8 @@ struct cti {
 	uint64_t	 opened, refused;
 	struct arm	*arm;		/* the ARM sessions' tasks */
 	uint64_t	 tasks_refused;
-	uint64_t	 resyncs, resync_agents, resync_refused;	/* R19 */
+	/* R19: brackets closed, agent states set, refusals */
+	uint64_t	 resyncs, resync_agents, resync_refused;
 };
 
 static void	cti_decide(struct cti *);
@@ -1836,9 +1837,9 @@ cti_s_down(struct link *l, void *arg, const char *why)
 	if (s->moved > 0)
 		cti_moved_cb(-1, 0, c);
 	if (s->init_open >= 0)
-		log_link_info(l, "[%s] session %u of client \"%s\" closed inside "
-		    "the resync bracket of peripheral %u: %d agent state%s set "
-		    "stay", rule_tag(RULE_R19), s->id, s->client_id,
+		log_link_info(l, "[%s] session %u of client \"%s\" closed "
+		    "inside the resync bracket of peripheral %u: %d agent "
+		    "state%s set stay", rule_tag(RULE_R19), s->id, s->client_id,
 		    c->periphs[s->init_open].f.id, s->init_n.agents,
 		    s->init_n.agents == 1 ? "" : "s");
 	TAILQ_REMOVE(&c->sessions, s, entry);
