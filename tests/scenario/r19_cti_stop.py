@@ -20,8 +20,15 @@ Proves:
    rows of each agent Recreated;
  * the tasks end: three Termination_Call_Detail rows, only the one the
    router never heard the start of flagged Recreated; every agent
-   available again.
+   available again;
+ * desk-a killed (its CTI session lost, R9 at the CTI server): the voice
+   MRD logged out with 50002 (cti_client_lost, or a move, R10: one
+   Agent_Logout row each, of MRD 1 only) and in again through desk-b
+   (R10), the email MRD in all along,
+   desk-b's desktops told its state as they sign in again.
 """
+import signal
+
 from pgemu_test import (DEFAULT_NODES, FAST, SLOW, check, ev, log, other,
                         run, wait_for, wait_online)
 
@@ -161,6 +168,32 @@ def test(Lab):
           "Agent_Logout: %r" % lab.query("SELECT * FROM Agent_Logout"))
     check(all(all(s not in ("logout", "unknown") for s in d.values())
               for d in seen), "the desktops' email MRD: %r" % seen)
+
+    log("desk-a killed (R9): voice out and in through desk-b, email in")
+    wg = lab.watch("agents")
+    lab.kill("desk-a", signal.SIGKILL)
+    # Some desktops may reach desk-b before the CTI server reads desk-a's
+    # end: those agents move (R10, agent_moved), out with 50002 all the
+    # same (docs/failover.md).
+    e = ws.wait(ev("cti_client_lost"), T, "%s: cti_client_lost" % stand)
+    check(e["rule"] == "R9" and 1 <= e["agents"] <= AGENTS, "R9: %r" % e)
+    wg.wait(ev("desktop_relogin", rule="R10"), T, "agents: desktop_relogin")
+    wait_for(lambda: router_mrd(lab, 1) == {i: "available" for i in IDS} and
+             {d["agent"]: [m["state"] for m in d["mrds"]
+                           if m["mrd"] == EMAIL][0]
+              for d in lab.ctl("desk-b", "desktops")} ==
+             {i: "available" for i in IDS}, T,
+             "voice back through desk-b, desk-b's desktops available in "
+             "MRD 2")
+    all_in(lab, seen)
+    wait_for(lambda: len(lab.query("SELECT 1 FROM Agent_Logout")) >=
+             AGENTS, T, "3 Agent_Logout rows")
+    rows = lab.query("SELECT SkillTargetID, MRDomainID, ReasonCode FROM "
+                     "Agent_Logout ORDER BY SkillTargetID")
+    check(rows == [(i, 1, 50002) for i in IDS],
+          "Agent_Logout: %r (none of MRD 2)" % rows)
+    check(router_mrd(lab, EMAIL) == {i: "available" for i in IDS},
+          "router, email: %r" % router_mrd(lab, EMAIL))
 
 
 run(test)

@@ -637,24 +637,27 @@ pim_update(struct pim *p, const struct msg_agent *recs, int n)
 }
 
 /*
- * ACD agent changes into the mirror; recs keeps only those that changed
- * an agent's state (the ACD's echo of a state the PIM set itself, as the
- * Table 1 states of a relogin, changes nothing): how many.
+ * ACD agent changes into the mirror, in order; recs keeps only those that
+ * changed an agent's state (the ACD's echo of a state the PIM set itself,
+ * as the Table 1 states of a relogin, changes nothing): how many.  One
+ * message may hold several changes of an agent (the ACD sends a turn's
+ * in one): each is judged after the ones before it, so that a logout,
+ * login and ready of one turn are three changes, not a last one taken
+ * for an echo of the state before them.
  */
 int
 pim_changes(struct pim *p, struct msg_agent *recs, int n)
 {
-	int	i, kept = 0;
+	int	i, kept = 0, echo;
 
 	for (i = 0; i < n; i++) {
 		struct pim_agent *a = pim_agent(p, recs[i].id);
 
-		if (a != NULL && a->state == recs[i].state)
-			pim_update(p, &recs[i], 1);
-		else
+		echo = a != NULL && a->state == recs[i].state;
+		pim_update(p, &recs[i], 1);
+		if (!echo)
 			recs[kept++] = recs[i];
 	}
-	pim_update(p, recs, kept);
 	return kept;
 }
 
