@@ -48,6 +48,11 @@ def router_mrd(lab, mrd):
             for a in lab.ctl("router", "agents") if a["mrd"] == mrd}
 
 
+def cti_email(lab, node):
+    """{state: count} of the email MRD as NODE's CTI server sees it."""
+    return lab.ctl(node, "cti")["agents"].get(str(EMAIL), {})
+
+
 def desk_email(lab):
     """{agent: its desktop's state in the email MRD}."""
     out = {}
@@ -122,6 +127,9 @@ def test(Lab):
     check(set(desk_email(lab).values()) <= {"available", "reserved",
                                             "active"},
           "desktops, email: %r" % desk_email(lab))
+    c = cti_email(lab, server)
+    check(sum(c.values()) == AGENTS and "logout" not in c,
+          "%s's CTI server, email: %r" % (server, c))
 
     log("the session back: the bracket, answered in order")
     lab.ctl("app", "fault", "cti-link", "up")

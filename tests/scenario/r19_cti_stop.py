@@ -6,8 +6,9 @@ Proves:
  * two tasks routed and started; the active CTI server stopped, then the
    other one too: the app and the desktop server have no CTI session;
    every agent stays logged in, voice and email, as today for voice (the
-   router's real-time table all along, no Agent_Logout row), and the
-   desktops' views keep the email MRD as it was (never logged out);
+   router's real-time table all along, no Agent_Logout row; both CTI
+   servers' views, `pgemuctl pg-X cti`), and the desktops' views keep the
+   email MRD as it was (never logged out);
  * meanwhile the app's third task, routed by the router, is recorded by
    the app (its agent ACTIVE in its record);
  * the other CTI server started again: the desktops sign in again there
@@ -59,15 +60,25 @@ def desk_email(lab):
     return out
 
 
+def cti_email(lab, node):
+    """{state: count} of the email MRD as NODE's CTI server sees it."""
+    return lab.ctl(node, "cti")["agents"].get(str(EMAIL), {})
+
+
 def app_tasks(lab):
     return {t["dialogue"]: t for t in lab.ctl("app", "tasks")}
 
 
 def all_in(lab, seen):
-    """Every agent logged in to both MRDs at the router, every desktop
-    signed in to the email MRD; what the desktops showed is kept."""
+    """Every agent logged in to both MRDs at the router, signed in to the
+    email MRD at both CTI servers and at every desktop; what the desktops
+    showed is kept."""
     v, e, d = router_mrd(lab, 1), router_mrd(lab, EMAIL), desk_email(lab)
     seen.append(d)
+    for node in ("pg-a", "pg-b"):
+        c = cti_email(lab, node)
+        check(sum(c.values()) == AGENTS and "logout" not in c,
+              "%s's CTI server, email: %r" % (node, c))
     check(all(v[i] != "logged out" and e[i] != "logged out" for i in IDS),
           "router: voice %r, email %r" % (v, e))
     check(all(s not in ("logout", "unknown") for s in d.values()),

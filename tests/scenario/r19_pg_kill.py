@@ -10,8 +10,9 @@ Proves:
    50002 (Agent_Logout rows of MRD 1, event agents_logged_out), back in
    on the other side; the email MRD not (R19): logged in all along at the
    router (no Agent_Logout row of MRD 2), its states kept by the PIM that
-   takes over (from the killed side's PEER_AGENTS), the desktops' email
-   MRD never logged out (they sign in again there: signed in already);
+   takes over (from the killed side's PEER_AGENTS; its CTI server's view,
+   `pgemuctl pg-X cti`), the desktops' email MRD never logged out (they
+   sign in again there: signed in already);
  * the app's session back, on the surviving side: the bracket (3 agents,
    3 tasks known by TaskID: two from the copy of the table, PEER_TASK,
    one the survivor never heard of), agents_resynced (R19) at both ends;
@@ -50,13 +51,20 @@ def desk_email(lab):
     return out
 
 
+def cti_email(lab, node):
+    """{state: count} of the email MRD as NODE's CTI server sees it."""
+    return lab.ctl(node, "cti")["agents"].get(str(EMAIL), {})
+
+
 def app_tasks(lab):
     return {t["dialogue"]: t for t in lab.ctl("app", "tasks")}
 
 
-def email_in(lab, seen):
-    e, d = router_mrd(lab, EMAIL), desk_email(lab)
-    seen.append((e, d))
+def email_in(lab, seen, node):
+    e, d, c = router_mrd(lab, EMAIL), desk_email(lab), cti_email(lab, node)
+    seen.append((e, d, c))
+    check(sum(c.values()) == AGENTS and "logout" not in c,
+          "%s's CTI server, email: %r" % (node, c))
     check(all(e[i] != "logged out" for i in IDS), "router, email: %r" % e)
     check(all(s not in ("logout", "unknown") for s in d.values()),
           "desktops, email: %r" % d)
@@ -100,11 +108,11 @@ def test(Lab):
     lab.kill(act, signal.SIGKILL)
     e = wr.wait(ev("agents_logged_out"), T, "router: agents_logged_out")
     check(e["rule"] == "R6" and e["agents"] == AGENTS, "R6: %r" % e)
-    email_in(lab, seen)
+    email_in(lab, seen, surv)
     wr.wait(ev("peripheral_online", rule="R8"), T, "router: R8 online")
     wait_for(lambda: router_mrd(lab, 1) == {i: "available" for i in IDS},
              T, "router: every agent back in the voice MRD")
-    email_in(lab, seen)
+    email_in(lab, seen, surv)
     rows = lab.query("SELECT SkillTargetID, MRDomainID, ReasonCode, Rule "
                      "FROM Agent_Logout ORDER BY SkillTargetID")
     check(rows == [(i, 1, 50002, "R6") for i in IDS],
@@ -117,7 +125,7 @@ def test(Lab):
         router_mrd(lab, EMAIL), want))
     wait_for(lambda: lab.status("desk-a")["desk"]["cti"]["server"] == surv,
              T, "desk-a's CTI session on %s" % surv)
-    email_in(lab, seen)
+    email_in(lab, seen, surv)
 
     log("the ARM session back, on %s: the bracket" % surv)
     lab.ctl("app", "fault", "cti-link", "up")
@@ -134,7 +142,7 @@ def test(Lab):
     wait_for(lambda: desk_email(lab) == {i: "active" for i in IDS} and
              router_mrd(lab, EMAIL) == {i: "active" for i in IDS}, T,
              "the router and the desktops: ACTIVE in MRD 2 (as recorded)")
-    email_in(lab, seen)
+    email_in(lab, seen, surv)
 
     log("the tasks end: only the one the router missed is Recreated")
     wait_for(lambda: lab.query("SELECT COUNT(*) FROM "

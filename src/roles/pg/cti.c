@@ -2316,6 +2316,46 @@ cti_session_json(const struct cti_session *s)
 	return j;
 }
 
+/* One more agent in state st of the MRD's counts. */
+static void
+cti_count_state(json_t *mrds, uint32_t mrd, int st)
+{
+	json_t	*m;
+	char	 id[16];
+
+	snprintf(id, sizeof(id), "%u", mrd);
+	if ((m = json_object_get(mrds, id)) == NULL) {
+		m = json_object();
+		json_object_set_new(mrds, id, m);
+	}
+	json_object_set_new(m, agent_state_name(st), json_integer(
+	    json_integer_value(json_object_get(m, agent_state_name(st))) + 1));
+}
+
+/*
+ * The agents as this CTI server sees them (the OPC view): per MRD, how
+ * many in each state (an email MRD's sign-ins outliving its path, R19,
+ * show here).
+ */
+static json_t *
+cti_agents_json(const struct cti *c)
+{
+	const struct cti_agent	*a;
+	json_t			*mrds = json_object();
+	int			 i, j, k;
+
+	for (i = 0; i < c->nperiphs; i++)
+		for (j = 0; j < c->periphs[i].nagents; j++) {
+			a = &c->periphs[i].agents[j];
+			cti_count_state(mrds,
+			    (uint32_t)c->node->cfg->voice_mrd, a->state);
+			for (k = 0; k < a->nmedia; k++)
+				cti_count_state(mrds, a->media[k].id,
+				    a->media[k].state);
+		}
+	return mrds;
+}
+
 /* pgemuctl NODE cti */
 json_t *
 cti_json(const struct cti *c)
@@ -2327,6 +2367,7 @@ cti_json(const struct cti *c)
 		json_array_append_new(a, cti_session_json(s));
 	j = cti_summary_json(c);
 	json_object_set_new(j, "sessions", a);
+	json_object_set_new(j, "agents", cti_agents_json(c));
 	json_object_set_new(j, "tasks", cti_tasks_json(c, 1));
 	if (c->lst != NULL)
 		json_object_set_new(j, "listener", listener_json(c->lst));
