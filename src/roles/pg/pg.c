@@ -1281,8 +1281,7 @@ pg_summary(struct node *n, char *buf, size_t len)
 
 static const struct cmd pg_cmds[] = {
 	{ "cti", "", 0, 0, pg_cmd_cti,
-	  "the CTI server: active or standby and why, its sessions, its "
-	  "agents (per MRD and state), its tasks" },
+	  "the CTI server: active or standby and why, its sessions" },
 	{ "stop|start", "cti-server|mr-pim", 1, 1, pg_cmd_stop_start,
 	  "the CTI server or the MR PIM: the other side's takes over" },
 	{ NULL, NULL, 0, 0, NULL, NULL }
