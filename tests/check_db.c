@@ -8,8 +8,8 @@
  * and timestamps keep the product's text ("YYYY-MM-DD HH:MM:SS.mmm",
  * UTC).  The rows of media routing's tasks: a task's end and a task left
  * out of reports told twice are stored once; a task and an agent's state
- * a resync rebuilt (R19) are flagged Recreated, and an older database
- * gains the column.
+ * a resync rebuilt (R19) are flagged Recreated, the state told twice is
+ * one row, and an older database gains the column.
  */
 #include "config.h"
 
@@ -357,6 +357,11 @@ START_TEST(test_upgrade_recreated)
 	    " VALUES ('2023-11-14 22:13:20.000', 5);", NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(h);
+	db = db_open(base, path, DB_QUEUE_ROWS, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	db_resync_event(db, &key, 1700000000.5, 1699999000.0, AS_ACTIVE);
+	db_close(db);
+	/* Told again to a router started again: one row. */
 	db = db_open(base, path, DB_QUEUE_ROWS, err, sizeof(err));
 	ck_assert_msg(db != NULL, "%s", err);
 	db_resync_event(db, &key, 1700000000.5, 1699999000.0, AS_ACTIVE);

@@ -1355,7 +1355,7 @@ static void
 cti_init_refuse(struct cti_session *s, const struct ged_msg *g, int conf,
     uint32_t status, const char *why)
 {
-	uint32_t	invoke = g->fixed[0];
+	uint32_t	invoke = g->fixed[0];	/* every one's first field */
 
 	if (g->type == MSG_AGENT_INIT_REQ || g->type == MSG_TASK_INIT_IND ||
 	    g->type == MSG_TASK_INIT_REQ)

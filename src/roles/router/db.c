@@ -342,6 +342,12 @@ db_upgrade(struct db *db, char **msg)
 	if (db_upgrade_recreated(db, "Agent_Event_Detail", msg) == -1 ||
 	    db_upgrade_recreated(db, "Termination_Call_Detail", msg) == -1)
 		return -1;
+	/* A state a resync told is one row, told again or not (R19). */
+	if (sqlite3_exec(db->h, "CREATE UNIQUE INDEX IF NOT EXISTS"
+	    " Agent_Event_Detail_recreated ON Agent_Event_Detail"
+	    " (PeripheralID, SkillTargetID, MRDomainID, DateTime, Event)"
+	    " WHERE Recreated = 1;", NULL, NULL, msg) != SQLITE_OK)
+		return -1;
 
 	if (sqlite3_prepare_v2(db->h, "SELECT MRDomainID FROM pgemu_session",
 	    -1, &st, NULL) == SQLITE_OK)
@@ -426,10 +432,10 @@ db_writer_open(struct db *db, const char *path, char *err, size_t errlen)
 	    " (LogoutDateTime, SkillTargetID, PeripheralID, LoginDateTime,"
 	    " LoginDuration, ReasonCode, Rule, MRDomainID) VALUES"
 	    " (?,?,?,?,?,?,?,?)");
-	w->ins_event = db_prepare(db, w->h, "INSERT INTO Agent_Event_Detail"
-	    " (DateTime, SkillTargetID, PeripheralID, LoginDateTime, Event,"
-	    " AgentState, ReasonCode, Duration, Rule, MRDomainID, Recreated)"
-	    " VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+	w->ins_event = db_prepare(db, w->h, "INSERT OR IGNORE INTO"
+	    " Agent_Event_Detail (DateTime, SkillTargetID, PeripheralID,"
+	    " LoginDateTime, Event, AgentState, ReasonCode, Duration, Rule,"
+	    " MRDomainID, Recreated) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
 	w->ins_discard = db_prepare(db, w->h, "INSERT INTO pgemu_discard"
 	    " (DateTime, PeripheralID, IntervalDateTime, Intervals, Rows,"
 	    " Rule, PGSide, Reason) VALUES (?,?,?,?,?,?,?,?)");
@@ -1429,7 +1435,8 @@ db_event(struct db *db, const struct db_key *k, double t, double login,
 /*
  * R19: an agent's state in an email MRD as the application's resync
  * bracket told it: an Agent_Event_Detail row of DB_EVENT_STATE at the
- * time the state began, flagged Recreated.
+ * time the state began, flagged Recreated; once, even told again to a
+ * restarted router (a unique index over the recreated rows).
  */
 void
 db_resync_event(struct db *db, const struct db_key *k, double t,
