@@ -1059,10 +1059,12 @@ enum taskq_act	 taskq_event(int state, unsigned int seen, uint32_t code,
 #define TCD_CALLTYPE_APP	26	/* by the application */
 #define TCD_DISP_HANDLED	13	/* CallDisposition: a normal end */
 #define TCD_DISP_RONA		19	/* not started in task_start_timeout */
+#define TCD_DISP_PATH_DOWN	42	/* task life ran out, path down (R18) */
 #define TCD_FLAG_HANDLED	1	/* CallDispositionFlag */
 #define TCD_FLAG_ABANDONED	2
+#define TCD_FLAG_ERROR		4
 struct taskq_end {
-	int		 left_out;	/* R15/R17: no TCD row */
+	int		 left_out;	/* R15/R17/R21: no TCD row */
 	int		 call_type;
 	int		 disposition;
 	int		 disposition_flag;
@@ -1097,8 +1099,8 @@ struct db_result {
 	int		 closing;	/* the router stops: only free arg */
 };
 typedef void	 db_done_fn(void *, const struct db_result *);
-struct db	*db_open(struct event_base *, const char *, size_t, char *,
-		    size_t);
+struct db	*db_open(struct event_base *, const char *, size_t,
+		    int voice_mrd, char *, size_t);
 size_t		 db_pending(const struct db *);
 size_t		 db_queued_rows(const struct db *);
 void		 db_close(struct db *);
@@ -1151,6 +1153,7 @@ struct db_task {
 	double		 queue_time;	/* RCD: seconds in the queue */
 	int		 call_type;	/* TCD */
 	int		 disposition, disposition_flag;
+	int		 segment;	/* TCD: of the task's report (R20) */
 	uint32_t	 flags;		/* left out: TASKF_* */
 	char		 selector[33];
 	char		 rule[8];	/* discard, left out */
@@ -1181,7 +1184,8 @@ void		 pim_not_stored(struct pim *, uint32_t seq, const char *why);
 json_t		*pim_json(const struct pim *);
 int		 pim_agent_state(const struct pim *, int, struct msg_agent *);
 int		 pim_media_set(struct pim *, uint32_t agent, uint32_t mrd,
-		    int state, int32_t reason, struct msg_agent *);
+		    int state, int32_t reason, uint32_t handled,
+		    struct msg_agent *);
 void		 pim_media_reset(struct pim *, int32_t reason,
 		    int keep_email);
 void		 pim_media_mirror(struct pim *, const struct msg_agent *,
@@ -1236,6 +1240,8 @@ json_t		*cti_json(const struct cti *);
 json_t		*cti_summary_json(const struct cti *);
 int		 cti_peer_task(struct cti *, const struct msg_task *, char *,
 		    size_t);
+/* Is the application path down (no ARM session of it open, R18)? */
+int		 cti_path_is_down(const struct cti *, uint32_t);
 
 /*
  * arm.c: the ARM tasks of a CTI server: its task table (by TaskID, and
@@ -1258,11 +1264,12 @@ uint32_t	 arm_take(struct arm *, struct msg_task *, uint32_t max,
 		    int precall);
 /*
  * A task of the application's resync bracket (R19), offered or started:
- * 0 and whether the table changed (a new TaskID in t if it had none), or
- * the E_ARM_STAT_ status that refuses it.
+ * 0 and whether the table changed (a new TaskID in t if it had none) and
+ * whether its report resumed (R20: its task life had ended it), or the
+ * E_ARM_STAT_ status that refuses it.
  */
 uint32_t	 arm_resync(struct arm *, struct msg_task *, int started,
-		    uint32_t max, int *changed);
+		    uint32_t max, int *changed, int *resumed);
 /* Tasks of an agent in an MRD: offered (not started), started. */
 void		 arm_load(const struct arm *, uint32_t periph, uint32_t agent,
 		    uint32_t mrd, int *offered, int *started);
@@ -1276,10 +1283,46 @@ void		 arm_send_change(struct arm *, const struct msg_task *);
 int		 arm_mirror(struct arm *, const struct msg_task *, char *,
 		    size_t);
 json_t		*arm_json(const struct arm *, int table);
+/* The CTI server that reports (active): it alone tells the router. */
+void		 arm_set_active(struct arm *, int);
+/*
+ * Application paths (R18).  arm_path_set: the path id went down at since
+ * (its tasks get their deadlines: since + their MRD's task_life) or came
+ * back (no deadline); 1 if that changed (a path not known yet is added),
+ * *ntasks its tasks.  arm_path_down: 1 if the path is down, and since
+ * when.  arm_path_ids: the paths known, at most max.  arm_path_msg: the
+ * TASK_EVENT (and PEER_TASK) that tells the path's state.
+ */
+#define ARM_PATHS_MAX	256		/* application paths known */
+int		 arm_path_set(struct arm *, uint32_t path, int down,
+		    double since, int *ntasks);
+int		 arm_path_down(const struct arm *, uint32_t path, double *);
+int		 arm_path_ids(const struct arm *, uint32_t *, int max);
+void		 arm_path_msg(const struct arm *, uint32_t path,
+		    struct msg_task *);
+/* The first deadline of a task (0: none), and the tasks past theirs. */
+double		 arm_next_deadline(const struct arm *);
+typedef void	 arm_expired_fn(void *, const struct msg_task *);
+/*
+ * Every task whose deadline is past now ends: out of the table, its
+ * tombstone kept (R20), fn called with its END (flags with
+ * TASKF_PATH_DOWN, when its deadline).  The count.
+ */
+int		 arm_expire(struct arm *, double now, arm_expired_fn *,
+		    void *);
+/*
+ * R20: a START or END (t) of a task the table lacks and whose task life
+ * ended it: t is flagged TASKF_RESUMED with its new segment (epoch), and
+ * arm_take() takes it.  The code of the START that reports the
+ * resumption (TASK_EV_START or _APP_START), 0 if t is no such message.
+ */
+uint32_t	 arm_resuming(struct arm *, struct msg_task *);
 
 /* pg.c: what the CTI server asks of its side */
 int		 pg_set_agent(struct node *, uint32_t periph, uint32_t agent,
 		    uint32_t mrd, int state, int32_t reason);
+int		 pg_task_handled(struct node *, uint32_t periph,
+		    uint32_t agent, uint32_t mrd, int state, int32_t reason);
 int		 pg_send_task(struct node *, uint32_t type,
 		    const struct msg_task *);
 void		 pg_cti_changed(struct node *);
@@ -1309,6 +1352,12 @@ uint32_t	 app_arm_pick(struct app_arm *, uint32_t mrd, int skill_group,
 		    int max_tasks);
 void		 app_arm_hold(struct app_arm *, uint32_t agent, uint32_t mrd,
 		    int);
+int		 app_arm_up(const struct app_arm *);
+/* Since when the session that was open is down (wall clock), 0: open. */
+double		 app_arm_down_since(const struct app_arm *);
+uint64_t	 app_arm_opens(const struct app_arm *);
+/* Flags added to the queued messages of a dialogue; their count. */
+int		 app_arm_mark(struct app_arm *, uint32_t dialogue, uint32_t);
 void		 app_arm_started(struct app_arm *, uint32_t agent,
 		    uint32_t mrd, int);
 /* A task into the resync bracket (R19): TASK_INIT_IND, _REQ without id. */
@@ -1320,6 +1369,8 @@ json_t		*app_arm_json(const struct app_arm *);
 /* app.c: what the ARM session answers a request of the application */
 void		 app_task_answer(struct node *, uint32_t type,
 		    uint32_t dialogue, uint32_t status, const uint32_t *task);
+/* app.c: the session is back after it was down since; its queue next. */
+void		 app_arm_back(struct node *, double since);
 /*
  * R19: is the task of dialogue one the resync bracket tells (live, in an
  * email MRD)?  Its tasks into the bracket; the answer to a TASK_INIT_REQ

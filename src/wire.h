@@ -18,7 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WIRE_PROTO_VERSION	2	/* 2: agent records carry the MRD */
+#define WIRE_PROTO_VERSION	3	/* 2: agent records carry the MRD;
+					   3: interval rows too */
 #define WIRE_HDR_LEN		8
 #define WIRE_FLT_HDR_LEN	4
 #define WIRE_MAX_BODY		(1024 * 1024)	/* hard ceiling */
@@ -113,6 +114,7 @@ enum wire_tag {
 	TAG_SELECTOR			= 0x4007,	/* script selector */
 	TAG_AUTH			= 0x4008,	/* HELLO: nonce, MAC */
 	TAG_GRANT_TOKEN			= 0x4009,	/* GRANT, PIM_ACTIVATE */
+	TAG_HANDLED			= 0x400a,	/* u32: tasks ended */
 };
 
 /* A frame as received: points into the receive buffer. */
@@ -298,12 +300,19 @@ struct msg_periph_offline {
 	char		 text[128];
 };
 
-/* Interval rows: per agent, milliseconds in each state. */
+/*
+ * Interval rows: per agent and MRD, milliseconds in each state (in a
+ * non-voice MRD, TALK is the time ACTIVE with a task, CALLS the tasks
+ * that ended).  A row: the agent, the MRDomainID, the fields.  Lab
+ * protocol 2 had no MRD (MSG_IVL_ROW_LEN_V2: rows of the voice MRD), as
+ * a spool left by an older pgemu may hold (msg_interval_upgrade).
+ */
 enum ivl_field {
 	IVL_LOGGED_ON, IVL_AVAIL, IVL_NOT_READY, IVL_RESERVED, IVL_TALK,
 	IVL_WORK_READY, IVL_WORK_NOT_READY, IVL_CALLS, IVL_NFIELDS
 };
-#define MSG_IVL_ROW_LEN		(4 + 4 * IVL_NFIELDS)
+#define MSG_IVL_ROW_LEN		(8 + 4 * IVL_NFIELDS)
+#define MSG_IVL_ROW_LEN_V2	(4 + 4 * IVL_NFIELDS)
 
 struct msg_interval {
 	uint32_t	 peripheral;
@@ -372,6 +381,9 @@ struct msg_set_agent {
 	int32_t		 reason;
 	uint32_t	 peripheral;	/* 0: none said */
 	uint32_t	 mrd;		/* 0: the voice MRD */
+	uint32_t	 handled;	/* PEER_SET_AGENT of a non-voice MRD:
+					   its tasks that ended (TAG_HANDLED,
+					   absent: 0) */
 };
 
 /*
@@ -383,7 +395,9 @@ struct msg_set_agent {
 struct msg_task {
 	uint32_t	 peripheral;	/* MR peripheral; PRECALL, TASK_EVENT:
 					   the agent's peripheral */
-	uint32_t	 epoch;		/* of the MR PIM that sends or is sent */
+	uint32_t	 epoch;		/* of the MR PIM that sends or is sent;
+					   TASK_EVENT, PEER_TASK: the segment
+					   of the task's report (R20) */
 	uint32_t	 dialogue;	/* the application's DialogueID */
 	uint32_t	 mrd;		/* MRDomainID */
 	uint32_t	 agent;		/* SkillTargetID (agent id); 0: none */
@@ -406,6 +420,13 @@ struct msg_task {
 #define TASKF_ENDED_DOWN	0x08	/* ended before routing came back */
 #define TASKF_CACHED		0x10	/* held while the router was away */
 #define TASKF_RECREATED		0x20	/* rebuilt by a resync (R19) */
+#define TASKF_PATH_DOWN		0x40	/* END: its task life ran out while
+					   its application path was down
+					   (R18, disposition 42) */
+#define TASKF_RESUMED		0x80	/* reported again after its END with
+					   TASKF_PATH_DOWN (R20) */
+#define TASKF_CTI_DOWN		0x100	/* offered, started and ended while
+					   the ARM session was down (R21) */
 
 /* MR_NEW_TASK_FAILURE and ROUTE_RESULT codes (0: routed). */
 #define TASK_ROUTED		0
@@ -426,7 +447,10 @@ struct msg_task {
 #define TASK_EV_END		3	/* END_TASK_IND */
 #define TASK_EV_APP_OFFER	4	/* OFFER_APPLICATION_TASK_REQ */
 #define TASK_EV_APP_START	5	/* START_APPLICATION_TASK_REQ */
-#define TASK_EV_MAX		6
+/* Not a task's: its application path (path) went down, came back (R21). */
+#define TASK_EV_PATH_DOWN	6	/* when: since */
+#define TASK_EV_PATH_UP		7
+#define TASK_EV_MAX		8
 /* PEER_TASK only: the sender's whole task table follows, forget yours. */
 #define TASK_EV_TABLE		0
 /*
@@ -461,12 +485,14 @@ void	msg_offline_encode(struct wire_writer *,
 int	msg_offline_decode(const struct wire_msg *,
 	    struct msg_periph_offline *, char *, size_t);
 void	msg_interval_begin(struct wire_writer *, const struct msg_interval *);
-void	msg_interval_row(struct wire_writer *, uint32_t agent,
+void	msg_interval_row(struct wire_writer *, uint32_t agent, uint32_t mrd,
 	    const uint32_t *fields);
 int	msg_interval_decode(const struct wire_msg *, struct msg_interval *,
 	    char *, size_t);
-void	msg_interval_row_get(const uint8_t *, uint32_t *agent,
+void	msg_interval_row_get(const uint8_t *, uint32_t *agent, uint32_t *mrd,
 	    uint32_t *fields);
+int	msg_interval_upgrade(const struct wire_msg *, uint32_t mrd,
+	    struct wire_writer *, char *, size_t);
 void	msg_discard_encode(struct wire_writer *, const struct msg_discard *);
 int	msg_discard_decode(const struct wire_msg *, struct msg_discard *,
 	    char *, size_t);

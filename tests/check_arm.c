@@ -3,8 +3,11 @@
  * each task message does to the table and which E_ARM_STAT_ status refuses
  * it (the START_TASK_IND that a PRECALL allows among them), the TaskIDs it
  * gives, the TASK_EVENTs it keeps while the router link is down and sends
- * again, and the copy the other side keeps.  pg_send_task() is this
- * file's: it records what arm.c sends, on a link the test raises and cuts.
+ * again, and the copy the other side keeps; the application paths, the
+ * deadlines of their tasks while they are down, the tasks that outlive
+ * them ended (R18), the reports that resume (R20), and the copy of all
+ * that.  pg_send_task() is this file's: it records what arm.c sends, on
+ * a link the test raises and cuts.
  */
 #include "config.h"
 
@@ -21,6 +24,7 @@
 #define EMAIL	2
 
 static struct cfg	 cfg;
+static struct cfg_mrd	 mrds[1];
 static struct cfg_node	 self;
 static struct node	 node;
 static struct arm	*arm;
@@ -59,6 +63,12 @@ setup(void)
 	cfg.cti_task_cache = 3;
 	cfg.hb_router.interval_ms = 1000;	/* a window of 2 s */
 	cfg.hb_router.misses = 1;
+	memset(mrds, 0, sizeof(mrds));
+	mrds[0].id = EMAIL;
+	mrds[0].task_life = 10;
+	cfg.mrds = mrds;
+	cfg.nmrds = 1;
+	cfg.mr.agent_periph = PERIPH;
 	node.cfg = &cfg;
 	node.self = &self;
 	router_up = peer_up = 1;
@@ -307,6 +317,260 @@ START_TEST(test_mirror)
 }
 END_TEST
 
+/* A task of path 7 (or 8), offered or started. */
+static uint32_t
+take_path(uint32_t code, uint32_t agent, uint32_t lo, uint32_t path)
+{
+	struct msg_task	t = task(code, agent, lo);
+
+	t.path = path;
+	return arm_take(arm, &t, 5, code == TASK_EV_START);
+}
+
+/* What arm_expire() ended, in order. */
+static struct msg_task	 ended[16];
+static int		 nended;
+
+static void
+expired(void *arg, const struct msg_task *t)
+{
+	ck_assert_ptr_eq(arg, &nended);
+	ck_assert_int_lt(nended, 16);
+	ended[nended++] = *t;
+}
+
+static void
+expired_count(void *arg, const struct msg_task *t)
+{
+	(void)t;
+	(*(int *)arg)++;
+}
+
+/* R18: a path down gives its tasks deadlines; they end, or it is back. */
+START_TEST(test_paths)
+{
+	double		since;
+	uint32_t	ids[4];
+	int		n;
+
+	ck_assert_uint_eq(take_path(TASK_EV_OFFER, 1001, 1, 7), E_ARM_STAT_OK);
+	ck_assert_uint_eq(take_path(TASK_EV_START, 1002, 2, 7), E_ARM_STAT_OK);
+	ck_assert_uint_eq(take_path(TASK_EV_OFFER, 1003, 3, 8), E_ARM_STAT_OK);
+	ck_assert_int_eq(arm_path_set(arm, 7, 0, 0, &n), 1);	/* new */
+	ck_assert_int_eq(arm_path_set(arm, 7, 0, 0, &n), 0);
+	ck_assert(arm_next_deadline(arm) == 0);
+	ck_assert_int_eq(arm_path_set(arm, 7, 1, 1000.0, &n), 1);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(arm_path_set(arm, 7, 1, 1005.0, &n), 0);
+	ck_assert_int_eq(arm_path_down(arm, 7, &since), 1);
+	ck_assert(since == 1000.0);
+	ck_assert_int_eq(arm_path_down(arm, 8, NULL), 0);
+	ck_assert(arm_next_deadline(arm) == 1010.0);	/* task_life 10 */
+	ck_assert_int_eq(arm_path_ids(arm, ids, 4), 1);
+	/* Not yet; then both of path 7, not path 8's. */
+	nended = 0;
+	ck_assert_int_eq(arm_expire(arm, 1009.9, expired, &nended), 0);
+	ck_assert_int_eq(arm_expire(arm, 1010.0, expired, &nended), 2);
+	ck_assert_int_eq(nended, 2);
+	ck_assert_uint_eq(ended[0].code, TASK_EV_END);
+	ck_assert_uint_eq(ended[0].flags, TASKF_PATH_DOWN);
+	ck_assert_uint_eq(ended[0].when, 1010);
+	ck_assert_uint_eq(ended[0].path, 7);
+	ck_assert_uint_eq(ended[0].epoch, 1);
+	ck_assert_uint_eq(ended[1].agent, 1002);
+	load_is(1001, 0, 0);
+	load_is(1002, 0, 0);
+	load_is(1003, 1, 0);
+	ck_assert_int_eq(counter("expired"), 2);
+	ck_assert_int_eq(counter("ended_by_life"), 2);
+	ck_assert(arm_next_deadline(arm) == 0);
+	/* A path back before the deadline: its task goes on. */
+	ck_assert_int_eq(arm_path_set(arm, 8, 1, 2000.0, &n), 1);
+	ck_assert_int_eq(n, 1);
+	ck_assert(arm_next_deadline(arm) == 2010.0);
+	ck_assert_int_eq(arm_path_set(arm, 8, 0, 0, &n), 1);
+	ck_assert_int_eq(n, 1);
+	ck_assert(arm_next_deadline(arm) == 0);
+	ck_assert_int_eq(arm_expire(arm, 3000.0, expired, &nended), 0);
+	load_is(1003, 1, 0);
+	/* A task added to a path that is down (a copy) gets its deadline. */
+	ck_assert_uint_eq(take_path(TASK_EV_OFFER, 1004, 4, 7), E_ARM_STAT_OK);
+	ck_assert(arm_next_deadline(arm) == 1010.0);
+}
+END_TEST
+
+/* The paths down told the router again when its link is back (R21). */
+START_TEST(test_paths_retold)
+{
+	int	n;
+
+	cfg.mr.enabled = 1;
+	arm_set_active(arm, 1);
+	ck_assert_int_eq(arm_path_set(arm, 7, 1, 1000.5, &n), 1);
+	ck_assert_int_eq(arm_path_set(arm, 8, 0, 0, &n), 1);
+	router_up = 0;
+	arm_router(arm, 0);
+	router_up = 1;
+	arm_router(arm, 1);
+	ck_assert_int_eq(nrouter, 1);
+	ck_assert_uint_eq(to_router[0].code, TASK_EV_PATH_DOWN);
+	ck_assert_uint_eq(to_router[0].path, 7);
+	ck_assert_uint_eq(to_router[0].peripheral, PERIPH);
+	ck_assert_uint_eq(to_router[0].when, 1000);
+	ck_assert_uint_eq(to_router[0].when_ms, 500);
+	/* A standby tells nothing again (the one sent lately goes again,
+	   cached: the router may not have read it). */
+	arm_set_active(arm, 0);
+	arm_router(arm, 0);
+	arm_router(arm, 1);
+	ck_assert_int_eq(nrouter, 2);
+	ck_assert_uint_eq(to_router[1].flags, TASKF_CACHED);
+}
+END_TEST
+
+/* R20: the START or END of a task its task life ended resumes it. */
+START_TEST(test_resume)
+{
+	struct msg_task	t;
+	int		n;
+
+	ck_assert_uint_eq(take_path(TASK_EV_OFFER, 1001, 1, 7), E_ARM_STAT_OK);
+	ck_assert_uint_eq(take_path(TASK_EV_START, 1002, 2, 7), E_ARM_STAT_OK);
+	ck_assert_uint_eq(take_path(TASK_EV_APP_START, 1003, 0, 7),
+	    E_ARM_STAT_OK);
+	arm_path_set(arm, 7, 1, 1000.0, &n);
+	nended = 0;
+	ck_assert_int_eq(arm_expire(arm, 1010.0, expired, &nended), 3);
+	arm_path_set(arm, 7, 0, 0, &n);
+	/* Its START after it ended: back in the table, segment 2. */
+	t = task(TASK_EV_START, 1001, 1);
+	t.path = 7;
+	ck_assert_uint_eq(arm_resuming(arm, &t), TASK_EV_START);
+	ck_assert_uint_eq(t.flags, TASKF_RESUMED);
+	ck_assert_uint_eq(t.epoch, 2);
+	ck_assert_uint_eq(arm_take(arm, &t, 5, 0), E_ARM_STAT_OK);
+	load_is(1001, 0, 1);
+	ck_assert_int_eq(counter("resumed"), 1);
+	ck_assert_int_eq(counter("ended_by_life"), 2);
+	/* Its END: in the table, in its segment, flagged so. */
+	t = task(TASK_EV_END, 1001, 1);
+	ck_assert_uint_eq(arm_resuming(arm, &t), 0);
+	ck_assert_uint_eq(arm_take(arm, &t, 5, 0), E_ARM_STAT_OK);
+	ck_assert_uint_eq(t.flags, TASKF_RESUMED);
+	ck_assert_uint_eq(t.epoch, 2);
+	load_is(1001, 0, 0);
+	/* An END of one ended: resumed with the START of its kind. */
+	t = task(TASK_EV_END, 1002, 2);
+	ck_assert_uint_eq(arm_resuming(arm, &t), TASK_EV_START);
+	ck_assert_uint_eq(arm_take(arm, &t, 5, 0), E_ARM_STAT_OK);
+	ck_assert_uint_eq(t.dialogue, 42);
+	load_is(1002, 0, 0);
+	t = task(TASK_EV_END, 1003, 0);
+	memcpy(t.task, ended[2].task, sizeof(t.task));
+	ck_assert_uint_eq(arm_resuming(arm, &t), TASK_EV_APP_START);
+	ck_assert_uint_eq(arm_take(arm, &t, 5, 0), E_ARM_STAT_OK);
+	ck_assert_int_eq(counter("ended_by_life"), 0);
+	ck_assert_int_eq(counter("resumed"), 3);
+	/* Once only; not for another agent; an OFFER never. */
+	t = task(TASK_EV_END, 1002, 2);
+	ck_assert_uint_eq(arm_resuming(arm, &t), 0);
+	ck_assert_uint_eq(arm_take(arm, &t, 5, 0),
+	    E_ARM_STAT_TASK_OBJECT_NOT_FOUND);
+	ck_assert_uint_eq(take_path(TASK_EV_START, 1004, 4, 7), E_ARM_STAT_OK);
+	arm_path_set(arm, 7, 1, 2000.0, &n);
+	ck_assert_int_eq(arm_expire(arm, 2010.0, expired, &nended), 1);
+	t = task(TASK_EV_END, 1005, 4);
+	ck_assert_uint_eq(arm_resuming(arm, &t), 0);
+	t = task(TASK_EV_OFFER, 1004, 4);
+	ck_assert_uint_eq(arm_resuming(arm, &t), 0);
+	ck_assert_uint_eq(arm_take(arm, &t, 5, 0), E_ARM_STAT_OK);
+	ck_assert_uint_eq(t.flags, 0);
+}
+END_TEST
+
+/* The copy: paths, deadlines, tasks ended and resumed. */
+START_TEST(test_mirror_paths)
+{
+	struct arm	*copy = arm_new(&node), *a;
+	struct msg_task	 t;
+	double		 since;
+	char		 err[160];
+	int		 i, n;
+
+	ck_assert_uint_eq(take_path(TASK_EV_START, 1001, 1, 7), E_ARM_STAT_OK);
+	ck_assert_uint_eq(take_path(TASK_EV_START, 1002, 2, 7), E_ARM_STAT_OK);
+	arm_path_set(arm, 7, 1, 1000.0, &n);
+	nended = 0;
+	/* One ended by its life before the table goes: a tombstone. */
+	arm_path_set(arm, 9, 0, 0, &n);
+	arm_send_table(arm);
+	ck_assert_int_eq(npeer, 5);
+	ck_assert_uint_eq(to_peer[3].code, TASK_EV_PATH_DOWN);
+	ck_assert_uint_eq(to_peer[4].code, TASK_EV_PATH_UP);
+	for (i = 0; i < npeer; i++)
+		ck_assert_int_eq(arm_mirror(copy, &to_peer[i], err,
+		    sizeof(err)), 0);
+	ck_assert_int_eq(arm_path_down(copy, 7, &since), 1);
+	ck_assert(since == 1000.0);
+	ck_assert(arm_next_deadline(copy) == 1010.0);
+	/* The active one ends them: the copy keeps their tombstones. */
+	ck_assert_int_eq(arm_expire(arm, 1010.0, expired, &nended), 2);
+	for (i = 0; i < nended; i++)
+		ck_assert_int_eq(arm_mirror(copy, &ended[i], err,
+		    sizeof(err)), 0);
+	a = arm;
+	arm = copy;
+	load_is(1001, 0, 0);
+	ck_assert_int_eq(counter("ended_by_life"), 2);
+	/* A whole table again: tombstones too. */
+	npeer = 0;
+	arm = a;
+	arm_send_table(arm);
+	arm = copy;
+	for (i = 0; i < npeer; i++)
+		ck_assert_int_eq(arm_mirror(copy, &to_peer[i], err,
+		    sizeof(err)), 0);
+	ck_assert_int_eq(counter("ended_by_life"), 2);
+	/* A resumed START there, then copied: tombstone gone, task back. */
+	arm = a;
+	arm_path_set(arm, 7, 0, 0, &n);
+	t = task(TASK_EV_START, 1001, 1);
+	t.path = 7;
+	ck_assert_uint_ne(arm_resuming(arm, &t), 0);
+	ck_assert_uint_eq(arm_take(arm, &t, 5, 0), E_ARM_STAT_OK);
+	arm = copy;
+	ck_assert_int_eq(arm_mirror(copy, &t, err, sizeof(err)), 0);
+	load_is(1001, 0, 1);
+	ck_assert_int_eq(counter("ended_by_life"), 1);
+	/* Its path's state copied: no deadline now. */
+	arm = a;
+	arm_path_msg(arm, 7, &t);
+	ck_assert_uint_eq(t.code, TASK_EV_PATH_UP);
+	ck_assert_int_eq(arm_mirror(copy, &t, err, sizeof(err)), 0);
+	ck_assert(arm_next_deadline(copy) == 0);
+	arm_free(copy);
+}
+END_TEST
+
+/* Tombstones are bounded: the oldest forgotten, counted. */
+START_TEST(test_tomb_bound)
+{
+	uint32_t	i;
+	int		n;
+
+	for (i = 0; i < 10001; i++)
+		ck_assert_uint_eq(take_path(TASK_EV_START, 1000 + i / 5, i + 1,
+		    7), E_ARM_STAT_OK);
+	arm_path_set(arm, 7, 1, 1000.0, &n);
+	ck_assert_int_eq(n, 10001);
+	nended = 0;
+	ck_assert_int_eq(arm_expire(arm, 1010.0, expired_count, &nended),
+	    10001);
+	ck_assert_int_eq(counter("ended_by_life"), 10000);
+	ck_assert_int_eq(counter("ended_by_life_forgotten"), 1);
+}
+END_TEST
+
 static Suite *
 arm_suite(void)
 {
@@ -320,6 +584,11 @@ arm_suite(void)
 	tcase_add_test(tc, test_ids);
 	tcase_add_test(tc, test_cache);
 	tcase_add_test(tc, test_mirror);
+	tcase_add_test(tc, test_paths);
+	tcase_add_test(tc, test_paths_retold);
+	tcase_add_test(tc, test_resume);
+	tcase_add_test(tc, test_mirror_paths);
+	tcase_add_test(tc, test_tomb_bound);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -7,9 +7,14 @@
  * stored", db_close() writes what waits behind and joins the writer,
  * and timestamps keep the product's text ("YYYY-MM-DD HH:MM:SS.mmm",
  * UTC).  The rows of media routing's tasks: a task's end and a task left
- * out of reports told twice are stored once; a task and an agent's state
- * a resync rebuilt (R19) are flagged Recreated, the state told twice is
- * one row, and an older database gains the column.
+ * out of reports told twice are stored once; the segments of a task's
+ * report (R20) a row each, also in a database an older pgemu made.
+ * Agent_Interval has a row per agent and MRD; an older pgemu's (no
+ * MRDomainID) is made again with its rows those of the voice MRD, and a
+ * table of that name that is not pgemu's is left for the writer to
+ * refuse.  A task and an agent's state a resync rebuilt (R19) are flagged
+ * Recreated, the state told twice is one row, and an older database
+ * gains the column.
  */
 #include "config.h"
 
@@ -93,7 +98,7 @@ put32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-/* An interval of n agents (1001 ...), record seq; rows in buf. */
+/* An interval of n agents (1001 ...) of the voice MRD 1, record seq. */
 static void
 interval(struct msg_interval *iv, uint8_t *buf, int n, uint32_t seq,
     uint32_t start)
@@ -110,8 +115,9 @@ interval(struct msg_interval *iv, uint8_t *buf, int n, uint32_t seq,
 	iv->count = (uint16_t)n;
 	for (i = 0; i < n; i++) {
 		put32(buf + i * MSG_IVL_ROW_LEN, 1001 + (uint32_t)i);
+		put32(buf + i * MSG_IVL_ROW_LEN + 4, 1);
 		for (f = 0; f < IVL_NFIELDS; f++)
-			put32(buf + i * MSG_IVL_ROW_LEN + 4 + 4 * f, 1000);
+			put32(buf + i * MSG_IVL_ROW_LEN + 8 + 4 * f, 1000);
 	}
 	iv->rows = buf;
 }
@@ -139,7 +145,7 @@ START_TEST(test_bound)
 	const char		*why = NULL;
 	char			 err[256], v[64];
 
-	db = db_open(base, path, 100, err, sizeof(err));
+	db = db_open(base, path, 100, 1, err, sizeof(err));
 	ck_assert_msg(db != NULL, "%s", err);
 	/*
 	 * Three records of 40 rows, the loop not running in between: the
@@ -189,7 +195,7 @@ START_TEST(test_locked)
 	const char		*why;
 	char			 err[256], v[64];
 
-	db = db_open(base, path, DB_QUEUE_ROWS, err, sizeof(err));
+	db = db_open(base, path, DB_QUEUE_ROWS, 1, err, sizeof(err));
 	ck_assert_msg(db != NULL, "%s", err);
 	ck_assert_int_eq(sqlite3_open(path, &h), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(h, "BEGIN EXCLUSIVE", NULL, NULL, NULL),
@@ -225,7 +231,7 @@ START_TEST(test_close_writes_behind)
 	char		 err[256], v[64];
 	int		 i;
 
-	db = db_open(base, path, DB_QUEUE_ROWS, err, sizeof(err));
+	db = db_open(base, path, DB_QUEUE_ROWS, 1, err, sizeof(err));
 	ck_assert_msg(db != NULL, "%s", err);
 	db_event(db, &k, 1234567890.5, 1700000001.25, DB_EVENT_LOGIN,
 	    AS_AVAILABLE, 0, 0, "R8");
@@ -253,6 +259,130 @@ START_TEST(test_close_writes_behind)
 }
 END_TEST
 
+/* Statements of the test's own connection. */
+static void
+exec_sql(const char *sql)
+{
+	sqlite3	*h;
+	char	*msg = NULL;
+
+	ck_assert_int_eq(sqlite3_open(path, &h), SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(h, sql, NULL, NULL, &msg) == SQLITE_OK,
+	    "%s: %s", sql, msg);
+	sqlite3_close(h);
+}
+
+/*
+ * One agent's row in the voice MRD and in MRD 2 of the same interval: two
+ * rows (the key has the MRD), each stored once.
+ */
+START_TEST(test_interval_mrds)
+{
+	static uint8_t		 buf[2 * MSG_IVL_ROW_LEN];
+	struct msg_interval	 iv;
+	struct db		*db;
+	const char		*why = NULL;
+	char			 err[256], v[160];
+
+	db = db_open(base, path, DB_QUEUE_ROWS, 1, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	interval(&iv, buf, 2, 1, 1700000000);
+	put32(buf + MSG_IVL_ROW_LEN, 1001);
+	put32(buf + MSG_IVL_ROW_LEN + 4, 2);
+	put32(buf + MSG_IVL_ROW_LEN + 8 + 4 * IVL_TALK, 61400);
+	put32(buf + MSG_IVL_ROW_LEN + 8 + 4 * IVL_CALLS, 3);
+	ck_assert_int_eq(db_put_interval(db, &iv, 1700000100.0, done_cb,
+	    NULL, &why), 0);
+	wait_back(1);
+	ck_assert_int_eq(back_rc[1], 2);
+	iv.seq = 2;
+	ck_assert_int_eq(db_put_interval(db, &iv, 1700000100.0, done_cb,
+	    NULL, &why), 0);
+	wait_back(2);
+	ck_assert_int_eq(back_rc[2], 0);
+	db_close(db);
+	query("SELECT GROUP_CONCAT(MRDomainID || ':' || TalkTime || ':' || "
+	    "CallsHandled, ' ') FROM (SELECT * FROM Agent_Interval WHERE "
+	    "SkillTargetID = 1001 ORDER BY MRDomainID)", v, sizeof(v));
+	ck_assert_str_eq(v, "1:1:1000 2:61:3");
+}
+END_TEST
+
+/*
+ * A database of an older pgemu: Agent_Interval without MRDomainID, with
+ * rows.  Opened in a lab whose voice MRD is 7, it is made again: the
+ * rows kept as the voice MRD's, the MRD in the key (a row of MRD 2 of the
+ * same agent and interval is stored beside), and opened again, nothing
+ * more changes.  A table of that name that is not pgemu's is left as it
+ * is, and the writer refuses it.
+ */
+START_TEST(test_upgrade_intervals)
+{
+	static uint8_t		 buf[MSG_IVL_ROW_LEN];
+	struct msg_interval	 iv;
+	struct db		*db;
+	const char		*why = NULL;
+	char			 err[256], v[200];
+	int			 i;
+
+	exec_sql("CREATE TABLE Agent_Interval ("
+	    " DateTime TEXT NOT NULL, SkillTargetID INTEGER NOT NULL,"
+	    " TimeZone INTEGER NOT NULL DEFAULT 0,"
+	    " PeripheralID INTEGER NOT NULL,"
+	    " LoggedOnTime INTEGER, AvailTime INTEGER, NotReadyTime INTEGER,"
+	    " ReservedStateTime INTEGER, TalkTime INTEGER,"
+	    " WorkReadyTime INTEGER, WorkNotReadyTime INTEGER,"
+	    " CallsHandled INTEGER, IntervalLength INTEGER,"
+	    " Incomplete INTEGER NOT NULL DEFAULT 0, PGSide TEXT,"
+	    " Epoch INTEGER, Seq INTEGER, RecordedAt TEXT,"
+	    " PRIMARY KEY (DateTime, SkillTargetID, TimeZone));"
+	    "INSERT INTO Agent_Interval VALUES ('2023-11-14 22:00:00.000',"
+	    " 1001, 0, 5000, 1800, 1700, 100, 0, 0, 0, 0, 0, 1800, 0, 'A',"
+	    " 3, 1, '2023-11-14 22:30:00.000');"
+	    "INSERT INTO Agent_Interval VALUES ('2023-11-14 22:00:00.000',"
+	    " 1002, 0, 5000, 900, 0, 900, 0, 0, 0, 0, 0, 1800, 1, 'A',"
+	    " 3, 1, '2023-11-14 22:30:00.000');");
+	for (i = 0; i < 2; i++) {
+		db = db_open(base, path, DB_QUEUE_ROWS, 7, err, sizeof(err));
+		ck_assert_msg(db != NULL, "%s", err);
+		db_close(db);
+		query("SELECT GROUP_CONCAT(SkillTargetID || ':' || MRDomainID "
+		    "|| ':' || LoggedOnTime || ':' || Incomplete || ':' || "
+		    "RecordedAt, ' ') FROM (SELECT * FROM Agent_Interval ORDER "
+		    "BY SkillTargetID)", v, sizeof(v));
+		ck_assert_str_eq(v, "1001:7:1800:0:2023-11-14 22:30:00.000 "
+		    "1002:7:900:1:2023-11-14 22:30:00.000");
+	}
+	query("SELECT COUNT(*) FROM sqlite_master WHERE name = "
+	    "'Agent_Interval_old'", v, sizeof(v));
+	ck_assert_str_eq(v, "0");
+	db = db_open(base, path, DB_QUEUE_ROWS, 7, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	interval(&iv, buf, 1, 5, 1700000000 - 1700000000 % 1800);
+	put32(buf + 4, 2);
+	ck_assert_int_eq(db_put_interval(db, &iv, 1700000100.0, done_cb,
+	    NULL, &why), 0);
+	wait_back(1);
+	ck_assert_int_eq(back_rc[5], 1);
+	db_close(db);
+	query("SELECT COUNT(*) || ':' || GROUP_CONCAT(MRDomainID) FROM "
+	    "(SELECT * FROM Agent_Interval WHERE SkillTargetID = 1001 ORDER "
+	    "BY MRDomainID)", v, sizeof(v));
+	ck_assert_str_eq(v, "2:2,7");
+
+	/* Not pgemu's: left as it is, refused. */
+	exec_sql("DROP TABLE Agent_Interval;"
+	    "CREATE TABLE Agent_Interval (Who TEXT, Seconds INTEGER);");
+	ck_assert_ptr_null(db_open(base, path, DB_QUEUE_ROWS, 7, err,
+	    sizeof(err)));
+	ck_assert_msg(strstr(err, "table Agent_Interval has no column named")
+	    != NULL, "%s", err);
+	query("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE "
+	    "'Agent_Interval%'", v, sizeof(v));
+	ck_assert_str_eq(v, "1");
+}
+END_TEST
+
 /* Media routing's rows, written behind; the end of a task stored once. */
 START_TEST(test_task_rows)
 {
@@ -260,7 +390,7 @@ START_TEST(test_task_rows)
 	struct db	*db;
 	char		 err[256], v[160];
 
-	db = db_open(base, path, DB_QUEUE_ROWS, err, sizeof(err));
+	db = db_open(base, path, DB_QUEUE_ROWS, 1, err, sizeof(err));
 	ck_assert_msg(db != NULL, "%s", err);
 	memset(&k, 0, sizeof(k));
 	k.t = 1700000010.5;
@@ -325,6 +455,95 @@ START_TEST(test_task_rows)
 }
 END_TEST
 
+/* R20: a task's report in two segments, two rows; each stored once. */
+START_TEST(test_task_segments)
+{
+	struct db_task	 k;
+	struct db	*db;
+	char		 err[256], v[160];
+
+	db = db_open(base, path, DB_QUEUE_ROWS, 1, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	memset(&k, 0, sizeof(k));
+	k.t = 1700000012.0;
+	k.start = 1700000010.0;
+	k.peripheral = 5000;
+	k.dialogue = 7;
+	k.mrd = 2;
+	k.agent = 1001;
+	k.task[0] = 19675;
+	k.task[1] = 42;
+	k.call_type = TCD_CALLTYPE_ROUTED;
+	k.disposition = TCD_DISP_PATH_DOWN;
+	k.disposition_flag = TCD_FLAG_ERROR;
+	db_task_end(db, &k);		/* segment 0: the first */
+	k.segment = 1;
+	db_task_end(db, &k);		/* the same: stored once */
+	k.t = 1700000020.0;
+	k.start = 1700000015.0;
+	k.segment = 2;
+	k.disposition = TCD_DISP_HANDLED;
+	k.disposition_flag = TCD_FLAG_HANDLED;
+	db_task_end(db, &k);
+	db_task_end(db, &k);
+	db_close(db);
+	query("SELECT GROUP_CONCAT(Segment || ':' || CallDisposition || ':' || "
+	    "CallDispositionFlag || ':' || Duration, ' ') FROM (SELECT * FROM "
+	    "Termination_Call_Detail ORDER BY Segment)", v, sizeof(v));
+	ck_assert_str_eq(v, "1:42:4:2 2:13:1:5");
+}
+END_TEST
+
+/*
+ * A database of an older pgemu: Termination_Call_Detail without Segment,
+ * its unique index without it.  Opened: its rows are of segment 1, and a
+ * second segment of a task is stored beside the first.
+ */
+START_TEST(test_upgrade_segment)
+{
+	struct db_task	 k;
+	struct db	*db;
+	sqlite3		*h;
+	char		 err[256], v[160];
+
+	ck_assert_int_eq(sqlite3_open(path, &h), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h, "CREATE TABLE Termination_Call_Detail"
+	    " (DateTime TEXT NOT NULL, PeripheralID INTEGER, MRDomainID"
+	    " INTEGER, AgentSkillTargetID INTEGER, RouterCallKeyDay INTEGER,"
+	    " RouterCallKey INTEGER, RouterCallKeySequenceNumber INTEGER,"
+	    " TimeZone INTEGER NOT NULL DEFAULT 0, PeripheralCallType INTEGER,"
+	    " CallDisposition INTEGER, CallDispositionFlag INTEGER,"
+	    " StartDateTime TEXT, Duration INTEGER, DialogueID INTEGER);"
+	    " CREATE UNIQUE INDEX Termination_Call_Detail_task ON"
+	    " Termination_Call_Detail (PeripheralID, RouterCallKeyDay,"
+	    " RouterCallKey, RouterCallKeySequenceNumber, DialogueID);"
+	    " INSERT INTO Termination_Call_Detail (DateTime, PeripheralID,"
+	    " RouterCallKeyDay, RouterCallKey, RouterCallKeySequenceNumber,"
+	    " CallDisposition, DialogueID) VALUES ('2023-11-14 22:13:30.000',"
+	    " 5000, 19675, 42, 0, 42, 7);", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	db = db_open(base, path, DB_QUEUE_ROWS, 1, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	memset(&k, 0, sizeof(k));
+	k.t = 1700000020.0;
+	k.peripheral = 5000;
+	k.dialogue = 7;
+	k.task[0] = 19675;
+	k.task[1] = 42;
+	k.segment = 2;
+	k.disposition = TCD_DISP_HANDLED;
+	db_task_end(db, &k);
+	db_close(db);
+	query("SELECT GROUP_CONCAT(Segment || ':' || CallDisposition, ' ') "
+	    "FROM (SELECT * FROM Termination_Call_Detail ORDER BY Segment)", v,
+	    sizeof(v));
+	ck_assert_str_eq(v, "1:42 2:13");
+	query("SELECT COUNT(*) FROM sqlite_master WHERE name = "
+	    "'Termination_Call_Detail_task'", v, sizeof(v));
+	ck_assert_str_eq(v, "0");
+}
+END_TEST
+
 /*
  * A database of an older pgemu, whose Agent_Event_Detail and
  * Termination_Call_Detail have no Recreated: the column is added (0 in
@@ -357,12 +576,12 @@ START_TEST(test_upgrade_recreated)
 	    " VALUES ('2023-11-14 22:13:20.000', 5);", NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(h);
-	db = db_open(base, path, DB_QUEUE_ROWS, err, sizeof(err));
+	db = db_open(base, path, DB_QUEUE_ROWS, 1, err, sizeof(err));
 	ck_assert_msg(db != NULL, "%s", err);
 	db_resync_event(db, &key, 1700000000.5, 1699999000.0, AS_ACTIVE);
 	db_close(db);
 	/* Told again to a router started again: one row. */
-	db = db_open(base, path, DB_QUEUE_ROWS, err, sizeof(err));
+	db = db_open(base, path, DB_QUEUE_ROWS, 1, err, sizeof(err));
 	ck_assert_msg(db != NULL, "%s", err);
 	db_resync_event(db, &key, 1700000000.5, 1699999000.0, AS_ACTIVE);
 	db_close(db);
@@ -387,6 +606,10 @@ db_suite(void)
 	tcase_add_test(tc, test_close_writes_behind);
 	tcase_add_test(tc, test_task_rows);
 	tcase_add_test(tc, test_upgrade_recreated);
+	tcase_add_test(tc, test_interval_mrds);
+	tcase_add_test(tc, test_upgrade_intervals);
+	tcase_add_test(tc, test_task_segments);
+	tcase_add_test(tc, test_upgrade_segment);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -144,6 +144,8 @@ START_TEST(test_ivl_accounting)
 	    70 + 5);
 	ck_assert_uint_eq(f[IVL_CALLS], 0);
 	ck_assert_int_eq(ivl_field_of(AS_LOGIN), -1);
+	/* A non-voice MRD: ACTIVE with a task is talk time. */
+	ck_assert_int_eq(ivl_field_of(AS_ACTIVE), IVL_TALK);
 	ck_assert(ivl_call_handled(AS_TALKING, AS_WORK_READY));
 	ck_assert(ivl_call_handled(AS_HOLD, AS_AVAILABLE));
 	ck_assert(!ivl_call_handled(AS_TALKING, AS_HOLD));
@@ -215,12 +217,77 @@ START_TEST(test_msg_agents)
 }
 END_TEST
 
+/*
+ * An INTERVAL of lab protocol 2 (rows of the agent and the fields, no
+ * MRD), as an older pgemu's spool holds: made again with rows of the MRD
+ * given, the header and every time as they were; one of protocol 3, or
+ * cut short, is not one.
+ */
+START_TEST(test_msg_interval_upgrade)
+{
+	struct wire_writer	w, up, w2;
+	struct wire_msg		m, m2;
+	struct msg_interval	iv, got;
+	uint32_t		f[IVL_NFIELDS], g[IVL_NFIELDS], agent, mrd;
+	char			err[160];
+	int			i, k;
+
+	memset(&iv, 0, sizeof(iv));
+	iv.peripheral = 5000;
+	iv.epoch = 3;
+	iv.seq = 9;
+	iv.start = 3600;
+	iv.length = 1800;
+	iv.side = 'A';
+	iv.count = 2;
+	msg_interval_begin(&w, &iv);
+	for (i = 0; i < 2; i++) {
+		wire_u32(&w, 1001 + (uint32_t)i);
+		for (k = 0; k < IVL_NFIELDS; k++)
+			wire_u32(&w, (uint32_t)(100 * i + k));
+	}
+	msg_of(&w, &m);
+	ck_assert_uint_eq(m.len, 24 + 2 * MSG_IVL_ROW_LEN_V2);
+	ck_assert_int_eq(msg_interval_decode(&m, &got, err, sizeof(err)), -1);
+	memset(&up, 0, sizeof(up));
+	ck_assert_int_eq(msg_interval_upgrade(&m, 7, &up, err, sizeof(err)),
+	    0);
+	msg_of(&up, &m2);
+	ck_assert_int_eq(msg_interval_decode(&m2, &got, err, sizeof(err)), 0);
+	ck_assert_uint_eq(got.peripheral, 5000);
+	ck_assert_uint_eq(got.seq, 9);
+	ck_assert_uint_eq(got.start, 3600);
+	ck_assert_uint_eq(got.side, 'A');
+	ck_assert_uint_eq(got.count, 2);
+	for (i = 0; i < 2; i++) {
+		msg_interval_row_get(got.rows + i * MSG_IVL_ROW_LEN, &agent,
+		    &mrd, g);
+		for (k = 0; k < IVL_NFIELDS; k++)
+			f[k] = (uint32_t)(100 * i + k);
+		ck_assert_uint_eq(agent, 1001 + (uint32_t)i);
+		ck_assert_uint_eq(mrd, 7);
+		ck_assert_mem_eq(f, g, sizeof(f));
+	}
+	/* Protocol 3's own layout is not protocol 2's. */
+	memset(&w2, 0, sizeof(w2));
+	ck_assert_int_eq(msg_interval_upgrade(&m2, 7, &w2, err, sizeof(err)),
+	    -1);
+	m.len -= 4;
+	ck_assert_int_eq(msg_interval_upgrade(&m, 7, &w2, err, sizeof(err)),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(err, "rows do not fit"));
+	wire_writer_free(&w2);
+	wire_writer_free(&w);
+	wire_writer_free(&up);
+}
+END_TEST
+
 START_TEST(test_msg_interval)
 {
 	struct wire_writer	w;
 	struct wire_msg		m;
 	struct msg_interval	iv, got;
-	uint32_t		f[IVL_NFIELDS], g[IVL_NFIELDS], agent;
+	uint32_t		f[IVL_NFIELDS], g[IVL_NFIELDS], agent, mrd;
 	char			err[160];
 	int			i;
 
@@ -236,15 +303,18 @@ START_TEST(test_msg_interval)
 	for (i = 0; i < IVL_NFIELDS; i++)
 		f[i] = (uint32_t)(i * 1000 + 7);
 	msg_interval_begin(&w, &iv);
-	msg_interval_row(&w, 1001, f);
+	msg_interval_row(&w, 1001, 2, f);
 	msg_of(&w, &m);
+	ck_assert_uint_eq(m.len, 24 + MSG_IVL_ROW_LEN);
+	ck_assert_uint_eq(MSG_IVL_ROW_LEN, 40);
 	ck_assert_int_eq(msg_interval_decode(&m, &got, err, sizeof(err)), 0);
 	ck_assert_uint_eq(got.seq, 42);
 	ck_assert_uint_eq(got.start, 1800);
 	ck_assert_uint_eq(got.incomplete, 1);
 	ck_assert_uint_eq(got.side, 'B');
-	msg_interval_row_get(got.rows, &agent, g);
+	msg_interval_row_get(got.rows, &agent, &mrd, g);
 	ck_assert_uint_eq(agent, 1001);
+	ck_assert_uint_eq(mrd, 2);
 	ck_assert_mem_eq(f, g, sizeof(f));
 	m.len -= 4;
 	ck_assert_int_eq(msg_interval_decode(&m, &got, err, sizeof(err)), -1);
@@ -269,7 +339,8 @@ START_TEST(test_msg_small)
 	struct msg_periph_offline o, o2;
 	struct msg_discard	 d, d2;
 	struct msg_epoch	 e, e2;
-	struct msg_set_agent	 s = { 4, 1003, AS_AVAILABLE, 50002, 0, 0 }, s2;
+	struct msg_set_agent	 s = { 4, 1003, AS_AVAILABLE, 50002, 0, 0, 0 },
+				 s2;
 	char			 err[160];
 
 	/* Whole structures compared: padding zeroed too. */
@@ -379,6 +450,7 @@ START_TEST(test_msg_small)
 	ck_assert_uint_eq(s2.peripheral, 5001);
 	ck_assert_int_eq(s2.reason, 50002);
 	ck_assert_uint_eq(s2.mrd, 0);
+	ck_assert_uint_eq(s2.handled, 0);
 	wire_writer_free(&w);
 	/* ... and a non-voice MRD, when it names one (4 bytes, or refused). */
 	s.mrd = 2;
@@ -391,6 +463,18 @@ START_TEST(test_msg_small)
 	ck_assert_int_eq(msg_set_agent_decode(&m, &s2, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "MRD field of 3 bytes"));
 	wire_writer_free(&w);
+	/* ... and the tasks that ended there (4 bytes, or refused). */
+	s.handled = 1;
+	msg_peer_set_agent_encode(&w, &s);
+	msg_of(&w, &m);
+	ck_assert_int_eq(msg_set_agent_decode(&m, &s2, err, sizeof(err)), 0);
+	ck_assert_uint_eq(s2.mrd, 2);
+	ck_assert_uint_eq(s2.handled, 1);
+	w.buf[w.len - 5] = 2;	/* the field's length: 4 -> 2 */
+	ck_assert_int_eq(msg_set_agent_decode(&m, &s2, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "tasks handled field of 2 bytes"));
+	wire_writer_free(&w);
+	s.handled = 0;
 	s.mrd = 0;
 	memset(&e, 0, sizeof(e));
 	e.peripheral = 5000;
@@ -569,6 +653,7 @@ rules_suite(void)
 	tc = tcase_create("messages");
 	tcase_add_test(tc, test_msg_agents);
 	tcase_add_test(tc, test_msg_interval);
+	tcase_add_test(tc, test_msg_interval_upgrade);
 	tcase_add_test(tc, test_msg_small);
 	tcase_add_test(tc, test_type_minimums);
 	tcase_add_loop_test(tc, test_ctiact_row, 0,

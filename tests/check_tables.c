@@ -527,7 +527,7 @@ sample(uint32_t type, struct wire_writer *w)
 		iv.side = 'A';
 		iv.length = 1800;
 		msg_interval_begin(w, &iv);
-		msg_interval_row(w, 1001, f);
+		msg_interval_row(w, 1001, 2, f);
 		break;
 	case MSG_DISCARD:
 		memset(&d, 0, sizeof(d));

@@ -101,6 +101,10 @@ static const struct {
 	{ "code 0", TQ_ROUTED, 0, 0, TQA_BAD, TQ_ROUTED },
 	{ "code past the last", TQ_ROUTED, 0, TASK_EV_MAX, TQA_BAD,
 	  TQ_ROUTED },
+	{ "a path down: no step of a task", TQ_ROUTED, 0, TASK_EV_PATH_DOWN,
+	  TQA_BAD, TQ_ROUTED },
+	{ "a path back: no step of a task", TQ_OFFERED,
+	  SEEN(TASK_EV_OFFER), TASK_EV_PATH_UP, TQA_BAD, TQ_OFFERED },
 };
 
 START_TEST(test_event)
@@ -135,6 +139,16 @@ static const struct {
 	  TASKF_ROUTING_DOWN | TASKF_ENDED_DOWN, 0, { 1, 26, 13, 1 } },
 	{ "ended down without the application's flag", TASKF_ROUTING_DOWN |
 	  TASKF_ENDED_DOWN, 0, { 0, 25, 13, 1 } },
+	{ "its task life ran out, path down (R18)", TASKF_PATH_DOWN, 0,
+	  { 0, 25, 42, 4 } },
+	{ "the application's, its task life ran out", TASKF_APP_ROUTED |
+	  TASKF_ROUTING_DOWN | TASKF_PATH_DOWN, 0, { 0, 26, 42, 4 } },
+	{ "its report resumed, ended (R20)", TASKF_RESUMED, 0,
+	  { 0, 25, 13, 1 } },
+	{ "began and ended with the ARM session down (R21)", TASKF_CTI_DOWN,
+	  0, { 1, 25, 13, 1 } },
+	{ "R21, the application's", TASKF_CTI_DOWN | TASKF_APP_ROUTED, 0,
+	  { 1, 26, 13, 1 } },
 };
 
 START_TEST(test_end)

@@ -739,7 +739,10 @@ START_TEST(test_hello_bad_string)
 }
 END_TEST
 
-/* Only protocol version 2 is spoken (1 had agent records without MRD). */
+/*
+ * Only protocol version 3 is spoken (1 had agent records without MRD, 2
+ * interval rows without it).
+ */
 START_TEST(test_hello_bad_version)
 {
 	struct wire_hello	h;
@@ -749,7 +752,13 @@ START_TEST(test_hello_bad_version)
 	hello_fixed(&w, 1);
 	wire_flt_str(&w, TAG_NODE_NAME, "pg-a");
 	ck_assert_int_eq(hello_decode_w(&w, &h, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "HELLO: protocol version 1, expected 2");
+	ck_assert_str_eq(err, "HELLO: protocol version 1, expected 3");
+	wire_writer_free(&w);
+
+	hello_fixed(&w, 2);
+	wire_flt_str(&w, TAG_NODE_NAME, "pg-a");
+	ck_assert_int_eq(hello_decode_w(&w, &h, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "HELLO: protocol version 2, expected 3");
 	wire_writer_free(&w);
 
 	hello_fixed(&w, 0);

@@ -135,6 +135,7 @@ ivl_field_of(int state)
 		return IVL_RESERVED;
 	case AS_TALKING:
 	case AS_HOLD:
+	case AS_ACTIVE:		/* a non-voice MRD: working on a task */
 		return IVL_TALK;
 	case AS_WORK_READY:
 		return IVL_WORK_READY;

@@ -47,6 +47,8 @@ const struct rule_event rule_events[] = {
 	{ "agents_resynced",	LOG_NOTICE, NULL, 0, NULL },
 	{ "agents_snapshot",	LOG_NOTICE, NULL, 0, NULL },
 	{ "app_assigning",	LOG_NOTICE, NULL, 0, NULL },
+	{ "app_path_down",	LOG_WARNING, NULL, 0, NULL },
+	{ "app_path_up",	LOG_NOTICE, NULL, 0, NULL },
 	{ "config_reloaded",	LOG_NOTICE, NULL, 0, NULL },
 	{ "cti_active",		LOG_NOTICE, NULL, 0, NULL },
 	{ "cti_client_lost",	LOG_WARNING, NULL, 0, NULL },
@@ -89,8 +91,10 @@ const struct rule_event rule_events[] = {
 	{ "routing_disabled",	LOG_WARNING, NULL, 0, NULL },
 	{ "routing_enabled",	LOG_NOTICE, NULL, 0, NULL },
 	{ "tasks_discarded",	LOG_WARNING, NULL, 0, NULL },
+	{ "tasks_expired",	LOG_WARNING, NULL, 0, NULL },
 	{ "tasks_left_out",	LOG_WARNING, NULL, 0, NULL },
 	{ "tasks_resent",	LOG_NOTICE, NULL, 0, NULL },
+	{ "tasks_resumed",	LOG_NOTICE, NULL, 0, NULL },
 };
 const size_t rule_nevents = sizeof(rule_events) / sizeof(rule_events[0]);
 /* A hook's events are a bitmask over this table (struct cfg_hook). */

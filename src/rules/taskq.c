@@ -17,7 +17,11 @@
  *   its end         the Termination_Call_Detail it gets, or none: a task
  *                   the application assigned while routing was down and
  *                   ended before routing came back appears in no report
- *                   (R15; R17 when the router path was what was down).
+ *                   (R15; R17 when the router path was what was down), nor
+ *                   one that began and ended while the application's ARM
+ *                   session was down (R21); a task whose task life ran out
+ *                   while its application path was down ends with
+ *                   disposition 42 (R18).
  */
 #include "config.h"
 
@@ -76,7 +80,8 @@ enum taskq_act
 taskq_event(int state, unsigned int seen, uint32_t code, int *next)
 {
 	*next = state;
-	if (code == 0 || code >= TASK_EV_MAX)
+	if (code == 0 || code >= TASK_EV_MAX || code == TASK_EV_PATH_DOWN ||
+	    code == TASK_EV_PATH_UP)
 		return TQA_BAD;
 	if (state == TQ_ENDED || (seen & (1u << code)) != 0)
 		return TQA_DUPLICATE;
@@ -108,12 +113,19 @@ taskq_end(uint32_t flags, int timed_out, struct taskq_end *e)
 	uint32_t	down = TASKF_APP_ROUTED | TASKF_ROUTING_DOWN |
 	    TASKF_ENDED_DOWN;
 
-	e->left_out = (flags & down) == down;
+	e->left_out = (flags & down) == down || (flags & TASKF_CTI_DOWN) != 0;
 	e->call_type = flags & TASKF_APP_ROUTED ? TCD_CALLTYPE_APP :
 	    TCD_CALLTYPE_ROUTED;
-	e->disposition = timed_out ? TCD_DISP_RONA : TCD_DISP_HANDLED;
-	e->disposition_flag = timed_out ? TCD_FLAG_ABANDONED :
-	    TCD_FLAG_HANDLED;
+	if (timed_out) {
+		e->disposition = TCD_DISP_RONA;
+		e->disposition_flag = TCD_FLAG_ABANDONED;
+	} else if (flags & TASKF_PATH_DOWN) {
+		e->disposition = TCD_DISP_PATH_DOWN;
+		e->disposition_flag = TCD_FLAG_ERROR;
+	} else {
+		e->disposition = TCD_DISP_HANDLED;
+		e->disposition_flag = TCD_FLAG_HANDLED;
+	}
 }
 
 /*

@@ -27,12 +27,12 @@ get16(const uint8_t *p)
 /*
  * The floating fields: the text (if text is not NULL), and where the
  * message may carry them (not NULL), the peripheral, the CTI server
- * flags and the MRD (0 when absent).
+ * flags, the MRD and the tasks handled (0 when absent).
  */
 static int
 msg_floats(struct wire_reader *r, const struct wire_msg *m, char *text,
     size_t textlen, uint32_t *periph, uint32_t *cti, uint32_t *mrd,
-    char *err, size_t errlen)
+    uint32_t *handled, char *err, size_t errlen)
 {
 	const uint8_t	*data;
 	uint16_t	 tag, len;
@@ -47,6 +47,8 @@ msg_floats(struct wire_reader *r, const struct wire_msg *m, char *text,
 		*cti = 0;
 	if (mrd != NULL)
 		*mrd = 0;
+	if (handled != NULL)
+		*handled = 0;
 	while ((rc = wire_next_flt(r, &tag, &data, &len)) == 1) {
 		if (tag == TAG_TEXT && text != NULL &&
 		    wire_flt_string(data, len, text, textlen) == -1) {
@@ -55,14 +57,16 @@ msg_floats(struct wire_reader *r, const struct wire_msg *m, char *text,
 			return -1;
 		}
 		out = tag == TAG_PERIPHERAL ? periph : tag == TAG_CTI_SERVER ?
-		    cti : tag == TAG_MRD ? mrd : NULL;
+		    cti : tag == TAG_MRD ? mrd : tag == TAG_HANDLED ? handled :
+		    NULL;
 		if (out == NULL)
 			continue;
 		if (len != 4) {
 			snprintf(err, errlen, "%s: %s field of %u bytes",
 			    wire_type_name(m->type), tag == TAG_PERIPHERAL ?
 			    "peripheral" : tag == TAG_MRD ? "MRD" :
-			    "CTI server", len);
+			    tag == TAG_HANDLED ? "tasks handled" : "CTI server",
+			    len);
 			return -1;
 		}
 		*out = get32(data);
@@ -109,7 +113,8 @@ static int
 msg_text(struct wire_reader *r, const struct wire_msg *m, char *text,
     size_t textlen, char *err, size_t errlen)
 {
-	return msg_floats(r, m, text, textlen, NULL, NULL, NULL, err, errlen);
+	return msg_floats(r, m, text, textlen, NULL, NULL, NULL, NULL, err,
+	    errlen);
 }
 
 static int
@@ -317,29 +322,33 @@ msg_interval_begin(struct wire_writer *w, const struct msg_interval *i)
 }
 
 void
-msg_interval_row(struct wire_writer *w, uint32_t agent,
+msg_interval_row(struct wire_writer *w, uint32_t agent, uint32_t mrd,
     const uint32_t *fields)
 {
 	int	f;
 
 	wire_u32(w, agent);
+	wire_u32(w, mrd);
 	for (f = 0; f < IVL_NFIELDS; f++)
 		wire_u32(w, fields[f]);
 }
 
 void
-msg_interval_row_get(const uint8_t *p, uint32_t *agent, uint32_t *fields)
+msg_interval_row_get(const uint8_t *p, uint32_t *agent, uint32_t *mrd,
+    uint32_t *fields)
 {
 	int	f;
 
 	*agent = get32(p);
+	*mrd = get32(p + 4);
 	for (f = 0; f < IVL_NFIELDS; f++)
-		fields[f] = get32(p + 4 + 4 * f);
+		fields[f] = get32(p + 8 + 4 * f);
 }
 
-int
-msg_interval_decode(const struct wire_msg *m, struct msg_interval *i,
-    char *err, size_t errlen)
+/* INTERVAL's header, and rows of rowlen bytes after it. */
+static int
+msg_interval_get(const struct wire_msg *m, struct msg_interval *i,
+    size_t rowlen, char *err, size_t errlen)
 {
 	struct wire_reader r;
 
@@ -353,7 +362,7 @@ msg_interval_decode(const struct wire_msg *m, struct msg_interval *i,
 	    wire_get_u8(&r, &i->side) == -1 ||
 	    wire_get_u16(&r, &i->count) == -1)
 		return msg_short(m, err, errlen);
-	if ((size_t)i->count * MSG_IVL_ROW_LEN != m->len - r.off) {
+	if ((size_t)i->count * rowlen != m->len - r.off) {
 		snprintf(err, errlen, "INTERVAL: %u rows do not fit %u bytes",
 		    i->count, m->len);
 		return -1;
@@ -364,6 +373,40 @@ msg_interval_decode(const struct wire_msg *m, struct msg_interval *i,
 		return -1;
 	}
 	i->rows = m->body + r.off;
+	return 0;
+}
+
+int
+msg_interval_decode(const struct wire_msg *m, struct msg_interval *i,
+    char *err, size_t errlen)
+{
+	return msg_interval_get(m, i, MSG_IVL_ROW_LEN, err, errlen);
+}
+
+/*
+ * An INTERVAL of lab protocol 2 (its rows without their MRD), made again
+ * in w (which the caller frees) with each row of that mrd; -1 with why
+ * in err if m is not one.
+ */
+int
+msg_interval_upgrade(const struct wire_msg *m, uint32_t mrd,
+    struct wire_writer *w, char *err, size_t errlen)
+{
+	struct msg_interval	 iv;
+	uint32_t		 f[IVL_NFIELDS];
+	const uint8_t		*p;
+	uint16_t		 i;
+	int			 k;
+
+	if (msg_interval_get(m, &iv, MSG_IVL_ROW_LEN_V2, err, errlen) == -1)
+		return -1;
+	msg_interval_begin(w, &iv);
+	for (i = 0; i < iv.count; i++) {
+		p = iv.rows + (size_t)i * MSG_IVL_ROW_LEN_V2;
+		for (k = 0; k < IVL_NFIELDS; k++)
+			f[k] = get32(p + 4 + 4 * k);
+		msg_interval_row(w, get32(p), mrd, f);
+	}
 	return 0;
 }
 
@@ -430,7 +473,7 @@ msg_epoch_decode(const struct wire_msg *m, struct msg_epoch *e, char *err,
 	if (msg_token(m, 9, e->token, &e->has_token, err, errlen) == -1)
 		return -1;
 	return msg_floats(&r, m, e->text, sizeof(e->text), &e->peripheral,
-	    &e->cti, NULL, err, errlen);
+	    &e->cti, NULL, NULL, err, errlen);
 }
 
 static void
@@ -458,6 +501,8 @@ msg_peer_set_agent_encode(struct wire_writer *w, const struct msg_set_agent *s)
 	wire_flt_u32(w, TAG_PERIPHERAL, s->peripheral);
 	if (s->mrd != 0)
 		wire_flt_u32(w, TAG_MRD, s->mrd);
+	if (s->handled != 0)
+		wire_flt_u32(w, TAG_HANDLED, s->handled);
 }
 
 int
@@ -479,8 +524,8 @@ msg_set_agent_decode(const struct wire_msg *m, struct msg_set_agent *s,
 		    wire_type_name(m->type), s->state);
 		return -1;
 	}
-	return msg_floats(&r, m, NULL, 0, &s->peripheral, NULL, &s->mrd, err,
-	    errlen);
+	return msg_floats(&r, m, NULL, 0, &s->peripheral, NULL, &s->mrd,
+	    &s->handled, err, errlen);
 }
 
 void

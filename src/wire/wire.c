@@ -46,7 +46,7 @@ const struct wire_type_info wire_types[] = {
 	{ MSG_DISCARD,			"DISCARD",		25, 512 },
 	{ MSG_PEER_STATE,		"PEER_STATE",		 9, 256 },
 	{ MSG_PEER_AGENTS,		"PEER_AGENTS",		12, 0 },
-	{ MSG_PEER_SET_AGENT,		"PEER_SET_AGENT",	14, 30 },
+	{ MSG_PEER_SET_AGENT,		"PEER_SET_AGENT",	14, 38 },
 	{ MSG_PEER_TASK,		"PEER_TASK",		56, 512 },
 	{ MSG_PIM_ACTIVATE,		"PIM_ACTIVATE",		 9, 256 },
 	{ MSG_PIM_ACCEPT,		"PIM_ACCEPT",		 9, 256 },

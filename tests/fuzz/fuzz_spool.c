@@ -8,9 +8,11 @@
  * REFUSED or NOT_STORED, and which record), then the spool's bytes.
  *
  * What the loader must do, from its comments and R1: a spool is frames;
- * it reads INTERVAL and DISCARD records and drops those a DELIVERY_ACK
- * after them acknowledges, skips frames of other types or that do not
- * decode, and stops at a bad header or a frame cut short.  What it holds
+ * it reads INTERVAL (of lab protocol 2 too, rows without their MRD, made
+ * again as rows of the voice MRD) and DISCARD records, drops those a
+ * DELIVERY_ACK after them acknowledges, skips frames of other types, that
+ * do not decode or with the last sequence number (UINT32_MAX: no PIM
+ * gives it), and stops at a bad header or a frame cut short.  What it holds
  * was never delivered, so the rows of the intervals are deleted with one
  * R1 record of the loss; the loss records stay queued.  The oracles:
  *
@@ -18,7 +20,8 @@
  *   - the spool it writes back holds exactly the loss records read, byte
  *     for byte, in order, then the new R1 record, which counts every
  *     interval row read and not acknowledged (no loss without a record)
- *     and takes the sequence number after the highest read;
+ *     and takes the sequence number after the highest read (1 after
+ *     UINT32_MAX - 1);
  *   - its counters say the same (queued, queued_rows, rows_discarded);
  *   - after the router's answers, the spool read again holds exactly the
  *     records not answered (acknowledged or refused), byte for byte.
@@ -166,6 +169,7 @@ model_load(const uint8_t *data, size_t size, struct rec *recs,
     uint32_t *max_seq)
 {
 	struct wire_msg		m;
+	struct wire_writer	up;
 	struct msg_interval	iv;
 	struct msg_discard	d;
 	struct msg_epoch	e;
@@ -185,7 +189,20 @@ model_load(const uint8_t *data, size_t size, struct rec *recs,
 		m.body = data + off + WIRE_HDR_LEN;
 		if (n == FUZZ_MAX_RECS)
 			fail("more records than the harness keeps");
+		memset(&up, 0, sizeof(up));
+		/* m: the frame made again, if it ends within the limit. */
 		if (type == MSG_INTERVAL &&
+		    msg_interval_decode(&m, &iv, err, sizeof(err)) == -1 &&
+		    msg_interval_upgrade(&m, 1, &up, err, sizeof(err)) == 0)
+			(void)wire_end(&up, WIRE_MAX_BODY, &m);
+		/* The last sequence number: skipped, no PIM gives it. */
+		if ((type == MSG_INTERVAL &&
+		    msg_interval_decode(&m, &iv, err, sizeof(err)) == 0 &&
+		    iv.seq == UINT32_MAX) || (type == MSG_DISCARD &&
+		    msg_discard_decode(&m, &d, err, sizeof(err)) == 0 &&
+		    d.seq == UINT32_MAX))
+			;
+		else if (type == MSG_INTERVAL &&
 		    msg_interval_decode(&m, &iv, err, sizeof(err)) == 0) {
 			recs[n++] = (struct rec){ type, iv.seq, iv.count,
 			    data + off, WIRE_HDR_LEN + len };
@@ -198,6 +215,7 @@ model_load(const uint8_t *data, size_t size, struct rec *recs,
 		} else if (type == MSG_DELIVERY_ACK &&
 		    msg_epoch_decode(&m, &e, err, sizeof(err)) == 0)
 			unqueue(recs, &n, e.a);
+		wire_writer_free(&up);
 		off += WIRE_HDR_LEN + len;
 	}
 	return n;
@@ -306,7 +324,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f1 = read_file(spool, &n1);
 	off = check_frames(f1, n1, kept, nkept);
 	if (rows > 0)
-		check_r1(f1 + off, n1 - off, rows, max_seq + 1);
+		check_r1(f1 + off, n1 - off, rows,
+		    max_seq >= UINT32_MAX - 1 ? 1 : max_seq + 1);
 	else if (off != n1)
 		fail("an R1 record with no row, or more written back");
 	check_counters(p, nkept + (rows > 0), rows);
@@ -314,7 +333,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The router answers records, by their place in the spool. */
 	if (rows > 0) {
 		kept[nkept].type = MSG_DISCARD;
-		kept[nkept].seq = max_seq + 1;
+		kept[nkept].seq = max_seq >= UINT32_MAX - 1 ? 1 : max_seq + 1;
 		kept[nkept].frame = f1 + off;
 		kept[nkept++].len = n1 - off;
 	}

@@ -170,7 +170,7 @@ fuzz_records(const struct wire_msg *m, const uint8_t *p, size_t n,
     size_t reclen)
 {
 	struct msg_agent	a;
-	uint32_t		agent, fields[IVL_NFIELDS];
+	uint32_t		agent, mrd, fields[IVL_NFIELDS];
 	size_t			i;
 
 	if (n * reclen > m->len || p != m->body + (m->len - n * reclen))
@@ -181,7 +181,47 @@ fuzz_records(const struct wire_msg *m, const uint8_t *p, size_t n,
 			if (a.state > 14 || a.before_call > 14)
 				fail("agent with a bad state let through", m);
 		} else
-			msg_interval_row_get(p + i * reclen, &agent, fields);
+			msg_interval_row_get(p + i * reclen, &agent, &mrd,
+			    fields);
+	}
+}
+
+/*
+ * An INTERVAL of lab protocol 2 made again (as a PIM reads an older
+ * spool): its header and every row as they were, each row of MRD 7.
+ */
+static uint32_t
+be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static void
+fuzz_upgraded(const struct wire_msg *m, const struct msg_interval *iv2)
+{
+	uint32_t		 agent, mrd, f[IVL_NFIELDS];
+	const uint8_t		*old;
+	size_t			 i;
+	int			 k;
+
+	if (m->len < 24 || m->len - 24 !=
+	    (size_t)iv2->count * MSG_IVL_ROW_LEN_V2 ||
+	    memcmp(m->body, iv2->rows - 24, 24) != 0)
+		fail("INTERVAL of protocol 2 made again with another header",
+		    m);
+	old = m->body + 24;
+	for (i = 0; i < iv2->count; i++) {
+		msg_interval_row_get(iv2->rows + i * MSG_IVL_ROW_LEN, &agent,
+		    &mrd, f);
+		if (mrd != 7 || agent != be32(old + i * MSG_IVL_ROW_LEN_V2))
+			fail("INTERVAL of protocol 2: a row's agent or MRD "
+			    "changed", m);
+		for (k = 0; k < IVL_NFIELDS; k++)
+			if (f[k] != be32(old + i * MSG_IVL_ROW_LEN_V2 + 4 +
+			    4 * k))
+				fail("INTERVAL of protocol 2: a row's time "
+				    "changed", m);
 	}
 }
 
@@ -193,7 +233,7 @@ fuzz_msgs(const struct wire_msg *m)
 	struct msg_pg_status		ps;
 	struct msg_grant		gr, gr2;
 	struct msg_periph_offline	of;
-	struct msg_interval		iv;
+	struct msg_interval		iv, iv2;
 	struct msg_discard		di;
 	struct msg_epoch		ep, ep2;
 	struct msg_set_agent		sa, sa2;
@@ -205,6 +245,15 @@ fuzz_msgs(const struct wire_msg *m)
 		fuzz_records(m, ag.recs, ag.count, MSG_AGENT_LEN);
 	if (msg_interval_decode(m, &iv, err, sizeof(err)) == 0)
 		fuzz_records(m, iv.rows, iv.count, MSG_IVL_ROW_LEN);
+	memset(&w, 0, sizeof(w));
+	if (msg_interval_upgrade(m, 7, &w, err, sizeof(err)) == 0) {
+		finish(&w, &m2, m);
+		if (msg_interval_decode(&m2, &iv2, err, sizeof(err)) == -1)
+			fail("INTERVAL of protocol 2 made again does not "
+			    "decode", m);
+		fuzz_upgraded(m, &iv2);
+	}
+	wire_writer_free(&w);
 	if (msg_pg_status_decode(m, &ps, err, sizeof(err)) == 0 &&
 	    ps.side != 'A' && ps.side != 'B')
 		fail("PG_STATUS with a bad side let through", m);
@@ -242,6 +291,14 @@ fuzz_msgs(const struct wire_msg *m)
 		    sa2.epoch != sa.epoch || sa2.id != sa.id ||
 		    sa2.state != sa.state || sa2.reason != sa.reason)
 			fail("ACD_SET_AGENT round trip differs", m);
+		wire_writer_free(&w);
+		msg_peer_set_agent_encode(&w, &sa);
+		finish(&w, &m2, m);
+		if (msg_set_agent_decode(&m2, &sa2, err, sizeof(err)) == -1 ||
+		    sa2.id != sa.id || sa2.state != sa.state ||
+		    sa2.peripheral != sa.peripheral || sa2.mrd != sa.mrd ||
+		    sa2.handled != sa.handled)
+			fail("PEER_SET_AGENT round trip differs", m);
 		wire_writer_free(&w);
 	}
 }

@@ -24,10 +24,11 @@ HELLO, HELLO_ACK, HEARTBEAT, BYE = 0x4001, 0x4002, 0x4003, 0x4004
 HEARTBEAT_REQ, OPEN_REQ = 5, 3
 PG_STATUS, GRANT, AGENT_STATES, PERIPH_OFFLINE = 0x4101, 0x4102, 0x4104, 0x4105
 INTERVAL, DISCARD, PIM_ACTIVATE, ACD_SET_AGENT = 0x4106, 0x4108, 0x4301, 0x4307
-DELIVERY_ACK, PEER_STATE = 0x4107, 0x4201
+DELIVERY_ACK, PEER_STATE, PEER_SET_AGENT = 0x4107, 0x4201, 0x4203
 TAG_NODE_NAME, TAG_LAB_NAME, TAG_TEXT = 0x4001, 0x4002, 0x4003
-TAG_PERIPHERAL = 0x4004
+TAG_PERIPHERAL, TAG_MRD = 0x4004, 0x4006
 TAG_SELECTOR = 0x4007
+TAG_HANDLED = 0x400a
 DESKTOP_LOGIN, DESKTOP_WELCOME = 0x4401, 0x4402
 DESKTOP_STATE, DESKTOP_SET_STATE = 0x4403, 0x4404
 (NEW_TASK, DO_THIS_WITH_TASK, NEW_TASK_FAILURE, ROUTING_ENABLED,
@@ -45,7 +46,7 @@ def flt(tag, data):
     return struct.pack(">HH", tag, len(data)) + data
 
 
-def hello(node, lab, ack=False, version=2, extra=b""):
+def hello(node, lab, ack=False, version=3, extra=b""):
     """A HELLO or HELLO_ACK with the node and lab names, NUL counted."""
     body = struct.pack(">IIIB", version, 100, 0, ord("A"))
     body += flt(TAG_NODE_NAME, node + b"\0") + flt(TAG_LAB_NAME, lab + b"\0")
@@ -101,7 +102,7 @@ SEEDS = {
                             + flt(TAG_TEXT, b"offline\0")),
     "interval": frame(INTERVAL, struct.pack(">IIIIIBBH", 5000, 4, 1,
                                             1700000000, 1800, 0, ord("B"), 1)
-                      + struct.pack(">9I", 1001, *range(8))),
+                      + struct.pack(">10I", 1001, 1, *range(8))),
     "discard": frame(DISCARD, struct.pack(">IIIIIIB", 5000, 2, 1, 1700000000,
                                           20, 1, ord("A"))
                      + flt(TAG_TEXT, b"spool full")),
@@ -113,6 +114,11 @@ SEEDS = {
                           + flt(TAG_TEXT, b"refused: stale epoch 1\0")),
     "acd_set_agent": frame(ACD_SET_AGENT, struct.pack(">IIHi", 4, 1001, 2,
                                                       -1)),
+    "peer_set_agent": frame(PEER_SET_AGENT, struct.pack(">IIHi", 0, 1001, 11,
+                                                        0)
+                            + flt(TAG_PERIPHERAL, struct.pack(">I", 5000))
+                            + flt(TAG_MRD, struct.pack(">I", 2))
+                            + flt(TAG_HANDLED, struct.pack(">I", 1))),
     # Desktop messages (src/wire/proto_desktop.c).
     "desktop_login": frame(DESKTOP_LOGIN, struct.pack(">IIHHiHII", 1001,
                                                       5000, 3, 1, 0, 2, 1,
@@ -284,13 +290,17 @@ CTL_SEEDS = {
 }
 
 
-def interval(seq, rows, start=1700000000, periph=5000, side=b"A"):
-    """An INTERVAL record of the spool, with rows agent rows."""
+def interval(seq, rows, start=1700000000, periph=5000, side=b"A", v2=False):
+    """An INTERVAL record of the spool, with rows agent rows (of the voice
+    MRD 1 and of MRD 2 in turn); v2, of lab protocol 2 (no MRD)."""
     body = struct.pack(">IIIIIBBH", periph, 3, seq, start, 1800, 0,
                        side[0], len(rows))
-    for agent in rows:
-        body += struct.pack(">9I", agent, 1800000, 600000, 300000, 0,
-                            900000, 0, 0, 4)
+    for i, agent in enumerate(rows):
+        body += struct.pack(">I", agent)
+        if not v2:
+            body += struct.pack(">I", 1 + i % 2)
+        body += struct.pack(">8I", 1800000, 600000, 300000, 0, 900000, 0,
+                            0, 4)
     return frame(INTERVAL, body)
 
 
@@ -334,6 +344,8 @@ SPOOL_SEEDS = {
         ">IIIIIBBH", 5000, 3, 1, 1700000000, 1800, 0, 65, 2) + bytes(36)),
         interval(2, [1002])),
     "short_tail": spool([], interval(1, [1001]), b"\0\0\0"),
+    "protocol2": spool([(0, 1)], interval(1, [1001, 1002], v2=True),
+                       discard(2, 2), interval(3, [1001], v2=True)),
 }
 
 

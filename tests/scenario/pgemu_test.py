@@ -173,7 +173,7 @@ class Lab:
                  peripherals=None, desktops=False, hb_desktop=(1000, 3),
                  hb_cti=(5000, 4), verbose=True, agent_mrds=None,
                  media=False, hb_mr=(200, 3), mr_traffic=None,
-                 mr_extra="", mr_handle_ms=400):
+                 mr_extra="", mr_handle_ms=400, mr_offer_ms=50):
         """extra_acds names acd nodes beside "acd"; peripherals, a list of
         dicts (id, acd, agents, first_id, optional name), writes a
         peripherals list instead of the one peripheral.  Each PG side gets
@@ -185,8 +185,8 @@ class Lab:
         the nodes without -v (no debug lines: a benchmark's).  media adds
         the app node (an application instance) and media routing: route
         "Email" to MRD 2; mr_traffic, tasks per second, turns its traffic
-        on; mr_extra goes in the media_routing group; mr_handle_ms, how
-        long its tasks last once started."""
+        on; mr_extra goes in the media_routing group; mr_handle_ms and
+        mr_offer_ms, its tasks' times."""
         self.dir = tempfile.mkdtemp(prefix="pgemu-%s-" % name)
         self.name = name
         self.procs = {}
@@ -216,7 +216,7 @@ class Lab:
                            hb_desktop=hb_desktop, hb_cti=hb_cti,
                            agent_mrds=agent_mrds, media=media, hb_mr=hb_mr,
                            mr_traffic=mr_traffic, mr_extra=mr_extra,
-                           mr_handle_ms=mr_handle_ms)
+                           mr_handle_ms=mr_handle_ms, mr_offer_ms=mr_offer_ms)
         self.verbose = verbose
         self.conf = os.path.join(self.dir, "lab.conf")
         self.write_conf()
@@ -307,10 +307,10 @@ traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
                 '  routes = ( { selector = "Email"; mrd = 2; '
                 'skill_group = 100; } );\n'
                 '  traffic: { enabled = %s; tasks_per_second = %s; '
-                'handle_time_ms = %d; offer_ms = 50; seed = 3; };\n'
+                'handle_time_ms = %d; offer_ms = %d; seed = 3; };\n'
                 '  %s };' % ("true" if rate else "false",
                              repr(float(rate or 1.0)), p["mr_handle_ms"],
-                             p["mr_extra"]))
+                             p["mr_offer_ms"], p["mr_extra"]))
 
     def peripherals_text(self, p):
         if not p["peripherals"]:
@@ -739,7 +739,7 @@ def auth_mac(key, label, parts):
     return hmac.new(key, msg, hashlib.sha256).digest()
 
 
-def hello_frame(node, lab, side="-", ack=False, version=2, key=None,
+def hello_frame(node, lab, side="-", ack=False, version=3, key=None,
                 nonces=None):
     """A HELLO (HELLO_ACK); with key and nonces (own, other's), the MAC
     that proves the lab key (src/wire/proto_lab.c)."""
@@ -779,7 +779,7 @@ def read_challenge(s, timeout=5):
     return buf[8:24]
 
 
-def auth_hello(s, key, node, lab, side="-", version=2):
+def auth_hello(s, key, node, lab, side="-", version=3):
     """Answer the server's CHALLENGE with an authenticated HELLO, as a
     node that has the lab key does: (our nonce, the server's)."""
     theirs = read_challenge(s)

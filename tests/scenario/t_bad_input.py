@@ -47,7 +47,7 @@ def test(Lab):
                ("acd", backup), ("pg-b", lab.ports["pg-b"])]
     base = {n: drops(lab, n) for n in lab.nodes}
 
-    def signed(node, labname, side="-", version=2, key=None):
+    def signed(node, labname, side="-", version=3, key=None):
         """A HELLO with the MAC the lab key (or key) gives it."""
         def make(s):
             theirs = read_challenge(s)
@@ -73,7 +73,7 @@ def test(Lab):
         ("HELLO of a stranger", signed("mallory", "badin"),
          r"node \"mallory\" has no link to this node"),
         ("HELLO of a wrong version", signed("pg-a", "badin", version=9),
-         r"protocol version 9, expected 2"),
+         r"protocol version 9, expected 3"),
         # Without the lab key nobody is a node of the lab.
         ("HELLO without a MAC", hello_frame("pg-a", "badin", "A"),
          r"authentication failed: HELLO from node \"pg-a\" carries no "

@@ -239,7 +239,7 @@ def interval(epoch, seq, start, nrows, side=b"B", periph=5000):
     body = struct.pack(">IIIIIBBH", periph, epoch, seq, start, 1800, 0,
                        side[0], nrows)
     for i in range(nrows):
-        body += struct.pack(">I8I", 1001 + i, *([60000] * 8))
+        body += struct.pack(">II8I", 1001 + i, 1, *([60000] * 8))
     return frame(T["INTERVAL"], body)
 
 
@@ -740,16 +740,21 @@ def spool_files(Lab):
     naming the spool (today a truncated frame, garbage and a frame that
     does not decode are dropped without a word)."""
     ivl = (struct.pack(">IIIIIBBH", 5000, 1, 1, 1700000000, 1800, 0, 65, 1)
-           + struct.pack(">I8I", 1001, *([1000] * 8)))
+           + struct.pack(">II8I", 1001, 1, *([1000] * 8)))
     cases = [
         ("valid", frame(T["INTERVAL"], ivl), "deleted undelivered"),
+        # an older pgemu's (lab protocol 2: rows without their MRD)
+        ("protocol 2", frame(T["INTERVAL"], ivl[:28] + ivl[32:]),
+         r"spool .*pg-a\.spool: offset 0: INTERVAL of lab protocol 2 "
+         r"\(rows without their MRD, from an older pgemu\): read as rows "
+         r"of the voice MRD 1"),
         ("huge length", struct.pack(">II", 0xFFFFFFF0, T["INTERVAL"]),
          r"spool .*pg-a\.spool"),
         ("unknown type", frame(0x7777, b"abcd"), r"spool .*pg-a\.spool"),
         ("truncated", frame(T["INTERVAL"], ivl)[:-10],
          r"spool .*pg-a\.spool"),
         ("garbage", b"\x13\x37\x42", r"spool .*pg-a\.spool"),
-        ("undecodable", frame(T["INTERVAL"], ivl[:-36] + b"\0" * 35),
+        ("undecodable", frame(T["INTERVAL"], ivl[:-40] + b"\0" * 35),
          r"spool .*pg-a\.spool"),
         # the next sequence number would wrap to 0 (found by fuzz_spool)
         ("last sequence number", frame(T["INTERVAL"], ivl[:8] +

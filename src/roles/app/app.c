@@ -46,6 +46,14 @@
 #define APP_FILE_VERSION	1
 #define APP_LINE_MAX		256
 
+/*
+ * The NEW_TASK -> DO_THIS_WITH_TASK times, in microseconds: a histogram
+ * of APP_LAT_SUB buckets an octave (within 6 %), values below
+ * 2 * APP_LAT_SUB exact, up to 2^32 us (71 minutes).
+ */
+#define APP_LAT_SUB		16
+#define APP_LAT_BUCKETS		(2 * APP_LAT_SUB + 27 * APP_LAT_SUB)
+
 enum app_state {
 	TS_NEW,		/* neither sent nor assigned yet */
 	TS_PENDING,	/* NEW_TASK sent, no answer yet */
@@ -64,6 +72,23 @@ static const char *const app_state_names[TS_MAX] = {
 	"failed", "refused", "unassigned"
 };
 #define TS_DONE(s)	((s) >= TS_ENDED)
+
+/*
+ * What the CTI server knows of the task, as the app sees its ARM session
+ * (R18, R20, R21): nothing yet; its messages wait for the session, which
+ * was down when it began; the CTI server has it; its end reported; its
+ * task life ran out while the session was down (ended with 42 there);
+ * its report resumed after that; it began and ended while the session
+ * was down (left out of reports).
+ */
+enum app_rep {
+	REP_NONE, REP_QUEUED, REP_KNOWN, REP_ENDED, REP_INTERRUPTED,
+	REP_RESUMED, REP_LEFT_OUT, REP_MAX
+};
+static const char *const app_rep_names[REP_MAX] = {
+	"none", "queued", "reported", "ended", "interrupted", "resumed",
+	"left_out"
+};
 
 /* Who gave the task its agent. */
 enum app_by { BY_NONE, BY_ROUTER, BY_APP };
@@ -97,7 +122,11 @@ struct app_task {
 	uint32_t	 flags;		/* TASKF_* of its ARM messages */
 	int		 start_down;	/* routing was off at its start */
 	uint64_t	 start_gen;	/* and came on this many times */
+	enum app_rep	 rep;		/* what the CTI server knows of it */
+	uint64_t	 queued_open;	/* sessions opened as it began, down */
+	int		 nqueued;	/* its messages waiting for one */
 	double		 created;	/* wall clock */
+	uint64_t	 sent_us;	/* its last NEW_TASK (monotonic) */
 	uint64_t	 offered_ms;	/* monotonic */
 	uint64_t	 started_ms;	/* monotonic: its start (asked) */
 	int		 resyncing;	/* its TASK_INIT_REQ waits (R19) */
@@ -136,6 +165,8 @@ struct app {
 	size_t		 nbuckets;	/* a power of two */
 
 	struct app_ledger ledger;
+	uint64_t	 latency[APP_LAT_BUCKETS];	/* routed: us */
+	uint64_t	 latency_n, latency_max_us;
 	uint64_t	 unknown_answers, stale_answers;
 	uint32_t	 next_dialogue;
 	uint32_t	 reserved;	/* ids below it may have been used */
@@ -145,6 +176,7 @@ struct app {
 	int		 dirfd;
 	struct event	*ev_save;
 	int		 save_failing;
+	uint64_t	 saves, save_us;	/* its writes, their time */
 
 	struct pace	 pace;		/* the new tasks */
 	int		 next_route;
@@ -271,8 +303,9 @@ app_write(struct app *a, FILE *f)
 static int
 app_save(struct app *a)
 {
-	FILE	*f = NULL;
-	int	 fd = -1, rc = -1;
+	FILE		*f = NULL;
+	int		 fd = -1, rc = -1;
+	uint64_t	 t0 = mono_us();
 
 	if (unlink(a->tmp) == -1 && errno != ENOENT)
 		goto out;
@@ -303,6 +336,8 @@ app_save(struct app *a)
 		fclose(f);
 	if (fd != -1)
 		close(fd);
+	a->saves++;
+	a->save_us += mono_us() - t0;
 	return rc;
 }
 
@@ -531,6 +566,96 @@ app_dialogue_new(struct app *a)
 	return a->next_dialogue++;
 }
 
+/* Routing latency ---------------------------------------------------- */
+
+static int
+app_lat_bucket(uint64_t us)
+{
+	int	e;
+
+	if (us < 2 * APP_LAT_SUB)
+		return (int)us;
+	if (us > UINT32_MAX)
+		us = UINT32_MAX;
+	for (e = 5; (us >> (e + 1)) != 0; e++)
+		;
+	return 2 * APP_LAT_SUB + (e - 5) * APP_LAT_SUB +
+	    (int)(us >> (e - 4)) - APP_LAT_SUB;
+}
+
+/* The lowest value of bucket i, and its width, in us. */
+static uint64_t
+app_lat_low(int i, uint64_t *width)
+{
+	int	e;
+
+	if (i < 2 * APP_LAT_SUB) {
+		*width = 1;
+		return (uint64_t)i;
+	}
+	e = 5 + (i - 2 * APP_LAT_SUB) / APP_LAT_SUB;
+	*width = 1ULL << (e - 4);
+	return (uint64_t)(APP_LAT_SUB + (i - 2 * APP_LAT_SUB) % APP_LAT_SUB) <<
+	    (e - 4);
+}
+
+/* A DO_THIS_WITH_TASK came us after its NEW_TASK went. */
+static void
+app_lat_add(struct app *a, uint64_t us)
+{
+	a->latency[app_lat_bucket(us)]++;
+	a->latency_n++;
+	if (us > a->latency_max_us)
+		a->latency_max_us = us;
+}
+
+/* The q quantile in ms: the middle of its bucket (0 if none). */
+static double
+app_lat_quantile(const struct app *a, double q)
+{
+	uint64_t	want = (uint64_t)ceil(q * (double)a->latency_n), n = 0;
+	uint64_t	low, width;
+	int		i;
+
+	if (want == 0)
+		want = 1;
+	for (i = 0; i < APP_LAT_BUCKETS; i++)
+		if ((n += a->latency[i]) >= want) {
+			low = app_lat_low(i, &width);
+			return ((double)low + (double)(width - 1) / 2) / 1000;
+		}
+	return 0;
+}
+
+/*
+ * The histogram in status: count, quantiles, the largest, and the
+ * buckets that are not empty ([from us, below us, count]), so that a
+ * reader can take the difference of two readings for a window of its
+ * own.
+ */
+static json_t *
+app_lat_json(const struct app *a)
+{
+	json_t		*b = json_array();
+	uint64_t	 low, width;
+	int		 i;
+
+	for (i = 0; i < APP_LAT_BUCKETS; i++)
+		if (a->latency[i] != 0) {
+			low = app_lat_low(i, &width);
+			json_array_append_new(b, json_pack("[I, I, I]",
+			    (json_int_t)low, (json_int_t)(low + width),
+			    (json_int_t)a->latency[i]));
+		}
+	return json_pack("{s:I, s:f, s:f, s:f, s:f, s:o}",
+	    "count", (json_int_t)a->latency_n,
+	    "p50_ms", app_lat_quantile(a, 0.50),
+	    "p90_ms", app_lat_quantile(a, 0.90),
+	    "p99_ms", app_lat_quantile(a, 0.99),
+	    "max_ms", (double)a->latency_max_us / 1000,
+	    "buckets", b);
+}
+
 /* Tasks --------------------------------------------------------------- */
 
 /* A task's new state: the pending count, the finished ones kept. */
@@ -575,6 +700,7 @@ app_task_arm(struct app *a, struct app_task *t, uint32_t type,
     uint32_t flags)
 {
 	struct app_arm_msg	m;
+	int			rc;
 
 	memset(&m, 0, sizeof(m));
 	m.type = type;
@@ -584,7 +710,67 @@ app_task_arm(struct app *a, struct app_task *t, uint32_t type,
 	memcpy(m.task, t->task, sizeof(m.task));
 	m.dialogue = t->dialogue;
 	m.flags = flags;
-	return app_arm_send(a->arm, &m);
+	if ((rc = app_arm_send(a->arm, &m)) == -1)
+		return -1;
+	if (rc == 0) {
+		/* Queued: the session is down. */
+		if (t->rep == REP_NONE) {
+			t->rep = REP_QUEUED;
+			t->queued_open = app_arm_opens(a->arm);
+		}
+		t->nqueued++;
+		return 0;
+	}
+	if (t->rep == REP_NONE || t->rep == REP_QUEUED)
+		t->rep = REP_KNOWN;
+	else if (t->rep == REP_INTERRUPTED)
+		t->rep = REP_RESUMED;
+	if (type == MSG_END_TASK_IND && t->rep == REP_KNOWN)
+		t->rep = REP_ENDED;
+	return 0;
+}
+
+/* The task life of the task's MRD, in seconds. */
+static double
+app_task_life(const struct app *a, const struct app_task *t)
+{
+	const struct cfg_mrd	*m = cfg_mrd(a->node->cfg, (int)t->mrd);
+
+	return m != NULL ? (double)m->task_life : 1200.0;
+}
+
+/*
+ * The ARM session is back after it was down since; what waited goes next.
+ * A task the CTI server had, whose task life ran out meanwhile, was ended
+ * there with 42 (R18): its report resumes with its next message (R20).
+ */
+static void
+app_back_task(struct app *a, struct app_task *t, double since, double now)
+{
+	if (t->rep == REP_KNOWN && since + app_task_life(a, t) <= now)
+		t->rep = REP_INTERRUPTED;
+	if (t->nqueued == 0)
+		return;
+	t->nqueued = 0;
+	if (t->rep == REP_QUEUED)
+		t->rep = REP_KNOWN;
+	else if (t->rep == REP_INTERRUPTED)
+		t->rep = REP_RESUMED;
+	if (t->rep == REP_KNOWN && t->state == TS_ENDED)
+		t->rep = REP_ENDED;
+}
+
+void
+app_arm_back(struct node *n, double since)
+{
+	struct app	*a = n->role_data;
+	struct app_task	*t;
+	double		 now = wall_now();
+
+	TAILQ_FOREACH(t, &a->done, entry)
+		app_back_task(a, t, since, now);
+	TAILQ_FOREACH(t, &a->live, entry)
+		app_back_task(a, t, since, now);
 }
 
 /* The agent lets go of the task: it is done, in state st. */
@@ -644,6 +830,14 @@ app_task_cb(evutil_socket_t fd, short what, void *arg)
 		if (t->by == BY_APP && t->start_down &&
 		    t->start_gen == a->gen && !a->routing)
 			flags |= TASKF_ENDED_DOWN;
+		/* Began and ended while the ARM session was down: every
+		   message of it says so (R21). */
+		if (t->rep == REP_QUEUED && !app_arm_up(a->arm) &&
+		    t->queued_open == app_arm_opens(a->arm)) {
+			flags |= TASKF_CTI_DOWN;
+			app_arm_mark(a->arm, t->dialogue, TASKF_CTI_DOWN);
+			t->rep = REP_LEFT_OUT;
+		}
 		app_task_arm(a, t, MSG_END_TASK_IND, flags);
 		t->flags = flags;
 		log_debug("task of dialogue %u ended (agent %u)", t->dialogue,
@@ -892,6 +1086,7 @@ app_send_new_task(struct app *a, struct app_task *t, int resend)
 	m.when_ms = (uint32_t)((now - floor(now)) * 1000) % 1000;
 	snprintf(m.selector, sizeof(m.selector), "%s", t->selector);
 	msg_task_encode(&w, MSG_MR_NEW_TASK, &m);
+	t->sent_us = mono_us();
 	link_send(p->link, &w);
 	t->sends++;
 	a->ledger.sent++;
@@ -1169,6 +1364,7 @@ app_msg_do_this(struct role_msg_in *in, const union msg_body *b)
 	if ((rc = app_answered(in, m, &t)) != 1)
 		return rc;
 	a->ledger.routed++;
+	app_lat_add(a, mono_us() - t->sent_us);
 	t->by = BY_ROUTER;
 	t->agent = m->agent;
 	t->agent_periph = m->agent_periph;
@@ -1214,10 +1410,70 @@ app_msg_failure(struct role_msg_in *in, const union msg_body *b)
 
 /* Commands ------------------------------------------------------------ */
 
+/*
+ * What becomes of the task's report (R18, R20, R21): "reporting", its
+ * task life left while the session is down, and in words.
+ */
+static void
+app_rep_json(const struct app *a, const struct app_task *t, json_t *j)
+{
+	double		 since = app_arm_down_since(a->arm), left = 0;
+	enum app_rep	 rep = t->rep;
+	const char	*what;
+	char		 buf[200];
+
+	if (rep == REP_KNOWN && since != 0) {
+		left = since + app_task_life(a, t) - wall_now();
+		if (left <= 0)
+			rep = REP_INTERRUPTED;
+	}
+	switch (rep) {
+	case REP_QUEUED:
+		what = "began while the ARM session is down: reported when it "
+		    "is back, left out of reports (R21) if it ends first";
+		break;
+	case REP_KNOWN:
+		if (since == 0)
+			what = "reported; should the ARM session go, the CTI "
+			    "server keeps it for its MRD's task life (R18)";
+		else {
+			snprintf(buf, sizeof(buf), "the ARM session is down: "
+			    "the CTI server keeps it %.1f s more, then ends it "
+			    "with disposition 42 (R18)", left);
+			what = buf;
+		}
+		break;
+	case REP_ENDED:
+		what = "its end reported: Termination_Call_Detail";
+		break;
+	case REP_INTERRUPTED:
+		what = "its task life ran out while the ARM session was down: "
+		    "ended with disposition 42 (R18); its report resumes with "
+		    "its next message (R20)";
+		break;
+	case REP_RESUMED:
+		what = "its report resumed (R20): a Termination_Call_Detail "
+		    "row of its second segment besides the first's 42";
+		break;
+	case REP_LEFT_OUT:
+		what = "began and ended while the ARM session was down: left "
+		    "out of reports (R21)";
+		break;
+	default:
+		what = "not on the ARM session";
+		break;
+	}
+	json_object_set_new(j, "reporting", json_string(app_rep_names[rep]));
+	json_object_set_new(j, "life_left_s", t->rep == REP_KNOWN &&
+	    since != 0 ? json_real(left > 0 ? left : 0) : json_null());
+	json_object_set_new(j, "reporting_fate", json_string(what));
+}
+
 static json_t *
-app_task_json(const struct app_task *t)
+app_task_json(const struct app *a, const struct app_task *t)
 {
 	const char	*fate;
+	json_t		*j;
 
 	if (t->by == BY_ROUTER)
 		fate = "routed";
@@ -1227,7 +1483,7 @@ app_task_json(const struct app_task *t)
 		fate = "pending";
 	else
 		fate = "not_sent";
-	return json_pack("{s:i, s:s, s:i, s:s, s:s, s:o, s:o, s:i, s:s, "
+	j = json_pack("{s:i, s:s, s:i, s:s, s:s, s:o, s:o, s:i, s:s, "
 	    "s:o, s:i, s:f}",
 	    "dialogue", (int)t->dialogue,
 	    "selector", t->selector,
@@ -1244,6 +1500,8 @@ app_task_json(const struct app_task *t)
 	    json_null(),
 	    "flags", (int)t->flags,
 	    "age", wall_now() - t->created);
+	app_rep_json(a, t, j);
+	return j;
 }
 
 /* tasks: every task; pending: the requests of the pending table. */
@@ -1259,10 +1517,10 @@ app_cmd_tasks(struct node *n, int argc, const char **argv,
 	res->data = json_array();
 	TAILQ_FOREACH(t, &a->done, entry)
 		if (!pending)
-			json_array_append_new(res->data, app_task_json(t));
+			json_array_append_new(res->data, app_task_json(a, t));
 	TAILQ_FOREACH(t, &a->live, entry)
 		if (!pending)
-			json_array_append_new(res->data, app_task_json(t));
+			json_array_append_new(res->data, app_task_json(a, t));
 		else if (t->state == TS_PENDING)
 			json_array_append_new(res->data, json_pack("{s:i, s:s, "
 			    "s:i, s:i, s:f}", "dialogue", (int)t->dialogue,
@@ -1349,13 +1607,14 @@ app_status(struct node *n, json_t *j)
 	struct app	*a = n->role_data;
 	json_t		*o;
 
-	o = json_pack("{s:i, s:b, s:b, s:s, s:o, s:o, s:{s:b, s:f}, s:i, "
-	    "s:i, s:I, s:I, s:i, s:s}",
+	o = json_pack("{s:i, s:b, s:b, s:s, s:o, s:o, s:o, s:{s:b, s:f}, "
+	    "s:i, s:i, s:I, s:I, s:i, s:s, s:I, s:f}",
 	    "mr_peripheral", n->cfg->mr.peripheral,
 	    "routing", a->routing,
 	    "disabled", a->disabled,
 	    "outage_cause", app_cause_names[a->cause],
 	    "ledger", app_ledger_json(a),
+	    "latency", app_lat_json(a),
 	    "arm", app_arm_json(a->arm),
 	    "traffic", "on", a->pace.on, "tasks_per_second", a->pace.rate,
 	    "tasks_live", a->nlive,
@@ -1363,7 +1622,9 @@ app_status(struct node *n, json_t *j)
 	    "unknown_answers", (json_int_t)a->unknown_answers,
 	    "stale_answers", (json_int_t)a->stale_answers,
 	    "next_dialogue", (int)a->next_dialogue,
-	    "pending_table", a->path);
+	    "pending_table", a->path,
+	    "table_writes", (json_int_t)a->saves,
+	    "table_write_ms", (double)a->save_us / 1000);
 	fencer_json(&a->f, o);
 	json_object_set_new(j, "app", o);
 }

@@ -26,7 +26,11 @@
  * live task there with a TaskID, TASK_INIT_REQ per one without (begun
  * while the session was down: the RESP gives its TaskID),
  * END_AGENT_INIT_IND; the queued messages of those tasks are dropped
- * (the bracket tells where they are), the others go after it.
+ * (the bracket tells where they are), the others go after it.  Before
+ * they go, app.c hears that the session is back (app_arm_back: the
+ * reports its task life interrupted, R20); those of a task that began
+ * and ended while it was down are flagged TASKF_CTI_DOWN (app_arm_mark;
+ * R21, told here when they go).
  */
 #include "config.h"
 
@@ -85,6 +89,7 @@ struct app_arm {
 	int		 nqueued, nflight;
 	uint64_t	 sent, dropped, opens;
 	int		 queued_max;	/* most at once, ever */
+	double		 down_since;	/* wall clock; 0 while open */
 	char		 server[PGEMU_NAME_MAX];
 	int		 resync_wait;	/* open, its bracket not sent yet */
 	struct event	*ev_ready;	/* AGENT_INIT_READY_EVENT awaited */
@@ -191,14 +196,13 @@ arm_write(struct app_arm *arm, struct arm_msg *q)
 }
 
 /*
- * A task message: on the session if it is open, else queued (at most
- * ARM_QUEUE_MAX; past that dropped and counted, -1).
+ * A task message: on the session if it is open (1), else queued (0; at
+ * most ARM_QUEUE_MAX: past that dropped and counted, -1).
  */
 int
 app_arm_send(struct app_arm *arm, const struct app_arm_msg *m)
 {
 	struct arm_msg	*q;
-
 	int		 wait = !link_is_up(arm->link) ||
 	    arm_waits(arm, m->mrd);
 
@@ -215,7 +219,7 @@ app_arm_send(struct app_arm *arm, const struct app_arm_msg *m)
 	q->m = *m;
 	if (!wait) {
 		arm_write(arm, q);
-		return 0;
+		return 1;
 	}
 	TAILQ_INSERT_TAIL(&arm->queue, q, entry);
 	if (++arm->nqueued > arm->queued_max)
@@ -282,6 +286,38 @@ app_arm_started(struct app_arm *arm, uint32_t agent, uint32_t mrd,
 	}
 }
 
+int
+app_arm_up(const struct app_arm *arm)
+{
+	return link_is_up(arm->link);
+}
+
+double
+app_arm_down_since(const struct app_arm *arm)
+{
+	return link_is_up(arm->link) ? 0 : arm->down_since;
+}
+
+uint64_t
+app_arm_opens(const struct app_arm *arm)
+{
+	return arm->opens;
+}
+
+int
+app_arm_mark(struct app_arm *arm, uint32_t dialogue, uint32_t flags)
+{
+	struct arm_msg	*q;
+	int		 n = 0;
+
+	TAILQ_FOREACH(q, &arm->queue, entry)
+		if (q->m.dialogue == dialogue) {
+			q->m.flags |= flags;
+			n++;
+		}
+	return n;
+}
+
 /* The PG side whose CTI server the session is with, NULL if none. */
 const char *
 app_arm_server(const struct app_arm *arm)
@@ -293,12 +329,12 @@ json_t *
 app_arm_json(const struct app_arm *arm)
 {
 	const struct arm_media	*m;
-	json_t			*email = json_object();
-	int			 i, j, avail = 0, known = 0, n;
+	json_t			*j, *email = json_object();
+	int			 i, k, avail = 0, known = 0, n;
 
 	for (i = 0; i < arm->nagents; i++)
-		for (j = 0; j < arm->agents[i].nmedia; j++) {
-			m = &arm->agents[i].media[j];
+		for (k = 0; k < arm->agents[i].nmedia; k++) {
+			m = &arm->agents[i].media[k];
 			avail += m->state == AS_AVAILABLE;
 			known += m->state != AS_UNKNOWN;
 			if (!m->email)
@@ -308,7 +344,7 @@ app_arm_json(const struct app_arm *arm)
 			json_object_set_new(email, agent_state_name(m->state),
 			    json_integer(n + 1));
 		}
-	return json_pack("{s:s, s:s?, s:i, s:I, s:i, s:i, s:i, s:I, s:I, "
+	j = json_pack("{s:s, s:s?, s:i, s:I, s:i, s:i, s:i, s:I, s:I, "
 	    "s:i, s:i, s:i, s:o}",
 	    "state", link_state_names[arm->link->state],
 	    "server", app_arm_server(arm),
@@ -332,6 +368,9 @@ app_arm_json(const struct app_arm *arm)
 	    (json_int_t)arm->resync.known, "tasks_begun",
 	    (json_int_t)arm->resync.begun, "messages_dropped",
 	    (json_int_t)arm->resync.dropped));
+	json_object_set_new(j, "down_since", app_arm_down_since(arm) != 0 ?
+	    json_real(app_arm_down_since(arm)) : json_null());
+	return j;
 }
 
 /* The PG side of the port the session is on. */
@@ -434,8 +473,10 @@ static void
 arm_up(struct link *l, void *arg)
 {
 	struct app_arm	*arm = arg;
+	struct arm_msg	*q;
 	struct timeval	 tv;
-	int		 n = arm->nqueued;
+	json_t		*names = json_array();
+	int		 n = arm->nqueued, out = 0;
 
 	arm->opens++;
 	arm_set_server(arm);
@@ -447,6 +488,21 @@ arm_up(struct link *l, void *arg)
 	arm->resync_wait = 1;
 	ms_to_tv(arm->node->cfg->hb_cti.interval_ms, &tv);
 	evtimer_add(arm->ev_ready, &tv);
+	if (arm->down_since != 0)
+		app_arm_back(arm->node, arm->down_since);
+	TAILQ_FOREACH(q, &arm->queue, entry)
+		if (q->m.type == MSG_END_TASK_IND &&
+		    (q->m.flags & TASKF_CTI_DOWN) && out++ < 100)
+			json_array_append_new(names,
+			    json_integer(q->m.dialogue));
+	if (out > 0)
+		evt_emit(RULE_R21, "tasks_left_out", json_pack("{s:i, s:o}",
+		    "count", out, "dialogues", names), "%d task%s began and "
+		    "ended while the ARM session was down: their messages go "
+		    "flagged TASKF_CTI_DOWN, left out of reports", out,
+		    out == 1 ? "" : "s");
+	else
+		json_decref(names);
 	arm_flush(arm, 0);
 	arm_query_all(arm);
 	node_update_summary(arm->node);
@@ -476,6 +532,7 @@ arm_down(struct link *l, void *arg, const char *why)
 		for (j = 0; j < arm->agents[i].nmedia; j++)
 			if (!arm->agents[i].media[j].email)
 				arm->agents[i].media[j].state = AS_UNKNOWN;
+	arm->down_since = wall_now();
 	evt_emit(RULE_NONE, "cti_session_lost", json_pack("{s:s, s:s, s:i}",
 	    "server", arm->server, "reason", why, "queued", arm->nqueued),
 	    "ARM session with the CTI server of %s lost: %s; task messages "

@@ -17,14 +17,26 @@
  *   newer ones are dropped, counted, logged); those sent in the last two
  *   hold times of the link before it went (at most cti.task_cache too)
  *   wait again in front of them (a router killed or hung may not have
- *   read them; it ignores one it has applied).  Every one that waited goes, flagged TASKF_CACHED, when the
- *   link is back (R22: nothing lost).
+ *   read them; it ignores one it has applied).  Every one that waited
+ *   goes, flagged TASKF_CACHED, when the link is back (R22: nothing
+ *   lost); then the application paths down, again (R21).
  * - The other side's CTI server keeps a copy of the table (PEER_TASK): the
  *   whole of it when this one becomes active, when the private link comes
  *   back or when the other steps down, then each change; a CTI server
  *   that takes over knows the tasks the application goes on reporting.
  *   The TASK_EVENTs waiting for the router are not copied: a side that
  *   dies with some loses them (logged when it stops).
+ * - Application paths (R18): each task belongs to the ApplicationPathID
+ *   of the session that reported it.  While no session of a path is
+ *   open, each of its tasks has a deadline, the time the path went plus
+ *   its MRD's task_life; cti.c ends those whose deadline passes
+ *   (arm_expire: END flagged TASKF_PATH_DOWN, disposition 42 at the
+ *   router).  A session of the path before the deadline takes them back.
+ *   The paths and deadlines are copied to the other side with the table.
+ * - Tombstones (R20): a task ended so is remembered (at most
+ *   ARM_TOMBS_MAX, the oldest forgotten first, counted), so that a START
+ *   or END of it the application reports later resumes its report: a
+ *   new segment, flagged TASKF_RESUMED.
  */
 #include "config.h"
 
@@ -40,6 +52,7 @@
 #define ARM_ID_COUNT	0xfffffU	/* TaskIDs per millisecond */
 /* Tasks of an agent in an MRD at most: the product's maxDialogLimit. */
 #define ARM_TASKS_MAX	10
+#define ARM_TOMBS_MAX	10000		/* tasks ended with 42 remembered */
 
 struct arm_task {
 	uint32_t	 id[3];
@@ -47,8 +60,29 @@ struct arm_task {
 	int		 started;
 	int		 app;		/* the application's own task */
 	double		 since;		/* when it was offered (or started) */
+	uint32_t	 path;		/* ApplicationPathID of its session */
+	uint32_t	 segment;	/* of its report: 1, 2 once resumed */
+	double		 deadline;	/* its path is down: it ends then */
 	LIST_ENTRY(arm_task) chain;
 	TAILQ_ENTRY(arm_task) entry;	/* oldest first */
+};
+
+/* An application path: up while a session of it is open. */
+struct arm_path {
+	uint32_t	 id;
+	int		 down;
+	double		 since;		/* down since (wall clock) */
+	TAILQ_ENTRY(arm_path) entry;
+};
+
+/* A task ended because its task life ran out (R18): R20 may resume it. */
+struct arm_tomb {
+	uint32_t	 id[3];
+	uint32_t	 periph, agent, mrd, dialogue, flags, path, segment;
+	int		 app;
+	double		 ended;
+	LIST_ENTRY(arm_tomb) chain;
+	TAILQ_ENTRY(arm_tomb) entry;	/* oldest first */
 };
 
 /* An agent in an MRD with tasks. */
@@ -84,15 +118,25 @@ struct arm {
 	uint64_t	 events, sent_total, cached, resent, dropped;
 	uint64_t	 dropped_out;	/* during this outage */
 	uint64_t	 mirrored;
+	int		 active;	/* the CTI server that reports */
+	TAILQ_HEAD(, arm_path) paths;
+	int		 npaths;
+	LIST_HEAD(, arm_tomb) tombs[ARM_BUCKETS];
+	TAILQ_HEAD(, arm_tomb) tomb_order;
+	int		 ntombs;
+	uint64_t	 expired, resumed, tombs_forgotten;
 	uint64_t	 resync_known, resync_recreated;	/* R19 */
 };
 
 static const char *const arm_code_names[TASK_EV_MAX] = {
 	[TASK_EV_TABLE] = "table", [TASK_EV_OFFER] = "offer",
 	[TASK_EV_START] = "start", [TASK_EV_END] = "end",
-	[TASK_EV_APP_OFFER] = "app_offer", [TASK_EV_APP_START] = "app_start"
+	[TASK_EV_APP_OFFER] = "app_offer", [TASK_EV_APP_START] = "app_start",
+	[TASK_EV_PATH_DOWN] = "path_down", [TASK_EV_PATH_UP] = "path_up"
 };
 
+static struct arm_path *arm_path_find(const struct arm *, uint32_t);
+static double	 arm_life(const struct arm *, uint32_t);
 /* A TASK_EVENT code's name, for a log line. */
 static const char *
 arm_code_name(uint32_t code)
@@ -159,6 +203,7 @@ arm_add(struct arm *a, const struct msg_task *t, int started)
 {
 	struct arm_task	*k = xcalloc(1, sizeof(*k));
 	struct arm_load	*l;
+	struct arm_path	*p;
 
 	memcpy(k->id, t->task, sizeof(k->id));
 	k->periph = t->peripheral;
@@ -169,6 +214,10 @@ arm_add(struct arm *a, const struct msg_task *t, int started)
 	k->started = started;
 	k->app = t->code == TASK_EV_APP_OFFER || t->code == TASK_EV_APP_START;
 	k->since = (double)t->when + t->when_ms / 1000.0;
+	k->path = t->path;
+	k->segment = t->epoch != 0 ? t->epoch : 1;
+	if ((p = arm_path_find(a, k->path)) != NULL && p->down)
+		k->deadline = p->since + arm_life(a, k->mrd);
 	LIST_INSERT_HEAD(&a->tasks[arm_hash(k->id[0], k->id[1], k->id[2])], k,
 	    chain);
 	TAILQ_INSERT_TAIL(&a->order, k, entry);
@@ -225,6 +274,254 @@ arm_clear(struct arm *a)
 		arm_del(a, k);
 }
 
+/* Tombstones (R20) ---------------------------------------------------- */
+
+static struct arm_tomb *
+arm_tomb_find(const struct arm *a, const uint32_t id[3])
+{
+	struct arm_tomb	*b;
+
+	LIST_FOREACH(b, &a->tombs[arm_hash(id[0], id[1], id[2])], chain)
+		if (memcmp(b->id, id, sizeof(b->id)) == 0)
+			return b;
+	return NULL;
+}
+
+static void
+arm_tomb_del(struct arm *a, struct arm_tomb *b)
+{
+	LIST_REMOVE(b, chain);
+	TAILQ_REMOVE(&a->tomb_order, b, entry);
+	a->ntombs--;
+	free(b);
+}
+
+/*
+ * The task of t (an END flagged TASKF_PATH_DOWN) is remembered; app: it
+ * was the application's own.  Past ARM_TOMBS_MAX the oldest is forgotten
+ * (its report can no longer resume: a later message of it is refused as
+ * an unknown task).
+ */
+static void
+arm_tomb_add(struct arm *a, const struct msg_task *t, int app)
+{
+	struct arm_tomb	*b;
+
+	if ((b = arm_tomb_find(a, t->task)) != NULL)
+		arm_tomb_del(a, b);
+	if (a->ntombs >= ARM_TOMBS_MAX) {
+		if (a->tombs_forgotten++ == 0)
+			log_warnx("%d tasks ended by their task life are "
+			    "remembered already: the oldest are forgotten "
+			    "(their reports cannot resume, R20)",
+			    ARM_TOMBS_MAX);
+		arm_tomb_del(a, TAILQ_FIRST(&a->tomb_order));
+	}
+	b = xcalloc(1, sizeof(*b));
+	memcpy(b->id, t->task, sizeof(b->id));
+	b->periph = t->peripheral;
+	b->agent = t->agent;
+	b->mrd = t->mrd;
+	b->dialogue = t->dialogue;
+	b->flags = t->flags & ~(TASKF_PATH_DOWN | TASKF_CACHED);
+	b->path = t->path;
+	b->segment = t->epoch != 0 ? t->epoch : 1;
+	b->app = app;
+	b->ended = (double)t->when + t->when_ms / 1000.0;
+	LIST_INSERT_HEAD(&a->tombs[arm_hash(b->id[0], b->id[1], b->id[2])], b,
+	    chain);
+	TAILQ_INSERT_TAIL(&a->tomb_order, b, entry);
+	a->ntombs++;
+}
+
+static void
+arm_tomb_clear(struct arm *a)
+{
+	struct arm_tomb	*b;
+
+	while ((b = TAILQ_FIRST(&a->tomb_order)) != NULL)
+		arm_tomb_del(a, b);
+}
+
+uint32_t
+arm_resuming(struct arm *a, struct msg_task *t)
+{
+	struct arm_tomb	*b;
+
+	if (t->code != TASK_EV_START && t->code != TASK_EV_APP_START &&
+	    t->code != TASK_EV_END)
+		return 0;
+	if (!arm_has_id(t->task) || arm_find(a, t->task) != NULL ||
+	    (b = arm_tomb_find(a, t->task)) == NULL)
+		return 0;
+	if (b->periph != t->peripheral || b->agent != t->agent ||
+	    b->mrd != t->mrd)
+		return 0;
+	t->flags |= TASKF_RESUMED;
+	t->epoch = b->segment + 1;
+	if (t->dialogue == 0)
+		t->dialogue = b->dialogue;
+	return b->app ? TASK_EV_APP_START : TASK_EV_START;
+}
+
+/* Application paths (R18) -------------------------------------------- */
+
+/*
+ * The task life of an MRD: how long a task outlives its path (the lab's
+ * MRDs read here, not through cfg.c: tests/check_arm links this file
+ * alone).
+ */
+static double
+arm_life(const struct arm *a, uint32_t mrd)
+{
+	const struct cfg	*cf = a->node->cfg;
+	int			 i;
+
+	for (i = 0; i < cf->nmrds; i++)
+		if (cf->mrds[i].id == (int)mrd)
+			return (double)cf->mrds[i].task_life;
+	return 1200.0;
+}
+
+static struct arm_path *
+arm_path_find(const struct arm *a, uint32_t id)
+{
+	struct arm_path	*p;
+
+	TAILQ_FOREACH(p, &a->paths, entry)
+		if (p->id == id)
+			return p;
+	return NULL;
+}
+
+static void
+arm_path_clear(struct arm *a)
+{
+	struct arm_path	*p;
+
+	while ((p = TAILQ_FIRST(&a->paths)) != NULL) {
+		TAILQ_REMOVE(&a->paths, p, entry);
+		free(p);
+	}
+	a->npaths = 0;
+}
+
+int
+arm_path_set(struct arm *a, uint32_t id, int down, double since,
+    int *ntasks)
+{
+	struct arm_path	*p = arm_path_find(a, id);
+	struct arm_task	*k;
+	int		 n = 0;
+
+	*ntasks = 0;
+	if (p != NULL && p->down == down)
+		return 0;
+	if (p == NULL) {
+		/* Past the bound, the oldest path known is forgotten: its
+		   tasks keep their deadlines, a session of it takes them. */
+		if (a->npaths >= ARM_PATHS_MAX) {
+			p = TAILQ_FIRST(&a->paths);
+			TAILQ_REMOVE(&a->paths, p, entry);
+			free(p);
+			a->npaths--;
+		}
+		p = xcalloc(1, sizeof(*p));
+		p->id = id;
+		TAILQ_INSERT_TAIL(&a->paths, p, entry);
+		a->npaths++;
+	}
+	p->down = down;
+	p->since = down ? since : 0;
+	TAILQ_FOREACH(k, &a->order, entry) {
+		if (k->path != id)
+			continue;
+		k->deadline = down ? since + arm_life(a, k->mrd) : 0;
+		n++;
+	}
+	*ntasks = n;
+	return 1;
+}
+
+int
+arm_path_down(const struct arm *a, uint32_t id, double *since)
+{
+	const struct arm_path	*p = arm_path_find(a, id);
+
+	if (p == NULL || !p->down)
+		return 0;
+	if (since != NULL)
+		*since = p->since;
+	return 1;
+}
+
+int
+arm_path_ids(const struct arm *a, uint32_t *ids, int max)
+{
+	const struct arm_path	*p;
+	int			 n = 0;
+
+	TAILQ_FOREACH(p, &a->paths, entry)
+		if (n < max)
+			ids[n++] = p->id;
+	return n;
+}
+
+void
+arm_path_msg(const struct arm *a, uint32_t id, struct msg_task *t)
+{
+	const struct arm_path	*p = arm_path_find(a, id);
+	double			 since = p != NULL ? p->since : 0;
+
+	memset(t, 0, sizeof(*t));
+	t->peripheral = t->agent_periph =
+	    (uint32_t)a->node->cfg->mr.agent_periph;
+	t->code = p != NULL && p->down ? TASK_EV_PATH_DOWN : TASK_EV_PATH_UP;
+	t->path = id;
+	t->when = (uint32_t)since;
+	t->when_ms = (uint32_t)((since - (double)t->when) * 1000.0) % 1000;
+}
+
+double
+arm_next_deadline(const struct arm *a)
+{
+	const struct arm_task	*k;
+	double			 next = 0;
+
+	TAILQ_FOREACH(k, &a->order, entry)
+		if (k->deadline != 0 && (next == 0 || k->deadline < next))
+			next = k->deadline;
+	return next;
+}
+
+static void	arm_task_msg(const struct arm_task *, struct msg_task *);
+
+int
+arm_expire(struct arm *a, double now, arm_expired_fn *fn, void *arg)
+{
+	struct arm_task	*k, *next;
+	struct msg_task	 t;
+	int		 n = 0;
+
+	for (k = TAILQ_FIRST(&a->order); k != NULL; k = next) {
+		next = TAILQ_NEXT(k, entry);
+		if (k->deadline == 0 || k->deadline > now)
+			continue;
+		arm_task_msg(k, &t);
+		t.code = TASK_EV_END;
+		t.flags |= TASKF_PATH_DOWN;
+		t.when = (uint32_t)k->deadline;
+		t.when_ms = (uint32_t)((k->deadline - (double)t.when) *
+		    1000.0) % 1000;
+		arm_tomb_add(a, &t, k->app);
+		arm_del(a, k);
+		a->expired++;
+		n++;
+		fn(arg, &t);
+	}
+	return n;
+}
+
 /* A TaskID for the application's own task (see the top of the file). */
 static void
 arm_new_id(struct arm *a, uint32_t id[3])
@@ -261,7 +558,9 @@ uint32_t
 arm_take(struct arm *a, struct msg_task *t, uint32_t max, int precall)
 {
 	struct arm_task	*k = NULL;
+	struct arm_tomb	*b = NULL;
 	int		 app, offered, started, has_id = arm_has_id(t->task);
+	int		 resumed = 0;
 
 	if (has_id && (k = arm_find(a, t->task)) != NULL) {
 		if (k->periph != t->peripheral || k->agent != t->agent)
@@ -270,16 +569,23 @@ arm_take(struct arm *a, struct msg_task *t, uint32_t max, int precall)
 			return E_ARM_STAT_INCONSISTENT_MEDIA_ROUTING_DOMAIN_IDS;
 		if (t->dialogue == 0)
 			t->dialogue = k->dialogue;
-	}
+		/* Its report goes on in its segment (R20). */
+		t->flags |= k->flags & TASKF_RESUMED;
+		t->epoch = k->segment;
+	} else if (has_id && (t->flags & TASKF_RESUMED))
+		resumed = (b = arm_tomb_find(a, t->task)) != NULL;
+	if (k == NULL && !resumed)
+		t->epoch = 1;
 	app = t->code == TASK_EV_APP_OFFER || t->code == TASK_EV_APP_START;
 	arm_load(a, t->peripheral, t->agent, t->mrd, &offered, &started);
 	if (max > ARM_TASKS_MAX)
 		max = ARM_TASKS_MAX;
 	switch (t->code) {
 	case TASK_EV_END:
-		if (k == NULL)
+		if (k != NULL)
+			arm_del(a, k);
+		else if (!resumed)
 			return E_ARM_STAT_TASK_OBJECT_NOT_FOUND;
-		arm_del(a, k);
 		break;
 	case TASK_EV_OFFER:
 	case TASK_EV_APP_OFFER:
@@ -300,10 +606,11 @@ arm_take(struct arm *a, struct msg_task *t, uint32_t max, int precall)
 			break;
 		}
 		/* Not offered: the application's own task starts at once;
-		   the router's needs its PRECALL (the offer is optional). */
-		if (app && has_id)
+		   the router's needs its PRECALL (the offer is optional); a
+		   task whose report resumes (R20) goes on. */
+		if (app && has_id && !resumed)
 			return E_ARM_STAT_TASK_OBJECT_NOT_FOUND;
-		if (!app && !precall)
+		if (!app && !precall && !resumed)
 			return E_ARM_STAT_NO_OFFER_OR_PRE_CALL_RECEIVED;
 		if ((uint32_t)(offered + started) >= max)
 			return E_ARM_STAT_PERFORMANCE_LIMIT_EXCEEDED;
@@ -314,6 +621,10 @@ arm_take(struct arm *a, struct msg_task *t, uint32_t max, int precall)
 	default:
 		return E_ARM_STAT_INVALID_MESSAGE_SEQUENCE;
 	}
+	if (resumed) {
+		arm_tomb_del(a, b);
+		a->resumed++;
+	}
 	a->taken[t->code]++;
 	return E_ARM_STAT_OK;
 }
@@ -323,18 +634,22 @@ arm_take(struct arm *a, struct msg_task *t, uint32_t max, int precall)
  * TASK_EV_OFFER or _APP_OFFER of its kind, t->when its offer): one the
  * table has goes on from the state told (an offered one may have
  * started meanwhile, *changed then), one it lacks is added in that state
- * (*changed), with a new TaskID if t has none (TASK_INIT_REQ).  0, or the
- * E_ARM_STAT_ status that refuses it: another agent 22, another MRD 20,
- * past the agent's task limit 34.
+ * (*changed), with a new TaskID if t has none (TASK_INIT_REQ).  One whose
+ * task life ended it while the path was down (R18) resumes its report
+ * in its next segment (R20, *resumed: t flagged TASKF_RESUMED).  t's
+ * epoch is the segment of its report.  0, or the E_ARM_STAT_ status that
+ * refuses it: another agent 22, another MRD 20, past the agent's task
+ * limit 34.
  */
 uint32_t
 arm_resync(struct arm *a, struct msg_task *t, int started, uint32_t max,
-    int *changed)
+    int *changed, int *resumed)
 {
 	struct arm_task	*k = NULL;
+	struct arm_tomb	*b = NULL;
 	int		 offered, nstarted;
 
-	*changed = 0;
+	*changed = *resumed = 0;
 	if (arm_has_id(t->task) && (k = arm_find(a, t->task)) != NULL) {
 		if (k->periph != t->peripheral || k->agent != t->agent)
 			return E_ARM_STAT_INCONSISTENT_AGENT_IDS;
@@ -342,6 +657,8 @@ arm_resync(struct arm *a, struct msg_task *t, int started, uint32_t max,
 			return E_ARM_STAT_INCONSISTENT_MEDIA_ROUTING_DOMAIN_IDS;
 		if (t->dialogue == 0)
 			t->dialogue = k->dialogue;
+		t->flags |= k->flags & TASKF_RESUMED;
+		t->epoch = k->segment;
 		if (started && !k->started) {
 			arm_start(a, k);
 			*changed = 1;
@@ -349,6 +666,10 @@ arm_resync(struct arm *a, struct msg_task *t, int started, uint32_t max,
 		a->resync_known++;
 		return E_ARM_STAT_OK;
 	}
+	if (arm_has_id(t->task) && (b = arm_tomb_find(a, t->task)) != NULL &&
+	    (b->periph != t->peripheral || b->agent != t->agent ||
+	    b->mrd != t->mrd))
+		b = NULL;
 	arm_load(a, t->peripheral, t->agent, t->mrd, &offered, &nstarted);
 	if (max > ARM_TASKS_MAX)
 		max = ARM_TASKS_MAX;
@@ -356,6 +677,16 @@ arm_resync(struct arm *a, struct msg_task *t, int started, uint32_t max,
 		return E_ARM_STAT_PERFORMANCE_LIMIT_EXCEEDED;
 	if (!arm_has_id(t->task))
 		arm_new_id(a, t->task);
+	t->epoch = 1;
+	if (b != NULL) {
+		t->flags |= TASKF_RESUMED;
+		t->epoch = b->segment + 1;
+		if (t->dialogue == 0)
+			t->dialogue = b->dialogue;
+		arm_tomb_del(a, b);
+		a->resumed++;
+		*resumed = 1;
+	}
 	arm_add(a, t, started);
 	*changed = 1;
 	a->resync_recreated++;
@@ -473,6 +804,27 @@ arm_router_lost(struct arm *a)
 		    n == 1 ? "" : "s");
 }
 
+/*
+ * The paths down, told the router again once what waited went: a router
+ * that restarted knows of none (R21: it holds their tasks' start timers).
+ * The active CTI server's word only; the router takes one it knows as
+ * it is.
+ */
+static void
+arm_paths_retell(struct arm *a)
+{
+	struct arm_path	*p;
+	struct msg_task	 t;
+
+	if (!a->active || !a->node->cfg->mr.enabled)
+		return;
+	TAILQ_FOREACH(p, &a->paths, entry)
+		if (p->down) {
+			arm_path_msg(a, p->id, &t);
+			arm_report(a, &t);
+		}
+}
+
 /* The router link is back: everything that waited, in order. */
 static void
 arm_router_back(struct arm *a)
@@ -497,6 +849,7 @@ arm_router_back(struct arm *a)
 		    "%llu dropped while it was away", n, n == 1 ? "" : "s",
 		    (unsigned long long)a->dropped_out);
 	a->dropped_out = 0;
+	arm_paths_retell(a);
 }
 
 void
@@ -526,12 +879,34 @@ arm_task_msg(const struct arm_task *k, struct msg_task *t)
 		t->code = k->started ? TASK_EV_START : TASK_EV_OFFER;
 	t->when = (uint32_t)k->since;
 	t->when_ms = (uint32_t)((k->since - (double)t->when) * 1000.0) % 1000;
+	t->path = k->path;
+	t->epoch = k->segment;
+}
+
+/* A tombstone as the PEER_TASK that ended its task. */
+static void
+arm_tomb_msg(const struct arm_tomb *b, struct msg_task *t)
+{
+	memset(t, 0, sizeof(*t));
+	memcpy(t->task, b->id, sizeof(t->task));
+	t->peripheral = t->agent_periph = b->periph;
+	t->agent = b->agent;
+	t->mrd = b->mrd;
+	t->dialogue = b->dialogue;
+	t->flags = b->flags | TASKF_PATH_DOWN;
+	t->code = TASK_EV_END;
+	t->path = b->path;
+	t->epoch = b->segment;
+	t->when = (uint32_t)b->ended;
+	t->when_ms = (uint32_t)((b->ended - (double)t->when) * 1000.0) % 1000;
 }
 
 void
 arm_send_table(struct arm *a)
 {
 	struct arm_task	*k;
+	struct arm_tomb	*b;
+	struct arm_path	*p;
 	struct msg_task	 t;
 
 	memset(&t, 0, sizeof(t));
@@ -542,8 +917,19 @@ arm_send_table(struct arm *a)
 		arm_task_msg(k, &t);
 		pg_send_task(a->node, MSG_PEER_TASK, &t);
 	}
-	log_debug("task table (%d task%s) sent to the other side",
-	    a->ntasks, a->ntasks == 1 ? "" : "s");
+	TAILQ_FOREACH(b, &a->tomb_order, entry) {
+		arm_tomb_msg(b, &t);
+		pg_send_task(a->node, MSG_PEER_TASK, &t);
+	}
+	/* The paths last: the copy's tasks get their deadlines. */
+	TAILQ_FOREACH(p, &a->paths, entry) {
+		arm_path_msg(a, p->id, &t);
+		pg_send_task(a->node, MSG_PEER_TASK, &t);
+	}
+	log_debug("task table (%d task%s, %d ended by their task life, %d "
+	    "application path%s) sent to the other side", a->ntasks,
+	    a->ntasks == 1 ? "" : "s", a->ntombs, a->npaths,
+	    a->npaths == 1 ? "" : "s");
 }
 
 void
@@ -556,10 +942,19 @@ int
 arm_mirror(struct arm *a, const struct msg_task *t, char *err, size_t errlen)
 {
 	struct arm_task	*k;
-	int		 offered, started, start;
+	struct arm_tomb	*b;
+	int		 offered, started, start, n;
 
 	if (t->code == TASK_EV_TABLE) {
 		arm_clear(a);
+		arm_tomb_clear(a);
+		arm_path_clear(a);
+		a->mirrored++;
+		return 0;
+	}
+	if (t->code == TASK_EV_PATH_DOWN || t->code == TASK_EV_PATH_UP) {
+		arm_path_set(a, t->path, t->code == TASK_EV_PATH_DOWN,
+		    (double)t->when + t->when_ms / 1000.0, &n);
 		a->mirrored++;
 		return 0;
 	}
@@ -574,6 +969,13 @@ arm_mirror(struct arm *a, const struct msg_task *t, char *err, size_t errlen)
 		arm_del(a, k);		/* the active side's word is newer */
 		k = NULL;
 	}
+	/* A report resumed (R20), or one its task life ended (R18). */
+	if ((t->flags & TASKF_RESUMED) && k == NULL &&
+	    (b = arm_tomb_find(a, t->task)) != NULL)
+		arm_tomb_del(a, b);
+	if (t->code == TASK_EV_END && (t->flags & TASKF_PATH_DOWN))
+		arm_tomb_add(a, t, k != NULL ? k->app :
+		    (t->flags & TASKF_APP_ROUTED) != 0);
 	start = t->code == TASK_EV_START || t->code == TASK_EV_APP_START;
 	if (t->code == TASK_EV_END) {
 		if (k != NULL)
@@ -597,26 +999,61 @@ arm_mirror(struct arm *a, const struct msg_task *t, char *err, size_t errlen)
 }
 
 static json_t *
-arm_task_json(const struct arm_task *k)
+arm_task_json(const struct arm_task *k, double now)
 {
-	return json_pack("{s:[I, I, I], s:I, s:I, s:I, s:I, s:I, s:s, s:b, "
-	    "s:f}", "task", (json_int_t)k->id[0], (json_int_t)k->id[1],
-	    (json_int_t)k->id[2], "peripheral", (json_int_t)k->periph,
-	    "agent", (json_int_t)k->agent, "mrd", (json_int_t)k->mrd,
-	    "dialogue", (json_int_t)k->dialogue, "flags",
+	json_t	*j;
+	double	 left = k->deadline - now;
+
+	j = json_pack("{s:[I, I, I], s:I, s:I, s:I, s:I, s:I, s:s, s:b, "
+	    "s:f, s:I, s:I}", "task", (json_int_t)k->id[0],
+	    (json_int_t)k->id[1], (json_int_t)k->id[2], "peripheral",
+	    (json_int_t)k->periph, "agent", (json_int_t)k->agent, "mrd",
+	    (json_int_t)k->mrd, "dialogue", (json_int_t)k->dialogue, "flags",
 	    (json_int_t)k->flags, "state", k->started ? "started" : "offered",
-	    "app", k->app, "since", k->since);
+	    "app", k->app, "since", k->since, "path", (json_int_t)k->path,
+	    "segment", (json_int_t)k->segment);
+	/* Its path down: the task life left, and what then (R18). */
+	json_object_set_new(j, "life_left_s", k->deadline != 0 ?
+	    json_real(left > 0 ? left : 0) : json_null());
+	json_object_set_new(j, "fate", json_string(k->deadline != 0 ?
+	    "ends with disposition 42 when its task life runs out, unless a "
+	    "session of its application path opens (R18)" :
+	    "reported as the application reports it"));
+	return j;
 }
 
-/* Counters (the status's), and with table every task, oldest first. */
+static json_t *
+arm_paths_json(const struct arm *a)
+{
+	const struct arm_path	*p;
+	const struct arm_task	*k;
+	json_t			*all = json_array();
+	int			 n;
+
+	TAILQ_FOREACH(p, &a->paths, entry) {
+		n = 0;
+		TAILQ_FOREACH(k, &a->order, entry)
+			n += k->path == p->id;
+		json_array_append_new(all, json_pack("{s:I, s:b, s:o, s:i}",
+		    "path", (json_int_t)p->id, "up", !p->down, "down_since",
+		    p->down ? json_real(p->since) : json_null(), "tasks", n));
+	}
+	return all;
+}
+
+/*
+ * Counters (the status's), and with table every task, oldest first, and
+ * the application paths.
+ */
 json_t *
 arm_json(const struct arm *a, int table)
 {
 	const struct arm_task	*k;
 	json_t			*j, *taken = json_object(), *all;
+	double			 now = wall_now();
 	int			 i;
 
-	for (i = TASK_EV_OFFER; i < TASK_EV_MAX; i++)
+	for (i = TASK_EV_OFFER; i <= TASK_EV_APP_START; i++)
 		json_object_set_new(taken, arm_code_names[i],
 		    json_integer((json_int_t)a->taken[i]));
 	j = json_pack("{s:i, s:o, s:I, s:I, s:I, s:i, s:I, s:I, s:I}",
@@ -625,14 +1062,22 @@ arm_json(const struct arm *a, int table)
 	    "cached", (json_int_t)a->cached, "waiting", a->nwaiting,
 	    "resent", (json_int_t)a->resent, "dropped",
 	    (json_int_t)a->dropped, "mirrored", (json_int_t)a->mirrored);
+	json_object_set_new(j, "expired", json_integer((json_int_t)
+	    a->expired));
+	json_object_set_new(j, "resumed", json_integer((json_int_t)
+	    a->resumed));
+	json_object_set_new(j, "ended_by_life", json_integer(a->ntombs));
+	json_object_set_new(j, "ended_by_life_forgotten",
+	    json_integer((json_int_t)a->tombs_forgotten));
 	json_object_set_new(j, "resync", json_pack("{s:I, s:I}", "known",
 	    (json_int_t)a->resync_known, "recreated",
 	    (json_int_t)a->resync_recreated));
 	if (table) {
 		all = json_array();
 		TAILQ_FOREACH(k, &a->order, entry)
-			json_array_append_new(all, arm_task_json(k));
+			json_array_append_new(all, arm_task_json(k, now));
 		json_object_set_new(j, "table", all);
+		json_object_set_new(j, "paths", arm_paths_json(a));
 	}
 	return j;
 }
@@ -651,7 +1096,17 @@ arm_new(struct node *n)
 	TAILQ_INIT(&a->order);
 	TAILQ_INIT(&a->waiting);
 	TAILQ_INIT(&a->sent);
+	TAILQ_INIT(&a->paths);
+	for (i = 0; i < ARM_BUCKETS; i++)
+		LIST_INIT(&a->tombs[i]);
+	TAILQ_INIT(&a->tomb_order);
 	return a;
+}
+
+void
+arm_set_active(struct arm *a, int active)
+{
+	a->active = active;
 }
 
 static void
@@ -674,6 +1129,8 @@ arm_free(struct arm *a)
 		log_warnx("%d TASK_EVENT%s never sent to the router: the side "
 		    "stops", a->nwaiting, a->nwaiting == 1 ? "" : "s");
 	arm_clear(a);
+	arm_tomb_clear(a);
+	arm_path_clear(a);
 	arm_free_evq(&a->waiting);
 	arm_free_evq(&a->sent);
 	free(a);

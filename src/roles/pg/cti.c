@@ -35,6 +35,18 @@
  * MRD (RESERVED while a task is offered, ACTIVE while one is started,
  * AVAILABLE when the last ends) through the PIM, as a sign-in's.
  *
+ * R18 here: an application path (the ApplicationPathID of ARM sessions)
+ * is down while the active CTI server has no ARM session of it open.  Its
+ * agents stay logged in (the application's session owns none); its tasks
+ * are kept for their MRD's task_life, then end with TASKF_PATH_DOWN
+ * (disposition 42 at the router), the agents' task counts going down.  A
+ * session of the path that opens before takes them back.  The router
+ * hears of each path going and coming back (TASK_EVENT PATH_DOWN, _UP:
+ * R21, it holds the start timers of the path's tasks); a CTI server that
+ * takes over finds the paths of the copy it kept down until their
+ * sessions open, and keeps the deadlines the copy had.  R20: a START or
+ * END of a task so ended resumes its report (arm_resuming()).
+ *
  * R19, the email MRD exception: an agent's sign-in to an MRD of media
  * email outlives the session that made it (R9 and a move, R10, leave it)
  * and the CTI server's own going (the PIM keeps it, and the other side's
@@ -150,11 +162,18 @@ struct cti {
 	uint64_t	 opened, refused;
 	struct arm	*arm;		/* the ARM sessions' tasks */
 	uint64_t	 tasks_refused;
+	struct event	*ev_life;	/* the first task life to run out */
+	struct event	*ev_resumed;	/* tasks_resumed, once a turn */
+	int		 nresumed;
+	json_t		*resumed;	/* their dialogues, the first 100 */
 	/* R19: brackets closed, agent states set, refusals */
 	uint64_t	 resyncs, resync_agents, resync_refused;
 };
 
+#define CTI_EVENT_NAMES	100	/* dialogues an event names, at most */
+
 static void	cti_decide(struct cti *);
+static void	cti_path_up(struct cti *, uint32_t);
 static void	cti_init_ready(struct cti_session *);
 
 static struct cti_periph *
@@ -258,6 +277,14 @@ cti_listening(const struct cti_session *s)
 {
 	return s->open && !s->standby && s->link != NULL &&
 	    link_is_up(s->link);
+}
+
+/* An ARM session that keeps its application path up (R18). */
+static int
+cti_arm_session(const struct cti_session *s)
+{
+	return cti_listening(s) &&
+	    (s->services & CTI_SERVICE_AGENT_REPORTING) != 0;
 }
 
 static void
@@ -560,6 +587,8 @@ cti_open_conf(struct cti_session *s, const struct ged_msg *req)
 	s->since = wall_now();
 	c->opened++;
 	cti_periph_events(s);
+	if (cti_arm_session(s))
+		cti_path_up(c, s->path);
 }
 
 /* Refuse an OPEN_REQ the role's rules refuse; the session ends. */
@@ -1141,7 +1170,7 @@ cti_task_type(uint32_t type)
 
 /* The TaskFlags an application may set (wire.h's TASKF_*). */
 #define CTI_TASKF_APP	(TASKF_APP_ROUTED | TASKF_ROUTING_DOWN | \
-			 TASKF_ENDED_DOWN)
+			 TASKF_ENDED_DOWN | TASKF_CTI_DOWN)
 
 /* What each ARM task message is, as a TASK_EVENT code. */
 static uint32_t
@@ -1186,29 +1215,74 @@ cti_task_refuse(struct cti_session *s, const struct ged_msg *g, int conf,
  * while a task is started there, RESERVED while one is offered, and when
  * none is left AVAILABLE (unless it asked for Not Ready meanwhile, or is
  * signed out: then as it is).  Asked of the PIM every time: the mirror
- * this server has may lag what it asked last.
+ * this server has may lag what it asked last.  A started task that ended
+ * (handled) is the PIM's too, for the agent's interval row in the MRD
+ * (one signed out of it by then has no row to count it in).
  */
 static void
-cti_task_state(struct cti_session *s, struct cti_periph *p,
-    struct cti_agent *a, struct cti_mrd *m)
+cti_task_state(struct cti *c, struct link *l, struct cti_periph *p,
+    struct cti_agent *a, struct cti_mrd *m, int handled)
 {
-	int	offered, started, st;
+	int	offered, started, st, rc;
+	int32_t	reason = 0;
 
 	if (!cti_media_in(m) || !p->f.online)
 		return;
-	arm_load(s->cti->arm, p->f.id, a->id, m->id, &offered, &started);
+	arm_load(c->arm, p->f.id, a->id, m->id, &offered, &started);
 	if (started > 0)
 		st = AS_ACTIVE;
 	else if (offered > 0)
 		st = AS_RESERVED;
 	else if (m->state != AS_NOT_READY)
 		st = AS_AVAILABLE;
-	else
+	else if (handled) {
+		st = AS_NOT_READY;
+		reason = m->reason;
+	} else
 		return;
-	if (pg_set_agent(s->cti->node, p->f.id, a->id, m->id, st, 0) == -1)
-		log_link_warnx(s->link, "agent %u: state %s in MRD %u not "
-		    "sent: no PIM serves peripheral %u", a->id,
-		    agent_state_name(st), m->id, p->f.id);
+	if (handled)
+		rc = pg_task_handled(c->node, p->f.id, a->id, m->id, st,
+		    reason);
+	else
+		rc = pg_set_agent(c->node, p->f.id, a->id, m->id, st, 0);
+	if (rc == -1 && l != NULL)
+		log_link_warnx(l, "agent %u: state %s in MRD %u not sent: no "
+		    "PIM serves peripheral %u", a->id, agent_state_name(st),
+		    m->id, p->f.id);
+	else if (rc == -1)
+		log_warnx("agent %u: state %s in MRD %u not sent: no PIM "
+		    "serves peripheral %u", a->id, agent_state_name(st), m->id,
+		    p->f.id);
+}
+
+/* tasks_resumed (R20), once a turn: the reports that resumed. */
+static void
+cti_resumed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cti	*c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->nresumed == 0)
+		return;
+	/* The event keeps the array: a new one for the next. */
+	evt_emit(RULE_R20, "tasks_resumed", json_pack("{s:i, s:o}", "count",
+	    c->nresumed, "dialogues", c->resumed), "%d task%s whose task "
+	    "life ended while their application path was down reported "
+	    "again: reporting resumes in a new segment (TASKF_RESUMED)",
+	    c->nresumed, c->nresumed == 1 ? "" : "s");
+	c->nresumed = 0;
+	c->resumed = json_array();
+}
+
+static void
+cti_resumed(struct cti *c, const struct msg_task *t)
+{
+	log_debug("task %u.%u.%u (dialogue %u): its report resumes, segment "
+	    "%u", t->task[0], t->task[1], t->task[2], t->dialogue, t->epoch);
+	if (c->nresumed++ < CTI_EVENT_NAMES)
+		json_array_append_new(c->resumed, json_integer(t->dialogue));
+	event_active(c->ev_resumed, 0, 0);
 }
 
 /*
@@ -1230,10 +1304,11 @@ cti_task(struct cti_session *s, const struct ged_msg *g)
 	struct cti_agent	*a;
 	struct cti_mrd		*m;
 	const struct cfg_mrd	*cm;
-	struct msg_task		 t;
+	struct msg_task		 t, st;
 	uint32_t		 v[5], status, code = cti_task_code(g->type);
+	uint32_t		 resume;
 	double			 now = wall_now();
-	int			 precall, offered, started;
+	int			 precall, offered, started, left;
 
 	if (g->fixed[TK_FLAGS] & ~CTI_TASKF_APP) {
 		cti_task_refuse(s, g, 1, E_CTI_INVALID_RESERVED_FIELD);
@@ -1285,6 +1360,7 @@ cti_task(struct cti_session *s, const struct ged_msg *g)
 	t.path = s->path;
 	t.when = (uint32_t)now;
 	t.when_ms = (uint32_t)((now - (double)t.when) * 1000.0) % 1000;
+	resume = arm_resuming(c->arm, &t);
 	/* The router's PRECALL reserved it: RESERVED with no task offered. */
 	arm_load(c->arm, p->f.id, a->id, m->id, &offered, &started);
 	precall = m->state == AS_RESERVED && offered == 0;
@@ -1306,11 +1382,23 @@ cti_task(struct cti_session *s, const struct ged_msg *g)
 	log_link_debug(s->link, "%s of task %u.%u.%u (agent %u, MRD %u, "
 	    "dialogue %u) taken", ged_type_name(g->type), t.task[0],
 	    t.task[1], t.task[2], a->id, m->id, t.dialogue);
-	cti_task_state(s, p, a, m);
+	/* An END that took a started task off: handled. */
+	arm_load(c->arm, p->f.id, a->id, m->id, &offered, &left);
+	cti_task_state(c, s->link, p, a, m, code == TASK_EV_END &&
+	    left < started);
 	/* A lab without media routing has no task table at the router. */
-	if (c->node->cfg->mr.enabled)
+	if (c->node->cfg->mr.enabled) {
+		/* Resumed at its end: the START of its new segment first. */
+		if (resume != 0 && code == TASK_EV_END) {
+			st = t;
+			st.code = resume;
+			arm_report(c->arm, &st);
+		}
 		arm_report(c->arm, &t);
+	}
 	arm_send_change(c->arm, &t);
+	if (resume != 0)
+		cti_resumed(c, &t);
 }
 
 /*
@@ -1529,6 +1617,7 @@ cti_task_init(struct cti_session *s, const struct ged_msg *g)
 	uint32_t		 offer = g->fixed[TI_OFFER_TIME];
 	uint32_t		 start = g->fixed[TI_START_TIME];
 	int			 req = g->type == MSG_TASK_INIT_REQ, changed;
+	int			 resumed;
 	int			 has_id = (g->fixed[TK_GROUP_HIGH] |
 	    g->fixed[TK_GROUP_LOW] | g->fixed[TK_SEQUENCE]) != 0;
 	uint32_t		 now = (uint32_t)wall_now();
@@ -1573,7 +1662,7 @@ cti_task_init(struct cti_session *s, const struct ged_msg *g)
 		start = offer;
 	t.when = offer;
 	if ((status = arm_resync(c->arm, &t, st == TASK_INIT_STARTED,
-	    m->max_tasks, &changed)) != E_ARM_STAT_OK) {
+	    m->max_tasks, &changed, &resumed)) != E_ARM_STAT_OK) {
 		cti_init_refuse(s, g, 0, status, "the task table refuses it");
 		return;
 	}
@@ -1603,6 +1692,8 @@ cti_task_init(struct cti_session *s, const struct ged_msg *g)
 			    TASK_EV_APP_START : TASK_EV_START;
 		arm_send_change(c->arm, &t);
 	}
+	if (resumed)
+		cti_resumed(c, &t);
 }
 
 /*
@@ -1742,6 +1833,194 @@ cti_request(struct cti_session *s, const struct wire_msg *m)
 	}
 }
 
+/* Application paths (R18, R21) -------------------------------------- */
+
+/* Is an ARM session of the path open here, other than but? */
+static int
+cti_path_open(const struct cti *c, uint32_t path,
+    const struct cti_session *but)
+{
+	const struct cti_session *s;
+
+	TAILQ_FOREACH(s, &c->sessions, entry)
+		if (s != but && cti_arm_session(s) && s->path == path)
+			return 1;
+	return 0;
+}
+
+/* The path's state to the router (R21) and to the other side's copy. */
+static void
+cti_path_tell(struct cti *c, uint32_t path)
+{
+	struct msg_task	t;
+
+	arm_path_msg(c->arm, path, &t);
+	if (c->node->cfg->mr.enabled)
+		arm_report(c->arm, &t);
+	arm_send_change(c->arm, &t);
+}
+
+/* The timer at the first deadline, on the active CTI server only. */
+static void
+cti_life_arm(struct cti *c)
+{
+	struct timeval	tv;
+	double		next = c->active ? arm_next_deadline(c->arm) : 0;
+	double		now = wall_now();
+
+	if (next == 0) {
+		evtimer_del(c->ev_life);
+		return;
+	}
+	ms_to_tv(next > now ? (int)((next - now) * 1000) + 1 : 0, &tv);
+	evtimer_add(c->ev_life, &tv);
+}
+
+/*
+ * The path went down at since: its tasks are kept for their task life.
+ * One down already (the copy of a side that took over) is told the
+ * router again.
+ */
+static void
+cti_path_down(struct cti *c, uint32_t path, double since, const char *why)
+{
+	int	n;
+
+	if (!arm_path_set(c->arm, path, 1, since, &n)) {
+		cti_path_tell(c, path);
+		cti_life_arm(c);
+		return;
+	}
+	cti_path_tell(c, path);
+	cti_life_arm(c);
+	evt_emit(RULE_R18, "app_path_down", json_pack("{s:I, s:i, s:f, s:s}",
+	    "path", (json_int_t)path, "tasks", n, "since", since, "reason",
+	    why), "application path %u down (%s): agents stay logged in; "
+	    "its %d task%s kept for their MRD's task life, then ended with "
+	    "disposition 42", path, why, n, n == 1 ? "" : "s");
+}
+
+/* A session of the path opened: its tasks go on (a path new here too). */
+static void
+cti_path_up(struct cti *c, uint32_t path)
+{
+	struct msg_task	t;
+	double		since = 0;
+	int		n, was = arm_path_down(c->arm, path, &since);
+
+	if (!arm_path_set(c->arm, path, 0, 0, &n))
+		return;
+	if (!was) {
+		/* New: the other side's copy knows it, the router needs not. */
+		arm_path_msg(c->arm, path, &t);
+		arm_send_change(c->arm, &t);
+		return;
+	}
+	cti_path_tell(c, path);
+	cti_life_arm(c);
+	evt_emit(RULE_R18, "app_path_up", json_pack("{s:I, s:i, s:f}",
+	    "path", (json_int_t)path, "tasks", n, "down_s",
+	    wall_now() - since), "application path %u back after %.1f s: "
+	    "its %d task%s go on", path, wall_now() - since, n,
+	    n == 1 ? "" : "s");
+}
+
+/*
+ * This CTI server became active: a path of the copy with no session here
+ * is down (since it went, if the copy says so: its deadlines stand),
+ * the paths of its sessions are up.
+ */
+static void
+cti_paths_takeover(struct cti *c)
+{
+	struct cti_session	*s;
+	uint32_t		 ids[ARM_PATHS_MAX];
+	double			 now = wall_now();
+	int			 i, n;
+
+	n = arm_path_ids(c->arm, ids, ARM_PATHS_MAX);
+	for (i = 0; i < n; i++)
+		if (cti_path_open(c, ids[i], NULL))
+			cti_path_up(c, ids[i]);
+		else
+			cti_path_down(c, ids[i], now, "no session of it on "
+			    "the CTI server that took over");
+	TAILQ_FOREACH(s, &c->sessions, entry)
+		if (cti_arm_session(s))
+			cti_path_up(c, s->path);
+	cti_life_arm(c);
+}
+
+struct cti_expiry {
+	struct cti	*c;
+	int		 n;
+	json_t		*dialogues, *paths;
+};
+
+/* A task whose life ran out: reported, copied, its agent's load down. */
+static void
+cti_expired(void *arg, const struct msg_task *t)
+{
+	struct cti_expiry	*x = arg;
+	struct cti		*c = x->c;
+	struct cti_periph	*p;
+	struct cti_agent	*a;
+	struct cti_mrd		*m;
+	size_t			 i;
+
+	if (c->node->cfg->mr.enabled)
+		arm_report(c->arm, t);
+	arm_send_change(c->arm, t);
+	if ((p = cti_periph_find(c, t->peripheral)) != NULL &&
+	    (a = cti_agent(p, t->agent)) != NULL &&
+	    (m = cti_media(a, t->mrd)) != NULL)
+		cti_task_state(c, NULL, p, a, m, 0);
+	log_debug("task %u.%u.%u (dialogue %u, agent %u, MRD %u): its task "
+	    "life ran out, application path %u down", t->task[0], t->task[1],
+	    t->task[2], t->dialogue, t->agent, t->mrd, t->path);
+	if (x->n++ < CTI_EVENT_NAMES)
+		json_array_append_new(x->dialogues, json_integer(t->dialogue));
+	for (i = 0; i < json_array_size(x->paths); i++)
+		if (json_integer_value(json_array_get(x->paths, i)) ==
+		    (json_int_t)t->path)
+			return;
+	json_array_append_new(x->paths, json_integer(t->path));
+}
+
+static void
+cti_life_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cti		*c = arg;
+	struct cti_expiry	 x;
+	int			 n;
+
+	(void)fd;
+	(void)what;
+	memset(&x, 0, sizeof(x));
+	x.c = c;
+	x.dialogues = json_array();
+	x.paths = json_array();
+	if ((n = arm_expire(c->arm, wall_now(), cti_expired, &x)) > 0)
+		evt_emit(RULE_R18, "tasks_expired", json_pack("{s:i, s:o, "
+		    "s:o, s:i}", "count", n, "paths", x.paths, "dialogues",
+		    x.dialogues, "disposition", TCD_DISP_PATH_DOWN), "%d "
+		    "task%s ended: the task life ran out while the "
+		    "application path was down (disposition %d; the agents' "
+		    "task counts down)", n, n == 1 ? "" : "s",
+		    TCD_DISP_PATH_DOWN);
+	else {
+		json_decref(x.dialogues);
+		json_decref(x.paths);
+	}
+	cti_life_arm(c);
+}
+
+int
+cti_path_is_down(const struct cti *c, uint32_t path)
+{
+	return arm_path_down(c->arm, path, NULL);
+}
+
 /* Session callbacks (link_ops): opened, closed, a message. */
 static void
 cti_s_up(struct link *l, void *arg)
@@ -1843,6 +2122,11 @@ cti_s_down(struct link *l, void *arg, const char *why)
 		    c->periphs[s->init_open].f.id, s->init_n.agents,
 		    s->init_n.agents == 1 ? "" : "s");
 	TAILQ_REMOVE(&c->sessions, s, entry);
+	/* Its application path's last session (R18). */
+	if (c->active && s->open && !s->standby &&
+	    (s->services & CTI_SERVICE_AGENT_REPORTING) &&
+	    !cti_path_open(c, s->path, NULL))
+		cti_path_down(c, s->path, wall_now(), why);
 	free(s->init);
 	free(s);
 }
@@ -1934,13 +2218,17 @@ cti_decide(struct cti *c)
 	if (act == c->active)
 		return;
 	c->active = act;
+	arm_set_active(c->arm, act);
 	if (act) {
 		cti_promote(c);
+		cti_paths_takeover(c);
 		/* Its task table is the one now: the other side keeps it. */
 		if (c->peer_up)
 			arm_send_table(c->arm);
-	} else
+	} else {
 		cti_close_all(c, ctiact_why_names[why]);
+		cti_life_arm(c);
+	}
 	evt_emit(RULE_NONE, act ? "cti_active" : "cti_standby",
 	    json_pack("{s:s, s:i, s:b}", "why", ctiact_why_names[why],
 	    "port", c->node->self->cti_port, "running", c->running),
@@ -2036,6 +2324,9 @@ cti_new(struct node *n, char *err, size_t errlen)
 	}
 	c->ev_interval = evtimer_new(n->base, cti_interval_cb, c);
 	c->ev_moved = evtimer_new(n->base, cti_moved_cb, c);
+	c->ev_life = evtimer_new(n->base, cti_life_cb, c);
+	c->ev_resumed = event_new(n->base, -1, 0, cti_resumed_cb, c);
+	c->resumed = json_array();
 	c->arm = arm_new(n);
 	c->running = 1;
 	c->why = CTIACT_ALONE_NOT_HOLDS;
@@ -2069,6 +2360,9 @@ cti_free(struct cti *c)
 	free(c->periphs);
 	event_free(c->ev_interval);
 	event_free(c->ev_moved);
+	event_free(c->ev_life);
+	event_free(c->ev_resumed);
+	json_decref(c->resumed);
 	arm_free(c->arm);
 	free(c);
 }
@@ -2131,7 +2425,8 @@ cti_peer_task(struct cti *c, const struct msg_task *t, char *err,
 	struct cti_periph	*p;
 	struct cti_agent	*a;
 
-	if (t->code != TASK_EV_TABLE && ((p = cti_periph_find(c,
+	if (t->code != TASK_EV_TABLE && t->code != TASK_EV_PATH_DOWN &&
+	    t->code != TASK_EV_PATH_UP && ((p = cti_periph_find(c,
 	    t->peripheral)) == NULL || (a = cti_agent(p, t->agent)) == NULL ||
 	    cti_media(a, t->mrd) == NULL)) {
 		snprintf(err, errlen, "PEER_TASK: no agent %u with MRD %u on "

@@ -65,12 +65,17 @@ struct pg_periph {
  * task starts.  The router releases it if the task does not start in the
  * MRD's task_start_timeout; should the router be gone by then (it
  * restarted and forgot the task), the side does, a router hold time
- * later.
+ * later.  The side keeps them by the time they run out, first first: at
+ * a thousand tasks a second tens of thousands wait, most of them for a
+ * task that started long ago.  While the task's application path is down
+ * (R21: the router holds its start timer) the side's time runs again
+ * from each check.
  */
 struct pg_hold {
 	struct pg_periph *pp;
 	uint32_t	 agent, mrd;
 	uint32_t	 task[2];
+	uint32_t	 path;		/* its ApplicationPathID */
 	uint64_t	 since_ms;	/* of the RESERVED state it set */
 	uint64_t	 until_ms;
 	TAILQ_ENTRY(pg_hold) entry;
@@ -239,20 +244,22 @@ pg_media_set(struct pg_periph *pp, const struct msg_set_agent *s)
 	struct msg_agent	m;
 	int			rc;
 
-	rc = pim_media_set(pp->pim, s->id, s->mrd, s->state, s->reason, &m);
+	rc = pim_media_set(pp->pim, s->id, s->mrd, s->state, s->reason,
+	    s->handled, &m);
 	if (rc == 1)
 		pg_media_changed(pp, &m);
 	return rc == -1 ? -1 : 0;
 }
 
 /*
- * The CTI server asks for an agent's state in an MRD (0: the voice MRD):
- * the ACD (voice) or the PIM (non-voice), this side's or the other
- * side's; -1 if no side's PIM serves the peripheral.
+ * The CTI server asks for an agent's state in an MRD (0: the voice MRD),
+ * with the tasks it saw end there (a non-voice MRD): the ACD (voice) or
+ * the PIM (non-voice), this side's or the other side's; -1 if no side's
+ * PIM serves the peripheral.
  */
-int
-pg_set_agent(struct node *n, uint32_t periph, uint32_t agent, uint32_t mrd,
-    int state, int32_t reason)
+static int
+pg_ask_agent(struct node *n, uint32_t periph, uint32_t agent, uint32_t mrd,
+    int state, int32_t reason, uint32_t handled)
 {
 	struct pg		*pg = n->role_data;
 	struct pg_periph	*pp = NULL;
@@ -271,6 +278,7 @@ pg_set_agent(struct node *n, uint32_t periph, uint32_t agent, uint32_t mrd,
 	s.reason = reason;
 	s.peripheral = periph;
 	s.mrd = mrd == (uint32_t)n->cfg->voice_mrd ? 0 : mrd;
+	s.handled = s.mrd != 0 ? handled : 0;
 	if (pp->fsm.state == PIM_STATE_ACTIVE) {
 		if (s.mrd != 0)
 			return pp->snapshot_done ? pg_media_set(pp, &s) : -1;
@@ -283,6 +291,24 @@ pg_set_agent(struct node *n, uint32_t periph, uint32_t agent, uint32_t mrd,
 		return link_send(pg->peer, &w);
 	}
 	return -1;
+}
+
+int
+pg_set_agent(struct node *n, uint32_t periph, uint32_t agent, uint32_t mrd,
+    int state, int32_t reason)
+{
+	return pg_ask_agent(n, periph, agent, mrd, state, reason, 0);
+}
+
+/*
+ * A task of the agent ended in a non-voice MRD (handled, for its interval
+ * row), and its state there is state (reason), as pg_set_agent.
+ */
+int
+pg_task_handled(struct node *n, uint32_t periph, uint32_t agent,
+    uint32_t mrd, int state, int32_t reason)
+{
+	return pg_ask_agent(n, periph, agent, mrd, state, reason, 1);
 }
 
 /*
@@ -806,23 +832,53 @@ pg_msg_peer_set_agent(struct role_msg_in *in, const union msg_body *b)
 	return 0;
 }
 
+/* How long a reservation of the MRD lasts: its start timeout, a hold. */
+static uint64_t
+pg_hold_ms(const struct node *n, uint32_t mrd)
+{
+	const struct cfg_mrd	*m = cfg_mrd(n->cfg, (int)mrd);
+
+	return (uint64_t)(m != NULL ? m->task_start_timeout : 30) * 1000 +
+	    (uint64_t)n->cfg->hb_router.interval_ms *
+	    (uint64_t)n->cfg->hb_router.misses;
+}
+
 /* The timer of the reservations at the first one to run out. */
 static void
 pg_holds_arm(struct pg *pg)
 {
-	struct pg_hold	*h;
+	struct pg_hold	*h = TAILQ_FIRST(&pg->holds);
 	struct timeval	 tv;
-	uint64_t	 now = mono_ms(), next = UINT64_MAX;
+	uint64_t	 now = mono_ms();
 
-	TAILQ_FOREACH(h, &pg->holds, entry)
-		if (h->until_ms < next)
-			next = h->until_ms;
-	if (next == UINT64_MAX) {
+	if (h == NULL) {
 		evtimer_del(pg->ev_holds);
 		return;
 	}
-	ms_to_tv(next > now ? (int)(next - now) : 0, &tv);
+	ms_to_tv(h->until_ms > now ? (int)(h->until_ms - now) : 0, &tv);
 	evtimer_add(pg->ev_holds, &tv);
+}
+
+/*
+ * A reservation in its place by the time it runs out: at the end but
+ * for one of an MRD with a shorter task_start_timeout.  The timer moves
+ * only when it is the first.
+ */
+static void
+pg_holds_add(struct pg *pg, struct pg_hold *h)
+{
+	struct pg_hold	*after;
+
+	for (after = TAILQ_LAST(&pg->holds, pg_holds); after != NULL &&
+	    after->until_ms > h->until_ms;
+	    after = TAILQ_PREV(after, pg_holds, entry))
+		;
+	if (after != NULL)
+		TAILQ_INSERT_AFTER(&pg->holds, after, h, entry);
+	else
+		TAILQ_INSERT_HEAD(&pg->holds, h, entry);
+	if (TAILQ_FIRST(&pg->holds) == h)
+		pg_holds_arm(pg);
 }
 
 /* An agent's non-voice MRD state set by this side's PIM. */
@@ -844,16 +900,18 @@ static void
 pg_holds_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pg	*pg = arg;
-	struct pg_hold	*h, *next;
+	struct pg_hold	*h;
 	uint64_t	 now = mono_ms(), since;
 
 	(void)fd;
 	(void)what;
-	for (h = TAILQ_FIRST(&pg->holds); h != NULL; h = next) {
-		next = TAILQ_NEXT(h, entry);
-		if (h->until_ms > now)
-			continue;
+	while ((h = TAILQ_FIRST(&pg->holds)) != NULL && h->until_ms <= now) {
 		TAILQ_REMOVE(&pg->holds, h, entry);
+		if (pg->cti != NULL && cti_path_is_down(pg->cti, h->path)) {
+			h->until_ms = now + pg_hold_ms(pg->node, h->mrd);
+			pg_holds_add(pg, h);
+			continue;
+		}
 		if (h->pp->fsm.state == PIM_STATE_ACTIVE &&
 		    pim_media_state(h->pp->pim, h->agent, h->mrd, &since) ==
 		    AS_RESERVED && since == h->since_ms) {
@@ -940,12 +998,10 @@ pg_msg_precall(struct role_msg_in *in, const union msg_body *b)
 	h->mrd = t->mrd;
 	h->task[0] = t->task[0];
 	h->task[1] = t->task[1];
+	h->path = t->path;
 	h->since_ms = since;
-	h->until_ms = mono_ms() + (uint64_t)m->task_start_timeout * 1000 +
-	    (uint64_t)in->node->cfg->hb_router.interval_ms *
-	    (uint64_t)in->node->cfg->hb_router.misses;
-	TAILQ_INSERT_TAIL(&pg->holds, h, entry);
-	pg_holds_arm(pg);
+	h->until_ms = mono_ms() + pg_hold_ms(in->node, (uint32_t)m->id);
+	pg_holds_add(pg, h);
 	return 0;
 }
 

@@ -1,7 +1,10 @@
 /*
  * The PIM's reporting data, on the active PG side: a mirror of every
- * agent's state, the interval accumulation per agent (time in each state,
- * calls handled), and reliable delivery of closed intervals to the router:
+ * agent's state, the interval accumulation per agent and MRD (time in
+ * each state, calls or tasks handled: the voice MRD's from the ACD, each
+ * non-voice MRD's from the states the PIM keeps itself and the tasks the
+ * CTI server saw end), and reliable delivery of closed intervals to the
+ * router:
  * sequence numbers, acknowledgements, a queue in memory and a spool file.
  * While the router is away, intervals wait and go when it returns: none
  * lost, none twice (the router stores each row once, by its key).
@@ -48,7 +51,8 @@ struct pim_agent {
 
 /*
  * An agent in a non-voice MRD: the PIM keeps these (the ACD knows only
- * voice); sorted by agent, then MRD.
+ * voice); sorted by agent, then MRD.  Its interval row: ACTIVE with a
+ * task is talk time, each task that ended one handled.
  */
 struct pim_media {
 	uint32_t	 agent;
@@ -56,6 +60,8 @@ struct pim_media {
 	int		 state;
 	int32_t		 reason;
 	uint64_t	 since_ms;	/* monotonic */
+	uint64_t	 acc_ms;	/* accounted up to */
+	uint32_t	 f[IVL_NFIELDS];
 };
 
 struct pim_entry {
@@ -100,6 +106,26 @@ struct pim {
 
 static void	pim_interval_cb(evutil_socket_t, short, void *);
 static void	pim_retry_cb(evutil_socket_t, short, void *);
+
+/*
+ * The sequence number after seq: never UINT32_MAX, which a spool's loader
+ * skips (the one after it would be 0), nor 0; after UINT32_MAX - 1, 1.
+ */
+static uint32_t
+pim_seq_after(uint32_t seq)
+{
+	return seq >= UINT32_MAX - 1 ? 1 : seq + 1;
+}
+
+/* A record's sequence number. */
+static uint32_t
+pim_seq(struct pim *p)
+{
+	uint32_t	seq = p->next_seq;
+
+	p->next_seq = pim_seq_after(seq);
+	return seq;
+}
 
 static struct pim_agent *
 pim_agent(struct pim *p, uint32_t id)
@@ -232,6 +258,78 @@ pim_account(struct pim *p, struct pim_agent *a, uint64_t now)
 }
 
 static void
+pim_media_account(struct pim *p, struct pim_media *e, uint64_t now)
+{
+	if (now > e->acc_ms && !p->suspended)
+		ivl_add(e->f, e->state, (uint32_t)(now - e->acc_ms));
+	e->acc_ms = now;
+}
+
+/* Every row's time up to now. */
+static void
+pim_account_all(struct pim *p, uint64_t now)
+{
+	int	i;
+
+	for (i = 0; i < p->nagents; i++)
+		pim_account(p, &p->agents[i], now);
+	for (i = 0; i < p->nmedia; i++)
+		pim_media_account(p, &p->media[i], now);
+}
+
+/* Every row emptied, counting from now. */
+static void
+pim_rows_clear(struct pim *p, uint64_t now)
+{
+	int	i;
+
+	for (i = 0; i < p->nagents; i++) {
+		memset(p->agents[i].f, 0, sizeof(p->agents[i].f));
+		p->agents[i].acc_ms = now;
+	}
+	for (i = 0; i < p->nmedia; i++) {
+		memset(p->media[i].f, 0, sizeof(p->media[i].f));
+		p->media[i].acc_ms = now;
+	}
+}
+
+/*
+ * The rows of an interval, in order: each agent's voice MRD, then its
+ * non-voice ones (both arrays are sorted by agent).  Row k (0 on) into
+ * *agent, *mrd, *f; -1 past the last.
+ */
+static int
+pim_row(const struct pim *p, int *vi, int *mi, uint32_t *agent,
+    uint32_t *mrd, const uint32_t **f)
+{
+	const struct pim_media	*e;
+	const struct pim_agent	*a;
+
+	for (;;) {
+		a = *vi < p->nagents ? &p->agents[*vi] : NULL;
+		e = *mi < p->nmedia ? &p->media[*mi] : NULL;
+		if (a == NULL && e == NULL)
+			return -1;
+		if (a != NULL && (e == NULL || a->id <= e->agent)) {
+			(*vi)++;
+			if (a->f[IVL_LOGGED_ON] == 0)
+				continue;
+			*agent = a->id;
+			*mrd = (uint32_t)p->node->cfg->voice_mrd;
+			*f = a->f;
+			return 0;
+		}
+		(*mi)++;
+		if (e->f[IVL_LOGGED_ON] == 0)
+			continue;
+		*agent = e->agent;
+		*mrd = e->mrd;
+		*f = e->f;
+		return 0;
+	}
+}
+
+static void
 pim_arm_interval(struct pim *p)
 {
 	uint32_t	len = (uint32_t)p->node->cfg->interval_s;
@@ -244,9 +342,22 @@ pim_arm_interval(struct pim *p)
 	evtimer_add(p->ev_interval, &tv);
 }
 
+/* Rows with logged-on time: one per agent and MRD it was logged on in. */
+static int
+pim_rows(const struct pim *p)
+{
+	int	i, rows = 0;
+
+	for (i = 0; i < p->nagents; i++)
+		rows += p->agents[i].f[IVL_LOGGED_ON] > 0;
+	for (i = 0; i < p->nmedia; i++)
+		rows += p->media[i].f[IVL_LOGGED_ON] > 0;
+	return rows;
+}
+
 /*
- * Close the current interval: one row per agent that was logged on in it,
- * in as many INTERVAL messages as the link's limit needs.
+ * Close the current interval: one row per agent and MRD it was logged on
+ * in, in as many INTERVAL messages as the link's limit needs.
  */
 static void
 pim_close_interval(struct pim *p, uint32_t end)
@@ -254,40 +365,36 @@ pim_close_interval(struct pim *p, uint32_t end)
 	uint32_t	 len = (uint32_t)p->node->cfg->interval_s;
 	uint64_t	 now = mono_ms();
 	int		 per = (p->node->cfg->max_message - 24) / MSG_IVL_ROW_LEN;
-	int		 i, n, rows = 0;
+	int		 vi = 0, mi = 0, rows, left;
+	uint32_t	 agent, mrd;
+	const uint32_t	*f;
 
 	if (per > MSG_AGENTS_MAX)
 		per = MSG_AGENTS_MAX;
-	for (i = 0; i < p->nagents; i++) {
-		pim_account(p, &p->agents[i], now);
-		rows += p->agents[i].f[IVL_LOGGED_ON] > 0;
-	}
-	for (i = 0; i < p->nagents && rows > 0; ) {
+	pim_account_all(p, now);
+	rows = pim_rows(p);
+	for (left = rows; left > 0; ) {
 		struct wire_writer	w;
 		struct msg_interval	iv;
-		int			j, cnt = 0;
+		int			n, cnt = left < per ? left : per;
 
-		for (j = i; j < p->nagents && cnt < per; j++)
-			cnt += p->agents[j].f[IVL_LOGGED_ON] > 0;
 		memset(&iv, 0, sizeof(iv));
 		iv.peripheral = p->periph;
 		iv.epoch = p->epoch;
-		iv.seq = p->next_seq++;
+		iv.seq = pim_seq(p);
 		iv.start = p->ivl_start;
 		iv.length = len;
 		iv.incomplete = (uint8_t)p->ivl_incomplete;
 		iv.side = (uint8_t)p->side;
 		iv.count = (uint16_t)cnt;
 		msg_interval_begin(&w, &iv);
-		for (n = i; n < j; n++)
-			if (p->agents[n].f[IVL_LOGGED_ON] > 0)
-				msg_interval_row(&w, p->agents[n].id,
-				    p->agents[n].f);
+		for (n = 0; n < cnt && pim_row(p, &vi, &mi, &agent, &mrd,
+		    &f) == 0; n++)
+			msg_interval_row(&w, agent, mrd, f);
 		pim_enqueue(p, &w, iv.seq, iv.start, (uint32_t)cnt);
-		i = j;
+		left -= cnt;
 	}
-	for (i = 0; i < p->nagents; i++)
-		memset(p->agents[i].f, 0, sizeof(p->agents[i].f));
+	pim_rows_clear(p, now);
 	p->intervals_closed++;
 	log_debug("interval %u closed: %d rows%s", p->ivl_start, rows,
 	    p->ivl_incomplete ? " (incomplete)" : "");
@@ -325,6 +432,9 @@ pim_discard(struct pim *p, const char *why)
 	for (i = 0; i < p->nagents; i++)
 		partial += p->agents[i].f[IVL_LOGGED_ON] > 0 ||
 		    (p->active && agent_logged_in(p->agents[i].state));
+	for (i = 0; i < p->nmedia; i++)
+		partial += p->media[i].f[IVL_LOGGED_ON] > 0 ||
+		    (p->active && agent_logged_in(p->media[i].state));
 	for (e = TAILQ_FIRST(&p->queue); e != NULL; e = next) {
 		next = TAILQ_NEXT(e, entry);
 		if (e->type != MSG_INTERVAL)
@@ -346,8 +456,7 @@ pim_discard(struct pim *p, const char *why)
 		if (first == 0)
 			first = p->ivl_start;
 	}
-	for (i = 0; i < p->nagents; i++)
-		memset(p->agents[i].f, 0, sizeof(p->agents[i].f));
+	pim_rows_clear(p, mono_ms());
 	pim_spool_reset(p);
 	if (rows == 0)
 		return;
@@ -360,7 +469,7 @@ pim_discard(struct pim *p, const char *why)
 	    intervals, rows, why);
 	memset(&d, 0, sizeof(d));
 	d.peripheral = p->periph;
-	d.seq = p->next_seq++;
+	d.seq = pim_seq(p);
 	d.rule = RULE_R1;
 	d.interval_start = first;
 	d.rows = rows;
@@ -391,6 +500,35 @@ pim_spool_open(const char *path, const char *mode)
 }
 
 /*
+ * An INTERVAL of lab protocol 2, whose rows had no MRD, as an older pgemu
+ * left its spool: made again in w and m as rows of the voice MRD (said
+ * once a spool).  -1 if m is not one.
+ */
+static int
+pim_spool_upgrade(struct pim *p, struct wire_msg *m, struct wire_writer *w,
+    long off, int *told)
+{
+	struct wire_writer	up;
+	char			err[160];
+
+	memset(&up, 0, sizeof(up));
+	if (msg_interval_upgrade(m, (uint32_t)p->node->cfg->voice_mrd, &up,
+	    err, sizeof(err)) == -1 || wire_end(&up, WIRE_MAX_BODY, m) == -1) {
+		wire_writer_free(&up);
+		return -1;
+	}
+	wire_writer_free(w);
+	*w = up;
+	if (!*told)
+		log_warnx("spool %s: offset %ld: INTERVAL of lab protocol 2 "
+		    "(rows without their MRD, from an older pgemu): read as "
+		    "rows of the voice MRD %d", p->spool, off,
+		    p->node->cfg->voice_mrd);
+	*told = 1;
+	return 0;
+}
+
+/*
  * Read a spool left behind: what it holds was never delivered.  -1 if
  * there is one that cannot be read.
  */
@@ -403,6 +541,7 @@ pim_spool_load(struct pim *p)
 	char		 err[160];
 	long		 off = 0;
 	size_t		 got;
+	int		 told = 0;
 
 	if (f == NULL)
 		return errno == ENOENT ? 0 : -1;
@@ -432,6 +571,9 @@ pim_spool_load(struct pim *p)
 		m.body = buf + WIRE_HDR_LEN;
 		memset(&w, 0, sizeof(w));
 		wire_bytes(&w, buf, WIRE_HDR_LEN + len);
+		if (type == MSG_INTERVAL &&
+		    msg_interval_decode(&m, &iv, err, sizeof(err)) == -1)
+			pim_spool_upgrade(p, &m, &w, off, &told);
 		/* The last sequence number would make the next one wrap. */
 		if ((type == MSG_INTERVAL &&
 		    msg_interval_decode(&m, &iv, err, sizeof(err)) == 0 &&
@@ -471,7 +613,7 @@ pim_spool_load(struct pim *p)
 		    "ignored", p->spool, off, got);
 	free(buf);
 	fclose(f);
-	p->next_seq = max_seq + 1;
+	p->next_seq = pim_seq_after(max_seq);
 	return 0;
 }
 
@@ -570,12 +712,10 @@ pim_activate(struct pim *p, uint32_t epoch, int continuing)
 	uint32_t	len = (uint32_t)p->node->cfg->interval_s;
 	double		now = wall_now();
 	uint64_t	mono = mono_ms();
-	int		i;
 
 	p->epoch = epoch;
 	if (continuing && p->active) {
-		for (i = 0; i < p->nagents; i++)
-			pim_account(p, &p->agents[i], mono);
+		pim_account_all(p, mono);
 		p->suspended = 0;
 		return;
 	}
@@ -584,10 +724,7 @@ pim_activate(struct pim *p, uint32_t epoch, int continuing)
 	p->ivl_start = ivl_start_of((uint32_t)now, len);
 	/* Activated after the interval began: it did not see it whole. */
 	p->ivl_incomplete = now - p->ivl_start > 0.001;
-	for (i = 0; i < p->nagents; i++) {
-		memset(p->agents[i].f, 0, sizeof(p->agents[i].f));
-		p->agents[i].acc_ms = mono;
-	}
+	pim_rows_clear(p, mono);
 }
 
 /*
@@ -598,11 +735,7 @@ pim_activate(struct pim *p, uint32_t epoch, int continuing)
 void
 pim_suspend(struct pim *p)
 {
-	uint64_t	now = mono_ms();
-	int		i;
-
-	for (i = 0; i < p->nagents; i++)
-		pim_account(p, &p->agents[i], now);
+	pim_account_all(p, mono_ms());
 	p->suspended = 1;
 }
 
@@ -637,25 +770,24 @@ pim_update(struct pim *p, const struct msg_agent *recs, int n)
 }
 
 /*
- * ACD agent changes into the mirror, in order; recs keeps only those that
- * changed an agent's state (the ACD's echo of a state the PIM set itself,
- * as the Table 1 states of a relogin, changes nothing): how many.  One
- * message may hold several changes of an agent (the ACD sends a turn's
- * in one): each is judged after the ones before it, so that a logout,
- * login and ready of one turn are three changes, not a last one taken
- * for an echo of the state before them.
+ * ACD agent changes into the mirror, in their order; recs keeps only those
+ * that changed an agent's state (the ACD's echo of a state the PIM set
+ * itself, as the Table 1 states of a relogin, changes nothing): how many.
+ * One message may carry several changes of one agent (the ACD sends those
+ * of a turn of its loop together: out, in, available): each is judged
+ * against the state the one before it left.
  */
 int
 pim_changes(struct pim *p, struct msg_agent *recs, int n)
 {
-	int	i, kept = 0, echo;
+	int	i, kept = 0;
 
 	for (i = 0; i < n; i++) {
 		struct pim_agent *a = pim_agent(p, recs[i].id);
+		int		  same = a != NULL && a->state == recs[i].state;
 
-		echo = a != NULL && a->state == recs[i].state;
 		pim_update(p, &recs[i], 1);
-		if (!echo)
+		if (!same)
 			recs[kept++] = recs[i];
 	}
 	return kept;
@@ -844,19 +976,25 @@ pim_media_rec(const struct pim_media *e, struct msg_agent *m)
 /*
  * An agent's state in a non-voice MRD, asked for by a CTI server: LOGIN
  * signs it in (Not Ready: no task yet), LOGOUT signs it out, NOT_READY
- * and AVAILABLE of one signed in.  1 and the record of the change in m;
- * 0 when nothing changes (a LOGIN of one signed in, any other of one
- * signed out); -1 when the agent has no such MRD.
+ * and AVAILABLE of one signed in; and handled tasks of it that ended
+ * there (for its interval row, whatever the state).  1 and the record of
+ * the change in m; 0 when the state does not change (a LOGIN of one
+ * signed in, any other of one signed out); -1 when the agent has no such
+ * MRD.
  */
 int
 pim_media_set(struct pim *p, uint32_t agent, uint32_t mrd, int state,
-    int32_t reason, struct msg_agent *m)
+    int32_t reason, uint32_t handled, struct msg_agent *m)
 {
 	struct pim_media	*e = pim_media_find(p, agent, mrd);
+	uint64_t		 now = mono_ms();
 	int			 in;
 
 	if (e == NULL)
 		return -1;
+	pim_media_account(p, e, now);
+	if (p->active)
+		e->f[IVL_CALLS] += handled;
 	in = agent_logged_in(e->state);
 	if (state == AS_LOGIN) {
 		if (in)
@@ -871,7 +1009,7 @@ pim_media_set(struct pim *p, uint32_t agent, uint32_t mrd, int state,
 		return 0;
 	e->state = state;
 	e->reason = reason;
-	e->since_ms = mono_ms();
+	e->since_ms = now;
 	pim_media_rec(e, m);
 	return 1;
 }
@@ -893,6 +1031,7 @@ pim_media_reset(struct pim *p, int32_t reason, int keep_email)
 		if (keep_email && cfg_mrd_email(p->node->cfg,
 		    (int)p->media[i].mrd))
 			continue;
+		pim_media_account(p, &p->media[i], now);
 		p->media[i].state = AS_LOGOUT;
 		p->media[i].reason = reason;
 		p->media[i].since_ms = now;

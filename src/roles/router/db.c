@@ -2,7 +2,7 @@
  * The router's history database (SQLite).  Tables use the product's names
  * and columns where they exist; pgemu's own tables are prefixed pgemu_.
  *
- *   Agent_Interval      one row per agent and interval, exactly once
+ *   Agent_Interval      one row per agent, MRD and interval, exactly once
  *   Agent_Logout        one row per login session, with ReasonCode
  *   Agent_Event_Detail  logins (Event 1), logouts (2), not ready (3),
  *                       states a resync rebuilt (4, Recreated 1: R19)
@@ -15,8 +15,9 @@
  *                       new ones on top)
  *   Route_Call_Detail   one row per NEW_TASK the router answered
  *   Termination_Call_Detail  one row per task that ended, exactly once
- *                       (a task end told twice is stored once); Recreated
- *                       1 for a task a resync rebuilt (R19)
+ *                       (a task end told twice is stored once), and per
+ *                       segment of its report (R20: interrupted, resumed);
+ *                       Recreated 1 for a task a resync rebuilt (R19)
  *   pgemu_task_discard  every pending NEW_TASK discarded (R12, R17)
  *   pgemu_left_out      every task left out of reports (R15, R17), once
  *
@@ -188,18 +189,33 @@ static void	db_flush_cb(evutil_socket_t, short, void *);
 static void	db_done_cb(evutil_socket_t, short, void *);
 static void	db_submit(struct db *, struct db_job *);
 
+/* Agent_Interval, made new or again by db_upgrade(). */
+#define DB_AGENT_INTERVAL						\
+	"CREATE TABLE IF NOT EXISTS Agent_Interval ("			\
+	" DateTime TEXT NOT NULL, SkillTargetID INTEGER NOT NULL,"	\
+	" MRDomainID INTEGER NOT NULL DEFAULT 1,"			\
+	" TimeZone INTEGER NOT NULL DEFAULT 0,"				\
+	" PeripheralID INTEGER NOT NULL,"				\
+	" LoggedOnTime INTEGER, AvailTime INTEGER,"			\
+	" NotReadyTime INTEGER, ReservedStateTime INTEGER,"		\
+	" TalkTime INTEGER, WorkReadyTime INTEGER,"			\
+	" WorkNotReadyTime INTEGER, CallsHandled INTEGER,"		\
+	" IntervalLength INTEGER,"					\
+	" Incomplete INTEGER NOT NULL DEFAULT 0,"			\
+	" PGSide TEXT, Epoch INTEGER, Seq INTEGER, RecordedAt TEXT,"	\
+	" PRIMARY KEY (DateTime, SkillTargetID, MRDomainID, TimeZone));"
+
+/* Agent_Interval's columns before it had the MRD. */
+#define DB_AGENT_INTERVAL_V1						\
+	"DateTime, SkillTargetID, TimeZone, PeripheralID,"		\
+	" LoggedOnTime, AvailTime, NotReadyTime, ReservedStateTime,"	\
+	" TalkTime, WorkReadyTime, WorkNotReadyTime, CallsHandled,"	\
+	" IntervalLength, Incomplete, PGSide, Epoch, Seq, RecordedAt"
+
 static const char *const db_schema =
 	"PRAGMA journal_mode=WAL;"
 	"PRAGMA synchronous=NORMAL;"
-	"CREATE TABLE IF NOT EXISTS Agent_Interval ("
-	" DateTime TEXT NOT NULL, SkillTargetID INTEGER NOT NULL,"
-	" TimeZone INTEGER NOT NULL DEFAULT 0, PeripheralID INTEGER NOT NULL,"
-	" LoggedOnTime INTEGER, AvailTime INTEGER, NotReadyTime INTEGER,"
-	" ReservedStateTime INTEGER, TalkTime INTEGER, WorkReadyTime INTEGER,"
-	" WorkNotReadyTime INTEGER, CallsHandled INTEGER,"
-	" IntervalLength INTEGER, Incomplete INTEGER NOT NULL DEFAULT 0,"
-	" PGSide TEXT, Epoch INTEGER, Seq INTEGER, RecordedAt TEXT,"
-	" PRIMARY KEY (DateTime, SkillTargetID, TimeZone));"
+	DB_AGENT_INTERVAL
 	"CREATE TABLE IF NOT EXISTS Agent_Logout ("
 	" LogoutDateTime TEXT NOT NULL, SkillTargetID INTEGER NOT NULL,"
 	" MRDomainID INTEGER NOT NULL DEFAULT 1,"
@@ -242,10 +258,8 @@ static const char *const db_schema =
 	" TimeZone INTEGER NOT NULL DEFAULT 0, PeripheralCallType INTEGER,"
 	" CallDisposition INTEGER, CallDispositionFlag INTEGER,"
 	" StartDateTime TEXT, Duration INTEGER, DialogueID INTEGER,"
+	" Segment INTEGER NOT NULL DEFAULT 1,"
 	" Recreated INTEGER NOT NULL DEFAULT 0);"
-	"CREATE UNIQUE INDEX IF NOT EXISTS Termination_Call_Detail_task ON"
-	" Termination_Call_Detail (PeripheralID, RouterCallKeyDay,"
-	" RouterCallKey, RouterCallKeySequenceNumber, DialogueID);"
 	"CREATE TABLE IF NOT EXISTS pgemu_task_discard ("
 	" id INTEGER PRIMARY KEY, DateTime TEXT, PeripheralID INTEGER,"
 	" DialogueID INTEGER, MRDomainID INTEGER, Selector TEXT, Rule TEXT,"
@@ -308,6 +322,46 @@ db_prepare(struct db *db, sqlite3 *h, const char *sql)
 }
 
 /*
+ * Agent_Interval of an older pgemu (pgemu's columns, no MRDomainID): made
+ * again with the MRD in its key, its rows those of the voice MRD.  A table
+ * of that name that is not pgemu's is left as it is (the writer's
+ * statements say what it lacks).
+ */
+static int
+db_upgrade_intervals(struct db *db, int voice_mrd, char **msg)
+{
+	sqlite3_stmt	*st;
+	char		 sql[2048];
+	int		 n;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT MRDomainID FROM Agent_Interval",
+	    -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_finalize(st);
+		return 0;
+	}
+	if (sqlite3_prepare_v2(db->h, "SELECT " DB_AGENT_INTERVAL_V1
+	    " FROM Agent_Interval", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_finalize(st);
+	n = snprintf(sql, sizeof(sql), "BEGIN;"
+	    " ALTER TABLE Agent_Interval RENAME TO Agent_Interval_old; "
+	    DB_AGENT_INTERVAL
+	    " INSERT INTO Agent_Interval (" DB_AGENT_INTERVAL_V1 ", MRDomainID)"
+	    " SELECT " DB_AGENT_INTERVAL_V1 ", %d FROM Agent_Interval_old;"
+	    " DROP TABLE Agent_Interval_old; COMMIT;", voice_mrd);
+	if (n < 0 || (size_t)n >= sizeof(sql))
+		fatalx("db_upgrade_intervals: statement too long");
+	if (sqlite3_exec(db->h, sql, NULL, NULL, msg) != SQLITE_OK) {
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	log_info("history database: Agent_Interval of an older pgemu made "
+	    "again with MRDomainID in its key, its rows those of the voice "
+	    "MRD %d", voice_mrd);
+	return 0;
+}
+
+/*
  * A table of an older pgemu gains the column Recreated (R19: a row the
  * application's resync rebuilt), 0 in its rows.
  */
@@ -331,14 +385,19 @@ db_upgrade_recreated(struct db *db, const char *table, char **msg)
  * A database made by an older pgemu: pgemu_discard gains the key of a
  * refused record (Epoch, Seq), which makes its loss row unique;
  * pgemu_session gains the MRD of each open session (an agent is logged in
- * per MRD), its rows kept as sessions of the voice MRD 1;
- * Agent_Event_Detail and Termination_Call_Detail gain Recreated.
+ * per MRD), its rows kept as sessions of the voice MRD 1; Agent_Interval
+ * gains the MRD of each row (db_upgrade_intervals);
+ * Termination_Call_Detail gains the Segment of a task's report (R20), its
+ * rows the first segment, and its unique index the Segment;
+ * Agent_Event_Detail and Termination_Call_Detail gain Recreated (R19).
  */
 static int
-db_upgrade(struct db *db, char **msg)
+db_upgrade(struct db *db, int voice_mrd, char **msg)
 {
 	sqlite3_stmt	*st;
 
+	if (db_upgrade_intervals(db, voice_mrd, msg) == -1)
+		return -1;
 	if (db_upgrade_recreated(db, "Agent_Event_Detail", msg) == -1 ||
 	    db_upgrade_recreated(db, "Termination_Call_Detail", msg) == -1)
 		return -1;
@@ -375,8 +434,24 @@ db_upgrade(struct db *db, char **msg)
 	    " Epoch INTEGER; ALTER TABLE pgemu_discard ADD COLUMN Seq INTEGER;",
 	    NULL, NULL, msg) != SQLITE_OK)
 		return -1;
-	return sqlite3_exec(db->h, "CREATE UNIQUE INDEX IF NOT EXISTS"
+	if (sqlite3_exec(db->h, "CREATE UNIQUE INDEX IF NOT EXISTS"
 	    " pgemu_discard_record ON pgemu_discard (PGSide, Epoch, Seq);",
+	    NULL, NULL, msg) != SQLITE_OK)
+		return -1;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT Segment FROM"
+	    " Termination_Call_Detail", -1, &st, NULL) == SQLITE_OK)
+		sqlite3_finalize(st);
+	else if (sqlite3_exec(db->h, "ALTER TABLE Termination_Call_Detail"
+	    " ADD COLUMN Segment INTEGER NOT NULL DEFAULT 1;", NULL, NULL,
+	    msg) != SQLITE_OK)
+		return -1;
+	return sqlite3_exec(db->h, "DROP INDEX IF EXISTS"
+	    " Termination_Call_Detail_task;"
+	    " CREATE UNIQUE INDEX IF NOT EXISTS Termination_Call_Detail_segment"
+	    " ON Termination_Call_Detail (PeripheralID, RouterCallKeyDay,"
+	    " RouterCallKey, RouterCallKeySequenceNumber, DialogueID,"
+	    " Segment);",
 	    NULL, NULL, msg) == SQLITE_OK ? 0 : -1;
 }
 
@@ -426,8 +501,8 @@ db_writer_open(struct db *db, const char *path, char *err, size_t errlen)
 	    " Agent_Interval (DateTime, SkillTargetID, PeripheralID,"
 	    " LoggedOnTime, AvailTime, NotReadyTime, ReservedStateTime,"
 	    " TalkTime, WorkReadyTime, WorkNotReadyTime, CallsHandled,"
-	    " IntervalLength, Incomplete, PGSide, Epoch, Seq, RecordedAt)"
-	    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+	    " IntervalLength, Incomplete, PGSide, Epoch, Seq, RecordedAt,"
+	    " MRDomainID) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	w->ins_logout = db_prepare(db, w->h, "INSERT INTO Agent_Logout"
 	    " (LogoutDateTime, SkillTargetID, PeripheralID, LoginDateTime,"
 	    " LoginDuration, ReasonCode, Rule, MRDomainID) VALUES"
@@ -464,7 +539,8 @@ db_writer_open(struct db *db, const char *path, char *err, size_t errlen)
 	    " AgentSkillTargetID, RouterCallKeyDay, RouterCallKey,"
 	    " RouterCallKeySequenceNumber, PeripheralCallType,"
 	    " CallDisposition, CallDispositionFlag, StartDateTime, Duration,"
-	    " DialogueID, Recreated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+	    " DialogueID, Segment, Recreated) VALUES"
+	    " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	w->ins_task_discard = db_prepare(db, w->h, "INSERT INTO"
 	    " pgemu_task_discard (DateTime, PeripheralID, DialogueID,"
 	    " MRDomainID, Selector, Rule, Cause) VALUES (?,?,?,?,?,?,?)");
@@ -481,13 +557,14 @@ db_writer_open(struct db *db, const char *path, char *err, size_t errlen)
 }
 
 /*
- * The history database, made if it is new, with its writer thread
- * running; NULL and why if unusable.  At most max_rows interval rows
- * wait for the writer.
+ * The history database, made if it is new (an older pgemu's upgraded, its
+ * interval rows those of the voice MRD), with its writer thread running;
+ * NULL and why if unusable.  At most max_rows interval rows wait for the
+ * writer.
  */
 struct db *
 db_open(struct event_base *base, const char *path, size_t max_rows,
-    char *err, size_t errlen)
+    int voice_mrd, char *err, size_t errlen)
 {
 	struct db	*db = xcalloc(1, sizeof(*db));
 	struct stat	 st;
@@ -522,7 +599,7 @@ db_open(struct event_base *base, const char *path, size_t max_rows,
 	}
 	sqlite3_busy_timeout(db->h, DB_BUSY_MS);
 	if (sqlite3_exec(db->h, db_schema, NULL, NULL, &msg) != SQLITE_OK ||
-	    db_upgrade(db, &msg) == -1) {
+	    db_upgrade(db, voice_mrd, &msg) == -1) {
 		db_open_error(db, path, msg ? msg : sqlite3_errmsg(db->h), err,
 		    errlen);
 		sqlite3_free(msg);
@@ -653,7 +730,7 @@ bind_time(struct db_writer *w, sqlite3_stmt *st, int col, double t)
 /* The writer: one interval row; 1 if stored, 0 if it was there already. */
 static int
 db_write_interval(struct db_writer *w, const struct msg_interval *iv,
-    uint32_t agent, const uint32_t *f, double now)
+    uint32_t agent, uint32_t mrd, const uint32_t *f, double now)
 {
 	sqlite3_stmt	*st = w->ins_interval;
 	char		 side[2] = { (char)iv->side, '\0' };
@@ -672,6 +749,7 @@ db_write_interval(struct db_writer *w, const struct msg_interval *iv,
 	sqlite3_bind_int64(st, 15, iv->epoch);
 	sqlite3_bind_int64(st, 16, iv->seq);
 	bind_time(w, st, 17, now);
+	sqlite3_bind_int64(st, 18, mrd);
 	if (db_step(w, st) == -1)
 		return -1;
 	return sqlite3_changes(w->h) > 0;
@@ -776,7 +854,8 @@ db_bind_task(struct db_writer *w, enum db_later_kind kind,
 		sqlite3_bind_int64(st, 12, k->start > 0 && k->t > k->start ?
 		    (int64_t)(k->t - k->start + 0.5) : 0);
 		sqlite3_bind_int64(st, 13, k->dialogue);
-		sqlite3_bind_int(st, 14, (k->flags & TASKF_RECREATED) != 0);
+		sqlite3_bind_int(st, 14, k->segment > 0 ? k->segment : 1);
+		sqlite3_bind_int(st, 15, (k->flags & TASKF_RECREATED) != 0);
 		return st;
 	case LATER_TASK_DISCARD:
 		st = w->ins_task_discard;
@@ -875,7 +954,7 @@ static void
 db_run(struct db_writer *w, struct db_job *j)
 {
 	struct db_later	*l;
-	uint32_t	 agent, f[IVL_NFIELDS];
+	uint32_t	 agent, mrd, f[IVL_NFIELDS];
 	size_t		 i;
 	int		 rc, n = 0;
 
@@ -884,9 +963,9 @@ db_run(struct db_writer *w, struct db_job *j)
 		case JOB_INTERVAL:
 			for (i = 0; i < j->iv.count; i++) {
 				msg_interval_row_get(j->rows + i *
-				    MSG_IVL_ROW_LEN, &agent, f);
+				    MSG_IVL_ROW_LEN, &agent, &mrd, f);
 				if ((rc = db_write_interval(w, &j->iv, agent,
-				    f, j->now)) == -1)
+				    mrd, f, j->now)) == -1)
 					break;
 				n += rc;
 			}
@@ -1613,14 +1692,16 @@ db_intervals(struct db *db, int limit)
 	    " PeripheralID,"
 	    " LoggedOnTime, AvailTime, NotReadyTime, ReservedStateTime,"
 	    " TalkTime, WorkReadyTime, WorkNotReadyTime, CallsHandled,"
-	    " IntervalLength, Incomplete, PGSide, Epoch FROM Agent_Interval"
-	    " ORDER BY DateTime DESC, SkillTargetID LIMIT ?");
+	    " IntervalLength, Incomplete, PGSide, Epoch, MRDomainID"
+	    " FROM Agent_Interval"
+	    " ORDER BY DateTime DESC, SkillTargetID, MRDomainID LIMIT ?");
 	sqlite3_bind_int(st, 1, limit);
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_array_append_new(a, json_pack("{s:s?, s:I, s:I, s:I, s:I,"
-		    " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s?, s:I}",
+		    " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s?, s:I}",
 		    "DateTime", (const char *)sqlite3_column_text(st, 0),
 		    "SkillTargetID", (json_int_t)sqlite3_column_int64(st, 1),
+		    "MRDomainID", (json_int_t)sqlite3_column_int64(st, 15),
 		    "PeripheralID", (json_int_t)sqlite3_column_int64(st, 2),
 		    "LoggedOnTime", (json_int_t)sqlite3_column_int64(st, 3),
 		    "AvailTime", (json_int_t)sqlite3_column_int64(st, 4),

@@ -17,8 +17,16 @@
  *       |  who becomes available takes the oldest request of its MRD
  *       v
  *   TASK_EVENT OFFER, START ... END: Termination_Call_Detail at its end,
- *   or pgemu_left_out (R15, R17); no START within the MRD's
- *   task_start_timeout: PRECALL_RELEASE, the task ends (RONA, 19)
+ *   or pgemu_left_out (R15, R17, R21); no START within the MRD's
+ *   task_start_timeout: PRECALL_RELEASE, the task ends (RONA, 19); an END
+ *   of a task whose task life ran out while its application path was
+ *   down: disposition 42 (R18); a report resumed (R20): a row of its own,
+ *   its Segment
+ *
+ * The CTI server tells when an application path goes down and comes back
+ * (TASK_EVENT PATH_DOWN, PATH_UP): meanwhile the start timers of the
+ * path's routed tasks are held (R21: the application cannot report their
+ * START), and run again, whole, from the path's return.
  *
  * When the MR peripheral goes offline (R12: its active side lost the
  * application; R17: the router lost that side) every queued request is
@@ -44,6 +52,7 @@
 #define ROUTE_KEY_BLOCK		1000	/* RouterCallKeys reserved at once */
 #define ROUTE_DOWNS		32	/* offline times kept (R15, R17) */
 #define ROUTE_EVENT_NAMES	100	/* dialogues an event names, at most */
+#define ROUTE_PATHS		64	/* application paths down, at most */
 
 struct rt_mrd;
 
@@ -61,6 +70,8 @@ struct rt_task {
 	double		 reserved_since;	/* the router reserved it */
 	double		 received, routed, offered, started;	/* wall */
 	uint64_t	 queued_ms, routed_ms;	/* monotonic */
+	uint64_t	 wait_ms;	/* its start timeout runs from */
+	uint32_t	 segment;	/* of its report (R20): 1, 2 ... */
 	int		 indexed;	/* ROUTE_BY_* it is in */
 	LIST_ENTRY(rt_task) by_dialogue, by_task;
 	TAILQ_ENTRY(rt_task) wait;	/* its MRD's queue or starting list */
@@ -98,6 +109,13 @@ struct rt_left_out {
 	int		 count;
 	json_t		*dialogues;
 };
+#define ROUTE_LEFT_OUT	3	/* R15, R17, R21 */
+
+/* An application path down, as the agent peripheral's CTI server says. */
+struct rt_path {
+	uint32_t	 periph, id;
+	double		 since;
+};
 
 struct route {
 	struct router	*r;
@@ -113,13 +131,15 @@ struct route {
 	int		 ntasks;	/* routed or the application's */
 	struct event	*ev_timer;	/* the next time in queue or start */
 	struct event	*ev_left_out;
-	struct rt_left_out left_out[2];	/* R15, R17 */
+	struct rt_left_out left_out[ROUTE_LEFT_OUT];
+	struct rt_path	 paths[ROUTE_PATHS];	/* down */
+	int		 npaths;
 	uint32_t	 key_day, key_next, key_reserved;
 	struct taskq_down downs[ROUTE_DOWNS];
 	size_t		 ndowns;
 	uint64_t	 received, routed, failed[TASK_FAIL_MAX], discarded;
 	uint64_t	 resends, dropped, ended, rona, left_out_n, events;
-	uint64_t	 duplicates;
+	uint64_t	 duplicates, path_down_ended, resumed_ended, held;
 	uint64_t	 resynced, recreated;	/* R19 */
 };
 
@@ -130,10 +150,20 @@ static const char *const route_fail_names[TASK_FAIL_MAX] = {
 
 static void	route_arm(struct route *);
 
+/*
+ * Every bit of both into the bucket: the TaskIDs of the application's own
+ * tasks differ in their millisecond (bits 20..29 of TaskGroupLow) more
+ * than in their low bits, which a product alone leaves out.
+ */
 static unsigned int
 route_hash(uint32_t a, uint32_t b)
 {
-	return ((a * 2654435761u) ^ (b * 40503u)) & (ROUTE_BUCKETS - 1);
+	uint32_t	h = a * 0x9e3779b1U ^ b * 0x85ebca77U;
+
+	h ^= h >> 15;
+	h *= 0x2c1b3c6dU;
+	h ^= h >> 13;
+	return h & (ROUTE_BUCKETS - 1);
 }
 
 /* A task's bucket: by TaskID, or by dialogue when it has none. */
@@ -157,6 +187,32 @@ route_dialogue(struct route *rt, uint32_t dialogue)
 	return NULL;
 }
 
+/* The segment of a task's report a TASK_EVENT tells (R20). */
+static uint32_t
+route_segment(const struct msg_task *t)
+{
+	return t->epoch != 0 ? t->epoch : 1;
+}
+
+/* The application path of a peripheral's, if down: its index, else -1. */
+static int
+route_path_down(const struct route *rt, uint32_t periph, uint32_t id)
+{
+	int	i;
+
+	for (i = 0; i < rt->npaths; i++)
+		if (rt->paths[i].periph == periph && rt->paths[i].id == id)
+			return i;
+	return -1;
+}
+
+/* A routed task whose start timer is held: its path is down (R21). */
+static int
+route_held(const struct route *rt, const struct rt_task *k)
+{
+	return route_path_down(rt, k->agent_periph, k->path) != -1;
+}
+
 /* The task a TASK_EVENT names: by TaskID, or dialogue without one. */
 static struct rt_task *
 route_task(struct route *rt, const struct msg_task *t)
@@ -167,7 +223,8 @@ route_task(struct route *rt, const struct msg_task *t)
 
 	LIST_FOREACH(k, route_task_bucket(rt, t->task, t->dialogue), by_task)
 		if (memcmp(k->task, t->task, sizeof(k->task)) == 0 &&
-		    (!none || k->dialogue == t->dialogue))
+		    (!none || k->dialogue == t->dialogue) &&
+		    k->segment == route_segment(t))
 			return k;
 	return NULL;
 }
@@ -199,6 +256,7 @@ route_task_new(struct route *rt)
 {
 	struct rt_task	*k = xcalloc(1, sizeof(*k));
 
+	k->segment = 1;
 	TAILQ_INSERT_TAIL(&rt->all, k, all);
 	return k;
 }
@@ -392,7 +450,7 @@ route_to(struct route *rt, struct rt_task *k, struct rt_agent *a)
 	k->reserved_since = now;
 	k->state = TQ_ROUTED;
 	k->routed = now;
-	k->routed_ms = mono_ms();
+	k->routed_ms = k->wait_ms = mono_ms();
 	LIST_INSERT_HEAD(route_task_bucket(rt, k->task, k->dialogue), k,
 	    by_task);
 	k->indexed |= ROUTE_BY_TASK | ROUTE_WAITING;
@@ -587,18 +645,21 @@ route_left_out_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < ROUTE_LEFT_OUT; i++) {
 		struct rt_left_out *lo = &rt->left_out[i];
 
 		if (lo->count == 0)
 			continue;
+		/* The event keeps the array: a new one for the next. */
 		evt_emit(lo->rule, "tasks_left_out", json_pack("{s:i, s:i, "
-		    "s:O}", "peripheral", (int)rt->ap->id, "count", lo->count,
-		    "dialogues", lo->dialogues), "%d tasks the application "
-		    "assigned and ended while routing was down are left out "
-		    "of reports (pgemu_left_out)", lo->count);
+		    "s:o}", "peripheral", (int)rt->ap->id, "count", lo->count,
+		    "dialogues", lo->dialogues), "%d tasks %s are left out of "
+		    "reports (pgemu_left_out)", lo->count,
+		    lo->rule == RULE_R21 ? "that began and ended while the "
+		    "application's ARM session was down" : "the application "
+		    "assigned and ended while routing was down");
 		lo->count = 0;
-		json_array_clear(lo->dialogues);
+		lo->dialogues = json_array();
 	}
 }
 
@@ -629,13 +690,15 @@ route_end(struct route *rt, struct rt_task *k, double when, int timed_out)
 	d.disposition = e.disposition;
 	d.disposition_flag = e.disposition_flag;
 	d.flags = k->flags;
+	d.segment = (int)k->segment;
 	if (e.left_out) {
-		rule = taskq_left_out_rule(rt->downs, rt->ndowns, d.start,
+		rule = k->flags & TASKF_CTI_DOWN ? RULE_R21 :
+		    taskq_left_out_rule(rt->downs, rt->ndowns, d.start,
 		    (double)router_hold_ms(rt->r->node) / 1000 + 1);
 		snprintf(d.rule, sizeof(d.rule), "%s", rule_tag(rule));
 		db_left_out(rt->r->db, &d);
 		rt->left_out_n++;
-		lo = &rt->left_out[rule == RULE_R17];
+		lo = &rt->left_out[rule == RULE_R21 ? 2 : rule == RULE_R17];
 		if (lo->count++ < ROUTE_EVENT_NAMES)
 			json_array_append_new(lo->dialogues,
 			    json_integer(k->dialogue));
@@ -645,8 +708,10 @@ route_end(struct route *rt, struct rt_task *k, double when, int timed_out)
 	} else {
 		db_task_end(rt->r->db, &d);
 		rt->ended++;
-		rt->recreated += (k->flags & TASKF_RECREATED) != 0;
 		rt->rona += timed_out;
+		rt->path_down_ended += e.disposition == TCD_DISP_PATH_DOWN;
+		rt->resumed_ended += k->segment > 1;
+		rt->recreated += (k->flags & TASKF_RECREATED) != 0;
 		log_debug("task %u.%u.%u of dialogue %u ended: disposition %d",
 		    k->task[0], k->task[1], k->task[2], k->dialogue,
 		    e.disposition);
@@ -664,6 +729,8 @@ route_task_seen(struct route *rt, const struct msg_task *t)
 	k->mrd = t->mrd;
 	k->agent = t->agent;
 	k->agent_periph = t->peripheral;
+	k->path = t->path;
+	k->segment = route_segment(t);
 	memcpy(k->task, t->task, sizeof(k->task));
 	k->state = TQ_ROUTED;
 	snprintf(k->selector, sizeof(k->selector), "%s", t->selector);
@@ -672,6 +739,85 @@ route_task_seen(struct route *rt, const struct msg_task *t)
 	k->indexed |= ROUTE_BY_TASK;
 	rt->ntasks++;
 	return k;
+}
+
+/* The routed tasks of a path, not started: their start timers (R21). */
+static int
+route_path_tasks(struct route *rt, uint32_t periph, uint32_t id, int restart)
+{
+	struct rt_task	*k, *next;
+	uint64_t	 now = mono_ms();
+	int		 i, n = 0;
+
+	for (i = 0; i < rt->nmrds; i++) {
+		struct rt_task_list held;
+
+		TAILQ_INIT(&held);
+		for (k = TAILQ_FIRST(&rt->mrds[i].starting); k != NULL;
+		    k = next) {
+			next = TAILQ_NEXT(k, wait);
+			if (k->agent_periph != periph || k->path != id)
+				continue;
+			n++;
+			if (!restart)
+				continue;
+			/* Whole again from now: to the end, in order. */
+			k->wait_ms = now;
+			TAILQ_REMOVE(&rt->mrds[i].starting, k, wait);
+			TAILQ_INSERT_TAIL(&held, k, wait);
+		}
+		TAILQ_CONCAT(&rt->mrds[i].starting, &held, wait);
+	}
+	return n;
+}
+
+/*
+ * TASK_EVENT PATH_DOWN, PATH_UP: an application path of the agent
+ * peripheral went down, came back.  Meanwhile the start timers of its
+ * routed tasks are held; they run again, whole, from its return (R21:
+ * the application reports their START once its session is back).
+ */
+static void
+route_path(struct route *rt, const struct msg_task *t)
+{
+	struct rt_path	*p;
+	double		 since = t->when + t->when_ms / 1000.0;
+	int		 i = route_path_down(rt, t->peripheral, t->path), n;
+
+	if (t->code == TASK_EV_PATH_DOWN) {
+		if (i != -1)
+			return;		/* told again */
+		if (rt->npaths == ROUTE_PATHS) {
+			memmove(rt->paths, rt->paths + 1, (ROUTE_PATHS - 1) *
+			    sizeof(*rt->paths));
+			rt->npaths--;
+		}
+		p = &rt->paths[rt->npaths++];
+		p->periph = t->peripheral;
+		p->id = t->path;
+		p->since = since;
+		n = route_path_tasks(rt, t->peripheral, t->path, 0);
+		evt_emit(RULE_R21, "app_path_down", json_pack("{s:i, s:I, "
+		    "s:i, s:f}", "peripheral", (int)t->peripheral, "path",
+		    (json_int_t)t->path, "held", n, "since", since),
+		    "application path %u of peripheral %u down: routing goes "
+		    "on, the start timers of its %d routed task%s are held "
+		    "until it is back (no RONA meanwhile)", t->path,
+		    t->peripheral, n, n == 1 ? "" : "s");
+	} else {
+		if (i == -1)
+			return;
+		rt->paths[i] = rt->paths[--rt->npaths];
+		n = route_path_tasks(rt, t->peripheral, t->path, 1);
+		rt->held += (uint64_t)n;
+		evt_emit(RULE_R21, "app_path_up", json_pack("{s:i, s:I, s:i}",
+		    "peripheral", (int)t->peripheral, "path",
+		    (json_int_t)t->path, "held", n), "application path %u of "
+		    "peripheral %u back: the start timers of its %d routed "
+		    "task%s run again", t->path, t->peripheral, n,
+		    n == 1 ? "" : "s");
+	}
+	route_arm(rt);
 }
 
 /*
@@ -759,6 +905,10 @@ route_msg_event(struct role_msg_in *in, const union msg_body *b)
 		return -1;
 	}
 	rt->events++;
+	if (t->code == TASK_EV_PATH_DOWN || t->code == TASK_EV_PATH_UP) {
+		route_path(rt, t);
+		return 0;
+	}
 	if ((k = route_task(rt, t)) == NULL)
 		k = route_task_seen(rt, t);
 	act = taskq_event(k->state, k->seen, t->code, &next);
@@ -803,7 +953,7 @@ static void
 route_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct route	*rt = arg;
-	struct rt_task	*k;
+	struct rt_task	*k, *next;
 	uint64_t	 now = mono_ms();
 	char		 text[128];
 	int		 i;
@@ -822,9 +972,14 @@ route_timer_cb(evutil_socket_t fd, short what, void *arg)
 			    m->cfg.max_time_in_queue);
 			route_fail(rt, k, TASK_FAIL_NO_AGENT, text);
 		}
-		while ((k = TAILQ_FIRST(&m->starting)) != NULL &&
-		    taskq_expired(k->routed_ms, now,
-		    m->cfg.task_start_timeout)) {
+		/* In order of their timers; those held skipped (R21). */
+		for (k = TAILQ_FIRST(&m->starting); k != NULL; k = next) {
+			next = TAILQ_NEXT(k, wait);
+			if (route_held(rt, k))
+				continue;
+			if (!taskq_expired(k->wait_ms, now,
+			    m->cfg.task_start_timeout))
+				break;
 			log_info("task %u.%u of dialogue %u not started by "
 			    "agent %u within %d s: released (RONA)", k->task[0],
 			    k->task[1], k->dialogue, k->agent,
@@ -857,8 +1012,11 @@ route_arm(struct route *rt)
 			    (uint64_t)m->cfg.max_time_in_queue * 1000;
 			next = t < next ? t : next;
 		}
-		if ((k = TAILQ_FIRST(&m->starting)) != NULL) {
-			t = k->routed_ms +
+		TAILQ_FOREACH(k, &m->starting, wait)
+			if (!route_held(rt, k))
+				break;
+		if (k != NULL) {
+			t = k->wait_ms +
 			    (uint64_t)m->cfg.task_start_timeout * 1000;
 			next = t < next ? t : next;
 		}
@@ -996,8 +1154,9 @@ route_new(struct router *r)
 		TAILQ_INIT(&rt->mrds[i].starting);
 	}
 	route_agents_init(rt, cf);
-	for (i = 0; i < 2; i++) {
-		rt->left_out[i].rule = i ? RULE_R17 : RULE_R15;
+	for (i = 0; i < ROUTE_LEFT_OUT; i++) {
+		rt->left_out[i].rule = i == 2 ? RULE_R21 : i ? RULE_R17 :
+		    RULE_R15;
 		rt->left_out[i].dialogues = json_array();
 	}
 	rt->ev_timer = evtimer_new(r->node->base, route_timer_cb, rt);
@@ -1058,7 +1217,7 @@ route_free(struct route *rt)
 	while ((k = TAILQ_FIRST(&rt->all)) != NULL)
 		route_task_free(rt, k);
 	route_routes_free(rt);
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < ROUTE_LEFT_OUT; i++)
 		json_decref(rt->left_out[i].dialogues);
 	free(rt->mrds);
 	if (rt->ev_timer != NULL)
@@ -1070,11 +1229,17 @@ route_free(struct route *rt)
 
 /* What becomes of a task, in words. */
 static void
-route_fate(const struct rt_task *k, char *buf, size_t len)
+route_fate(const struct route *rt, const struct rt_task *k, char *buf,
+    size_t len)
 {
 	double	left;
 
-	if (k->state == TQ_QUEUED) {
+	if ((k->indexed & ROUTE_WAITING) && route_held(rt, k))
+		snprintf(buf, len, "its application path %u is down: its start "
+		    "timer is held (R21); released (RONA, disposition %d) "
+		    "unless started within %d s of the path's return", k->path,
+		    TCD_DISP_RONA, k->m->cfg.task_start_timeout);
+	else if (k->state == TQ_QUEUED) {
 		left = k->m->cfg.max_time_in_queue -
 		    (double)(mono_ms() - k->queued_ms) / 1000;
 		snprintf(buf, len, "routed when an agent of MRD %u is "
@@ -1083,31 +1248,41 @@ route_fate(const struct rt_task *k, char *buf, size_t len)
 		snprintf(buf, len, "released (RONA, disposition %d) unless "
 		    "started in %.1f s", TCD_DISP_RONA,
 		    k->m->cfg.task_start_timeout -
-		    (double)(mono_ms() - k->routed_ms) / 1000);
+		    (double)(mono_ms() - k->wait_ms) / 1000);
 	else if ((k->flags & (TASKF_APP_ROUTED | TASKF_ROUTING_DOWN)) ==
 	    (TASKF_APP_ROUTED | TASKF_ROUTING_DOWN))
 		snprintf(buf, len, "assigned while routing was down: left out "
 		    "of reports if it ends before routing is back");
+	else if (route_path_down(rt, k->agent_periph, k->path) != -1)
+		snprintf(buf, len, "its application path %u is down: "
+		    "Termination_Call_Detail with disposition %d if its task "
+		    "life runs out first (R18), else at its end", k->path,
+		    TCD_DISP_PATH_DOWN);
+	else if (k->segment > 1)
+		snprintf(buf, len, "its report resumed (R20): "
+		    "Termination_Call_Detail of segment %u at its end",
+		    k->segment);
 	else
 		snprintf(buf, len, "Termination_Call_Detail at its end");
 }
 
 static json_t *
-route_task_json(const struct rt_task *k)
+route_task_json(const struct route *rt, const struct rt_task *k)
 {
+	char	fate[256];
+	double	now = wall_now(), left = -1;
+	int	held = (k->indexed & ROUTE_WAITING) && route_held(rt, k);
 	json_t	*j;
-	char	 fate[160];
-	double	 now = wall_now(), left = -1;
 
-	route_fate(k, fate, sizeof(fate));
+	route_fate(rt, k, fate, sizeof(fate));
 	if (k->state == TQ_QUEUED)
 		left = k->m->cfg.max_time_in_queue -
 		    (double)(mono_ms() - k->queued_ms) / 1000;
-	else if (k->indexed & ROUTE_WAITING)
+	else if ((k->indexed & ROUTE_WAITING) && !held)
 		left = k->m->cfg.task_start_timeout -
-		    (double)(mono_ms() - k->routed_ms) / 1000;
+		    (double)(mono_ms() - k->wait_ms) / 1000;
 	if ((k->state == TQ_QUEUED || (k->indexed & ROUTE_WAITING)) &&
-	    left < 0)
+	    !held && left < 0)
 		left = 0;
 	j = json_pack("{s:i, s:[i, i, i], s:i, s:s, s:i, s:i, s:s, s:b, "
 	    "s:f, s:o, s:s}", "dialogue", (int)k->dialogue, "task",
@@ -1120,6 +1295,10 @@ route_task_json(const struct rt_task *k)
 	    k->routed : k->offered > 0 ? k->offered : now),
 	    "time_left_s", left < 0 ? json_null() : json_real(left), "fate",
 	    fate);
+	json_object_set_new(j, "path", json_integer((json_int_t)k->path));
+	json_object_set_new(j, "segment", json_integer((json_int_t)
+	    k->segment));
+	json_object_set_new(j, "held", json_boolean(held));
 	/* Rebuilt by the application's resync (R19). */
 	json_object_set_new(j, "recreated",
 	    json_boolean((k->flags & TASKF_RECREATED) != 0));
@@ -1130,7 +1309,7 @@ route_task_json(const struct rt_task *k)
 json_t *
 route_counts_json(const struct route *rt)
 {
-	json_t		*failed = json_object();
+	json_t		*failed = json_object(), *j;
 	uint64_t	 nfailed = 0;
 	int		 i, queued = 0;
 
@@ -1141,9 +1320,8 @@ route_counts_json(const struct route *rt)
 	}
 	for (i = 0; i < rt->nmrds; i++)
 		queued += rt->mrds[i].nqueued;
-	return json_pack("{s:I, s:I, s:I, s:o, s:I, s:i, s:i, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "received",
-	    (json_int_t)rt->received,
+	j = json_pack("{s:I, s:I, s:I, s:o, s:I, s:i, s:i, s:I, s:I, "
+	    "s:I, s:I, s:I, s:I, s:I}", "received", (json_int_t)rt->received,
 	    "routed", (json_int_t)rt->routed, "failed", (json_int_t)nfailed,
 	    "failed_by", failed, "discarded", (json_int_t)rt->discarded,
 	    "queued", queued, "in_progress", rt->ntasks, "resends_answered",
@@ -1151,9 +1329,19 @@ route_counts_json(const struct route *rt)
 	    "ended", (json_int_t)rt->ended, "rona", (json_int_t)rt->rona,
 	    "left_out", (json_int_t)rt->left_out_n, "task_events",
 	    (json_int_t)rt->events, "task_events_duplicate",
-	    (json_int_t)rt->duplicates, "agents_resynced",
-	    (json_int_t)rt->resynced, "ended_recreated",
-	    (json_int_t)rt->recreated);
+	    (json_int_t)rt->duplicates);
+	json_object_set_new(j, "ended_path_down", json_integer((json_int_t)
+	    rt->path_down_ended));
+	json_object_set_new(j, "ended_resumed", json_integer((json_int_t)
+	    rt->resumed_ended));
+	json_object_set_new(j, "start_timers_held", json_integer((json_int_t)
+	    rt->held));
+	json_object_set_new(j, "paths_down", json_integer(rt->npaths));
+	json_object_set_new(j, "agents_resynced", json_integer((json_int_t)
+	    rt->resynced));
+	json_object_set_new(j, "ended_recreated", json_integer((json_int_t)
+	    rt->recreated));
+	return j;
 }
 
 /* pgemuctl router tasks: the queues, the tasks, the counts. */
@@ -1162,15 +1350,21 @@ route_json(const struct route *rt)
 {
 	const struct rt_task	*k;
 	json_t			*queued = json_array(), *tasks = json_array();
+	json_t			*paths = json_array();
 	int			 i;
 
 	for (i = 0; i < rt->nmrds; i++)
 		TAILQ_FOREACH(k, &rt->mrds[i].queue, wait)
-			json_array_append_new(queued, route_task_json(k));
+			json_array_append_new(queued, route_task_json(rt, k));
 	TAILQ_FOREACH(k, &rt->all, all)
 		if (k->state != TQ_QUEUED)
-			json_array_append_new(tasks, route_task_json(k));
-	return json_pack("{s:i, s:i, s:o, s:o, s:o}", "peripheral",
+			json_array_append_new(tasks, route_task_json(rt, k));
+	for (i = 0; i < rt->npaths; i++)
+		json_array_append_new(paths, json_pack("{s:i, s:I, s:f}",
+		    "peripheral", (int)rt->paths[i].periph, "path",
+		    (json_int_t)rt->paths[i].id, "since", rt->paths[i].since));
+	return json_pack("{s:i, s:i, s:o, s:o, s:o, s:o}", "peripheral",
 	    (int)rt->mr->id, "agent_peripheral", (int)rt->ap->id, "queued",
-	    queued, "tasks", tasks, "counts", route_counts_json(rt));
+	    queued, "tasks", tasks, "paths_down", paths, "counts",
+	    route_counts_json(rt));
 }

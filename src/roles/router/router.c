@@ -103,6 +103,20 @@ router_logged_in(const struct rt_periph *p)
 	return n;
 }
 
+/*
+ * Interval rows in progress: one per agent and MRD it is logged in to
+ * (Agent_Interval has a row for each).
+ */
+static int
+router_rows_logged_in(const struct rt_periph *p)
+{
+	int	i, n = 0;
+
+	for (i = 0; i < p->nagents; i++)
+		n += p->agents[i].login > 0;
+	return n;
+}
+
 uint64_t
 router_hold_ms(const struct node *n)
 {
@@ -274,7 +288,7 @@ router_lose(struct rt_periph *p, char side, int drop, int why, const char *text)
 	}
 	p->aftermath = why;
 	p->aftermath_side = side;
-	p->aftermath_rows = router_logged_in(p);
+	p->aftermath_rows = router_rows_logged_in(p);
 	p->aftermath_since = p->holder_since;
 	router_set_holder(p, 0, 0);
 	p->active = -1;
@@ -287,10 +301,10 @@ router_lose(struct rt_periph *p, char side, int drop, int why, const char *text)
  * R1 at the router for a side that vanished: what it had not delivered
  * died with it.  The router knows the last interval it stored: every
  * interval since (in memory or spool of the dead side, or in progress)
- * is counted, one row per agent logged in.
+ * is counted, one row per agent and MRD logged in.
  */
 static void
-router_discard_vanished(struct rt_periph *p, char side, int agents,
+router_discard_vanished(struct rt_periph *p, char side, int logged_in,
     double since, const char *text)
 {
 	uint32_t	periph = p->id;
@@ -306,7 +320,7 @@ router_discard_vanished(struct rt_periph *p, char side, int agents,
 	if (first > cur)
 		first = cur;
 	intervals = (cur - first) / len + 1;
-	rows = (uint32_t)agents * intervals;
+	rows = (uint32_t)logged_in * intervals;
 	if (rows == 0) {
 		log_info("side %c had no agent logged in: nothing of it lost",
 		    side);
@@ -1288,8 +1302,8 @@ router_init(struct node *n, char *err, size_t errlen)
 
 	r->node = n;
 	n->role_data = r;
-	if ((r->db = db_open(n->base, n->cfg->history_db, DB_QUEUE_ROWS, err,
-	    errlen)) == NULL)
+	if ((r->db = db_open(n->base, n->cfg->history_db, DB_QUEUE_ROWS,
+	    n->cfg->voice_mrd, err, errlen)) == NULL)
 		return -1;
 	/* The lab has one pg node of each side: every peripheral's sides. */
 	for (i = 0; i < 2; i++) {
