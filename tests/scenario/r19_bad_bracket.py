@@ -32,7 +32,12 @@ available), 3002 in 1 and 2 without a desktop (never signed in to 2).
      task ended by END_TASK_IND: a Termination_Call_Detail row Recreated 1;
  (6) an AGENT_INIT_REQ shorter than its 32 bytes: FAILURE_CONF 2, that
      session closed with a line naming the peer and the type, the other
-     sessions served.
+     sessions served;
+(7) R18 and R20 through the bracket (the email MRD's task life 2 s): a
+     task started, the ARM session closed, the task ended with 42
+     (segment 1); a new session's bracket tells it started: its report
+     resumes (tasks_resumed R20, segment 2, TASKF_RESUMED), the router's
+     segment 2 recreated, at its end a second row, Segment 2, Recreated.
 """
 import time
 
@@ -42,13 +47,14 @@ from pgemu_test import (FAST, SLOW, check, cti, cti_connect, cti_log_names,
                         wait_online)
 
 PERIPHERAL = 5000
+LIFE = 2            # task_life of the email MRD (R18), seconds
 VOICE, EMAIL, CHAT = 1, 2, 3
 PATH = 7
 T = 5 * SLOW
 MRDS = ('{ id = 1; name = "Cisco_Voice"; media = "voice"; },\n'
         '  { id = 2; name = "Email"; media = "email"; max_tasks = 5;'
-        ' task_life = 60; },\n'
-        '  { id = 3; name = "Chat"; media = "chat"; max_tasks = 2; }')
+        ' task_life = %d; },\n'
+        '  { id = 3; name = "Chat"; media = "chat"; max_tasks = 2; }' % LIFE)
 LIST = ('{ id = 3001; skill_groups = [ 100 ]; mrds = [ 1, 2, 3 ]; '
         'desktop = true; },\n'
         '    { id = 3002; skill_groups = [ 100 ]; mrds = [ 1, 2 ]; }')
@@ -259,6 +265,47 @@ def malformed(lab, act, mon):
     log("(6) a short AGENT_INIT_REQ: FAILURE_CONF 2, closed; others serve")
 
 
+def resumed(lab, act, arm):
+    task = (20000, 5, 0)
+    for mtype in (g.OFFER_TASK_IND, g.START_TASK_IND):
+        inv = arm.task_ind(mtype, PERIPHERAL, EMAIL, 1002, task, 90)
+        silent(arm, inv, g.msg_name(mtype))
+    wp = lab.watch(act)
+    arm.close(timeout=T)
+    wp.wait(ev("app_path_down", rule="R18"), T, "app_path_down")
+    e = wp.wait(ev("tasks_expired"), LIFE + T, "tasks_expired")
+    check(90 in e["dialogues"], "tasks_expired: %r" % e)
+    wait_for(lambda: lab.query("SELECT CallDisposition, Segment, Recreated "
+                               "FROM Termination_Call_Detail WHERE "
+                               "DialogueID = 90") == [(42, 1, 0)], T,
+             "the task's first row: disposition 42, segment 1")
+    arm2 = open_arm(lab, act, "arm2")
+    arm2.wait_type(g.AGENT_INIT_READY_EVENT, T)
+    silent(arm2, arm2.init_bracket(g.BEGIN_AGENT_INIT_IND, PERIPHERAL),
+           "BEGIN")
+    silent(arm2, task_ind(arm2, 1002, task, dialogue=90), "TASK_INIT_IND")
+    silent(arm2, arm2.init_bracket(g.END_AGENT_INIT_IND, PERIPHERAL), "END")
+    e = wp.wait(ev("tasks_resumed"), T, "tasks_resumed")
+    check(e["rule"] == "R20" and e["dialogues"] == [90],
+          "tasks_resumed: %r" % e)
+    k = {tuple(t["task"]): t for t in cti(lab, act)["tasks"]["table"]}[task]
+    check(k["state"] == "started" and k["segment"] == 2 and
+          k["flags"] & 0x80, "the task resumed: %r" % k)
+    r = {tuple(t["task"]): t for t in lab.ctl("router", "tasks")["tasks"]
+         if t["dialogue"] == 90}[task]
+    check(r["segment"] == 2 and r["recreated"] and r["state"] == "started",
+          "the router's task: %r" % r)
+    silent(arm2, arm2.task_ind(g.END_TASK_IND, PERIPHERAL, EMAIL, 1002,
+                               task, 90), "END_TASK_IND")
+    wait_for(lambda: lab.query("SELECT CallDisposition, Segment, Recreated "
+                               "FROM Termination_Call_Detail WHERE "
+                               "DialogueID = 90 ORDER BY Segment") ==
+             [(42, 1, 0), (13, 2, 1)], T,
+             "two rows: segment 1 (42), segment 2 (13, Recreated)")
+    log("(7) a task its life ended (R18), told by the bracket: resumed in "
+        "segment 2 (R20), Recreated")
+
+
 def test(Lab):
     lab = start_lab(Lab)
     act, mon, _ = cti_open_active(lab, name="mon", client_id="mon",
@@ -280,6 +327,7 @@ def test(Lab):
     seen(lab, act, new)
     ended(lab, arm)
     malformed(lab, act, mon)
+    resumed(lab, act, arm)
 
 
 run(test)
