@@ -23,7 +23,7 @@ Proves:
    router never heard the start of flagged Recreated; every agent
    available again;
  * desk-a killed (its CTI session lost, R9 at the CTI server): the voice
-   MRD logged out with 50002 (cti_client_lost, or a move, R10: one
+   MRD logged out with 50002 (cti_client_lost, or agent_moved, R10: one
    Agent_Logout row each, of MRD 1 only) and in again through desk-b
    (R10), the email MRD in all along,
    desk-b's desktops told its state as they sign in again.
@@ -183,11 +183,18 @@ def test(Lab):
     log("desk-a killed (R9): voice out and in through desk-b, email in")
     wg = lab.watch("agents")
     lab.kill("desk-a", signal.SIGKILL)
-    # Some desktops may reach desk-b before the CTI server reads desk-a's
-    # end: those agents move (R10, agent_moved), out with 50002 all the
-    # same (docs/failover.md).
-    e = ws.wait(ev("cti_client_lost"), T, "%s: cti_client_lost" % stand)
-    check(e["rule"] == "R9" and 1 <= e["agents"] <= AGENTS, "R9: %r" % e)
+    # Some desktops (all, on a slow machine) may reach desk-b before the
+    # CTI server reads desk-a's end: those agents move (R10, agent_moved),
+    # out with 50002 all the same (docs/failover.md).
+    out = 0
+    while out < AGENTS:
+        e = ws.wait(lambda x: x.get("event") in ("cti_client_lost",
+                                                 "agent_moved"), T,
+                    "%s: cti_client_lost or agent_moved" % stand)
+        check(e["rule"] == ("R9" if e["event"] == "cti_client_lost" else
+                            "R10"), "%r" % e)
+        out += e["agents"]
+    check(out == AGENTS, "agents out of desk-a's session: %d" % out)
     wg.wait(ev("desktop_relogin", rule="R10"), T, "agents: desktop_relogin")
     wait_for(lambda: router_mrd(lab, 1) == {i: "available" for i in IDS} and
              {d["agent"]: [m["state"] for m in d["mrds"]
