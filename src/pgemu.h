@@ -656,12 +656,14 @@ struct rule_event {
 };
 /*
  * The nodes a trigger's steps are told for: the router, the PG side that
- * held the PIM and the one that holds it after, the ACD, the PG side whose
- * CTI server is active, the desktop server the desktops were on, the
- * desktops (the agents node).
+ * held the PIM and the one that holds it after (of the voice PIM, or of
+ * the MR PIM where the trigger says so), the ACD, the PG side whose CTI
+ * server is active, the desktop server the desktops were on, the
+ * desktops (the agents node), the application instance (the app node).
  */
 enum rule_node {
-	RN_ROUTER, RN_OLD, RN_NEW, RN_ACD, RN_CTI, RN_DESK, RN_AGENTS, RN_MAX
+	RN_ROUTER, RN_OLD, RN_NEW, RN_ACD, RN_CTI, RN_DESK, RN_AGENTS, RN_APP,
+	RN_MAX
 };
 #define RULE_STEPS_MAX	12
 struct rule_step {
@@ -1186,10 +1188,8 @@ int		 pim_agent_state(const struct pim *, int, struct msg_agent *);
 int		 pim_media_set(struct pim *, uint32_t agent, uint32_t mrd,
 		    int state, int32_t reason, uint32_t handled,
 		    struct msg_agent *);
-void		 pim_media_reset(struct pim *, int32_t reason,
-		    int keep_email);
-void		 pim_media_mirror(struct pim *, const struct msg_agent *,
-		    int);
+void		 pim_media_reset(struct pim *, int32_t reason);
+void		 pim_media_mirror(struct pim *, const struct msg_agent *, int);
 int		 pim_media_count(const struct pim *);
 void		 pim_media_states(const struct pim *, struct msg_agent *);
 int		 pim_media_state(const struct pim *, uint32_t agent,
@@ -1225,6 +1225,7 @@ struct cti_periph_facts {
 	int		 online;	/* some side's PIM serves it */
 	int		 holds;		/* this side's PIM */
 	int		 peer_holds;	/* the other side's PIM */
+	int		 media_kept;	/* R23: non-voice MRDs kept here */
 };
 struct cti	*cti_new(struct node *, char *, size_t);
 void		 cti_free(struct cti *);
@@ -1239,6 +1240,8 @@ void		 cti_shutdown(struct cti *);
 json_t		*cti_json(const struct cti *);
 json_t		*cti_summary_json(const struct cti *);
 int		 cti_peer_task(struct cti *, const struct msg_task *, char *,
+		    size_t);
+int		 cti_peer_cache(struct cti *, const struct msg_task *, char *,
 		    size_t);
 /* Is the application path down (no ARM session of it open, R18)? */
 int		 cti_path_is_down(const struct cti *, uint32_t);
@@ -1282,6 +1285,13 @@ void		 arm_send_change(struct arm *, const struct msg_task *);
 /* A PEER_TASK of the active side, kept by the standby; -1: bad. */
 int		 arm_mirror(struct arm *, const struct msg_task *, char *,
 		    size_t);
+/*
+ * R22: the other side's PEER_TASK_CACHE (its TASK_EVENTs), kept; taken
+ * over when this one is active and the other side is gone (arm_adopt).
+ */
+int		 arm_mirror_cache(struct arm *, const struct msg_task *,
+		    char *, size_t);
+void		 arm_adopt(struct arm *, int active, int peer_up);
 json_t		*arm_json(const struct arm *, int table);
 /* The CTI server that reports (active): it alone tells the router. */
 void		 arm_set_active(struct arm *, int);

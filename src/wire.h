@@ -64,6 +64,7 @@ enum wire_type {
 	MSG_PEER_AGENTS			= 0x4202,
 	MSG_PEER_SET_AGENT		= 0x4203,
 	MSG_PEER_TASK			= 0x4204,	/* struct msg_task */
+	MSG_PEER_TASK_CACHE		= 0x4205,	/* struct msg_task */
 
 	/* pgemu private range: PIM <-> ACD. */
 	MSG_PIM_ACTIVATE		= 0x4301,

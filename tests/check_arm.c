@@ -3,11 +3,12 @@
  * each task message does to the table and which E_ARM_STAT_ status refuses
  * it (the START_TASK_IND that a PRECALL allows among them), the TaskIDs it
  * gives, the TASK_EVENTs it keeps while the router link is down and sends
- * again, and the copy the other side keeps; the application paths, the
- * deadlines of their tasks while they are down, the tasks that outlive
- * them ended (R18), the reports that resume (R20), and the copy of all
- * that.  pg_send_task() is this file's: it records what arm.c sends, on
- * a link the test raises and cuts.
+ * again, and the copies the other side keeps (of the table, and of the
+ * TASK_EVENTs: R22); the application paths, the deadlines of their
+ * tasks while they are down, the tasks that outlive them ended (R18),
+ * the reports that resume (R20), and the copy of all that.
+ * pg_send_task() is this file's: it records what arm.c sends, on a link
+ * the test raises and cuts.
  */
 #include "config.h"
 
@@ -31,8 +32,8 @@ static struct arm	*arm;
 
 /* What arm.c sent, per link. */
 static int		 router_up, peer_up;
-static struct msg_task	 to_router[64], to_peer[64];
-static int		 nrouter, npeer;
+static struct msg_task	 to_router[64], to_peer[64], to_copy[64];
+static int		 nrouter, npeer, ncopy;
 
 int
 pg_send_task(struct node *n, uint32_t type, const struct msg_task *t)
@@ -45,9 +46,14 @@ pg_send_task(struct node *n, uint32_t type, const struct msg_task *t)
 		to_router[nrouter++] = *t;
 		return 0;
 	}
-	ck_assert_uint_eq(type, MSG_PEER_TASK);
 	if (!peer_up)
 		return -1;
+	if (type == MSG_PEER_TASK_CACHE) {
+		ck_assert_int_lt(ncopy, 64);
+		to_copy[ncopy++] = *t;
+		return 0;
+	}
+	ck_assert_uint_eq(type, MSG_PEER_TASK);
 	ck_assert_int_lt(npeer, 64);
 	to_peer[npeer++] = *t;
 	return 0;
@@ -72,7 +78,7 @@ setup(void)
 	node.cfg = &cfg;
 	node.self = &self;
 	router_up = peer_up = 1;
-	nrouter = npeer = 0;
+	nrouter = npeer = ncopy = 0;
 	arm = arm_new(&node);
 	arm_router(arm, 1);
 }
@@ -571,6 +577,131 @@ START_TEST(test_tomb_bound)
 }
 END_TEST
 
+static json_int_t
+copy_counter(struct arm *a, const char *name)
+{
+	json_t		*j = arm_json(a, 0);
+	json_t		*c = json_object_get(j, "peer_copy");
+	json_int_t	 v = json_integer_value(json_object_get(c, name));
+
+	json_decref(j);
+	return v;
+}
+
+/* The copy of the copies sent so far, kept as the standby keeps it. */
+static void
+copy_replay(struct arm *b, int from)
+{
+	char	err[160];
+	int	i;
+
+	for (i = from; i < ncopy; i++)
+		ck_assert_int_eq(arm_mirror_cache(b, &to_copy[i], err,
+		    sizeof(err)), 0);
+}
+
+/*
+ * R22: the other side's copy of the TASK_EVENTs is the queue: each one
+ * made, each one forgotten from the front once past the window; the
+ * whole queue with the table.  The active CTI server sends what it
+ * holds of the other's once the other is gone, flagged TASKF_CACHED.
+ */
+START_TEST(test_copy)
+{
+	struct arm	*b;
+	struct msg_task	 t;
+	char		 err[160];
+	uint32_t	 i;
+
+	b = arm_new(&node);
+	arm_set_active(arm, 1);
+	t = task(TASK_EV_OFFER, 1001, 1);
+	arm_report(arm, &t);
+	ck_assert_int_eq(ncopy, 1);
+	ck_assert_uint_eq(to_copy[0].code, TASK_EV_OFFER);
+	/* The router away: what is made waits, and is copied. */
+	router_up = 0;
+	arm_router(arm, 0);
+	for (i = 2; i <= 5; i++) {
+		t = task(TASK_EV_OFFER, 1001, i);
+		arm_report(arm, &t);
+	}
+	/* 1 sent again, 2..4 cached, 5 dropped: not copied. */
+	ck_assert_int_eq(ncopy, 4);
+	copy_replay(b, 0);
+	ck_assert_int_eq(copy_counter(b, "held"), 4);
+	/* The table sends the whole queue again: the copy starts over. */
+	i = (uint32_t)ncopy;
+	arm_send_table(arm);
+	ck_assert_int_eq(ncopy, (int)i + 5);
+	ck_assert_uint_eq(to_copy[i].code, TASK_EV_TABLE);
+	copy_replay(b, (int)i);
+	ck_assert_int_eq(copy_counter(b, "held"), 4);
+	/* This side dies; the other becomes active with the router back. */
+	arm_free(arm);
+	arm = b;
+	nrouter = 0;
+	router_up = 1;
+	arm_router(arm, 1);
+	ck_assert_int_eq(nrouter, 0);
+	arm_adopt(arm, 1, 1);		/* the other side is there */
+	ck_assert_int_eq(nrouter, 0);
+	arm_adopt(arm, 1, 0);		/* gone */
+	ck_assert_int_eq(nrouter, 4);
+	for (i = 0; i < 4; i++) {
+		ck_assert_uint_eq(to_router[i].task[1], i + 1);
+		ck_assert_uint_eq(to_router[i].flags, TASKF_CACHED);
+	}
+	ck_assert_int_eq(copy_counter(arm, "held"), 0);
+	ck_assert_int_eq(copy_counter(arm, "adopted"), 4);
+	/* A path's state is copied without a TaskID; what a copy refuses. */
+	t = task(TASK_EV_PATH_DOWN, 0, 0);
+	t.path = 7;
+	ck_assert_int_eq(arm_mirror_cache(arm, &t, err, sizeof(err)), 0);
+	t = task(TASK_EV_MAX, 1001, 1);
+	ck_assert_int_eq(arm_mirror_cache(arm, &t, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "PEER_TASK_CACHE"));
+	t = task(TASK_EV_END, 1001, 0);
+	ck_assert_int_eq(arm_mirror_cache(arm, &t, err, sizeof(err)), -1);
+}
+END_TEST
+
+/* The copy forgets what the window let go of, and keeps its bound. */
+START_TEST(test_copy_forget)
+{
+	struct arm	*b = arm_new(&node);
+	struct msg_task	 t;
+	char		 err[160];
+	uint32_t	 i;
+
+	/* Sent, at most cti.task_cache (3) kept: 4 and 5 forget 1 each. */
+	for (i = 1; i <= 5; i++) {
+		t = task(TASK_EV_OFFER, 1001, i);
+		arm_report(arm, &t);
+	}
+	ck_assert_int_eq(ncopy, 7);
+	ck_assert_uint_eq(to_copy[4].code, TASK_EV_TABLE);
+	ck_assert_uint_eq(to_copy[4].epoch, 1);
+	copy_replay(b, 0);
+	ck_assert_int_eq(copy_counter(b, "held"), 3);
+	arm_free(arm);
+	arm = b;
+	/* Forgotten, all of it; past twice cti.task_cache (6) the oldest
+	   goes. */
+	t = task(TASK_EV_TABLE, 0, 0);
+	t.epoch = 0xffffffffU;
+	ck_assert_int_eq(arm_mirror_cache(arm, &t, err, sizeof(err)), 0);
+	ck_assert_int_eq(copy_counter(arm, "held"), 0);
+	for (i = 1; i <= 8; i++) {
+		t = task(TASK_EV_OFFER, 1001, i);
+		ck_assert_int_eq(arm_mirror_cache(arm, &t, err, sizeof(err)),
+		    0);
+	}
+	ck_assert_int_eq(copy_counter(arm, "held"), 6);
+	ck_assert_int_eq(copy_counter(arm, "dropped"), 2);
+}
+END_TEST
+
 static Suite *
 arm_suite(void)
 {
@@ -589,6 +720,8 @@ arm_suite(void)
 	tcase_add_test(tc, test_resume);
 	tcase_add_test(tc, test_mirror_paths);
 	tcase_add_test(tc, test_tomb_bound);
+	tcase_add_test(tc, test_copy);
+	tcase_add_test(tc, test_copy_forget);
 	suite_add_tcase(s, tc);
 	return s;
 }

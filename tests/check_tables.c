@@ -283,7 +283,7 @@ static const struct {
 	  "stop|start, traffic)" },
 	{ ROLE_PG, { "" }, "unknown command \"\" (n: status, watch, events, "
 	  "fault, reload, help, cti, stop|start)" },
-	{ ROLE_PG, { "stop" }, "usage: stop|start cti-server|mr-pim" },
+	{ ROLE_PG, { "stop" }, "usage: stop|start cti-server|mr-pim|pim" },
 	{ ROLE_PG, { "fault", "acd-link" },
 	  "usage: fault LINK down|up|freeze|thaw" },
 	{ ROLE_PG, { "status", "x" }, "usage: status" },
@@ -429,9 +429,9 @@ START_TEST(test_print)
 	ck_assert_ptr_nonnull(strstr(s, "pg commands:\n"
 	    "  cti                        the CTI server: active or standby "
 	    "and why, its sessions\n"
-	    "  stop|start cti-server|mr-pim\n"
-	    "                             the CTI server or the MR PIM: the "
-	    "other side's takes over\n"));
+	    "  stop|start cti-server|mr-pim|pim\n"
+	    "                             the CTI server, the MR PIM or the "
+	    "voice PIM: the other side's takes over\n"));
 	free(s);
 	json_decref(j);
 	/* A reply that is not ours prints what it can. */
@@ -578,6 +578,7 @@ sample(uint32_t type, struct wire_writer *w)
 		msg_peer_set_agent_encode(w, &sa);
 		break;
 	case MSG_PEER_TASK:
+	case MSG_PEER_TASK_CACHE:
 		memset(&tk, 0, sizeof(tk));
 		tk.code = TASK_EV_OFFER;
 		msg_task_encode(w, type, &tk);
@@ -651,6 +652,8 @@ static const struct {
 	{ &pg_ops, MSG_PEER_SET_AGENT, LINK_KIND_ACD, 0 },
 	{ &pg_ops, MSG_PEER_TASK, LINK_KIND_PRIVATE, 1 },
 	{ &pg_ops, MSG_PEER_TASK, LINK_KIND_ROUTER, 0 },
+	{ &pg_ops, MSG_PEER_TASK_CACHE, LINK_KIND_PRIVATE, 1 },
+	{ &pg_ops, MSG_PEER_TASK_CACHE, LINK_KIND_ROUTER, 0 },
 	{ &acd_ops, MSG_PEER_SET_AGENT, LINK_KIND_ACD, 0 },
 	{ &pg_ops, MSG_PIM_FENCED, LINK_KIND_ACD, 1 },
 	{ &pg_ops, MSG_PIM_ACTIVATE, LINK_KIND_ACD, 0 },

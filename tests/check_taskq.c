@@ -178,6 +178,12 @@ START_TEST(test_left_out_rule)
 	ck_assert_int_eq(taskq_left_out_rule(d, 3, 9999, 1), RULE_R17);
 	ck_assert_int_eq(taskq_left_out_rule(d + 1, 1, 250, 1), RULE_R15);
 	ck_assert_int_eq(taskq_left_out_rule(NULL, 0, 250, 1), RULE_R15);
+	/* An R12 outage just after the router's start: R15 in it. */
+	d[1].from = 100.2;
+	ck_assert_int_eq(taskq_left_out_rule(d, 3, 100.1, 1), RULE_R17);
+	ck_assert_int_eq(taskq_left_out_rule(d, 3, 100.5, 1), RULE_R15);
+	d[1].to = 0;
+	ck_assert_int_eq(taskq_left_out_rule(d, 2, 101, 1), RULE_R15);
 }
 END_TEST
 

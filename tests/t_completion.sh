@@ -132,7 +132,7 @@ expect "(c) no word after new-task SELECTOR COUNT" "" mail new-task Email \
     1 ""
 expect "(c) stop" "cti-manager" sw1 stop ""
 expect "(c) stop cti-manager" "backup primary" sw1 stop cti-manager ""
-expect "(c) stop of a pg node" "cti-server mr-pim" side-b stop ""
+expect "(c) stop of a pg node" "cti-server mr-pim pim" side-b stop ""
 expect "(c) fault LINK" "down freeze thaw up" side-a fault router-link ""
 expect "(c) no word after status" "" ctrl status ""
 expect "(c) agent ID" "set" sw1 agent 1001 ""

@@ -214,10 +214,16 @@ static void
 pending_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct pending	*p = arg;
+	int		 err = EVUTIL_SOCKET_ERROR();
 
 	(void)bev;
+	/*
+	 * A peer that connects and goes (a probe) may reset rather than
+	 * close, once our CHALLENGE is on its way: closed all the same.
+	 */
 	pending_refuse(p, LOG_INFO, "%s before %s",
-	    (what & BEV_EVENT_EOF) ? "closed" : "socket error",
+	    (what & BEV_EVENT_EOF) || ((what & BEV_EVENT_ERROR) &&
+	    (err == ECONNRESET || err == EPIPE)) ? "closed" : "socket error",
 	    listener_hello_name(p->lst));
 }
 

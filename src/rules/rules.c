@@ -39,6 +39,13 @@ link_lost(const json_t *f)
 	    strcmp(cause, "STOP") != 0;
 }
 
+/* Some of what it counts were dropped (R22: cti.task_cache). */
+static int
+some_dropped(const json_t *f)
+{
+	return json_integer_value(json_object_get(f, "dropped")) > 0;
+}
+
 /* Sorted by name. */
 const struct rule_event rule_events[] = {
 	{ "agent_moved",	LOG_NOTICE, NULL, 0, NULL },
@@ -69,6 +76,8 @@ const struct rule_event rule_events[] = {
 	{ "link_state",		LOG_NOTICE, link_lost, LOG_WARNING,
 	    "a link that was up goes down" },
 	{ "logout_reason",	LOG_NOTICE, NULL, 0, NULL },
+	{ "media_kept",		LOG_NOTICE, NULL, 0, NULL },
+	{ "media_released",	LOG_NOTICE, NULL, 0, NULL },
 	{ "media_relogin",	LOG_NOTICE, NULL, 0, NULL },
 	{ "mr_path_lost",	LOG_WARNING, NULL, 0, NULL },
 	{ "new_task_failed",	LOG_INFO, NULL, 0, NULL },
@@ -90,11 +99,16 @@ const struct rule_event rule_events[] = {
 	{ "router_stalled",	LOG_WARNING, NULL, 0, NULL },
 	{ "routing_disabled",	LOG_WARNING, NULL, 0, NULL },
 	{ "routing_enabled",	LOG_NOTICE, NULL, 0, NULL },
+	{ "task_events_adopted", LOG_NOTICE, NULL, 0, NULL },
+	{ "task_events_cached",	LOG_WARNING, NULL, 0, NULL },
+	{ "task_events_sent",	LOG_NOTICE, some_dropped, LOG_WARNING,
+	    "some were dropped (cti.task_cache)" },
 	{ "tasks_discarded",	LOG_WARNING, NULL, 0, NULL },
 	{ "tasks_expired",	LOG_WARNING, NULL, 0, NULL },
 	{ "tasks_left_out",	LOG_WARNING, NULL, 0, NULL },
 	{ "tasks_resent",	LOG_NOTICE, NULL, 0, NULL },
 	{ "tasks_resumed",	LOG_NOTICE, NULL, 0, NULL },
+	{ "voice_back",		LOG_NOTICE, NULL, 0, NULL },
 };
 const size_t rule_nevents = sizeof(rule_events) / sizeof(rule_events[0]);
 /* A hook's events are a bitmask over this table (struct cfg_hook). */
@@ -127,12 +141,23 @@ _Static_assert(sizeof(rule_events) / sizeof(rule_events[0]) <= 64,
 	[RN_ACD] = { { 5, "pim_accepted" } } }
 
 /*
+ * The MR-active side lost its application (R12): the router discards the
+ * requests waiting, grants the MR PIM again and is online again (R14).
+ */
+#define STEPS_MR_LOST_ROUTER {						\
+	{ 5, "pim_lost" }, { 12, "peripheral_offline" },		\
+	{ 12, "tasks_discarded" }, { 5, "pim_granted" },		\
+	{ 14, "peripheral_online" } }
+
+/*
  * The triggers, in the order the documentation lists them.  Each node's
  * steps are {rule, event} in the order the node emits them; events that
  * apply no rule (link_state, peer_lost, ...) are not listed.  RN_OLD is
  * the PG side that held the PIM before the trigger, RN_NEW the side that
- * holds it after; when both are the same side it emits RN_OLD's steps,
- * then RN_NEW's.  Measured on a lab, and checked there by t_rule_order.
+ * holds it after (the voice PIM; the MR PIM for a media-routing trigger,
+ * whose text says so); when both are the same side it emits RN_OLD's
+ * steps, then RN_NEW's.  Measured on a lab, and checked there by
+ * t_rule_order.
  */
 const struct rule_trigger rule_triggers[] = {
 	{ "acd_kill", "ACD killed",
@@ -176,24 +201,66 @@ const struct rule_trigger rule_triggers[] = {
 	    [RN_DESK] = { { 9, "desktop_lost" } },
 	    [RN_AGENTS] = { { 9, "desktop_lost" },
 		{ 10, "desktop_relogin" } } } },
+	{ "pim_stop", "Voice PIM stopped, the other side unable to take "
+	    "over", "pgemuctl pg-b fault acd-link down, its CTI server "
+	    "active; pgemuctl pg-a stop pim, later start pim",
+	    REASON_PG_RESET, {
+	    [RN_ROUTER] = { { 1, "data_discarded" },
+		{ 2, "peripheral_offline" }, { 3, "agents_logged_out" },
+		{ 23, "media_kept" }, { 5, "pim_lost" }, { 5, "pim_granted" },
+		{ 4, "peripheral_online" }, { 23, "voice_back" } },
+	    [RN_OLD] = { { 1, "data_discarded" } },
+	    [RN_NEW] = { { 5, "pim_activating" }, { 5, "pim_active" },
+		{ 4, "agents_snapshot" } },
+	    [RN_ACD] = { { 5, "pim_accepted" } },
+	    [RN_CTI] = { { 23, "media_kept" }, { 23, "media_released" } } } },
 	{ "router_kill", "Router killed",
-	    "kill -9 of the router; Restart= starts it again",
+	    "kill -9 of the router; Restart= starts it again; a lab without "
+	    "media routing, with it: the last trigger",
 	    RULE_NO_REASON, { { { 0, NULL } } } },
 	{ "private_cut", "Private link cut",
 	    "pgemuctl pg-a fault private-link down, later up",
 	    RULE_NO_REASON, { { { 0, NULL } } } },
+	{ "app_kill", "Application killed, requests waiting",
+	    "kill -9 of the app node with NEW_TASK requests queued at the "
+	    "router; Restart= starts it again.  Old and new: the sides of the "
+	    "MR PIM", RULE_NO_REASON, {
+	    [RN_ROUTER] = STEPS_MR_LOST_ROUTER,
+	    [RN_OLD] = { { 12, "mr_path_lost" } },
+	    [RN_NEW] = { { 5, "pim_activating" }, { 5, "pim_active" } },
+	    [RN_APP] = { { 5, "pim_accepted" }, { 14, "tasks_resent" } } } },
+	{ "mr_link_cut", "The MR-active side's MR link cut, requests waiting",
+	    "pgemuctl pg-a fault mr-link down on the side whose MR PIM is "
+	    "active, NEW_TASK requests queued at the router; later up.  Old "
+	    "and new: the sides of the MR PIM", RULE_NO_REASON, {
+	    [RN_ROUTER] = STEPS_MR_LOST_ROUTER,
+	    [RN_OLD] = { { 12, "mr_path_lost" } },
+	    [RN_NEW] = { { 5, "pim_activating" }, { 5, "pim_active" } },
+	    [RN_APP] = { { 12, "mr_path_lost" }, { 5, "pim_accepted" },
+		{ 17, "routing_enabled" }, { 14, "tasks_resent" } } } },
+	{ "mr_router_kill", "Router killed, with media routing",
+	    "kill -9 of the router of a lab with an app node, NEW_TASK "
+	    "requests queued at it; Restart= starts it again, knowing none of "
+	    "them.  Old and new: the sides of the MR PIM",
+	    RULE_NO_REASON, {
+	    [RN_OLD] = { { 16, "routing_disabled" } },
+	    [RN_NEW] = { { 17, "routing_enabled" } },
+	    [RN_CTI] = { { 22, "task_events_cached" } },
+	    [RN_APP] = { { 16, "routing_disabled" }, { 17, "routing_enabled" },
+		{ 17, "tasks_resent" } } } },
 };
 const size_t rule_ntriggers = sizeof(rule_triggers) /
     sizeof(rule_triggers[0]);
 
 const char *const rule_node_names[RN_MAX] = {
-	"router", "old", "new", "acd", "cti", "desk", "agents"
+	"router", "old", "new", "acd", "cti", "desk", "agents", "app"
 };
 
 /* How the documentation names each node of a trigger. */
 static const char *const rule_node_labels[RN_MAX] = {
 	"router", "side that held the PIM", "side that holds it after", "ACD",
-	"active CTI server", "desktop server they were on", "desktops"
+	"active CTI server", "desktop server they were on", "desktops",
+	"application"
 };
 
 static const struct {

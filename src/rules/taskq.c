@@ -132,7 +132,9 @@ taskq_end(uint32_t flags, int timed_out, struct taskq_end *e)
  * The rule a task left out of reports falls under: R17 when it began
  * while the MR peripheral was offline because the router path was down
  * (within slack seconds of that time: the application hears of it first
- * or last), R15 otherwise.
+ * or last), R15 otherwise.  An outage that holds the start itself says
+ * which: an R12 outage that began just after an R17 one ended (the
+ * router's start, say) is the application's path, not the router's.
  */
 int
 taskq_left_out_rule(const struct taskq_down *d, size_t n, double when,
@@ -140,6 +142,9 @@ taskq_left_out_rule(const struct taskq_down *d, size_t n, double when,
 {
 	size_t	i;
 
+	for (i = n; i-- > 0;)
+		if (when >= d[i].from && (d[i].to == 0 || when <= d[i].to))
+			return d[i].rule == RULE_R17 ? RULE_R17 : RULE_R15;
 	for (i = 0; i < n; i++)
 		if (d[i].rule == RULE_R17 && when >= d[i].from - slack &&
 		    (d[i].to == 0 || when <= d[i].to + slack))

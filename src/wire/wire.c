@@ -48,6 +48,7 @@ const struct wire_type_info wire_types[] = {
 	{ MSG_PEER_AGENTS,		"PEER_AGENTS",		12, 0 },
 	{ MSG_PEER_SET_AGENT,		"PEER_SET_AGENT",	14, 38 },
 	{ MSG_PEER_TASK,		"PEER_TASK",		56, 512 },
+	{ MSG_PEER_TASK_CACHE,		"PEER_TASK_CACHE",	56, 512 },
 	{ MSG_PIM_ACTIVATE,		"PIM_ACTIVATE",		 9, 256 },
 	{ MSG_PIM_ACCEPT,		"PIM_ACCEPT",		 9, 256 },
 	{ MSG_PIM_REJECT,		"PIM_REJECT",		 9, 256 },

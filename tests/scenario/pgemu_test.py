@@ -186,7 +186,8 @@ class Lab:
         the app node (an application instance) and media routing: route
         "Email" to MRD 2; mr_traffic, tasks per second, turns its traffic
         on; mr_extra goes in the media_routing group; mr_handle_ms and
-        mr_offer_ms, its tasks' times."""
+        mr_offer_ms, the app's task life (traffic handle_time_ms,
+        offer_ms)."""
         self.dir = tempfile.mkdtemp(prefix="pgemu-%s-" % name)
         self.name = name
         self.procs = {}
@@ -216,7 +217,8 @@ class Lab:
                            hb_desktop=hb_desktop, hb_cti=hb_cti,
                            agent_mrds=agent_mrds, media=media, hb_mr=hb_mr,
                            mr_traffic=mr_traffic, mr_extra=mr_extra,
-                           mr_handle_ms=mr_handle_ms, mr_offer_ms=mr_offer_ms)
+                           mr_handle_ms=mr_handle_ms,
+                           mr_offer_ms=mr_offer_ms)
         self.verbose = verbose
         self.conf = os.path.join(self.dir, "lab.conf")
         self.write_conf()

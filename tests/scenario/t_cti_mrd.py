@@ -35,9 +35,11 @@ MRDs 1 and 2 (the lab file's list[].mrds), every one available.
      logged out with 50002 (Agent_Logout rows of R6), QUERY says so on
      the surviving side's CTI server, the voice MRD back (R8) and MRD 2
      not; a sign-in there again works;
- (9) no PIM (the killed side back, then the ACD killed): MEDIA_LOGIN_RESP
-     36, FAILURE_RESP 36, CONTROL_FAILURE_CONF 269 for a 216 SET; the
-     router logs MRD 2 out (R3).
+ (9) no PIM (the killed side back, then the ACD killed): the router logs
+     the voice MRD out (R3) and keeps MRD 2 (R23); the active CTI
+     server's side keeps the non-voice states (R23): MEDIA_LOGIN_RESP 0
+     and its event, a 216 SET, MEDIA_LOGOUT_IND, each at the router; a
+     voice SET still CONTROL_FAILURE_CONF 269 (no PIM).
 """
 import signal
 
@@ -333,14 +335,22 @@ def no_pim(lab, b):
     b.wait_for(lambda m: m["type"] == g.SYSTEM_EVENT and
                m["SystemEventID"] == g.SYS_PERIPHERAL_OFFLINE, T,
                "PERIPHERAL_OFFLINE")
-    login(b, 2004, status=g.E_ARM_STAT_CC_OFFLINE)
-    logout_refused(b, 2001, CHAT, g.E_ARM_STAT_CC_OFFLINE)
-    r = set_state(b, 2001, g.AGENT_STATE_AVAILABLE,
+    wait_router(lab, 2001, 1, False)
+    check(router_entry(lab, 2001, CHAT)["logged_in"],
+          "router: 2001's MRD 2 went with the voice PIM")
+    login(b, 2004)
+    seen(b, 2004, CHAT, g.AGENT_STATE_NOT_READY)
+    wait_router(lab, 2004, CHAT, True)
+    set_state(b, 2001, g.AGENT_STATE_AVAILABLE)
+    seen(b, 2001, CHAT, g.AGENT_STATE_AVAILABLE)
+    b.media_logout(PERIPHERAL, CHAT, reason=7, agent_id="2004")
+    seen(b, 2004, CHAT, g.AGENT_STATE_LOGOUT, 7)
+    wait_router(lab, 2004, CHAT, False)
+    r = set_state(b, 2001, g.AGENT_STATE_NOT_READY, mrdid=None,
                   answer=g.CONTROL_FAILURE_CONF)
-    check(r["FailureCode"] == 269, "216 SET with no PIM: %r" % r)
-    wait_router(lab, 2001, CHAT, False)
-    log("(9) no PIM: MEDIA_LOGIN_RESP 36, FAILURE_RESP 36, 269; the router "
-        "logged MRD 2 out")
+    check(r["FailureCode"] == 269, "voice SET with no PIM: %r" % r)
+    log("(9) no PIM: voice logged out (R3), MRD 2 kept; sign-in, ready, "
+        "sign-out processed (R23); voice SET 269")
 
 
 def test(Lab):

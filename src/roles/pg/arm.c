@@ -24,8 +24,6 @@
  *   whole of it when this one becomes active, when the private link comes
  *   back or when the other steps down, then each change; a CTI server
  *   that takes over knows the tasks the application goes on reporting.
- *   The TASK_EVENTs waiting for the router are not copied: a side that
- *   dies with some loses them (logged when it stops).
  * - Application paths (R18): each task belongs to the ApplicationPathID
  *   of the session that reported it.  While no session of a path is
  *   open, each of its tasks has a deadline, the time the path went plus
@@ -37,6 +35,14 @@
  *   ARM_TOMBS_MAX, the oldest forgotten first, counted), so that a START
  *   or END of it the application reports later resumes its report: a
  *   new segment, flagged TASKF_RESUMED.
+ * - The other side's CTI server keeps a copy of the TASK_EVENTs too
+ *   (PEER_TASK_CACHE, R22): every one this side has not sent, or sent
+ *   within the window, in order; this side tells it each one it makes
+ *   and how many it forgets from the front.  A CTI server that is active
+ *   while the other side is gone (its private link down) takes the copy
+ *   over and sends it (the router takes each step once), so TASK_EVENTs
+ *   waiting for a router that is away do not die with their side.  While
+ *   the other side is there it sends its own.
  */
 #include "config.h"
 
@@ -112,12 +118,15 @@ struct arm {
 	int		 nheld;		/* of them made while it was away */
 	struct arm_evq	 sent;		/* sent within the resend window */
 	int		 nsent;
+	struct arm_evq	 copy;		/* the other side's, in its order */
+	int		 ncopy;
 	int		 router_up;
 	uint32_t	 id_s, id_ms, id_n;	/* the last TaskID given */
 	uint64_t	 taken[TASK_EV_MAX];
 	uint64_t	 events, sent_total, cached, resent, dropped;
 	uint64_t	 dropped_out;	/* during this outage */
 	uint64_t	 mirrored;
+	uint64_t	 adopted, copy_dropped;
 	int		 active;	/* the CTI server that reports */
 	TAILQ_HEAD(, arm_path) paths;
 	int		 npaths;
@@ -127,6 +136,11 @@ struct arm {
 	uint64_t	 expired, resumed, tombs_forgotten;
 	uint64_t	 resync_known, resync_recreated;	/* R19 */
 };
+
+static void	arm_copy_event(struct arm *, const struct msg_task *);
+static void	arm_copy_forget(struct arm *, uint32_t);
+static void	arm_copy_all(struct arm *);
+static void	arm_router_back(struct arm *);
 
 static const char *const arm_code_names[TASK_EV_MAX] = {
 	[TASK_EV_TABLE] = "table", [TASK_EV_OFFER] = "offer",
@@ -708,6 +722,7 @@ arm_prune(struct arm *a)
 {
 	struct arm_ev	*e;
 	uint64_t	 now = mono_ms(), win = arm_window_ms(a);
+	uint32_t	 n = 0;
 
 	while ((e = TAILQ_FIRST(&a->sent)) != NULL &&
 	    (now - e->sent_ms > win ||
@@ -715,7 +730,9 @@ arm_prune(struct arm *a)
 		TAILQ_REMOVE(&a->sent, e, entry);
 		a->nsent--;
 		free(e);
+		n++;
 	}
+	arm_copy_forget(a, n);
 }
 
 /* One TASK_EVENT on the router link; -1 (e untouched) if it is down. */
@@ -737,8 +754,10 @@ arm_send(struct arm *a, struct arm_ev *e)
 	return 0;
 }
 
-/* A TASK_EVENT to wait for the router; dropped past cti.task_cache. */
-static void
+/*
+ * A TASK_EVENT to wait for the router; dropped past cti.task_cache: -1.
+ */
+static int
 arm_wait(struct arm *a, const struct msg_task *t)
 {
 	struct arm_ev	*e;
@@ -751,7 +770,7 @@ arm_wait(struct arm *a, const struct msg_task *t)
 			    "wait for the router already (cti.task_cache); "
 			    "newer ones are dropped until its link is back",
 			    t->task[0], t->task[1], t->task[2], max);
-		return;
+		return -1;
 	}
 	e = xcalloc(1, sizeof(*e));
 	e->t = *t;
@@ -760,6 +779,7 @@ arm_wait(struct arm *a, const struct msg_task *t)
 	a->nwaiting++;
 	a->nheld++;
 	a->cached++;
+	return 0;
 }
 
 void
@@ -771,11 +791,17 @@ arm_report(struct arm *a, const struct msg_task *t)
 	if (a->router_up && TAILQ_EMPTY(&a->waiting)) {
 		e = xcalloc(1, sizeof(*e));
 		e->t = *t;
+		/* The copy first: the send may forget older ones. */
+		arm_copy_event(a, t);
 		if (arm_send(a, e) == 0)
 			return;
 		free(e);
+		/* Nothing waits, nothing is dropped: it waits, copied. */
+		arm_wait(a, t);
+		return;
 	}
-	arm_wait(a, t);
+	if (arm_wait(a, t) == 0)
+		arm_copy_event(a, t);
 }
 
 /* The router link went: what it may not have read waits again, first. */
@@ -784,6 +810,7 @@ arm_router_lost(struct arm *a)
 {
 	struct arm_ev	*e;
 	uint64_t	 now = mono_ms(), win = arm_window_ms(a);
+	uint32_t	 old = 0;
 	int		 n = 0;
 
 	while ((e = TAILQ_LAST(&a->sent, arm_evq)) != NULL) {
@@ -791,14 +818,23 @@ arm_router_lost(struct arm *a)
 		a->nsent--;
 		if (now - e->sent_ms > win) {
 			free(e);
+			old++;
 			continue;
 		}
 		TAILQ_INSERT_HEAD(&a->waiting, e, entry);
 		a->nwaiting++;
 		n++;
 	}
+	arm_copy_forget(a, old);	/* the oldest: the front */
 	a->resent += (uint64_t)n;
-	if (n > 0)
+	if (a->active && a->node->cfg->mr.enabled)
+		evt_emit(RULE_R22, "task_events_cached", json_pack("{s:i, "
+		    "s:i, s:i}", "resent", n, "waiting", a->nwaiting,
+		    "task_cache", a->node->cfg->cti_task_cache), "router link "
+		    "down: TASK_EVENTs wait for it (up to %d more), the last "
+		    "%d sent go again when it is back (maybe not read)",
+		    a->node->cfg->cti_task_cache, n);
+	else if (n > 0)
 		log_info("router link down: the last %d TASK_EVENT%s sent "
 		    "will be sent again (maybe not read)", n,
 		    n == 1 ? "" : "s");
@@ -845,8 +881,11 @@ arm_router_back(struct arm *a)
 		n++;
 	}
 	if (n > 0 || a->dropped_out > 0)
-		log_info("router link back: %d cached TASK_EVENT%s sent, "
-		    "%llu dropped while it was away", n, n == 1 ? "" : "s",
+		evt_emit(RULE_R22, "task_events_sent", json_pack("{s:i, s:I, "
+		    "s:i}", "count", n, "dropped", (json_int_t)a->dropped_out,
+		    "waiting", a->nwaiting), "router link back: %d cached "
+		    "TASK_EVENT%s sent, %llu dropped while it was away "
+		    "(cti.task_cache)", n, n == 1 ? "" : "s",
 		    (unsigned long long)a->dropped_out);
 	a->dropped_out = 0;
 	arm_paths_retell(a);
@@ -930,6 +969,7 @@ arm_send_table(struct arm *a)
 	    "application path%s) sent to the other side", a->ntasks,
 	    a->ntasks == 1 ? "" : "s", a->ntombs, a->npaths,
 	    a->npaths == 1 ? "" : "s");
+	arm_copy_all(a);
 }
 
 void
@@ -998,6 +1038,139 @@ arm_mirror(struct arm *a, const struct msg_task *t, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The other side's copy of the TASK_EVENTs this side has not sent, or sent
+ * within the window (R22): PEER_TASK_CACHE, a struct msg_task.  Codes 1
+ * to 7: a TASK_EVENT (a task's step, or an application path's state), the
+ * next of the queue; code 0 (TASK_EV_TABLE): forget
+ * the first `epoch` of the copy (ARM_COPY_ALL: all of it).  The private
+ * link is one ordered stream and the queue only grows at its end and
+ * shrinks at its front, so the copy is the queue.
+ */
+#define ARM_COPY_ALL	0xffffffffU
+
+static void
+arm_copy_event(struct arm *a, const struct msg_task *t)
+{
+	pg_send_task(a->node, MSG_PEER_TASK_CACHE, t);
+}
+
+static void
+arm_copy_forget(struct arm *a, uint32_t n)
+{
+	struct msg_task	t;
+
+	if (n == 0)
+		return;
+	memset(&t, 0, sizeof(t));
+	t.code = TASK_EV_TABLE;
+	t.epoch = n;
+	pg_send_task(a->node, MSG_PEER_TASK_CACHE, &t);
+}
+
+/* The whole queue, after the table: the copy starts again. */
+static void
+arm_copy_all(struct arm *a)
+{
+	struct arm_ev	*e;
+
+	arm_copy_forget(a, ARM_COPY_ALL);
+	TAILQ_FOREACH(e, &a->sent, entry)
+		arm_copy_event(a, &e->t);
+	TAILQ_FOREACH(e, &a->waiting, entry)
+		arm_copy_event(a, &e->t);
+}
+
+/* Forget the first n of the copy. */
+static void
+arm_copy_drop(struct arm *a, uint32_t n)
+{
+	struct arm_ev	*e;
+
+	while (n-- > 0 && (e = TAILQ_FIRST(&a->copy)) != NULL) {
+		TAILQ_REMOVE(&a->copy, e, entry);
+		a->ncopy--;
+		free(e);
+	}
+}
+
+/*
+ * A PEER_TASK_CACHE of the other side, kept until it is gone (whether
+ * this one is active or not: a CTI server that stepped down still sends
+ * what it made).  Bounded by what the other side may hold, twice
+ * cti.task_cache (made while the router is away, and the window): past
+ * it the oldest goes, counted.  -1 and why for a bad one.
+ */
+int
+arm_mirror_cache(struct arm *a, const struct msg_task *t, char *err,
+    size_t errlen)
+{
+	struct arm_ev	*e;
+
+	/* A task's step names its TaskID; a path's state does not. */
+	if (t->code >= TASK_EV_MAX || (t->code != TASK_EV_TABLE &&
+	    t->code != TASK_EV_PATH_DOWN && t->code != TASK_EV_PATH_UP &&
+	    !arm_has_id(t->task))) {
+		snprintf(err, errlen, "PEER_TASK_CACHE: %s", t->code >=
+		    TASK_EV_MAX ? "unknown code" : "no TaskID");
+		return -1;
+	}
+	if (t->code == TASK_EV_TABLE) {
+		arm_copy_drop(a, t->epoch);
+		return 0;
+	}
+	if (a->ncopy >= 2 * a->node->cfg->cti_task_cache) {
+		arm_copy_drop(a, 1);
+		if (a->copy_dropped++ == 0)
+			log_warnx("[R22] the other side's copy of its "
+			    "TASK_EVENTs is past twice cti.task_cache: its "
+			    "oldest are forgotten");
+	}
+	e = xcalloc(1, sizeof(*e));
+	e->t = *t;
+	TAILQ_INSERT_TAIL(&a->copy, e, entry);
+	a->ncopy++;
+	return 0;
+}
+
+/*
+ * The CTI server is active or standby, the other side there (its private
+ * link up) or gone.  Active with the other side gone: the copy of its
+ * TASK_EVENTs becomes this one's, after what waits here already and
+ * before what it makes next, and goes to the router with the rest (R22:
+ * the other side may have died with them; if it did not, the router
+ * takes each step once).
+ */
+void
+arm_adopt(struct arm *a, int active, int peer_up)
+{
+	struct arm_ev	*e;
+	int		 n = 0;
+
+	arm_set_active(a, active);
+	if (!active || peer_up)
+		return;
+	while ((e = TAILQ_FIRST(&a->copy)) != NULL) {
+		TAILQ_REMOVE(&a->copy, e, entry);
+		a->ncopy--;
+		e->held = 1;
+		TAILQ_INSERT_TAIL(&a->waiting, e, entry);
+		a->nwaiting++;
+		a->nheld++;
+		n++;
+	}
+	if (n == 0)
+		return;
+	a->adopted += (uint64_t)n;
+	evt_emit(RULE_R22, "task_events_adopted", json_pack("{s:i, s:b}",
+	    "count", n, "router_up", a->router_up), "the other side is gone: "
+	    "%d TASK_EVENT%s of its CTI server taken over (its copy), sent to "
+	    "the router %s", n, n == 1 ? "" : "s", a->router_up ? "now" :
+	    "when its link is back");
+	if (a->router_up)
+		arm_router_back(a);
+}
+
 static json_t *
 arm_task_json(const struct arm_task *k, double now)
 {
@@ -1062,6 +1235,9 @@ arm_json(const struct arm *a, int table)
 	    "cached", (json_int_t)a->cached, "waiting", a->nwaiting,
 	    "resent", (json_int_t)a->resent, "dropped",
 	    (json_int_t)a->dropped, "mirrored", (json_int_t)a->mirrored);
+	json_object_set_new(j, "peer_copy", json_pack("{s:i, s:I, s:I}",
+	    "held", a->ncopy, "adopted", (json_int_t)a->adopted, "dropped",
+	    (json_int_t)a->copy_dropped));
 	json_object_set_new(j, "expired", json_integer((json_int_t)
 	    a->expired));
 	json_object_set_new(j, "resumed", json_integer((json_int_t)
@@ -1096,6 +1272,7 @@ arm_new(struct node *n)
 	TAILQ_INIT(&a->order);
 	TAILQ_INIT(&a->waiting);
 	TAILQ_INIT(&a->sent);
+	TAILQ_INIT(&a->copy);
 	TAILQ_INIT(&a->paths);
 	for (i = 0; i < ARM_BUCKETS; i++)
 		LIST_INIT(&a->tombs[i]);
@@ -1126,12 +1303,15 @@ arm_free(struct arm *a)
 	if (a == NULL)
 		return;
 	if (a->nwaiting > 0)
-		log_warnx("%d TASK_EVENT%s never sent to the router: the side "
-		    "stops", a->nwaiting, a->nwaiting == 1 ? "" : "s");
+		log_warnx("[R22] %d TASK_EVENT%s not sent to the router here: "
+		    "the side stops (the other side's CTI server sends its "
+		    "copy when it becomes active)", a->nwaiting,
+		    a->nwaiting == 1 ? "" : "s");
 	arm_clear(a);
 	arm_tomb_clear(a);
 	arm_path_clear(a);
 	arm_free_evq(&a->waiting);
 	arm_free_evq(&a->sent);
+	arm_free_evq(&a->copy);
 	free(a);
 }

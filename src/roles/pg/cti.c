@@ -250,6 +250,17 @@ cti_agent_in(const struct cti_agent *a)
 	return agent_logged_in(a->state);
 }
 
+/*
+ * Its agents' non-voice MRDs served: by a side's PIM, or kept by this
+ * side while no PIM holds the peripheral (R23: voice waits for a PIM,
+ * the rest goes on).
+ */
+static int
+cti_media_served(const struct cti_periph *p)
+{
+	return p->f.online || p->f.media_kept;
+}
+
 /* PGStatus: the router link and the peripherals, as the session sees. */
 static uint32_t
 cti_pg_status(const struct cti *c)
@@ -890,7 +901,7 @@ cti_set_media_state(struct cti_session *s, const struct ged_msg *g,
 		cti_control_failure(s, invoke, CF_INVALID_OBJECT_STATE);
 		return;
 	}
-	if (!p->f.online) {
+	if (!cti_media_served(p)) {
 		cti_control_failure(s, invoke, CF_INTERNAL_PROCESSING_ERROR);
 		return;
 	}
@@ -1061,7 +1072,7 @@ cti_media_named(struct cti_session *s, struct cti_periph *p,
 		*status = E_ARM_STAT_MRD_LIST_ENTRY_NOT_FOUND;
 		return NULL;
 	}
-	if (!p->f.online) {
+	if (!cti_media_served(p)) {
 		*status = E_ARM_STAT_CC_OFFLINE;
 		return NULL;
 	}
@@ -1226,7 +1237,7 @@ cti_task_state(struct cti *c, struct link *l, struct cti_periph *p,
 	int	offered, started, st, rc;
 	int32_t	reason = 0;
 
-	if (!cti_media_in(m) || !p->f.online)
+	if (!cti_media_in(m) || !cti_media_served(p))
 		return;
 	arm_load(c->arm, p->f.id, a->id, m->id, &offered, &started);
 	if (started > 0)
@@ -1338,8 +1349,8 @@ cti_task(struct cti_session *s, const struct ged_msg *g)
 		return;
 	}
 	/* A task ends whatever became of its agent; one starts only on an
-	   agent signed in to the MRD, served by a PIM. */
-	if (code != TASK_EV_END && !p->f.online) {
+	   agent signed in to the MRD, served by a PIM (or kept: R23). */
+	if (code != TASK_EV_END && !cti_media_served(p)) {
 		cti_task_refuse(s, g, 0, E_ARM_STAT_CC_OFFLINE);
 		return;
 	}
@@ -2215,6 +2226,7 @@ cti_decide(struct cti *c)
 	in.side = c->node->self->side;
 	act = ctiact_decide(&in, &why);
 	c->why = why;
+	arm_adopt(c->arm, act, c->peer_up);	/* R22 */
 	if (act == c->active)
 		return;
 	c->active = act;
@@ -2438,6 +2450,17 @@ cti_peer_task(struct cti *c, const struct msg_task *t, char *err,
 		return 0;
 	}
 	return arm_mirror(c->arm, t, err, errlen);
+}
+
+/*
+ * PEER_TASK_CACHE: the other side's TASK_EVENTs not yet sure to have
+ * reached the router (R22), kept until it is gone.
+ */
+int
+cti_peer_cache(struct cti *c, const struct msg_task *t, char *err,
+    size_t errlen)
+{
+	return arm_mirror_cache(c->arm, t, err, errlen);
 }
 
 /* The router link: the central controller, for the clients. */

@@ -22,6 +22,15 @@
  * With media routing, the side also runs the MR PIM (mrpim.c) over its
  * router and private links, and reserves agents for the tasks the router
  * routes (PRECALL) in the PIM of the agents' peripheral.
+ *
+ * R23: the agents' non-voice MRD states are the PIM's, not the ACD's, and
+ * outlive a voice PIM that goes (stopped, its ACD link or the ACD lost):
+ * the side that does not hold the PIM mirrors them (PEER_AGENTS), a PIM
+ * that takes over goes on with them, and while no side's PIM holds the
+ * peripheral the side whose CTI server is active keeps them: it sets them
+ * for the CTI server, takes the router's PRECALLs and reports them to the
+ * router (epoch 0).  A PG failover (R6, R8) still signs agents out of
+ * every MRD.
  */
 #include "config.h"
 
@@ -58,6 +67,9 @@ struct pg_periph {
 	uint64_t	 activations;
 	struct msg_agent *snap;		/* the snapshot being received */
 	int		 nsnap;
+	int		 stopped;	/* pgemuctl stop pim */
+	int		 media_served;	/* a PIM served it: states to keep */
+	int		 keeping;	/* R23: the non-voice states, here */
 };
 
 /*
@@ -101,6 +113,7 @@ static void	pg_activate(struct pg_periph *);
 static void	pg_cti_facts(struct pg_periph *);
 static void	pg_forward(struct pg_periph *, uint8_t, int,
 		    const struct msg_agent *, int);
+static void	pg_media_keep(struct pg_periph *);
 
 /* Entry actions of a PIM state (pimfsm.c calls it after each event). */
 static void
@@ -148,8 +161,29 @@ pg_send_peer_state(struct pg_periph *pp)
 }
 
 /*
+ * R23: does this side keep the agents' non-voice MRD states?  When no
+ * side's PIM is out of IDLE (one activating goes on with the states as
+ * they are then; one recovering, R6, signs agents in again) and this
+ * side's CTI server is active, once a PIM has served the peripheral
+ * (before that there is nothing to keep: a sign-in waits for a PIM,
+ * E_ARM_STAT_CC_OFFLINE).
+ */
+static int
+pg_keeps_media(const struct pg_periph *pp)
+{
+	int	peer = link_is_up(pp->pg->peer);
+
+	return pp->media_served && pim_media_count(pp->pim) > 0 &&
+	    pp->pg->cti != NULL && !pp->pg->resigning &&
+	    (cti_flags(pp->pg->cti) & PEER_CTI_ACTIVE) != 0 &&
+	    pp->fsm.state == PIM_STATE_IDLE &&
+	    !(peer && pp->peer_state != PIM_STATE_IDLE);
+}
+
+/*
  * What the CTI server knows of the peripheral: online (a side's PIM
- * serves it, this one's with its snapshot in), who holds it.
+ * serves it, this one's with its snapshot in), who holds it, and whether
+ * this side keeps its non-voice MRD states (R23).
  */
 static void
 pg_cti_facts(struct pg_periph *pp)
@@ -165,7 +199,9 @@ pg_cti_facts(struct pg_periph *pp)
 	f.peer_holds = peer && PIM_STATE_HOLDS(pp->peer_state);
 	f.online = (pp->fsm.state == PIM_STATE_ACTIVE && pp->snapshot_done) ||
 	    (peer && pp->peer_state == PIM_STATE_ACTIVE);
+	f.media_kept = pg_keeps_media(pp);
 	cti_periph(pp->pg->cti, &f);
+	pg_media_keep(pp);
 }
 
 /* Agent records to the other side's CTI server (PEER_AGENTS). */
@@ -252,10 +288,78 @@ pg_media_set(struct pg_periph *pp, const struct msg_set_agent *s)
 }
 
 /*
+ * Every agent's records of its non-voice MRDs in *out (the caller frees
+ * it); how many are signed in.
+ */
+static int
+pg_media_in(const struct pg_periph *pp, struct msg_agent **out)
+{
+	int	n = pim_media_count(pp->pim), i, in = 0;
+
+	*out = xcalloc(n > 0 ? (size_t)n : 1, sizeof(**out));
+	pim_media_states(pp->pim, *out);
+	for (i = 0; i < n; i++)
+		in += agent_logged_in((*out)[i].state);
+	return in;
+}
+
+/*
+ * R23: the kept non-voice MRD states, all of them, to the router with
+ * epoch 0 (it knows the keeper by it): when this side begins keeping
+ * them, and when its router link comes back.
+ */
+static void
+pg_media_report(struct pg_periph *pp)
+{
+	struct msg_agent	*recs;
+
+	pg_media_in(pp, &recs);
+	pg_forward(pp, AGENTS_CHANGE, 0, recs, pim_media_count(pp->pim));
+	free(recs);
+}
+
+/*
+ * R23: this side begins or ends keeping the non-voice MRD states (no
+ * PIM out of IDLE, its CTI server active): said once each way.
+ */
+static void
+pg_media_keep(struct pg_periph *pp)
+{
+	struct msg_agent	*recs;
+	int			 keep = pg_keeps_media(pp), in, pim;
+
+	if (keep == pp->keeping)
+		return;
+	pim = pp->fsm.state != PIM_STATE_IDLE ||
+	    (link_is_up(pp->pg->peer) && pp->peer_state != PIM_STATE_IDLE);
+	pp->keeping = keep;
+	in = pg_media_in(pp, &recs);
+	free(recs);
+	if (keep) {
+		evt_emit(RULE_R23, "media_kept", json_pack("{s:i, s:i, s:i}",
+		    "peripheral", (int)pp->id, "signed_in", in, "entries",
+		    pim_media_count(pp->pim)), "no PIM holds peripheral %u: "
+		    "side %c's CTI server keeps its agents' non-voice MRD "
+		    "states (%d sign-ins) and the router routes tasks to them "
+		    "through it; voice waits for a PIM", pp->id,
+		    pp->node->self->side, in);
+		pg_media_report(pp);
+	} else
+		evt_emit(RULE_R23, "media_released", json_pack("{s:i, s:i, "
+		    "s:s}", "peripheral", (int)pp->id, "signed_in", in, "to",
+		    pim ? "pim" : "cti"), "side %c no longer keeps the "
+		    "non-voice MRD states of peripheral %u (%d sign-ins): %s",
+		    pp->node->self->side, pp->id, in, pim ? "a PIM serves it "
+		    "again and goes on with them" : "its CTI server is no "
+		    "longer active");
+}
+
+/*
  * The CTI server asks for an agent's state in an MRD (0: the voice MRD),
  * with the tasks it saw end there (a non-voice MRD): the ACD (voice) or
- * the PIM (non-voice), this side's or the other side's; -1 if no side's
- * PIM serves the peripheral.
+ * the PIM (non-voice), this side's or the other side's, or while no PIM
+ * serves the peripheral this side's kept non-voice states (R23); -1 if
+ * none of them.
  */
 static int
 pg_ask_agent(struct node *n, uint32_t periph, uint32_t agent, uint32_t mrd,
@@ -290,6 +394,8 @@ pg_ask_agent(struct node *n, uint32_t periph, uint32_t agent, uint32_t mrd,
 		msg_peer_set_agent_encode(&w, &s);
 		return link_send(pg->peer, &w);
 	}
+	if (s.mrd != 0 && pp->keeping)		/* R23 */
+		return pg_media_set(pp, &s);
 	return -1;
 }
 
@@ -329,15 +435,22 @@ pg_send_task(struct node *n, uint32_t type, const struct msg_task *t)
 	return link_send(l, &w);
 }
 
-/* The CTI server's running or active flag changed: the peer hears. */
+/*
+ * The CTI server's running or active flag changed: the peer hears, and
+ * this side may begin or end keeping non-voice MRD states (R23).
+ */
 void
 pg_cti_changed(struct node *n)
 {
 	struct pg	*pg = n->role_data;
 	int		 i;
 
-	for (i = 0; i < pg->nperiphs; i++)
+	for (i = 0; i < pg->nperiphs; i++) {
 		pg_send_peer_state(&pg->periphs[i]);
+		if (pg_keeps_media(&pg->periphs[i]) !=
+		    pg->periphs[i].keeping)
+			pg_cti_facts(&pg->periphs[i]);
+	}
 }
 
 /* The side's MR PIM (NULL: the lab routes no media). */
@@ -361,7 +474,7 @@ pg_send_status(struct pg_periph *pp)
 	memset(&st, 0, sizeof(st));
 	st.peripheral = pp->id;
 	st.side = (uint8_t)pp->node->self->side;
-	st.acd_up = link_is_up(pp->acd) && !pg->resigning;
+	st.acd_up = link_is_up(pp->acd) && !pg->resigning && !pp->stopped;
 	st.pim_active = (uint8_t)pp->fsm.state;
 	st.resigning = (uint8_t)pg->resigning;
 	st.epoch = pp->fsm.state != PIM_STATE_IDLE ? pp->epoch : 0;
@@ -434,8 +547,10 @@ pg_grant(struct pg *pg, const struct msg_grant *g)
 	}
 	if ((pp = pg_periph(pg, g->peripheral)) == NULL)
 		return;
-	if (!link_is_up(pp->acd)) {
-		log_warnx("grant of epoch %u refused: no ACD link", g->epoch);
+	if (!link_is_up(pp->acd) || pp->stopped) {
+		log_warnx("grant of epoch %u refused: %s", g->epoch,
+		    pp->stopped ? "the PIM is stopped (pgemuctl)" :
+		    "no ACD link");
 		pg_send_status(pp);
 		return;
 	}
@@ -481,13 +596,14 @@ pg_pim_act(void *arg, enum pim_action act, const char *why)
 		break;
 	case PACT_SERVE:
 		/*
-		 * A new PIM, or the same after a CTI Manager failover (R6,
-		 * R8), serves no non-voice MRD: the desktops sign in again.
-		 * After a failover its email MRDs stay as they were (R19).
+		 * After a PG side or CTI Manager failover (R6, R8) the PIM
+		 * serves no non-voice MRD but email (R19): the desktops sign
+		 * in again.  Any other PIM goes on with them as they are (its
+		 * own, or its mirror of the other side's): a voice PIM that
+		 * went signs nobody out of them (R23).
 		 */
-		if (!pp->continuing || pp->relogin)
-			pim_media_reset(pp->pim, pp->relogin ?
-			    REASON_CTI_FAILURE : 0, pp->relogin);
+		if (pp->relogin)
+			pim_media_reset(pp->pim, REASON_CTI_FAILURE);
 		pim_activate(pp->pim, pp->epoch, pp->continuing);
 		pp->continuing = 0;
 		pp->active_since = wall_now();
@@ -596,6 +712,7 @@ pg_snapshot_done(struct pg_periph *pp)
 	cnt = pg_agent_recs(pp, pp->snap, pp->nsnap, &recs);
 	pg_forward(pp, kind, 1, recs, cnt);
 	pp->snapshot_done = 1;
+	pp->media_served = 1;
 	cti_agents(pp->pg->cti, pp->id, recs, cnt, 1);
 	pg_send_peer_agents(pp, AGENTS_SNAPSHOT, recs, cnt);
 	free(recs);
@@ -768,6 +885,8 @@ pg_msg_peer_state(struct role_msg_in *in, const union msg_body *b)
 		pp->peer_epoch = e->a;
 		pg_send_status(pp);
 	}
+	if (e->b == PIM_STATE_ACTIVE)
+		pp->media_served = 1;	/* its states are mirrored here */
 	pg_cti_facts(pp);
 	cti_peer(pp->pg->cti, 1, e->cti);
 	return 0;
@@ -793,9 +912,11 @@ pg_msg_peer_agents(struct role_msg_in *in, const union msg_body *b)
 	recs = xcalloc(m->count ? m->count : 1, sizeof(*recs));
 	for (i = 0; i < m->count; i++)
 		msg_agent_get(m->recs + (size_t)i * MSG_AGENT_LEN, &recs[i]);
+	/* The non-voice states, for a PIM of this side that takes over. */
+	if (!pp->keeping)
+		pim_media_mirror(pp->pim, recs, m->count);
 	cti_agents(pg->cti, pp->id, recs, m->count,
 	    m->kind == AGENTS_SNAPSHOT);
-	pim_media_mirror(pp->pim, recs, m->count);
 	free(recs);
 	return 0;
 }
@@ -912,7 +1033,8 @@ pg_holds_cb(evutil_socket_t fd, short what, void *arg)
 			pg_holds_add(pg, h);
 			continue;
 		}
-		if (h->pp->fsm.state == PIM_STATE_ACTIVE &&
+		if ((h->pp->fsm.state == PIM_STATE_ACTIVE ||
+		    h->pp->keeping) &&
 		    pim_media_state(h->pp->pim, h->agent, h->mrd, &since) ==
 		    AS_RESERVED && since == h->since_ms) {
 			log_info("agent %u reserved in MRD %u for task %u.%u "
@@ -944,10 +1066,10 @@ pg_holds_drop(struct pg *pg, struct pg_periph *pp, uint32_t agent,
 
 /*
  * PRECALL: the router routed a task to an agent of a peripheral whose PIM
- * this side holds.  RESERVE: the agent, AVAILABLE in the task's MRD, is
- * RESERVED there; RELEASE: the task did not start in time, the agent,
- * still RESERVED, is AVAILABLE again.  An agent whose state moved on
- * meanwhile is left as it is.
+ * this side holds (or whose non-voice states it keeps, R23).  RESERVE:
+ * the agent, AVAILABLE in the task's MRD, is RESERVED there; RELEASE: the
+ * task did not start in time, the agent, still RESERVED, is AVAILABLE
+ * again.  An agent whose state moved on meanwhile is left as it is.
  */
 static int
 pg_msg_precall(struct role_msg_in *in, const union msg_body *b)
@@ -969,7 +1091,9 @@ pg_msg_precall(struct role_msg_in *in, const union msg_body *b)
 	}
 	want = t->code == PRECALL_RESERVE ? AS_RESERVED : AS_AVAILABLE;
 	from = t->code == PRECALL_RESERVE ? AS_AVAILABLE : AS_RESERVED;
-	if (pp->fsm.state != PIM_STATE_ACTIVE || !pp->snapshot_done) {
+	/* R23: with no PIM, the side that keeps the states. */
+	if ((pp->fsm.state != PIM_STATE_ACTIVE || !pp->snapshot_done) &&
+	    !pp->keeping) {
 		log_warnx("PRECALL for agent %u dropped: PIM %u does not serve "
 		    "here", t->agent, pp->id);
 		return 0;
@@ -1014,6 +1138,15 @@ pg_msg_peer_task(struct role_msg_in *in, const union msg_body *b)
 	return cti_peer_task(pg->cti, &b->task, in->err, sizeof(in->err));
 }
 
+/* PEER_TASK_CACHE: the other side's TASK_EVENTs, a copy (R22). */
+static int
+pg_msg_peer_cache(struct role_msg_in *in, const union msg_body *b)
+{
+	struct pg	*pg = in->node->role_data;
+
+	return cti_peer_cache(pg->cti, &b->task, in->err, sizeof(in->err));
+}
+
 /* Back from a router outage: resync, then what waited. */
 static void
 pg_router_back(struct pg_periph *pp)
@@ -1026,7 +1159,8 @@ pg_router_back(struct pg_periph *pp)
 		cnt = pg_agent_recs(pp, NULL, pp->nagents, &recs);
 		pg_forward(pp, AGENTS_SNAPSHOT, 1, recs, cnt);
 		free(recs);
-	}
+	} else if (pp->keeping)
+		pg_media_report(pp);		/* R23 */
 	pim_flush(pp->pim, 1);
 }
 
@@ -1236,10 +1370,15 @@ pg_fini(struct node *n)
 static json_t *
 pg_pim_json(const struct pg_periph *pp)
 {
-	return json_pack("{s:i, s:s, s:i, s:s, s:I, s:b}", "peripheral",
+	json_t	*j;
+
+	j = json_pack("{s:i, s:s, s:i, s:s, s:I, s:b}", "peripheral",
 	    (int)pp->id, "state", pim_state_names[pp->fsm.state], "epoch",
 	    (int)pp->epoch, "last_grant", pp->grant_text, "activations",
 	    (json_int_t)pp->activations, "resigning", pp->pg->resigning);
+	json_object_set_new(j, "stopped", json_boolean(pp->stopped));
+	json_object_set_new(j, "media_kept", json_boolean(pp->keeping));
+	return j;
 }
 
 static json_t *
@@ -1287,15 +1426,68 @@ pg_cmd_cti(struct node *n, int argc, const char **argv,
 	return 0;
 }
 
-/* pgemuctl NODE stop|start cti-server|mr-pim */
+/*
+ * pgemuctl NODE stop|start pim: the side's voice PIMs stop (a PIM that
+ * holds its peripheral releases the ACD, PIM_DEACTIVATE, and is lost as
+ * a PIM failure is: R1 here, R2 and R3 with reason -2 at the router,
+ * which grants the other side if it can serve) and take no grant until
+ * started again.
+ */
+static int
+pg_pim_stop_start(struct pg *pg, int start, char *err, size_t errlen)
+{
+	struct wire_writer	 w;
+	struct msg_epoch	 e;
+	int			 i, n = 0;
+
+	for (i = 0; i < pg->nperiphs; i++) {
+		struct pg_periph *pp = &pg->periphs[i];
+
+		if (pp->stopped == !start)
+			continue;
+		n++;
+		pp->stopped = !start;
+		log_info("PIM %u %s by pgemuctl", pp->id, start ? "started" :
+		    "stopped");
+		if (start || pp->fsm.state == PIM_STATE_IDLE) {
+			pg_send_status(pp);
+			continue;
+		}
+		memset(&e, 0, sizeof(e));
+		e.a = pp->epoch;
+		msg_epoch_encode(&w, MSG_PIM_DEACTIVATE, &e);
+		link_send(pp->acd, &w);
+		pg_pim_lost(pp, PEV_REFUSED, RULE_R2, REASON_PG_RESET,
+		    "PIM stopped by pgemuctl");
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "the PIM%s %s already",
+		    pg->nperiphs == 1 ? " is" : "s are", start ? "started" :
+		    "stopped");
+		return -1;
+	}
+	return 0;
+}
+
+/* pgemuctl NODE stop|start cti-server|mr-pim|pim */
 static int
 pg_cmd_stop_start(struct node *n, int argc, const char **argv,
     struct ctl_cmd_result *res)
 {
 	struct pg	*pg = n->role_data;
-	int		 start = strcmp(argv[0], "start") == 0;
+	int		 start = strcmp(argv[0], "start") == 0, i;
 
 	(void)argc;
+	if (strcmp(argv[1], "pim") == 0) {
+		if (pg_pim_stop_start(pg, start, res->err,
+		    sizeof(res->err)) == -1)
+			return -1;
+		res->data = json_array();
+		for (i = 0; i < pg->nperiphs; i++)
+			json_array_append_new(res->data,
+			    pg_pim_json(&pg->periphs[i]));
+		return 0;
+	}
 	if (strcmp(argv[1], "mr-pim") == 0) {
 		if (mrpim_stop_start(pg->mr, start, res->err,
 		    sizeof(res->err)) == -1)
@@ -1338,8 +1530,9 @@ pg_summary(struct node *n, char *buf, size_t len)
 static const struct cmd pg_cmds[] = {
 	{ "cti", "", 0, 0, pg_cmd_cti,
 	  "the CTI server: active or standby and why, its sessions" },
-	{ "stop|start", "cti-server|mr-pim", 1, 1, pg_cmd_stop_start,
-	  "the CTI server or the MR PIM: the other side's takes over" },
+	{ "stop|start", "cti-server|mr-pim|pim", 1, 1, pg_cmd_stop_start,
+	  "the CTI server, the MR PIM or the voice PIM: the other side's "
+	  "takes over" },
 	{ NULL, NULL, 0, 0, NULL, NULL }
 };
 
@@ -1364,6 +1557,8 @@ static const struct role_msg pg_msgs[] = {
 	  mrpim_msg_result },
 	{ MSG_PRECALL, LINK_KIND_ROUTER, msg_task_body, pg_msg_precall },
 	{ MSG_PEER_TASK, LINK_KIND_PRIVATE, msg_task_body, pg_msg_peer_task },
+	{ MSG_PEER_TASK_CACHE, LINK_KIND_PRIVATE, msg_task_body,
+	  pg_msg_peer_cache },
 	{ 0, 0, NULL, NULL }
 };
 

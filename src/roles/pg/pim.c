@@ -1015,49 +1015,48 @@ pim_media_set(struct pim *p, uint32_t agent, uint32_t mrd, int state,
 }
 
 /*
- * The PIM starts serving anew (or lost what it served): every agent is
- * signed out of its non-voice MRDs, with that reason; no record (the
- * router has logged every MRD out itself).  keep_email: not of its email
- * MRDs, whose sign-ins outlive the CTI server's path (R19: after a
- * failover, as the PIM had them or the other side's told).
+ * The other side's records of non-voice MRDs (its PIM's, or its CTI
+ * server's while no PIM serves the peripheral, R23), kept here as they
+ * are: a PIM that takes over goes on with them.  Voice records and MRDs
+ * this PIM does not know are skipped.
  */
 void
-pim_media_reset(struct pim *p, int32_t reason, int keep_email)
-{
-	uint64_t	now = mono_ms();
-	int		i;
-
-	for (i = 0; i < p->nmedia; i++) {
-		if (keep_email && cfg_mrd_email(p->node->cfg,
-		    (int)p->media[i].mrd))
-			continue;
-		pim_media_account(p, &p->media[i], now);
-		p->media[i].state = AS_LOGOUT;
-		p->media[i].reason = reason;
-		p->media[i].since_ms = now;
-	}
-}
-
-/*
- * The non-voice MRDs' records of the other side's PIM (PEER_AGENTS),
- * kept while this one does not serve: the sign-ins a failover keeps
- * (R19) go on from them.
- */
-void
-pim_media_mirror(struct pim *p, const struct msg_agent *recs, int n)
+pim_media_mirror(struct pim *p, const struct msg_agent *r, int n)
 {
 	struct pim_media	*e;
 	uint64_t		 now = mono_ms();
 	int			 i;
 
 	for (i = 0; i < n; i++) {
-		if (recs[i].mrd == (uint32_t)p->node->cfg->voice_mrd ||
-		    (e = pim_media_find(p, recs[i].id, recs[i].mrd)) == NULL)
+		if ((e = pim_media_find(p, r[i].id, r[i].mrd)) == NULL)
 			continue;
-		e->state = recs[i].state;
-		e->reason = recs[i].reason;
-		e->since_ms = now - (recs[i].ms_in_state < now ?
-		    recs[i].ms_in_state : 0);
+		e->state = r[i].state;
+		e->reason = r[i].reason;
+		e->since_ms = now > r[i].ms_in_state ? now - r[i].ms_in_state :
+		    0;
+	}
+}
+
+/*
+ * The PIM starts serving after a PG failover (R6, R8): every agent is
+ * signed out of its non-voice MRDs, with that reason; no record (the
+ * router has logged every MRD out itself).  Not of its email MRDs, whose
+ * sign-ins outlive the CTI server's path (R19: as the PIM had them, or
+ * the other side's told).
+ */
+void
+pim_media_reset(struct pim *p, int32_t reason)
+{
+	uint64_t	now = mono_ms();
+	int		i;
+
+	for (i = 0; i < p->nmedia; i++) {
+		if (cfg_mrd_email(p->node->cfg, (int)p->media[i].mrd))
+			continue;
+		pim_media_account(p, &p->media[i], now);
+		p->media[i].state = AS_LOGOUT;
+		p->media[i].reason = reason;
+		p->media[i].since_ms = now;
 	}
 }
 

@@ -52,6 +52,7 @@
 #define ROUTE_KEY_BLOCK		1000	/* RouterCallKeys reserved at once */
 #define ROUTE_DOWNS		32	/* offline times kept (R15, R17) */
 #define ROUTE_EVENT_NAMES	100	/* dialogues an event names, at most */
+#define ROUTE_TOMBS		16384	/* ended tasks remembered (R22) */
 #define ROUTE_PATHS		64	/* application paths down, at most */
 
 struct rt_mrd;
@@ -103,6 +104,20 @@ struct rt_route {
 	int		 n;
 };
 
+/*
+ * A task that ended, remembered (the last ROUTE_TOMBS): a TASK_EVENT of it
+ * sent again (a CTI server's resend window, the other side's copy: R22)
+ * is a duplicate, not a new task.
+ */
+struct rt_tomb {
+	uint32_t	 task[3];
+	uint32_t	 dialogue;
+	uint32_t	 segment;	/* R20: a resumed report is another */
+	int		 used;
+	LIST_ENTRY(rt_tomb) chain;
+};
+LIST_HEAD(rt_tomb_bucket, rt_tomb);
+
 /* Tasks left out of reports under one rule, told once a turn. */
 struct rt_left_out {
 	int		 rule;
@@ -137,6 +152,10 @@ struct route {
 	uint32_t	 key_day, key_next, key_reserved;
 	struct taskq_down downs[ROUTE_DOWNS];
 	size_t		 ndowns;
+	struct rt_tomb	*tombs;		/* a ring of ROUTE_TOMBS */
+	struct rt_tomb_bucket tomb_idx[ROUTE_BUCKETS];
+	size_t		 tomb_next;
+	uint64_t	 after_end;	/* events of tasks ended already */
 	uint64_t	 received, routed, failed[TASK_FAIL_MAX], discarded;
 	uint64_t	 resends, dropped, ended, rona, left_out_n, events;
 	uint64_t	 duplicates, path_down_ended, resumed_ended, held;
@@ -382,18 +401,24 @@ route_fail(struct route *rt, struct rt_task *k, uint32_t code,
 	route_task_free(rt, k);
 }
 
-/* PRECALL to the side whose PIM serves the agent's peripheral. */
+/*
+ * PRECALL to the side whose PIM serves the agent's peripheral, or with no
+ * PIM the side that keeps its agents' non-voice states (R23).
+ */
 static void
 route_precall(struct route *rt, const struct rt_task *k, uint32_t code)
 {
 	struct rt_periph	*ap = rt->ap;
+	struct rt_side		*s = router_keeper(ap);
 	struct wire_writer	 w;
 	struct msg_task		 t;
 
 	route_msg_of(rt, k, code, "", &t);
 	t.peripheral = ap->id;
 	t.epoch = ap->epoch;
-	if (ap->active < 0) {
+	if (ap->active >= 0)
+		s = &ap->sides[ap->active];
+	if (s == NULL) {
 		log_warnx("PRECALL %s of agent %u for dialogue %u not sent: "
 		    "peripheral %u has no active side",
 		    code == PRECALL_RESERVE ? "RESERVE" : "RELEASE", k->agent,
@@ -401,7 +426,7 @@ route_precall(struct route *rt, const struct rt_task *k, uint32_t code)
 		return;
 	}
 	msg_task_encode(&w, MSG_PRECALL, &t);
-	link_send(ap->sides[ap->active].link, &w);
+	link_send(s->link, &w);
 }
 
 /* The agent of the selector's route that gets the task, or NULL. */
@@ -411,7 +436,10 @@ route_pick(struct route *rt, const char *selector)
 	struct rt_route	*ro = route_of(rt, selector);
 	int		 i;
 
-	if (ro == NULL || rt->ap->active < 0 || !rt->ap->online)
+	/* Its PIM serves the peripheral, or a side keeps its non-voice
+	   states (R23: voice is down, the rest is routed). */
+	if (ro == NULL || (!(rt->ap->active >= 0 && rt->ap->online) &&
+	    router_keeper(rt->ap) == NULL))
 		return NULL;
 	for (i = 0; i < ro->n; i++) {
 		const struct rt_agent *a = ro->agents[i];
@@ -663,6 +691,22 @@ route_left_out_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The task ended: remembered, over the oldest remembered (R22). */
+static void
+route_tomb_add(struct route *rt, const struct rt_task *k)
+{
+	struct rt_tomb	*b = &rt->tombs[rt->tomb_next++ % ROUTE_TOMBS];
+
+	if (b->used)
+		LIST_REMOVE(b, chain);
+	memcpy(b->task, k->task, sizeof(b->task));
+	b->dialogue = k->dialogue;
+	b->segment = k->segment;
+	b->used = 1;
+	LIST_INSERT_HEAD(&rt->tomb_idx[route_hash(k->task[1] ^ k->task[2],
+	    k->task[0])], b, chain);
+}
+
 /*
  * A task ends: Termination_Call_Detail, or left out of reports (R15,
  * R17).  timed_out: the router ends it, not started in time (RONA).
@@ -716,6 +760,7 @@ route_end(struct route *rt, struct rt_task *k, double when, int timed_out)
 		    k->task[0], k->task[1], k->task[2], k->dialogue,
 		    e.disposition);
 	}
+	route_tomb_add(rt, k);
 	route_task_free(rt, k);
 }
 
@@ -868,6 +913,34 @@ route_resync(struct route *rt, struct rt_periph *p, const struct msg_task *t,
 }
 
 /*
+ * A TASK_EVENT of a task that ended already (sent again: a CTI server's
+ * resend window, or the other side's copy taken over, R22): a duplicate,
+ * counted and dropped.  A resumed report is not one (R20: another
+ * segment); a resync's rebuilt step (TASKF_RECREATED, R19) of a segment
+ * that ended is (sent again, or told of a task whose end the router has:
+ * its history is written).
+ */
+static int
+route_ended_already(struct route *rt, const struct msg_task *t)
+{
+	struct rt_tomb	*b;
+
+	LIST_FOREACH(b, &rt->tomb_idx[route_hash(t->task[1] ^ t->task[2],
+	    t->task[0])], chain)
+		if (memcmp(b->task, t->task, sizeof(b->task)) == 0 &&
+		    b->dialogue == t->dialogue &&
+		    b->segment == route_segment(t)) {
+			rt->duplicates++;
+			rt->after_end++;
+			log_debug("TASK_EVENT %u of task %u.%u.%u, which "
+			    "ended already: a duplicate", t->code, t->task[0],
+			    t->task[1], t->task[2]);
+			return 1;
+		}
+	return 0;
+}
+
+/*
  * TASK_EVENT: a task's life as the application reports it to a CTI
  * server.  Each step is taken once (a cached event sent again is a
  * duplicate); the end writes the task's history.
@@ -909,8 +982,11 @@ route_msg_event(struct role_msg_in *in, const union msg_body *b)
 		route_path(rt, t);
 		return 0;
 	}
-	if ((k = route_task(rt, t)) == NULL)
+	if ((k = route_task(rt, t)) == NULL) {
+		if (route_ended_already(rt, t))
+			return 0;
 		k = route_task_seen(rt, t);
+	}
 	act = taskq_event(k->state, k->seen, t->code, &next);
 	if (act == TQA_DUPLICATE) {
 		rt->duplicates++;
@@ -1145,7 +1221,9 @@ route_new(struct router *r)
 	for (i = 0; i < ROUTE_BUCKETS; i++) {
 		LIST_INIT(&rt->dialogues[i]);
 		LIST_INIT(&rt->tasks[i]);
+		LIST_INIT(&rt->tomb_idx[i]);
 	}
+	rt->tombs = xcalloc(ROUTE_TOMBS, sizeof(*rt->tombs));
 	rt->nmrds = cf->nmrds;
 	rt->mrds = xcalloc((size_t)rt->nmrds, sizeof(*rt->mrds));
 	for (i = 0; i < rt->nmrds; i++) {
@@ -1220,6 +1298,7 @@ route_free(struct route *rt)
 	for (i = 0; i < ROUTE_LEFT_OUT; i++)
 		json_decref(rt->left_out[i].dialogues);
 	free(rt->mrds);
+	free(rt->tombs);
 	if (rt->ev_timer != NULL)
 		event_free(rt->ev_timer);
 	if (rt->ev_left_out != NULL)
@@ -1337,6 +1416,9 @@ route_counts_json(const struct route *rt)
 	json_object_set_new(j, "start_timers_held", json_integer((json_int_t)
 	    rt->held));
 	json_object_set_new(j, "paths_down", json_integer(rt->npaths));
+	/* R22: of the duplicates, those of tasks ended already. */
+	json_object_set_new(j, "task_events_after_end",
+	    json_integer((json_int_t)rt->after_end));
 	json_object_set_new(j, "agents_resynced", json_integer((json_int_t)
 	    rt->resynced));
 	json_object_set_new(j, "ended_recreated", json_integer((json_int_t)

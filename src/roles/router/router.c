@@ -197,17 +197,36 @@ router_tick_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * R2 and R3 (or R6 and R7): the peripheral goes offline and every agent
- * of it is logged out, with the reason code, in the history database.
- * R6 leaves the agents' email MRDs: their sign-ins outlive the PG side's
- * CTI server and its failover (R19), the PIM that takes over keeps them.
+ * R23: a voice PIM that went leaves its agents' non-voice MRD logins as
+ * they are (the router still routes tasks to them, through the side that
+ * keeps their states): said once per outage.
+ */
+static void
+router_media_kept(struct rt_periph *p, int kept)
+{
+	if (kept == 0 || p->media_kept)
+		return;
+	p->media_kept = 1;
+	evt_emit(RULE_R23, "media_kept", json_pack("{s:i, s:i}",
+	    "peripheral", (int)p->id, "logins", kept), "peripheral %u: %d "
+	    "non-voice MRD logins kept; its agents still get non-voice tasks, "
+	    "voice waits for a PIM", p->id, kept);
+}
+
+/*
+ * R2 and R3 (or R6 and R7): the peripheral goes offline and its agents
+ * are logged out, with the reason code, in the history database: of
+ * every MRD but email after a PG failover (R6; R19 keeps the email
+ * MRDs' sign-ins, the PIM that takes over keeps them), of the voice MRD
+ * after a PIM failure (R3; R23 keeps the others).
  */
 static void
 router_offline(struct rt_periph *p, int rule, int32_t code, const char *why)
 {
 	uint32_t	 periph = p->id;
+	uint32_t	 voice = (uint32_t)p->node->cfg->voice_mrd;
 	double		 now = wall_now();
-	int		 i, n = 0;
+	int		 i, n = 0, kept = 0;
 	const char	*rtag = rule_tag(rule == RULE_R6 ? RULE_R6 : RULE_R3);
 
 	if (p->online || p->offline_since == 0) {
@@ -226,6 +245,10 @@ router_offline(struct rt_periph *p, int rule, int32_t code, const char *why)
 		if (a->login <= 0 || (rule == RULE_R6 &&
 		    cfg_mrd_email(p->node->cfg, (int)a->mrd)))
 			continue;
+		if (rule != RULE_R6 && a->mrd != voice) {
+			kept++;
+			continue;
+		}
 		db_logout(p->db, &k, a->login, now, code, rtag);
 		a->login = 0;
 		a->state = AS_LOGOUT;
@@ -233,8 +256,12 @@ router_offline(struct rt_periph *p, int rule, int32_t code, const char *why)
 		a->reason = code;
 		n++;
 	}
-	if (n == 0)
+	if (rule == RULE_R6)
+		p->media_kept = 0;
+	if (n == 0) {
+		router_media_kept(p, kept);
 		return;
+	}
 	if (rule == RULE_R6) {
 		evt_emit(RULE_R6, "agents_logged_out", json_pack("{s:i, s:i, s:i}",
 		    "peripheral", (int)periph, "agents", n, "reason_code",
@@ -249,6 +276,7 @@ router_offline(struct rt_periph *p, int rule, int32_t code, const char *why)
 		    "peripheral", (int)periph, "agents", n, "reason_code",
 		    (int)code), "%d agents of peripheral %u logged out "
 		    "(reason code %d)", n, periph, (int)code);
+	router_media_kept(p, kept);
 }
 
 /*
@@ -469,6 +497,7 @@ static void
 router_resettle(struct rt_periph *p, struct rt_side *s)
 {
 	struct timeval	tv;
+	char		text[160];
 
 	evt_emit(RULE_NONE, "router_resettle", json_pack("{s:s, s:i, s:s}",
 	    "side", s->side == 'A' ? "A" : "B", "epoch", (int)p->epoch,
@@ -481,6 +510,16 @@ router_resettle(struct rt_periph *p, struct rt_side *s)
 	p->started_ms = mono_ms();
 	ms_to_tv((int)router_hold_ms(p->node), &tv);
 	evtimer_add(p->ev_settle, &tv);
+	/*
+	 * The MR PG connection failed all the same (R17; its MR PIM told the
+	 * application ROUTING_DISABLED): the pending requests go, as a
+	 * restarted router has none, and come again when it routes again.
+	 */
+	if (p->is_mr) {
+		snprintf(text, sizeof(text), "side %c's router link went while "
+		    "the router was late: %s", s->side, s->link->last_error);
+		router_mr_offline(p, RULE_R17, text);
+	}
 	node_update_summary(p->node);
 }
 
@@ -732,8 +771,17 @@ router_status_msg(struct rt_periph *p, struct rt_side *s,
 	    PIM_STATE_HOLDS(st->pim_active) && st->epoch == p->epoch &&
 	    (p->holder != s->side || p->holder_epoch != st->epoch)) {
 		router_set_holder(p, s->side, st->epoch);
-		db_activation(p->db, p->id,
-		    s->side, st->epoch, s->grant_text);
+		/*
+		 * Once per epoch: a side the router lost and adopts again
+		 * with the same epoch (its router link back) was not granted
+		 * anew.
+		 */
+		if (st->epoch > p->recorded_epoch) {
+			p->recorded_epoch = st->epoch;
+			router_set_meta(p, "recorded_epoch", st->epoch);
+			db_activation(p->db, p->id,
+			    s->side, st->epoch, s->grant_text);
+		}
 	}
 	if (p->is_mr && !p->online && p->active >= 0 &&
 	    &p->sides[p->active] == s && st->pim_active == PIM_STATE_ACTIVE &&
@@ -757,6 +805,111 @@ router_current(struct rt_periph *p, struct rt_side *s, uint32_t epoch,
 	return 0;
 }
 
+/*
+ * One agent record into the real-time table and the history (logins,
+ * logouts, not ready); 1 if the agent became available there.
+ */
+static int
+router_agent_rec(struct rt_periph *p, const struct msg_agent *ma, int kind,
+    double now)
+{
+	struct rt_agent		*a;
+	struct db_key		 k;
+	int			 available;
+
+	if ((a = router_agent(p, ma->id, ma->mrd)) == NULL)
+		return 0;
+	k.peripheral = p->id;
+	k.agent = a->id;
+	k.mrd = a->mrd;
+	if (a->login <= 0 && agent_logged_in(ma->state)) {
+		a->login = now;
+		db_event(p->db, &k, now, now,
+		    DB_EVENT_LOGIN, ma->state, 0, 0,
+		    rule_tag(kind == AGENTS_RELOGIN ? RULE_R8 :
+		    kind == AGENTS_SNAPSHOT ? RULE_R4 : RULE_NONE));
+	} else if (a->login > 0 && !agent_logged_in(ma->state)) {
+		db_logout(p->db, &k, a->login, now, ma->reason, NULL);
+		a->login = 0;
+	}
+	if (ma->state == AS_NOT_READY && a->state != AS_NOT_READY)
+		db_event(p->db, &k, now, a->login,
+		    DB_EVENT_NOT_READY, ma->state, ma->reason, 0, NULL);
+	available = ma->state == AS_AVAILABLE && a->state != AS_AVAILABLE;
+	a->state = ma->state;
+	a->before_call = ma->before_call;
+	a->since = now - ma->ms_in_state / 1000.0;
+	a->reason = ma->reason;
+	return available;
+}
+
+/* The side keeping a peripheral's non-voice MRD states (R23), or NULL. */
+struct rt_side *
+router_keeper(struct rt_periph *p)
+{
+	if (p->active >= 0 || p->keeper < 0 ||
+	    !link_is_up(p->sides[p->keeper].link))
+		return NULL;
+	return &p->sides[p->keeper];
+}
+
+/*
+ * R23: no side holds the voice PIM; the side whose CTI server is active
+ * keeps the agents' non-voice MRD states and reports them (epoch 0).
+ * Their records are taken (voice ones are not: voice waits for a PIM),
+ * and that side gets the PRECALLs of the tasks routed to them.
+ */
+static void
+router_keeper_msg(struct rt_periph *p, struct rt_side *s,
+    const struct msg_agents *m)
+{
+	uint32_t	voice = (uint32_t)p->node->cfg->voice_mrd;
+	double		now = wall_now();
+	int		i, available = 0;
+
+	if (p->keeper != (int)(s - p->sides)) {
+		p->keeper = (int)(s - p->sides);
+		log_info("[R23] side %c keeps the non-voice MRD states of "
+		    "peripheral %u: tasks routed to its agents go through it",
+		    s->side, p->id);
+	}
+	for (i = 0; i < m->count; i++) {
+		struct msg_agent ma;
+
+		msg_agent_get(m->recs + (size_t)i * MSG_AGENT_LEN, &ma);
+		if (ma.mrd != voice)
+			available += router_agent_rec(p, &ma, AGENTS_CHANGE,
+			    now);
+	}
+	if (available > 0 && p->rt->route != NULL)
+		route_dispatch(p->rt->route);
+}
+
+/*
+ * R23: the peripheral online again after a voice PIM went with its
+ * agents' non-voice logins kept: voice routing is back.
+ */
+static void
+router_voice_back(struct rt_periph *p)
+{
+	uint32_t	voice = (uint32_t)p->node->cfg->voice_mrd;
+	int		i, v = 0, o = 0;
+
+	p->keeper = -1;
+	if (!p->media_kept)
+		return;
+	p->media_kept = 0;
+	for (i = 0; i < p->nagents; i++)
+		if (p->agents[i].login > 0) {
+			v += p->agents[i].mrd == voice;
+			o += p->agents[i].mrd != voice;
+		}
+	evt_emit(RULE_R23, "voice_back", json_pack("{s:i, s:i, s:i}",
+	    "peripheral", (int)p->id, "voice", v, "media", o), "peripheral "
+	    "%u: voice routing back (%d agents logged in to voice); the "
+	    "non-voice MRD logins were kept all along (%d)", p->id, v, o);
+}
+
 static void
 router_agents_msg(struct rt_periph *p, struct rt_side *s,
     const struct msg_agents *m)
@@ -765,44 +918,35 @@ router_agents_msg(struct rt_periph *p, struct rt_side *s,
 	double		now = wall_now();
 	int		i, available = 0;
 
+	if (m->epoch == 0 && !p->is_mr && p->active < 0) {
+		router_keeper_msg(p, s, m);
+		return;
+	}
+	/*
+	 * R23: a side that saw the PIM go before this router did: its
+	 * states are the PIM's of a moment ago; it keeps them from now on.
+	 */
+	if (m->epoch == 0 && !p->is_mr && &p->sides[p->active] != s) {
+		p->keeper = (int)(s - p->sides);
+		log_debug("side %c keeps the non-voice MRD states of "
+		    "peripheral %u (its PIM still active here)", s->side,
+		    p->id);
+		return;
+	}
 	if (!router_current(p, s, m->epoch, "agent states"))
 		return;
 	for (i = 0; i < m->count; i++) {
-		struct msg_agent	 ma;
-		struct rt_agent		*a;
-		struct db_key		 k;
+		struct msg_agent ma;
 
 		msg_agent_get(m->recs + (size_t)i * MSG_AGENT_LEN, &ma);
-		if ((a = router_agent(p, ma.id, ma.mrd)) == NULL)
-			continue;
-		k.peripheral = periph;
-		k.agent = a->id;
-		k.mrd = a->mrd;
-		if (a->login <= 0 && agent_logged_in(ma.state)) {
-			a->login = now;
-			db_event(p->db, &k, now, now,
-			    DB_EVENT_LOGIN, ma.state, 0, 0,
-			    rule_tag(m->kind == AGENTS_RELOGIN ? RULE_R8 :
-			    m->kind == AGENTS_SNAPSHOT ? RULE_R4 : RULE_NONE));
-		} else if (a->login > 0 && !agent_logged_in(ma.state)) {
-			db_logout(p->db, &k, a->login, now, ma.reason, NULL);
-			a->login = 0;
-		}
-		if (ma.state == AS_NOT_READY && a->state != AS_NOT_READY)
-			db_event(p->db, &k, now, a->login,
-			    DB_EVENT_NOT_READY, ma.state, ma.reason, 0, NULL);
-		available += ma.state == AS_AVAILABLE &&
-		    a->state != AS_AVAILABLE;
-		a->state = ma.state;
-		a->before_call = ma.before_call;
-		a->since = now - ma.ms_in_state / 1000.0;
-		a->reason = ma.reason;
+		available += router_agent_rec(p, &ma, m->kind, now);
 	}
 	/* An agent who becomes available takes the oldest request. */
-	if (available > 0 && p->rt->route != NULL)
-		route_dispatch(p->rt->route);
-	if (m->kind == AGENTS_CHANGE || !m->last || p->online)
+	if (m->kind == AGENTS_CHANGE || !m->last || p->online) {
+		if (available > 0 && p->rt->route != NULL)
+			route_dispatch(p->rt->route);
 		return;
+	}
 	p->online = 1;
 	p->online_since = now;
 	if (m->kind == AGENTS_RELOGIN)
@@ -823,7 +967,14 @@ router_agents_msg(struct rt_periph *p, struct rt_side *s,
 		    "the ACD snapshot%s", periph, router_logged_in(p),
 		    p->offline_since > 0 ? "; the outage intervals stay "
 		    "incomplete" : "");
+	router_voice_back(p);
 	node_update_summary(p->node);
+	/*
+	 * Requests that came before the peripheral was online waited for
+	 * it (route_pick() takes agents of an online peripheral only).
+	 */
+	if (p->rt->route != NULL)
+		route_dispatch(p->rt->route);
 }
 
 /*
@@ -1184,6 +1335,9 @@ router_link_down(struct node *n, struct link *l, const char *why)
 		if ((s = router_side(&r->periphs[i], l)) != NULL) {
 			s->reported = 0;
 			s->granted = 0;
+			if (r->periphs[i].keeper == (int)(s -
+			    r->periphs[i].sides))
+				r->periphs[i].keeper = -1;	/* R23 */
 		}
 	/*
 	 * Decide once the loop has read what else is pending: when both
@@ -1261,6 +1415,7 @@ router_periph_init(struct router *r, struct rt_periph *p,
 	if (!first)
 		snprintf(p->key_suffix, sizeof(p->key_suffix), ".%u", p->id);
 	p->active = -1;
+	p->keeper = -1;
 	p->last_loss = GRANT_FIRST;
 	snprintf(p->last_loss_text, sizeof(p->last_loss_text),
 	    "first side to reach the %s", p->is_mr ? "application" : "ACD");
@@ -1272,6 +1427,8 @@ router_periph_init(struct router *r, struct rt_periph *p,
 	    "holder_epoch", key, sizeof(key)), 0);
 	p->holder_since = (double)db_get_meta(p->db, router_key(p,
 	    "holder_since_ms", key, sizeof(key)), 0) / 1000;
+	p->recorded_epoch = (uint32_t)db_get_meta(p->db, router_key(p,
+	    "recorded_epoch", key, sizeof(key)), 0);
 	if (p->holder != 'A' && p->holder != 'B')
 		p->holder = 0;
 	router_agents_init(p, cp);
@@ -1367,7 +1524,7 @@ router_fini(struct node *n)
 static json_t *
 router_peripheral_json(struct rt_periph *p)
 {
-	json_t	*sides = json_array();
+	json_t	*sides = json_array(), *j;
 	int	 i;
 
 	for (i = 0; i < 2; i++) {
@@ -1383,7 +1540,7 @@ router_peripheral_json(struct rt_periph *p)
 		    pim_state_names[s->st.pim_active] : "?",
 		    "resigning", s->st.resigning, "epoch", (int)s->st.epoch));
 	}
-	return json_pack("{s:i, s:s, s:b, s:s?, s:I, s:I, s:s?, s:I, s:s, "
+	j = json_pack("{s:i, s:s, s:b, s:s?, s:I, s:I, s:s?, s:I, s:s, "
 	    "s:i, s:b, s:o}",
 	    "id", (int)p->id,
 	    "name", p->name,
@@ -1398,6 +1555,12 @@ router_peripheral_json(struct rt_periph *p)
 	    "agents_logged_in", router_logged_in(p),
 	    "settled", p->settled,
 	    "sides", sides);
+	/* R23: who keeps the non-voice MRD states while no side is active. */
+	json_object_set_new(j, "media_keeper", router_keeper(p) != NULL ?
+	    json_string(router_keeper(p)->side == 'A' ? "A" : "B") :
+	    json_null());
+	json_object_set_new(j, "media_kept", json_boolean(p->media_kept));
+	return j;
 }
 
 static json_t *

@@ -55,6 +55,7 @@ struct rt_periph {
 	char		 holder;	/* side the ACD accepted, 0: none */
 	uint32_t	 holder_epoch;
 	double		 holder_since;	/* wall clock */
+	uint32_t	 recorded_epoch;	/* last in pgemu_activation */
 	int		 last_loss;	/* GRANT_* of the next grant */
 	int		 aftermath;	/* GRANT_* of a loss not applied yet */
 	char		 aftermath_side;
@@ -78,6 +79,10 @@ struct rt_periph {
 	uint64_t	 records_refused, rows_refused;	/* lost: R1 */
 	uint64_t	 records_not_stored;	/* the side sends them again */
 	uint32_t	 last_stored;	/* the newest interval stored */
+	int		 keeper;	/* R23: the side keeping the agents'
+					   non-voice MRDs while none is
+					   active, or -1 */
+	int		 media_kept;	/* R23: offline, non-voice kept */
 };
 
 /*
@@ -110,6 +115,7 @@ struct rt_periph *router_periph(struct router *, uint32_t,
 int		 router_current(struct rt_periph *, struct rt_side *,
 		    uint32_t, const char *);
 uint64_t	 router_hold_ms(const struct node *);
+struct rt_side	*router_keeper(struct rt_periph *);
 
 /* route.c: media routing (the MR peripheral's requests, the tasks) */
 struct route	*route_new(struct router *);
