@@ -57,7 +57,7 @@ require nspawn-lab \
 
 rootfs=$cache/rootfs-bookworm
 suite=bookworm
-include=systemd,systemd-sysv,dbus,libevent-2.1-7,libconfig9,libsystemd0,libsqlite3-0,libjansson4,libcairo2,libxml2,rsyslog,procps,iproute2,sqlite3
+include=systemd,systemd-sysv,dbus,libevent-2.1-7,libconfig9,libsystemd0,libsqlite3-0,libjansson4,libsodium23,libcairo2,libxml2,rsyslog,procps,iproute2,sqlite3
 stamp="debootstrap --variant=minbase --include=$include $suite"
 mname=pgemulab$$
 
