@@ -570,6 +570,15 @@ traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
             for n in sorted(self.logs):
                 print("----- log of %s -----" % n)
                 print(self.log_text(n)[-20000:])
+        keep = os.environ.get("PGEMU_KEEP_DIR")
+        if keep and failed:
+            # The whole lab (logs, databases, spools) for a post-mortem.
+            try:
+                shutil.copytree(self.dir, os.path.join(
+                    keep, os.path.basename(self.dir)), dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("*.sock"))
+            except (OSError, shutil.Error) as e:
+                print("PGEMU_KEEP_DIR: %s" % e)
         shutil.rmtree(self.dir, ignore_errors=True)
         return reports
 

@@ -10,7 +10,8 @@ MRDs 1 and 2 (the lab file's list[].mrds), every one available.
  (2) MEDIA_LOGIN_REQ 2001 to MRD 2 -> RESP 0 (MRDID 2, ICMAgentID 2001),
      AGENT_STATE_EVENT NOT_READY with MRDID 2 and MaxTaskLimit 5 (at v24
      and at v18), the router's entry (2001, MRD 2) logged in, a login row
-     of MRD 2; again -> Status 1, its MaxTaskLimit reset to the new one;
+     of MRD 2; again -> Status 1, its MaxTaskLimit reset to the new one, and the
+     event of its state there;
  (3) QUERY_AGENT_STATE with MRDID 2 -> that MRD's state; 88 for an agent
      without it;
  (4) SET_AGENT_STATE_REQ with MR_DOMAIN_ID (216) = 2: ready, not ready
@@ -162,13 +163,17 @@ def sign_in(lab, b, b18):
         "AND Event = 1 AND MRDomainID = 2") == [(None,)], T,
         "login row of 2001, MRD 2")
     login(b, 2001, status=g.E_ARM_STAT_AGENT_ALREADY_LOGGED_IN, max_tasks=3)
+    # The state it is in there, for a client that lost track of it.
+    e = seen(b, 2001, EMAIL, g.AGENT_STATE_NOT_READY)
+    check(e["MaxTaskLimit"] == 3, "MRD 2 event after Status 1: %r" % e)
     q = query(b, 2001)
     check(q["type"] == g.QUERY_AGENT_STATE_CONF and q["MRDID"] == EMAIL and
           q["AgentState"] == g.AGENT_STATE_NOT_READY and
           q["MaxTaskLimit"] == 3 and q["ICMAgentID"] == 2001,
           "QUERY of 2001 in MRD 2: %r" % q)
     log("(2) 2001 signed in to MRD 2: RESP 0, events MRDID 2 at v24 and "
-        "v18, router entry and login row; again: Status 1, MaxTaskLimit 3")
+        "v18, router entry and login row; again: Status 1 and the event of "
+        "its state there, MaxTaskLimit 3")
     r = query(b, 1001)
     check(r["type"] == g.FAILURE_CONF and
           r["Status"] == g.E_CTI_INVALID_MR_DOMAIN, "QUERY 1001 MRD 2: %r"
