@@ -1107,9 +1107,13 @@ arm_mirror_cache(struct arm *a, const struct msg_task *t, char *err,
 {
 	struct arm_ev	*e;
 
-	/* A task's step names its TaskID; a path's state does not. */
-	if (t->code >= TASK_EV_MAX || (t->code != TASK_EV_TABLE &&
-	    t->code != TASK_EV_PATH_DOWN && t->code != TASK_EV_PATH_UP &&
+	/*
+	 * A task's step names its TaskID; a path's state and an agent's
+	 * state a resync bracket told (R19) do not.
+	 */
+	if ((t->code >= TASK_EV_MAX && t->code != TASK_EV_RESYNC) ||
+	    (t->code != TASK_EV_TABLE && t->code != TASK_EV_PATH_DOWN &&
+	    t->code != TASK_EV_PATH_UP && t->code != TASK_EV_RESYNC &&
 	    !arm_has_id(t->task))) {
 		snprintf(err, errlen, "PEER_TASK_CACHE: %s", t->code >=
 		    TASK_EV_MAX ? "unknown code" : "no TaskID");
