@@ -42,7 +42,15 @@
 #define MSG_START_APPLICATION_TASK_REQ	164
 #define MSG_START_APPLICATION_TASK_RESP	165
 #define MSG_END_TASK_IND		169
+#define MSG_BEGIN_AGENT_INIT_IND	181
+#define MSG_AGENT_INIT_REQ		182
+#define MSG_AGENT_INIT_RESP		183
+#define MSG_END_AGENT_INIT_IND		184
+#define MSG_TASK_INIT_IND		185
+#define MSG_AGENT_INIT_READY_EVENT	186
 #define MSG_FAILURE_RESP		190
+#define MSG_TASK_INIT_REQ		209
+#define MSG_TASK_INIT_RESP		210
 
 /* Special values */
 #define GED_NULL_PERIPHERAL_ID	0xffffffffU
@@ -328,8 +336,33 @@ enum {
 	TK_INVOKE_ID, TK_PERIPHERAL_ID, TK_MRD_ID, TK_ICM_AGENT_ID,
 	TK_GROUP_HIGH, TK_GROUP_LOW, TK_SEQUENCE, TK_DIALOGUE_ID, TK_FLAGS
 };
-/* OFFER_APPLICATION_TASK_RESP, START_APPLICATION_TASK_RESP */
+/* OFFER_APPLICATION_TASK_RESP, START_APPLICATION_TASK_RESP, TASK_INIT_RESP */
 enum { TR_INVOKE_ID, TR_STATUS, TR_GROUP_HIGH, TR_GROUP_LOW, TR_SEQUENCE };
+/*
+ * The resync bracket of an ARM session (R19; pgemu-defined layouts, the
+ * product's numbers): the server says AGENT_INIT_READY_EVENT once the
+ * session opens, one per peripheral it serves; the application answers
+ * BEGIN_AGENT_INIT_IND, AGENT_INIT_REQ per agent (AGENT_INIT_RESP, the
+ * layout of MEDIA_LOGIN_RESP), TASK_INIT_IND per task it knows with a
+ * TaskID, TASK_INIT_REQ per task begun while the session was down
+ * (TASK_INIT_RESP gives its TaskID), END_AGENT_INIT_IND.
+ */
+/* AGENT_INIT_READY_EVENT */
+enum { AR_PERIPHERAL_ID };
+/* BEGIN_AGENT_INIT_IND, END_AGENT_INIT_IND */
+enum { AB_INVOKE_ID, AB_PERIPHERAL_ID };
+/* AGENT_INIT_REQ */
+enum {
+	AI_INVOKE_ID, AI_PERIPHERAL_ID, AI_MRD_ID, AI_ICM_AGENT_ID,
+	AI_AGENT_STATE, AI_REASON, AI_STATE_DURATION, AI_NUM_TASKS,
+	AI_MAX_TASKS
+};
+/* TASK_INIT_IND, TASK_INIT_REQ: the task messages' fields, then these */
+enum {
+	TI_STATE = TK_FLAGS + 1, TI_OFFER_TIME, TI_START_TIME
+};
+#define TASK_INIT_OFFERED	1	/* TaskState: offered, not started */
+#define TASK_INIT_STARTED	2	/* started */
 
 /* A floating field as received: points into the message. */
 struct ged_flt {

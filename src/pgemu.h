@@ -306,6 +306,7 @@ int		 cfg_periph_side(const struct cfg_periph *, const char *);
 const struct cfg_mrd *cfg_mrd(const struct cfg *, int);
 const struct cfg_route *cfg_route(const struct cfg *, const char *);
 int		 cfg_mrd_voice(const struct cfg *, int);
+int		 cfg_mrd_email(const struct cfg *, int);
 int		 cfg_agent_media(const struct cfg *, const struct cfg_agent *,
 		    int *);
 void		 cfg_man_settings(FILE *);
@@ -1085,6 +1086,9 @@ struct msg_interval;
 #define DB_EVENT_LOGIN		1
 #define DB_EVENT_LOGOUT		2
 #define DB_EVENT_NOT_READY	3
+/* pgemu's: a state a resync rebuilt (the product's Extended Event Detail
+   records state changes; R19) */
+#define DB_EVENT_STATE		4
 struct msg_discard;
 /* Interval rows that may wait for the writer thread (then "not stored"). */
 #define DB_QUEUE_ROWS		500000
@@ -1119,6 +1123,8 @@ void		 db_logout(struct db *, const struct db_key *, double, double,
 		    int32_t, const char *);
 void		 db_event(struct db *, const struct db_key *, double, double,
 		    int, int, int32_t, double, const char *);
+void		 db_resync_event(struct db *, const struct db_key *, double,
+		    double, int);
 void		 db_discard(struct db *, uint32_t, double, uint32_t, uint32_t,
 		    const char *, char, const char *);
 void		 db_activation(struct db *, uint32_t, char, uint32_t,
@@ -1259,6 +1265,14 @@ void		 arm_free(struct arm *);
  */
 uint32_t	 arm_take(struct arm *, struct msg_task *, uint32_t max,
 		    int precall);
+/*
+ * A task of the application's resync bracket (R19), offered or started:
+ * 0 and whether the table changed (a new TaskID in t if it had none) and
+ * whether its report resumed (R20: its task life had ended it), or the
+ * E_ARM_STAT_ status that refuses it.
+ */
+uint32_t	 arm_resync(struct arm *, struct msg_task *, int started,
+		    uint32_t max, int *changed, int *resumed);
 /* Tasks of an agent in an MRD: offered (not started), started. */
 void		 arm_load(const struct arm *, uint32_t periph, uint32_t agent,
 		    uint32_t mrd, int *offered, int *started);
@@ -1354,6 +1368,11 @@ double		 app_arm_down_since(const struct app_arm *);
 uint64_t	 app_arm_opens(const struct app_arm *);
 /* Flags added to the queued messages of a dialogue; their count. */
 int		 app_arm_mark(struct app_arm *, uint32_t dialogue, uint32_t);
+void		 app_arm_started(struct app_arm *, uint32_t agent,
+		    uint32_t mrd, int);
+/* A task into the resync bracket (R19): TASK_INIT_IND, _REQ without id. */
+void		 app_arm_task_init(struct app_arm *, const struct app_arm_msg *,
+		    int started, uint32_t offered, uint32_t start);
 const char	*app_arm_server(const struct app_arm *);
 json_t		*app_arm_json(const struct app_arm *);
 
@@ -1362,6 +1381,15 @@ void		 app_task_answer(struct node *, uint32_t type,
 		    uint32_t dialogue, uint32_t status, const uint32_t *task);
 /* app.c: the session is back after it was down since; its queue next. */
 void		 app_arm_back(struct node *, double since);
+/*
+ * R19: is the task of dialogue one the resync bracket tells (live, in an
+ * email MRD)?  Its tasks into the bracket; the answer to a TASK_INIT_REQ
+ * (1: it was one).
+ */
+int		 app_task_in_resync(struct node *, uint32_t dialogue);
+void		 app_resync_tasks(struct node *);
+int		 app_task_resynced(struct node *, uint32_t type,
+		    uint32_t dialogue, uint32_t status, const uint32_t *task);
 
 /* util.c */
 void		 mono_now(struct timespec *);

@@ -454,6 +454,13 @@ struct msg_task {
 #define TASK_EV_MAX		8
 /* PEER_TASK only: the sender's whole task table follows, forget yours. */
 #define TASK_EV_TABLE		0
+/*
+ * Not a step of a task's life: an agent's state in an email MRD, as the
+ * application's resync bracket corrected it (R19).  No TaskID: task[0]
+ * is the AgentState, task[1] the agent's task count there, when the time
+ * the state began.  After the codes R18-R21 add (6 and 7).
+ */
+#define TASK_EV_RESYNC		8
 
 void	msg_task_encode(struct wire_writer *, uint32_t type,
 	    const struct msg_task *);

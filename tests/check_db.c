@@ -12,7 +12,9 @@
  * Agent_Interval has a row per agent and MRD; an older pgemu's (no
  * MRDomainID) is made again with its rows those of the voice MRD, and a
  * table of that name that is not pgemu's is left for the writer to
- * refuse.
+ * refuse.  A task and an agent's state a resync rebuilt (R19) are flagged
+ * Recreated, the state told twice is one row, and an older database
+ * gains the column.
  */
 #include "config.h"
 
@@ -412,6 +414,10 @@ START_TEST(test_task_rows)
 	k.disposition_flag = TCD_FLAG_HANDLED;
 	db_task_end(db, &k);
 	db_task_end(db, &k);		/* told again: stored once */
+	k.task[1] = 44;
+	k.dialogue = 10;
+	k.flags = TASKF_RECREATED;
+	db_task_end(db, &k);		/* rebuilt by a resync (R19) */
 	k.task[1] = 43;
 	k.dialogue = 8;
 	k.flags = TASKF_APP_ROUTED | TASKF_ROUTING_DOWN | TASKF_ENDED_DOWN;
@@ -433,9 +439,13 @@ START_TEST(test_task_rows)
 	query("SELECT COUNT(*) || '|' || MIN(DateTime) || '|' || "
 	    "MIN(StartDateTime) || '|' || MIN(Duration) || '|' || "
 	    "MIN(CallDisposition) || '|' || MIN(PeripheralCallType) || '|' || "
-	    "MIN(RouterCallKeyDay) FROM Termination_Call_Detail", v, sizeof(v));
+	    "MIN(RouterCallKeyDay) || '|' || MIN(Recreated) FROM "
+	    "Termination_Call_Detail WHERE DialogueID = 7", v, sizeof(v));
 	ck_assert_str_eq(v, "1|2023-11-14 22:13:30.500|2023-11-14 "
-	    "22:13:20.250|10|13|25|19675");
+	    "22:13:20.250|10|13|25|19675|0");
+	query("SELECT COUNT(*) || '|' || MIN(Recreated) FROM "
+	    "Termination_Call_Detail WHERE DialogueID = 10", v, sizeof(v));
+	ck_assert_str_eq(v, "1|1");
 	query("SELECT COUNT(*) || '|' || MIN(Rule) || '|' || MIN(Flags) || '|' "
 	    "|| MIN(DialogueID) FROM pgemu_left_out", v, sizeof(v));
 	ck_assert_str_eq(v, "1|R17|14|8");
@@ -534,6 +544,55 @@ START_TEST(test_upgrade_segment)
 }
 END_TEST
 
+/*
+ * A database of an older pgemu, whose Agent_Event_Detail and
+ * Termination_Call_Detail have no Recreated: the column is added (0 in
+ * the rows it had), and a resync's rows say 1 (R19).
+ */
+START_TEST(test_upgrade_recreated)
+{
+	struct db_key	 key = { 5000, 1001, 2 };
+	struct db	*db;
+	sqlite3		*h;
+	char		 err[256], v[160];
+
+	ck_assert_int_eq(sqlite3_open(path, &h), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h, "CREATE TABLE Agent_Event_Detail ("
+	    " DateTime TEXT NOT NULL, SkillTargetID INTEGER NOT NULL,"
+	    " MRDomainID INTEGER NOT NULL DEFAULT 1,"
+	    " TimeZone INTEGER NOT NULL DEFAULT 0, PeripheralID INTEGER,"
+	    " LoginDateTime TEXT, Event INTEGER, AgentState INTEGER,"
+	    " ReasonCode INTEGER, Duration INTEGER, Rule TEXT);"
+	    "INSERT INTO Agent_Event_Detail (DateTime, SkillTargetID, Event)"
+	    " VALUES ('2023-11-14 22:13:20.000', 1001, 1);"
+	    "CREATE TABLE Termination_Call_Detail ("
+	    " DateTime TEXT NOT NULL, PeripheralID INTEGER, MRDomainID INTEGER,"
+	    " AgentSkillTargetID INTEGER, RouterCallKeyDay INTEGER,"
+	    " RouterCallKey INTEGER, RouterCallKeySequenceNumber INTEGER,"
+	    " TimeZone INTEGER NOT NULL DEFAULT 0, PeripheralCallType INTEGER,"
+	    " CallDisposition INTEGER, CallDispositionFlag INTEGER,"
+	    " StartDateTime TEXT, Duration INTEGER, DialogueID INTEGER);"
+	    "INSERT INTO Termination_Call_Detail (DateTime, DialogueID)"
+	    " VALUES ('2023-11-14 22:13:20.000', 5);", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(h);
+	db = db_open(base, path, DB_QUEUE_ROWS, 1, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	db_resync_event(db, &key, 1700000000.5, 1699999000.0, AS_ACTIVE);
+	db_close(db);
+	/* Told again to a router started again: one row. */
+	db = db_open(base, path, DB_QUEUE_ROWS, 1, err, sizeof(err));
+	ck_assert_msg(db != NULL, "%s", err);
+	db_resync_event(db, &key, 1700000000.5, 1699999000.0, AS_ACTIVE);
+	db_close(db);
+	query("SELECT GROUP_CONCAT(Event || ':' || Recreated || ':' || "
+	    "COALESCE(Rule, '-'), ' ') FROM Agent_Event_Detail", v, sizeof(v));
+	ck_assert_str_eq(v, "1:0:- 4:1:R19");
+	query("SELECT Recreated FROM Termination_Call_Detail", v, sizeof(v));
+	ck_assert_str_eq(v, "0");
+}
+END_TEST
+
 static Suite *
 db_suite(void)
 {
@@ -546,6 +605,7 @@ db_suite(void)
 	tcase_add_test(tc, test_locked);
 	tcase_add_test(tc, test_close_writes_behind);
 	tcase_add_test(tc, test_task_rows);
+	tcase_add_test(tc, test_upgrade_recreated);
 	tcase_add_test(tc, test_interval_mrds);
 	tcase_add_test(tc, test_upgrade_intervals);
 	tcase_add_test(tc, test_task_segments);

@@ -1939,6 +1939,18 @@ cfg_mrd_voice(const struct cfg *cf, int id)
 }
 
 /*
+ * An MRD of media "email": its agents stay signed in when the CTI server
+ * or the path to it goes, and the application resyncs them (R19).
+ */
+int
+cfg_mrd_email(const struct cfg *cf, int id)
+{
+	const struct cfg_mrd	*m = cfg_mrd(cf, id);
+
+	return m != NULL && strcmp(m->media, "email") == 0;
+}
+
+/*
  * The non-voice MRDs an agent's desktop signs in to, each once, in the
  * lab file's order, into out (room for CFG_AGENT_MRDS): how many.
  */

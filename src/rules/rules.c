@@ -51,6 +51,7 @@ const struct rule_event rule_events[] = {
 	{ "agent_moved",	LOG_NOTICE, NULL, 0, NULL },
 	{ "agents_logged_out",	LOG_WARNING, NULL, 0, NULL },
 	{ "agents_relogin",	LOG_NOTICE, NULL, 0, NULL },
+	{ "agents_resynced",	LOG_NOTICE, NULL, 0, NULL },
 	{ "agents_snapshot",	LOG_NOTICE, NULL, 0, NULL },
 	{ "app_assigning",	LOG_NOTICE, NULL, 0, NULL },
 	{ "app_path_down",	LOG_WARNING, NULL, 0, NULL },

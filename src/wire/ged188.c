@@ -120,6 +120,28 @@ static const struct ged_field f_task[] = {
 	{ "SequenceNumber", GF_INT, 0 }, { "DialogueID", GF_UINT, 0 },
 	{ "TaskFlags", GF_UINT, 0 }, GED_END
 };
+/* The resync bracket (pgemu-defined, R19). */
+static const struct ged_field f_init_ready[] = {
+	{ "PeripheralID", GF_UINT, 0 }, GED_END
+};
+static const struct ged_field f_init_bracket[] = {
+	{ "InvokeID", GF_UINT, 0 }, { "PeripheralID", GF_UINT, 0 }, GED_END
+};
+static const struct ged_field f_agent_init_req[] = {
+	{ "InvokeID", GF_UINT, 0 }, { "PeripheralID", GF_UINT, 0 },
+	{ "MRDID", GF_INT, 0 }, { "ICMAgentID", GF_INT, 0 },
+	{ "AgentState", GF_USHORT, 0 }, { "EventReasonCode", GF_USHORT, 0 },
+	{ "StateDuration", GF_UINT, 0 }, { "NumTasks", GF_UINT, 0 },
+	{ "MaxTaskLimit", GF_UINT, 0 }, GED_END
+};
+static const struct ged_field f_task_init[] = {
+	{ "InvokeID", GF_UINT, 0 }, { "PeripheralID", GF_UINT, 0 },
+	{ "MRDID", GF_INT, 0 }, { "ICMAgentID", GF_INT, 0 },
+	{ "TaskGroupHigh", GF_INT, 0 }, { "TaskGroupLow", GF_INT, 0 },
+	{ "SequenceNumber", GF_INT, 0 }, { "DialogueID", GF_UINT, 0 },
+	{ "TaskFlags", GF_UINT, 0 }, { "TaskState", GF_USHORT, 0 },
+	{ "OfferTime", GF_TIME, 0 }, { "StartTime", GF_TIME, 0 }, GED_END
+};
 static const struct ged_field f_task_resp[] = {
 	{ "InvokeID", GF_UINT, 0 }, { "Status", GF_UINT, 0 },
 	{ "TaskGroupHigh", GF_INT, 0 }, { "TaskGroupLow", GF_INT, 0 },
@@ -164,6 +186,10 @@ static const uint16_t t_media_login_req[] = {
 };
 static const uint16_t t_media_logout_ind[] = {
 	TAG_AGENT_ID, TAG_FLT_ICM_DISP, TAG_FLT_APP_DISP, 0
+};
+/* protocol-facts 1.11: 266 in AGENT_INIT_REQ. */
+static const uint16_t t_agent_init_req[] = {
+	TAG_AGENT_ID, TAG_MAX_BEYOND_TASK_LIMIT, 0
 };
 /* protocol-facts 1.11: 268 in OFFER/START_APPLICATION_TASK_REQ. */
 static const uint16_t t_app_task_req[] = { TAG_XFER_IN_WHILE_LOGGED_OUT, 0 };
@@ -223,7 +249,23 @@ const struct ged_layout ged_layouts[] = {
 	{ MSG_START_APPLICATION_TASK_RESP, "START_APPLICATION_TASK_RESP",
 	    TO_C, f_task_resp, t_none, PGEMU },
 	{ MSG_END_TASK_IND, "END_TASK_IND", TO_S, f_task, t_none, PGEMU },
+	{ MSG_BEGIN_AGENT_INIT_IND, "BEGIN_AGENT_INIT_IND", TO_S,
+	    f_init_bracket, t_none, PGEMU },
+	{ MSG_AGENT_INIT_REQ, "AGENT_INIT_REQ", TO_S, f_agent_init_req,
+	    t_agent_init_req, PGEMU },
+	{ MSG_AGENT_INIT_RESP, "AGENT_INIT_RESP", TO_C, f_media_login_resp,
+	    t_none, PGEMU },
+	{ MSG_END_AGENT_INIT_IND, "END_AGENT_INIT_IND", TO_S, f_init_bracket,
+	    t_none, PGEMU },
+	{ MSG_TASK_INIT_IND, "TASK_INIT_IND", TO_S, f_task_init, t_none,
+	    PGEMU },
+	{ MSG_AGENT_INIT_READY_EVENT, "AGENT_INIT_READY_EVENT", TO_C,
+	    f_init_ready, t_none, PGEMU },
 	{ MSG_FAILURE_RESP, "FAILURE_RESP", TO_C, f_invoke_status, t_none,
+	    PGEMU },
+	{ MSG_TASK_INIT_REQ, "TASK_INIT_REQ", TO_S, f_task_init, t_none,
+	    PGEMU },
+	{ MSG_TASK_INIT_RESP, "TASK_INIT_RESP", TO_C, f_task_resp, t_none,
 	    PGEMU },
 	{ 0, NULL, 0, NULL, NULL, NULL }
 };
@@ -259,7 +301,15 @@ const struct wire_type_info ged_types[] = {
 	GT(MSG_START_APPLICATION_TASK_REQ, "START_APPLICATION_TASK_REQ", 36),
 	GT(MSG_START_APPLICATION_TASK_RESP, "START_APPLICATION_TASK_RESP", 20),
 	GT(MSG_END_TASK_IND,		"END_TASK_IND",			36),
+	GT(MSG_BEGIN_AGENT_INIT_IND,	"BEGIN_AGENT_INIT_IND",		 8),
+	GT(MSG_AGENT_INIT_REQ,		"AGENT_INIT_REQ",		32),
+	GT(MSG_AGENT_INIT_RESP,		"AGENT_INIT_RESP",		16),
+	GT(MSG_END_AGENT_INIT_IND,	"END_AGENT_INIT_IND",		 8),
+	GT(MSG_TASK_INIT_IND,		"TASK_INIT_IND",		46),
+	GT(MSG_AGENT_INIT_READY_EVENT,	"AGENT_INIT_READY_EVENT",	 4),
 	GT(MSG_FAILURE_RESP,		"FAILURE_RESP",			 8),
+	GT(MSG_TASK_INIT_REQ,		"TASK_INIT_REQ",		46),
+	GT(MSG_TASK_INIT_RESP,		"TASK_INIT_RESP",		20),
 	{ 0,				NULL,			 0, 0 }
 };
 

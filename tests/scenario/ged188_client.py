@@ -59,7 +59,15 @@ START_TASK_IND = 163
 START_APPLICATION_TASK_REQ = 164
 START_APPLICATION_TASK_RESP = 165
 END_TASK_IND = 169
+BEGIN_AGENT_INIT_IND = 181
+AGENT_INIT_REQ = 182
+AGENT_INIT_RESP = 183
+END_AGENT_INIT_IND = 184
+TASK_INIT_IND = 185
+AGENT_INIT_READY_EVENT = 186
 FAILURE_RESP = 190
+TASK_INIT_REQ = 209
+TASK_INIT_RESP = 210
 STANDBY_ACTIVE_EVENT_MSG = 277
 
 # 1.3 Message numbers: the names of those above
@@ -92,7 +100,15 @@ MSG_NAMES = {
     START_APPLICATION_TASK_REQ: "START_APPLICATION_TASK_REQ",
     START_APPLICATION_TASK_RESP: "START_APPLICATION_TASK_RESP",
     END_TASK_IND: "END_TASK_IND",
+    BEGIN_AGENT_INIT_IND: "BEGIN_AGENT_INIT_IND",
+    AGENT_INIT_REQ: "AGENT_INIT_REQ",
+    AGENT_INIT_RESP: "AGENT_INIT_RESP",
+    END_AGENT_INIT_IND: "END_AGENT_INIT_IND",
+    TASK_INIT_IND: "TASK_INIT_IND",
+    AGENT_INIT_READY_EVENT: "AGENT_INIT_READY_EVENT",
     FAILURE_RESP: "FAILURE_RESP",
+    TASK_INIT_REQ: "TASK_INIT_REQ",
+    TASK_INIT_RESP: "TASK_INIT_RESP",
     STANDBY_ACTIVE_EVENT_MSG: "STANDBY_ACTIVE_EVENT_MSG",
 }
 
@@ -179,6 +195,10 @@ E_ARM_STAT_CC_OFFLINE = 36
 TASKF_APP_ROUTED = 0x2
 TASKF_ROUTING_DOWN = 0x4
 TASKF_ENDED_DOWN = 0x8
+# pgemu-defined (docs/protocol.md, "The resync bracket"): TASK_INIT_IND /
+# _REQ TaskState
+TASK_INIT_OFFERED = 1
+TASK_INIT_STARTED = 2
 
 # 1.6 CTI service mask (ServicesRequested / ServicesGranted)
 CTI_SERVICE_CLIENT_EVENTS = 0x00000001
@@ -421,9 +441,37 @@ for _t in (OFFER_TASK_IND, OFFER_APPLICATION_TASK_REQ, START_TASK_IND,
     LAYOUTS[_t] = _TASK
 for _t in (OFFER_APPLICATION_TASK_RESP, START_APPLICATION_TASK_RESP):
     LAYOUTS[_t] = _TASK_RESP
+# pgemu-defined (docs/protocol.md, 181..186, 209, 210; 1.3 gives their
+# numbers and purpose only): the resync bracket.
+# AGENT_INIT_READY_EVENT: 4 bytes
+LAYOUTS[AGENT_INIT_READY_EVENT] = _layout(("PeripheralID", "UINT"))
+# BEGIN_AGENT_INIT_IND, END_AGENT_INIT_IND: 8 bytes
+for _t in (BEGIN_AGENT_INIT_IND, END_AGENT_INIT_IND):
+    LAYOUTS[_t] = _layout(("InvokeID", "UINT"), ("PeripheralID", "UINT"))
+# AGENT_INIT_REQ: 32 bytes (floating AgentID 5, MaxBeyondTaskLimit 266)
+LAYOUTS[AGENT_INIT_REQ] = _layout(
+    ("InvokeID", "UINT"), ("PeripheralID", "UINT"), ("MRDID", "INT"),
+    ("ICMAgentID", "INT"), ("AgentState", "USHORT"),
+    ("EventReasonCode", "USHORT"), ("StateDuration", "UINT"),
+    ("NumTasks", "UINT"), ("MaxTaskLimit", "UINT"))
+# AGENT_INIT_RESP: 16 bytes
+LAYOUTS[AGENT_INIT_RESP] = _layout(("InvokeID", "UINT"), ("Status", "UINT"),
+                                   ("MRDID", "INT"), ("ICMAgentID", "INT"))
+# TASK_INIT_IND, TASK_INIT_REQ: 46 bytes
+for _t in (TASK_INIT_IND, TASK_INIT_REQ):
+    LAYOUTS[_t] = _layout(
+        ("InvokeID", "UINT"), ("PeripheralID", "UINT"), ("MRDID", "INT"),
+        ("ICMAgentID", "INT"), ("TaskGroupHigh", "INT"),
+        ("TaskGroupLow", "INT"), ("SequenceNumber", "INT"),
+        ("DialogueID", "UINT"), ("TaskFlags", "UINT"),
+        ("TaskState", "USHORT"), ("OfferTime", "TIME"),
+        ("StartTime", "TIME"))
+# TASK_INIT_RESP: 20 bytes
+LAYOUTS[TASK_INIT_RESP] = _TASK_RESP
 # The request of each RESP.
 TASK_RESP_OF = {OFFER_APPLICATION_TASK_REQ: OFFER_APPLICATION_TASK_RESP,
-                START_APPLICATION_TASK_REQ: START_APPLICATION_TASK_RESP}
+                START_APPLICATION_TASK_REQ: START_APPLICATION_TASK_RESP,
+                TASK_INIT_REQ: TASK_INIT_RESP}
 
 
 class CtiError(Exception):
@@ -913,6 +961,58 @@ class Session:
         return self.request(mtype, self.task_fields(
             peripheral_id, mrdid, icm_agent_id, task, dialogue, flags),
             floating, (TASK_RESP_OF[mtype], FAILURE_RESP), timeout)
+
+    def init_bracket(self, mtype, peripheral_id, invoke=None):
+        """BEGIN_ or END_AGENT_INIT_IND (pgemu-defined), sent: answered
+        only when refused (FAILURE_RESP or FAILURE_CONF).  Its InvokeID."""
+        inv = self.next_invoke() if invoke is None else invoke
+        self.send(mtype, dict(InvokeID=inv, PeripheralID=peripheral_id))
+        return inv
+
+    def agent_init(self, peripheral_id, mrdid, icm_agent_id, state,
+                   num_tasks=0, duration=0, reason=0, max_tasks=0,
+                   agent_id=None, timeout=5.0):
+        """AGENT_INIT_REQ (pgemu-defined): its AGENT_INIT_RESP,
+        FAILURE_RESP or FAILURE_CONF."""
+        return self.request(AGENT_INIT_REQ, dict(
+            PeripheralID=peripheral_id, MRDID=mrdid,
+            ICMAgentID=icm_agent_id, AgentState=state,
+            EventReasonCode=reason, StateDuration=duration,
+            NumTasks=num_tasks, MaxTaskLimit=max_tasks),
+            flt_strings(True, (AGENT_ID_TAG, agent_id)),
+            (AGENT_INIT_RESP, FAILURE_RESP), timeout)
+
+    def task_init_fields(self, peripheral_id, mrdid, icm_agent_id, task,
+                         dialogue, flags, state, offer_time, start_time):
+        f = self.task_fields(peripheral_id, mrdid, icm_agent_id, task,
+                             dialogue, flags)
+        f.update(TaskState=state, OfferTime=offer_time,
+                 StartTime=start_time)
+        return f
+
+    def task_init_ind(self, peripheral_id, mrdid, icm_agent_id, task,
+                      dialogue=0, flags=0, state=TASK_INIT_OFFERED,
+                      offer_time=0, start_time=0):
+        """TASK_INIT_IND (pgemu-defined), sent: answered only when
+        refused.  Its InvokeID."""
+        inv = self.next_invoke()
+        f = self.task_init_fields(peripheral_id, mrdid, icm_agent_id, task,
+                                  dialogue, flags, state, offer_time,
+                                  start_time)
+        f["InvokeID"] = inv
+        self.send(TASK_INIT_IND, f)
+        return inv
+
+    def task_init_req(self, peripheral_id, mrdid, icm_agent_id,
+                      task=(0, 0, 0), dialogue=0, flags=0,
+                      state=TASK_INIT_OFFERED, offer_time=0, start_time=0,
+                      timeout=5.0):
+        """TASK_INIT_REQ (pgemu-defined): its TASK_INIT_RESP,
+        FAILURE_RESP or FAILURE_CONF."""
+        return self.request(TASK_INIT_REQ, self.task_init_fields(
+            peripheral_id, mrdid, icm_agent_id, task, dialogue, flags, state,
+            offer_time, start_time), (), (TASK_INIT_RESP, FAILURE_RESP),
+            timeout)
 
     def media_logout(self, peripheral_id, mrdid, reason=0,
                      icm_agent_id=NULL_ICM_AGENT_ID, agent_id=None):

@@ -1,5 +1,6 @@
 """R9, R10 in every MRD of the agent: desktops whose agents are in MRDs 1
-(voice) and 2 (email) by the lab file (peripheral.agents.mrds).
+(voice) and 2 (chat) by the lab file (peripheral.agents.mrds).  An email
+MRD's sign-ins outlive all of this (R19: r19_*.py).
 
 Proves, with 6 desktops on desk-a (real pgemud processes):
  * the first login signs each agent in to both MRDs, available in both
@@ -25,7 +26,9 @@ from pgemu_test import (check, desk_lab_online, ev, free_ports, log,
 
 AGENTS = 6
 IDS = list(range(1001, 1001 + AGENTS))
-EMAIL = 2
+CHAT = 2        # an email MRD is R19's
+MRDS = ('{ id = 1; name = "Cisco_Voice"; media = "voice"; },\n'
+        '  { id = 2; name = "Chat"; media = "chat"; max_tasks = 5; }')
 
 
 def mrd_states(lab, agent):
@@ -34,8 +37,8 @@ def mrd_states(lab, agent):
             lab.ctl("agents", "agent", str(agent))["mrds"]}
 
 
-def all_in(lab, voice, email, ids=IDS):
-    return all(mrd_states(lab, a) == {1: voice, EMAIL: email} for a in ids)
+def all_in(lab, voice, chat, ids=IDS):
+    return all(mrd_states(lab, a) == {1: voice, CHAT: chat} for a in ids)
 
 
 def desk_mrds(lab, desk):
@@ -44,10 +47,10 @@ def desk_mrds(lab, desk):
             for d in lab.ctl(desk, "desktops")}
 
 
-def router_email(lab):
+def router_chat(lab):
     """{agent: logged in} of the router's entries of MRD 2."""
     return {a["id"]: a["logged_in"] for a in lab.ctl("router", "agents")
-            if a["mrd"] == EMAIL}
+            if a["mrd"] == CHAT}
 
 
 def logouts(lab, agent=None):
@@ -70,7 +73,7 @@ def both_out(lab, ids, since):
     {(agent, mrd): LogoutDateTime}, once each has one, 50002."""
     rows = logouts(lab)[since:]
     out = {(r[0], r[1]): r[3] for r in rows if r[0] in ids}
-    want = {(a, m) for a in ids for m in (1, EMAIL)}
+    want = {(a, m) for a in ids for m in (1, CHAT)}
     if set(out) != want:
         return None
     check(all(r[2] == 50002 for r in rows if r[0] in ids),
@@ -85,18 +88,19 @@ def wait(pred, timeout, what):
 
 def test(Lab):
     backup = free_ports(1)[0]
-    lab = desk_lab_online(Lab, "r10m", AGENTS, agent_mrds=[1, EMAIL],
+    lab = desk_lab_online(Lab, "r10m", AGENTS, agent_mrds=[1, CHAT],
+                          mrds=MRDS,
                           sections={"acd": "backup_port = %d;" % backup})
     wait(lambda: all_in(lab, "available", "available"), 10,
              "every agent available in MRDs 1 and 2")
     check(desk_mrds(lab, "desk-a") ==
-          {a: {1: "available", EMAIL: "available"} for a in IDS},
+          {a: {1: "available", CHAT: "available"} for a in IDS},
           "desk-a desktops: %r" % lab.ctl("desk-a", "desktops"))
     d = lab.ctl("agents", "agent", "1001")["mrds"]
     check([(m["mrd"], m["media"]) for m in d] == [(1, "voice"),
-                                                   (2, "email")],
+                                                   (2, "chat")],
           "agents agent 1001: %r" % d)
-    wait(lambda: router_email(lab) == {a: True for a in IDS}, 5,
+    wait(lambda: router_chat(lab) == {a: True for a in IDS}, 5,
              "router: every agent in MRD 2")
     check(not logouts(lab), "logout rows before any fault")
 
@@ -111,9 +115,9 @@ def test(Lab):
     wait(lambda: all_in(lab, "available", "not_ready"), 5,
              "every agent back: available, MRD 2 not ready")
     check(desk_mrds(lab, "desk-b") ==
-          {a: {1: "available", EMAIL: "not_ready"} for a in IDS},
+          {a: {1: "available", CHAT: "not_ready"} for a in IDS},
           "desk-b desktops: %r" % lab.ctl("desk-b", "desktops"))
-    wait(lambda: router_email(lab) == {a: True for a in IDS}, 5,
+    wait(lambda: router_chat(lab) == {a: True for a in IDS}, 5,
              "router: every agent in MRD 2 again")
     wait(lambda: logins_after(lab, out) == set(out), 5,
              "a login row of each MRD after its logout")
@@ -125,9 +129,9 @@ def test(Lab):
     lab.ctl("agents", "fault", "1001", "down")
     out = wait(lambda: both_out(lab, [1001], n), 5,
                    "Agent_Logout of 1001 in MRDs 1 and 2, 50002")
-    wait(lambda: not router_email(lab)[1001], 5,
+    wait(lambda: not router_chat(lab)[1001], 5,
              "router: 1001 out of MRD 2")
-    check(all(router_email(lab)[a] for a in IDS[1:]), "others out of MRD 2")
+    check(all(router_chat(lab)[a] for a in IDS[1:]), "others out of MRD 2")
     check(len(logouts(lab)) == n + 2, "other rows: %r" % logouts(lab)[n:])
     lab.ctl("agents", "fault", "1001", "up")
     wait(lambda: all_in(lab, "available", "not_ready"), 10,
@@ -146,9 +150,9 @@ def test(Lab):
           e["signins"] == AGENTS, "media_relogin: %r" % e)
     wait(lambda: all_in(lab, "available", "not_ready"), 10,
              "every agent in MRD 2 again, not ready")
-    wait(lambda: router_email(lab) == {a: True for a in IDS}, 5,
+    wait(lambda: router_chat(lab) == {a: True for a in IDS}, 5,
              "router: every agent in MRD 2 again")
-    rows = [r for r in logouts(lab)[n:] if r[1] == EMAIL]
+    rows = [r for r in logouts(lab)[n:] if r[1] == CHAT]
     check(sorted(r[0] for r in rows) == IDS and
           all(r[2] == 50002 for r in rows), "MRD 2 logouts: %r" % rows)
     check(lab.status("desk-b")["desk"]["cti"]["opens"] == opens,
@@ -159,12 +163,12 @@ def test(Lab):
     act = node_of(periph(lab)["active_side"])
     n = len(logouts(lab))
     lab.kill(act)
-    wait(lambda: {r[0] for r in logouts(lab)[n:] if r[1] == EMAIL}
+    wait(lambda: {r[0] for r in logouts(lab)[n:] if r[1] == CHAT}
              == set(IDS), 10, "Agent_Logout of every agent in MRD 2")
     check(all(r[2] == 50002 for r in logouts(lab)[n:]),
           "PG failover logouts: %r" % logouts(lab)[n:])
     wait_online(lab, 10, agents=AGENTS)
-    wait(lambda: router_email(lab) == {a: True for a in IDS}, 10,
+    wait(lambda: router_chat(lab) == {a: True for a in IDS}, 10,
              "router: every agent signed in to MRD 2 again")
     wait(lambda: all_in(lab, "available", "not_ready"), 10,
              "every agent: voice available (R8), MRD 2 not ready")

@@ -26,8 +26,10 @@ TASKF_RESUMED = 0x80
 
 
 def test(Lab):
+    # A chat MRD: an email one's live task is resynced, not reported by
+    # its queued START (R19; r19_bad_bracket resumes one through that).
     lab = media_lab(Lab, "r20", agents=2, handle_ms=3500,
-                    mr_offer_ms=2500)
+                    mr_offer_ms=2500, media="chat")
     wp = lab.watch("pg-a")
 
     log("a task offered, cut, ended with 42; its START resumes the report")

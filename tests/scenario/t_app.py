@@ -39,6 +39,10 @@ Proves:
    when it is back;
  * `fault pg-b down` closes the MR link (R12) and refuses pg-b until
    `up`; `fault cti-link down|up` ends and reopens the ARM session;
+ * R19: after AGENT_INIT_READY_EVENT the app sends its resync bracket
+   (BEGIN_AGENT_INIT_IND, END_AGENT_INIT_IND: the lab's MRD 2 is a chat
+   one, nothing to tell); a CTI server that says none: one heartbeat
+   interval later a warning, no bracket;
  * traffic: `traffic rate N`, `on`, `off`: a stream of NEW_TASKs with new
    DialogueIDs over the route, none after off; bad rate and unknown
    selector refused;
@@ -74,6 +78,10 @@ TASKF_RESEND, TASKF_APP_ROUTED, TASKF_ROUTING_DOWN, TASKF_ENDED_DOWN = \
     0x1, 0x2, 0x4, 0x8
 FAIL_NO_AGENT, FAIL_ROUTING_DOWN = 1, 2
 MR_PERIPH, AGENT_PERIPH, MRD, PATH = 5001, 5000, 2, 7
+# A chat MRD: an email one's tasks are resynced, not queued (R19,
+# r19_arm_session.py).
+MRDS = ('{ id = 1; name = "Cisco_Voice"; media = "voice"; },\n'
+        '  { id = 2; name = "Chat"; media = "chat"; max_tasks = 5; }')
 TASK_FIELDS = ("peripheral", "epoch", "dialogue", "mrd", "agent",
                "agent_periph", "th", "tl", "ts", "code", "flags", "path",
                "when", "when_ms")
@@ -269,10 +277,11 @@ class FakePim:
 
 class FakeCti:
     """A CTI server (GED-188, one session at a time): refuses OPEN_REQ
-    with FAILURE_CONF 107 when refuse is set, else opens; answers
-    HEARTBEAT_REQ, QUERY_AGENT_STATE_REQ (from self.states) and the
-    application's task requests (TaskID 9.N.0, N counting); keeps every
-    message of every session."""
+    with FAILURE_CONF 107 when refuse is set, else opens, then says
+    AGENT_INIT_READY_EVENT (R19) when ready is set; answers
+    HEARTBEAT_REQ, QUERY_AGENT_STATE_REQ (from self.states), the
+    application's task requests (TaskID 9.N.0, N counting) and those of
+    its resync bracket; keeps every message of every session."""
 
     def __init__(self, port, refuse=False):
         self.port = port
@@ -284,6 +293,7 @@ class FakeCti:
         self.version = 24
         self.next_task = 100
         self.answer = True
+        self.ready = True
         self.lock = threading.Lock()
         self.lst = None
         self.listen()
@@ -360,6 +370,9 @@ class FakeCti:
                     "ServicesGranted": m["ServicesRequested"],
                     "PeripheralOnline": 1, "PeripheralType": 17,
                     "SessionType": 1})
+                if self.ready:
+                    self.send(c, G.AGENT_INIT_READY_EVENT,
+                              {"PeripheralID": AGENT_PERIPH})
                 continue
             m = G.decode(t, body, self.version)
             if t == G.HEARTBEAT_REQ:
@@ -377,6 +390,15 @@ class FakeCti:
             elif t == OFFER_APP_REQ and self.answer:
                 self.next_task += 1
                 self.send(c, OFFER_APP_RESP, {
+                    "InvokeID": m["InvokeID"], "Status": 0,
+                    "TaskGroupHigh": 9, "TaskGroupLow": self.next_task})
+            elif t == G.AGENT_INIT_REQ:
+                self.send(c, G.AGENT_INIT_RESP, {
+                    "InvokeID": m["InvokeID"], "Status": 0,
+                    "MRDID": m["MRDID"], "ICMAgentID": m["ICMAgentID"]})
+            elif t == G.TASK_INIT_REQ:
+                self.next_task += 1
+                self.send(c, G.TASK_INIT_RESP, {
                     "InvokeID": m["InvokeID"], "Status": 0,
                     "TaskGroupHigh": 9, "TaskGroupLow": self.next_task})
             elif t == START_APP_REQ and self.answer:
@@ -450,8 +472,8 @@ def self_assigned(cti, dialogue, flags, agent=None):
 
 
 def test(Lab):
-    lab = Lab("app", agents=4, agent_mrds=[1, 2], media=True,
-              mr_extra="application_path = %d;" % PATH)
+    lab = Lab("app", agents=4, agent_mrds=[1, 2], media=True, mrds=MRDS,
+              hb_cti=(1000, 4), mr_extra="application_path = %d;" % PATH)
     cti_a = FakeCti(lab.cti_ports["pg-a"], refuse=True)
     cti_b = FakeCti(lab.cti_ports["pg-b"])
     pims = []
@@ -485,6 +507,12 @@ def body(lab, cti_a, cti_b, pims):
     for a in range(1001, 1005):
         cti_b.wait(G.QUERY_AGENT_STATE_REQ, ICMAgentID=a, MRDID=MRD,
                    PeripheralID=AGENT_PERIPH)
+    # R19: the first bracket tells nothing (no state recorded yet).
+    cti_b.wait(G.BEGIN_AGENT_INIT_IND, PeripheralID=AGENT_PERIPH)
+    cti_b.wait(G.END_AGENT_INIT_IND, PeripheralID=AGENT_PERIPH)
+    check(not [m for m in cti_b.msgs.since(0) if m["type"] in
+               (G.AGENT_INIT_REQ, G.TASK_INIT_IND, G.TASK_INIT_REQ)],
+          "the first bracket told something")
     wait_for(lambda: status(lab)["arm"]["agents_known"] == 4, 5,
              "the app knows the 4 agents' states")
     log("ARM session: A refused, B open, OPEN_REQ right, states asked")
@@ -737,9 +765,18 @@ def body(lab, cti_a, cti_b, pims):
     lab.ctl("app", "fault", "cti-link", "down")
     w.wait(ev("cti_session_lost"))
     check(status(lab)["arm"]["state"] == "ADMIN_DOWN", "cti-link not down")
+    # A CTI server that says no AGENT_INIT_READY_EVENT: one heartbeat
+    # interval later the app says so and sends no bracket.
+    cti_b.ready = False
+    mark_c = cti_b.msgs.count()
     lab.ctl("app", "fault", "cti-link", "up")
     w.wait(ev("cti_session_open", server="pg-b"), 10)
-    log("fault pg-b, cti-link down and up")
+    lab.wait_log("app", r"\[R19\] no AGENT_INIT_READY_EVENT", 5)
+    check(not [m for m in cti_b.msgs.since(mark_c) if m["type"] ==
+               G.BEGIN_AGENT_INIT_IND], "a bracket without "
+          "AGENT_INIT_READY_EVENT")
+    log("fault pg-b, cti-link down and up; no AGENT_INIT_READY_EVENT: no "
+        "bracket")
 
     # Traffic: a Poisson stream of NEW_TASKs, on, off, at a rate.
     rc, _, err = lab.ctl_raw("app", "traffic", "rate", "x")

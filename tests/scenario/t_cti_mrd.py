@@ -1,7 +1,8 @@
 """Non-voice MRDs through the CTI server, seen by the tests' client
 (ged188_client.py: the public tables, and the pgemu-defined layouts of
-docs/protocol.md), on a duplex lab whose MRDs are 1 (voice) and 2 (email,
-max_tasks 5): agents 1001, 1002 in the voice MRD only, 2001..2004 in
+docs/protocol.md), on a duplex lab whose MRDs are 1 (voice) and 2 (chat,
+max_tasks 5: an email MRD's sign-ins outlive R9, R6 and a move, R19,
+r19_*.py): agents 1001, 1002 in the voice MRD only, 2001..2004 in
 MRDs 1 and 2 (the lab file's list[].mrds), every one available.
 
  (1) MEDIA_LOGIN_REQ refusals, as MEDIA_LOGIN_RESP Status: no such agent
@@ -49,7 +50,9 @@ from pgemu_test import (FAST, SLOW, check, cti, cti_connect, cti_open_active,
                         wait_cti_active, wait_for, wait_online)
 
 PERIPHERAL = 5000
-EMAIL = 2
+CHAT = 2        # what R9, R6 and R10 do to a non-voice MRD but email
+MRDS = ('{ id = 1; name = "Cisco_Voice"; media = "voice"; },\n'
+        '  { id = 2; name = "Chat"; media = "chat"; max_tasks = 5; }')
 MRD_AGENTS = (2001, 2002, 2003, 2004)
 LIST = ",\n    ".join('{ id = %d; skill_groups = [ 100 ]; mrds = [ 1, 2 ]; }'
                       % a for a in MRD_AGENTS)
@@ -80,7 +83,7 @@ def opened(lab, node, cid, version=24):
     return s
 
 
-def login(s, agent, mrd=EMAIL, status=g.E_ARM_STAT_OK, **kw):
+def login(s, agent, mrd=CHAT, status=g.E_ARM_STAT_OK, **kw):
     r = s.media_login(PERIPHERAL, mrd, agent_id=str(agent), **kw)
     check(r["type"] == g.MEDIA_LOGIN_RESP and r["InvokeID"] == s.invoke and
           r["Status"] == status and r["MRDID"] == mrd and
@@ -97,7 +100,7 @@ def logout_refused(s, agent, mrd, status):
               agent, mrd, r, status))
 
 
-def set_state(s, agent, state, reason=0, mrdid=EMAIL, answer=None):
+def set_state(s, agent, state, reason=0, mrdid=CHAT, answer=None):
     r = s.set_agent_state(PERIPHERAL, state, reason=reason,
                           agent_id=str(agent), mrdid=mrdid)
     check(r["type"] == (answer or g.SET_AGENT_STATE_CONF) and
@@ -106,7 +109,7 @@ def set_state(s, agent, state, reason=0, mrdid=EMAIL, answer=None):
     return r
 
 
-def query(s, agent, mrd=EMAIL):
+def query(s, agent, mrd=CHAT):
     return s.query_agent_state(PERIPHERAL, mrdid=mrd, agent_id=str(agent))
 
 
@@ -149,13 +152,13 @@ def refusals(b):
 
 def sign_in(lab, b, b18):
     login(b, 2001)
-    e = seen(b, 2001, EMAIL, g.AGENT_STATE_NOT_READY)
+    e = seen(b, 2001, CHAT, g.AGENT_STATE_NOT_READY)
     check(e["MaxTaskLimit"] == 5 and e["fixed_len"] == 62,
           "MRD 2 event at v24: %r" % e)
-    e = seen(b18, 2001, EMAIL, g.AGENT_STATE_NOT_READY)
-    check(e["fixed_len"] == 58 and e["MRDID"] == EMAIL,
+    e = seen(b18, 2001, CHAT, g.AGENT_STATE_NOT_READY)
+    check(e["fixed_len"] == 58 and e["MRDID"] == CHAT,
           "MRD 2 event at v18: %r" % e)
-    wait_router(lab, 2001, EMAIL, True)
+    wait_router(lab, 2001, CHAT, True)
     check(router_entry(lab, 2001, 1)["state"] == "available",
           "voice MRD of 2001 changed: %r" % router_entry(lab, 2001, 1))
     wait_for(lambda: lab.query(
@@ -167,7 +170,7 @@ def sign_in(lab, b, b18):
     e = seen(b, 2001, EMAIL, g.AGENT_STATE_NOT_READY)
     check(e["MaxTaskLimit"] == 3, "MRD 2 event after Status 1: %r" % e)
     q = query(b, 2001)
-    check(q["type"] == g.QUERY_AGENT_STATE_CONF and q["MRDID"] == EMAIL and
+    check(q["type"] == g.QUERY_AGENT_STATE_CONF and q["MRDID"] == CHAT and
           q["AgentState"] == g.AGENT_STATE_NOT_READY and
           q["MaxTaskLimit"] == 3 and q["ICMAgentID"] == 2001,
           "QUERY of 2001 in MRD 2: %r" % q)
@@ -185,14 +188,14 @@ def sign_in(lab, b, b18):
 
 def ready_not_ready(lab, b):
     set_state(b, 2001, g.AGENT_STATE_AVAILABLE)
-    seen(b, 2001, EMAIL, g.AGENT_STATE_AVAILABLE)
-    wait_for(lambda: router_entry(lab, 2001, EMAIL)["state"] == "available",
+    seen(b, 2001, CHAT, g.AGENT_STATE_AVAILABLE)
+    wait_for(lambda: router_entry(lab, 2001, CHAT)["state"] == "available",
              T, "router: 2001 available in MRD 2")
     set_state(b, 2001, g.AGENT_STATE_NOT_READY, 12)
-    seen(b, 2001, EMAIL, g.AGENT_STATE_NOT_READY, 12)
+    seen(b, 2001, CHAT, g.AGENT_STATE_NOT_READY, 12)
     wait_for(lambda: lab.query(
         "SELECT MRDomainID FROM Agent_Event_Detail WHERE SkillTargetID = "
-        "2001 AND Event = 3 AND ReasonCode = 12") == [(EMAIL,)], T,
+        "2001 AND Event = 3 AND ReasonCode = 12") == [(CHAT,)], T,
         "not-ready row of 2001 in MRD 2, reason 12")
     check(lab.ctl("acd", "agent", "2001")["state"] == "available" and
           query(b, 2001, 1)["AgentState"] == g.AGENT_STATE_AVAILABLE,
@@ -208,13 +211,13 @@ def ready_not_ready(lab, b):
 
 
 def sign_out(lab, b):
-    b.media_logout(PERIPHERAL, EMAIL, reason=7, agent_id="2001")
-    seen(b, 2001, EMAIL, g.AGENT_STATE_LOGOUT, 7)
-    wait_logouts(lab, 2001, [(EMAIL, 7)])
-    logout_refused(b, 2001, EMAIL, g.E_ARM_STAT_AGENT_NOT_LOGGED_IN)
-    logout_refused(b, 9999, EMAIL, g.E_ARM_STAT_AGENT_NOT_FOUND)
+    b.media_logout(PERIPHERAL, CHAT, reason=7, agent_id="2001")
+    seen(b, 2001, CHAT, g.AGENT_STATE_LOGOUT, 7)
+    wait_logouts(lab, 2001, [(CHAT, 7)])
+    logout_refused(b, 2001, CHAT, g.E_ARM_STAT_AGENT_NOT_LOGGED_IN)
+    logout_refused(b, 9999, CHAT, g.E_ARM_STAT_AGENT_NOT_FOUND)
     logout_refused(b, 2001, 1, g.E_ARM_STAT_CANT_LOGIN_TO_VOICE_MRD)
-    logout_refused(b, 1001, EMAIL, g.E_ARM_STAT_MRD_LIST_ENTRY_NOT_FOUND)
+    logout_refused(b, 1001, CHAT, g.E_ARM_STAT_MRD_LIST_ENTRY_NOT_FOUND)
     log("(5) MEDIA_LOGOUT_IND 7: event, Agent_Logout (MRD 2, 7); "
         "FAILURE_RESP 6, 2, 11, 3")
 
@@ -225,32 +228,32 @@ def r9(lab, node, b):
                             agent_id="2002")["type"] ==
           g.SET_AGENT_STATE_CONF, "desk-r9 LOGIN 2002")
     login(d, 2002)
-    seen(b, 2002, EMAIL, g.AGENT_STATE_NOT_READY)
-    wait_router(lab, 2002, EMAIL, True)
+    seen(b, 2002, CHAT, g.AGENT_STATE_NOT_READY)
+    wait_router(lab, 2002, CHAT, True)
     w = lab.watch(node)
     mark = b.mark()
     d.close_socket(reset=True)
     e = w.wait(ev("cti_client_lost"), T, "cti_client_lost")
     check(e["agents"] == 1 and e["client_id"] == "desk-r9",
           "cti_client_lost %r" % e)
-    seen(b, 2002, EMAIL, g.AGENT_STATE_LOGOUT, 50002, mark)
+    seen(b, 2002, CHAT, g.AGENT_STATE_LOGOUT, 50002, mark)
     seen(b, 2002, 1, g.AGENT_STATE_LOGOUT, 50002, mark)
-    wait_logouts(lab, 2002, [(1, 50002), (EMAIL, 50002)])
+    wait_logouts(lab, 2002, [(1, 50002), (CHAT, 50002)])
     log("(6) R9: desk-r9 reset -> 2002 out of MRD 1 and MRD 2 with 50002")
 
 
 def cti_manager(lab, b):
     login(b, 2004)
-    seen(b, 2004, EMAIL, g.AGENT_STATE_NOT_READY)
-    wait_router(lab, 2004, EMAIL, True)
+    seen(b, 2004, CHAT, g.AGENT_STATE_NOT_READY)
+    wait_router(lab, 2004, CHAT, True)
     mark = b.mark()
     lab.ctl("acd", "stop", "cti-manager", "primary")
-    seen(b, 2004, EMAIL, g.AGENT_STATE_LOGOUT, 50002, mark)
-    wait_for(lambda: r6_rows(lab, 2004) == [(1, 50002), (EMAIL, 50002)], T,
+    seen(b, 2004, CHAT, g.AGENT_STATE_LOGOUT, 50002, mark)
+    wait_for(lambda: r6_rows(lab, 2004) == [(1, 50002), (CHAT, 50002)], T,
              "R6 Agent_Logout rows of 2004 in MRDs 1 and 2")
     wait_online(lab, 10 * SLOW)
     wait_router(lab, 2004, 1, True)
-    check(not router_entry(lab, 2004, EMAIL)["logged_in"] and
+    check(not router_entry(lab, 2004, CHAT)["logged_in"] and
           query(b, 2004)["AgentState"] == g.AGENT_STATE_LOGOUT,
           "2004's MRD 2 back after the CTI Manager failover")
     lab.ctl("acd", "start", "cti-manager", "primary")
@@ -260,10 +263,10 @@ def cti_manager(lab, b):
 
 def mirror(lab, cti_node, b):
     login(b, 2001)
-    seen(b, 2001, EMAIL, g.AGENT_STATE_NOT_READY)
-    wait_router(lab, 2001, EMAIL, True)
+    seen(b, 2001, CHAT, g.AGENT_STATE_NOT_READY)
+    wait_router(lab, 2001, CHAT, True)
     set_state(b, 2001, g.AGENT_STATE_AVAILABLE)
-    seen(b, 2001, EMAIL, g.AGENT_STATE_AVAILABLE)
+    seen(b, 2001, CHAT, g.AGENT_STATE_AVAILABLE)
     check(query(b, 2001)["AgentState"] == g.AGENT_STATE_AVAILABLE,
           "query through the mirror")
     # R10 through the mirror: 2003 in both MRDs for desk-x, taken by desk-y.
@@ -272,17 +275,17 @@ def mirror(lab, cti_node, b):
     set_state(x, 2003, g.AGENT_STATE_LOGIN, mrdid=None)
     login(x, 2003)
     set_state(x, 2003, g.AGENT_STATE_AVAILABLE)
-    seen(b, 2003, EMAIL, g.AGENT_STATE_AVAILABLE)
+    seen(b, 2003, CHAT, g.AGENT_STATE_AVAILABLE)
     w = lab.watch(cti_node)
     b.mark()
     before = logouts(lab, 2003)
     set_state(y, 2003, g.AGENT_STATE_LOGIN, mrdid=None)
     login(y, 2003)
-    seen(b, 2003, EMAIL, g.AGENT_STATE_LOGOUT, 50002)
-    seen(b, 2003, EMAIL, g.AGENT_STATE_NOT_READY)
+    seen(b, 2003, CHAT, g.AGENT_STATE_LOGOUT, 50002)
+    seen(b, 2003, CHAT, g.AGENT_STATE_NOT_READY)
     w.wait(ev("agent_moved"), T, "agent_moved")
-    wait_logouts(lab, 2003, [(1, 50002), (EMAIL, 50002)], before)
-    wait_router(lab, 2003, EMAIL, True)
+    wait_logouts(lab, 2003, [(1, 50002), (CHAT, 50002)], before)
+    wait_router(lab, 2003, CHAT, True)
     wait_router(lab, 2003, 1, True)
     x.close()
     y.close_socket()
@@ -300,10 +303,10 @@ def failover(lab, pim, b):
     """(8); b, of the surviving side, is closed when its CTI server goes
     standby for the takeover (private link down, no PIM yet): the new
     session it opens again."""
-    wait_router(lab, 2003, EMAIL, False)     # y's session lost: R9
+    wait_router(lab, 2003, CHAT, False)     # y's session lost: R9
     login(b, 2003)
-    seen(b, 2003, EMAIL, g.AGENT_STATE_NOT_READY)
-    wait_router(lab, 2003, EMAIL, True)
+    seen(b, 2003, CHAT, g.AGENT_STATE_NOT_READY)
+    wait_router(lab, 2003, CHAT, True)
     before = {a: r6_rows(lab, a) for a in (2001, 2003)}
     lab.kill(pim, signal.SIGKILL)
     wait_online(lab, 10 * SLOW)
@@ -311,12 +314,12 @@ def failover(lab, pim, b):
     _, b, _ = cti_open_active(lab, name="bridge-c", client_id="bridge-c",
                               services=ALL)
     # 2003's voice MRD went with desk-y (R9): only its MRD 2 was in.
-    for a, want in ((2001, [(1, 50002), (EMAIL, 50002)]),
-                    (2003, [(EMAIL, 50002)])):
+    for a, want in ((2001, [(1, 50002), (CHAT, 50002)]),
+                    (2003, [(CHAT, 50002)])):
         want = sorted(before[a] + want)
         wait_for(lambda: r6_rows(lab, a) == want, T,
                  "R6 Agent_Logout rows of %d: %r" % (a, want))
-        wait_router(lab, a, EMAIL, False)
+        wait_router(lab, a, CHAT, False)
         check(query(b, a)["AgentState"] == g.AGENT_STATE_LOGOUT,
               "%d in MRD 2 after the failover" % a)
     wait_for(lambda: router_entry(lab, 2001, 1)["logged_in"], T,
@@ -324,8 +327,8 @@ def failover(lab, pim, b):
     check(query(b, 2001, 1)["AgentState"] == g.AGENT_STATE_AVAILABLE,
           "2001's voice MRD after R8")
     login(b, 2001)
-    seen(b, 2001, EMAIL, g.AGENT_STATE_NOT_READY)
-    wait_router(lab, 2001, EMAIL, True)
+    seen(b, 2001, CHAT, g.AGENT_STATE_NOT_READY)
+    wait_router(lab, 2001, CHAT, True)
     log("(8) kill -9 %s: MRD 2 of 2001, 2003 out with 50002 (R6 rows), "
         "voice back by R8, MRD 2 not; signed in again" % pim)
     return b
@@ -338,16 +341,16 @@ def no_pim(lab, b):
                m["SystemEventID"] == g.SYS_PERIPHERAL_OFFLINE, T,
                "PERIPHERAL_OFFLINE")
     wait_router(lab, 2001, 1, False)
-    check(router_entry(lab, 2001, EMAIL)["logged_in"],
+    check(router_entry(lab, 2001, CHAT)["logged_in"],
           "router: 2001's MRD 2 went with the voice PIM")
     login(b, 2004)
-    seen(b, 2004, EMAIL, g.AGENT_STATE_NOT_READY)
-    wait_router(lab, 2004, EMAIL, True)
+    seen(b, 2004, CHAT, g.AGENT_STATE_NOT_READY)
+    wait_router(lab, 2004, CHAT, True)
     set_state(b, 2001, g.AGENT_STATE_AVAILABLE)
-    seen(b, 2001, EMAIL, g.AGENT_STATE_AVAILABLE)
-    b.media_logout(PERIPHERAL, EMAIL, reason=7, agent_id="2004")
-    seen(b, 2004, EMAIL, g.AGENT_STATE_LOGOUT, 7)
-    wait_router(lab, 2004, EMAIL, False)
+    seen(b, 2001, CHAT, g.AGENT_STATE_AVAILABLE)
+    b.media_logout(PERIPHERAL, CHAT, reason=7, agent_id="2004")
+    seen(b, 2004, CHAT, g.AGENT_STATE_LOGOUT, 7)
+    wait_router(lab, 2004, CHAT, False)
     r = set_state(b, 2001, g.AGENT_STATE_NOT_READY, mrdid=None,
                   answer=g.CONTROL_FAILURE_CONF)
     check(r["FailureCode"] == 269, "voice SET with no PIM: %r" % r)
@@ -356,7 +359,7 @@ def no_pim(lab, b):
 
 
 def test(Lab):
-    lab = Lab("ctimrd", agents=2, list_agents=LIST, sections={
+    lab = Lab("ctimrd", agents=2, list_agents=LIST, mrds=MRDS, sections={
         "acd": "backup_port = %d;" % free_ports(1)[0]}, **FAST)
     pim, _, _ = start_duplex(lab)
     wait_cti_active(lab, pim)

@@ -14,6 +14,9 @@ against the tables themselves:
      OFFER_TASK_IND's 36 bytes with a negative TaskGroupLow,
      START_APPLICATION_TASK_REQ with XferInWhileLoggedOut (268) at v20,
      the RESPs' 20 bytes decoded, and each layout's length;
+ (3d) the resync bracket (pgemu-defined, docs/protocol.md's tables):
+     AGENT_INIT_REQ's 32 bytes and its AgentID, TASK_INIT_IND / _REQ's
+     46 with TaskState and the times, the others' lengths and decoding;
  (4) the fixed lengths of every message of 1.4 and 1.8 by version
      (OPEN_CONF 26/30/32);
  (5) floating parts that run past the end, or do not fit the version;
@@ -246,6 +249,61 @@ def test_tasks():
     check(m["Status"] == g.E_ARM_STAT_NO_OFFER_OR_PRE_CALL_RECEIVED,
           "FAILURE_RESP decoded as %r" % m)
     log("(3c) ARM task messages 160..169: 36 and 20 bytes, tag 268")
+
+
+def test_resync():
+    # docs/protocol.md AGENT_INIT_REQ (182): InvokeID 0x80000002 (UINT),
+    # PeripheralID 5000 (UINT), MRDID 2 (INT), ICMAgentID 1001 (INT),
+    # AgentState 11 ACTIVE (USHORT), EventReasonCode 0 (USHORT),
+    # StateDuration 7 (UINT), NumTasks 2 (UINT), MaxTaskLimit 0 (UINT):
+    # 32 bytes; then AgentID "1001" (tag 5) at v24.
+    want = H("80000002 00001388 00000002 000003e9 000b 0000 00000007"
+             " 00000002 00000000 0005 0005 3130303100")
+    got = g.encode_body(g.AGENT_INIT_REQ, dict(
+        InvokeID=0x80000002, PeripheralID=5000, MRDID=2, ICMAgentID=1001,
+        AgentState=g.AGENT_STATE_ACTIVE, StateDuration=7, NumTasks=2),
+        g.flt_strings(True, (g.AGENT_ID_TAG, "1001")), 24)
+    same(got, want, "AGENT_INIT_REQ v24")
+    # TASK_INIT_IND (185) / TASK_INIT_REQ (209): the 36 bytes of the task
+    # messages, then TaskState 2 (USHORT), OfferTime 1700000000 and
+    # StartTime 1700000003 (TIME: UINT seconds): 46 bytes.
+    want = H("00000063 00001388 00000002 000003e9 00004e20 00000001"
+             " 00000000 00000063 00000000 0002 6553f100 6553f103")
+    check(len(want) == 46, "hand-written TASK_INIT_IND is %d bytes" %
+          len(want))
+    for t in (g.TASK_INIT_IND, g.TASK_INIT_REQ):
+        same(g.encode_body(t, dict(
+            InvokeID=99, PeripheralID=5000, MRDID=2, ICMAgentID=1001,
+            TaskGroupHigh=20000, TaskGroupLow=1, DialogueID=99,
+            TaskState=g.TASK_INIT_STARTED, OfferTime=1700000000,
+            StartTime=1700000003), (), 19), want, g.msg_name(t))
+    # BEGIN_ / END_AGENT_INIT_IND (181, 184): InvokeID, PeripheralID;
+    # AGENT_INIT_READY_EVENT (186): PeripheralID; AGENT_INIT_RESP (183)
+    # the 16 bytes of MEDIA_LOGIN_RESP; TASK_INIT_RESP (210) the 20 of
+    # the task RESPs.
+    for t in (g.BEGIN_AGENT_INIT_IND, g.END_AGENT_INIT_IND):
+        same(g.encode_body(t, dict(InvokeID=1, PeripheralID=5000), (), 24),
+             H("00000001 00001388"), g.msg_name(t))
+    m = g.decode(g.AGENT_INIT_READY_EVENT, H("00001388"), 24)
+    check(m["PeripheralID"] == 5000 and m["fixed_len"] == 4,
+          "AGENT_INIT_READY_EVENT decoded as %r" % m)
+    m = g.decode(g.AGENT_INIT_RESP, H("80000002 00000000 00000002 000003e9"),
+                 24)
+    check(m["InvokeID"] == 0x80000002 and m["Status"] == 0 and
+          m["MRDID"] == 2 and m["ICMAgentID"] == 1001,
+          "AGENT_INIT_RESP decoded as %r" % m)
+    m = g.decode(g.TASK_INIT_RESP, H("00000063 00000000 6553f100 00100003"
+                                     " 00000000"), 24)
+    check(m["fixed_len"] == 20 and m["TaskGroupHigh"] == 1700000000 and
+          m["TaskGroupLow"] == 0x100003, "TASK_INIT_RESP decoded as %r" % m)
+    for t, n in ((g.AGENT_INIT_READY_EVENT, 4), (g.BEGIN_AGENT_INIT_IND, 8),
+                 (g.AGENT_INIT_REQ, 32), (g.AGENT_INIT_RESP, 16),
+                 (g.END_AGENT_INIT_IND, 8), (g.TASK_INIT_IND, 46),
+                 (g.TASK_INIT_REQ, 46), (g.TASK_INIT_RESP, 20)):
+        check(g.fixed_len(t, 13) == n == g.fixed_len(t, 25),
+              "%s fixed part not %d bytes" % (g.msg_name(t), n))
+    log("(3d) the resync bracket 181..186, 209, 210: 4, 8, 32, 16, 46 and "
+        "20 bytes")
 
 
 def test_fixed_lengths():
@@ -513,6 +571,7 @@ def test(Lab):
     test_set_agent_state()
     test_media()
     test_tasks()
+    test_resync()
     test_fixed_lengths()
     test_floating_errors()
     test_session()

@@ -164,11 +164,14 @@ class Trial:
             st = [x for x in st if x != ("R10", "agent_moved")]
         # The app killed takes its ARM session too: the CTI server and the
         # router say its application path went and came back (R18, R21),
-        # in an order with the MR PIM's steps that depends on which of the
-        # app's two sockets a node reads first; r18_task_life proves them.
+        # and the app resyncs its email agents when it is back (R19), in
+        # an order with the MR PIM's steps that depends on which of the
+        # app's two sockets a node reads first; r18_task_life and
+        # r19_arm_session prove them.
         if self.trig["id"] == "app_kill":
             st = [x for x in st if x[1] not in ("app_path_down",
-                                                "app_path_up")]
+                                                "app_path_up",
+                                                "agents_resynced")]
         return st
 
     def roles(self, node):

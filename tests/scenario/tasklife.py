@@ -2,7 +2,9 @@
 routing whose Email MRD (2) has a task life of a few seconds, the agents
 signed in to it by their desktops, the app's ARM session open; tasks made
 by hand (`pgemuctl app new-task`) and followed at the CTI server, the
-router and in the history database."""
+router and in the history database.  MRD 2 may be of another media than
+email: the app resyncs an email MRD's live tasks when its session is back
+(R19) rather than sending their queued messages."""
 from pgemu_test import (DEFAULT_NODES, FAST, check, wait_for, wait_online)
 
 LIFE = 2            # task_life of MRD 2, seconds
@@ -11,11 +13,11 @@ HANDLE_MS = 4000    # a task's handle time: it outlives its task life
 PATH = 1            # media_routing.application_path (the default)
 
 
-def mrds(life=LIFE, start_timeout=START_TIMEOUT):
+def mrds(life=LIFE, start_timeout=START_TIMEOUT, media="email"):
     return ('{ id = 1; name = "Cisco_Voice"; media = "voice"; },\n'
-            '  { id = 2; name = "Email"; media = "email"; max_tasks = 5;'
+            '  { id = 2; name = "Email"; media = "%s"; max_tasks = 5;'
             ' interruptible = true; task_life = %d; task_start_timeout = %d;'
-            ' }' % (life, start_timeout))
+            ' }' % (media, life, start_timeout))
 
 
 def arm(lab):
@@ -23,14 +25,16 @@ def arm(lab):
     return lab.status("app")["app"]["arm"]
 
 
-def media_lab(Lab, name, agents=2, life=LIFE, handle_ms=HANDLE_MS, **kw):
+def media_lab(Lab, name, agents=2, life=LIFE, handle_ms=HANDLE_MS,
+              media="email", **kw):
     """The lab started whole, every agent logged in and available in MRD 2
     as the app sees it through its open ARM session (on pg-a's CTI
     server)."""
     for k, v in FAST.items():
         kw.setdefault(k, v)
     lab = Lab(name, agents=agents, desktops=True, media=True,
-              agent_mrds=[1, 2], hb_desktop=(100, 3), mrds=mrds(life),
+              agent_mrds=[1, 2], hb_desktop=(100, 3),
+              mrds=mrds(life, media=media),
               mr_handle_ms=handle_ms, **kw)
     lab.start_all()
     lab.wait_links_up(DEFAULT_NODES)

@@ -128,6 +128,8 @@ struct app_task {
 	double		 created;	/* wall clock */
 	uint64_t	 sent_us;	/* its last NEW_TASK (monotonic) */
 	uint64_t	 offered_ms;	/* monotonic */
+	uint64_t	 started_ms;	/* monotonic: its start (asked) */
+	int		 resyncing;	/* its TASK_INIT_REQ waits (R19) */
 	struct event	*ev;		/* its next step */
 	struct app	*app;
 	LIST_ENTRY(app_task) hash;
@@ -775,8 +777,24 @@ app_arm_back(struct node *n, double since)
 static void
 app_task_finish(struct app *a, struct app_task *t, enum app_state st)
 {
+	if (t->state == TS_STARTED)
+		app_arm_started(a->arm, t->agent, t->mrd, -1);
 	app_arm_hold(a->arm, t->agent, t->mrd, -1);
 	app_set_state(a, t, st);
+}
+
+/* The task started: its agent's record, its end due (from its start). */
+static void
+app_task_started(struct app *a, struct app_task *t)
+{
+	uint64_t	since = mono_ms() - t->started_ms;
+
+	t->start_down = !a->routing;
+	t->start_gen = a->gen;
+	app_set_state(a, t, TS_STARTED);
+	app_arm_started(a->arm, t->agent, t->mrd, 1);
+	app_task_timer(t, a->node->cfg->mr.traffic.handle_time_ms -
+	    (int)(since > INT32_MAX ? INT32_MAX : since));
 }
 
 /*
@@ -796,6 +814,7 @@ app_task_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	switch (t->state) {
 	case TS_OFFERED:
+		t->started_ms = mono_ms();
 		if (t->by == BY_APP) {
 			if (app_task_arm(a, t, MSG_START_APPLICATION_TASK_REQ,
 			    t->flags) == -1)
@@ -805,10 +824,7 @@ app_task_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 		}
 		app_task_arm(a, t, MSG_START_TASK_IND, t->flags);
-		t->start_down = !a->routing;
-		t->start_gen = a->gen;
-		app_set_state(a, t, TS_STARTED);
-		app_task_timer(t, a->node->cfg->mr.traffic.handle_time_ms);
+		app_task_started(a, t);
 		break;
 	case TS_STARTED:
 		if (t->by == BY_APP && t->start_down &&
@@ -865,10 +881,111 @@ app_task_answer(struct node *n, uint32_t type, uint32_t dialogue,
 		    (int)(since > INT32_MAX ? INT32_MAX : since));
 		return;
 	}
-	t->start_down = !a->routing;
-	t->start_gen = a->gen;
-	app_set_state(a, t, TS_STARTED);
-	app_task_timer(t, a->node->cfg->mr.traffic.handle_time_ms);
+	t->started_ms = mono_ms();
+	app_task_started(a, t);
+}
+
+/*
+ * R19: a task the resync bracket tells: live, its agent's in an email
+ * MRD of the agent peripheral (offered or started; one whose offer the
+ * app asked for and got no TaskID: begun while the session was down).
+ */
+static int
+app_resyncs(const struct app *a, const struct app_task *t)
+{
+	const struct cfg	*cf = a->node->cfg;
+
+	return (t->state == TS_OFFERING || t->state == TS_OFFERED ||
+	    t->state == TS_STARTING || t->state == TS_STARTED) &&
+	    t->agent != 0 && t->agent_periph == (uint32_t)cf->mr.agent_periph &&
+	    cfg_mrd_email(cf, (int)t->mrd);
+}
+
+int
+app_task_in_resync(struct node *n, uint32_t dialogue)
+{
+	struct app	*a = n->role_data;
+	struct app_task	*t = app_find(a, dialogue);
+
+	return t != NULL && app_resyncs(a, t);
+}
+
+/* A monotonic time as a unix second. */
+static uint32_t
+app_wall_of(uint64_t ms)
+{
+	uint64_t	now = mono_ms();
+
+	return (uint32_t)(wall_now() - (double)(now > ms ? now - ms : 0) /
+	    1000.0);
+}
+
+/*
+ * R19: every task the bracket tells, oldest first: TASK_INIT_IND of one
+ * with a TaskID (a start the app asked for counts as done: it goes on to
+ * its end), TASK_INIT_REQ of one without (its answer gives the TaskID).
+ */
+void
+app_resync_tasks(struct node *n)
+{
+	struct app		*a = n->role_data;
+	struct app_task		*t;
+	struct app_arm_msg	 m;
+	int			 started;
+
+	TAILQ_FOREACH(t, &a->live, entry) {
+		if (!app_resyncs(a, t))
+			continue;
+		started = t->state == TS_STARTING || t->state == TS_STARTED;
+		memset(&m, 0, sizeof(m));
+		m.periph = t->agent_periph;
+		m.mrd = t->mrd;
+		m.agent = t->agent;
+		memcpy(m.task, t->task, sizeof(m.task));
+		m.dialogue = t->dialogue;
+		m.flags = t->flags;
+		app_arm_task_init(a->arm, &m, started,
+		    app_wall_of(t->offered_ms), started ?
+		    app_wall_of(t->started_ms) : 0);
+		if (t->state == TS_OFFERING)
+			t->resyncing = 1;
+		else if (t->state == TS_STARTING)
+			app_task_started(a, t);
+	}
+}
+
+/*
+ * The answer to a TASK_INIT_REQ (R19): its TaskID, and the task goes on
+ * (its start due offer_ms after its offer); refused, it is.  0 when the
+ * task of dialogue waits for no such answer.
+ */
+int
+app_task_resynced(struct node *n, uint32_t type, uint32_t dialogue,
+    uint32_t status, const uint32_t *task)
+{
+	struct app	*a = n->role_data;
+	struct app_task	*t = app_find(a, dialogue);
+	uint64_t	 since;
+
+	if (t == NULL || !t->resyncing || (type != MSG_TASK_INIT_RESP &&
+	    type != MSG_FAILURE_RESP))
+		return 0;
+	t->resyncing = 0;
+	if (type == MSG_FAILURE_RESP || status != E_ARM_STAT_OK) {
+		log_warnx("[%s] the CTI server refused the TASK_INIT_REQ of "
+		    "dialogue %u (agent %u): status %u", rule_tag(RULE_R19),
+		    dialogue, t->agent, status);
+		app_task_finish(a, t, TS_REFUSED);
+		return 1;
+	}
+	memcpy(t->task, task, sizeof(t->task));
+	app_set_state(a, t, TS_OFFERED);
+	since = mono_ms() - t->offered_ms;
+	app_task_timer(t, a->node->cfg->mr.traffic.offer_ms -
+	    (int)(since > INT32_MAX ? INT32_MAX : since));
+	log_debug("dialogue %u resynced: task %u.%u.%u", dialogue, task[0],
+	    task[1], task[2]);
+	return 1;
 }
 
 /* The route of a selector: its skill group, 0 (any) if none now. */
@@ -915,8 +1032,9 @@ app_assign(struct app *a, struct app_task *t, int down)
 		    "MR PIM" : "no MR PIM routes", a->npending,
 		    PL(a->npending));
 	}
-	agent = app_arm_up(a->arm) ? app_arm_pick(a->arm, t->mrd,
-	    app_skill_group(a, t->selector), m != NULL ? m->max_tasks : 1) : 0;
+	/* Without an ARM session the app knows only its email MRDs (R19). */
+	agent = app_arm_pick(a->arm, t->mrd, app_skill_group(a, t->selector),
+	    m != NULL ? m->max_tasks : 1);
 	if (agent == 0) {
 		if (t->fail_code != 0)
 			app_set_state(a, t, TS_FAILED);

@@ -13,13 +13,24 @@
  *
  * The view: each agent's state in each of its non-voice MRDs, and how
  * many of the application's tasks it holds there; it is forgotten when
- * the session goes (the next one asks again).  Task messages wait in a
- * bounded queue while the session is down and go, in order, when it is
- * back; a request sent and not answered when the session goes is sent
- * again first.  Before they go, app.c hears that the session is back
- * (app_arm_back: the reports its task life interrupted, R20); those of
- * a task that began and ended while it was down are flagged
- * TASKF_CTI_DOWN (app_arm_mark; R21, told here when they go).
+ * the session goes (the next one asks again), but in the email MRDs
+ * (R19): there the app goes on recording it from its own tasks (RESERVED
+ * while one is only offered, ACTIVE once one started, AVAILABLE when the
+ * last ends) and assigning tasks on it.  Task messages wait in a bounded
+ * queue while the session is down and go, in order, when it is back; a
+ * request sent and not answered when the session goes is sent again
+ * first.  Those of the email MRDs wait on for the resync bracket: when
+ * the CTI server says AGENT_INIT_READY_EVENT the app sends
+ * BEGIN_AGENT_INIT_IND, AGENT_INIT_REQ per agent it knows signed in to
+ * an email MRD (its state and task count as recorded), TASK_INIT_IND per
+ * live task there with a TaskID, TASK_INIT_REQ per one without (begun
+ * while the session was down: the RESP gives its TaskID),
+ * END_AGENT_INIT_IND; the queued messages of those tasks are dropped
+ * (the bracket tells where they are), the others go after it.  Before
+ * they go, app.c hears that the session is back (app_arm_back: the
+ * reports its task life interrupted, R20); those of a task that began
+ * and ended while it was down are flagged TASKF_CTI_DOWN (app_arm_mark;
+ * R21, told here when they go).
  */
 #include "config.h"
 
@@ -30,8 +41,18 @@
 #include "wire.h"
 #include "ged188.h"
 
+#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 #define ARM_VERSION		24
 #define ARM_QUEUE_MAX		10000	/* task messages while down */
+/*
+ * InvokeIDs of the resync bracket (R19): BEGIN, END, then one per agent
+ * and MRD (its index << 3 | the MRD's index); a task's is its DialogueID.
+ */
+#define ARM_INIT_INVOKE		0x80000000U
+#define ARM_INIT_BEGIN		ARM_INIT_INVOKE
+#define ARM_INIT_END		(ARM_INIT_INVOKE + 1)
+#define ARM_INIT_AGENT(i, j)	(ARM_INIT_INVOKE + 2 + ((uint32_t)(i) << 3 | \
+				 (uint32_t)(j)))
 
 /* An agent in one of its non-voice MRDs. */
 struct arm_media {
@@ -39,6 +60,8 @@ struct arm_media {
 	int		 state;		/* AS_*, as the CTI server says */
 	uint64_t	 since_ms;	/* monotonic: the state's start */
 	int		 ntasks;	/* the application's tasks there */
+	int		 nstarted;	/* of them, started */
+	int		 email;		/* an email MRD: kept, resynced */
 };
 
 struct arm_agent {
@@ -68,6 +91,12 @@ struct app_arm {
 	int		 queued_max;	/* most at once, ever */
 	double		 down_since;	/* wall clock; 0 while open */
 	char		 server[PGEMU_NAME_MAX];
+	int		 resync_wait;	/* open, its bracket not sent yet */
+	struct event	*ev_ready;	/* AGENT_INIT_READY_EVENT awaited */
+	struct {
+		uint64_t brackets, agents, corrected, refused;
+		uint64_t known, begun, dropped;
+	}		 resync;	/* R19 */
 };
 
 static struct arm_agent *
@@ -86,6 +115,47 @@ arm_media(struct arm_agent *ag, uint32_t mrd)
 		if (ag->media[i].mrd == mrd)
 			return &ag->media[i];
 	return NULL;
+}
+
+/*
+ * A message of an email MRD's task while the session waits for its
+ * resync bracket: it waits too (R19).
+ */
+static int
+arm_waits(const struct app_arm *arm, uint32_t mrd)
+{
+	return (!link_is_up(arm->link) || arm->resync_wait) &&
+	    cfg_mrd_email(arm->node->cfg, (int)mrd);
+}
+
+/*
+ * R19: while the session is down (or its bracket not yet sent), the app's
+ * own record of an agent in an email MRD follows its tasks: ACTIVE once
+ * one started, RESERVED while one is only offered, AVAILABLE when none is
+ * left (unless it was Not Ready).  A state it never knew stays unknown.
+ */
+static void
+arm_record(struct app_arm *arm, struct arm_media *m)
+{
+	int	st;
+
+	if (!m->email || (link_is_up(arm->link) && !arm->resync_wait))
+		return;
+	if (m->state != AS_NOT_READY && m->state != AS_AVAILABLE &&
+	    m->state != AS_RESERVED && m->state != AS_ACTIVE)
+		return;
+	if (m->nstarted > 0)
+		st = AS_ACTIVE;
+	else if (m->ntasks > 0)
+		st = AS_RESERVED;
+	else if (m->state != AS_NOT_READY)
+		st = AS_AVAILABLE;
+	else
+		return;
+	if (st != m->state) {
+		m->state = st;
+		m->since_ms = mono_ms();
+	}
 }
 
 static int
@@ -133,8 +203,10 @@ int
 app_arm_send(struct app_arm *arm, const struct app_arm_msg *m)
 {
 	struct arm_msg	*q;
+	int		 wait = !link_is_up(arm->link) ||
+	    arm_waits(arm, m->mrd);
 
-	if (!link_is_up(arm->link) && arm->nqueued >= ARM_QUEUE_MAX) {
+	if (wait && arm->nqueued >= ARM_QUEUE_MAX) {
 		if (arm->dropped++ == 0 || arm->dropped % 1000 == 0)
 			log_warnx("ARM session down: %d task messages queued, "
 			    "the most it keeps; %s of dialogue %u dropped "
@@ -145,7 +217,7 @@ app_arm_send(struct app_arm *arm, const struct app_arm_msg *m)
 	}
 	q = xcalloc(1, sizeof(*q));
 	q->m = *m;
-	if (link_is_up(arm->link)) {
+	if (!wait) {
 		arm_write(arm, q);
 		return 1;
 	}
@@ -195,8 +267,23 @@ app_arm_hold(struct app_arm *arm, uint32_t agent, uint32_t mrd, int delta)
 {
 	struct arm_media	*m = arm_media(arm_agent(arm, agent), mrd);
 
-	if (m != NULL && m->ntasks + delta >= 0)
+	if (m != NULL && m->ntasks + delta >= 0) {
 		m->ntasks += delta;
+		arm_record(arm, m);
+	}
+}
+
+/* One of the application's tasks of agent's starts (1) or ends started. */
+void
+app_arm_started(struct app_arm *arm, uint32_t agent, uint32_t mrd,
+    int delta)
+{
+	struct arm_media	*m = arm_media(arm_agent(arm, agent), mrd);
+
+	if (m != NULL && m->nstarted + delta >= 0) {
+		m->nstarted += delta;
+		arm_record(arm, m);
+	}
 }
 
 int
@@ -241,17 +328,24 @@ app_arm_server(const struct app_arm *arm)
 json_t *
 app_arm_json(const struct app_arm *arm)
 {
-	json_t	*j;
-	int	 i, k, avail = 0, known = 0;
+	const struct arm_media	*m;
+	json_t			*j, *email = json_object();
+	int			 i, k, avail = 0, known = 0, n;
 
 	for (i = 0; i < arm->nagents; i++)
 		for (k = 0; k < arm->agents[i].nmedia; k++) {
-			avail += arm->agents[i].media[k].state ==
-			    AS_AVAILABLE;
-			known += arm->agents[i].media[k].state != AS_UNKNOWN;
+			m = &arm->agents[i].media[k];
+			avail += m->state == AS_AVAILABLE;
+			known += m->state != AS_UNKNOWN;
+			if (!m->email)
+				continue;
+			n = (int)json_integer_value(json_object_get(email,
+			    agent_state_name(m->state)));
+			json_object_set_new(email, agent_state_name(m->state),
+			    json_integer(n + 1));
 		}
 	j = json_pack("{s:s, s:s?, s:i, s:I, s:i, s:i, s:i, s:I, s:I, "
-	    "s:i, s:i, s:i}",
+	    "s:i, s:i, s:i, s:o}",
 	    "state", link_state_names[arm->link->state],
 	    "server", app_arm_server(arm),
 	    "version", (int)arm->link->version,
@@ -263,7 +357,17 @@ app_arm_json(const struct app_arm *arm)
 	    "dropped", (json_int_t)arm->dropped,
 	    "in_flight", arm->nflight,
 	    "agents_known", known,
-	    "agents_available", avail);
+	    "agents_available", avail,
+	    "resync", json_pack("{s:b, s:o, s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:I}", "waiting", arm->resync_wait, "email_states", email,
+	    "brackets",
+	    (json_int_t)arm->resync.brackets, "agents",
+	    (json_int_t)arm->resync.agents, "agents_corrected",
+	    (json_int_t)arm->resync.corrected, "refused",
+	    (json_int_t)arm->resync.refused, "tasks_known",
+	    (json_int_t)arm->resync.known, "tasks_begun",
+	    (json_int_t)arm->resync.begun, "messages_dropped",
+	    (json_int_t)arm->resync.dropped));
 	json_object_set_new(j, "down_since", app_arm_down_since(arm) != 0 ?
 	    json_real(app_arm_down_since(arm)) : json_null());
 	return j;
@@ -282,7 +386,11 @@ arm_set_server(struct app_arm *arm)
 	    p->sides[0]);
 }
 
-/* Each agent's state in each of its non-voice MRDs, asked anew. */
+/*
+ * Each agent's state in each of its non-voice MRDs the app does not know
+ * (every one at the first session; after an outage, not the email MRDs':
+ * the app's record of those is what it resyncs), asked anew.
+ */
 static void
 arm_query_all(struct app_arm *arm)
 {
@@ -292,6 +400,8 @@ arm_query_all(struct app_arm *arm)
 
 	for (i = 0; i < arm->nagents; i++)
 		for (j = 0; j < arm->agents[i].nmedia; j++) {
+			if (arm->agents[i].media[j].state != AS_UNKNOWN)
+				continue;
 			ged_init(&g, MSG_QUERY_AGENT_STATE_REQ,
 			    arm->link->version);
 			g.fixed[QQ_INVOKE_ID] = arm->agents[i].id;
@@ -304,8 +414,59 @@ arm_query_all(struct app_arm *arm)
 }
 
 /*
+ * The queued messages go, oldest first; those of the email MRDs only
+ * when all is set (the bracket sent).
+ */
+static void
+arm_flush(struct app_arm *arm, int all)
+{
+	struct arm_msg	*q, *next;
+
+	for (q = TAILQ_FIRST(&arm->queue); q != NULL; q = next) {
+		next = TAILQ_NEXT(q, entry);
+		if (!all && cfg_mrd_email(arm->node->cfg, (int)q->m.mrd))
+			continue;
+		TAILQ_REMOVE(&arm->queue, q, entry);
+		arm->nqueued--;
+		arm_write(arm, q);
+	}
+}
+
+/*
+ * No AGENT_INIT_READY_EVENT one heartbeat interval after the session
+ * opened: a CTI server that takes no resync.  What the email MRDs'
+ * tasks left waiting goes as it is, and their states are asked as the
+ * others' (the app's record is not the server's).
+ */
+static void
+arm_ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct app_arm	*arm = arg;
+	int		 i, j;
+
+	(void)fd;
+	(void)what;
+	if (!arm->resync_wait)
+		return;
+	log_link_warnx(arm->link, "[%s] no AGENT_INIT_READY_EVENT from the "
+	    "CTI server of %s within %d ms: no resync; %d queued message%s "
+	    "sent as they are, the email MRDs' states asked",
+	    rule_tag(RULE_R19), arm->server,
+	    arm->node->cfg->hb_cti.interval_ms, arm->nqueued,
+	    arm->nqueued == 1 ? "" : "s");
+	arm->resync_wait = 0;
+	for (i = 0; i < arm->nagents; i++)
+		for (j = 0; j < arm->agents[i].nmedia; j++)
+			if (arm->agents[i].media[j].email)
+				arm->agents[i].media[j].state = AS_UNKNOWN;
+	arm_flush(arm, 1);
+	arm_query_all(arm);
+}
+
+/*
  * The session opened: what waited goes, oldest first (the requests left
- * unanswered by the last session before the rest), then the view is
+ * unanswered by the last session before the rest), but the email MRDs'
+ * messages (they wait for the resync bracket, R19), then the view is
  * asked for.
  */
 static void
@@ -313,6 +474,7 @@ arm_up(struct link *l, void *arg)
 {
 	struct app_arm	*arm = arg;
 	struct arm_msg	*q;
+	struct timeval	 tv;
 	json_t		*names = json_array();
 	int		 n = arm->nqueued, out = 0;
 
@@ -323,6 +485,9 @@ arm_up(struct link *l, void *arg)
 	    (int)l->version, "queued", n), "ARM session open with the CTI "
 	    "server of %s (port %d, version %u)%s", arm->server, l->port,
 	    l->version, n > 0 ? ": queued task messages sent" : "");
+	arm->resync_wait = 1;
+	ms_to_tv(arm->node->cfg->hb_cti.interval_ms, &tv);
+	evtimer_add(arm->ev_ready, &tv);
 	if (arm->down_since != 0)
 		app_arm_back(arm->node, arm->down_since);
 	TAILQ_FOREACH(q, &arm->queue, entry)
@@ -338,16 +503,15 @@ arm_up(struct link *l, void *arg)
 		    out == 1 ? "" : "s");
 	else
 		json_decref(names);
-	while ((q = TAILQ_FIRST(&arm->queue)) != NULL) {
-		TAILQ_REMOVE(&arm->queue, q, entry);
-		arm->nqueued--;
-		arm_write(arm, q);
-	}
+	arm_flush(arm, 0);
 	arm_query_all(arm);
 	node_update_summary(arm->node);
 }
 
-/* The session ended: the view is forgotten, unanswered requests wait. */
+/*
+ * The session ended: the view is forgotten but in the email MRDs (R19),
+ * unanswered requests wait.
+ */
 static void
 arm_down(struct link *l, void *arg, const char *why)
 {
@@ -362,9 +526,12 @@ arm_down(struct link *l, void *arg, const char *why)
 		TAILQ_INSERT_HEAD(&arm->queue, q, entry);
 		arm->nqueued++;
 	}
+	arm->resync_wait = 0;
+	evtimer_del(arm->ev_ready);
 	for (i = 0; i < arm->nagents; i++)
 		for (j = 0; j < arm->agents[i].nmedia; j++)
-			arm->agents[i].media[j].state = AS_UNKNOWN;
+			if (!arm->agents[i].media[j].email)
+				arm->agents[i].media[j].state = AS_UNKNOWN;
 	arm->down_since = wall_now();
 	evt_emit(RULE_NONE, "cti_session_lost", json_pack("{s:s, s:s, s:i}",
 	    "server", arm->server, "reason", why, "queued", arm->nqueued),
@@ -393,6 +560,11 @@ arm_agent_event(struct app_arm *arm, const struct ged_msg *g)
 
 	if (g->fixed[AE_PERIPHERAL_ID] != arm->periph)
 		return;
+	/* Until its bracket is sent, the app's record of an email MRD is
+	   what it corrects the CTI server's with (R19). */
+	if (arm->resync_wait &&
+	    cfg_mrd_email(arm->node->cfg, (int)g->fixed[AE_MRD_ID]))
+		return;
 	if (ged_get_str(g, TAG_AGENT_ID, id, sizeof(id)) == 1 &&
 	    parse_int(id, 0, INT32_MAX, &v) == 0)
 		arm_state(arm, (uint32_t)v, g->fixed[AE_MRD_ID],
@@ -400,6 +572,167 @@ arm_agent_event(struct app_arm *arm, const struct ged_msg *g)
 	else
 		arm_state(arm, g->fixed[AE_ICM_AGENT_ID], g->fixed[AE_MRD_ID],
 		    g->fixed[AE_AGENT_STATE]);
+}
+
+/* One message of the bracket, of n fixed fields. */
+static void
+arm_init_send(struct app_arm *arm, uint32_t type, const uint32_t *v,
+    size_t n, const char *agent_id)
+{
+	struct ged_msg		g;
+	struct wire_writer	w;
+	size_t			i;
+
+	ged_init(&g, type, arm->link->version);
+	for (i = 0; i < n && i < GED_FIXED_MAX; i++)
+		g.fixed[i] = v[i];
+	ged_begin(&w, &g);
+	if (agent_id != NULL)
+		ged_put_str(&w, arm->link->version, TAG_AGENT_ID, agent_id);
+	link_send(arm->link, &w);
+}
+
+/* A task of app.c's into the bracket: TASK_INIT_IND, or _REQ if no id. */
+void
+app_arm_task_init(struct app_arm *arm, const struct app_arm_msg *m,
+    int started, uint32_t offered, uint32_t start)
+{
+	int		has_id = (m->task[0] | m->task[1] | m->task[2]) != 0;
+	uint32_t	v[] = {
+		[TK_INVOKE_ID] = m->dialogue, [TK_PERIPHERAL_ID] = m->periph,
+		[TK_MRD_ID] = m->mrd, [TK_ICM_AGENT_ID] = m->agent,
+		[TK_GROUP_HIGH] = m->task[0], [TK_GROUP_LOW] = m->task[1],
+		[TK_SEQUENCE] = m->task[2], [TK_DIALOGUE_ID] = m->dialogue,
+		[TK_FLAGS] = m->flags, [TI_STATE] = started ?
+		    TASK_INIT_STARTED : TASK_INIT_OFFERED,
+		[TI_OFFER_TIME] = offered, [TI_START_TIME] = start
+	};
+
+	arm_init_send(arm, has_id ? MSG_TASK_INIT_IND : MSG_TASK_INIT_REQ, v,
+	    NITEMS(v), NULL);
+	if (has_id)
+		arm->resync.known++;
+	else
+		arm->resync.begun++;
+	log_link_debug(arm->link, "%s of dialogue %u (agent %u, MRD %u, %s)",
+	    has_id ? "TASK_INIT_IND" : "TASK_INIT_REQ", m->dialogue, m->agent,
+	    m->mrd, started ? "started" : "offered");
+}
+
+/*
+ * AGENT_INIT_READY_EVENT of the agent peripheral (R19): the messages
+ * waiting of the tasks the bracket tells are dropped, the bracket goes
+ * (every agent the app knows signed in to an email MRD, as recorded;
+ * app.c's live tasks there), then what still waits.
+ */
+static void
+arm_bracket(struct app_arm *arm, uint32_t periph)
+{
+	struct arm_msg		*q, *next;
+	struct arm_media	*m;
+	uint32_t		 v[9], b[2] = { ARM_INIT_BEGIN, periph };
+	uint64_t		 known = arm->resync.known;
+	uint64_t		 begun = arm->resync.begun, now = mono_ms();
+	int			 i, j, agents = 0, dropped = 0;
+	char			 id[16];
+
+	if (periph != arm->periph || !arm->resync_wait) {
+		log_link_debug(arm->link, "AGENT_INIT_READY_EVENT of "
+		    "peripheral %u ignored: %s", periph, periph !=
+		    arm->periph ? "not the agent peripheral" : "resynced "
+		    "already");
+		return;
+	}
+	for (q = TAILQ_FIRST(&arm->queue); q != NULL; q = next) {
+		next = TAILQ_NEXT(q, entry);
+		if (!cfg_mrd_email(arm->node->cfg, (int)q->m.mrd) ||
+		    !app_task_in_resync(arm->node, q->m.dialogue))
+			continue;
+		TAILQ_REMOVE(&arm->queue, q, entry);
+		arm->nqueued--;
+		free(q);
+		dropped++;
+	}
+	arm->resync.dropped += (uint64_t)dropped;
+	arm_init_send(arm, MSG_BEGIN_AGENT_INIT_IND, b, NITEMS(b), NULL);
+	for (i = 0; i < arm->nagents; i++)
+		for (j = 0; j < arm->agents[i].nmedia; j++) {
+			m = &arm->agents[i].media[j];
+			if (!m->email || (m->state != AS_NOT_READY &&
+			    m->state != AS_AVAILABLE && m->state !=
+			    AS_RESERVED && m->state != AS_ACTIVE))
+				continue;
+			v[AI_INVOKE_ID] = ARM_INIT_AGENT(i, j);
+			v[AI_PERIPHERAL_ID] = arm->periph;
+			v[AI_MRD_ID] = m->mrd;
+			v[AI_ICM_AGENT_ID] = arm->agents[i].id;
+			v[AI_AGENT_STATE] = (uint32_t)m->state;
+			v[AI_REASON] = 0;
+			v[AI_STATE_DURATION] = (uint32_t)((now - m->since_ms) /
+			    1000);
+			v[AI_NUM_TASKS] = (uint32_t)m->ntasks;
+			v[AI_MAX_TASKS] = 0;
+			snprintf(id, sizeof(id), "%u", arm->agents[i].id);
+			arm_init_send(arm, MSG_AGENT_INIT_REQ, v, NITEMS(v),
+			    id);
+			agents++;
+		}
+	app_resync_tasks(arm->node);
+	b[AB_INVOKE_ID] = ARM_INIT_END;
+	arm_init_send(arm, MSG_END_AGENT_INIT_IND, b, NITEMS(b), NULL);
+	arm->resync.brackets++;
+	arm->resync.agents += (uint64_t)agents;
+	arm->resync_wait = 0;
+	evtimer_del(arm->ev_ready);
+	evt_emit(RULE_R19, "agents_resynced", json_pack("{s:s, s:i, s:i, "
+	    "s:I, s:I, s:i, s:i}", "server", arm->server, "peripheral",
+	    (int)periph, "agents", agents, "tasks_known",
+	    (json_int_t)(arm->resync.known - known), "tasks_begun",
+	    (json_int_t)(arm->resync.begun - begun), "messages_dropped",
+	    dropped, "queued", arm->nqueued), "resync bracket sent to the "
+	    "CTI server of %s for peripheral %u: %d agent%s of the email "
+	    "MRDs as recorded, %llu task%s known, %llu begun while the "
+	    "session was down (%d queued message%s they replace); %d "
+	    "queued message%s follow", arm->server, periph, agents,
+	    agents == 1 ? "" : "s",
+	    (unsigned long long)(arm->resync.known - known),
+	    arm->resync.known - known == 1 ? "" : "s",
+	    (unsigned long long)(arm->resync.begun - begun), dropped,
+	    dropped == 1 ? "" : "s", arm->nqueued, arm->nqueued == 1 ? "" :
+	    "s");
+	arm_flush(arm, 1);
+}
+
+/*
+ * An answer of the bracket (R19): AGENT_INIT_RESP, or a FAILURE_RESP of
+ * one of its InvokeIDs.  An agent the CTI server says is not signed in
+ * there (6) is out of the MRD in the view.
+ */
+static void
+arm_init_answer(struct app_arm *arm, uint32_t type, uint32_t invoke,
+    uint32_t status)
+{
+	struct arm_media	*m = NULL;
+	uint32_t		 k = invoke - ARM_INIT_INVOKE - 2;
+
+	if (invoke >= ARM_INIT_INVOKE + 2 &&
+	    (k >> 3) < (uint32_t)arm->nagents &&
+	    (k & 7) < (uint32_t)arm->agents[k >> 3].nmedia)
+		m = &arm->agents[k >> 3].media[k & 7];
+	if (type == MSG_AGENT_INIT_RESP) {
+		arm->resync.corrected++;
+		return;
+	}
+	arm->resync.refused++;
+	log_link_warnx(arm->link, "[%s] the CTI server refused %s of the "
+	    "resync bracket: status %u", rule_tag(RULE_R19), invoke ==
+	    ARM_INIT_BEGIN ? "BEGIN_AGENT_INIT_IND" : invoke == ARM_INIT_END ?
+	    "END_AGENT_INIT_IND" : m != NULL ? "an AGENT_INIT_REQ" : "a "
+	    "message", status);
+	if (m != NULL && status == E_ARM_STAT_AGENT_NOT_LOGGED_IN) {
+		m->state = AS_LOGOUT;
+		m->since_ms = mono_ms();
+	}
 }
 
 /*
@@ -420,13 +753,22 @@ arm_answer(struct app_arm *arm, const struct ged_msg *g, uint32_t type)
 		status = g->fixed[TR_STATUS];
 	}
 
+	/* TASK_INIT_REQs are not in flight: app.c knows its tasks'. */
 	req = type == MSG_OFFER_APPLICATION_TASK_RESP ?
 	    MSG_OFFER_APPLICATION_TASK_REQ : type ==
 	    MSG_START_APPLICATION_TASK_RESP ? MSG_START_APPLICATION_TASK_REQ :
-	    0;
+	    type == MSG_TASK_INIT_RESP ? MSG_TASK_INIT_REQ : 0;
 	TAILQ_FOREACH(q, &arm->flight, entry)
 		if (q->m.dialogue == invoke && (req == 0 || q->m.type == req))
 			break;
+	if (q == NULL && app_task_resynced(arm->node, type, invoke, status,
+	    type == MSG_FAILURE_RESP ? NULL : &g->fixed[TR_GROUP_HIGH]))
+		return;
+	if (q == NULL && type == MSG_FAILURE_RESP &&
+	    invoke >= ARM_INIT_INVOKE) {
+		arm_init_answer(arm, type, invoke, status);
+		return;
+	}
 	if (q == NULL) {
 		log_link_warnx(arm->link, "%s with InvokeID %u answers no "
 		    "request of the application (status %u)%s",
@@ -465,8 +807,16 @@ arm_msg(struct link *l, void *arg, const struct wire_msg *m)
 		break;
 	case MSG_OFFER_APPLICATION_TASK_RESP:
 	case MSG_START_APPLICATION_TASK_RESP:
+	case MSG_TASK_INIT_RESP:
 	case MSG_FAILURE_RESP:
 		arm_answer(arm, &g, m->type);
+		break;
+	case MSG_AGENT_INIT_READY_EVENT:
+		arm_bracket(arm, g.fixed[AR_PERIPHERAL_ID]);
+		break;
+	case MSG_AGENT_INIT_RESP:
+		arm_init_answer(arm, m->type, g.fixed[MLR_INVOKE_ID],
+		    g.fixed[MLR_STATUS]);
 		break;
 	case MSG_FAILURE_CONF:
 		log_link_warnx(l, "request %u refused: %s (%u)",
@@ -501,6 +851,7 @@ app_arm_new(struct node *n)
 
 	arm->node = n;
 	arm->periph = (uint32_t)p->id;
+	arm->ev_ready = evtimer_new(n->base, arm_ready_cb, arm);
 	TAILQ_INIT(&arm->queue);
 	TAILQ_INIT(&arm->flight);
 	arm->agents = xcalloc((size_t)p->nagents + 1, sizeof(*arm->agents));
@@ -517,6 +868,7 @@ app_arm_new(struct node *n)
 		for (j = 0; j < ag->nmedia; j++) {
 			ag->media[j].mrd = (uint32_t)ids[j];
 			ag->media[j].state = AS_UNKNOWN;
+			ag->media[j].email = cfg_mrd_email(cf, ids[j]);
 		}
 		arm->nagents++;
 	}
@@ -559,6 +911,7 @@ app_arm_free(struct app_arm *arm)
 		TAILQ_REMOVE(&arm->flight, q, entry);
 		free(q);
 	}
+	event_free(arm->ev_ready);
 	free(arm->agents);
 	free(arm);
 }

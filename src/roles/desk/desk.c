@@ -18,7 +18,9 @@
  * desktop applies Table 2), Not Ready in its non-voice MRDs (no task yet).
  * A non-voice MRD the CTI server logs out with 50002 that the desktop did
  * not ask for (its PIM lost: a PG failover) is signed in again.  While the
- * CTI session is down the desktops stay connected and their logins wait.
+ * CTI session is down the desktops stay connected and their logins wait;
+ * their email MRDs stay signed in (R19), and the next session's sign-in
+ * to them (MEDIA_LOGIN_RESP 1, signed in already) takes them as they are.
  */
 #include "config.h"
 
@@ -620,7 +622,9 @@ desk_cti_up(struct link *l, void *arg)
 /*
  * The CTI session ended: the desktops stay, their logins wait.  The CTI
  * server logs out the agents the session logged in (R9 there): here they
- * are out until the next session logs them in again.
+ * are out until the next session logs them in again; but their email
+ * MRDs, which the CTI server keeps (R19): the next session's sign-in
+ * finds them signed in still.
  */
 static void
 desk_cti_down(struct link *l, void *arg, const char *why)
@@ -635,7 +639,8 @@ desk_cti_down(struct link *l, void *arg, const char *why)
 		ag->state = AS_LOGOUT;
 		ag->want = -1;
 		for (j = 0; j < ag->nmedia; j++) {
-			ag->media[j].state = AS_LOGOUT;
+			if (!cfg_mrd_email(n->cfg, (int)ag->media[j].id))
+				ag->media[j].state = AS_LOGOUT;
 			ag->media[j].joining = ag->media[j].offline = 0;
 		}
 	}

@@ -134,6 +134,7 @@ struct arm {
 	TAILQ_HEAD(, arm_tomb) tomb_order;
 	int		 ntombs;
 	uint64_t	 expired, resumed, tombs_forgotten;
+	uint64_t	 resync_known, resync_recreated;	/* R19 */
 };
 
 static void	arm_copy_event(struct arm *, const struct msg_task *);
@@ -150,6 +151,15 @@ static const char *const arm_code_names[TASK_EV_MAX] = {
 
 static struct arm_path *arm_path_find(const struct arm *, uint32_t);
 static double	 arm_life(const struct arm *, uint32_t);
+/* A TASK_EVENT code's name, for a log line. */
+static const char *
+arm_code_name(uint32_t code)
+{
+	if (code == TASK_EV_RESYNC)
+		return "resync";
+	return code < TASK_EV_MAX && arm_code_names[code] != NULL ?
+	    arm_code_names[code] : "?";
+}
 
 static uint32_t
 arm_hash(uint32_t a, uint32_t b, uint32_t c)
@@ -633,6 +643,70 @@ arm_take(struct arm *a, struct msg_task *t, uint32_t max, int precall)
 	return E_ARM_STAT_OK;
 }
 
+/*
+ * A task the application's resync bracket tells (R19; t->code the
+ * TASK_EV_OFFER or _APP_OFFER of its kind, t->when its offer): one the
+ * table has goes on from the state told (an offered one may have
+ * started meanwhile, *changed then), one it lacks is added in that state
+ * (*changed), with a new TaskID if t has none (TASK_INIT_REQ).  One whose
+ * task life ended it while the path was down (R18) resumes its report
+ * in its next segment (R20, *resumed: t flagged TASKF_RESUMED).  t's
+ * epoch is the segment of its report.  0, or the E_ARM_STAT_ status that
+ * refuses it: another agent 22, another MRD 20, past the agent's task
+ * limit 34.
+ */
+uint32_t
+arm_resync(struct arm *a, struct msg_task *t, int started, uint32_t max,
+    int *changed, int *resumed)
+{
+	struct arm_task	*k = NULL;
+	struct arm_tomb	*b = NULL;
+	int		 offered, nstarted;
+
+	*changed = *resumed = 0;
+	if (arm_has_id(t->task) && (k = arm_find(a, t->task)) != NULL) {
+		if (k->periph != t->peripheral || k->agent != t->agent)
+			return E_ARM_STAT_INCONSISTENT_AGENT_IDS;
+		if (k->mrd != t->mrd)
+			return E_ARM_STAT_INCONSISTENT_MEDIA_ROUTING_DOMAIN_IDS;
+		if (t->dialogue == 0)
+			t->dialogue = k->dialogue;
+		t->flags |= k->flags & TASKF_RESUMED;
+		t->epoch = k->segment;
+		if (started && !k->started) {
+			arm_start(a, k);
+			*changed = 1;
+		}
+		a->resync_known++;
+		return E_ARM_STAT_OK;
+	}
+	if (arm_has_id(t->task) && (b = arm_tomb_find(a, t->task)) != NULL &&
+	    (b->periph != t->peripheral || b->agent != t->agent ||
+	    b->mrd != t->mrd))
+		b = NULL;
+	arm_load(a, t->peripheral, t->agent, t->mrd, &offered, &nstarted);
+	if (max > ARM_TASKS_MAX)
+		max = ARM_TASKS_MAX;
+	if ((uint32_t)(offered + nstarted) >= max)
+		return E_ARM_STAT_PERFORMANCE_LIMIT_EXCEEDED;
+	if (!arm_has_id(t->task))
+		arm_new_id(a, t->task);
+	t->epoch = 1;
+	if (b != NULL) {
+		t->flags |= TASKF_RESUMED;
+		t->epoch = b->segment + 1;
+		if (t->dialogue == 0)
+			t->dialogue = b->dialogue;
+		arm_tomb_del(a, b);
+		a->resumed++;
+		*resumed = 1;
+	}
+	arm_add(a, t, started);
+	*changed = 1;
+	a->resync_recreated++;
+	return E_ARM_STAT_OK;
+}
+
 /* Sent within two hold times of the router link: maybe not read yet. */
 static uint64_t
 arm_window_ms(const struct arm *a)
@@ -669,7 +743,7 @@ arm_send(struct arm *a, struct arm_ev *e)
 		return -1;
 	log_debug("TASK_EVENT %s of task %u.%u.%u (agent %u, MRD %u, "
 	    "dialogue %u, path %u, flags 0x%02x) sent to the router",
-	    arm_code_names[e->t.code], e->t.task[0], e->t.task[1],
+	    arm_code_name(e->t.code), e->t.task[0], e->t.task[1],
 	    e->t.task[2], e->t.agent, e->t.mrd, e->t.dialogue, e->t.path,
 	    e->t.flags);
 	e->sent_ms = mono_ms();
@@ -1033,9 +1107,13 @@ arm_mirror_cache(struct arm *a, const struct msg_task *t, char *err,
 {
 	struct arm_ev	*e;
 
-	/* A task's step names its TaskID; a path's state does not. */
-	if (t->code >= TASK_EV_MAX || (t->code != TASK_EV_TABLE &&
-	    t->code != TASK_EV_PATH_DOWN && t->code != TASK_EV_PATH_UP &&
+	/*
+	 * A task's step names its TaskID; a path's state and an agent's
+	 * state a resync bracket told (R19) do not.
+	 */
+	if ((t->code >= TASK_EV_MAX && t->code != TASK_EV_RESYNC) ||
+	    (t->code != TASK_EV_TABLE && t->code != TASK_EV_PATH_DOWN &&
+	    t->code != TASK_EV_PATH_UP && t->code != TASK_EV_RESYNC &&
 	    !arm_has_id(t->task))) {
 		snprintf(err, errlen, "PEER_TASK_CACHE: %s", t->code >=
 		    TASK_EV_MAX ? "unknown code" : "no TaskID");
@@ -1171,6 +1249,9 @@ arm_json(const struct arm *a, int table)
 	json_object_set_new(j, "ended_by_life", json_integer(a->ntombs));
 	json_object_set_new(j, "ended_by_life_forgotten",
 	    json_integer((json_int_t)a->tombs_forgotten));
+	json_object_set_new(j, "resync", json_pack("{s:I, s:I}", "known",
+	    (json_int_t)a->resync_known, "recreated",
+	    (json_int_t)a->resync_recreated));
 	if (table) {
 		all = json_array();
 		TAILQ_FOREACH(k, &a->order, entry)

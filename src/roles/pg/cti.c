@@ -46,6 +46,16 @@
  * takes over finds the paths of the copy it kept down until their
  * sessions open, and keeps the deadlines the copy had.  R20: a START or
  * END of a task so ended resumes its report (arm_resuming()).
+ *
+ * R19, the email MRD exception: an agent's sign-in to an MRD of media
+ * email outlives the session that made it (R9 and a move, R10, leave it)
+ * and the CTI server's own going (the PIM keeps it, and the other side's
+ * after a failover).  An ARM session hears AGENT_INIT_READY_EVENT once
+ * it opens; the application answers with its resync bracket (BEGIN_,
+ * AGENT_INIT_REQ per agent, TASK_INIT_IND / _REQ per task, END_AGENT_
+ * INIT_IND): the agents' states it recorded while the session was down
+ * are set through the PIM, its tasks go into the table, and the router
+ * hears both as TASK_EVENTs flagged TASKF_RECREATED.
  */
 #include "config.h"
 
@@ -67,6 +77,17 @@
 #define MSG_STANDBY_ACTIVE_EVENT	277
 
 struct cti_session;
+
+/* R19: where a session's resync bracket is, per peripheral. */
+enum { CTI_INIT_NONE, CTI_INIT_READY, CTI_INIT_DONE };
+
+/* What one bracket told (R19). */
+struct cti_init_counts {
+	int		 agents;	/* AGENT_INIT_REQs taken */
+	int		 known;		/* TASK_INIT_INDs taken */
+	int		 begun;		/* TASK_INIT_REQs taken */
+	int		 refused;	/* of the three, refused */
+};
 
 /* An agent in one of its non-voice MRDs, as the PIM says. */
 struct cti_mrd {
@@ -116,6 +137,9 @@ struct cti_session {
 	struct cti_agent *agent;
 	int		 owned;		/* agents it logged in */
 	int		 moved;		/* moved to it, not yet told */
+	uint8_t		*init;		/* R19: CTI_INIT_* per peripheral */
+	int		 init_open;	/* the bracket's peripheral, -1 */
+	struct cti_init_counts init_n;
 	double		 since;
 	TAILQ_ENTRY(cti_session) entry;
 };
@@ -142,12 +166,15 @@ struct cti {
 	struct event	*ev_resumed;	/* tasks_resumed, once a turn */
 	int		 nresumed;
 	json_t		*resumed;	/* their dialogues, the first 100 */
+	/* R19: brackets closed, agent states set, refusals */
+	uint64_t	 resyncs, resync_agents, resync_refused;
 };
 
 #define CTI_EVENT_NAMES	100	/* dialogues an event names, at most */
 
 static void	cti_decide(struct cti *);
 static void	cti_path_up(struct cti *, uint32_t);
+static void	cti_init_ready(struct cti_session *);
 
 static struct cti_periph *
 cti_periph_find(struct cti *c, uint32_t id)
@@ -716,6 +743,7 @@ cti_open(struct cti_session *s, const struct wire_msg *m)
 	    s->standby ? "standby " : "", s->id,
 	    s->client_id, s->signature, s->version, s->services,
 	    s->link->peer_addr);
+	cti_init_ready(s);
 }
 
 /* The peripheral a request names; NULL: refused, it has none such. */
@@ -815,9 +843,10 @@ cti_moved_cb(evutil_socket_t fd, short what, void *arg)
 /*
  * An agent another live session owns, taken by s (a LOGIN, or a sign-in
  * to a non-voice MRD): that session lost it (a desktop moved to another
- * desktop server).  Out of every MRD with 50002 (R9); in again for s in
- * the voice MRD if voice says so (R10); its non-voice MRDs wait for s
- * to sign it in again (they come back Not Ready).  Told once per burst.
+ * desktop server).  Out of every MRD with 50002 (R9) but its email ones
+ * (R19); in again for s in the voice MRD if voice says so (R10); its
+ * other non-voice MRDs wait for s to sign it in again (they come back Not
+ * Ready).  Told once per burst.
  */
 static int
 cti_move_agent(struct cti_session *s, struct cti_periph *p,
@@ -830,7 +859,8 @@ cti_move_agent(struct cti_session *s, struct cti_periph *p,
 	a->moving = 1;
 	cti_set_owner(a, s);
 	for (i = 0; i < a->nmedia; i++)
-		if (cti_media_in(&a->media[i])) {
+		if (cti_media_in(&a->media[i]) &&
+		    !cfg_mrd_email(n->cfg, (int)a->media[i].id)) {
 			a->media[i].leaving = 1;
 			if (pg_set_agent(n, p->f.id, a->id, a->media[i].id,
 			    AS_LOGOUT, REASON_CTI_FAILURE) == -1)
@@ -1080,6 +1110,14 @@ cti_media_login(struct cti_session *s, const struct ged_msg *g)
 	m->max_tasks = max;
 	if (cti_media_in(m)) {
 		cti_media_resp(s, g, E_ARM_STAT_AGENT_ALREADY_LOGGED_IN, a->id);
+		/* A sign-in that outlived its session (R19): this one takes
+		   the agent (its LOGIN may have already) and hears its
+		   state there. */
+		if (a->owner == NULL)
+			cti_set_owner(a, s);
+		if (a->owner == s &&
+		    (s->state_mask & ged_agent_state_bit(m->state)))
+			cti_agent_event(s, p, a, m, 0);
 		return;
 	}
 	cti_media_resp(s, g, E_ARM_STAT_OK, a->id);
@@ -1374,6 +1412,376 @@ cti_task(struct cti_session *s, const struct ged_msg *g)
 		cti_resumed(c, &t);
 }
 
+/*
+ * R19: an ARM session that opens, or a standby one the server now
+ * serves, hears AGENT_INIT_READY_EVENT once per peripheral: its
+ * application may send the resync bracket of each (pgemu-defined).
+ */
+static void
+cti_init_ready(struct cti_session *s)
+{
+	struct cti	*c = s->cti;
+	uint32_t	 v[] = { [AR_PERIPHERAL_ID] = 0 };
+	int		 i;
+
+	if (!(s->services & CTI_SERVICE_AGENT_REPORTING) || !cti_listening(s))
+		return;
+	if (s->init == NULL)
+		s->init = xcalloc((size_t)c->nperiphs + 1, sizeof(*s->init));
+	for (i = 0; i < c->nperiphs; i++) {
+		if (s->init[i] != CTI_INIT_NONE)
+			continue;
+		s->init[i] = CTI_INIT_READY;
+		v[AR_PERIPHERAL_ID] = c->periphs[i].f.id;
+		cti_send_fixed(s, MSG_AGENT_INIT_READY_EVENT, v, NITEMS(v));
+	}
+}
+
+/* The bracket messages of an application (R19). */
+static int
+cti_init_type(uint32_t type)
+{
+	return type == MSG_BEGIN_AGENT_INIT_IND ||
+	    type == MSG_AGENT_INIT_REQ || type == MSG_END_AGENT_INIT_IND ||
+	    type == MSG_TASK_INIT_IND || type == MSG_TASK_INIT_REQ;
+}
+
+/*
+ * A bracket message refused (R19): FAILURE_CONF (an E_CTI_ status) or
+ * FAILURE_RESP, and a line naming the peer, the message and why.
+ */
+static void
+cti_init_refuse(struct cti_session *s, const struct ged_msg *g, int conf,
+    uint32_t status, const char *why)
+{
+	uint32_t	invoke = g->fixed[0];	/* every one's first field */
+
+	if (g->type == MSG_AGENT_INIT_REQ || g->type == MSG_TASK_INIT_IND ||
+	    g->type == MSG_TASK_INIT_REQ)
+		s->init_n.refused++;
+	s->cti->resync_refused++;
+	log_link_info(s->link, "[%s] %s (InvokeID %u) of client \"%s\" from "
+	    "%s refused: %s; %s %u", rule_tag(RULE_R19),
+	    ged_type_name(g->type), invoke, s->client_id, s->link->peer_addr,
+	    why, conf ? "FAILURE_CONF" : "FAILURE_RESP", status);
+	if (conf)
+		cti_proto_failure(s->link, invoke, status);
+	else
+		cti_failure_resp(s, invoke, status);
+}
+
+/*
+ * The peripheral of a message inside the bracket, the agent and its
+ * email MRD it names (AGENT_INIT_REQ, TASK_INIT_*: the same first four
+ * fields); NULL when refused (the answer sent): outside a bracket or for
+ * another peripheral 19, an unknown peripheral FAILURE_CONF 7, no such
+ * agent 2, an MRD that is no email MRD of the lab FAILURE_CONF 88, not
+ * one of the agent's 3, no PIM 36, not signed in there 6.
+ */
+static struct cti_mrd *
+cti_init_named(struct cti_session *s, const struct ged_msg *g,
+    struct cti_periph **pp, struct cti_agent **ap)
+{
+	struct cti	*c = s->cti;
+	struct cti_mrd	*m;
+	uint32_t	 mrd = g->fixed[AI_MRD_ID];
+
+	if ((*pp = cti_periph_find(c, g->fixed[AI_PERIPHERAL_ID])) == NULL) {
+		cti_init_refuse(s, g, 1, E_CTI_INVALID_PERIPHERAL_ID,
+		    "no such peripheral");
+		return NULL;
+	}
+	if (s->init_open < 0 || &c->periphs[s->init_open] != *pp) {
+		cti_init_refuse(s, g, 0, E_ARM_STAT_INVALID_MESSAGE_SEQUENCE,
+		    "not inside a resync bracket of its peripheral");
+		return NULL;
+	}
+	if ((*ap = cti_agent(*pp, g->fixed[AI_ICM_AGENT_ID])) == NULL) {
+		cti_init_refuse(s, g, 0, E_ARM_STAT_AGENT_NOT_FOUND,
+		    "no such agent");
+		return NULL;
+	}
+	if (!cfg_mrd_email(c->node->cfg, (int)mrd)) {
+		cti_init_refuse(s, g, 1, E_CTI_INVALID_MR_DOMAIN,
+		    "not an email MRD of the lab");
+		return NULL;
+	}
+	if ((m = cti_media(*ap, mrd)) == NULL) {
+		cti_init_refuse(s, g, 0, E_ARM_STAT_MRD_LIST_ENTRY_NOT_FOUND,
+		    "not one of the agent's MRDs");
+		return NULL;
+	}
+	if (!(*pp)->f.online) {
+		cti_init_refuse(s, g, 0, E_ARM_STAT_CC_OFFLINE,
+		    "no PIM serves the peripheral");
+		return NULL;
+	}
+	if (!cti_media_in(m)) {
+		cti_init_refuse(s, g, 0, E_ARM_STAT_AGENT_NOT_LOGGED_IN,
+		    "the agent is not signed in to the MRD");
+		return NULL;
+	}
+	return m;
+}
+
+/* A state an application may say an agent has in an email MRD. */
+static int
+cti_init_state_ok(uint32_t st)
+{
+	return st == AS_NOT_READY || st == AS_AVAILABLE ||
+	    st == AS_RESERVED || st == AS_ACTIVE;
+}
+
+/*
+ * AGENT_INIT_REQ: the agent's state in the email MRD as the application
+ * recorded it while the session was down, set through the PIM (and its
+ * MaxTaskLimit, when not 0); AGENT_INIT_RESP, and the router hears it
+ * (TASK_EV_RESYNC: its Agent_Event_Detail row, flagged Recreated).
+ */
+static void
+cti_init_agent(struct cti_session *s, const struct ged_msg *g)
+{
+	struct cti		*c = s->cti;
+	struct cti_periph	*p;
+	struct cti_agent	*a;
+	struct cti_mrd		*m;
+	struct msg_task		 t;
+	uint32_t		 st = g->fixed[AI_AGENT_STATE];
+	uint32_t		 max = g->fixed[AI_MAX_TASKS];
+	uint32_t		 v[4];
+	double			 now = wall_now();
+
+	if ((m = cti_init_named(s, g, &p, &a)) == NULL)
+		return;
+	if (!cti_init_state_ok(st)) {
+		cti_init_refuse(s, g, 1, E_CTI_INVALID_OBJECT_STATE,
+		    "a state other than not ready, available, reserved or "
+		    "active");
+		return;
+	}
+	if (pg_set_agent(c->node, p->f.id, a->id, m->id, (int)st,
+	    st == AS_NOT_READY ? (int32_t)g->fixed[AI_REASON] : 0) == -1) {
+		cti_init_refuse(s, g, 0, E_ARM_STAT_CC_OFFLINE,
+		    "no PIM serves the peripheral");
+		return;
+	}
+	if (max != 0)
+		m->max_tasks = max;
+	v[MLR_INVOKE_ID] = g->fixed[AI_INVOKE_ID];
+	v[MLR_STATUS] = E_ARM_STAT_OK;
+	v[MLR_MRD_ID] = m->id;
+	v[MLR_ICM_AGENT_ID] = a->id;
+	cti_send_fixed(s, MSG_AGENT_INIT_RESP, v, NITEMS(v));
+	s->init_n.agents++;
+	c->resync_agents++;
+	log_link_debug(s->link, "AGENT_INIT_REQ: agent %u %s in MRD %u with "
+	    "%u task(s), as the application recorded", a->id,
+	    agent_state_name((int)st), m->id, g->fixed[AI_NUM_TASKS]);
+	if (!c->node->cfg->mr.enabled)
+		return;
+	memset(&t, 0, sizeof(t));
+	t.peripheral = t.agent_periph = p->f.id;
+	t.agent = a->id;
+	t.mrd = m->id;
+	t.task[0] = st;
+	t.task[1] = g->fixed[AI_NUM_TASKS];
+	t.code = TASK_EV_RESYNC;
+	t.flags = TASKF_RECREATED;
+	t.path = s->path;
+	now -= g->fixed[AI_STATE_DURATION] < now ?
+	    (double)g->fixed[AI_STATE_DURATION] : 0;
+	t.when = (uint32_t)now;
+	t.when_ms = (uint32_t)((now - (double)t.when) * 1000.0) % 1000;
+	arm_report(c->arm, &t);
+}
+
+/* The TASK_EVENT of one step of a task told by the bracket (R19). */
+static void
+cti_init_event(struct cti *c, const struct msg_task *base, uint32_t code,
+    uint32_t when)
+{
+	struct msg_task	t = *base;
+
+	t.code = code;
+	t.when = when;
+	t.when_ms = 0;
+	t.flags |= TASKF_RECREATED;
+	arm_report(c->arm, &t);
+}
+
+/*
+ * TASK_INIT_IND (a task the application knows by its TaskID) or
+ * TASK_INIT_REQ (one it began while the session was down, TaskID 0: the
+ * server gives one, TASK_INIT_RESP): into the table as offered or
+ * started (arm_resync()), and the router hears its offer and start
+ * flagged TASKF_RECREATED (one it had already is a duplicate there).
+ */
+static void
+cti_task_init(struct cti_session *s, const struct ged_msg *g)
+{
+	struct cti		*c = s->cti;
+	struct cti_periph	*p;
+	struct cti_agent	*a;
+	struct cti_mrd		*m;
+	struct msg_task		 t;
+	uint32_t		 v[5], status, st = g->fixed[TI_STATE];
+	uint32_t		 offer = g->fixed[TI_OFFER_TIME];
+	uint32_t		 start = g->fixed[TI_START_TIME];
+	int			 req = g->type == MSG_TASK_INIT_REQ, changed;
+	int			 resumed;
+	int			 has_id = (g->fixed[TK_GROUP_HIGH] |
+	    g->fixed[TK_GROUP_LOW] | g->fixed[TK_SEQUENCE]) != 0;
+	uint32_t		 now = (uint32_t)wall_now();
+
+	if ((m = cti_init_named(s, g, &p, &a)) == NULL)
+		return;
+	if (g->fixed[TK_FLAGS] & ~CTI_TASKF_APP) {
+		cti_init_refuse(s, g, 1, E_CTI_INVALID_RESERVED_FIELD,
+		    "TaskFlags the application may not set");
+		return;
+	}
+	if (!req && !has_id) {
+		cti_init_refuse(s, g, 1, E_CTI_REQUIRED_DATA_MISSING,
+		    "no TaskID");
+		return;
+	}
+	if (req && has_id) {
+		cti_init_refuse(s, g, 0, E_ARM_STAT_INVALID_MESSAGE_SEQUENCE,
+		    "a TaskID (a task that has one is told by TASK_INIT_IND)");
+		return;
+	}
+	if (st != TASK_INIT_OFFERED && st != TASK_INIT_STARTED) {
+		cti_init_refuse(s, g, 1, E_CTI_INVALID_OBJECT_STATE,
+		    "TaskState neither offered (1) nor started (2)");
+		return;
+	}
+	memset(&t, 0, sizeof(t));
+	t.peripheral = t.agent_periph = p->f.id;
+	t.agent = a->id;
+	t.mrd = m->id;
+	t.task[0] = g->fixed[TK_GROUP_HIGH];
+	t.task[1] = g->fixed[TK_GROUP_LOW];
+	t.task[2] = g->fixed[TK_SEQUENCE];
+	t.dialogue = g->fixed[TK_DIALOGUE_ID];
+	t.flags = g->fixed[TK_FLAGS] | (req ? TASKF_APP_ROUTED : 0);
+	t.path = s->path;
+	t.code = (t.flags & TASKF_APP_ROUTED) ? TASK_EV_APP_OFFER :
+	    TASK_EV_OFFER;
+	if (offer == 0 || offer > now)
+		offer = now;
+	if (start == 0 || start > now || start < offer)
+		start = offer;
+	t.when = offer;
+	if ((status = arm_resync(c->arm, &t, st == TASK_INIT_STARTED,
+	    m->max_tasks, &changed, &resumed)) != E_ARM_STAT_OK) {
+		cti_init_refuse(s, g, 0, status, "the task table refuses it");
+		return;
+	}
+	if (req) {
+		v[TR_INVOKE_ID] = g->fixed[TK_INVOKE_ID];
+		v[TR_STATUS] = E_ARM_STAT_OK;
+		v[TR_GROUP_HIGH] = t.task[0];
+		v[TR_GROUP_LOW] = t.task[1];
+		v[TR_SEQUENCE] = t.task[2];
+		cti_send_fixed(s, MSG_TASK_INIT_RESP, v, NITEMS(v));
+		s->init_n.begun++;
+	} else
+		s->init_n.known++;
+	log_link_debug(s->link, "%s of task %u.%u.%u (agent %u, MRD %u, "
+	    "dialogue %u, %s) taken", ged_type_name(g->type), t.task[0],
+	    t.task[1], t.task[2], a->id, m->id, t.dialogue,
+	    st == TASK_INIT_STARTED ? "started" : "offered");
+	if (c->node->cfg->mr.enabled) {
+		cti_init_event(c, &t, t.code, offer);
+		if (st == TASK_INIT_STARTED)
+			cti_init_event(c, &t, t.code == TASK_EV_APP_OFFER ?
+			    TASK_EV_APP_START : TASK_EV_START, start);
+	}
+	if (changed) {
+		if (st == TASK_INIT_STARTED)
+			t.code = t.code == TASK_EV_APP_OFFER ?
+			    TASK_EV_APP_START : TASK_EV_START;
+		arm_send_change(c->arm, &t);
+	}
+	if (resumed)
+		cti_resumed(c, &t);
+}
+
+/*
+ * BEGIN_AGENT_INIT_IND opens the bracket of a peripheral whose
+ * AGENT_INIT_READY_EVENT the session heard, once; END_AGENT_INIT_IND
+ * closes it: agents_resynced (R19) with what it told.  Out of order
+ * (another bracket open, none open, a peripheral not ready or done):
+ * FAILURE_RESP 19; the session goes on.
+ */
+static void
+cti_init_bracket(struct cti_session *s, const struct ged_msg *g)
+{
+	struct cti		*c = s->cti;
+	struct cti_periph	*p;
+	struct cti_init_counts	*n = &s->init_n;
+	int			 i;
+
+	if ((p = cti_periph_find(c, g->fixed[AB_PERIPHERAL_ID])) == NULL) {
+		cti_init_refuse(s, g, 1, E_CTI_INVALID_PERIPHERAL_ID,
+		    "no such peripheral");
+		return;
+	}
+	i = (int)(p - c->periphs);
+	if (g->type == MSG_BEGIN_AGENT_INIT_IND) {
+		if (s->init_open >= 0 || s->init == NULL ||
+		    s->init[i] != CTI_INIT_READY) {
+			cti_init_refuse(s, g, 0,
+			    E_ARM_STAT_INVALID_MESSAGE_SEQUENCE, s->init_open >=
+			    0 ? "a bracket is open already" : "no "
+			    "AGENT_INIT_READY_EVENT of the peripheral waits "
+			    "for one");
+			return;
+		}
+		s->init_open = i;
+		memset(n, 0, sizeof(*n));
+		log_link_debug(s->link, "resync bracket of peripheral %u "
+		    "opened", p->f.id);
+		return;
+	}
+	if (s->init_open != i) {
+		cti_init_refuse(s, g, 0, E_ARM_STAT_INVALID_MESSAGE_SEQUENCE,
+		    "no bracket of the peripheral is open");
+		return;
+	}
+	s->init_open = -1;
+	s->init[i] = CTI_INIT_DONE;
+	c->resyncs++;
+	evt_emit(RULE_R19, "agents_resynced", json_pack("{s:s, s:i, s:i, "
+	    "s:i, s:i, s:i, s:i, s:s}", "client_id", s->client_id, "path",
+	    (int)s->path, "peripheral", (int)p->f.id, "agents", n->agents,
+	    "tasks_known", n->known, "tasks_begun", n->begun, "refused",
+	    n->refused, "server", c->node->self->name), "client \"%s\" "
+	    "(path %u) resynced peripheral %u's email MRDs: %d agent "
+	    "state%s set, %d task%s known, %d begun while its session was "
+	    "down, %d refused", s->client_id, s->path, p->f.id, n->agents,
+	    n->agents == 1 ? "" : "s", n->known, n->known == 1 ? "" : "s",
+	    n->begun, n->refused);
+}
+
+/* A message of the resync bracket (R19). */
+static void
+cti_init_msg(struct cti_session *s, const struct ged_msg *g)
+{
+	switch (g->type) {
+	case MSG_AGENT_INIT_REQ:
+		cti_init_agent(s, g);
+		break;
+	case MSG_TASK_INIT_IND:
+	case MSG_TASK_INIT_REQ:
+		cti_task_init(s, g);
+		break;
+	default:
+		cti_init_bracket(s, g);
+		break;
+	}
+}
+
 /* A request of an open session, past what the protocol took itself. */
 static void
 cti_request(struct cti_session *s, const struct wire_msg *m)
@@ -1385,7 +1793,8 @@ cti_request(struct cti_session *s, const struct wire_msg *m)
 	if (m->type != MSG_QUERY_AGENT_STATE_REQ &&
 	    m->type != MSG_SET_AGENT_STATE_REQ &&
 	    m->type != MSG_MEDIA_LOGIN_REQ &&
-	    m->type != MSG_MEDIA_LOGOUT_IND && !cti_task_type(m->type)) {
+	    m->type != MSG_MEDIA_LOGOUT_IND && !cti_task_type(m->type) &&
+	    !cti_init_type(m->type)) {
 		log_link_debug(s->link, "%s not served",
 		    ged_type_name(m->type));
 		cti_proto_failure(s->link, cti_proto_invoke(m),
@@ -1401,17 +1810,22 @@ cti_request(struct cti_session *s, const struct wire_msg *m)
 		    E_CTI_CTI_SERVER_OFFLINE);
 		return;
 	}
-	if (cti_task_type(m->type)) {
-		if (s->services & CTI_SERVICE_AGENT_REPORTING)
-			cti_task(s, &g);
-		else {
+	if (cti_task_type(m->type) || cti_init_type(m->type)) {
+		if (!(s->services & CTI_SERVICE_AGENT_REPORTING)) {
 			log_link_debug(s->link, "%s refused: the session has "
 			    "no CTI_SERVICE_AGENT_REPORTING",
 			    ged_type_name(m->type));
 			s->cti->tasks_refused++;
 			cti_proto_failure(s->link, cti_proto_invoke(m),
 			    E_CTI_FUNCTION_NOT_AVAILABLE);
-		}
+		} else if (cti_init_type(m->type))
+			cti_init_msg(s, &g);
+		else if (s->init_open >= 0)
+			cti_init_refuse(s, &g, 0,
+			    E_ARM_STAT_INVALID_MESSAGE_SEQUENCE,
+			    "a task message inside a resync bracket");
+		else
+			cti_task(s, &g);
 		return;
 	}
 	switch (m->type) {
@@ -1628,6 +2042,7 @@ cti_s_up(struct link *l, void *arg)
 	s->cti = c;
 	s->link = l;
 	s->id = ++c->next_id;
+	s->init_open = -1;
 	TAILQ_INSERT_TAIL(&c->sessions, s, entry);
 	l->arg = s;
 }
@@ -1646,8 +2061,9 @@ cti_s_msg(struct link *l, void *arg, const struct wire_msg *m)
 
 /*
  * R9 for one agent: out of every MRD it is logged in to, voice and
- * non-voice, with 50002.  0 if it was in none, 1 if it was, -1 if no PIM
- * serves the peripheral.
+ * non-voice, with 50002; not its email MRDs (R19: the email manager
+ * keeps those).  0 if it was in none of the others, 1 if it was, -1 if
+ * no PIM serves the peripheral.
  */
 static int
 cti_lost_agent(struct cti *c, const struct cti_periph *p,
@@ -1656,7 +2072,8 @@ cti_lost_agent(struct cti *c, const struct cti_periph *p,
 	int	i, in = 0;
 
 	for (i = 0; i < a->nmedia; i++) {
-		if (!agent_logged_in(a->media[i].state))
+		if (!agent_logged_in(a->media[i].state) ||
+		    cfg_mrd_email(c->node->cfg, (int)a->media[i].id))
 			continue;
 		in = 1;
 		if (pg_set_agent(c->node, p->f.id, a->id, a->media[i].id,
@@ -1709,12 +2126,19 @@ cti_s_down(struct link *l, void *arg, const char *why)
 		    s->id, s->client_id, why);
 	if (s->moved > 0)
 		cti_moved_cb(-1, 0, c);
+	if (s->init_open >= 0)
+		log_link_info(l, "[%s] session %u of client \"%s\" closed "
+		    "inside the resync bracket of peripheral %u: %d agent "
+		    "state%s set stay", rule_tag(RULE_R19), s->id, s->client_id,
+		    c->periphs[s->init_open].f.id, s->init_n.agents,
+		    s->init_n.agents == 1 ? "" : "s");
 	TAILQ_REMOVE(&c->sessions, s, entry);
 	/* Its application path's last session (R18). */
 	if (c->active && s->open && !s->standby &&
 	    (s->services & CTI_SERVICE_AGENT_REPORTING) &&
 	    !cti_path_open(c, s->path, NULL))
 		cti_path_down(c, s->path, wall_now(), why);
+	free(s->init);
 	free(s);
 }
 
@@ -1780,6 +2204,7 @@ cti_promote(struct cti *c)
 		wire_begin(&w, MSG_STANDBY_ACTIVE_EVENT);
 		cti_send(s, &w);
 		cti_periph_events(s);
+		cti_init_ready(s);
 	}
 }
 
@@ -1937,6 +2362,7 @@ cti_free(struct cti *c)
 		struct cti_session *s = TAILQ_FIRST(&c->sessions);
 
 		TAILQ_REMOVE(&c->sessions, s, entry);
+		free(s->init);
 		free(s);
 	}
 	for (i = 0; i < c->nperiphs; i++) {
@@ -2160,6 +2586,29 @@ cti_tasks_json(const struct cti *c, int table)
 
 	json_object_set_new(j, "refused",
 	    json_integer((json_int_t)c->tasks_refused));
+	json_object_set_new(json_object_get(j, "resync"), "brackets",
+	    json_integer((json_int_t)c->resyncs));
+	json_object_set_new(json_object_get(j, "resync"), "agents",
+	    json_integer((json_int_t)c->resync_agents));
+	json_object_set_new(json_object_get(j, "resync"), "refused",
+	    json_integer((json_int_t)c->resync_refused));
+	return j;
+}
+
+/* A session's resync brackets (R19): open, or each peripheral's. */
+static json_t *
+cti_init_json(const struct cti_session *s)
+{
+	static const char *const names[] = { "none", "ready", "done" };
+	json_t	*j = json_object();
+	char	 id[16];
+	int	 i;
+
+	for (i = 0; i < s->cti->nperiphs; i++) {
+		snprintf(id, sizeof(id), "%u", s->cti->periphs[i].f.id);
+		json_object_set_new(j, id, json_string(i == s->init_open ?
+		    "open" : names[s->init[i]]));
+	}
 	return j;
 }
 
@@ -2180,7 +2629,49 @@ cti_session_json(const struct cti_session *s)
 	if (s->agent != NULL)
 		json_object_set_new(j, "agent_id",
 		    json_integer((json_int_t)s->agent->id));
+	if (s->init != NULL)
+		json_object_set_new(j, "resync", cti_init_json(s));
 	return j;
+}
+
+/* One more agent in state st of the MRD's counts. */
+static void
+cti_count_state(json_t *mrds, uint32_t mrd, int st)
+{
+	json_t	*m;
+	char	 id[16];
+
+	snprintf(id, sizeof(id), "%u", mrd);
+	if ((m = json_object_get(mrds, id)) == NULL) {
+		m = json_object();
+		json_object_set_new(mrds, id, m);
+	}
+	json_object_set_new(m, agent_state_name(st), json_integer(
+	    json_integer_value(json_object_get(m, agent_state_name(st))) + 1));
+}
+
+/*
+ * The agents as this CTI server sees them (the OPC view): per MRD, how
+ * many in each state (an email MRD's sign-ins outliving its path, R19,
+ * show here).
+ */
+static json_t *
+cti_agents_json(const struct cti *c)
+{
+	const struct cti_agent	*a;
+	json_t			*mrds = json_object();
+	int			 i, j, k;
+
+	for (i = 0; i < c->nperiphs; i++)
+		for (j = 0; j < c->periphs[i].nagents; j++) {
+			a = &c->periphs[i].agents[j];
+			cti_count_state(mrds,
+			    (uint32_t)c->node->cfg->voice_mrd, a->state);
+			for (k = 0; k < a->nmedia; k++)
+				cti_count_state(mrds, a->media[k].id,
+				    a->media[k].state);
+		}
+	return mrds;
 }
 
 /* pgemuctl NODE cti */
@@ -2194,6 +2685,7 @@ cti_json(const struct cti *c)
 		json_array_append_new(a, cti_session_json(s));
 	j = cti_summary_json(c);
 	json_object_set_new(j, "sessions", a);
+	json_object_set_new(j, "agents", cti_agents_json(c));
 	json_object_set_new(j, "tasks", cti_tasks_json(c, 1));
 	if (c->lst != NULL)
 		json_object_set_new(j, "listener", listener_json(c->lst));

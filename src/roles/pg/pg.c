@@ -597,10 +597,10 @@ pg_pim_act(void *arg, enum pim_action act, const char *why)
 	case PACT_SERVE:
 		/*
 		 * After a PG side or CTI Manager failover (R6, R8) the PIM
-		 * serves no non-voice MRD: the desktops sign in again.  Any
-		 * other PIM goes on with them as they are (its own, or its
-		 * mirror of the other side's): a voice PIM that went signs
-		 * nobody out of them (R23).
+		 * serves no non-voice MRD but email (R19): the desktops sign
+		 * in again.  Any other PIM goes on with them as they are (its
+		 * own, or its mirror of the other side's): a voice PIM that
+		 * went signs nobody out of them (R23).
 		 */
 		if (pp->relogin)
 			pim_media_reset(pp->pim, REASON_CTI_FAILURE);

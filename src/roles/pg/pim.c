@@ -1040,7 +1040,9 @@ pim_media_mirror(struct pim *p, const struct msg_agent *r, int n)
 /*
  * The PIM starts serving after a PG failover (R6, R8): every agent is
  * signed out of its non-voice MRDs, with that reason; no record (the
- * router has logged every MRD out itself).
+ * router has logged every MRD out itself).  Not of its email MRDs, whose
+ * sign-ins outlive the CTI server's path (R19: as the PIM had them, or
+ * the other side's told).
  */
 void
 pim_media_reset(struct pim *p, int32_t reason)
@@ -1049,6 +1051,8 @@ pim_media_reset(struct pim *p, int32_t reason)
 	int		i;
 
 	for (i = 0; i < p->nmedia; i++) {
+		if (cfg_mrd_email(p->node->cfg, (int)p->media[i].mrd))
+			continue;
 		pim_media_account(p, &p->media[i], now);
 		p->media[i].state = AS_LOGOUT;
 		p->media[i].reason = reason;

@@ -4,7 +4,8 @@
  *
  *   Agent_Interval      one row per agent, MRD and interval, exactly once
  *   Agent_Logout        one row per login session, with ReasonCode
- *   Agent_Event_Detail  logins (Event 1), logouts (2), not ready (3)
+ *   Agent_Event_Detail  logins (Event 1), logouts (2), not ready (3),
+ *                       states a resync rebuilt (4, Recreated 1: R19)
  *   pgemu_discard       every loss of reporting data: what, how much, rule
  *   pgemu_activation    every grant of a PIM activation (epoch, side, why)
  *   pgemu_meta          the highest epoch ever granted, the side that
@@ -15,7 +16,8 @@
  *   Route_Call_Detail   one row per NEW_TASK the router answered
  *   Termination_Call_Detail  one row per task that ended, exactly once
  *                       (a task end told twice is stored once), and per
- *                       segment of its report (R20: interrupted, resumed)
+ *                       segment of its report (R20: interrupted, resumed);
+ *                       Recreated 1 for a task a resync rebuilt (R19)
  *   pgemu_task_discard  every pending NEW_TASK discarded (R12, R17)
  *   pgemu_left_out      every task left out of reports (R15, R17), once
  *
@@ -71,6 +73,7 @@ struct db_op {
 	int		 event, state;
 	int32_t		 reason;
 	const char	*rule;		/* static strings only */
+	int		 recreated;	/* R19: the resync rebuilt it */
 };
 
 /*
@@ -224,7 +227,8 @@ static const char *const db_schema =
 	" MRDomainID INTEGER NOT NULL DEFAULT 1,"
 	" TimeZone INTEGER NOT NULL DEFAULT 0, PeripheralID INTEGER,"
 	" LoginDateTime TEXT, Event INTEGER, AgentState INTEGER,"
-	" ReasonCode INTEGER, Duration INTEGER, Rule TEXT);"
+	" ReasonCode INTEGER, Duration INTEGER, Rule TEXT,"
+	" Recreated INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE IF NOT EXISTS pgemu_discard ("
 	" id INTEGER PRIMARY KEY, DateTime TEXT, PeripheralID INTEGER,"
 	" IntervalDateTime TEXT, Intervals INTEGER, Rows INTEGER,"
@@ -254,7 +258,8 @@ static const char *const db_schema =
 	" TimeZone INTEGER NOT NULL DEFAULT 0, PeripheralCallType INTEGER,"
 	" CallDisposition INTEGER, CallDispositionFlag INTEGER,"
 	" StartDateTime TEXT, Duration INTEGER, DialogueID INTEGER,"
-	" Segment INTEGER NOT NULL DEFAULT 1);"
+	" Segment INTEGER NOT NULL DEFAULT 1,"
+	" Recreated INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE IF NOT EXISTS pgemu_task_discard ("
 	" id INTEGER PRIMARY KEY, DateTime TEXT, PeripheralID INTEGER,"
 	" DialogueID INTEGER, MRDomainID INTEGER, Selector TEXT, Rule TEXT,"
@@ -357,13 +362,34 @@ db_upgrade_intervals(struct db *db, int voice_mrd, char **msg)
 }
 
 /*
+ * A table of an older pgemu gains the column Recreated (R19: a row the
+ * application's resync rebuilt), 0 in its rows.
+ */
+static int
+db_upgrade_recreated(struct db *db, const char *table, char **msg)
+{
+	sqlite3_stmt	*st;
+	char		 sql[160];
+
+	snprintf(sql, sizeof(sql), "SELECT Recreated FROM %s", table);
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_finalize(st);
+		return 0;
+	}
+	snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN Recreated"
+	    " INTEGER NOT NULL DEFAULT 0", table);
+	return sqlite3_exec(db->h, sql, NULL, NULL, msg) == SQLITE_OK ? 0 : -1;
+}
+
+/*
  * A database made by an older pgemu: pgemu_discard gains the key of a
  * refused record (Epoch, Seq), which makes its loss row unique;
  * pgemu_session gains the MRD of each open session (an agent is logged in
  * per MRD), its rows kept as sessions of the voice MRD 1; Agent_Interval
  * gains the MRD of each row (db_upgrade_intervals);
  * Termination_Call_Detail gains the Segment of a task's report (R20), its
- * rows the first segment, and its unique index the Segment.
+ * rows the first segment, and its unique index the Segment;
+ * Agent_Event_Detail and Termination_Call_Detail gain Recreated (R19).
  */
 static int
 db_upgrade(struct db *db, int voice_mrd, char **msg)
@@ -371,6 +397,15 @@ db_upgrade(struct db *db, int voice_mrd, char **msg)
 	sqlite3_stmt	*st;
 
 	if (db_upgrade_intervals(db, voice_mrd, msg) == -1)
+		return -1;
+	if (db_upgrade_recreated(db, "Agent_Event_Detail", msg) == -1 ||
+	    db_upgrade_recreated(db, "Termination_Call_Detail", msg) == -1)
+		return -1;
+	/* A state a resync told is one row, told again or not (R19). */
+	if (sqlite3_exec(db->h, "CREATE UNIQUE INDEX IF NOT EXISTS"
+	    " Agent_Event_Detail_recreated ON Agent_Event_Detail"
+	    " (PeripheralID, SkillTargetID, MRDomainID, DateTime, Event)"
+	    " WHERE Recreated = 1;", NULL, NULL, msg) != SQLITE_OK)
 		return -1;
 
 	if (sqlite3_prepare_v2(db->h, "SELECT MRDomainID FROM pgemu_session",
@@ -472,10 +507,10 @@ db_writer_open(struct db *db, const char *path, char *err, size_t errlen)
 	    " (LogoutDateTime, SkillTargetID, PeripheralID, LoginDateTime,"
 	    " LoginDuration, ReasonCode, Rule, MRDomainID) VALUES"
 	    " (?,?,?,?,?,?,?,?)");
-	w->ins_event = db_prepare(db, w->h, "INSERT INTO Agent_Event_Detail"
-	    " (DateTime, SkillTargetID, PeripheralID, LoginDateTime, Event,"
-	    " AgentState, ReasonCode, Duration, Rule, MRDomainID) VALUES"
-	    " (?,?,?,?,?,?,?,?,?,?)");
+	w->ins_event = db_prepare(db, w->h, "INSERT OR IGNORE INTO"
+	    " Agent_Event_Detail (DateTime, SkillTargetID, PeripheralID,"
+	    " LoginDateTime, Event, AgentState, ReasonCode, Duration, Rule,"
+	    " MRDomainID, Recreated) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
 	w->ins_discard = db_prepare(db, w->h, "INSERT INTO pgemu_discard"
 	    " (DateTime, PeripheralID, IntervalDateTime, Intervals, Rows,"
 	    " Rule, PGSide, Reason) VALUES (?,?,?,?,?,?,?,?)");
@@ -504,7 +539,8 @@ db_writer_open(struct db *db, const char *path, char *err, size_t errlen)
 	    " AgentSkillTargetID, RouterCallKeyDay, RouterCallKey,"
 	    " RouterCallKeySequenceNumber, PeripheralCallType,"
 	    " CallDisposition, CallDispositionFlag, StartDateTime, Duration,"
-	    " DialogueID, Segment) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+	    " DialogueID, Segment, Recreated) VALUES"
+	    " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	w->ins_task_discard = db_prepare(db, w->h, "INSERT INTO"
 	    " pgemu_task_discard (DateTime, PeripheralID, DialogueID,"
 	    " MRDomainID, Selector, Rule, Cause) VALUES (?,?,?,?,?,?,?)");
@@ -735,6 +771,7 @@ db_write_event(struct db_writer *w, const struct db_op *op)
 	if (op->rule != NULL)
 		sqlite3_bind_text(st, 9, op->rule, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 10, op->mrd);
+	sqlite3_bind_int(st, 11, op->recreated);
 	return db_step(w, st);
 }
 
@@ -818,6 +855,7 @@ db_bind_task(struct db_writer *w, enum db_later_kind kind,
 		    (int64_t)(k->t - k->start + 0.5) : 0);
 		sqlite3_bind_int64(st, 13, k->dialogue);
 		sqlite3_bind_int(st, 14, k->segment > 0 ? k->segment : 1);
+		sqlite3_bind_int(st, 15, (k->flags & TASKF_RECREATED) != 0);
 		return st;
 	case LATER_TASK_DISCARD:
 		st = w->ins_task_discard;
@@ -1470,6 +1508,31 @@ db_event(struct db *db, const struct db_key *k, double t, double login,
 	op.state = state;
 	op.reason = reason;
 	op.rule = rule;
+	db_queue(db, &op);
+}
+
+/*
+ * R19: an agent's state in an email MRD as the application's resync
+ * bracket told it: an Agent_Event_Detail row of DB_EVENT_STATE at the
+ * time the state began, flagged Recreated; once, even told again to a
+ * restarted router (a unique index over the recreated rows).
+ */
+void
+db_resync_event(struct db *db, const struct db_key *k, double t,
+    double login, int state)
+{
+	struct db_op	op;
+
+	memset(&op, 0, sizeof(op));
+	op.peripheral = k->peripheral;
+	op.agent = k->agent;
+	op.mrd = k->mrd;
+	op.t = t;
+	op.login = login;
+	op.event = DB_EVENT_STATE;
+	op.state = state;
+	op.rule = rule_tag(RULE_R19);
+	op.recreated = 1;
 	db_queue(db, &op);
 }
 

@@ -159,6 +159,7 @@ struct route {
 	uint64_t	 received, routed, failed[TASK_FAIL_MAX], discarded;
 	uint64_t	 resends, dropped, ended, rona, left_out_n, events;
 	uint64_t	 duplicates, path_down_ended, resumed_ended, held;
+	uint64_t	 resynced, recreated;	/* R19 */
 };
 
 static const char *const route_fail_names[TASK_FAIL_MAX] = {
@@ -754,6 +755,7 @@ route_end(struct route *rt, struct rt_task *k, double when, int timed_out)
 		rt->rona += timed_out;
 		rt->path_down_ended += e.disposition == TCD_DISP_PATH_DOWN;
 		rt->resumed_ended += k->segment > 1;
+		rt->recreated += (k->flags & TASKF_RECREATED) != 0;
 		log_debug("task %u.%u.%u of dialogue %u ended: disposition %d",
 		    k->task[0], k->task[1], k->task[2], k->dialogue,
 		    e.disposition);
@@ -864,18 +866,65 @@ route_path(struct route *rt, const struct msg_task *t)
 }
 
 /*
+ * TASK_EV_RESYNC (R19): an agent's state in an email MRD as the
+ * application's resync bracket told it.  Agent_Event_Detail gets a row
+ * of it at the time it began, flagged Recreated, and the real-time entry
+ * takes it (logged in there all along: R19 keeps email sign-ins); told
+ * twice (a TASK_EVENT sent again), it is taken once.
+ */
+static int
+route_resync(struct route *rt, struct rt_periph *p, const struct msg_task *t,
+    char *err, size_t errlen)
+{
+	struct rt_agent	*a;
+	struct db_key	 k;
+	double		 when = t->when != 0 ? t->when + t->when_ms / 1000.0 :
+	    wall_now();
+	int		 st = (int)t->task[0];
+
+	if (t->task[0] >= AGENT_NSTATES ||
+	    (a = router_agent(p, t->agent, t->mrd)) == NULL) {
+		snprintf(err, errlen, "TASK_EVENT resync: %s", t->task[0] >=
+		    AGENT_NSTATES ? "no such agent state" : "no such agent "
+		    "in the MRD");
+		return -1;
+	}
+	rt->events++;
+	if (a->resynced == when) {
+		rt->duplicates++;
+		return 0;
+	}
+	a->resynced = when;
+	rt->resynced++;
+	k.peripheral = p->id;
+	k.agent = a->id;
+	k.mrd = a->mrd;
+	db_resync_event(rt->r->db, &k, when, a->login, st);
+	log_debug("agent %u resynced in MRD %u: %s since %.3f, %u task(s) "
+	    "(%s)", a->id, a->mrd, agent_state_name(st), when, t->task[1],
+	    a->login > 0 ? "corrected" : "logged out here: not applied");
+	if (a->login <= 0 || a->state == st)
+		return 0;
+	a->state = st;
+	a->since = when;
+	if (st == AS_AVAILABLE)
+		route_dispatch(rt);
+	return 0;
+}
+
+/*
  * A TASK_EVENT of a task that ended already (sent again: a CTI server's
  * resend window, or the other side's copy taken over, R22): a duplicate,
- * counted and dropped.  A resync's rebuilt step (TASKF_RECREATED) is not
- * one, nor a resumed report (R20: another segment).
+ * counted and dropped.  A resumed report is not one (R20: another
+ * segment); a resync's rebuilt step (TASKF_RECREATED, R19) of a segment
+ * that ended is (sent again, or told of a task whose end the router has:
+ * its history is written).
  */
 static int
 route_ended_already(struct route *rt, const struct msg_task *t)
 {
 	struct rt_tomb	*b;
 
-	if (t->flags & TASKF_RECREATED)
-		return 0;
 	LIST_FOREACH(b, &rt->tomb_idx[route_hash(t->task[1] ^ t->task[2],
 	    t->task[0])], chain)
 		if (memcmp(b->task, t->task, sizeof(b->task)) == 0 &&
@@ -921,6 +970,8 @@ route_msg_event(struct role_msg_in *in, const union msg_body *b)
 		    "is the MR peripheral, not an agent's", t->peripheral);
 		return -1;
 	}
+	if (t->code == TASK_EV_RESYNC)
+		return route_resync(rt, p, t, in->err, sizeof(in->err));
 	if (t->code == 0 || t->code >= TASK_EV_MAX) {
 		snprintf(in->err, sizeof(in->err), "TASK_EVENT: unknown code "
 		    "%u", t->code);
@@ -1327,6 +1378,9 @@ route_task_json(const struct route *rt, const struct rt_task *k)
 	json_object_set_new(j, "segment", json_integer((json_int_t)
 	    k->segment));
 	json_object_set_new(j, "held", json_boolean(held));
+	/* Rebuilt by the application's resync (R19). */
+	json_object_set_new(j, "recreated",
+	    json_boolean((k->flags & TASKF_RECREATED) != 0));
 	return j;
 }
 
@@ -1365,6 +1419,10 @@ route_counts_json(const struct route *rt)
 	/* R22: of the duplicates, those of tasks ended already. */
 	json_object_set_new(j, "task_events_after_end",
 	    json_integer((json_int_t)rt->after_end));
+	json_object_set_new(j, "agents_resynced", json_integer((json_int_t)
+	    rt->resynced));
+	json_object_set_new(j, "ended_recreated", json_integer((json_int_t)
+	    rt->recreated));
 	return j;
 }
 

@@ -216,8 +216,9 @@ router_media_kept(struct rt_periph *p, int kept)
 /*
  * R2 and R3 (or R6 and R7): the peripheral goes offline and its agents
  * are logged out, with the reason code, in the history database: of
- * every MRD after a PG failover (R6), of the voice MRD after a PIM
- * failure (R3; R23 keeps the others).
+ * every MRD but email after a PG failover (R6; R19 keeps the email
+ * MRDs' sign-ins, the PIM that takes over keeps them), of the voice MRD
+ * after a PIM failure (R3; R23 keeps the others).
  */
 static void
 router_offline(struct rt_periph *p, int rule, int32_t code, const char *why)
@@ -241,7 +242,8 @@ router_offline(struct rt_periph *p, int rule, int32_t code, const char *why)
 		struct rt_agent *a = &p->agents[i];
 		struct db_key	 k = { periph, a->id, a->mrd };
 
-		if (a->login <= 0)
+		if (a->login <= 0 || (rule == RULE_R6 &&
+		    cfg_mrd_email(p->node->cfg, (int)a->mrd)))
 			continue;
 		if (rule != RULE_R6 && a->mrd != voice) {
 			kept++;

@@ -21,6 +21,8 @@ struct rt_agent {
 	int32_t		 reason;
 	int		 held;		/* route.c: tasks it was routed that
 					   have not started */
+	double		 resynced;	/* route.c: the time of the last
+					   state a resync told (R19) */
 };
 
 struct rt_side {
