@@ -11,8 +11,8 @@ MRDs 1 and 2 (the lab file's list[].mrds), every one available.
  (2) MEDIA_LOGIN_REQ 2001 to MRD 2 -> RESP 0 (MRDID 2, ICMAgentID 2001),
      AGENT_STATE_EVENT NOT_READY with MRDID 2 and MaxTaskLimit 5 (at v24
      and at v18), the router's entry (2001, MRD 2) logged in, a login row
-     of MRD 2; again -> Status 1, its MaxTaskLimit reset to the new one, and the
-     event of its state there;
+     of MRD 2; again -> Status 1, its MaxTaskLimit reset to the new one, and
+     the event of its state there;
  (3) QUERY_AGENT_STATE with MRDID 2 -> that MRD's state; 88 for an agent
      without it;
  (4) SET_AGENT_STATE_REQ with MR_DOMAIN_ID (216) = 2: ready, not ready
@@ -167,7 +167,7 @@ def sign_in(lab, b, b18):
         "login row of 2001, MRD 2")
     login(b, 2001, status=g.E_ARM_STAT_AGENT_ALREADY_LOGGED_IN, max_tasks=3)
     # The state it is in there, for a client that lost track of it.
-    e = seen(b, 2001, EMAIL, g.AGENT_STATE_NOT_READY)
+    e = seen(b, 2001, CHAT, g.AGENT_STATE_NOT_READY)
     check(e["MaxTaskLimit"] == 3, "MRD 2 event after Status 1: %r" % e)
     q = query(b, 2001)
     check(q["type"] == g.QUERY_AGENT_STATE_CONF and q["MRDID"] == CHAT and
