@@ -658,7 +658,10 @@ START_TEST(test_copy)
 	t = task(TASK_EV_PATH_DOWN, 0, 0);
 	t.path = 7;
 	ck_assert_int_eq(arm_mirror_cache(arm, &t, err, sizeof(err)), 0);
-	t = task(TASK_EV_MAX, 1001, 1);
+	/* So is an agent's state a resync bracket told (R19). */
+	t = task(TASK_EV_RESYNC, 0, 0);
+	ck_assert_int_eq(arm_mirror_cache(arm, &t, err, sizeof(err)), 0);
+	t = task(TASK_EV_RESYNC + 1, 1001, 1);
 	ck_assert_int_eq(arm_mirror_cache(arm, &t, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "PEER_TASK_CACHE"));
 	t = task(TASK_EV_END, 1001, 0);

@@ -571,7 +571,7 @@ traffic: { enabled = %(traffic)s; calls_per_second = 5.0;
                 print("----- log of %s -----" % n)
                 print(self.log_text(n)[-20000:])
         keep = os.environ.get("PGEMU_KEEP_DIR")
-        if keep and failed:
+        if keep and (failed or os.environ.get("PGEMU_KEEP_LOGS")):
             # The whole lab (logs, databases, spools) for a post-mortem.
             try:
                 shutil.copytree(self.dir, os.path.join(

@@ -26,45 +26,9 @@ Proves:
 """
 import re
 
-from pgemu_test import (DEFAULT_NODES, FAST, SLOW, check, ev, log, run,
-                        wait_for, wait_online)
-
-AGENTS = 3
-IDS = (1001, 1002, 1003)
-EMAIL = 2
-T = 10 * SLOW
-MRDS = ('{ id = 1; name = "Cisco_Voice"; media = "voice"; },\n'
-        '  { id = 2; name = "Email"; media = "email"; max_tasks = 5;'
-        ' interruptible = true; task_life = 60; }')
-
-
-def arm(lab):
-    return lab.status("app")["app"]["arm"]
-
-
-def router_mrd(lab, mrd):
-    """{agent: state or "logged out"} of the router's real-time table."""
-    return {a["id"]: a["state"] if a["logged_in"] else "logged out"
-            for a in lab.ctl("router", "agents") if a["mrd"] == mrd}
-
-
-def cti_email(lab, node):
-    """{state: count} of the email MRD as NODE's CTI server sees it."""
-    return lab.ctl(node, "cti")["agents"].get(str(EMAIL), {})
-
-
-def desk_email(lab):
-    """{agent: its desktop's state in the email MRD}."""
-    out = {}
-    for i in IDS:
-        for m in lab.ctl("agents", "agent", str(i))["mrds"]:
-            if m["mrd"] == EMAIL:
-                out[i] = m["state"]
-    return out
-
-
-def app_tasks(lab):
-    return {t["dialogue"]: t for t in lab.ctl("app", "tasks")}
+from email_lab import (AGENTS, EMAIL, IDS, T, app_tasks, arm, cti_email,
+                       desk_email, email_lab, router_mrd)
+from pgemu_test import check, ev, log, run, wait_for
 
 
 def debug_lines(lab, node, pattern):
@@ -73,12 +37,7 @@ def debug_lines(lab, node, pattern):
 
 
 def test(Lab):
-    lab = Lab("r19arm", agents=AGENTS, desktops=True, media=True,
-              agent_mrds=[1, EMAIL], mrds=MRDS, mr_handle_ms=5000,
-              hb_desktop=(100, 3), **FAST)
-    lab.start_all()
-    lab.wait_links_up(DEFAULT_NODES)
-    wait_online(lab, 10, agents=AGENTS)
+    lab, _ = email_lab(Lab, "r19arm")
     wait_for(lambda: arm(lab)["agents_available"] == AGENTS and
              arm(lab)["resync"]["brackets"] == 1, T,
              "the app sees 3 agents available in MRD 2, its first bracket")

@@ -30,43 +30,10 @@ Proves:
 """
 import signal
 
-from pgemu_test import (DEFAULT_NODES, FAST, SLOW, check, ev, log, other,
-                        run, wait_for, wait_online)
-
-AGENTS = 3
-IDS = (1001, 1002, 1003)
-EMAIL = 2
-T = 10 * SLOW
-MRDS = ('{ id = 1; name = "Cisco_Voice"; media = "voice"; },\n'
-        '  { id = 2; name = "Email"; media = "email"; max_tasks = 5;'
-        ' interruptible = true; task_life = 60; }')
-
-
-def arm(lab):
-    return lab.status("app")["app"]["arm"]
-
-
-def router_mrd(lab, mrd):
-    return {a["id"]: a["state"] if a["logged_in"] else "logged out"
-            for a in lab.ctl("router", "agents") if a["mrd"] == mrd}
-
-
-def desk_email(lab):
-    out = {}
-    for i in IDS:
-        for m in lab.ctl("agents", "agent", str(i))["mrds"]:
-            if m["mrd"] == EMAIL:
-                out[i] = m["state"]
-    return out
-
-
-def cti_email(lab, node):
-    """{state: count} of the email MRD as NODE's CTI server sees it."""
-    return lab.ctl(node, "cti")["agents"].get(str(EMAIL), {})
-
-
-def app_tasks(lab):
-    return {t["dialogue"]: t for t in lab.ctl("app", "tasks")}
+from email_lab import (AGENTS, EMAIL, IDS, T, app_tasks, arm, cti_email,
+                       desk_email, email_lab, router_mrd,
+                       tasks_end_recreated, third_task)
+from pgemu_test import check, ev, log, other, run, wait_for
 
 
 def all_in(lab, seen):
@@ -86,12 +53,7 @@ def all_in(lab, seen):
 
 
 def test(Lab):
-    lab = Lab("r19cti", agents=AGENTS, desktops=True, media=True,
-              agent_mrds=[1, EMAIL], mrds=MRDS, mr_handle_ms=5000,
-              hb_desktop=(100, 3), **FAST)
-    lab.start_all()
-    lab.wait_links_up(DEFAULT_NODES)
-    wait_online(lab, 10, agents=AGENTS)
+    lab, _ = email_lab(Lab, "r19cti")
     wait_for(lambda: arm(lab)["agents_available"] == AGENTS and
              desk_email(lab) == {i: "available" for i in IDS}, T,
              "3 agents available in MRD 2 (the app's view, the desktops)")
@@ -125,13 +87,7 @@ def test(Lab):
     wd.mark()
 
     log("a task routed meanwhile: recorded by the app")
-    lab.ctl("app", "new-task", "Email", "1")
-    third = wait_for(lambda: [t for d, t in app_tasks(lab).items()
-                              if d not in first and
-                              t["state"] == "started"], T,
-                     "the third task started")[0]
-    check(arm(lab)["resync"]["email_states"] == {"active": 3},
-          "the app's record: %r" % arm(lab)["resync"])
+    third = third_task(lab, first)
     all_in(lab, seen)
 
     log("%s's CTI server started: sign-ins again, the bracket" % stand)
@@ -162,19 +118,7 @@ def test(Lab):
     check(rows == [(i, 4, "R19") for i in IDS],
           "recreated Agent_Event_Detail: %r" % rows)
 
-    log("the tasks end: only the one the router missed is Recreated")
-    wait_for(lambda: lab.query("SELECT COUNT(*) FROM "
-                               "Termination_Call_Detail")[0][0] == 3, T,
-             "3 Termination_Call_Detail rows")
-    rows = dict(lab.query("SELECT DialogueID, Recreated FROM "
-                          "Termination_Call_Detail"))
-    want = {d: 0 for d in first}
-    want[third["dialogue"]] = 1
-    check(rows == want, "Termination_Call_Detail Recreated: %r, want %r" %
-          (rows, want))
-    wait_for(lambda: router_mrd(lab, EMAIL) == {i: "available" for i in IDS}
-             and arm(lab)["agents_available"] == AGENTS, T,
-             "every agent available again in MRD 2")
+    tasks_end_recreated(lab, first, third)
     check(not lab.query("SELECT * FROM Agent_Logout"),
           "Agent_Logout: %r" % lab.query("SELECT * FROM Agent_Logout"))
     check(all(all(s not in ("logout", "unknown") for s in d.values())

@@ -21,43 +21,10 @@ Proves:
 """
 import signal
 
-from pgemu_test import (DEFAULT_NODES, FAST, SLOW, check, ev, log, node_of,
-                        other, run, wait_for, wait_online)
-
-AGENTS = 3
-IDS = (1001, 1002, 1003)
-EMAIL = 2
-T = 10 * SLOW
-MRDS = ('{ id = 1; name = "Cisco_Voice"; media = "voice"; },\n'
-        '  { id = 2; name = "Email"; media = "email"; max_tasks = 5;'
-        ' interruptible = true; task_life = 60; }')
-
-
-def arm(lab):
-    return lab.status("app")["app"]["arm"]
-
-
-def router_mrd(lab, mrd):
-    return {a["id"]: a["state"] if a["logged_in"] else "logged out"
-            for a in lab.ctl("router", "agents") if a["mrd"] == mrd}
-
-
-def desk_email(lab):
-    out = {}
-    for i in IDS:
-        for m in lab.ctl("agents", "agent", str(i))["mrds"]:
-            if m["mrd"] == EMAIL:
-                out[i] = m["state"]
-    return out
-
-
-def cti_email(lab, node):
-    """{state: count} of the email MRD as NODE's CTI server sees it."""
-    return lab.ctl(node, "cti")["agents"].get(str(EMAIL), {})
-
-
-def app_tasks(lab):
-    return {t["dialogue"]: t for t in lab.ctl("app", "tasks")}
+from email_lab import (AGENTS, EMAIL, IDS, T, app_tasks, arm, cti_email,
+                       desk_email, email_lab, router_mrd,
+                       tasks_end_recreated, third_task)
+from pgemu_test import check, ev, log, node_of, other, run, wait_for
 
 
 def email_in(lab, seen, node):
@@ -71,12 +38,7 @@ def email_in(lab, seen, node):
 
 
 def test(Lab):
-    lab = Lab("r19pg", agents=AGENTS, desktops=True, media=True,
-              agent_mrds=[1, EMAIL], mrds=MRDS, mr_handle_ms=5000,
-              hb_desktop=(100, 3), **FAST)
-    lab.start_all()
-    lab.wait_links_up(DEFAULT_NODES)
-    p = wait_online(lab, 10, agents=AGENTS)
+    lab, p = email_lab(Lab, "r19pg")
     act = node_of(p["active_side"])
     surv = other(act)
     wait_for(lambda: arm(lab)["agents_available"] == AGENTS and
@@ -94,13 +56,7 @@ def test(Lab):
     wa = lab.watch("app")
     lab.ctl("app", "fault", "cti-link", "down")
     wa.wait(ev("cti_session_lost"), T, "app: cti_session_lost")
-    lab.ctl("app", "new-task", "Email", "1")
-    third = wait_for(lambda: [t for d, t in app_tasks(lab).items()
-                              if d not in first and
-                              t["state"] == "started"], T,
-                     "the third task started")[0]
-    check(arm(lab)["resync"]["email_states"] == {"active": 3},
-          "the app's record: %r" % arm(lab)["resync"])
+    third = third_task(lab, first)
 
     log("kill -9 of %s: voice out and back (R6, R8), email in (R19)" % act)
     seen = []
@@ -144,19 +100,7 @@ def test(Lab):
              "the router and the desktops: ACTIVE in MRD 2 (as recorded)")
     email_in(lab, seen, surv)
 
-    log("the tasks end: only the one the router missed is Recreated")
-    wait_for(lambda: lab.query("SELECT COUNT(*) FROM "
-                               "Termination_Call_Detail")[0][0] == 3, T,
-             "3 Termination_Call_Detail rows")
-    rows = dict(lab.query("SELECT DialogueID, Recreated FROM "
-                          "Termination_Call_Detail"))
-    want = {d: 0 for d in first}
-    want[third["dialogue"]] = 1
-    check(rows == want, "Termination_Call_Detail Recreated: %r, want %r" %
-          (rows, want))
-    wait_for(lambda: router_mrd(lab, EMAIL) == {i: "available" for i in IDS}
-             and arm(lab)["agents_available"] == AGENTS, T,
-             "every agent available again in MRD 2")
+    tasks_end_recreated(lab, first, third)
     check(not lab.query("SELECT * FROM Agent_Logout WHERE MRDomainID = 2"),
           "Agent_Logout rows of MRD 2")
 

@@ -536,6 +536,25 @@ arm_expire(struct arm *a, double now, arm_expired_fn *fn, void *arg)
 	return n;
 }
 
+/*
+ * A message about task k of the table, t: its agent and MRD must be k's
+ * (else the E_ARM_STAT_ status); t takes k's DialogueID if it has none,
+ * and k's segment (its report goes on there, R20).
+ */
+static uint32_t
+arm_same_task(const struct arm_task *k, struct msg_task *t)
+{
+	if (k->periph != t->peripheral || k->agent != t->agent)
+		return E_ARM_STAT_INCONSISTENT_AGENT_IDS;
+	if (k->mrd != t->mrd)
+		return E_ARM_STAT_INCONSISTENT_MEDIA_ROUTING_DOMAIN_IDS;
+	if (t->dialogue == 0)
+		t->dialogue = k->dialogue;
+	t->flags |= k->flags & TASKF_RESUMED;
+	t->epoch = k->segment;
+	return E_ARM_STAT_OK;
+}
+
 /* A TaskID for the application's own task (see the top of the file). */
 static void
 arm_new_id(struct arm *a, uint32_t id[3])
@@ -575,17 +594,11 @@ arm_take(struct arm *a, struct msg_task *t, uint32_t max, int precall)
 	struct arm_tomb	*b = NULL;
 	int		 app, offered, started, has_id = arm_has_id(t->task);
 	int		 resumed = 0;
+	uint32_t	 st;
 
 	if (has_id && (k = arm_find(a, t->task)) != NULL) {
-		if (k->periph != t->peripheral || k->agent != t->agent)
-			return E_ARM_STAT_INCONSISTENT_AGENT_IDS;
-		if (k->mrd != t->mrd)
-			return E_ARM_STAT_INCONSISTENT_MEDIA_ROUTING_DOMAIN_IDS;
-		if (t->dialogue == 0)
-			t->dialogue = k->dialogue;
-		/* Its report goes on in its segment (R20). */
-		t->flags |= k->flags & TASKF_RESUMED;
-		t->epoch = k->segment;
+		if ((st = arm_same_task(k, t)) != E_ARM_STAT_OK)
+			return st;
 	} else if (has_id && (t->flags & TASKF_RESUMED))
 		resumed = (b = arm_tomb_find(a, t->task)) != NULL;
 	if (k == NULL && !resumed)
@@ -662,17 +675,12 @@ arm_resync(struct arm *a, struct msg_task *t, int started, uint32_t max,
 	struct arm_task	*k = NULL;
 	struct arm_tomb	*b = NULL;
 	int		 offered, nstarted;
+	uint32_t	 st;
 
 	*changed = *resumed = 0;
 	if (arm_has_id(t->task) && (k = arm_find(a, t->task)) != NULL) {
-		if (k->periph != t->peripheral || k->agent != t->agent)
-			return E_ARM_STAT_INCONSISTENT_AGENT_IDS;
-		if (k->mrd != t->mrd)
-			return E_ARM_STAT_INCONSISTENT_MEDIA_ROUTING_DOMAIN_IDS;
-		if (t->dialogue == 0)
-			t->dialogue = k->dialogue;
-		t->flags |= k->flags & TASKF_RESUMED;
-		t->epoch = k->segment;
+		if ((st = arm_same_task(k, t)) != E_ARM_STAT_OK)
+			return st;
 		if (started && !k->started) {
 			arm_start(a, k);
 			*changed = 1;

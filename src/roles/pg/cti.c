@@ -1297,6 +1297,25 @@ cti_resumed(struct cti *c, const struct msg_task *t)
 }
 
 /*
+ * The task a task message or a TASK_INIT_* names (its TaskID, agent, MRD
+ * and DialogueID: the same fields in all of them), in a blank *t.
+ */
+static void
+cti_task_named(struct msg_task *t, const struct cti_periph *p,
+    const struct cti_agent *a, const struct cti_mrd *m,
+    const struct ged_msg *g)
+{
+	memset(t, 0, sizeof(*t));
+	t->peripheral = t->agent_periph = p->f.id;
+	t->agent = a->id;
+	t->mrd = m->id;
+	t->task[0] = g->fixed[TK_GROUP_HIGH];
+	t->task[1] = g->fixed[TK_GROUP_LOW];
+	t->task[2] = g->fixed[TK_SEQUENCE];
+	t->dialogue = g->fixed[TK_DIALOGUE_ID];
+}
+
+/*
  * An ARM task message of an AGENT_REPORTING session (pgemu-defined
  * layouts, docs/protocol.md).  Refused: FAILURE_CONF for what GED-188
  * has a status for (7 no such peripheral, 88 an MRD that is none of the
@@ -1358,14 +1377,7 @@ cti_task(struct cti_session *s, const struct ged_msg *g)
 		cti_task_refuse(s, g, 0, E_ARM_STAT_AGENT_NOT_LOGGED_IN);
 		return;
 	}
-	memset(&t, 0, sizeof(t));
-	t.peripheral = t.agent_periph = p->f.id;
-	t.agent = a->id;
-	t.mrd = m->id;
-	t.task[0] = g->fixed[TK_GROUP_HIGH];
-	t.task[1] = g->fixed[TK_GROUP_LOW];
-	t.task[2] = g->fixed[TK_SEQUENCE];
-	t.dialogue = g->fixed[TK_DIALOGUE_ID];
+	cti_task_named(&t, p, a, m, g);
 	t.code = code;
 	t.flags = g->fixed[TK_FLAGS];
 	t.path = s->path;
@@ -1655,14 +1667,7 @@ cti_task_init(struct cti_session *s, const struct ged_msg *g)
 		    "TaskState neither offered (1) nor started (2)");
 		return;
 	}
-	memset(&t, 0, sizeof(t));
-	t.peripheral = t.agent_periph = p->f.id;
-	t.agent = a->id;
-	t.mrd = m->id;
-	t.task[0] = g->fixed[TK_GROUP_HIGH];
-	t.task[1] = g->fixed[TK_GROUP_LOW];
-	t.task[2] = g->fixed[TK_SEQUENCE];
-	t.dialogue = g->fixed[TK_DIALOGUE_ID];
+	cti_task_named(&t, p, a, m, g);
 	t.flags = g->fixed[TK_FLAGS] | (req ? TASKF_APP_ROUTED : 0);
 	t.path = s->path;
 	t.code = (t.flags & TASKF_APP_ROUTED) ? TASK_EV_APP_OFFER :

@@ -1470,22 +1470,30 @@ db_queue(struct db *db, const struct db_op *op)
 	db_schedule(db, 0);
 }
 
+/* An agent's row at time t (logged in since login), in a blank *op. */
+static void
+db_op_agent(struct db_op *op, const struct db_key *k, double t,
+    double login, int event, int state)
+{
+	memset(op, 0, sizeof(*op));
+	op->peripheral = k->peripheral;
+	op->agent = k->agent;
+	op->mrd = k->mrd;
+	op->t = t;
+	op->login = login;
+	op->event = event;
+	op->state = state;
+}
+
 void
 db_logout(struct db *db, const struct db_key *k, double login,
     double logout, int32_t reason, const char *rule)
 {
 	struct db_op	op;
 
-	memset(&op, 0, sizeof(op));
+	db_op_agent(&op, k, logout, login, DB_EVENT_LOGOUT, AS_LOGOUT);
 	op.logout = 1;
-	op.peripheral = k->peripheral;
-	op.agent = k->agent;
-	op.mrd = k->mrd;
-	op.t = logout;
-	op.login = login;
 	op.duration = login > 0 ? logout - login : 0;
-	op.event = DB_EVENT_LOGOUT;
-	op.state = AS_LOGOUT;
 	op.reason = reason;
 	op.rule = rule;
 	db_queue(db, &op);
@@ -1497,15 +1505,8 @@ db_event(struct db *db, const struct db_key *k, double t, double login,
 {
 	struct db_op	op;
 
-	memset(&op, 0, sizeof(op));
-	op.peripheral = k->peripheral;
-	op.agent = k->agent;
-	op.mrd = k->mrd;
-	op.t = t;
-	op.login = login;
+	db_op_agent(&op, k, t, login, event, state);
 	op.duration = duration;
-	op.event = event;
-	op.state = state;
 	op.reason = reason;
 	op.rule = rule;
 	db_queue(db, &op);
@@ -1523,14 +1524,7 @@ db_resync_event(struct db *db, const struct db_key *k, double t,
 {
 	struct db_op	op;
 
-	memset(&op, 0, sizeof(op));
-	op.peripheral = k->peripheral;
-	op.agent = k->agent;
-	op.mrd = k->mrd;
-	op.t = t;
-	op.login = login;
-	op.event = DB_EVENT_STATE;
-	op.state = state;
+	db_op_agent(&op, k, t, login, DB_EVENT_STATE, state);
 	op.rule = rule_tag(RULE_R19);
 	op.recreated = 1;
 	db_queue(db, &op);
