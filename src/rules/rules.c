@@ -156,8 +156,9 @@ _Static_assert(sizeof(rule_events) / sizeof(rule_events[0]) <= 64,
  * the PG side that held the PIM before the trigger, RN_NEW the side that
  * holds it after (the voice PIM; the MR PIM for a media-routing trigger,
  * whose text says so); when both are the same side it emits RN_OLD's
- * steps, then RN_NEW's.  Measured on a lab, and checked there by
- * t_rule_order.
+ * steps, then RN_NEW's.  RN_CTI is the side whose CTI server is active
+ * (once the trigger has moved it, for one that does: its text says so).
+ * Measured on a lab, and checked there by t_rule_order.
  */
 const struct rule_trigger rule_triggers[] = {
 	{ "acd_kill", "ACD killed",
@@ -248,6 +249,30 @@ const struct rule_trigger rule_triggers[] = {
 	    [RN_CTI] = { { 22, "task_events_cached" } },
 	    [RN_APP] = { { 16, "routing_disabled" }, { 17, "routing_enabled" },
 		{ 17, "tasks_resent" } } } },
+	{ "app_cti_cut", "The application's ARM session cut",
+	    "pgemuctl app fault cti-link down, later up; the agents in a "
+	    "voice and an email MRD, signed in by their desktops",
+	    RULE_NO_REASON, {
+	    [RN_ROUTER] = { { 21, "app_path_down" }, { 21, "app_path_up" } },
+	    [RN_CTI] = { { 18, "app_path_down" }, { 18, "app_path_up" },
+		{ 19, "agents_resynced" } },
+	    [RN_APP] = { { 19, "agents_resynced" } } } },
+	{ "cti_stop", "Active CTI server stopped",
+	    "pgemuctl pg-a stop cti-server, later start cti-server; the "
+	    "app's ARM session and desk-a's CTI session on it, the agents in "
+	    "a voice and an email MRD.  Active CTI server: the other side's, "
+	    "which takes over", RULE_NO_REASON, {
+	    [RN_ROUTER] = { { 21, "app_path_down" }, { 21, "app_path_up" } },
+	    [RN_CTI] = { { 18, "app_path_down" }, { 18, "app_path_up" },
+		{ 19, "agents_resynced" } },
+	    [RN_DESK] = { { 10, "desktop_relogin" } },
+	    [RN_APP] = { { 19, "agents_resynced" } } } },
+	{ "cti_router_cut", "The active CTI server's router link cut, with "
+	    "media routing", "pgemuctl pg-b fault router-link down on the side "
+	    "whose CTI server is active, the voice and MR PIMs on the other "
+	    "side; a task made meanwhile; later up", RULE_NO_REASON, {
+	    [RN_CTI] = { { 22, "task_events_cached" },
+		{ 22, "task_events_sent" } } } },
 };
 const size_t rule_ntriggers = sizeof(rule_triggers) /
     sizeof(rule_triggers[0]);

@@ -22,7 +22,13 @@ events that apply a rule, with the table's, exactly:
    mr_link_cut, mr_router_kill; 3 NEW_TASK requests waiting at the
    router, no agent in their MRD): the application ("app"), and "old"
    and "new" are the sides of the MR PIM (the router's MR-active side
-   before and after), not of the voice PIM.
+   before and after), not of the voice PIM;
+ * in a lab with media routing and desktops, the agents in a voice and an
+   email MRD (the task-path triggers: app_cti_cut, cti_stop,
+   cti_router_cut; the app's ARM session open on the active CTI server,
+   its first resync bracket done): the application, the desktop server
+   and the desktops, and "cti" is the side whose CTI server is active
+   once the trigger has moved it (cti_stop: the other side's).
 Every event seen must be in the table's list of events (each has its
 log priority there), and the agents logged out carry the trigger's logout
 reason code from the table (-1, 50002, or none logged out): every event
@@ -47,6 +53,10 @@ MR_WAITING = 3
 MR_MRDS = ('{ id = 1; name = "Cisco_Voice"; media = "voice"; },\n'
            '  { id = 2; name = "Email"; media = "email"; max_tasks = 5;'
            ' max_tasks_in_queue = 100; max_time_in_queue = 300; }')
+# Task-path triggers: every agent in MRD 2 too, signed in by its desktop.
+ARM_MRDS = ('{ id = 1; name = "Cisco_Voice"; media = "voice"; },\n'
+            '  { id = 2; name = "Email"; media = "email"; max_tasks = 5;'
+            ' interruptible = true; task_life = 60; }')
 
 
 def rules_table():
@@ -74,6 +84,15 @@ def mr_candidate(lab, node):
             return (s["link"] == "UP" and s["reported"] and s["acd_up"] and
                     not s["pim_active"] and not s["resigning"])
     return False
+
+
+def arm_ready(lab, cti):
+    """The app's ARM session open on the active CTI server, its first
+    resync bracket done, every agent available in MRD 2 as it sees it."""
+    a = lab.status("app")["app"]["arm"]
+    return (a["state"] == "UP" and [a["server"]] == cti and
+            a["resync"]["brackets"] >= 1 and
+            a["agents_available"] == AGENTS)
 
 
 def interleaving(seen, lists):
@@ -105,8 +124,12 @@ class Trial:
     def __init__(self, Lab, trig, **kw):
         self.trig = trig
         self.mr = kw.pop("mr", False)
+        self.arm = kw.pop("arm", False)
         if self.mr:
             kw.update(media=True, agent_mrds=[1], mrds=MR_MRDS)
+        if self.arm:
+            kw.update(media=True, desktops=True, agent_mrds=[1, 2],
+                      mrds=ARM_MRDS, mr_handle_ms=2000)
         if kw.pop("desktops", False):
             self.lab = pgemu_test.desk_lab_online(Lab, trig["id"], AGENTS,
                                                   **kw)
@@ -132,6 +155,10 @@ class Trial:
                 "requests %r waiting at the router" % want)
         else:
             wait_candidate(lab, other(self.old))
+        if self.arm:
+            wait_for(lambda: arm_ready(lab, self.cti), 10, "the app's ARM "
+                     "session open on %s, resynced, every agent available "
+                     "in MRD 2" % self.cti)
         self.new = None
         self.watchers = {n: lab.watch(n) for n in lab.nodes}
         self.marks = {n: w.mark() for n, w in self.watchers.items()}
@@ -167,7 +194,8 @@ class Trial:
         # and the app resyncs its email agents when it is back (R19), in
         # an order with the MR PIM's steps that depends on which of the
         # app's two sockets a node reads first; r18_task_life and
-        # r19_arm_session prove them.
+        # r19_arm_session prove them, and app_cti_cut's row has them in
+        # their order.
         if self.trig["id"] == "app_kill":
             st = [x for x in st if x[1] not in ("app_path_down",
                                                 "app_path_up",
@@ -360,6 +388,81 @@ def cause_desktop_cut(t):
                               "agents: 1001 logged back in")
 
 
+def cause_app_cti_cut(t):
+    """The app's ARM session cut, and up again once the active CTI server
+    and the router have heard it go; the app's resync bracket then."""
+    lab, cti = t.lab, t.cti[0]
+    lab.ctl("app", "fault", "cti-link", "down")
+    t.watchers[cti].wait(ev("app_path_down"), 5, "%s: app_path_down" % cti)
+    t.watchers["router"].wait(ev("app_path_down"), 5,
+                              "router: app_path_down")
+    lab.ctl("app", "fault", "cti-link", "up")
+    t.watchers["app"].wait(ev("agents_resynced"), 10,
+                           "app: agents_resynced")
+
+
+def cause_cti_stop(t):
+    """The active CTI server stopped: the other side's takes over, the
+    app and the desktop server open their sessions there; started again
+    once they have (no fail-back)."""
+    lab, cti = t.lab, t.cti[0]
+    lab.ctl(cti, "stop", "cti-server")
+    wait_for(lambda: lab.ctl(other(cti), "cti")["active"], 5,
+             "%s: CTI server active" % other(cti))
+    t.watchers["app"].wait(ev("agents_resynced"), 10,
+                           "app: agents_resynced")
+    t.watchers["desk-a"].wait(ev("desktop_relogin"), 10,
+                              "desk-a: its agents in again")
+    lab.ctl(cti, "start", "cti-server")
+    t.cti = [other(cti)]
+
+
+def mr_side(lab):
+    return node_of(lab.status("router")["media_routing"]["active_side"])
+
+
+def cause_cti_router_cut(t):
+    """R22 alone: the voice and MR PIMs on one side (t.old), the active
+    CTI server on the other, whose router link is cut; a task made while
+    it is down (its TASK_EVENTs cached), the link up again.  What the
+    side that holds the PIMs does when it loses the router is another
+    trigger's (a PG failover: docs/failover.md)."""
+    lab = t.lab
+    if mr_side(lab) != t.old:
+        m = mr_side(lab)
+        lab.ctl(m, "stop", "mr-pim")
+        wait_for(lambda: mr_online(lab) and mr_side(lab) == t.old, 10,
+                 "the MR PIM of %s routing" % t.old)
+        lab.ctl(m, "start", "mr-pim")
+        wait_for(lambda: mr_candidate(lab, m), 5,
+                 "router: %s's MR PIM a standing candidate" % m)
+    if t.cti == [t.old]:
+        m = t.watchers["desk-a"].mark()
+        lab.ctl(t.old, "stop", "cti-server")
+        wait_for(lambda: lab.ctl(other(t.old), "cti")["active"], 5,
+                 "%s: CTI server active" % other(t.old))
+        lab.ctl(t.old, "start", "cti-server")
+        t.cti = [other(t.old)]
+        t.watchers["desk-a"].wait(ev("desktop_relogin"), 10, "desk-a: its "
+                                  "agents in again through %s" % t.cti[0],
+                                  since=m)
+    cti = t.cti[0]
+    wait_for(lambda: arm_ready(lab, t.cti) and
+             lab.ctl("agents", "status")["agents"]["states"] ==
+             {"available": AGENTS}, 10, "the app's ARM session on %s, "
+             "every desktop back, available" % cti)
+    t.marks = {n: w.mark() for n, w in t.watchers.items()}
+    lab.ctl(cti, "fault", "router-link", "down")
+    t.watchers[cti].wait(ev("task_events_cached"), 5,
+                         "%s: task_events_cached" % cti)
+    lab.ctl("app", "new-task", "Email", "1")
+    wait_for(lambda: lab.status(cti)["cti"]["tasks"]["waiting"] > 0, 10,
+             "%s: a TASK_EVENT waiting" % cti)
+    lab.ctl(cti, "fault", "router-link", "up")
+    t.watchers[cti].wait(ev("task_events_sent"), 10,
+                         "%s: task_events_sent" % cti)
+
+
 CAUSES = {
     "acd_kill": ({}, cause_acd_kill),
     "acd_link_cut": ({}, cause_acd_link_cut),
@@ -376,6 +479,9 @@ CAUSES = {
     "app_kill": ({"mr": True}, cause_app_kill),
     "mr_link_cut": ({"mr": True}, cause_mr_link_cut),
     "mr_router_kill": ({"mr": True}, cause_mr_router_kill),
+    "app_cti_cut": ({"arm": True}, cause_app_cti_cut),
+    "cti_stop": ({"arm": True}, cause_cti_stop),
+    "cti_router_cut": ({"arm": True}, cause_cti_router_cut),
 }
 
 

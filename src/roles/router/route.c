@@ -149,6 +149,8 @@ struct route {
 	struct rt_left_out left_out[ROUTE_LEFT_OUT];
 	struct rt_path	 paths[ROUTE_PATHS];	/* down */
 	int		 npaths;
+	struct rt_path	 last_down[ROUTE_PATHS]; /* each path's last down */
+	int		 nlast_down;
 	uint32_t	 key_day, key_next, key_reserved;
 	struct taskq_down downs[ROUTE_DOWNS];
 	size_t		 ndowns;
@@ -817,6 +819,44 @@ route_path_tasks(struct route *rt, uint32_t periph, uint32_t id, int restart)
 }
 
 /*
+ * A path's PATH_DOWN the router took already, its PATH_UP too: sent
+ * again (R22: the CTI server's resend window after its router link went)
+ * it is a duplicate, not the path going down again.  A down is known by
+ * its since; the path's last one is kept.
+ */
+static int
+route_path_seen(struct route *rt, uint32_t periph, uint32_t id,
+    double since)
+{
+	struct rt_path	*p = NULL;
+	int		 i;
+
+	for (i = 0; i < rt->nlast_down; i++)
+		if (rt->last_down[i].periph == periph &&
+		    rt->last_down[i].id == id)
+			p = &rt->last_down[i];
+	if (p != NULL && since <= p->since) {
+		rt->duplicates++;
+		log_debug("TASK_EVENT PATH_DOWN of path %u of peripheral %u "
+		    "(since %.3f) taken already: a duplicate", id, periph,
+		    since);
+		return 1;
+	}
+	if (p == NULL) {
+		if (rt->nlast_down == ROUTE_PATHS) {
+			memmove(rt->last_down, rt->last_down + 1,
+			    (ROUTE_PATHS - 1) * sizeof(*rt->last_down));
+			rt->nlast_down--;
+		}
+		p = &rt->last_down[rt->nlast_down++];
+		p->periph = periph;
+		p->id = id;
+	}
+	p->since = since;
+	return 0;
+}
+
+/*
  * TASK_EVENT PATH_DOWN, PATH_UP: an application path of the agent
  * peripheral went down, came back.  Meanwhile the start timers of its
  * routed tasks are held; they run again, whole, from its return (R21:
@@ -832,6 +872,8 @@ route_path(struct route *rt, const struct msg_task *t)
 	if (t->code == TASK_EV_PATH_DOWN) {
 		if (i != -1)
 			return;		/* told again */
+		if (route_path_seen(rt, t->peripheral, t->path, since))
+			return;
 		if (rt->npaths == ROUTE_PATHS) {
 			memmove(rt->paths, rt->paths + 1, (ROUTE_PATHS - 1) *
 			    sizeof(*rt->paths));
