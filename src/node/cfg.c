@@ -83,7 +83,9 @@ static const struct cfg_setting settings[] = {
 	  "nor forge an epoch.  A node that finds no key file makes one "
 	  "(mode 0600); a key file another user can read is refused.  Every "
 	  "node of a lab must read the same file.  Empty: links are not "
-	  "authenticated and a peer is who its HELLO says." },
+	  "authenticated and a peer is who its HELLO says.  What is "
+	  "authenticated and what is not, and every limit: docs/security.md "
+	  "in the source." },
 	{ "lab.interval", T_INT, 1, 3600, "1800", NULL, 0, 0,
 	  "Reporting interval in seconds (the product uses 900 or 1800)." },
 	{ "lab.max_message", T_INT, 1024, WIRE_MAX_BODY, "65536", NULL, 0, 0,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the seed corpora of fuzz_wire, fuzz_ged188, fuzz_ctl, fuzz_spool,
-fuzz_arb, fuzz_fence and fuzz_pimfsm into corpus_NAME/ beside this file
-(corpus_cfg holds lab files, kept by hand).
+fuzz_arb, fuzz_fence, fuzz_pimfsm and fuzz_router into corpus_NAME/ beside
+this file (corpus_cfg holds lab files, kept by hand).
 
 Each seed is a byte stream of frames as a link receives them (src/wire.h):
 a big-endian header of body length and message type, the fixed part, then
@@ -461,6 +461,38 @@ PIMFSM_SEEDS = {
 }
 
 
+# fuzz_router: the first byte is the highest epoch granted (% 4), then
+# events: 0 f q t r an INTERVAL (side f&1, epoch f>>1&3, peripheral 5001
+# if f&8, the other side's if f&0x10), 1 f q a DISCARD (rule R2 if f&2), 2 s
+# and 3 s a link cut and back, 4 a restart, 5 the database locked.
+R_IVL, R_DISCARD, R_CUT, R_BACK, R_RESTART, R_LOCK = range(6)
+
+
+def ivl(f=0, seq=1, start=0, rows=3):
+    """An INTERVAL event of fuzz_router."""
+    return [R_IVL, f, seq, start, rows]
+
+
+ROUTER_SEEDS = {
+    "store": bytes([1] + ivl()),
+    "store_both_sides": bytes([0] + ivl() + ivl(f=1) + ivl(seq=2, start=1)),
+    "store_again": bytes([0] + ivl() + ivl() + ivl(seq=2, rows=0x0f)),
+    "refused_epoch": bytes([0] + ivl(f=0x02) + ivl(f=0x02)),
+    "refused_peripheral": bytes([2] + ivl(f=0x08, seq=3)),
+    "refused_other_side": bytes([1] + ivl(f=0x11, seq=4)),
+    "loss_record": bytes([0, R_DISCARD, 0x0c, 7] + ivl(seq=8)),
+    "bad_loss_record": bytes([0, R_DISCARD, 0x02, 7] + ivl(seq=8)
+                             + [R_BACK, 0] + ivl(seq=9)),
+    "locked": bytes([0, R_LOCK] + ivl() + ivl(seq=2) + [R_LOCK,
+                    R_DISCARD, 1, 3]),
+    "locked_restart": bytes([0] + ivl() + [R_LOCK, R_RESTART] + ivl(seq=2)),
+    "restart": bytes([3] + ivl(f=0x06) + [R_RESTART] + ivl(f=0x06, seq=2)
+                     + ivl(f=0x07)),
+    "link_cut": bytes([0] + ivl() + [R_CUT, 0] + ivl(seq=2) + [R_BACK, 0]
+                      + ivl(seq=2) + [R_CUT, 1, R_RESTART] + ivl(f=1)),
+}
+
+
 def write(name, seeds):
     """Write one corpus directory beside this file."""
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
@@ -478,6 +510,7 @@ def main():
     write("corpus_arb", ARB_SEEDS)
     write("corpus_fence", FENCE_SEEDS)
     write("corpus_pimfsm", PIMFSM_SEEDS)
+    write("corpus_router", ROUTER_SEEDS)
 
 
 if __name__ == "__main__":

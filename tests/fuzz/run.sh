@@ -15,6 +15,9 @@
 #            applies it, over two sides' reports, links and grants
 #   fence    fencing (src/rules/fence.c) at an ACD with two PIMs
 #   pimfsm   the PIM state machine (src/rules/pimfsm.c)
+#   router   the router's answers to the PIMs' records, with its history
+#            database and writer thread: no acknowledgement without a
+#            stored row, no refusal without a record of the loss
 #
 # The state-machine harnesses read their input as a sequence of events and
 # abort on a broken invariant (each file's comment lists its oracles).  New
@@ -25,11 +28,13 @@
 # runs it again (FUZZ_KEEP/fuzz_NAME FILE).
 #
 # Bounded (CI): FUZZ_SECONDS per harness, 15 by default, about 2 minutes
-# of fuzzing for the eight, plus half a minute of build.  Long: a large
+# of fuzzing for the nine, plus half a minute of build.  Long: a large
 # FUZZ_SECONDS, or FUZZ_RUNS=10000000 for 10 M runs of each; on one core
 # of the CI machine that takes about 8 minutes (wire), 5 (ged188), 45
 # (cfg), 4 (ctl), 25 (spool), 6 (arb), 9 (fence) and 12 (pimfsm), about
-# 2 hours in all, more as the corpus grows.
+# 2 hours in all, more as the corpus grows.  router is slow by design (a
+# fresh history database, a router and its writer thread for each input:
+# about 15 runs a second): give it time, not runs.
 #
 # Environment: PGEMU_SRCDIR (source tree), BUILDDIR (holds config.h; default
 # the current directory), FUZZ_SECONDS (per harness; 0: run the seeds once,
@@ -40,7 +45,7 @@
 SRCDIR="${PGEMU_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 BUILDDIR="${BUILDDIR:-$PWD}"
 FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
-FUZZ_ONLY="${FUZZ_ONLY:-wire ged188 cfg ctl spool arb fence pimfsm}"
+FUZZ_ONLY="${FUZZ_ONLY:-wire ged188 cfg ctl spool arb fence pimfsm router}"
 FUZZDIR="$SRCDIR/tests/fuzz"
 CC=clang-14
 
@@ -175,7 +180,7 @@ maxlen() {
 	ged188)	echo 13000 ;;
 	cfg|spool)	echo 8192 ;;
 	arb|fence)	echo 2048 ;;
-	pimfsm)	echo 512 ;;
+	pimfsm|router)	echo 512 ;;
 	*)	echo 4096 ;;
 	esac
 }

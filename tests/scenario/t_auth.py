@@ -14,7 +14,10 @@ key (lab.key_file, made by the first node that finds none):
      and the peripheral (no failover, nothing discarded, nobody logged
      out);
   3. as a node of the lab, a second connection in the name of a live peer
-     is refused ("connected already"); the live link stays;
+     is refused ("connected already"); the live link stays; across a
+     router restart the outsider's HELLO, racing the real sides back, is
+     refused the same and the sides come back to the same PIM and epoch,
+     nothing discarded, nobody logged out;
   4. the ACD refuses an activation whose grant token is not the router's,
      and its PIM_REJECT never carries the current epoch;
   5. after all that, the real sides still fail over normally (a kill -9
@@ -112,6 +115,29 @@ def test(Lab):
           discard0, "data discarded")
     check(lab.query("SELECT COUNT(*) FROM Agent_Logout")[0][0] == 0,
           "agents logged out")
+
+    # 3b. Across a router restart: the outsider tries again as soon as
+    # the new router listens, racing the real sides back; refused the
+    # same, and the real sides come back to the same PIM and epoch.
+    logouts = lab.query("SELECT COUNT(*) FROM Agent_Logout")[0][0]
+    check(lab.stop("router") == 0, "stop router")
+    lab.start("router")
+    s = raw_connect(lab.ports["router"])
+    src = "127.0.0.1:%d" % s.getsockname()[1]
+    s.sendall(hello_frame(act, "auth", act[-1].upper()))
+    check(closed_by_peer(s, 3), "after a restart: not closed")
+    s.close()
+    lab.wait_log("router", r"connection from %s closed: protocol error: "
+                 r"authentication failed: HELLO from node \"%s\"" %
+                 (src, act), 3)
+    lab.wait_links_up()
+    p1 = wait_online(lab, 10, agents=20)
+    check(p1["active_side"] == p0["active_side"] and p1["epoch"] ==
+          p0["epoch"], "the restarted router moved: %r" % (p1,))
+    check(lab.query("SELECT COUNT(*) FROM pgemu_discard")[0][0] ==
+          discard0, "data discarded across the restart")
+    check(lab.query("SELECT COUNT(*) FROM Agent_Logout")[0][0] == logouts,
+          "agents logged out across the restart")
 
     # 4. The ACD: an activation without the router's token.  The standby
     # is stopped so that the impostor (with the key: an insider) can take

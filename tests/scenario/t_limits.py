@@ -13,9 +13,20 @@ cannot flood the log.
      that sends 1,000,000 HEARTBEAT_REQ and never reads is cut, with one line
      "does not read", while pg-a keeps serving (its other links UP, a
      second client opens a session).
+  3. Every daemon runs with the fd limit at 1,024 (soft and hard, so it
+     cannot raise it): up to 1,100 silent connections each to every TCP
+     listener of the lab (router, acd, pg-b's private port, both CTI
+     ports) and to every node's control socket, all held at once.  No
+     node dies, `pgemuctl status` of each answers again within
+     control.idle_ms (1 s here: the idle control clients are closed, the
+     ones past control.max_clients refused at once), and nothing moved:
+     every link UP, the same active side and epoch, the peripheral online.
 """
+import os
+import resource
 import socket
 import struct
+import sys
 import time
 
 from pgemu_test import (check, cti_open_active, log, raw_connect, run,
@@ -24,11 +35,116 @@ from pgemu_test import (check, cti_open_active, log, raw_connect, run,
 import ged188_client as ged
 
 
+# The daemons' fd limit, soft and hard: a node cannot raise it.
+NOFILE = 1024
+LIMIT = (sys.executable, "-c",
+         "import os, resource, sys; "
+         "resource.setrlimit(resource.RLIMIT_NOFILE, (%d, %d)); "
+         "os.execvp(sys.argv[1], sys.argv[1:])" % (NOFILE, NOFILE))
+FLOOD = 1100
+
+
+def start(lab, node):
+    """Start node under the fd limit, and check that it has it."""
+    p = lab.start(node, wrapper=LIMIT)
+    with open("/proc/%d/limits" % p.pid) as f:
+        line = [l for l in f if l.startswith("Max open files")][0]
+    check(line.split()[3:5] == [str(NOFILE)] * 2, "%s: %s" % (node, line))
+
+
+def answers(lab, node):
+    """pgemuctl NODE status answers."""
+    return lab.ctl_raw(node, "status")[0] == 0
+
+
+def hold(connect, n):
+    """Up to n connections made by connect, held open; three in a row
+    that cannot be made (a node that does not accept) end it."""
+    held = []
+    failed = 0
+    for _ in range(n):
+        try:
+            held.append(connect())
+            failed = 0
+        except OSError:
+            failed += 1
+            if failed == 3:
+                break
+    return held
+
+
+def tcp(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(1)
+    try:
+        s.connect(("127.0.0.1", port))
+    except OSError:
+        s.close()
+        raise
+    return s
+
+
+def unix(path):
+    """A blocking connect that waits up to a second for room in the
+    backlog (a non-blocking one fails at once when it is full)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                 struct.pack("ll", 1, 0))
+    try:
+        s.connect(path)
+    except OSError:
+        s.close()
+        raise
+    return s
+
+
+def flood_everything(lab):
+    """3. Every listener and control socket flooded at once."""
+    p0 = wait_online(lab, 10, agents=5)
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    # pg-a connects to pg-b's private port; it listens on none.
+    targets = [("port %s" % n, lab.ports[n])
+               for n in ("router", "acd", "pg-b")]
+    targets += [("%s's CTI port" % n, port)
+                for n, port in sorted(lab.cti_ports.items())]
+    held = []
+    try:
+        for what, port in targets:
+            got = hold(lambda: tcp(port), FLOOD)
+            log("%s: %d connections held" % (what, len(got)))
+            held += got
+        for node in lab.nodes:
+            got = hold(lambda: unix("%s/%s.sock" % (lab.dir, node)),
+                       FLOOD)
+            log("%s's control socket: %d connections held" % (node,
+                                                              len(got)))
+            check(len(got) > 64, "%s's control socket took %d" % (
+                node, len(got)))
+            held += got
+        check(len(held) > NOFILE, "%d connections held" % len(held))
+        for node in lab.nodes:
+            check(lab.procs[node].poll() is None, "%s died" % node)
+            wait_for(lambda: answers(lab, node), 5,
+                     "pgemuctl %s status during the flood" % node)
+        for node in lab.nodes:
+            check(lab.links_up(node), "%s lost a link" % node)
+        p1 = wait_online(lab, 5, agents=5)
+        check(p1["active_side"] == p0["active_side"] and
+              p1["epoch"] == p0["epoch"], "the peripheral moved: %r -> %r"
+              % (p0, p1))
+    finally:
+        for s in held:
+            s.close()
+
+
 def test(Lab):
     lab = Lab("limits", agents=5, hb_router=(100, 5), hb_acd=(100, 5),
               sections={"lab": "max_pending = 8; log_rate = 3; "
-                        "max_output = 65536;"})
-    lab.start_all()
+                        "max_output = 65536;"},
+              extra="control: { idle_ms = 1000; };")
+    for node in lab.nodes:
+        start(lab, node)
     lab.wait_links_up()
     wait_online(lab, 10, agents=5)
 
@@ -42,7 +158,7 @@ def test(Lab):
     check(lab.stop("pg-a") == 0, "stop pg-a")
     for i in range(100):
         flood.append(raw_connect(lab.ports["router"]))
-    lab.start("pg-a")
+    start(lab, "pg-a")
     wait_for(lambda: lab.link("router", "pg-a")["state"] == "UP", 5,
              "pg-a back at the router during the flood")
     lst = [x for x in lab.status("router")["listeners"]
@@ -95,6 +211,8 @@ def test(Lab):
     node2, c2, _ = cti_open_active(lab, name="cti2")
     check(node2 == node, "the active CTI server moved")
     c2.close()
+
+    flood_everything(lab)
 
 
 if __name__ == "__main__":
