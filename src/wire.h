@@ -532,8 +532,9 @@ struct msg_desktop_login {
  * The server's answer (flags: WELCOME_CTI_UP when its CTI session is up,
  * the server's node name in TAG_NODE_NAME), and an agent's state
  * (DESKTOP_STATE: mrd u32, state u16, before_call u16, reason i32) or the
- * state a desktop asks for (DESKTOP_SET_STATE: state u16, reserved u16,
- * reason i32).
+ * state a desktop asks for (DESKTOP_SET_STATE: state u16, mrd u16: 0 or
+ * the voice MRD for the voice MRD, else one of its non-voice MRDs; reason
+ * i32).
  */
 #define WELCOME_CTI_UP		0x0001
 struct msg_desktop_welcome {
@@ -541,7 +542,7 @@ struct msg_desktop_welcome {
 	char		 server[32];
 };
 struct msg_desktop_state {
-	uint32_t	 mrd;		/* SET_STATE: 0 */
+	uint32_t	 mrd;		/* SET_STATE: 0 the voice MRD */
 	uint16_t	 state;
 	uint16_t	 before_call;	/* SET_STATE: 0 */
 	int32_t		 reason;

@@ -641,36 +641,38 @@ msg_desktop_state_encode(struct wire_writer *w, uint32_t type,
 	if (type == MSG_DESKTOP_STATE)
 		wire_u32(w, d->mrd);
 	wire_u16(w, d->state);
-	wire_u16(w, d->before_call);
+	wire_u16(w, type == MSG_DESKTOP_STATE ? d->before_call :
+	    (uint16_t)d->mrd);
 	wire_u32(w, (uint32_t)d->reason);
 }
 
-/* DESKTOP_STATE, or DESKTOP_SET_STATE (no MRD, reserved 0). */
+/* DESKTOP_STATE, or DESKTOP_SET_STATE (its MRD in 16 bits, no before). */
 int
 msg_desktop_state_decode(const struct wire_msg *m,
     struct msg_desktop_state *d, char *err, size_t errlen)
 {
 	struct wire_reader r;
 	uint32_t	   reason;
+	uint16_t	   second;
 
 	wire_reader_init(&r, m);
 	d->mrd = 0;
+	d->before_call = 0;
 	if ((m->type == MSG_DESKTOP_STATE &&
 	    wire_get_u32(&r, &d->mrd) == -1) ||
 	    wire_get_u16(&r, &d->state) == -1 ||
-	    wire_get_u16(&r, &d->before_call) == -1 ||
+	    wire_get_u16(&r, &second) == -1 ||
 	    wire_get_u32(&r, &reason) == -1)
 		return msg_short(m, err, errlen);
 	d->reason = (int32_t)reason;
+	if (m->type == MSG_DESKTOP_SET_STATE)
+		d->mrd = second;
+	else
+		d->before_call = second;
 	if (msg_desktop_bad_state(m, "state", d->state, err, errlen) == -1 ||
 	    msg_desktop_bad_state(m, "before-call state", d->before_call, err,
 	    errlen) == -1)
 		return -1;
-	if (m->type == MSG_DESKTOP_SET_STATE && d->before_call != 0) {
-		snprintf(err, errlen, "DESKTOP_SET_STATE: reserved field %u, "
-		    "not 0", d->before_call);
-		return -1;
-	}
 	return 0;
 }
 

@@ -11,6 +11,10 @@ Proves, with 6 desktops on desk-a (real pgemud processes):
    agent in again, a login row (Agent_Event_Detail Event 1) of each MRD
    after its logout, available in the voice MRD (Table 2) and Not Ready
    in MRD 2 (no task yet);
+ * `pgemuctl agents agent 1002 set ready mrd 2`: available in MRD 2 at
+   the desktop and the router, voice as it was; `set not_ready 7 mrd 2`:
+   a not-ready row of MRD 2 with reason 7; `mrd 3` (not its) and a logout
+   of one MRD refused;
  * `pgemuctl agents fault 1001 down` (desk-b loses the desktop, R9):
    Agent_Logout rows of 1001 in MRDs 1 and 2 with 50002, the others
    still in; `up` (R10): 1001 in both again, MRD 2 Not Ready;
@@ -51,6 +55,12 @@ def router_chat(lab):
     """{agent: logged in} of the router's entries of MRD 2."""
     return {a["id"]: a["logged_in"] for a in lab.ctl("router", "agents")
             if a["mrd"] == CHAT}
+
+
+def router_state(lab, agent, mrd):
+    """The agent's state in an MRD as the router has it."""
+    return [a["state"] for a in lab.ctl("router", "agents")
+            if a["id"] == agent and a["mrd"] == mrd][0]
 
 
 def logouts(lab, agent=None):
@@ -123,6 +133,29 @@ def test(Lab):
              "a login row of each MRD after its logout")
     log("kill -9 desk-a: %d Agent_Logout rows (MRDs 1, 2; 50002), all back "
         "through desk-b, MRD 2 not ready" % len(out))
+
+    # The agent makes itself ready in MRD 2 (and not ready again), its
+    # voice MRD as it is.
+    lab.ctl("agents", "agent", "1002", "set", "ready", "mrd", str(CHAT))
+    wait(lambda: mrd_states(lab, 1002) == {1: "available",
+                                           CHAT: "available"} and
+         router_state(lab, 1002, CHAT) == "available", 5,
+         "1002 available in MRD 2 (desktop, router)")
+    lab.ctl("agents", "agent", "1002", "set", "not_ready", "7", "mrd",
+            str(CHAT))
+    wait(lambda: lab.query(
+        "SELECT MRDomainID FROM Agent_Event_Detail WHERE SkillTargetID = "
+        "1002 AND Event = 3 AND ReasonCode = 7") == [(CHAT,)], 5,
+         "a not-ready row of 1002 in MRD 2, reason 7")
+    check(mrd_states(lab, 1002) == {1: "available", CHAT: "not_ready"} and
+          router_state(lab, 1002, 1) == "available",
+          "1002: %r" % mrd_states(lab, 1002))
+    for bad in (["set", "ready", "mrd", "3"], ["set", "logout", "7", "mrd",
+                                                str(CHAT)]):
+        rc, _, err = lab.ctl_raw("agents", "agent", "1002", *bad)
+        check(rc != 0 and err, "agents agent 1002 %s: exit %d, %r" % (
+            " ".join(bad), rc, err))
+    log("agents agent 1002 set ready|not_ready mrd 2: MRD 2 alone")
 
     # R9, R10 for one desktop.
     n = len(logouts(lab))

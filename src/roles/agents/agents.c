@@ -429,7 +429,11 @@ desktop_json(const struct node *n, const struct desktop *dt)
 	    "mrds", desktop_mrds_json(n, dt));
 }
 
-/* agent ID, agent ID set ready|not_ready|logout [REASON] */
+/*
+ * agent ID, agent ID set ready|not_ready [REASON]|logout [REASON], and
+ * ready or not ready in one MRD: agent ID set ready|not_ready [REASON]
+ * mrd MRD.
+ */
 static int
 agents_cmd_agent(struct node *n, int argc, const char **argv,
     struct ctl_cmd_result *res)
@@ -438,7 +442,8 @@ agents_cmd_agent(struct node *n, int argc, const char **argv,
 	struct desktop		*dt;
 	struct msg_desktop_state s;
 	struct wire_writer	 w;
-	long			 id, reason = 0;
+	long			 id, reason = 0, mrd = 0;
+	int			 i;
 
 	if (parse_int(argv[1], 0, INT32_MAX, &id) == -1 ||
 	    (dt = agents_desktop(a, (uint32_t)id)) == NULL) {
@@ -450,7 +455,21 @@ agents_cmd_agent(struct node *n, int argc, const char **argv,
 		res->data = desktop_json(n, dt);
 		return 0;
 	}
-	if (strcmp(argv[2], "set") != 0 ||
+	if (argc >= 6 && strcmp(argv[argc - 2], "mrd") == 0) {
+		if (strcmp(argv[3], "logout") == 0)
+			return CMD_USAGE;	/* of every MRD */
+		i = 0;
+		if (parse_int(argv[argc - 1], 1, 65535, &mrd) == 0)
+			while (i < dt->nmrds && dt->mrds[i] != (uint32_t)mrd)
+				i++;
+		if (mrd == 0 || i == dt->nmrds) {
+			snprintf(res->err, sizeof(res->err), "agent %ld signs "
+			    "in to no MRD \"%s\"", id, argv[argc - 1]);
+			return -1;
+		}
+		argc -= 2;
+	}
+	if (argc < 4 || argc > 5 || strcmp(argv[2], "set") != 0 ||
 	    !choice_ok("ready|not_ready|logout", argv[3]) ||
 	    (argc == 5 && strcmp(argv[3], "ready") == 0))
 		return CMD_USAGE;
@@ -469,7 +488,9 @@ agents_cmd_agent(struct node *n, int argc, const char **argv,
 	s.state = strcmp(argv[3], "ready") == 0 ? AS_AVAILABLE :
 	    strcmp(argv[3], "logout") == 0 ? AS_LOGOUT : AS_NOT_READY;
 	s.reason = (int32_t)reason;
-	dt->user_out = s.state == AS_LOGOUT;
+	s.mrd = (uint32_t)mrd;
+	if (mrd == 0)
+		dt->user_out = s.state == AS_LOGOUT;
 	msg_desktop_state_encode(&w, MSG_DESKTOP_SET_STATE, &s);
 	if (link_send(dt->link, &w) == -1) {
 		snprintf(res->err, sizeof(res->err), "the desktop of agent %ld "
@@ -510,6 +531,10 @@ static const struct cmd agents_cmds[] = {
 	{ "agent", "ID set ready|not_ready [REASON]|logout [REASON]", 3, 4,
 	  agents_cmd_agent,
 	  "drive an agent through its desktop" },
+	{ "agent", "ID set ready|not_ready [REASON] mrd MRD", 5, 6,
+	  agents_cmd_agent,
+	  "ready or not ready in one of the agent's non-voice MRDs (after a "
+	  "failover it signs in there Not Ready), the others as they are" },
 	{ NULL, NULL, 0, 0, NULL, NULL }
 };
 

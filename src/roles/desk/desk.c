@@ -510,6 +510,37 @@ desk_msg_login(struct role_msg_in *in, const union msg_body *b)
 	return 0;
 }
 
+/*
+ * DESKTOP_SET_STATE of one of the agent's non-voice MRDs: ready or not
+ * ready there (SET_AGENT_STATE_REQ with its MR_DOMAIN_ID; signed in
+ * first if it is out: a sign-in the CTI server refused).  Its other MRDs
+ * stay as they are; a logout is of every MRD.  -1 for an MRD the desktop
+ * does not sign in to.
+ */
+static int
+desk_set_media_state(struct desk *d, struct role_msg_in *in,
+    struct desk_desktop *dt, uint32_t mrd, int st, int32_t reason)
+{
+	struct desk_mrd	*m = desk_media(dt->ag, mrd);
+
+	if (m == NULL || !m->asked || st == AS_LOGOUT) {
+		snprintf(in->err, sizeof(in->err), "DESKTOP_SET_STATE: %s",
+		    st == AS_LOGOUT ? "a logout is of every MRD, not of one" :
+		    "not an MRD the desktop signs in to");
+		return -1;
+	}
+	m->ready = st == AS_AVAILABLE;
+	if (!link_is_up(d->cti))
+		log_link_info(in->link, "agent %u asks for %s in MRD %u: no "
+		    "CTI session, not done", dt->ag->id,
+		    agent_state_name(st), mrd);
+	else if (!agent_logged_in(m->state) && !m->joining)
+		desk_media_login(d, dt->ag, m, m->ready);
+	else
+		desk_set_state(d, dt->ag, m->id, st, m->ready ? 0 : reason);
+	return 0;
+}
+
 /* DESKTOP_SET_STATE from a desktop that has logged in. */
 static int
 desk_msg_set_state(struct role_msg_in *in, const union msg_body *b)
@@ -529,6 +560,10 @@ desk_msg_set_state(struct role_msg_in *in, const union msg_body *b)
 		    agent_state_name(st));
 		return -1;
 	}
+	if (b->desktop_state.mrd != 0 &&
+	    !cfg_mrd_voice(d->node->cfg, (int)b->desktop_state.mrd))
+		return desk_set_media_state(d, in, dt, b->desktop_state.mrd,
+		    st, b->desktop_state.reason);
 	if (!link_is_up(d->cti))
 		log_link_info(in->link, "agent %u asks for %s: no CTI session, "
 		    "not done", dt->ag->id, agent_state_name(st));
