@@ -172,9 +172,12 @@ static uint64_t
 link_hb_fire_us(const struct link *l)
 {
 	uint64_t	iv = (uint64_t)l->hb.interval_ms * 1000;
-	uint64_t	due = link_hb_due_us(l), tick = due - due % iv;
-	uint64_t	least = link_hb_last_us(l) + iv / 2;
+	uint64_t	due = link_hb_due_us(l), tick, least;
 
+	if (iv == 0)
+		return due;
+	tick = due - due % iv;
+	least = link_hb_last_us(l) + iv / 2;
 	return tick > least ? tick : least;
 }
 
