@@ -293,6 +293,7 @@ struct cfg	*cfg_load(const char *file, FILE *errs, int *nerrs);
 struct cfg	*cfg_check(const char *file, FILE *errs, int *nerrs);
 int		 cfg_ephemeral_ports(const char *path, int *lo, int *hi);
 void		 cfg_free(struct cfg *);
+void		 cfg_keep_periphs(struct cfg *, struct cfg *);
 int		 cfg_dump(const char *file, FILE *out, FILE *errs);
 const struct cfg_node *cfg_node(const struct cfg *, const char *);
 const struct cfg_node *cfg_node_role(const struct cfg *, enum node_role,
@@ -949,6 +950,25 @@ void		 pace_set(struct pace *, int, double);
 double		 pace_uniform(struct pace *);
 int		 pace_cmd(struct pace *, int, const char **, double,
 		    const char *, const char *, struct ctl_cmd_result *);
+
+/* timeq.c: many deadlines (slots 0..n-1) behind one libevent timer */
+struct timeq {
+	struct event	*ev;
+	uint64_t	*at;		/* per slot: its deadline, mono_us */
+	int		*pos;		/* per slot: its place in heap, or -1 */
+	int		*heap;		/* slots, the earliest first */
+	int		 n, nslots;
+	uint64_t	 armed;		/* the deadline ev is set for, 0: none */
+	int		 running;	/* in the callback: arm once, after */
+	void		(*cb)(void *, int);
+	void		*arg;
+};
+void		 timeq_init(struct timeq *, struct event_base *, int,
+		    void (*)(void *, int), void *);
+void		 timeq_free(struct timeq *);
+void		 timeq_add(struct timeq *, int, int);
+void		 timeq_del(struct timeq *, int);
+int		 timeq_pending(const struct timeq *, int);
 
 /* pimfsm.c: one PIM state machine, any peripheral (states PIM_STATE_*) */
 enum pim_event {

@@ -559,6 +559,7 @@ node_reload(struct node *n, const char *path, char *err, size_t errlen)
 	if (!node_same_agents(old, ncf))
 		log_warnx("the peripheral or its agents changed: that takes "
 		    "effect when the node restarts");
+	cfg_keep_periphs(ncf, old);
 	n->cfg = ncf;
 	ctl_set_limits(n->ctl, ncf->ctl_max_clients, ncf->ctl_idle_ms);
 	listener_set_limits(ncf->max_pending, ncf->log_rate);
