@@ -781,6 +781,9 @@ struct role_ops {
 	struct link *(*find_link)(struct node *, const char *);
 };
 
+/* node_busy()'s buckets: up to 1, 2, 5, 10, 20, 50, 100 ms, longer. */
+#define NODE_BUSY_NBUCKETS	8
+
 struct node {
 	struct event_base *base;
 	struct cfg	*cfg;
@@ -797,6 +800,17 @@ struct node {
 	char		 summary[200];
 	struct event	*ev_summary;	/* the summary, told after this turn */
 	int		 quitting;
+	/*
+	 * How long the loop was held by one piece of work (a message's
+	 * handler, a role's own callback): the longest and what it was,
+	 * how many took up to each bound of node_busy() and the last of
+	 * each.
+	 */
+	uint64_t	 busy_max_us;
+	char		 busy_max_what[32];
+	uint64_t	 busy_hist[NODE_BUSY_NBUCKETS];
+	char		 busy_last[NODE_BUSY_NBUCKETS][32];	/* the last
+						   work of each bucket */
 };
 
 extern const struct role_ops router_ops, acd_ops, pg_ops, desk_ops,
@@ -804,6 +818,7 @@ extern const struct role_ops router_ops, acd_ops, pg_ops, desk_ops,
 extern const struct cmd node_cmds[];
 extern const struct link_ops node_link_ops;	/* to the role's tables */
 
+void		 node_busy(struct node *, const char *, uint64_t);
 struct node	*node_new(struct event_base *, struct cfg *, const char *name,
 		    char *err, size_t errlen);
 void		 node_free(struct node *);
@@ -1152,6 +1167,8 @@ void		 db_activation(struct db *, uint32_t, char, uint32_t,
 void		 db_set_meta(struct db *, const char *, int64_t);
 int64_t		 db_get_meta(struct db *, const char *, int64_t);
 json_t		*db_intervals(struct db *, int);
+void		 db_on_busy(struct db *, void (*)(void *, const char *,
+		    uint64_t), void *);
 int		 db_open_sessions(struct db *, uint32_t,
 		    void (*)(void *, uint32_t, uint32_t, double), void *);
 uint32_t	 db_last_interval(struct db *, uint32_t);
