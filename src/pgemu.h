@@ -293,6 +293,7 @@ struct cfg	*cfg_load(const char *file, FILE *errs, int *nerrs);
 struct cfg	*cfg_check(const char *file, FILE *errs, int *nerrs);
 int		 cfg_ephemeral_ports(const char *path, int *lo, int *hi);
 void		 cfg_free(struct cfg *);
+void		 cfg_keep_periphs(struct cfg *, struct cfg *);
 int		 cfg_dump(const char *file, FILE *out, FILE *errs);
 const struct cfg_node *cfg_node(const struct cfg *, const char *);
 const struct cfg_node *cfg_node_role(const struct cfg *, enum node_role,
@@ -777,6 +778,9 @@ struct role_ops {
 	struct link *(*find_link)(struct node *, const char *);
 };
 
+/* node_busy()'s buckets: up to 1, 2, 5, 10, 20, 50, 100 ms, longer. */
+#define NODE_BUSY_NBUCKETS	8
+
 struct node {
 	struct event_base *base;
 	struct cfg	*cfg;
@@ -793,6 +797,17 @@ struct node {
 	char		 summary[200];
 	struct event	*ev_summary;	/* the summary, told after this turn */
 	int		 quitting;
+	/*
+	 * How long the loop was held by one piece of work (a message's
+	 * handler, a role's own callback): the longest and what it was,
+	 * how many took up to each bound of node_busy() and the last of
+	 * each.
+	 */
+	uint64_t	 busy_max_us;
+	char		 busy_max_what[32];
+	uint64_t	 busy_hist[NODE_BUSY_NBUCKETS];
+	char		 busy_last[NODE_BUSY_NBUCKETS][32];	/* the last
+						   work of each bucket */
 };
 
 extern const struct role_ops router_ops, acd_ops, pg_ops, desk_ops,
@@ -800,6 +815,7 @@ extern const struct role_ops router_ops, acd_ops, pg_ops, desk_ops,
 extern const struct cmd node_cmds[];
 extern const struct link_ops node_link_ops;	/* to the role's tables */
 
+void		 node_busy(struct node *, const char *, uint64_t);
 struct node	*node_new(struct event_base *, struct cfg *, const char *name,
 		    char *err, size_t errlen);
 void		 node_free(struct node *);
@@ -946,6 +962,25 @@ void		 pace_set(struct pace *, int, double);
 double		 pace_uniform(struct pace *);
 int		 pace_cmd(struct pace *, int, const char **, double,
 		    const char *, const char *, struct ctl_cmd_result *);
+
+/* timeq.c: many deadlines (slots 0..n-1) behind one libevent timer */
+struct timeq {
+	struct event	*ev;
+	uint64_t	*at;		/* per slot: its deadline, mono_us */
+	int		*pos;		/* per slot: its place in heap, or -1 */
+	int		*heap;		/* slots, the earliest first */
+	int		 n, nslots;
+	uint64_t	 armed;		/* the deadline ev is set for, 0: none */
+	int		 running;	/* in the callback: arm once, after */
+	void		(*cb)(void *, int);
+	void		*arg;
+};
+void		 timeq_init(struct timeq *, struct event_base *, int,
+		    void (*)(void *, int), void *);
+void		 timeq_free(struct timeq *);
+void		 timeq_add(struct timeq *, int, int);
+void		 timeq_del(struct timeq *, int);
+int		 timeq_pending(const struct timeq *, int);
 
 /* pimfsm.c: one PIM state machine, any peripheral (states PIM_STATE_*) */
 enum pim_event {
@@ -1129,6 +1164,8 @@ void		 db_activation(struct db *, uint32_t, char, uint32_t,
 void		 db_set_meta(struct db *, const char *, int64_t);
 int64_t		 db_get_meta(struct db *, const char *, int64_t);
 json_t		*db_intervals(struct db *, int);
+void		 db_on_busy(struct db *, void (*)(void *, const char *,
+		    uint64_t), void *);
 int		 db_open_sessions(struct db *, uint32_t,
 		    void (*)(void *, uint32_t, uint32_t, double), void *);
 uint32_t	 db_last_interval(struct db *, uint32_t);

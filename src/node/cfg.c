@@ -1841,6 +1841,35 @@ cfg_free(struct cfg *cf)
 	free(cf);
 }
 
+/*
+ * A reload's new lab file takes the running node's peripherals and agents
+ * (and the old one the new file's, freed with it): the agent tables change
+ * only when the node restarts, so the roles keep pointers into them
+ * instead of a copy of every agent.
+ */
+void
+cfg_keep_periphs(struct cfg *to, struct cfg *from)
+{
+	struct cfg_periph	*p = to->periphs;
+	int			 n = to->nperiphs;
+	char			 name[PGEMU_NAME_MAX];
+
+	to->periphs = from->periphs;
+	to->nperiphs = from->nperiphs;
+	from->periphs = p;
+	from->nperiphs = n;
+	n = to->peripheral_id;
+	to->peripheral_id = from->peripheral_id;
+	from->peripheral_id = n;
+	memcpy(name, to->peripheral_name, sizeof(name));
+	memcpy(to->peripheral_name, from->peripheral_name, sizeof(name));
+	memcpy(from->peripheral_name, name, sizeof(name));
+	to->agents = to->nperiphs > 0 ? to->periphs[0].agents : NULL;
+	to->nagents = to->nperiphs > 0 ? to->periphs[0].nagents : 0;
+	from->agents = from->nperiphs > 0 ? from->periphs[0].agents : NULL;
+	from->nagents = from->nperiphs > 0 ? from->periphs[0].nagents : 0;
+}
+
 const struct cfg_node *
 cfg_node(const struct cfg *cf, const char *name)
 {

@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +25,8 @@
 
 #include "ged188.h"
 #include "pgemu.h"
+
+#define PGEMU_MMAP_THRESHOLD	(128 * 1024)	/* glibc's first one */
 
 static struct node	*node;
 static struct event	*ev_watchdog;
@@ -259,6 +262,13 @@ main(int argc, char *argv[])
 
 	log_init(fg, verbose);
 	log_set_node(name);
+	/*
+	 * A burst's big arrays (the router's queued history rows, a
+	 * snapshot of every agent) from mmap, given back when freed: glibc
+	 * would otherwise raise this threshold to the size of the first one
+	 * freed and keep the next ones in a heap it does not shrink.
+	 */
+	mallopt(M_MMAP_THRESHOLD, PGEMU_MMAP_THRESHOLD);
 	signal(SIGPIPE, SIG_IGN);
 	event_set_log_callback(libevent_log_cb);
 	if ((base = loop_new()) == NULL)

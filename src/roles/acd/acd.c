@@ -23,15 +23,13 @@
 
 struct acd_agent {
 	uint32_t	 id;		/* first: the sort key */
-	struct cfg_agent cfg;		/* a copy: a reload frees the lab */
+	const struct cfg_agent *cfg;	/* the lab's: kept across reloads */
 	int		 state;
 	int		 before_call;
 	uint64_t	 since_ms;	/* monotonic */
 	int32_t		 reason;
 	int		 manual;	/* driven by hand: no traffic */
 	int		 ready;		/* its place in the ready set, or -1 */
-	struct event	*ev;		/* next traffic step */
-	struct acd	*acd;
 };
 
 struct acd {
@@ -45,6 +43,7 @@ struct acd {
 	uint64_t	  calls, no_agent;
 	int		 *ready;	/* available agents traffic may take */
 	int		  nready;
+	struct timeq	  steps;		/* each agent's next traffic step */
 	/*
 	 * The changes of this turn of the loop, for the accepted PIM: one
 	 * ACD_AGENTS message at its end (acd_changes_cb), not one per change.
@@ -63,14 +62,15 @@ acd_agent(struct acd *a, uint32_t id)
 }
 
 static void
-acd_agent_rec(const struct acd_agent *ag, struct msg_agent *m)
+acd_agent_rec(const struct acd *a, const struct acd_agent *ag,
+    struct msg_agent *m)
 {
 	m->id = ag->id;
 	m->state = (uint16_t)ag->state;
 	m->before_call = (uint16_t)ag->before_call;
 	m->ms_in_state = (uint32_t)(mono_ms() - ag->since_ms);
 	m->reason = ag->reason;
-	m->mrd = (uint32_t)ag->acd->node->cfg->voice_mrd;
+	m->mrd = (uint32_t)a->node->cfg->voice_mrd;
 }
 
 /*
@@ -129,7 +129,7 @@ acd_snapshot(struct acd *a, struct fencer_pim *p)
 		msg_agents_begin(&w, MSG_ACD_AGENTS, a->f.fence.peripheral,
 		    p->epoch, AGENTS_SNAPSHOT, i + n >= a->nagents, (uint16_t)n);
 		for (j = 0; j < n; j++) {
-			acd_agent_rec(&a->agents[i + j], &m);
+			acd_agent_rec(a, &a->agents[i + j], &m);
 			msg_agent_put(&w, &m);
 		}
 		link_send(p->link, &w);
@@ -179,52 +179,47 @@ acd_set_state(struct acd *a, struct acd_agent *ag, int state, int32_t reason)
 		a->changes = xreallocarray(a->changes, (size_t)a->capchanges,
 		    sizeof(*a->changes));
 	}
-	acd_agent_rec(ag, &a->changes[a->nchanges++]);
+	acd_agent_rec(a, ag, &a->changes[a->nchanges++]);
 	if (!event_pending(a->ev_changes, EV_TIMEOUT, NULL))
 		event_active(a->ev_changes, EV_TIMEOUT, 0);
 }
 
 static void
-acd_agent_timer(struct acd_agent *ag, int ms)
+acd_agent_timer(struct acd *a, struct acd_agent *ag, int ms)
 {
-	struct timeval	tv;
-
-	ms_to_tv(ms < 1 ? 1 : ms, &tv);
-	evtimer_add(ag->ev, &tv);
+	timeq_add(&a->steps, (int)(ag - a->agents), ms < 1 ? 1 : ms);
 }
 
-/* The next step of an agent on a simulated call. */
+/* The next step of an agent on a simulated call (timeq.c: its slot). */
 static void
-acd_agent_cb(evutil_socket_t fd, short what, void *arg)
+acd_agent_cb(void *arg, int slot)
 {
-	struct acd_agent	*ag = arg;
-	struct acd		*a = ag->acd;
+	struct acd		*a = arg;
+	struct acd_agent	*ag = &a->agents[slot];
 	const struct cfg_traffic *t = &a->node->cfg->traffic;
 	double			 u;
 
-	(void)fd;
-	(void)what;
 	if (ag->manual)
 		return;
 	switch (ag->state) {
 	case AS_RESERVED:
 		acd_set_state(a, ag, AS_TALKING, 0);
 		u = 0.5 + pace_uniform(&a->pace);
-		acd_agent_timer(ag, (int)(t->handle_time_ms * u));
+		acd_agent_timer(a, ag, (int)(t->handle_time_ms * u));
 		break;
 	case AS_TALKING:
 		if (pace_uniform(&a->pace) < t->not_ready_share)
 			acd_set_state(a, ag, AS_WORK_NOT_READY, 0);
 		else
 			acd_set_state(a, ag, AS_WORK_READY, 0);
-		acd_agent_timer(ag, t->wrapup_time_ms);
+		acd_agent_timer(a, ag, t->wrapup_time_ms);
 		break;
 	case AS_WORK_READY:
 		acd_set_state(a, ag, AS_AVAILABLE, 0);
 		break;
 	case AS_WORK_NOT_READY:
 		acd_set_state(a, ag, AS_NOT_READY, 0);
-		acd_agent_timer(ag, t->handle_time_ms);
+		acd_agent_timer(a, ag, t->handle_time_ms);
 		break;
 	case AS_NOT_READY:
 		acd_set_state(a, ag, AS_AVAILABLE, 0);
@@ -252,7 +247,7 @@ acd_call(void *arg)
 	    a->nready]];
 	a->calls++;
 	acd_set_state(a, ag, AS_RESERVED, 0);
-	acd_agent_timer(ag, RESERVE_MS);
+	acd_agent_timer(a, ag, RESERVE_MS);
 	return 0;
 }
 
@@ -304,8 +299,7 @@ acd_msg_set_agent(struct role_msg_in *in, const union msg_body *b)
 		log_link_warnx(in->link, "ACD_SET_AGENT: no agent %u", s->id);
 		return 0;
 	}
-	if (ag->ev != NULL)
-		event_del(ag->ev);
+	timeq_del(&a->steps, (int)(ag - a->agents));
 	acd_set_state(a, ag, s->state, s->reason);
 	return 0;
 }
@@ -393,23 +387,22 @@ acd_init(struct node *n, char *err, size_t errlen)
 	a->agents = xcalloc((size_t)a->nagents, sizeof(*a->agents));
 	a->ready = xcalloc((size_t)a->nagents + 1, sizeof(*a->ready));
 	for (i = 0; i < a->nagents; i++) {
-		a->agents[i].cfg = periph->agents[i];
+		a->agents[i].cfg = &periph->agents[i];
 		a->agents[i].id = (uint32_t)periph->agents[i].id;
 	}
 	qsort(a->agents, (size_t)a->nagents, sizeof(*a->agents), cmp_u32_key);
 	for (i = 0; i < a->nagents; i++) {
 		struct acd_agent *ag = &a->agents[i];
 
-		ag->acd = a;
 		/* An agent with a desktop: its desktop logs it in. */
-		ag->state = ag->cfg.desktop ? AS_LOGOUT :
-		    ag->cfg.initial_state;
+		ag->state = ag->cfg->desktop ? AS_LOGOUT :
+		    ag->cfg->initial_state;
 		ag->before_call = ag->state;
 		ag->since_ms = mono_ms();
-		ag->ev = evtimer_new(n->base, acd_agent_cb, ag);
 		ag->ready = -1;
 		acd_ready_update(a, ag);
 	}
+	timeq_init(&a->steps, n->base, a->nagents, acd_agent_cb, a);
 	for (j = 0; j < 2; j++)
 		a->f.pims[j].link = node_new_link(n, periph->sides[j],
 		    cfg_node(n->cfg, periph->sides[j]), LINK_KIND_ACD, 0);
@@ -428,11 +421,8 @@ static void
 acd_fini(struct node *n)
 {
 	struct acd	*a = n->role_data;
-	int		 i;
 
-	for (i = 0; a->agents != NULL && i < a->nagents; i++)
-		if (a->agents[i].ev != NULL)
-			event_free(a->agents[i].ev);
+	timeq_free(&a->steps);
 	free(a->agents);
 	free(a->ready);
 	free(a->changes);
@@ -449,11 +439,11 @@ acd_agent_json(const struct acd_agent *ag)
 	json_t	*sg = json_array();
 	int	 i;
 
-	for (i = 0; i < ag->cfg.nskill_groups; i++)
-		json_array_append_new(sg, json_integer(ag->cfg.skill_groups[i]));
+	for (i = 0; i < ag->cfg->nskill_groups; i++)
+		json_array_append_new(sg, json_integer(ag->cfg->skill_groups[i]));
 	return json_pack("{s:i, s:s, s:s, s:o, s:s, s:f, s:s, s:i, s:b}",
-	    "id", (int)ag->id, "name", ag->cfg.name,
-	    "extension", ag->cfg.extension, "skill_groups", sg,
+	    "id", (int)ag->id, "name", ag->cfg->name,
+	    "extension", ag->cfg->extension, "skill_groups", sg,
 	    "state", agent_state_name(ag->state),
 	    "seconds_in_state", (double)(mono_ms() - ag->since_ms) / 1000.0,
 	    "before_call", agent_state_name(ag->before_call),
@@ -531,13 +521,13 @@ acd_cmd_agent(struct node *n, int argc, const char **argv,
 			return -1;
 		}
 		ag->manual = 1;
-		event_del(ag->ev);
+		timeq_del(&a->steps, (int)(ag - a->agents));
 		acd_ready_update(a, ag);
 		acd_set_state(a, ag, st, 0);
 	} else if (argc == 3 && strcmp(argv[2], "auto") == 0) {
 		ag->manual = 0;
 		acd_ready_update(a, ag);
-		acd_agent_timer(ag, 1);
+		acd_agent_timer(a, ag, 1);
 	} else if (argc != 2)
 		return CMD_USAGE;
 	res->data = acd_agent_json(ag);

@@ -101,10 +101,10 @@ struct cti_mrd {
 
 struct cti_agent {
 	uint32_t	 id;		/* first: the sort key */
-	struct cfg_agent cfg;		/* a copy: a reload frees the lab */
+	const struct cfg_agent *cfg;	/* the lab's: kept across reloads */
 	int		 state;		/* in the voice MRD */
 	int32_t		 reason;
-	struct cti_mrd	 media[CFG_AGENT_MRDS];	/* non-voice MRDs */
+	struct cti_mrd	*media;		/* non-voice MRDs, in the pool */
 	int		 nmedia;
 	struct cti_session *owner;	/* logged it in */
 	int		 moving;	/* R10: its logout keeps the owner */
@@ -117,6 +117,7 @@ struct cti_periph {
 	struct cti_agent *agents;
 	int		 nagents;
 	struct cti_agent **by_ext;	/* the agents by extension */
+	struct cti_mrd	*media;		/* every agent's non-voice MRDs */
 };
 
 struct cti_session {
@@ -192,18 +193,20 @@ cti_ext_cmp(const void *a, const void *b)
 {
 	const struct cti_agent *const *x = a, *const *y = b;
 
-	return strcmp((*x)->cfg.extension, (*y)->cfg.extension);
+	return strcmp((*x)->cfg->extension, (*y)->cfg->extension);
 }
 
 /* The agent whose extension (instrument) is ext, or NULL. */
 static struct cti_agent *
 cti_agent_by_ext(struct cti_periph *p, const char *ext)
 {
+	struct cfg_agent	 kc;
 	struct cti_agent	 key, *kp = &key, **found;
 
-	snprintf(key.cfg.extension, sizeof(key.cfg.extension), "%s", ext);
-	if (strlen(ext) >= sizeof(key.cfg.extension))
+	if (strlen(ext) >= sizeof(kc.extension))
 		return NULL;
+	snprintf(kc.extension, sizeof(kc.extension), "%s", ext);
+	key.cfg = &kc;
 	found = bsearch(&kp, p->by_ext, (size_t)p->nagents,
 	    sizeof(*p->by_ext), cti_ext_cmp);
 	return found != NULL ? *found : NULL;
@@ -374,11 +377,11 @@ cti_put_agent_ids(struct wire_writer *w, uint32_t v, const struct cti_agent *a)
 	char	id[16];
 
 	snprintf(id, sizeof(id), "%u", a->id);
-	if (a->cfg.extension[0] != '\0')
-		ged_put_str(w, v, TAG_AGENT_EXTENSION, a->cfg.extension);
+	if (a->cfg->extension[0] != '\0')
+		ged_put_str(w, v, TAG_AGENT_EXTENSION, a->cfg->extension);
 	ged_put_str(w, v, TAG_AGENT_ID, id);
-	if (a->cfg.extension[0] != '\0')
-		ged_put_str(w, v, TAG_AGENT_INSTRUMENT, a->cfg.extension);
+	if (a->cfg->extension[0] != '\0')
+		ged_put_str(w, v, TAG_AGENT_INSTRUMENT, a->cfg->extension);
 }
 
 /* Each skill group: number, id, priority, state (1.8's order). */
@@ -387,11 +390,11 @@ cti_put_groups(struct wire_writer *w, uint32_t v, const struct cti_agent *a)
 {
 	int	i;
 
-	for (i = 0; i < a->cfg.nskill_groups; i++) {
+	for (i = 0; i < a->cfg->nskill_groups; i++) {
 		ged_put_u32(w, v, TAG_SKILL_GROUP_NUMBER,
-		    (uint32_t)a->cfg.skill_groups[i]);
+		    (uint32_t)a->cfg->skill_groups[i]);
 		ged_put_u32(w, v, TAG_SKILL_GROUP_ID,
-		    (uint32_t)a->cfg.skill_groups[i]);
+		    (uint32_t)a->cfg->skill_groups[i]);
 		ged_put_u16(w, v, TAG_SKILL_GROUP_PRIORITY, 0);
 		ged_put_u16(w, v, TAG_SKILL_GROUP_STATE, (uint16_t)a->state);
 	}
@@ -425,8 +428,8 @@ cti_agent_event(struct cti_session *s, const struct cti_periph *p,
 {
 	struct ged_msg		g;
 	struct wire_writer	w;
-	uint32_t		sg = a->cfg.nskill_groups > 0 ?
-	    (uint32_t)a->cfg.skill_groups[0] : GED_NULL_SKILL_GROUP;
+	uint32_t		sg = a->cfg->nskill_groups > 0 ?
+	    (uint32_t)a->cfg->skill_groups[0] : GED_NULL_SKILL_GROUP;
 	int			state = m != NULL ? m->state : a->state;
 
 	ged_init(&g, MSG_AGENT_STATE_EVENT, s->version);
@@ -446,7 +449,7 @@ cti_agent_event(struct cti_session *s, const struct cti_periph *p,
 	g.fixed[AE_MAX_TASKS] = m != NULL ? m->max_tasks : 1;
 	g.fixed[AE_ICM_AGENT_ID] = a->id;
 	g.fixed[AE_AVAILABILITY] = cti_availability(state);
-	g.fixed[AE_NUM_FLT_SKILL_GROUPS] = (uint32_t)a->cfg.nskill_groups;
+	g.fixed[AE_NUM_FLT_SKILL_GROUPS] = (uint32_t)a->cfg->nskill_groups;
 	ged_begin(&w, &g);
 	if (a->owner != NULL)
 		ged_put_str(&w, s->version, TAG_CLIENT_SIGNATURE,
@@ -792,7 +795,7 @@ cti_query(struct cti_session *s, const struct ged_msg *g)
 	ged_init(&r, MSG_QUERY_AGENT_STATE_CONF, s->version);
 	r.fixed[QC_INVOKE_ID] = invoke;
 	r.fixed[QC_AGENT_STATE] = (uint32_t)state;
-	r.fixed[QC_NUM_SKILL_GROUPS] = (uint32_t)a->cfg.nskill_groups;
+	r.fixed[QC_NUM_SKILL_GROUPS] = (uint32_t)a->cfg->nskill_groups;
 	r.fixed[QC_MRD_ID] = mrd;
 	if (m != NULL)
 		r.fixed[QC_NUM_TASKS] = cti_num_tasks(c, p, a, m);
@@ -2286,18 +2289,23 @@ cti_agent_cmp(const void *a, const void *b)
 	return cmp_u32_key(a, b);
 }
 
-/* An agent as the lab file has it: logged out of every MRD. */
+/*
+ * An agent as the lab file has it: logged out of every MRD, its non-voice
+ * MRDs taken from the pool (*media, advanced).
+ */
 static void
 cti_agent_init(const struct cfg *cfg, struct cti_agent *a,
-    const struct cfg_agent *ca)
+    const struct cfg_agent *ca, struct cti_mrd **media)
 {
 	int	i, ids[CFG_AGENT_MRDS];
 	const struct cfg_mrd *cm;
 
 	a->id = (uint32_t)ca->id;
-	a->cfg = *ca;
+	a->cfg = ca;
 	a->state = AS_LOGOUT;
 	a->nmedia = cfg_agent_media(cfg, ca, ids);
+	a->media = *media;
+	*media += a->nmedia;
 	for (i = 0; i < a->nmedia; i++) {
 		a->media[i].id = (uint32_t)ids[i];
 		a->media[i].state = AS_LOGOUT;
@@ -2312,7 +2320,9 @@ struct cti *
 cti_new(struct node *n, char *err, size_t errlen)
 {
 	struct cti	*c = xcalloc(1, sizeof(*c));
-	int		 i, j;
+	struct cti_mrd	*media;
+	size_t		 nmedia;
+	int		 i, j, ids[CFG_AGENT_MRDS];
 
 	c->node = n;
 	TAILQ_INIT(&c->sessions);
@@ -2328,8 +2338,13 @@ cti_new(struct node *n, char *err, size_t errlen)
 		p->nagents = cp->nagents;
 		p->agents = xcalloc((size_t)cp->nagents + 1,
 		    sizeof(*p->agents));
+		for (j = 0, nmedia = 0; j < cp->nagents; j++)
+			nmedia += (size_t)cfg_agent_media(n->cfg,
+			    &cp->agents[j], ids);
+		p->media = media = xcalloc(nmedia + 1, sizeof(*p->media));
 		for (j = 0; j < cp->nagents; j++)
-			cti_agent_init(n->cfg, &p->agents[j], &cp->agents[j]);
+			cti_agent_init(n->cfg, &p->agents[j], &cp->agents[j],
+			    &media);
 		qsort(p->agents, (size_t)p->nagents, sizeof(*p->agents),
 		    cti_agent_cmp);
 		p->by_ext = xcalloc((size_t)cp->nagents + 1,
@@ -2373,6 +2388,7 @@ cti_free(struct cti *c)
 	for (i = 0; i < c->nperiphs; i++) {
 		free(c->periphs[i].agents);
 		free(c->periphs[i].by_ext);
+		free(c->periphs[i].media);
 	}
 	free(c->periphs);
 	event_free(c->ev_interval);

@@ -730,6 +730,9 @@ pg_snapshot_done(struct pg_periph *pp)
 		    pp->nsnap), "ACD snapshot of %d agents sent to the router "
 		    "(real-time state only)", pp->nsnap);
 	pp->relogin = 0;
+	/* 100,000 agents: 2.8 MB not to keep until the next snapshot. */
+	free(pp->snap);
+	pp->snap = NULL;
 	pp->nsnap = 0;
 }
 

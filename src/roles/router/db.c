@@ -151,6 +151,8 @@ struct db_writer {
 
 struct db {
 	sqlite3		*h;		/* the loop's: reads */
+	void		(*busy)(void *, const char *, uint64_t);
+	void		*busy_arg;	/* how long db_reap held the loop */
 	int		 opening;	/* db_open() runs */
 	char		 open_err[200];
 
@@ -1239,9 +1241,14 @@ db_reap(struct db *db)
 static void
 db_done_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct db	*db = arg;
+	uint64_t	 t0 = mono_us();
+
 	(void)fd;
 	(void)what;
-	db_reap(arg);
+	db_reap(db);
+	if (db->busy != NULL)
+		db->busy(db->busy_arg, "history written", t0);
 }
 
 /* Hand the rows written behind to the writer, as one batch. */
@@ -1274,6 +1281,15 @@ db_flush_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	db_flush(arg, 0);
+}
+
+/* Told how long each turn of what the writer finished held the loop. */
+void
+db_on_busy(struct db *db, void (*busy)(void *, const char *, uint64_t),
+    void *arg)
+{
+	db->busy = busy;
+	db->busy_arg = arg;
 }
 
 /* Rows written behind, not yet written: sessions, and the router's own. */

@@ -662,12 +662,21 @@ static void
 router_decide_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct router	*r = arg;
+	uint64_t	 t0 = mono_us();
 	int		 i;
 
 	(void)fd;
 	(void)what;
 	for (i = 0; i < r->nperiphs; i++)
 		router_decide(&r->periphs[i]);
+	node_busy(r->node, "decide", t0);
+}
+
+/* The writer's answers handled: counted as the messages are. */
+static void
+router_db_busy(void *arg, const char *what, uint64_t since)
+{
+	node_busy(arg, what, since);
 }
 
 static void
@@ -1495,6 +1504,7 @@ router_init(struct node *n, char *err, size_t errlen)
 	if ((r->db = db_open(n->base, n->cfg->history_db, DB_QUEUE_ROWS,
 	    n->cfg->voice_mrd, err, errlen)) == NULL)
 		return -1;
+	db_on_busy(r->db, router_db_busy, n);
 	/* The lab has one pg node of each side: every peripheral's sides. */
 	for (i = 0; i < 2; i++) {
 		const struct cfg_node *pg = cfg_node_role(n->cfg, ROLE_PG,
