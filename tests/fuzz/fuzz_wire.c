@@ -376,9 +376,12 @@ fuzz_desktop(const struct wire_msg *m)
 		check_string(err, sizeof(err), m);
 
 	if (msg_desktop_state_decode(m, &st, err, sizeof(err)) == 0) {
+		/* SET_STATE's MRD is 16 bits, and it has no before-call. */
 		if (st.state > 14 || st.before_call > 14 ||
-		    (m->type != MSG_DESKTOP_STATE && st.mrd != 0) ||
-		    (m->type == MSG_DESKTOP_SET_STATE && st.before_call != 0))
+		    (m->type != MSG_DESKTOP_STATE &&
+		    m->type != MSG_DESKTOP_SET_STATE && st.mrd != 0) ||
+		    (m->type == MSG_DESKTOP_SET_STATE && (st.mrd > 0xffff ||
+		    st.before_call != 0)))
 			fail("desktop state let through out of its range", m);
 		/* What it reads depends on the type: only its own types. */
 		if (m->type == MSG_DESKTOP_STATE ||
