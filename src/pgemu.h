@@ -493,7 +493,10 @@ struct link {
 	struct evbuffer	*pending;	/* queued this turn, not yet sent */
 	uint64_t	 heard_us;	/* last frame in (monotonic) */
 	uint64_t	 sent_us;	/* last frame out */
+	uint64_t	 hb_fire_us;	/* the heartbeat timer's time */
+	uint64_t	 hb_late_us;	/* how late it wakes, smoothed */
 	int		 hold_rechecked; /* ran out late: reading first */
+	TAILQ_ENTRY(link) hb_entry;	/* in the duplex's links (link.c) */
 	uint8_t		 nonce_self[AUTH_NONCE_LEN];	/* authentication */
 	uint8_t		 nonce_peer[AUTH_NONCE_LEN];
 	uint32_t	 version;	/* of the protocol, as the greeting

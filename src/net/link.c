@@ -52,6 +52,13 @@
 #define MSG_PROCESS_LIMIT	64
 #define TIMER_SLACK_US		1000	/* a timer may wake this early */
 
+/*
+ * The links between the duplex's nodes (private, router, ACD) of this
+ * process: a heartbeat due on one sends those due soon on the others, so
+ * an idle node wakes once an interval for all of them, not once each.
+ */
+static TAILQ_HEAD(, link) link_duplex = TAILQ_HEAD_INITIALIZER(link_duplex);
+
 const char *const link_state_names[LINK_STATE_MAX] = {
 	"IDLE", "CONNECT", "HELLO", "UP", "BACKOFF", "FROZEN", "FROZEN_LOST",
 	"ADMIN_DOWN"
@@ -143,54 +150,29 @@ link_heard(struct link *l)
  * interval after it last heard its peer.
  */
 static uint64_t
-link_hb_last_us(const struct link *l)
+link_hb_due_us(const struct link *l)
 {
 	uint64_t	last = l->sent_us;
 
 	if (l->proto->hb == PROTO_HB_CLIENT && l->heard_us < last)
 		last = l->heard_us;
-	return last;
-}
-
-static uint64_t
-link_hb_due_us(const struct link *l)
-{
-	return link_hb_last_us(l) + (uint64_t)l->hb.interval_ms * 1000;
+	return last + (uint64_t)l->hb.interval_ms * 1000;
 }
 
 /*
- * When the heartbeat goes: on the last tick at or before it is due, ticks
- * being the multiples of the interval on the monotonic clock, which every
- * process of the host shares.  The nodes of a lab then send their
- * heartbeats at the same instants, and an idle node wakes about once an
- * interval for all its links and peers, not once for each.  A loop that
- * woke late sends late, but on the same ticks: nothing drifts.  Never
- * before half an interval after the last message: a link with traffic
- * sends no heartbeat, and one off the ticks falls back on them.
+ * The heartbeat timer, for when the next heartbeat is due less how late
+ * this loop's timers have been waking (a loaded machine: milliseconds), so
+ * that heartbeats go every interval, not every interval and a bit.
  */
-static uint64_t
-link_hb_fire_us(const struct link *l)
-{
-	uint64_t	iv = (uint64_t)l->hb.interval_ms * 1000;
-	uint64_t	due = link_hb_due_us(l), tick, least;
-
-	if (iv == 0)
-		return due;
-	tick = due - due % iv;
-	least = link_hb_last_us(l) + iv / 2;
-	return tick > least ? tick : least;
-}
-
 static void
-link_hb_timer(struct link *l, uint64_t now)
+link_hb_timer(struct link *l, uint64_t due, uint64_t now)
 {
-	uint64_t	fire = link_hb_fire_us(l);
-
-	link_timer_us(l->ev_hb, fire > now ? fire - now : 0);
+	l->hb_fire_us = due > now + l->hb_late_us ? due - l->hb_late_us : now;
+	link_timer_us(l->ev_hb, l->hb_fire_us - now);
 }
 
 /*
- * A heartbeat now; the timer checks again on the next tick.  The hold
+ * A heartbeat now; the timer checks again an interval later.  The hold
  * timer moves to where the hold time runs out, in the same wakeup: an idle
  * link's hold timer never wakes the loop while its peer is heard.
  */
@@ -203,11 +185,42 @@ link_send_hb(struct link *l)
 	l->proto->heartbeat(l, ++l->hb_seq, &w);
 	if (link_send(l, &w) == 0)
 		l->stats.hb_out++;
-	link_hb_timer(l, now);
+	link_hb_timer(l, link_hb_due_us(l), now);
 	due = l->heard_us + (uint64_t)link_hold_ms(l) * 1000;
 	if (link_hold_ms(l) > 0 && !l->hold_rechecked && due > now &&
 	    evtimer_pending(l->ev_hold, NULL))
 		link_timer_us(l->ev_hold, due - now);
+}
+
+static int
+link_of_duplex(const struct link *l)
+{
+	return l->kind == LINK_KIND_PRIVATE || l->kind == LINK_KIND_ROUTER ||
+	    l->kind == LINK_KIND_ACD;
+}
+
+/* Heartbeats of this link due within half an interval of now, sent now. */
+static int
+link_hb_soon(struct link *l, uint64_t now)
+{
+	if (l->bev == NULL || l->frozen || !evtimer_pending(l->ev_hb, NULL) ||
+	    link_hb_due_us(l) > now + (uint64_t)l->hb.interval_ms * 500)
+		return 0;
+	link_send_hb(l);
+	return 1;
+}
+
+/* The other links of the duplex: those due soon go with this one. */
+static void
+link_hb_together(const struct link *l, uint64_t now)
+{
+	struct link	*o;
+
+	if (!link_of_duplex(l))
+		return;
+	TAILQ_FOREACH(o, &link_duplex, hb_entry)
+		if (o != l && o->base == l->base)
+			link_hb_soon(o, now);
 }
 
 /* Bytes, or the end of the stream, wait on the socket unread. */
@@ -227,24 +240,32 @@ link_input_waits(const struct link *l)
 }
 
 /*
- * A heartbeat only if nothing else went out since the last tick: any
- * message is one to the peer.  Otherwise the timer waits for the next.
+ * A heartbeat only if nothing else went out for an interval: any message
+ * is one to the peer.  Otherwise the timer waits until an interval after
+ * the last one.
  */
 static void
 link_hb_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct link	*l = arg;
-	uint64_t	 now = mono_us();
+	uint64_t	 now = mono_us(), due, late;
 
 	(void)fd;
 	(void)what;
 	if (l->bev == NULL || l->frozen)
 		return;
-	if (link_hb_fire_us(l) > now + TIMER_SLACK_US) {
-		link_hb_timer(l, now);
+	/* How late timers wake, smoothed, at most a quarter interval. */
+	late = now > l->hb_fire_us ? now - l->hb_fire_us : 0;
+	l->hb_late_us = (3 * l->hb_late_us + late) / 4;
+	if (l->hb_late_us > (uint64_t)l->hb.interval_ms * 250)
+		l->hb_late_us = (uint64_t)l->hb.interval_ms * 250;
+	due = link_hb_due_us(l);
+	if (due > now + l->hb_late_us + TIMER_SLACK_US) {
+		link_hb_timer(l, due, now);
 		return;
 	}
 	link_send_hb(l);
+	link_hb_together(l, now);
 }
 
 static void
@@ -371,6 +392,8 @@ link_alloc(struct event_base *base, const char *name, const char *peer_node,
 	l->ev_more = event_new(base, -1, 0, link_more_cb, l);
 	l->ev_flush = event_new(base, -1, 0, link_flush_cb, l);
 	l->pending = evbuffer_new();
+	if (link_of_duplex(l))
+		TAILQ_INSERT_TAIL(&link_duplex, l, hb_entry);
 	return l;
 }
 
@@ -487,6 +510,8 @@ link_free(struct link *l)
 	if (l == NULL)
 		return;
 	link_close(l);
+	if (link_of_duplex(l))
+		TAILQ_REMOVE(&link_duplex, l, hb_entry);
 	event_free(l->ev_hb);
 	event_free(l->ev_hold);
 	event_free(l->ev_retry);
@@ -568,7 +593,7 @@ link_start_hold(struct link *l)
 {
 	l->sent_us = mono_us();
 	if (link_sends_hb(l))
-		link_hb_timer(l, l->sent_us);
+		link_hb_timer(l, link_hb_due_us(l), l->sent_us);
 	if (l->proto->hb != PROTO_HB_NONE)
 		link_arm_hold(l);
 }
@@ -1084,6 +1109,21 @@ link_dispatch(struct link *l, const struct wire_msg *m)
 }
 
 /*
+ * Woken by the peer: a heartbeat due within half an interval goes now, and
+ * those of the duplex's other links with it, rather than on timers of
+ * their own a little later.  Peers fall into step: an idle lab wakes once
+ * or twice an interval per node, not twice per link.
+ */
+static void
+link_hb_heard(struct link *l)
+{
+	uint64_t	now = mono_us();
+
+	if (link_sends_hb(l) && link_hb_soon(l, now))
+		link_hb_together(l, now);
+}
+
+/*
  * Frames off the input buffer: check the header before waiting for the
  * body, take at most MSG_PROCESS_LIMIT per wakeup.
  */
@@ -1133,6 +1173,8 @@ link_read_cb(struct bufferevent *bev, void *arg)
 		return;
 	if (n == MSG_PROCESS_LIMIT && evbuffer_get_length(in) >= WIRE_HDR_LEN)
 		event_active(l->ev_more, 0, 0);
+	if (n > 0)
+		link_hb_heard(l);
 }
 
 static void

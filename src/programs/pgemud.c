@@ -115,26 +115,6 @@ libevent_log_cb(int severity, const char *msg)
 		log_debug("libevent: %s", msg);
 }
 
-/*
- * The loop, on the precise monotonic clock.  libevent's default (the
- * coarse one, 4 ms steps at HZ=250) wakes timers up to a step early or
- * late: at 10 ms heartbeats that is a second wakeup for many of them, and
- * heartbeats off the ticks the nodes share (link_hb_fire_us).
- */
-static struct event_base *
-loop_new(void)
-{
-	struct event_config	*ec;
-	struct event_base	*base;
-
-	if ((ec = event_config_new()) == NULL)
-		return NULL;
-	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
-	base = event_base_new_with_config(ec);
-	event_config_free(ec);
-	return base;
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -271,7 +251,7 @@ main(int argc, char *argv[])
 	mallopt(M_MMAP_THRESHOLD, PGEMU_MMAP_THRESHOLD);
 	signal(SIGPIPE, SIG_IGN);
 	event_set_log_callback(libevent_log_cb);
-	if ((base = loop_new()) == NULL)
+	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if ((node = node_new(base, cf, name, err, sizeof(err))) == NULL) {
 		start_failed(fg, "%s", err);

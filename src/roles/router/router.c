@@ -48,10 +48,9 @@ struct rt_record {
  */
 #define ROUTER_IDLE_GRACE_MS	100
 /*
- * The loop's pulse.  A gap between two pulses longer than the pulse plus
- * half the router hold time means the router itself was stopped or
- * blocked: its peers' silence in that time was its own.  The pulse is at
- * least this, and as long as heartbeats allow (router_pulse_ms).
+ * The loop's pulse.  A gap between two pulses longer than this plus half
+ * the router hold time means the router itself was stopped or blocked:
+ * its peers' silence in that time was its own.
  */
 #define ROUTER_TICK_MS		100
 
@@ -161,22 +160,6 @@ router_set_holder(struct rt_periph *p, char side, uint32_t epoch)
 }
 
 /*
- * The pulse: the largest multiple of the router heartbeat interval within
- * a quarter of the hold time (a stall the sides could take for a dead
- * router is still a gap past the limit), at least ROUTER_TICK_MS.  At the
- * product's heartbeats an idle router wakes for it on its heartbeats'
- * ticks, not ten times a second besides.
- */
-static uint64_t
-router_pulse_ms(const struct node *n)
-{
-	uint64_t	iv = (uint64_t)n->cfg->hb_router.interval_ms;
-	uint64_t	p = iv > 0 ? router_hold_ms(n) / 4 / iv * iv : 0;
-
-	return p > ROUTER_TICK_MS ? p : ROUTER_TICK_MS;
-}
-
-/*
  * Was the loop late?  A gap in its pulse longer than half the hold time:
  * the sides may have dropped their router links for our silence.  Until
  * one hold time after such a stall, a lost link is not judged.
@@ -186,36 +169,20 @@ router_late(struct router *r)
 {
 	uint64_t	now = mono_ms(), gap = now - r->last_tick_ms;
 	uint64_t	hold = router_hold_ms(r->node);
-	uint64_t	pulse = router_pulse_ms(r->node);
 
-	if (gap > pulse + hold / 2) {
+	if (gap > ROUTER_TICK_MS + hold / 2) {
 		r->last_tick_ms = now;
 		r->late_until_ms = now + hold;
 		r->stalls++;
 		evt_emit(RULE_NONE, "router_stalled", json_pack("{s:I, s:I}",
-		    "stalled_ms", (json_int_t)(gap - pulse), "hold_ms",
+		    "stalled_ms", (json_int_t)(gap - ROUTER_TICK_MS), "hold_ms",
 		    (json_int_t)hold), "the router's loop stalled "
 		    "for %llu ms (hold time %llu ms): links lost now are the "
 		    "router's own silence, the sides are not judged until they "
-		    "report", (unsigned long long)(gap - pulse),
+		    "report", (unsigned long long)(gap - ROUTER_TICK_MS),
 		    (unsigned long long)hold);
 	}
 	return now < r->late_until_ms;
-}
-
-/*
- * The next pulse, on a multiple of the pulse on the monotonic clock: the
- * heartbeats' ticks (link_hb_fire_us), so it shares their wakeup.
- */
-static void
-router_tick_arm(struct router *r)
-{
-	uint64_t	p = router_pulse_ms(r->node) * 1000, now = mono_us();
-	struct timeval	tv;
-
-	tv.tv_sec = (time_t)((p - now % p) / 1000000);
-	tv.tv_usec = (suseconds_t)((p - now % p) % 1000000);
-	evtimer_add(r->ev_tick, &tv);
 }
 
 static void
@@ -227,7 +194,6 @@ router_tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	router_late(r);
 	r->last_tick_ms = mono_ms();
-	router_tick_arm(r);
 }
 
 /*
@@ -1497,6 +1463,7 @@ static int
 router_init(struct node *n, char *err, size_t errlen)
 {
 	struct router	*r = xcalloc(1, sizeof(*r));
+	struct timeval	 tv;
 	int		 i;
 
 	r->node = n;
@@ -1530,8 +1497,9 @@ router_init(struct node *n, char *err, size_t errlen)
 		r->route = route_new(r);
 	}
 	r->ev_decide = event_new(n->base, -1, 0, router_decide_cb, r);
-	r->ev_tick = evtimer_new(n->base, router_tick_cb, r);
-	router_tick_arm(r);
+	r->ev_tick = event_new(n->base, -1, EV_PERSIST, router_tick_cb, r);
+	ms_to_tv(ROUTER_TICK_MS, &tv);
+	event_add(r->ev_tick, &tv);
 	r->last_tick_ms = mono_ms();
 	return node_listen(n, "router", n->self->port, err, errlen);
 }
@@ -1727,10 +1695,7 @@ router_cmd_intervals(struct node *n, int argc, const char **argv,
 	return 0;
 }
 
-/*
- * The lab file was read again: media routing's MRDs and routes, and the
- * pulse, which the router heartbeats set, counts from now.
- */
+/* The lab file was read again: media routing's MRDs and routes. */
 static void
 router_reload(struct node *n, const struct cfg *old)
 {
@@ -1739,9 +1704,6 @@ router_reload(struct node *n, const struct cfg *old)
 	(void)old;
 	if (r->route != NULL)
 		route_reload(r->route);
-	router_late(r);
-	r->last_tick_ms = mono_ms();
-	router_tick_arm(r);
 }
 
 /* pgemuctl router tasks */
