@@ -1097,6 +1097,8 @@ enum taskq_act	 taskq_event(int state, unsigned int seen, uint32_t code,
 #define TCD_DISP_HANDLED	13	/* CallDisposition: a normal end */
 #define TCD_DISP_RONA		19	/* not started in task_start_timeout */
 #define TCD_DISP_PATH_DOWN	42	/* task life ran out, path down (R18) */
+#define TCD_DISP_INIT_ENDED	51	/* not told by the application's
+					   resync bracket (R19) */
 #define TCD_FLAG_HANDLED	1	/* CallDispositionFlag */
 #define TCD_FLAG_ABANDONED	2
 #define TCD_FLAG_ERROR		4
@@ -1310,6 +1312,17 @@ uint32_t	 arm_take(struct arm *, struct msg_task *, uint32_t max,
  */
 uint32_t	 arm_resync(struct arm *, struct msg_task *, int started,
 		    uint32_t max, int *changed, int *resumed);
+/*
+ * The bracket of a session begins (arm_bracket_begin), and ends: every
+ * task of the peripheral in an email MRD (email(arg, mrd) true) on that
+ * application path that it did not tell ends (arm_end_untold: out of the table, fn called with
+ * its END flagged TASKF_INIT_ENDED, disposition 51: the application no
+ * longer has it, its END lost with the session).  The count.
+ */
+void		 arm_bracket_begin(struct arm *);
+int		 arm_end_untold(struct arm *, uint32_t periph, uint32_t path,
+		    int (*email)(void *, uint32_t mrd),
+		    void (*fn)(void *, const struct msg_task *), void *);
 /* Tasks of an agent in an MRD: offered (not started), started. */
 void		 arm_load(const struct arm *, uint32_t periph, uint32_t agent,
 		    uint32_t mrd, int *offered, int *started);

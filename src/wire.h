@@ -428,6 +428,9 @@ struct msg_task {
 					   TASKF_PATH_DOWN (R20) */
 #define TASKF_CTI_DOWN		0x100	/* offered, started and ended while
 					   the ARM session was down (R21) */
+#define TASKF_INIT_ENDED	0x200	/* END: a task of the application
+					   path its resync bracket did not
+					   tell (R19, disposition 51) */
 
 /* MR_NEW_TASK_FAILURE and ROUTE_RESULT codes (0: routed). */
 #define TASK_ROUTED		0

@@ -122,6 +122,9 @@ taskq_end(uint32_t flags, int timed_out, struct taskq_end *e)
 	} else if (flags & TASKF_PATH_DOWN) {
 		e->disposition = TCD_DISP_PATH_DOWN;
 		e->disposition_flag = TCD_FLAG_ERROR;
+	} else if (flags & TASKF_INIT_ENDED) {
+		e->disposition = TCD_DISP_INIT_ENDED;
+		e->disposition_flag = TCD_FLAG_ERROR;
 	} else {
 		e->disposition = TCD_DISP_HANDLED;
 		e->disposition_flag = TCD_FLAG_HANDLED;

@@ -117,7 +117,8 @@ def test(Lab):
                           r"\d+$"), "%s refused a message" % server)
     c = lab.status(server)["cti"]["tasks"]
     check(c["resync"] == {"known": 0, "recreated": 3, "brackets": 2,
-                          "agents": 3, "refused": 0} and c["tasks"] == 3 and
+                          "agents": 3, "refused": 0, "ended_untold": 0} and
+          c["tasks"] == 3 and
           c["refused"] == 0, "CTI counters: %r" % c)
     t = wait_for(lambda: app_tasks(lab)[own["dialogue"]]["task"], T,
                  "the app's own task has its TaskID")

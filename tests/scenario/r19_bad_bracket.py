@@ -37,7 +37,11 @@ available), 3002 in 1 and 2 without a desktop (never signed in to 2).
      task started, the ARM session closed, the task ended with 42
      (segment 1); a new session's bracket tells it started: its report
      resumes (tasks_resumed R20, segment 2, TASKF_RESUMED), the router's
-     segment 2 recreated, at its end a second row, Segment 2, Recreated.
+     segment 2 recreated, at its end a second row, Segment 2, Recreated;
+ (8) a task offered and started on that session, the session closed and
+     a new one's bracket does not tell it: it ends with CallDisposition 51
+     (Task Ended During Application Init, flag 4), agents_resynced says
+     tasks_ended 1, out of the CTI server's table and the standby's copy.
 """
 import time
 
@@ -213,7 +217,8 @@ def inside(lab, act, arm, mon):
           "AGENT_INIT_REQ after the bracket: %r" % r)
     c = lab.status(act)["cti"]["tasks"]["resync"]
     check(c == {"known": 0, "recreated": 2, "brackets": 1, "agents": 2,
-                "refused": 17}, "resync counters: %r" % c)
+                "refused": 17, "ended_untold": 0},
+          "resync counters: %r" % c)
     log("(4) taken: 2 agents, 1 task known, 1 begun; agents_resynced")
     return new
 
@@ -304,6 +309,40 @@ def resumed(lab, act, arm):
              "two rows: segment 1 (42), segment 2 (13, Recreated)")
     log("(7) a task its life ended (R18), told by the bracket: resumed in "
         "segment 2 (R20), Recreated")
+    return arm2
+
+
+def untold(lab, act, arm2):
+    task = (20000, 9, 0)
+    for mtype in (g.OFFER_TASK_IND, g.START_TASK_IND):
+        silent(arm2, arm2.task_ind(mtype, PERIPHERAL, EMAIL, 1001, task, 91),
+               g.msg_name(mtype))
+    wp = lab.watch(act)
+    arm2.close(timeout=T)
+    wp.wait(ev("app_path_down", rule="R18"), T, "app_path_down")
+    arm3 = open_arm(lab, act, "arm3")
+    arm3.wait_type(g.AGENT_INIT_READY_EVENT, T)
+    silent(arm3, arm3.init_bracket(g.BEGIN_AGENT_INIT_IND, PERIPHERAL),
+           "BEGIN")
+    silent(arm3, arm3.init_bracket(g.END_AGENT_INIT_IND, PERIPHERAL), "END")
+    e = wp.wait(ev("agents_resynced"), T, "agents_resynced")
+    check(e["rule"] == "R19" and e["tasks_ended"] == 1 and
+          e["tasks_known"] == 0, "agents_resynced: %r" % e)
+    wait_for(lambda: lab.query("SELECT CallDisposition, "
+                               "CallDispositionFlag, Recreated FROM "
+                               "Termination_Call_Detail WHERE DialogueID = "
+                               "91") == [(51, 4, 0)], T,
+             "the untold task's row: disposition 51")
+    check(task not in {tuple(k["task"]) for k in
+                       cti(lab, act)["tasks"]["table"]}, "still in the table")
+    wait_for(lambda: task not in {tuple(k["task"]) for k in
+                                  cti(lab, other(act))["tasks"]["table"]},
+             T, "out of the standby's copy")
+    c = lab.status(act)["cti"]["tasks"]["resync"]
+    check(c["ended_untold"] == 1 and c["brackets"] == 3,
+          "resync counters: %r" % c)
+    log("(8) a task the next bracket does not tell: ended, disposition 51 "
+        "(Termination_Call_Detail, flag 4), out of the table and its copy")
 
 
 def test(Lab):
@@ -327,7 +366,7 @@ def test(Lab):
     seen(lab, act, new)
     ended(lab, arm)
     malformed(lab, act, mon)
-    resumed(lab, act, arm)
+    untold(lab, act, resumed(lab, act, arm))
 
 
 run(test)

@@ -69,6 +69,7 @@ struct arm_task {
 	uint32_t	 path;		/* ApplicationPathID of its session */
 	uint32_t	 segment;	/* of its report: 1, 2 once resumed */
 	double		 deadline;	/* its path is down: it ends then */
+	uint32_t	 told;		/* the resync bracket that told it */
 	LIST_ENTRY(arm_task) chain;
 	TAILQ_ENTRY(arm_task) entry;	/* oldest first */
 };
@@ -135,6 +136,8 @@ struct arm {
 	int		 ntombs;
 	uint64_t	 expired, resumed, tombs_forgotten;
 	uint64_t	 resync_known, resync_recreated;	/* R19 */
+	uint64_t	 resync_ended;
+	uint32_t	 bracket;	/* the resync bracket going on */
 };
 
 static void	arm_copy_event(struct arm *, const struct msg_task *);
@@ -685,6 +688,7 @@ arm_resync(struct arm *a, struct msg_task *t, int started, uint32_t max,
 			arm_start(a, k);
 			*changed = 1;
 		}
+		k->told = a->bracket;
 		a->resync_known++;
 		return E_ARM_STAT_OK;
 	}
@@ -710,9 +714,45 @@ arm_resync(struct arm *a, struct msg_task *t, int started, uint32_t max,
 		*resumed = 1;
 	}
 	arm_add(a, t, started);
+	if ((k = arm_find(a, t->task)) != NULL)
+		k->told = a->bracket;
 	*changed = 1;
 	a->resync_recreated++;
 	return E_ARM_STAT_OK;
+}
+
+void
+arm_bracket_begin(struct arm *a)
+{
+	a->bracket++;
+}
+
+int
+arm_end_untold(struct arm *a, uint32_t periph, uint32_t path,
+    int (*email)(void *, uint32_t), void (*fn)(void *,
+    const struct msg_task *), void *arg)
+{
+	struct arm_task	*k, *next;
+	struct msg_task	 t;
+	double		 now = wall_now();
+	int		 n = 0;
+
+	for (k = TAILQ_FIRST(&a->order); k != NULL; k = next) {
+		next = TAILQ_NEXT(k, entry);
+		if (k->periph != periph || k->path != path ||
+		    k->told == a->bracket || !email(arg, k->mrd))
+			continue;
+		arm_task_msg(k, &t);
+		t.code = TASK_EV_END;
+		t.flags |= TASKF_INIT_ENDED;
+		t.when = (uint32_t)now;
+		t.when_ms = (uint32_t)((now - (double)t.when) * 1000.0) % 1000;
+		arm_del(a, k);
+		a->resync_ended++;
+		n++;
+		fn(arg, &t);
+	}
+	return n;
 }
 
 /* Sent within two hold times of the router link: maybe not read yet. */
@@ -1257,9 +1297,10 @@ arm_json(const struct arm *a, int table)
 	json_object_set_new(j, "ended_by_life", json_integer(a->ntombs));
 	json_object_set_new(j, "ended_by_life_forgotten",
 	    json_integer((json_int_t)a->tombs_forgotten));
-	json_object_set_new(j, "resync", json_pack("{s:I, s:I}", "known",
-	    (json_int_t)a->resync_known, "recreated",
-	    (json_int_t)a->resync_recreated));
+	json_object_set_new(j, "resync", json_pack("{s:I, s:I, s:I}",
+	    "known", (json_int_t)a->resync_known, "recreated",
+	    (json_int_t)a->resync_recreated, "ended_untold",
+	    (json_int_t)a->resync_ended));
 	if (table) {
 		all = json_array();
 		TAILQ_FOREACH(k, &a->order, entry)

@@ -1716,6 +1716,53 @@ cti_task_init(struct cti_session *s, const struct ged_msg *g)
 }
 
 /*
+ * A task the CTI server ended itself (its END in t): reported to the
+ * router, copied to the other side, its agent's task count down.
+ */
+static void
+cti_task_gone(struct cti *c, const struct msg_task *t)
+{
+	struct cti_periph	*p;
+	struct cti_agent	*a;
+	struct cti_mrd		*m;
+
+	if (c->node->cfg->mr.enabled)
+		arm_report(c->arm, t);
+	arm_send_change(c->arm, t);
+	if ((p = cti_periph_find(c, t->peripheral)) != NULL &&
+	    (a = cti_agent(p, t->agent)) != NULL &&
+	    (m = cti_media(a, t->mrd)) != NULL)
+		cti_task_state(c, NULL, p, a, m, 0);
+}
+
+/* An MRD of media email: R19's. */
+static int
+cti_email_mrd(void *arg, uint32_t mrd)
+{
+	struct cti	*c = arg;
+
+	return cfg_mrd_email(c->node->cfg, (int)mrd);
+}
+
+/*
+ * R19: a task of the application's path the bracket did not tell: the
+ * application no longer has it (it ended while the session was down, its
+ * END lost with the CTI server that had it).  It ends, disposition 51:
+ * to the router, the other side's copy, its agent's task count.
+ */
+static void
+cti_untold(void *arg, const struct msg_task *t)
+{
+	struct cti	*c = arg;
+
+	cti_task_gone(c, t);
+	log_info("[R19] task %u.%u.%u (dialogue %u, agent %u, MRD %u) not "
+	    "told by the resync bracket of application path %u: ended, "
+	    "disposition %d", t->task[0], t->task[1], t->task[2],
+	    t->dialogue, t->agent, t->mrd, t->path, TCD_DISP_INIT_ENDED);
+}
+
+/*
  * BEGIN_AGENT_INIT_IND opens the bracket of a peripheral whose
  * AGENT_INIT_READY_EVENT the session heard, once; END_AGENT_INIT_IND
  * closes it: agents_resynced (R19) with what it told.  Out of order
@@ -1728,7 +1775,7 @@ cti_init_bracket(struct cti_session *s, const struct ged_msg *g)
 	struct cti		*c = s->cti;
 	struct cti_periph	*p;
 	struct cti_init_counts	*n = &s->init_n;
-	int			 i;
+	int			 i, ended;
 
 	if ((p = cti_periph_find(c, g->fixed[AB_PERIPHERAL_ID])) == NULL) {
 		cti_init_refuse(s, g, 1, E_CTI_INVALID_PERIPHERAL_ID,
@@ -1748,6 +1795,7 @@ cti_init_bracket(struct cti_session *s, const struct ged_msg *g)
 		}
 		s->init_open = i;
 		memset(n, 0, sizeof(*n));
+		arm_bracket_begin(c->arm);
 		log_link_debug(s->link, "resync bracket of peripheral %u "
 		    "opened", p->f.id);
 		return;
@@ -1760,16 +1808,20 @@ cti_init_bracket(struct cti_session *s, const struct ged_msg *g)
 	s->init_open = -1;
 	s->init[i] = CTI_INIT_DONE;
 	c->resyncs++;
+	ended = arm_end_untold(c->arm, p->f.id, s->path, cti_email_mrd,
+	    cti_untold, c);
 	evt_emit(RULE_R19, "agents_resynced", json_pack("{s:s, s:i, s:i, "
-	    "s:i, s:i, s:i, s:i, s:s}", "client_id", s->client_id, "path",
-	    (int)s->path, "peripheral", (int)p->f.id, "agents", n->agents,
-	    "tasks_known", n->known, "tasks_begun", n->begun, "refused",
-	    n->refused, "server", c->node->self->name), "client \"%s\" "
-	    "(path %u) resynced peripheral %u's email MRDs: %d agent "
-	    "state%s set, %d task%s known, %d begun while its session was "
-	    "down, %d refused", s->client_id, s->path, p->f.id, n->agents,
-	    n->agents == 1 ? "" : "s", n->known, n->known == 1 ? "" : "s",
-	    n->begun, n->refused);
+	    "s:i, s:i, s:i, s:i, s:i, s:s}", "client_id", s->client_id,
+	    "path", (int)s->path, "peripheral", (int)p->f.id, "agents",
+	    n->agents, "tasks_known", n->known, "tasks_begun", n->begun,
+	    "refused", n->refused, "tasks_ended", ended, "server",
+	    c->node->self->name), "client \"%s\" (path %u) resynced "
+	    "peripheral %u's email MRDs: %d agent state%s set, %d task%s "
+	    "known, %d begun while its session was down, %d refused; %d "
+	    "task%s it did not tell ended (disposition %d)", s->client_id,
+	    s->path, p->f.id, n->agents, n->agents == 1 ? "" : "s", n->known,
+	    n->known == 1 ? "" : "s", n->begun, n->refused, ended,
+	    ended == 1 ? "" : "s", TCD_DISP_INIT_ENDED);
 }
 
 /* A message of the resync bracket (R19). */
@@ -1982,18 +2034,9 @@ cti_expired(void *arg, const struct msg_task *t)
 {
 	struct cti_expiry	*x = arg;
 	struct cti		*c = x->c;
-	struct cti_periph	*p;
-	struct cti_agent	*a;
-	struct cti_mrd		*m;
 	size_t			 i;
 
-	if (c->node->cfg->mr.enabled)
-		arm_report(c->arm, t);
-	arm_send_change(c->arm, t);
-	if ((p = cti_periph_find(c, t->peripheral)) != NULL &&
-	    (a = cti_agent(p, t->agent)) != NULL &&
-	    (m = cti_media(a, t->mrd)) != NULL)
-		cti_task_state(c, NULL, p, a, m, 0);
+	cti_task_gone(c, t);
 	log_debug("task %u.%u.%u (dialogue %u, agent %u, MRD %u): its task "
 	    "life ran out, application path %u down", t->task[0], t->task[1],
 	    t->task[2], t->dialogue, t->agent, t->mrd, t->path);
