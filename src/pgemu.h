@@ -1434,6 +1434,7 @@ double		 wall_now(void);
 void		 ms_to_tv(int, struct timeval *);
 int		 parse_int(const char *, long, long, long *);
 int		 cmp_u32_key(const void *, const void *);
+void		*find_u32_key(uint32_t, void *, size_t, size_t, size_t *);
 int		 choice_ok(const char *, const char *);
 void		 man_text(FILE *, const char *);
 
