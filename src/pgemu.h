@@ -529,6 +529,7 @@ void		 link_peer_left(struct link *, uint32_t reason,
 		    const char *text, int endpoint_stops);
 const char	*link_type_name(const struct link *, uint32_t);
 int		 link_send(struct link *, struct wire_writer *);
+void		 link_flush(struct link *);
 int		 link_is_up(const struct link *);
 int		 link_peer_gone(const struct link *);
 int		 link_check_gone(struct link *);

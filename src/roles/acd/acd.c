@@ -267,6 +267,8 @@ acd_msg_activate(struct role_msg_in *in, const union msg_body *b)
 	    p->link->peer_node, "epoch", (int)p->epoch, "agents", a->nagents),
 	    "PIM of %s accepted (epoch %u), snapshot of %d agents",
 	    p->link->peer_node, p->epoch, a->nagents);
+	/* The PIM is active once it has the accept: before the snapshot. */
+	link_flush(p->link);
 	acd_snapshot(a, p);
 	return 0;
 }

@@ -529,6 +529,8 @@ router_grant(struct rt_periph *p, struct rt_side *s, int regrant)
 	msg_grant_encode(&w, &g);
 	if (link_send(s->link, &w) == -1)
 		return;
+	/* Out now: the aftermath of the loss (every agent out) comes next. */
+	link_flush(s->link);
 	p->active = (int)(s - p->sides);
 	p->epoch = g.epoch;
 	s->granted = g.epoch;
