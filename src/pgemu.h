@@ -532,6 +532,7 @@ void		 link_peer_left(struct link *, uint32_t reason,
 		    const char *text, int endpoint_stops);
 const char	*link_type_name(const struct link *, uint32_t);
 int		 link_send(struct link *, struct wire_writer *);
+void		 link_flush(struct link *);
 int		 link_is_up(const struct link *);
 int		 link_peer_gone(const struct link *);
 int		 link_check_gone(struct link *);
@@ -1450,6 +1451,7 @@ double		 wall_now(void);
 void		 ms_to_tv(int, struct timeval *);
 int		 parse_int(const char *, long, long, long *);
 int		 cmp_u32_key(const void *, const void *);
+void		*find_u32_key(uint32_t, void *, size_t, size_t, size_t *);
 int		 choice_ok(const char *, const char *);
 void		 man_text(FILE *, const char *);
 

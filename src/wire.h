@@ -173,6 +173,7 @@ void		 wire_u8(struct wire_writer *, uint8_t);
 void		 wire_u16(struct wire_writer *, uint16_t);
 void		 wire_u32(struct wire_writer *, uint32_t);
 void		 wire_bytes(struct wire_writer *, const void *, size_t);
+void		 wire_reserve(struct wire_writer *, size_t);
 void		 wire_flt(struct wire_writer *, uint16_t tag, const void *,
 		    size_t);
 void		 wire_flt_str(struct wire_writer *, uint16_t, const char *);

@@ -69,6 +69,48 @@ cmp_u32_key(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * The struct whose first member is the uint32_t key id, in an array
+ * sorted by it, or NULL.  Agent records travel in id order (a snapshot,
+ * a relogin): the slot after the one found last (*hint) is tried first,
+ * so that 100,000 of them in order cost no search each; a binary search
+ * otherwise.
+ */
+static uint32_t
+key_at(const uint8_t *b, size_t i, size_t size)
+{
+	uint32_t	k;
+
+	memcpy(&k, b + i * size, sizeof(k));
+	return k;
+}
+
+void *
+find_u32_key(uint32_t id, void *base, size_t n, size_t size, size_t *hint)
+{
+	uint8_t		*b = base;
+	size_t		 lo = 0, hi = n, mid;
+	uint32_t	 k;
+
+	if (*hint + 1 < n && key_at(b, *hint + 1, size) == id)
+		(*hint)++;
+	else if (*hint >= n || key_at(b, *hint, size) != id) {
+		for (;;) {
+			if (lo >= hi)
+				return NULL;
+			mid = lo + (hi - lo) / 2;
+			if ((k = key_at(b, mid, size)) == id)
+				break;
+			if (k < id)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		*hint = mid;
+	}
+	return b + *hint * size;
+}
+
 /* A whole number in [min, max]; 0 on success. */
 int
 parse_int(const char *s, long min, long max, long *out)

@@ -904,15 +904,13 @@ link_count_type(struct link *l, uint32_t type, int out)
 
 /*
  * The messages of this turn of the loop, in one send; what the socket does
- * not take goes to the output, which the loop writes when it can.
+ * not take goes to the output, which the loop writes when it can.  Called
+ * by hand, it sends them before what the turn still has to do (a grant
+ * before the 100,000 logouts of the failover it ends).
  */
-static void
-link_flush_cb(evutil_socket_t fd, short what, void *arg)
+void
+link_flush(struct link *l)
 {
-	struct link	*l = arg;
-
-	(void)fd;
-	(void)what;
 	if (evbuffer_get_length(l->pending) == 0)
 		return;
 	if (l->bev == NULL) {
@@ -926,6 +924,14 @@ link_flush_cb(evutil_socket_t fd, short what, void *arg)
 		bufferevent_write_buffer(l->bev, l->pending);
 		link_wait_output(l);
 	}
+}
+
+static void
+link_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	link_flush(arg);
 }
 
 /* Send and free a message; -1 if the link cannot carry it now. */

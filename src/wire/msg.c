@@ -24,6 +24,22 @@ get16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static void
+put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
 /*
  * The floating fields: the text (if text is not NULL), and where the
  * message may carry them (not NULL), the peripheral, the CTI server
@@ -128,12 +144,16 @@ msg_short(const struct wire_msg *m, char *err, size_t errlen)
 void
 msg_agent_put(struct wire_writer *w, const struct msg_agent *a)
 {
-	wire_u32(w, a->id);
-	wire_u16(w, a->state);
-	wire_u16(w, a->before_call);
-	wire_u32(w, a->ms_in_state);
-	wire_u32(w, (uint32_t)a->reason);
-	wire_u32(w, a->mrd);
+	uint8_t	b[MSG_AGENT_LEN];
+
+	/* One copy a record: a snapshot has 100,000 of them. */
+	put32(b, a->id);
+	put16(b + 4, a->state);
+	put16(b + 6, a->before_call);
+	put32(b + 8, a->ms_in_state);
+	put32(b + 12, (uint32_t)a->reason);
+	put32(b + 16, a->mrd);
+	wire_bytes(w, b, sizeof(b));
 }
 
 void
@@ -153,6 +173,7 @@ msg_agents_begin(struct wire_writer *w, uint32_t type, uint32_t peripheral,
     uint32_t epoch, uint8_t kind, uint8_t last, uint16_t count)
 {
 	wire_begin(w, type);
+	wire_reserve(w, 12 + (size_t)count * MSG_AGENT_LEN);
 	wire_u32(w, peripheral);
 	wire_u32(w, epoch);
 	wire_u8(w, kind);

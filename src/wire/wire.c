@@ -175,6 +175,13 @@ wire_grow(struct wire_writer *w, size_t need)
 	w->cap = ncap;
 }
 
+/* Room for len more bytes at once (a message of many records). */
+void
+wire_reserve(struct wire_writer *w, size_t len)
+{
+	wire_grow(w, len);
+}
+
 void
 wire_begin(struct wire_writer *w, uint32_t type)
 {

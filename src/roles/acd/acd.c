@@ -61,14 +61,15 @@ acd_agent(struct acd *a, uint32_t id)
 	return bsearch(&id, a->agents, (size_t)a->nagents, sizeof(*a->agents), cmp_u32_key);
 }
 
+/* An agent's record as of now (mono_ms(): one clock read a snapshot). */
 static void
 acd_agent_rec(const struct acd *a, const struct acd_agent *ag,
-    struct msg_agent *m)
+    uint64_t now, struct msg_agent *m)
 {
 	m->id = ag->id;
 	m->state = (uint16_t)ag->state;
 	m->before_call = (uint16_t)ag->before_call;
-	m->ms_in_state = (uint32_t)(mono_ms() - ag->since_ms);
+	m->ms_in_state = (uint32_t)(now - ag->since_ms);
 	m->reason = ag->reason;
 	m->mrd = (uint32_t)a->node->cfg->voice_mrd;
 }
@@ -115,6 +116,7 @@ static void
 acd_snapshot(struct acd *a, struct fencer_pim *p)
 {
 	int		batch = a->node->cfg->snapshot_batch, i, n;
+	uint64_t	now = mono_ms();
 
 	/* Changes made before it was accepted: the snapshot has them. */
 	a->nchanges = 0;
@@ -129,7 +131,7 @@ acd_snapshot(struct acd *a, struct fencer_pim *p)
 		msg_agents_begin(&w, MSG_ACD_AGENTS, a->f.fence.peripheral,
 		    p->epoch, AGENTS_SNAPSHOT, i + n >= a->nagents, (uint16_t)n);
 		for (j = 0; j < n; j++) {
-			acd_agent_rec(a, &a->agents[i + j], &m);
+			acd_agent_rec(a, &a->agents[i + j], now, &m);
 			msg_agent_put(&w, &m);
 		}
 		link_send(p->link, &w);
@@ -179,7 +181,7 @@ acd_set_state(struct acd *a, struct acd_agent *ag, int state, int32_t reason)
 		a->changes = xreallocarray(a->changes, (size_t)a->capchanges,
 		    sizeof(*a->changes));
 	}
-	acd_agent_rec(a, ag, &a->changes[a->nchanges++]);
+	acd_agent_rec(a, ag, ag->since_ms, &a->changes[a->nchanges++]);
 	if (!event_pending(a->ev_changes, EV_TIMEOUT, NULL))
 		event_active(a->ev_changes, EV_TIMEOUT, 0);
 }
@@ -265,6 +267,8 @@ acd_msg_activate(struct role_msg_in *in, const union msg_body *b)
 	    p->link->peer_node, "epoch", (int)p->epoch, "agents", a->nagents),
 	    "PIM of %s accepted (epoch %u), snapshot of %d agents",
 	    p->link->peer_node, p->epoch, a->nagents);
+	/* The PIM is active once it has the accept: before the snapshot. */
+	link_flush(p->link);
 	acd_snapshot(a, p);
 	return 0;
 }

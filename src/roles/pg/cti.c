@@ -116,6 +116,7 @@ struct cti_periph {
 	struct cti_periph_facts f;
 	struct cti_agent *agents;
 	int		 nagents;
+	size_t		 hint;		/* find_u32_key()'s */
 	struct cti_agent **by_ext;	/* the agents by extension */
 	struct cti_mrd	*media;		/* every agent's non-voice MRDs */
 };
@@ -215,8 +216,8 @@ cti_agent_by_ext(struct cti_periph *p, const char *ext)
 static struct cti_agent *
 cti_agent(struct cti_periph *p, uint32_t id)
 {
-	return bsearch(&id, p->agents, (size_t)p->nagents, sizeof(*p->agents),
-	    cmp_u32_key);
+	return find_u32_key(id, p->agents, (size_t)p->nagents,
+	    sizeof(*p->agents), &p->hint);
 }
 
 /* The agent's entry of a non-voice MRD, NULL if it has none such. */

@@ -67,6 +67,7 @@ struct pg_periph {
 	uint64_t	 activations;
 	struct msg_agent *snap;		/* the snapshot being received */
 	int		 nsnap;
+	int		 capsnap;	/* room in snap */
 	int		 stopped;	/* pgemuctl stop pim */
 	int		 media_served;	/* a PIM served it: states to keep */
 	int		 keeping;	/* R23: the non-voice states, here */
@@ -733,7 +734,7 @@ pg_snapshot_done(struct pg_periph *pp)
 	/* 100,000 agents: 2.8 MB not to keep until the next snapshot. */
 	free(pp->snap);
 	pp->snap = NULL;
-	pp->nsnap = 0;
+	pp->nsnap = pp->capsnap = 0;
 }
 
 static void
@@ -745,8 +746,13 @@ pg_acd_agents(struct pg_periph *pp, const struct msg_agents *m)
 	if (pp->fsm.state == PIM_STATE_IDLE || m->epoch != pp->epoch)
 		return;
 	if (m->kind == AGENTS_SNAPSHOT) {
-		pp->snap = xreallocarray(pp->snap, (size_t)pp->nsnap + m->count,
-		    sizeof(*pp->snap));
+		/* Room for the lab's agents at once, not a batch at a time. */
+		if (pp->nsnap + m->count > pp->capsnap) {
+			pp->capsnap = pp->nsnap + m->count > pp->nagents ?
+			    pp->nsnap + m->count : pp->nagents;
+			pp->snap = xreallocarray(pp->snap,
+			    (size_t)pp->capsnap, sizeof(*pp->snap));
+		}
 		for (i = 0; i < m->count; i++)
 			msg_agent_get(m->recs + (size_t)i * MSG_AGENT_LEN,
 			    &pp->snap[pp->nsnap++]);

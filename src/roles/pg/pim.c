@@ -84,6 +84,7 @@ struct pim {
 	char		 side;
 	struct pim_agent *agents;
 	int		  nagents;
+	size_t		  hint;		/* find_u32_key()'s */
 	struct pim_media *media;	/* non-voice MRDs */
 	int		  nmedia;
 	int		  active;
@@ -130,7 +131,8 @@ pim_seq(struct pim *p)
 static struct pim_agent *
 pim_agent(struct pim *p, uint32_t id)
 {
-	return bsearch(&id, p->agents, (size_t)p->nagents, sizeof(*p->agents), cmp_u32_key);
+	return find_u32_key(id, p->agents, (size_t)p->nagents,
+	    sizeof(*p->agents), &p->hint);
 }
 
 static int

@@ -53,6 +53,8 @@ struct rt_record {
  * its peers' silence in that time was its own.
  */
 #define ROUTER_TICK_MS		100
+/* router_agent(): entries tried after the last found (an agent's MRDs). */
+#define ROUTER_AHEAD		4
 
 static void	router_decide(struct rt_periph *);
 
@@ -77,13 +79,28 @@ router_agent_cmp(const void *a, const void *b)
 	return x->mrd < y->mrd ? -1 : x->mrd > y->mrd;
 }
 
+/*
+ * An agent's entry of an MRD, or NULL.  Records come in the table's order
+ * (a relogin, a snapshot: every agent's voice record, then the others):
+ * the next few entries after the one found last are tried first, so that
+ * 100,000 of them cost no search each.
+ */
 struct rt_agent *
 router_agent(struct rt_periph *p, uint32_t id, uint32_t mrd)
 {
-	struct rt_agent	key = { .id = id, .mrd = mrd };
+	struct rt_agent	 key = { .id = id, .mrd = mrd }, *a;
+	int		 i;
 
-	return bsearch(&key, p->agents, (size_t)p->nagents, sizeof(*p->agents),
+	for (i = p->hint; i < p->nagents && i <= p->hint + ROUTER_AHEAD; i++)
+		if (p->agents[i].id == id && p->agents[i].mrd == mrd) {
+			p->hint = i;
+			return &p->agents[i];
+		}
+	a = bsearch(&key, p->agents, (size_t)p->nagents, sizeof(*p->agents),
 	    router_agent_cmp);
+	if (a != NULL)
+		p->hint = (int)(a - p->agents);
+	return a;
 }
 
 /* Agents logged in to at least one MRD (entries sorted by agent). */
@@ -478,6 +495,8 @@ router_grant(struct rt_periph *p, struct rt_side *s, int regrant)
 	msg_grant_encode(&w, &g);
 	if (link_send(s->link, &w) == -1)
 		return;
+	/* Out now: the aftermath of the loss (every agent out) comes next. */
+	link_flush(s->link);
 	p->active = (int)(s - p->sides);
 	p->epoch = g.epoch;
 	s->granted = g.epoch;

@@ -68,6 +68,7 @@ struct rt_periph {
 	int		 offline_rule;	/* the MR peripheral's: R12, R17 */
 	struct rt_agent	*agents;
 	int		 nagents;
+	int		 hint;		/* router_agent(): the last found */
 	int		 settled;
 	char		 waiting;	/* for this side before settling */
 	uint64_t	 started_ms;
