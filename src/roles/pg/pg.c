@@ -909,8 +909,12 @@ pg_msg_peer_state(struct role_msg_in *in, const union msg_body *b)
 	 * router have them out of (and passes no sign-in on: "already
 	 * logged in"), or the reverse.  R19, R23: they are the PIM's.
 	 */
-	if (let_go && pp->fsm.state == PIM_STATE_ACTIVE && pp->snapshot_done)
+	if (let_go && pp->fsm.state == PIM_STATE_ACTIVE &&
+	    pp->snapshot_done) {
+		log_info("PIM %u: the other side's let go: its agents' states "
+		    "sent to it again", pp->id);
 		pg_agents_snapshot(pp);
+	}
 	if (e->b == PIM_STATE_ACTIVE)
 		pp->media_served = 1;	/* its states are mirrored here */
 	pg_cti_facts(pp);
