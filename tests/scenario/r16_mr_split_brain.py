@@ -19,6 +19,9 @@ or the MR PIM stopped, as the router sees it: event-driven waits), or at
 the end of the sequence, so that faults overlap.  After each healed
 sequence (the desktops signed in again if an outage of their PIM signed
 them out of MRD 2), the test checks:
+  * the router sees every agent in MRD 2 as the desktops do, within 3
+    s of their sign-in (no agent left out of it at the router while
+    its desktop shows it in);
   * liveness: within LIVE_S of the last remedy, every link of every node
     UP, both peripherals online, and the app routing again through the
     router's MR-active side (ROUTING_ENABLED taken);
@@ -273,10 +276,11 @@ def desks_say_in(lab):
 def heal_desktops(lab):
     """An outage of the agents' PIM signs them out of MRD 2 (or Not
     Ready there): the agents sign in again (their desktops restarted).
-    Whether the router then sees them in MRD 2 is the agent PG's to
-    keep, not the MR path's: after some sequences it does not (a known
-    difference, logged here, not judged: requests then fail NO_AGENT,
-    which this test accounts for like any answer)."""
+    Then the router must see them in MRD 2 as the desktops do: the
+    states are the PIM's, whichever side holds it, and the CTI server
+    the desktops talk to shows them (a side whose PIM the ACD fenced
+    hears its successor's again, a side that kept them while no PIM
+    held the peripheral gives them to the other, R23)."""
     if desktops_in(lab) and desks_say_in(lab):
         return False
     # A CTI failover just after brings MRD 2 back Not Ready (Table 2 of
@@ -307,7 +311,8 @@ def heal_desktops(lab):
     try:
         wait_for(lambda: desktops_in(lab), 3, "the router to see them")
     except TestFailure:
-        log("the router sees MRD 2 %r, the desktops are back in it; PG "
+        raise TestFailure(
+            "the router sees MRD 2 %r, the desktops are back in it; PG "
             "sides (PIM, its peer's, CTI server active): %r" % (
                 [(a["id"], a["state"], a["logged_in"]) for a in
                  email_agents(lab).values()],

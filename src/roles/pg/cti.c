@@ -1116,10 +1116,10 @@ cti_media_login(struct cti_session *s, const struct ged_msg *g)
 		cti_media_resp(s, g, E_ARM_STAT_AGENT_ALREADY_LOGGED_IN, a->id);
 		/* A sign-in that outlived its session (R19): this one takes
 		   the agent (its LOGIN may have already) and hears its
-		   state there. */
+		   state there; one on its way in is told by the PIM. */
 		if (a->owner == NULL)
 			cti_set_owner(a, s);
-		if (a->owner == s &&
+		if (a->owner == s && agent_logged_in(m->state) &&
 		    (s->state_mask & ged_agent_state_bit(m->state)))
 			cti_agent_event(s, p, a, m, 0);
 		return;
@@ -1169,8 +1169,19 @@ cti_media_logout(struct cti_session *s, const struct ged_msg *g)
 		return;
 	}
 	if (pg_set_agent(s->cti->node, p->f.id, a->id, m->id, AS_LOGOUT,
-	    (int32_t)g->fixed[MO_REASON]) == -1)
+	    (int32_t)g->fixed[MO_REASON]) == -1) {
 		cti_failure_resp(s, invoke, E_ARM_STAT_CC_OFFLINE);
+		return;
+	}
+	/*
+	 * On its way out until the PIM tells it (the other side's is a
+	 * round trip away): a MEDIA_LOGIN_REQ right behind it (a desktop
+	 * server that signs its agents out and in again) goes to the PIM
+	 * behind the logout, not "already logged in" on the strength of a
+	 * state the logout is about to end, which would leave the agent out
+	 * at the PIM and the router while its desktop has it in.
+	 */
+	m->leaving = 1;
 }
 
 /* The ARM task messages a client sends. */

@@ -25,12 +25,13 @@
  *
  * R23: the agents' non-voice MRD states are the PIM's, not the ACD's, and
  * outlive a voice PIM that goes (stopped, its ACD link or the ACD lost):
- * the side that does not hold the PIM mirrors them (PEER_AGENTS), a PIM
+ * the side that does not hold the PIM mirrors them (PEER_AGENTS, the
+ * holder's snapshot again once the other side's PIM has let go), a PIM
  * that takes over goes on with them, and while no side's PIM holds the
  * peripheral the side whose CTI server is active keeps them: it sets them
  * for the CTI server, takes the router's PRECALLs and reports them to the
- * router (epoch 0).  A PG failover (R6, R8) still signs agents out of
- * every MRD.
+ * router (epoch 0) and to the other side.  A PG failover (R6, R8) still
+ * signs agents out of every MRD but email (R19).
  */
 #include "config.h"
 
@@ -306,16 +307,24 @@ pg_media_in(const struct pg_periph *pp, struct msg_agent **out)
 
 /*
  * R23: the kept non-voice MRD states, all of them, to the router with
- * epoch 0 (it knows the keeper by it): when this side begins keeping
- * them, and when its router link comes back.
+ * epoch 0 (it knows the keeper by it) and to the other side: when this
+ * side begins keeping them, and when its router link or the private
+ * link comes back.  The other side mirrors them, as it mirrors a PIM's:
+ * a PIM of its own that takes over goes on with them.  Without them a
+ * side that came up (restarted) while this one kept them would take the
+ * PIM over with every agent signed out of every non-voice MRD, and tell
+ * the router so, while this side's CTI server and the desktops have
+ * them signed in.
  */
 static void
 pg_media_report(struct pg_periph *pp)
 {
 	struct msg_agent	*recs;
+	int			 n = pim_media_count(pp->pim);
 
 	pg_media_in(pp, &recs);
-	pg_forward(pp, AGENTS_CHANGE, 0, recs, pim_media_count(pp->pim));
+	pg_forward(pp, AGENTS_CHANGE, 0, recs, n);
+	pg_send_peer_agents(pp, AGENTS_SNAPSHOT, recs, n);
 	free(recs);
 }
 
@@ -877,6 +886,7 @@ pg_msg_peer_state(struct role_msg_in *in, const union msg_body *b)
 	struct pg		*pg = in->node->role_data;
 	const struct msg_epoch	*e = &b->epoch;
 	struct pg_periph	*pp;
+	int			 let_go = 0;
 
 	if (e->b >= PIM_STATE_MAX) {
 		snprintf(in->err, sizeof(in->err), "PEER_STATE: bad state %u",
@@ -890,9 +900,29 @@ pg_msg_peer_state(struct role_msg_in *in, const union msg_body *b)
 	if ((pp = pg_periph_named(in, e)) == NULL)
 		return -1;
 	if (pp->peer_state != e->b || pp->peer_epoch != e->a) {
+		let_go = PIM_STATE_HOLDS(pp->peer_state) &&
+		    !PIM_STATE_HOLDS(e->b);
 		pp->peer_state = (uint8_t)e->b;
 		pp->peer_epoch = e->a;
 		pg_send_status(pp);
+	}
+	/*
+	 * The other side's PIM let go (the ACD fenced it, or it lost its
+	 * ACD link) while this side's serves the peripheral.  As long as it
+	 * held it, that side dropped our agents' records (its own PIM's
+	 * were newer: pg_msg_peer_agents), our takeover's snapshot among
+	 * them, and its PIM, fenced unawares, may have changed states we
+	 * never heard of.  Its CTI server, which the desktops and the
+	 * application may still talk to, must show our PIM's states, the
+	 * router's: else it has agents in an MRD that the PIM and the
+	 * router have them out of (and passes no sign-in on: "already
+	 * logged in"), or the reverse.  R19, R23: they are the PIM's.
+	 */
+	if (let_go && pp->fsm.state == PIM_STATE_ACTIVE &&
+	    pp->snapshot_done) {
+		log_info("PIM %u: the other side's let go: its agents' states "
+		    "sent to it again", pp->id);
+		pg_agents_snapshot(pp);
 	}
 	if (e->b == PIM_STATE_ACTIVE)
 		pp->media_served = 1;	/* its states are mirrored here */
@@ -1198,6 +1228,8 @@ pg_link_up(struct node *n, struct link *l)
 			if (pp->fsm.state == PIM_STATE_ACTIVE &&
 			    pp->snapshot_done)
 				pg_agents_snapshot(pp);
+			else if (pp->keeping)
+				pg_media_report(pp);	/* R23 */
 		}
 	}
 }
