@@ -79,3 +79,23 @@ def fmt(values, f="%.2f"):
         return "-"
     return ("%s [%s..%s]" % (f, f, f)) % (statistics.median(values),
                                           min(values), max(values))
+
+
+def loop_window_max(before, after):
+    """The longest piece of work between two readings of a node's `loop`
+    (its status): exact if its longest changed, else the bound of the highest bucket
+    that grew (None: none grew)."""
+    if after["longest_ms"] > before["longest_ms"]:
+        return after["longest_ms"], after["longest_what"]
+    grew = [i for i, (a, b) in enumerate(zip(before["counts"],
+                                             after["counts"])) if b > a]
+    if not grew:
+        return None, "-"
+    bounds = after["bounds_ms"] + [float("inf")]
+    return bounds[grew[-1]], "at most; " + after["last"][grew[-1]]
+
+
+def loop_over(before, after, ms):
+    """How many pieces of work held the loop longer than ms meanwhile."""
+    i = after["bounds_ms"].index(ms) + 1
+    return sum(after["counts"][i:]) - sum(before["counts"][i:])
