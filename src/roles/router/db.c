@@ -122,9 +122,14 @@ struct db_job {
 };
 TAILQ_HEAD(db_job_list, db_job);
 
+/* tests/fuzz/run.sh builds with the first and third shorter (-D). */
+#ifndef DB_FLUSH_QUIET_MS
 #define DB_FLUSH_QUIET_MS	20	/* write once the burst is over */
+#endif
 #define DB_FLUSH_MAX_MS		1000	/* ... but never later than this */
+#ifndef DB_BUSY_MS
 #define DB_BUSY_MS		150	/* wait for a lock at most this long */
+#endif
 #define DB_RETRY_MIN_MS		500	/* rows written behind: first retry */
 #define DB_RETRY_MAX_MS		4000	/* ... doubling up to this */
 #define DB_WRITER_NICE		10	/* the writer's, the loop's being 0 */
