@@ -1142,6 +1142,7 @@ typedef void	 db_done_fn(void *, const struct db_result *);
 struct db	*db_open(struct event_base *, const char *, size_t,
 		    int voice_mrd, char *, size_t);
 size_t		 db_pending(const struct db *);
+uint64_t	 db_lost_last_run(const struct db *);
 size_t		 db_queued_rows(const struct db *);
 void		 db_close(struct db *);
 int		 db_put_interval(struct db *, const struct msg_interval *,

@@ -73,7 +73,10 @@ static const struct cfg_setting settings[] = {
 	  "in it.  An absolute path." },
 	{ "lab.history_db", T_STRING, 1, 200, "history.db", NULL, 0, 0,
 	  "History database of the router (SQLite); relative to state_dir "
-	  "unless absolute." },
+	  "unless absolute.  Beside it the router keeps the count of the "
+	  "rows it queued to be written (the same name and \".queued\"), "
+	  "so that a router killed with rows not yet written records their "
+	  "loss when it starts again." },
 	{ "lab.key_file", T_STRING, 0, 200, "lab.key", NULL, 0, 0,
 	  "The lab key: a secret file every node of the lab reads (relative "
 	  "to state_dir unless absolute).  With it every link between nodes "

@@ -71,6 +71,7 @@ const struct rule_event rule_events[] = {
 	{ "desktop_lost",	LOG_WARNING, NULL, 0, NULL },
 	{ "desktop_relogin",	LOG_NOTICE, NULL, 0, NULL },
 	{ "grant_unused",	LOG_NOTICE, NULL, 0, NULL },
+	{ "history_lost",	LOG_WARNING, NULL, 0, NULL },
 	{ "history_written",	LOG_INFO, NULL, 0, NULL },
 	{ "interval_stored",	LOG_INFO, NULL, 0, NULL },
 	{ "link_state",		LOG_NOTICE, link_lost, LOG_WARNING,

@@ -129,6 +129,8 @@ remove_db(void)
 	unlink(path);
 	snprintf(path, sizeof(path), "%s-shm", cf->history_db);
 	unlink(path);
+	snprintf(path, sizeof(path), "%s.queued", cf->history_db);
+	unlink(path);
 }
 
 static void

@@ -39,6 +39,16 @@ acknowledged that is not committed, nothing is lost without a record
    pgemu_meta, the 50002 logouts.  Once the lock is released all of them
    are written, with the time they happened; none is lost.
 
+4. The router stopped with rows it could not write, then killed with rows
+   queued.  SIGTERM while the database is locked: the router says at exit
+   what it could not write; started again, it records that loss.  Then
+   agent 1002 logs out under a new lock and the router is killed (kill
+   -9) with its rows queued; started again, it records exactly as many
+   rows as it had waiting.  Each time: a pgemu_discard row (Rule "none",
+   Rows the count, Reason naming the router's last run), an event
+   history_lost at warning, `rows_lost_last_run` in its status; a third
+   start, after a clean stop, records nothing more.
+
 Before the fix the router acknowledged what it failed to write (and a
 locked database held its loop for 5 s), and a refused record was counted
 `delivered` with no loss recorded.
@@ -291,14 +301,59 @@ def locked_stop(Lab):
     lab.ctl("acd", "agent", "1001", "set", "logout")
     wait_for(lambda: counters(lab)["session_rows_waiting"] > 0, 5,
              "1001's logout rows waiting")
+    waiting = counters(lab)["session_rows_waiting"]
     rc = lab.stop("router")
     con.execute("COMMIT")
-    con.close()
     check(rc == 0, "the router exited %d on SIGTERM with the database "
           "locked:\n%s" % (rc, lab.log_text("router")[-2000:]))
     check(lab.grep_log("router", r"could not be written before exit and "
                        r"are lost"), "no line for the rows lost at exit")
     log("SIGTERM with the database locked: exit 0, the lost rows said")
+    lost_recorded(lab, waiting, 1)
+
+    # kill -9 with rows queued: a new lock, 1002's logout, the router
+    # killed while they wait.
+    con.execute("BEGIN EXCLUSIVE")
+    lab.ctl("acd", "agent", "1002", "set", "logout")
+    wait_for(lambda: counters(lab)["session_rows_waiting"] > 0, 5,
+             "1002's logout rows waiting")
+    waiting = counters(lab)["session_rows_waiting"]
+    lab.kill("router")
+    lab.reap("router")
+    con.execute("COMMIT")
+    con.close()
+    lost_recorded(lab, waiting, 2)
+
+    # A clean stop and start: nothing more is lost, nothing recorded.
+    check(lab.stop("router") == 0, "the router's clean stop")
+    lab.start("router")
+    check(counters(lab)["rows_lost_last_run"] == 0 and
+          lab.query("SELECT COUNT(*) FROM pgemu_discard WHERE Rule = "
+                    "'none'")[0][0] == 2,
+          "a clean stop recorded a loss: %r" %
+          lab.query("SELECT * FROM pgemu_discard"))
+
+
+def lost_recorded(lab, waiting, nth):
+    """The router, started again, records the waiting rows its last run
+    lost: the nth pgemu_discard row of Rule none, its event and counter."""
+    lab.start("router")
+    c = counters(lab)
+    d = lab.query("SELECT Rows, Reason, PGSide FROM pgemu_discard WHERE "
+                  "Rule = 'none' ORDER BY id")
+    log("router started again: %d rows its last run lost (%d waited): %r"
+        % (c["rows_lost_last_run"], waiting, d[-1:]))
+    check(c["rows_lost_last_run"] == waiting,
+          "rows_lost_last_run %d, %d waited" % (c["rows_lost_last_run"],
+                                                waiting))
+    check(len(d) == nth and d[-1][0] == waiting and d[-1][2] is None and
+          "router's last run" in d[-1][1],
+          "the loss recorded: %r (%d waited)" % (d, waiting))
+    e = [x for x in lab.ctl("router", "events", "500")
+         if x["event"] == "history_lost"]
+    check(len(e) == 1 and e[0]["rows"] == waiting, "history_lost %r" % e)
+    check(lab.grep_log("router", r"last run queued %d rows" % waiting),
+          "no log line for the loss")
 
 
 def test(Lab):

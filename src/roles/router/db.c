@@ -51,10 +51,13 @@
 #include "config.h"
 
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +137,18 @@ TAILQ_HEAD(db_job_list, db_job);
 #define DB_RETRY_MAX_MS		4000	/* ... doubling up to this */
 #define DB_WRITER_NICE		10	/* the writer's, the loop's being 0 */
 
+/*
+ * Rows written behind are counted twice: when queued, in a file beside
+ * the database that the router maps (the database's name and this
+ * suffix, 8 bytes: a kill -9 leaves the page in the kernel's cache), and
+ * when written, in pgemu_meta ("written_behind", with the time of the
+ * write, "written_behind_ms"), in the transaction that writes them.  A
+ * router that starts and finds more queued than written knows its last
+ * run lost the difference (killed, or stopped with a database it could
+ * not write) and records it before anything else (db_behind_open).
+ */
+#define DB_QUEUED_SUFFIX	".queued"
+
 /* A timestamp's seconds, formatted once (see db_time). */
 struct db_tcache {
 	time_t		 secs;
@@ -153,6 +168,7 @@ struct db_writer {
 	int		 failed;	/* the last write failed ... */
 	uint64_t	 fail_ms;	/* ... then */
 	char		 error[160];	/* why */
+	uint64_t	 written;	/* rows written behind, ever (meta) */
 	struct db_tcache tc[DB_TCACHE];
 };
 
@@ -180,6 +196,10 @@ struct db {
 	uint64_t	 failing;	/* failed writes since the last good */
 	char		 error[160];	/* why the last one failed */
 	int		 closing;
+	volatile uint64_t *queued_total; /* rows written behind, ever
+					   queued: DB_QUEUED_SUFFIX */
+	uint64_t	 lost_last_run;	/* rows the last run queued, never
+					   written */
 
 	/* Between the loop and the writer, under mtx. */
 	pthread_mutex_t	 mtx;
@@ -568,6 +588,109 @@ db_writer_open(struct db *db, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* A meta value set now, on the loop's connection (db_open only). */
+static int
+db_meta_now(struct db *db, const char *key, int64_t v)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = db_prepare(db, db->h, "INSERT OR REPLACE INTO pgemu_meta"
+	    " (key, value) VALUES (?,?)")) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, v);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * The count of rows written behind and queued, mapped (DB_QUEUED_SUFFIX),
+ * and the loss of the last run recorded if it queued more than it wrote:
+ * a pgemu_discard row (Rule "none": a loss of pgemu's own, that no rule
+ * of the product names) and the written count brought up to the queued,
+ * in one transaction, so that it is recorded once.  A new database
+ * starts the count again.  -1 and why if the file cannot be had.
+ */
+static int
+db_behind_open(struct db *db, const char *path, int fresh, char *err,
+    size_t errlen)
+{
+	char		 file[PATH_MAX], now[24], last[24] = "", why[200];
+	struct stat	 st;
+	sqlite3_stmt	*ins;
+	uint64_t	 written, queued;
+	void		*m;
+	int		 fd;
+
+	if ((size_t)snprintf(file, sizeof(file), "%s%s", path,
+	    DB_QUEUED_SUFFIX) >= sizeof(file)) {
+		snprintf(err, errlen, "history database %s: path too long",
+		    path);
+		return -1;
+	}
+	if ((fd = open(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600)) == -1 || fstat(fd, &st) == -1 ||
+	    (st.st_size < (off_t)sizeof(uint64_t) &&
+	    ftruncate(fd, sizeof(uint64_t)) == -1) ||
+	    (m = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		snprintf(err, errlen, "history database: %s: %s%s", file,
+		    strerror(errno), errno == ELOOP ? " (a symbolic link: "
+		    "refused)" : "");
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	db->queued_total = m;
+	written = (uint64_t)db_get_meta(db, "written_behind", 0);
+	queued = fresh ? written : *db->queued_total;
+	db->w.written = queued > written ? queued : written;
+	*db->queued_total = db->w.written;
+	if (queued <= written)
+		return 0;
+	db->lost_last_run = queued - written;
+	if (written > 0)
+		db_time(&db->w, (double)db_get_meta(db, "written_behind_ms",
+		    0) / 1000, last);
+	snprintf(why, sizeof(why), "the router's last run ended with rows "
+	    "written behind not written (killed, or its database not "
+	    "writable when it stopped): logins, logouts and state changes "
+	    "(Agent_Logout, Agent_Event_Detail, pgemu_session), its own "
+	    "rows%s%s", last[0] ? "; the last written at " : "", last);
+	db_time(&db->w, wall_now(), now);
+	ins = db_prepare(db, db->h, "INSERT INTO pgemu_discard (DateTime,"
+	    " Intervals, Rows, Rule, Reason) VALUES (?,0,?,'none',?)");
+	if (ins == NULL) {
+		snprintf(err, errlen, "history database %s: %s", path,
+		    db->open_err);
+		return -1;
+	}
+	sqlite3_bind_text(ins, 1, now, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(ins, 2, (sqlite3_int64)db->lost_last_run);
+	sqlite3_bind_text(ins, 3, why, -1, SQLITE_STATIC);
+	if (sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK || sqlite3_step(ins) != SQLITE_DONE ||
+	    db_meta_now(db, "written_behind", (int64_t)queued) == -1 ||
+	    sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		db_open_error(db, path, sqlite3_errmsg(db->h), err, errlen);
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_finalize(ins);
+		return -1;
+	}
+	sqlite3_finalize(ins);
+	return 0;
+}
+
+/* How many rows the last run lost (db_behind_open); 0: none. */
+uint64_t
+db_lost_last_run(const struct db *db)
+{
+	return db->lost_last_run;
+}
+
 /*
  * The history database, made if it is new (an older pgemu's upgraded, its
  * interval rows those of the voice MRD), with its writer thread running;
@@ -581,7 +704,7 @@ db_open(struct event_base *base, const char *path, size_t max_rows,
 	struct db	*db = xcalloc(1, sizeof(*db));
 	struct stat	 st;
 	char		*msg = NULL;
-	int		 e;
+	int		 e, fresh;
 
 	db->opening = 1;
 	db->max_rows = max_rows;
@@ -599,7 +722,8 @@ db_open(struct event_base *base, const char *path, size_t max_rows,
 	 * under systemd's DynamicUser the state directory itself is a link
 	 * into /var/lib/private.
 	 */
-	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+	fresh = lstat(path, &st) == -1;
+	if (!fresh && S_ISLNK(st.st_mode)) {
 		snprintf(err, errlen, "history database %s: is a symbolic "
 		    "link (refused: the database is never opened through a "
 		    "link; remove it)", path);
@@ -631,6 +755,8 @@ db_open(struct event_base *base, const char *path, size_t max_rows,
 		sqlite3_free(msg);
 		goto fail;
 	}
+	if (db_behind_open(db, path, fresh, err, errlen) == -1)
+		goto fail;
 	if (db_writer_open(db, path, err, errlen) == -1)
 		goto fail;
 	if ((db->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
@@ -958,6 +1084,21 @@ db_write_refusal(struct db_writer *w, const struct db_job *j)
 	return sqlite3_changes(w->h) > 0;
 }
 
+/* The writer: how many rows written behind ever were, and when. */
+static void
+db_write_behind_count(struct db_writer *w, uint64_t written)
+{
+	sqlite3_bind_text(w->set_meta, 1, "written_behind", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(w->set_meta, 2, (sqlite3_int64)written);
+	if (db_step(w, w->set_meta) == 0) {
+		sqlite3_bind_text(w->set_meta, 1, "written_behind_ms", -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_int64(w->set_meta, 2,
+		    (sqlite3_int64)(wall_now() * 1000));
+		db_step(w, w->set_meta);
+	}
+}
+
 /*
  * The writer: one job in one transaction.  rc: -1 if nothing of it was
  * written (error says why); else, for an interval the rows stored now
@@ -999,13 +1140,19 @@ db_run(struct db_writer *w, struct db_job *j)
 				    db_write_event(w, &j->ops[i]) == -1 ||
 				    db_write_session(w, &j->ops[i]) == -1)
 					break;
+			if (!w->tx_failed)
+				db_write_behind_count(w, w->written +
+				    j->nops + j->nlater);
 			break;
 		}
 	if (db_commit(w) == -1) {
 		j->rc = -1;
 		snprintf(j->error, sizeof(j->error), "%s", w->error);
-	} else
+	} else {
 		j->rc = n;
+		if (j->kind == JOB_BATCH)
+			w->written += j->nops + j->nlater;
+	}
 }
 
 /*
@@ -1393,6 +1540,8 @@ db_close(struct db *db)
 	sqlite3_finalize(db->w.ins_left_out);
 	sqlite3_close(db->w.h);
 	sqlite3_close(db->h);
+	if (db->queued_total != NULL)
+		munmap((void *)db->queued_total, sizeof(uint64_t));
 	pthread_cond_destroy(&db->cond);
 	pthread_mutex_destroy(&db->mtx);
 	free(db);
@@ -1504,6 +1653,7 @@ db_queue(struct db *db, const struct db_op *op)
 	if (db->nops == 0)
 		db->first_op_ms = mono_ms();
 	db->ops[db->nops++] = *op;
+	(*db->queued_total)++;
 	if (!db->queued) {
 		db->queued = 1;
 		event_active(db->ev_queued, EV_TIMEOUT, 0);
@@ -1595,6 +1745,7 @@ db_keep(struct db *db, const struct db_later *l)
 	*k = *l;
 	TAILQ_INSERT_TAIL(&db->later, k, entry);
 	db->nlater++;
+	(*db->queued_total)++;
 	db_schedule(db, 1);
 }
 

@@ -1491,6 +1491,15 @@ router_init(struct node *n, char *err, size_t errlen)
 	    n->cfg->voice_mrd, err, errlen)) == NULL)
 		return -1;
 	db_on_busy(r->db, router_db_busy, n);
+	if (db_lost_last_run(r->db) > 0)
+		evt_emit(RULE_NONE, "history_lost", json_pack("{s:I}", "rows",
+		    (json_int_t)db_lost_last_run(r->db)), "history database: "
+		    "the router's last run queued %llu rows to be written "
+		    "behind and never wrote them (logins, logouts and state "
+		    "changes, each its Agent_Logout, Agent_Event_Detail and "
+		    "pgemu_session rows; its own: losses, activations, meta, "
+		    "tasks): lost, recorded in pgemu_discard (Rule none)",
+		    (unsigned long long)db_lost_last_run(r->db));
 	/* The lab has one pg node of each side: every peripheral's sides. */
 	for (i = 0; i < 2; i++) {
 		const struct cfg_node *pg = cfg_node_role(n->cfg, ROLE_PG,
@@ -1626,7 +1635,7 @@ router_counters_json(const struct router *r)
 		t.records_not_stored += p->records_not_stored;
 	}
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I}", "grants", (json_int_t)t.grants,
+	    "s:I, s:I, s:I, s:I}", "grants", (json_int_t)t.grants,
 	    "stale_refused", (json_int_t)t.stale_refused, "rows_stored",
 	    (json_int_t)t.rows_stored, "rows_duplicate",
 	    (json_int_t)t.rows_duplicate, "discards",
@@ -1637,7 +1646,8 @@ router_counters_json(const struct router *r)
 	    (json_int_t)t.rows_refused, "records_not_stored",
 	    (json_int_t)t.records_not_stored, "session_rows_waiting",
 	    (json_int_t)db_pending(r->db), "interval_rows_waiting",
-	    (json_int_t)db_queued_rows(r->db));
+	    (json_int_t)db_queued_rows(r->db), "rows_lost_last_run",
+	    (json_int_t)db_lost_last_run(r->db));
 }
 
 static json_t *
