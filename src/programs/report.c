@@ -46,6 +46,7 @@ static const struct {
 	{ "router_stalled",	"detection",	{ 0.8, 0.1, 0.1 } },
 	{ "data_discarded",	"discard",	{ 0.9, 0.5, 0.0 } },
 	{ "data_refused",	"discard",	{ 0.9, 0.5, 0.0 } },
+	{ "history_lost",	"discard",	{ 0.9, 0.5, 0.0 } },
 	{ "peripheral_offline",	"offline",	{ 0.9, 0.5, 0.0 } },
 	{ "agents_logged_out",	"logout",	{ 0.9, 0.5, 0.0 } },
 	{ "logout_reason",	"logout",	{ 0.9, 0.5, 0.0 } },
