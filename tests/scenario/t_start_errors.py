@@ -5,8 +5,9 @@ control directory (missing parent, a file, not writable; a socket path
 too long is refused in the lab file), the state directory (missing
 parent, a file, not writable), the router's history database (random
 bytes, a directory, another program's schema, read-only, a symbolic
-link), a PG side's spool (a directory, unreadable, a symbolic link: the
-file it points to is left untouched), each listening port in use (the
+link; its count of queued rows, a symbolic link), a PG side's spool (a
+directory, unreadable, a symbolic link: the file it points to is left
+untouched), each listening port in use (the
 ACD's backup endpoint after its primary one is up, PG side B's private
 port).  Each must exit 1 with one "NODE: error: cannot start: REASON"
 line naming the path or port and the system's reason, never crash, leave
@@ -186,6 +187,15 @@ def test(Lab):
                 "database is never opened through a link; remove it)" %
                 link)
         os.unlink(link)
+    # The count of rows queued beside the database (history.db.queued),
+    # a link: refused too, its target untouched.
+    good = os.path.join(d, "good.db")
+    for target in (precious, missing):
+        os.symlink(target, good + ".queued")
+        attempt(lab, "router", conf_text(lab, history=good),
+                "history database: %s.queued: Too many levels of symbolic "
+                "links (a symbolic link: refused)" % good)
+        os.unlink(good + ".queued")
     with open(precious) as f:
         check(f.read() == "not yours to truncate\n",
               "%s was written through a link" % precious)
