@@ -12,7 +12,8 @@ acd2 (the ACD of peripheral 5001) is never started.
   time order: a fault on the active side's ACD link shows lines of
   several nodes, times never going back.  pg-b killed: "lost pg-b";
   started again: "watching pg-b" and its events.
-- status with pg-b killed (down: nobody listens on its socket, killed?),
+- status with pg-b killed (down: nobody listens on its socket, killed?;
+  "not reporting" in the peripheral's sides, not its last state),
   pg-a stopped (SIGSTOP: "stopped", its pid, not answering within the
   timeout, SIGCONT resumes it) and acd2 never started; the whole status
   takes about the timeout once, not once per node.  After SIGCONT pg-a
@@ -195,6 +196,11 @@ def test(Lab):
     for n in ("router", "acd"):
         check(nodes[n][3] == "running", "%s: %r" % (n, nodes[n]))
     check("5000" in periphs, "no peripheral row from the router")
+    # The killed side's last report is not its state: "not reporting".
+    check("pg-b not reporting (link " in periphs["5000"][6] and
+          "pg-b IDLE" not in periphs["5000"][6] and
+          "pg-b ACTIVE" not in periphs["5000"][6],
+          "killed pg-b in the peripheral's sides: %r" % periphs["5000"])
     check(took < 4, "status took %.1f s: the nodes one after the other?"
           % took)
     lab.kill("pg-a", signal.SIGCONT)
