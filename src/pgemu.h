@@ -471,6 +471,8 @@ struct link {
 	struct event	*ev_retry;	/* reconnect back-off */
 	struct event	*ev_stable;	/* reset back-off after a stable period */
 	int		 backoff_ms;
+	int		 refusals;	/* refused at HELLO, in a row */
+	int		 left_refused;	/* the close is such a refusal */
 	int		 frozen;	/* freeze requested */
 	int		 admin_down;
 	char		 peer_addr[80];	/* of the current connection */

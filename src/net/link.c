@@ -670,6 +670,7 @@ link_change_state(struct link *l, enum link_state next, enum link_event ev,
 		break;
 	case LINK_UP:
 		l->frozen = 0;
+		l->refusals = 0;
 		if (prev != LINK_FROZEN) {
 			l->bye_text[0] = '\0';
 			l->bye_reason = 0;
@@ -683,6 +684,9 @@ link_change_state(struct link *l, enum link_state next, enum link_event ev,
 	case LINK_BACKOFF:
 		link_close(l);
 		event_del(l->ev_stable);
+		if (!l->left_refused)	/* another end: refusals start anew */
+			l->refusals = 0;
+		l->left_refused = 0;
 		if (l->alt_port != 0)	/* try the other endpoint next */
 			l->port = l->port == l->primary_port ? l->alt_port :
 			    l->primary_port;
@@ -1064,17 +1068,26 @@ link_refuse_msg(struct link *l, const struct wire_msg *m, const char *why)
 /*
  * The peer says it leaves (the protocol decoded its goodbye): keep what it
  * said, and when its endpoint stops for good try the other one at once.
+ * A goodbye before the session opened is a refusal (a standby CTI
+ * server's FAILURE_CONF): when the other endpoint refused too, the last
+ * time, neither serves yet and the next try waits min_ms, or a client
+ * would go from one to the other hundreds of times a second until one
+ * serves (the CTI servers of a lab that starts).
  */
 void
 link_peer_left(struct link *l, uint32_t reason, const char *text,
     int endpoint_stops)
 {
 	char	why[160];
+	int	refused = l->state == LINK_HELLO;
 
 	snprintf(l->bye_text, sizeof(l->bye_text), "%s", text);
 	l->bye_reason = reason;
 	if (endpoint_stops && l->alt_port != 0)
-		l->backoff_ms = 0;
+		l->backoff_ms = refused && l->refusals > 0 ?
+		    l->backoff_min_ms : 0;
+	l->refusals = refused ? l->refusals + 1 : 0;
+	l->left_refused = refused;
 	snprintf(why, sizeof(why), "peer left: %s", text);
 	link_fsm(l, LEV_CLOSED, why);
 }

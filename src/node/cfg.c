@@ -161,7 +161,9 @@ static const struct cfg_setting settings[] = {
 	{ "reconnect", T_GROUP, 0, 0, NULL, NULL, 0, 0,
 	  "Reconnection of the links a node opens." },
 	{ "reconnect.min_ms", T_INT, 10, 60000, "100", NULL, 0, 0,
-	  "First retry delay in milliseconds; doubled on each failure." },
+	  "First retry delay in milliseconds; doubled on each failure.  A "
+	  "client refused by both ends of a pair (two standby CTI servers) "
+	  "tries again every min_ms." },
 	{ "reconnect.max_ms", T_INT, 10, 600000, "5000", NULL, 0, 0,
 	  "Largest retry delay in milliseconds." },
 	{ "reconnect.stable_ms", T_INT, 0, 3600000, "10000", NULL, 0, 0,

@@ -21,11 +21,15 @@ Proves:
  * `agents fault 1003 down`: desk-b logs 1003 out with reason 50002 (R9);
  * the CTI server ends desk-b's session (FAILURE_EVENT 15): desk-b opens
    a new one and logs every desktop's agent in again (desktop_relogin,
-   R10), 1002 still not ready.
+   R10), 1002 still not ready;
+ * both CTI servers refuse: once each has refused, desk-b waits
+   reconnect.min_ms before each new try (not hundreds of tries a second),
+   and is in as soon as one serves.
 """
 import socket
 import struct
 import threading
+import time
 
 from pgemu_test import check, ev, log, run, wait_for
 
@@ -65,6 +69,7 @@ class FakeCti:
         self.sock.listen(16)
         self.refuse = refuse
         self.opens = []         # (client id, version, idle, services, mask)
+        self.open_times = []    # (client id, when)
         self.requests = []      # (client id, agent, state, reason, instr)
         self.heartbeats = {}
         self.sessions = {}      # client id -> socket
@@ -110,6 +115,7 @@ class FakeCti:
                     client = client.decode()
                     with self.lock:
                         self.opens.append((client, ver, idle, svc, agm))
+                        self.open_times.append((client, time.monotonic()))
                     if self.refuse:
                         c.sendall(frame(1, struct.pack(">II", inv,
                                                        self.refuse)))
@@ -277,6 +283,33 @@ def run_lab(lab, cti, refuser):
                 "fault cti-link up")
     check(e["agents"] == AGENTS - 1, "desktop_relogin: %r" % e)
     log("desk-b fault cti-link down/up: %s" % e["message"])
+
+    # Both CTI servers refuse (neither serves yet, as when a lab starts):
+    # after one refusal of each, desk-b waits reconnect.min_ms (50 ms)
+    # before each try, instead of going from one to the other at once,
+    # hundreds of times a second.  Then one serves: desk-b is in at once.
+    cti.refuse = 107
+    t0 = time.monotonic()
+    cti.end("desk-b", 15)
+    wait_for(lambda: len(tries(cti, refuser, t0)) >= 8, 5,
+             "desk-b's tries while both refuse")
+    t = tries(cti, refuser, t0)
+    gaps = [b - a for a, b in zip(t[2:], t[3:])]
+    log("both refuse: desk-b's first 8 tries at %s ms" % [
+        round((x - t0) * 1000) for x in t[:8]])
+    check(all(g >= 0.045 for g in gaps[:5]),
+          "desk-b tried again sooner than reconnect.min_ms after both "
+          "refused: gaps %r s" % gaps[:5])
+    cti.refuse = None
+    wait_for(lambda: lab.status("desk-b")["desk"]["cti"]["state"] == "UP",
+             5, "desk-b's session once a CTI server serves")
+    log("both refusing: one try each 50 ms or more; in once one serves")
+
+
+def tries(cti, refuser, t0):
+    """desk-b's OPEN_REQs to either CTI server since t0, in order."""
+    return sorted(w for c, w in cti.open_times + refuser.open_times
+                  if c == "desk-b" and w >= t0)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ desktop server often opens its CTI session first).
 The lab's nodes start without the ACD: the CTI server refuses each login
 (CONTROL_FAILURE_CONF, internal processing error: no PIM) and each MRD
 sign-in (MEDIA_LOGIN_RESP E_ARM_STAT_CC_OFFLINE); desk-a says it will try
-again.  Then the ACD starts: the peripheral comes online and every agent
+again (once, at info; each refusal at debug).  Then the ACD starts: the peripheral comes online and every agent
 is logged in, in the state its desktop asked for (available), in the
 voice MRD and in MRD 2, ready there too, without a desktop doing anything.
 Before the fix the voice logins stayed refused (state unknown) and the
@@ -30,7 +30,19 @@ def test(Lab):
                  r"E_ARM_STAT 36 \(no PIM: again once the peripheral is "
                  r"online\)", 10)
     log("logins refused while the peripheral is offline")
+    # Each at debug; said once at info, never at warning (none is lost,
+    # and 10,000 agents would make 50,000 such lines).
+    text = lab.log_text("desk-a")
+    check(text.count("requests refused while peripheral 5000 has no PIM: "
+                     "each made again once it is online") == 1 and
+          "warning: link cti-link: request for agent" not in text and
+          "warning: link cti-link: sign-in of agent" not in text,
+          "the refusals for want of a PIM, in desk-a's log:\n%s" %
+          text[-3000:])
     lab.start("acd")
+    lab.wait_log("desk-a", r"peripheral 5000 online: %d logins and %d MRD "
+                 r"sign-ins refused while it had no PIM made again" %
+                 (AGENTS, AGENTS), 10)
 
     def all_ready():
         for i in range(AGENTS):
