@@ -1,5 +1,5 @@
-"""Every shipped scenario (scenarios/*.conf, one per rule R1-R11, and R16
-and R23 of media routing, in a lab with the app node) runs against a real
+"""Every shipped scenario (scenarios/*.conf, one per rule R1-R11, and R12,
+R16, R18 and R23 of media routing, in a lab with the app node) runs against a real
 lab, and passes.
 
 For each, `pgemu-lab run -c LAB -o DIR SCENARIO` starts the lab (none of
