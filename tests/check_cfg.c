@@ -68,6 +68,7 @@ static const char *const bad_files[] = {
 	"periph_agents_across",
 	"periph_both",
 	"periph_mapping",
+	"periph_no_acd",	/* a peripherals list, no acd node */
 	"periph_sides",
 	"relative_dirs",	/* state_dir, control_dir not absolute */
 	"long_control_dir",	/* control_dir/router.sock over sun_path */

@@ -1447,6 +1447,11 @@ cfg_check_periphs(struct cfg_ctx *ctx, config_t *c, const struct cfg *cf)
 			cfg_error(ctx, cfg_periph_setting(c, i, NULL),
 			    "%s: peripheral %d: acd missing (the lab has "
 			    "several acd nodes)", what, p->id);
+		else if (p->acd[0] == '\0' && config_lookup(c, "peripherals")
+		    != NULL)	/* else "0 acd nodes, expected 1" says it */
+			cfg_error(ctx, cfg_periph_setting(c, i, NULL),
+			    "%s: peripheral %d: no acd node serves it (the lab "
+			    "has none)", what, p->id);
 		else if (p->acd[0] != '\0' && (n == NULL ||
 		    n->role != ROLE_ACD))
 			cfg_error(ctx, cfg_periph_setting(c, i, "acd"),
