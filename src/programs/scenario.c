@@ -643,6 +643,40 @@ sc_reap(struct sc_run *run)
 				run->nodes[i].child = 0;
 }
 
+/*
+ * A lab with desktops (an agents node): every desktop connected to a
+ * desktop server and its agent's state known there, so logged in through
+ * the CTI server (a desktop server killed before that owns no agent yet).
+ * 1 when so, or when the lab has no agents node; else 0 and why.
+ */
+static int
+sc_desktops_in(struct sc_run *run, char *err, size_t errlen)
+{
+	const struct cfg_node	*a = cfg_node_role(run->cf, ROLE_AGENTS, 0);
+	json_t			*st, *ag;
+	long long		 n, up;
+	int			 ok;
+
+	if (a == NULL)
+		return 1;
+	if ((st = SC_CALL(run, a->name, (char[200]){ 0 }, "status")) == NULL) {
+		snprintf(err, errlen, "%s does not answer", a->name);
+		return 0;
+	}
+	ag = json_object_get(st, "agents");
+	n = json_integer_value(json_object_get(ag, "desktops"));
+	up = json_integer_value(json_object_get(ag, "connected"));
+	ok = up == n && json_object_get(json_object_get(ag, "states"),
+	    "unknown") == NULL;
+	if (!ok)
+		snprintf(err, errlen, "%s: %lld of %lld desktops connected, "
+		    "%lld agents' states unknown", a->name, up, n,
+		    json_integer_value(json_object_get(json_object_get(ag,
+		    "states"), "unknown")));
+	json_decref(st);
+	return ok;
+}
+
 /* The node answers: its pid; or -1 and why (start_ms: give it time). */
 static int
 sc_answers(struct sc_run *run, struct sc_node *n, int wait_ms, char *err,
@@ -1211,6 +1245,9 @@ sc_step(struct sc_run *run, struct sc_step *st, char *err, size_t errlen,
 					snprintf(err, errlen, "the router has "
 					    "no peripheral %ld", id);
 				json_decref(st_r);
+				if (k && id == sc_periph_id(run, 0) &&
+				    !sc_desktops_in(run, err, errlen))
+					k = 0;
 				if (k) {
 					snprintf(note, notelen, "%llu ms",
 					    (unsigned long long)(mono_ms() -
