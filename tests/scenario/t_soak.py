@@ -376,7 +376,12 @@ def test(Lab):
         lab.router_caught_up(5)
         accounted(lab, sampler, first, "at the end")
         ntasks = max(checked, tasks_accounted(lab, "at the end"))
-        check(ntasks > 0, "no task ended to check")
+        if ntasks == 0:
+            # A draw of triggers that left no task 8 s old and ended (the
+            # app's path or routing down most of the time): the calm lab
+            # ends some, each checked as it comes.
+            ntasks = wait_for(lambda: tasks_accounted(lab, "at the end"),
+                              30, "a task ended 8 s ago, to check")
         log("%d triggers, 0 violations, %d SIGTERMs all exit 0, "
             "convergence max %.2f s mean %.2f s, offline windows %d, "
             "%d tasks checked, ledger %r" % (
