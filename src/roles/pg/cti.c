@@ -97,6 +97,7 @@ struct cti_mrd {
 	uint32_t	 max_tasks;	/* MEDIA_LOGIN_REQ's, or the MRD's */
 	int		 leaving;	/* R10: signed out, not yet told */
 	int		 joining;	/* signed in, not yet told */
+	int		 unknown;	/* email: never told (R19) */
 };
 
 struct cti_agent {
@@ -1503,7 +1504,8 @@ cti_init_refuse(struct cti_session *s, const struct ged_msg *g, int conf,
  * fields); NULL when refused (the answer sent): outside a bracket or for
  * another peripheral 19, an unknown peripheral FAILURE_CONF 7, no such
  * agent 2, an MRD that is no email MRD of the lab FAILURE_CONF 88, not
- * one of the agent's 3, no PIM 36, not signed in there 6.
+ * one of the agent's 3, no PIM 36, not signed in there 6 (but for a
+ * state never told here: R19, the application's record stands).
  */
 static struct cti_mrd *
 cti_init_named(struct cti_session *s, const struct ged_msg *g,
@@ -1543,7 +1545,12 @@ cti_init_named(struct cti_session *s, const struct ged_msg *g,
 		    "no PIM serves the peripheral");
 		return NULL;
 	}
-	if (!cti_media_in(m)) {
+	/*
+	 * A state this CTI server was never told (it started after the
+	 * sign-in, and no PIM it hears knows it): the application's record
+	 * is the one there is (R19).
+	 */
+	if (!cti_media_in(m) && !m->unknown) {
 		cti_init_refuse(s, g, 0, E_ARM_STAT_AGENT_NOT_LOGGED_IN,
 		    "the agent is not signed in to the MRD");
 		return NULL;
@@ -2364,6 +2371,8 @@ cti_agent_init(const struct cfg *cfg, struct cti_agent *a,
 	for (i = 0; i < a->nmedia; i++) {
 		a->media[i].id = (uint32_t)ids[i];
 		a->media[i].state = AS_LOGOUT;
+		/* An email sign-in may outlive this process (R19). */
+		a->media[i].unknown = cfg_mrd_email(cfg, ids[i]);
 		cm = cfg_mrd(cfg, ids[i]);
 		a->media[i].max_tasks = cm != NULL ? (uint32_t)cm->max_tasks :
 		    1;
@@ -2564,6 +2573,7 @@ cti_media_rec(struct cti_agent *a, const struct msg_agent *r, int snapshot)
 
 	if (m == NULL)
 		return NULL;
+	m->unknown = 0;
 	if (snapshot || agent_logged_in(r->state))
 		m->joining = 0;
 	if (snapshot || !agent_logged_in(r->state))

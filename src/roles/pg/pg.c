@@ -229,7 +229,8 @@ pg_send_peer_agents(struct pg_periph *pp, uint8_t kind,
 
 /*
  * The PIM's agents as they are: voice (the first nvoice records, from the
- * mirror of the ACD unless given) then every non-voice MRD's; how many.
+ * mirror of the ACD unless given) then every non-voice MRD's it knows
+ * (not an email MRD's it was never told, R19); how many.
  */
 static int
 pg_agent_recs(struct pg_periph *pp, const struct msg_agent *voice,
@@ -243,8 +244,7 @@ pg_agent_recs(struct pg_periph *pp, const struct msg_agent *voice,
 			(*out)[i] = voice[i];
 		else
 			pim_agent_state(pp->pim, i, &(*out)[i]);
-	pim_media_states(pp->pim, *out + nvoice);
-	return nvoice + nmedia;
+	return nvoice + pim_media_states(pp->pim, *out + nvoice);
 }
 
 /* The PIM's agents as they are, to the other side's CTI server. */
@@ -291,16 +291,16 @@ pg_media_set(struct pg_periph *pp, const struct msg_set_agent *s)
 
 /*
  * Every agent's records of its non-voice MRDs in *out (the caller frees
- * it); how many are signed in.
+ * it), those the PIM knows: *n of them; how many are signed in.
  */
 static int
-pg_media_in(const struct pg_periph *pp, struct msg_agent **out)
+pg_media_in(const struct pg_periph *pp, struct msg_agent **out, int *n)
 {
-	int	n = pim_media_count(pp->pim), i, in = 0;
+	int	i, in = 0;
 
-	*out = xcalloc(n > 0 ? (size_t)n : 1, sizeof(**out));
-	pim_media_states(pp->pim, *out);
-	for (i = 0; i < n; i++)
+	*out = xcalloc((size_t)pim_media_count(pp->pim) + 1, sizeof(**out));
+	*n = pim_media_states(pp->pim, *out);
+	for (i = 0; i < *n; i++)
 		in += agent_logged_in((*out)[i].state);
 	return in;
 }
@@ -320,9 +320,9 @@ static void
 pg_media_report(struct pg_periph *pp)
 {
 	struct msg_agent	*recs;
-	int			 n = pim_media_count(pp->pim);
+	int			 n;
 
-	pg_media_in(pp, &recs);
+	pg_media_in(pp, &recs, &n);
 	pg_forward(pp, AGENTS_CHANGE, 0, recs, n);
 	pg_send_peer_agents(pp, AGENTS_SNAPSHOT, recs, n);
 	free(recs);
@@ -336,14 +336,14 @@ static void
 pg_media_keep(struct pg_periph *pp)
 {
 	struct msg_agent	*recs;
-	int			 keep = pg_keeps_media(pp), in, pim;
+	int			 keep = pg_keeps_media(pp), in, pim, n;
 
 	if (keep == pp->keeping)
 		return;
 	pim = pp->fsm.state != PIM_STATE_IDLE ||
 	    (link_is_up(pp->pg->peer) && pp->peer_state != PIM_STATE_IDLE);
 	pp->keeping = keep;
-	in = pg_media_in(pp, &recs);
+	in = pg_media_in(pp, &recs, &n);
 	free(recs);
 	if (keep) {
 		evt_emit(RULE_R23, "media_kept", json_pack("{s:i, s:i, s:i}",

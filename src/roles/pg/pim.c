@@ -59,6 +59,7 @@ struct pim_media {
 	uint32_t	 mrd;
 	int		 state;
 	int32_t		 reason;
+	int		 known;		/* state told (R19: see pim_media_init) */
 	uint64_t	 since_ms;	/* monotonic */
 	uint64_t	 acc_ms;	/* accounted up to */
 	uint32_t	 f[IVL_NFIELDS];
@@ -154,7 +155,15 @@ pim_media_find(const struct pim *p, uint32_t agent, uint32_t mrd)
 	    pim_media_cmp);
 }
 
-/* Every agent's non-voice MRDs of the lab file, logged out. */
+/*
+ * Every agent's non-voice MRDs of the lab file, logged out; those of
+ * media email unknown.  An email sign-in outlives the CTI server's path
+ * and this process (R19): a PIM that starts knows nothing of it, and
+ * the router's, the CTI servers' and the email manager's record of it
+ * stands until the states are told (by the other side's PIM, by the
+ * application's resync bracket, by a desktop signing in or out).  An
+ * unknown state is in no record this PIM sends.
+ */
 static void
 pim_media_init(struct pim *p, const struct cfg_periph *cp)
 {
@@ -170,6 +179,8 @@ pim_media_init(struct pim *p, const struct cfg_periph *cp)
 			p->media[k].agent = (uint32_t)cp->agents[i].id;
 			p->media[k].mrd = (uint32_t)ids[j];
 			p->media[k].state = AS_LOGOUT;
+			p->media[k].known = !cfg_mrd_email(p->node->cfg,
+			    ids[j]);
 		}
 	}
 	qsort(p->media, (size_t)p->nmedia, sizeof(*p->media), pim_media_cmp);
@@ -998,6 +1009,15 @@ pim_media_set(struct pim *p, uint32_t agent, uint32_t mrd, int state,
 	if (p->active)
 		e->f[IVL_CALLS] += handled;
 	in = agent_logged_in(e->state);
+	/* Told at last: whatever it is, everyone hears it. */
+	if (!e->known) {
+		e->known = 1;
+		if (state == AS_LOGIN) {
+			state = AS_NOT_READY;
+			reason = 0;
+		}
+		goto set;
+	}
 	if (state == AS_LOGIN) {
 		if (in)
 			return 0;
@@ -1009,6 +1029,7 @@ pim_media_set(struct pim *p, uint32_t agent, uint32_t mrd, int state,
 		reason = 0;
 	if (e->state == state && e->reason == reason)
 		return 0;
+set:
 	e->state = state;
 	e->reason = reason;
 	e->since_ms = now;
@@ -1034,6 +1055,7 @@ pim_media_mirror(struct pim *p, const struct msg_agent *r, int n)
 			continue;
 		e->state = r[i].state;
 		e->reason = r[i].reason;
+		e->known = 1;
 		e->since_ms = now > r[i].ms_in_state ? now - r[i].ms_in_state :
 		    0;
 	}
@@ -1058,6 +1080,7 @@ pim_media_reset(struct pim *p, int32_t reason)
 		pim_media_account(p, &p->media[i], now);
 		p->media[i].state = AS_LOGOUT;
 		p->media[i].reason = reason;
+		p->media[i].known = 1;
 		p->media[i].since_ms = now;
 	}
 }
@@ -1084,12 +1107,17 @@ pim_media_count(const struct pim *p)
 	return p->nmedia;
 }
 
-/* The non-voice MRD states as records, into m (pim_media_count()). */
-void
+/*
+ * The non-voice MRD states known as records, into m (room for
+ * pim_media_count()); how many.
+ */
+int
 pim_media_states(const struct pim *p, struct msg_agent *m)
 {
-	int	i;
+	int	i, n = 0;
 
 	for (i = 0; i < p->nmedia; i++)
-		pim_media_rec(&p->media[i], &m[i]);
+		if (p->media[i].known)
+			pim_media_rec(&p->media[i], &m[n++]);
+	return n;
 }
