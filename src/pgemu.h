@@ -1235,6 +1235,7 @@ void		 pim_media_reset(struct pim *, int32_t reason);
 void		 pim_media_mirror(struct pim *, const struct msg_agent *, int);
 int		 pim_media_count(const struct pim *);
 int		 pim_media_states(const struct pim *, struct msg_agent *);
+void		 pim_media_first(struct pim *);
 int		 pim_media_state(const struct pim *, uint32_t agent,
 		    uint32_t mrd, uint64_t *since_ms);
 

@@ -614,6 +614,8 @@ pg_pim_act(void *arg, enum pim_action act, const char *why)
 		 */
 		if (pp->relogin)
 			pim_media_reset(pp->pim, REASON_CTI_FAILURE);
+		if (pp->epoch == 1)
+			pim_media_first(pp->pim);
 		pim_activate(pp->pim, pp->epoch, pp->continuing);
 		pp->continuing = 0;
 		pp->active_since = wall_now();

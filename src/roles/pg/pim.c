@@ -1086,6 +1086,21 @@ pim_media_reset(struct pim *p, int32_t reason)
 }
 
 /*
+ * The first PIM to serve the peripheral in the lab's history (epoch 1):
+ * nobody was ever signed in to an email MRD, so every state is known,
+ * logged out, and told with the rest (the CTI servers learn that an
+ * agent is not signed in there).
+ */
+void
+pim_media_first(struct pim *p)
+{
+	int	i;
+
+	for (i = 0; i < p->nmedia; i++)
+		p->media[i].known = 1;
+}
+
+/*
  * An agent's state in a non-voice MRD, since when (monotonic ms); -1 if
  * it has no such MRD.
  */
