@@ -642,6 +642,23 @@ router_decide(struct rt_periph *p)
 		router_aftermath(p);
 }
 
+/*
+ * R23 kept the non-voice MRD logins of a peripheral no PIM holds, their
+ * states kept by a side's CTI server; both PG sides are gone now, that
+ * one too, and nobody keeps them: the agents' PG stopped (R6, R7), they
+ * are logged out with 50002, but of the email MRDs (R19).  Not left for
+ * the next PIM's snapshot to log out with no rule.
+ */
+static void
+router_media_orphaned(struct rt_periph *p)
+{
+	if (p->is_mr || p->active >= 0 || !p->media_kept || p->keeper >= 0 ||
+	    link_is_up(p->sides[0].link) || link_is_up(p->sides[1].link))
+		return;
+	router_offline(p, RULE_R6, REASON_CTI_FAILURE, "both PG sides gone: "
+	    "nobody keeps the non-voice MRD states (R23)");
+}
+
 /* A side's link went: every peripheral decides. */
 static void
 router_decide_cb(evutil_socket_t fd, short what, void *arg)
@@ -652,8 +669,10 @@ router_decide_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	for (i = 0; i < r->nperiphs; i++)
+	for (i = 0; i < r->nperiphs; i++) {
 		router_decide(&r->periphs[i]);
+		router_media_orphaned(&r->periphs[i]);
+	}
 	node_busy(r->node, "decide", t0);
 }
 
