@@ -243,6 +243,18 @@ cti_media_in(const struct cti_mrd *m)
 	return (agent_logged_in(m->state) || m->joining) && !m->leaving;
 }
 
+/*
+ * As cti_media_in(), or an email MRD state never told here (R19: the
+ * sign-in may have outlived this process, and the router's record of it
+ * stands): the application's word is taken for it, its task messages and
+ * its resync bracket, and a desktop may sign the agent out.
+ */
+static int
+cti_media_maybe_in(const struct cti_mrd *m)
+{
+	return cti_media_in(m) || m->unknown;
+}
+
 /* Logged in to some MRD, voice or not. */
 static int
 cti_agent_in(const struct cti_agent *a)
@@ -1161,7 +1173,7 @@ cti_media_logout(struct cti_session *s, const struct ged_msg *g)
 		cti_failure_resp(s, invoke, status);
 		return;
 	}
-	if (!cti_media_in(m)) {
+	if (!cti_media_maybe_in(m)) {
 		cti_failure_resp(s, invoke, E_ARM_STAT_AGENT_NOT_LOGGED_IN);
 		return;
 	}
@@ -1253,7 +1265,7 @@ cti_task_state(struct cti *c, struct link *l, struct cti_periph *p,
 	int	offered, started, st, rc;
 	int32_t	reason = 0;
 
-	if (!cti_media_in(m) || !cti_media_served(p))
+	if (!cti_media_maybe_in(m) || !cti_media_served(p))
 		return;
 	arm_load(c->arm, p->f.id, a->id, m->id, &offered, &started);
 	if (started > 0)
@@ -1389,7 +1401,7 @@ cti_task(struct cti_session *s, const struct ged_msg *g)
 		cti_task_refuse(s, g, 0, E_ARM_STAT_CC_OFFLINE);
 		return;
 	}
-	if (code != TASK_EV_END && !cti_media_in(m)) {
+	if (code != TASK_EV_END && !cti_media_maybe_in(m)) {
 		cti_task_refuse(s, g, 0, E_ARM_STAT_AGENT_NOT_LOGGED_IN);
 		return;
 	}
@@ -1550,7 +1562,7 @@ cti_init_named(struct cti_session *s, const struct ged_msg *g,
 	 * sign-in, and no PIM it hears knows it): the application's record
 	 * is the one there is (R19).
 	 */
-	if (!cti_media_in(m) && !m->unknown) {
+	if (!cti_media_maybe_in(m)) {
 		cti_init_refuse(s, g, 0, E_ARM_STAT_AGENT_NOT_LOGGED_IN,
 		    "the agent is not signed in to the MRD");
 		return NULL;
