@@ -33,6 +33,7 @@
 #define CTL_MAX_BACKLOG		(4 * 1024 * 1024)
 #define CTL_MAX_REQUESTS	16	/* per wakeup: the loop goes on */
 #define CTL_PROBE_MS		2000	/* another pgemud: its status */
+#define CTL_PROBE_RETRY_MS	20	/* a connection closed: again */
 
 struct ctl_client {
 	struct ctl		*ctl;
@@ -397,7 +398,10 @@ ctl_error_cb(struct evconnlistener *evl, void *arg)
 	evtimer_add(ctl->ev_rearm, &tv);
 }
 
-/* n bytes from fd before the monotonic deadline (ms); -1 if not. */
+/*
+ * n bytes from fd before the monotonic deadline (ms); -1 if not in time,
+ * -2 if the other end closed first.
+ */
 static int
 ctl_probe_read(int fd, void *buf, size_t n, uint64_t deadline)
 {
@@ -414,33 +418,31 @@ ctl_probe_read(int fd, void *buf, size_t n, uint64_t deadline)
 		if (poll(&pfd, 1, (int)(deadline - now)) <= 0 &&
 		    errno != EINTR)
 			return -1;
-		if ((pfd.revents & (POLLIN | POLLHUP)) == 0)
+		if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) == 0)
 			continue;
 		if ((r = read(fd, (char *)buf + got, n - got)) <= 0)
-			return -1;
+			return -2;
 		got += (size_t)r;
 	}
 	return 0;
 }
 
 /*
- * Does a pgemud serve this node already?  0 if nobody answers at the
- * socket (none, or one left behind by a process that ended); -1 and why
- * if one does, or if the socket is not ours to use.  The one that answers
- * is asked for its status, to name its pid.  This runs before the node
- * binds or connects anything, so its peers never see a stray connection.
+ * One try of ctl_probe(): 0 if nobody listens, 1 if the connection was
+ * closed before a status (a process that was ending, or one that closes
+ * what it accepts: try again), -1 and why if one serves the node or does
+ * not answer in time, or if the socket is not ours to use.
  */
 static int
-ctl_probe(const struct sockaddr_un *sun, const char *node, char *err,
-    size_t errlen)
+ctl_probe_once(const struct sockaddr_un *sun, const char *node,
+    uint64_t deadline, char *err, size_t errlen)
 {
 	static const char	 req[] = "{\"argv\": [\"status\"]}";
 	uint8_t			 hdr[4];
 	char			*buf = NULL;
 	uint32_t		 len;
-	uint64_t		 deadline;
 	json_t			*j;
-	int			 fd, e, pid = 0;
+	int			 fd, e, rc, pid = 0;
 
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return 0;
@@ -459,10 +461,12 @@ ctl_probe(const struct sockaddr_un *sun, const char *node, char *err,
 	hdr[1] = (uint8_t)(len >> 16);
 	hdr[2] = (uint8_t)(len >> 8);
 	hdr[3] = (uint8_t)len;
-	deadline = mono_ms() + CTL_PROBE_MS;
-	if (send(fd, hdr, 4, MSG_NOSIGNAL) == 4 &&
-	    send(fd, req, len, MSG_NOSIGNAL) == (ssize_t)len &&
-	    ctl_probe_read(fd, hdr, 4, deadline) == 0) {
+	if (send(fd, hdr, 4, MSG_NOSIGNAL) != 4 ||
+	    send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len)
+		rc = -2;
+	else
+		rc = ctl_probe_read(fd, hdr, 4, deadline);
+	if (rc == 0) {
 		len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
 		    (uint32_t)hdr[2] << 8 | hdr[3];
 		if (len > 0 && len <= CTL_MAX_FRAME * 64) {
@@ -477,6 +481,8 @@ ctl_probe(const struct sockaddr_un *sun, const char *node, char *err,
 		}
 	}
 	close(fd);
+	if (rc == -2)
+		return 1;
 	if (pid > 0)
 		snprintf(err, errlen, "another pgemud serves node %s (control "
 		    "socket %s answers, pid %d)", node, sun->sun_path, pid);
@@ -486,6 +492,37 @@ ctl_probe(const struct sockaddr_un *sun, const char *node, char *err,
 		    "serves node %s?", sun->sun_path, CTL_PROBE_MS / 1000,
 		    node);
 	return -1;
+}
+
+/*
+ * Does a pgemud serve this node already?  0 if nobody answers at the
+ * socket (none, or one left behind by a process that ended); -1 and why
+ * if one does, or if the socket is not ours to use.  The one that answers
+ * is asked for its status, to name its pid.  A connection closed with no
+ * answer is tried again until the deadline: a process killed a moment
+ * ago (kill -9, then the node started at once) may have had it in its
+ * backlog as it ended, and its socket refuses the next.  This runs before
+ * the node binds or connects anything, so its peers never see a stray
+ * connection.
+ */
+static int
+ctl_probe(const struct sockaddr_un *sun, const char *node, char *err,
+    size_t errlen)
+{
+	uint64_t	deadline = mono_ms() + CTL_PROBE_MS;
+	int		rc;
+
+	while ((rc = ctl_probe_once(sun, node, deadline, err, errlen)) == 1) {
+		if (mono_ms() + CTL_PROBE_RETRY_MS >= deadline) {
+			snprintf(err, errlen, "control socket %s accepts "
+			    "connections but closes them with no status for "
+			    "%d s: another process serves node %s?",
+			    sun->sun_path, CTL_PROBE_MS / 1000, node);
+			return -1;
+		}
+		usleep(CTL_PROBE_RETRY_MS * 1000);
+	}
+	return rc;
 }
 
 struct ctl *

@@ -1,11 +1,14 @@
 """R23 then R6: the ACD killed (no PIM serves the peripheral, a side's
 CTI server keeps the non-voice MRD states), then both PG sides killed
 (kill -9): nobody keeps them any more.  3 agents in MRDs 1 (voice), 2
-(email) and 3 (chat) with their desktops.
+(email) and 3 (chat) with their desktops.  Twice, each in a lab of its
+own: then with the router killed (kill -9) and started again between
+the ACD's death and the PG sides' (it learns the keeper anew).
 
 Proves:
  * the ACD killed: the voice MRD logged out (R3, -1), the non-voice
-   logins kept (media_kept, R23), a side named as their keeper;
+   logins kept (media_kept, R23), a side named as their keeper (by the
+   router started again too);
  * both PG sides killed: the agents' PG stopped, nobody keeps the chat
    states: the router logs the chat MRD out then (agents_logged_out R6,
    Agent_Logout rows of MRD 3 with 50002 and R6, logout_reason R7), not
@@ -39,9 +42,11 @@ def logouts(lab):
                      "FROM Agent_Logout ORDER BY MRDomainID, SkillTargetID")
 
 
-def test(Lab):
-    lab = Lab("r23both", agents=AGENTS, desktops=True, media=True,
-              agent_mrds=[1, 2, 3], mrds=MRDS, hb_desktop=(100, 3), **FAST)
+def round_(Lab, restart):
+    lab = Lab("r23both%d" % restart, agents=AGENTS, desktops=True,
+              media=True,
+              agent_mrds=[1, 2, 3], mrds=MRDS, hb_desktop=(100, 3),
+              **FAST)
     lab.start_all()
     lab.wait_links_up(DEFAULT_NODES)
     wait_online(lab, 10, agents=AGENTS)
@@ -58,6 +63,15 @@ def test(Lab):
     wr.wait(ev("media_kept", rule="R23"), T, "router: media_kept")
     wait_for(lambda: periph(lab)["media_keeper"] is not None, T,
              "router: a side keeps the non-voice states")
+    if restart:
+        log("the router killed and started again")
+        lab.kill("router", signal.SIGKILL)
+        lab.start("router")
+        wr = lab.watch("router")
+        wait_for(lambda: periph(lab)["media_keeper"] is not None and
+                 periph(lab)["media_kept"], T,
+                 "the router started again: a side keeps the non-voice "
+                 "states")
 
     log("both PG sides killed: nobody keeps them; chat out (R6), email "
         "in (R19)")
@@ -90,6 +104,13 @@ def test(Lab):
     rows = logouts(lab)
     check(rows == want, "Agent_Logout: %r, want %r (none without its "
           "rule, none of MRD 2, one per agent of MRD 3)" % (rows, want))
+    for n in list(lab.nodes):
+        lab.stop(n)
+
+
+def test(Lab):
+    for restart in (0, 1):
+        round_(Lab, restart)
 
 
 run(test)

@@ -17,7 +17,10 @@ to nobody.  The last component of a missing state directory is made
 runs says "another pgemud serves node NODE (control socket PATH answers,
 pid PID)" and exits 1 before it binds or connects anything: its peers
 count no connection; one for a stopped node says that it does not
-answer.  Permissions are tested as nobody (setpriv) when run as root.
+answer.  A socket left by a process that ended with the probe's
+connection in its backlog (kill -9, then the node started at once)
+closes it unanswered, then refuses: the node starts; one that accepts and
+closes every connection holds the node, and says so.  Permissions are tested as nobody (setpriv) when run as root.
 The sanitizer build checks each path for memory errors and leaks.
 """
 import os
@@ -26,6 +29,7 @@ import signal
 import socket
 import sqlite3
 import stat
+import threading
 
 from pgemu_test import check, log, run, wait_for
 
@@ -323,6 +327,66 @@ def test(Lab):
     lab.kill("router", signal.SIGCONT)
     wait_for(lambda: lab.status("router")["pid"] == first.pid, 5,
              "the router to answer again")
+
+    # The socket of a process that ended as the probe connected: its
+    # connection closed unanswered, the next one refused.
+    sock = os.path.join(d, "router.sock")
+    lab.stop("router")
+    ending = closer(sock, forever=False)
+    lab.start("router")
+    ending.join(5)
+    check(ending.accepted == 1, "the ending process accepted %d" %
+          ending.accepted)
+    check(lab.status("router")["pid"] == lab.pid("router"),
+          "the router started over the socket of one that ended")
+    # One that accepts and closes every connection holds the node.
+    lab.stop("router")
+    alive = closer(sock, forever=True)
+    first = lab.procs["router"]
+    attempt(lab, "router", conf_text(lab, state=state),
+            "control socket %s accepts connections but closes them with "
+            "no status for 2 s: another process serves node router?" %
+            sock, running=True)
+    lab.procs["router"] = first
+    alive.stop()
+    check(alive.accepted > 1, "tried again: %d" % alive.accepted)
+    lab.start("router")
+    lab.wait_links_up()
+
+
+class closer(threading.Thread):
+    """A listener at path that accepts a connection and closes it, once
+    (then the listener too, leaving the file: a process that ended) or
+    until stopped."""
+
+    def __init__(self, path, forever):
+        super().__init__(daemon=True)
+        if os.path.exists(path):
+            os.unlink(path)
+        self.ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.ls.bind(path)
+        self.ls.listen(16)
+        self.ls.settimeout(0.05)
+        self.forever = forever
+        self.done = threading.Event()
+        self.accepted = 0
+        self.start()
+
+    def run(self):
+        while not self.done.is_set():
+            try:
+                c, _ = self.ls.accept()
+            except socket.timeout:
+                continue
+            self.accepted += 1
+            c.close()
+            if not self.forever:
+                break
+        self.ls.close()
+
+    def stop(self):
+        self.done.set()
+        self.join(5)
 
 
 run(test)
