@@ -3,7 +3,8 @@ CTI server keeps the non-voice MRD states), then both PG sides killed
 (kill -9): nobody keeps them any more.  3 agents in MRDs 1 (voice), 2
 (email) and 3 (chat) with their desktops.  Twice, each in a lab of its
 own: then with the router killed (kill -9) and started again between
-the ACD's death and the PG sides' (it learns the keeper anew).
+the ACD's death and the PG sides' (it learns the keeper, and that R23
+is in effect, anew: from the keeper's report).
 
 Proves:
  * the ACD killed: the voice MRD logged out (R3, -1), the non-voice
@@ -64,6 +65,10 @@ def round_(Lab, restart):
     wait_for(lambda: periph(lab)["media_keeper"] is not None, T,
              "router: a side keeps the non-voice states")
     if restart:
+        # Its history written first: the router started again does not
+        # learn R23 from a PIM it would think still held.
+        wait_for(lambda: logouts(lab) == [(i, 1, -1, "R3") for i in IDS],
+                 T, "Agent_Logout: voice R3")
         log("the router killed and started again")
         lab.kill("router", signal.SIGKILL)
         lab.start("router")

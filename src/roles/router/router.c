@@ -912,7 +912,7 @@ router_keeper_msg(struct rt_periph *p, struct rt_side *s,
 {
 	uint32_t	voice = (uint32_t)p->node->cfg->voice_mrd;
 	double		now = wall_now();
-	int		i, available = 0;
+	int		i, available = 0, kept = 0;
 
 	if (p->keeper != (int)(s - p->sides)) {
 		p->keeper = (int)(s - p->sides);
@@ -928,6 +928,14 @@ router_keeper_msg(struct rt_periph *p, struct rt_side *s,
 			available += router_agent_rec(p, &ma, AGENTS_CHANGE,
 			    now);
 	}
+	/*
+	 * A router started again while R23 was in effect learns it here:
+	 * if the keeper goes too, router_media_orphaned() logs them out.
+	 */
+	for (i = 0; i < p->nagents; i++)
+		kept += p->agents[i].login > 0 && p->agents[i].mrd != voice;
+	if (!p->online)
+		router_media_kept(p, kept);
 	if (available > 0 && p->rt->route != NULL)
 		route_dispatch(p->rt->route);
 }
