@@ -19,6 +19,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +61,12 @@ teardown(void)
 	unlink(f);
 	snprintf(f, sizeof(f), "%s-shm", path);
 	unlink(f);
+	snprintf(f, sizeof(f), "%s.queued", path);
+	unlink(f);
 	unlink(path);
-	rmdir(dir);
+	if (rmdir(dir) == -1)
+		fprintf(stderr, "check_db: %s left behind: %s\n", dir,
+		    strerror(errno));
 }
 
 static void
