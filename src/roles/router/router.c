@@ -142,6 +142,30 @@ router_hold_ms(const struct node *n)
 }
 
 /*
+ * How long after this router started a PG side alive has reached it:
+ * its router link tries again at most backoff_max_ms apart, then says
+ * what it has within a hold time.
+ */
+static uint64_t
+router_back_ms(const struct node *n)
+{
+	return (uint64_t)n->cfg->backoff_max_ms + 2 * router_hold_ms(n);
+}
+
+/* The logins open in non-voice MRDs but email (R19 keeps those). */
+static int
+router_media_open(const struct rt_periph *p)
+{
+	uint32_t	voice = (uint32_t)p->node->cfg->voice_mrd;
+	int		i, n = 0;
+
+	for (i = 0; i < p->nagents; i++)
+		n += p->agents[i].login > 0 && p->agents[i].mrd != voice &&
+		    !cfg_mrd_email(p->node->cfg, (int)p->agents[i].mrd);
+	return n;
+}
+
+/*
  * A pgemu_meta key of the peripheral: the first peripheral's keys are
  * the names alone, as in a lab of one peripheral; others end in its id.
  */
@@ -230,6 +254,30 @@ router_media_kept(struct rt_periph *p, int kept)
 	    "voice waits for a PIM", p->id, kept);
 }
 
+/* Agent a logged out now at the router, with the code and the rule. */
+static void
+router_agent_out(struct rt_periph *p, struct rt_agent *a, double now,
+    int32_t code, const char *rtag)
+{
+	struct db_key	k = { p->id, a->id, a->mrd };
+
+	db_logout(p->db, &k, a->login, now, code, rtag);
+	a->login = 0;
+	a->state = AS_LOGOUT;
+	a->since = now;
+	a->reason = code;
+}
+
+/* R7: the reason code of n logouts, recorded. */
+static void
+router_logout_reason(struct rt_periph *p, int n, int32_t code)
+{
+	evt_emit(RULE_R7, "logout_reason", json_pack("{s:i, s:i, s:i}",
+	    "peripheral", (int)p->id, "agents", n, "reason_code", (int)code),
+	    "logout reason code %d recorded for %d agents (Agent_Logout, "
+	    "Agent_Event_Detail)", (int)code, n);
+}
+
 /*
  * R2 and R3 (or R6 and R7): the peripheral goes offline and its agents
  * are logged out, with the reason code, in the history database: of
@@ -257,7 +305,6 @@ router_offline(struct rt_periph *p, int rule, int32_t code, const char *why)
 	}
 	for (i = 0; i < p->nagents; i++) {
 		struct rt_agent *a = &p->agents[i];
-		struct db_key	 k = { periph, a->id, a->mrd };
 
 		if (a->login <= 0 || (rule == RULE_R6 &&
 		    cfg_mrd_email(p->node->cfg, (int)a->mrd)))
@@ -266,11 +313,7 @@ router_offline(struct rt_periph *p, int rule, int32_t code, const char *why)
 			kept++;
 			continue;
 		}
-		db_logout(p->db, &k, a->login, now, code, rtag);
-		a->login = 0;
-		a->state = AS_LOGOUT;
-		a->since = now;
-		a->reason = code;
+		router_agent_out(p, a, now, code, rtag);
 		n++;
 	}
 	if (rule == RULE_R6)
@@ -284,10 +327,7 @@ router_offline(struct rt_periph *p, int rule, int32_t code, const char *why)
 		    "peripheral", (int)periph, "agents", n, "reason_code",
 		    (int)code), "%d agents of peripheral %u temporarily logged "
 		    "out", n, periph);
-		evt_emit(RULE_R7, "logout_reason", json_pack("{s:i, s:i, s:i}",
-		    "peripheral", (int)periph, "agents", n, "reason_code",
-		    (int)code), "logout reason code %d recorded for %d agents "
-		    "(Agent_Logout, Agent_Event_Detail)", (int)code, n);
+		router_logout_reason(p, n, code);
 	} else
 		evt_emit(RULE_R3, "agents_logged_out", json_pack("{s:i, s:i, s:i}",
 		    "peripheral", (int)periph, "agents", n, "reason_code",
@@ -650,13 +690,69 @@ router_decide(struct rt_periph *p)
  * the next PIM's snapshot to log out with no rule.
  */
 static void
-router_media_orphaned(struct rt_periph *p)
+router_media_orphaned(struct rt_periph *p, const char *why)
 {
 	if (p->is_mr || p->active >= 0 || !p->media_kept || p->keeper >= 0 ||
 	    link_is_up(p->sides[0].link) || link_is_up(p->sides[1].link))
 		return;
-	router_offline(p, RULE_R6, REASON_CTI_FAILURE, "both PG sides gone: "
-	    "nobody keeps the non-voice MRD states (R23)");
+	router_offline(p, RULE_R6, REASON_CTI_FAILURE, why);
+}
+
+/*
+ * R23 was in effect when this router last ran (router_periph_init()),
+ * and in the time a side alive takes to reach a router that starts no
+ * side has said it keeps the states, and no PIM serves the peripheral:
+ * both sides were gone meanwhile (those up now started again, with
+ * nothing to keep), nobody keeps them.
+ */
+static void
+router_orphan_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rt_periph	*p = arg;
+
+	(void)fd;
+	(void)what;
+	if (p->active >= 0 || !p->media_kept || p->keeper >= 0)
+		return;
+	router_offline(p, RULE_R6, REASON_CTI_FAILURE, "no PG side keeps the "
+	    "non-voice MRD states since the router started (R23): both "
+	    "sides were gone");
+}
+
+/*
+ * R23 kept these non-voice logins, and the PIM that serves the
+ * peripheral now has the agents signed out of them in its snapshot: it
+ * never had them (both PG sides went meanwhile, with the states).  The
+ * agents' PG stopped: R6, R7 (50002), not a logout with no rule.
+ */
+static void
+router_media_lost(struct rt_periph *p, const struct msg_agents *m,
+    double now)
+{
+	uint32_t	voice = (uint32_t)p->node->cfg->voice_mrd;
+	int		i, n = 0;
+
+	for (i = 0; i < m->count; i++) {
+		struct msg_agent	 ma;
+		struct rt_agent		*a;
+
+		msg_agent_get(m->recs + (size_t)i * MSG_AGENT_LEN, &ma);
+		if (ma.mrd == voice || agent_logged_in(ma.state) ||
+		    (a = router_agent(p, ma.id, ma.mrd)) == NULL ||
+		    a->login <= 0)
+			continue;
+		router_agent_out(p, a, now, REASON_CTI_FAILURE,
+		    rule_tag(RULE_R6));
+		n++;
+	}
+	if (n == 0)
+		return;
+	evt_emit(RULE_R6, "agents_logged_out", json_pack("{s:i, s:i, s:i}",
+	    "peripheral", (int)p->id, "agents", n, "reason_code",
+	    REASON_CTI_FAILURE), "%d non-voice MRD logins of peripheral %u "
+	    "kept (R23) are not in the snapshot of the PIM that serves it "
+	    "now: its PG stopped, temporarily logged out", n, p->id);
+	router_logout_reason(p, n, REASON_CTI_FAILURE);
 }
 
 /* A side's link went: every peripheral decides. */
@@ -671,7 +767,8 @@ router_decide_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (i = 0; i < r->nperiphs; i++) {
 		router_decide(&r->periphs[i]);
-		router_media_orphaned(&r->periphs[i]);
+		router_media_orphaned(&r->periphs[i], "both PG sides gone: "
+		    "nobody keeps the non-voice MRD states (R23)");
 	}
 	node_busy(r->node, "decide", t0);
 }
@@ -720,9 +817,8 @@ router_waiting_why(const struct rt_periph *p, int w, char *why, size_t len)
 static void
 router_try_settle(struct rt_periph *p)
 {
-	const struct cfg *cf = p->node->cfg;
 	uint64_t	 hold = router_hold_ms(p->node);
-	uint64_t	 limit = (uint64_t)cf->backoff_max_ms + 2 * hold;
+	uint64_t	 limit = router_back_ms(p->node);
 	uint64_t	 waited = mono_ms() - p->started_ms;
 	struct timeval	 tv;
 	struct arb	 a;
@@ -990,6 +1086,8 @@ router_agents_msg(struct rt_periph *p, struct rt_side *s,
 	}
 	if (!router_current(p, s, m->epoch, "agent states"))
 		return;
+	if (p->media_kept && m->kind != AGENTS_CHANGE)
+		router_media_lost(p, m, now);
 	for (i = 0; i < m->count; i++) {
 		struct msg_agent ma;
 
@@ -1460,7 +1558,7 @@ router_periph_init(struct router *r, struct rt_periph *p,
 	struct node	*n = r->node;
 	struct timeval	 tv;
 	char		 key[64];
-	int		 i;
+	int		 i, kept;
 
 	p->rt = r;
 	p->node = n;
@@ -1494,15 +1592,26 @@ router_periph_init(struct router *r, struct rt_periph *p,
 		log_info("side %c held PIM %u (epoch %u) when the router last "
 		    "ran; %d login sessions open", p->holder, p->id,
 		    p->holder_epoch, router_logged_in(p));
+	else if (!p->is_mr && (kept = router_media_open(p)) > 0) {
+		/* No PIM, non-voice logins open: R23 was in effect. */
+		p->media_kept = 1;
+		log_info("[R23] no PIM held peripheral %u when the router "
+		    "last ran; %d non-voice MRD logins kept", p->id, kept);
+	}
 	for (i = 0; i < 2; i++) {
 		p->sides[i].side = i == 0 ? 'A' : 'B';
 		p->sides[i].link = r->links[i];
 	}
 	p->ev_settle = evtimer_new(n->base, router_settle_cb, p);
 	p->ev_grace = evtimer_new(n->base, router_grace_cb, p);
+	p->ev_orphan = evtimer_new(n->base, router_orphan_cb, p);
 	p->started_ms = mono_ms();
 	ms_to_tv((int)router_hold_ms(n), &tv);
 	evtimer_add(p->ev_settle, &tv);
+	if (p->media_kept) {
+		ms_to_tv((int)router_back_ms(n), &tv);
+		evtimer_add(p->ev_orphan, &tv);
+	}
 }
 
 static int
@@ -1574,6 +1683,8 @@ router_fini(struct node *n)
 			event_free(p->ev_settle);
 		if (p->ev_grace != NULL)
 			event_free(p->ev_grace);
+		if (p->ev_orphan != NULL)
+			event_free(p->ev_orphan);
 		free(p->agents);
 	}
 	free(r->periphs);

@@ -84,6 +84,7 @@ struct rt_periph {
 					   non-voice MRDs while none is
 					   active, or -1 */
 	int		 media_kept;	/* R23: offline, non-voice kept */
+	struct event	*ev_orphan;	/* R23: a side back after a start? */
 };
 
 /*
