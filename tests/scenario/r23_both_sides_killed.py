@@ -50,6 +50,41 @@ def logouts(lab):
                      "FROM Agent_Logout ORDER BY MRDomainID, SkillTargetID")
 
 
+def kept(lab, every):
+    """Round 4: the sides killed one after the other, side B started
+    again before side A goes: the states are kept all along."""
+    log("pg-b killed and started again: side A gives it the states")
+    lab.kill("pg-b", signal.SIGKILL)
+    lab.start("pg-b")
+    wait_for(lambda: lab.links_up("pg-b", ("private-link",
+                                           "router-link")), T,
+             "pg-b's private and router links up")
+    log("pg-a killed: nobody keeps them now (pg-b's CTI server standby, "
+        "holding no PIM), the router keeps the logins")
+    wr = lab.watch("router")
+    lab.kill("pg-a", signal.SIGKILL)
+    wait_for(lambda: periph(lab)["media_keeper"] is None, T,
+             "router: no side keeps the states")
+    log("pg-a started again: side B gives it the states, it keeps them")
+    lab.start("pg-a")
+    wait_for(lambda: periph(lab)["media_keeper"] == "A", T,
+             "router: side A keeps the states")
+    lab.start("acd")
+    wait_online(lab, T)
+    wait_for(lambda: logged_in(lab, 1) == every, T,
+             "every agent back in the voice MRD")
+    check(logged_in(lab, 2) == every and logged_in(lab, 3) == every,
+          "router: email %r, chat %r" % (logged_in(lab, 2),
+                                         logged_in(lab, 3)))
+    check(not [e for e in wr.events if e.get("event") ==
+               "agents_logged_out"], "router: agents logged out")
+    rows = logouts(lab)
+    check(rows == [(i, 1, -1, "R3") for i in IDS],
+          "Agent_Logout: %r (the voice MRD's alone)" % rows)
+    for n in list(lab.nodes):
+        lab.stop(n)
+
+
 def round_(Lab, mode):
     lab = Lab("r23both%d" % mode, agents=AGENTS, desktops=True,
               media=True,
@@ -87,6 +122,9 @@ def round_(Lab, mode):
                  "the router started again: a side keeps the non-voice "
                  "states")
 
+    if mode == 4:
+        kept(lab, every)
+        return
     if mode >= 2:
         # Its history written first, as above.
         wait_for(lambda: logouts(lab) == want[:AGENTS], T,
@@ -148,7 +186,7 @@ def round_(Lab, mode):
 
 
 def test(Lab):
-    for mode in range(4):
+    for mode in range(5):
         round_(Lab, mode)
 
 
