@@ -723,7 +723,9 @@ router_orphan_cb(evutil_socket_t fd, short what, void *arg)
  * R23 kept these non-voice logins, and the PIM that serves the
  * peripheral now has the agents signed out of them in its snapshot: it
  * never had them (both PG sides went meanwhile, with the states).  The
- * agents' PG stopped: R6, R7 (50002), not a logout with no rule.
+ * agents' PG stopped: R6, R7 (50002), not a logout with no rule.  Not
+ * the email MRDs (R19): a PIM that never had them leaves them out of
+ * its snapshot; one that has them signed out was told so.
  */
 static void
 router_media_lost(struct rt_periph *p, const struct msg_agents *m,
@@ -738,6 +740,7 @@ router_media_lost(struct rt_periph *p, const struct msg_agents *m,
 
 		msg_agent_get(m->recs + (size_t)i * MSG_AGENT_LEN, &ma);
 		if (ma.mrd == voice || agent_logged_in(ma.state) ||
+		    cfg_mrd_email(p->node->cfg, (int)ma.mrd) ||
 		    (a = router_agent(p, ma.id, ma.mrd)) == NULL ||
 		    a->login <= 0)
 			continue;
