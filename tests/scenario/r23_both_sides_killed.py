@@ -1,8 +1,8 @@
 """R23 then R6: the ACD killed (no PIM serves the peripheral, a side's
 CTI server keeps the non-voice MRD states), then both PG sides killed
 (kill -9): nobody keeps them any more.  3 agents in MRDs 1 (voice), 2
-(email) and 3 (chat) with their desktops.  Four rounds, each in a lab of
-its own, the router:
+(email) and 3 (chat) with their desktops.  Five rounds, each in a lab of
+its own.  In rounds 0 to 3, the router:
 
  0. up all along;
  1. killed (kill -9) and started again between the ACD's death and the
@@ -14,7 +14,7 @@ its own, the router:
  3. killed before the PG sides, started again after them and the ACD:
     the new PIM's snapshot has the agents signed out of the chat MRD.
 
-Proves, in each:
+Proves, in each of them:
  * the ACD killed: the voice MRD logged out (R3, -1), the non-voice
    logins kept (media_kept, R23), a side named as their keeper;
  * both PG sides killed: the agents' PG stopped, nobody keeps the chat
@@ -25,6 +25,12 @@ Proves, in each:
    never an Agent_Logout row without its rule, of MRD 2, or a second of
    an agent in MRD 3 (the chat logins were not left for the next PIM's
    snapshot to log out with no rule).
+
+Round 4: the sides killed one after the other, side B started again
+between (side A keeping the states gives them to it), side A started
+again before the ACD: side B, which had them mirrored, keeps them for a
+moment and gives them to side A, which keeps them, and its PIM goes on
+with them: no agent logged out at the router but of the voice MRD (R3).
 """
 import signal
 
