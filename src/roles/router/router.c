@@ -152,16 +152,17 @@ router_back_ms(const struct node *n)
 	return (uint64_t)n->cfg->backoff_max_ms + 2 * router_hold_ms(n);
 }
 
-/* The logins open in non-voice MRDs but email (R19 keeps those). */
+/* The logins open in non-voice MRDs, those of email MRDs if email. */
 static int
-router_media_open(const struct rt_periph *p)
+router_media_open(const struct rt_periph *p, int email)
 {
 	uint32_t	voice = (uint32_t)p->node->cfg->voice_mrd;
 	int		i, n = 0;
 
 	for (i = 0; i < p->nagents; i++)
 		n += p->agents[i].login > 0 && p->agents[i].mrd != voice &&
-		    !cfg_mrd_email(p->node->cfg, (int)p->agents[i].mrd);
+		    (email || !cfg_mrd_email(p->node->cfg,
+		    (int)p->agents[i].mrd));
 	return n;
 }
 
@@ -1011,7 +1012,7 @@ router_keeper_msg(struct rt_periph *p, struct rt_side *s,
 {
 	uint32_t	voice = (uint32_t)p->node->cfg->voice_mrd;
 	double		now = wall_now();
-	int		i, available = 0, kept = 0;
+	int		i, available = 0;
 
 	if (p->keeper != (int)(s - p->sides)) {
 		p->keeper = (int)(s - p->sides);
@@ -1031,10 +1032,8 @@ router_keeper_msg(struct rt_periph *p, struct rt_side *s,
 	 * A router started again while R23 was in effect learns it here:
 	 * if the keeper goes too, router_media_orphaned() logs them out.
 	 */
-	for (i = 0; i < p->nagents; i++)
-		kept += p->agents[i].login > 0 && p->agents[i].mrd != voice;
 	if (!p->online)
-		router_media_kept(p, kept);
+		router_media_kept(p, router_media_open(p, 1));
 	if (available > 0 && p->rt->route != NULL)
 		route_dispatch(p->rt->route);
 }
@@ -1595,8 +1594,8 @@ router_periph_init(struct router *r, struct rt_periph *p,
 		log_info("side %c held PIM %u (epoch %u) when the router last "
 		    "ran; %d login sessions open", p->holder, p->id,
 		    p->holder_epoch, router_logged_in(p));
-	else if (!p->is_mr && (kept = router_media_open(p)) > 0) {
-		/* No PIM, non-voice logins open: R23 was in effect. */
+	else if (!p->is_mr && (kept = router_media_open(p, 0)) > 0) {
+		/* No PIM, non-voice logins open (but email): R23 was on. */
 		p->media_kept = 1;
 		log_info("[R23] no PIM held peripheral %u when the router "
 		    "last ran; %d non-voice MRD logins kept", p->id, kept);
