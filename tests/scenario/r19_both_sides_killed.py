@@ -25,7 +25,7 @@ import signal
 
 from email_lab import (AGENTS, EMAIL, IDS, T, arm, cti_email, desk_email,
                        email_lab, router_mrd)
-from pgemu_test import (check, ev, find_event, log, node_of, other, periph,
+from pgemu_test import (check, ev, log, node_of, other, periph,
                         run, wait_for)
 
 
@@ -67,11 +67,26 @@ def test(Lab):
                 "app: agents_resynced")
     check(e["agents"] == AGENTS, "app: %r" % e)
     holder = node_of(periph(lab)["active_side"])
+
+    # The CTI server the app sent its bracket to took it.  Both CTI
+    # servers start active a moment (side A then keeps it): a bracket
+    # sent to side B then is sent again to side A, and counts there.
+    def taken():
+        for a in wa.events:
+            if a.get("event") != "agents_resynced" or \
+               a.get("agents") != AGENTS:
+                continue
+            # The one of this bracket (its states, set or refused): a
+            # bracket sent to it before, with none of them, is not.
+            for x in lab.ctl(a["server"], "events", "500"):
+                if x.get("event") == "agents_resynced" and \
+                   x["agents"] + x["refused"] == AGENTS:
+                    return a["server"], x
+        return None
+    server, e = wait_for(taken, T, "a CTI server: agents_resynced")
     # Its CTI server never knew the states: it takes the app's, each.
-    e = find_event(lab, e["server"], lambda e: e.get("event") ==
-                   "agents_resynced", "agents_resynced", T)
     check(e["rule"] == "R19" and e["agents"] == AGENTS and
-          e["refused"] == 0, "%s: %r" % (holder, e))
+          e["refused"] == 0, "%s: %r" % (server, e))
     wait_for(lambda: cti_email(lab, holder).get("available") == AGENTS and
              desk_email(lab) == {i: "available" for i in IDS} and
              router_mrd(lab, EMAIL) == {i: "available" for i in IDS}, T,
