@@ -430,8 +430,8 @@ ctl_probe_read(int fd, void *buf, size_t n, uint64_t deadline)
 /*
  * One try of ctl_probe(): 0 if nobody listens, 1 if the connection was
  * closed before a status (a process that was ending, or one that closes
- * what it accepts: try again), -1 and why if one serves the node or does
- * not answer in time, or if the socket is not ours to use.
+ * what it accepts: try again), 2 and why if it gave no status in time,
+ * -1 and why if one serves the node, or if the socket is not ours to use.
  */
 static int
 ctl_probe_once(const struct sockaddr_un *sun, const char *node,
@@ -483,15 +483,15 @@ ctl_probe_once(const struct sockaddr_un *sun, const char *node,
 	close(fd);
 	if (rc == -2)
 		return 1;
-	if (pid > 0)
+	if (pid > 0) {
 		snprintf(err, errlen, "another pgemud serves node %s (control "
 		    "socket %s answers, pid %d)", node, sun->sun_path, pid);
-	else
-		snprintf(err, errlen, "control socket %s accepts connections "
-		    "but gives no status within %d s: a stopped pgemud still "
-		    "serves node %s?", sun->sun_path, CTL_PROBE_MS / 1000,
-		    node);
-	return -1;
+		return -1;
+	}
+	snprintf(err, errlen, "control socket %s accepts connections but "
+	    "gives no status within %d s: a stopped pgemud still serves node "
+	    "%s?", sun->sun_path, CTL_PROBE_MS / 1000, node);
+	return 2;
 }
 
 /*
@@ -510,19 +510,26 @@ ctl_probe(const struct sockaddr_un *sun, const char *node, char *err,
     size_t errlen)
 {
 	uint64_t	deadline = mono_ms() + CTL_PROBE_MS;
-	int		rc;
+	int		rc, closed = 0;
 
 	while ((rc = ctl_probe_once(sun, node, deadline, err, errlen)) == 1) {
-		if (mono_ms() + CTL_PROBE_RETRY_MS >= deadline) {
-			snprintf(err, errlen, "control socket %s accepts "
-			    "connections but closes them with no status for "
-			    "%d s: another process serves node %s?",
-			    sun->sun_path, CTL_PROBE_MS / 1000, node);
-			return -1;
-		}
+		closed++;
+		if (mono_ms() + CTL_PROBE_RETRY_MS >= deadline)
+			break;
 		usleep(CTL_PROBE_RETRY_MS * 1000);
 	}
-	return rc;
+	/*
+	 * Closed each time, or until the deadline came during the last try
+	 * (the one that closes them slow to take it).
+	 */
+	if (rc == 1 || (rc == 2 && closed > 0)) {
+		snprintf(err, errlen, "control socket %s accepts connections "
+		    "but closes them with no status for %d s: another process "
+		    "serves node %s?", sun->sun_path, CTL_PROBE_MS / 1000,
+		    node);
+		return -1;
+	}
+	return rc == 2 ? -1 : rc;
 }
 
 struct ctl *
