@@ -1,8 +1,8 @@
 """R23 then R6: the ACD killed (no PIM serves the peripheral, a side's
 CTI server keeps the non-voice MRD states), then both PG sides killed
 (kill -9): nobody keeps them any more.  3 agents in MRDs 1 (voice), 2
-(email) and 3 (chat) with their desktops.  Five rounds, each in a lab of
-its own.  In rounds 0 to 3, the router:
+(email) and 3 (chat) with their desktops.  Four rounds, each in a lab of
+its own, the router:
 
  0. up all along;
  1. killed (kill -9) and started again between the ACD's death and the
@@ -14,7 +14,7 @@ its own.  In rounds 0 to 3, the router:
  3. killed before the PG sides, started again after them and the ACD:
     the new PIM's snapshot has the agents signed out of the chat MRD.
 
-Proves, in each of them:
+Proves, in each:
  * the ACD killed: the voice MRD logged out (R3, -1), the non-voice
    logins kept (media_kept, R23), a side named as their keeper;
  * both PG sides killed: the agents' PG stopped, nobody keeps the chat
@@ -25,12 +25,6 @@ Proves, in each of them:
    never an Agent_Logout row without its rule, of MRD 2, or a second of
    an agent in MRD 3 (the chat logins were not left for the next PIM's
    snapshot to log out with no rule).
-
-Round 4: the sides killed one after the other, side B started again
-between (side A keeping the states gives them to it), side A started
-again before the ACD: side B, which had them mirrored, keeps them for a
-moment and gives them to side A, which keeps them, and its PIM goes on
-with them: no agent logged out at the router but of the voice MRD (R3).
 """
 import signal
 
@@ -54,41 +48,6 @@ def logged_in(lab, mrd):
 def logouts(lab):
     return lab.query("SELECT SkillTargetID, MRDomainID, ReasonCode, Rule "
                      "FROM Agent_Logout ORDER BY MRDomainID, SkillTargetID")
-
-
-def kept(lab, every):
-    """Round 4: the sides killed one after the other, side B started
-    again before side A goes: the states are kept all along."""
-    log("pg-b killed and started again: side A gives it the states")
-    lab.kill("pg-b", signal.SIGKILL)
-    lab.start("pg-b")
-    wait_for(lambda: lab.links_up("pg-b", ("private-link",
-                                           "router-link")), T,
-             "pg-b's private and router links up")
-    log("pg-a killed: nobody keeps them now (pg-b's CTI server standby, "
-        "holding no PIM), the router keeps the logins")
-    wr = lab.watch("router")
-    lab.kill("pg-a", signal.SIGKILL)
-    wait_for(lambda: periph(lab)["media_keeper"] is None, T,
-             "router: no side keeps the states")
-    log("pg-a started again: side B gives it the states, it keeps them")
-    lab.start("pg-a")
-    wait_for(lambda: periph(lab)["media_keeper"] == "A", T,
-             "router: side A keeps the states")
-    lab.start("acd")
-    wait_online(lab, T)
-    wait_for(lambda: logged_in(lab, 1) == every, T,
-             "every agent back in the voice MRD")
-    check(logged_in(lab, 2) == every and logged_in(lab, 3) == every,
-          "router: email %r, chat %r" % (logged_in(lab, 2),
-                                         logged_in(lab, 3)))
-    check(not [e for e in wr.events if e.get("event") ==
-               "agents_logged_out"], "router: agents logged out")
-    rows = logouts(lab)
-    check(rows == [(i, 1, -1, "R3") for i in IDS],
-          "Agent_Logout: %r (the voice MRD's alone)" % rows)
-    for n in list(lab.nodes):
-        lab.stop(n)
 
 
 def round_(Lab, mode):
@@ -128,9 +87,6 @@ def round_(Lab, mode):
                  "the router started again: a side keeps the non-voice "
                  "states")
 
-    if mode == 4:
-        kept(lab, every)
-        return
     if mode >= 2:
         # Its history written first, as above.
         wait_for(lambda: logouts(lab) == want[:AGENTS], T,
@@ -192,7 +148,7 @@ def round_(Lab, mode):
 
 
 def test(Lab):
-    for mode in range(5):
+    for mode in range(4):
         round_(Lab, mode)
 
 

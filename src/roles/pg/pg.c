@@ -953,18 +953,9 @@ pg_msg_peer_agents(struct role_msg_in *in, const union msg_body *b)
 	recs = xcalloc(m->count ? m->count : 1, sizeof(*recs));
 	for (i = 0; i < m->count; i++)
 		msg_agent_get(m->recs + (size_t)i * MSG_AGENT_LEN, &recs[i]);
-	/*
-	 * The non-voice states, for a PIM of this side that takes over, or
-	 * for this side to keep if the other side goes while no PIM
-	 * serves (R23): the other side served them, a PIM or it keeping.
-	 */
-	if (!pp->keeping) {
+	/* The non-voice states, for a PIM of this side that takes over. */
+	if (!pp->keeping)
 		pim_media_mirror(pp->pim, recs, m->count);
-		if (m->count > 0 && !pp->media_served) {
-			pp->media_served = 1;
-			pg_cti_facts(pp);
-		}
-	}
 	cti_agents(pg->cti, pp->id, recs, m->count,
 	    m->kind == AGENTS_SNAPSHOT);
 	free(recs);
